@@ -1,0 +1,82 @@
+# Officine Mezzogiorno evaluation — one entry point.  `make help` lists the targets.
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+PYTHON_BOOT ?= $(shell command -v python3.11 || command -v python3)
+VENV        := .venv
+PY          := $(VENV)/bin/python
+STAMP       := $(VENV)/.installed
+PYTEST_ARGS ?=
+RUN_ARGS    ?=
+
+## help: list the targets
+help:
+	@echo "Officine Mezzogiorno evaluation — targets:"
+	@grep -E '^## ' $(MAKEFILE_LIST) | sed -e 's/^## /  make /' -e 's/: /\t/' | column -t -s $$'\t'
+
+$(STAMP): requirements.lock pyproject.toml
+	@echo ">> creating $(VENV) with $(PYTHON_BOOT) and installing requirements.lock"
+	$(PYTHON_BOOT) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.lock
+	$(PY) -m pip install --quiet --no-deps -e .
+	@touch $(STAMP)
+
+## env: create .venv and install the locked environment (done automatically by other targets)
+env: $(STAMP)
+
+## report: build every report in config/plan.yaml (run + publish) into reports/
+report: $(STAMP)
+	$(PY) -m analysis run $(RUN_ARGS)
+	$(PY) -m analysis publish
+
+## report-quick: the whole plan with shrunk simulation/bootstrap sizes (as CI does)
+report-quick: $(STAMP)
+	$(PY) -m analysis run --quick $(RUN_ARGS)
+	$(PY) -m analysis publish
+
+## data: build the tidy panels in data/processed/ from data/raw/
+data: $(STAMP)
+	$(PY) -m analysis build-data
+
+## test: lint + the full test suite (slow Monte Carlo tests excluded; see test-slow)
+test: $(STAMP)
+	$(PY) -m ruff check src tests
+	$(PY) -m pytest -m "not slow" $(PYTEST_ARGS)
+
+## test-slow: the large Monte Carlo and fuzzing settings (local runs, not CI)
+test-slow: $(STAMP)
+	$(PY) -m pytest -m slow $(PYTEST_ARGS)
+
+## verify: rerun every report into a temporary folder and compare its numbers with reports/results
+verify: $(STAMP)
+	$(PY) -m analysis verify
+
+## bench: speed benchmarks (pytest-benchmark), not part of make test
+bench: $(STAMP)
+	$(PY) -m pytest benchmarks --benchmark-only -p no:cacheprovider
+
+## lint: ruff over the package and tests
+lint: $(STAMP)
+	$(PY) -m ruff check src tests
+
+## lab: JupyterLab on notebooks/ with the project's kernel
+lab: $(STAMP)
+	$(PY) -m jupyter lab --notebook-dir=notebooks
+
+## lock: regenerate requirements.lock from pyproject.toml (needs network access to PyPI)
+lock: $(STAMP)
+	$(PY) -m pip install --quiet uv
+	$(VENV)/bin/uv pip compile pyproject.toml --extra dev --universal --python-version 3.11 --no-emit-index-url -o requirements.lock
+
+## clean: remove generated reports and processed data (keeps .venv)
+clean:
+	rm -rf reports/executed reports/results reports/*.html reports/.cache data/processed/*.parquet
+	find . -name __pycache__ -type d -prune -exec rm -rf {} +
+
+## distclean: clean and remove .venv
+distclean: clean
+	rm -rf $(VENV)
+
+.PHONY: help env report report-quick data test test-slow verify bench lint lab lock clean distclean

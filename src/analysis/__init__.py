@@ -1,0 +1,3 @@
+"""Evaluation of Officine Mezzogiorno: counterfactual and difference-in-differences analysis."""
+
+__version__ = "0.1.0"
