@@ -58,8 +58,32 @@ class DataValidationError(ValueError):
         super().__init__("\n".join(lines))
 
 
-def fail(source: str | Path, rule: str, *, column: str | None = None,
-         rows: Sequence[object] = ()) -> DataValidationError:
+def fail(
+    source: str | Path, rule: str, *, column: str | None = None, rows: Sequence[object] = ()
+) -> DataValidationError:
     """Build a :class:`DataValidationError` for a single violation (to be raised by caller)."""
-    return DataValidationError(source, [Violation(rule=rule, column=column, rows=tuple(rows),
-                                                  n_rows=len(rows))])
+    return DataValidationError(
+        source, [Violation(rule=rule, column=column, rows=tuple(rows), n_rows=len(rows))]
+    )
+
+
+def violations_from_pandera(exc: Exception, *, row_offset: int = 0) -> list[Violation]:
+    """Turn a pandera ``SchemaErrors`` into violations grouped by (column, check).
+
+    ``row_offset`` converts DataFrame index positions to file line numbers (e.g. 2 for a CSV
+    whose header is line 1).
+    """
+    fc = exc.failure_cases  # type: ignore[attr-defined]
+    out = []
+    for (column, check), grp in fc.groupby(["column", "check"], dropna=False, sort=False):
+        idx = [i + row_offset if isinstance(i, int) else i for i in grp["index"].dropna().tolist()]
+        examples = grp["failure_case"].astype(str).unique()[:3].tolist()
+        out.append(
+            Violation(
+                rule=f"{check} (e.g. {examples})",
+                column=None if column is None else str(column),
+                rows=idx,
+                n_rows=len(idx),
+            )
+        )
+    return out

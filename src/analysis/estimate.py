@@ -53,8 +53,15 @@ class Estimate:
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     @classmethod
-    def from_se(cls, estimate: float, se: float, *, df: float | None = None,
-                level: float = 0.95, **kwargs: Any) -> Estimate:
+    def from_se(
+        cls,
+        estimate: float,
+        se: float,
+        *,
+        df: float | None = None,
+        level: float = 0.95,
+        **kwargs: Any,
+    ) -> Estimate:
         """Build an estimate with a normal (or Student-t with ``df``) CI and p-value."""
         dist = stats.t(df) if df is not None else stats.norm()
         crit = float(dist.ppf(0.5 + level / 2))
@@ -62,8 +69,15 @@ class Estimate:
             p = float("nan")
         else:
             p = float(2 * dist.sf(abs(estimate / se)))
-        return cls(estimate=float(estimate), se=float(se), ci_low=float(estimate - crit * se),
-                   ci_high=float(estimate + crit * se), p_value=p, level=level, **kwargs)
+        return cls(
+            estimate=float(estimate),
+            se=float(se),
+            ci_low=float(estimate - crit * se),
+            ci_high=float(estimate + crit * se),
+            p_value=p,
+            level=level,
+            **kwargs,
+        )
 
     def tidy(self) -> pd.DataFrame:
         """Return a one-row DataFrame (the pyfixest/broom ``tidy`` convention)."""
@@ -81,9 +95,11 @@ class Estimate:
         f = f"{{:.{digits}f}}"
         n = f", N={self.n_obs}" if self.n_obs is not None else ""
         g = f", clusters={self.n_clusters}" if self.n_clusters is not None else ""
-        return (f"{self.method}: {f.format(self.estimate)} (SE {f.format(self.se)}), "
-                f"{self.level:.0%} CI [{f.format(self.ci_low)}, {f.format(self.ci_high)}], "
-                f"p={self.p_value:.3g}{n}{g}")
+        return (
+            f"{self.method}: {f.format(self.estimate)} (SE {f.format(self.se)}), "
+            f"{self.level:.0%} CI [{f.format(self.ci_low)}, {f.format(self.ci_high)}], "
+            f"p={self.p_value:.3g}{n}{g}"
+        )
 
     def __str__(self) -> str:
         return self.summary()

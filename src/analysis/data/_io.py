@@ -1,0 +1,92 @@
+"""Small shared helpers for the raw-file readers: number parsing and error collection."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from analysis import paths
+from analysis.errors import DataValidationError, Violation
+
+_NUMBER = re.compile(r"^\s*(?P<num>-?\d+(?:[.,]\d+)?)\s*(?P<note>\([a-z]\))?\s*$")
+
+# ISTAT conventional signs (Segni convenzionali): kept as flags, never silently dropped.
+ISTAT_SIGNS = {
+    "....": "not available",
+    "...": "not available",
+    "..": "below reliability threshold",
+    "-": "phenomenon does not exist",
+    "....  (a)": "not available (see note a)",
+    "\u2026.": "not available",
+    "*": "suppressed: not significant or confidential",
+}
+
+
+def source_name(path: Path) -> str:
+    """Name a raw file in messages: its path relative to the repository."""
+    return paths.relative(path)
+
+
+def parse_number_cells(
+    values: pd.Series, *, decimal_comma: bool
+) -> tuple[pd.Series, pd.Series, pd.Series]:
+    """Split cells into (value, flag, bad) where bad marks unparseable cells.
+
+    Numbers may be floats/ints already (openpyxl) or text with a comma decimal (ISTAT ed. 2025).
+    ISTAT conventional signs become ``NaN`` with the sign kept as a flag.
+    """
+    s = values.astype(object)
+    is_num = s.map(lambda v: isinstance(v, int | float) and not isinstance(v, bool))
+    out = pd.Series(np.nan, index=s.index, dtype=float)
+    flag = pd.Series("", index=s.index, dtype=object)
+    bad = pd.Series(False, index=s.index)
+    out[is_num] = s[is_num].astype(float)
+    txt = s[~is_num]
+    missing = txt.isna()
+    txt = txt[~missing].astype(str).str.strip()
+    parts = txt.str.extract(_NUMBER)
+    num_txt = parts["num"].notna()
+    conv = parts.loc[num_txt, "num"]
+    if decimal_comma or conv.str.contains(",").any():
+        conv = conv.str.replace(",", ".", regex=False)
+    out[conv.index] = conv.astype(float)
+    notes = parts.loc[num_txt, "note"].dropna()
+    flag[notes.index] = notes  # a footnote marker such as "(a)" printed next to the value
+    signs = txt[~num_txt]
+    known = signs.isin(list(ISTAT_SIGNS)) | (signs == "")
+    flag[signs[known].index] = signs[known]
+    bad[signs[~known].index] = True
+    return out, flag.astype(str), bad
+
+
+def require_columns(df: pd.DataFrame, required: Iterable[str], source: str) -> None:
+    """Raise if any required column is missing (naming file and columns)."""
+    missing = [c for c in required if c not in df.columns]
+    if missing:
+        raise DataValidationError(
+            source,
+            [
+                Violation(
+                    rule=f"required column missing (found columns: {list(df.columns)[:12]})",
+                    column=c,
+                )
+                for c in missing
+            ],
+        )
+
+
+def duplicates_violation(
+    df: pd.DataFrame, keys: list[str], row_label: pd.Series
+) -> Violation | None:
+    """Return a violation listing duplicated key rows, or ``None``."""
+    dup = df.duplicated(keys, keep=False)
+    if not dup.any():
+        return None
+    rows = row_label[dup].tolist()
+    return Violation(
+        rule=f"duplicated key {keys}", column=",".join(keys), rows=rows, n_rows=len(rows)
+    )

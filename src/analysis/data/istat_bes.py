@@ -1,0 +1,309 @@
+"""Readers for ISTAT BES workbooks (Bes dei territori by province, and the regional workbook).
+
+Provincial editions 2021 and 2025, and the
+regional BES workbook (Rapporto BES 2021).
+
+Each workbook has one row per indicator × sex × territory and one column per year.  Cells are
+numbers, text with a comma decimal (ed. 2025), or ISTAT conventional signs (``....`` not
+available, ``..`` below the reliability threshold, ``-`` phenomenon absent); signs are kept in
+``flag`` with a missing ``value`` and no row is dropped.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from analysis.data import geography
+from analysis.data._io import (
+    ISTAT_SIGNS,
+    duplicates_violation,
+    parse_number_cells,
+    require_columns,
+    source_name,
+)
+from analysis.errors import DataValidationError, Violation
+
+SHEET_PROVINCES = "Indicatori_per_provincia_sesso"
+SHEET_REGIONS = "Foglio1"
+ID_COLUMNS = ["DOMINIO", "CODICE", "INDICATORE", "SESSO", "TERRITORIO", "UNITA_MISURA", "FONTE"]
+SEX = {"Maschi": "M", "Femmine": "F", "Totale": "T"}
+PERCENT_UNIT = "Valori percentuali"
+MACRO_BY_W_GEO = {"01": "Nord-ovest", "02": "Nord-est", "03": "Centro", "04": "Sud", "05": "Isole"}
+
+# Indicators whose code changed between editions without a change of definition (ISTAT renumbered
+# the INVALSI grade-8 indicators in ed. 2025): ed.2021 code -> ed.2025 code.
+CODE_ALIASES = {"02IST008P": "02IST011P", "02IST009P": "02IST010P"}
+_SUFFIX = re.compile(r"-N\d\d$")
+
+# Indicators published in "Valori percentuali" that are ratios and can legitimately exceed 100:
+# prison overcrowding (inmates per 100 places), children in pre-school (enrolled per 100 resident
+# children, incl. non-residents), renewable electricity (production per 100 of consumption),
+# urban waste sent to landfill (a region may take in waste from others).
+PERCENT_CAN_EXCEED_100 = {"06POL012P", "06POL012", "02IST001", "10AMB016", "10AMB004"}
+
+
+def series_code(code: str) -> str:
+    """Return the edition-independent series code (``02IST006-N22`` -> ``02IST006``)."""
+    code = CODE_ALIASES.get(code, code)
+    return _SUFFIX.sub("", code)
+
+
+def _year_columns(columns: pd.Index) -> dict[object, int]:
+    out = {}
+    for c in columns:
+        m = re.fullmatch(r"V_?(\d{4})", str(c)) or re.fullmatch(r"(\d{4})", str(c))
+        if m:
+            out[c] = int(m.group(1))
+    return out
+
+
+def read_bes_workbook(path: Path, *, sheet: str, edition: str) -> pd.DataFrame:
+    """Read one BES workbook into a long table with validation.
+
+    Parameters
+    ----------
+    path
+        The ``.xlsx`` workbook.
+    sheet
+        The ISTAT sheet to read (other sheets, e.g. third-party annotations, are ignored).
+    edition
+        Label stored in the ``edition`` column (``"2021"``, ``"2025"``).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns: the ISTAT id columns renamed (``indicator_code``, ``indicator_name``, ``unit``,
+        ``domain``, ``territory``, ``sex`` as F/M/T), ``w_geo`` (ed. 2025 territorial code or
+        empty), ``year``, ``value``, ``flag``, ``edition``, ``row`` (the Excel row number).
+    """
+    src = source_name(path)
+    try:
+        raw = pd.read_excel(path, sheet_name=sheet, dtype=object, engine="openpyxl")
+    except ValueError as exc:
+        raise DataValidationError(src, f"cannot read sheet {sheet!r}: {exc}") from exc
+    except Exception as exc:  # openpyxl raises several types for a non-xlsx file
+        raise DataValidationError(
+            src, f"not a readable .xlsx workbook ({type(exc).__name__}: {exc})"
+        ) from exc
+    require_columns(raw, ID_COLUMNS, src)
+    years = _year_columns(raw.columns)
+    if not years:
+        raise DataValidationError(src, "no year columns (V_YYYY, VYYYY or YYYY) found")
+    raw = raw.reset_index(drop=True)
+    raw["row"] = raw.index + 2  # Excel row (1 = header)
+    violations: list[Violation] = []
+    for col in ["CODICE", "SESSO", "TERRITORIO"]:
+        empty = raw[col].isna() | (raw[col].astype(str).str.strip() == "")
+        if empty.any():
+            violations.append(
+                Violation(
+                    rule="must not be empty",
+                    column=col,
+                    rows=raw.loc[empty, "row"].tolist(),
+                    n_rows=int(empty.sum()),
+                )
+            )
+    bad_sex = ~raw["SESSO"].isin(list(SEX))
+    if bad_sex.any():
+        violations.append(
+            Violation(
+                rule=f"must be one of {list(SEX)}",
+                column="SESSO",
+                rows=raw.loc[bad_sex, "row"].tolist(),
+                n_rows=int(bad_sex.sum()),
+            )
+        )
+    dup = duplicates_violation(raw, ["CODICE", "SESSO", "TERRITORIO"], raw["row"])
+    if dup is not None:
+        violations.append(dup)
+
+    long = raw.melt(
+        id_vars=[*ID_COLUMNS, "row"] + (["W_GEO"] if "W_GEO" in raw else []),
+        value_vars=list(years),
+        var_name="year_col",
+        value_name="cell",
+    )
+    value, flag, bad = parse_number_cells(long["cell"], decimal_comma=(edition == "2025"))
+    if bad.any():
+        for col, grp in long[bad].groupby("year_col", sort=False):
+            examples = sorted({str(v) for v in grp["cell"]})[:3]
+            violations.append(
+                Violation(
+                    rule=f"cell is neither a number nor an ISTAT conventional sign {sorted(ISTAT_SIGNS)}"
+                    f" (found {examples})",
+                    column=str(col),
+                    rows=grp["row"].tolist(),
+                    n_rows=len(grp),
+                )
+            )
+    if violations:
+        raise DataValidationError(src, violations)
+
+    is_pct = (long["UNITA_MISURA"] == PERCENT_UNIT) & value.notna()
+    ratio = long["CODICE"].astype(str).map(series_code).isin(PERCENT_CAN_EXCEED_100)
+    pct = is_pct & ((value < 0) | ((value > 100) & ~ratio))
+    if pct.any():
+        rows = long.loc[pct, "row"].tolist()
+        raise DataValidationError(
+            src,
+            [
+                Violation(
+                    rule="percentage outside [0, 100]",
+                    column=", ".join(sorted({str(c) for c in long.loc[pct, "year_col"]})),
+                    rows=rows,
+                    n_rows=len(rows),
+                )
+            ],
+        )
+    inf = np.isinf(value)
+    if inf.any():
+        raise DataValidationError(
+            src,
+            [
+                Violation(
+                    rule="infinite value",
+                    column="(year columns)",
+                    rows=long.loc[inf, "row"].tolist(),
+                )
+            ],
+        )
+    out = pd.DataFrame(
+        {
+            "domain": long["DOMINIO"].astype(str),
+            "indicator_code": long["CODICE"].astype(str).str.strip(),
+            "indicator_name": long["INDICATORE"].astype(str).str.strip(),
+            "unit": long["UNITA_MISURA"].astype(str),
+            "territory": long["TERRITORIO"].astype(str).str.strip(),
+            "sex": long["SESSO"].map(SEX),
+            "w_geo": long["W_GEO"].astype(str) if "W_GEO" in long else "",
+            "year": long["year_col"].map(years).astype(int),
+            "value": value.astype(float),
+            "flag": flag,
+            "edition": edition,
+            "row": long["row"].astype(int),
+        }
+    )
+    return out
+
+
+def territory_table(bes2025: pd.DataFrame) -> pd.DataFrame:
+    """Derive the territory classification from the ed. 2025 ``W_GEO`` codes.
+
+    ``W_GEO`` has the form ``RR-RR-PPP``: the first two digits give the macro-area (01 Nord-ovest …
+    05 Isole, 10/20/30/90 for Nord/Centro/Mezzogiorno/Italia), the second pair the region, and
+    ``PPP`` the province (``000`` for the region itself; macro-areas end in a/b/c).  Note that
+    ``PPP`` is ISTAT's BES ordering code, not the ISTAT province code (Lecce is ``04-17-085``).
+    """
+    geo = bes2025[["territory", "w_geo"]].drop_duplicates().reset_index(drop=True)
+    region_rows = geo[geo["w_geo"].str.fullmatch(r"0\d-\d\d-000")]
+    region_of = dict(zip(region_rows["w_geo"].str[3:5], region_rows["territory"], strict=True))
+    records = []
+    for terr, code in zip(geo["territory"], geo["w_geo"], strict=True):
+        if terr == geography.COUNTRY:
+            level, region, macro = "country", "", ""
+        elif terr in geography.MACRO_AREAS:
+            level, region, macro = "macro_area", "", terr
+        elif re.fullmatch(r"0\d-\d\d-000", code):
+            level, region, macro = "region", terr, MACRO_BY_W_GEO[code[:2]]
+        elif re.fullmatch(r"0\d-\d\d-\d\d\d", code):
+            level, region, macro = (
+                "province",
+                region_of.get(code[3:5], ""),
+                MACRO_BY_W_GEO[code[:2]],
+            )
+        else:
+            level, region, macro = "other", "", ""
+        records.append((terr, code, level, region, macro))
+    return pd.DataFrame.from_records(
+        records, columns=["territory", "w_geo", "level", "region", "macro_area"]
+    )
+
+
+def read_bes_provinces(file_2021: Path, file_2025: Path) -> pd.DataFrame:
+    """Build the tidy ``bes_provinces`` panel (both editions stacked, every indicator).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``province_code`` (ed. 2025 ``W_GEO``), ``province_name``, ``region``,
+        ``macro_area``, ``level`` (province/region/macro_area/country), ``indicator_code``,
+        ``series_code`` (edition-independent, used for the splice), ``indicator_name``, ``unit``,
+        ``sex``, ``year``, ``value``, ``flag``, ``edition``.
+    """
+    b25 = read_bes_workbook(file_2025, sheet=SHEET_PROVINCES, edition="2025")
+    b21 = read_bes_workbook(file_2021, sheet=SHEET_PROVINCES, edition="2021")
+    terr = territory_table(b25)
+    unknown = sorted(set(b21["territory"]) - set(terr["territory"]))
+    if unknown:
+        rows = b21.loc[b21["territory"].isin(unknown), "row"].unique().tolist()
+        raise DataValidationError(
+            source_name(file_2021),
+            [
+                Violation(
+                    rule=f"territory not found in the ed. 2025 territory list: {unknown[:5]}",
+                    column="TERRITORIO",
+                    rows=rows,
+                )
+            ],
+        )
+    both = pd.concat([b25.drop(columns="w_geo"), b21.drop(columns="w_geo")], ignore_index=True)
+    both = both.merge(terr, on="territory", how="left", validate="many_to_one")
+    both["series_code"] = both["indicator_code"].map(series_code)
+    out = both.rename(columns={"w_geo": "province_code", "territory": "province_name"})
+    cols = [
+        "province_code",
+        "province_name",
+        "region",
+        "macro_area",
+        "level",
+        "indicator_code",
+        "series_code",
+        "indicator_name",
+        "unit",
+        "sex",
+        "year",
+        "value",
+        "flag",
+        "edition",
+    ]
+    return (
+        out[cols]
+        .sort_values(["series_code", "edition", "province_code", "sex", "year"], kind="stable")
+        .reset_index(drop=True)
+    )
+
+
+def read_bes_regions(path: Path) -> pd.DataFrame:
+    """Build the tidy ``bes_regions`` panel from the regional BES workbook (Rapporto BES 2021)."""
+    df = read_bes_workbook(path, sheet=SHEET_REGIONS, edition="2021-regional")
+    name_to_nuts = {name: code for code, (name, _lvl) in geography.NUTS.items()}
+    df["geo"] = df["territory"].map(name_to_nuts).fillna("")
+    df["level"] = np.select(
+        [df["territory"] == geography.COUNTRY, df["territory"].isin(geography.MACRO_AREAS)],
+        ["country", "macro_area"],
+        default="region",
+    )
+    df["series_code"] = df["indicator_code"].map(series_code)
+    out = df.rename(columns={"territory": "region_name"})
+    cols = [
+        "geo",
+        "region_name",
+        "level",
+        "indicator_code",
+        "series_code",
+        "indicator_name",
+        "unit",
+        "sex",
+        "year",
+        "value",
+        "flag",
+    ]
+    return (
+        out[cols]
+        .sort_values(["series_code", "region_name", "sex", "year"], kind="stable")
+        .reset_index(drop=True)
+    )

@@ -1,0 +1,206 @@
+"""The registry of tidy panels built from ``data/raw`` into ``data/processed`` (parquet).
+
+Each panel declares the raw files it reads.  :func:`load` returns a panel, rebuilding it when
+the parquet file is missing or was built from raw files with other hashes (a sidecar
+``<name>.meta.json`` records them), so a notebook never reads a stale panel and never needs to
+know in which order the plan runs.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+import pandera.errors
+import pandera.pandas as pa
+
+from analysis import paths
+from analysis.data import eurostat, istat_bes, other_sources, schemas, splice
+from analysis.errors import DataValidationError, violations_from_pandera
+from analysis.integrity import sha256
+
+ELET = (
+    "eurostat_edat_lfse_16/edat_lfse_16_italy_nuts2.tsv",
+    "eurostat_edat_lfse_16/edat_lfse_16_eu27_total.tsv",
+)
+AROPE = ("eurostat_ilc_peps11/ilc_peps11_italy_nuts2.tsv",)
+BES_T = (
+    "istat_bes_territori/Indicatori_per_provincia_sesso_ed.2021.xlsx",
+    "istat_bes_territori/Bes_dei_territori_indicatori_per_provincia_sesso_ed.2025.xlsx",
+)
+BES_R = ("istat_bes_regionale/Indicatori_per_regione_sesso_BES2021.xlsx",)
+UNEMP = ("pspatreg_unemp_it/unemp_it.csv",)
+INVALSI = ("schooldatait_invalsi_prov/example_Invalsi23_prov.csv",)
+
+
+@dataclass(frozen=True)
+class PanelSpec:
+    """A processed panel: its name, what it holds, the raw files it reads and how to build it."""
+
+    name: str
+    description: str
+    inputs: tuple[str, ...]
+    build: Callable[[], pd.DataFrame]
+    schema: pa.DataFrameSchema
+    keys: tuple[str, ...]
+
+
+def _raw(files: tuple[str, ...]) -> list[Path]:
+    return [paths.raw(f) for f in files]
+
+
+def _spliced() -> pd.DataFrame:
+    return splice.splice_editions(load("bes_provinces"))[0]
+
+
+def _overlap() -> pd.DataFrame:
+    return splice.splice_editions(load("bes_provinces"))[1]
+
+
+PANELS: dict[str, PanelSpec] = {
+    p.name: p
+    for p in [
+        PanelSpec(
+            "elet_regions",
+            "Early leavers from education and training 18–24 (%), Eurostat "
+            "edat_lfse_16: Italian NUTS2 regions, macro-areas, Italy, EU27; 2000–2025; by sex",
+            ELET,
+            lambda: eurostat.read_elet(_raw(ELET)),
+            schemas.REGIONAL_PERCENT,
+            ("geo", "sex", "year"),
+        ),
+        PanelSpec(
+            "arope_regions",
+            "At risk of poverty or social exclusion (% of population), Eurostat "
+            "ilc_peps11, Italian NUTS2 regions; 2004–2020",
+            AROPE,
+            lambda: eurostat.read_arope(_raw(AROPE)[0]),
+            schemas.REGIONAL_PERCENT,
+            ("geo", "sex", "year"),
+        ),
+        PanelSpec(
+            "bes_provinces",
+            "ISTAT Bes dei territori, editions 2021 (2004–2020) and 2025 "
+            "(2004–2024), every indicator, provinces + regions + macro-areas + Italy, by sex",
+            BES_T,
+            lambda: istat_bes.read_bes_provinces(*_raw(BES_T)),
+            schemas.BES_PROVINCES,
+            ("indicator_code", "edition", "province_code", "sex", "year"),
+        ),
+        PanelSpec(
+            "bes_spliced",
+            "Bes dei territori: one series per indicator, ed. 2025 back-cast with "
+            "ed. 2021 by the mean overlap difference (see analysis.data.splice)",
+            BES_T,
+            _spliced,
+            schemas.BES_SPLICED,
+            ("series_code", "province_code", "sex", "year"),
+        ),
+        PanelSpec(
+            "bes_overlap",
+            "Overlap report of the BES splice: differences ed.2025 − ed.2021 in "
+            "the overlap years per series × territory × sex",
+            BES_T,
+            _overlap,
+            pa.DataFrameSchema({"series_code": pa.Column(str), "n_overlap": pa.Column(int)}),
+            ("series_code", "province_code", "sex"),
+        ),
+        PanelSpec(
+            "bes_regions",
+            "ISTAT BES regional indicators (Rapporto BES 2021), regions + "
+            "macro-areas + Italy, 2004–2021, by sex",
+            BES_R,
+            lambda: istat_bes.read_bes_regions(_raw(BES_R)[0]),
+            schemas.BES_REGIONS,
+            ("indicator_code", "region_name", "sex", "year"),
+        ),
+        PanelSpec(
+            "unemployment_provinces",
+            "Unemployment and participation rates (%), 103 provinces "
+            "× 1996–2019 (R package pspatreg, from ISTAT); break at 2015",
+            UNEMP,
+            lambda: other_sources.read_unemployment(_raw(UNEMP)[0]),
+            schemas.UNEMPLOYMENT,
+            ("prov", "year"),
+        ),
+        PanelSpec(
+            "invalsi_provinces",
+            "INVALSI 2022/23 results by province, grade and subject, 15 "
+            "southern provinces (R package SchoolDataIT)",
+            INVALSI,
+            lambda: other_sources.read_invalsi(_raw(INVALSI)[0]),
+            schemas.INVALSI,
+            ("grade", "subject", "province_code"),
+        ),
+    ]
+}
+
+
+def input_hashes(name: str) -> dict[str, str]:
+    """Return {raw file (relative path): sha256} for the inputs of a panel."""
+    return {f"data/raw/{f}": sha256(paths.raw(f)) for f in PANELS[name].inputs}
+
+
+def _meta_path(name: str) -> Path:
+    return paths.PROCESSED_DIR / f"{name}.meta.json"
+
+
+def _atomic_write_parquet(df: pd.DataFrame, target: Path) -> None:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=target.parent, suffix=".parquet.tmp")
+    os.close(fd)
+    try:
+        df.to_parquet(tmp, index=False)
+        os.replace(tmp, target)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def build(name: str) -> pd.DataFrame:
+    """Build one panel from the raw files, validate it and write it to ``data/processed``."""
+    if name not in PANELS:
+        raise KeyError(f"unknown panel {name!r}; known: {sorted(PANELS)}")
+    spec = PANELS[name]
+    df = spec.build()
+    try:
+        spec.schema.validate(df, lazy=True)
+    except pandera.errors.SchemaErrors as exc:
+        raise DataValidationError(
+            f"processed panel {name!r}", violations_from_pandera(exc)
+        ) from exc
+    _atomic_write_parquet(df, paths.processed(name))
+    meta = {"panel": name, "inputs": input_hashes(name), "rows": len(df)}
+    _meta_path(name).write_text(json.dumps(meta, indent=1, sort_keys=True), encoding="utf-8")
+    return df
+
+
+def is_current(name: str) -> bool:
+    """Whether the processed parquet exists and was built from the current raw files."""
+    target, meta = paths.processed(name), _meta_path(name)
+    if not (target.exists() and meta.exists()):
+        return False
+    try:
+        recorded = json.loads(meta.read_text(encoding="utf-8")).get("inputs")
+    except json.JSONDecodeError:
+        return False
+    return recorded == input_hashes(name)
+
+
+def load(name: str) -> pd.DataFrame:
+    """Return a processed panel, (re)building it when missing or stale."""
+    if name not in PANELS:
+        raise KeyError(f"unknown panel {name!r}; known: {sorted(PANELS)}")
+    if not is_current(name):
+        return build(name)
+    return pd.read_parquet(paths.processed(name))
+
+
+def build_all(*, force: bool = False) -> dict[str, pd.DataFrame]:
+    """Build every panel (only stale ones unless ``force``) and return them by name."""
+    return {name: (build(name) if force else load(name)) for name in PANELS}

@@ -1,0 +1,171 @@
+"""Input validation shared by the DiD estimators.
+
+Every rule broken by the caller's data raises :class:`analysis.errors.DataValidationError`
+naming the source (``"DataFrame argument"``), the column, the first offending rows (index
+labels of the DataFrame) and the rule.  Conditions that are legitimate but change the sample
+(rows with a missing outcome, units observed in only some periods, cohorts outside the
+observed time range) are *not* errors: they are handled by a documented rule, announced with a
+``UserWarning`` and recorded in the result's ``notes`` so that nothing is dropped silently.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Iterable, Sequence
+
+import numpy as np
+import pandas as pd
+from pandas.api import types as ptypes
+
+from analysis.errors import fail
+
+SOURCE = "DataFrame argument"
+
+
+class Notes(list[str]):
+    """Sample decisions taken while preparing the data (recorded and warned about)."""
+
+    def add(self, message: str) -> None:
+        """Record ``message`` and emit it as a ``UserWarning``."""
+        self.append(message)
+        warnings.warn(message, UserWarning, stacklevel=3)
+
+
+def require_frame(df: object) -> pd.DataFrame:
+    """Check that ``df`` is a non-empty pandas DataFrame."""
+    if not isinstance(df, pd.DataFrame):
+        raise fail(SOURCE, f"expected a pandas DataFrame, got {type(df).__name__}")
+    if df.empty:
+        raise fail(SOURCE, "the DataFrame has no rows")
+    return df
+
+
+def require_columns(df: pd.DataFrame, columns: Iterable[str | None]) -> None:
+    """Check that every named column exists (``None`` entries are skipped)."""
+    wanted = [c for c in columns if c is not None]
+    missing = [c for c in dict.fromkeys(wanted) if c not in df.columns]
+    if missing:
+        raise fail(SOURCE, f"required column(s) missing: {missing}; columns present: "
+                           f"{list(df.columns)[:20]}", column=missing[0])
+
+
+def require_numeric(df: pd.DataFrame, column: str) -> None:
+    """Check that ``column`` holds numbers (booleans count as 0/1)."""
+    s = df[column]
+    if ptypes.is_numeric_dtype(s) or ptypes.is_bool_dtype(s):
+        return
+    coerced = pd.to_numeric(s, errors="coerce")
+    bad = s.index[coerced.isna() & s.notna()]
+    raise fail(SOURCE, f"must be numeric (dtype is {s.dtype})", column=column,
+               rows=list(bad[:10]) if len(bad) else list(s.index[:5]))
+
+
+def require_no_missing(df: pd.DataFrame, column: str) -> None:
+    """Check that ``column`` has no missing values."""
+    bad = df.index[df[column].isna()]
+    if len(bad):
+        raise fail(SOURCE, f"must not contain missing values ({len(bad)} missing)",
+                   column=column, rows=list(bad))
+
+
+def require_binary(df: pd.DataFrame, column: str) -> None:
+    """Check that ``column`` is a complete 0/1 (or boolean) indicator."""
+    require_numeric(df, column)
+    require_no_missing(df, column)
+    vals = df[column].astype(float)
+    bad = df.index[~vals.isin([0.0, 1.0])]
+    if len(bad):
+        raise fail(SOURCE, "must be a 0/1 indicator", column=column, rows=list(bad))
+
+
+def require_unique_unit_time(df: pd.DataFrame, unit: str, time: str) -> None:
+    """Check that each (unit, time) pair appears at most once."""
+    dup = df.index[df.duplicated([unit, time], keep=False)]
+    if len(dup):
+        raise fail(SOURCE, f"duplicated ({unit}, {time}) rows: each unit must appear at most "
+                           "once per period", column=unit, rows=list(dup))
+
+
+def require_constant_within(df: pd.DataFrame, unit: str, column: str, rule: str) -> None:
+    """Check that ``column`` takes one value per unit (missing values count as a value)."""
+    key = df[column].astype(float).fillna(-np.inf) if ptypes.is_numeric_dtype(df[column]) \
+        else df[column].astype(str)
+    n_values = key.groupby(df[unit]).nunique()
+    bad_units = n_values.index[n_values > 1]
+    if len(bad_units):
+        rows = df.index[df[unit].isin(bad_units)]
+        raise fail(SOURCE, f"{rule} (units {list(bad_units[:5])})", column=column,
+                   rows=list(rows))
+
+
+def normalise_cohort(df: pd.DataFrame, *, unit: str, cohort: str) -> pd.Series:
+    """Return the cohort column with never-treated coded 0 (from 0, NaN or +inf).
+
+    The cohort (first treated period) must be numeric, non-negative and constant within unit:
+    a unit whose cohort changes over time is a treatment reversal / inconsistent record.
+    """
+    require_numeric(df, cohort)
+    g = df[cohort].astype(float)
+    g = g.where(np.isfinite(g) | g.isna(), np.nan)  # +inf -> NaN (never treated)
+    neg = df.index[g < 0]
+    if len(neg):
+        raise fail(SOURCE, "cohort (first treated period) must be >= 0; use 0 or missing "
+                           "for never treated", column=cohort, rows=list(neg))
+    g = g.fillna(0.0)
+    tmp = pd.DataFrame({unit: df[unit], "_g": g})
+    require_constant_within(tmp.set_axis(df.index), unit, "_g",
+                            f"treatment reversal: cohort column {cohort!r} changes within "
+                            "unit (the first treated period must be fixed per unit)")
+    return g
+
+
+def cohort_from_indicator(df: pd.DataFrame, *, unit: str, time: str,
+                          treated: str) -> pd.Series:
+    """Return each row's cohort (first period with ``treated == 1``; 0 if never).
+
+    Raises if the indicator is not absorbing, i.e. a unit goes from treated (1) back to
+    untreated (0): staggered-adoption estimators assume treatment, once on, stays on.
+    """
+    require_binary(df, treated)
+    d = df[[unit, time]].copy()
+    d["_d"] = df[treated].astype(float)
+    d = d.sort_values([unit, time])
+    prev_max = d.groupby(unit)["_d"].cummax()
+    reversal = d.index[(prev_max == 1) & (d["_d"] == 0)]
+    if len(reversal):
+        raise fail(SOURCE, "treatment reversal: the treated indicator goes from 1 back to 0 "
+                           "within a unit (treatment must be absorbing)", column=treated,
+                   rows=list(reversal))
+    first = d.loc[d["_d"] == 1].groupby(unit)[time].min()
+    return df[unit].map(first).fillna(0.0).astype(float)
+
+
+def drop_missing_rows(df: pd.DataFrame, columns: Sequence[str], notes: Notes) -> pd.DataFrame:
+    """Drop rows with a missing value in ``columns`` (recorded in ``notes``)."""
+    mask = df[list(columns)].isna().any(axis=1)
+    if mask.any():
+        rows = list(df.index[mask][:5])
+        notes.add(f"dropped {int(mask.sum())} row(s) with missing values in {list(columns)} "
+                  f"(first rows {rows})")
+        return df.loc[~mask]
+    return df
+
+
+def balance_panel(df: pd.DataFrame, *, unit: str, time: str, notes: Notes) -> pd.DataFrame:
+    """Keep only units observed in every period (R ``did``'s default for unbalanced panels)."""
+    n_periods = df[time].nunique()
+    counts = df.groupby(unit)[time].transform("nunique")
+    keep = counts == n_periods
+    if not keep.all():
+        dropped = df.loc[~keep, unit].unique()
+        notes.add(f"unbalanced panel: dropped {len(dropped)} unit(s) not observed in all "
+                  f"{n_periods} periods (R did's default; first units {list(dropped[:5])})")
+        df = df.loc[keep]
+    return df
+
+
+def require_nested(df: pd.DataFrame, *, unit: str, cluster: str) -> None:
+    """Check that each unit belongs to exactly one cluster."""
+    require_no_missing(df, cluster)
+    require_constant_within(df, unit, cluster,
+                            "cluster must be constant within unit (units nested in clusters)")

@@ -1,0 +1,108 @@
+"""What one estimator run returns at the matrix level, and the shared pieces of the estimators."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from importlib import metadata
+from typing import Any, Protocol
+
+import numpy as np
+
+from analysis.synth._panel import PanelData
+
+
+@dataclass(frozen=True, eq=False)
+class PointFit:
+    """One estimator run on a :class:`~analysis.synth._panel.PanelData`.
+
+    Attributes
+    ----------
+    att
+        Average effect over the post-periods, ``mean_{t post}(y_1t - counterfactual_t)``.
+    weights
+        Donor weights, shape ``(J,)``, in the order of ``panel.donors``.
+    counterfactual
+        Counterfactual path of the treated unit, shape ``(T,)`` (pre- and post-periods).
+    time_weights
+        Pre-period weights ``lambda`` (synthetic DiD, DiD), shape ``(n_pre,)``, else ``None``.
+    se
+        Standard error when the run computed one (synthetic DiD placebo variance).
+    extra
+        Estimator details (regularisation, backend, ...), JSON-serialisable.
+    """
+
+    att: float
+    weights: np.ndarray
+    counterfactual: np.ndarray
+    time_weights: np.ndarray | None = None
+    se: float | None = None
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+
+class Spec(Protocol):
+    """How an estimator is run: the full fit, a fast point re-fit, and its labels."""
+
+    method: str
+    label: str
+    replications: int
+    seed: int
+    level: float
+
+    def fit(self, panel: PanelData) -> PointFit:
+        """Run the estimator as the public function does (with its inference if any)."""
+        ...
+
+    def refit(self, panel: PanelData) -> PointFit:
+        """Point estimate only (used inside placebo and leave-one-out loops)."""
+        ...
+
+    @property
+    def backend(self) -> str:
+        """Library (and version) doing the computation."""
+        ...
+
+    def options(self) -> dict[str, Any]:
+        """Estimator options, JSON-serialisable."""
+        ...
+
+
+def did_path(y1: np.ndarray, y0: np.ndarray, n_pre: int, omega: np.ndarray,
+             lam: np.ndarray) -> np.ndarray:
+    r"""Counterfactual path of a weighted difference-in-differences.
+
+    .. math::
+
+        \hat Y_{1t}(0) = \sum_j \omega_j Y_{jt}
+            + \Big(\sum_{s \le T_0} \lambda_s Y_{1s}
+                   - \sum_{s \le T_0} \lambda_s \sum_j \omega_j Y_{js}\Big)
+
+    i.e. the weighted donor path shifted to the treated unit's ``lambda``-weighted pre-period
+    level.  The mean post-period gap ``y_1t - \hat Y_{1t}(0)`` equals the synthetic DiD
+    estimator of Arkhangelsky et al. (2021, eq. 1) for these weights; with
+    ``omega = 1/J`` and ``lambda = 1/T_0`` it is the two-way fixed-effects DiD.
+    """
+    synth = y0 @ omega
+    shift = lam @ y1[:n_pre] - lam @ synth[:n_pre]
+    return synth + shift
+
+
+def version(dist: str) -> str:
+    """Return ``"dist x.y.z"`` for the backend string."""
+    try:
+        return f"{dist} {metadata.version(dist)}"
+    except metadata.PackageNotFoundError:  # pragma: no cover - pinned dependencies
+        return dist
+
+
+def placebo_se(draws: np.ndarray) -> float:
+    """Placebo standard error of Arkhangelsky et al. (2021, Algorithm 4).
+
+    ``sqrt((B - 1) / B) * sd(draws)`` as in R ``synthdid::vcov(method = "placebo")``;
+    NaN with fewer than two draws.
+    """
+    draws = np.asarray(draws, dtype=float)
+    b = draws.size
+    if b < 2:
+        return float("nan")
+    return float(np.sqrt((b - 1) / b) * np.std(draws, ddof=1))

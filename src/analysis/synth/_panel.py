@@ -1,0 +1,384 @@
+"""Input checks and reshaping: a long unit x time panel into the matrices the estimators use.
+
+Every estimator in :mod:`analysis.synth` starts from :func:`build_panel`, which
+
+* checks the DataFrame (columns present, numeric and finite outcome, no duplicated unit-time
+  rows, treated unit present, ``start`` inside the data, at least two pre-periods, at least
+  one donor) and raises :class:`~analysis.errors.DataValidationError` naming the rule broken;
+* handles missing outcome values without dropping anything silently:
+
+  - a period in which the **treated unit** has no outcome is removed from the fit (for every
+    unit), with a recorded reason; if fewer than two pre-periods remain it is an error;
+  - a **donor** with a missing outcome in any retained period (pre or post) is removed from
+    the donor pool, with a recorded reason; it is an error only if no donor is left;
+  - units that are in the data but not in a user-supplied ``donors`` list are recorded too.
+
+The result, :class:`PanelData`, is a balanced, complete matrix ``Y`` (periods x donors) plus
+the treated unit's series; every exclusion is a row of :attr:`PanelData.excluded`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from analysis.errors import DataValidationError, fail
+
+SOURCE = "DataFrame argument"
+
+#: Columns of the ``excluded`` table.
+EXCLUDED_COLUMNS = ("level", "unit", "time", "reason")
+
+# Canonical column names of the long frame handed to the libraries (user column names may
+# contain spaces or clash with formula syntax).
+Y, UNIT, TIME = "_y", "_unit", "_time"
+
+
+def _empty_excluded() -> pd.DataFrame:
+    return pd.DataFrame({c: pd.Series(dtype=object) for c in EXCLUDED_COLUMNS})
+
+
+def _fmt_periods(periods: Sequence[Any], max_shown: int = 6) -> str:
+    shown = ", ".join(str(p) for p in periods[:max_shown])
+    more = f" (+{len(periods) - max_shown} more)" if len(periods) > max_shown else ""
+    return shown + more
+
+
+@dataclass(frozen=True, eq=False)
+class PanelData:
+    """A validated, balanced and complete panel: one treated unit and ``J`` donors.
+
+    Attributes
+    ----------
+    outcome, unit, time
+        Column names in the user's DataFrame (kept for labels and messages).
+    treated
+        Identifier of the treated unit.
+    start
+        First treated period, as given by the user.
+    times
+        Retained periods, sorted, shape ``(T,)``.
+    y_treated
+        Outcome of the treated unit, shape ``(T,)``.
+    y_donors
+        Outcomes of the donors, shape ``(T, J)`` (periods in rows, donors in columns).
+    donors
+        Donor identifiers, in the column order of ``y_donors``.
+    n_pre
+        Number of retained pre-treatment periods (the first ``n_pre`` of ``times``).
+    excluded
+        Units and periods left out, and why (columns ``level, unit, time, reason``).
+    covariates
+        Predictor covariates (for synthetic control with predictors): name -> array of shape
+        ``(T, J + 1)``, column 0 the treated unit, then the donors.
+    """
+
+    outcome: str
+    unit: str
+    time: str
+    treated: Hashable
+    start: Any
+    times: np.ndarray
+    y_treated: np.ndarray
+    y_donors: np.ndarray
+    donors: tuple[Hashable, ...]
+    n_pre: int
+    excluded: pd.DataFrame = field(default_factory=_empty_excluded)
+    covariates: Mapping[str, np.ndarray] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for arr in (self.times, self.y_treated, self.y_donors, *self.covariates.values()):
+            arr.flags.writeable = False
+
+    # -- shapes ---------------------------------------------------------------------------
+    @property
+    def n_periods(self) -> int:
+        """Number of retained periods ``T``."""
+        return len(self.times)
+
+    @property
+    def n_post(self) -> int:
+        """Number of retained post-treatment periods."""
+        return self.n_periods - self.n_pre
+
+    @property
+    def n_donors(self) -> int:
+        """Number of donors ``J``."""
+        return len(self.donors)
+
+    @property
+    def post(self) -> np.ndarray:
+        """Boolean mask of post-treatment periods, shape ``(T,)``."""
+        return np.arange(self.n_periods) >= self.n_pre
+
+    @property
+    def pre_times(self) -> np.ndarray:
+        """Retained pre-treatment periods."""
+        return self.times[: self.n_pre]
+
+    @property
+    def post_times(self) -> np.ndarray:
+        """Retained post-treatment periods."""
+        return self.times[self.n_pre:]
+
+    # -- derived panels (used by the placebo and leave-one-out analyses) -------------------
+    def as_treated(self, donor: Hashable) -> PanelData:
+        """Return the panel in which ``donor`` is treated and the *other donors* are donors.
+
+        The real treated unit is not part of the new panel (it is not a valid control).
+        """
+        j = self.donors.index(donor)
+        keep = [k for k in range(self.n_donors) if k != j]
+        cov = {name: np.column_stack([m[:, 1 + j], m[:, [1 + k for k in keep]]])
+               for name, m in self.covariates.items()}
+        return replace(self, treated=donor, y_treated=self.y_donors[:, j].copy(),
+                       y_donors=self.y_donors[:, keep].copy(),
+                       donors=tuple(self.donors[k] for k in keep), covariates=cov)
+
+    def without_donor(self, donor: Hashable) -> PanelData:
+        """Return the panel with ``donor`` removed from the donor pool."""
+        j = self.donors.index(donor)
+        keep = [k for k in range(self.n_donors) if k != j]
+        cov = {name: m[:, [0] + [1 + k for k in keep]] for name, m in self.covariates.items()}
+        row = pd.DataFrame([{"level": "unit", "unit": donor, "time": None,
+                             "reason": "left out (leave-one-out re-estimate)"}])
+        return replace(self, y_donors=self.y_donors[:, keep].copy(),
+                       donors=tuple(self.donors[k] for k in keep), covariates=cov,
+                       excluded=concat_excluded(self.excluded, row))
+
+    def truncated(self, fake_start: Any) -> PanelData:
+        """Return the pre-period only, with a fake treatment date ``fake_start`` inside it.
+
+        Raises
+        ------
+        DataValidationError
+            If ``fake_start`` leaves fewer than two pre-periods or no post-period inside the
+            real pre-period.
+        """
+        pre_times = self.pre_times
+        n_fake_pre = int(np.sum(pre_times < fake_start))
+        if n_fake_pre < 2:
+            raise fail(SOURCE, f"fake_start={fake_start!r} leaves {n_fake_pre} retained "
+                       "pre-period(s) before it; at least 2 are needed",
+                       column=self.time, rows=[str(t) for t in pre_times[:n_fake_pre]])
+        if n_fake_pre >= self.n_pre:
+            raise fail(SOURCE, f"fake_start={fake_start!r} must lie inside the real pre-period "
+                       f"(before start={self.start!r}) so that some pre-period data are "
+                       "treated as 'post'", column=self.time)
+        dropped = self.post_times
+        row = pd.DataFrame([{"level": "period", "unit": None, "time": t,
+                             "reason": f"at or after the real start {self.start!r}: "
+                                       "dropped for the in-time placebo"} for t in dropped])
+        cov = {name: m[: self.n_pre].copy() for name, m in self.covariates.items()}
+        return replace(self, start=fake_start, times=pre_times.copy(),
+                       y_treated=self.y_treated[: self.n_pre].copy(),
+                       y_donors=self.y_donors[: self.n_pre].copy(), n_pre=n_fake_pre,
+                       covariates=cov, excluded=concat_excluded(self.excluded, row))
+
+    def long_frame(self, *, with_covariates: bool = False) -> pd.DataFrame:
+        """Return the panel in long form with canonical columns ``_unit, _time, _y``."""
+        units = (self.treated, *self.donors)
+        y = np.column_stack([self.y_treated, self.y_donors])  # (T, J+1)
+        out = pd.DataFrame({
+            UNIT: np.tile(np.array(units, dtype=object), self.n_periods),
+            TIME: np.repeat(self.times, len(units)),
+            Y: y.ravel(),
+        })
+        if with_covariates:
+            for name, m in self.covariates.items():
+                out[name] = m.ravel()
+        return out
+
+
+def concat_excluded(a: pd.DataFrame, b: pd.DataFrame) -> pd.DataFrame:
+    if b.empty:
+        return a
+    if a.empty:
+        return b.reset_index(drop=True)
+    return pd.concat([a, b], ignore_index=True)
+
+
+def _check_numeric(df: pd.DataFrame, col: str) -> None:
+    s = df[col]
+    if pd.api.types.is_bool_dtype(s) or not pd.api.types.is_numeric_dtype(s):
+        coerced = pd.to_numeric(s, errors="coerce")
+        bad = s.index[coerced.isna() & s.notna()].tolist()
+        rows = bad if bad else s.index[:5].tolist()
+        raise fail(SOURCE, f"must be numeric (found dtype {s.dtype}); offending values "
+                   f"e.g. {[s.loc[r] for r in rows[:3]]!r}", column=col, rows=rows)
+    vals = s.to_numpy(dtype=float, na_value=np.nan)
+    inf = s.index[np.isinf(vals)].tolist()
+    if inf:
+        raise fail(SOURCE, "must be finite (infinite values found)", column=col, rows=inf)
+
+
+def build_panel(df: pd.DataFrame, *, outcome: str, unit: str, time: str,
+                treated_unit: Hashable, start: Any, donors: Sequence[Hashable] | None = None,
+                covariates: Sequence[str] = ()) -> PanelData:
+    """Validate a long panel and turn it into a :class:`PanelData`.
+
+    Parameters
+    ----------
+    df
+        Long panel, one row per unit x period.
+    outcome, unit, time
+        Column names.
+    treated_unit
+        Identifier (value of ``unit``) of the treated unit.
+    start
+        First treated period; periods ``>= start`` are post-treatment.
+    donors
+        Candidate control units; default: every unit except the treated one.
+    covariates
+        Extra numeric columns carried along (predictors of the synthetic control).
+
+    Returns
+    -------
+    PanelData
+
+    Raises
+    ------
+    DataValidationError
+        Missing columns, non-numeric or infinite outcome, missing unit/time identifiers,
+        duplicated unit-time rows, treated unit absent, ``start`` outside the data, fewer
+        than two pre-periods, a donor list naming unknown units or the treated unit, no
+        donor left after exclusions.
+    """
+    if not isinstance(df, pd.DataFrame):
+        raise DataValidationError(SOURCE, f"expected a pandas DataFrame, got {type(df).__name__}")
+    covariates = list(covariates)
+    needed = [outcome, unit, time, *covariates]
+    missing = [c for c in dict.fromkeys(needed) if c not in df.columns]
+    if missing:
+        raise fail(SOURCE, f"required column(s) {missing} not found; columns present: "
+                   f"{list(df.columns)[:20]}", column=missing[0])
+    if df.empty:
+        raise DataValidationError(SOURCE, "the DataFrame has no rows")
+    for col in (unit, time):
+        na = df.index[df[col].isna()].tolist()
+        if na:
+            raise fail(SOURCE, "identifier must not be missing", column=col, rows=na)
+    for col in (outcome, *covariates):
+        _check_numeric(df, col)
+    dup = df.duplicated(subset=[unit, time], keep=False)
+    if dup.any():
+        rows = df.index[dup].tolist()
+        first = df.loc[rows[0], [unit, time]].tolist()
+        raise fail(SOURCE, f"duplicated unit-time rows: each ({unit}, {time}) pair must appear "
+                   f"once (first duplicate: {first[0]!r}, {first[1]!r})",
+                   column=f"{unit}, {time}", rows=rows)
+
+    units_present = pd.unique(df[unit])
+    if treated_unit not in set(units_present):
+        raise fail(SOURCE, f"treated unit {treated_unit!r} not found in column {unit!r} "
+                   f"(units present, first 10: {list(units_present[:10])})", column=unit)
+
+    excluded_rows: list[dict[str, Any]] = []
+    if donors is None:
+        donor_list = [u for u in units_present if u != treated_unit]
+    else:
+        donor_list = list(dict.fromkeys(donors))
+        unknown = [d for d in donor_list if d not in set(units_present)]
+        if unknown:
+            raise fail(SOURCE, f"donor(s) {unknown[:10]} not found in the data", column=unit,
+                       rows=unknown)
+        if treated_unit in donor_list:
+            raise fail(SOURCE, f"the treated unit {treated_unit!r} is in the donor list",
+                       column=unit, rows=[treated_unit])
+        keep = set(donor_list) | {treated_unit}
+        for u in units_present:
+            if u not in keep:
+                excluded_rows.append({"level": "unit", "unit": u, "time": None,
+                                      "reason": "not in the donor list supplied"})
+    if not donor_list:
+        raise fail(SOURCE, "no donor units: the data contain only the treated unit",
+                   column=unit)
+
+    sub = df.loc[df[unit].isin([treated_unit, *donor_list]), [unit, time, outcome, *covariates]]
+    all_times = np.sort(pd.unique(sub[time]))
+    try:
+        n_before = int(np.sum(all_times < start))
+    except TypeError as exc:
+        raise fail(SOURCE, f"start={start!r} cannot be compared with the values of {time!r} "
+                   f"(dtype {sub[time].dtype})", column=time) from exc
+    if n_before == 0 or n_before == len(all_times):
+        raise fail(SOURCE, f"start={start!r} is outside the data: periods run from "
+                   f"{all_times[0]!r} to {all_times[-1]!r}; start must be after the first "
+                   "period and not after the last", column=time)
+
+    wide = sub.pivot(index=time, columns=unit, values=outcome).reindex(index=all_times)
+    is_pre = all_times < start
+
+    # 1. periods in which the treated unit has no outcome -> dropped for every unit
+    y1 = wide[treated_unit].to_numpy(dtype=float)
+    keep_t = ~np.isnan(y1)
+    for t, pre in zip(all_times[~keep_t], is_pre[~keep_t], strict=True):
+        phase = "pre" if pre else "post"
+        excluded_rows.append({
+            "level": "period", "unit": None, "time": t,
+            "reason": f"treated unit {treated_unit!r} has no {outcome!r} value in this "
+                      f"{phase}-period; period dropped from the fit for all units"})
+    n_pre = int(np.sum(keep_t & is_pre))
+    n_post = int(np.sum(keep_t & ~is_pre))
+    if n_pre < 2:
+        raise fail(SOURCE, f"fewer than 2 pre-periods with an observed outcome for the treated "
+                   f"unit {treated_unit!r} before start={start!r} (found {n_pre})",
+                   column=outcome, rows=[str(t) for t in all_times[keep_t & is_pre]])
+    if n_post < 1:
+        raise fail(SOURCE, f"no post-period (>= start={start!r}) with an observed outcome for "
+                   f"the treated unit {treated_unit!r}", column=outcome)
+    times = all_times[keep_t]
+    wide = wide.loc[times]
+
+    # 2. covariates: the treated unit must have them over the pre-period
+    cov_wide: dict[str, pd.DataFrame] = {}
+    for c in covariates:
+        cw = sub.pivot(index=time, columns=unit, values=c).reindex(index=times)
+        miss = cw[treated_unit].iloc[:n_pre].isna()
+        if miss.any():
+            raise fail(SOURCE, f"predictor {c!r} is missing for the treated unit "
+                       f"{treated_unit!r} in pre-period(s)", column=c,
+                       rows=[str(t) for t in times[:n_pre][miss.to_numpy()]])
+        cov_wide[c] = cw
+
+    # 3. donors with missing outcome (or predictor) values -> excluded with reason
+    kept_donors = []
+    for d in donor_list:
+        col = wide[d].to_numpy(dtype=float)
+        miss = np.isnan(col)
+        reasons = []
+        if miss[:n_pre].any():
+            reasons.append(f"missing {outcome!r} in pre-period(s) "
+                           f"{_fmt_periods(list(times[:n_pre][miss[:n_pre]]))}")
+        if miss[n_pre:].any():
+            reasons.append(f"missing {outcome!r} in post-period(s) "
+                           f"{_fmt_periods(list(times[n_pre:][miss[n_pre:]]))}")
+        for c, cw in cov_wide.items():
+            cm = cw[d].isna().to_numpy()[:n_pre]
+            if cm.any():
+                reasons.append(f"missing predictor {c!r} in pre-period(s) "
+                               f"{_fmt_periods(list(times[:n_pre][cm]))}")
+        if reasons:
+            excluded_rows.append({"level": "unit", "unit": d, "time": None,
+                                  "reason": "donor excluded: " + "; ".join(reasons)})
+        else:
+            kept_donors.append(d)
+    if not kept_donors:
+        why = [r["reason"] for r in excluded_rows if r["level"] == "unit"][:3]
+        raise fail(SOURCE, f"no donors left after excluding units with missing values "
+                   f"({len(donor_list)} candidate(s); e.g. {why})", column=outcome,
+                   rows=list(donor_list))
+
+    excluded = pd.DataFrame(excluded_rows, columns=list(EXCLUDED_COLUMNS)) \
+        if excluded_rows else _empty_excluded()
+    cov = {c: np.column_stack([cw[treated_unit].to_numpy(dtype=float),
+                               cw[kept_donors].to_numpy(dtype=float)])
+           for c, cw in cov_wide.items()}
+    return PanelData(outcome=outcome, unit=unit, time=time, treated=treated_unit, start=start,
+                     times=np.asarray(times), y_treated=wide[treated_unit].to_numpy(dtype=float),
+                     y_donors=wide[kept_donors].to_numpy(dtype=float),
+                     donors=tuple(kept_donors), n_pre=n_pre, excluded=excluded, covariates=cov)
