@@ -1,0 +1,93 @@
+"""Command line: ``python -m analysis {run,publish,build-data,list}``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+
+from analysis.errors import DataValidationError
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from analysis.plan import load_plan
+    from analysis.runner import run_plan
+
+    plan = load_plan(args.plan)
+    t0 = time.monotonic()
+    outcomes = run_plan(
+        plan, only=args.only, force=args.force, quick=args.quick, progress=not args.no_progress
+    )
+    if not outcomes:
+        print(f"no run matches {args.only!r}", file=sys.stderr)
+        return 2
+    for o in outcomes:
+        print(f"  {o.status:8s} {o.seconds:7.1f}s  {o.run_id}")
+    failed = [o for o in outcomes if o.status == "failed"]
+    print(
+        f"{len(outcomes)} runs: {sum(o.status == 'success' for o in outcomes)} executed, "
+        f"{sum(o.status == 'cached' for o in outcomes)} cached, {len(failed)} failed "
+        f"({time.monotonic() - t0:.1f}s)"
+    )
+    for o in failed:
+        print(f"FAILED {o.run_id}: {o.error}", file=sys.stderr)
+    return 1 if failed else 0
+
+
+def _cmd_publish(args: argparse.Namespace) -> int:
+    from analysis.plan import load_plan
+    from analysis.reporting.publish import publish
+
+    written = publish(load_plan(args.plan))
+    print(f"published {len(written) - 1} report(s) and reports/index.html")
+    return 0
+
+
+def _cmd_build_data(args: argparse.Namespace) -> int:
+    from analysis.data import panels
+    from analysis.integrity import verify_raw
+
+    verify_raw()
+    for name, df in panels.build_all(force=args.force).items():
+        print(f"  {name:24s} {len(df):>8,d} rows")
+    return 0
+
+
+def _cmd_list(args: argparse.Namespace) -> int:
+    from analysis.plan import load_plan
+
+    for run in load_plan(args.plan).runs:
+        print(f"{run.id:40s} {run.notebook:32s} {run.title}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point."""
+    p = argparse.ArgumentParser(prog="python -m analysis", description=__doc__)
+    sub = p.add_subparsers(dest="command", required=True)
+    r = sub.add_parser("run", help="execute the plan's notebooks with papermill")
+    r.add_argument("--plan", default=None, help="plan file (default config/plan.yaml)")
+    r.add_argument("--only", default=None, help="glob on run ids, e.g. 'context_*'")
+    r.add_argument("--force", action="store_true", help="ignore the cache and rerun")
+    r.add_argument("--quick", action="store_true", help="shrink expensive parameters (CI)")
+    r.add_argument("--no-progress", action="store_true", help="no progress bar")
+    r.set_defaults(func=_cmd_run)
+    pub = sub.add_parser("publish", help="convert executed notebooks to HTML + index")
+    pub.add_argument("--plan", default=None)
+    pub.set_defaults(func=_cmd_publish)
+    b = sub.add_parser("build-data", help="build the processed panels from data/raw")
+    b.add_argument("--force", action="store_true")
+    b.set_defaults(func=_cmd_build_data)
+    ls = sub.add_parser("list", help="list the runs of the plan")
+    ls.add_argument("--plan", default=None)
+    ls.set_defaults(func=_cmd_list)
+    args = p.parse_args(argv)
+    try:
+        return args.func(args)
+    except DataValidationError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

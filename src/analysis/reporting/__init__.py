@@ -1,0 +1,263 @@
+"""What a report notebook calls: start the report (provenance and banners), show tables and
+figures, and save the run's numbers.
+
+A notebook does::
+
+    from analysis import reporting
+    report = reporting.start(run_id, title="...", simulated=False)
+    ...
+    reporting.show_table(df, caption="...")
+    reporting.show_figure(fig, caption="... Source: ...")
+    report.save(headline={"Puglia ELET 2025 (%)": 8.6}, results={...})
+
+The runner writes a *run context* (parameters, input hashes, git state) before executing the
+notebook; :func:`start` reads it, so the provenance block shows exactly what the runner ran.
+Run interactively (JupyterLab), :func:`start` builds the context itself.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import matplotlib.pyplot as plt
+import pandas as pd
+
+from analysis import paths
+from analysis.reporting import provenance
+from analysis.reporting.results import atomic_write_text, dumps, staging_path
+
+SIMULATED_BANNER = "SIMULATED — NOT PROGRAMME RESULTS"
+QUICK_BANNER = "QUICK RUN — reduced simulation/bootstrap sizes; numbers are for checking only"
+ILLUSTRATIVE_BANNER = "ILLUSTRATIVE AGREEMENT — parameters are not the signed SIINC contract"
+
+
+def context_path(run_id: str) -> Path:
+    """Where the runner writes the context of a run before executing its notebook."""
+    return paths.STATE_DIR / f"{run_id}.context.json"
+
+
+@dataclass(frozen=True)
+class Report:
+    """A running report: its identity, parameters and provenance; saves its results once."""
+
+    run_id: str
+    title: str
+    notebook: str
+    parameters: Mapping[str, Any]
+    quick: bool
+    banners: tuple[str, ...]
+    context: Mapping[str, Any] = field(repr=False)
+
+    def save(
+        self, *, headline: Mapping[str, Any], results: Mapping[str, Any] | None = None
+    ) -> Path:
+        """Write the run's results JSON (numbers only; deterministic).
+
+        Parameters
+        ----------
+        headline
+            The few numbers shown in ``reports/index.html`` (label → value).
+        results
+            Everything else a replicator or ``analysis verify`` should compare.
+        """
+        payload = {
+            "run_id": self.run_id,
+            "title": self.title,
+            "notebook": self.notebook,
+            "parameters": dict(self.parameters),
+            "quick": self.quick,
+            "banners": list(self.banners),
+            "headline": dict(headline),
+            "results": dict(results or {}),
+        }
+        target = staging_path(self.run_id)
+        atomic_write_text(target, dumps(payload))
+        return target
+
+
+def _interactive_context(
+    run_id: str, title: str | None, parameters: Mapping[str, Any] | None
+) -> dict[str, Any]:
+    return {
+        "run_id": run_id,
+        "title": title or run_id,
+        "notebook": "(interactive)",
+        "parameters": dict(parameters or {}),
+        "quick": False,
+        "inputs": {},
+        "git": provenance.git_state(),
+        "started_utc": provenance.utc_now(),
+        "environment": provenance.environment(),
+    }
+
+
+def start(
+    run_id: str,
+    *,
+    title: str | None = None,
+    simulated: bool = False,
+    illustrative: bool = False,
+    parameters: Mapping[str, Any] | None = None,
+    display: bool = True,
+) -> Report:
+    """Open a report: read the run context, show banners and the provenance block.
+
+    Parameters
+    ----------
+    run_id
+        The run id injected by the runner (``"interactive"`` when run by hand).
+    title
+        Title shown when run interactively (the runner's context carries the plan title).
+    simulated
+        Show the SIMULATED banner (every page built on simulated pupil data).
+    illustrative
+        Show the ILLUSTRATIVE banner (reports built on the example SIINC agreement).
+    parameters
+        Parameters to show when run interactively (the runner's context has them otherwise).
+    display
+        Render the banners and provenance block in the notebook output.
+    """
+    cpath = context_path(run_id)
+    if cpath.exists():
+        ctx = json.loads(cpath.read_text(encoding="utf-8"))
+    else:
+        ctx = _interactive_context(run_id, title, parameters)
+    banners = []
+    if ctx.get("quick"):
+        banners.append(QUICK_BANNER)
+    if simulated:
+        banners.append(SIMULATED_BANNER)
+    if illustrative:
+        banners.append(ILLUSTRATIVE_BANNER)
+    report = Report(
+        run_id=run_id,
+        title=ctx.get("title") or title or run_id,
+        notebook=ctx.get("notebook", ""),
+        parameters=ctx.get("parameters", {}),
+        quick=bool(ctx.get("quick")),
+        banners=tuple(banners),
+        context=ctx,
+    )
+    if display:
+        from IPython.display import HTML
+        from IPython.display import display as ipy_display
+
+        ipy_display(HTML(render_header(report)))
+    return report
+
+
+def _kv_table(rows: Mapping[str, Any]) -> str:
+    body = "".join(
+        f"<tr><th>{html.escape(str(k))}</th><td>{html.escape(_fmt(v))}</td></tr>"
+        for k, v in rows.items()
+    )
+    return f'<table class="prov">{body}</table>'
+
+
+def _fmt(v: Any) -> str:
+    if isinstance(v, list | tuple):
+        return ", ".join(map(str, v))
+    if isinstance(v, dict):
+        return json.dumps(v, ensure_ascii=False, sort_keys=True)
+    return str(v)
+
+
+def render_header(report: Report) -> str:
+    """Return the HTML of the banners, title line and provenance block."""
+    ctx = report.context
+    parts = [
+        f'<div class="banner banner-{"sim" if b == SIMULATED_BANNER else "quick"}">'
+        f"{html.escape(b)}</div>"
+        for b in report.banners
+    ]
+    git = ctx.get("git", {})
+    dirty = git.get("dirty")
+    commit = f"{git.get('commit', 'unknown')}" + (
+        " (working tree had uncommitted changes)" if dirty else ""
+    )
+    params = dict(report.parameters)
+    seed = params.get("seed", "— (no randomness)")
+    env = ctx.get("environment", {})
+    prov = {
+        "Run id": report.run_id,
+        "Notebook": report.notebook,
+        "Git commit": commit,
+        "Run time (UTC)": ctx.get("started_utc", ""),
+        "Seed": seed,
+        "Python": env.get("executable", ""),
+    }
+    inputs = ctx.get("inputs", {})
+    inputs_html = (
+        "".join(
+            f"<tr><td><code>{html.escape(p)}</code></td><td><code>{h}</code></td></tr>"
+            for p, h in sorted(inputs.items())
+        )
+        or "<tr><td colspan=2>none declared</td></tr>"
+    )
+    versions = env.get("versions", {})
+    parts.append(
+        '<div class="provenance"><h4>Provenance</h4>'
+        + _kv_table(prov)
+        + "<h5>Parameters</h5>"
+        + _kv_table(params or {"(none)": ""})
+        + '<details><summary>Input files (SHA-256)</summary><table class="prov">'
+        + inputs_html
+        + "</table></details>"
+        + "<details><summary>Package versions</summary>"
+        + _kv_table(versions)
+        + "</details>"
+        + "</div>"
+    )
+    return "\n".join(parts)
+
+
+def show_table(df: pd.DataFrame, *, caption: str, digits: int = 2, index: bool = False) -> None:
+    """Display a table as plain HTML with a caption (deterministic; no Styler ids)."""
+    from IPython.display import HTML, display
+
+    body = df.to_html(
+        index=index,
+        float_format=lambda x: f"{x:,.{digits}f}",
+        na_rep="–",
+        border=0,
+        classes="result-table",
+        escape=True,
+    )
+    display(
+        HTML(
+            f'<figure class="table"><figcaption>{html.escape(caption)}</figcaption>{body}</figure>'
+        )
+    )
+
+
+def show_figure(fig: plt.Figure, *, caption: str) -> None:
+    """Display a matplotlib figure (embedded PNG) followed by its caption, then close it."""
+    from IPython.display import HTML, display
+
+    display(fig)
+    display(HTML(f'<p class="caption">{html.escape(caption)}</p>'))
+    plt.close(fig)
+
+
+def note(text: str, *, kind: str = "info") -> None:
+    """Display a highlighted note (``kind``: info, warning)."""
+    from IPython.display import HTML, display
+
+    display(HTML(f'<div class="note note-{kind}">{html.escape(text)}</div>'))
+
+
+__all__ = [
+    "ILLUSTRATIVE_BANNER",
+    "QUICK_BANNER",
+    "SIMULATED_BANNER",
+    "Report",
+    "note",
+    "show_figure",
+    "show_table",
+    "start",
+]

@@ -1,0 +1,267 @@
+"""Execute the plan with papermill: cache, failure isolation, provenance, atomic results.
+
+For each selected run the runner
+
+1. checks the raw data against their SHA256SUMS (once per invocation);
+2. computes a cache key from the notebook file, the effective parameters, the declared input
+   files, the source of ``src/analysis`` and ``requirements.lock``; a run whose key equals that
+   of its last *successful* execution is skipped (``--force`` reruns);
+3. writes the run context (parameters, input hashes, git state, environment) that the
+   notebook's provenance block shows;
+4. executes the notebook with the project's own ``python3`` kernel into
+   ``reports/executed/<id>.ipynb`` (written via a temporary file);
+5. on success promotes the notebook's staged results to ``reports/results/<id>.json``; on
+   failure records the error and removes any previous results of that run, so the index can
+   never show stale numbers as current.
+
+A failing run never stops the others; :func:`run_plan` reports every outcome.
+"""
+
+from __future__ import annotations
+
+import glob
+import hashlib
+import json
+import os
+import sys
+import time
+import traceback
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from analysis import integrity, paths
+from analysis.plan import Plan, Run
+from analysis.reporting import context_path, provenance
+from analysis.reporting.results import atomic_write_text, results_path, staging_path
+
+KERNEL_NAME = "python3"
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    """What happened to one run."""
+
+    run_id: str
+    status: str  # "success", "cached", "failed"
+    seconds: float
+    error: str | None = None
+
+
+def _hash_files(files: Iterable[Path]) -> dict[str, str]:
+    return {paths.relative(f): integrity.sha256(f) for f in sorted(set(files))}
+
+
+def declared_inputs(run: Run, parameters: dict[str, Any]) -> dict[str, str]:
+    """Hash the files a run reads: its plan ``inputs`` globs and any parameter naming a file."""
+    files: list[Path] = []
+    for pattern in run.inputs:
+        matches = [Path(p) for p in glob.glob(str(paths.ROOT / pattern), recursive=True)]
+        files += [p for p in matches if p.is_file()]
+    for value in parameters.values():
+        if (
+            isinstance(value, str)
+            and value
+            and ("/" in value or value.endswith((".csv", ".parquet")))
+        ):
+            candidate = (paths.ROOT / value) if not Path(value).is_absolute() else Path(value)
+            if candidate.is_file():
+                files.append(candidate)
+    return _hash_files(files)
+
+
+def source_fingerprint() -> str:
+    """Hash of the package source (``src/analysis``) and the lock file."""
+    h = hashlib.sha256()
+    pkg = paths.PACKAGE_DIR
+    for f in sorted(pkg.rglob("*")):
+        if (
+            f.is_file()
+            and "__pycache__" not in f.parts
+            and f.suffix in {".py", ".yaml", ".j2", ".json", ".css"}
+        ):
+            h.update(f.relative_to(pkg).as_posix().encode())
+            h.update(f.read_bytes())
+    if paths.LOCK_FILE.exists():
+        h.update(paths.LOCK_FILE.read_bytes())
+    return h.hexdigest()
+
+
+def cache_key(run: Run, parameters: dict[str, Any], inputs: dict[str, str], source: str) -> str:
+    """The hash that decides whether a run can be skipped."""
+    h = hashlib.sha256()
+    h.update(run.notebook_path.read_bytes())
+    h.update(json.dumps(parameters, sort_keys=True, default=str).encode())
+    h.update(json.dumps(inputs, sort_keys=True).encode())
+    h.update(source.encode())
+    return h.hexdigest()
+
+
+def state_path(run_id: str) -> Path:
+    """The state file of a run (status, cache key, timings, error)."""
+    return paths.STATE_DIR / f"{run_id}.json"
+
+
+def read_state(run_id: str) -> dict[str, Any] | None:
+    """The recorded state of a run, if any."""
+    p = state_path(run_id)
+    if not p.exists():
+        return None
+    try:
+        return json.loads(p.read_text(encoding="utf-8"))
+    except json.JSONDecodeError:
+        return None
+
+
+def executed_path(run_id: str) -> Path:
+    """The executed notebook of a run."""
+    return paths.EXECUTED_DIR / f"{run_id}.ipynb"
+
+
+def _is_cached(run: Run, key: str) -> bool:
+    state = read_state(run.id)
+    return bool(
+        state
+        and state.get("status") == "success"
+        and state.get("cache_key") == key
+        and executed_path(run.id).exists()
+        and results_path(run.id).exists()
+    )
+
+
+def _error_excerpt(exc: BaseException, limit: int = 1500) -> str:
+    ename = getattr(exc, "ename", type(exc).__name__)
+    evalue = getattr(exc, "evalue", str(exc))
+    text = f"{ename}: {evalue}"
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def execute(
+    run: Run,
+    *,
+    quick: bool,
+    key: str,
+    inputs: dict[str, str],
+    git: dict[str, Any],
+    timeout: int | None,
+) -> RunOutcome:
+    """Execute one run (no cache check); record its state; never raise for notebook errors."""
+    import papermill
+
+    params = run.effective_parameters(quick=quick)
+    t0 = time.monotonic()
+    context = {
+        "run_id": run.id,
+        "title": run.title,
+        "notebook": f"notebooks/{run.notebook}.ipynb",
+        "parameters": {k: v for k, v in params.items() if k not in ("run_id", "quick")},
+        "quick": quick,
+        "inputs": inputs,
+        "git": git,
+        "started_utc": provenance.utc_now(),
+        "environment": provenance.environment(),
+    }
+    atomic_write_text(context_path(run.id), json.dumps(context, indent=1, sort_keys=True))
+    staged = staging_path(run.id)
+    staged.unlink(missing_ok=True)
+    out = executed_path(run.id)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".{out.stem}.tmp.ipynb")
+    error = None
+    try:
+        papermill.execute_notebook(
+            str(run.notebook_path),
+            str(tmp),
+            parameters=params,
+            kernel_name=KERNEL_NAME,
+            cwd=str(paths.NOTEBOOKS_DIR),
+            progress_bar=False,
+            log_output=False,
+            request_save_on_cell_execute=False,
+            execution_timeout=timeout,
+        )
+        if not staged.exists():
+            raise RuntimeError(
+                "the notebook finished without saving results (report.save(...) was not called)"
+            )
+    except BaseException as exc:  # noqa: BLE001 - any failure is recorded, the plan goes on
+        if isinstance(exc, KeyboardInterrupt):
+            tmp.unlink(missing_ok=True)
+            raise
+        error = _error_excerpt(exc)
+        if not hasattr(exc, "ename"):
+            error += "\n" + "".join(traceback.format_exception(exc)[-3:])
+    seconds = round(time.monotonic() - t0, 2)
+    if tmp.exists():
+        os.replace(tmp, out)
+    if error is None:
+        results_path(run.id).parent.mkdir(parents=True, exist_ok=True)
+        os.replace(staged, results_path(run.id))
+        status = "success"
+    else:
+        staged.unlink(missing_ok=True)
+        results_path(run.id).unlink(missing_ok=True)
+        status = "failed"
+    state = {
+        "run_id": run.id,
+        "status": status,
+        "cache_key": key if status == "success" else None,
+        "seconds": seconds,
+        "error": error,
+        "quick": quick,
+        "finished_utc": provenance.utc_now(),
+    }
+    atomic_write_text(state_path(run.id), json.dumps(state, indent=1, sort_keys=True))
+    return RunOutcome(run.id, status, seconds, error)
+
+
+def run_plan(
+    plan: Plan,
+    *,
+    only: str | None = None,
+    force: bool = False,
+    quick: bool = False,
+    progress: bool = True,
+) -> list[RunOutcome]:
+    """Run the selected runs of the plan; return one outcome per run.
+
+    Raises
+    ------
+    DataValidationError
+        Before any run, when the raw data differ from their manifests.
+    """
+    from tqdm import tqdm
+
+    runs = plan.select(only)
+    integrity.verify_raw()
+    for d in (paths.EXECUTED_DIR, paths.RESULTS_DIR, paths.STATE_DIR):
+        d.mkdir(parents=True, exist_ok=True)
+    source = source_fingerprint()
+    git = provenance.git_state()
+    timeout = plan.settings.get("cell_timeout", 1800)
+    outcomes: list[RunOutcome] = []
+    bar = tqdm(
+        total=len(runs),
+        unit="run",
+        desc="runs",
+        file=sys.stderr,
+        disable=not progress,
+        ascii=True,
+        dynamic_ncols=False,
+        ncols=90,
+    )
+    for run in runs:
+        bar.set_postfix_str(run.id)
+        params = run.effective_parameters(quick=quick)
+        inputs = declared_inputs(run, params)
+        key = cache_key(run, params, inputs, source)
+        if not force and _is_cached(run, key):
+            outcomes.append(RunOutcome(run.id, "cached", 0.0))
+        else:
+            outcomes.append(
+                execute(run, quick=quick, key=key, inputs=inputs, git=git, timeout=timeout)
+            )
+        bar.update(1)
+    bar.close()
+    return outcomes
