@@ -1,5 +1,6 @@
-"""The outcome indicators the reports use, and one accessor that returns any of them as a
-harmonised long series, whatever panel it comes from.
+"""The outcome indicators the reports use, and one accessor for all of them.
+
+The accessor returns any indicator as a harmonised long series, whatever panel it comes from.
 
 Keys are short English names (``elet``, ``neet`` …) so that the plan's parameters read well.
 """

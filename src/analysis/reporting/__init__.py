@@ -1,5 +1,6 @@
-"""What a report notebook calls: start the report (provenance and banners), show tables and
-figures, and save the run's numbers.
+"""What a report notebook calls.
+
+Start the report (provenance and banners), show tables and figures, save the run's numbers.
 
 A notebook does::
 
