@@ -13,6 +13,8 @@ from pathlib import Path
 from analysis import paths
 from analysis.errors import DataValidationError, Violation
 
+UNMANIFESTED = {"SHA256SUMS", "PROVENANCE.md", "README.md"}
+
 
 def sha256(path: Path) -> str:
     """Return the hex SHA-256 of a file."""
@@ -71,7 +73,13 @@ def verify_raw(raw_dir: Path | None = None) -> dict[str, str]:
                 Violation(rule="folder has no SHA256SUMS manifest", column=paths.relative(folder))
             )
             continue
-        for name, expected in read_manifest(manifest).items():
+        listed = read_manifest(manifest)
+        for extra in sorted(p.name for p in folder.iterdir() if p.is_file()):
+            if extra not in listed and extra not in UNMANIFESTED:
+                problems.append(Violation(rule="file is not listed in SHA256SUMS (raw data must "
+                                               "be declared with their hash)",
+                                          column=paths.relative(folder / extra)))
+        for name, expected in listed.items():
             f = folder / name
             rel = paths.relative(f)
             if not f.exists():

@@ -58,7 +58,7 @@ def declared_inputs(run: Run, parameters: dict[str, Any]) -> dict[str, str]:
     files: list[Path] = []
     for pattern in run.inputs:
         matches = [Path(p) for p in glob.glob(str(paths.ROOT / pattern), recursive=True)]
-        files += [p for p in matches if p.is_file()]
+        files += [p for p in matches if p.is_file() and p.name not in integrity.UNMANIFESTED]
     for value in parameters.values():
         if (
             isinstance(value, str)

@@ -1,0 +1,281 @@
+"""Loaders on the real raw files (known published values) and on broken copies of them."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import openpyxl
+import pandas as pd
+import pytest
+
+from analysis import paths
+from analysis.data import eurostat, indicators, istat_bes, other_sources, splice
+from analysis.errors import DataValidationError
+from analysis.integrity import verify_raw
+
+ELET_IT = paths.raw("eurostat_edat_lfse_16", "edat_lfse_16_italy_nuts2.tsv")
+ELET_EU = paths.raw("eurostat_edat_lfse_16", "edat_lfse_16_eu27_total.tsv")
+BES21 = paths.raw("istat_bes_territori", "Indicatori_per_provincia_sesso_ed.2021.xlsx")
+BES25 = paths.raw("istat_bes_territori", "Bes_dei_territori_indicatori_per_provincia_sesso_ed.2025.xlsx")
+UNEMP = paths.raw("pspatreg_unemp_it", "unemp_it.csv")
+
+
+def _value(df: pd.DataFrame, **kw) -> float:
+    sel = df
+    for k, v in kw.items():
+        sel = sel[sel[k] == v]
+    assert len(sel) == 1, kw
+    return float(sel["value"].iloc[0])
+
+
+# --- real files -----------------------------------------------------------------------------
+
+
+def test_raw_data_match_manifests():
+    hashes = verify_raw()
+    assert len(hashes) == 10
+    assert hashes["data/raw/eurostat_edat_lfse_16/edat_lfse_16_italy_nuts2.tsv"].startswith("9c4f4485")
+
+
+def test_elet_known_values(built_panels):
+    elet = built_panels["elet_regions"]
+    # 27 Italian geos x 3 sexes x 26 years + EU27 total x 26 years
+    assert len(elet) == 27 * 3 * 26 + 26
+    assert _value(elet, geo="ITF4", sex="T", year=2023) == 12.8
+    assert _value(elet, geo="ITF4", sex="T", year=2025) == 8.6
+    assert _value(elet, geo="ITF4", sex="M", year=2025) == 11.3
+    assert _value(elet, geo="ITF4", sex="F", year=2025) == 5.8
+    assert _value(elet, geo="IT", sex="T", year=2025) == 8.2
+    assert _value(elet, geo="EU27_2020", sex="T", year=2025) == 9.1
+    row = elet[(elet.geo == "ITF4") & (elet.sex == "T") & (elet.year == 2021)].iloc[0]
+    assert row["flags"] == "b"  # break kept, not dropped
+    # ':' cells are kept as missing rows
+    assert elet[(elet.geo == "EU27_2020") & (elet.year == 2000)]["value"].isna().all()
+
+
+def test_bes_provinces_lecce_neet_both_editions(built_panels):
+    bes = built_panels["bes_provinces"]
+    neet = bes[(bes.province_name == "Lecce") & (bes.series_code == "02IST006") & (bes.sex == "T")]
+    old = neet[neet.edition == "2021"].set_index("year")["value"]
+    new = neet[neet.edition == "2025"].set_index("year")["value"]
+    assert old[[2004, 2008, 2012, 2014, 2016, 2018, 2019, 2020]].tolist() == [
+        25.0, 26.1, 27.9, 35.4, 30.3, 27.7, 26.8, 29.0]
+    assert new[[2018, 2019, 2020, 2021, 2022, 2023, 2024]].tolist() == [
+        27.5, 26.5, 30.0, 29.4, 24.3, 20.4, 20.0]
+    lecce = bes[bes.province_name == "Lecce"].iloc[0]
+    assert (lecce.region, lecce.macro_area, lecce.level, lecce.province_code) == (
+        "Puglia", "Sud", "province", "04-17-085")
+    assert bes.groupby("edition").indicator_code.nunique().to_dict() == {"2021": 62, "2025": 67}
+
+
+def test_bes_other_known_values(built_panels):
+    bes = built_panels["bes_provinces"]
+    def v(unit, code, year):
+        return _value(bes, province_name=unit, series_code=code, sex="T", year=year, edition="2025")
+    assert [v("Puglia", "02IST006", y) for y in range(2018, 2025)] == [
+        30.4, 29.6, 30.5, 30.6, 26.0, 22.2, 21.4]
+    assert v("Italia", "02IST006", 2018) == 23.2 and v("Italia", "02IST006", 2024) == 15.2
+    assert v("Lecce", "03LAV006P", 2018) == 50.0 and v("Lecce", "03LAV006P", 2024) == 36.8
+    assert v("Lecce", "02IST011P", 2018) == 32.8 and v("Lecce", "02IST011P", 2024) == 35.4
+
+
+def test_splice_lecce_neet(built_panels):
+    sp = built_panels["bes_spliced"]
+    s = sp[(sp.province_name == "Lecce") & (sp.series_code == "02IST006") & (sp.sex == "T")]
+    s = s.set_index("year")
+    shift = ((27.5 - 27.7) + (26.5 - 26.8) + (30.0 - 29.0)) / 3
+    assert s.loc[2018, "source"] == "ed.2025" and s.loc[2018, "value"] == 27.5
+    assert s.loc[2004, "source"] == "ed.2021+shift"
+    assert s.loc[2004, "value"] == pytest.approx(25.0 + shift, abs=1e-9)
+    assert s.index.min() == 2004 and s.index.max() == 2024 and s.index.is_unique
+    ov = built_panels["bes_overlap"]
+    row = ov[(ov.series_code == "02IST006") & (ov.province_code == "04-17-085") & (ov.sex == "T")]
+    assert int(row.n_overlap.iloc[0]) == 3
+    assert row.min_diff.iloc[0] == pytest.approx(-0.3) and row.max_diff.iloc[0] == pytest.approx(1.0)
+
+
+def test_splice_without_overlap_keeps_old_edition_apart():
+    base = dict(province_code="x", province_name="X", region="R", macro_area="Sud", level="province",
+                indicator_code="C", series_code="C", indicator_name="c", unit="%", sex="T", flag="")
+    rows = [dict(base, edition="2021", year=y, value=10.0) for y in (2010, 2011)]
+    rows += [dict(base, edition="2025", year=y, value=20.0) for y in (2018, 2019)]
+    spliced, overlap = splice.splice_editions(pd.DataFrame(rows))
+    assert spliced["year"].tolist() == [2018, 2019]  # no overlap: old edition not mixed in
+    assert overlap["n_overlap"].tolist() == [0] and not overlap["spliced"].iloc[0]
+
+
+def test_bes_regions_and_other_panels(built_panels):
+    reg = built_panels["bes_regions"]
+    puglia = reg[(reg.region_name == "Puglia") & (reg.series_code == "02IST005") & (reg.sex == "T")]
+    assert puglia.set_index("year").loc[[2018, 2019, 2020, 2021], "value"].tolist() == [
+        17.6, 17.8, 18.5, 17.6]
+    arope = built_panels["arope_regions"]
+    assert _value(arope, geo="ITF4", year=2020) == 34.8 and _value(arope, geo="IT", year=2020) == 25.3
+    un = built_panels["unemployment_provinces"]
+    assert len(un) == 103 * 24
+    lecce = un[un.prov == 75].set_index("year")["unrate"]
+    assert lecce[1996] == 19.9 and lecce[2014] == 25.8
+    assert lecce[2019] == pytest.approx(17.5, abs=0.05)  # PROVENANCE rounds 17.469831
+    inv = built_panels["invalsi_provinces"]
+    assert len(inv) == 240 and inv.pct_sufficient.max() <= 100  # 999 codes -> missing
+    napoli = inv[inv.province_name == "Napoli"]
+    assert len(napoli) == 16  # not lost to pandas' "NA" parsing
+
+
+def test_indicator_series_accessor():
+    s = indicators.series("elet", units=["Puglia", "Italia", "EU27"], sex="T")
+    assert set(s.unit) == {"Puglia", "Italia", "EU27"}
+    assert s[(s.unit == "Puglia") & (s.year == 2021)]["break"].item()
+    with pytest.raises(DataValidationError, match="did you mean 'Lecce'"):
+        indicators.series("neet", units=["Leece"])
+    with pytest.raises(DataValidationError, match="did you mean 'neet'"):
+        indicators.get("nete")
+
+
+# --- broken copies ----------------------------------------------------------------------------
+
+
+def _copy(src: Path, tmp_path: Path) -> Path:
+    dst = tmp_path / src.name
+    shutil.copy(src, dst)
+    return dst
+
+
+def test_eurostat_unparseable_cell_names_file_column_row(tmp_path):
+    f = _copy(ELET_IT, tmp_path)
+    lines = f.read_text().splitlines()
+    cells = lines[3].split("\t")
+    cells[5] = "12,x b"
+    lines[3] = "\t".join(cells)
+    f.write_text("\n".join(lines) + "\n")
+    with pytest.raises(DataValidationError) as e:
+        eurostat.read_elet([f])
+    msg = str(e.value)
+    assert f.name in msg and "'2004'" in msg and "rows [4]" in msg and "cell must be" in msg
+
+
+def test_eurostat_wrong_header_and_separator(tmp_path):
+    f = _copy(ELET_IT, tmp_path)
+    f.write_text(f.read_text().replace("\t", ";"))
+    with pytest.raises(DataValidationError, match="first header cell"):
+        eurostat.read_elet([f])
+
+
+def test_eurostat_duplicate_and_range(tmp_path):
+    f = _copy(ELET_IT, tmp_path)
+    lines = f.read_text().splitlines()
+    f.write_text("\n".join([*lines, lines[5]]) + "\n")
+    with pytest.raises(DataValidationError, match="duplicated key"):
+        eurostat.read_elet([f])
+    cells = lines[2].split("\t")
+    cells[3] = "122.2 "
+    lines[2] = "\t".join(cells)
+    f.write_text("\n".join(lines) + "\n")
+    with pytest.raises(DataValidationError, match=r"percentage outside \[0, 100\]"):
+        eurostat.read_elet([f])
+
+
+def test_eurostat_empty_and_bad_encoding(tmp_path):
+    f = tmp_path / "empty.tsv"
+    f.write_text("")
+    with pytest.raises(DataValidationError, match="empty"):
+        eurostat.read_elet([f])
+    f.write_bytes("freq,unit,sex,age,geo\\TIME_PERIOD\t2000 \nA,PC,T,Y18-24,IT\t\xe9\n".encode("latin-1"))
+    with pytest.raises(DataValidationError, match="not UTF-8"):
+        eurostat.read_elet([f])
+
+
+def _edit_xlsx(src: Path, dst: Path, edit) -> Path:
+    wb = openpyxl.load_workbook(src)
+    edit(wb["Indicatori_per_provincia_sesso"])
+    wb.save(dst)
+    return dst
+
+
+@pytest.fixture(scope="module")
+def small_bes25(tmp_path_factory) -> Path:
+    """A 300-row copy of the ed. 2025 workbook (fast to rewrite)."""
+    dst = tmp_path_factory.mktemp("bes") / "small25.xlsx"
+    src = openpyxl.load_workbook(BES25, read_only=True)["Indicatori_per_provincia_sesso"]
+    out = openpyxl.Workbook()
+    ws = out.active
+    ws.title = "Indicatori_per_provincia_sesso"
+    n_pct = 0
+    for i, row in enumerate(src.iter_rows(values_only=True)):
+        is_pct = row[5] == "Valori percentuali"
+        if i <= 150 or (is_pct and n_pct < 150):
+            ws.append(row)
+            n_pct += bool(is_pct and i > 150)
+        if n_pct >= 150:
+            break
+    out.save(dst)
+    return dst
+
+
+def test_bes_unparseable_cell(tmp_path, small_bes25):
+    f = _edit_xlsx(small_bes25, tmp_path / "b.xlsx", lambda ws: setattr(ws["J10"], "value", "12;5"))
+    with pytest.raises(DataValidationError) as e:
+        istat_bes.read_bes_workbook(f, sheet="Indicatori_per_provincia_sesso", edition="2025")
+    msg = str(e.value)
+    assert "b.xlsx" in msg and "'V2006'" in msg and "rows [10]" in msg and "12;5" in msg
+
+
+def test_bes_missing_column_duplicates_and_sex(tmp_path, small_bes25):
+    f = _edit_xlsx(small_bes25, tmp_path / "c.xlsx", lambda ws: setattr(ws["B1"], "value", "CODE"))
+    with pytest.raises(DataValidationError, match="column 'CODICE'.*required column missing"):
+        istat_bes.read_bes_workbook(f, sheet="Indicatori_per_provincia_sesso", edition="2025")
+
+    def dup(ws):
+        for col in range(1, ws.max_column + 1):
+            ws.cell(row=3, column=col).value = ws.cell(row=2, column=col).value
+    f = _edit_xlsx(small_bes25, tmp_path / "d.xlsx", dup)
+    with pytest.raises(DataValidationError, match=r"rows \[2, 3\].*duplicated key"):
+        istat_bes.read_bes_workbook(f, sheet="Indicatori_per_provincia_sesso", edition="2025")
+    f = _edit_xlsx(small_bes25, tmp_path / "e.xlsx", lambda ws: setattr(ws["D7"], "value", "Tot"))
+    with pytest.raises(DataValidationError, match=r"column 'SESSO', rows \[7\]"):
+        istat_bes.read_bes_workbook(f, sheet="Indicatori_per_provincia_sesso", edition="2025")
+
+
+def test_bes_out_of_range_percentage(tmp_path, small_bes25):
+    wb = openpyxl.load_workbook(small_bes25)
+    ws = wb["Indicatori_per_provincia_sesso"]
+    row = next(r for r in range(2, ws.max_row + 1) if ws.cell(r, 6).value == "Valori percentuali")
+    ws.cell(row, 10).value = "140,0"
+    f = tmp_path / "f.xlsx"
+    wb.save(f)
+    with pytest.raises(DataValidationError, match=rf"rows \[{row}\]: percentage outside"):
+        istat_bes.read_bes_workbook(f, sheet="Indicatori_per_provincia_sesso", edition="2025")
+
+
+def test_bes_not_a_workbook(tmp_path):
+    f = tmp_path / "fake.xlsx"
+    f.write_text("not a workbook")
+    with pytest.raises(DataValidationError, match="fake.xlsx"):
+        istat_bes.read_bes_workbook(f, sheet="Indicatori_per_provincia_sesso", edition="2025")
+
+
+def test_unemployment_broken_copies(tmp_path):
+    f = _copy(UNEMP, tmp_path)
+    text = f.read_text().splitlines()
+    header = text[0].split(",")
+    row = text[5].split(",")
+    row[header.index("unrate")] = "abc"
+    text[5] = ",".join(row)
+    f.write_text("\n".join(text) + "\n")
+    with pytest.raises(DataValidationError, match=r"column 'unrate', rows \[6\]: not a number"):
+        other_sources.read_unemployment(f)
+    f.write_text("\n".join([UNEMP.read_text().splitlines()[0], *UNEMP.read_text().splitlines()[1:3],
+                            UNEMP.read_text().splitlines()[2]]) + "\n")
+    with pytest.raises(DataValidationError, match="duplicated key"):
+        other_sources.read_unemployment(f)
+    f.write_text(UNEMP.read_text().replace("unrate", "unemployment", 1))
+    with pytest.raises(DataValidationError, match="column 'unrate'.*required column missing"):
+        other_sources.read_unemployment(f)
+
+
+def test_manifest_mismatch_names_the_file(sandbox):
+    target = sandbox / "data/raw/eurostat_ilc_peps11/ilc_peps11_italy_nuts2.tsv"
+    target.write_text(target.read_text().replace("34.8", "34.9"))
+    with pytest.raises(DataValidationError, match="ilc_peps11_italy_nuts2.tsv.*SHA-256 differs"):
+        verify_raw()

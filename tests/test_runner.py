@@ -1,0 +1,161 @@
+"""The runner: parameters reach the notebook, typos are errors, cache, failure isolation,
+provenance and results JSON, published HTML without code or external resources."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import nbformat
+import pytest
+import yaml
+from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+
+from analysis import paths
+from analysis.errors import DataValidationError
+from analysis.plan import load_plan
+from analysis.reporting.publish import publish
+from analysis.runner import read_state, run_plan
+
+PROBE = """
+from analysis import reporting
+report = reporting.start(run_id, title="probe")
+if fail:
+    raise RuntimeError("deliberate failure for the test")
+print(f"VALUE={value}")
+report.save(headline={"value x 2": value * 2}, results={"value": value, "label": label})
+"""
+
+
+def _probe_notebook(path: Path) -> None:
+    nb = new_notebook()
+    nb.metadata = {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}}
+    params = new_code_cell('run_id = "interactive"\nquick = False\nvalue = 1\nlabel = "a"\nfail = False')
+    params.metadata["tags"] = ["parameters"]
+    nb.cells = [new_markdown_cell("# Probe"), params, new_code_cell(PROBE)]
+    nbformat.write(nb, path)
+
+
+def _write_plan(root: Path, runs: list[dict]) -> Path:
+    plan = {"notebooks": {"99_probe": {"inputs": ["data/raw/eurostat_ilc_peps11/*"]}}, "runs": runs}
+    p = root / "config" / "probe_plan.yaml"
+    p.write_text(yaml.safe_dump(plan, sort_keys=False))
+    return p
+
+
+@pytest.fixture
+def probe(sandbox: Path) -> Path:
+    _probe_notebook(sandbox / "notebooks" / "99_probe.ipynb")
+    return _write_plan(sandbox, [
+        {"id": "probe_a", "notebook": "99_probe", "title": "Probe A", "parameters": {"value": 21}},
+        {"id": "probe_fail", "notebook": "99_probe", "title": "Probe F", "parameters": {"fail": True}},
+        {"id": "probe_b", "notebook": "99_probe", "title": "Probe B",
+         "parameters": {"value": 5, "label": "b"}, "quick": {"value": 1}},
+    ])
+
+
+def test_parameters_reach_notebook_failures_isolated_and_results_written(probe):
+    outcomes = {o.run_id: o for o in run_plan(load_plan(probe), progress=False)}
+    assert outcomes["probe_a"].status == "success"
+    assert outcomes["probe_b"].status == "success"  # ran after the failing run
+    assert outcomes["probe_fail"].status == "failed"
+    assert "deliberate failure" in outcomes["probe_fail"].error
+    res = json.loads((paths.RESULTS_DIR / "probe_a.json").read_text())
+    assert res["results"] == {"value": 21, "label": "a"} and res["headline"] == {"value x 2": 42}
+    assert res["parameters"] == {"value": 21}
+    executed = nbformat.read(paths.EXECUTED_DIR / "probe_a.ipynb", as_version=4)
+    assert "VALUE=21" in json.dumps(executed.cells[-1].outputs)
+    assert not (paths.RESULTS_DIR / "probe_fail.json").exists()
+    state = read_state("probe_fail")
+    assert state["status"] == "failed" and "deliberate failure" in state["error"]
+    ctx = json.loads((paths.STATE_DIR / "probe_a.context.json").read_text())
+    assert ctx["inputs"] == {"data/raw/eurostat_ilc_peps11/ilc_peps11_italy_nuts2.tsv":
+                             "917f9ff7df706b1525ae67f00788ad24405090f9eb8287f6aaa8cd416c45170b"}
+    assert set(ctx["git"]) == {"commit", "dirty"} and ctx["started_utc"].endswith("+00:00")
+
+
+def test_cache_skips_and_reruns(probe, monkeypatch):
+    import analysis.runner as runner
+
+    monkeypatch.setattr(runner, "source_fingerprint", lambda: "fixed")
+    plan = load_plan(probe)
+    first = {o.run_id: o.status for o in run_plan(plan, only="probe_a", progress=False)}
+    assert first == {"probe_a": "success"}
+    again = {o.run_id: o.status for o in run_plan(plan, only="probe_a", progress=False)}
+    assert again == {"probe_a": "cached"}
+    forced = {o.run_id: o.status for o in run_plan(plan, only="probe_a", force=True, progress=False)}
+    assert forced == {"probe_a": "success"}
+    # quick mode changes the parameters -> rerun
+    quick = {o.run_id: o.status for o in run_plan(plan, only="probe_a", quick=True, progress=False)}
+    assert quick == {"probe_a": "success"}
+    # a changed input file changes the key -> rerun (manifest updated to keep raw data valid)
+    nb = paths.NOTEBOOKS_DIR / "99_probe.ipynb"
+    nb.write_text(nb.read_text().replace("# Probe", "# Probe, edited"))
+    edited = {o.run_id: o.status for o in run_plan(plan, only="probe_a", progress=False)}
+    assert edited == {"probe_a": "success"}
+    # a failed run is never cached
+    run_plan(plan, only="probe_fail", progress=False)
+    assert run_plan(plan, only="probe_fail", progress=False)[0].status == "failed"
+
+
+def test_noop_rerun_is_fast(probe, monkeypatch):
+    import time
+
+    import analysis.runner as runner
+
+    monkeypatch.setattr(runner, "source_fingerprint", lambda: "fixed")
+    plan = load_plan(probe)
+    run_plan(plan, only="probe_[ab]", progress=False)
+    t0 = time.monotonic()
+    outcomes = run_plan(plan, only="probe_[ab]", progress=False)
+    assert {o.status for o in outcomes} == {"cached"}
+    assert time.monotonic() - t0 < 10  # hashing only, no kernel started
+
+
+def test_quick_overrides_and_banner(probe):
+    run_plan(load_plan(probe), only="probe_b", quick=True, progress=False)
+    res = json.loads((paths.RESULTS_DIR / "probe_b.json").read_text())
+    assert res["results"]["value"] == 1 and res["quick"] is True
+    assert any("QUICK RUN" in b for b in res["banners"])
+
+
+def test_misspelt_parameter_is_an_error_before_anything_runs(sandbox, probe):
+    bad = _write_plan(sandbox, [
+        {"id": "ok", "notebook": "99_probe", "title": "ok", "parameters": {"value": 2}},
+        {"id": "typo", "notebook": "99_probe", "title": "t", "parameters": {"valeu": 2}},
+    ])
+    with pytest.raises(DataValidationError, match="unknown parameter 'valeu'.*did you mean 'value'"):
+        load_plan(bad)
+    assert not (paths.RESULTS_DIR / "ok.json").exists()
+
+
+def test_plan_errors_unknown_notebook_duplicate_id_runner_param(sandbox, probe):
+    bad = _write_plan(sandbox, [
+        {"id": "a", "notebook": "99_probe", "title": "a"},
+        {"id": "a", "notebook": "99_probe", "title": "again"},
+        {"id": "c", "notebook": "nope", "title": "c"},
+        {"id": "d", "notebook": "99_probe", "title": "d", "parameters": {"run_id": "x"}},
+    ])
+    with pytest.raises(DataValidationError) as e:
+        load_plan(bad)
+    msg = str(e.value)
+    assert "duplicate run id" in msg and "unknown notebook 'nope'" in msg and "set by the runner" in msg
+
+
+def test_publish_hides_code_and_loads_nothing_external(probe):
+    plan = load_plan(probe)
+    run_plan(plan, progress=False)
+    written = publish(plan)
+    html = (paths.REPORTS_DIR / "probe_a.html").read_text()
+    assert "deliberate failure" not in html
+    assert "report.save" not in html and "reporting.start" not in html  # code hidden
+    assert "Provenance" in html and "917f9ff7df70" in html  # input hash shown
+    assert 'value</th><td>21' in html  # parameters shown in the provenance block
+    for page in written:
+        text = page.read_text()
+        external = re.findall(r"""(?:src|href)\s*=\s*["']?(https?:)?//""", text)
+        assert not external, (page, external[:3])
+        assert not re.search(r"@import\s+url\(\s*['\"]?https?:", text)
+    index = (paths.REPORTS_DIR / "index.html").read_text()
+    assert "probe_a.html" in index and "value x 2" in index and "failed" in index
