@@ -10,8 +10,10 @@ observed time range) are *not* errors: they are handled by a documented rule, an
 
 from __future__ import annotations
 
+import sys
 import warnings
 from collections.abc import Iterable, Sequence
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -20,6 +22,16 @@ from pandas.api import types as ptypes
 from analysis.errors import fail
 
 SOURCE = "DataFrame argument"
+_PACKAGE_DIR = str(Path(__file__).resolve().parents[1])
+
+
+def _caller_stacklevel() -> int:
+    """Return the ``stacklevel`` that points a warning at the first frame outside the package."""
+    level, frame = 1, sys._getframe(1)
+    while frame is not None and frame.f_code.co_filename.startswith(_PACKAGE_DIR):
+        level += 1
+        frame = frame.f_back
+    return level
 
 
 class Notes(list[str]):
@@ -28,7 +40,7 @@ class Notes(list[str]):
     def add(self, message: str) -> None:
         """Record ``message`` and emit it as a ``UserWarning``."""
         self.append(message)
-        warnings.warn(message, UserWarning, stacklevel=3)
+        warnings.warn(message, UserWarning, stacklevel=_caller_stacklevel())
 
 
 def require_frame(df: object) -> pd.DataFrame:
@@ -112,10 +124,10 @@ def normalise_cohort(df: pd.DataFrame, *, unit: str, cohort: str) -> pd.Series:
         raise fail(SOURCE, "cohort (first treated period) must be >= 0; use 0 or missing "
                            "for never treated", column=cohort, rows=list(neg))
     g = g.fillna(0.0)
-    tmp = pd.DataFrame({unit: df[unit], "_g": g})
-    require_constant_within(tmp.set_axis(df.index), unit, "_g",
-                            f"treatment reversal: cohort column {cohort!r} changes within "
-                            "unit (the first treated period must be fixed per unit)")
+    tmp = pd.DataFrame({unit: df[unit], cohort: g}, index=df.index)
+    require_constant_within(tmp, unit, cohort,
+                            "treatment reversal / inconsistent cohort: the first treated "
+                            "period changes within unit (it must be fixed per unit)")
     return g
 
 
@@ -159,7 +171,7 @@ def balance_panel(df: pd.DataFrame, *, unit: str, time: str, notes: Notes) -> pd
     if not keep.all():
         dropped = df.loc[~keep, unit].unique()
         notes.add(f"unbalanced panel: dropped {len(dropped)} unit(s) not observed in all "
-                  f"{n_periods} periods (R did's default; first units {list(dropped[:5])})")
+                  f"{n_periods} periods (R did's default; first units {dropped[:5].tolist()})")
         df = df.loc[keep]
     return df
 
@@ -169,3 +181,59 @@ def require_nested(df: pd.DataFrame, *, unit: str, cluster: str) -> None:
     require_no_missing(df, cluster)
     require_constant_within(df, unit, cluster,
                             "cluster must be constant within unit (units nested in clusters)")
+
+
+def prepare_panel(df: pd.DataFrame, *, outcome: str, unit: str, time: str,
+                  columns: Sequence[str | None], numeric: Sequence[str],
+                  notes: Notes) -> pd.DataFrame:
+    """Check a long panel for the estimators and return the needed columns only.
+
+    Errors: not a DataFrame, missing columns, non-numeric outcome/time/``numeric`` columns,
+    missing unit or time, duplicated unit-time rows.  Rows with a missing outcome or
+    ``numeric`` value are dropped (recorded in ``notes``).
+    """
+    require_frame(df)
+    require_columns(df, [outcome, unit, time, *columns])
+    for col in (outcome, time, *numeric):
+        require_numeric(df, col)
+    require_no_missing(df, unit)
+    require_no_missing(df, time)
+    require_unique_unit_time(df, unit, time)
+    cols = list(dict.fromkeys([unit, time, outcome, *[c for c in columns if c]]))
+    return drop_missing_rows(df[cols].copy(), [outcome, *numeric], notes)
+
+
+def prepare_cohort_panel(df: pd.DataFrame, *, outcome: str, unit: str, time: str,
+                         cohort: str, columns: Sequence[str | None] = (),
+                         numeric: Sequence[str] = (), notes: Notes,
+                         require_never_treated: bool = False) -> pd.DataFrame:
+    """Validate a staggered-adoption panel and add a normalised ``_cohort`` column.
+
+    Never treated = 0.  Units whose cohort lies after the last observed period are treated
+    as never treated within the window; units treated in or before the first period (no
+    untreated observation) are dropped.  Both are recorded in ``notes``.
+    """
+    g = normalise_cohort(require_frame(df), unit=unit, cohort=cohort) \
+        if cohort in df.columns else None
+    if g is None:
+        require_columns(df, [cohort])
+    d = prepare_panel(df, outcome=outcome, unit=unit, time=time,
+                      columns=[cohort, *columns], numeric=numeric, notes=notes)
+    d["_cohort"] = g.loc[d.index].to_numpy()
+    periods = np.sort(d[time].unique())
+    late = d[unit][d["_cohort"] > periods[-1]].unique()
+    if len(late):
+        notes.add(f"{len(late)} unit(s) have a cohort after the last period ({periods[-1]:g}); "
+                  "they are treated as never treated within the data window")
+        d.loc[d["_cohort"] > periods[-1], "_cohort"] = 0.0
+    early = d[unit][(d["_cohort"] > 0) & (d["_cohort"] <= periods[0])].unique()
+    if len(early):
+        notes.add(f"dropped {len(early)} unit(s) treated in or before the first period "
+                  f"({periods[0]:g}): no untreated observation")
+        d = d.loc[~d[unit].isin(early)]
+    if not (d["_cohort"] > 0).any():
+        raise fail(SOURCE, "no treated cohort within the data window", column=cohort)
+    if require_never_treated and not (d["_cohort"] == 0).any():
+        raise fail(SOURCE, "this estimator needs never-treated units (cohort 0 or missing) "
+                           "and there are none", column=cohort, rows=list(df.index[:5]))
+    return d

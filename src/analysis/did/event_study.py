@@ -1,0 +1,404 @@
+r"""Event studies: effects by time relative to treatment, :math:`e = t - G_i`.
+
+Estimators (``estimator=``)
+---------------------------
+``"twfe"``
+    Dynamic TWFE regression (pyfixest):
+
+    .. math:: Y_{it} = \alpha_i + \lambda_t + \sum_{e \ne r} \beta_e 1\{t - G_i = e\}
+              + \varepsilon_{it},
+
+    never-treated units have every dummy 0 and the reference :math:`r` (default -1) is
+    omitted.  With ``window=(-k, m)`` event times outside the window are *binned* into the
+    end points (Schmidheiny & Siegloch 2023), so the end-point coefficients average the
+    effects at or beyond them.  With heterogeneous effects across cohorts the
+    :math:`\beta_e` are contaminated by other periods' effects (Sun & Abraham 2021).
+``"sun_abraham"``
+    Interaction-weighted estimator (diff-diff ``SunAbraham``, matches fixest ``sunab``):
+    cohort × event-time interactions (reference :math:`e = -1`, never-treated control
+    cohort) aggregated with cohort shares; CR1 standard errors clustered by unit.
+``"cs"``
+    Callaway & Sant'Anna dynamic aggregation (:mod:`analysis.did.staggered`) with
+    ``base_period="universal"``, so that every coefficient is relative to :math:`e = -1`
+    (the common reference HonestDiD needs); covariance from the influence functions.
+``"imputation"``
+    Borusyak-Jaravel-Spiess (diff-diff ``ImputationDiD``): post-period horizons imputed
+    from the untreated-only fixed-effects model; pre-period coefficients are BJS's lead
+    test coefficients (their Equation 9).  diff-diff does not return the covariance
+    between horizons, so ``vcov`` is diagonal here (``vcov_is_full=False``); use
+    ``"did2s"`` (same post-period point estimates) when a full covariance is needed.
+``"did2s"``
+    Gardner two-stage (diff-diff ``TwoStageDiD``), full GMM covariance.
+
+``window=(-k, m)`` restricts the reported event times to :math:`-k \le e \le m` (and bins
+beyond it for ``"twfe"``).  Standard errors are clustered by unit unless ``cluster`` is
+given.
+
+Data rules: the regression estimators (twfe, sun_abraham, imputation, did2s) use an
+unbalanced panel as it is; ``"cs"`` balances it first (see :func:`analysis.did.staggered`).
+Rows with a missing outcome are dropped, units whose cohort is after the last period count
+as never treated and units treated in the first period are dropped; each of these is
+warned about and listed in ``EventStudy.notes``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+
+from analysis.did import _checks
+from analysis.did._inference import quiet_backend, sup_t_crit, version, z_crit
+from analysis.did.staggered import staggered
+from analysis.did.twfe import fit_feols
+from analysis.estimate import Estimate
+
+Estimator = Literal["twfe", "sun_abraham", "cs", "imputation", "did2s"]
+
+
+def _ro(a: Any, dtype: Any = float) -> np.ndarray:
+    a = np.array(a, dtype=dtype, copy=True)
+    a.setflags(write=False)
+    return a
+
+
+@dataclass(frozen=True, eq=False)
+class EventStudy:
+    """Event-time coefficients and their joint covariance.
+
+    The fields ``rel_times``, ``coef``, ``vcov``, ``reference``, ``estimator``, ``n_pre``
+    and ``n_post`` are the contract read by ``analysis.honest.honest_did``.
+
+    Attributes
+    ----------
+    rel_times
+        Event times (int, sorted), the reference period excluded.
+    coef
+        Coefficients in the order of ``rel_times``.
+    vcov
+        Their covariance matrix (same order).
+    reference
+        The omitted (normalised to zero) event time.
+    estimator
+        ``"twfe"``, ``"sun_abraham"``, ``"cs"``, ``"imputation"`` or ``"did2s"``.
+    n_pre, n_post
+        Number of coefficients with negative / non-negative event time.
+    level
+        Confidence level of intervals and bands.
+    crit_value
+        Sup-t critical value of the uniform band (``None`` if not computed).
+    overall
+        The estimator's overall post-treatment effect where it defines one (cs: mean of
+        the post-period event-time effects; sun_abraham: cohort-share weighted CATTs;
+        imputation / did2s: static ATT; twfe: ``None``).
+    vcov_is_full
+        ``False`` when only the diagonal of ``vcov`` is known (imputation).
+    """
+
+    rel_times: np.ndarray
+    coef: np.ndarray
+    vcov: np.ndarray
+    reference: int
+    estimator: str
+    n_pre: int
+    n_post: int
+    level: float = 0.95
+    crit_value: float | None = None
+    overall: Estimate | None = None
+    vcov_is_full: bool = True
+    n_obs: int | None = None
+    n_units: int | None = None
+    n_clusters: int | None = None
+    backend: str = ""
+    notes: tuple[str, ...] = ()
+
+    @property
+    def se(self) -> np.ndarray:
+        """Standard errors (square roots of the diagonal of ``vcov``)."""
+        return np.sqrt(np.clip(np.diag(self.vcov), 0, None))
+
+    def table(self) -> pd.DataFrame:
+        """Return rel_time, estimate, se, ci_low, ci_high (+ cband_low/high if computed)."""
+        z = z_crit(self.level)
+        se = self.se
+        out = pd.DataFrame({"rel_time": self.rel_times, "estimate": self.coef, "se": se,
+                            "ci_low": self.coef - z * se, "ci_high": self.coef + z * se})
+        if self.crit_value is not None:
+            out["cband_low"] = self.coef - self.crit_value * se
+            out["cband_high"] = self.coef + self.crit_value * se
+        return out
+
+    def tidy(self) -> pd.DataFrame:
+        """Return :meth:`table` with ``term`` and p-values, plus the reference row (0)."""
+        from scipy import stats
+
+        tab = self.table()
+        tab["p_value"] = 2 * stats.norm.sf(np.abs(tab["estimate"] / tab["se"]))
+        ref = pd.DataFrame([{"rel_time": self.reference, "estimate": 0.0}])
+        tab = pd.concat([tab, ref], ignore_index=True).sort_values("rel_time")
+        tab.insert(0, "term", [f"e={e}" for e in tab["rel_time"]])
+        tab["is_reference"] = tab["rel_time"] == self.reference
+        return tab.reset_index(drop=True)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return a JSON-serialisable dict (includes the full ``vcov``)."""
+        tab = self.table()
+        return {"estimator": self.estimator, "reference": int(self.reference),
+                "rel_times": [int(e) for e in self.rel_times],
+                "coef": [float(c) for c in self.coef],
+                "vcov": [[float(x) for x in row] for row in self.vcov],
+                "vcov_is_full": self.vcov_is_full, "n_pre": self.n_pre, "n_post": self.n_post,
+                "level": self.level, "crit_value": self.crit_value,
+                "overall": self.overall.to_dict() if self.overall is not None else None,
+                "table": tab.astype(object).where(tab.notna(), None).to_dict("records"),
+                "n_obs": self.n_obs, "n_units": self.n_units, "n_clusters": self.n_clusters,
+                "backend": self.backend, "notes": list(self.notes)}
+
+    def summary(self) -> str:
+        """Return a text summary (estimator, overall effect, coefficient table)."""
+        lines = [f"Event study ({self.estimator}), reference e={self.reference}, "
+                 f"{self.n_pre} pre / {self.n_post} post coefficients"]
+        if self.overall is not None:
+            lines.append(f"overall: {self.overall.summary()}")
+        lines.append(self.table().to_string(index=False, float_format=lambda x: f"{x:.4f}"))
+        lines += [f"note: {n}" for n in self.notes]
+        return "\n".join(lines)
+
+    def effect_summary(self) -> str:
+        """Describe the dynamic pattern in plain words."""
+        tab = self.table()
+        pre, post = tab[tab.rel_time < 0], tab[tab.rel_time >= 0]
+        z = z_crit(self.level)
+        n_sig_pre = int((np.abs(pre.estimate / pre.se) > z).sum())
+        text = (f"{len(post)} post-treatment effects range from {post.estimate.min():.3g} to "
+                f"{post.estimate.max():.3g}; {n_sig_pre} of {len(pre)} pre-treatment "
+                f"coefficients differ from zero at the {1 - self.level:.0%} level")
+        return text + (" (parallel pre-trends look plausible)." if n_sig_pre == 0 else
+                       " (check the parallel-trends assumption).")
+
+    def plot(self, ax: Any = None, *, title: str | None = None) -> Any:
+        """Plot coefficients with pointwise CIs (bars) and the uniform band (shaded).
+
+        Returns the matplotlib Figure (nothing is shown or saved).
+        """
+        import matplotlib.pyplot as plt
+
+        if ax is None:
+            fig, ax = plt.subplots(figsize=(7, 4))
+        else:
+            fig = ax.figure
+        tab = self.table()
+        if "cband_low" in tab:
+            ax.vlines(tab.rel_time, tab.cband_low, tab.cband_high, color="C0", alpha=0.2,
+                      lw=10, label="uniform band")
+        ax.errorbar(tab.rel_time, tab.estimate, yerr=[tab.estimate - tab.ci_low,
+                                                      tab.ci_high - tab.estimate],
+                    fmt="o", color="C0", capsize=3, label=f"{self.level:.0%} CI")
+        ax.plot([self.reference], [0.0], marker="o", mfc="white", color="C0", ls="none",
+                label="reference")
+        ax.axhline(0, color="grey", lw=0.8)
+        ax.axvline(-0.5, color="grey", lw=0.8, ls="--")
+        ax.set_xlabel("event time (periods since treatment)")
+        ax.set_ylabel("effect")
+        ax.set_title(title or f"Event study ({self.estimator})")
+        ax.legend(frameon=False, fontsize="small")
+        return fig
+
+
+# ---------------------------------------------------------------------- estimators
+def _window_mask(e: np.ndarray, window: tuple[int, int] | None) -> np.ndarray:
+    if window is None:
+        return np.ones(len(e), dtype=bool)
+    return (e >= window[0]) & (e <= window[1])
+
+
+def _twfe(d: pd.DataFrame, *, outcome: str, unit: str, time: str, cl: str,
+          window: tuple[int, int] | None, reference: int, notes: _checks.Notes) -> dict:
+    g = d["_cohort"].to_numpy(float)
+    rel = np.where(g > 0, d[time].to_numpy(float) - g, np.nan)
+    if window is not None:
+        rel = np.where(np.isnan(rel), rel, np.clip(rel, window[0], window[1]))
+    values = sorted(int(v) for v in np.unique(rel[~np.isnan(rel)]))
+    if reference not in values:
+        raise ValueError(f"reference event time {reference} is not observed; event times are "
+                         f"{values}")
+    data = pd.DataFrame({"_y": d[outcome].to_numpy(float), "_unit": d[unit].to_numpy(),
+                         "_time": d[time].to_numpy(), "_cl": d[cl].to_numpy()})
+    names = {}
+    for e in values:
+        if e == reference:
+            continue
+        name = f"_e_{'m' if e < 0 else 'p'}{abs(e)}"
+        data[name] = (rel == e).astype(float)
+        names[name] = e
+    if not (g == 0).any():
+        notes.add("no never-treated units: the fully dynamic TWFE specification needs a second "
+                  "normalisation; collinear event-time dummies are dropped by pyfixest")
+    fit = fit_feols(f"_y ~ {' + '.join(names)} | _unit + _time", data, "_cl")
+    coef = fit.coef()
+    kept = [n for n in coef.index if n in names]
+    dropped = [names[n] for n in names if n not in kept]
+    if dropped:
+        notes.add(f"event-time dummies dropped as collinear: {dropped}")
+    idx = [list(coef.index).index(n) for n in kept]
+    return {"rel": np.array([names[n] for n in kept]), "coef": coef.loc[kept].to_numpy(),
+            "vcov": np.asarray(fit._vcov)[np.ix_(idx, idx)], "overall": None,
+            "backend": version("pyfixest"), "n_obs": int(fit._N),
+            "n_clusters": int(data["_cl"].nunique())}
+
+
+def _sun_abraham(d: pd.DataFrame, *, outcome: str, unit: str, time: str, cl: str,
+                 level: float) -> dict:
+    import diff_diff
+
+    with quiet_backend():
+        res = diff_diff.SunAbraham(cluster=cl, alpha=1 - level).fit(
+            d, outcome=outcome, unit=unit, time=time, first_treat="_cohort")
+    index = [int(e) for e in res.event_study_vcov_index]
+    coef = np.array([res.event_study_effects[e]["effect"] for e in res.event_study_vcov_index])
+    n_clusters = int(d[cl].nunique())
+    overall = Estimate.from_se(
+        float(res.overall_att), float(res.overall_se), level=level, n_obs=int(res.n_obs),
+        n_units=int(d[unit].nunique()), n_clusters=n_clusters,
+        method="Sun-Abraham, cohort-share weighted post-period CATTs",
+        backend=version("diff-diff"))
+    return {"rel": np.array(index), "coef": coef, "vcov": np.asarray(res.event_study_vcov),
+            "overall": overall, "backend": version("diff-diff"), "n_obs": int(res.n_obs),
+            "n_clusters": n_clusters, "reference": int(res.reference_period)}
+
+
+def _bjs_or_gardner(kind: str, d: pd.DataFrame, *, outcome: str, unit: str, time: str,
+                    cl: str, level: float) -> dict:
+    import diff_diff
+
+    cls = diff_diff.ImputationDiD if kind == "imputation" else diff_diff.TwoStageDiD
+    with quiet_backend():
+        res = cls(cluster=cl, alpha=1 - level, pretrends=True).fit(
+            d, outcome=outcome, unit=unit, time=time, first_treat="_cohort")
+        es = res.aggregate("event_study")
+    e = np.asarray(es.event_time, dtype=int)
+    keep = ~np.asarray(es.is_reference, dtype=bool) & np.isfinite(np.asarray(es.se, float))
+    ref = e[np.asarray(es.is_reference, dtype=bool)]
+    if kind == "did2s" and es.vcov is not None:
+        vidx = [int(x) for x in es.vcov_index]
+        pos = [vidx.index(x) for x in e[keep]]
+        vcov = np.asarray(es.vcov)[np.ix_(pos, pos)]
+    else:
+        vcov = np.diag(np.asarray(es.se, float)[keep] ** 2)
+    n_clusters = int(d[cl].nunique())
+    name = ("Imputation DiD (Borusyak-Jaravel-Spiess)" if kind == "imputation"
+            else "Two-stage DiD (Gardner)")
+    overall = Estimate.from_se(float(res.overall_att), float(res.overall_se), level=level,
+                               n_obs=len(d), n_units=int(d[unit].nunique()),
+                               n_clusters=n_clusters, method=f"{name}, static ATT",
+                               backend=version("diff-diff"))
+    return {"rel": e[keep], "coef": np.asarray(es.att, float)[keep], "vcov": vcov,
+            "overall": overall, "backend": version("diff-diff"), "n_obs": len(d),
+            "n_clusters": n_clusters, "reference": int(ref[0]) if len(ref) else -1,
+            "vcov_is_full": kind == "did2s" and es.vcov is not None}
+
+
+def event_study(df: pd.DataFrame, *, outcome: str, unit: str, time: str, cohort: str,
+                estimator: Estimator = "twfe", window: tuple[int, int] | None = None,
+                reference: int = -1, cluster: str | None = None, control: str = "never",
+                method: str = "dr", covariates: list[str] | None = None,
+                cband: bool = True, seed: int | None = 0, level: float = 0.95) -> EventStudy:
+    """Estimate an event study with one of several estimators (see the module docstring).
+
+    Parameters
+    ----------
+    df
+        Long panel.
+    outcome, unit, time
+        Column names.
+    cohort
+        First treated period (0 or missing = never treated; constant within unit).
+    estimator
+        ``"twfe"``, ``"sun_abraham"``, ``"cs"``, ``"imputation"`` or ``"did2s"``.
+    window
+        ``(-k, m)``: report event times in ``[-k, m]`` (``"twfe"`` bins beyond it).
+    reference
+        Omitted event time.  Any observed event time for ``"twfe"``; the other
+        estimators normalise at -1 and accept only -1.
+    cluster
+        Cluster column (default the unit).
+    control, method, covariates
+        Passed to :func:`analysis.did.staggered` for ``estimator="cs"`` (ignored otherwise).
+    cband, seed
+        Compute a uniform sup-t band when a full covariance is available: multiplier
+        bootstrap of the influence functions for ``"cs"`` (as R ``did``), simulation from
+        the estimated covariance otherwise (:func:`analysis.did._inference.sup_t_crit`).
+    level
+        Confidence level.
+
+    Returns
+    -------
+    EventStudy
+    """
+    if estimator not in ("twfe", "sun_abraham", "cs", "imputation", "did2s"):
+        raise ValueError(f"unknown estimator {estimator!r}")
+    if window is not None:
+        lo, hi = (int(window[0]), int(window[1]))
+        if not lo <= reference <= hi or lo > hi:
+            raise ValueError(f"window {window} must contain the reference {reference}")
+        window = (lo, hi)
+    if estimator != "twfe" and reference != -1:
+        raise ValueError(f"estimator {estimator!r} normalises at event time -1; "
+                         f"reference={reference} is only available for 'twfe'")
+    notes = _checks.Notes()
+    if estimator == "cs":
+        res = staggered(df, outcome=outcome, unit=unit, time=time, cohort=cohort,
+                        control=control, method=method, covariates=covariates,
+                        cluster=cluster, base_period="universal", level=level)
+        lo, hi = window if window is not None else (-np.inf, np.inf)
+        agg = res.aggregate("dynamic", min_e=lo, max_e=hi, cband=cband, seed=seed)
+        e = np.asarray(agg.labels, dtype=int)
+        keep = e != reference
+        out = {"rel": e[keep], "coef": agg.att[keep],
+               "vcov": agg.vcov[np.ix_(keep, keep)], "overall": agg.overall,
+               "backend": res.backend, "n_obs": res.n_obs, "n_clusters": res.n_clusters,
+               "crit": agg.crit_value}
+        notes.extend(res.notes)
+        n_units = res.n_units
+    else:
+        d = _checks.prepare_cohort_panel(df, outcome=outcome, unit=unit, time=time,
+                                         cohort=cohort, columns=[cluster], notes=notes,
+                                         require_never_treated=estimator == "sun_abraham")
+        cl = cluster or unit
+        if cl != unit:
+            _checks.require_nested(d, unit=unit, cluster=cl)
+        n_units = int(d[unit].nunique())
+        if estimator == "twfe":
+            out = _twfe(d, outcome=outcome, unit=unit, time=time, cl=cl, window=window,
+                        reference=reference, notes=notes)
+        elif estimator == "sun_abraham":
+            out = _sun_abraham(d, outcome=outcome, unit=unit, time=time, cl=cl, level=level)
+        else:
+            out = _bjs_or_gardner(estimator, d, outcome=outcome, unit=unit, time=time, cl=cl,
+                                  level=level)
+            if estimator == "imputation":
+                notes.append("vcov is diagonal: diff-diff does not return the covariance "
+                             "between BJS horizons")
+        if estimator != "twfe":
+            m = _window_mask(out["rel"], window)
+            out.update(rel=out["rel"][m], coef=out["coef"][m],
+                       vcov=out["vcov"][np.ix_(m, m)])
+    order = np.argsort(out["rel"])
+    rel = out["rel"][order]
+    coef = out["coef"][order]
+    vcov = out["vcov"][np.ix_(order, order)]
+    full = out.get("vcov_is_full", True)
+    if "crit" in out:  # cs: multiplier bootstrap of the influence functions
+        crit = out["crit"]
+    elif cband and full and len(rel):
+        crit = sup_t_crit(vcov, level=level, seed=seed)
+    else:
+        crit = None
+    return EventStudy(rel_times=_ro(rel, int), coef=_ro(coef), vcov=_ro(vcov),
+                      reference=int(reference), estimator=estimator,
+                      n_pre=int((rel < 0).sum()), n_post=int((rel >= 0).sum()), level=level,
+                      crit_value=crit, overall=out["overall"], vcov_is_full=full,
+                      n_obs=out["n_obs"], n_units=n_units, n_clusters=out["n_clusters"],
+                      backend=out["backend"], notes=tuple(notes))
