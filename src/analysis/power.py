@@ -186,7 +186,7 @@ class _Design:
         return 1.0 / n_treated + 1.0 / n_control
 
     def se(self, n_treated: float, n_control: float | None) -> float:
-        """Standard error of the effect estimate on the calculation scale."""
+        """Return the standard error of the effect estimate on the calculation scale."""
         return math.sqrt(self.sigma2 * self.variance_factor * self.inverse_n(n_treated, n_control))
 
     def df(self, n_treated: float, n_control: float | None) -> float | None:
@@ -658,8 +658,9 @@ def power(*, effect: float | None = None, n_treated: float, n_control: float | N
         Continuous outcomes: the effect in SD units. Binary outcomes: the change from
         ``base_rate`` in percentage points (e.g. ``-5`` for 10 % → 5 %); alternatively pass
         ``treated_rate`` (a proportion) instead.
-    n_treated, n_control, treated_rate, outcome, base_rate, alpha, r2, cluster_size, icc, \
-two_sided, design, n_pre, n_post, autocorr, binary_method, dist
+    n_treated, n_control, treated_rate, outcome, base_rate, alpha, r2, cluster_size, icc
+        As in :func:`mde`.
+    two_sided, design, n_pre, n_post, autocorr, binary_method, dist
         As in :func:`mde`.
 
     Returns
@@ -691,11 +692,11 @@ def sample_size(*, effect: float | None = None, ratio: float = 1.0,
                 n_post: int = 1, autocorr: float | None = None,
                 binary_method: BinaryMethod = "variance", dist: Dist = "normal"
                 ) -> SampleSizeResult:
-    """Units per arm needed to detect ``effect`` with the target power.
+    r"""Units per arm needed to detect ``effect`` with the target power.
 
     Normal approximation (closed form): with ``n_C = ratio · n_T``,
 
-    .. math:: n_T = \\sigma^2 (1-R^2)\\,\\mathrm{DEFF}\\, f\\,(1 + 1/\\text{ratio})\\,M^2/\\delta^2
+    .. math:: n_T = \sigma^2 (1-R^2)\,\mathrm{DEFF}\, f\,(1 + 1/\text{ratio})\,M^2/\delta^2
 
     (without the ``1/ratio`` term for ``one_sample``). With ``dist="t"`` the equation
     ``power(n_T) = target`` is solved numerically. Each arm is rounded up.
@@ -707,8 +708,9 @@ def sample_size(*, effect: float | None = None, ratio: float = 1.0,
         percentage points (or pass ``treated_rate`` instead).
     ratio
         ``n_control / n_treated`` (the statsmodels convention); ignored for ``one_sample``.
-    treated_rate, outcome, base_rate, alpha, power, r2, cluster_size, icc, two_sided, design, \
-n_pre, n_post, autocorr, binary_method, dist
+    treated_rate, outcome, base_rate, alpha, power, r2, cluster_size, icc, two_sided, design
+        As in :func:`mde`.
+    n_pre, n_post, autocorr, binary_method, dist
         As in :func:`mde`.
 
     Returns
