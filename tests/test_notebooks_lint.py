@@ -37,3 +37,10 @@ def test_plan_is_valid_and_uses_every_notebook():
     assert used == {p.stem for p in NOTEBOOKS}
     ids = [r.id for r in plan.runs]
     assert len(ids) == len(set(ids))
+
+
+def test_readme_maps_every_run_and_notebook():
+    readme = (REPO / "README.md").read_text()
+    for run in load_plan().runs:
+        assert f"`{run.id}`" in readme, f"README's report map lacks {run.id}"
+        assert f"`{run.notebook}`" in readme

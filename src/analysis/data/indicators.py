@@ -30,6 +30,11 @@ class Indicator:
     level: str = "province"  # finest territorial level available
     definition: str = ""
 
+    @property
+    def name(self) -> str:
+        """Short name for prose ("the NEET rate"); falls back to the label."""
+        return SHORT_NAMES.get(self.key, self.label)
+
 
 INDICATORS: dict[str, Indicator] = {
     i.key: i
@@ -121,6 +126,19 @@ INDICATORS: dict[str, Indicator] = {
             level="region",
         ),
     ]
+}
+
+SHORT_NAMES = {
+    "elet": "the early-leaving (ELET) rate",
+    "neet": "the NEET rate",
+    "youth_nonparticipation": "the youth non-participation rate",
+    "youth_employment": "the youth employment rate",
+    "diploma_25_64": "the share of adults with at least a diploma",
+    "tertiary_25_39": "the share of young adults with a tertiary degree",
+    "invalsi_literacy_g8": "the share of grade-8 pupils with inadequate literacy",
+    "invalsi_numeracy_g8": "the share of grade-8 pupils with inadequate numeracy",
+    "university_transition": "the transition rate to university",
+    "arope": "the AROPE rate",
 }
 
 # Eurostat series breaks that apply to every region at once (see PROVENANCE.md).
