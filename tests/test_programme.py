@@ -1,0 +1,375 @@
+"""Programme panel contract: schema, loader, violations, exclusions, sample flow."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from analysis.errors import DataValidationError
+from analysis.programme import (
+    COLUMNS,
+    PANEL_SCHEMA,
+    LoadedPanel,
+    data_dictionary,
+    load_panel,
+    sample_flow,
+    validate_panel,
+)
+from analysis.simulate import programme_panel
+
+
+@pytest.fixture(scope="module")
+def panel() -> pd.DataFrame:
+    return programme_panel(seed=7, n_schools=6, n_pupils=400).data
+
+
+def _treated_pupil(df: pd.DataFrame) -> str:
+    """A participant with a pre-period and at least two post rows."""
+    g = df[df["cohort"] > 0].groupby("pupil_id")
+    first, n_post = g["year"].min(), g["treated"].sum()
+    cohort = g["cohort"].first()
+    ok = (first < cohort) & (n_post >= 2)
+    return str(ok[ok].index[0])
+
+
+def _never_treated_multi(df: pd.DataFrame) -> str:
+    g = df[df["cohort"] == 0].groupby("pupil_id").size()
+    return str(g[g >= 3].index[0])
+
+
+def _first_row(df: pd.DataFrame, pid: str) -> int:
+    return int(np.flatnonzero(df["pupil_id"].to_numpy() == pid)[0])
+
+
+def _violation(err: DataValidationError, column: str, words: str):
+    hits = [v for v in err.violations if v.column == column and words in v.rule]
+    assert hits, f"no violation ({column!r}, {words!r}) in:\n{err}"
+    return hits[0]
+
+
+# ---- acceptance -------------------------------------------------------------------------
+
+def test_schema_accepts_simulated_panel(panel):
+    PANEL_SCHEMA.validate(panel, lazy=True)
+    assert validate_panel(panel) is panel
+    loaded = load_panel(panel)
+    pd.testing.assert_frame_equal(loaded, panel)
+
+
+def test_load_panel_does_not_modify_input(panel):
+    copy = panel.copy()
+    load_panel(panel.iloc[::-1])  # unsorted input is fine and gets sorted
+    pd.testing.assert_frame_equal(panel, copy)
+    out = load_panel(panel.sample(frac=1.0, random_state=0))
+    pd.testing.assert_frame_equal(out, panel)
+
+
+def test_csv_and_parquet_round_trip(panel, tmp_path):
+    csv, pq = tmp_path / "panel.csv", tmp_path / "panel.parquet"
+    panel.to_csv(csv, index=False)
+    panel.to_parquet(pq)
+    pd.testing.assert_frame_equal(load_panel(csv), panel, check_exact=False, rtol=1e-12)
+    pd.testing.assert_frame_equal(load_panel(pq), panel)
+
+
+def test_canonical_dtypes_and_missing_cohort_normalised(panel, tmp_path):
+    raw = panel.drop(columns="treated").copy()
+    raw["cohort"] = raw["cohort"].astype(object).where(raw["cohort"] > 0, "")
+    raw["year"] = raw["year"].astype(float)  # 2021.0 is an integer
+    path = tmp_path / "p.csv"
+    raw.to_csv(path, index=False)
+    out = load_panel(path)
+    for spec in COLUMNS:
+        assert str(out[spec.name].dtype) == spec.dtype, spec.name
+    assert (out.loc[out["course"] == "", "cohort"] == 0).all()
+    pd.testing.assert_series_equal(out["treated"], panel["treated"])
+
+
+def test_data_dictionary_lists_every_column():
+    dd = data_dictionary()
+    assert list(dd["column"]) == [c.name for c in COLUMNS]
+    assert dd.loc[dd["column"] == "grade_level", "values"].item() == "6 to 13"
+
+
+# ---- violations -------------------------------------------------------------------------
+
+def _m_missing_column(df):
+    return df.drop(columns="grade_avg")
+
+
+def _m_wrong_type(df):
+    df = df.astype({"year": object})
+    df.loc[3, "year"] = "twenty-one"
+    return df
+
+
+def _m_non_integer(df):
+    df = df.astype({"grade_level": float})
+    df.loc[2, "grade_level"] = 7.5
+    return df
+
+
+def _m_out_of_range(df):
+    df.loc[5, "absence_rate"] = 1.5
+    return df
+
+
+def _m_grade_out_of_range(df):
+    df.loc[6, "grade_level"] = 14
+    return df
+
+
+def _m_binary_out_of_range(df):
+    df.loc[0, "repeated_grade"] = 2.0
+    return df
+
+
+def _m_nan_not_allowed(df):
+    df.loc[4, "baseline_absence"] = np.nan
+    return df
+
+
+def _m_nan_outcome_outside_dropout(df):
+    i = int(np.flatnonzero((df["dropped_out"] == 0).to_numpy())[0])
+    df.loc[i, "grade_avg"] = np.nan
+    return df
+
+
+def _m_infinite(df):
+    df.loc[1, "ses_index"] = np.inf
+    return df
+
+
+def _m_duplicate(df):
+    return pd.concat([df, df.iloc[[10]]], ignore_index=True)
+
+
+def _m_two_schools(df):
+    row = df.iloc[[10]].copy()
+    row["school_id"] = "SCH999"
+    return pd.concat([df, row], ignore_index=True)
+
+
+def _m_cohort_not_constant(df):
+    pid = _treated_pupil(df)
+    i = _first_row(df, pid)
+    df.loc[i, "cohort"] = 2021 if df.loc[i, "cohort"] != 2021 else 2022
+    return df.drop(columns="treated")
+
+
+def _m_cohort_outside_years(df):
+    pid = _never_treated_multi(df)
+    sel = df["pupil_id"] == pid
+    df.loc[sel, "cohort"] = 2035
+    df.loc[sel, "course"] = "STEAMcamp 2035/36"
+    return df.drop(columns="treated")
+
+
+def _m_treatment_reversal(df):
+    pid = _treated_pupil(df)
+    rows = np.flatnonzero(((df["pupil_id"] == pid) & (df["treated"] == 1)).to_numpy())
+    df.loc[rows[-1], "treated"] = 0
+    return df
+
+
+def _m_unknown_sex(df):
+    pid = _never_treated_multi(df)
+    df.loc[df["pupil_id"] == pid, "sex"] = "X"
+    return df
+
+
+def _m_rows_after_dropout(df):
+    pid = _never_treated_multi(df)
+    df.loc[_first_row(df, pid), "dropped_out"] = 1.0
+    return df
+
+
+def _m_baseline_not_constant(df):
+    pid = _never_treated_multi(df)
+    df.loc[_first_row(df, pid), "foreign_born"] = 1 - df.loc[_first_row(df, pid), "foreign_born"]
+    return df
+
+
+def _m_course_never_treated(df):
+    pid = _never_treated_multi(df)
+    df.loc[df["pupil_id"] == pid, "course"] = "STEAMcamp"
+    return df
+
+
+def _m_age(df):
+    pid = _never_treated_multi(df)
+    df.loc[df["pupil_id"] == pid, "birth_year"] = 1985
+    return df
+
+
+def _m_codice_fiscale(df):
+    pid = _never_treated_multi(df)
+    df.loc[df["pupil_id"] == pid, "pupil_id"] = "RSSMRA85T10A562S"
+    return df
+
+
+def _m_identifier_column(df):
+    return df.assign(Cognome="Rossi")
+
+
+VIOLATIONS = [
+    (_m_missing_column, "grade_avg", "required column missing"),
+    (_m_wrong_type, "year", "wrong type"),
+    (_m_non_integer, "grade_level", "wrong type"),
+    (_m_out_of_range, "absence_rate", "out of range"),
+    (_m_grade_out_of_range, "grade_level", "out of range"),
+    (_m_binary_out_of_range, "repeated_grade", "out of range: must be 0 or 1"),
+    (_m_nan_not_allowed, "baseline_absence", "missing value (NaN) not allowed"),
+    (_m_nan_outcome_outside_dropout, "grade_avg", "not allowed in a year without dropout"),
+    (_m_infinite, "ses_index", "infinite value"),
+    (_m_duplicate, "pupil_id, year", "duplicate (pupil_id, year)"),
+    (_m_two_schools, "school_id", "school not constant within pupil-year"),
+    (_m_cohort_not_constant, "cohort", "cohort not constant within pupil"),
+    (_m_cohort_outside_years, "cohort", "cohort outside the data's years"),
+    (_m_treatment_reversal, "treated", "treatment reversal"),
+    (_m_unknown_sex, "sex", "unknown sex code"),
+    (_m_rows_after_dropout, "dropped_out", "rows after dropout"),
+    (_m_baseline_not_constant, "foreign_born", "not constant within pupil"),
+    (_m_course_never_treated, "course", "course must be empty for never-treated"),
+    (_m_age, "birth_year", "age (year − birth_year)"),
+    (_m_codice_fiscale, "pupil_id", "codice fiscale"),
+    (_m_identifier_column, "Cognome", "direct identifier"),
+]
+
+
+@pytest.mark.parametrize(("mutate", "column", "rule"), VIOLATIONS,
+                         ids=[m.__name__[3:] for m, _, _ in VIOLATIONS])
+def test_each_rule_raises_with_column_rows_and_rule(panel, mutate, column, rule):
+    bad = mutate(panel.copy())
+    with pytest.raises(DataValidationError) as info:
+        load_panel(bad)
+    err = info.value
+    msg = str(err)
+    assert "DataFrame argument" in msg
+    assert column in msg and rule in msg
+    v = _violation(err, column, rule)
+    if rule not in ("required column missing", "direct identifier"):
+        assert v.rows, "row-level rule must name the first offending rows"
+        assert v.n_rows >= 1
+
+
+def test_all_violations_are_collected_in_one_error(panel):
+    bad = _m_infinite(_m_out_of_range(_m_unknown_sex(panel.copy())))
+    with pytest.raises(DataValidationError) as info:
+        load_panel(bad)
+    rules = {(v.column, v.rule.split(":")[0]) for v in info.value.violations}
+    assert {("ses_index", "infinite value (inf or -inf)"), ("absence_rate", "out of range"),
+            ("sex", "unknown sex code")} <= rules
+
+
+def test_csv_error_names_file_line_and_pupil(panel, tmp_path):
+    bad = panel.copy()
+    bad.loc[5, "absence_rate"] = 1.5
+    path = tmp_path / "school_registers.csv"
+    bad.to_csv(path, index=False)
+    with pytest.raises(DataValidationError) as info:
+        load_panel(path)
+    v = _violation(info.value, "absence_rate", "out of range")
+    pid, year = panel.loc[5, "pupil_id"], panel.loc[5, "year"]
+    assert v.rows[0] == f"line 7 ({pid}/{year})"  # header is line 1, row 0 is line 2
+    assert str(path) in str(info.value)
+
+
+def test_unparseable_cell_is_reported_once(panel, tmp_path):
+    bad = panel.astype({"absence_rate": object})
+    bad.loc[8, "absence_rate"] = "12%"
+    path = tmp_path / "p.csv"
+    bad.to_csv(path, index=False)
+    with pytest.raises(DataValidationError) as info:
+        load_panel(path)
+    cols = [v.column for v in info.value.violations]
+    assert cols == ["absence_rate"]
+    assert "wrong type" in info.value.violations[0].rule
+
+
+def test_missing_column_does_not_hide_other_violations(panel):
+    bad = _m_unknown_sex(panel.drop(columns=["grade_avg", "birth_year"]))
+    with pytest.raises(DataValidationError) as info:
+        load_panel(bad)
+    found = {(v.column, v.rule) for v in info.value.violations}
+    assert ("grade_avg", "required column missing") in found
+    assert ("birth_year", "required column missing") in found
+    _violation(info.value, "sex", "unknown sex code")
+
+
+def test_bad_sources():
+    with pytest.raises(DataValidationError, match="file not found"):
+        load_panel("/nonexistent/panel.csv")
+    with pytest.raises(ValueError, match="exclusions"):
+        load_panel(pd.DataFrame(), exclusions="drop")
+
+
+# ---- exclusions and sample flow -----------------------------------------------------------
+
+def _without_pre_period(df: pd.DataFrame) -> tuple[pd.DataFrame, str, int]:
+    pid = _treated_pupil(df)
+    pre = (df["pupil_id"] == pid) & (df["treated"] == 0)
+    kept_rows = int(((df["pupil_id"] == pid) & ~pre).sum())
+    return df.loc[~pre].reset_index(drop=True), pid, kept_rows
+
+
+def test_no_pre_period_raises_by_default(panel, tmp_path):
+    bad, pid, _ = _without_pre_period(panel)
+    path = tmp_path / "p.csv"
+    bad.to_csv(path, index=False)
+    with pytest.raises(DataValidationError) as info:
+        load_panel(path)
+    v = _violation(info.value, "cohort", "no pre-treatment year")
+    assert "exclusions='report'" in v.rule
+    i = _first_row(bad, pid)
+    assert v.rows[0] == f"line {i + 2} ({pid}/{bad.loc[i, 'year']})"
+
+
+def test_exclusions_report(panel):
+    bad, pid, n_rows = _without_pre_period(panel)
+    loaded = load_panel(bad, exclusions="report")
+    assert isinstance(loaded, LoadedPanel)
+    ex = loaded.exclusions.set_index("rule")
+    assert ex.loc["no_pre_period", "n_pupils"] == 1
+    assert ex.loc["no_pre_period", "n_rows"] == n_rows
+    assert ex.loc["no_post_period", "n_rows"] == 0
+    assert pid not in set(loaded.data["pupil_id"])
+    assert set(loaded.excluded["pupil_id"]) == {pid}
+    assert (loaded.excluded["exclusion_rule"] == "no_pre_period").all()
+    assert len(loaded.data) + len(loaded.excluded) == len(bad)
+
+    flow = sample_flow(loaded).set_index("step")
+    n_in = bad["pupil_id"].nunique()
+    assert flow.loc["input", "pupils"] == n_in
+    assert flow.loc["analysis panel", "pupils"] == n_in - 1
+    assert flow.loc["analysis panel", "pupil_years"] == len(bad) - n_rows
+    assert flow.loc["input", "participants"] - 1 == flow.loc["analysis panel", "participants"]
+    assert flow.loc["analysis panel", "cohorts"] == 3
+    assert list(loaded.sample_flow().columns) == [
+        "step", "pupils", "pupil_years", "schools", "participants", "never_treated", "cohorts"]
+    d = loaded.to_dict()
+    assert d["analysis"]["pupils"] == n_in - 1
+    assert "excluded by no_pre_period: " in loaded.summary()
+
+
+def test_no_post_period_exclusion(panel):
+    pid = _treated_pupil(panel)
+    bad = panel.loc[~((panel["pupil_id"] == pid) & (panel["treated"] == 1))]
+    bad = bad.drop(columns="treated").reset_index(drop=True)
+    loaded = load_panel(bad, exclusions="report")
+    ex = loaded.exclusions.set_index("rule")
+    assert ex.loc["no_post_period", "n_pupils"] == 1
+    assert ex.loc["no_pre_period", "n_pupils"] == 0
+
+
+def test_report_without_exclusions_and_tables(panel):
+    loaded = load_panel(panel, exclusions="report")
+    assert loaded.exclusions["n_rows"].sum() == 0
+    pd.testing.assert_frame_equal(loaded.data, panel)
+    coh = loaded.cohorts().set_index("cohort")
+    assert coh.loc[0, "courses"] == ""
+    assert coh["pupils"].sum() == panel["pupil_id"].nunique()
+    pupils = loaded.pupils()
+    assert len(pupils) == panel["pupil_id"].nunique()
+    assert {"baseline_school", "first_year", "n_years"} <= set(pupils.columns)
