@@ -146,7 +146,8 @@ def test_plan_errors_unknown_notebook_duplicate_id_runner_param(sandbox, probe):
 def test_publish_hides_code_and_loads_nothing_external(probe):
     plan = load_plan(probe)
     run_plan(plan, progress=False)
-    written = publish(plan)
+    written, findings = publish(plan)
+    assert findings == []
     html = (paths.REPORTS_DIR / "probe_a.html").read_text()
     assert "deliberate failure" not in html
     assert "report.save" not in html and "reporting.start" not in html  # code hidden

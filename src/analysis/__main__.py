@@ -38,9 +38,29 @@ def _cmd_publish(args: argparse.Namespace) -> int:
     from analysis.plan import load_plan
     from analysis.reporting.publish import publish
 
-    written = publish(load_plan(args.plan))
+    written, findings = publish(load_plan(args.plan))
     print(f"published {len(written) - 1} report(s) and reports/index.html")
+    for f in findings:
+        print(f"PRIVACY {f}", file=sys.stderr)
+    if findings:
+        withheld = sorted({f.report for f in findings})
+        print(
+            f"withheld {len(withheld)} report(s) that failed the privacy check: {withheld}",
+            file=sys.stderr,
+        )
+        return 1
     return 0
+
+
+def _cmd_check_publish(args: argparse.Namespace) -> int:
+    from analysis.plan import load_plan
+    from analysis.publish_check import check_published
+
+    findings = check_published([r.id for r in load_plan(args.plan).runs])
+    for f in findings:
+        print(f"PRIVACY {f}", file=sys.stderr)
+    print(f"privacy check: {len(findings)} finding(s)")
+    return 1 if findings else 0
 
 
 def _cmd_build_data(args: argparse.Namespace) -> int:
@@ -75,6 +95,9 @@ def main(argv: list[str] | None = None) -> int:
     pub = sub.add_parser("publish", help="convert executed notebooks to HTML + index")
     pub.add_argument("--plan", default=None)
     pub.set_defaults(func=_cmd_publish)
+    cp = sub.add_parser("check-publish", help="scan reports/ for pupil ids and small cells")
+    cp.add_argument("--plan", default=None)
+    cp.set_defaults(func=_cmd_check_publish)
     b = sub.add_parser("build-data", help="build the processed panels from data/raw")
     b.add_argument("--force", action="store_true")
     b.set_defaults(func=_cmd_build_data)

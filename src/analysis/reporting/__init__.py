@@ -53,6 +53,18 @@ class Report:
     quick: bool
     banners: tuple[str, ...]
     context: Mapping[str, Any] = field(repr=False)
+    pupil_data: bool = False
+
+    def register_pupil_ids(self, ids: Any) -> None:
+        """Record the pupil ids this run read, for the privacy scanner (kept outside reports/).
+
+        ``analysis publish`` refuses to publish a report in which any of them appears.
+        """
+        from analysis.publish_check import pupil_ids_path
+
+        values = sorted({str(i) for i in ids if str(i)})
+        target = pupil_ids_path(self.run_id)
+        atomic_write_text(target, "\n".join(values) + "\n")
 
     def save(
         self, *, headline: Mapping[str, Any], results: Mapping[str, Any] | None = None
@@ -72,13 +84,13 @@ class Report:
             "notebook": self.notebook,
             "parameters": dict(self.parameters),
             "quick": self.quick,
+            "pupil_data": self.pupil_data,
             "banners": list(self.banners),
             "headline": dict(headline),
             "results": dict(results or {}),
         }
-        target = staging_path(self.run_id)
-        atomic_write_text(target, dumps(payload))
-        return target
+        # staged; the runner promotes it to reports/results/ when the whole notebook succeeded
+        atomic_write_text(staging_path(self.run_id), dumps(payload))
 
 
 def _interactive_context(
@@ -118,6 +130,9 @@ def start(
         Show the SIMULATED banner (every page built on simulated pupil data).
     illustrative
         Show the ILLUSTRATIVE banner (reports built on the example SIINC agreement).
+    pupil_data
+        The report is built from pupil records (real or simulated): the privacy scanner checks
+        its tables for cells of fewer than k pupils.  Defaults to ``simulated``.
     parameters
         Parameters to show when run interactively (the runner's context has them otherwise).
     display
@@ -234,6 +249,54 @@ def show_table(df: pd.DataFrame, *, caption: str, digits: int = 2, index: bool =
             f'<figure class="table"><figcaption>{html.escape(caption)}</figcaption>{body}</figure>'
         )
     )
+
+
+def show_pupil_table(
+    df: pd.DataFrame,
+    *,
+    count_col: str,
+    caption: str,
+    k: int | None = None,
+    keys: list[str] | None = None,
+    totals_by: Any = ((),),
+    digits: int = 2,
+    index: bool = False,
+) -> pd.DataFrame:
+    """Display a table built from pupil records with small cells suppressed.
+
+    Cells derived from fewer than ``k`` pupils (default :data:`analysis.privacy.K_MIN`), and
+    the complementary cells that would reveal them, are shown as "< k"; rows are marked as
+    checked for the publish scanner.  Returns the suppressed table.
+    """
+    from IPython.display import HTML, display
+
+    from analysis.privacy import K_MIN, suppress_small_cells
+
+    k = K_MIN if k is None else k
+    safe = suppress_small_cells(df, count_col=count_col, k=k, keys=keys, totals_by=totals_by)
+    shown = safe.drop(columns=["suppressed", "suppression"])
+    body = shown.to_html(
+        index=index,
+        float_format=lambda x: f"{x:,.{digits}f}",
+        na_rep=f"< {k}",
+        border=0,
+        classes="result-table pupil-table",
+        escape=True,
+    )
+    body = body.replace("<tr>", '<tr data-privacy="checked">')
+    n_sup = int(safe["suppressed"].sum())
+    note_txt = (
+        f" {n_sup} cell(s) suppressed (fewer than {k} pupils, or needed to protect one)."
+        if n_sup
+        else ""
+    )
+    display(
+        HTML(
+            f'<figure class="table"><figcaption>{html.escape(caption + note_txt)}'
+            f"</figcaption>{body}</figure>"
+        )
+    )
+    return safe
 
 
 def show_figure(fig: plt.Figure, *, caption: str) -> None:

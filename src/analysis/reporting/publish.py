@@ -19,6 +19,7 @@ import nbformat
 
 from analysis import paths
 from analysis.plan import Plan
+from analysis.publish_check import Finding, registered_pupil_ids, scan
 from analysis.reporting.results import atomic_write_text, load_results
 from analysis.runner import executed_path, read_state
 
@@ -142,9 +143,19 @@ with <code>make verify</code>. Reports built on simulated pupil data are marked 
 """
 
 
-def publish(plan: Plan) -> list[Path]:
-    """Write ``reports/<id>.html`` for every executed run and ``reports/index.html``."""
+def publish(plan: Plan) -> tuple[list[Path], list[Finding]]:
+    """Write ``reports/<id>.html`` for every executed run and ``reports/index.html``.
+
+    Each report is scanned first (:mod:`analysis.publish_check`); a report with a privacy
+    finding is withheld (its HTML removed) and listed in the index as such.
+
+    Returns
+    -------
+    written, findings
+        The files written and the privacy findings (empty when everything was published).
+    """
     written: list[Path] = []
+    findings: list[Finding] = []
     rows = []
     ordered = sorted(plan.runs, key=lambda r: (not r.id.startswith(FIRST_IN_INDEX),))
     for run in ordered:
@@ -152,18 +163,32 @@ def publish(plan: Plan) -> list[Path]:
         executed = executed_path(run.id)
         target = paths.REPORTS_DIR / f"{run.id}.html"
         has_html = False
-        if executed.exists():
-            atomic_write_text(target, notebook_to_html(executed, title=run.title))
-            written.append(target)
-            has_html = True
         results = load_results(run.id) or {}
+        status = state.get("status", "not run")
+        if executed.exists():
+            page = notebook_to_html(executed, title=run.title)
+            found = scan(
+                run.id,
+                html=page,
+                results=results or None,
+                executed=executed.read_text(encoding="utf-8"),
+                pupil_ids=registered_pupil_ids(run.id),
+            )
+            if found:
+                findings += found
+                target.unlink(missing_ok=True)
+                status = "withheld: privacy check failed"
+            else:
+                atomic_write_text(target, page)
+                written.append(target)
+                has_html = True
         rows.append(
             {
                 "id": run.id,
                 "title": run.title,
                 "notebook": run.notebook,
                 "parameters": dict(run.parameters),
-                "status": state.get("status", "not run"),
+                "status": status,
                 "error": state.get("error"),
                 "headline": results.get("headline"),
                 "banners": results.get("banners", []),
@@ -173,4 +198,4 @@ def publish(plan: Plan) -> list[Path]:
     index = paths.REPORTS_DIR / "index.html"
     atomic_write_text(index, _index_html(rows))
     written.append(index)
-    return written
+    return written, findings
