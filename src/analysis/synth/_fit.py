@@ -95,6 +95,23 @@ def version(dist: str) -> str:
         return dist
 
 
+def check_options(*, replications: int, seed: int, level: float) -> None:
+    """Check the inference options shared by the three estimators.
+
+    Raises
+    ------
+    ValueError
+        ``replications`` not an integer >= 2, ``seed`` not an integer, ``level`` not in (0, 1).
+    """
+    if isinstance(replications, bool) or not isinstance(replications, int | np.integer) \
+            or replications < 2:
+        raise ValueError(f"replications must be an integer >= 2, got {replications!r}")
+    if isinstance(seed, bool) or not isinstance(seed, int | np.integer):
+        raise ValueError(f"seed must be an integer, got {seed!r}")
+    if not 0 < level < 1:
+        raise ValueError(f"level must be between 0 and 1, got {level!r}")
+
+
 def placebo_se(draws: np.ndarray) -> float:
     """Placebo standard error of Arkhangelsky et al. (2021, Algorithm 4).
 

@@ -195,6 +195,7 @@ class PanelData:
 
 
 def concat_excluded(a: pd.DataFrame, b: pd.DataFrame) -> pd.DataFrame:
+    """Append exclusion rows ``b`` to the table ``a``."""
     if b.empty:
         return a
     if a.empty:
@@ -295,8 +296,8 @@ def build_panel(df: pd.DataFrame, *, outcome: str, unit: str, time: str,
                 excluded_rows.append({"level": "unit", "unit": u, "time": None,
                                       "reason": "not in the donor list supplied"})
     if not donor_list:
-        raise fail(SOURCE, "no donor units: the data contain only the treated unit",
-                   column=unit)
+        raise fail(SOURCE, "no donor units: the donor list is empty or the data contain only "
+                   "the treated unit", column=unit)
 
     sub = df.loc[df[unit].isin([treated_unit, *donor_list]), [unit, time, outcome, *covariates]]
     all_times = np.sort(pd.unique(sub[time]))
