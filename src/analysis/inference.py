@@ -1,0 +1,664 @@
+"""Inference with few clusters: wild cluster bootstrap and randomization inference.
+
+With a few dozen schools (or fewer), cluster-robust standard errors are too small and t-tests
+over-reject.  Two remedies:
+
+* :func:`wild_cluster_bootstrap` — the restricted wild cluster bootstrap (WCR; Cameron,
+  Gelbach & Miller 2008; MacKinnon & Webb 2018) of one coefficient of a linear model, with
+  Rademacher or Webb weights.  p-value from the bootstrap distribution of the studentized
+  statistic; CI by test inversion (the nulls the bootstrap test does not reject).
+* :func:`randomization_inference` — Fisher randomization inference: re-assign treatment
+  (cohorts permuted across schools, or units) and recompute the estimator.  Valid in finite
+  samples under the sharp null of no effect for anyone when assignment is exchangeable.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import warnings
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from analysis.errors import DataValidationError, fail
+from analysis.estimate import Estimate
+
+__all__ = [
+    "RandomizationResult",
+    "randomization_inference",
+    "wild_cluster_bootstrap",
+]
+
+_SRC = "DataFrame argument"
+
+
+# ============================================================================================
+# Wild cluster bootstrap
+# ============================================================================================
+
+
+@dataclass(frozen=True)
+class _Design:
+    y: np.ndarray
+    x: np.ndarray
+    names: list[str]
+    clusters: np.ndarray
+    absorbed: list[str]
+    dummied: list[str]
+    k_extra: int = 0  # parameters absorbed but counted by fixest's small-sample correction
+
+
+def wild_cluster_bootstrap(
+    df: pd.DataFrame,
+    *,
+    param: str,
+    cluster: str,
+    formula: str | None = None,
+    outcome: str | None = None,
+    regressors: Sequence[str] = (),
+    fixed_effects: Sequence[str] = (),
+    reps: int = 999,
+    weights_type: Literal["rademacher", "webb"] = "rademacher",
+    impose_null: bool = True,
+    null: float = 0.0,
+    level: float = 0.95,
+    seed: int | None = None,
+) -> Estimate:
+    r"""Wild cluster bootstrap test and confidence interval for one coefficient.
+
+    Model: :math:`y_{ig} = x_{ig}'\beta + \alpha_{f(i)} + u_{ig}` estimated by OLS, errors
+    correlated within cluster :math:`g`; :math:`H_0: \beta_j = \beta_j^0` (``null``).
+
+    WCR (``impose_null=True``, default; delegated to ``diff_diff.utils.wild_bootstrap_se``,
+    which reproduces R's ``fwildclusterboot::boottest`` defaults): fit the model with
+    :math:`H_0` imposed, draw cluster weights :math:`v_g` (Rademacher :math:`\pm 1`, or Webb's
+    six-point law, better below ~12 clusters), build
+    :math:`y^* = \tilde y + \tilde u \, v_g`, re-estimate and studentize with the CR1 standard
+    error, :math:`t^* = (\hat\beta^*_j - \beta^0_j)/\widehat{se}^*`.  The p-value is the share of
+    :math:`|t^*| > |t|` (a strict inequality, floored at ``1/(reps+1)``); the CI inverts the test
+    (bisection over :math:`\beta^0_j`).  With Rademacher weights and :math:`2^G \le` ``reps``
+    all :math:`2^G` sign vectors are enumerated.
+
+    WCU (``impose_null=False``; written here because diff-diff only has WCR): residuals of the
+    unrestricted fit are resampled, :math:`t^* = (\hat\beta^*_j - \hat\beta_j)/\widehat{se}^*`,
+    p-value as above, CI by percentile-t: :math:`\hat\beta_j \pm q_{level}(|t^*|)\,\widehat{se}`.
+
+    Fixed effects nested in the clusters (e.g. school effects with school clusters) are
+    absorbed by demeaning, which leaves the bootstrap unchanged; other fixed effects (e.g. year)
+    enter as dummies.
+
+    Parameters
+    ----------
+    df
+        Data, one row per observation.
+    param
+        The coefficient tested: a regressor name (a column name of the design; with a formula,
+        as formulaic names it, e.g. ``"treated:post"``).
+    cluster
+        Column with the cluster identifier (e.g. school).
+    formula
+        ``"y ~ x1 + x2 | fe1 + fe2"`` (formulaic syntax left of ``|``, fixed-effect columns
+        right of it).  Alternatively ``outcome``, ``regressors`` and ``fixed_effects``.
+    outcome, regressors, fixed_effects
+        Column names (numeric regressors; an intercept is added unless fixed effects
+        absorb it).
+    reps
+        Bootstrap replications (``B``).
+    weights_type
+        ``"rademacher"`` or ``"webb"``.
+    impose_null
+        WCR (``True``) or WCU (``False``).
+    null
+        Value of the coefficient under :math:`H_0`.
+    level
+        Confidence level of the interval.
+    seed
+        Seed of the weights (``np.random.default_rng``).
+
+    Returns
+    -------
+    Estimate
+        ``se`` is the analytic CR1 standard error (which studentizes the test); ``p_value`` and
+        ``ci_low``/``ci_high`` are the bootstrap ones.  ``extra`` holds the analytic CR1
+        p-value and CI (t with G-1 df), replications used, weights and the CI method.
+    """
+    if weights_type not in ("rademacher", "webb"):
+        raise fail(_SRC, "weights_type must be 'rademacher' or 'webb'", column="weights_type",
+                   rows=[weights_type])
+    if not (0 < level < 1):
+        raise fail(_SRC, "level must lie strictly between 0 and 1", column="level", rows=[level])
+    if int(reps) < 9:
+        raise fail(_SRC, "reps must be at least 9", column="reps", rows=[reps])
+    design = _build_design(df, formula=formula, outcome=outcome, regressors=regressors,
+                           fixed_effects=fixed_effects, cluster=cluster)
+    if param not in design.names:
+        raise fail(_SRC, f"param is not a regressor of the model (regressors: {design.names})",
+                   column=param)
+    j = design.names.index(param)
+    n, k = design.x.shape
+    codes, uniq = pd.factorize(design.clusters)
+    g = len(uniq)
+    if g < 2:
+        raise fail(_SRC, "the wild cluster bootstrap needs at least 2 clusters", column=cluster,
+                   rows=list(uniq))
+    if np.linalg.matrix_rank(design.x) < k:
+        raise fail(_SRC, "the regressors are collinear (after absorbing fixed effects)",
+                   column=param, rows=design.names)
+
+    beta, se_a = _ols_cr1(design.x, design.y, codes, g, j, k_extra=design.k_extra)
+    df_t = g - 1
+    t_crit = float(stats.t.ppf(0.5 + level / 2, df_t))
+    t0 = (beta - null) / se_a
+    analytic = {
+        "analytic_p_value": float(2 * stats.t.sf(abs(t0), df_t)),
+        "analytic_ci": [beta - t_crit * se_a, beta + t_crit * se_a],
+        "analytic_df": df_t,
+    }
+
+    if impose_null:
+        import diff_diff
+        from diff_diff.utils import wild_bootstrap_se
+
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="Only .* clusters detected")
+            res = wild_bootstrap_se(design.x, design.y, np.zeros(n), codes, j,
+                                    n_bootstrap=int(reps), weight_type=weights_type,
+                                    null_hypothesis=float(null), alpha=1 - level, seed=seed)
+        p_value, ci_low, ci_high, b_used = res.p_value, res.ci_lower, res.ci_upper, res.n_bootstrap
+        method = f"Wild cluster bootstrap (WCR, {weights_type})"
+        backend = f"diff-diff {diff_diff.__version__} (utils.wild_bootstrap_se)"
+        ci_method = "test inversion"
+    else:
+        p_value, ci_low, ci_high, b_used = _wcu(design.x, design.y, codes, g, j, beta, se_a,
+                                                int(reps), weights_type, float(null), level,
+                                                seed, design.k_extra)
+        method = f"Wild cluster bootstrap (WCU, {weights_type})"
+        backend = "analysis.inference (WCU, numpy)"
+        ci_method = "percentile-t (symmetric)"
+
+    return Estimate(
+        estimate=float(beta),
+        se=float(se_a),
+        ci_low=float(ci_low),
+        ci_high=float(ci_high),
+        p_value=float(p_value),
+        n_obs=int(n),
+        n_clusters=int(g),
+        method=method,
+        backend=backend,
+        level=float(level),
+        extra={
+            "param": param,
+            "null": float(null),
+            "reps": int(b_used),
+            "weights_type": weights_type,
+            "impose_null": bool(impose_null),
+            "ci_method": ci_method,
+            "t_stat": float(t0),
+            "fixed_effects_absorbed": design.absorbed,
+            "fixed_effects_dummies": design.dummied,
+            "seed": seed,
+            **analytic,
+        },
+    )
+
+
+def _build_design(df: pd.DataFrame, *, formula: str | None, outcome: str | None,
+                  regressors: Sequence[str], fixed_effects: Sequence[str],
+                  cluster: str) -> _Design:
+    """Validate the input and return y, X (fixed effects absorbed or dummied), clusters."""
+    if not isinstance(df, pd.DataFrame):
+        raise fail(_SRC, "df must be a pandas DataFrame", rows=[type(df).__name__])
+    if formula is not None:
+        if outcome is not None or regressors or fixed_effects:
+            raise fail(_SRC, "give either formula or outcome/regressors/fixed_effects",
+                       column="formula", rows=[formula])
+        from formulaic import Formula
+
+        main, _, fe_part = formula.partition("|")
+        fes = [f.strip() for f in fe_part.split("+") if f.strip()]
+        try:
+            needed = sorted(str(v) for v in Formula(main).required_variables)
+        except Exception as exc:  # formulaic parse errors
+            raise fail(_SRC, f"cannot parse formula: {exc}", column="formula",
+                       rows=[formula]) from None
+    else:
+        if outcome is None or not regressors:
+            raise fail(_SRC, "give formula, or outcome and at least one regressor",
+                       column="outcome")
+        main = None
+        fes = list(fixed_effects)
+        needed = [outcome, *regressors]
+    cols = list(dict.fromkeys([*needed, *fes, cluster]))
+    missing_cols = [c for c in cols if c not in df.columns]
+    if missing_cols:
+        raise DataValidationError(_SRC, [
+            _viol("column not found in the data", c) for c in missing_cols])
+    violations = []
+    for c in cols:
+        bad = df.index[df[c].isna()].tolist()
+        if bad:
+            violations.append(_viol("missing values are not allowed", c, bad))
+    if violations:
+        raise DataValidationError(_SRC, violations)
+    if main is not None:
+        from formulaic import model_matrix
+
+        mm = model_matrix(main, df, na_action="ignore")
+        y = np.asarray(mm.lhs, dtype=float).ravel()
+        x_df = pd.DataFrame(np.asarray(mm.rhs, dtype=float), columns=list(mm.rhs.columns))
+        bad_rows = df.index[~(np.isfinite(y) & np.all(np.isfinite(x_df.to_numpy()), axis=1))]
+        if len(bad_rows):
+            raise fail(_SRC, "the formula produces missing or infinite values",
+                       column="formula", rows=bad_rows.tolist())
+    else:
+        for c in needed:
+            if not pd.api.types.is_numeric_dtype(df[c]) and not pd.api.types.is_bool_dtype(df[c]):
+                raise fail(_SRC, "outcome and regressors must be numeric", column=c,
+                           rows=df.index[:3].tolist())
+        y = df[outcome].to_numpy(dtype=float)
+        x_df = pd.DataFrame({"Intercept": np.ones(len(df))})
+        for c in regressors:
+            x_df[c] = df[c].to_numpy(dtype=float)
+    clusters = df[cluster].to_numpy()
+    nested, dummied = [], []
+    for fe in fes:
+        per_level = pd.DataFrame({"fe": df[fe].to_numpy(), "cl": clusters}).groupby("fe")["cl"]
+        (nested if per_level.nunique().max() == 1 else dummied).append(fe)
+    for fe in dummied:
+        dummies = pd.get_dummies(df[fe].astype("category"), prefix=fe, drop_first=True,
+                                 dtype=float)
+        x_df = pd.concat([x_df, dummies.reset_index(drop=True)], axis=1)
+    x = x_df.to_numpy(dtype=float)
+    names = list(x_df.columns)
+    if nested:
+        yx = np.column_stack([y, x])
+        yx = _demean(yx, df[nested])
+        y, x = yx[:, 0], yx[:, 1:]
+        keep = np.sum(x * x, axis=0) > 1e-12 * max(1.0, float(np.sum(yx * yx)))
+        x = x[:, keep]
+        names = [nm for nm, kp in zip(names, keep, strict=True) if kp]
+    # pyfixest's default small-sample correction (k_fixef="nonnested") ignores fixed effects
+    # nested in the clusters but still counts one parameter for them (the intercept demeaned
+    # away above); checked against pyfixest 0.60 CRV1 standard errors.
+    k_extra = 1 if nested else 0
+    return _Design(y=y, x=x, names=names, clusters=clusters, absorbed=nested, dummied=dummied,
+                   k_extra=k_extra)
+
+
+def _viol(rule: str, column: str, rows: Sequence[object] = ()) -> Any:
+    from analysis.errors import Violation
+
+    return Violation(rule=rule, column=column, rows=tuple(rows[:20]), n_rows=len(rows))
+
+
+def _demean(a: np.ndarray, fe: pd.DataFrame) -> np.ndarray:
+    """Within transformation by one or several fixed effects (exact for one)."""
+    if fe.shape[1] == 1:
+        codes = pd.factorize(fe.iloc[:, 0])[0]
+        sums = np.zeros((codes.max() + 1, a.shape[1]))
+        np.add.at(sums, codes, a)
+        counts = np.bincount(codes)[:, None]
+        return a - (sums / counts)[codes]
+    from pyfixest.core.demean import demean
+
+    flist = np.column_stack([pd.factorize(fe[c])[0] for c in fe.columns]).astype(np.uint64)
+    out, ok = demean(np.ascontiguousarray(a, dtype=float), flist, np.ones(a.shape[0]),
+                     tol=1e-12, maxiter=100_000)
+    if not ok:
+        raise fail(_SRC, "demeaning by the fixed effects did not converge", column=fe.columns[0])
+    return out
+
+
+def _ols_cr1(x: np.ndarray, y: np.ndarray, codes: np.ndarray, g: int, j: int,
+             k_extra: int = 0) -> tuple[float, float]:
+    """Return OLS coefficient j and its CR1 standard error (G/(G-1) * (n-1)/(n-k)).
+
+    ``k`` counts parameters as pyfixest's default small-sample correction does.
+    """
+    n, k = x.shape
+    k += k_extra
+    xtx_inv = np.linalg.inv(x.T @ x)
+    beta = xtx_inv @ x.T @ y
+    u = y - x @ beta
+    a = x @ xtx_inv[:, j]
+    score = np.bincount(codes, weights=a * u, minlength=g)
+    corr = g / (g - 1) * (n - 1) / (n - k)
+    return float(beta[j]), float(np.sqrt(corr * np.sum(score**2)))
+
+
+def _cluster_weights(g: int, reps: int, weights_type: str,
+                     rng: np.random.Generator) -> np.ndarray:
+    """(B, G) weights; Rademacher sign vectors enumerated when 2**G <= reps (as boottest)."""
+    if weights_type == "rademacher":
+        if g <= 20 and 2**g <= reps:
+            bits = (np.arange(2**g)[:, None] >> np.arange(g)) & 1
+            return np.where(bits == 1, 1.0, -1.0)
+        return rng.choice(np.array([-1.0, 1.0]), size=(reps, g))
+    webb = np.array([-np.sqrt(1.5), -1.0, -np.sqrt(0.5), np.sqrt(0.5), 1.0, np.sqrt(1.5)])
+    return rng.choice(webb, size=(reps, g))
+
+
+def _wcu(x: np.ndarray, y: np.ndarray, codes: np.ndarray, g: int, j: int, beta_j: float,
+         se: float, reps: int, weights_type: str, null: float, level: float,
+         seed: int | None, k_extra: int = 0) -> tuple[float, float, float, int]:
+    """Unrestricted wild cluster bootstrap (WCU), vectorized over replications.
+
+    With ``a = X (X'X)^{-1} e_j`` and residuals ``u``: the bootstrap deviation is
+    ``beta*_j - beta_j = sum_g v_g c_g`` (``c_g = sum_{i in g} a_i u_i``) and the bootstrap
+    CR1 score of cluster g is ``v_g c_g - sum_h (D_g'E_h) v_h`` with
+    ``D_g = sum_{i in g} a_i x_i`` and ``E_h = (X'X)^{-1} X_h'u_h``.
+    """
+    n, k = x.shape
+    xtx_inv = np.linalg.inv(x.T @ x)
+    u = y - x @ (xtx_inv @ x.T @ y)
+    a = x @ xtx_inv[:, j]
+    onehot = np.zeros((g, n))
+    onehot[codes, np.arange(n)] = 1.0
+    c = onehot @ (a * u)
+    d_mat = onehot @ (a[:, None] * x)  # (G, k)
+    e_mat = (onehot @ (u[:, None] * x)) @ xtx_inv  # (G, k): row h = ((X'X)^{-1} X_h'u_h)'
+    m = d_mat @ e_mat.T  # (G, G)
+    w = _cluster_weights(g, reps, weights_type, np.random.default_rng(seed))
+    dev = w @ c
+    scores = w * c[None, :] - w @ m.T
+    corr = g / (g - 1) * (n - 1) / (n - k - k_extra)
+    se_star = np.sqrt(corr * np.sum(scores**2, axis=1))
+    ok = se_star > 0
+    t_star = dev[ok] / se_star[ok]
+    t0 = (beta_j - null) / se
+    p = float(np.mean(np.abs(t_star) > abs(t0) * (1 + 1e-12)))
+    p = max(p, 1.0 / (t_star.size + 1))
+    q = float(np.quantile(np.abs(t_star), level))
+    return p, beta_j - q * se, beta_j + q * se, int(w.shape[0])
+
+
+# ============================================================================================
+# Randomization inference
+# ============================================================================================
+
+
+@dataclass(frozen=True)
+class RandomizationResult:
+    """Randomization (permutation) test of the sharp null of no effect.
+
+    Attributes
+    ----------
+    statistic
+        The estimator on the observed assignment.
+    distribution
+        The estimator on each re-assignment (the observed one excluded when sampled; all
+        distinct assignments, observed included, when ``exact``).
+    p_value
+        Two-sided: ``(1 + #{|T*| >= |T|}) / (1 + reps)`` when sampled,
+        ``#{|T*| >= |T|} / N`` over all ``N`` assignments when ``exact``.
+    reps
+        Number of re-assignments evaluated.
+    exact
+        Whether every distinct assignment was enumerated.
+    method
+        How treatment was re-assigned.
+    extra
+        Details (seed, failed evaluations).
+    """
+
+    statistic: float
+    distribution: tuple[float, ...]
+    p_value: float
+    reps: int
+    exact: bool
+    method: str
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    def tidy(self) -> pd.DataFrame:
+        """Return a one-row DataFrame."""
+        return pd.DataFrame([{k: v for k, v in self.to_dict().items()
+                              if k not in ("distribution", "extra")}])
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return a JSON-serialisable dict (the distribution included)."""
+        return {
+            "statistic": float(self.statistic),
+            "p_value": float(self.p_value),
+            "reps": int(self.reps),
+            "exact": bool(self.exact),
+            "method": self.method,
+            "distribution": [float(v) for v in self.distribution],
+            "extra": dict(self.extra),
+        }
+
+    def summary(self, digits: int = 3) -> str:
+        """Return one line: statistic, p-value, number of re-assignments."""
+        kind = "all assignments" if self.exact else "random re-assignments"
+        return (f"Randomization inference ({self.method}): T = {self.statistic:.{digits}f}, "
+                f"two-sided p = {self.p_value:.{digits}g} ({self.reps} {kind})")
+
+    def effect_summary(self) -> str:
+        """Describe the result in plain words."""
+        share = self.p_value
+        return (
+            f"If the programme had no effect on anyone, re-assigning treatment "
+            f"({self.method}) would give an estimate at least as far from zero as the observed "
+            f"{self.statistic:.3g} with probability {share:.3g}."
+            + (" That is unlikely: the data speak against 'no effect'." if share < 0.05 else
+               " That is not unusual: the data are compatible with 'no effect'.")
+        )
+
+    def plot(self, ax: Any = None) -> Any:
+        """Return a Figure: histogram of the permutation distribution and the observed value."""
+        import matplotlib.pyplot as plt
+
+        if ax is None:
+            fig, ax = plt.subplots(figsize=(6, 4))
+        else:
+            fig = ax.figure
+        ax.hist(self.distribution, bins=min(50, max(10, len(self.distribution) // 20)),
+                color="0.7", edgecolor="white")
+        ax.axvline(self.statistic, color="tab:red", label=f"observed ({self.statistic:.3g})")
+        ax.axvline(-self.statistic, color="tab:red", linestyle=":")
+        ax.set_xlabel("estimate under re-assignment")
+        ax.set_ylabel("count")
+        ax.legend(frameon=False)
+        fig.tight_layout()
+        return fig
+
+
+def randomization_inference(
+    df: pd.DataFrame,
+    *,
+    estimator: Callable[[pd.DataFrame], float],
+    assign: Callable[[pd.DataFrame, np.random.Generator], pd.DataFrame] | None = None,
+    permute: Literal["cluster", "unit"] | None = None,
+    treatment: str | Sequence[str] | None = None,
+    cluster: str | None = None,
+    unit: str | None = None,
+    reps: int = 999,
+    exact: bool | Literal["auto"] = "auto",
+    seed: int | None = None,
+) -> RandomizationResult:
+    r"""Randomization inference for any estimator.
+
+    The test statistic is :math:`T = \hat\tau(\text{data})`.  Under the sharp null (treatment
+    changes no outcome) and an assignment mechanism that makes all re-assignments equally
+    likely, :math:`T` is one draw from the distribution of :math:`\hat\tau` over
+    re-assignments, so the two-sided p-value is
+    :math:`(1 + \#\{|T^*| \ge |T|\}) / (1 + R)` for ``R`` sampled re-assignments (a valid
+    p-value, Phipson & Smyth 2010), or the exact share over all distinct re-assignments.
+
+    Parameters
+    ----------
+    df
+        Data.
+    estimator
+        ``f(df) -> float``; it must derive everything that depends on treatment (e.g. the
+        ``post x treated`` indicator) from the ``treatment`` column(s), which are the ones
+        re-assigned.
+    assign
+        ``f(df, rng) -> df`` returning the data with a new assignment.  Alternative to
+        ``permute``.
+    permute
+        ``"cluster"``: the cluster-level values of the ``treatment`` column(s) (e.g. cohort /
+        first treatment year, constant within a school) are shuffled across clusters;
+        ``"unit"``: the same across units (``unit`` column).
+    treatment
+        Column(s) re-assigned together (with ``permute``).
+    cluster, unit
+        The grouping column for ``permute="cluster"`` / ``"unit"``.
+    reps
+        Number of random re-assignments.
+    exact
+        With ``permute``: enumerate every distinct assignment when their number is at most
+        ``reps`` (``"auto"``) or whenever feasible (``True``, up to 200,000); ``False`` samples.
+    seed
+        Seed (``np.random.default_rng``).
+
+    Returns
+    -------
+    RandomizationResult
+    """
+    if (assign is None) == (permute is None):
+        raise fail(_SRC, "give exactly one of assign or permute", column="permute",
+                   rows=[permute])
+    if int(reps) < 1:
+        raise fail(_SRC, "reps must be positive", column="reps", rows=[reps])
+    rng = np.random.default_rng(seed)
+    stats_list: list[float] = []
+    is_exact = False
+    if permute is not None:
+        group_col = {"cluster": cluster, "unit": unit}.get(permute)
+        if permute not in ("cluster", "unit") or group_col is None:
+            raise fail(_SRC, "permute must be 'cluster' (with cluster=) or 'unit' (with unit=)",
+                       column="permute", rows=[permute])
+        tcols = [treatment] if isinstance(treatment, str) else list(treatment or [])
+        if not tcols:
+            raise fail(_SRC, "permute needs treatment= (the column(s) to re-assign)",
+                       column="treatment")
+        groups, table = _group_table(df, group_col, tcols)
+        observed = _observed(estimator, df)
+        n_distinct = _n_multiset_perms(table)
+        cap = int(reps) if exact == "auto" else (200_000 if exact is True else -1)
+        work = df.copy()
+        if n_distinct <= cap:
+            is_exact = True
+            for perm in _multiset_permutations(table):
+                for c_i, c in enumerate(tcols):
+                    work[c] = perm[groups, c_i]
+                stats_list.append(_call(estimator, work))
+        else:
+            if exact is True:
+                warnings.warn(f"{n_distinct} distinct assignments: too many to enumerate, "
+                              "sampling instead", RuntimeWarning, stacklevel=2)
+            for _ in range(int(reps)):
+                perm = table[rng.permutation(table.shape[0])]
+                for c_i, c in enumerate(tcols):
+                    work[c] = perm[groups, c_i]
+                stats_list.append(_call(estimator, work))
+        method = f"treatment ({', '.join(tcols)}) permuted across {permute}s ({group_col})"
+    else:
+        observed = _observed(estimator, df)
+        for _ in range(int(reps)):
+            stats_list.append(_call(estimator, assign(df.copy(), rng)))
+        method = "user-supplied re-assignment"
+
+    dist = np.asarray(stats_list, dtype=float)
+    finite = np.isfinite(dist)
+    n_failed = int((~finite).sum())
+    if n_failed:
+        warnings.warn(f"{n_failed} re-assignments gave a non-finite estimate and are dropped",
+                      RuntimeWarning, stacklevel=2)
+    dist = dist[finite]
+    if dist.size == 0:
+        raise fail(_SRC, "the estimator failed on every re-assignment", column="estimator")
+    thresh = abs(observed) * (1 - 1e-10) - 1e-14
+    n_extreme = int(np.sum(np.abs(dist) >= thresh))
+    p = n_extreme / dist.size if is_exact else (1 + n_extreme) / (1 + dist.size)
+    return RandomizationResult(
+        statistic=float(observed),
+        distribution=tuple(float(v) for v in dist),
+        p_value=float(p),
+        reps=int(dist.size),
+        exact=is_exact,
+        method=method,
+        extra={"seed": seed, "n_failed": n_failed, "two_sided": True},
+    )
+
+
+def _observed(estimator: Callable[[pd.DataFrame], float], df: pd.DataFrame) -> float:
+    value = _call(estimator, df)
+    if not np.isfinite(value):
+        raise fail(_SRC, "the estimator returned a non-finite value on the observed data",
+                   column="estimator", rows=[value])
+    return value
+
+
+def _call(estimator: Callable[[pd.DataFrame], float], data: pd.DataFrame) -> float:
+    return float(estimator(data))
+
+
+def _group_table(df: pd.DataFrame, group_col: str,
+                 tcols: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Return (group code of each row, group-level table of treatment values)."""
+    missing = [c for c in [group_col, *tcols] if c not in df.columns]
+    if missing:
+        raise DataValidationError(_SRC, [_viol("column not found in the data", c)
+                                         for c in missing])
+    bad = df.index[df[group_col].isna()].tolist()
+    if bad:
+        raise fail(_SRC, "missing values are not allowed", column=group_col, rows=bad)
+    codes, uniq = pd.factorize(df[group_col])
+    if len(uniq) < 2:
+        raise fail(_SRC, "at least two groups are needed to permute", column=group_col,
+                   rows=list(uniq))
+    table = np.empty((len(uniq), len(tcols)), dtype=object)
+    for c_i, c in enumerate(tcols):
+        per = df.groupby(codes)[c]
+        varying = per.nunique(dropna=False)
+        if (varying > 1).any():
+            offending = [uniq[i] for i in varying.index[varying > 1]]
+            raise fail(_SRC, f"treatment column must be constant within each {group_col} to be "
+                             "permuted across them", column=c, rows=offending)
+        table[:, c_i] = per.first().reindex(range(len(uniq))).to_numpy()
+    with contextlib.suppress(TypeError, ValueError):  # keep numeric treatment numeric
+        table = table.astype(float)
+    return codes, table
+
+
+def _n_multiset_perms(table: np.ndarray) -> int:
+    _, counts = np.unique(_row_keys(table), return_counts=True)
+    n = math.factorial(table.shape[0])
+    for c in counts:
+        n //= math.factorial(int(c))
+    return n
+
+
+def _row_keys(table: np.ndarray) -> np.ndarray:
+    return np.array([repr(tuple(r)) for r in table])
+
+
+def _multiset_permutations(table: np.ndarray) -> Iterator[np.ndarray]:
+    """Yield each distinct row-arrangement of ``table`` once."""
+    keys = _row_keys(table)
+    uniq_keys, first_idx = np.unique(keys, return_index=True)
+    counts = {k: int((keys == k).sum()) for k in uniq_keys}
+    rows = {k: table[i] for k, i in zip(uniq_keys, first_idx, strict=True)}
+    n = table.shape[0]
+    current: list[str] = []
+
+    def rec() -> Iterator[np.ndarray]:
+        if len(current) == n:
+            yield np.array([rows[k] for k in current], dtype=table.dtype)
+            return
+        for k in uniq_keys:
+            if counts[k] > 0:
+                counts[k] -= 1
+                current.append(k)
+                yield from rec()
+                current.pop()
+                counts[k] += 1
+
+    yield from rec()

@@ -1,0 +1,293 @@
+"""Few-cluster inference: wild cluster bootstrap and randomization inference."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+
+from analysis import paths
+from analysis.errors import DataValidationError
+from analysis.inference import randomization_inference, wild_cluster_bootstrap
+
+CK_COLUMNS = [  # codebook order
+    "SHEET", "CHAIN", "CO_OWNED", "STATE", "SOUTHJ", "CENTRALJ", "NORTHJ", "PA1", "PA2", "SHORE",
+    "NCALLS", "EMPFT", "EMPPT", "NMGRS", "WAGE_ST", "INCTIME", "FIRSTINC", "BONUS", "PCTAFF",
+    "MEALS", "OPEN", "HRSOPEN", "PSODA", "PFRY", "PENTREE", "NREGS", "NREGS11", "TYPE2",
+    "STATUS2", "DATE2", "NCALLS2", "EMPFT2", "EMPPT2", "NMGRS2", "WAGE_ST2", "INCTIME2",
+    "FIRSTIN2", "SPECIAL2", "MEALS2", "OPEN2R", "HRSOPEN2", "PSODA2", "PFRY2", "PENTREE2",
+    "NREGS2", "NREGS112",
+]
+
+
+def _clustered(n_clusters: int, n_per: int, effect: float, seed: int) -> pd.DataFrame:
+    """Cross-section with a cluster-level treatment and a cluster random effect."""
+    rng = np.random.default_rng(seed)
+    cl = np.repeat(np.arange(n_clusters), n_per)
+    treated_clusters = rng.permutation(n_clusters) < n_clusters // 2
+    treat = treated_clusters[cl].astype(float)
+    x = rng.normal(size=cl.size)
+    y = effect * treat + 0.5 * x + rng.normal(size=n_clusters)[cl] + rng.normal(size=cl.size)
+    return pd.DataFrame({"y": y, "treat": treat, "x": x, "school": cl})
+
+
+def _panel(n_schools: int, effect: float, seed: int) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    d = pd.DataFrame({"school": np.repeat(np.arange(n_schools), 6),
+                      "year": np.tile(np.arange(2015, 2021), n_schools)})
+    d["treated"] = (d["school"] < n_schools // 3).astype(int)
+    d["post"] = (d["year"] >= 2018).astype(int)
+    d["D"] = d["treated"] * d["post"]
+    d["y"] = (effect * d["D"] + rng.normal(size=n_schools)[d["school"]] + 0.3 * d["year"]
+              + rng.normal(size=len(d)))
+    return d
+
+
+@pytest.fixture(scope="module")
+def card_krueger() -> pd.DataFrame:
+    """Two waves stacked; FTE = full-time + managers + half the part-time employees."""
+    raw = pd.read_csv(paths.REFERENCE_DIR / "card_krueger_1994" / "public.dat", sep=r"\s+",
+                      header=None, names=CK_COLUMNS, na_values=".")
+    raw["store"] = np.arange(len(raw))  # SHEET has one duplicated id; rows are stores
+    waves = []
+    for post, sfx in ((0, ""), (1, "2")):
+        fte = raw[f"EMPFT{sfx}"] + raw[f"NMGRS{sfx}"] + 0.5 * raw[f"EMPPT{sfx}"]
+        waves.append(pd.DataFrame({"store": raw["store"], "nj": raw["STATE"], "post": post,
+                                   "fte": fte}))
+    long = pd.concat(waves).dropna().reset_index(drop=True)
+    long["nj_post"] = long["nj"] * long["post"]
+    return long
+
+
+# ============================================================== wild cluster bootstrap
+
+
+def test_wcr_close_to_analytic_with_many_clusters():
+    df = _clustered(50, 20, effect=0.6, seed=0)
+    e = wild_cluster_bootstrap(df, formula="y ~ treat + x", param="treat", cluster="school",
+                               reps=1999, seed=1)
+    assert e.n_clusters == 50 and e.n_obs == 1000
+    assert e.method.startswith("Wild cluster bootstrap (WCR")
+    assert e.backend.startswith("diff-diff")
+    assert e.extra["ci_method"] == "test inversion"
+    # analytic CR1 p-value (t with G-1 df) equals pyfixest's
+    import pyfixest as pf
+
+    fit = pf.feols("y ~ treat + x", data=df, vcov={"CRV1": "school"})
+    assert e.se == pytest.approx(float(fit.se()["treat"]), rel=1e-10)
+    assert e.extra["analytic_p_value"] == pytest.approx(float(fit.pvalue()["treat"]), rel=1e-8)
+    # with 50 clusters the bootstrap agrees with the analytic test (MC error ~0.006)
+    assert abs(e.p_value - e.extra["analytic_p_value"]) < 0.03
+    lo, hi = e.extra["analytic_ci"]
+    assert abs(e.ci_low - lo) < 0.15 * e.se and abs(e.ci_high - hi) < 0.15 * e.se
+    assert (e.ci_low <= 0 <= e.ci_high) == (e.p_value >= 0.05)
+
+
+@pytest.mark.reference
+def test_wcr_card_krueger(card_krueger):
+    """DiD 2.7536 and store-clustered SE ~1.31 (data/reference/REFERENCE.md); 410 clusters, so
+    the bootstrap p-value must agree with the analytic one (0.0357)."""
+    e = wild_cluster_bootstrap(card_krueger, outcome="fte", regressors=["nj", "post", "nj_post"],
+                               param="nj_post", cluster="store", reps=1999, seed=2)
+    assert e.estimate == pytest.approx(2.7536, abs=1e-3)
+    assert e.se == pytest.approx(1.31, abs=0.01)
+    assert e.n_clusters == 410
+    assert e.extra["analytic_p_value"] == pytest.approx(0.0357, abs=5e-4)
+    assert abs(e.p_value - e.extra["analytic_p_value"]) < 0.015
+    lo, hi = e.extra["analytic_ci"]
+    assert abs(e.ci_low - lo) < 0.25 * e.se and abs(e.ci_high - hi) < 0.25 * e.se
+    wcu = wild_cluster_bootstrap(card_krueger, outcome="fte",
+                                 regressors=["nj", "post", "nj_post"], param="nj_post",
+                                 cluster="store", reps=1999, seed=2, impose_null=False)
+    assert wcu.extra["ci_method"].startswith("percentile-t")
+    assert abs(wcu.p_value - e.extra["analytic_p_value"]) < 0.015
+
+
+def test_absorbed_fixed_effects_equal_dummies():
+    """School effects (nested in school clusters) are demeaned away; year effects become
+    dummies.  The bootstrap must equal the one on the full dummy design."""
+    d = _panel(24, effect=0.8, seed=5)
+    a = wild_cluster_bootstrap(d, formula="y ~ D | school + year", param="D", cluster="school",
+                               reps=499, seed=3)
+    b = wild_cluster_bootstrap(d, formula="y ~ D + C(school) + C(year)", param="D",
+                               cluster="school", reps=499, seed=3)
+    assert a.extra["fixed_effects_absorbed"] == ["school"]
+    assert a.extra["fixed_effects_dummies"] == ["year"]
+    assert a.estimate == pytest.approx(b.estimate, rel=1e-9)
+    assert a.p_value == pytest.approx(b.p_value, abs=1e-12)
+    assert a.ci_low == pytest.approx(b.ci_low, rel=1e-6)
+    assert a.ci_high == pytest.approx(b.ci_high, rel=1e-6)
+    import pyfixest as pf
+
+    fit = pf.feols("y ~ D | school + year", data=d, vcov={"CRV1": "school"})
+    assert a.se == pytest.approx(float(fit.se()["D"]), rel=1e-8)
+
+
+def test_reproducible_and_seed_dependent():
+    df = _clustered(30, 10, effect=0.3, seed=7)
+    kw = dict(outcome="y", regressors=["treat", "x"], param="treat", cluster="school", reps=199)
+    assert wild_cluster_bootstrap(df, **kw, seed=1) == wild_cluster_bootstrap(df, **kw, seed=1)
+    ps = {wild_cluster_bootstrap(df, **kw, seed=s).p_value for s in range(4)}
+    assert len(ps) > 1
+
+
+def test_few_clusters_rademacher_enumerates():
+    df = _clustered(8, 15, effect=0.0, seed=11)
+    kw = dict(outcome="y", regressors=["treat", "x"], param="treat", cluster="school", reps=999)
+    a = wild_cluster_bootstrap(df, **kw, seed=1)
+    b = wild_cluster_bootstrap(df, **kw, seed=2)
+    assert a.extra["reps"] == 2**8
+    assert a.p_value == b.p_value  # enumeration: no randomness left
+
+
+def test_webb_few_clusters_strong_and_null_effect():
+    strong = _clustered(10, 30, effect=4.0, seed=3)
+    null = _clustered(10, 30, effect=0.0, seed=3)
+    kw = dict(formula="y ~ treat + x", param="treat", cluster="school", reps=999,
+              weights_type="webb", seed=4)
+    s = wild_cluster_bootstrap(strong, **kw)
+    n = wild_cluster_bootstrap(null, **kw)
+    assert s.p_value < 0.01 and s.ci_low > 0
+    assert n.p_value > 0.05 and n.ci_low < 0 < n.ci_high
+    assert s.extra["weights_type"] == "webb"
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"formula": "y ~ treat + nope"}, "nope"),
+        ({"formula": "y ~ treat", "param": "x"}, "param"),
+        ({"formula": "y ~ treat", "cluster": "one"}, "at least 2 clusters"),
+        ({"formula": "y ~ treat", "weights_type": "mammen"}, "weights_type"),
+        ({"formula": "y ~ treat", "outcome": "y"}, "either formula"),
+        ({"outcome": "y", "regressors": ["treat", "label"]}, "numeric"),
+    ],
+)
+def test_wild_bootstrap_bad_input(kwargs, match):
+    df = _clustered(12, 5, effect=0.0, seed=1)
+    df["one"] = 1
+    df["label"] = "a"
+    args = dict(param="treat", cluster="school", reps=99, seed=0)
+    args.update(kwargs)
+    with pytest.raises(DataValidationError, match=match):
+        wild_cluster_bootstrap(df, **args)
+
+
+def test_wild_bootstrap_missing_values_named():
+    df = _clustered(12, 5, effect=0.0, seed=1)
+    df.loc[[3, 7], "x"] = np.nan
+    with pytest.raises(DataValidationError) as err:
+        wild_cluster_bootstrap(df, formula="y ~ treat + x", param="treat", cluster="school")
+    msg = str(err.value)
+    assert "DataFrame argument" in msg and "'x'" in msg and "3, 7" in msg and "missing" in msg
+
+
+# ============================================================== randomization inference
+
+
+def _did_frame(n_schools: int, effect: float, seed: int) -> pd.DataFrame:
+    """School x 2 periods; cohort (first treated period, 0 = never) fixed within school."""
+    rng = np.random.default_rng(seed)
+    school = np.repeat(np.arange(n_schools), 2)
+    post = np.tile([0, 1], n_schools)
+    cohort = np.where(rng.permutation(n_schools) < n_schools // 2, 1, 0)[school]
+    y = rng.normal(size=n_schools)[school] + 0.5 * post + rng.normal(size=school.size)
+    y = y + effect * ((cohort == 1) & (post == 1))
+    return pd.DataFrame({"school": school, "post": post, "cohort": cohort, "y": y})
+
+
+def _did(df: pd.DataFrame) -> float:
+    y = df["y"].to_numpy()
+    t = df["cohort"].to_numpy() == 1
+    p = df["post"].to_numpy() == 1
+    return float((y[t & p].mean() - y[t & ~p].mean()) - (y[~t & p].mean() - y[~t & ~p].mean()))
+
+
+def _null_pvalues(n_datasets: int, reps: int) -> np.ndarray:
+    return np.array([
+        randomization_inference(_did_frame(16, 0.0, seed=s), estimator=_did, permute="cluster",
+                                cluster="school", treatment="cohort", reps=reps,
+                                exact=False, seed=1000 + s).p_value
+        for s in range(n_datasets)
+    ])
+
+
+def test_ri_null_pvalues_roughly_uniform_small():
+    p = _null_pvalues(60, 99)
+    assert stats.kstest(p, "uniform").pvalue > 0.001
+    assert np.mean(p <= 0.05) <= 0.15
+    assert 0.3 <= np.mean(p <= 0.5) <= 0.7
+
+
+@pytest.mark.slow
+def test_ri_null_pvalues_uniform_large():
+    p = _null_pvalues(400, 199)
+    assert stats.kstest(p, "uniform").pvalue > 0.01
+    assert abs(np.mean(p <= 0.05) - 0.05) < 0.03
+
+
+def test_ri_strong_effect_small_p_and_reproducible():
+    df = _did_frame(20, 5.0, seed=2)
+    kw = dict(estimator=_did, permute="cluster", cluster="school", treatment="cohort", reps=199,
+              exact=False)
+    r = randomization_inference(df, **kw, seed=3)
+    assert r.p_value == pytest.approx(1 / 200)
+    assert r.reps == 199 and not r.exact and len(r.distribution) == 199
+    assert randomization_inference(df, **kw, seed=3) == r
+    assert "permuted across clusters" in r.method
+
+
+def test_ri_exact_enumeration_hand_computed():
+    # 4 schools, 2 treated: 6 assignments with T = 3, 1, 0, 0, -1, -3 (observed 3)
+    df = pd.DataFrame({"school": list("ABCD"), "treat": [1, 1, 0, 0], "y": [4.0, 3.0, 1.0, 0.0]})
+
+    def diff(d: pd.DataFrame) -> float:
+        return float(d.loc[d["treat"] == 1, "y"].mean() - d.loc[d["treat"] == 0, "y"].mean())
+
+    r = randomization_inference(df, estimator=diff, permute="cluster", cluster="school",
+                                treatment="treat", reps=999, seed=0)
+    assert r.exact and r.reps == 6
+    assert r.statistic == 3.0
+    assert sorted(r.distribution) == [-3.0, -1.0, 0.0, 0.0, 1.0, 3.0]
+    assert r.p_value == pytest.approx(2 / 6)
+
+
+def test_ri_custom_assign_and_result_api():
+    df = _did_frame(12, 0.0, seed=4)
+
+    def assign(d: pd.DataFrame, rng: np.random.Generator) -> pd.DataFrame:
+        schools = d["school"].unique()
+        treated = rng.choice(schools, size=len(schools) // 2, replace=False)
+        d["cohort"] = np.where(d["school"].isin(treated), 1, 0)
+        return d
+
+    r = randomization_inference(df, estimator=_did, assign=assign, reps=50, seed=9)
+    assert r.reps == 50 and r.method == "user-supplied re-assignment"
+    assert 1 / 51 <= r.p_value <= 1
+    json.dumps(r.to_dict())
+    assert r.tidy().shape[0] == 1
+    assert "p =" in r.summary()
+    assert "no effect" in r.effect_summary()
+    fig = r.plot()
+    import matplotlib.pyplot as plt
+
+    assert len(fig.axes) == 1
+    plt.close(fig)
+
+
+def test_ri_bad_input():
+    df = _did_frame(8, 0.0, seed=1)
+    with pytest.raises(DataValidationError, match="exactly one"):
+        randomization_inference(df, estimator=_did, reps=9)
+    with pytest.raises(DataValidationError, match="treatment"):
+        randomization_inference(df, estimator=_did, permute="cluster", cluster="school", reps=9)
+    varying = df.assign(cohort=np.arange(len(df)) % 2)
+    with pytest.raises(DataValidationError, match="constant within each school"):
+        randomization_inference(varying, estimator=_did, permute="cluster", cluster="school",
+                                treatment="cohort", reps=9)
+    with pytest.raises(DataValidationError, match="not found"):
+        randomization_inference(df, estimator=_did, permute="cluster", cluster="district",
+                                treatment="cohort", reps=9)
