@@ -63,6 +63,19 @@ def _cmd_check_publish(args: argparse.Namespace) -> int:
     return 1 if findings else 0
 
 
+def _cmd_verify(args: argparse.Namespace) -> int:
+    from analysis.plan import load_plan
+    from analysis.verify import verify
+
+    mismatches, problems = verify(load_plan(args.plan), only=args.only)
+    for p in problems:
+        print(f"PROBLEM {p}", file=sys.stderr)
+    for m in mismatches:
+        print(f"MISMATCH {m}", file=sys.stderr)
+    print(f"verify: {len(mismatches)} mismatch(es), {len(problems)} problem(s)")
+    return 1 if mismatches or problems else 0
+
+
 def _cmd_build_data(args: argparse.Namespace) -> int:
     from analysis.data import panels
     from analysis.integrity import verify_raw
@@ -98,6 +111,10 @@ def main(argv: list[str] | None = None) -> int:
     cp = sub.add_parser("check-publish", help="scan reports/ for pupil ids and small cells")
     cp.add_argument("--plan", default=None)
     cp.set_defaults(func=_cmd_check_publish)
+    v = sub.add_parser("verify", help="rerun every report into a temporary folder and compare")
+    v.add_argument("--plan", default=None)
+    v.add_argument("--only", default=None)
+    v.set_defaults(func=_cmd_verify)
     b = sub.add_parser("build-data", help="build the processed panels from data/raw")
     b.add_argument("--force", action="store_true")
     b.set_defaults(func=_cmd_build_data)

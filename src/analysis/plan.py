@@ -48,6 +48,7 @@ class Run:
     parameters: Mapping[str, Any]
     quick_overrides: Mapping[str, Any] = field(default_factory=dict)
     inputs: tuple[str, ...] = ()
+    tolerances: Mapping[str, float] = field(default_factory=dict)
 
     @property
     def notebook_path(self) -> Path:
@@ -123,7 +124,15 @@ def load_plan(path: Path | None = None) -> Plan:
         if not isinstance(entry, dict):
             problems.append(Violation(rule="each run must be a mapping", column=where))
             continue
-        extra = set(entry) - {"id", "notebook", "title", "parameters", "quick", "inputs"}
+        extra = set(entry) - {
+            "id",
+            "notebook",
+            "title",
+            "parameters",
+            "quick",
+            "inputs",
+            "tolerances",
+        }
         if extra:
             problems.append(Violation(rule=f"unknown key(s) {sorted(extra)}", column=where))
         missing = [k for k in ("id", "notebook", "title") if not entry.get(k)]
@@ -206,6 +215,7 @@ def load_plan(path: Path | None = None) -> Plan:
                 parameters=params,
                 quick_overrides=quick,
                 inputs=tuple([*nb_inputs, *(entry.get("inputs") or [])]),
+                tolerances=dict(entry.get("tolerances") or {}),
             )
         )
     if problems:

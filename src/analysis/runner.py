@@ -163,6 +163,23 @@ def execute(
         "environment": provenance.environment(),
     }
     atomic_write_text(context_path(run.id), json.dumps(context, indent=1, sort_keys=True))
+    # Until this run finishes, nothing of its previous execution may pass for current: the state
+    # says "running" (an interrupted run stays so) and the old results and notebook are removed.
+    atomic_write_text(
+        state_path(run.id),
+        json.dumps(
+            {
+                "run_id": run.id,
+                "status": "running",
+                "cache_key": None,
+                "started_utc": context["started_utc"],
+            },
+            indent=1,
+            sort_keys=True,
+        ),
+    )
+    results_path(run.id).unlink(missing_ok=True)
+    executed_path(run.id).unlink(missing_ok=True)
     staged = staging_path(run.id)
     staged.unlink(missing_ok=True)
     out = executed_path(run.id)

@@ -53,6 +53,16 @@ def normalise(nb: nbformat.NotebookNode, *, title: str) -> nbformat.NotebookNode
     return nb
 
 
+def strip_volatile(page: str) -> str:
+    """Remove the provenance block (run time, commit).
+
+    It is the only part that differs between two runs of a report from the same inputs and seeds.
+    """
+    import re
+
+    return re.sub(r'<div class="provenance">.*?</div>', "", page, flags=re.DOTALL)
+
+
 def _exporter():
     from nbconvert import HTMLExporter
     from traitlets.config import Config
@@ -165,7 +175,11 @@ def publish(plan: Plan) -> tuple[list[Path], list[Finding]]:
         has_html = False
         results = load_results(run.id) or {}
         status = state.get("status", "not run")
-        if executed.exists():
+        if status == "running":
+            status = "interrupted (incomplete: rerun it)"
+        if status not in ("success", "failed"):
+            target.unlink(missing_ok=True)  # never show a stale page for a run not completed
+        elif executed.exists():
             page = notebook_to_html(executed, title=run.title)
             found = scan(
                 run.id,
