@@ -2,13 +2,15 @@
 
 ``sandbox`` builds a throw-away copy of the repository layout (config, notebooks, data/raw,
 reports) in a temporary folder and points :mod:`analysis.paths` at it, so runner and publish
-tests never touch the working tree's reports.
+tests never touch the working tree's reports.  ``quick_plan`` runs the whole plan with
+``--quick`` twice in one such sandbox (once per test session) for the end-to-end checks.
 """
 
 from __future__ import annotations
 
 import importlib
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -16,7 +18,8 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 
 
-def _reload_paths(monkeypatch: pytest.MonkeyPatch, root: Path) -> None:
+def point_paths_at(monkeypatch: pytest.MonkeyPatch, root: Path) -> None:
+    """Point the package (and kernels started from here) at another repository root."""
     monkeypatch.setenv("ANALYSIS_ROOT", str(root))
     monkeypatch.setenv("ANALYSIS_REPORTS_DIR", str(root / "reports"))
     import analysis.paths
@@ -26,25 +29,30 @@ def _reload_paths(monkeypatch: pytest.MonkeyPatch, root: Path) -> None:
     importlib.reload(analysis.paths)
 
 
-@pytest.fixture
-def sandbox(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A temporary repository root with the real raw data, config and notebooks."""
-    root = tmp_path / "repo"
+def make_sandbox(root: Path) -> Path:
+    """Copy what a run needs (raw data, notebooks, config, lock, built panels) under ``root``."""
     (root / "data").mkdir(parents=True)
     shutil.copytree(REPO / "data" / "raw", root / "data" / "raw")
     shutil.copytree(REPO / "notebooks", root / "notebooks")
     shutil.copytree(REPO / "config", root / "config")
     shutil.copy(REPO / "requirements.lock", root / "requirements.lock")
     (root / "data" / "processed").mkdir()
-    # Reuse already-built panels when present (they are rebuilt if stale).
-    for f in (REPO / "data" / "processed").glob("*"):
+    for f in (REPO / "data" / "processed").glob("*"):  # reused if current, rebuilt if stale
         if f.is_file() and not f.name.startswith("."):
             shutil.copy(f, root / "data" / "processed" / f.name)
-    _reload_paths(monkeypatch, root)
+    return root
+
+
+@pytest.fixture
+def sandbox(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """A temporary repository root with the real raw data, config and notebooks."""
+    root = make_sandbox(tmp_path / "repo")
+    point_paths_at(monkeypatch, root)
     yield root
     monkeypatch.undo()
-    _reload_paths(monkeypatch, REPO)
-    monkeypatch.undo()
+    import analysis.paths
+
+    importlib.reload(analysis.paths)
 
 
 @pytest.fixture(scope="session")
@@ -53,3 +61,29 @@ def built_panels():
     from analysis.data import panels
 
     return panels.build_all()
+
+
+@pytest.fixture(scope="module")
+def quick_plan(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
+    """Run the whole plan with --quick twice (second time forced) and publish after each.
+
+    Yields the sandbox root and the first run's results/HTML for determinism checks.
+    """
+    from analysis.__main__ import main
+
+    root = make_sandbox(tmp_path_factory.mktemp("e2e") / "repo")
+    with pytest.MonkeyPatch.context() as mp:
+        point_paths_at(mp, root)
+        from analysis import paths
+
+        first_rc = main(["run", "--quick", "--no-progress"])
+        publish_rc = main(["publish"])
+        first = {p.name: p.read_bytes() for p in paths.RESULTS_DIR.glob("*.json")}
+        first_html = {p.name: p.read_text() for p in paths.REPORTS_DIR.glob("*.html")}
+        second_rc = main(["run", "--quick", "--force", "--no-progress"])
+        main(["publish"])
+        yield {"root": root, "rc": (first_rc, publish_rc, second_rc), "results": first,
+               "html": first_html}
+    import analysis.paths
+
+    importlib.reload(analysis.paths)
