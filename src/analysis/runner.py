@@ -56,9 +56,18 @@ def _hash_files(files: Iterable[Path]) -> dict[str, str]:
 def declared_inputs(run: Run, parameters: dict[str, Any]) -> dict[str, str]:
     """Hash the files a run reads: its plan ``inputs`` globs and any parameter naming a file."""
     files: list[Path] = []
+    own = results_path(run.id).resolve()
     for pattern in run.inputs:
-        matches = [Path(p) for p in glob.glob(str(paths.ROOT / pattern), recursive=True)]
-        files += [p for p in matches if p.is_file() and p.name not in integrity.UNMANIFESTED]
+        # "reports/..." patterns (other runs' results) follow the reports folder in use
+        base = paths.REPORTS_DIR.parent if pattern.startswith("reports/") else paths.ROOT
+        if pattern.startswith("reports/"):
+            pattern = paths.REPORTS_DIR.name + pattern[len("reports") :]
+        matches = [Path(p) for p in glob.glob(str(base / pattern), recursive=True)]
+        files += [
+            p
+            for p in matches
+            if p.is_file() and p.name not in integrity.UNMANIFESTED and p.resolve() != own
+        ]
     for value in parameters.values():
         if (
             isinstance(value, str)
