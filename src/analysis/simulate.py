@@ -68,6 +68,8 @@ within-pupil comparison (DiD) recovers the truth for absence, grades, INVALSI an
 
 from __future__ import annotations
 
+import copy
+import functools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
@@ -103,6 +105,11 @@ _UPPER = (9, 13)
 # Calibration
 # --------------------------------------------------------------------------------------------
 
+@functools.lru_cache(maxsize=8)
+def _parse_yaml(text: str) -> Any:
+    return yaml.safe_load(text)
+
+
 def load_calibration(path: str | Path | None = None) -> dict[str, dict[str, Any]]:
     """Read the calibration file and check that every number has a source.
 
@@ -129,7 +136,7 @@ def load_calibration(path: str | Path | None = None) -> dict[str, dict[str, Any]
     else:
         text = Path(path).read_text("utf-8")
         label = str(path)
-    data = yaml.safe_load(text)
+    data = copy.deepcopy(_parse_yaml(text))  # parsed once per content; callers get a copy
     bad = []
     for section, entries in data.items():
         for name, entry in entries.items():
