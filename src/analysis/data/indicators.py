@@ -146,6 +146,7 @@ LFS_BREAK_NOTES = {
     2004: "LFS redesign",
     2006: "break",
     2014: "ISCED 2011",
+    2018: "break flagged by Eurostat (cause not given in PROVENANCE.md)",
     2021: "EU-LFS regulation 2019/1700",
 }
 

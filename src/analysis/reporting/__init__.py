@@ -301,9 +301,15 @@ def show_pupil_table(
 
 def show_figure(fig: plt.Figure, *, caption: str) -> None:
     """Display a matplotlib figure (embedded PNG) followed by its caption, then close it."""
-    from IPython.display import HTML, display
+    import io
 
-    display(fig)
+    from IPython.display import HTML, Image, display
+
+    # Rendered explicitly (not through the inline backend) so that figures created without
+    # pyplot display too; no Software/date metadata, so the bytes are reproducible.
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=100, bbox_inches="tight", metadata={"Software": None})
+    display(Image(data=buf.getvalue(), format="png"))
     display(HTML(f'<p class="caption">{html.escape(caption)}</p>'))
     plt.close(fig)
 

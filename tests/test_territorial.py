@@ -1,0 +1,235 @@
+"""The territorial glue (analysis.territorial) on the real Eurostat / ISTAT data.
+
+Donor pools and exclusions are checked against the territorial facts they encode (which
+provinces are in the Mezzogiorno, which Sardinian provinces changed, which ELET regions are
+missing or flagged); the DiD estimate against a hand computation on the same panel.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from analysis import territorial as T
+from analysis.data import geography, indicators
+from analysis.errors import DataValidationError
+from analysis.reporting.results import dumps
+
+SARDINIA_CHANGED = {"Cagliari", "Sassari", "Nuoro", "Oristano", "Sud Sardegna"}
+SARDINIA_ABOLISHED = {"Carbonia-Iglesias", "Medio Campidano", "Ogliastra", "Olbia-Tempio"}
+
+
+@pytest.fixture(scope="module")
+def neet_panel() -> T.TerritorialPanel:
+    return T.build_panel(indicator="neet", level="province", treated_unit="Lecce", start=2021,
+                         donor_pool="south_provinces", pre_years=2010)
+
+
+@pytest.fixture(scope="module")
+def elet_panel() -> T.TerritorialPanel:
+    return T.build_panel(indicator="elet", level="region", treated_unit="Puglia", start=2021,
+                         donor_pool="all_regions", pre_years=2014)
+
+
+@pytest.fixture(scope="module")
+def neet_tri(neet_panel) -> T.Triangulation:
+    return T.triangulate(neet_panel, replications=50, seed=1)
+
+
+# -- donor pools and exclusions ------------------------------------------------------------------
+def test_south_province_pool_is_the_mezzogiorno_minus_changed_provinces(neet_panel):
+    s = indicators.series("neet")
+    south = set(s.loc[(s["level"] == "province") & s["region"].isin(geography.MEZZOGIORNO),
+                      "unit"])
+    expected = south - {"Lecce"} - SARDINIA_CHANGED - SARDINIA_ABOLISHED
+    assert set(neet_panel.donors) == expected
+    assert len(neet_panel.donors) == 32
+    ex = neet_panel.excluded.set_index("unit", drop=False)
+    assert set(ex.loc[ex["rule"] == "boundary", "unit"]) == SARDINIA_CHANGED
+    assert set(ex.loc[ex["rule"] == "abolished", "unit"]) == SARDINIA_ABOLISHED
+    # Puglia contains Lecce: named as such, never a donor; macro-areas and Italy likewise
+    assert set(ex.loc[ex["rule"] == "contains_treated", "unit"]) == {
+        "Puglia", "Sud", "Mezzogiorno", "Italia"}
+    assert "Milano" in set(ex.loc[ex["rule"] == "pool", "unit"])
+    # every unit of the source is either treated, a donor, or listed with a reason
+    listed = set(ex["unit"].dropna()) | set(neet_panel.donors) | {"Lecce"}
+    assert listed == set(s["unit"])
+
+
+def test_panel_is_balanced_complete_and_without_duplicates(neet_panel):
+    d = neet_panel.data
+    assert not d.duplicated(["unit", "year"]).any()
+    assert d["value"].notna().all()
+    years = (*neet_panel.pre_periods, *neet_panel.post_periods)
+    assert years == tuple(range(2010, 2025))
+    assert neet_panel.pre_periods == tuple(range(2010, 2021))
+    assert d.groupby("unit").size().eq(len(years)).all()
+    assert set(d["unit"]) == {"Lecce", *neet_panel.donors}
+    assert set(d["region"].loc[d["unit"] != "Lecce"]) <= set(geography.MEZZOGIORNO)
+
+
+def test_later_first_pre_year_readmits_redrawn_sardinian_provinces():
+    p = T.build_panel(indicator="neet", level="province", treated_unit="Lecce", start=2021,
+                      donor_pool="south_provinces", pre_years=2017)
+    assert set(p.donors) >= SARDINIA_CHANGED
+    assert not SARDINIA_ABOLISHED & set(p.donors)
+    assert len(p.donors) == 37
+
+
+def test_invalsi_missing_2020_is_a_recorded_dropped_year():
+    p = T.build_panel(indicator="invalsi_literacy_g8", level="province", treated_unit="Lecce",
+                      start=2021, donor_pool="south_provinces")
+    assert p.pre_periods == (2017, 2018, 2019)
+    assert p.post_periods == (2021, 2022, 2023, 2024)
+    assert p.missing_years == (2020,)
+    reason = p.excluded.loc[p.excluded["rule"] == "year", "reason"].iloc[0]
+    assert "INVALSI" in reason and "2020" in reason
+
+
+def test_elet_regions_exclusions_and_breaks(elet_panel):
+    ex = elet_panel.excluded.set_index("unit")
+    assert ex.loc["Molise", "rule"] == "missing" and "2023-2025" in ex.loc["Molise", "reason"]
+    assert ex.loc["Valle d'Aosta/Vallée d'Aoste", "rule"] == "missing"
+    assert ex.loc["Basilicata", "rule"] == "unreliable"
+    assert ex.loc["Sud", "rule"] == "contains_treated"
+    assert ex.loc["Centro", "rule"] == "level"
+    assert len(elet_panel.donors) == 15
+    assert {"Provincia Autonoma di Bolzano/Bozen", "Campania"} <= set(elet_panel.donors)
+    br = elet_panel.breaks().set_index("year")
+    assert {2014, 2021} <= set(br.index)
+    assert br.loc[2021, "position"].startswith("start year")
+    assert any("coincides with the start" in n for n in elet_panel.break_notes())
+    flagged = elet_panel.flags()
+    assert not flagged["used"].any()  # all flagged observations belong to excluded donors
+
+
+def test_keeping_unreliable_readmits_flagged_donors_but_not_missing_ones():
+    p = T.build_panel(indicator="elet", level="region", treated_unit="Puglia", start=2021,
+                      donor_pool="south_regions", pre_years=2014, exclude_unreliable=False)
+    assert "Basilicata" in p.donors
+    assert "Molise" not in p.donors
+    assert set(p.donors) == {"Abruzzo", "Basilicata", "Calabria", "Campania", "Sicilia",
+                             "Sardegna"}
+
+
+def test_aggregate_next_to_its_parts_is_not_a_donor():
+    years = range(2010, 2016)
+    rows = [{"unit": u, "level": "region", "region": u, "year": y, "value": v + 0.1 * y - 200,
+             "flag": "", "source": "test", "break": False, "unreliable": False}
+            for u, v in [("Puglia", 5.0), ("Trentino-Alto Adige/Südtirol", 3.0),
+                         ("Provincia Autonoma di Trento", 2.0), ("Veneto", 4.0)]
+            for y in years]
+    p = T.build_panel(indicator="elet", level="region", treated_unit="Puglia", start=2014,
+                      donor_pool="all_regions", data=pd.DataFrame(rows))
+    assert set(p.donors) == {"Provincia Autonoma di Trento", "Veneto"}
+    ex = p.excluded.set_index("unit")
+    assert ex.loc["Trentino-Alto Adige/Südtirol", "rule"] == "aggregate"
+
+
+def test_bes_splice_is_described(neet_panel):
+    sp = neet_panel.splice().set_index("unit")
+    assert sp.loc["Lecce", "years_ed2021_shifted"] == "2010-2017"
+    assert sp.loc["Lecce", "years_ed2025"] == "2018-2024"
+    assert sp.loc["Lecce", "shift"] == pytest.approx(0.1667, abs=1e-3)
+    assert any("-N22" in n for n in neet_panel.break_notes())
+
+
+# -- bad parameters --------------------------------------------------------------------------------
+BASE = dict(indicator="neet", level="province", treated_unit="Lecce", start=2021,
+            donor_pool="south_provinces", pre_years=2010)
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"treated_unit": "Leccee"}, "not found in the 'neet' series"),
+    ({"level": "region", "donor_pool": "south_regions"}, "is a province, not a region"),
+    ({"start": 2030}, "outside the data"),
+    ({"start": 2004, "pre_years": None}, "outside the data"),
+    ({"pre_years": 5}, "not a number of years"),
+    ({"pre_years": 2022}, "must be before start"),
+    ({"start": 2011}, "fewer than 2 pre-period years"),
+    ({"donor_pool": "southern_provinces"}, "did you mean 'south_provinces'"),
+    ({"donor_pool": "south_regions"}, "holds regions"),
+    ({"donor_pool": ["Cagliari"]}, "no donors left"),
+    ({"donor_pool": ["Lecce", "Bari"]}, "treated unit 'Lecce' is in the donor list"),
+    ({"donor_pool": ["Puglia"]}, "not of level 'province'"),
+    ({"indicator": "elet"}, "not published by province"),
+    ({"indicator": "neat"}, "did you mean 'neet'"),
+    ({"sex": "X"}, "sex must be one of"),
+    ({"level": "nation"}, "level must be one of"),
+])
+def test_bad_parameters_raise_named_errors(change, message):
+    with pytest.raises(DataValidationError, match="rule") as err:
+        T.build_panel(**{**BASE, **change})
+    assert message in str(err.value)
+
+
+def test_no_donors_left_names_the_reasons():
+    with pytest.raises(DataValidationError) as err:
+        T.build_panel(indicator="elet", level="region", treated_unit="Puglia", start=2021,
+                      donor_pool=["Molise", "Basilicata"], pre_years=2014)
+    msg = str(err.value)
+    assert "no donors left" in msg and "Molise" in msg and "missing value" in msg
+
+
+def test_duplicated_unit_year_rows_are_rejected():
+    s = indicators.series("neet")
+    dup = pd.concat([s, s[(s["unit"] == "Bari") & (s["year"] == 2015)]], ignore_index=True)
+    with pytest.raises(DataValidationError, match="duplicated unit-year rows") as err:
+        T.build_panel(**BASE, data=dup)
+    assert "Bari" in str(err.value) and "DataFrame argument" in str(err.value)
+
+
+# -- estimation ------------------------------------------------------------------------------------
+def test_default_fake_start():
+    assert T.default_fake_start(range(2010, 2021)) == 2016
+    assert T.default_fake_start((2017, 2018, 2019)) == 2019
+    assert T.default_fake_start((2017, 2018, 2019, 2021, 2022)) == 2021
+    assert T.default_fake_start((2019, 2020)) is None
+
+
+def test_triangulation_numbers_on_lecce_neet(neet_panel, neet_tri):
+    t = neet_tri.table().set_index("estimator")
+    assert list(t.index) == ["Synthetic control", "Synthetic DiD", "DiD (unit + year effects)"]
+    # DiD by hand: (treated post - pre) - (donor mean post - pre), equal weights
+    d = neet_panel.data
+    post = d["year"] >= 2021
+    tr = d["unit"] == "Lecce"
+    by_hand = ((d[tr & post]["value"].mean() - d[tr & ~post]["value"].mean())
+               - (d[~tr & post]["value"].mean() - d[~tr & ~post]["value"].mean()))
+    assert t.loc["DiD (unit + year effects)", "att"] == pytest.approx(by_hand, abs=1e-8)
+    # values of this panel (real data, ed. 2021 + 2025 splice), stated to 0.01
+    assert t.loc["Synthetic control", "att"] == pytest.approx(-0.233, abs=0.01)
+    assert t.loc["Synthetic DiD", "att"] == pytest.approx(0.850, abs=0.01)
+    assert by_hand == pytest.approx(0.206, abs=0.01)
+    assert t.loc["Synthetic control", "pre_rmspe"] == pytest.approx(0.869, abs=0.01)
+    # permutation p = rank / (donors + 1)
+    assert (t["n_units"] == 33).all()
+    assert np.allclose(t["p_permutation"], t["rank"] / 33)
+    w = neet_tri.results["sc"].weights
+    assert w.min() >= -1e-12 and w.sum() == pytest.approx(1.0, abs=1e-6)
+    assert neet_tri.fake_start == 2016
+    it = neet_tri.placebo_in_time_table()
+    assert (it["fake_post"] == "2016-2020").all()
+    loo = neet_tri.leave_one_out_table().set_index("estimator")
+    assert loo.loc["Synthetic control", "re_estimates"] == int((w > 1e-6).sum())
+
+
+def test_conclusion_and_results_json(neet_tri):
+    text = neet_tri.conclusion()
+    assert "4 post-period year(s) available (2021-2024)" in text
+    assert "not the programme's effect" in text and "780,000" in text
+    head = neet_tri.headline()
+    assert set(head) == {"SC ATT (pp)", "SDID ATT (pp)", "DiD ATT (pp)", "SC permutation p"}
+    payload = json.loads(dumps({"r": neet_tri.to_dict()}))
+    assert payload["r"]["n_post"] == 4
+    assert len(payload["r"]["triangulation"]) == 3
+    assert payload["r"]["panel"]["design"]["pre_years"] == 2010
+
+
+def test_figures_are_built(neet_tri):
+    for f in (T.plot_paths, T.plot_gaps, T.plot_weights, T.plot_leave_one_out):
+        fig = f(neet_tri)
+        assert fig.axes and fig.axes[0].lines or fig.axes[0].patches
