@@ -26,15 +26,15 @@ $(STAMP): requirements.lock pyproject.toml
 ## env: create .venv and install the locked environment (done automatically by other targets)
 env: $(STAMP)
 
-## report: build every report in config/plan.yaml (run + publish) into reports/
+## report: build every report in config/plan.yaml (run + publish) into reports/ (publishes even if a run failed, then exits non-zero)
 report: $(STAMP)
-	$(PY) -m analysis run $(RUN_ARGS)
-	$(PY) -m analysis publish
+	@rc=0; $(PY) -m analysis run $(RUN_ARGS) || rc=$$?; \
+	  $(PY) -m analysis publish || rc=$$((rc ? rc : $$?)); exit $$rc
 
 ## report-quick: the whole plan with shrunk simulation/bootstrap sizes (as CI does)
 report-quick: $(STAMP)
-	$(PY) -m analysis run --quick $(RUN_ARGS)
-	$(PY) -m analysis publish
+	@rc=0; $(PY) -m analysis run --quick $(RUN_ARGS) || rc=$$?; \
+	  $(PY) -m analysis publish || rc=$$((rc ? rc : $$?)); exit $$rc
 
 ## data: build the tidy panels in data/processed/ from data/raw/
 data: $(STAMP)
