@@ -71,6 +71,8 @@ silently.  ``exclusions="report"`` drops them and returns a :class:`LoadedPanel`
 
 from __future__ import annotations
 
+import csv
+import io
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -447,16 +449,49 @@ def _read(source: str | Path | pd.DataFrame) -> tuple[pd.DataFrame, str, bool]:
     """Return (frame, source label, rows-are-csv-lines)."""
     if isinstance(source, pd.DataFrame):
         return source.copy(), "DataFrame argument", False
+    if not isinstance(source, str | Path):
+        raise DataValidationError(f"{type(source).__name__} argument", [Violation(
+            rule="the panel must be a path to a .csv or .parquet file, or a DataFrame")])
     path = Path(source)
     label = str(path)
     if not path.exists():
         raise DataValidationError(label, [Violation(rule="file not found")])
     suffix = path.suffix.lower()
-    if suffix == ".csv":
-        df = pd.read_csv(path, dtype=str, keep_default_na=False)
-        return df, label, True
-    if suffix in (".parquet", ".pq"):
-        return pd.read_parquet(path), label, False
+    # Unreadable files are bad input like any other: name the file and the rule instead of
+    # letting a pandas/pyarrow/codec exception escape (found by tests/test_fuzz_programme.py).
+    try:
+        if suffix == ".csv":
+            text = path.read_bytes().decode("utf-8")
+            # pandas pads a line with too few fields with missing values and reads a first
+            # line with too many as an index, shifting every value to the next column: check
+            # the field count of every line first.
+            lines = [r for r in csv.reader(io.StringIO(text)) if r]
+            ragged = [i for i, r in enumerate(lines[1:], start=2) if len(r) != len(lines[0])]
+            if ragged:
+                raise DataValidationError(label, [Violation(
+                    rule=f"line has another number of fields than the header "
+                         f"({len(lines[0])})", rows=tuple(f"line {i}" for i in ragged[:5]),
+                    n_rows=len(ragged))])
+            df = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False)
+            return df, label, True
+        if suffix in (".parquet", ".pq"):
+            return pd.read_parquet(path), label, False
+    except DataValidationError:
+        raise
+    except UnicodeDecodeError as exc:
+        raise DataValidationError(label, [Violation(
+            rule=f"file is not UTF-8 text ({exc.reason} at byte {exc.start})")]) from exc
+    except pd.errors.EmptyDataError as exc:
+        raise DataValidationError(label, [Violation(rule="file is empty")]) from exc
+    except (pd.errors.ParserError, csv.Error) as exc:
+        raise DataValidationError(label, [Violation(
+            rule=f"not a well-formed comma-separated file: {exc}".strip())]) from exc
+    except OSError as exc:  # a directory, no permission, truncated parquet (pyarrow's OSError)
+        raise DataValidationError(label, [Violation(
+            rule=f"cannot read the file ({type(exc).__name__}: {exc})")]) from exc
+    except Exception as exc:  # pyarrow.ArrowInvalid etc.: not a parquet file
+        raise DataValidationError(label, [Violation(
+            rule=f"not a readable {suffix} file ({type(exc).__name__}: {exc})")]) from exc
     raise DataValidationError(label, [Violation(
         rule=f"unsupported file type {suffix!r}: expected .csv or .parquet")])
 
@@ -503,7 +538,9 @@ def _coerce(df: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, pd.Series]]:
         if spec.kind == "str":
             values, mask = _to_text(col)
             if spec.name == "course":
-                values = values.fillna("")
+                # "NA", "null" ... are missing values (as documented for CSV cells) → "";
+                # before, they were read as a course named "NA" (found by the fuzz tests)
+                values = values.mask(_is_na_token(values), "").fillna("")
             elif spec.name != "pupil_id" and spec.name != "school_id":
                 values = values.where(~_is_na_token(values))
         else:
@@ -860,6 +897,9 @@ def load_panel(source: str | Path | pd.DataFrame, *,
     raw, label, csv_lines = _read(source)
     violations = _structural_violations(raw)
     if raw.columns.duplicated().any():
+        raise DataValidationError(label, violations)
+    if len(raw) == 0:  # a header-only file or an empty frame is not an (empty) panel
+        violations.append(Violation(rule="the panel has no rows"))
         raise DataValidationError(label, violations)
     raw = raw.reset_index(drop=True)
     frame, bad = _coerce(raw)

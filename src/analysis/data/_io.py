@@ -12,7 +12,8 @@ import pandas as pd
 from analysis import paths
 from analysis.errors import DataValidationError, Violation
 
-_NUMBER = re.compile(r"^\s*(?P<num>-?\d+(?:[.,]\d+)?)\s*(?P<note>\([a-z]\))?\s*$")
+# ASCII digits only: \d would also read other scripts' digits ("١٢") as a number.
+_NUMBER = re.compile(r"^\s*(?P<num>-?[0-9]+(?:[.,][0-9]+)?)\s*(?P<note>\([a-z]\))?\s*$")
 
 # ISTAT conventional signs (Segni convenzionali): kept as flags, never silently dropped.
 ISTAT_SIGNS = {

@@ -19,8 +19,10 @@ from analysis.data import geography
 from analysis.data._io import duplicates_violation, source_name
 from analysis.errors import DataValidationError, Violation
 
-_CELL = re.compile(r"^\s*(?P<value>:|-?\d+(?:\.\d+)?)\s*(?P<flags>[a-z]*)\s*$")
+# ASCII digits only ([0-9], not \d, which also matches other scripts' digits).
+_CELL = re.compile(r"^\s*(?P<value>:|-?[0-9]+(?:\.[0-9]+)?)\s*(?P<flags>[a-z]*)\s*$")
 KNOWN_FLAGS = set("bcdefnpsuz")
+_YEAR = re.compile(r"[0-9]{4}")
 
 
 def read_sdmx_tsv(path: Path, *, dimensions: tuple[str, ...]) -> pd.DataFrame:
@@ -46,6 +48,8 @@ def read_sdmx_tsv(path: Path, *, dimensions: tuple[str, ...]) -> pd.DataFrame:
         text = Path(path).read_text(encoding="utf-8")
     except UnicodeDecodeError as exc:
         raise DataValidationError(src, f"file is not UTF-8 text ({exc.reason})") from exc
+    except OSError as exc:  # missing file, a directory, unreadable: name the file (fuzz tests)
+        raise DataValidationError(src, f"cannot read the file ({exc.strerror or exc})") from exc
     lines = [ln for ln in text.splitlines() if ln.strip()]
     if not lines:
         raise DataValidationError(src, "file is empty")
@@ -66,16 +70,24 @@ def read_sdmx_tsv(path: Path, *, dimensions: tuple[str, ...]) -> pd.DataFrame:
     years: list[int] = []
     bad_years = []
     for cell in header[1:]:
-        try:
+        # Four ASCII digits only: int() would also accept "2_005", "+2005" or non-ASCII digits
+        # (a corrupted header read as a plausible year).
+        if _YEAR.fullmatch(cell.strip()):
             years.append(int(cell.strip()))
-        except ValueError:
+        else:
             bad_years.append(cell)
+    if not bad_years and years != sorted(set(years)):
+        # Eurostat lists years in increasing order; swapped headers would silently attach
+        # values to the wrong years (a repeated year is caught here too).
+        bad_years = [str(nxt) for y, nxt in zip(years, years[1:], strict=False) if nxt <= y]
     if bad_years or not years:
         raise DataValidationError(
             src,
             [
                 Violation(
-                    rule="year header cells must be integers", column=str(bad_years[:3]), rows=[1]
+                    rule="year header cells must be four-digit years in increasing order",
+                    column=str(bad_years[:3]),
+                    rows=[1],
                 )
             ],
         )
@@ -114,6 +126,8 @@ def read_sdmx_tsv(path: Path, *, dimensions: tuple[str, ...]) -> pd.DataFrame:
                 for (col, rule), rows in violations.items()
             ],
         )
+    if not records:  # a header without data lines would give a silently empty table
+        raise DataValidationError(src, "file has a header but no data lines")
     df = pd.DataFrame.from_records(records, columns=[*dimensions, "year", "value", "flags", "line"])
     dup = duplicates_violation(df, [*dimensions, "year"], df["line"])
     if dup is not None:
@@ -152,6 +166,50 @@ def _unknown_geo(df: pd.DataFrame, src: str) -> None:
         )
 
 
+def _all_italian_geos(df: pd.DataFrame, src: str) -> None:
+    """Every Italian unit of :data:`geography.NUTS` (country, macro-areas, regions) is present.
+
+    Both tables cover all of them; a missing line (deleted, or lost to a file truncated at a
+    line boundary) is reported instead of giving a panel without that region.
+    """
+    italian = [g for g in geography.NUTS if g.startswith("IT")]
+    missing = [g for g in italian if g not in set(df["geo"])]
+    if missing:
+        raise DataValidationError(
+            src,
+            [
+                Violation(
+                    rule=f"incomplete table: no series for {len(missing)} Italian unit(s) "
+                    f"{missing[:5]} (every NUTS 0/1/2 unit of Italy is expected)",
+                    column="geo",
+                )
+            ],
+        )
+
+
+def _sexes_balanced(df: pd.DataFrame, src: str) -> None:
+    """Every geo needs the total (``T``) and the same set of sexes as the other geos.
+
+    A file truncated at a line boundary loses whole series (lines are ordered F, M, T); this
+    rule turns such a file into an error instead of a panel with silently missing series.
+    """
+    sexes = df.groupby("geo")["sex"].agg(lambda s: tuple(sorted(set(s))))
+    full = tuple(sorted(set(df["sex"])))
+    bad = sexes[(sexes != full) | ~sexes.map(lambda t: "T" in t)]
+    if len(bad):
+        raise DataValidationError(
+            src,
+            [
+                Violation(
+                    rule=f"unbalanced file: every geo needs the series for sex {list(full)} "
+                    f"incl. the total T (found {dict(bad.head(3))})",
+                    column="sex",
+                    rows=df.loc[df["geo"].isin(bad.index), "line"].unique().tolist(),
+                )
+            ],
+        )
+
+
 def read_elet(files: list[Path]) -> pd.DataFrame:
     """Read edat_lfse_16 files into the tidy ``elet_regions`` panel.
 
@@ -161,6 +219,8 @@ def read_elet(files: list[Path]) -> pd.DataFrame:
         Columns ``geo``, ``region_name``, ``level``, ``sex`` (F/M/T), ``year``, ``value`` (% of
         the population aged 18–24), ``flags``.
     """
+    if not files:
+        raise DataValidationError("read_elet(files=[])", "no edat_lfse_16 file given")
     parts = []
     for f in files:
         df = read_sdmx_tsv(f, dimensions=("freq", "unit", "sex", "age", "geo"))
@@ -191,8 +251,24 @@ def read_elet(files: list[Path]) -> pd.DataFrame:
             )
         _unknown_geo(df, src)
         _percent_range(df, src)
-        parts.append(df)
+        _sexes_balanced(df, src)
+        parts.append(df.assign(source=src))
     out = pd.concat(parts, ignore_index=True)
+    _all_italian_geos(out, ", ".join(source_name(f) for f in files))
+    # The same series in two files (each file is checked for duplicates on its own).
+    dup = out.duplicated(["geo", "sex", "year"], keep=False)
+    if dup.any():
+        where = out.loc[dup].drop_duplicates(["source", "line"])
+        raise DataValidationError(
+            ", ".join(sorted(where["source"].unique())),
+            [
+                Violation(
+                    rule="the same series (geo, sex) appears in more than one file",
+                    column="geo,sex",
+                    rows=[f"{s}:{ln}" for s, ln in zip(where["source"], where["line"], strict=True)],
+                )
+            ],
+        )
     out["region_name"] = out["geo"].map(geography.nuts_name)
     out["level"] = out["geo"].map(geography.nuts_level)
     cols = ["geo", "region_name", "level", "sex", "year", "value", "flags"]
@@ -203,8 +279,23 @@ def read_arope(path: Path) -> pd.DataFrame:
     """Read ilc_peps11 into the tidy ``arope_regions`` panel (% of total population)."""
     df = read_sdmx_tsv(path, dimensions=("freq", "unit", "geo"))
     src = source_name(path)
+    # Another unit (e.g. THS_PER, thousands of persons) would pass the [0, 100] range check
+    # and silently change the meaning of the values.
+    wrong = (df["unit"] != "PC") | (df["freq"] != "A")
+    if wrong.any():
+        raise DataValidationError(
+            src,
+            [
+                Violation(
+                    rule="expected freq=A, unit=PC",
+                    column="freq,unit",
+                    rows=df.loc[wrong, "line"].unique().tolist(),
+                )
+            ],
+        )
     _unknown_geo(df, src)
     _percent_range(df, src)
+    _all_italian_geos(df, src)
     df["region_name"] = df["geo"].map(geography.nuts_name)
     df["level"] = df["geo"].map(geography.nuts_level)
     df["sex"] = "T"

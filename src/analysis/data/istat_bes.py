@@ -32,6 +32,10 @@ SHEET_REGIONS = "Foglio1"
 ID_COLUMNS = ["DOMINIO", "CODICE", "INDICATORE", "SESSO", "TERRITORIO", "UNITA_MISURA", "FONTE"]
 SEX = {"Maschi": "M", "Femmine": "F", "Totale": "T"}
 PERCENT_UNIT = "Valori percentuali"
+# Columns besides the id and year columns that ISTAT's workbooks carry (notes, ed. 2025 codes).
+KNOWN_OTHER_COLUMNS = frozenset(
+    [*ID_COLUMNS, "NOTA", "NOTE", "W_DOMINIO", "W_INDICATORE", "W_SESSO", "W_GEO"]
+)
 MACRO_BY_W_GEO = {"01": "Nord-ovest", "02": "Nord-est", "03": "Centro", "04": "Sud", "05": "Isole"}
 
 # Indicators whose code changed between editions without a change of definition (ISTAT renumbered
@@ -55,7 +59,7 @@ def series_code(code: str) -> str:
 def _year_columns(columns: pd.Index) -> dict[object, int]:
     out = {}
     for c in columns:
-        m = re.fullmatch(r"V_?(\d{4})", str(c)) or re.fullmatch(r"(\d{4})", str(c))
+        m = re.fullmatch(r"V_?([0-9]{4})", str(c)) or re.fullmatch(r"([0-9]{4})", str(c))
         if m:
             out[c] = int(m.group(1))
     return out
@@ -89,14 +93,57 @@ def read_bes_workbook(path: Path, *, sheet: str, edition: str) -> pd.DataFrame:
         raise DataValidationError(
             src, f"not a readable .xlsx workbook ({type(exc).__name__}: {exc})"
         ) from exc
+    return parse_bes_sheet(raw, source=src, edition=edition)
+
+
+def parse_bes_sheet(raw: pd.DataFrame, *, source: str, edition: str) -> pd.DataFrame:
+    """Validate one BES sheet already read as text/objects (the second half of the reader).
+
+    :func:`read_bes_workbook` reads the sheet with ``pandas.read_excel(..., dtype=object)`` and
+    passes it here; the property-based tests call it directly so that they can try many
+    malformed sheets without writing a workbook for each.  Parameters and result as in
+    :func:`read_bes_workbook` (``source`` names the file in messages).
+    """
+    src = source
     require_columns(raw, ID_COLUMNS, src)
     years = _year_columns(raw.columns)
     if not years:
         raise DataValidationError(src, "no year columns (V_YYYY, VYYYY or YYYY) found")
+    # A renamed or mangled header must not silently drop a year or an id column.
+    unknown = [c for c in raw.columns if c not in years and c not in KNOWN_OTHER_COLUMNS]
+    if unknown:
+        raise DataValidationError(
+            src,
+            [
+                Violation(
+                    rule="unexpected column (neither an ISTAT id column, a year column "
+                    f"V_YYYY/VYYYY/YYYY, nor one of {sorted(KNOWN_OTHER_COLUMNS - set(ID_COLUMNS))})",
+                    column=str(c),
+                    rows=[1],
+                )
+                for c in unknown[:5]
+            ],
+        )
+    # in file order: swapped year headers would silently attach values to the wrong years
+    ys = list(years.values())
+    if ys != list(range(ys[0], ys[0] + len(ys))):
+        raise DataValidationError(
+            src,
+            [
+                Violation(
+                    rule=f"year columns must be consecutive increasing years (found {ys})",
+                    column=", ".join(str(c) for c in years),
+                    rows=[1],
+                )
+            ],
+        )
+    if raw.empty:  # a header without data rows would give a silently empty table
+        raise DataValidationError(src, "sheet has a header but no data rows")
     raw = raw.reset_index(drop=True)
     raw["row"] = raw.index + 2  # Excel row (1 = header)
     violations: list[Violation] = []
-    for col in ["CODICE", "SESSO", "TERRITORIO"]:
+    # every id column that enters the output must be filled (an empty cell would become "nan")
+    for col in ["CODICE", "SESSO", "TERRITORIO", "DOMINIO", "INDICATORE", "UNITA_MISURA"]:
         empty = raw[col].isna() | (raw[col].astype(str).str.strip() == "")
         if empty.any():
             violations.append(
@@ -143,7 +190,10 @@ def read_bes_workbook(path: Path, *, sheet: str, edition: str) -> pd.DataFrame:
     if violations:
         raise DataValidationError(src, violations)
 
-    is_pct = (long["UNITA_MISURA"] == PERCENT_UNIT) & value.notna()
+    # ed. 2025 writes some units with a non-breaking space ("Valori\xa0percentuali"): compare
+    # with normalised spaces, or the range check is silently skipped for those rows.
+    unit = long["UNITA_MISURA"].astype(str).str.replace("\xa0", " ").str.strip()
+    is_pct = (unit == PERCENT_UNIT) & value.notna()
     ratio = long["CODICE"].astype(str).map(series_code).isin(PERCENT_CAN_EXCEED_100)
     pct = is_pct & ((value < 0) | ((value > 100) & ~ratio))
     if pct.any():

@@ -171,8 +171,10 @@ def build(name: str) -> pd.DataFrame:
     try:
         spec.schema.validate(df, lazy=True)
     except pandera.errors.SchemaErrors as exc:
+        # name the raw files too: the person who must fix something needs the file
         raise DataValidationError(
-            f"processed panel {name!r}", violations_from_pandera(exc)
+            f"processed panel {name!r} built from {', '.join(spec.inputs)}",
+            violations_from_pandera(exc),
         ) from exc
     _atomic_write_parquet(df, paths.processed(name))
     meta = {"panel": name, "inputs": input_hashes(name), "rows": len(df)}

@@ -80,6 +80,10 @@ BASELINE_TYPES = ("fixed", "historical", "counterfactual")
 GATE_TYPES = ("threshold", "proportional")
 IMPACT_USES = ("point", "lower_ci", "upper_ci")
 BASELINE_USES = ("point", "lower_ci", "upper_ci")
+#: Largest magnitude accepted for any number or amount (EUR). Nothing in an outcome agreement
+#: comes near it; a value such as ``"1e999999999"`` (a typo or a corrupted file) would
+#: otherwise overflow the exact decimal arithmetic with an unhandled ``decimal.Overflow``.
+MAX_ABS = Decimal("1e15")
 
 
 # --------------------------------------------------------------------------------------
@@ -463,6 +467,9 @@ class _Checker:
         except ValueError:
             self.add(path, f"must be a finite number, got {v!r}")
             return None
+        if d.copy_abs() >= MAX_ABS:  # copy_abs: no context, cannot overflow
+            self.add(path, f"must be a number within ±{MAX_ABS:.0E}, got {v!r}")
+            return None
         if positive and d <= 0:
             self.add(path, f"must be > 0, got {v!r}")
             return None
@@ -480,7 +487,10 @@ class _Checker:
 
     def money_value(self, v: Any, path: str, *, what: str = "amount") -> int | None:
         try:
-            cents = euros_to_cents(v)
+            d = to_decimal(v)
+            if d.copy_abs() >= MAX_ABS:  # copy_abs: no context, cannot overflow
+                raise ValueError(f"{v!r} is not within ±{MAX_ABS:.0E}")
+            cents = euros_to_cents(d)
         except ValueError as err:
             self.add(path, f"{what} must be a finite amount in EUR with at most two decimals "
                      f"({err})")
@@ -936,6 +946,35 @@ def parse_agreement(data: Any, *, source: str = "agreement mapping") -> Agreemen
                      metadata=dict(meta), illustrative_example=example)
 
 
+class _UniqueKeyLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
+    """``yaml.SafeLoader`` (LibYAML's when available) that refuses a repeated mapping key.
+
+    PyYAML silently keeps the last of two equal keys, so a second ``price:`` line added by
+    mistake would change a payment without any message (found by the fuzz tests).
+    """
+
+
+def _mapping_without_duplicates(loader: Any, node: yaml.MappingNode,
+                                deep: bool = False) -> dict[Any, Any]:
+    seen: set[Any] = set()
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node, deep=True)
+        try:
+            duplicate = key in seen
+        except TypeError:  # unhashable key: construct_mapping reports it
+            continue
+        if duplicate:
+            raise yaml.constructor.ConstructorError(
+                "while constructing a mapping", node.start_mark,
+                f"found duplicate key {key!r}", key_node.start_mark)
+        seen.add(key)
+    return loader.construct_mapping(node, deep=deep)
+
+
+_UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG,
+                                 _mapping_without_duplicates)
+
+
 def load_agreement(path: str | Path | None = None) -> Agreement:
     """Read and validate a SIINC agreement YAML file (default ``config/siinc.yaml``).
 
@@ -950,9 +989,18 @@ def load_agreement(path: str | Path | None = None) -> Agreement:
     if not path.is_file():
         raise DataValidationError(source, "file not found")
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = yaml.load(path.read_text(encoding="utf-8"), Loader=_UniqueKeyLoader)
+    except UnicodeDecodeError as err:
+        raise DataValidationError(source, f"file is not UTF-8 text ({err.reason} at byte "
+                                  f"{err.start})") from err
     except yaml.YAMLError as err:
         raise DataValidationError(source, f"not valid YAML: {err}") from err
+    except (ValueError, OverflowError) as err:
+        # PyYAML builds dates while parsing: "2023-02-30" raises a plain ValueError.
+        raise DataValidationError(source, f"not valid YAML: a value cannot be built ({err})"
+                                  ) from err
+    except OSError as err:
+        raise DataValidationError(source, f"cannot read the file ({err})") from err
     return parse_agreement(data, source=source)
 
 

@@ -36,6 +36,7 @@ import pandas as pd
 
 from analysis.errors import DataValidationError, Violation
 from analysis.siinc.agreement import (
+    MAX_ABS,
     Agreement,
     Baseline,
     ImpactBased,
@@ -67,6 +68,17 @@ _ZERO, _ONE = Decimal(0), Decimal(1)
 class _Verified:
     value: Decimal
     source: str
+
+
+def _scalar(x: Any) -> Any:
+    """A numpy scalar as the number a reader of the table sees.
+
+    ``float32``/``float16`` values go through their own shortest repr (``np.float32(0.68)`` is
+    ``0.68``, not ``0.6800000071525574``); other numpy scalars become Python scalars.
+    """
+    if isinstance(x, np.floating) and x.dtype.itemsize < 8:
+        return str(x) if np.isfinite(x) else float(x)
+    return x.item() if isinstance(x, np.generic) else x
 
 
 def _required_pairs(agreement: Agreement) -> dict[tuple[str, str], str]:
@@ -119,6 +131,13 @@ def validate_verified_metrics(verified_metrics: Any, agreement: Agreement,
         raise DataValidationError(source, f"must be a pandas DataFrame, got "
                                   f"{type(verified_metrics).__name__}")
     df = verified_metrics.reset_index(drop=True)  # rows are reported as 0-based positions
+    # Two columns with the same name (or a column MultiIndex) make df[col] a DataFrame: refuse
+    # them instead of failing with a TypeError deep inside the checks.
+    labels = [c if isinstance(c, str) else repr(c) for c in df.columns]
+    if isinstance(df.columns, pd.MultiIndex) or len(set(labels)) != len(labels):
+        raise DataValidationError(source, [Violation(
+            rule="column names must be unique single-level labels", column=", ".join(
+                sorted({lab for lab in labels if labels.count(lab) > 1})) or None)])
     missing = [c for c in VERIFIED_COLUMNS if c not in df.columns]
     if missing:
         raise DataValidationError(source, [Violation(
@@ -138,13 +157,19 @@ def validate_verified_metrics(verified_metrics: Any, agreement: Agreement,
     add(f"unknown period id (declared: {', '.join(agreement.period_ids)})", "period", bad_p)
     values: dict[Any, Decimal] = {}
     bad_v = []
-    for i, x in df["value"].items():
+    # iterate the numpy values: Series.items() turns float32 into Python floats (0.68 ->
+    # 0.6800000071525574) before _scalar could use their own shortest repr
+    for i, x in zip(df.index, df["value"].to_numpy(), strict=True):
         try:
-            values[i] = to_decimal(x.item() if isinstance(x, np.generic) else x)
+            values[i] = to_decimal(_scalar(x))
         except ValueError:
             bad_v.append(i)
-    add("must be a finite number (a missing value is not zero: verify it or leave the "
-        "period unpaid in the agreement)", "value", bad_v)
+            continue
+        if values[i].copy_abs() >= MAX_ABS:  # would overflow the decimal arithmetic
+            del values[i]
+            bad_v.append(i)
+    add(f"must be a finite number within ±{MAX_ABS:.0E} (a missing value is not zero: "
+        "verify it or leave the period unpaid in the agreement)", "value", bad_v)
     bad_s = [i for i, x in df["source"].items() if not isinstance(x, str) or not x.strip()]
     add("must name the evidence the value was verified from (non-empty string)", "source",
         bad_s)
