@@ -50,12 +50,7 @@ DIFFERENT = "accepted: different content (a valid plan)"
 KNOWN_BUG = "unhandled exception: known plan.py bug (see the xfail tests)"
 
 #: Unhandled exceptions of load_plan documented by the xfail tests below: (type, message).
-KNOWN_PLAN_BUGS: tuple[tuple[type[BaseException], str], ...] = (
-    (AttributeError, r"has no attribute 'get'"),
-    (TypeError, r"Value after \* must be an iterable|object is not iterable"),
-    (UnicodeDecodeError, r""),
-    (ValueError, r"out of range|must be in"),
-)
+KNOWN_PLAN_BUGS: tuple[tuple[type[BaseException], str], ...] = ()  # all fixed in plan.py
 
 BASE: dict[str, Any] = {
     "settings": {"cell_timeout": 600},
@@ -215,7 +210,7 @@ def test_known_bad_plan_is_an_error(work, data):
 
 
 # ============================================================================================
-# Random corruption (ASCII only: non-UTF-8 bytes are a known bug, see the xfail tests)
+# Random corruption (ASCII bytes; non-UTF-8 files have their own regression test below)
 # ============================================================================================
 
 def _known_bug(exc: BaseException) -> bool:
@@ -268,7 +263,7 @@ def test_shuffled_runs_and_keys_give_the_same_runs(work, baseline, data):
 
 
 # ============================================================================================
-# Bugs of load_plan found by the fuzzing (plan.py is not edited here): strict xfail
+# Bugs of load_plan found by the fuzzing, now fixed: each stays as a regression test
 # ============================================================================================
 
 def _doc(**changes: Any) -> dict:
@@ -319,18 +314,14 @@ _BUGS = [
 ]
 
 
-@pytest.mark.xfail(strict=True, reason="load_plan bug found by the fuzz tests (plan.py is "
-                   "owned by the main session); see the test id")
 @pytest.mark.parametrize("blob", _BUGS)
-def test_known_plan_bug(work, blob):
+def test_plan_bug_found_by_fuzzing_is_fixed(work, blob):
     path = _write(work, blob, "bug.yaml")
     with pytest.raises(DataValidationError) as err:
         load_plan(path)
     assert path.name in str(err.value)
 
 
-@pytest.mark.xfail(strict=True, reason="load_plan bug found by the fuzz tests: a directory "
-                   "given as the plan raises IsADirectoryError")
-def test_known_plan_bug_directory(work):
+def test_plan_given_as_a_directory_is_rejected(work):
     with pytest.raises(DataValidationError):
         load_plan(work)

@@ -28,10 +28,10 @@ from pathlib import Path
 from typing import Any
 
 import papermill
-import yaml
 
 from analysis import paths
 from analysis.errors import DataValidationError, Violation
+from analysis.yamlfile import read_yaml
 
 #: Parameters the runner injects into every notebook (each notebook must declare them).
 RUNNER_PARAMETERS = ("run_id", "quick")
@@ -99,24 +99,108 @@ def notebook_parameters(path: Path) -> frozenset[str]:
     return _notebook_parameters(str(path), path.stat().st_mtime_ns)
 
 
+SETTINGS = {"cell_timeout": int}  # known settings and their types
+RUN_KEYS = {"id", "notebook", "title", "parameters", "quick", "inputs", "tolerances"}
+_NOTEBOOK_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_\-]*")
+
+
+def _string_list(value: Any, where: str, problems: list[Violation]) -> tuple[str, ...]:
+    """A list of glob patterns, or a recorded problem (a bare string is not split into chars)."""
+    if value is None:
+        return ()
+    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+        problems.append(
+            Violation(
+                rule="must be a list of file patterns (strings)",
+                column=where,
+                rows=[repr(value)[:60]],
+            )
+        )
+        return ()
+    return tuple(value)
+
+
+def _check_settings(settings: Any, problems: list[Violation]) -> dict[str, Any]:
+    if settings is None:
+        return {}
+    if not isinstance(settings, dict):
+        problems.append(Violation(rule="must be a mapping", column="settings"))
+        return {}
+    for key, value in settings.items():
+        if key not in SETTINGS:
+            close = difflib.get_close_matches(str(key), SETTINGS, n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            problems.append(
+                Violation(
+                    rule=f"unknown setting {key!r} (known: {sorted(SETTINGS)}){hint}",
+                    column="settings",
+                )
+            )
+        elif not isinstance(value, SETTINGS[key]) or isinstance(value, bool) or value <= 0:
+            problems.append(
+                Violation(
+                    rule=f"must be a positive {SETTINGS[key].__name__}",
+                    column=f"settings.{key}",
+                    rows=[repr(value)],
+                )
+            )
+    return dict(settings)
+
+
+def _check_notebooks(notebooks: Any, problems: list[Violation]) -> dict[str, tuple[str, ...]]:
+    if notebooks is None:
+        return {}
+    if not isinstance(notebooks, dict):
+        problems.append(
+            Violation(
+                rule="must be a mapping of notebook name -> {inputs: [...]}", column="notebooks"
+            )
+        )
+        return {}
+    out: dict[str, tuple[str, ...]] = {}
+    for name, spec in notebooks.items():
+        where = f"notebooks.{name}"
+        if (
+            not isinstance(name, str)
+            or not (paths.NOTEBOOKS_DIR / f"{name}.ipynb").is_file()
+            or not _NOTEBOOK_NAME.fullmatch(name)
+        ):
+            known = sorted(p.stem for p in paths.NOTEBOOKS_DIR.glob("*.ipynb"))
+            close = difflib.get_close_matches(str(name), known, n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            problems.append(
+                Violation(rule=f"unknown notebook (known: {known}){hint}", column=where)
+            )
+            continue
+        if not isinstance(spec, dict) or set(spec) - {"inputs"}:
+            problems.append(
+                Violation(rule="must be a mapping with only the key 'inputs'", column=where)
+            )
+            continue
+        out[name] = _string_list(spec.get("inputs"), f"{where}.inputs", problems)
+    return out
+
+
 def load_plan(path: Path | None = None) -> Plan:
-    """Read and validate the plan; raise one error listing every problem."""
+    """Read and validate the plan; raise one error listing every problem.
+
+    Every rule is checked before anything runs: the file is UTF-8 YAML without repeated keys;
+    top-level keys, settings (names and types), notebooks (existing notebook names with a list
+    of input patterns), and for each run: a unique id, an existing notebook, a string title,
+    parameters and quick overrides that the notebook's ``parameters`` cell defines, input and
+    tolerance entries of the right types.
+    """
     path = Path(path or paths.PLAN_FILE)
     src = paths.relative(path)
-    try:
-        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except FileNotFoundError as exc:
-        raise DataValidationError(src, "plan file not found") from exc
-    except yaml.YAMLError as exc:
-        raise DataValidationError(src, f"not valid YAML: {exc}") from exc
+    doc = read_yaml(path)
     if not isinstance(doc, dict) or not isinstance(doc.get("runs"), list):
         raise DataValidationError(src, "the plan must be a mapping with a 'runs' list")
-    notebooks = doc.get("notebooks") or {}
-    settings = doc.get("settings") or {}
-    unknown_top = set(doc) - {"runs", "notebooks", "settings"}
     problems: list[Violation] = []
+    unknown_top = set(doc) - {"runs", "notebooks", "settings"}
     if unknown_top:
-        problems.append(Violation(rule=f"unknown top-level key(s) {sorted(unknown_top)}"))
+        problems.append(Violation(rule=f"unknown top-level key(s) {sorted(map(str, unknown_top))}"))
+    settings = _check_settings(doc.get("settings"), problems)
+    notebook_inputs = _check_notebooks(doc.get("notebooks"), problems)
     runs: list[Run] = []
     seen: dict[str, int] = {}
     for i, entry in enumerate(doc["runs"]):
@@ -124,28 +208,28 @@ def load_plan(path: Path | None = None) -> Plan:
         if not isinstance(entry, dict):
             problems.append(Violation(rule="each run must be a mapping", column=where))
             continue
-        extra = set(entry) - {
-            "id",
-            "notebook",
-            "title",
-            "parameters",
-            "quick",
-            "inputs",
-            "tolerances",
-        }
+        extra = set(map(str, entry)) - RUN_KEYS
         if extra:
             problems.append(Violation(rule=f"unknown key(s) {sorted(extra)}", column=where))
         missing = [k for k in ("id", "notebook", "title") if not entry.get(k)]
         if missing:
             problems.append(Violation(rule=f"missing {missing}", column=where))
             continue
-        rid = str(entry["id"])
-        if not _ID.match(rid):
+        rid, nb, title = entry["id"], entry["notebook"], entry["title"]
+        bad_types = [
+            k
+            for k, v in (("id", rid), ("notebook", nb), ("title", title))
+            if not isinstance(v, str)
+        ]
+        if bad_types:
+            problems.append(Violation(rule=f"{bad_types} must be text", column=where))
+            continue
+        if not _ID.fullmatch(rid):
             problems.append(
                 Violation(
                     rule="id must be lower-case letters, digits, '_' or '-'",
                     column=f"{where}.id",
-                    rows=[rid],
+                    rows=[repr(rid)],
                 )
             )
         if rid in seen:
@@ -157,18 +241,31 @@ def load_plan(path: Path | None = None) -> Plan:
                 )
             )
         seen.setdefault(rid, i)
-        nb = str(entry["notebook"])
-        nb_path = paths.NOTEBOOKS_DIR / f"{nb}.ipynb"
         params = entry.get("parameters") or {}
         quick = entry.get("quick") or {}
+        tolerances = entry.get("tolerances") or {}
         if not isinstance(params, dict) or not isinstance(quick, dict):
             problems.append(Violation(rule="parameters and quick must be mappings", column=where))
             continue
-        if not nb_path.exists():
+        if not isinstance(tolerances, dict) or not all(
+            isinstance(k, str) and isinstance(v, int | float) and not isinstance(v, bool) and v >= 0
+            for k, v in tolerances.items()
+        ):
+            problems.append(
+                Violation(
+                    rule="tolerances must map JSON-path globs to non-negative numbers",
+                    column=f"{where}.tolerances",
+                    rows=[rid],
+                )
+            )
+            continue
+        nb_path = paths.NOTEBOOKS_DIR / f"{nb}.ipynb"
+        if not _NOTEBOOK_NAME.fullmatch(nb) or not nb_path.is_file():
             known = sorted(p.stem for p in paths.NOTEBOOKS_DIR.glob("*.ipynb"))
             problems.append(
                 Violation(
-                    rule=f"unknown notebook {nb!r} (known: {known})",
+                    rule=f"unknown notebook {nb!r} (a name in notebooks/, "
+                    f"without .ipynb; known: {known})",
                     column=f"{where}.notebook",
                     rows=[rid],
                 )
@@ -176,7 +273,15 @@ def load_plan(path: Path | None = None) -> Plan:
             continue
         declared = notebook_parameters(nb_path)
         for key in [*params, *quick]:
-            if key in RUNNER_PARAMETERS:
+            if not isinstance(key, str):
+                problems.append(
+                    Violation(
+                        rule=f"parameter name {key!r} must be text",
+                        column=f"{where}.parameters",
+                        rows=[rid],
+                    )
+                )
+            elif key in RUNNER_PARAMETERS:
                 problems.append(
                     Violation(
                         rule=f"parameter {key!r} is set by the runner",
@@ -204,18 +309,16 @@ def load_plan(path: Path | None = None) -> Plan:
                     rows=[rid],
                 )
             )
-        nb_inputs = (
-            (notebooks.get(nb) or {}).get("inputs", []) if isinstance(notebooks, dict) else []
-        )
+        run_inputs = _string_list(entry.get("inputs"), f"{where}.inputs", problems)
         runs.append(
             Run(
                 id=rid,
                 notebook=nb,
-                title=str(entry["title"]),
+                title=title,
                 parameters=params,
                 quick_overrides=quick,
-                inputs=tuple([*nb_inputs, *(entry.get("inputs") or [])]),
-                tolerances=dict(entry.get("tolerances") or {}),
+                inputs=(*notebook_inputs.get(nb, ()), *run_inputs),
+                tolerances=dict(tolerances),
             )
         )
     if problems:

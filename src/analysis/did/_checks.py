@@ -170,8 +170,13 @@ def balance_panel(df: pd.DataFrame, *, unit: str, time: str, notes: Notes) -> pd
     keep = counts == n_periods
     if not keep.all():
         dropped = df.loc[~keep, unit].unique()
+        if keep.sum() == 0:
+            raise fail(SOURCE, f"no unit is observed in all {n_periods} periods, so the "
+                               "balanced-panel rule (R did's default) leaves no data; use "
+                               "allow_unbalanced=True (e.g. pupil registers)", column=unit)
+        # counts only: unit ids could be pupil ids, which must never reach a report
         notes.add(f"unbalanced panel: dropped {len(dropped)} unit(s) not observed in all "
-                  f"{n_periods} periods (R did's default; first units {dropped[:5].tolist()})")
+                  f"{n_periods} periods (R did's default)")
         df = df.loc[keep]
     return df
 

@@ -495,7 +495,7 @@ def staggered(df: pd.DataFrame, *, outcome: str, unit: str, time: str, cohort: s
               control: Control = "never", method: Method = "dr",
               covariates: Sequence[str] | None = None, cluster: str | None = None,
               anticipation: int = 0, base_period: Literal["varying", "universal"] = "varying",
-              level: float = 0.95) -> StaggeredResult:
+              level: float = 0.95, allow_unbalanced: bool = False) -> StaggeredResult:
     """Estimate Callaway & Sant'Anna (2021) group-time average treatment effects.
 
     Parameters
@@ -522,6 +522,11 @@ def staggered(df: pd.DataFrame, *, outcome: str, unit: str, time: str, cohort: s
     base_period
         ``"varying"`` (R default) or ``"universal"`` (every cell relative to ``g - 1 -
         anticipation``; needed for event studies fed to HonestDiD).
+    allow_unbalanced
+        ``False`` (R ``did``'s default): keep only units observed in every period.
+        ``True`` (R's ``allow_unbalanced_panel``): each ATT(g,t) uses the units observed in its
+        base period and in ``t`` (:func:`analysis.did.unbalanced.staggered_unbalanced`); needed
+        for school registers, where pupils are enrolled for 3–5 years only.
     level
         Confidence level of the intervals.
 
@@ -540,6 +545,13 @@ def staggered(df: pd.DataFrame, *, outcome: str, unit: str, time: str, cohort: s
     time or covariates, duplicated unit-period rows, a cohort that changes within a unit,
     no never-treated unit with ``control="never"``.
     """
+    if allow_unbalanced:
+        from analysis.did.unbalanced import staggered_unbalanced
+
+        return staggered_unbalanced(df, outcome=outcome, unit=unit, time=time, cohort=cohort,
+                                    control=control, method=method, covariates=covariates,
+                                    cluster=cluster, anticipation=anticipation,
+                                    base_period=base_period, level=level)
     import diff_diff
 
     if control not in _CONTROL:

@@ -62,7 +62,6 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import pandas as pd
-import yaml
 
 from analysis import paths
 from analysis.errors import DataValidationError, Violation
@@ -73,6 +72,7 @@ from analysis.siinc.money import (
     format_eur,
     to_decimal,
 )
+from analysis.yamlfile import read_yaml
 
 STATUSES = ("ILLUSTRATIVE", "DRAFT", "SIGNED")
 RULE_TYPES = ("per_unit_above_baseline", "linear_band", "step", "impact_based", "none")
@@ -946,35 +946,6 @@ def parse_agreement(data: Any, *, source: str = "agreement mapping") -> Agreemen
                      metadata=dict(meta), illustrative_example=example)
 
 
-class _UniqueKeyLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
-    """``yaml.SafeLoader`` (LibYAML's when available) that refuses a repeated mapping key.
-
-    PyYAML silently keeps the last of two equal keys, so a second ``price:`` line added by
-    mistake would change a payment without any message (found by the fuzz tests).
-    """
-
-
-def _mapping_without_duplicates(loader: Any, node: yaml.MappingNode,
-                                deep: bool = False) -> dict[Any, Any]:
-    seen: set[Any] = set()
-    for key_node, _ in node.value:
-        key = loader.construct_object(key_node, deep=True)
-        try:
-            duplicate = key in seen
-        except TypeError:  # unhashable key: construct_mapping reports it
-            continue
-        if duplicate:
-            raise yaml.constructor.ConstructorError(
-                "while constructing a mapping", node.start_mark,
-                f"found duplicate key {key!r}", key_node.start_mark)
-        seen.add(key)
-    return loader.construct_mapping(node, deep=deep)
-
-
-_UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG,
-                                 _mapping_without_duplicates)
-
-
 def load_agreement(path: str | Path | None = None) -> Agreement:
     """Read and validate a SIINC agreement YAML file (default ``config/siinc.yaml``).
 
@@ -986,21 +957,7 @@ def load_agreement(path: str | Path | None = None) -> Agreement:
     """
     path = Path(path) if path is not None else paths.SIINC_FILE
     source = paths.relative(path)
-    if not path.is_file():
-        raise DataValidationError(source, "file not found")
-    try:
-        data = yaml.load(path.read_text(encoding="utf-8"), Loader=_UniqueKeyLoader)
-    except UnicodeDecodeError as err:
-        raise DataValidationError(source, f"file is not UTF-8 text ({err.reason} at byte "
-                                  f"{err.start})") from err
-    except yaml.YAMLError as err:
-        raise DataValidationError(source, f"not valid YAML: {err}") from err
-    except (ValueError, OverflowError) as err:
-        # PyYAML builds dates while parsing: "2023-02-30" raises a plain ValueError.
-        raise DataValidationError(source, f"not valid YAML: a value cannot be built ({err})"
-                                  ) from err
-    except OSError as err:
-        raise DataValidationError(source, f"cannot read the file ({err})") from err
+    data = read_yaml(path)  # repeated keys, bad dates, encodings: DataValidationError
     return parse_agreement(data, source=source)
 
 

@@ -1,0 +1,160 @@
+"""Callaway–Sant'Anna on an unbalanced panel (``did.staggered(..., allow_unbalanced=True)``)."""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from analysis.did import _checks
+from analysis.did._inference import quiet_backend, version
+from analysis.did.staggered import StaggeredResult
+from analysis.errors import fail
+
+_CONTROL = {"never": "never_treated", "notyet": "not_yet_treated"}
+
+
+def _ro(a: Any, dtype: Any = float) -> np.ndarray:
+    a = np.array(a, dtype=dtype, copy=True)
+    a.setflags(write=False)
+    return a
+
+
+def staggered_unbalanced(df: pd.DataFrame, *, outcome: str, unit: str, time: str,
+                     cohort: str, control: str = "never", method: str = "dr",
+                     covariates: Sequence[str] | None = None, cluster: str | None = None,
+                     anticipation: int = 0, base_period: str = "varying",
+                     level: float = 0.95) -> StaggeredResult:
+    r"""Callaway-Sant'Anna ATT(g,t) on an unbalanced panel (cell-wise balanced).
+
+    Same model, estimand, options and result as :func:`analysis.did.staggered` (see there),
+    except for the data rule: units are **not** required to be observed in every period.
+    Each :math:`ATT(g,t)` uses the units of cohort :math:`g` and of the control group that
+    are observed (with outcome and covariates) in both the base period and :math:`t`:
+
+    .. math:: \widehat{ATT}(g,t) = \frac{1}{n_{g,t}} \sum_{i \in g,\,obs(b,t)}
+              (Y_{it} - Y_{ib}) - \widehat{E}[Y_t - Y_b \mid C,\,obs(b,t)]
+
+    (``"reg"``/``"ipw"``/``"dr"`` adjust the second term for covariates).  It identifies
+    :math:`ATT(g,t)` among the cohort's units still observed at :math:`t` when being observed
+    is unrelated to the untreated trend :math:`Y_t(0) - Y_b(0)`.  Computed by diff-diff's
+    ``CallawaySantAnna`` (its within-cell panel differencing for unbalanced panels); the
+    per-unit influence functions of each cell (zero for units not in the cell) feed
+    :class:`analysis.did.StaggeredResult`, so every aggregation and its clustered variance
+    are the package's.  With a balanced panel the result equals ``did.staggered``.
+
+    Written here because ``did.staggered``'s default balances the panel first (R ``did``'s
+    default), which on school registers drops every pupil: pupils are enrolled 3–5 years, so
+    none is observed in every year of a longer window.  R ``did`` offers the same choice as
+    ``allow_unbalanced_panel = TRUE``.
+
+    Returns
+    -------
+    analysis.did.StaggeredResult
+        ``notes`` records the rows dropped for missing values and that the panel was used
+        unbalanced.
+    """
+    import diff_diff
+
+    if control not in _CONTROL:
+        raise ValueError(f"control must be 'never' or 'notyet', got {control!r}")
+    if method not in ("dr", "ipw", "reg"):
+        raise ValueError(f"method must be 'dr', 'ipw' or 'reg', got {method!r}")
+    if base_period not in ("varying", "universal"):
+        raise ValueError(f"base_period must be 'varying' or 'universal', got {base_period!r}")
+    covariates = list(covariates or [])
+    notes = _checks.Notes()
+    _checks.require_frame(df)
+    _checks.require_columns(df, [outcome, unit, time, cohort, cluster, *covariates])
+    for col in (outcome, time, *covariates):
+        _checks.require_numeric(df, col)
+    _checks.require_no_missing(df, unit)
+    _checks.require_no_missing(df, time)
+    _checks.require_unique_unit_time(df, unit, time)
+    g = _checks.normalise_cohort(df, unit=unit, cohort=cohort)
+    if cluster is not None and cluster != unit:
+        _checks.require_nested(df, unit=unit, cluster=cluster)
+    cols = list(dict.fromkeys([unit, time, outcome, *covariates]
+                              + ([cluster] if cluster and cluster != unit else [])))
+    d = df[cols].copy()
+    d["_cohort"] = g.to_numpy()
+    missing = d[[outcome, *covariates]].isna().any(axis=1)
+    if missing.any():
+        notes.add(f"{int(missing.sum())} pupil-year row(s) with a missing {outcome} or covariate "
+                  "left out (e.g. the dropout year)")
+        d = d.loc[~missing]
+    periods = np.sort(d[time].unique())
+    ucoh = d.groupby(unit)["_cohort"].first()
+    late = ucoh.index[ucoh > periods[-1]]
+    if len(late):
+        notes.add(f"{len(late)} unit(s) have a cohort after the last period; treated as never "
+                  "treated within the data window")
+        d.loc[d[unit].isin(late), "_cohort"] = 0.0
+    early = ucoh.index[(ucoh > 0) & (ucoh - anticipation <= periods[0])]
+    if len(early):
+        notes.add(f"dropped {len(early)} unit(s) treated in or before the first period")
+        d = d.loc[~d[unit].isin(early)]
+    if not (d["_cohort"] > 0).any():
+        raise fail(_checks.SOURCE, "no treated cohort left in the data window", column=cohort)
+    if control == "never" and not (d["_cohort"] == 0).any():
+        raise fail(_checks.SOURCE, "control='never' needs never-treated units", column=cohort)
+    counts = d.groupby(unit)[time].nunique()
+    if (counts < len(periods)).any():
+        notes.add(f"unbalanced panel used cell by cell: {int((counts < len(periods)).sum())} of "
+                  f"{len(counts)} units are not observed in all {len(periods)} periods; each "
+                  "ATT(g,t) uses the units observed in its base period and in t")
+
+    est = diff_diff.CallawaySantAnna(control_group=_CONTROL[control], estimation_method=method,
+                                     anticipation=anticipation, base_period=base_period,
+                                     alpha=1 - level, n_bootstrap=0)
+    with quiet_backend(), warnings.catch_warnings():
+        # diff-diff's warnings (unbalanced panel, non-estimable cells, small propensity
+        # samples) are replaced by the notes recorded here
+        warnings.simplefilter("ignore")
+        res = est.fit(d, outcome=outcome, unit=unit, time=time, first_treat="_cohort",
+                      covariates=covariates or None)
+    kit = getattr(res, "_aggregation_kit", None)
+    if kit is None:  # pragma: no cover - guards a diff-diff upgrade
+        raise RuntimeError("diff-diff result carries no influence functions")
+    by_unit = d.groupby(unit)["_cohort"].first()
+    all_units = by_unit.index.to_numpy()
+    unit_cohort = np.asarray(kit.bookkeeping["unit_cohorts"], dtype=float)
+    unit_cohort = np.where(np.isfinite(unit_cohort), unit_cohort, 0.0)
+    if len(unit_cohort) != len(all_units) or not np.array_equal(unit_cohort,
+                                                                 by_unit.to_numpy(float)):
+        raise RuntimeError("cannot align diff-diff's influence functions with the units")
+    cells = sorted(res.group_time_effects)
+    finite = [np.isfinite(res.group_time_effects[c]["effect"]) for c in cells]
+    if not all(finite):
+        skipped = [c for c, ok in zip(cells, finite, strict=True) if not ok]
+        notes.add(f"{len(skipped)} ATT(g,t) without units observed in both periods left out: "
+                  + ", ".join(f"(g={int(a)}, t={int(b)})" for a, b in skipped[:5]))
+        cells = [c for c, ok in zip(cells, finite, strict=True) if ok]
+    psi = np.zeros((len(all_units), len(cells)))
+    for j, c in enumerate(cells):
+        info = kit.influence.get(c)
+        if info is None:
+            continue
+        psi[np.asarray(info["treated_idx"], dtype=int), j] += info["treated_inf"]
+        psi[np.asarray(info["control_idx"], dtype=int), j] += info["control_inf"]
+    is_ref = [bool(res.group_time_effects[c].get("is_reference", False)) for c in cells]
+    if cluster is not None and cluster != unit:
+        cl = d.groupby(unit)[cluster].first().reindex(all_units)
+        codes, uniq = pd.factorize(cl.to_numpy())
+        n_clusters = len(uniq)
+    else:
+        codes, n_clusters = np.arange(len(all_units)), len(all_units)
+    return StaggeredResult(
+        cohort=_ro([c[0] for c in cells]), time=_ro([c[1] for c in cells]),
+        att=_ro([res.group_time_effects[c]["effect"] for c in cells]),
+        is_reference=_ro(is_ref, bool), psi=_ro(psi), unit_cohort=_ro(unit_cohort),
+        unit_cluster=_ro(codes, int), control=control, method=method,
+        base_period=base_period, anticipation=anticipation, covariates=tuple(covariates),
+        level=level, n_obs=len(d), n_units=len(all_units), n_clusters=int(n_clusters),
+        cluster=cluster, backend=f"{version('diff-diff')} (unbalanced, cell-wise)",
+        notes=tuple(notes))
+
+
