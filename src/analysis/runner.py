@@ -38,6 +38,20 @@ from analysis.reporting.results import atomic_write_text, results_path, staging_
 
 KERNEL_NAME = "python3"
 
+#: Notebooks run single-threaded: parallel reductions (BLAS, numba, Rust/rayon in pyfixest and
+#: diff-diff) sum in an order that depends on thread scheduling, which changed the last digit of
+#: some estimates between two runs under load.  One thread per kernel makes every number
+#: reproducible to the bit; the 2-core machine loses little (runs are sequential anyway).
+DETERMINISTIC_THREADS = {name: "1" for name in (
+    "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS",
+    "NUMBA_NUM_THREADS", "RAYON_NUM_THREADS", "POLARS_MAX_THREADS", "VECLIB_MAXIMUM_THREADS")}
+
+
+def pin_threads() -> None:
+    """Make kernels started from this process single-threaded (see DETERMINISTIC_THREADS)."""
+    for name, value in DETERMINISTIC_THREADS.items():
+        os.environ[name] = value
+
 
 @dataclass(frozen=True)
 class RunOutcome:
@@ -263,6 +277,7 @@ def run_plan(
     integrity.verify_raw()
     for d in (paths.EXECUTED_DIR, paths.RESULTS_DIR, paths.STATE_DIR):
         d.mkdir(parents=True, exist_ok=True)
+    pin_threads()
     source = source_fingerprint()
     git = provenance.git_state()
     timeout = plan.settings.get("cell_timeout", 1800)
