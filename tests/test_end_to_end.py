@@ -39,7 +39,13 @@ def test_two_runs_give_byte_identical_results_and_html(quick_plan):
     second = {p.name: p.read_bytes() for p in paths.RESULTS_DIR.glob("*.json")}
     assert second.keys() == quick_plan["results"].keys()
     differ = [name for name, data in second.items() if data != quick_plan["results"][name]]
-    assert differ == [], f"results JSON differ between two runs: {differ}"
+    if differ:
+        from analysis.verify import compare
+
+        name = differ[0]
+        diffs = compare(name, json.loads(quick_plan["results"][name]), json.loads(second[name]))
+        detail = "; ".join(str(m) for m in diffs[:5])
+        pytest.fail(f"results JSON differ between two runs: {differ}; first differences: {detail}")
     html_differ = [name for name, text in quick_plan["html"].items()
                    if strip_volatile((paths.REPORTS_DIR / name).read_text()) != strip_volatile(text)]
     assert html_differ == [], f"HTML differs outside the provenance block: {html_differ}"

@@ -38,19 +38,24 @@ from analysis.reporting.results import atomic_write_text, results_path, staging_
 
 KERNEL_NAME = "python3"
 
-#: Notebooks run single-threaded: parallel reductions (BLAS, numba, Rust/rayon in pyfixest and
-#: diff-diff) sum in an order that depends on thread scheduling, which changed the last digit of
-#: some estimates between two runs under load.  One thread per kernel makes every number
-#: reproducible to the bit; the 2-core machine loses little (runs are sequential anyway).
-DETERMINISTIC_THREADS = {name: "1" for name in (
-    "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS",
-    "NUMBA_NUM_THREADS", "RAYON_NUM_THREADS", "POLARS_MAX_THREADS", "VECLIB_MAXIMUM_THREADS")}
+#: The environment every notebook kernel starts with, so that two runs give the same bits:
+#: - one thread: parallel reductions (BLAS, numba, Rust/rayon in pyfixest and diff-diff) sum in
+#:   an order that depends on thread scheduling;
+#: - a fixed string-hash seed: with Python's random per-process hash seed, set iteration order
+#:   inside pyfixest's fixed-effects code changed the last digit of the DiD estimate between
+#:   runs (found by the byte-identical rerun test).
+DETERMINISTIC_ENV = {
+    **{name: "1" for name in (
+        "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS",
+        "NUMBA_NUM_THREADS", "RAYON_NUM_THREADS", "POLARS_MAX_THREADS",
+        "VECLIB_MAXIMUM_THREADS")},
+    "PYTHONHASHSEED": "0",
+}
 
 
-def pin_threads() -> None:
-    """Make kernels started from this process single-threaded (see DETERMINISTIC_THREADS)."""
-    for name, value in DETERMINISTIC_THREADS.items():
-        os.environ[name] = value
+def deterministic_environment() -> None:
+    """Set :data:`DETERMINISTIC_ENV` for the kernels started from this process."""
+    os.environ.update(DETERMINISTIC_ENV)
 
 
 @dataclass(frozen=True)
@@ -277,7 +282,7 @@ def run_plan(
     integrity.verify_raw()
     for d in (paths.EXECUTED_DIR, paths.RESULTS_DIR, paths.STATE_DIR):
         d.mkdir(parents=True, exist_ok=True)
-    pin_threads()
+    deterministic_environment()
     source = source_fingerprint()
     git = provenance.git_state()
     timeout = plan.settings.get("cell_timeout", 1800)
