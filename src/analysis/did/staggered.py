@@ -445,8 +445,11 @@ class StaggeredResult:
 # ---------------------------------------------------------------------- data preparation
 def _prepare(df: pd.DataFrame, *, outcome: str, unit: str, time: str, cohort: str,
              covariates: Sequence[str], cluster: str | None, control: str, anticipation: int,
-             notes: _checks.Notes) -> pd.DataFrame:
-    """Validate and clean the panel (see :func:`staggered` for the rules)."""
+             notes: _checks.Notes, balance: bool = True) -> pd.DataFrame:
+    """Validate and clean the panel (see :func:`staggered` for the rules).
+
+    ``balance=False`` keeps units not observed in every period (``allow_unbalanced``).
+    """
     _checks.require_frame(df)
     _checks.require_columns(df, [outcome, unit, time, cohort, cluster, *covariates])
     for col in (outcome, time, *covariates):
@@ -462,7 +465,8 @@ def _prepare(df: pd.DataFrame, *, outcome: str, unit: str, time: str, cohort: st
     d = df[cols].copy()
     d["_cohort"] = g.to_numpy()
     d = _checks.drop_missing_rows(d, [outcome, *covariates], notes)
-    d = _checks.balance_panel(d, unit=unit, time=time, notes=notes)
+    if balance:
+        d = _checks.balance_panel(d, unit=unit, time=time, notes=notes)
     periods = np.sort(d[time].unique())
     ucoh = d.groupby(unit)["_cohort"].first()
     late = ucoh.index[ucoh > periods[-1]]

@@ -11,8 +11,7 @@ import pandas as pd
 
 from analysis.did import _checks
 from analysis.did._inference import quiet_backend, version
-from analysis.did.staggered import StaggeredResult
-from analysis.errors import fail
+from analysis.did.staggered import StaggeredResult, _prepare
 
 _CONTROL = {"never": "never_treated", "notyet": "not_yet_treated"}
 
@@ -67,40 +66,10 @@ def staggered_unbalanced(df: pd.DataFrame, *, outcome: str, unit: str, time: str
         raise ValueError(f"base_period must be 'varying' or 'universal', got {base_period!r}")
     covariates = list(covariates or [])
     notes = _checks.Notes()
-    _checks.require_frame(df)
-    _checks.require_columns(df, [outcome, unit, time, cohort, cluster, *covariates])
-    for col in (outcome, time, *covariates):
-        _checks.require_numeric(df, col)
-    _checks.require_no_missing(df, unit)
-    _checks.require_no_missing(df, time)
-    _checks.require_unique_unit_time(df, unit, time)
-    g = _checks.normalise_cohort(df, unit=unit, cohort=cohort)
-    if cluster is not None and cluster != unit:
-        _checks.require_nested(df, unit=unit, cluster=cluster)
-    cols = list(dict.fromkeys([unit, time, outcome, *covariates]
-                              + ([cluster] if cluster and cluster != unit else [])))
-    d = df[cols].copy()
-    d["_cohort"] = g.to_numpy()
-    missing = d[[outcome, *covariates]].isna().any(axis=1)
-    if missing.any():
-        notes.add(f"{int(missing.sum())} pupil-year row(s) with a missing {outcome} or covariate "
-                  "left out (e.g. the dropout year)")
-        d = d.loc[~missing]
+    d = _prepare(df, outcome=outcome, unit=unit, time=time, cohort=cohort,
+                 covariates=covariates, cluster=cluster, control=control,
+                 anticipation=anticipation, notes=notes, balance=False)
     periods = np.sort(d[time].unique())
-    ucoh = d.groupby(unit)["_cohort"].first()
-    late = ucoh.index[ucoh > periods[-1]]
-    if len(late):
-        notes.add(f"{len(late)} unit(s) have a cohort after the last period; treated as never "
-                  "treated within the data window")
-        d.loc[d[unit].isin(late), "_cohort"] = 0.0
-    early = ucoh.index[(ucoh > 0) & (ucoh - anticipation <= periods[0])]
-    if len(early):
-        notes.add(f"dropped {len(early)} unit(s) treated in or before the first period")
-        d = d.loc[~d[unit].isin(early)]
-    if not (d["_cohort"] > 0).any():
-        raise fail(_checks.SOURCE, "no treated cohort left in the data window", column=cohort)
-    if control == "never" and not (d["_cohort"] == 0).any():
-        raise fail(_checks.SOURCE, "control='never' needs never-treated units", column=cohort)
     counts = d.groupby(unit)[time].nunique()
     if (counts < len(periods)).any():
         notes.add(f"unbalanced panel used cell by cell: {int((counts < len(periods)).sum())} of "
