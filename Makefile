@@ -49,6 +49,10 @@ test: $(STAMP)
 test-slow: $(STAMP)
 	$(PY) -m pytest -m slow $(PYTEST_ARGS)
 
+## fuzz-local: the property-based loader fuzzing at the local size (10x the CI examples, ~6 min)
+fuzz-local: $(STAMP)
+	FUZZ_PROFILE=local $(PY) -m pytest tests/test_fuzz_territorial.py tests/test_fuzz_programme.py tests/test_fuzz_siinc.py tests/test_fuzz_plan.py $(PYTEST_ARGS)
+
 ## verify: rerun every report into a temporary folder and compare its numbers with reports/results
 verify: $(STAMP)
 	$(PY) -m analysis verify
@@ -79,4 +83,4 @@ clean:
 distclean: clean
 	rm -rf $(VENV)
 
-.PHONY: help env report report-quick data test test-slow verify bench lint lab lock clean distclean
+.PHONY: help env report report-quick data test test-slow fuzz-local verify bench lint lab lock clean distclean
