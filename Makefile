@@ -45,7 +45,7 @@ test: $(STAMP)
 	$(PY) -m ruff check src tests benchmarks
 	$(PY) -m pytest -m "not slow" $(PYTEST_ARGS)
 
-## test-slow: the large Monte Carlo and fuzzing settings (local runs, not CI)
+## test-slow: the large Monte Carlo settings (local runs, not CI; see also fuzz-local)
 test-slow: $(STAMP)
 	$(PY) -m pytest -m slow $(PYTEST_ARGS)
 
