@@ -67,6 +67,9 @@ def test_bes_provinces_lecce_neet_both_editions(built_panels):
     assert (lecce.region, lecce.macro_area, lecce.level, lecce.province_code) == (
         "Puglia", "Sud", "province", "04-17-085")
     assert bes.groupby("edition").indicator_code.nunique().to_dict() == {"2021": 62, "2025": 67}
+    trento = bes[bes.province_name == "Trento"].iloc[0]  # W_GEO 02-06-001: no region row 06
+    assert (trento.region, trento.level) == ("Trentino-Alto Adige/Südtirol", "province")
+    assert (bes.loc[bes.level == "province", "region"] != "").all()
 
 
 def test_bes_other_known_values(built_panels):

@@ -251,6 +251,11 @@ def territory_table(bes2025: pd.DataFrame) -> pd.DataFrame:
     geo = bes2025[["territory", "w_geo"]].drop_duplicates().reset_index(drop=True)
     region_rows = geo[geo["w_geo"].str.fullmatch(r"0\d-\d\d-000")]
     region_of = dict(zip(region_rows["w_geo"].str[3:5], region_rows["territory"], strict=True))
+    # The two autonomous provinces of Trentino-Alto Adige are numbered as regions 05 (Bolzano,
+    # with the region row 02-05-000) and 06 (Trento, 02-06-001) and no row 02-06-000 exists:
+    # Trento belongs to the region of row 05.
+    if "06" not in region_of and "05" in region_of:
+        region_of["06"] = region_of["05"]
     records = []
     for terr, code in zip(geo["territory"], geo["w_geo"], strict=True):
         if terr == geography.COUNTRY:

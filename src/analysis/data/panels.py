@@ -8,6 +8,7 @@ know in which order the plan runs.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import tempfile
@@ -177,21 +178,35 @@ def build(name: str) -> pd.DataFrame:
             violations_from_pandera(exc),
         ) from exc
     _atomic_write_parquet(df, paths.processed(name))
-    meta = {"panel": name, "inputs": input_hashes(name), "rows": len(df)}
+    meta = {"panel": name, "inputs": input_hashes(name), "code": reader_fingerprint(),
+            "rows": len(df)}
     _meta_path(name).write_text(json.dumps(meta, indent=1, sort_keys=True), encoding="utf-8")
     return df
 
 
+def reader_fingerprint() -> str:
+    """Hash of the code that builds the panels (``src/analysis/data/*.py``).
+
+    A panel built by other reader code is stale even when the raw files are unchanged.
+    """
+    h = hashlib.sha256()
+    for f in sorted(Path(__file__).parent.glob("*.py")):
+        h.update(f.name.encode())
+        h.update(f.read_bytes())
+    return h.hexdigest()
+
+
 def is_current(name: str) -> bool:
-    """Whether the processed parquet exists and was built from the current raw files."""
+    """Whether the processed parquet exists and was built from the current raw files and code."""
     target, meta = paths.processed(name), _meta_path(name)
     if not (target.exists() and meta.exists()):
         return False
     try:
-        recorded = json.loads(meta.read_text(encoding="utf-8")).get("inputs")
+        recorded = json.loads(meta.read_text(encoding="utf-8"))
     except json.JSONDecodeError:
         return False
-    return recorded == input_hashes(name)
+    return (recorded.get("inputs") == input_hashes(name)
+            and recorded.get("code") == reader_fingerprint())
 
 
 def load(name: str) -> pd.DataFrame:
