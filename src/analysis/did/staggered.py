@@ -442,6 +442,16 @@ class StaggeredResult:
         return out
 
 
+def _check_options(*, control: str, method: str, base_period: str) -> None:
+    """Reject unknown estimator options (shared by the balanced and unbalanced paths)."""
+    if control not in _CONTROL:
+        raise ValueError(f"control must be 'never' or 'notyet', got {control!r}")
+    if method not in ("dr", "ipw", "reg"):
+        raise ValueError(f"method must be 'dr', 'ipw' or 'reg', got {method!r}")
+    if base_period not in ("varying", "universal"):
+        raise ValueError(f"base_period must be 'varying' or 'universal', got {base_period!r}")
+
+
 # ---------------------------------------------------------------------- data preparation
 def _prepare(df: pd.DataFrame, *, outcome: str, unit: str, time: str, cohort: str,
              covariates: Sequence[str], cluster: str | None, control: str, anticipation: int,
@@ -558,12 +568,7 @@ def staggered(df: pd.DataFrame, *, outcome: str, unit: str, time: str, cohort: s
                                     base_period=base_period, level=level)
     import diff_diff
 
-    if control not in _CONTROL:
-        raise ValueError(f"control must be 'never' or 'notyet', got {control!r}")
-    if method not in ("dr", "ipw", "reg"):
-        raise ValueError(f"method must be 'dr', 'ipw' or 'reg', got {method!r}")
-    if base_period not in ("varying", "universal"):
-        raise ValueError(f"base_period must be 'varying' or 'universal', got {base_period!r}")
+    _check_options(control=control, method=method, base_period=base_period)
     covariates = list(covariates or [])
     notes = _checks.Notes()
     d = _prepare(df, outcome=outcome, unit=unit, time=time, cohort=cohort,

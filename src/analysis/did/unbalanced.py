@@ -11,9 +11,7 @@ import pandas as pd
 
 from analysis.did import _checks
 from analysis.did._inference import quiet_backend, version
-from analysis.did.staggered import StaggeredResult, _prepare
-
-_CONTROL = {"never": "never_treated", "notyet": "not_yet_treated"}
+from analysis.did.staggered import _CONTROL, StaggeredResult, _check_options, _prepare
 
 
 def _ro(a: Any, dtype: Any = float) -> np.ndarray:
@@ -58,12 +56,7 @@ def staggered_unbalanced(df: pd.DataFrame, *, outcome: str, unit: str, time: str
     """
     import diff_diff
 
-    if control not in _CONTROL:
-        raise ValueError(f"control must be 'never' or 'notyet', got {control!r}")
-    if method not in ("dr", "ipw", "reg"):
-        raise ValueError(f"method must be 'dr', 'ipw' or 'reg', got {method!r}")
-    if base_period not in ("varying", "universal"):
-        raise ValueError(f"base_period must be 'varying' or 'universal', got {base_period!r}")
+    _check_options(control=control, method=method, base_period=base_period)
     covariates = list(covariates or [])
     notes = _checks.Notes()
     d = _prepare(df, outcome=outcome, unit=unit, time=time, cohort=cohort,
