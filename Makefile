@@ -43,6 +43,7 @@ data: $(STAMP)
 ## test: lint + the full test suite (slow Monte Carlo tests excluded; see test-slow)
 test: $(STAMP)
 	$(PY) -m ruff check src tests benchmarks
+	$(PY) -m ruff format --check src tests benchmarks
 	$(PY) -m pytest -m "not slow" $(PYTEST_ARGS)
 
 ## test-slow: the large Monte Carlo settings (local runs, not CI; see also fuzz-local)
@@ -64,6 +65,7 @@ bench: $(STAMP)
 ## lint: ruff over the package and tests
 lint: $(STAMP)
 	$(PY) -m ruff check src tests benchmarks
+	$(PY) -m ruff format --check src tests benchmarks
 
 ## lab: JupyterLab on notebooks/ with the project's kernel
 lab: $(STAMP)

@@ -56,9 +56,15 @@ def test_noop_plan_rerun_hashing(benchmark):
 
     def keys():
         src = runner.source_fingerprint()
-        return [runner.cache_key(r, r.effective_parameters(quick=False),
-                                 runner.declared_inputs(r, dict(r.parameters)), src)
-                for r in plan.runs]
+        return [
+            runner.cache_key(
+                r,
+                r.effective_parameters(quick=False),
+                runner.declared_inputs(r, dict(r.parameters)),
+                src,
+            )
+            for r in plan.runs
+        ]
 
     assert len(benchmark(keys)) == len(plan.runs)
 
@@ -66,18 +72,36 @@ def test_noop_plan_rerun_hashing(benchmark):
 def test_callaway_santanna_mpdta(benchmark, mpdta):
     from analysis import did
 
-    res = benchmark(did.staggered, mpdta, outcome="lemp", unit="countyreal", time="year",
-                    cohort="first.treat", control="never", method="dr")
+    res = benchmark(
+        did.staggered,
+        mpdta,
+        outcome="lemp",
+        unit="countyreal",
+        time="year",
+        cohort="first.treat",
+        control="never",
+        method="dr",
+    )
     assert res.aggregate("simple").overall.estimate == pytest.approx(-0.0399512752, abs=1e-6)
 
 
 def test_synthetic_did_prop99(benchmark, prop99):
     from analysis import synth
 
-    res = benchmark.pedantic(synth.synthetic_did, args=(prop99,),
-                             kwargs=dict(outcome="packs", unit="state", time="Year",
-                                         treated_unit="California", start=1989, replications=50),
-                             rounds=2, iterations=1)
+    res = benchmark.pedantic(
+        synth.synthetic_did,
+        args=(prop99,),
+        kwargs=dict(
+            outcome="packs",
+            unit="state",
+            time="Year",
+            treated_unit="California",
+            start=1989,
+            replications=50,
+        ),
+        rounds=2,
+        iterations=1,
+    )
     assert res.att == pytest.approx(-15.60383, abs=0.01)
 
 

@@ -82,8 +82,12 @@ def quick_plan(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
         first_html = {p.name: p.read_text() for p in paths.REPORTS_DIR.glob("*.html")}
         second_rc = main(["run", "--quick", "--force", "--no-progress"])
         main(["publish"])
-        yield {"root": root, "rc": (first_rc, publish_rc, second_rc), "results": first,
-               "html": first_html}
+        yield {
+            "root": root,
+            "rc": (first_rc, publish_rc, second_rc),
+            "results": first,
+            "html": first_html,
+        }
     import analysis.paths
 
     importlib.reload(analysis.paths)

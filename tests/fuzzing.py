@@ -114,8 +114,10 @@ def fuzz_summary(request: pytest.FixtureRequest):
     if _printed or not COUNTS or sys.__stderr__ is None:
         return
     _printed = True
-    text = (f"\nfuzz summary (hypothesis profile {PROFILE!r}): loader -> inputs tried -> "
-            "outcomes\n" + "\n".join(summary_lines()) + "\n")
+    text = (
+        f"\nfuzz summary (hypothesis profile {PROFILE!r}): loader -> inputs tried -> "
+        "outcomes\n" + "\n".join(summary_lines()) + "\n"
+    )
     capman = request.config.pluginmanager.getplugin("capturemanager")
     if capman is None:
         sys.__stderr__.write(text)
@@ -165,8 +167,24 @@ def outcome_of(call: Callable[[], Any], *, source: str) -> tuple[str, Any]:
 # --------------------------------------------------------------------------------------------
 
 #: Tokens that are not numbers in any convention the loaders accept.
-BAD_NUMBERS = ("abc", "12,3,4", "1.2.3", "--5", "5-", "1e", "12%", "x12", "#N/A", "?", "1 2",
-               "0x1F", "12..5", "€5", "½", "١٢")
+BAD_NUMBERS = (
+    "abc",
+    "12,3,4",
+    "1.2.3",
+    "--5",
+    "5-",
+    "1e",
+    "12%",
+    "x12",
+    "#N/A",
+    "?",
+    "1 2",
+    "0x1F",
+    "12..5",
+    "€5",
+    "½",
+    "١٢",
+)
 #: Non-finite spellings.
 NON_FINITE = ("inf", "-inf", "Infinity", "nan")
 
@@ -194,29 +212,32 @@ def byte_corruption(draw: st.DrawFn, data: bytes) -> tuple[str, bytes]:
     Returns ``(description, corrupted)``; the corrupted bytes always differ from ``data``.
     """
     n = len(data)
-    op = draw(st.sampled_from(["overwrite", "insert", "delete", "truncate", "duplicate",
-                               "bitflip"]))
+    op = draw(
+        st.sampled_from(["overwrite", "insert", "delete", "truncate", "duplicate", "bitflip"])
+    )
     pos = draw(st.integers(0, n - 1))
     if op == "overwrite":
         k = draw(st.integers(1, 8))
         new = draw(st.binary(min_size=k, max_size=k))
-        out = data[:pos] + new + data[pos + k:]
+        out = data[:pos] + new + data[pos + k :]
     elif op == "insert":
         out = data[:pos] + draw(st.binary(min_size=1, max_size=8)) + data[pos:]
     elif op == "delete":
         k = draw(st.integers(1, 64))
-        out = data[:pos] + data[pos + k:]
+        out = data[:pos] + data[pos + k :]
     elif op == "truncate":
         out = data[:pos]
     elif op == "duplicate":
         k = draw(st.integers(1, 64))
-        out = data[:pos] + data[pos:pos + k] + data[pos:]
+        out = data[:pos] + data[pos : pos + k] + data[pos:]
     else:
         bit = draw(st.integers(0, 7))
-        out = data[:pos] + bytes([data[pos] ^ (1 << bit)]) + data[pos + 1:]
+        out = data[:pos] + bytes([data[pos] ^ (1 << bit)]) + data[pos + 1 :]
     if out == data:  # e.g. overwriting a byte with itself: force a change
         out = data[:pos]
-    desc = f"{op}@{pos}: {data[max(0, pos - 12):pos + 12]!r} -> {out[max(0, pos - 12):pos + 12]!r}"
+    desc = (
+        f"{op}@{pos}: {data[max(0, pos - 12) : pos + 12]!r} -> {out[max(0, pos - 12) : pos + 12]!r}"
+    )
     return desc, mutated(out, desc)
 
 
@@ -228,13 +249,15 @@ def encodings_of(text: str) -> st.SearchStrategy[tuple[str, bytes]]:
     """
     first, _, rest = text.partition("\n")
     accented = f"{first}é\n{rest}"  # guarantees a non-ASCII character
-    return st.sampled_from([
-        ("utf-16", mutated(text.encode("utf-16"), "utf-16")),
-        ("utf-16-le", mutated(b"\xff\xfe" + text.encode("utf-16-le"), "utf-16-le")),
-        ("utf-32", mutated(text.encode("utf-32"), "utf-32")),
-        ("latin-1", mutated(accented.encode("latin-1", errors="replace"), "latin-1")),
-        ("cp1252", mutated(accented.encode("cp1252", errors="replace"), "cp1252")),
-    ])
+    return st.sampled_from(
+        [
+            ("utf-16", mutated(text.encode("utf-16"), "utf-16")),
+            ("utf-16-le", mutated(b"\xff\xfe" + text.encode("utf-16-le"), "utf-16-le")),
+            ("utf-32", mutated(text.encode("utf-32"), "utf-32")),
+            ("latin-1", mutated(accented.encode("latin-1", errors="replace"), "latin-1")),
+            ("cp1252", mutated(accented.encode("cp1252", errors="replace"), "cp1252")),
+        ]
+    )
 
 
 def permutation(n: int) -> st.SearchStrategy[list[int]]:
@@ -246,6 +269,8 @@ def permutation(n: int) -> st.SearchStrategy[list[int]]:
     """
     if n <= 30:
         return st.permutations(list(range(n))).filter(lambda p: n < 2 or p != sorted(p))
-    return st.integers(0, 2**32 - 1).map(
-        lambda seed: np.random.default_rng(seed).permutation(n).tolist()
-    ).filter(lambda p: p != sorted(p))
+    return (
+        st.integers(0, 2**32 - 1)
+        .map(lambda seed: np.random.default_rng(seed).permutation(n).tolist())
+        .filter(lambda p: p != sorted(p))
+    )

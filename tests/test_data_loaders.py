@@ -17,7 +17,9 @@ from analysis.integrity import verify_raw
 ELET_IT = paths.raw("eurostat_edat_lfse_16", "edat_lfse_16_italy_nuts2.tsv")
 ELET_EU = paths.raw("eurostat_edat_lfse_16", "edat_lfse_16_eu27_total.tsv")
 BES21 = paths.raw("istat_bes_territori", "Indicatori_per_provincia_sesso_ed.2021.xlsx")
-BES25 = paths.raw("istat_bes_territori", "Bes_dei_territori_indicatori_per_provincia_sesso_ed.2025.xlsx")
+BES25 = paths.raw(
+    "istat_bes_territori", "Bes_dei_territori_indicatori_per_provincia_sesso_ed.2025.xlsx"
+)
 UNEMP = paths.raw("pspatreg_unemp_it", "unemp_it.csv")
 
 
@@ -35,7 +37,9 @@ def _value(df: pd.DataFrame, **kw) -> float:
 def test_raw_data_match_manifests():
     hashes = verify_raw()
     assert len(hashes) == 10
-    assert hashes["data/raw/eurostat_edat_lfse_16/edat_lfse_16_italy_nuts2.tsv"].startswith("9c4f4485")
+    assert hashes["data/raw/eurostat_edat_lfse_16/edat_lfse_16_italy_nuts2.tsv"].startswith(
+        "9c4f4485"
+    )
 
 
 def test_elet_known_values(built_panels):
@@ -60,12 +64,31 @@ def test_bes_provinces_lecce_neet_both_editions(built_panels):
     old = neet[neet.edition == "2021"].set_index("year")["value"]
     new = neet[neet.edition == "2025"].set_index("year")["value"]
     assert old[[2004, 2008, 2012, 2014, 2016, 2018, 2019, 2020]].tolist() == [
-        25.0, 26.1, 27.9, 35.4, 30.3, 27.7, 26.8, 29.0]
+        25.0,
+        26.1,
+        27.9,
+        35.4,
+        30.3,
+        27.7,
+        26.8,
+        29.0,
+    ]
     assert new[[2018, 2019, 2020, 2021, 2022, 2023, 2024]].tolist() == [
-        27.5, 26.5, 30.0, 29.4, 24.3, 20.4, 20.0]
+        27.5,
+        26.5,
+        30.0,
+        29.4,
+        24.3,
+        20.4,
+        20.0,
+    ]
     lecce = bes[bes.province_name == "Lecce"].iloc[0]
     assert (lecce.region, lecce.macro_area, lecce.level, lecce.province_code) == (
-        "Puglia", "Sud", "province", "04-17-085")
+        "Puglia",
+        "Sud",
+        "province",
+        "04-17-085",
+    )
     assert bes.groupby("edition").indicator_code.nunique().to_dict() == {"2021": 62, "2025": 67}
     trento = bes[bes.province_name == "Trento"].iloc[0]  # W_GEO 02-06-001: no region row 06
     assert (trento.region, trento.level) == ("Trentino-Alto Adige/Südtirol", "province")
@@ -74,10 +97,19 @@ def test_bes_provinces_lecce_neet_both_editions(built_panels):
 
 def test_bes_other_known_values(built_panels):
     bes = built_panels["bes_provinces"]
+
     def v(unit, code, year):
         return _value(bes, province_name=unit, series_code=code, sex="T", year=year, edition="2025")
+
     assert [v("Puglia", "02IST006", y) for y in range(2018, 2025)] == [
-        30.4, 29.6, 30.5, 30.6, 26.0, 22.2, 21.4]
+        30.4,
+        29.6,
+        30.5,
+        30.6,
+        26.0,
+        22.2,
+        21.4,
+    ]
     assert v("Italia", "02IST006", 2018) == 23.2 and v("Italia", "02IST006", 2024) == 15.2
     assert v("Lecce", "03LAV006P", 2018) == 50.0 and v("Lecce", "03LAV006P", 2024) == 36.8
     assert v("Lecce", "02IST011P", 2018) == 32.8 and v("Lecce", "02IST011P", 2024) == 35.4
@@ -95,12 +127,25 @@ def test_splice_lecce_neet(built_panels):
     ov = built_panels["bes_overlap"]
     row = ov[(ov.series_code == "02IST006") & (ov.province_code == "04-17-085") & (ov.sex == "T")]
     assert int(row.n_overlap.iloc[0]) == 3
-    assert row.min_diff.iloc[0] == pytest.approx(-0.3) and row.max_diff.iloc[0] == pytest.approx(1.0)
+    assert row.min_diff.iloc[0] == pytest.approx(-0.3) and row.max_diff.iloc[0] == pytest.approx(
+        1.0
+    )
 
 
 def test_splice_without_overlap_keeps_old_edition_apart():
-    base = dict(province_code="x", province_name="X", region="R", macro_area="Sud", level="province",
-                indicator_code="C", series_code="C", indicator_name="c", unit="%", sex="T", flag="")
+    base = dict(
+        province_code="x",
+        province_name="X",
+        region="R",
+        macro_area="Sud",
+        level="province",
+        indicator_code="C",
+        series_code="C",
+        indicator_name="c",
+        unit="%",
+        sex="T",
+        flag="",
+    )
     rows = [dict(base, edition="2021", year=y, value=10.0) for y in (2010, 2011)]
     rows += [dict(base, edition="2025", year=y, value=20.0) for y in (2018, 2019)]
     spliced, overlap = splice.splice_editions(pd.DataFrame(rows))
@@ -112,9 +157,15 @@ def test_bes_regions_and_other_panels(built_panels):
     reg = built_panels["bes_regions"]
     puglia = reg[(reg.region_name == "Puglia") & (reg.series_code == "02IST005") & (reg.sex == "T")]
     assert puglia.set_index("year").loc[[2018, 2019, 2020, 2021], "value"].tolist() == [
-        17.6, 17.8, 18.5, 17.6]
+        17.6,
+        17.8,
+        18.5,
+        17.6,
+    ]
     arope = built_panels["arope_regions"]
-    assert _value(arope, geo="ITF4", year=2020) == 34.8 and _value(arope, geo="IT", year=2020) == 25.3
+    assert (
+        _value(arope, geo="ITF4", year=2020) == 34.8 and _value(arope, geo="IT", year=2020) == 25.3
+    )
     un = built_panels["unemployment_provinces"]
     assert len(un) == 103 * 24
     lecce = un[un.prov == 75].set_index("year")["unrate"]
@@ -184,7 +235,9 @@ def test_eurostat_empty_and_bad_encoding(tmp_path):
     f.write_text("")
     with pytest.raises(DataValidationError, match="empty"):
         eurostat.read_elet([f])
-    f.write_bytes("freq,unit,sex,age,geo\\TIME_PERIOD\t2000 \nA,PC,T,Y18-24,IT\t\xe9\n".encode("latin-1"))
+    f.write_bytes(
+        "freq,unit,sex,age,geo\\TIME_PERIOD\t2000 \nA,PC,T,Y18-24,IT\t\xe9\n".encode("latin-1")
+    )
     with pytest.raises(DataValidationError, match="not UTF-8"):
         eurostat.read_elet([f])
 
@@ -232,6 +285,7 @@ def test_bes_missing_column_duplicates_and_sex(tmp_path, small_bes25):
     def dup(ws):
         for col in range(1, ws.max_column + 1):
             ws.cell(row=3, column=col).value = ws.cell(row=2, column=col).value
+
     f = _edit_xlsx(small_bes25, tmp_path / "d.xlsx", dup)
     with pytest.raises(DataValidationError, match=r"rows \[2, 3\].*duplicated key"):
         istat_bes.read_bes_workbook(f, sheet="Indicatori_per_provincia_sesso", edition="2025")
@@ -268,8 +322,16 @@ def test_unemployment_broken_copies(tmp_path):
     f.write_text("\n".join(text) + "\n")
     with pytest.raises(DataValidationError, match=r"column 'unrate', rows \[6\]: not a number"):
         other_sources.read_unemployment(f)
-    f.write_text("\n".join([UNEMP.read_text().splitlines()[0], *UNEMP.read_text().splitlines()[1:3],
-                            UNEMP.read_text().splitlines()[2]]) + "\n")
+    f.write_text(
+        "\n".join(
+            [
+                UNEMP.read_text().splitlines()[0],
+                *UNEMP.read_text().splitlines()[1:3],
+                UNEMP.read_text().splitlines()[2],
+            ]
+        )
+        + "\n"
+    )
     with pytest.raises(DataValidationError, match="duplicated key"):
         other_sources.read_unemployment(f)
     f.write_text(UNEMP.read_text().replace("unrate", "unemployment", 1))

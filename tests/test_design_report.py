@@ -93,8 +93,11 @@ def test_sample_sizes_one_group_vs_two_groups_statsmodels():
     assert r["one group vs known rate"] == 167
     h = proportion_effectsize(0.211, 0.13)
     sm = NormalIndPower()
-    assert r["two groups 1:1 (per arm)"] == math.ceil(
-        sm.solve_power(effect_size=h, alpha=0.05, power=0.8, ratio=1)) == 334
+    assert (
+        r["two groups 1:1 (per arm)"]
+        == math.ceil(sm.solve_power(effect_size=h, alpha=0.05, power=0.8, ratio=1))
+        == 334
+    )
     n1 = sm.solve_power(effect_size=h, alpha=0.05, power=0.8, ratio=4)
     assert r["two groups 1:4 treated"] == math.ceil(n1) == 209
     assert r["two groups 1:4 controls"] == math.ceil(4 * n1 - 1e-9)
@@ -115,11 +118,18 @@ def test_detectability_table_values():
 
 
 def test_recommendation_quotes_the_numbers():
-    det = dr.detectability_table(n_treated=180, n_control=720, n_volare=41,
-                                 n_volare_control=123)
+    det = dr.detectability_table(n_treated=180, n_control=720, n_volare=41, n_volare_control=123)
     text = dr.recommendation(detect=det, sample_sizes=dr.sample_size_table())
-    for s in ("0.17 SD", "0.28 SD", "0.36 SD", "4.0 pp", "334 pupils per arm", "167",
-              "feasibility / pilot", "descriptively"):
+    for s in (
+        "0.17 SD",
+        "0.28 SD",
+        "0.36 SD",
+        "4.0 pp",
+        "334 pupils per arm",
+        "167",
+        "feasibility / pilot",
+        "descriptively",
+    ):
         assert s in text, s
     assert "SIMULATED" not in text
 
@@ -142,8 +152,7 @@ def test_cs_simple_se_equals_mckenzie_did(rho):
     ref = P.mde(n_treated=180, n_control=720, design="did", autocorr=rho)
     assert two == pytest.approx(ref.se, rel=1e-12)
     # one cohort, base year + two post years: McKenzie with 1 pre and 2 post periods
-    three = dr.cs_simple_se({2023: 180}, n_control=720, years=[2022, 2023, 2024],
-                            autocorr=rho)
+    three = dr.cs_simple_se({2023: 180}, n_control=720, years=[2022, 2023, 2024], autocorr=rho)
     ref = P.mde(n_treated=180, n_control=720, design="did", n_pre=1, n_post=2, autocorr=rho)
     assert three == pytest.approx(ref.se, rel=1e-12)
 
@@ -154,8 +163,9 @@ def test_cs_simple_se_two_cohorts_by_hand():
     # c_2023 = (-2, 1, 1): c'c = 6; c_2024 = (0, -1, 1): c'c = 2.
     # treated: 0.4² * 6 / 100 + 0.2² * 2 / 50 = 0.0096 + 0.0016 = 0.0112
     # control: d = 0.4 c_2023 + 0.2 c_2024 = (-0.8, 0.2, 0.6): d'd = 1.04, / 200 = 0.0052
-    se = dr.cs_simple_se({2023: 100, 2024: 50}, n_control=200, years=[2022, 2023, 2024],
-                         autocorr=0.0)
+    se = dr.cs_simple_se(
+        {2023: 100, 2024: 50}, n_control=200, years=[2022, 2023, 2024], autocorr=0.0
+    )
     assert se == pytest.approx(math.sqrt(0.0112 + 0.0052), rel=1e-12)
 
 
@@ -166,8 +176,7 @@ def test_cs_simple_se_rejects_cohort_without_base_year():
 
 @pytest.fixture(scope="module")
 def small_design():
-    return dr.calibrate_design("test", n_treated=60, n_control=120, seed=11,
-                               pilot_pupils=8000)
+    return dr.calibrate_design("test", n_treated=60, n_control=120, seed=11, pilot_pupils=8000)
 
 
 def test_calibrated_design_is_plausible(small_design):
@@ -194,16 +203,16 @@ def test_draw_panel_exact_sizes_balanced_and_seeded(small_design):
 def test_simulated_did_matches_analytic_se_ci_size(small_design):
     # 15 draws per effect: the mean estimated SE is within 10 % of the analytic SE and the
     # mean estimate at 0.5 SD is within 4 Monte Carlo SEs of the truth.
-    res = dr.simulate_did_power(small_design, effects=[0.0, 0.5], n_sims=15, seed=3,
-                                progress=False)
+    res = dr.simulate_did_power(small_design, effects=[0.0, 0.5], n_sims=15, seed=3, progress=False)
     t = res.tidy()
     se = small_design.analytic_se()
     assert t["mean_se"].to_numpy() == pytest.approx([se, se], rel=0.10)
     big = t[t["effect"] == 0.5].iloc[0]
     assert abs(big["bias"]) < 4 * se / math.sqrt(15)
     assert t["n_invalid"].sum() == 0
-    again = dr.simulate_did_power(small_design, effects=[0.0, 0.5], n_sims=15, seed=3,
-                                  progress=False)
+    again = dr.simulate_did_power(
+        small_design, effects=[0.0, 0.5], n_sims=15, seed=3, progress=False
+    )
     pd.testing.assert_frame_equal(res.sim.estimates, again.sim.estimates)
     d = res.to_dict()
     assert d["simulated"] is True and d["n_sims"] == 15
@@ -230,7 +239,8 @@ def test_simulated_did_power_matches_analytic_full_size():
     assert 0.02 <= t.loc[0.0, "power"] <= 0.09
     r = t.loc[0.2]
     assert abs(r["power"] - r["analytic_power"]) < 3 * math.sqrt(
-        r["analytic_power"] * (1 - r["analytic_power"]) / 200)
+        r["analytic_power"] * (1 - r["analytic_power"]) / 200
+    )
 
 
 # --------------------------------------------------------------------------------------
@@ -243,8 +253,7 @@ def payments():
     a = sr.load_for_report("config/siinc.yaml")
     inp = siinc.illustrative_inputs(a)
     res = siinc.compute_payments(a, inp.verified_metrics, inp.estimates)
-    sens = siinc.sensitivity(a, inp.verified_metrics, inp.estimates,
-                             alternatives=inp.alternatives)
+    sens = siinc.sensitivity(a, inp.verified_metrics, inp.estimates, alternatives=inp.alternatives)
     return a, inp, res, sens
 
 
@@ -254,8 +263,7 @@ def test_audit_table_sums_to_hand_computed_total(payments):
     # 16 x 400 + 5 x 1000 + 176 x 0.6 x 60 + 11 x 250 x 0.925 + 0.75 x 20000 + 5000
     hand = 6400 + 5000 + 6336 + 2543.75 + 15000 + 5000
     assert t["payable (€)"].sum() == pytest.approx(hand, abs=1e-9) == 40279.75
-    assert list(t.columns[:7]) == ["metric", "period", "Y", "B", "Y − B", "gate Q",
-                                   "price (€)"]
+    assert list(t.columns[:7]) == ["metric", "period", "Y", "B", "Y − B", "gate Q", "price (€)"]
     tot = sr.totals_table(res)
     assert tot.iloc[-1]["payable (€)"] == pytest.approx(40279.75)
 
@@ -290,8 +298,10 @@ def test_plain_words_and_figures(payments):
     a, _, res, sens = payments
     lines = sr.arithmetic_lines(res)
     assert len(lines) == 6
-    assert lines[0].startswith("volare_attendance_75 (S1): verified 36 youths against a "
-                               "baseline of 20: 16 above baseline × €400.00 = €6,400.00")
+    assert lines[0].startswith(
+        "volare_attendance_75 (S1): verified 36 youths against a "
+        "baseline of 20: 16 above baseline × €400.00 = €6,400.00"
+    )
     assert "quality gate 0.925" in lines[3]
     text = sr.auditor_paragraph(res, sens)
     for s in ("ILLUSTRATIVE", "€40,279.75", "€36,679.75", "€53,943.75", "€13,664.00"):

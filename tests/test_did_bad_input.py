@@ -36,8 +36,7 @@ STAGGERED = pytest.param(lambda d: did.staggered(d, **KWC), id="staggered")
 EVENT_TWFE = pytest.param(lambda d: did.event_study(d, **KWC, estimator="twfe"), id="es-twfe")
 IMPUTATION = pytest.param(lambda d: did.imputation(d, **KWC), id="imputation")
 TWFE = pytest.param(lambda d: did.twfe(d, **KW, treated="D"), id="twfe")
-BACON = pytest.param(lambda d: diagnostics.bacon_decomposition(d, **KW, treated="D"),
-                     id="bacon")
+BACON = pytest.param(lambda d: diagnostics.bacon_decomposition(d, **KW, treated="D"), id="bacon")
 ALL = [STAGGERED, EVENT_TWFE, IMPUTATION, TWFE, BACON]
 COHORT_BASED = [STAGGERED, EVENT_TWFE, IMPUTATION]
 
@@ -101,10 +100,15 @@ def test_negative_cohort(df):
 
 def test_no_never_treated_with_never_control(df):
     only_treated = df[df["first.treat"] > 0]
-    _raises(lambda d: did.staggered(d, **KWC, control="never"), only_treated,
-            "never-treated", "control='notyet'")
-    _raises(lambda d: did.event_study(d, **KWC, estimator="sun_abraham"), only_treated,
-            "never-treated")
+    _raises(
+        lambda d: did.staggered(d, **KWC, control="never"),
+        only_treated,
+        "never-treated",
+        "control='notyet'",
+    )
+    _raises(
+        lambda d: did.event_study(d, **KWC, estimator="sun_abraham"), only_treated, "never-treated"
+    )
 
 
 def test_no_never_treated_with_notyet_control_runs_and_records_skipped_cells(df):
@@ -167,14 +171,18 @@ def test_missing_outcome_is_dropped_with_a_warning(df):
 
 
 def test_unbalanced_panel_is_an_error_for_bacon(df):
-    _raises(lambda d: diagnostics.bacon_decomposition(d, **KW, treated="D"),
-            df.drop(index=[0]), "balanced panel")
+    _raises(
+        lambda d: diagnostics.bacon_decomposition(d, **KW, treated="D"),
+        df.drop(index=[0]),
+        "balanced panel",
+    )
 
 
 def test_cluster_must_nest_units(df):
     df["school"] = np.arange(len(df)) % 7
-    _raises(lambda d: did.staggered(d, **KWC, cluster="school"), df, "'school'",
-            "constant within unit")
+    _raises(
+        lambda d: did.staggered(d, **KWC, cluster="school"), df, "'school'", "constant within unit"
+    )
 
 
 def test_not_a_dataframe_and_empty():
@@ -185,12 +193,20 @@ def test_not_a_dataframe_and_empty():
 def test_2x2_bad_input(df):
     df["post"] = (df["year"] >= 2005).astype(int)
     df["tr"] = (df["first.treat"] > 0).astype(int)
-    _raises(lambda d: did.did_2x2(d, outcome="lemp", treated="tr", post="nope"), df,
-            "'nope'", "missing")
-    _raises(lambda d: did.did_2x2(d.assign(tr=0), outcome="lemp", treated="tr", post="post"),
-            df, "empty (treated, post) cells")
-    _raises(lambda d: did.did_2x2(d.assign(post=d["year"]), outcome="lemp", treated="tr",
-                                  post="post"), df, "'post'", "0/1")
+    _raises(
+        lambda d: did.did_2x2(d, outcome="lemp", treated="tr", post="nope"), df, "'nope'", "missing"
+    )
+    _raises(
+        lambda d: did.did_2x2(d.assign(tr=0), outcome="lemp", treated="tr", post="post"),
+        df,
+        "empty (treated, post) cells",
+    )
+    _raises(
+        lambda d: did.did_2x2(d.assign(post=d["year"]), outcome="lemp", treated="tr", post="post"),
+        df,
+        "'post'",
+        "0/1",
+    )
 
 
 def test_invalid_options_are_value_errors(df):

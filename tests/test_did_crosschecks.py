@@ -37,8 +37,7 @@ def mpdta() -> pd.DataFrame:
 
 @cache
 def cs(method: str = "dr", control: str = "never", base_period: str = "varying"):
-    return did.staggered(mpdta(), **KWC, method=method, control=control,
-                         base_period=base_period)
+    return did.staggered(mpdta(), **KWC, method=method, control=control, base_period=base_period)
 
 
 def test_ipw_dr_reg_identical_without_covariates():
@@ -76,16 +75,16 @@ def test_aggregation_layer_matches_diff_diff_where_it_has_one(control):
 
 def test_clustered_se_equals_diff_diff_cr1_up_to_its_small_sample_factor():
     res = did.staggered(mpdta(), **KWC, cluster="state")
-    dd = diff_diff.CallawaySantAnna(cluster="state").fit(mpdta(), **KW,
-                                                          first_treat="first.treat")
+    dd = diff_diff.CallawaySantAnna(cluster="state").fit(mpdta(), **KW, first_treat="first.treat")
     g = res.n_clusters
     assert g == mpdta()["state"].nunique()
     factor = np.sqrt(g / (g - 1))
-    se_dd = [dd.group_time_effects[(c, t)]["se"] for c, t in
-             zip(res.cohort.astype(int), res.time.astype(int), strict=True)]
+    se_dd = [
+        dd.group_time_effects[(c, t)]["se"]
+        for c, t in zip(res.cohort.astype(int), res.time.astype(int), strict=True)
+    ]
     np.testing.assert_allclose(res.se * factor, se_dd, rtol=1e-8)
-    assert res.aggregate("simple").overall.se * factor == pytest.approx(dd.overall_se,
-                                                                        rel=1e-8)
+    assert res.aggregate("simple").overall.se * factor == pytest.approx(dd.overall_se, rel=1e-8)
     # clustering on the unit itself is R's unclustered analytic SE
     unit = did.staggered(mpdta(), **KWC, cluster="countyreal")
     np.testing.assert_allclose(unit.se, cs().se, rtol=1e-12)
@@ -99,10 +98,10 @@ def test_universal_base_period_keeps_post_cells_and_pretest():
     np.testing.assert_allclose(gu.loc[post, "att"], gv.loc[post, "att"], atol=1e-12)
     ref_cells = gu[gu["se"].isna()]
     assert (ref_cells["att"] == 0).all()
-    assert sorted(ref_cells.index.get_level_values("time") -
-                  ref_cells.index.get_level_values("cohort")) == [-1, -1, -1]
-    assert uni.pretrend_test().statistic == pytest.approx(var.pretrend_test().statistic,
-                                                          rel=1e-8)
+    assert sorted(
+        ref_cells.index.get_level_values("time") - ref_cells.index.get_level_values("cohort")
+    ) == [-1, -1, -1]
+    assert uni.pretrend_test().statistic == pytest.approx(var.pretrend_test().statistic, rel=1e-8)
 
 
 def test_bacon_decomposition_adds_up_to_twfe():
@@ -112,8 +111,7 @@ def test_bacon_decomposition_adds_up_to_twfe():
     assert bacon["weight"].sum() == pytest.approx(1.0, abs=1e-12)
     assert (bacon["weight"] * bacon["estimate"]).sum() == pytest.approx(tw.estimate, abs=1e-8)
     assert bacon.attrs["twfe_estimate"] == pytest.approx(tw.estimate, abs=1e-10)
-    assert set(bacon["comparison"]) == {"treated_vs_never", "earlier_vs_later",
-                                        "later_vs_earlier"}
+    assert set(bacon["comparison"]) == {"treated_vs_never", "earlier_vs_later", "later_vs_earlier"}
 
 
 def test_twfe_equals_pyfixest_and_dummy_ols():
@@ -123,11 +121,16 @@ def test_twfe_equals_pyfixest_and_dummy_ols():
     assert tw.estimate == pytest.approx(float(ref.coef()["D"]), abs=1e-10)
     assert tw.se == pytest.approx(float(ref.se()["D"]), rel=1e-8)
     assert tw.p_value == pytest.approx(float(ref.pvalue()["D"]), rel=1e-6)
+
     # balanced panel: two-way demeaning is the exact within transformation (FWL)
     def within(col: str) -> pd.Series:
         v = df[col].astype(float)
-        return (v - v.groupby(df["countyreal"]).transform("mean")
-                - v.groupby(df["year"]).transform("mean") + v.mean())
+        return (
+            v
+            - v.groupby(df["countyreal"]).transform("mean")
+            - v.groupby(df["year"]).transform("mean")
+            + v.mean()
+        )
 
     ols = sm.OLS(within("lemp"), within("D")).fit()
     assert tw.estimate == pytest.approx(ols.params.iloc[0], abs=1e-9)
@@ -160,8 +163,15 @@ def test_event_study_contract_cs_matches_dynamic_aggregation():
     assert np.linalg.eigvalsh(es.vcov).min() > -1e-12
     assert es.overall.estimate == pytest.approx(-0.0772398215, abs=1e-6)
     tab = es.table()
-    assert list(tab.columns) == ["rel_time", "estimate", "se", "ci_low", "ci_high",
-                                 "cband_low", "cband_high"]
+    assert list(tab.columns) == [
+        "rel_time",
+        "estimate",
+        "se",
+        "ci_low",
+        "ci_high",
+        "cband_low",
+        "cband_high",
+    ]
     assert (tab["cband_high"] - tab["cband_low"] > tab["ci_high"] - tab["ci_low"]).all()
     json.dumps(es.to_dict())
     assert es.tidy()["is_reference"].sum() == 1
@@ -177,8 +187,9 @@ def test_event_study_sun_abraham_equals_cs_never_treated_without_covariates():
     np.testing.assert_array_equal(sa.rel_times, es_cs.rel_times)
     np.testing.assert_allclose(sa.coef, es_cs.coef, atol=1e-8)
     dd = diff_diff.SunAbraham(cluster="countyreal").fit(mpdta(), **KW, first_treat="first.treat")
-    np.testing.assert_allclose(sa.se, [dd.event_study_effects[e]["se"] for e in sa.rel_times],
-                               rtol=1e-8)
+    np.testing.assert_allclose(
+        sa.se, [dd.event_study_effects[e]["se"] for e in sa.rel_times], rtol=1e-8
+    )
 
 
 def test_event_study_imputation_and_did2s_share_post_coefficients():
@@ -194,11 +205,15 @@ def test_event_study_twfe_window_bins_and_reference():
     df = mpdta()
     es = did.event_study(df, **KWC, estimator="twfe")
     rel = np.where(df["first.treat"] > 0, df["year"] - df["first.treat"], np.nan)
-    dummies = {f"e{int(e) + 10}": (rel == e).astype(float) for e in np.unique(rel[~np.isnan(rel)])
-               if e != -1}
+    dummies = {
+        f"e{int(e) + 10}": (rel == e).astype(float)
+        for e in np.unique(rel[~np.isnan(rel)])
+        if e != -1
+    }
     data = df.assign(**dummies)
-    ref = pf.feols(f"lemp ~ {' + '.join(dummies)} | countyreal + year", data=data,
-                   vcov={"CRV1": "countyreal"})
+    ref = pf.feols(
+        f"lemp ~ {' + '.join(dummies)} | countyreal + year", data=data, vcov={"CRV1": "countyreal"}
+    )
     np.testing.assert_allclose(es.coef, ref.coef().to_numpy(), atol=1e-10)
     np.testing.assert_allclose(es.se, ref.se().to_numpy(), rtol=1e-8)
     binned = did.event_study(df, **KWC, estimator="twfe", window=(-2, 2), reference=-2)

@@ -69,8 +69,16 @@ def _replicate(seed: int, outcomes=OUTCOMES) -> list[Draw]:
             truth = pr.cs_truth(sim, cs, outcome=oc, max_e=h)
             o_s = cs.aggregate("simple", max_e=h).overall
             o_p = pr.unit_level(cs).aggregate("simple", max_e=h).overall
-            out.append(Draw(oc, truth, o_s.estimate, o_p.ci_low <= truth <= o_p.ci_high,
-                            o_s.ci_low <= truth <= o_s.ci_high, _naive(frame, oc)))
+            out.append(
+                Draw(
+                    oc,
+                    truth,
+                    o_s.estimate,
+                    o_p.ci_low <= truth <= o_p.ci_high,
+                    o_s.ci_low <= truth <= o_s.ci_high,
+                    _naive(frame, oc),
+                )
+            )
     return out
 
 
@@ -78,12 +86,16 @@ def _summary(draws: list[Draw], outcome: str) -> dict[str, float]:
     d = [x for x in draws if x.outcome == outcome]
     err = np.array([x.estimate - x.truth for x in d])
     naive = np.array([x.naive - x.truth for x in d])
-    return {"reps": len(d), "truth": float(np.mean([x.truth for x in d])),
-            "bias": float(err.mean()), "mcse": float(err.std(ddof=1) / np.sqrt(len(d))),
-            "sd": float(err.std(ddof=1)),
-            "coverage_pupil": float(np.mean([x.covered_pupil for x in d])),
-            "coverage_school": float(np.mean([x.covered_school for x in d])),
-            "naive_bias": float(naive.mean())}
+    return {
+        "reps": len(d),
+        "truth": float(np.mean([x.truth for x in d])),
+        "bias": float(err.mean()),
+        "mcse": float(err.std(ddof=1) / np.sqrt(len(d))),
+        "sd": float(err.std(ddof=1)),
+        "coverage_pupil": float(np.mean([x.covered_pupil for x in d])),
+        "coverage_school": float(np.mean([x.covered_school for x in d])),
+        "naive_bias": float(naive.mean()),
+    }
 
 
 # bias bounds: 25 % (CI size, ~3.5 Monte Carlo SE) and 6 % (slow, ~3 MC SE) of the true effect (0.2 grade points, -0.02)
@@ -122,8 +134,7 @@ def test_dropout_monte_carlo():
         frame = pr.analysis_frame(sim.data)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            e = pr.dropout_effect(frame, covariates=COVARIATES,
-                                  cluster="baseline_school").estimate
+            e = pr.dropout_effect(frame, covariates=COVARIATES, cluster="baseline_school").estimate
         t = sim.truth["dropped_out"]
         err.append(e.estimate - t)
         cov.append(e.ci_low <= t <= e.ci_high)

@@ -40,8 +40,14 @@ def mpdta() -> pd.DataFrame:
 def fit(scenario: str) -> did.StaggeredResult:
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # mpdta is clean: no sample decision may be taken
-        return did.staggered(mpdta(), outcome="lemp", unit="countyreal", time="year",
-                             cohort="first.treat", **SCENARIOS[scenario])
+        return did.staggered(
+            mpdta(),
+            outcome="lemp",
+            unit="countyreal",
+            time="year",
+            cohort="first.treat",
+            **SCENARIOS[scenario],
+        )
 
 
 @cache
@@ -59,16 +65,20 @@ def test_group_time_att_and_se_match_r_did(scenario):
     ref = attgt_ref().query("scenario == @scenario")
     assert len(ref) == 12
     got = fit(scenario).group_time()
-    m = ref.merge(got, left_on=["group", "t"], right_on=["cohort", "time"], how="left",
-                  suffixes=("_r", ""))
+    m = ref.merge(
+        got, left_on=["group", "t"], right_on=["cohort", "time"], how="left", suffixes=("_r", "")
+    )
     assert m["att"].notna().all(), "some R cells were not estimated"
     np.testing.assert_allclose(m["att"], m["att_r"], rtol=0, atol=ATT_TOL)
     np.testing.assert_allclose(m["se"], m["se_r"], rtol=SE_RTOL)
     assert len(got) == 12
 
 
-AGG_CASES = [(s, t) for s in ("mpdta_nev_dr", "mpdta_nyt_dr", "mpdta_nev_reg_cov")
-             for t in ("simple", "group", "dynamic", "calendar")]
+AGG_CASES = [
+    (s, t)
+    for s in ("mpdta_nev_dr", "mpdta_nyt_dr", "mpdta_nev_reg_cov")
+    for t in ("simple", "group", "dynamic", "calendar")
+]
 
 
 @pytest.mark.parametrize(("scenario", "agg_type"), AGG_CASES)
@@ -89,8 +99,12 @@ def test_aggregations_match_r_aggte(scenario, agg_type):
 
 def test_headline_numbers_from_reference_md():
     res = fit("mpdta_nev_dr")
-    expected = {"simple": (-0.0399512752, 0.0120340128), "dynamic": (-0.0772398215, 0.0199649891),
-                "group": (-0.0310182822, 0.0124460593), "calendar": (-0.0417004321, 0.0159718519)}
+    expected = {
+        "simple": (-0.0399512752, 0.0120340128),
+        "dynamic": (-0.0772398215, 0.0199649891),
+        "group": (-0.0310182822, 0.0124460593),
+        "calendar": (-0.0417004321, 0.0159718519),
+    }
     for agg_type, (att, se) in expected.items():
         overall = res.aggregate(agg_type).overall
         assert overall.estimate == pytest.approx(att, abs=ATT_TOL)
@@ -105,9 +119,16 @@ def test_wald_pretest_never_treated_dr():
 
 
 def test_dr_with_covariate_lpop_published_figures():
-    res = did.staggered(mpdta(), outcome="lemp", unit="countyreal", time="year",
-                        cohort="first.treat", control="never", method="dr",
-                        covariates=["lpop"])
+    res = did.staggered(
+        mpdta(),
+        outcome="lemp",
+        unit="countyreal",
+        time="year",
+        cohort="first.treat",
+        control="never",
+        method="dr",
+        covariates=["lpop"],
+    )
     gt = res.group_time().set_index(["cohort", "time"])
     assert gt.loc[(2004, 2004), "att"] == pytest.approx(-0.0145297, abs=ATT_TOL)
     simple = res.aggregate("simple").overall
@@ -120,8 +141,7 @@ def test_dr_with_covariate_lpop_published_figures():
 def test_sun_abraham_att_matches_fixest_sunab_att_true():
     # fixest: feols(lemp ~ sunab(first.treat, year, att = TRUE) | countyreal + year,
     #               cluster = ~countyreal)  ->  -0.04771 (0.013265)
-    est = did.etwfe(mpdta(), outcome="lemp", unit="countyreal", time="year",
-                    cohort="first.treat")
+    est = did.etwfe(mpdta(), outcome="lemp", unit="countyreal", time="year", cohort="first.treat")
     assert est.estimate == pytest.approx(-0.04771, abs=5e-6)
     assert est.se == pytest.approx(0.013265, rel=SE_RTOL)
     assert est.n_clusters == 500
@@ -131,8 +151,9 @@ def test_sun_abraham_att_matches_fixest_sunab_att_true():
 def test_card_krueger_2x2():
     ck = did.datasets.card_krueger()
     means = ck.dropna(subset=["fte"]).groupby(["nj", "post"])["fte"].mean()
-    np.testing.assert_allclose(means.loc[[(0, 0), (1, 0), (0, 1), (1, 1)]],
-                               [23.331, 20.439, 21.166, 21.027], atol=5e-4)
+    np.testing.assert_allclose(
+        means.loc[[(0, 0), (1, 0), (0, 1), (1, 1)]], [23.331, 20.439, 21.166, 21.027], atol=5e-4
+    )
     with pytest.warns(UserWarning, match="missing values"):
         est = did.did_2x2(ck, outcome="fte", treated="nj", post="post", cluster="store")
     assert est.estimate == pytest.approx(2.7536, abs=5e-5)

@@ -46,8 +46,11 @@ def test_two_runs_give_byte_identical_results_and_html(quick_plan):
         diffs = compare(name, json.loads(quick_plan["results"][name]), json.loads(second[name]))
         detail = "; ".join(str(m) for m in diffs[:5])
         pytest.fail(f"results JSON differ between two runs: {differ}; first differences: {detail}")
-    html_differ = [name for name, text in quick_plan["html"].items()
-                   if strip_volatile((paths.REPORTS_DIR / name).read_text()) != strip_volatile(text)]
+    html_differ = [
+        name
+        for name, text in quick_plan["html"].items()
+        if strip_volatile((paths.REPORTS_DIR / name).read_text()) != strip_volatile(text)
+    ]
     assert html_differ == [], f"HTML differs outside the provenance block: {html_differ}"
 
 
@@ -59,10 +62,20 @@ def test_published_pages_pass_the_privacy_scanner(quick_plan):
 
 # --- published pages in a real browser (headless Chromium) ---------------------------------------
 
-CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                  "--disable-component-update", "--disable-sync", "--no-first-run",
-                  "--disable-default-apps", "--disable-extensions", "--disable-quic",
-                  "--allow-file-access-from-files", "--virtual-time-budget=8000"]
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-default-apps",
+    "--disable-extensions",
+    "--disable-quic",
+    "--allow-file-access-from-files",
+    "--virtual-time-budget=8000",
+]
 
 HARNESS = """<!DOCTYPE html><html><head><title>pending</title></head><body>
 <iframe id="f" src="{src}" style="width:1200px;height:3000px"></iframe>
@@ -86,17 +99,26 @@ def chromium():
     exe = shutil.which("chromium") or shutil.which("chromium-browser")
     if exe is None and shutil.which("apt-get") and os.geteuid() == 0:
         try:
-            subprocess.run(["apt-get", "update", "-qq"], check=True, capture_output=True, timeout=300)
-            subprocess.run(["apt-get", "install", "-y", "-qq", "chromium"], check=True,
-                           capture_output=True, timeout=900,
-                           env=dict(os.environ, DEBIAN_FRONTEND="noninteractive"))
+            subprocess.run(
+                ["apt-get", "update", "-qq"], check=True, capture_output=True, timeout=300
+            )
+            subprocess.run(
+                ["apt-get", "install", "-y", "-qq", "chromium"],
+                check=True,
+                capture_output=True,
+                timeout=900,
+                env=dict(os.environ, DEBIAN_FRONTEND="noninteractive"),
+            )
         except (subprocess.SubprocessError, OSError) as exc:
-            pytest.skip(f"headless Chromium is not installed and could not be installed ({exc}); "
-                        "install Debian's 'chromium' package to run the browser checks")
+            pytest.skip(
+                f"headless Chromium is not installed and could not be installed ({exc}); "
+                "install Debian's 'chromium' package to run the browser checks"
+            )
         exe = shutil.which("chromium")
     if exe is None:
-        pytest.skip("headless Chromium not available (Debian package 'chromium'); browser checks "
-                    "skipped")
+        pytest.skip(
+            "headless Chromium not available (Debian package 'chromium'); browser checks skipped"
+        )
     return exe
 
 
@@ -107,9 +129,19 @@ def _browse(chromium: str, page, tmp_path, name: str) -> tuple[dict, list[str]]:
     harness = tmp_path / f"harness_{name}.html"
     harness.write_text(HARNESS.format(src=page.as_uri()))
     netlog = tmp_path / f"net_{name}.json"
-    out = subprocess.run([chromium, *CHROMIUM_FLAGS, f"--user-data-dir={tmp_path / ('ud_' + name)}",
-                          f"--log-net-log={netlog}", "--dump-dom", harness.as_uri()],
-                         capture_output=True, text=True, timeout=120)
+    out = subprocess.run(
+        [
+            chromium,
+            *CHROMIUM_FLAGS,
+            f"--user-data-dir={tmp_path / ('ud_' + name)}",
+            f"--log-net-log={netlog}",
+            "--dump-dom",
+            harness.as_uri(),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     title = re.search(r"<title>(.*?)</title>", out.stdout, re.DOTALL)
     assert title and title.group(1) != "pending", f"{name}: page did not load ({out.stderr[-300:]})"
     info = json.loads(title.group(1).replace("&quot;", '"').replace("&amp;", "&"))
@@ -134,9 +166,15 @@ def page_requests(netlog) -> list[str]:
             urls.setdefault(src, params["url"])
         if types.get(e["type"]) == "URL_REQUEST_START_JOB" and "initiator" in params:
             starts[src] = params["initiator"]  # (the job's end event repeats the type, no params)
-    return sorted({urls[s] for s, initiator in starts.items()
-                   if initiator != "not an origin" and s in urls
-                   and not urls[s].startswith(("file:", "data:", "about:", "blob:"))})
+    return sorted(
+        {
+            urls[s]
+            for s, initiator in starts.items()
+            if initiator != "not an origin"
+            and s in urls
+            and not urls[s].startswith(("file:", "data:", "about:", "blob:"))
+        }
+    )
 
 
 def test_reports_render_offline_in_a_real_browser(quick_plan, chromium, tmp_path):
@@ -157,10 +195,19 @@ def test_index_screenshot_is_not_blank(quick_plan, chromium, tmp_path):
     from PIL import Image, ImageStat
 
     shot = tmp_path / "index.png"
-    subprocess.run([chromium, *CHROMIUM_FLAGS, f"--user-data-dir={tmp_path / 'ud'}",
-                    "--window-size=1200,1400", f"--screenshot={shot}",
-                    (paths.REPORTS_DIR / "index.html").as_uri()],
-                   capture_output=True, timeout=120, check=True)
+    subprocess.run(
+        [
+            chromium,
+            *CHROMIUM_FLAGS,
+            f"--user-data-dir={tmp_path / 'ud'}",
+            "--window-size=1200,1400",
+            f"--screenshot={shot}",
+            (paths.REPORTS_DIR / "index.html").as_uri(),
+        ],
+        capture_output=True,
+        timeout=120,
+        check=True,
+    )
     img = Image.open(shot).convert("L")
     stat = ImageStat.Stat(img)
     assert img.size == (1200, 1400)
@@ -170,8 +217,10 @@ def test_index_screenshot_is_not_blank(quick_plan, chromium, tmp_path):
 
 def test_browser_check_catches_a_page_that_loads_from_the_network(chromium, tmp_path):
     page = tmp_path / "leaky.html"
-    page.write_text('<html><body><h1>leaky</h1><img src="https://example.invalid/a.png">'
-                    '<p>' + "text " * 100 + '</p></body></html>')
+    page.write_text(
+        '<html><body><h1>leaky</h1><img src="https://example.invalid/a.png">'
+        "<p>" + "text " * 100 + "</p></body></html>"
+    )
     info, external = _browse(chromium, page, tmp_path, "leaky")
     assert external == ["https://example.invalid/a.png"]
     assert info["broken"] == 1

@@ -70,7 +70,9 @@ def test_python_version_consistent():
 
 
 def test_make_help_lists_targets():
-    out = subprocess.run(["make", "-s", "help"], cwd=REPO, capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        ["make", "-s", "help"], cwd=REPO, capture_output=True, text=True, check=True
+    )
     for target in ("report", "test", "lab", "clean", "verify", "env"):
         assert re.search(rf"make {target}\b", out.stdout), target
 

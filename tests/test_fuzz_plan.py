@@ -59,19 +59,43 @@ BASE: dict[str, Any] = {
         "01_context": {"inputs": ["data/raw/eurostat_edat_lfse_16/*"]},
     },
     "runs": [
-        {"id": "data_build", "notebook": "00_data_build", "title": "Data build",
-         "parameters": {"force_rebuild": False}},
-        {"id": "context_elet", "notebook": "01_context", "title": "ELET, Puglia",
-         "parameters": {"indicator": "elet", "focus_unit": "Puglia",
-                        "comparison_units": ["Sud", "Italia"], "sex": "T"},
-         "quick": {"baseline_year": 2015}},
-        {"id": "context_neet", "notebook": "01_context", "title": "NEET, Lecce",
-         "parameters": {"indicator": "neet", "focus_unit": "Lecce"}},
+        {
+            "id": "data_build",
+            "notebook": "00_data_build",
+            "title": "Data build",
+            "parameters": {"force_rebuild": False},
+        },
+        {
+            "id": "context_elet",
+            "notebook": "01_context",
+            "title": "ELET, Puglia",
+            "parameters": {
+                "indicator": "elet",
+                "focus_unit": "Puglia",
+                "comparison_units": ["Sud", "Italia"],
+                "sex": "T",
+            },
+            "quick": {"baseline_year": 2015},
+        },
+        {
+            "id": "context_neet",
+            "notebook": "01_context",
+            "title": "NEET, Lecce",
+            "parameters": {"indicator": "neet", "focus_unit": "Lecce"},
+        },
     ],
 }
-DECLARED = {"00_data_build": ["force_rebuild"],
-            "01_context": ["baseline_year", "comparison_units", "focus_unit", "indicator",
-                           "programme_start", "sex"]}
+DECLARED = {
+    "00_data_build": ["force_rebuild"],
+    "01_context": [
+        "baseline_year",
+        "comparison_units",
+        "focus_unit",
+        "indicator",
+        "programme_start",
+        "sex",
+    ],
+}
 
 
 @pytest.fixture(scope="module")
@@ -90,8 +114,10 @@ def _write(work: Path, blob: bytes, name: str = "plan.yaml") -> Path:
 
 
 def _runs(plan) -> dict[str, tuple]:
-    return {r.id: (r.notebook, r.title, dict(r.parameters), dict(r.quick_overrides), r.inputs)
-            for r in plan.runs}
+    return {
+        r.id: (r.notebook, r.title, dict(r.parameters), dict(r.quick_overrides), r.inputs)
+        for r in plan.runs
+    }
 
 
 @pytest.fixture(scope="module")
@@ -106,16 +132,16 @@ def _typo(draw: st.DrawFn, word: str) -> str:
     how = draw(st.sampled_from(["drop", "swap", "double", "case", "replace"]))
     i = draw(st.integers(0, len(word) - 1))
     if how == "drop" and len(word) > 1:
-        out = word[:i] + word[i + 1:]
+        out = word[:i] + word[i + 1 :]
     elif how == "swap" and i < len(word) - 1 and word[i] != word[i + 1]:
-        out = word[:i] + word[i + 1] + word[i] + word[i + 2:]
+        out = word[:i] + word[i + 1] + word[i] + word[i + 2 :]
     elif how == "double":
         out = word[:i] + word[i] + word[i:]
     elif how == "case" and word.upper() != word:
         out = word.upper()
     else:
         c = "x" if word[i] != "x" else "y"
-        out = word[:i] + c + word[i + 1:]
+        out = word[:i] + c + word[i + 1 :]
     return out if out != word else word + "x"
 
 
@@ -123,10 +149,24 @@ def _typo(draw: st.DrawFn, word: str) -> str:
 # Known-bad mutations
 # ============================================================================================
 
-KINDS = ["unknown_notebook", "misspelt_parameter", "unknown_parameter", "runner_parameter",
-         "duplicate_id", "bad_id", "missing_field", "unknown_run_key", "unknown_top_key",
-         "runs_not_a_list", "run_not_a_mapping", "parameters_not_a_mapping", "not_a_mapping",
-         "yaml_syntax", "empty", "missing_file"]
+KINDS = [
+    "unknown_notebook",
+    "misspelt_parameter",
+    "unknown_parameter",
+    "runner_parameter",
+    "duplicate_id",
+    "bad_id",
+    "missing_field",
+    "unknown_run_key",
+    "unknown_top_key",
+    "runs_not_a_list",
+    "run_not_a_mapping",
+    "parameters_not_a_mapping",
+    "not_a_mapping",
+    "yaml_syntax",
+    "empty",
+    "missing_file",
+]
 
 
 def _known_bad(draw: st.DrawFn) -> tuple[str, bytes | None]:
@@ -135,20 +175,33 @@ def _known_bad(draw: st.DrawFn) -> tuple[str, bytes | None]:
     i = draw(st.integers(0, len(doc["runs"]) - 1), label="run")
     run = doc["runs"][i]
     if kind == "unknown_notebook":
-        run["notebook"] = draw(st.sampled_from(
-            [_typo(draw, run["notebook"]), "99_missing", f"{run['notebook']}.ipynb",
-             "notebooks/" + run["notebook"], 1, ["01_context"]]))
+        run["notebook"] = draw(
+            st.sampled_from(
+                [
+                    _typo(draw, run["notebook"]),
+                    "99_missing",
+                    f"{run['notebook']}.ipynb",
+                    "notebooks/" + run["notebook"],
+                    1,
+                    ["01_context"],
+                ]
+            )
+        )
     elif kind == "misspelt_parameter":
         where = draw(st.sampled_from(["parameters", "quick"]))
         key = draw(st.sampled_from(DECLARED[run["notebook"]]))
         run.setdefault(where, {})[_typo(draw, key)] = 1
     elif kind == "unknown_parameter":
-        name = draw(st.from_regex(r"[a-z][a-z_]{2,12}", fullmatch=True).filter(
-            lambda n: n not in DECLARED[run["notebook"]] and n not in RUNNER_PARAMETERS))
+        name = draw(
+            st.from_regex(r"[a-z][a-z_]{2,12}", fullmatch=True).filter(
+                lambda n: n not in DECLARED[run["notebook"]] and n not in RUNNER_PARAMETERS
+            )
+        )
         run.setdefault(draw(st.sampled_from(["parameters", "quick"])), {})[name] = "x"
     elif kind == "runner_parameter":
         run.setdefault(draw(st.sampled_from(["parameters", "quick"])), {})[
-            draw(st.sampled_from(RUNNER_PARAMETERS))] = draw(st.sampled_from(["x", True, 1]))
+            draw(st.sampled_from(RUNNER_PARAMETERS))
+        ] = draw(st.sampled_from(["x", True, 1]))
     elif kind == "duplicate_id":
         j = draw(st.integers(0, len(doc["runs"]) - 1).filter(lambda j: j != i))
         if draw(st.booleans()):
@@ -156,8 +209,22 @@ def _known_bad(draw: st.DrawFn) -> tuple[str, bytes | None]:
         else:
             doc["runs"].insert(j, copy.deepcopy(run))
     elif kind == "bad_id":
-        run["id"] = draw(st.sampled_from(["Data_Build", "data build", "_data", "-x", "été",
-                                          "a/b", "a.b", "run#1", True, ["x"]]))
+        run["id"] = draw(
+            st.sampled_from(
+                [
+                    "Data_Build",
+                    "data build",
+                    "_data",
+                    "-x",
+                    "été",
+                    "a/b",
+                    "a.b",
+                    "run#1",
+                    True,
+                    ["x"],
+                ]
+            )
+        )
     elif kind == "missing_field":
         field = draw(st.sampled_from(["id", "notebook", "title"]))
         if draw(st.booleans()):
@@ -165,8 +232,9 @@ def _known_bad(draw: st.DrawFn) -> tuple[str, bytes | None]:
         else:
             run[field] = draw(st.sampled_from([None, "", [], {}]))
     elif kind == "unknown_run_key":
-        run[draw(st.sampled_from(["paramters", "Title", "input", "params", "Quick",
-                                  "notebok"]))] = {}
+        run[
+            draw(st.sampled_from(["paramters", "Title", "input", "params", "Quick", "notebok"]))
+        ] = {}
     elif kind == "unknown_top_key":
         doc[draw(st.sampled_from(["run", "setting", "notebook", "Runs", "plan"]))] = {}
     elif kind == "runs_not_a_list":
@@ -178,7 +246,8 @@ def _known_bad(draw: st.DrawFn) -> tuple[str, bytes | None]:
         doc["runs"][i] = draw(st.sampled_from(["data_build", ["data_build"], 5, True]))
     elif kind == "parameters_not_a_mapping":
         run[draw(st.sampled_from(["parameters", "quick"]))] = draw(
-            st.sampled_from([["indicator"], "indicator: elet", 5, True]))
+            st.sampled_from([["indicator"], "indicator: elet", 5, True])
+        )
     elif kind == "not_a_mapping":
         doc = draw(st.sampled_from([BASE["runs"], "plan", 5]))
     elif kind == "yaml_syntax":
@@ -190,8 +259,11 @@ def _known_bad(draw: st.DrawFn) -> tuple[str, bytes | None]:
             key, _, value = lines[k].partition(": ")
             lines[k] = f"{key}: [{value}"
         else:
-            lines[k] = "\t" + lines[k].lstrip(" ") if lines[k].startswith(" ") else (
-                lines[k] + "\n\t- x: [")
+            lines[k] = (
+                "\t" + lines[k].lstrip(" ")
+                if lines[k].startswith(" ")
+                else (lines[k] + "\n\t- x: [")
+            )
         return kind, "\n".join(lines).encode()
     elif kind == "empty":
         return kind, draw(st.sampled_from([b"", b"\n", b"# nothing\n", b"---\n", b"{}\n"]))
@@ -213,6 +285,7 @@ def test_known_bad_plan_is_an_error(work, data):
 # Random corruption (ASCII bytes; non-UTF-8 files have their own regression test below)
 # ============================================================================================
 
+
 def _known_bug(exc: BaseException) -> bool:
     return any(isinstance(exc, t) and re.search(m, str(exc)) for t, m in KNOWN_PLAN_BUGS)
 
@@ -233,13 +306,18 @@ def test_random_corruption_is_an_error_or_a_valid_plan(work, baseline, data):
     if status == ERROR:
         record(LOADER, ERROR)
     else:
-        record(LOADER, SAME if _runs(res) == _runs(baseline)
-               and res.settings == baseline.settings else DIFFERENT)
+        record(
+            LOADER,
+            SAME
+            if _runs(res) == _runs(baseline) and res.settings == baseline.settings
+            else DIFFERENT,
+        )
 
 
 # ============================================================================================
 # Valid shuffles
 # ============================================================================================
+
 
 def _shuffle_keys(draw: st.DrawFn, obj: Any) -> Any:
     if isinstance(obj, dict):
@@ -266,6 +344,7 @@ def test_shuffled_runs_and_keys_give_the_same_runs(work, baseline, data):
 # Bugs of load_plan found by the fuzzing, now fixed: each stays as a regression test
 # ============================================================================================
 
+
 def _doc(**changes: Any) -> dict:
     doc = copy.deepcopy(BASE)
     for dotted, value in changes.items():
@@ -278,39 +357,67 @@ def _doc(**changes: Any) -> dict:
 
 
 _BUGS = [
-    pytest.param(_dump(_doc(notebooks__01_context=["data/raw/x"])),
-                 id="notebooks-entry-not-a-mapping-AttributeError"),
-    pytest.param(_dump(_doc(notebooks__01_context={"inputs": 5})),
-                 id="notebook-inputs-not-a-list-TypeError"),
-    pytest.param(_dump(_doc(notebooks__01_context={"inputs": "data/raw/eurostat_edat_lfse_16/*"})),
-                 id="notebook-inputs-a-string-split-into-characters"),
+    pytest.param(
+        _dump(_doc(notebooks__01_context=["data/raw/x"])),
+        id="notebooks-entry-not-a-mapping-AttributeError",
+    ),
+    pytest.param(
+        _dump(_doc(notebooks__01_context={"inputs": 5})), id="notebook-inputs-not-a-list-TypeError"
+    ),
+    pytest.param(
+        _dump(_doc(notebooks__01_context={"inputs": "data/raw/eurostat_edat_lfse_16/*"})),
+        id="notebook-inputs-a-string-split-into-characters",
+    ),
     pytest.param(_dump(_doc(runs__1__inputs=5)), id="run-inputs-not-a-list-TypeError"),
-    pytest.param(_dump(_doc(runs__1__inputs="data/raw/x")),
-                 id="run-inputs-a-string-split-into-characters"),
-    pytest.param(_dump(_doc(notebooks={"01_contxt": {"inputs": ["data/raw/*/*"]},
-                                       "00_data_build": {"inputs": ["data/raw/*/*"]}})),
-                 id="misspelt-notebook-in-notebooks-silently-ignored"),
+    pytest.param(
+        _dump(_doc(runs__1__inputs="data/raw/x")), id="run-inputs-a-string-split-into-characters"
+    ),
+    pytest.param(
+        _dump(
+            _doc(
+                notebooks={
+                    "01_contxt": {"inputs": ["data/raw/*/*"]},
+                    "00_data_build": {"inputs": ["data/raw/*/*"]},
+                }
+            )
+        ),
+        id="misspelt-notebook-in-notebooks-silently-ignored",
+    ),
     pytest.param(_dump(_doc(notebooks=["01_context"])), id="notebooks-not-a-mapping-ignored"),
     pytest.param(_dump(_doc(settings=["cell_timeout", 600])), id="settings-not-a-mapping"),
-    pytest.param(_dump(_doc(settings={"cell_timout": 600})),
-                 id="misspelt-setting-silently-ignored"),
-    pytest.param(_dump(_doc(settings={"cell_timeout": "ten minutes"})),
-                 id="setting-of-the-wrong-type"),
-    pytest.param(_dump(_doc(runs__1__parameters={5: "x"})),
-                 id="non-string-parameter-name-TypeError"),
-    pytest.param(_dump(_doc(runs__1__title=["ELET", "Puglia"])),
-                 id="title-not-a-string-silently-str"),
-    pytest.param(_dump(_doc(runs__1__id="context_elet\n")),
-                 id="run-id-with-trailing-newline-accepted"),
-    pytest.param(_dump(_doc(runs__1__notebook="../notebooks/01_context")),
-                 id="notebook-given-as-a-path-accepted-inputs-lost"),
-    pytest.param(_dump(BASE).replace(b"title: ELET, Puglia", b"title: 2023-02-30"),
-                 id="impossible-date-ValueError"),
-    pytest.param(_dump(BASE).replace(b"title: ELET, Puglia", b"title: ELET, Pugli\xe0"),
-                 id="latin-1-file-UnicodeDecodeError"),
-    pytest.param(_dump(BASE).replace(b"  title: ELET, Puglia\n",
-                                     b"  title: ELET, Puglia\n  title: ELET, Italia\n"),
-                 id="repeated-key-silently-last-wins"),
+    pytest.param(
+        _dump(_doc(settings={"cell_timout": 600})), id="misspelt-setting-silently-ignored"
+    ),
+    pytest.param(
+        _dump(_doc(settings={"cell_timeout": "ten minutes"})), id="setting-of-the-wrong-type"
+    ),
+    pytest.param(
+        _dump(_doc(runs__1__parameters={5: "x"})), id="non-string-parameter-name-TypeError"
+    ),
+    pytest.param(
+        _dump(_doc(runs__1__title=["ELET", "Puglia"])), id="title-not-a-string-silently-str"
+    ),
+    pytest.param(
+        _dump(_doc(runs__1__id="context_elet\n")), id="run-id-with-trailing-newline-accepted"
+    ),
+    pytest.param(
+        _dump(_doc(runs__1__notebook="../notebooks/01_context")),
+        id="notebook-given-as-a-path-accepted-inputs-lost",
+    ),
+    pytest.param(
+        _dump(BASE).replace(b"title: ELET, Puglia", b"title: 2023-02-30"),
+        id="impossible-date-ValueError",
+    ),
+    pytest.param(
+        _dump(BASE).replace(b"title: ELET, Puglia", b"title: ELET, Pugli\xe0"),
+        id="latin-1-file-UnicodeDecodeError",
+    ),
+    pytest.param(
+        _dump(BASE).replace(
+            b"  title: ELET, Puglia\n", b"  title: ELET, Puglia\n  title: ELET, Italia\n"
+        ),
+        id="repeated-key-silently-last-wins",
+    ),
 ]
 
 

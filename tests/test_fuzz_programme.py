@@ -53,8 +53,18 @@ SEEDS = (11, 12, 13)
 SPECS = {c.name: c for c in COLUMNS}
 NUMERIC = [c.name for c in COLUMNS if c.kind != "str"]
 INTEGER = [c.name for c in COLUMNS if c.kind in ("int", "binary")]
-NEVER_MISSING = ["pupil_id", "school_id", "year", "dropped_out", "sex", "birth_year",
-                 "grade_level", "foreign_born", "baseline_absence", "treated"]
+NEVER_MISSING = [
+    "pupil_id",
+    "school_id",
+    "year",
+    "dropped_out",
+    "sex",
+    "birth_year",
+    "grade_level",
+    "foreign_born",
+    "baseline_absence",
+    "treated",
+]
 BASELINE = ["sex", "birth_year", "foreign_born", "baseline_absence", "ses_index"]
 HANDLED = "handled: rows excluded and counted (exclusions='report'); error under 'raise'"
 KEPT = "accepted: valid under the contract (gaps/attrition allowed), every row kept"
@@ -97,12 +107,33 @@ def _obj(df: pd.DataFrame, col: str) -> pd.DataFrame:
 # Known-bad mutations of the panel
 # ============================================================================================
 
-KINDS = ["wrong_type", "non_integer", "missing_column", "renamed_column", "duplicate_column",
-         "nan_not_allowed", "nan_outcome", "infinite", "out_of_range", "duplicate_row",
-         "two_schools", "cohort_not_constant", "cohort_outside", "treatment_reversal",
-         "treated_mismatch", "unknown_sex", "rows_after_dropout", "baseline_not_constant",
-         "course_never_treated", "course_missing", "age", "codice_fiscale",
-         "identifier_column", "empty_id", "no_rows"]
+KINDS = [
+    "wrong_type",
+    "non_integer",
+    "missing_column",
+    "renamed_column",
+    "duplicate_column",
+    "nan_not_allowed",
+    "nan_outcome",
+    "infinite",
+    "out_of_range",
+    "duplicate_row",
+    "two_schools",
+    "cohort_not_constant",
+    "cohort_outside",
+    "treatment_reversal",
+    "treated_mismatch",
+    "unknown_sex",
+    "rows_after_dropout",
+    "baseline_not_constant",
+    "course_never_treated",
+    "course_missing",
+    "age",
+    "codice_fiscale",
+    "identifier_column",
+    "empty_id",
+    "no_rows",
+]
 
 
 def _known_bad(draw: st.DrawFn, panel: pd.DataFrame) -> tuple[str, pd.DataFrame]:
@@ -112,11 +143,17 @@ def _known_bad(draw: st.DrawFn, panel: pd.DataFrame) -> tuple[str, pd.DataFrame]
     if kind == "wrong_type":
         col = draw(st.sampled_from(NUMERIC))
         df = _obj(df, col)
-        df.at[i, col] = draw(st.sampled_from([*BAD_NUMBERS, "2021-22", "yes", "0,5", (1,),
-                                              {"a": 1}, pd.Timestamp("2021-09-01")]))
+        df.at[i, col] = draw(
+            st.sampled_from(
+                [*BAD_NUMBERS, "2021-22", "yes", "0,5", (1,), {"a": 1}, pd.Timestamp("2021-09-01")]
+            )
+        )
     elif kind == "non_integer":
-        col = draw(st.sampled_from(["year", "cohort", "birth_year", "grade_level",
-                                    "dropped_out", "foreign_born"]))
+        col = draw(
+            st.sampled_from(
+                ["year", "cohort", "birth_year", "grade_level", "dropped_out", "foreign_born"]
+            )
+        )
         if col == "cohort":  # a participant's cohort, so that it is not the 0 of never-treated
             i = int(np.flatnonzero((df["cohort"] > 0).to_numpy())[0])
         df = df.astype({col: float})
@@ -125,8 +162,11 @@ def _known_bad(draw: st.DrawFn, panel: pd.DataFrame) -> tuple[str, pd.DataFrame]
         df = df.drop(columns=draw(st.sampled_from([c.name for c in COLUMNS if c.required])))
     elif kind == "renamed_column":
         col = draw(st.sampled_from([c.name for c in COLUMNS if c.required]))
-        new = draw(st.sampled_from([col.upper(), col + " ", col.replace("_", ""),
-                                    col[:-1]]).filter(lambda n: n != col))
+        new = draw(
+            st.sampled_from([col.upper(), col + " ", col.replace("_", ""), col[:-1]]).filter(
+                lambda n: n != col
+            )
+        )
         df = df.rename(columns={col: new})
     elif kind == "duplicate_column":
         col = draw(st.sampled_from(list(df.columns)))
@@ -140,16 +180,30 @@ def _known_bad(draw: st.DrawFn, panel: pd.DataFrame) -> tuple[str, pd.DataFrame]
         i = int(rows[draw(st.integers(0, len(rows) - 1))])
         df.at[i, draw(st.sampled_from(["absence_rate", "repeated_grade", "grade_avg"]))] = np.nan
     elif kind == "infinite":
-        col = draw(st.sampled_from(["absence_rate", "grade_avg", "invalsi_score",
-                                    "baseline_absence", "ses_index", "year", "birth_year"]))
+        col = draw(
+            st.sampled_from(
+                [
+                    "absence_rate",
+                    "grade_avg",
+                    "invalsi_score",
+                    "baseline_absence",
+                    "ses_index",
+                    "year",
+                    "birth_year",
+                ]
+            )
+        )
         df = df.astype({col: float})
         df.at[i, col] = draw(st.sampled_from([np.inf, -np.inf]))
     elif kind == "out_of_range":
-        col = draw(st.sampled_from([c.name for c in COLUMNS
-                                    if c.low is not None and c.name != "treated"]))
+        col = draw(
+            st.sampled_from([c.name for c in COLUMNS if c.low is not None and c.name != "treated"])
+        )
         spec = SPECS[col]
-        value = draw(st.floats(spec.high + 1e-3, spec.high + 1e4) |
-                     st.floats(spec.low - 1e4, spec.low - 1e-3))
+        value = draw(
+            st.floats(spec.high + 1e-3, spec.high + 1e4)
+            | st.floats(spec.low - 1e4, spec.low - 1e-3)
+        )
         if spec.kind in ("int", "binary"):
             value = float(np.floor(value) if value > spec.high else np.ceil(value))
             value = value if not spec.low <= value <= spec.high else spec.high + 1
@@ -165,8 +219,9 @@ def _known_bad(draw: st.DrawFn, panel: pd.DataFrame) -> tuple[str, pd.DataFrame]
         pid = draw(st.sampled_from(_pupils(df, min_rows=2)))
         k = _rows_of(df, pid)[draw(st.integers(0, len(_rows_of(df, pid)) - 1))]
         years = sorted(df["year"].unique())
-        df.at[k, "cohort"] = draw(st.sampled_from([y for y in [0, *years]
-                                                   if y != df.at[k, "cohort"]]))
+        df.at[k, "cohort"] = draw(
+            st.sampled_from([y for y in [0, *years] if y != df.at[k, "cohort"]])
+        )
         df = df.drop(columns="treated")
     elif kind == "cohort_outside":
         pid = draw(st.sampled_from(_pupils(df)))
@@ -177,8 +232,9 @@ def _known_bad(draw: st.DrawFn, panel: pd.DataFrame) -> tuple[str, pd.DataFrame]
         df.loc[rows, "course"] = "STEAMcamp"
         df = df.drop(columns="treated")
     elif kind == "treatment_reversal":
-        pids = [p for p in _pupils(df, treated=True)
-                if df.loc[_rows_of(df, p), "treated"].sum() >= 2]
+        pids = [
+            p for p in _pupils(df, treated=True) if df.loc[_rows_of(df, p), "treated"].sum() >= 2
+        ]
         pid = draw(st.sampled_from(pids))
         rows = [r for r in _rows_of(df, pid) if df.at[r, "treated"] == 1]
         k = rows[draw(st.integers(1, len(rows) - 1))]  # not the first treated year
@@ -187,7 +243,8 @@ def _known_bad(draw: st.DrawFn, panel: pd.DataFrame) -> tuple[str, pd.DataFrame]
         df.at[i, "treated"] = 1 - df.at[i, "treated"]
     elif kind == "unknown_sex":
         df.loc[_rows_of(df, df.at[i, "pupil_id"]), "sex"] = draw(
-            st.sampled_from(["X", "f", "Male", "U", "0"]))
+            st.sampled_from(["X", "f", "Male", "U", "0"])
+        )
     elif kind == "rows_after_dropout":
         pid = draw(st.sampled_from(_pupils(df, min_rows=2)))
         rows = _rows_of(df, pid)
@@ -215,14 +272,19 @@ def _known_bad(draw: st.DrawFn, panel: pd.DataFrame) -> tuple[str, pd.DataFrame]
     elif kind == "age":
         pid = draw(st.sampled_from(_pupils(df)))
         df.loc[_rows_of(df, pid), "birth_year"] = draw(
-            st.sampled_from([1985, 1990, 1995, 2018, 2020]))
+            st.sampled_from([1985, 1990, 1995, 2018, 2020])
+        )
     elif kind == "codice_fiscale":
         pid = draw(st.sampled_from(_pupils(df)))
         df.loc[_rows_of(df, pid), "pupil_id"] = draw(
-            st.sampled_from(["RSSMRA85T10A562S", "bncgnn07a41e506x"]))
+            st.sampled_from(["RSSMRA85T10A562S", "bncgnn07a41e506x"])
+        )
     elif kind == "identifier_column":
-        df[draw(st.sampled_from(["nome", "Cognome", "Codice Fiscale", "e-mail", "dob",
-                                 "Indirizzo"]))] = "x"
+        df[
+            draw(
+                st.sampled_from(["nome", "Cognome", "Codice Fiscale", "e-mail", "dob", "Indirizzo"])
+            )
+        ] = "x"
     elif kind == "empty_id":
         col = draw(st.sampled_from(["pupil_id", "school_id"]))
         df.at[i, col] = draw(st.sampled_from(["", "  "]))
@@ -242,8 +304,11 @@ def test_known_bad_panel_is_an_error(panels, data):
 
 
 @fuzz_settings(0.05)
-@given(source=st.sampled_from([None, 5, 3.5, ["a.csv"], {"pupil_id": ["P1"]}, b"panel.csv",
-                               np.zeros((2, 2))]))
+@given(
+    source=st.sampled_from(
+        [None, 5, 3.5, ["a.csv"], {"pupil_id": ["P1"]}, b"panel.csv", np.zeros((2, 2))]
+    )
+)
 def test_a_source_that_is_not_a_panel_is_an_error(source):
     expect_error(lambda: load_panel(source), source="argument")
     record(LOADER, ERROR)
@@ -252,6 +317,7 @@ def test_a_source_that_is_not_a_panel_is_an_error(source):
 # ============================================================================================
 # Files: CSV and parquet
 # ============================================================================================
+
 
 def _csv(df: pd.DataFrame, **kw) -> bytes:
     buf = io.StringIO()
@@ -262,8 +328,20 @@ def _csv(df: pd.DataFrame, **kw) -> bytes:
 def _file_known_bad(draw: st.DrawFn, panel: pd.DataFrame) -> tuple[str, str, bytes]:
     """(kind, suffix, bytes) of a file that must be refused."""
     text = _csv(panel).decode()
-    kind = draw(st.sampled_from(["encoding", "separator", "empty", "header_only", "ragged",
-                                 "truncated_line", "parquet_broken", "unsupported_suffix"]))
+    kind = draw(
+        st.sampled_from(
+            [
+                "encoding",
+                "separator",
+                "empty",
+                "header_only",
+                "ragged",
+                "truncated_line",
+                "parquet_broken",
+                "unsupported_suffix",
+            ]
+        )
+    )
     if kind == "encoding":
         return kind, ".csv", draw(encodings_of(text))[1]
     if kind == "separator":
@@ -285,9 +363,20 @@ def _file_known_bad(draw: st.DrawFn, panel: pd.DataFrame) -> tuple[str, str, byt
         buf = io.BytesIO()
         panel.to_parquet(buf)
         data = buf.getvalue()
-        return kind, ".parquet", draw(st.sampled_from([
-            mutated(b"", "empty"), mutated(data[: len(data) // 2], "first half"),
-            mutated(text.encode(), "a CSV"), mutated(data[:-8], "footer cut")]))
+        return (
+            kind,
+            ".parquet",
+            draw(
+                st.sampled_from(
+                    [
+                        mutated(b"", "empty"),
+                        mutated(data[: len(data) // 2], "first half"),
+                        mutated(text.encode(), "a CSV"),
+                        mutated(data[:-8], "footer cut"),
+                    ]
+                )
+            ),
+        )
     return kind, draw(st.sampled_from([".xlsx", ".txt", ".json", ""])), text.encode()
 
 
@@ -332,12 +421,12 @@ def test_random_file_corruption_is_an_error_or_a_valid_panel(panels, work, data)
 # Unbalanced panels: pupil-years removed
 # ============================================================================================
 
+
 def _drop_rows(draw: st.DrawFn, panel: pd.DataFrame) -> pd.DataFrame:
     how = draw(st.sampled_from(["random", "pre_period", "post_period"]), label="drop")
     if how == "random":
         k = draw(st.integers(1, 6))
-        rows = draw(st.lists(st.integers(0, len(panel) - 1), min_size=k, max_size=k,
-                             unique=True))
+        rows = draw(st.lists(st.integers(0, len(panel) - 1), min_size=k, max_size=k, unique=True))
         drop = panel.index[rows]
     else:
         pid = draw(st.sampled_from(_pupils(panel, treated=True)))
@@ -356,8 +445,9 @@ def test_unbalanced_panel_rows_are_excluded_and_counted_or_kept(panels, data):
     bad = _drop_rows(data.draw, panel)
     if data.draw(st.booleans(), label="treated column given"):
         bad = bad.drop(columns="treated")
-    status, res = outcome_of(lambda: load_panel(bad, exclusions="report"),
-                             source="DataFrame argument")
+    status, res = outcome_of(
+        lambda: load_panel(bad, exclusions="report"), source="DataFrame argument"
+    )
     if status == ERROR:  # e.g. a gap that breaks another rule
         record(LOADER, ERROR)
         return
@@ -387,6 +477,7 @@ def test_unbalanced_panel_rows_are_excluded_and_counted_or_kept(panels, data):
 # ============================================================================================
 # Valid shuffles
 # ============================================================================================
+
 
 @fuzz_settings(0.1)
 @given(data=st.data())

@@ -109,10 +109,33 @@ BAD = {
     "text": [5, "", "   ", ["a"], {"a": 1}, True],
     "ident": ["has space", "", 5, ["x"], "tab\tid", True],
     "date": ["30/06/2023", "2023-13-01", 20230630, "yesterday", ["2023-01-01"], "", True],
-    "number": ["abc", [1], {"a": 1}, True, math.nan, math.inf, -math.inf, "1e999999999", 1e16,
-               "1,5"],
-    "money": ["abc", [1], {"a": 1}, True, math.nan, math.inf, "1e999999999", 1e16, -1, -0.01,
-              400.005, 0.001, "1,5"],
+    "number": [
+        "abc",
+        [1],
+        {"a": 1},
+        True,
+        math.nan,
+        math.inf,
+        -math.inf,
+        "1e999999999",
+        1e16,
+        "1,5",
+    ],
+    "money": [
+        "abc",
+        [1],
+        {"a": 1},
+        True,
+        math.nan,
+        math.inf,
+        "1e999999999",
+        1e16,
+        -1,
+        -0.01,
+        400.005,
+        0.001,
+        "1,5",
+    ],
     "mapping": ["per_unit", [1], 5, {}],
     "periods": ["S1", [], ["S9"], ["S1", "S1"], [1], {"S1": 1}],
     "range": [[10, 1], [1], "0-41", [0, "x"], [0, 1, 2], {"min": 0}],
@@ -123,9 +146,12 @@ BAD = {
 def _fields(raw: dict) -> list[tuple[tuple, str]]:
     """Every validated field of the agreement with its kind."""
     f: list[tuple[tuple, str]] = [
-        (("metadata", "status"), "choice"), (("metadata", "title"), "text"),
-        (("metadata", "note"), "text"), (("metadata", "currency"), "choice"),
-        (("metadata", "rounding"), "choice"), (("metadata", "allocation"), "choice"),
+        (("metadata", "status"), "choice"),
+        (("metadata", "title"), "text"),
+        (("metadata", "note"), "text"),
+        (("metadata", "currency"), "choice"),
+        (("metadata", "rounding"), "choice"),
+        (("metadata", "allocation"), "choice"),
         (("caps", "total"), "money"),
         *((("caps", "per_period", t), "money") for t in raw["caps"]["per_period"]),
     ]
@@ -135,29 +161,68 @@ def _fields(raw: dict) -> list[tuple[tuple, str]]:
     for i, _ in enumerate(raw["estimates"]):
         f += [(("estimates", i, "id"), "ident"), (("estimates", i, "description"), "text")]
     for i, _ in enumerate(raw["baselines"]):
-        f += [(("baselines", i, k), kind) for k, kind in
-              (("id", "ident"), ("type", "choice"), ("value", "number"), ("source", "text"))]
+        f += [
+            (("baselines", i, k), kind)
+            for k, kind in (
+                ("id", "ident"),
+                ("type", "choice"),
+                ("value", "number"),
+                ("source", "text"),
+            )
+        ]
     for i, g in enumerate(raw["quality_gates"]):
         level = "threshold" if g["type"] == "threshold" else "target"
-        f += [(("quality_gates", i, k), kind) for k, kind in
-              (("id", "ident"), ("metric", "ident"), ("type", "choice"), (level, "number"))]
-    rule_kind = {"price": "money", "amount": "money", "bonus": "money", "threshold": "number",
-                 "target": "number", "n": "number", "baseline": "ident", "estimate": "ident",
-                 "n_metric": "ident", "use": "choice", "gates": "gates", "type": "choice"}
+        f += [
+            (("quality_gates", i, k), kind)
+            for k, kind in (
+                ("id", "ident"),
+                ("metric", "ident"),
+                ("type", "choice"),
+                (level, "number"),
+            )
+        ]
+    rule_kind = {
+        "price": "money",
+        "amount": "money",
+        "bonus": "money",
+        "threshold": "number",
+        "target": "number",
+        "n": "number",
+        "baseline": "ident",
+        "estimate": "ident",
+        "n_metric": "ident",
+        "use": "choice",
+        "gates": "gates",
+        "type": "choice",
+    }
     for i, m in enumerate(raw["metrics"]):
         p = ("metrics", i)
-        f += [(p + ("id",), "ident"), (p + ("rule",), "mapping"), (p + ("cap",), "money"),
-              (p + ("periods",), "periods"), (p + ("range",), "range")]
-        f += [(p + (k,), "text") for k in ("definition", "unit", "data_source",
-                                          "eligible_cohort")]
+        f += [
+            (p + ("id",), "ident"),
+            (p + ("rule",), "mapping"),
+            (p + ("cap",), "money"),
+            (p + ("periods",), "periods"),
+            (p + ("range",), "range"),
+        ]
+        f += [(p + (k,), "text") for k in ("definition", "unit", "data_source", "eligible_cohort")]
         f += [(p + ("rule", k), rule_kind[k]) for k in m["rule"]]
     return f
 
 
 def _required(raw: dict) -> list[tuple]:
     """Keys whose deletion must be an error."""
-    req: list[tuple] = [(k,) for k in ("metadata", "periods", "metrics", "caps", "baselines",
-                                       "quality_gates", "estimates")]
+    req: list[tuple] = [
+        (k,)
+        for k in (
+            "metadata",
+            "periods",
+            "metrics",
+            "caps",
+            "baselines",
+            "quality_gates",
+            "estimates",
+        )
+    ]
     req += [("metadata", k) for k in ("status", "title", "currency", "note")]
     req += [("caps", "total")]
     for i, _ in enumerate(raw["periods"]):
@@ -170,12 +235,18 @@ def _required(raw: dict) -> list[tuple]:
     for i, g in enumerate(raw["quality_gates"]):
         level = "threshold" if g["type"] == "threshold" else "target"
         req += [("quality_gates", i, k) for k in ("id", "metric", "type", level)]
-    needs = {"per_unit_above_baseline": ("type", "price", "baseline"),
-             "linear_band": ("type", "threshold", "target"), "step": ("type", "target", "bonus"),
-             "impact_based": ("type", "price", "estimate", "use", "n_metric"), "none": ("type",)}
+    needs = {
+        "per_unit_above_baseline": ("type", "price", "baseline"),
+        "linear_band": ("type", "threshold", "target"),
+        "step": ("type", "target", "bonus"),
+        "impact_based": ("type", "price", "estimate", "use", "n_metric"),
+        "none": ("type",),
+    }
     for i, m in enumerate(raw["metrics"]):
-        req += [("metrics", i, k) for k in ("id", "definition", "unit", "data_source",
-                                            "eligible_cohort", "rule")]
+        req += [
+            ("metrics", i, k)
+            for k in ("id", "definition", "unit", "data_source", "eligible_cohort", "rule")
+        ]
         req += [("metrics", i, "rule", k) for k in needs[m["rule"]["type"]]]
     return req
 
@@ -184,10 +255,25 @@ def _index(raw: dict, section: str, key: str, value: Any) -> int:
     return next(i for i, x in enumerate(raw[section]) if x[key] == value)
 
 
-STRUCTURAL = ["delete_required", "unknown_key", "duplicate_id", "swap_periods", "date_order",
-              "cap_above_total", "band_no_width", "gate_target_nonpositive", "empty_list",
-              "no_paid_metric", "signed", "top_level", "impact_n_both", "none_with_gates",
-              "band_without_amount_or_cap", "gate_metric_not_verified", "unknown_reference"]
+STRUCTURAL = [
+    "delete_required",
+    "unknown_key",
+    "duplicate_id",
+    "swap_periods",
+    "date_order",
+    "cap_above_total",
+    "band_no_width",
+    "gate_target_nonpositive",
+    "empty_list",
+    "no_paid_metric",
+    "signed",
+    "top_level",
+    "impact_n_both",
+    "none_with_gates",
+    "band_without_amount_or_cap",
+    "gate_metric_not_verified",
+    "unknown_reference",
+]
 
 
 def _agreement_known_bad(draw: st.DrawFn, raw: dict) -> tuple[str, Any]:
@@ -200,24 +286,38 @@ def _agreement_known_bad(draw: st.DrawFn, raw: dict) -> tuple[str, Any]:
     if kind == "delete_required":
         _delete(data, draw(st.sampled_from(_required(raw))))
     elif kind == "unknown_key":
-        where = draw(st.sampled_from(
-            [(), ("metadata",), ("caps",), *(("periods", i) for i in range(3)),
-             ("estimates", 0), *(("baselines", i) for i in range(len(raw["baselines"]))),
-             *(("quality_gates", i) for i in range(len(raw["quality_gates"]))),
-             *(("metrics", i) for i in range(len(raw["metrics"]))),
-             *(("metrics", i, "rule") for i in range(len(raw["metrics"])))]))
-        key = draw(st.sampled_from(["prize", "notez", "Cap", "rule_type", "extra", "Status",
-                                    "baseline_id"]))
+        where = draw(
+            st.sampled_from(
+                [
+                    (),
+                    ("metadata",),
+                    ("caps",),
+                    *(("periods", i) for i in range(3)),
+                    ("estimates", 0),
+                    *(("baselines", i) for i in range(len(raw["baselines"]))),
+                    *(("quality_gates", i) for i in range(len(raw["quality_gates"]))),
+                    *(("metrics", i) for i in range(len(raw["metrics"]))),
+                    *(("metrics", i, "rule") for i in range(len(raw["metrics"]))),
+                ]
+            )
+        )
+        key = draw(
+            st.sampled_from(
+                ["prize", "notez", "Cap", "rule_type", "extra", "Status", "baseline_id"]
+            )
+        )
         _get(data, where)[key] = 1
     elif kind == "duplicate_id":
-        section = draw(st.sampled_from(["periods", "metrics", "baselines", "quality_gates",
-                                        "estimates"]))
+        section = draw(
+            st.sampled_from(["periods", "metrics", "baselines", "quality_gates", "estimates"])
+        )
         items = data[section]
         if len(items) < 2:
             items.append(copy.deepcopy(items[0]))
         else:
-            i, j = draw(st.lists(st.integers(0, len(items) - 1), min_size=2, max_size=2,
-                                 unique=True))
+            i, j = draw(
+                st.lists(st.integers(0, len(items) - 1), min_size=2, max_size=2, unique=True)
+            )
             items[j]["id"] = items[i]["id"]
     elif kind == "swap_periods":
         i, j = draw(st.lists(st.integers(0, 2), min_size=2, max_size=2, unique=True))
@@ -239,7 +339,8 @@ def _agreement_known_bad(draw: st.DrawFn, raw: dict) -> tuple[str, Any]:
             data["metrics"][draw(st.integers(0, 8))]["cap"] = raw["caps"]["total"] + extra
         else:
             data["caps"]["per_period"][draw(st.sampled_from(["S1", "S2", "S3"]))] = (
-                raw["caps"]["total"] + extra)
+                raw["caps"]["total"] + extra
+            )
     elif kind == "band_no_width":
         rule = data["metrics"][_index(raw, "metrics", "id", "orgs_active_12m")]["rule"]
         rule["target"] = rule["threshold"]
@@ -269,13 +370,28 @@ def _agreement_known_bad(draw: st.DrawFn, raw: dict) -> tuple[str, Any]:
         i = _index(raw, "metrics", "id", "volare_completion_rate")
         data["metrics"][i]["periods"] = ["S1"]
     else:  # unknown_reference
-        target = draw(st.sampled_from([
-            ("metrics", 0, "rule", "baseline"), ("metrics", 2, "rule", "gates"),
-            ("metrics", _index(raw, "metrics", "id", "course_attendance_impact"), "rule",
-             "estimate"),
-            ("metrics", _index(raw, "metrics", "id", "course_attendance_impact"), "rule",
-             "n_metric"),
-            ("quality_gates", 0, "metric"), ("metrics", 0, "periods")]))
+        target = draw(
+            st.sampled_from(
+                [
+                    ("metrics", 0, "rule", "baseline"),
+                    ("metrics", 2, "rule", "gates"),
+                    (
+                        "metrics",
+                        _index(raw, "metrics", "id", "course_attendance_impact"),
+                        "rule",
+                        "estimate",
+                    ),
+                    (
+                        "metrics",
+                        _index(raw, "metrics", "id", "course_attendance_impact"),
+                        "rule",
+                        "n_metric",
+                    ),
+                    ("quality_gates", 0, "metric"),
+                    ("metrics", 0, "periods"),
+                ]
+            )
+        )
         value = "no_such_id"
         if target[-1] in ("gates", "periods"):
             value = ["no_such_id"]
@@ -287,14 +403,17 @@ def _agreement_known_bad(draw: st.DrawFn, raw: dict) -> tuple[str, Any]:
 @given(data=st.data())
 def test_agreement_known_bad_mapping_is_an_error(raw, data):
     _, bad = _agreement_known_bad(data.draw, raw)
-    expect_error(lambda: siinc.parse_agreement(bad, source="agreement.yaml (mutated)"),
-                 source="agreement.yaml (mutated)")
+    expect_error(
+        lambda: siinc.parse_agreement(bad, source="agreement.yaml (mutated)"),
+        source="agreement.yaml (mutated)",
+    )
     record(AGREEMENT, ERROR)
 
 
 # ============================================================================================
 # Agreement: file-level mutations
 # ============================================================================================
+
 
 def _key_lines(text: str) -> list[int]:
     """Lines holding ``key: scalar`` of a block mapping (value on the same line)."""
@@ -303,8 +422,12 @@ def _key_lines(text: str) -> list[int]:
     def walk(node: yaml.Node) -> None:
         if isinstance(node, yaml.MappingNode):
             for k, v in node.value:
-                if (not node.flow_style and isinstance(v, yaml.ScalarNode)
-                        and v.style in (None, "'", '"') and k.start_mark.line == v.end_mark.line):
+                if (
+                    not node.flow_style
+                    and isinstance(v, yaml.ScalarNode)
+                    and v.style in (None, "'", '"')
+                    and k.start_mark.line == v.end_mark.line
+                ):
                     out.append(k.start_mark.line)
                 walk(v)
         elif isinstance(node, yaml.SequenceNode):
@@ -323,8 +446,11 @@ def shipped_text() -> tuple[str, list[int]]:
 
 def _file_known_bad(draw: st.DrawFn, text: str, key_lines: list[int]) -> tuple[str, bytes]:
     lines = text.split("\n")
-    kind = draw(st.sampled_from(["duplicate_key", "unclosed_flow", "tab_indent",
-                                 "impossible_date", "encoding", "empty"]))
+    kind = draw(
+        st.sampled_from(
+            ["duplicate_key", "unclosed_flow", "tab_indent", "impossible_date", "encoding", "empty"]
+        )
+    )
     k = draw(st.sampled_from(key_lines))
     if kind == "duplicate_key":  # the same key twice in one mapping
         lines.insert(k + 1, lines[k])
@@ -335,11 +461,19 @@ def _file_known_bad(draw: st.DrawFn, text: str, key_lines: list[int]) -> tuple[s
         k = draw(st.sampled_from([i for i in key_lines if lines[i].startswith("  ")]))
         lines[k] = "\t" + lines[k].lstrip(" ")
     elif kind == "impossible_date":
-        dates = [i for i, ln in enumerate(lines) if "-03-06" in ln or "-06-30" in ln
-                 or "-09-30" in ln or "-07-01" in ln]
+        dates = [
+            i
+            for i, ln in enumerate(lines)
+            if "-03-06" in ln or "-06-30" in ln or "-09-30" in ln or "-07-01" in ln
+        ]
         k = draw(st.sampled_from(dates))
-        lines[k] = lines[k].replace("-06-30", "-02-30").replace("-09-30", "-02-31").replace(
-            "-03-06", "-13-06").replace("-07-01", "-04-31")
+        lines[k] = (
+            lines[k]
+            .replace("-06-30", "-02-30")
+            .replace("-09-30", "-02-31")
+            .replace("-03-06", "-13-06")
+            .replace("-07-01", "-04-31")
+        )
     elif kind == "encoding":
         return kind, draw(encodings_of(text))[1]
     else:
@@ -373,9 +507,13 @@ def _all_paths(obj: Any, prefix: tuple = ()) -> list[tuple]:
 
 def _same_agreement(a: siinc.Agreement, b: siinc.Agreement) -> bool:
     """Same parameters (the file name aside) and the same illustrative example."""
-    return (a.to_dict() | {"source": None} == b.to_dict() | {"source": None}
-            and a.illustrative_example == b.illustrative_example
-            and a.baselines == b.baselines and a.gates == b.gates and a.metrics == b.metrics)
+    return (
+        a.to_dict() | {"source": None} == b.to_dict() | {"source": None}
+        and a.illustrative_example == b.illustrative_example
+        and a.baselines == b.baselines
+        and a.gates == b.gates
+        and a.metrics == b.metrics
+    )
 
 
 @fuzz_settings(0.4)
@@ -404,6 +542,7 @@ def test_agreement_random_corruption_is_an_error_or_a_valid_agreement(work, raw,
 # Agreement: valid shuffles
 # ============================================================================================
 
+
 def _shuffle_keys(draw: st.DrawFn, obj: Any) -> Any:
     if isinstance(obj, dict):
         keys = list(obj)
@@ -428,7 +567,8 @@ def test_agreement_shuffled_keys_and_lists_give_the_same_payments(work, raw, shi
     assert a.to_dict() | {"source": None} == base.to_dict() | {"source": None}
     again = siinc.compute_payments(a, inputs.verified_metrics, inputs.estimates)
     assert again.to_dict() | {"agreement_source": None} == paid.to_dict() | {
-        "agreement_source": None}
+        "agreement_source": None
+    }
     record(AGREEMENT, VALID_SAME, kind="valid")
 
 
@@ -436,14 +576,33 @@ def test_agreement_shuffled_keys_and_lists_give_the_same_payments(work, raw, shi
 # Verified metrics and estimates
 # ============================================================================================
 
-def _verified_known_bad(draw: st.DrawFn, agreement: siinc.Agreement, vm: pd.DataFrame,
-                        estimates: dict) -> tuple[str, Any, Any]:
+
+def _verified_known_bad(
+    draw: st.DrawFn, agreement: siinc.Agreement, vm: pd.DataFrame, estimates: dict
+) -> tuple[str, Any, Any]:
     df = vm.copy()
     est = dict(estimates)
-    kinds = ["drop_row", "duplicate_row", "bad_value", "out_of_range", "unknown_metric",
-             "unknown_period", "undeclared_period", "bad_source", "missing_column",
-             "renamed_column", "duplicate_column", "multiindex", "not_a_table", "bad_id_type",
-             "empty", "estimate_missing", "estimate_bad", "estimate_order", "estimates_type"]
+    kinds = [
+        "drop_row",
+        "duplicate_row",
+        "bad_value",
+        "out_of_range",
+        "unknown_metric",
+        "unknown_period",
+        "undeclared_period",
+        "bad_source",
+        "missing_column",
+        "renamed_column",
+        "duplicate_column",
+        "multiindex",
+        "not_a_table",
+        "bad_id_type",
+        "empty",
+        "estimate_missing",
+        "estimate_bad",
+        "estimate_order",
+        "estimates_type",
+    ]
     kind = draw(st.sampled_from(kinds), label="kind")
     i = draw(st.integers(0, len(df) - 1), label="row")
     if kind == "drop_row":  # every row of the illustrative table is needed by a payment
@@ -455,20 +614,45 @@ def _verified_known_bad(draw: st.DrawFn, agreement: siinc.Agreement, vm: pd.Data
         df = pd.concat([df, row], ignore_index=True)
     elif kind == "bad_value":
         df = df.astype({"value": object})
-        df.at[i, "value"] = draw(st.sampled_from(
-            [math.nan, None, pd.NA, math.inf, -math.inf, "abc", "1,5", "", [1], True, False,
-             Decimal("NaN"), "1e999999999", 1e16, np.float64("nan"), complex(1, 1), "12 %"]))
+        df.at[i, "value"] = draw(
+            st.sampled_from(
+                [
+                    math.nan,
+                    None,
+                    pd.NA,
+                    math.inf,
+                    -math.inf,
+                    "abc",
+                    "1,5",
+                    "",
+                    [1],
+                    True,
+                    False,
+                    Decimal("NaN"),
+                    "1e999999999",
+                    1e16,
+                    np.float64("nan"),
+                    complex(1, 1),
+                    "12 %",
+                ]
+            )
+        )
     elif kind == "out_of_range":
-        ranged = [k for k in range(len(df))
-                  if agreement.metric(df.at[k, "metric"]).value_range != (None, None)]
+        ranged = [
+            k
+            for k in range(len(df))
+            if agreement.metric(df.at[k, "metric"]).value_range != (None, None)
+        ]
         i = draw(st.sampled_from(ranged))
         lo, hi = agreement.metric(df.at[i, "metric"]).value_range
-        df.at[i, "value"] = float(draw(st.sampled_from([lo - Decimal("0.01"), lo - 1,
-                                                         hi + Decimal("0.01"), hi * 10])))
+        df.at[i, "value"] = float(
+            draw(st.sampled_from([lo - Decimal("0.01"), lo - 1, hi + Decimal("0.01"), hi * 10]))
+        )
     elif kind == "unknown_metric":
         m = df.at[i, "metric"]
-        df.at[i, "metric"] = draw(st.sampled_from([m.upper(), m + " ", m[:-1], "volare",
-                                                   m.replace("_", "-")]))
+        df.at[i, "metric"] = draw(
+            st.sampled_from([m.upper(), m + " ", m[:-1], "volare", m.replace("_", "-")])
+        )
     elif kind == "unknown_period":
         df.at[i, "period"] = draw(st.sampled_from(["S4", "s1", "S 1", "P1", "2023"]))
     elif kind == "undeclared_period":  # a real period in which the metric is not verified
@@ -488,8 +672,18 @@ def _verified_known_bad(draw: st.DrawFn, agreement: siinc.Agreement, vm: pd.Data
     elif kind == "multiindex":
         df.columns = pd.MultiIndex.from_tuples([(c, "x") for c in df.columns])
     elif kind == "not_a_table":
-        df = draw(st.sampled_from([vm.to_dict(), vm.to_dict("records"), None, vm.to_numpy(),
-                                   vm["value"], "verified.csv"]))
+        df = draw(
+            st.sampled_from(
+                [
+                    vm.to_dict(),
+                    vm.to_dict("records"),
+                    None,
+                    vm.to_numpy(),
+                    vm["value"],
+                    "verified.csv",
+                ]
+            )
+        )
     elif kind == "bad_id_type":
         c = draw(st.sampled_from(["metric", "period"]))
         df = df.astype({c: object})
@@ -499,16 +693,19 @@ def _verified_known_bad(draw: st.DrawFn, agreement: siinc.Agreement, vm: pd.Data
     elif kind == "estimate_missing":
         est = {}
     elif kind == "estimate_bad":  # the rule reads ci_low (use: lower_ci)
-        (eid, e), = estimates.items()
+        ((eid, e),) = estimates.items()
         attr = draw(st.sampled_from(["estimate", "ci_low"]))
         value = draw(st.sampled_from([math.nan, math.inf, -math.inf, None, "n/a", [2.4]]))
         est[eid] = dataclasses.replace(e, **{attr: value})
     elif kind == "estimate_order":  # ci_low above the estimate
-        (eid, e), = estimates.items()
+        ((eid, e),) = estimates.items()
         est[eid] = dataclasses.replace(e, ci_low=e.estimate + draw(st.sampled_from([0.1, 5])))
     elif kind == "estimates_type":
-        est = draw(st.sampled_from([[estimates], 2.4, {k: 2.4 for k in estimates},
-                                    {k: "2.4" for k in estimates}]))
+        est = draw(
+            st.sampled_from(
+                [[estimates], 2.4, {k: 2.4 for k in estimates}, {k: "2.4" for k in estimates}]
+            )
+        )
     return kind, df, est
 
 
@@ -516,8 +713,9 @@ def _verified_known_bad(draw: st.DrawFn, agreement: siinc.Agreement, vm: pd.Data
 @given(data=st.data())
 def test_verified_metrics_known_bad_is_an_error(shipped, data):
     agreement, inputs, _ = shipped
-    _, vm, est = _verified_known_bad(data.draw, agreement, inputs.verified_metrics,
-                                     dict(inputs.estimates))
+    _, vm, est = _verified_known_bad(
+        data.draw, agreement, inputs.verified_metrics, dict(inputs.estimates)
+    )
     err = expect_error(lambda: siinc.compute_payments(agreement, vm, est), source="")
     assert err.source.startswith(("verified_metrics", "estimates")), err.source
     record(VERIFIED, ERROR)

@@ -62,8 +62,9 @@ ELET_EU = paths.raw("eurostat_edat_lfse_16", "edat_lfse_16_eu27_total.tsv")
 AROPE = paths.raw("eurostat_ilc_peps11", "ilc_peps11_italy_nuts2.tsv")
 UNEMP = paths.raw("pspatreg_unemp_it", "unemp_it.csv")
 INVALSI = paths.raw("schooldatait_invalsi_prov", "example_Invalsi23_prov.csv")
-BES25 = paths.raw("istat_bes_territori",
-                  "Bes_dei_territori_indicatori_per_provincia_sesso_ed.2025.xlsx")
+BES25 = paths.raw(
+    "istat_bes_territori", "Bes_dei_territori_indicatori_per_provincia_sesso_ed.2025.xlsx"
+)
 SHEET = istat_bes.SHEET_PROVINCES
 DIFFERENT = "accepted: different values (valid-looking; flagged by the SHA-256 manifest)"
 
@@ -89,13 +90,21 @@ def _as_panel(panel: str, df: pd.DataFrame, source: str) -> pd.DataFrame:
     try:
         panels.PANELS[panel].schema.validate(df, lazy=True)
     except pandera.errors.SchemaErrors as exc:
-        raise DataValidationError(f"processed panel {panel!r} built from {source}",
-                                  violations_from_pandera(exc)) from exc
+        raise DataValidationError(
+            f"processed panel {panel!r} built from {source}", violations_from_pandera(exc)
+        ) from exc
     return df
 
 
-def _classify_accepted(loader: str, result: pd.DataFrame, baseline: pd.DataFrame,
-                       raw: Path, mutated: bytes, *, sort: list[str] | None = None) -> str:
+def _classify_accepted(
+    loader: str,
+    result: pd.DataFrame,
+    baseline: pd.DataFrame,
+    raw: Path,
+    mutated: bytes,
+    *,
+    sort: list[str] | None = None,
+) -> str:
     """Outcome of a corrupted input the loader accepted (its output passed every rule)."""
     a, b = result, baseline
     if sort:
@@ -120,8 +129,11 @@ def _record_error(loader: str, err: DataValidationError) -> None:
 # Eurostat SDMX-TSV: read_elet (two files) and read_arope
 # ============================================================================================
 
-TSV_BAD_TOKENS = tuple(t for t in BAD_NUMBERS if t != "1e") + NON_FINITE + (
-    "12.5 q", "12.5 B", "1,5", ": x", "12.5b x", "NaN", "")
+TSV_BAD_TOKENS = (
+    tuple(t for t in BAD_NUMBERS if t != "1e")
+    + NON_FINITE
+    + ("12.5 q", "12.5 B", "1,5", ": x", "12.5b x", "NaN", "")
+)
 FLAGLESS = sorted(set(string.ascii_lowercase) - eurostat.KNOWN_FLAGS)
 WRONG_DIM = {
     "freq": ["Q", "M", "a", ""],
@@ -137,13 +149,18 @@ TsvLoader = tuple[list[Path], Callable[[list[Path]], pd.DataFrame], tuple[str, .
 def _tsv_loader(loader: str) -> TsvLoader:
     """(raw files, reader + panel schema, SDMX dimensions) of an SDMX-TSV panel."""
     if loader == "elet":
-        return ([ELET_IT, ELET_EU],
-                lambda fs: _as_panel("elet_regions", eurostat.read_elet(fs),
-                                     ", ".join(f.name for f in fs)),
-                ("freq", "unit", "sex", "age", "geo"))
-    return ([AROPE],
-            lambda fs: _as_panel("arope_regions", eurostat.read_arope(fs[0]), fs[0].name),
-            ("freq", "unit", "geo"))
+        return (
+            [ELET_IT, ELET_EU],
+            lambda fs: _as_panel(
+                "elet_regions", eurostat.read_elet(fs), ", ".join(f.name for f in fs)
+            ),
+            ("freq", "unit", "sex", "age", "geo"),
+        )
+    return (
+        [AROPE],
+        lambda fs: _as_panel("arope_regions", eurostat.read_arope(fs[0]), fs[0].name),
+        ("freq", "unit", "geo"),
+    )
 
 
 @pytest.fixture(scope="module")
@@ -157,9 +174,25 @@ def tsv_baselines() -> dict[str, pd.DataFrame]:
 def _tsv_known_bad(draw: st.DrawFn, text: str, dims: tuple[str, ...]) -> tuple[str, bytes]:
     """One known-bad mutation of an SDMX-TSV text; returns (kind, bytes)."""
     lines = text.rstrip("\n").split("\n")
-    kinds = ["bad_cell", "out_of_range", "unknown_flag", "cell_count", "key_codes",
-             "duplicate_line", "delete_line", "unknown_geo", "dim_value", "separator",
-             "header_dims", "year_header", "empty", "header_only", "encoding", "bom", "nul"]
+    kinds = [
+        "bad_cell",
+        "out_of_range",
+        "unknown_flag",
+        "cell_count",
+        "key_codes",
+        "duplicate_line",
+        "delete_line",
+        "unknown_geo",
+        "dim_value",
+        "separator",
+        "header_dims",
+        "year_header",
+        "empty",
+        "header_only",
+        "encoding",
+        "bom",
+        "nul",
+    ]
     kind = draw(st.sampled_from(kinds))
     i = draw(st.integers(1, len(lines) - 1))  # a data line
     cells = lines[i].split("\t")
@@ -188,8 +221,11 @@ def _tsv_known_bad(draw: st.DrawFn, text: str, dims: tuple[str, ...]) -> tuple[s
     elif kind == "delete_line":
         del lines[i]
     elif kind == "unknown_geo":
-        keys[-1] = draw(st.from_regex(r"[A-Z]{2}[A-Z0-9]{0,3}", fullmatch=True)
-                        .filter(lambda g: g not in geography.NUTS))
+        keys[-1] = draw(
+            st.from_regex(r"[A-Z]{2}[A-Z0-9]{0,3}", fullmatch=True).filter(
+                lambda g: g not in geography.NUTS
+            )
+        )
         cells[0] = ",".join(keys)
     elif kind == "dim_value":
         d = draw(st.sampled_from([x for x in dims if x != "geo"]))
@@ -206,7 +242,8 @@ def _tsv_known_bad(draw: st.DrawFn, text: str, dims: tuple[str, ...]) -> tuple[s
             names = [names[k] for k in perm]
         else:
             names[draw(st.integers(0, len(names) - 1))] = draw(
-                st.sampled_from(["GEO", "time", "region", "sexe", "frq"]))
+                st.sampled_from(["GEO", "time", "region", "sexe", "frq"])
+            )
         head[0] = ",".join(names) + "\\TIME_PERIOD"
         lines[0] = "\t".join(head)
     elif kind == "year_header":
@@ -214,8 +251,11 @@ def _tsv_known_bad(draw: st.DrawFn, text: str, dims: tuple[str, ...]) -> tuple[s
         k = draw(st.integers(1, len(head) - 1))
         choice = draw(st.sampled_from(["junk", "duplicate", "swap"]))
         if choice == "junk" or len(head) < 3:
-            head[k] = draw(st.sampled_from(["", "20x5", "Y2005", "2005.0", "05", "2_005",
-                                            "+2005", "٢٠٠٥", "TIME"]))
+            head[k] = draw(
+                st.sampled_from(
+                    ["", "20x5", "Y2005", "2005.0", "05", "2_005", "+2005", "٢٠٠٥", "TIME"]
+                )
+            )
         elif choice == "duplicate":
             other = k - 1 if k > 1 else k + 1
             head[k] = head[other]
@@ -234,8 +274,16 @@ def _tsv_known_bad(draw: st.DrawFn, text: str, dims: tuple[str, ...]) -> tuple[s
         return kind, "\ufeff".encode() + text.encode()
     elif kind == "nul":
         cells[j] = cells[j][:1] + "\x00" + cells[j][1:]
-    if kind in ("bad_cell", "out_of_range", "unknown_flag", "cell_count", "key_codes",
-                "unknown_geo", "dim_value", "nul"):
+    if kind in (
+        "bad_cell",
+        "out_of_range",
+        "unknown_flag",
+        "cell_count",
+        "key_codes",
+        "unknown_geo",
+        "dim_value",
+        "nul",
+    ):
         lines[i] = "\t".join(cells)
     return kind, ("\n".join(lines) + "\n").encode()
 
@@ -256,8 +304,9 @@ def test_tsv_known_bad_mutation_is_an_error(loader, work, data):
 @pytest.mark.parametrize("loader", ["elet", "arope"])
 @fuzz_settings(0.5)
 @given(data=st.data())
-def test_tsv_random_corruption_is_an_error_or_a_documented_handling(loader, work,
-                                                                    tsv_baselines, data):
+def test_tsv_random_corruption_is_an_error_or_a_documented_handling(
+    loader, work, tsv_baselines, data
+):
     files, load, _ = _tsv_loader(loader)
     target = data.draw(st.sampled_from(files), label="file")
     _, mutated = data.draw(byte_corruption(target.read_bytes()), label="corruption")
@@ -293,19 +342,32 @@ def test_tsv_shuffled_lines_give_the_same_panel(loader, work, tsv_baselines, dat
 
 CSV = {
     "unemployment": dict(
-        raw=UNEMP, panel="unemployment_provinces", read=other_sources.read_unemployment,
+        raw=UNEMP,
+        panel="unemployment_provinces",
+        read=other_sources.read_unemployment,
         numeric=["prov", "year", "unrate", "partrate", "popdens", "South"],
-        integer=["prov", "year", "South"], text=["name", "reg"],
+        integer=["prov", "year", "South"],
+        text=["name", "reg"],
         required_numbers=["unrate", "partrate", "popdens"],
-        percent=["unrate", "partrate"], unbalance=("year", "2031"),
+        percent=["unrate", "partrate"],
+        unbalance=("year", "2031"),
     ),
     "invalsi": dict(
-        raw=INVALSI, panel="invalsi_provinces", read=other_sources.read_invalsi,
-        numeric=["Grade", "Province_code", "Average_percentage_score", "WLE_average_score",
-                 "Students_coverage"],
-        integer=["Grade", "Province_code"], text=["Year", "Subject", "Province_description"],
+        raw=INVALSI,
+        panel="invalsi_provinces",
+        read=other_sources.read_invalsi,
+        numeric=[
+            "Grade",
+            "Province_code",
+            "Average_percentage_score",
+            "WLE_average_score",
+            "Students_coverage",
+        ],
+        integer=["Grade", "Province_code"],
+        text=["Year", "Subject", "Province_description"],
         required_numbers=["WLE_average_score"],
-        percent=["Average_percentage_score"], unbalance=("Subject", "Maths"),
+        percent=["Average_percentage_score"],
+        unbalance=("Subject", "Maths"),
     ),
 }
 
@@ -341,16 +403,30 @@ def _csv_bytes(header: list[str], rows: list[list[str]], sep: str = ",") -> byte
 def _set(rows: list[list[str]], i: int, j: int, value: str) -> list[list[str]]:
     """A shallow copy of ``rows`` with cell (i, j) replaced."""
     out = list(rows)
-    out[i] = [*rows[i][:j], value, *rows[i][j + 1:]]
+    out[i] = [*rows[i][:j], value, *rows[i][j + 1 :]]
     return out
 
 
 def _csv_known_bad(draw: st.DrawFn, loader: str, table: Table) -> tuple[str, bytes]:
     spec = CSV[loader]
     header, rows = table
-    kinds = ["not_a_number", "non_finite", "missing", "non_integral", "out_of_range",
-             "duplicate_row", "delete_row", "missing_column", "renamed_column", "separator",
-             "empty", "header_only", "encoding", "extra_field", "unbalanced_key"]
+    kinds = [
+        "not_a_number",
+        "non_finite",
+        "missing",
+        "non_integral",
+        "out_of_range",
+        "duplicate_row",
+        "delete_row",
+        "missing_column",
+        "renamed_column",
+        "separator",
+        "empty",
+        "header_only",
+        "encoding",
+        "extra_field",
+        "unbalanced_key",
+    ]
     kind = draw(st.sampled_from(kinds))
     i = draw(st.integers(0, len(rows) - 1))
 
@@ -365,15 +441,15 @@ def _csv_known_bad(draw: st.DrawFn, loader: str, table: Table) -> tuple[str, byt
         rows = _set(rows, i, col(c), draw(st.sampled_from(["inf", "-inf", "Infinity"])))
     elif kind == "missing":
         c = draw(st.sampled_from(spec["integer"] + spec["text"] + spec["required_numbers"]))
-        rows = _set(rows, i, col(c), draw(st.sampled_from(["", " "]) if c in spec["text"]
-                                          else st.just("")))
+        rows = _set(
+            rows, i, col(c), draw(st.sampled_from(["", " "]) if c in spec["text"] else st.just(""))
+        )
     elif kind == "non_integral":
         c = draw(st.sampled_from(spec["integer"]))
         frac = draw(st.sampled_from([0.5, 0.25, 0.1]))
         rows = _set(rows, i, col(c), f"{float(rows[i][col(c)]) + frac:g}")
     elif kind == "out_of_range":
-        c = draw(st.sampled_from(spec["percent"] + (["South"] if loader == "unemployment"
-                                                     else [])))
+        c = draw(st.sampled_from(spec["percent"] + (["South"] if loader == "unemployment" else [])))
         if c == "South":
             value = draw(st.sampled_from(["2", "-1", "5"]))
         else:
@@ -384,15 +460,18 @@ def _csv_known_bad(draw: st.DrawFn, loader: str, table: Table) -> tuple[str, byt
         rows = [*rows[:i], rows[i], *rows[i:]]
         rows = [rows[k] for k in draw(permutation(len(rows)))]
     elif kind == "delete_row":
-        rows = [*rows[:i], *rows[i + 1:]]
+        rows = [*rows[:i], *rows[i + 1 :]]
     elif kind == "missing_column":
         j = col(draw(st.sampled_from(spec["numeric"] + spec["text"])))
-        header = [*header[:j], *header[j + 1:]]
-        rows = [[*r[:j], *r[j + 1:]] for r in rows]
+        header = [*header[:j], *header[j + 1 :]]
+        rows = [[*r[:j], *r[j + 1 :]] for r in rows]
     elif kind == "renamed_column":
         c = draw(st.sampled_from(spec["numeric"] + spec["text"]))
-        new = draw(st.sampled_from([c.upper(), c.lower() + "_", " " + c, c[:-1],
-                                    c.capitalize() + "s"]).filter(lambda n: n != c))
+        new = draw(
+            st.sampled_from(
+                [c.upper(), c.lower() + "_", " " + c, c[:-1], c.capitalize() + "s"]
+            ).filter(lambda n: n != c)
+        )
         header = [new if h == c else h for h in header]
     elif kind == "separator":
         return kind, _csv_bytes(header, rows, draw(st.sampled_from([";", "\t", "|"])))
@@ -425,8 +504,9 @@ def test_csv_known_bad_mutation_is_an_error(loader, work, csv_tables, data):
 @pytest.mark.parametrize("loader", ["unemployment", "invalsi"])
 @fuzz_settings(0.5)
 @given(data=st.data())
-def test_csv_random_corruption_is_an_error_or_a_documented_handling(loader, work, csv_tables,
-                                                                    csv_baselines, data):
+def test_csv_random_corruption_is_an_error_or_a_documented_handling(
+    loader, work, csv_tables, csv_baselines, data
+):
     raw = CSV[loader]["raw"]
     if data.draw(st.booleans(), label="swap header names"):
         # header names permuted without their data ("shuffled headers")
@@ -446,8 +526,9 @@ def test_csv_random_corruption_is_an_error_or_a_documented_handling(loader, work
 @pytest.mark.parametrize("loader", ["unemployment", "invalsi"])
 @fuzz_settings(0.1)
 @given(data=st.data())
-def test_csv_shuffled_rows_and_columns_give_the_same_panel(loader, work, csv_tables,
-                                                           csv_baselines, data):
+def test_csv_shuffled_rows_and_columns_give_the_same_panel(
+    loader, work, csv_tables, csv_baselines, data
+):
     header, rows = csv_tables[loader]
     order = data.draw(permutation(len(rows)), label="rows")
     cols = data.draw(permutation(len(header)), label="columns")
@@ -456,13 +537,31 @@ def test_csv_shuffled_rows_and_columns_give_the_same_panel(loader, work, csv_tab
     pd.testing.assert_frame_equal(_csv_load(loader, bad), csv_baselines[loader])
     record(loader, VALID_SAME, kind="valid")
 
+
 # ============================================================================================
 # ISTAT BES workbooks: read_bes_workbook (file level) and parse_bes_sheet (sheet level)
 # ============================================================================================
 
-BES_BAD_TOKENS = ("abc", "12;5", "1.2.3", "x12", "12,5,3", "--5", "12 %", "#N/A", "?", "1e5",
-                  "١٢", "12,5 (ab)", "n.d.", True, pd.Timestamp("2020-01-01"), [1], "inf",
-                  "NaN")
+BES_BAD_TOKENS = (
+    "abc",
+    "12;5",
+    "1.2.3",
+    "x12",
+    "12,5,3",
+    "--5",
+    "12 %",
+    "#N/A",
+    "?",
+    "1e5",
+    "١٢",
+    "12,5 (ab)",
+    "n.d.",
+    True,
+    pd.Timestamp("2020-01-01"),
+    [1],
+    "inf",
+    "NaN",
+)
 EMPTY_ID = (None, np.nan, "", "   ")
 
 
@@ -497,17 +596,32 @@ def _bes_parse(sheet: pd.DataFrame) -> pd.DataFrame:
 
 def _bes_key(df: pd.DataFrame) -> pd.DataFrame:
     """Content of a parsed sheet without the Excel row numbers, in key order."""
-    return (df.drop(columns="row")
-            .sort_values(["indicator_code", "sex", "territory", "year"], kind="stable")
-            .reset_index(drop=True))
+    return (
+        df.drop(columns="row")
+        .sort_values(["indicator_code", "sex", "territory", "year"], kind="stable")
+        .reset_index(drop=True)
+    )
 
 
 def _bes_known_bad(draw: st.DrawFn, sheet: pd.DataFrame) -> tuple[str, pd.DataFrame]:
     df = sheet.copy()
     years = [c for c in df.columns if str(c).startswith("V2")]
-    kinds = ["bad_cell", "non_finite", "out_of_range", "empty_id", "bad_sex", "duplicate_row",
-             "missing_column", "renamed_column", "year_gap", "duplicate_year", "swapped_years",
-             "no_year_columns", "no_rows", "unknown_column"]
+    kinds = [
+        "bad_cell",
+        "non_finite",
+        "out_of_range",
+        "empty_id",
+        "bad_sex",
+        "duplicate_row",
+        "missing_column",
+        "renamed_column",
+        "year_gap",
+        "duplicate_year",
+        "swapped_years",
+        "no_year_columns",
+        "no_rows",
+        "unknown_column",
+    ]
     kind = draw(st.sampled_from(kinds))
     i = draw(st.integers(0, len(df) - 1))
     col = draw(st.sampled_from(years))
@@ -516,16 +630,22 @@ def _bes_known_bad(draw: st.DrawFn, sheet: pd.DataFrame) -> tuple[str, pd.DataFr
     elif kind == "non_finite":
         df.at[i, col] = draw(st.sampled_from([np.inf, -np.inf, float("inf")]))
     elif kind == "out_of_range":
-        pct = df.index[(df["UNITA_MISURA"] == istat_bes.PERCENT_UNIT)
-                       & ~df["CODICE"].map(istat_bes.series_code)
-                       .isin(istat_bes.PERCENT_CAN_EXCEED_100)]
+        pct = df.index[
+            (df["UNITA_MISURA"] == istat_bes.PERCENT_UNIT)
+            & ~df["CODICE"].map(istat_bes.series_code).isin(istat_bes.PERCENT_CAN_EXCEED_100)
+        ]
         i = pct[draw(st.integers(0, len(pct) - 1))]
         v = draw(st.floats(100.1, 1e5) | st.floats(-1e5, -0.1))
         df.at[i, col] = draw(st.sampled_from([f"{v:.1f}".replace(".", ","), v]))
     elif kind == "empty_id":
-        df.at[i, draw(st.sampled_from(["CODICE", "SESSO", "TERRITORIO", "DOMINIO",
-                                       "INDICATORE", "UNITA_MISURA"]))] = draw(
-            st.sampled_from(EMPTY_ID))
+        df.at[
+            i,
+            draw(
+                st.sampled_from(
+                    ["CODICE", "SESSO", "TERRITORIO", "DOMINIO", "INDICATORE", "UNITA_MISURA"]
+                )
+            ),
+        ] = draw(st.sampled_from(EMPTY_ID))
     elif kind == "bad_sex":
         df.at[i, "SESSO"] = draw(st.sampled_from(["Tot", "maschi", "X", "M", "Femmina"]))
     elif kind == "duplicate_row":
@@ -535,8 +655,11 @@ def _bes_known_bad(draw: st.DrawFn, sheet: pd.DataFrame) -> tuple[str, pd.DataFr
         df = df.drop(columns=draw(st.sampled_from(istat_bes.ID_COLUMNS)))
     elif kind == "renamed_column":
         c = draw(st.sampled_from([*istat_bes.ID_COLUMNS, *years]))
-        new = draw(st.sampled_from([c.lower(), c + " ", "X" + c[1:], c.replace("V", "V_V"),
-                                    "Unnamed: 3"]).filter(lambda n: n != c))
+        new = draw(
+            st.sampled_from(
+                [c.lower(), c + " ", "X" + c[1:], c.replace("V", "V_V"), "Unnamed: 3"]
+            ).filter(lambda n: n != c)
+        )
         df = df.rename(columns={c: new})
     elif kind == "year_gap":  # a year column missing in the middle
         df = df.drop(columns=years[draw(st.integers(1, len(years) - 2))])
@@ -568,9 +691,13 @@ def test_bes_sheet_known_bad_mutation_is_an_error(small_bes, data):
 def bad_workbooks(small_bes) -> dict[str, bytes]:
     """Whole-file mutations of the small workbook that are not byte corruption (built once)."""
     path, sheet, _ = small_bes
-    out = {"empty": b"", "text": b"not a workbook", "zip header only": b"PK\x03\x04broken",
-           "csv under .xlsx name": sheet.to_csv(index=False).encode("utf-8"),
-           "half the file": path.read_bytes()[: path.stat().st_size // 2]}
+    out = {
+        "empty": b"",
+        "text": b"not a workbook",
+        "zip header only": b"PK\x03\x04broken",
+        "csv under .xlsx name": sheet.to_csv(index=False).encode("utf-8"),
+        "half the file": path.read_bytes()[: path.stat().st_size // 2],
+    }
     for title in ("Foglio1", SHEET.lower()):
         wb = openpyxl.load_workbook(path)
         wb[SHEET].title = title
@@ -582,8 +709,9 @@ def bad_workbooks(small_bes) -> dict[str, bytes]:
 
 @fuzz_settings(0.3)
 @given(data=st.data())
-def test_bes_workbook_file_corruption_is_an_error_or_a_documented_handling(work, small_bes,
-                                                                           bad_workbooks, data):
+def test_bes_workbook_file_corruption_is_an_error_or_a_documented_handling(
+    work, small_bes, bad_workbooks, data
+):
     path, _, base = small_bes
     choice = data.draw(st.sampled_from(["bytes", "bytes", "bytes", *sorted(bad_workbooks)]))
     if choice == "bytes":
@@ -593,7 +721,8 @@ def test_bes_workbook_file_corruption_is_an_error_or_a_documented_handling(work,
     bad = _write(work, "small_bes25.xlsx", mutated)
     status, res = outcome_of(
         lambda: istat_bes.read_bes_workbook(bad, sheet=SHEET, edition="2025"),
-        source="small_bes25.xlsx")
+        source="small_bes25.xlsx",
+    )
     if status == ERROR:
         record("bes", ERROR)
         return

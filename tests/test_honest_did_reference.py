@@ -52,8 +52,7 @@ def medicaid() -> tuple[np.ndarray, np.ndarray]:
     df = pd.read_csv(REF / "ehec_data.csv")
     d = df[(df["year"] < 2016) & (df["yexp2"].isna() | (df["yexp2"] != 2015))].copy()
     d["D"] = (d["yexp2"] == 2014).astype(int)
-    fit = pf.feols("dins ~ i(year, D, ref=2013) | stfips + year", data=d,
-                   vcov={"CRV1": "stfips"})
+    fit = pf.feols("dins ~ i(year, D, ref=2013) | stfips + year", data=d, vcov={"CRV1": "stfips"})
     names = [f"year::{y}:D" for y in (2008, 2009, 2010, 2011, 2012, 2014, 2015)]
     coef = fit.coef()
     idx = [list(coef.index).index(n) for n in names]
@@ -63,8 +62,14 @@ def medicaid() -> tuple[np.ndarray, np.ndarray]:
 @pytest.fixture(scope="module")
 def medicaid_es(medicaid) -> StandInEventStudy:
     b, v = medicaid
-    return StandInEventStudy(rel_times=np.array([-5, -4, -3, -2, -1, 1, 2]), coef=b, vcov=v,
-                             reference=0, n_pre=5, n_post=2)
+    return StandInEventStudy(
+        rel_times=np.array([-5, -4, -3, -2, -1, 1, 2]),
+        coef=b,
+        vcov=v,
+        reference=0,
+        n_pre=5,
+        n_post=2,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -138,8 +143,14 @@ def test_clf_is_stable_across_simulation_seeds(medicaid, r_ref):
     b, v = medicaid
     ref = r_ref[r_ref["delta"] == "DeltaRM"].sort_values("value")
     for seed in (1, 2, 3):
-        r = honest_did_from_moments(betahat=b, sigma=v, num_pre_periods=5, num_post_periods=2,
-                                    grid=[0.5, 1.0, 1.5, 2.0], seed=seed)
+        r = honest_did_from_moments(
+            betahat=b,
+            sigma=v,
+            num_pre_periods=5,
+            num_post_periods=2,
+            grid=[0.5, 1.0, 1.5, 2.0],
+            seed=seed,
+        )
         np.testing.assert_allclose(r.ci_low, ref["lb"], atol=TOL_CLF, rtol=0)
         np.testing.assert_allclose(r.ci_high, ref["ub"], atol=TOL_CLF, rtol=0)
 
@@ -169,8 +180,15 @@ def diff_diff_results():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         return MultiPeriodDiD(cluster="stfips").fit(
-            d, outcome="dins", treatment="D", time="year", post_periods=[2014, 2015],
-            absorb=["stfips"], reference_period=2013, unit="stfips")
+            d,
+            outcome="dins",
+            treatment="D",
+            time="year",
+            post_periods=[2014, 2015],
+            absorb=["stfips"],
+            reference_period=2013,
+            unit="stfips",
+        )
 
 
 @pytest.mark.reference
@@ -180,8 +198,9 @@ def test_diff_diff_smoothness_matches_r_when_configured(diff_diff_results, r_ref
 
     ref = r_ref[(r_ref["delta"] == "DeltaSD") & r_ref["value"].isin([0.0, 0.03, 0.05])]
     for _, row in ref.iterrows():
-        res = HonestDiD(method="smoothness", M=float(row["value"]),
-                        l_vec=np.array([1.0, 0.0])).fit(diff_diff_results)
+        res = HonestDiD(method="smoothness", M=float(row["value"]), l_vec=np.array([1.0, 0.0])).fit(
+            diff_diff_results
+        )
         assert res.ci_lb == pytest.approx(row["lb"], abs=TOL_FLCI)
         assert res.ci_ub == pytest.approx(row["ub"], abs=TOL_FLCI)
 
@@ -199,8 +218,9 @@ def test_diff_diff_relative_magnitude_is_not_r_clf(diff_diff_results, r_ref):
 
     default = HonestDiD(method="relative_magnitude", M=2.0).fit(diff_diff_results)
     assert default.target_label.startswith("Equal-weight avg")
-    e1 = HonestDiD(method="relative_magnitude", M=2.0,
-                   l_vec=np.array([1.0, 0.0])).fit(diff_diff_results)
+    e1 = HonestDiD(method="relative_magnitude", M=2.0, l_vec=np.array([1.0, 0.0])).fit(
+        diff_diff_results
+    )
     r_lb = float(r_ref[(r_ref["delta"] == "DeltaRM") & (r_ref["value"] == 2.0)]["lb"].iloc[0])
     assert e1.ci_method == "FLCI"
     assert r_lb < 0 < e1.ci_lb
@@ -215,15 +235,24 @@ def test_single_post_period_agrees_with_first_of_two(medicaid):
     change the C-LF set (exercises R's no-nuisance branch against the nuisance branch)."""
     b, v = medicaid
     grid = [0.5, 1.0, 1.5, 2.0]
-    two = honest_did_from_moments(betahat=b, sigma=v, num_pre_periods=5, num_post_periods=2,
-                                  grid=grid)
-    one = honest_did_from_moments(betahat=b[:6], sigma=v[:6, :6], num_pre_periods=5,
-                                  num_post_periods=1, grid=grid)
+    two = honest_did_from_moments(
+        betahat=b, sigma=v, num_pre_periods=5, num_post_periods=2, grid=grid
+    )
+    one = honest_did_from_moments(
+        betahat=b[:6], sigma=v[:6, :6], num_pre_periods=5, num_post_periods=1, grid=grid
+    )
     np.testing.assert_allclose(one.ci_low, two.ci_low, atol=0.002)
     np.testing.assert_allclose(one.ci_high, two.ci_high, atol=0.002)
-    doubled = honest_did_from_moments(betahat=b[:6], sigma=v[:6, :6], num_pre_periods=5,
-                                      num_post_periods=1, grid=grid, l_vec=[2.0],
-                                      theta_grid=(-0.4, 0.4), theta_grid_points=2000)
+    doubled = honest_did_from_moments(
+        betahat=b[:6],
+        sigma=v[:6, :6],
+        num_pre_periods=5,
+        num_post_periods=1,
+        grid=grid,
+        l_vec=[2.0],
+        theta_grid=(-0.4, 0.4),
+        theta_grid_points=2000,
+    )
     np.testing.assert_allclose(np.array(doubled.ci_low) / 2, one.ci_low, atol=0.002)
     np.testing.assert_allclose(np.array(doubled.ci_high) / 2, one.ci_high, atol=0.002)
 
@@ -234,11 +263,23 @@ def test_single_post_period_agrees_with_first_of_two(medicaid):
 def test_event_study_order_and_equivalence(medicaid, medicaid_es):
     b, v = medicaid
     perm = np.array([6, 0, 5, 1, 2, 4, 3])
-    shuffled = StandInEventStudy(rel_times=medicaid_es.rel_times[perm], coef=b[perm],
-                                 vcov=v[np.ix_(perm, perm)], reference=0, n_pre=5, n_post=2)
+    shuffled = StandInEventStudy(
+        rel_times=medicaid_es.rel_times[perm],
+        coef=b[perm],
+        vcov=v[np.ix_(perm, perm)],
+        reference=0,
+        n_pre=5,
+        n_post=2,
+    )
     a = honest_did(shuffled, method="smoothness", grid=[0.0, 0.02])
-    c = honest_did_from_moments(betahat=b, sigma=v, num_pre_periods=5, num_post_periods=2,
-                                method="smoothness", grid=[0.0, 0.02])
+    c = honest_did_from_moments(
+        betahat=b,
+        sigma=v,
+        num_pre_periods=5,
+        num_post_periods=2,
+        method="smoothness",
+        grid=[0.0, 0.02],
+    )
     np.testing.assert_allclose(a.ci_low, c.ci_low)
     np.testing.assert_allclose(a.ci_high, c.ci_high)
     assert a.rel_times == (-5, -4, -3, -2, -1, 1, 2)
@@ -246,16 +287,29 @@ def test_event_study_order_and_equivalence(medicaid, medicaid_es):
 
 def test_bad_event_studies_raise(medicaid_es):
     b, v = medicaid_es.coef, medicaid_es.vcov
-    gap = StandInEventStudy(rel_times=np.array([-6, -4, -3, -2, -1, 1, 2]), coef=b, vcov=v,
-                            reference=0, n_pre=5, n_post=2)
+    gap = StandInEventStudy(
+        rel_times=np.array([-6, -4, -3, -2, -1, 1, 2]),
+        coef=b,
+        vcov=v,
+        reference=0,
+        n_pre=5,
+        n_post=2,
+    )
     with pytest.raises(DataValidationError, match="consecutive"):
         honest_did(gap)
-    with_ref = StandInEventStudy(rel_times=np.array([-5, -4, -3, -2, -1, 0, 1]), coef=b,
-                                 vcov=v, reference=0, n_pre=5, n_post=2)
+    with_ref = StandInEventStudy(
+        rel_times=np.array([-5, -4, -3, -2, -1, 0, 1]),
+        coef=b,
+        vcov=v,
+        reference=0,
+        n_pre=5,
+        n_post=2,
+    )
     with pytest.raises(DataValidationError, match="reference"):
         honest_did(with_ref)
-    wrong_n = StandInEventStudy(rel_times=medicaid_es.rel_times, coef=b, vcov=v, reference=0,
-                                n_pre=5, n_post=3)
+    wrong_n = StandInEventStudy(
+        rel_times=medicaid_es.rel_times, coef=b, vcov=v, reference=0, n_pre=5, n_post=3
+    )
     with pytest.raises(DataValidationError, match="n_pre"):
         honest_did(wrong_n)
 
@@ -264,8 +318,14 @@ def test_split_at_reference_as_in_r(medicaid_es):
     """With reference -2, event time -1 is a post-period for HonestDiD (R's LW example:
     postPeriodIndices = which(timeVec > referencePeriod)), whatever the estimator counted."""
     b, v = medicaid_es.coef, medicaid_es.vcov
-    es = StandInEventStudy(rel_times=np.array([-6, -5, -4, -3, -1, 0, 1]), coef=b, vcov=v,
-                           reference=-2, n_pre=5, n_post=2)  # n_pre counts negative times
+    es = StandInEventStudy(
+        rel_times=np.array([-6, -5, -4, -3, -1, 0, 1]),
+        coef=b,
+        vcov=v,
+        reference=-2,
+        n_pre=5,
+        n_post=2,
+    )  # n_pre counts negative times
     with pytest.warns(RuntimeWarning, match="split is at the reference"):
         r = honest_did(es, method="smoothness", grid=[0.0])
     assert (r.n_pre, r.n_post) == (4, 3)
@@ -313,8 +373,14 @@ def test_result_object(rm_result, sd_result):
 
 def test_breakdown_nan_when_never_reached(medicaid):
     b, v = medicaid
-    r = honest_did_from_moments(betahat=b, sigma=v, num_pre_periods=5, num_post_periods=2,
-                                method="smoothness", grid=[0.0, 0.01])
+    r = honest_did_from_moments(
+        betahat=b,
+        sigma=v,
+        num_pre_periods=5,
+        num_post_periods=2,
+        method="smoothness",
+        grid=[0.0, 0.01],
+    )
     assert np.isnan(r.breakdown)
     assert r.to_dict()["breakdown"] is None
     assert "excludes zero over the whole grid" in r.effect_summary()
@@ -324,15 +390,16 @@ def test_default_grids_follow_r(medicaid):
     from analysis.honest import _default_grid
 
     b, v = medicaid
-    rm = honest_did_from_moments(betahat=b, sigma=v, num_pre_periods=5, num_post_periods=2,
-                                 theta_grid_points=30, lf_sims=100)
+    rm = honest_did_from_moments(
+        betahat=b, sigma=v, num_pre_periods=5, num_post_periods=2, theta_grid_points=30, lf_sims=100
+    )
     np.testing.assert_allclose(rm.grid, np.linspace(0, 2, 10))
     # R's DeltaSD_upperBound_Mpre, by hand: second differences of (b_-5, ..., b_-1, 0).
     pre = np.r_[b[:5], 0.0]
     a = np.zeros((4, 5))
     for r in range(4):
         row = np.zeros(6)
-        row[r:r + 3] = [1.0, -2.0, 1.0]
+        row[r : r + 3] = [1.0, -2.0, 1.0]
         a[r] = row[:5]
     ub = a @ pre[:5] + 1.6448536269514722 * np.sqrt(np.diag(a @ v[:5, :5] @ a.T))
     sd_grid = _default_grid("smoothness", b, v, 5)
@@ -341,8 +408,9 @@ def test_default_grids_follow_r(medicaid):
 
 def test_seed_reproducible(medicaid):
     b, v = medicaid
-    kw = dict(betahat=b, sigma=v, num_pre_periods=5, num_post_periods=2, grid=[1.5],
-              theta_grid_points=300)
+    kw = dict(
+        betahat=b, sigma=v, num_pre_periods=5, num_post_periods=2, grid=[1.5], theta_grid_points=300
+    )
     assert honest_did_from_moments(**kw, seed=7) == honest_did_from_moments(**kw, seed=7)
 
 
@@ -365,9 +433,15 @@ def _coverage(n_sims: int, seed: int) -> float:
     hits = 0
     for _ in range(n_sims):
         b = rng.multivariate_normal(truth, sigma)
-        r = honest_did_from_moments(betahat=b, sigma=sigma, num_pre_periods=4,
-                                    num_post_periods=2, grid=[1.0], theta_grid=(-0.15, 0.25),
-                                    theta_grid_points=250)
+        r = honest_did_from_moments(
+            betahat=b,
+            sigma=sigma,
+            num_pre_periods=4,
+            num_post_periods=2,
+            grid=[1.0],
+            theta_grid=(-0.15, 0.25),
+            theta_grid_points=250,
+        )
         hits += r.ci_low[0] <= 0.05 <= r.ci_high[0]
     return hits / n_sims
 
@@ -399,14 +473,19 @@ def _fallback_matches(monkeypatch, medicaid, **kw) -> None:
 
 
 def test_linprog_fallback_small(monkeypatch, medicaid):
-    _fallback_matches(monkeypatch, medicaid, grid=[2.0], theta_grid=(-0.01, 0.1),
-                      theta_grid_points=40, lf_sims=100)
+    _fallback_matches(
+        monkeypatch,
+        medicaid,
+        grid=[2.0],
+        theta_grid=(-0.01, 0.1),
+        theta_grid_points=40,
+        lf_sims=100,
+    )
 
 
 @pytest.mark.slow
 def test_linprog_fallback_large(monkeypatch, medicaid):
-    _fallback_matches(monkeypatch, medicaid, grid=[1.0, 2.0], theta_grid_points=100,
-                      lf_sims=1000)
+    _fallback_matches(monkeypatch, medicaid, grid=[1.0, 2.0], theta_grid_points=100, lf_sims=1000)
 
 
 # ---------------------------------------------------------------- with the package's EventStudy
@@ -423,8 +502,15 @@ def test_with_package_event_study_matches_r_readme(r_ref):
     d["cohort"] = np.where(d["yexp2"] == 2014, 2014, 0)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        es = event_study(d, outcome="dins", unit="stfips", time="year", cohort="cohort",
-                         estimator="twfe", cband=False)
+        es = event_study(
+            d,
+            outcome="dins",
+            unit="stfips",
+            time="year",
+            cohort="cohort",
+            estimator="twfe",
+            cband=False,
+        )
     r = honest_did(es, grid=[0.5, 1.0, 1.5, 2.0])
     ref = r_ref[r_ref["delta"] == "DeltaRM"].sort_values("value")
     assert r.rel_times == (-6, -5, -4, -3, -2, 0, 1)

@@ -14,12 +14,52 @@ from analysis.errors import DataValidationError
 from analysis.inference import randomization_inference, wild_cluster_bootstrap
 
 CK_COLUMNS = [  # codebook order
-    "SHEET", "CHAIN", "CO_OWNED", "STATE", "SOUTHJ", "CENTRALJ", "NORTHJ", "PA1", "PA2", "SHORE",
-    "NCALLS", "EMPFT", "EMPPT", "NMGRS", "WAGE_ST", "INCTIME", "FIRSTINC", "BONUS", "PCTAFF",
-    "MEALS", "OPEN", "HRSOPEN", "PSODA", "PFRY", "PENTREE", "NREGS", "NREGS11", "TYPE2",
-    "STATUS2", "DATE2", "NCALLS2", "EMPFT2", "EMPPT2", "NMGRS2", "WAGE_ST2", "INCTIME2",
-    "FIRSTIN2", "SPECIAL2", "MEALS2", "OPEN2R", "HRSOPEN2", "PSODA2", "PFRY2", "PENTREE2",
-    "NREGS2", "NREGS112",
+    "SHEET",
+    "CHAIN",
+    "CO_OWNED",
+    "STATE",
+    "SOUTHJ",
+    "CENTRALJ",
+    "NORTHJ",
+    "PA1",
+    "PA2",
+    "SHORE",
+    "NCALLS",
+    "EMPFT",
+    "EMPPT",
+    "NMGRS",
+    "WAGE_ST",
+    "INCTIME",
+    "FIRSTINC",
+    "BONUS",
+    "PCTAFF",
+    "MEALS",
+    "OPEN",
+    "HRSOPEN",
+    "PSODA",
+    "PFRY",
+    "PENTREE",
+    "NREGS",
+    "NREGS11",
+    "TYPE2",
+    "STATUS2",
+    "DATE2",
+    "NCALLS2",
+    "EMPFT2",
+    "EMPPT2",
+    "NMGRS2",
+    "WAGE_ST2",
+    "INCTIME2",
+    "FIRSTIN2",
+    "SPECIAL2",
+    "MEALS2",
+    "OPEN2R",
+    "HRSOPEN2",
+    "PSODA2",
+    "PFRY2",
+    "PENTREE2",
+    "NREGS2",
+    "NREGS112",
 ]
 
 
@@ -36,27 +76,41 @@ def _clustered(n_clusters: int, n_per: int, effect: float, seed: int) -> pd.Data
 
 def _panel(n_schools: int, effect: float, seed: int) -> pd.DataFrame:
     rng = np.random.default_rng(seed)
-    d = pd.DataFrame({"school": np.repeat(np.arange(n_schools), 6),
-                      "year": np.tile(np.arange(2015, 2021), n_schools)})
+    d = pd.DataFrame(
+        {
+            "school": np.repeat(np.arange(n_schools), 6),
+            "year": np.tile(np.arange(2015, 2021), n_schools),
+        }
+    )
     d["treated"] = (d["school"] < n_schools // 3).astype(int)
     d["post"] = (d["year"] >= 2018).astype(int)
     d["D"] = d["treated"] * d["post"]
-    d["y"] = (effect * d["D"] + rng.normal(size=n_schools)[d["school"]] + 0.3 * d["year"]
-              + rng.normal(size=len(d)))
+    d["y"] = (
+        effect * d["D"]
+        + rng.normal(size=n_schools)[d["school"]]
+        + 0.3 * d["year"]
+        + rng.normal(size=len(d))
+    )
     return d
 
 
 @pytest.fixture(scope="module")
 def card_krueger() -> pd.DataFrame:
     """Two waves stacked; FTE = full-time + managers + half the part-time employees."""
-    raw = pd.read_csv(paths.REFERENCE_DIR / "card_krueger_1994" / "public.dat", sep=r"\s+",
-                      header=None, names=CK_COLUMNS, na_values=".")
+    raw = pd.read_csv(
+        paths.REFERENCE_DIR / "card_krueger_1994" / "public.dat",
+        sep=r"\s+",
+        header=None,
+        names=CK_COLUMNS,
+        na_values=".",
+    )
     raw["store"] = np.arange(len(raw))  # SHEET has one duplicated id; rows are stores
     waves = []
     for post, sfx in ((0, ""), (1, "2")):
         fte = raw[f"EMPFT{sfx}"] + raw[f"NMGRS{sfx}"] + 0.5 * raw[f"EMPPT{sfx}"]
-        waves.append(pd.DataFrame({"store": raw["store"], "nj": raw["STATE"], "post": post,
-                                   "fte": fte}))
+        waves.append(
+            pd.DataFrame({"store": raw["store"], "nj": raw["STATE"], "post": post, "fte": fte})
+        )
     long = pd.concat(waves).dropna().reset_index(drop=True)
     long["nj_post"] = long["nj"] * long["post"]
     return long
@@ -67,8 +121,9 @@ def card_krueger() -> pd.DataFrame:
 
 def test_wcr_close_to_analytic_with_many_clusters():
     df = _clustered(50, 20, effect=0.6, seed=0)
-    e = wild_cluster_bootstrap(df, formula="y ~ treat + x", param="treat", cluster="school",
-                               reps=1999, seed=1)
+    e = wild_cluster_bootstrap(
+        df, formula="y ~ treat + x", param="treat", cluster="school", reps=1999, seed=1
+    )
     assert e.n_clusters == 50 and e.n_obs == 1000
     assert e.method.startswith("Wild cluster bootstrap (WCR")
     assert e.backend.startswith("diff-diff")
@@ -90,8 +145,15 @@ def test_wcr_close_to_analytic_with_many_clusters():
 def test_wcr_card_krueger(card_krueger):
     """DiD 2.7536 and store-clustered SE ~1.31 (data/reference/REFERENCE.md); 410 clusters, so
     the bootstrap p-value must agree with the analytic one (0.0357)."""
-    e = wild_cluster_bootstrap(card_krueger, outcome="fte", regressors=["nj", "post", "nj_post"],
-                               param="nj_post", cluster="store", reps=1999, seed=2)
+    e = wild_cluster_bootstrap(
+        card_krueger,
+        outcome="fte",
+        regressors=["nj", "post", "nj_post"],
+        param="nj_post",
+        cluster="store",
+        reps=1999,
+        seed=2,
+    )
     assert e.estimate == pytest.approx(2.7536, abs=1e-3)
     assert e.se == pytest.approx(1.31, abs=0.01)
     assert e.n_clusters == 410
@@ -99,9 +161,16 @@ def test_wcr_card_krueger(card_krueger):
     assert abs(e.p_value - e.extra["analytic_p_value"]) < 0.015
     lo, hi = e.extra["analytic_ci"]
     assert abs(e.ci_low - lo) < 0.25 * e.se and abs(e.ci_high - hi) < 0.25 * e.se
-    wcu = wild_cluster_bootstrap(card_krueger, outcome="fte",
-                                 regressors=["nj", "post", "nj_post"], param="nj_post",
-                                 cluster="store", reps=1999, seed=2, impose_null=False)
+    wcu = wild_cluster_bootstrap(
+        card_krueger,
+        outcome="fte",
+        regressors=["nj", "post", "nj_post"],
+        param="nj_post",
+        cluster="store",
+        reps=1999,
+        seed=2,
+        impose_null=False,
+    )
     assert wcu.extra["ci_method"].startswith("percentile-t")
     assert abs(wcu.p_value - e.extra["analytic_p_value"]) < 0.015
 
@@ -110,10 +179,12 @@ def test_absorbed_fixed_effects_equal_dummies():
     """School effects (nested in school clusters) are demeaned away; year effects become
     dummies.  The bootstrap must equal the one on the full dummy design."""
     d = _panel(24, effect=0.8, seed=5)
-    a = wild_cluster_bootstrap(d, formula="y ~ D | school + year", param="D", cluster="school",
-                               reps=499, seed=3)
-    b = wild_cluster_bootstrap(d, formula="y ~ D + C(school) + C(year)", param="D",
-                               cluster="school", reps=499, seed=3)
+    a = wild_cluster_bootstrap(
+        d, formula="y ~ D | school + year", param="D", cluster="school", reps=499, seed=3
+    )
+    b = wild_cluster_bootstrap(
+        d, formula="y ~ D + C(school) + C(year)", param="D", cluster="school", reps=499, seed=3
+    )
     assert a.extra["fixed_effects_absorbed"] == ["school"]
     assert a.extra["fixed_effects_dummies"] == ["year"]
     assert a.estimate == pytest.approx(b.estimate, rel=1e-9)
@@ -146,8 +217,14 @@ def test_few_clusters_rademacher_enumerates():
 def test_webb_few_clusters_strong_and_null_effect():
     strong = _clustered(10, 30, effect=4.0, seed=3)
     null = _clustered(10, 30, effect=0.0, seed=3)
-    kw = dict(formula="y ~ treat + x", param="treat", cluster="school", reps=999,
-              weights_type="webb", seed=4)
+    kw = dict(
+        formula="y ~ treat + x",
+        param="treat",
+        cluster="school",
+        reps=999,
+        weights_type="webb",
+        seed=4,
+    )
     s = wild_cluster_bootstrap(strong, **kw)
     n = wild_cluster_bootstrap(null, **kw)
     assert s.p_value < 0.01 and s.ci_low > 0
@@ -207,12 +284,21 @@ def _did(df: pd.DataFrame) -> float:
 
 
 def _null_pvalues(n_datasets: int, reps: int) -> np.ndarray:
-    return np.array([
-        randomization_inference(_did_frame(16, 0.0, seed=s), estimator=_did, permute="cluster",
-                                cluster="school", treatment="cohort", reps=reps,
-                                exact=False, seed=1000 + s).p_value
-        for s in range(n_datasets)
-    ])
+    return np.array(
+        [
+            randomization_inference(
+                _did_frame(16, 0.0, seed=s),
+                estimator=_did,
+                permute="cluster",
+                cluster="school",
+                treatment="cohort",
+                reps=reps,
+                exact=False,
+                seed=1000 + s,
+            ).p_value
+            for s in range(n_datasets)
+        ]
+    )
 
 
 def test_ri_null_pvalues_roughly_uniform_small():
@@ -231,8 +317,14 @@ def test_ri_null_pvalues_uniform_large():
 
 def test_ri_strong_effect_small_p_and_reproducible():
     df = _did_frame(20, 5.0, seed=2)
-    kw = dict(estimator=_did, permute="cluster", cluster="school", treatment="cohort", reps=199,
-              exact=False)
+    kw = dict(
+        estimator=_did,
+        permute="cluster",
+        cluster="school",
+        treatment="cohort",
+        reps=199,
+        exact=False,
+    )
     r = randomization_inference(df, **kw, seed=3)
     assert r.p_value == pytest.approx(1 / 200)
     assert r.reps == 199 and not r.exact and len(r.distribution) == 199
@@ -247,8 +339,9 @@ def test_ri_exact_enumeration_hand_computed():
     def diff(d: pd.DataFrame) -> float:
         return float(d.loc[d["treat"] == 1, "y"].mean() - d.loc[d["treat"] == 0, "y"].mean())
 
-    r = randomization_inference(df, estimator=diff, permute="cluster", cluster="school",
-                                treatment="treat", reps=999, seed=0)
+    r = randomization_inference(
+        df, estimator=diff, permute="cluster", cluster="school", treatment="treat", reps=999, seed=0
+    )
     assert r.exact and r.reps == 6
     assert r.statistic == 3.0
     assert sorted(r.distribution) == [-3.0, -1.0, 0.0, 0.0, 1.0, 3.0]
@@ -286,8 +379,10 @@ def test_ri_bad_input():
         randomization_inference(df, estimator=_did, permute="cluster", cluster="school", reps=9)
     varying = df.assign(cohort=np.arange(len(df)) % 2)
     with pytest.raises(DataValidationError, match="constant within each school"):
-        randomization_inference(varying, estimator=_did, permute="cluster", cluster="school",
-                                treatment="cohort", reps=9)
+        randomization_inference(
+            varying, estimator=_did, permute="cluster", cluster="school", treatment="cohort", reps=9
+        )
     with pytest.raises(DataValidationError, match="not found"):
-        randomization_inference(df, estimator=_did, permute="cluster", cluster="district",
-                                treatment="cohort", reps=9)
+        randomization_inference(
+            df, estimator=_did, permute="cluster", cluster="district", treatment="cohort", reps=9
+        )

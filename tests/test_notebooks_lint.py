@@ -21,12 +21,17 @@ def test_notebook_structure(path: Path):
     assert len(tagged) == 1, "exactly one cell tagged 'parameters'"
     assert nb.metadata["kernelspec"]["name"] == "python3"
     code = [c for c in nb.cells if c.cell_type == "code"]
-    assert all(not c.outputs and c.execution_count is None for c in code), "outputs must be stripped"
-    assert nb.cells[0].cell_type == "markdown" and nb.cells[0].source.startswith("# "), "title first"
+    assert all(not c.outputs and c.execution_count is None for c in code), (
+        "outputs must be stripped"
+    )
+    assert nb.cells[0].cell_type == "markdown" and nb.cells[0].source.startswith("# "), (
+        "title first"
+    )
     assert code[0] is tagged[0], "the parameters cell is the first code cell"
     assert not any("matplotlib.use(" in c.source for c in code), "matplotlib.use hides figures"
-    assert not any("open(" in c.source and "json" in c.source for c in code), \
+    assert not any("open(" in c.source and "json" in c.source for c in code), (
         "results are written through report.save, not by hand"
+    )
     assert set(RUNNER_PARAMETERS) <= notebook_parameters(path)
     assert "report.save(" in "".join(c.source for c in code), "every notebook saves its results"
 

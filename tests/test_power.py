@@ -31,9 +31,14 @@ CONTINUOUS = {
     (41, 123): (0.51, 0.36, 0.86, 0.61),
 }
 VARIANTS = [  # (r2, cluster_size, icc)
-    (0.0, 1, 0.0), (0.5, 1, 0.0), (0.0, 20, 0.10), (0.5, 20, 0.10)]
-CONT_CASES = [(nt, nc, *VARIANTS[j], ref[j]) for (nt, nc), ref in CONTINUOUS.items()
-              for j in range(4)]
+    (0.0, 1, 0.0),
+    (0.5, 1, 0.0),
+    (0.0, 20, 0.10),
+    (0.5, 20, 0.10),
+]
+CONT_CASES = [
+    (nt, nc, *VARIANTS[j], ref[j]) for (nt, nc), ref in CONTINUOUS.items() for j in range(4)
+]
 
 
 @pytest.mark.reference
@@ -74,8 +79,13 @@ def test_note_sample_sizes_are_one_group_vs_known_rate(p0, p1, ref):
     # The note's figures equal ((z_.975 + z_.8) / h)², e.g. 21.1% -> 13%:
     # h = 2 asin(sqrt(.211)) - 2 asin(sqrt(.13)) = 0.2168, (2.8016 / 0.2168)² = 167.0.
     # That is the arcsine sample size of ONE group compared with a known rate.
-    res = P.sample_size(treated_rate=p1, outcome="binary", base_rate=p0,
-                        binary_method="arcsine", design="one_sample")
+    res = P.sample_size(
+        treated_rate=p1,
+        outcome="binary",
+        base_rate=p0,
+        binary_method="arcsine",
+        design="one_sample",
+    )
     assert abs(res.n_treated - ref) <= 2
     assert res.n_control is None
 
@@ -85,10 +95,10 @@ def test_note_sample_sizes_are_one_group_vs_known_rate(p0, p1, ref):
 def test_two_group_sample_size_is_twice_the_note_and_matches_statsmodels(p0, p1, ref):
     # Two groups of equal size: each arm needs 2 × ((z_a + z_b)/h)², i.e. about twice the
     # note's "per arm" figure (21.1% -> 13%: 334 per arm, not 167).
-    res = P.sample_size(treated_rate=p1, outcome="binary", base_rate=p0,
-                        binary_method="arcsine")
-    sm = NormalIndPower().solve_power(effect_size=proportion_effectsize(p0, p1), alpha=0.05,
-                                      power=0.8, ratio=1.0)
+    res = P.sample_size(treated_rate=p1, outcome="binary", base_rate=p0, binary_method="arcsine")
+    sm = NormalIndPower().solve_power(
+        effect_size=proportion_effectsize(p0, p1), alpha=0.05, power=0.8, ratio=1.0
+    )
     assert res.n_treated_exact == pytest.approx(sm, rel=0.01)
     assert res.n_treated == math.ceil(sm)
     assert abs(res.n_treated - 2 * ref) <= 2
@@ -97,8 +107,7 @@ def test_two_group_sample_size_is_twice_the_note_and_matches_statsmodels(p0, p1,
 
 def test_binary_effect_in_pp_equals_treated_rate():
     a = P.sample_size(effect=-8.1, outcome="binary", base_rate=0.211, binary_method="arcsine")
-    b = P.sample_size(treated_rate=0.13, outcome="binary", base_rate=0.211,
-                      binary_method="arcsine")
+    b = P.sample_size(treated_rate=0.13, outcome="binary", base_rate=0.211, binary_method="arcsine")
     assert a.n_treated == b.n_treated == 334
     assert a.effect == pytest.approx(-8.1) and b.effect == pytest.approx(-8.1)
 
@@ -106,15 +115,21 @@ def test_binary_effect_in_pp_equals_treated_rate():
 # --------------------------------------------------------------------------------------
 # Agreement with statsmodels where the two overlap (within 1 %)
 # --------------------------------------------------------------------------------------
-SM_CASES = [(180, 180, 0.05, 0.8, True), (180, 720, 0.05, 0.8, True),
-            (41, 123, 0.10, 0.9, True), (41, 41, 0.05, 0.8, False), (25, 60, 0.01, 0.7, True)]
+SM_CASES = [
+    (180, 180, 0.05, 0.8, True),
+    (180, 720, 0.05, 0.8, True),
+    (41, 123, 0.10, 0.9, True),
+    (41, 41, 0.05, 0.8, False),
+    (25, 60, 0.01, 0.7, True),
+]
 
 
 @pytest.mark.parametrize(("n_t", "n_c", "alpha", "pw", "two"), SM_CASES)
 def test_mde_matches_statsmodels_normal(n_t, n_c, alpha, pw, two):
     alt = "two-sided" if two else "larger"
-    sm = NormalIndPower().solve_power(effect_size=None, nobs1=n_t, ratio=n_c / n_t,
-                                      alpha=alpha, power=pw, alternative=alt)
+    sm = NormalIndPower().solve_power(
+        effect_size=None, nobs1=n_t, ratio=n_c / n_t, alpha=alpha, power=pw, alternative=alt
+    )
     res = P.mde(n_treated=n_t, n_control=n_c, alpha=alpha, power=pw, two_sided=two)
     assert res.value == pytest.approx(sm, rel=0.01)
 
@@ -122,8 +137,9 @@ def test_mde_matches_statsmodels_normal(n_t, n_c, alpha, pw, two):
 @pytest.mark.parametrize(("n_t", "n_c", "alpha", "pw", "two"), SM_CASES)
 def test_mde_matches_statsmodels_t(n_t, n_c, alpha, pw, two):
     alt = "two-sided" if two else "larger"
-    sm = TTestIndPower().solve_power(effect_size=None, nobs1=n_t, ratio=n_c / n_t,
-                                     alpha=alpha, power=pw, alternative=alt)
+    sm = TTestIndPower().solve_power(
+        effect_size=None, nobs1=n_t, ratio=n_c / n_t, alpha=alpha, power=pw, alternative=alt
+    )
     res = P.mde(n_treated=n_t, n_control=n_c, alpha=alpha, power=pw, two_sided=two, dist="t")
     assert res.value == pytest.approx(sm, rel=0.01)
     assert res.value == pytest.approx(res.multiplier * res.se, rel=1e-9)
@@ -151,41 +167,65 @@ def test_sample_size_matches_statsmodels(effect, ratio, dist):
 def test_binary_arcsine_power_matches_statsmodels():
     h = proportion_effectsize(0.05, 0.10)  # 10% -> 5%
     sm = NormalIndPower().power(effect_size=h, nobs1=180, ratio=4.0, alpha=0.05)
-    res = P.power(effect=-5.0, n_treated=180, n_control=720, outcome="binary", base_rate=0.10,
-                  binary_method="arcsine")
+    res = P.power(
+        effect=-5.0,
+        n_treated=180,
+        n_control=720,
+        outcome="binary",
+        base_rate=0.10,
+        binary_method="arcsine",
+    )
     assert res.power == pytest.approx(sm, rel=0.01)
 
 
 def test_arcsine_mde_inverts_to_target_power():
-    res = P.mde(n_treated=180, n_control=180, outcome="binary", base_rate=0.10,
-                binary_method="arcsine", direction="decrease")
-    back = P.power(treated_rate=res.treated_rate, n_treated=180, n_control=180,
-                   outcome="binary", base_rate=0.10, binary_method="arcsine")
+    res = P.mde(
+        n_treated=180,
+        n_control=180,
+        outcome="binary",
+        base_rate=0.10,
+        binary_method="arcsine",
+        direction="decrease",
+    )
+    back = P.power(
+        treated_rate=res.treated_rate,
+        n_treated=180,
+        n_control=180,
+        outcome="binary",
+        base_rate=0.10,
+        binary_method="arcsine",
+    )
     assert back.power == pytest.approx(0.8, abs=1e-3)
     assert res.treated_rate < 0.10
-    up = P.mde(n_treated=180, n_control=180, outcome="binary", base_rate=0.10,
-               binary_method="arcsine", direction="increase")
+    up = P.mde(
+        n_treated=180,
+        n_control=180,
+        outcome="binary",
+        base_rate=0.10,
+        binary_method="arcsine",
+        direction="increase",
+    )
     assert up.value > res.value  # the arcsine MDE is asymmetric near zero
 
 
 def test_arcsine_decrease_beyond_zero_is_infinite():
-    res = P.mde(n_treated=10, n_control=10, outcome="binary", base_rate=0.03,
-                binary_method="arcsine")
+    res = P.mde(
+        n_treated=10, n_control=10, outcome="binary", base_rate=0.03, binary_method="arcsine"
+    )
     assert math.isinf(res.value)
 
 
 # --------------------------------------------------------------------------------------
 # Designs: DiD / ANCOVA (McKenzie 2012), one-sided tests, clustering
 # --------------------------------------------------------------------------------------
-@pytest.mark.parametrize(("n_pre", "n_post", "rho"), [(1, 1, 0.0), (1, 1, 0.5), (3, 2, 0.4),
-                                                      (4, 4, 0.7), (2, 5, -0.1)])
+@pytest.mark.parametrize(
+    ("n_pre", "n_post", "rho"), [(1, 1, 0.0), (1, 1, 0.5), (3, 2, 0.4), (4, 4, 0.7), (2, 5, -0.1)]
+)
 def test_did_matches_diff_diff(n_pre, n_post, rho):
     from diff_diff import PowerAnalysis
 
-    dd = PowerAnalysis(alpha=0.05, power=0.8).mde(50, 60, 1.0, n_pre=n_pre, n_post=n_post,
-                                                   rho=rho)
-    res = P.mde(n_treated=50, n_control=60, design="did", n_pre=n_pre, n_post=n_post,
-                autocorr=rho)
+    dd = PowerAnalysis(alpha=0.05, power=0.8).mde(50, 60, 1.0, n_pre=n_pre, n_post=n_post, rho=rho)
+    res = P.mde(n_treated=50, n_control=60, design="did", n_pre=n_pre, n_post=n_post, autocorr=rho)
     assert res.value == pytest.approx(dd.mde, rel=1e-9)
 
 
@@ -219,8 +259,9 @@ def test_one_sided_and_clustering_by_hand():
 def test_mde_power_sample_size_are_consistent():
     kw = dict(r2=0.3, cluster_size=10, icc=0.05, design="did", n_pre=2, n_post=2, autocorr=0.6)
     m = P.mde(n_treated=120, n_control=240, **kw)
-    assert P.power(effect=m.value, n_treated=120, n_control=240, **kw).power == \
-        pytest.approx(0.8, abs=1e-4)
+    assert P.power(effect=m.value, n_treated=120, n_control=240, **kw).power == pytest.approx(
+        0.8, abs=1e-4
+    )
     s = P.sample_size(effect=m.value, ratio=2.0, **kw)
     assert s.n_treated_exact == pytest.approx(120, rel=1e-6)
     assert s.n_treated == 120 and s.n_control == 240
@@ -233,25 +274,30 @@ def test_results_serialise_and_read():
     assert d["value"] == pytest.approx(3.98, abs=0.01) and d["units"] == "pp"
     assert isinstance(r.tidy(), pd.DataFrame) and len(r.tidy()) == 1
     assert "MDE" in r.summary()
-    assert "larger than the base rate" in P.mde(n_treated=180, n_control=180, outcome="binary",
-                                                  base_rate=0.03).effect_summary()
+    assert (
+        "larger than the base rate"
+        in P.mde(n_treated=180, n_control=180, outcome="binary", base_rate=0.03).effect_summary()
+    )
     json.dumps(P.power(effect=0.3, n_treated=50, n_control=50).to_dict())
     json.dumps(P.sample_size(effect=0.3).to_dict())
 
 
-@pytest.mark.parametrize(("kwargs", "column"), [
-    (dict(n_treated=50, n_control=50, design="did"), "autocorr"),
-    (dict(n_treated=50, n_control=50, outcome="binary"), "base_rate"),
-    (dict(n_treated=50, n_control=50, base_rate=0.1), "base_rate"),
-    (dict(n_treated=50, n_control=50, design="one_sample"), "n_control"),
-    (dict(n_treated=50), "n_control"),
-    (dict(n_treated=50, n_control=50, icc=1.5), "icc"),
-    (dict(n_treated=50, n_control=50, r2=1.0), "r2"),
-    (dict(n_treated=50, n_control=50, alpha=0), "alpha"),
-    (dict(n_treated=50, n_control=50, design="rdd"), "design"),
-    (dict(n_treated=0, n_control=50), "n_treated"),
-    (dict(n_treated=50, n_control=50, design="did", autocorr=1.0), "autocorr"),
-])
+@pytest.mark.parametrize(
+    ("kwargs", "column"),
+    [
+        (dict(n_treated=50, n_control=50, design="did"), "autocorr"),
+        (dict(n_treated=50, n_control=50, outcome="binary"), "base_rate"),
+        (dict(n_treated=50, n_control=50, base_rate=0.1), "base_rate"),
+        (dict(n_treated=50, n_control=50, design="one_sample"), "n_control"),
+        (dict(n_treated=50), "n_control"),
+        (dict(n_treated=50, n_control=50, icc=1.5), "icc"),
+        (dict(n_treated=50, n_control=50, r2=1.0), "r2"),
+        (dict(n_treated=50, n_control=50, alpha=0), "alpha"),
+        (dict(n_treated=50, n_control=50, design="rdd"), "design"),
+        (dict(n_treated=0, n_control=50), "n_treated"),
+        (dict(n_treated=50, n_control=50, design="did", autocorr=1.0), "autocorr"),
+    ],
+)
 def test_bad_arguments_raise(kwargs, column):
     with pytest.raises(DataValidationError, match=column):
         P.mde(**kwargs)
@@ -282,8 +328,7 @@ def _estimate(df: pd.DataFrame) -> Estimate:
     y1, y0 = y[d], y[~d]
     diff = y1.mean() - y0.mean()
     pooled = ((y1.var(ddof=1) + y0.var(ddof=1)) / 2) * (2 / N_ARM)
-    return Estimate.from_se(diff, math.sqrt(pooled), df=2 * N_ARM - 2,
-                            method="difference in means")
+    return Estimate.from_se(diff, math.sqrt(pooled), df=2 * N_ARM - 2, method="difference in means")
 
 
 def _check_against_analytic(sim: P.SimulatedPower) -> None:
@@ -299,8 +344,14 @@ def _check_against_analytic(sim: P.SimulatedPower) -> None:
 
 
 def test_simulated_power_matches_analytic_ci_size():
-    sim = P.simulate_power(draw=_draw, estimate=_estimate, effects=[0.0, 0.4, 0.8],
-                           n_sims=300, seed=20240, progress=False)
+    sim = P.simulate_power(
+        draw=_draw,
+        estimate=_estimate,
+        effects=[0.0, 0.4, 0.8],
+        n_sims=300,
+        seed=20240,
+        progress=False,
+    )
     t = sim.tidy()
     assert list(t.columns[:5]) == ["effect", "n_sims", "rejections", "power", "mc_se"]
     assert {"mean_estimate", "bias", "coverage"} <= set(t.columns)
@@ -309,8 +360,14 @@ def test_simulated_power_matches_analytic_ci_size():
 
 @pytest.mark.slow
 def test_simulated_power_matches_analytic_full_size():
-    sim = P.simulate_power(draw=_draw, estimate=_estimate, effects=[0.0, 0.2, 0.4, 0.6, 0.8],
-                           n_sims=4000, seed=7, progress=False)
+    sim = P.simulate_power(
+        draw=_draw,
+        estimate=_estimate,
+        effects=[0.0, 0.2, 0.4, 0.6, 0.8],
+        n_sims=4000,
+        seed=7,
+        progress=False,
+    )
     _check_against_analytic(sim)
 
 
@@ -331,8 +388,9 @@ def test_simulated_power_is_reproducible_and_nested():
 def test_simulated_power_plot_returns_figure():
     from matplotlib.figure import Figure
 
-    sim = P.simulate_power(draw=_draw, estimate=_estimate, effects=[0.0, 0.5], n_sims=20,
-                           seed=3, progress=False)
+    sim = P.simulate_power(
+        draw=_draw, estimate=_estimate, effects=[0.0, 0.5], n_sims=20, seed=3, progress=False
+    )
     fig = sim.plot()
     assert isinstance(fig, Figure)
     ax = fig.axes[0]

@@ -33,12 +33,14 @@ def test_k_min_is_ten_and_cannot_be_lowered():
 
 
 def test_long_table_primary_and_complementary():
-    t = pd.DataFrame({
-        "school": ["A", "A", "B", "B", "C"],
-        "sex": ["F", "M", "F", "M", "F"],
-        "n": [12, 3, 20, 25, 40],
-        "mean_absence": [0.10, 0.20, 0.30, 0.40, 0.50],
-    })
+    t = pd.DataFrame(
+        {
+            "school": ["A", "A", "B", "B", "C"],
+            "sex": ["F", "M", "F", "M", "F"],
+            "n": [12, 3, 20, 25, 40],
+            "mean_absence": [0.10, 0.20, 0.30, 0.40, 0.50],
+        }
+    )
     out = suppress_small_cells(t, count_col="n", totals_by=[["school"], []])
     assert out["suppression"].tolist() == ["complementary", "primary", "", "", ""]
     assert out["suppressed"].tolist() == [True, True, False, False, False]
@@ -95,12 +97,20 @@ def test_bad_counts_refused():
 
 
 def test_wide_crosstab_with_margins():
-    ct = pd.DataFrame({"x": [5, 5, 5, 15], "y": [5, 5, 10, 20], "z": [5, 5, 0, 10],
-                       "All": [15, 15, 15, 45]}, index=["a", "b", "c", "All"])
+    ct = pd.DataFrame(
+        {"x": [5, 5, 5, 15], "y": [5, 5, 10, 20], "z": [5, 5, 0, 10], "All": [15, 15, 15, 45]},
+        index=["a", "b", "c", "All"],
+    )
     out = suppress_small_cells(ct)
-    expected = pd.DataFrame({"x": [np.nan, np.nan, np.nan, 15], "y": [np.nan, np.nan, np.nan, 20],
-                             "z": [np.nan, np.nan, 0, 10], "All": [15, 15, 15, 45.0]},
-                            index=["a", "b", "c", "All"])
+    expected = pd.DataFrame(
+        {
+            "x": [np.nan, np.nan, np.nan, 15],
+            "y": [np.nan, np.nan, np.nan, 20],
+            "z": [np.nan, np.nan, 0, 10],
+            "All": [15, 15, 15, 45.0],
+        },
+        index=["a", "b", "c", "All"],
+    )
     pd.testing.assert_frame_equal(out, expected, check_dtype=False)
     assert ("c", "y", "complementary") in out.attrs["suppressed_cells"]
     assert out.attrs["suppression"]["n_primary"] == 7
@@ -113,6 +123,7 @@ def test_wide_single_small_cell_gets_row_and_column_complements():
 
 
 # ---- figures ------------------------------------------------------------------------------
+
 
 @pytest.fixture()
 def pupils() -> pd.DataFrame:
@@ -146,8 +157,13 @@ def test_aggregate_drops_when_merged_group_is_still_small(pupils):
 
 
 def test_aggregate_counts_distinct_pupils_not_rows():
-    df = pd.DataFrame({"pupil_id": [f"P{i % 4:04d}" for i in range(40)],
-                       "year": [2021 + i % 3 for i in range(40)], "y": np.arange(40.0)})
+    df = pd.DataFrame(
+        {
+            "pupil_id": [f"P{i % 4:04d}" for i in range(40)],
+            "year": [2021 + i % 3 for i in range(40)],
+            "y": np.arange(40.0),
+        }
+    )
     df["g"] = "all"
     fa = aggregate_for_figure(df, "g", values=["y"])
     assert fa.data.empty and fa.record["action"].tolist() == ["dropped"]
@@ -161,8 +177,7 @@ IDS = ["P000123", "P000124", "ab.cd/9"]
 def test_find_pupil_ids_whole_tokens_with_positions():
     text = "school A\nmean 0.3 for P000123, not P0001234\nids: ab.cd/9 and xab.cd/9\n"
     hits = find_pupil_ids(text, IDS)
-    assert [(h.pupil_id, h.line, h.column) for h in hits] == [
-        ("P000123", 2, 14), ("ab.cd/9", 3, 6)]
+    assert [(h.pupil_id, h.line, h.column) for h in hits] == [("P000123", 2, 14), ("ab.cd/9", 3, 6)]
     assert find_pupil_ids("P000125 only", IDS) == []
 
 

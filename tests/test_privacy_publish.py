@@ -44,7 +44,9 @@ report.save(headline={"rows": 1.0}, results={"mode": mode, **extra})
 
 def _notebook(path: Path) -> None:
     nb = new_notebook()
-    nb.metadata = {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}}
+    nb.metadata = {
+        "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}
+    }
     params = new_code_cell('run_id = "interactive"\nquick = False\nmode = "safe"')
     params.metadata["tags"] = ["parameters"]
     nb.cells = [new_markdown_cell("# Leak probe"), params, new_code_cell(LEAKY)]
@@ -54,8 +56,10 @@ def _notebook(path: Path) -> None:
 @pytest.fixture
 def leak_plan(sandbox: Path) -> Path:
     _notebook(sandbox / "notebooks" / "98_leak.ipynb")
-    runs = [{"id": f"leak_{m}", "notebook": "98_leak", "title": m, "parameters": {"mode": m}}
-            for m in ("rows", "small_cell", "json_id", "safe")]
+    runs = [
+        {"id": f"leak_{m}", "notebook": "98_leak", "title": m, "parameters": {"mode": m}}
+        for m in ("rows", "small_cell", "json_id", "safe")
+    ]
     p = sandbox / "config" / "leak_plan.yaml"
     p.write_text(yaml.safe_dump({"runs": runs}))
     return p
@@ -70,8 +74,9 @@ def test_leaking_reports_are_withheld_and_named(leak_plan, capsys):
     assert by_report == {"leak_rows", "leak_small_cell", "leak_json_id"}
     assert any("leak_rows.html" in f.file and "pupil identifier" in f.rule for f in findings)
     assert any("column 'n_pupils'" in f.cell and "= 4" in f.cell for f in findings)
-    assert any(f.file == "results/leak_json_id.json" and "pupil identifier" in f.rule
-               for f in findings)
+    assert any(
+        f.file == "results/leak_json_id.json" and "pupil identifier" in f.rule for f in findings
+    )
     for rid in ("leak_rows", "leak_small_cell", "leak_json_id"):
         assert not (paths.REPORTS_DIR / f"{rid}.html").exists()
     safe = (paths.REPORTS_DIR / "leak_safe.html").read_text()
@@ -81,8 +86,11 @@ def test_leaking_reports_are_withheld_and_named(leak_plan, capsys):
     # the CLI fails and names the offending report and cell
     assert main(["publish", "--plan", str(leak_plan)]) == 1
     err = capsys.readouterr().err
-    assert re.search(r"PRIVACY leak_small_cell: leak_small_cell\.html: table \d+, column 'n_pupils', "
-                     r"row 1 = 4: a cell counts fewer than k = 10 pupils", err)
+    assert re.search(
+        r"PRIVACY leak_small_cell: leak_small_cell\.html: table \d+, column 'n_pupils', "
+        r"row 1 = 4: a cell counts fewer than k = 10 pupils",
+        err,
+    )
 
 
 def test_scan_unit_cases():

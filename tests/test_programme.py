@@ -50,6 +50,7 @@ def _violation(err: DataValidationError, column: str, words: str):
 
 # ---- acceptance -------------------------------------------------------------------------
 
+
 def test_schema_accepts_simulated_panel(panel):
     PANEL_SCHEMA.validate(panel, lazy=True)
     assert validate_panel(panel) is panel
@@ -93,6 +94,7 @@ def test_data_dictionary_lists_every_column():
 
 
 # ---- violations -------------------------------------------------------------------------
+
 
 def _m_missing_column(df):
     return df.drop(columns="grade_avg")
@@ -238,8 +240,9 @@ VIOLATIONS = [
 ]
 
 
-@pytest.mark.parametrize(("mutate", "column", "rule"), VIOLATIONS,
-                         ids=[m.__name__[3:] for m, _, _ in VIOLATIONS])
+@pytest.mark.parametrize(
+    ("mutate", "column", "rule"), VIOLATIONS, ids=[m.__name__[3:] for m, _, _ in VIOLATIONS]
+)
 def test_each_rule_raises_with_column_rows_and_rule(panel, mutate, column, rule):
     bad = mutate(panel.copy())
     with pytest.raises(DataValidationError) as info:
@@ -259,8 +262,11 @@ def test_all_violations_are_collected_in_one_error(panel):
     with pytest.raises(DataValidationError) as info:
         load_panel(bad)
     rules = {(v.column, v.rule.split(":")[0]) for v in info.value.violations}
-    assert {("ses_index", "infinite value (inf or -inf)"), ("absence_rate", "out of range"),
-            ("sex", "unknown sex code")} <= rules
+    assert {
+        ("ses_index", "infinite value (inf or -inf)"),
+        ("absence_rate", "out of range"),
+        ("sex", "unknown sex code"),
+    } <= rules
 
 
 def test_csv_error_names_file_line_and_pupil(panel, tmp_path):
@@ -307,6 +313,7 @@ def test_bad_sources():
 
 # ---- exclusions and sample flow -----------------------------------------------------------
 
+
 def _without_pre_period(df: pd.DataFrame) -> tuple[pd.DataFrame, str, int]:
     pid = _treated_pupil(df)
     pre = (df["pupil_id"] == pid) & (df["treated"] == 0)
@@ -347,7 +354,14 @@ def test_exclusions_report(panel):
     assert flow.loc["input", "participants"] - 1 == flow.loc["analysis panel", "participants"]
     assert flow.loc["analysis panel", "cohorts"] == 3
     assert list(loaded.sample_flow().columns) == [
-        "step", "pupils", "pupil_years", "schools", "participants", "never_treated", "cohorts"]
+        "step",
+        "pupils",
+        "pupil_years",
+        "schools",
+        "participants",
+        "never_treated",
+        "cohorts",
+    ]
     d = loaded.to_dict()
     assert d["analysis"]["pupils"] == n_in - 1
     assert "excluded by no_pre_period: " in loaded.summary()

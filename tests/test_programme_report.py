@@ -43,17 +43,23 @@ def _quiet(fn, *a, **k):
 
 
 # ------------------------------------------------------------------ CS on unbalanced panels
-@pytest.mark.parametrize(("method", "covariates", "cluster"), [
-    ("dr", None, None), ("reg", None, "state"), ("ipw", ["lpop"], None), ("dr", ["lpop"], None),
-])
+@pytest.mark.parametrize(
+    ("method", "covariates", "cluster"),
+    [
+        ("dr", None, None),
+        ("reg", None, "state"),
+        ("ipw", ["lpop"], None),
+        ("dr", ["lpop"], None),
+    ],
+)
 def test_staggered_pupils_equals_did_staggered_on_balanced_mpdta(method, covariates, cluster):
     """On a balanced panel the cell-wise estimator is did.staggered (R-validated): 1e-12."""
     m = datasets.mpdta()
     m["state"] = m["countyreal"] // 1000
-    a = _quiet(did.staggered, m, **KW_MPDTA, method=method, covariates=covariates,
-               cluster=cluster)
-    b = _quiet(pr.staggered_pupils, m, **KW_MPDTA, method=method, covariates=covariates,
-               cluster=cluster)
+    a = _quiet(did.staggered, m, **KW_MPDTA, method=method, covariates=covariates, cluster=cluster)
+    b = _quiet(
+        pr.staggered_pupils, m, **KW_MPDTA, method=method, covariates=covariates, cluster=cluster
+    )
     np.testing.assert_allclose(b.att, a.att, rtol=0, atol=1e-12)
     np.testing.assert_allclose(b.se, a.se, rtol=1e-12, equal_nan=True)
     for agg in ("simple", "group", "dynamic", "calendar"):
@@ -70,10 +76,18 @@ def test_did_staggered_drops_every_pupil_of_a_school_register(frame):
     assert n_years == 6
     assert frame.groupby("pupil_id")["year"].nunique().max() < n_years
     with pytest.raises(DataValidationError, match="allow_unbalanced=True"):
-        _quiet(did.staggered, frame, outcome="grade_avg", unit="pupil_id", time="year",
-               cohort="cohort")
-    res = _quiet(did.staggered, frame, outcome="grade_avg", unit="pupil_id", time="year",
-                 cohort="cohort", allow_unbalanced=True)
+        _quiet(
+            did.staggered, frame, outcome="grade_avg", unit="pupil_id", time="year", cohort="cohort"
+        )
+    res = _quiet(
+        did.staggered,
+        frame,
+        outcome="grade_avg",
+        unit="pupil_id",
+        time="year",
+        cohort="cohort",
+        allow_unbalanced=True,
+    )
     assert res.aggregate("simple").overall.n_units > 0.9 * frame["pupil_id"].nunique()
 
 
@@ -97,12 +111,20 @@ def test_cell_is_difference_of_mean_changes_of_pupils_observed_in_both_years(fra
 
 def test_staggered_pupils_equals_did_staggered_on_balanced_subpanel(frame):
     sub, win, _ = pr.balanced_subpanel(frame, outcome="absence_rate")
-    a = _quiet(did.staggered, sub, outcome="absence_rate", unit="pupil_id", time="year",
-               cohort="cohort", cluster="baseline_school")
+    a = _quiet(
+        did.staggered,
+        sub,
+        outcome="absence_rate",
+        unit="pupil_id",
+        time="year",
+        cohort="cohort",
+        cluster="baseline_school",
+    )
     b = _quiet(pr.staggered_pupils, sub, outcome="absence_rate", cluster="baseline_school")
     np.testing.assert_allclose(b.att, a.att, atol=1e-12)
-    assert b.aggregate("simple").overall.se == pytest.approx(a.aggregate("simple").overall.se,
-                                                             rel=1e-12)
+    assert b.aggregate("simple").overall.se == pytest.approx(
+        a.aggregate("simple").overall.se, rel=1e-12
+    )
     assert win[1] - win[0] >= 2
 
 
@@ -135,8 +157,9 @@ def test_event_window_has_enough_participants_and_event_study_is_consistent(fram
     gt = cs.group_time()
     first = gt[gt["cohort"] == gt["time"]]
     w = [np.mean(cs.unit_cohort == g) for g in first["cohort"]]
-    assert es.coef[list(es.rel_times).index(0)] == pytest.approx(np.average(first["att"],
-                                                                            weights=w), abs=1e-12)
+    assert es.coef[list(es.rel_times).index(0)] == pytest.approx(
+        np.average(first["att"], weights=w), abs=1e-12
+    )
 
 
 def test_effect_horizon_keeps_event_times_with_enough_participants(sim, frame):
@@ -146,8 +169,10 @@ def test_effect_horizon_keeps_event_times_with_enough_participants(sim, frame):
     pupils = obs.drop_duplicates("pupil_id")
 
     def n(e):
-        return sum(((i, g - 1) in present) and ((i, g + e) in present)
-                   for i, g in zip(pupils["pupil_id"], pupils["cohort"], strict=True))
+        return sum(
+            ((i, g - 1) in present) and ((i, g + e) in present)
+            for i, g in zip(pupils["pupil_id"], pupils["cohort"], strict=True)
+        )
 
     assert all(n(e) >= 20 for e in range(h + 1)) and n(h + 1) < 20
     cs = _quiet(pr.staggered_pupils, frame, outcome="grade_avg")
@@ -157,7 +182,8 @@ def test_effect_horizon_keeps_event_times_with_enough_participants(sim, frame):
     w = [np.mean(cs.unit_cohort == g) for g in gt.loc[keep, "cohort"]]
     assert o.estimate == pytest.approx(np.average(gt.loc[keep, "att"], weights=w), abs=1e-12)
     assert pr.cs_truth(sim, cs, outcome="absence_rate", max_e=h) != pr.cs_truth(
-        sim, cs, outcome="absence_rate")  # clipped binary-scale effects differ by cell
+        sim, cs, outcome="absence_rate"
+    )  # clipped binary-scale effects differ by cell
 
 
 def test_pretrend_tests_use_only_large_cells(frame):
@@ -175,9 +201,11 @@ def test_pretrend_tests_use_only_large_cells(frame):
     f_row = pre.table.iloc[1]
     assert f_row["statistic"] == pytest.approx((g - q) / (q * (g - 1)) * w, rel=1e-12)
     from scipy import stats
+
     assert pre.p_value == pytest.approx(stats.f.sf(f_row["statistic"], q, g - q), rel=1e-12)
     assert pre.table.iloc[0]["p_value"] == pytest.approx(
-        pr.unit_level(sub).pretrend_test().p_value, rel=1e-12)
+        pr.unit_level(sub).pretrend_test().p_value, rel=1e-12
+    )
 
 
 # ------------------------------------------------------------------ triangulation
@@ -194,11 +222,19 @@ def test_first_year_2x2_equals_cell_means_for_one_edition(frame):
 
 def test_triangulation_rows_and_truths(sim, frame):
     cs = _quiet(pr.staggered_pupils, frame, outcome="grade_avg", cluster="baseline_school")
-    tab, extra = pr.triangulation(frame, outcome="grade_avg", cs=cs, cluster="baseline_school",
-                                  sim=sim)
+    tab, extra = pr.triangulation(
+        frame, outcome="grade_avg", cs=cs, cluster="baseline_school", sim=sim
+    )
     assert len(tab) == 5
-    direct = _quiet(did.twfe, frame, outcome="grade_avg", unit="pupil_id", time="year",
-                    treated="treated", cluster="baseline_school")
+    direct = _quiet(
+        did.twfe,
+        frame,
+        outcome="grade_avg",
+        unit="pupil_id",
+        time="year",
+        treated="treated",
+        cluster="baseline_school",
+    )
     assert tab.iloc[1]["estimate"] == pytest.approx(direct.estimate, abs=1e-12)
     assert tab.iloc[2]["estimate"] == pytest.approx(cs.aggregate("simple").overall.estimate)
     np.testing.assert_allclose(tab["true_effect"], 0.2, atol=1e-9)
@@ -209,8 +245,9 @@ def test_triangulation_rows_and_truths(sim, frame):
 def test_bacon_weights_add_up_to_twfe_on_the_subpanel(frame):
     b = pr.bacon_on_balanced_subpanel(frame, outcome="absence_rate", cluster="baseline_school")
     assert b.table["weight"].sum() == pytest.approx(1.0, abs=1e-10)
-    assert (b.table["weight"] * b.table["estimate"]).sum() == pytest.approx(b.twfe.estimate,
-                                                                           abs=1e-8)
+    assert (b.table["weight"] * b.table["estimate"]).sum() == pytest.approx(
+        b.twfe.estimate, abs=1e-8
+    )
     assert b.by_type["weight"].sum() == pytest.approx(1.0, abs=1e-10)
     assert (b.table[["n_treated", "n_control"]] >= K_MIN).all().all()
     assert "TWFE gives" in b.explanation(pr.OUTCOMES["absence_rate"])
@@ -238,8 +275,9 @@ def test_reassignment_keeps_school_and_edition_counts_and_eligibility(frame):
 
 def test_wild_bootstrap_tests_the_same_regression_as_the_2x2(frame):
     cs = _quiet(pr.staggered_pupils, frame, outcome="absence_rate", cluster="baseline_school")
-    tab, extra = pr.few_cluster_table(frame, outcome="absence_rate", cs=cs,
-                                      cluster="baseline_school", reps=99, ri_reps=9, seed=2)
+    tab, extra = pr.few_cluster_table(
+        frame, outcome="absence_rate", cs=cs, cluster="baseline_school", reps=99, ri_reps=9, seed=2
+    )
     wcb, two = extra["wild_bootstrap"], extra["two_by_two"]
     assert wcb.estimate == pytest.approx(two.estimate, abs=1e-12)
     assert wcb.se == pytest.approx(two.se, rel=1e-8)  # both CR1 by school
@@ -257,8 +295,9 @@ def test_risk_sets_and_dropout_regression(sim, frame):
     assert (first.reindex(at_g["pupil_id"]).to_numpy() < at_g["stack"].to_numpy()).all()
     assert set(rs.loc[rs["participant"] == 0, "cohort"]) == {0}
     assert (rs["year"] >= rs["stack"]).all()
-    res = pr.dropout_effect(frame, covariates=["baseline_absence", "ses_index"],
-                            cluster="baseline_school")
+    res = pr.dropout_effect(
+        frame, covariates=["baseline_absence", "ses_index"], cluster="baseline_school"
+    )
     stat = pr._dropout_ri_statistic(["baseline_absence", "ses_index"], "baseline_school")
     assert stat(frame) == pytest.approx(res.estimate.estimate, abs=1e-10)
     assert abs(res.estimate.estimate - sim.truth["dropped_out"]) < 4 * res.estimate.se
@@ -333,7 +372,14 @@ def test_mde_matches_power_module_and_conclusion_words(frame):
     assert pr.realised_mde(0.1) == pytest.approx(0.28016, abs=1e-4)
     spec = pr.OUTCOMES["dropped_out"]
     est = Estimate.from_se(-0.01, 0.012)
-    text = pr.conclusion(spec=spec, estimate=est, mde=0.028, mde_realised=0.034,
-                         simulated=True, truth=-0.0095, dropout=True)
+    text = pr.conclusion(
+        spec=spec,
+        estimate=est,
+        mde=0.028,
+        mde_realised=0.034,
+        simulated=True,
+        truth=-0.0095,
+        dropout=True,
+    )
     assert "SIMULATED" in text and "descriptively" in text and "covers" in text
     assert "not statistically distinguishable" in text

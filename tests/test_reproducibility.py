@@ -40,16 +40,25 @@ report.save(headline={"mean": float(draws.mean())},
 @pytest.fixture
 def repro(sandbox: Path) -> Path:
     nb = new_notebook()
-    nb.metadata = {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}}
+    nb.metadata = {
+        "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}
+    }
     params = new_code_cell('run_id = "interactive"\nquick = False\nseed = 1\nsleep = 0.0')
     params.metadata["tags"] = ["parameters"]
     nb.cells = [new_markdown_cell("# Repro probe"), params, new_code_cell(BODY)]
     nbformat.write(nb, sandbox / "notebooks" / "97_repro.ipynb")
-    plan = {"runs": [
-        {"id": "repro_a", "notebook": "97_repro", "title": "A", "parameters": {"seed": 7}},
-        {"id": "repro_slow", "notebook": "97_repro", "title": "slow",
-         "parameters": {"seed": 8, "sleep": 60}, "quick": {"sleep": 0.0}},
-    ]}
+    plan = {
+        "runs": [
+            {"id": "repro_a", "notebook": "97_repro", "title": "A", "parameters": {"seed": 7}},
+            {
+                "id": "repro_slow",
+                "notebook": "97_repro",
+                "title": "slow",
+                "parameters": {"seed": 8, "sleep": 60},
+                "quick": {"sleep": 0.0},
+            },
+        ]
+    }
     p = sandbox / "config" / "repro_plan.yaml"
     p.write_text(yaml.safe_dump(plan))
     return p
@@ -61,8 +70,15 @@ def test_compare_detects_and_tolerates():
     bad = {"results": {"a": 1.1, "b": [1, 2, 3], "s": "y"}}
     found = {m.path for m in compare("r", rec, bad)}
     assert found == {"results.a", "results.b[2]", "results.s"}
-    assert compare("r", rec, {"results": {"a": 1.01, "b": [1, 2], "s": "x"}},
-                   tolerances={"results.a": 0.05}) == []
+    assert (
+        compare(
+            "r",
+            rec,
+            {"results": {"a": 1.01, "b": [1, 2], "s": "x"}},
+            tolerances={"results.a": 0.05},
+        )
+        == []
+    )
 
 
 @pytest.mark.notebooks
@@ -112,10 +128,23 @@ def test_interrupted_run_leaves_nothing_that_passes_for_current(repro):
     publish(plan)
     assert (paths.RESULTS_DIR / "repro_slow.json").exists()
     raw_before = verify_raw()
-    proc = subprocess.Popen([sys.executable, "-m", "analysis", "run", "--plan", str(repro),
-                             "--only", "repro_slow", "--no-progress"],
-                            env=dict(os.environ), stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL, start_new_session=True)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "analysis",
+            "run",
+            "--plan",
+            str(repro),
+            "--only",
+            "repro_slow",
+            "--no-progress",
+        ],
+        env=dict(os.environ),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:  # wait until the notebook is executing
         state = read_state("repro_slow") or {}

@@ -30,8 +30,12 @@ report.save(headline={"value x 2": value * 2}, results={"value": value, "label":
 
 def _probe_notebook(path: Path) -> None:
     nb = new_notebook()
-    nb.metadata = {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}}
-    params = new_code_cell('run_id = "interactive"\nquick = False\nvalue = 1\nlabel = "a"\nfail = False')
+    nb.metadata = {
+        "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}
+    }
+    params = new_code_cell(
+        'run_id = "interactive"\nquick = False\nvalue = 1\nlabel = "a"\nfail = False'
+    )
     params.metadata["tags"] = ["parameters"]
     nb.cells = [new_markdown_cell("# Probe"), params, new_code_cell(PROBE)]
     nbformat.write(nb, path)
@@ -47,12 +51,30 @@ def _write_plan(root: Path, runs: list[dict]) -> Path:
 @pytest.fixture
 def probe(sandbox: Path) -> Path:
     _probe_notebook(sandbox / "notebooks" / "99_probe.ipynb")
-    return _write_plan(sandbox, [
-        {"id": "probe_a", "notebook": "99_probe", "title": "Probe A", "parameters": {"value": 21}},
-        {"id": "probe_fail", "notebook": "99_probe", "title": "Probe F", "parameters": {"fail": True}},
-        {"id": "probe_b", "notebook": "99_probe", "title": "Probe B",
-         "parameters": {"value": 5, "label": "b"}, "quick": {"value": 1}},
-    ])
+    return _write_plan(
+        sandbox,
+        [
+            {
+                "id": "probe_a",
+                "notebook": "99_probe",
+                "title": "Probe A",
+                "parameters": {"value": 21},
+            },
+            {
+                "id": "probe_fail",
+                "notebook": "99_probe",
+                "title": "Probe F",
+                "parameters": {"fail": True},
+            },
+            {
+                "id": "probe_b",
+                "notebook": "99_probe",
+                "title": "Probe B",
+                "parameters": {"value": 5, "label": "b"},
+                "quick": {"value": 1},
+            },
+        ],
+    )
 
 
 def test_parameters_reach_notebook_failures_isolated_and_results_written(probe):
@@ -70,8 +92,9 @@ def test_parameters_reach_notebook_failures_isolated_and_results_written(probe):
     state = read_state("probe_fail")
     assert state["status"] == "failed" and "deliberate failure" in state["error"]
     ctx = json.loads((paths.STATE_DIR / "probe_a.context.json").read_text())
-    assert ctx["inputs"] == {"data/raw/eurostat_ilc_peps11/ilc_peps11_italy_nuts2.tsv":
-                             "917f9ff7df706b1525ae67f00788ad24405090f9eb8287f6aaa8cd416c45170b"}
+    assert ctx["inputs"] == {
+        "data/raw/eurostat_ilc_peps11/ilc_peps11_italy_nuts2.tsv": "917f9ff7df706b1525ae67f00788ad24405090f9eb8287f6aaa8cd416c45170b"
+    }
     assert set(ctx["git"]) == {"commit", "dirty"} and ctx["started_utc"].endswith("+00:00")
 
 
@@ -84,7 +107,9 @@ def test_cache_skips_and_reruns(probe, monkeypatch):
     assert first == {"probe_a": "success"}
     again = {o.run_id: o.status for o in run_plan(plan, only="probe_a", progress=False)}
     assert again == {"probe_a": "cached"}
-    forced = {o.run_id: o.status for o in run_plan(plan, only="probe_a", force=True, progress=False)}
+    forced = {
+        o.run_id: o.status for o in run_plan(plan, only="probe_a", force=True, progress=False)
+    }
     assert forced == {"probe_a": "success"}
     # quick mode changes the parameters -> rerun
     quick = {o.run_id: o.status for o in run_plan(plan, only="probe_a", quick=True, progress=False)}
@@ -121,26 +146,38 @@ def test_quick_overrides_and_banner(probe):
 
 
 def test_misspelt_parameter_is_an_error_before_anything_runs(sandbox, probe):
-    bad = _write_plan(sandbox, [
-        {"id": "ok", "notebook": "99_probe", "title": "ok", "parameters": {"value": 2}},
-        {"id": "typo", "notebook": "99_probe", "title": "t", "parameters": {"valeu": 2}},
-    ])
-    with pytest.raises(DataValidationError, match="unknown parameter 'valeu'.*did you mean 'value'"):
+    bad = _write_plan(
+        sandbox,
+        [
+            {"id": "ok", "notebook": "99_probe", "title": "ok", "parameters": {"value": 2}},
+            {"id": "typo", "notebook": "99_probe", "title": "t", "parameters": {"valeu": 2}},
+        ],
+    )
+    with pytest.raises(
+        DataValidationError, match="unknown parameter 'valeu'.*did you mean 'value'"
+    ):
         load_plan(bad)
     assert not (paths.RESULTS_DIR / "ok.json").exists()
 
 
 def test_plan_errors_unknown_notebook_duplicate_id_runner_param(sandbox, probe):
-    bad = _write_plan(sandbox, [
-        {"id": "a", "notebook": "99_probe", "title": "a"},
-        {"id": "a", "notebook": "99_probe", "title": "again"},
-        {"id": "c", "notebook": "nope", "title": "c"},
-        {"id": "d", "notebook": "99_probe", "title": "d", "parameters": {"run_id": "x"}},
-    ])
+    bad = _write_plan(
+        sandbox,
+        [
+            {"id": "a", "notebook": "99_probe", "title": "a"},
+            {"id": "a", "notebook": "99_probe", "title": "again"},
+            {"id": "c", "notebook": "nope", "title": "c"},
+            {"id": "d", "notebook": "99_probe", "title": "d", "parameters": {"run_id": "x"}},
+        ],
+    )
     with pytest.raises(DataValidationError) as e:
         load_plan(bad)
     msg = str(e.value)
-    assert "duplicate run id" in msg and "unknown notebook 'nope'" in msg and "set by the runner" in msg
+    assert (
+        "duplicate run id" in msg
+        and "unknown notebook 'nope'" in msg
+        and "set by the runner" in msg
+    )
 
 
 def test_publish_hides_code_and_loads_nothing_external(probe):
@@ -152,7 +189,7 @@ def test_publish_hides_code_and_loads_nothing_external(probe):
     assert "deliberate failure" not in html
     assert "report.save" not in html and "reporting.start" not in html  # code hidden
     assert "Provenance" in html and "917f9ff7df70" in html  # input hash shown
-    assert 'value</th><td>21' in html  # parameters shown in the provenance block
+    assert "value</th><td>21" in html  # parameters shown in the provenance block
     for page in written:
         text = page.read_text()
         external = re.findall(r"""(?:src|href)\s*=\s*["']?(https?:)?//""", text)

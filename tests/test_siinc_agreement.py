@@ -66,10 +66,24 @@ def test_every_number_in_the_shipped_file_is_marked_as_an_assumption():
     # Every price, cap, baseline value, gate level, band limit, bonus and period cap line in
     # the agreement part of the file (before the illustrative example) says ASSUMPTION.
     text = SHIPPED.read_text(encoding="utf-8").split("illustrative_example:")[0]
-    keys = ("price:", "cap:", "value:", "threshold:", "target:", "amount:", "bonus:", "total:",
-            "S1:", "S2:", "S3:")
-    lines = [ln for ln in text.splitlines()
-             if ln.strip().startswith(keys) and re.search(r":\s*[0-9]", ln)]
+    keys = (
+        "price:",
+        "cap:",
+        "value:",
+        "threshold:",
+        "target:",
+        "amount:",
+        "bonus:",
+        "total:",
+        "S1:",
+        "S2:",
+        "S3:",
+    )
+    lines = [
+        ln
+        for ln in text.splitlines()
+        if ln.strip().startswith(keys) and re.search(r":\s*[0-9]", ln)
+    ]
     assert len(lines) >= 20
     unmarked = [ln for ln in lines if "ASSUMPTION" not in ln]
     assert not unmarked, unmarked
@@ -146,48 +160,87 @@ def test_unknown_estimate(tmp_path, shipped_raw):
     assert f"metrics[{i}].rule.estimate" in msg and "unknown estimate 'att_typo'" in msg
 
 
-@pytest.mark.parametrize(("mutate", "path", "rule"), [
-    (lambda r: r["metrics"][0]["rule"].__setitem__("price", "four hundred"),
-     "metrics[0].rule.price", "finite amount"),
-    (lambda r: r["metrics"][0]["rule"].__setitem__("price", 400.005),
-     "metrics[0].rule.price", "fractions of a cent"),
-    (lambda r: r["metrics"][0].__setitem__("periods", "S1"),
-     "metrics[0].periods", "list of period ids"),
-    (lambda r: r["metrics"][0].__setitem__("periods", ["S9"]),
-     "metrics[0].periods", "unknown period id 'S9'"),
-    (lambda r: r["periods"][0].__setitem__("end", "30/06/2023"),
-     "periods[0].end", "date YYYY-MM-DD"),
-    (lambda r: r["periods"].__setitem__(1, {**r["periods"][1], "start": "2023-06-01"}),
-     "periods[1].start", "calendar order"),
-    (lambda r: r["metrics"][0]["rule"].__setitem__("prize", 1),
-     "metrics[0].rule.prize", "unknown key"),
-    (lambda r: r["metadata"].__setitem__("status", "FINAL"),
-     "metadata.status", "ILLUSTRATIVE, DRAFT, SIGNED"),
-    (lambda r: r["metadata"].__setitem__("currency", "USD"),
-     "metadata.currency", "EUR"),
-    (lambda r: r["metadata"].pop("note"),
-     "metadata.note", "not public"),
-    (lambda r: r["metadata"].__setitem__("status", "SIGNED"),
-     "metadata.source_document", "signed document"),
-    (lambda r: r["quality_gates"][0].__setitem__("metric", "nope"),
-     "quality_gates[0].metric", "unknown metric 'nope'"),
-    (lambda r: r["quality_gates"][1].__setitem__("type", "soft"),
-     "quality_gates[1].type", "unknown quality-gate type"),
-    (lambda r: r["quality_gates"][1].__setitem__("target", 0),
-     "quality_gates[1].target", "must be > 0"),
-    (lambda r: r["baselines"][0].pop("source"),
-     "baselines[0].source", "required key missing"),
-    (lambda r: r["baselines"][0].__setitem__("value", {"S2": 20}),
-     "baselines[0]", "no value for period(s) S1"),
-    (lambda r: r["metrics"][0].__setitem__("cap", 70000),
-     "metrics[0].cap", "exceeds the total ceiling"),
-    (lambda r: r["metrics"][0].__setitem__("range", [41, 0]),
-     "metrics[0].range", "above max"),
-    (lambda r: r.__setitem__("metrics", "all of them"),
-     "metrics", "must be a list"),
-    (lambda r: r.pop("caps"),
-     "caps", "required key missing"),
-])
+@pytest.mark.parametrize(
+    ("mutate", "path", "rule"),
+    [
+        (
+            lambda r: r["metrics"][0]["rule"].__setitem__("price", "four hundred"),
+            "metrics[0].rule.price",
+            "finite amount",
+        ),
+        (
+            lambda r: r["metrics"][0]["rule"].__setitem__("price", 400.005),
+            "metrics[0].rule.price",
+            "fractions of a cent",
+        ),
+        (
+            lambda r: r["metrics"][0].__setitem__("periods", "S1"),
+            "metrics[0].periods",
+            "list of period ids",
+        ),
+        (
+            lambda r: r["metrics"][0].__setitem__("periods", ["S9"]),
+            "metrics[0].periods",
+            "unknown period id 'S9'",
+        ),
+        (
+            lambda r: r["periods"][0].__setitem__("end", "30/06/2023"),
+            "periods[0].end",
+            "date YYYY-MM-DD",
+        ),
+        (
+            lambda r: r["periods"].__setitem__(1, {**r["periods"][1], "start": "2023-06-01"}),
+            "periods[1].start",
+            "calendar order",
+        ),
+        (
+            lambda r: r["metrics"][0]["rule"].__setitem__("prize", 1),
+            "metrics[0].rule.prize",
+            "unknown key",
+        ),
+        (
+            lambda r: r["metadata"].__setitem__("status", "FINAL"),
+            "metadata.status",
+            "ILLUSTRATIVE, DRAFT, SIGNED",
+        ),
+        (lambda r: r["metadata"].__setitem__("currency", "USD"), "metadata.currency", "EUR"),
+        (lambda r: r["metadata"].pop("note"), "metadata.note", "not public"),
+        (
+            lambda r: r["metadata"].__setitem__("status", "SIGNED"),
+            "metadata.source_document",
+            "signed document",
+        ),
+        (
+            lambda r: r["quality_gates"][0].__setitem__("metric", "nope"),
+            "quality_gates[0].metric",
+            "unknown metric 'nope'",
+        ),
+        (
+            lambda r: r["quality_gates"][1].__setitem__("type", "soft"),
+            "quality_gates[1].type",
+            "unknown quality-gate type",
+        ),
+        (
+            lambda r: r["quality_gates"][1].__setitem__("target", 0),
+            "quality_gates[1].target",
+            "must be > 0",
+        ),
+        (lambda r: r["baselines"][0].pop("source"), "baselines[0].source", "required key missing"),
+        (
+            lambda r: r["baselines"][0].__setitem__("value", {"S2": 20}),
+            "baselines[0]",
+            "no value for period(s) S1",
+        ),
+        (
+            lambda r: r["metrics"][0].__setitem__("cap", 70000),
+            "metrics[0].cap",
+            "exceeds the total ceiling",
+        ),
+        (lambda r: r["metrics"][0].__setitem__("range", [41, 0]), "metrics[0].range", "above max"),
+        (lambda r: r.__setitem__("metrics", "all of them"), "metrics", "must be a list"),
+        (lambda r: r.pop("caps"), "caps", "required key missing"),
+    ],
+)
 def test_schema_violations_name_path_and_rule(tmp_path, shipped_raw, mutate, path, rule):
     raw = copy.deepcopy(shipped_raw)
     mutate(raw)

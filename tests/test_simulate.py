@@ -41,6 +41,7 @@ def _icc(df: pd.DataFrame, col: str, cluster: str = "school_id") -> float:
 
 # ---- determinism and contract -----------------------------------------------------------
 
+
 def test_same_seed_same_panel():
     a = programme_panel(seed=5, n_schools=8, n_pupils=600)
     b = programme_panel(seed=5, n_schools=8, n_pupils=600)
@@ -73,6 +74,7 @@ def test_banner_and_result_object():
     d = sim.to_dict()
     assert d["banner"] == SIMULATED_BANNER and set(d["truth"]) == set(DEFAULT_EFFECTS)
     import json
+
     json.dumps(d)
     with pytest.raises(TypeError):
         sim.truth["grade_avg"] = 1.0  # read-only
@@ -98,6 +100,7 @@ def test_argument_errors():
 
 # ---- calibration ------------------------------------------------------------------------
 
+
 def test_every_calibration_number_has_a_source():
     for section, entries in CAL.items():
         for name, entry in entries.items():
@@ -111,8 +114,9 @@ def test_every_calibration_number_has_a_source():
 
 def test_unsourced_calibration_is_refused(tmp_path):
     bad = tmp_path / "cal.yaml"
-    bad.write_text("dropout:\n  annual_rate_lower_secondary:\n    value: 0.02\n"
-                   "    source: my guess\n")
+    bad.write_text(
+        "dropout:\n  annual_rate_lower_secondary:\n    value: 0.02\n    source: my guess\n"
+    )
     with pytest.raises(ValueError, match="ASSUMPTION"):
         load_calibration(bad)
 
@@ -154,6 +158,7 @@ def test_dropout_convention(large):
 
 # ---- clustering -------------------------------------------------------------------------
 
+
 def test_school_icc_near_target(large):
     first = large.data[large.data["year"] == large.data["year"].min()]
     icc = _icc(first, "grade_avg")
@@ -169,6 +174,7 @@ def test_school_icc_follows_argument():
 
 
 # ---- truth, selection and recoverability -------------------------------------------------
+
 
 def test_truth_accounts_for_bounds(large):
     t = large.truth
@@ -188,10 +194,12 @@ def test_truth_accounts_for_bounds(large):
 
 def _pyfixest_twfe(df: pd.DataFrame, outcome: str) -> tuple[float, float]:
     import pyfixest as pf
+
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        fit = pf.feols(f"{outcome} ~ treated | pupil_id + year", data=df,
-                       vcov={"CRV1": "school_id"})
+        fit = pf.feols(
+            f"{outcome} ~ treated | pupil_id + year", data=df, vcov={"CRV1": "school_id"}
+        )
     return float(fit.coef().iloc[0]), float(fit.se().iloc[0])
 
 
@@ -218,14 +226,17 @@ def test_without_selection_naive_is_close():
     assert abs(naive - sim.truth["absence_rate"]) < 0.008
     # and participants' baseline absence is not higher than others'
     p = d.drop_duplicates("pupil_id")
-    diff = (p.loc[p["cohort"] > 0, "baseline_absence"].mean()
-            - p.loc[p["cohort"] == 0, "baseline_absence"].mean())
+    diff = (
+        p.loc[p["cohort"] > 0, "baseline_absence"].mean()
+        - p.loc[p["cohort"] == 0, "baseline_absence"].mean()
+    )
     assert abs(diff) < 0.01
 
 
 def test_dynamic_effects_truth_and_2x2_did():
-    sim = programme_panel(seed=8, n_schools=100, n_pupils=40_000,
-                          effects={"grade_avg": [0.1, 0.2, 0.3]})
+    sim = programme_panel(
+        seed=8, n_schools=100, n_pupils=40_000, effects={"grade_avg": [0.1, 0.2, 0.3]}
+    )
     gt = sim.truth_gt[sim.truth_gt["outcome"] == "grade_avg"]
     expected = np.array([0.1, 0.2, 0.3])[np.minimum(gt["event_time"].to_numpy(), 2)]
     np.testing.assert_allclose(gt["att"].to_numpy(), expected, atol=1e-12)
@@ -240,8 +251,9 @@ def test_dynamic_effects_truth_and_2x2_did():
     change = both[2023] - both[2021]
     grp = coh.reindex(change.index)
     did = change[grp == 2022].mean() - change[grp == 0].mean()
-    se = np.sqrt(change[grp == 2022].var() / (grp == 2022).sum()
-                 + change[grp == 0].var() / (grp == 0).sum())
+    se = np.sqrt(
+        change[grp == 2022].var() / (grp == 2022).sum() + change[grp == 0].var() / (grp == 0).sum()
+    )
     truth = gt.set_index(["cohort", "year"]).loc[(2022, 2023), "att"]
     assert abs(did - truth) < 3.5 * se, (did, se, truth)
 
@@ -264,8 +276,12 @@ def test_exit_rules():
 
 
 def test_calibration_override_and_no_programme():
-    sim = programme_panel(seed=1, n_schools=50, n_pupils=20_000,
-                          calibration={"dropout": {"annual_rate_upper_secondary": 0.10}})
+    sim = programme_panel(
+        seed=1,
+        n_schools=50,
+        n_pupils=20_000,
+        calibration={"dropout": {"annual_rate_upper_secondary": 0.10}},
+    )
     nt = sim.data[sim.data["treated"] == 0]
     assert 0.06 < nt.loc[nt["grade_level"] > 8, "dropped_out"].mean() < 0.12
     assert sim.params["calibration"]["dropout"]["annual_rate_upper_secondary"] == 0.10

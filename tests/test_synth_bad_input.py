@@ -20,8 +20,14 @@ def sp():
 
 
 def kw(sp, **over):
-    base = dict(outcome="y", unit="unit", time="time", treated_unit="treated", start=sp.start,
-                replications=10)
+    base = dict(
+        outcome="y",
+        unit="unit",
+        time="time",
+        treated_unit="treated",
+        start=sp.start,
+        replications=10,
+    )
     base.update(over)
     return base
 
@@ -35,7 +41,9 @@ def _raises(f, df, match, **kwargs):
 
 @pytest.mark.parametrize("f", ESTIMATORS, ids=IDS)
 def test_treated_unit_absent(f, sp):
-    err = _raises(f, sp.data, "treated unit 'Atlantis' not found", **kw(sp, treated_unit="Atlantis"))
+    err = _raises(
+        f, sp.data, "treated unit 'Atlantis' not found", **kw(sp, treated_unit="Atlantis")
+    )
     assert err.violations[0].column == "unit"
 
 
@@ -74,8 +82,12 @@ def test_infinite_outcome(sp):
 
 
 def test_missing_column_and_identifiers(sp):
-    _raises(synth.panel_did, sp.data, r"required column\(s\) \['packs'\] not found",
-            **kw(sp, outcome="packs"))
+    _raises(
+        synth.panel_did,
+        sp.data,
+        r"required column\(s\) \['packs'\] not found",
+        **kw(sp, outcome="packs"),
+    )
     df = sp.data.copy()
     df.loc[4, "time"] = np.nan
     _raises(synth.panel_did, df, "identifier must not be missing", **kw(sp))
@@ -93,10 +105,18 @@ def test_no_donors_left(f, sp):
 
 
 def test_bad_donor_list(sp):
-    _raises(synth.synthetic_control, sp.data, r"donor\(s\) \['Atlantis'\] not found",
-            **kw(sp, donors=["donor_01", "Atlantis"]))
-    _raises(synth.synthetic_control, sp.data, "treated unit 'treated' is in the donor list",
-            **kw(sp, donors=["donor_01", "treated"]))
+    _raises(
+        synth.synthetic_control,
+        sp.data,
+        r"donor\(s\) \['Atlantis'\] not found",
+        **kw(sp, donors=["donor_01", "Atlantis"]),
+    )
+    _raises(
+        synth.synthetic_control,
+        sp.data,
+        "treated unit 'treated' is in the donor list",
+        **kw(sp, donors=["donor_01", "treated"]),
+    )
 
 
 @pytest.mark.parametrize("f", ESTIMATORS, ids=IDS)

@@ -51,9 +51,16 @@ def test_sdid_att(sdid):
     assert sdid.excluded.empty
 
 
-@pytest.mark.parametrize("state, weight", [("Nevada", 0.124), ("New Hampshire", 0.105),
-                                           ("Connecticut", 0.078), ("Delaware", 0.070),
-                                           ("Colorado", 0.058)])
+@pytest.mark.parametrize(
+    "state, weight",
+    [
+        ("Nevada", 0.124),
+        ("New Hampshire", 0.105),
+        ("Connecticut", 0.078),
+        ("Delaware", 0.070),
+        ("Colorado", 0.058),
+    ],
+)
 def test_sdid_unit_weights(sdid, state, weight):
     assert sdid.weights[state] == pytest.approx(weight, abs=0.005)
 
@@ -141,8 +148,9 @@ def test_sc_att_and_gap(sc):
     assert eff.loc[eff["post"], "gap"].mean() == pytest.approx(sc.att, abs=1e-9)
 
 
-@pytest.mark.parametrize("state, weight", [("Utah", 0.39), ("Montana", 0.23), ("Nevada", 0.21),
-                                           ("Connecticut", 0.11)])
+@pytest.mark.parametrize(
+    "state, weight", [("Utah", 0.39), ("Montana", 0.23), ("Nevada", 0.21), ("Connecticut", 0.11)]
+)
 def test_sc_weights(sc, state, weight):
     assert sc.weights[state] == pytest.approx(weight, abs=0.02)
 
@@ -181,8 +189,9 @@ def test_sc_placebo_rank_with_prefit_filter(sc, k):
 def test_sc_placebo_excludes_treated_from_donor_pool(prop99, sc):
     # Missouri's placebo = a synthetic control for Missouri from the other 37 control states
     p = sc.placebo_in_space().table.set_index("unit")
-    alone = synth.synthetic_control(prop99[prop99["state"] != "California"],
-                                    **{**KW, "treated_unit": "Missouri"})
+    alone = synth.synthetic_control(
+        prop99[prop99["state"] != "California"], **{**KW, "treated_unit": "Missouri"}
+    )
     assert p.loc["Missouri", "att"] == pytest.approx(alone.att, abs=1e-10)
 
 
@@ -198,8 +207,7 @@ def test_sc_leave_one_out(prop99, sc):
     positive = sc.weights[sc.weights > 1e-6]
     assert set(loo.table["unit"]) == set(positive.index)
     row = loo.table.set_index("unit").loc["Utah"]
-    alone = synth.synthetic_control(prop99, **KW,
-                                    donors=[d for d in sc.donors if d != "Utah"])
+    alone = synth.synthetic_control(prop99, **KW, donors=[d for d in sc.donors if d != "Utah"])
     assert row["att"] == pytest.approx(alone.att, abs=1e-10)
     assert loo.paths.shape == (31, len(positive) + 2)
 

@@ -25,8 +25,15 @@ EFFECT = -3.0
 
 
 def _fit(f, sp, **kw):
-    return f(sp.data, outcome="y", unit="unit", time="time", treated_unit=sp.treated_unit,
-             start=sp.start, **kw)
+    return f(
+        sp.data,
+        outcome="y",
+        unit="unit",
+        time="time",
+        treated_unit=sp.treated_unit,
+        start=sp.start,
+        **kw,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -56,8 +63,10 @@ def test_recovers_effect_one_seed(f, panel0):
 
 @pytest.mark.parametrize("f", ESTIMATORS, ids=IDS)
 def test_recovers_effect_few_seeds(f):
-    errors = [_fit(f, simulate_panel(seed=s, effect=EFFECT), replications=20).att - EFFECT
-              for s in range(1, 6)]
+    errors = [
+        _fit(f, simulate_panel(seed=s, effect=EFFECT), replications=20).att - EFFECT
+        for s in range(1, 6)
+    ]
     assert abs(np.mean(errors)) < 0.45
     assert max(abs(e) for e in errors) < 1.5
 
@@ -83,15 +92,24 @@ def test_placebo_refit_warnings_are_kept_in_the_table(panel0):
     assert (table["status"] == "ok").all()
 
 
-@pytest.mark.parametrize("v_method, pre_periods", [("nested", [2018]),
-                                                   ("inverse_variance", list(range(2004, 2019)))])
+@pytest.mark.parametrize(
+    "v_method, pre_periods", [("nested", [2018]), ("inverse_variance", list(range(2004, 2019)))]
+)
 def test_synthetic_control_with_predictors(panel0, v_method, pre_periods):
     d = panel0.data.copy()
     rng = np.random.default_rng(0)
     d["x"] = d.groupby("unit")["y0"].transform("mean") + rng.normal(scale=0.1, size=len(d))
-    res = synth.synthetic_control(d, outcome="y", unit="unit", time="time",
-                                  treated_unit="treated", start=panel0.start, predictors=["x"],
-                                  pre_periods=pre_periods, v_method=v_method)
+    res = synth.synthetic_control(
+        d,
+        outcome="y",
+        unit="unit",
+        time="time",
+        treated_unit="treated",
+        start=panel0.start,
+        predictors=["x"],
+        pre_periods=pre_periods,
+        v_method=v_method,
+    )
     assert res.att == pytest.approx(EFFECT, abs=1.0)
     assert set(res._fit.extra["v_weights"]) == {"x"} | {f"y_{p}" for p in pre_periods}
     if v_method == "inverse_variance":  # to_dict() runs the placebos: 30 fast fits

@@ -24,14 +24,26 @@ SARDINIA_ABOLISHED = {"Carbonia-Iglesias", "Medio Campidano", "Ogliastra", "Olbi
 
 @pytest.fixture(scope="module")
 def neet_panel() -> T.TerritorialPanel:
-    return T.build_panel(indicator="neet", level="province", treated_unit="Lecce", start=2021,
-                         donor_pool="south_provinces", pre_years=2010)
+    return T.build_panel(
+        indicator="neet",
+        level="province",
+        treated_unit="Lecce",
+        start=2021,
+        donor_pool="south_provinces",
+        pre_years=2010,
+    )
 
 
 @pytest.fixture(scope="module")
 def elet_panel() -> T.TerritorialPanel:
-    return T.build_panel(indicator="elet", level="region", treated_unit="Puglia", start=2021,
-                         donor_pool="all_regions", pre_years=2014)
+    return T.build_panel(
+        indicator="elet",
+        level="region",
+        treated_unit="Puglia",
+        start=2021,
+        donor_pool="all_regions",
+        pre_years=2014,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -42,8 +54,7 @@ def neet_tri(neet_panel) -> T.Triangulation:
 # -- donor pools and exclusions ------------------------------------------------------------------
 def test_south_province_pool_is_the_mezzogiorno_minus_changed_provinces(neet_panel):
     s = indicators.series("neet")
-    south = set(s.loc[(s["level"] == "province") & s["region"].isin(geography.MEZZOGIORNO),
-                      "unit"])
+    south = set(s.loc[(s["level"] == "province") & s["region"].isin(geography.MEZZOGIORNO), "unit"])
     expected = south - {"Lecce"} - SARDINIA_CHANGED - SARDINIA_ABOLISHED
     assert set(neet_panel.donors) == expected
     assert len(neet_panel.donors) == 32
@@ -52,7 +63,11 @@ def test_south_province_pool_is_the_mezzogiorno_minus_changed_provinces(neet_pan
     assert set(ex.loc[ex["rule"] == "abolished", "unit"]) == SARDINIA_ABOLISHED
     # Puglia contains Lecce: named as such, never a donor; macro-areas and Italy likewise
     assert set(ex.loc[ex["rule"] == "contains_treated", "unit"]) == {
-        "Puglia", "Sud", "Mezzogiorno", "Italia"}
+        "Puglia",
+        "Sud",
+        "Mezzogiorno",
+        "Italia",
+    }
     assert "Milano" in set(ex.loc[ex["rule"] == "pool", "unit"])
     # every unit of the source is either treated, a donor, or listed with a reason
     listed = set(ex["unit"].dropna()) | set(neet_panel.donors) | {"Lecce"}
@@ -72,16 +87,27 @@ def test_panel_is_balanced_complete_and_without_duplicates(neet_panel):
 
 
 def test_later_first_pre_year_readmits_redrawn_sardinian_provinces():
-    p = T.build_panel(indicator="neet", level="province", treated_unit="Lecce", start=2021,
-                      donor_pool="south_provinces", pre_years=2017)
+    p = T.build_panel(
+        indicator="neet",
+        level="province",
+        treated_unit="Lecce",
+        start=2021,
+        donor_pool="south_provinces",
+        pre_years=2017,
+    )
     assert set(p.donors) >= SARDINIA_CHANGED
     assert not SARDINIA_ABOLISHED & set(p.donors)
     assert len(p.donors) == 37
 
 
 def test_invalsi_missing_2020_is_a_recorded_dropped_year():
-    p = T.build_panel(indicator="invalsi_literacy_g8", level="province", treated_unit="Lecce",
-                      start=2021, donor_pool="south_provinces")
+    p = T.build_panel(
+        indicator="invalsi_literacy_g8",
+        level="province",
+        treated_unit="Lecce",
+        start=2021,
+        donor_pool="south_provinces",
+    )
     assert p.pre_periods == (2017, 2018, 2019)
     assert p.post_periods == (2021, 2022, 2023, 2024)
     assert p.missing_years == (2020,)
@@ -107,23 +133,50 @@ def test_elet_regions_exclusions_and_breaks(elet_panel):
 
 
 def test_keeping_unreliable_readmits_flagged_donors_but_not_missing_ones():
-    p = T.build_panel(indicator="elet", level="region", treated_unit="Puglia", start=2021,
-                      donor_pool="south_regions", pre_years=2014, exclude_unreliable=False)
+    p = T.build_panel(
+        indicator="elet",
+        level="region",
+        treated_unit="Puglia",
+        start=2021,
+        donor_pool="south_regions",
+        pre_years=2014,
+        exclude_unreliable=False,
+    )
     assert "Basilicata" in p.donors
     assert "Molise" not in p.donors
-    assert set(p.donors) == {"Abruzzo", "Basilicata", "Calabria", "Campania", "Sicilia",
-                             "Sardegna"}
+    assert set(p.donors) == {"Abruzzo", "Basilicata", "Calabria", "Campania", "Sicilia", "Sardegna"}
 
 
 def test_aggregate_next_to_its_parts_is_not_a_donor():
     years = range(2010, 2016)
-    rows = [{"unit": u, "level": "region", "region": u, "year": y, "value": v + 0.1 * y - 200,
-             "flag": "", "source": "test", "break": False, "unreliable": False}
-            for u, v in [("Puglia", 5.0), ("Trentino-Alto Adige/Südtirol", 3.0),
-                         ("Provincia Autonoma di Trento", 2.0), ("Veneto", 4.0)]
-            for y in years]
-    p = T.build_panel(indicator="elet", level="region", treated_unit="Puglia", start=2014,
-                      donor_pool="all_regions", data=pd.DataFrame(rows))
+    rows = [
+        {
+            "unit": u,
+            "level": "region",
+            "region": u,
+            "year": y,
+            "value": v + 0.1 * y - 200,
+            "flag": "",
+            "source": "test",
+            "break": False,
+            "unreliable": False,
+        }
+        for u, v in [
+            ("Puglia", 5.0),
+            ("Trentino-Alto Adige/Südtirol", 3.0),
+            ("Provincia Autonoma di Trento", 2.0),
+            ("Veneto", 4.0),
+        ]
+        for y in years
+    ]
+    p = T.build_panel(
+        indicator="elet",
+        level="region",
+        treated_unit="Puglia",
+        start=2014,
+        donor_pool="all_regions",
+        data=pd.DataFrame(rows),
+    )
     assert set(p.donors) == {"Provincia Autonoma di Trento", "Veneto"}
     ex = p.excluded.set_index("unit")
     assert ex.loc["Trentino-Alto Adige/Südtirol", "rule"] == "aggregate"
@@ -138,28 +191,37 @@ def test_bes_splice_is_described(neet_panel):
 
 
 # -- bad parameters --------------------------------------------------------------------------------
-BASE = dict(indicator="neet", level="province", treated_unit="Lecce", start=2021,
-            donor_pool="south_provinces", pre_years=2010)
+BASE = dict(
+    indicator="neet",
+    level="province",
+    treated_unit="Lecce",
+    start=2021,
+    donor_pool="south_provinces",
+    pre_years=2010,
+)
 
 
-@pytest.mark.parametrize("change, message", [
-    ({"treated_unit": "Leccee"}, "not found in the 'neet' series"),
-    ({"level": "region", "donor_pool": "south_regions"}, "is a province, not a region"),
-    ({"start": 2030}, "outside the data"),
-    ({"start": 2004, "pre_years": None}, "outside the data"),
-    ({"pre_years": 5}, "not a number of years"),
-    ({"pre_years": 2022}, "must be before start"),
-    ({"start": 2011}, "fewer than 2 pre-period years"),
-    ({"donor_pool": "southern_provinces"}, "did you mean 'south_provinces'"),
-    ({"donor_pool": "south_regions"}, "holds regions"),
-    ({"donor_pool": ["Cagliari"]}, "no donors left"),
-    ({"donor_pool": ["Lecce", "Bari"]}, "treated unit 'Lecce' is in the donor list"),
-    ({"donor_pool": ["Puglia"]}, "not of level 'province'"),
-    ({"indicator": "elet"}, "not published by province"),
-    ({"indicator": "neat"}, "did you mean 'neet'"),
-    ({"sex": "X"}, "sex must be one of"),
-    ({"level": "nation"}, "level must be one of"),
-])
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        ({"treated_unit": "Leccee"}, "not found in the 'neet' series"),
+        ({"level": "region", "donor_pool": "south_regions"}, "is a province, not a region"),
+        ({"start": 2030}, "outside the data"),
+        ({"start": 2004, "pre_years": None}, "outside the data"),
+        ({"pre_years": 5}, "not a number of years"),
+        ({"pre_years": 2022}, "must be before start"),
+        ({"start": 2011}, "fewer than 2 pre-period years"),
+        ({"donor_pool": "southern_provinces"}, "did you mean 'south_provinces'"),
+        ({"donor_pool": "south_regions"}, "holds regions"),
+        ({"donor_pool": ["Cagliari"]}, "no donors left"),
+        ({"donor_pool": ["Lecce", "Bari"]}, "treated unit 'Lecce' is in the donor list"),
+        ({"donor_pool": ["Puglia"]}, "not of level 'province'"),
+        ({"indicator": "elet"}, "not published by province"),
+        ({"indicator": "neat"}, "did you mean 'neet'"),
+        ({"sex": "X"}, "sex must be one of"),
+        ({"level": "nation"}, "level must be one of"),
+    ],
+)
 def test_bad_parameters_raise_named_errors(change, message):
     with pytest.raises(DataValidationError, match="rule") as err:
         T.build_panel(**{**BASE, **change})
@@ -168,8 +230,14 @@ def test_bad_parameters_raise_named_errors(change, message):
 
 def test_no_donors_left_names_the_reasons():
     with pytest.raises(DataValidationError) as err:
-        T.build_panel(indicator="elet", level="region", treated_unit="Puglia", start=2021,
-                      donor_pool=["Molise", "Basilicata"], pre_years=2014)
+        T.build_panel(
+            indicator="elet",
+            level="region",
+            treated_unit="Puglia",
+            start=2021,
+            donor_pool=["Molise", "Basilicata"],
+            pre_years=2014,
+        )
     msg = str(err.value)
     assert "no donors left" in msg and "Molise" in msg and "missing value" in msg
 
@@ -197,8 +265,9 @@ def test_triangulation_numbers_on_lecce_neet(neet_panel, neet_tri):
     d = neet_panel.data
     post = d["year"] >= 2021
     tr = d["unit"] == "Lecce"
-    by_hand = ((d[tr & post]["value"].mean() - d[tr & ~post]["value"].mean())
-               - (d[~tr & post]["value"].mean() - d[~tr & ~post]["value"].mean()))
+    by_hand = (d[tr & post]["value"].mean() - d[tr & ~post]["value"].mean()) - (
+        d[~tr & post]["value"].mean() - d[~tr & ~post]["value"].mean()
+    )
     assert t.loc["DiD (unit + year effects)", "att"] == pytest.approx(by_hand, abs=1e-8)
     # values of this panel (real data, ed. 2021 + 2025 splice), stated to 0.01
     assert t.loc["Synthetic control", "att"] == pytest.approx(-0.233, abs=0.01)

@@ -32,8 +32,14 @@ def test_smd_hand_computed():
     pooled = np.sqrt((1 + 20 / 3) / 2)
     tab = balance_table(df, treatment="d", covariates=["x"])
     row = tab.iloc[0]
-    assert list(tab.columns[:6]) == ["covariate", "mean_treated", "mean_control",
-                                     "smd_unweighted", "smd_weighted", "variance_ratio"]
+    assert list(tab.columns[:6]) == [
+        "covariate",
+        "mean_treated",
+        "mean_control",
+        "smd_unweighted",
+        "smd_weighted",
+        "variance_ratio",
+    ]
     assert row["mean_treated"] == 2 and row["mean_control"] == 5
     assert row["smd_unweighted"] == pytest.approx(-3 / pooled)  # -1.53225
     assert row["smd_unweighted"] == pytest.approx(-1.532262, abs=1e-6)
@@ -75,8 +81,7 @@ def test_weighting_balances_covariates(selected, estimand):
     covs = ["x1", "x2", "area"]
     ps = propensity_scores(selected, treatment="d", covariates=covs)
     w = ipw_weights(ps, selected["d"], estimand)
-    tab = balance_table(selected, treatment="d", covariates=covs, weights=w).set_index(
-        "covariate")
+    tab = balance_table(selected, treatment="d", covariates=covs, weights=w).set_index("covariate")
     assert abs(tab.loc["x1", "smd_unweighted"]) > 0.4  # selection creates imbalance
     assert abs(tab.loc["x2", "smd_unweighted"]) > 0.3
     assert (tab["smd_weighted"].abs() < 0.1).all()
@@ -124,20 +129,40 @@ def test_overlap_plot_returns_figure(selected):
     ("call", "match"),
     [
         (lambda df: propensity_scores(df, treatment="d", covariates=["nope"]), "not found"),
-        (lambda df: propensity_scores(df.assign(d=df["d"] * 2), treatment="d",
-                                      covariates=["x1"]), "0/1"),
-        (lambda df: propensity_scores(df.assign(d=1), treatment="d", covariates=["x1"]),
-         "both treated"),
-        (lambda df: propensity_scores(df.assign(x3=df["x1"] * 2), treatment="d",
-                                      covariates=["x1", "x3"]), "collinear"),
-        (lambda df: propensity_scores(df.assign(z=df["d"] + 0.0), treatment="d",
-                                      covariates=["z"]), "perfect separation"),
+        (
+            lambda df: propensity_scores(
+                df.assign(d=df["d"] * 2), treatment="d", covariates=["x1"]
+            ),
+            "0/1",
+        ),
+        (
+            lambda df: propensity_scores(df.assign(d=1), treatment="d", covariates=["x1"]),
+            "both treated",
+        ),
+        (
+            lambda df: propensity_scores(
+                df.assign(x3=df["x1"] * 2), treatment="d", covariates=["x1", "x3"]
+            ),
+            "collinear",
+        ),
+        (
+            lambda df: propensity_scores(
+                df.assign(z=df["d"] + 0.0), treatment="d", covariates=["z"]
+            ),
+            "perfect separation",
+        ),
         (lambda df: ipw_weights([0.5, 1.0], [1, 0]), "strictly between 0 and 1"),
         (lambda df: ipw_weights([0.5, 0.4], [1, 0], "atx"), "estimand"),
-        (lambda df: balance_table(df, treatment="d", covariates=["x1"], weights=np.ones(3)),
-         "one value per row"),
-        (lambda df: balance_table(df, treatment="d", covariates=["x1"],
-                                  weights=-np.ones(len(df))), "non-negative"),
+        (
+            lambda df: balance_table(df, treatment="d", covariates=["x1"], weights=np.ones(3)),
+            "one value per row",
+        ),
+        (
+            lambda df: balance_table(
+                df, treatment="d", covariates=["x1"], weights=-np.ones(len(df))
+            ),
+            "non-negative",
+        ),
         (lambda df: overlap_plot([0.2, 1.3], [1, 0]), r"\[0, 1\]"),
     ],
 )

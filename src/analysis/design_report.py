@@ -124,7 +124,11 @@ _NOTE_BINARY_ARMS = ((180, 180), (180, 720), (41, 123))
 
 #: "Required sample per arm" (arcsine approximation): (from, to, the note's figure).
 NOTE_SAMPLE_SIZES: tuple[tuple[float, float, int], ...] = (
-    (0.211, 0.13, 167), (0.10, 0.05, 212), (0.05, 0.025, 441), (0.03, 0.015, 746))
+    (0.211, 0.13, 167),
+    (0.10, 0.05, 212),
+    (0.05, 0.025, 441),
+    (0.03, 0.015, 746),
+)
 
 
 # --------------------------------------------------------------------------------------
@@ -132,10 +136,13 @@ NOTE_SAMPLE_SIZES: tuple[tuple[float, float, int], ...] = (
 # --------------------------------------------------------------------------------------
 
 
-def comparisons(*, n_courses_treated: int = 180,
-                course_control_ratios: Sequence[float] = (1, 2, 4),
-                n_volare_alto: int = 41,
-                volare_control_ratios: Sequence[float] = (1, 3)) -> pd.DataFrame:
+def comparisons(
+    *,
+    n_courses_treated: int = 180,
+    course_control_ratios: Sequence[float] = (1, 2, 4),
+    n_volare_alto: int = 41,
+    volare_control_ratios: Sequence[float] = (1, 3),
+) -> pd.DataFrame:
     """Treated-vs-control comparisons considered for the two beneficiary groups.
 
     Parameters
@@ -156,22 +163,37 @@ def comparisons(*, n_courses_treated: int = 180,
         nearest unit.
     """
     rows = []
-    for group, n_t, ratios in (("STEAM courses", n_courses_treated, course_control_ratios),
-                               ("Volare Alto", n_volare_alto, volare_control_ratios)):
+    for group, n_t, ratios in (
+        ("STEAM courses", n_courses_treated, course_control_ratios),
+        ("Volare Alto", n_volare_alto, volare_control_ratios),
+    ):
         if not (isinstance(n_t, int | np.integer) and n_t >= 2):
             raise fail(_SRC, f"must be an integer >= 2, got {n_t!r}", column=group)
         for r in ratios:
             if not (r > 0 and math.isfinite(r)):
                 raise fail(_SRC, f"control ratios must be > 0, got {r!r}", column=group)
             n_c = int(round(n_t * r))
-            rows.append({"group": group, "comparison": f"{n_t} vs {n_c}",
-                         "n_treated": int(n_t), "n_control": n_c, "control_ratio": float(r)})
+            rows.append(
+                {
+                    "group": group,
+                    "comparison": f"{n_t} vs {n_c}",
+                    "n_treated": int(n_t),
+                    "n_control": n_c,
+                    "control_ratio": float(r),
+                }
+            )
     return pd.DataFrame(rows)
 
 
-def continuous_mde_table(comps: pd.DataFrame, *, alpha: float = 0.05, power: float = 0.8,
-                         r2: float = 0.5, cluster_size: float = 20,
-                         icc: float = 0.10) -> pd.DataFrame:
+def continuous_mde_table(
+    comps: pd.DataFrame,
+    *,
+    alpha: float = 0.05,
+    power: float = 0.8,
+    r2: float = 0.5,
+    cluster_size: float = 20,
+    icc: float = 0.10,
+) -> pd.DataFrame:
     """MDE in SD units of a continuous outcome, the four columns of the note's §3.5 table.
 
     ``MDE = (z_{1-α/2} + z_power) · sqrt((1 − R²) · DEFF · (1/n_T + 1/n_C))`` with
@@ -183,21 +205,36 @@ def continuous_mde_table(comps: pd.DataFrame, *, alpha: float = 0.05, power: flo
         ``group, comparison`` and one column per variant (no covariates; R²; clustered;
         clustered + R²), in SD units.
     """
-    variants = (("no covariates", 0.0, 1, 0.0), (f"R² = {r2:g}", r2, 1, 0.0),
-                (f"clustered (m = {cluster_size:g}, ICC = {icc:g})", 0.0, cluster_size, icc),
-                (f"clustered + R² = {r2:g}", r2, cluster_size, icc))
+    variants = (
+        ("no covariates", 0.0, 1, 0.0),
+        (f"R² = {r2:g}", r2, 1, 0.0),
+        (f"clustered (m = {cluster_size:g}, ICC = {icc:g})", 0.0, cluster_size, icc),
+        (f"clustered + R² = {r2:g}", r2, cluster_size, icc),
+    )
     rows = []
     for c in comps.itertuples():
         row = {"group": c.group, "comparison": c.comparison}
         for label, rr, m, ic in variants:
-            row[label] = P.mde(n_treated=c.n_treated, n_control=c.n_control, alpha=alpha,
-                               power=power, r2=rr, cluster_size=m, icc=ic).value
+            row[label] = P.mde(
+                n_treated=c.n_treated,
+                n_control=c.n_control,
+                alpha=alpha,
+                power=power,
+                r2=rr,
+                cluster_size=m,
+                icc=ic,
+            ).value
         rows.append(row)
     return pd.DataFrame(rows)
 
 
-def design_mde_table(comps: pd.DataFrame, *, autocorr_values: Sequence[float] = (0.5, 0.7),
-                     alpha: float = 0.05, power: float = 0.8) -> pd.DataFrame:
+def design_mde_table(
+    comps: pd.DataFrame,
+    *,
+    autocorr_values: Sequence[float] = (0.5, 0.7),
+    alpha: float = 0.05,
+    power: float = 0.8,
+) -> pd.DataFrame:
     """MDE (SD) of three panel designs with one pre- and one post-period (McKenzie 2012).
 
     Post-period comparison (variance factor 1), difference-in-differences
@@ -211,23 +248,35 @@ def design_mde_table(comps: pd.DataFrame, *, autocorr_values: Sequence[float] = 
     """
     rows = []
     for c in comps.itertuples():
-        post = P.mde(n_treated=c.n_treated, n_control=c.n_control, alpha=alpha,
-                     power=power).value
+        post = P.mde(n_treated=c.n_treated, n_control=c.n_control, alpha=alpha, power=power).value
         for rho in autocorr_values:
-            kw = {"n_treated": c.n_treated, "n_control": c.n_control, "alpha": alpha,
-                  "power": power, "autocorr": rho}
-            rows.append({
-                "group": c.group, "comparison": c.comparison, "autocorr": float(rho),
-                "post-period comparison": post,
-                "DiD (1 pre, 1 post)": P.mde(design="did", **kw).value,
-                "ANCOVA (1 pre, 1 post)": P.mde(design="ancova", **kw).value,
-            })
+            kw = {
+                "n_treated": c.n_treated,
+                "n_control": c.n_control,
+                "alpha": alpha,
+                "power": power,
+                "autocorr": rho,
+            }
+            rows.append(
+                {
+                    "group": c.group,
+                    "comparison": c.comparison,
+                    "autocorr": float(rho),
+                    "post-period comparison": post,
+                    "DiD (1 pre, 1 post)": P.mde(design="did", **kw).value,
+                    "ANCOVA (1 pre, 1 post)": P.mde(design="ancova", **kw).value,
+                }
+            )
     return pd.DataFrame(rows)
 
 
-def binary_mde_table(comps: pd.DataFrame, *,
-                     base_rates: Sequence[float] = (0.03, 0.05, 0.10, 0.13, 0.20),
-                     alpha: float = 0.05, power: float = 0.8) -> pd.DataFrame:
+def binary_mde_table(
+    comps: pd.DataFrame,
+    *,
+    base_rates: Sequence[float] = (0.03, 0.05, 0.10, 0.13, 0.20),
+    alpha: float = 0.05,
+    power: float = 0.8,
+) -> pd.DataFrame:
     """MDE in percentage points of a binary outcome, per base rate and comparison.
 
     The note's formula (``binary_method="variance"``): ``100 · M · sqrt(p0 (1 − p0)
@@ -244,8 +293,14 @@ def binary_mde_table(comps: pd.DataFrame, *,
         row: dict[str, Any] = {"base rate (%)": 100 * float(p0)}
         undetectable = []
         for c in comps.itertuples():
-            res = P.mde(n_treated=c.n_treated, n_control=c.n_control, outcome="binary",
-                        base_rate=float(p0), alpha=alpha, power=power)
+            res = P.mde(
+                n_treated=c.n_treated,
+                n_control=c.n_control,
+                outcome="binary",
+                base_rate=float(p0),
+                alpha=alpha,
+                power=power,
+            )
             label = f"{c.group}: {c.comparison}"
             row[label] = res.value
             if res.exceeds_base_rate:
@@ -255,9 +310,13 @@ def binary_mde_table(comps: pd.DataFrame, *,
     return pd.DataFrame(rows)
 
 
-def sample_size_table(*, changes: Sequence[tuple[float, float]] | None = None,
-                      alpha: float = 0.05, power: float = 0.8,
-                      control_ratio: float = 4.0) -> pd.DataFrame:
+def sample_size_table(
+    *,
+    changes: Sequence[tuple[float, float]] | None = None,
+    alpha: float = 0.05,
+    power: float = 0.8,
+    control_ratio: float = 4.0,
+) -> pd.DataFrame:
     """Units needed to detect a fall in a rate, one group vs a benchmark and two groups.
 
     Arcsine effect size ``h = 2 asin√p0 − 2 asin√p1`` (Cohen 1988; statsmodels'
@@ -284,25 +343,33 @@ def sample_size_table(*, changes: Sequence[tuple[float, float]] | None = None,
     rows = []
     k = float(control_ratio)
     for p0, p1 in pairs:
-        kw = {"outcome": "binary", "base_rate": p0, "treated_rate": p1, "alpha": alpha,
-              "power": power, "binary_method": "arcsine"}
+        kw = {
+            "outcome": "binary",
+            "base_rate": p0,
+            "treated_rate": p1,
+            "alpha": alpha,
+            "power": power,
+            "binary_method": "arcsine",
+        }
         one = P.sample_size(design="one_sample", **kw)
         two = P.sample_size(**kw)
         unequal = P.sample_size(ratio=k, **kw)
         h = abs(2 * math.asin(math.sqrt(p0)) - 2 * math.asin(math.sqrt(p1)))
-        rows.append({
-            "change": f"{100 * p0:g} % → {100 * p1:g} %", "arcsine h": round(h, 3),
-            "note's figure": note.get((p0, p1), math.nan),
-            "one group vs known rate": one.n_treated,
-            "two groups 1:1 (per arm)": two.n_treated,
-            f"two groups 1:{k:g} treated": unequal.n_treated,
-            f"two groups 1:{k:g} controls": unequal.n_control,
-        })
+        rows.append(
+            {
+                "change": f"{100 * p0:g} % → {100 * p1:g} %",
+                "arcsine h": round(h, 3),
+                "note's figure": note.get((p0, p1), math.nan),
+                "one group vs known rate": one.n_treated,
+                "two groups 1:1 (per arm)": two.n_treated,
+                f"two groups 1:{k:g} treated": unequal.n_treated,
+                f"two groups 1:{k:g} controls": unequal.n_control,
+            }
+        )
     return pd.DataFrame(rows)
 
 
-def note_reproduction(*, tol_sd: float = 0.01, tol_pp: float = 0.1,
-                      tol_n: int = 2) -> pd.DataFrame:
+def note_reproduction(*, tol_sd: float = 0.01, tol_pp: float = 0.1, tol_n: int = 2) -> pd.DataFrame:
     """Recompute every number of the background note's §3.5 and compare it with the note.
 
     At the note's assumptions (two-sided α = 0.05, power 0.80, normal approximation).
@@ -322,15 +389,28 @@ def note_reproduction(*, tol_sd: float = 0.01, tol_pp: float = 0.1,
     for p0, vals in NOTE_BINARY.items():
         for (n_t, n_c), ref in zip(_NOTE_BINARY_ARMS, vals, strict=True):
             v = P.mde(n_treated=n_t, n_control=n_c, outcome="binary", base_rate=p0).value
-            rows.append(("binary MDE (pp)", f"base rate {100 * p0:g}%", f"{n_t} vs {n_c}", ref,
-                         v, tol_pp))
+            rows.append(
+                ("binary MDE (pp)", f"base rate {100 * p0:g}%", f"{n_t} vs {n_c}", ref, v, tol_pp)
+            )
     for p0, p1, ref in NOTE_SAMPLE_SIZES:
-        s = P.sample_size(outcome="binary", base_rate=p0, treated_rate=p1,
-                          binary_method="arcsine", design="one_sample")
-        rows.append(("required sample", f"{100 * p0:g}% → {100 * p1:g}%",
-                     "one group vs known rate", float(ref), s.n_treated_exact, float(tol_n)))
-    out = pd.DataFrame(rows, columns=["table", "row", "column", "note", "computed",
-                                      "tolerance"])
+        s = P.sample_size(
+            outcome="binary",
+            base_rate=p0,
+            treated_rate=p1,
+            binary_method="arcsine",
+            design="one_sample",
+        )
+        rows.append(
+            (
+                "required sample",
+                f"{100 * p0:g}% → {100 * p1:g}%",
+                "one group vs known rate",
+                float(ref),
+                s.n_treated_exact,
+                float(tol_n),
+            )
+        )
+    out = pd.DataFrame(rows, columns=["table", "row", "column", "note", "computed", "tolerance"])
     out["difference"] = out["computed"] - out["note"]
     out["ok"] = out["difference"].abs() <= out["tolerance"] + 1e-9
     return out[["table", "row", "column", "note", "computed", "difference", "tolerance", "ok"]]
@@ -356,28 +436,68 @@ class _OutcomeSpec:
 def _outcome_specs(r2: float) -> tuple[_OutcomeSpec, ...]:
     campbell = 100 * (0.03 - _odds_ratio_rate(0.03, 1.72))
     return (
-        _OutcomeSpec("Absence rate (share of school hours)", "continuous", None, True, None,
-                     "Fuoriclasse: −11 days/year in lower secondary (quasi-experimental, "
-                     "§3.2); no SD conversion available", "primary"),
-        _OutcomeSpec("Grade average (1–10)", "continuous", None, True, 0.26,
-                     "TOP: +0.26 SD academic performance (RCT, §3.2); median education RCT "
-                     "0.10 SD (Kraft 2020)", "primary"),
-        _OutcomeSpec("INVALSI scale score", "continuous", None, True, 0.20,
-                     "TOP: maths +0.20 to +0.23 SD (RCT, §3.2)",
-                     "primary (tested grades 8 and 10 only: smaller n)"),
-        _OutcomeSpec("Grade repetition / non-promotion (base 10 %)", "binary", 0.10, False, 5.0,
-                     "EOP: −5.0 pp for boys (RCT, §3.2)", "primary"),
-        _OutcomeSpec("Dropout / enrolment not continued (annual, base 3 %)", "binary", 0.03,
-                     False, campbell,
-                     f"Campbell mean OR 1.72 applied to 3 %: −{campbell:.1f} pp (§3.2)",
-                     "descriptive; verified individually for SIINC"),
+        _OutcomeSpec(
+            "Absence rate (share of school hours)",
+            "continuous",
+            None,
+            True,
+            None,
+            "Fuoriclasse: −11 days/year in lower secondary (quasi-experimental, "
+            "§3.2); no SD conversion available",
+            "primary",
+        ),
+        _OutcomeSpec(
+            "Grade average (1–10)",
+            "continuous",
+            None,
+            True,
+            0.26,
+            "TOP: +0.26 SD academic performance (RCT, §3.2); median education RCT "
+            "0.10 SD (Kraft 2020)",
+            "primary",
+        ),
+        _OutcomeSpec(
+            "INVALSI scale score",
+            "continuous",
+            None,
+            True,
+            0.20,
+            "TOP: maths +0.20 to +0.23 SD (RCT, §3.2)",
+            "primary (tested grades 8 and 10 only: smaller n)",
+        ),
+        _OutcomeSpec(
+            "Grade repetition / non-promotion (base 10 %)",
+            "binary",
+            0.10,
+            False,
+            5.0,
+            "EOP: −5.0 pp for boys (RCT, §3.2)",
+            "primary",
+        ),
+        _OutcomeSpec(
+            "Dropout / enrolment not continued (annual, base 3 %)",
+            "binary",
+            0.03,
+            False,
+            campbell,
+            f"Campbell mean OR 1.72 applied to 3 %: −{campbell:.1f} pp (§3.2)",
+            "descriptive; verified individually for SIINC",
+        ),
     )
 
 
-def detectability_table(*, n_treated: int, n_control: int, n_volare: int,
-                        n_volare_control: int, alpha: float = 0.05, power: float = 0.8,
-                        r2: float = 0.5, cluster_size: float = 20,
-                        icc: float = 0.10) -> pd.DataFrame:
+def detectability_table(
+    *,
+    n_treated: int,
+    n_control: int,
+    n_volare: int,
+    n_volare_control: int,
+    alpha: float = 0.05,
+    power: float = 0.8,
+    r2: float = 0.5,
+    cluster_size: float = 20,
+    icc: float = 0.10,
+) -> pd.DataFrame:
     """Which outcome is detectable: MDE per outcome next to a literature benchmark.
 
     Continuous outcomes (absence, grades, INVALSI) are in SD units with the prior-year value
@@ -399,21 +519,24 @@ def detectability_table(*, n_treated: int, n_control: int, n_volare: int,
         else:
             kw.update(r2=r2 if s.use_r2 else 0.0)
         ind = P.mde(n_treated=n_treated, n_control=n_control, **kw).value
-        clu = P.mde(n_treated=n_treated, n_control=n_control, cluster_size=cluster_size,
-                    icc=icc, **kw).value
+        clu = P.mde(
+            n_treated=n_treated, n_control=n_control, cluster_size=cluster_size, icc=icc, **kw
+        ).value
         vol = P.mde(n_treated=n_volare, n_control=n_volare_control, **kw).value
-        verdict = ("—" if s.benchmark is None else
-                   "yes" if s.benchmark >= ind else "no")
-        rows.append({
-            "outcome": s.outcome, "units": "SD" if s.kind == "continuous" else "pp",
-            f"MDE courses ({n_treated} vs {n_control})": ind,
-            "MDE courses, clustered": clu,
-            f"MDE Volare Alto ({n_volare} vs {n_volare_control})": vol,
-            "benchmark effect": s.benchmark if s.benchmark is not None else math.nan,
-            "benchmark source": s.benchmark_text,
-            "benchmark ≥ MDE courses": verdict,
-            "role": s.role,
-        })
+        verdict = "—" if s.benchmark is None else "yes" if s.benchmark >= ind else "no"
+        rows.append(
+            {
+                "outcome": s.outcome,
+                "units": "SD" if s.kind == "continuous" else "pp",
+                f"MDE courses ({n_treated} vs {n_control})": ind,
+                "MDE courses, clustered": clu,
+                f"MDE Volare Alto ({n_volare} vs {n_volare_control})": vol,
+                "benchmark effect": s.benchmark if s.benchmark is not None else math.nan,
+                "benchmark source": s.benchmark_text,
+                "benchmark ≥ MDE courses": verdict,
+                "role": s.role,
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -422,8 +545,14 @@ def detectability_table(*, n_treated: int, n_control: int, n_volare: int,
 # --------------------------------------------------------------------------------------
 
 
-def power_curve_figure(comps: pd.DataFrame, *, alpha: float = 0.05, power: float = 0.8,
-                       r2: float = 0.5, max_effect: float = 1.0) -> Figure:
+def power_curve_figure(
+    comps: pd.DataFrame,
+    *,
+    alpha: float = 0.05,
+    power: float = 0.8,
+    r2: float = 0.5,
+    max_effect: float = 1.0,
+) -> Figure:
     """Analytic power against the true effect (SD), without and with covariates.
 
     Two panels (no covariates; ``R² = r2``), one curve per comparison, the target power as
@@ -436,15 +565,22 @@ def power_curve_figure(comps: pd.DataFrame, *, alpha: float = 0.05, power: float
     fig, axes = plt.subplots(1, 2, figsize=(10, 4), sharey=True)
     for ax, rr, title in ((axes[0], 0.0, "no covariates"), (axes[1], r2, f"R² = {r2:g}")):
         for c in comps.itertuples():
-            pw = [P.power(effect=float(e), n_treated=c.n_treated, n_control=c.n_control,
-                          alpha=alpha, r2=rr).power for e in grid]
+            pw = [
+                P.power(
+                    effect=float(e),
+                    n_treated=c.n_treated,
+                    n_control=c.n_control,
+                    alpha=alpha,
+                    r2=rr,
+                ).power
+                for e in grid
+            ]
             style = "-" if c.group == "STEAM courses" else "--"
             ax.plot(grid, pw, style, label=f"{c.group}: {c.comparison}")
         ax.axhline(power, color="grey", linestyle="--", linewidth=1)
         for x, lab in ((0.10, "median education RCT"), (0.26, "TOP")):
             ax.axvline(x, color="grey", linestyle=":", linewidth=1)
-            ax.text(x, 0.02, f" {lab}", rotation=90, fontsize=7, color="grey",
-                    va="bottom")
+            ax.text(x, 0.02, f" {lab}", rotation=90, fontsize=7, color="grey", va="bottom")
         ax.set_title(title)
         ax.set_xlabel("true effect (SD of the outcome)")
         ax.set_ylim(0, 1.02)
@@ -454,8 +590,9 @@ def power_curve_figure(comps: pd.DataFrame, *, alpha: float = 0.05, power: float
     return fig
 
 
-def binary_mde_figure(comps: pd.DataFrame, *, alpha: float = 0.05, power: float = 0.8,
-                      max_rate: float = 0.25) -> Figure:
+def binary_mde_figure(
+    comps: pd.DataFrame, *, alpha: float = 0.05, power: float = 0.8, max_rate: float = 0.25
+) -> Figure:
     """MDE (pp) of a binary outcome against its base rate, with the line MDE = base rate.
 
     Below the line a fall of the MDE's size is possible; above it (rare outcomes) the outcome
@@ -466,12 +603,26 @@ def binary_mde_figure(comps: pd.DataFrame, *, alpha: float = 0.05, power: float 
     rates = np.linspace(0.005, max_rate, 100)
     fig, ax = plt.subplots(figsize=(6.5, 4.2))
     for c in comps.itertuples():
-        m = [P.mde(n_treated=c.n_treated, n_control=c.n_control, outcome="binary",
-                   base_rate=float(p), alpha=alpha, power=power).value for p in rates]
+        m = [
+            P.mde(
+                n_treated=c.n_treated,
+                n_control=c.n_control,
+                outcome="binary",
+                base_rate=float(p),
+                alpha=alpha,
+                power=power,
+            ).value
+            for p in rates
+        ]
         style = "-" if c.group == "STEAM courses" else "--"
         ax.plot(100 * rates, m, style, label=f"{c.group}: {c.comparison}")
-    ax.plot(100 * rates, 100 * rates, color="black", linewidth=1.2,
-            label="MDE = base rate (a fall this large is impossible)")
+    ax.plot(
+        100 * rates,
+        100 * rates,
+        color="black",
+        linewidth=1.2,
+        label="MDE = base rate (a fall this large is impossible)",
+    )
     ax.fill_between(100 * rates, 100 * rates, ax.get_ylim()[1], color="grey", alpha=0.12)
     for x, lab in ((3, "annual dropout ≈ 3 %"), (13, "Puglia ELET ≈ 13 %")):
         ax.axvline(x, color="grey", linestyle=":", linewidth=1)
@@ -490,8 +641,9 @@ def binary_mde_figure(comps: pd.DataFrame, *, alpha: float = 0.05, power: float 
 # --------------------------------------------------------------------------------------
 
 
-def cs_simple_se(cohort_sizes: Mapping[int, float], *, n_control: float,
-                 years: Sequence[int], autocorr: float) -> float:
+def cs_simple_se(
+    cohort_sizes: Mapping[int, float], *, n_control: float, years: Sequence[int], autocorr: float
+) -> float:
     """Analytic SE (SD units) of the Callaway-Sant'Anna simple aggregation.
 
     See the module docstring for the formula. Each cohort ``g`` must be a year of ``years``
@@ -521,8 +673,11 @@ def cs_simple_se(cohort_sizes: Mapping[int, float], *, n_control: float,
     for g, n in cohort_sizes.items():
         g = int(g)
         if g not in pos or g - 1 not in pos or n <= 0:
-            raise fail(_SRC, f"cohort {g} needs a base year {g - 1} in the panel and a "
-                       f"positive size, got {n}", column="cohort_sizes")
+            raise fail(
+                _SRC,
+                f"cohort {g} needs a base year {g - 1} in the panel and a positive size, got {n}",
+                column="cohort_sizes",
+            )
         c = np.zeros(t)
         post = [y for y in years if y >= g]
         for y in post:
@@ -587,8 +742,9 @@ class PanelDesign:
     def analytic_se(self) -> float:
         """Analytic SE (SD units) of the DiD for this design (:func:`cs_simple_se`)."""
         sizes = {g: s * self.n_treated for g, s in self.cohort_shares.items() if s > 0}
-        return cs_simple_se(sizes, n_control=self.n_control, years=self.years,
-                            autocorr=self.autocorr)
+        return cs_simple_se(
+            sizes, n_control=self.n_control, years=self.years, autocorr=self.autocorr
+        )
 
     def analytic_power(self, effect_sd: float, *, alpha: float = 0.05) -> float:
         """Normal-approximation power of the DiD against ``effect_sd`` (two-sided)."""
@@ -598,13 +754,21 @@ class PanelDesign:
 
     def to_dict(self) -> dict[str, Any]:
         """Return a JSON-serialisable dict."""
-        return {"label": self.label, "n_treated": self.n_treated,
-                "n_control": self.n_control, "outcome": self.outcome,
-                "years": list(self.years), "cohorts": list(self.cohorts),
-                "outcome_sd": self.outcome_sd, "autocorr": self.autocorr,
-                "cohort_shares": {str(k): v for k, v in self.cohort_shares.items()},
-                "n_pupils": self.n_pupils, "share_treated": self.share_treated,
-                "n_schools": self.n_schools, "analytic_se_sd": self.analytic_se()}
+        return {
+            "label": self.label,
+            "n_treated": self.n_treated,
+            "n_control": self.n_control,
+            "outcome": self.outcome,
+            "years": list(self.years),
+            "cohorts": list(self.cohorts),
+            "outcome_sd": self.outcome_sd,
+            "autocorr": self.autocorr,
+            "cohort_shares": {str(k): v for k, v in self.cohort_shares.items()},
+            "n_pupils": self.n_pupils,
+            "share_treated": self.share_treated,
+            "n_schools": self.n_schools,
+            "analytic_se_sd": self.analytic_se(),
+        }
 
 
 _SIM_OUTCOMES = ("grade_avg", "absence_rate")
@@ -617,11 +781,20 @@ def _usable(df: pd.DataFrame, outcome: str, n_years: int) -> pd.DataFrame:
     return d.loc[counts == n_years]
 
 
-def calibrate_design(label: str, *, n_treated: int, n_control: int, seed: int,
-                     outcome: str = "grade_avg", years: Sequence[int] = (2022, 2023, 2024),
-                     cohorts: Sequence[int] = (2023, 2024), share_treated: float = 0.2,
-                     n_schools: int = 20, pilot_pupils: int = 20_000,
-                     margin: float = 1.3) -> PanelDesign:
+def calibrate_design(
+    label: str,
+    *,
+    n_treated: int,
+    n_control: int,
+    seed: int,
+    outcome: str = "grade_avg",
+    years: Sequence[int] = (2022, 2023, 2024),
+    cohorts: Sequence[int] = (2023, 2024),
+    share_treated: float = 0.2,
+    n_schools: int = 20,
+    pilot_pupils: int = 20_000,
+    margin: float = 1.3,
+) -> PanelDesign:
     """Fix the simulation design from one large pilot panel without effects (SIMULATED).
 
     Measures, among pupils observed in every year: the within-year SD of the outcome and its
@@ -633,15 +806,25 @@ def calibrate_design(label: str, *, n_treated: int, n_control: int, seed: int,
     from analysis.simulate import programme_panel
 
     if outcome not in _SIM_OUTCOMES:
-        raise fail(_SRC, f"must be one of {_SIM_OUTCOMES} (INVALSI is tested in single grades, "
-                   "so no pupil has it in every year; binary outcomes are not simulated here)",
-                   column="outcome")
+        raise fail(
+            _SRC,
+            f"must be one of {_SIM_OUTCOMES} (INVALSI is tested in single grades, "
+            "so no pupil has it in every year; binary outcomes are not simulated here)",
+            column="outcome",
+        )
     if n_treated < 2 or n_control < 2:
         raise fail(_SRC, "need at least 2 treated and 2 control units", column="n_treated")
     years = tuple(int(y) for y in years)
     cohorts = tuple(int(c) for c in cohorts)
-    sim = programme_panel(seed=seed, n_pupils=pilot_pupils, n_schools=n_schools, years=years,
-                          cohorts=cohorts, share_treated=share_treated, effects={})
+    sim = programme_panel(
+        seed=seed,
+        n_pupils=pilot_pupils,
+        n_schools=n_schools,
+        years=years,
+        cohorts=cohorts,
+        share_treated=share_treated,
+        effects={},
+    )
     d = _usable(sim.data, outcome, len(years))
     never = d[d["cohort"] == 0]
     dev = never[outcome] - never.groupby("year")[outcome].transform("mean")
@@ -653,20 +836,33 @@ def calibrate_design(label: str, *, n_treated: int, n_control: int, seed: int,
     f_t = float((per_pupil > 0).sum()) / pilot_pupils
     f_c = float((per_pupil == 0).sum()) / pilot_pupils
     if f_t <= 0 or f_c <= 0:
-        raise fail(_SRC, "the pilot panel has no usable participants or controls; check "
-                   "years, cohorts and share_treated", column="cohorts")
-    shares = (per_pupil[per_pupil > 0].value_counts(normalize=True).sort_index())
+        raise fail(
+            _SRC,
+            "the pilot panel has no usable participants or controls; check "
+            "years, cohorts and share_treated",
+            column="cohorts",
+        )
+    shares = per_pupil[per_pupil > 0].value_counts(normalize=True).sort_index()
     n_pupils = int(math.ceil(margin * max(n_treated / f_t, n_control / f_c)))
-    return PanelDesign(label=label, n_treated=int(n_treated), n_control=int(n_control),
-                       outcome=outcome, years=years, cohorts=cohorts, outcome_sd=sd,
-                       autocorr=rho,
-                       cohort_shares={int(k): float(v) for k, v in shares.items()},
-                       n_pupils=max(n_pupils, n_schools), share_treated=float(share_treated),
-                       n_schools=int(n_schools))
+    return PanelDesign(
+        label=label,
+        n_treated=int(n_treated),
+        n_control=int(n_control),
+        outcome=outcome,
+        years=years,
+        cohorts=cohorts,
+        outcome_sd=sd,
+        autocorr=rho,
+        cohort_shares={int(k): float(v) for k, v in shares.items()},
+        n_pupils=max(n_pupils, n_schools),
+        share_treated=float(share_treated),
+        n_schools=int(n_schools),
+    )
 
 
-def draw_panel(design: PanelDesign, effect_sd: float, rng: np.random.Generator, *,
-               max_tries: int = 4) -> pd.DataFrame:
+def draw_panel(
+    design: PanelDesign, effect_sd: float, rng: np.random.Generator, *, max_tries: int = 4
+) -> pd.DataFrame:
     """Draw one SIMULATED analysis sample with a true effect of ``effect_sd`` SD.
 
     A programme panel is drawn (effect ``effect_sd × outcome_sd`` on ``design.outcome`` in
@@ -684,26 +880,39 @@ def draw_panel(design: PanelDesign, effect_sd: float, rng: np.random.Generator, 
 
     n_pupils = design.n_pupils
     for _ in range(max_tries):
-        sim = programme_panel(seed=int(rng.integers(2**63 - 1)), n_pupils=n_pupils,
-                              n_schools=design.n_schools, years=design.years,
-                              cohorts=design.cohorts, share_treated=design.share_treated,
-                              effects={design.outcome: effect_sd * design.outcome_sd})
+        sim = programme_panel(
+            seed=int(rng.integers(2**63 - 1)),
+            n_pupils=n_pupils,
+            n_schools=design.n_schools,
+            years=design.years,
+            cohorts=design.cohorts,
+            share_treated=design.share_treated,
+            effects={design.outcome: effect_sd * design.outcome_sd},
+        )
         d = _usable(sim.data, design.outcome, len(design.years))
         coh = d.groupby("pupil_id")["cohort"].first()
         treated, never = coh.index[coh > 0], coh.index[coh == 0]
         if len(treated) >= design.n_treated and len(never) >= design.n_control:
-            keep = np.concatenate([
-                rng.choice(treated.to_numpy(), design.n_treated, replace=False),
-                rng.choice(never.to_numpy(), design.n_control, replace=False)])
+            keep = np.concatenate(
+                [
+                    rng.choice(treated.to_numpy(), design.n_treated, replace=False),
+                    rng.choice(never.to_numpy(), design.n_control, replace=False),
+                ]
+            )
             return d[d["pupil_id"].isin(keep)].reset_index(drop=True)
         n_pupils *= 2
-    raise fail(_SRC, f"could not draw {design.n_treated} usable participants and "
-               f"{design.n_control} never-participants in {max_tries} tries (last panel: "
-               f"{n_pupils // 2} pupils)", column="n_pupils")
+    raise fail(
+        _SRC,
+        f"could not draw {design.n_treated} usable participants and "
+        f"{design.n_control} never-participants in {max_tries} tries (last panel: "
+        f"{n_pupils // 2} pupils)",
+        column="n_pupils",
+    )
 
 
-def did_estimate(df: pd.DataFrame, *, outcome: str, scale: float = 1.0,
-                 cluster: str | None = None) -> Estimate:
+def did_estimate(
+    df: pd.DataFrame, *, outcome: str, scale: float = 1.0, cluster: str | None = None
+) -> Estimate:
     """Callaway-Sant'Anna DiD (never-treated controls, simple aggregation) in SD units.
 
     Runs :func:`analysis.did.staggered` (doubly robust, no covariates, pupil-level
@@ -714,13 +923,29 @@ def did_estimate(df: pd.DataFrame, *, outcome: str, scale: float = 1.0,
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        res = did.staggered(df, outcome=outcome, unit="pupil_id", time="year",
-                            cohort="cohort", control="never", cluster=cluster)
+        res = did.staggered(
+            df,
+            outcome=outcome,
+            unit="pupil_id",
+            time="year",
+            cohort="cohort",
+            control="never",
+            cluster=cluster,
+        )
         o = res.aggregate("simple").overall
-    return Estimate(estimate=o.estimate / scale, se=o.se / scale, ci_low=o.ci_low / scale,
-                    ci_high=o.ci_high / scale, p_value=o.p_value, n_obs=o.n_obs,
-                    n_units=o.n_units, n_clusters=o.n_clusters,
-                    method=o.method + " (SD units)", backend=o.backend, level=o.level)
+    return Estimate(
+        estimate=o.estimate / scale,
+        se=o.se / scale,
+        ci_low=o.ci_low / scale,
+        ci_high=o.ci_high / scale,
+        p_value=o.p_value,
+        n_obs=o.n_obs,
+        n_units=o.n_units,
+        n_clusters=o.n_clusters,
+        method=o.method + " (SD units)",
+        backend=o.backend,
+        level=o.level,
+    )
 
 
 def _crossing(effects: np.ndarray, powers: np.ndarray, target: float) -> float:
@@ -769,9 +994,22 @@ class DiDPowerSimulation:
         t["analytic_power"] = [d.analytic_power(e, alpha=self.sim.alpha) for e in t["effect"]]
         t["mean_se"] = t["effect"].map(se).to_numpy()
         t["analytic_se"] = d.analytic_se()
-        cols = ["group", "comparison", "effect", "effect (natural units)", "n_sims", "rejections", "power",
-                "mc_se", "analytic_power", "mean_se", "analytic_se", "bias", "coverage",
-                "n_invalid"]
+        cols = [
+            "group",
+            "comparison",
+            "effect",
+            "effect (natural units)",
+            "n_sims",
+            "rejections",
+            "power",
+            "mc_se",
+            "analytic_power",
+            "mean_se",
+            "analytic_se",
+            "bias",
+            "coverage",
+            "n_invalid",
+        ]
         return t[cols]
 
     def simulated_mde(self) -> float:
@@ -795,31 +1033,51 @@ class DiDPowerSimulation:
 
     def to_dict(self) -> dict[str, Any]:
         """Return a JSON-serialisable dict (design, per-effect table, MDEs)."""
-        return {"simulated": True, "design": self.design.to_dict(),
-                "alpha": self.sim.alpha, "seed": self.sim.seed, "n_sims": self.sim.n_sims,
-                "target": self.target, "table": self.tidy().to_dict(orient="records"),
-                "simulated_mde_sd": self.simulated_mde(), "analytic_mde_sd": self.analytic_mde()}
+        return {
+            "simulated": True,
+            "design": self.design.to_dict(),
+            "alpha": self.sim.alpha,
+            "seed": self.sim.seed,
+            "n_sims": self.sim.n_sims,
+            "target": self.target,
+            "table": self.tidy().to_dict(orient="records"),
+            "simulated_mde_sd": self.simulated_mde(),
+            "analytic_mde_sd": self.analytic_mde(),
+        }
 
     def summary(self) -> str:
         """Return a few lines: design, power per effect, MDEs."""
         d = self.design
-        lines = [f"SIMULATED — {d.label}: {d.n_treated} vs {d.n_control}, outcome {d.outcome} "
-                 f"(1 SD = {d.outcome_sd:.3g}), autocorr {d.autocorr:.2f}"]
+        lines = [
+            f"SIMULATED — {d.label}: {d.n_treated} vs {d.n_control}, outcome {d.outcome} "
+            f"(1 SD = {d.outcome_sd:.3g}), autocorr {d.autocorr:.2f}"
+        ]
         for r in self.tidy().itertuples():
-            lines.append(f"  {r.effect:.2f} SD: power {r.power:.2f} (MC SE {r.mc_se:.2f}), "
-                         f"analytic {r.analytic_power:.2f}")
-        lines.append(f"  MDE (power {self.target:g}): simulated {self.simulated_mde():.2f} SD, "
-                     f"analytic {self.analytic_mde():.2f} SD")
+            lines.append(
+                f"  {r.effect:.2f} SD: power {r.power:.2f} (MC SE {r.mc_se:.2f}), "
+                f"analytic {r.analytic_power:.2f}"
+            )
+        lines.append(
+            f"  MDE (power {self.target:g}): simulated {self.simulated_mde():.2f} SD, "
+            f"analytic {self.analytic_mde():.2f} SD"
+        )
         return "\n".join(lines)
 
     def __str__(self) -> str:
         return self.summary()
 
 
-def simulate_did_power(design: PanelDesign, *, effects: Sequence[float], n_sims: int,
-                       seed: int, alpha: float = 0.05, target: float = 0.8,
-                       cluster: str | None = None, progress: bool = True
-                       ) -> DiDPowerSimulation:
+def simulate_did_power(
+    design: PanelDesign,
+    *,
+    effects: Sequence[float],
+    n_sims: int,
+    seed: int,
+    alpha: float = 0.05,
+    target: float = 0.8,
+    cluster: str | None = None,
+    progress: bool = True,
+) -> DiDPowerSimulation:
     """Monte Carlo power of the staggered DiD on SIMULATED programme panels.
 
     For each true effect (SD units) and each of ``n_sims`` simulations, draws a sample with
@@ -828,14 +1086,19 @@ def simulate_did_power(design: PanelDesign, *, effects: Sequence[float], n_sims:
     """
     sim = P.simulate_power(
         draw=lambda e, rng: draw_panel(design, e, rng),
-        estimate=partial(did_estimate, outcome=design.outcome, scale=design.outcome_sd,
-                         cluster=cluster),
-        effects=effects, n_sims=n_sims, alpha=alpha, seed=seed, progress=progress)
+        estimate=partial(
+            did_estimate, outcome=design.outcome, scale=design.outcome_sd, cluster=cluster
+        ),
+        effects=effects,
+        n_sims=n_sims,
+        alpha=alpha,
+        seed=seed,
+        progress=progress,
+    )
     return DiDPowerSimulation(design=design, sim=sim, target=target)
 
 
-def simulated_power_figure(results: Sequence[DiDPowerSimulation], *,
-                           target: float = 0.8) -> Figure:
+def simulated_power_figure(results: Sequence[DiDPowerSimulation], *, target: float = 0.8) -> Figure:
     """Simulated power (points, ±1.96 MC SE) and analytic power (lines) per design."""
     import matplotlib.pyplot as plt
 
@@ -843,15 +1106,32 @@ def simulated_power_figure(results: Sequence[DiDPowerSimulation], *,
     for i, r in enumerate(results):
         t = r.tidy().sort_values("effect")
         colour = f"C{i}"
-        ax.errorbar(t["effect"], t["power"], yerr=1.96 * t["mc_se"], fmt="o", capsize=3,
-                    color=colour, label=f"{r.design.label} {t['comparison'].iloc[0]}: simulated")
+        ax.errorbar(
+            t["effect"],
+            t["power"],
+            yerr=1.96 * t["mc_se"],
+            fmt="o",
+            capsize=3,
+            color=colour,
+            label=f"{r.design.label} {t['comparison'].iloc[0]}: simulated",
+        )
         grid = np.linspace(0, max(float(t["effect"].max()), 0.01), 100)
-        ax.plot(grid, [r.design.analytic_power(float(e), alpha=r.sim.alpha) for e in grid],
-                color=colour, linestyle="--", linewidth=1,
-                label=f"{r.design.label} {t['comparison'].iloc[0]}: analytic")
+        ax.plot(
+            grid,
+            [r.design.analytic_power(float(e), alpha=r.sim.alpha) for e in grid],
+            color=colour,
+            linestyle="--",
+            linewidth=1,
+            label=f"{r.design.label} {t['comparison'].iloc[0]}: analytic",
+        )
     if results:
-        ax.axhline(results[0].sim.alpha, color="grey", linestyle=":", linewidth=1,
-                   label=f"α = {results[0].sim.alpha:g}")
+        ax.axhline(
+            results[0].sim.alpha,
+            color="grey",
+            linestyle=":",
+            linewidth=1,
+            label=f"α = {results[0].sim.alpha:g}",
+        )
     ax.axhline(target, color="grey", linestyle="--", linewidth=1)
     ax.set_ylim(0, 1.02)
     ax.set_xlabel("true effect (SD of the outcome)")
@@ -871,14 +1151,18 @@ def _reach(benchmark: float, individual: float, clustered: float) -> str:
     if benchmark >= clustered:
         return "detectable even if outcomes are correlated within courses"
     if benchmark >= individual:
-        return ("detectable only if outcomes are not correlated within courses (at the "
-                "edge)")
+        return "detectable only if outcomes are not correlated within courses (at the edge)"
     return "not detectable"
 
 
-def recommendation(*, detect: pd.DataFrame, sample_sizes: pd.DataFrame,
-                   simulations: Sequence[DiDPowerSimulation] = (), alpha: float = 0.05,
-                   power: float = 0.8) -> str:
+def recommendation(
+    *,
+    detect: pd.DataFrame,
+    sample_sizes: pd.DataFrame,
+    simulations: Sequence[DiDPowerSimulation] = (),
+    alpha: float = 0.05,
+    power: float = 0.8,
+) -> str:
     """The report's closing recommendation, in plain words (markdown), from its own numbers.
 
     Parameters
@@ -896,8 +1180,8 @@ def recommendation(*, detect: pd.DataFrame, sample_sizes: pd.DataFrame,
     c_ind = next(c for c in cols if c.startswith("MDE courses ("))
     c_clu = "MDE courses, clustered"
     c_vol = next(c for c in cols if c.startswith("MDE Volare Alto"))
-    n_courses = c_ind[len("MDE courses ("):-1]
-    n_volare = c_vol[len("MDE Volare Alto ("):-1]
+    n_courses = c_ind[len("MDE courses (") : -1]
+    n_volare = c_vol[len("MDE Volare Alto (") : -1]
     grade, rep, drop = detect.iloc[1], detect.iloc[3], detect.iloc[4]
     top = _reach(0.20, grade[c_ind], grade[c_clu])
     median = _reach(0.10, grade[c_ind], grade[c_clu])
@@ -934,20 +1218,31 @@ def recommendation(*, detect: pd.DataFrame, sample_sizes: pd.DataFrame,
         for r in simulations:
             m = r.simulated_mde()
             txt = f"{m:.2f} SD" if math.isfinite(m) else "more than the largest effect simulated"
-            bits.append(f"{r.design.label} {r.design.n_treated} vs {r.design.n_control}: "
-                        f"{txt} (analytic {r.analytic_mde():.2f} SD)")
+            bits.append(
+                f"{r.design.label} {r.design.n_treated} vs {r.design.n_control}: "
+                f"{txt} (analytic {r.analytic_mde():.2f} SD)"
+            )
             if math.isfinite(r.size()):
                 sizes.append(f"{r.size():.2f}")
-        size_txt = (f" Its rejection rate at a zero effect ({', '.join(sizes)}) should be "
-                    f"close to α = {alpha:g}." if sizes else "")
+        size_txt = (
+            f" Its rejection rate at a zero effect ({', '.join(sizes)}) should be "
+            f"close to α = {alpha:g}."
+            if sizes
+            else ""
+        )
         lines.append(
             "4. **The estimator itself (SIMULATED panels).** The staggered DiD reaches "
-            f"{power:.0%} power at about " + "; ".join(bits) + "." + size_txt
+            f"{power:.0%} power at about "
+            + "; ".join(bits)
+            + "."
+            + size_txt
             + " The simulator has no course- or school-level shocks, so real MDEs are at "
-            "least this large.")
+            "least this large."
+        )
     lines.append(
         f"{5 if simulations else 4}. **Pre-register** the primary outcomes above and keep "
         "them few. State these MDEs in every impact report, and report confidence intervals "
         "rather than significance alone. On these samples a non-significant result is not "
-        "evidence that the programme had no effect.")
+        "evidence that the programme had no effect."
+    )
     return "\n".join(lines)

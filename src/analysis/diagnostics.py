@@ -24,8 +24,9 @@ from analysis.did._inference import quiet_backend
 from analysis.errors import fail
 
 
-def bacon_decomposition(df: pd.DataFrame, *, outcome: str, unit: str, time: str,
-                        treated: str) -> pd.DataFrame:
+def bacon_decomposition(
+    df: pd.DataFrame, *, outcome: str, unit: str, time: str, treated: str
+) -> pd.DataFrame:
     """Decompose the static TWFE coefficient into 2×2 comparisons (Goodman-Bacon 2021).
 
     Parameters
@@ -55,37 +56,49 @@ def bacon_decomposition(df: pd.DataFrame, *, outcome: str, unit: str, time: str,
     import diff_diff
 
     notes = _checks.Notes()
-    d = _checks.prepare_panel(df, outcome=outcome, unit=unit, time=time, columns=[treated],
-                              numeric=[], notes=notes)
+    d = _checks.prepare_panel(
+        df, outcome=outcome, unit=unit, time=time, columns=[treated], numeric=[], notes=notes
+    )
     if notes:
-        raise fail(_checks.SOURCE, "the Bacon decomposition needs a complete balanced panel; "
-                                   "the outcome has missing values", column=outcome,
-                   rows=list(df.index[df[outcome].isna()]))
+        raise fail(
+            _checks.SOURCE,
+            "the Bacon decomposition needs a complete balanced panel; "
+            "the outcome has missing values",
+            column=outcome,
+            rows=list(df.index[df[outcome].isna()]),
+        )
     n_periods = d[time].nunique()
     counts = d.groupby(unit)[time].transform("nunique")
     if (counts < n_periods).any():
-        raise fail(_checks.SOURCE, "the Bacon decomposition needs a balanced panel (every unit "
-                                   "observed in every period)", column=unit,
-                   rows=list(d.index[counts < n_periods]))
-    d["_cohort"] = _checks.cohort_from_indicator(d, unit=unit, time=time,
-                                                 treated=treated).to_numpy()
+        raise fail(
+            _checks.SOURCE,
+            "the Bacon decomposition needs a balanced panel (every unit observed in every period)",
+            column=unit,
+            rows=list(d.index[counts < n_periods]),
+        )
+    d["_cohort"] = _checks.cohort_from_indicator(
+        d, unit=unit, time=time, treated=treated
+    ).to_numpy()
     with quiet_backend():
         res = diff_diff.BaconDecomposition(weights="exact").fit(
-            d, outcome=outcome, unit=unit, time=time, first_treat="_cohort")
+            d, outcome=outcome, unit=unit, time=time, first_treat="_cohort"
+        )
     raw = res.to_dataframe()
 
     def _label(v: object) -> object:
         return "never" if v == "never_treated" else v
 
-    out = pd.DataFrame({
-        "comparison": raw["comparison_type"].to_numpy(),
-        "treated_cohort": raw["treated_group"].map(_label).to_numpy(),
-        "control_cohort": raw["control_group"].map(_label).to_numpy(),
-        "weight": raw["weight"].to_numpy(float),
-        "estimate": raw["estimate"].to_numpy(float),
-        "n_treated": raw["n_treated"].to_numpy(),
-        "n_control": raw["n_control"].to_numpy(),
-    })
+    out = pd.DataFrame(
+        {
+            "comparison": raw["comparison_type"].to_numpy(),
+            "treated_cohort": raw["treated_group"].map(_label).to_numpy(),
+            "control_cohort": raw["control_group"].map(_label).to_numpy(),
+            "weight": raw["weight"].to_numpy(float),
+            "estimate": raw["estimate"].to_numpy(float),
+            "n_treated": raw["n_treated"].to_numpy(),
+            "n_control": raw["n_control"].to_numpy(),
+        }
+    )
     out.attrs["twfe_estimate"] = float(res.twfe_estimate)
     out.attrs["decomposition_error"] = float(res.decomposition_error)
     return out

@@ -194,10 +194,12 @@ class HonestDiDResult:
             f"[{f.format(self.original.ci_low)}, {f.format(self.original.ci_high)}]",
             f"{self.param_name:>8}  {'ci_low':>10}  {'ci_high':>10}",
         ]
-        for i, (m, lo, hi) in enumerate(
-            zip(self.grid, self.ci_low, self.ci_high, strict=True)
-        ):
-            flag = "  (open: reaches end of theta grid)" if self.open_ended and self.open_ended[i] else ""
+        for i, (m, lo, hi) in enumerate(zip(self.grid, self.ci_low, self.ci_high, strict=True)):
+            flag = (
+                "  (open: reaches end of theta grid)"
+                if self.open_ended and self.open_ended[i]
+                else ""
+            )
             lines.append(f"{m:>8.4g}  {f.format(lo):>10}  {f.format(hi):>10}{flag}")
         bd = self.breakdown
         lines.append(
@@ -262,8 +264,10 @@ class HonestDiDResult:
         ax.errorbar(
             [x0],
             [self.original.estimate],
-            yerr=[[self.original.estimate - self.original.ci_low],
-                  [self.original.ci_high - self.original.estimate]],
+            yerr=[
+                [self.original.estimate - self.original.ci_low],
+                [self.original.ci_high - self.original.estimate],
+            ],
             fmt="none",
             ecolor="tab:red",
             capsize=4,
@@ -273,7 +277,12 @@ class HonestDiDResult:
         hi = np.asarray(self.ci_high, dtype=float)
         mid = (lo + hi) / 2
         ax.errorbar(
-            grid, mid, yerr=[mid - lo, hi - mid], fmt="none", ecolor="tab:blue", capsize=4,
+            grid,
+            mid,
+            yerr=[mid - lo, hi - mid],
+            fmt="none",
+            ecolor="tab:blue",
+            capsize=4,
             label=self.ci_method,
         )
         ax.axhline(0.0, color="black", linewidth=0.8)
@@ -422,11 +431,14 @@ def honest_did_from_moments(
         betahat, sigma, num_pre_periods, num_post_periods, l_vec
     )
     if method not in ("relative_magnitude", "smoothness"):
-        raise fail(_SOURCE, "method must be 'relative_magnitude' or 'smoothness'",
-                   column="method", rows=[method])
+        raise fail(
+            _SOURCE,
+            "method must be 'relative_magnitude' or 'smoothness'",
+            column="method",
+            rows=[method],
+        )
     if not (isinstance(alpha, float | int) and 0 < float(alpha) < 1):
-        raise fail(_SOURCE, "alpha must lie strictly between 0 and 1", column="alpha",
-                   rows=[alpha])
+        raise fail(_SOURCE, "alpha must lie strictly between 0 and 1", column="alpha", rows=[alpha])
     alpha = float(alpha)
     if grid is None:
         grid_arr = _default_grid(method, beta, sig, n_pre)
@@ -434,11 +446,19 @@ def honest_did_from_moments(
         grid_arr = np.atleast_1d(np.asarray(grid, dtype=float))
         bad = [g for g in grid_arr if not (np.isfinite(g) and g >= 0)]
         if grid_arr.size == 0 or bad:
-            raise fail(_SOURCE, "grid must be a non-empty list of finite values >= 0",
-                       column="grid", rows=bad)
+            raise fail(
+                _SOURCE,
+                "grid must be a non-empty list of finite values >= 0",
+                column="grid",
+                rows=bad,
+            )
     if theta_grid_points < 2:
-        raise fail(_SOURCE, "theta_grid_points must be at least 2", column="theta_grid_points",
-                   rows=[theta_grid_points])
+        raise fail(
+            _SOURCE,
+            "theta_grid_points must be at least 2",
+            column="theta_grid_points",
+            rows=[theta_grid_points],
+        )
 
     original = _original_ci(beta, sig, n_pre, lv, alpha)
     sd_theta = float(np.sqrt(lv @ sig[n_pre:, n_pre:] @ lv))
@@ -452,15 +472,25 @@ def honest_did_from_moments(
         else:
             tlo, thi = float(theta_grid[0]), float(theta_grid[1])
             if not (np.isfinite(tlo) and np.isfinite(thi) and tlo < thi):
-                raise fail(_SOURCE, "theta_grid must be (lower, upper) with lower < upper",
-                           column="theta_grid", rows=[theta_grid])
+                raise fail(
+                    _SOURCE,
+                    "theta_grid must be (lower, upper) with lower < upper",
+                    column="theta_grid",
+                    rows=[theta_grid],
+                )
         thetas = np.linspace(tlo, thi, int(theta_grid_points))
-        settings = {"theta_grid": [tlo, thi], "theta_grid_points": int(theta_grid_points),
-                    "lf_sims": int(lf_sims), "seed": int(seed), "hybrid_kappa": alpha / 10,
-                    "bound": "deviation from parallel trends"}
+        settings = {
+            "theta_grid": [tlo, thi],
+            "theta_grid_points": int(theta_grid_points),
+            "lf_sims": int(lf_sims),
+            "seed": int(seed),
+            "hybrid_kappa": alpha / 10,
+            "bound": "deviation from parallel trends",
+        }
         for mbar in grid_arr:
-            accept = _rm_clf_accept(beta, sig, n_pre, n_post, lv, float(mbar), alpha, thetas,
-                                    lf_sims, seed)
+            accept = _rm_clf_accept(
+                beta, sig, n_pre, n_post, lv, float(mbar), alpha, thetas, lf_sims, seed
+            )
             if accept.any():
                 lows.append(float(thetas[accept].min()))
                 highs.append(float(thetas[accept].max()))
@@ -482,8 +512,9 @@ def honest_did_from_moments(
         from diff_diff.honest_did import _compute_optimal_flci
 
         for m in grid_arr:
-            lo, hi = _compute_optimal_flci(beta[:n_pre], beta[n_pre:], sig, lv, n_pre, n_post,
-                                           float(m), alpha)
+            lo, hi = _compute_optimal_flci(
+                beta[:n_pre], beta[n_pre:], sig, lv, n_pre, n_post, float(m), alpha
+            )
             lows.append(float(lo))
             highs.append(float(hi))
         opens = [False] * len(grid_arr)
@@ -522,16 +553,24 @@ def _from_event_study(es: Any) -> tuple[np.ndarray, np.ndarray, int, int, np.nda
     vcov = np.asarray(es.vcov, dtype=float)
     ref = int(es.reference)
     if rel.ndim != 1 or len(rel) != len(coef) or vcov.shape != (len(coef), len(coef)):
-        raise fail(src, "rel_times, coef and vcov must be aligned (k, k, k x k)",
-                   column="vcov", rows=[f"rel_times {rel.shape}, coef {coef.shape}, "
-                                        f"vcov {vcov.shape}"])
+        raise fail(
+            src,
+            "rel_times, coef and vcov must be aligned (k, k, k x k)",
+            column="vcov",
+            rows=[f"rel_times {rel.shape}, coef {coef.shape}, vcov {vcov.shape}"],
+        )
     if not np.all(np.equal(np.mod(rel, 1), 0)):
-        raise fail(src, "rel_times must be integers", column="rel_times",
-                   rows=[t for t in rel if t % 1 != 0])
+        raise fail(
+            src,
+            "rel_times must be integers",
+            column="rel_times",
+            rows=[t for t in rel if t % 1 != 0],
+        )
     rel = rel.astype(int)
     if ref in set(rel.tolist()):
-        raise fail(src, "rel_times must exclude the reference period", column="rel_times",
-                   rows=[ref])
+        raise fail(
+            src, "rel_times must exclude the reference period", column="rel_times", rows=[ref]
+        )
     order = np.argsort(rel, kind="stable")
     rel, coef, vcov = rel[order], coef[order], vcov[np.ix_(order, order)]
     if len(np.unique(rel)) != len(rel):
@@ -543,27 +582,40 @@ def _from_event_study(es: Any) -> tuple[np.ndarray, np.ndarray, int, int, np.nda
     expected_post = np.arange(ref + 1, ref + 1 + len(post))
     if not (np.array_equal(pre, expected_pre) and np.array_equal(post, expected_post)):
         gaps = sorted(set(expected_pre.tolist() + expected_post.tolist()) - set(rel.tolist()))
-        raise fail(src, "the Rambachan-Roth restrictions are positional: event times must be "
-                        "consecutive integers around the reference period (missing ones "
-                        "listed)", column="rel_times", rows=gaps)
+        raise fail(
+            src,
+            "the Rambachan-Roth restrictions are positional: event times must be "
+            "consecutive integers around the reference period (missing ones "
+            "listed)",
+            column="rel_times",
+            rows=gaps,
+        )
     n_pre_attr = int(getattr(es, "n_pre", len(pre)))
     n_post_attr = int(getattr(es, "n_post", len(post)))
     if n_pre_attr + n_post_attr != len(rel):
-        raise fail(src, f"n_pre + n_post ({n_pre_attr} + {n_post_attr}) must equal the number "
-                        f"of coefficients ({len(rel)})", column="n_pre",
-                   rows=[n_pre_attr, n_post_attr])
+        raise fail(
+            src,
+            f"n_pre + n_post ({n_pre_attr} + {n_post_attr}) must equal the number "
+            f"of coefficients ({len(rel)})",
+            column="n_pre",
+            rows=[n_pre_attr, n_post_attr],
+        )
     if (n_pre_attr, n_post_attr) != (len(pre), len(post)):
         warnings.warn(
             f"honest_did: the event study counts {n_pre_attr} pre-periods, but as in R's "
             f"HonestDiD the split is at the reference period ({ref}): {len(pre)} coefficients "
             f"before it are pre-periods, the {len(post)} after it post-periods.",
-            RuntimeWarning, stacklevel=3)
+            RuntimeWarning,
+            stacklevel=3,
+        )
     if not getattr(es, "vcov_is_full", True):
         warnings.warn(
             "honest_did: the event study's covariance is diagonal only (covariances between "
             "event times unknown); the robust confidence sets treat the coefficients as "
             "independent, which can be wrong in either direction.",
-            RuntimeWarning, stacklevel=3)
+            RuntimeWarning,
+            stacklevel=3,
+        )
     return coef, vcov, len(pre), len(post), rel
 
 
@@ -575,15 +627,27 @@ def _validate_moments(
     try:
         n_pre, n_post = int(n_pre), int(n_post)
     except (TypeError, ValueError):
-        raise fail(_SOURCE, "num_pre_periods and num_post_periods must be integers",
-                   column="num_pre_periods", rows=[n_pre, n_post]) from None
+        raise fail(
+            _SOURCE,
+            "num_pre_periods and num_post_periods must be integers",
+            column="num_pre_periods",
+            rows=[n_pre, n_post],
+        ) from None
     if n_pre < 1 or n_post < 1:
-        raise fail(_SOURCE, "at least one pre-period and one post-period coefficient needed",
-                   column="num_pre_periods", rows=[n_pre, n_post])
+        raise fail(
+            _SOURCE,
+            "at least one pre-period and one post-period coefficient needed",
+            column="num_pre_periods",
+            rows=[n_pre, n_post],
+        )
     k = n_pre + n_post
     if beta.size != k:
-        raise fail(_SOURCE, f"betahat must have num_pre_periods + num_post_periods = {k} "
-                            "entries", column="betahat", rows=[beta.size])
+        raise fail(
+            _SOURCE,
+            f"betahat must have num_pre_periods + num_post_periods = {k} entries",
+            column="betahat",
+            rows=[beta.size],
+        )
     if sig.shape != (k, k):
         raise fail(_SOURCE, f"sigma must be {k} x {k}", column="sigma", rows=[sig.shape])
     bad = np.flatnonzero(~np.isfinite(beta)).tolist()
@@ -594,25 +658,35 @@ def _validate_moments(
         raise fail(_SOURCE, "sigma must be finite", column="sigma", rows=rows)
     asym = np.abs(sig - sig.T).max()
     if asym > 1e-8 * max(1.0, np.abs(sig).max()):
-        raise fail(_SOURCE, "sigma must be symmetric", column="sigma",
-                   rows=[f"max asymmetry {asym:.3g}"])
+        raise fail(
+            _SOURCE, "sigma must be symmetric", column="sigma", rows=[f"max asymmetry {asym:.3g}"]
+        )
     sig = (sig + sig.T) / 2
     eig = np.linalg.eigvalsh(sig)
     if eig.min() < -1e-10 * max(1.0, eig.max()):
-        raise fail(_SOURCE, "sigma must be positive semi-definite", column="sigma",
-                   rows=[f"smallest eigenvalue {eig.min():.3g}"])
+        raise fail(
+            _SOURCE,
+            "sigma must be positive semi-definite",
+            column="sigma",
+            rows=[f"smallest eigenvalue {eig.min():.3g}"],
+        )
     diag_bad = np.flatnonzero(np.diag(sig) <= 0).tolist()
     if diag_bad:
-        raise fail(_SOURCE, "every coefficient needs a positive variance", column="sigma",
-                   rows=diag_bad)
+        raise fail(
+            _SOURCE, "every coefficient needs a positive variance", column="sigma", rows=diag_bad
+        )
     if l_vec is None:
         lv = np.zeros(n_post)
         lv[0] = 1.0
     else:
         lv = np.asarray(l_vec, dtype=float).ravel()
         if lv.size != n_post or not np.all(np.isfinite(lv)) or not np.any(lv != 0):
-            raise fail(_SOURCE, f"l_vec must be {n_post} finite weights, not all zero",
-                       column="l_vec", rows=list(lv))
+            raise fail(
+                _SOURCE,
+                f"l_vec must be {n_post} finite weights, not all zero",
+                column="l_vec",
+                rows=list(lv),
+            )
     return beta, sig, n_pre, n_post, lv
 
 
@@ -633,13 +707,18 @@ def _default_grid(method: str, beta: np.ndarray, sig: np.ndarray, n_pre: int) ->
     return np.linspace(0.0, max(mub, 0.0), 10)
 
 
-def _original_ci(beta: np.ndarray, sig: np.ndarray, n_pre: int, lv: np.ndarray,
-                 alpha: float) -> Estimate:
+def _original_ci(
+    beta: np.ndarray, sig: np.ndarray, n_pre: int, lv: np.ndarray, alpha: float
+) -> Estimate:
     est = float(lv @ beta[n_pre:])
     se = float(np.sqrt(lv @ sig[n_pre:, n_pre:] @ lv))
-    return Estimate.from_se(est, se, level=1 - alpha,
-                            method="Original event-study CI (parallel trends)",
-                            backend="analysis.honest (constructOriginalCS)")
+    return Estimate.from_se(
+        est,
+        se,
+        level=1 - alpha,
+        method="Original event-study CI (parallel trends)",
+        backend="analysis.honest (constructOriginalCS)",
+    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -733,8 +812,9 @@ class _DualLP:
         c = np.r_[1.0, np.zeros(k)]
         a_ub = -np.column_stack([self.sd, self.x])
         for j in range(y.shape[1]):
-            res = optimize.linprog(c, A_ub=a_ub, b_ub=-y[:, j], bounds=[(None, None)] * (k + 1),
-                                   method="highs")
+            res = optimize.linprog(
+                c, A_ub=a_ub, b_ub=-y[:, j], bounds=[(None, None)] * (k + 1), method="highs"
+            )
             if res.status != 0:
                 etas.append(np.nan)
                 lams.append(np.full(m, np.nan))
@@ -783,8 +863,9 @@ def _lf_cv_no_nuisance(sigma: np.ndarray, kappa: float, sims: int, seed: int) ->
     return float(np.quantile(z.max(axis=1), 1 - kappa))
 
 
-def _vlo_vup_dual(eta: float, y: np.ndarray, gamma: np.ndarray, sigma: np.ndarray,
-                  lp: _DualLP) -> tuple[float, float]:
+def _vlo_vup_dual(
+    eta: float, y: np.ndarray, gamma: np.ndarray, sigma: np.ndarray, lp: _DualLP
+) -> tuple[float, float]:
     """Return the truncation points of the dual approach (R: ``.vlo_vup_dual_fn``).
 
     R bisects for the range of ``c`` over which ``gamma`` stays optimal when ``y`` moves
@@ -814,8 +895,9 @@ def _vlo_vup_dual(eta: float, y: np.ndarray, gamma: np.ndarray, sigma: np.ndarra
     return vlo, vup
 
 
-def _vlo_vup_bisect(eta: float, s_t: np.ndarray, b: np.ndarray, sigma_b: float,
-                    lp: _DualLP) -> tuple[float, float]:
+def _vlo_vup_bisect(
+    eta: float, s_t: np.ndarray, b: np.ndarray, sigma_b: float, lp: _DualLP
+) -> tuple[float, float]:
     """Run R's ``.vlo_vup_dual_fn`` search with scipy (only when the dual vertices are not listed).
 
     As in R: from a value of ``c`` where ``gamma`` is not optimal, jump to the ``c`` at which
@@ -826,8 +908,9 @@ def _vlo_vup_bisect(eta: float, s_t: np.ndarray, b: np.ndarray, sigma_b: float,
     e1[0] = 1.0
 
     def solve(c: float) -> tuple[bool, np.ndarray | None]:
-        res = optimize.linprog(-(s_t + b * c), A_eq=w.T, b_eq=e1, bounds=[(0, None)] * len(s_t),
-                               method="highs")
+        res = optimize.linprog(
+            -(s_t + b * c), A_eq=w.T, b_eq=e1, bounds=[(0, None)] * len(s_t), method="highs"
+        )
         if res.status != 0:
             return False, None
         return abs(c - (-res.fun)) <= 1e-6, res.x
@@ -865,9 +948,17 @@ def _vlo_vup_bisect(eta: float, s_t: np.ndarray, b: np.ndarray, sigma_b: float,
     return out[1], out[0]
 
 
-def _arp_lf_reject(eta: float, lam: np.ndarray, y: np.ndarray, x: np.ndarray,
-                   sigma: np.ndarray, alpha: float, kappa: float, lf_cv: float,
-                   lp: _DualLP) -> bool:
+def _arp_lf_reject(
+    eta: float,
+    lam: np.ndarray,
+    y: np.ndarray,
+    x: np.ndarray,
+    sigma: np.ndarray,
+    alpha: float,
+    kappa: float,
+    lf_cv: float,
+    lp: _DualLP,
+) -> bool:
     """C-LF test of ``E[y - X d] <= 0`` (R: ``.lp_conditional_test_fn`` with ``hybrid_flag="LF"``)."""
     if not np.isfinite(eta):
         return False  # LP did not solve: R does not reject
@@ -894,7 +985,7 @@ def _arp_lf_reject(eta: float, lam: np.ndarray, y: np.ndarray, x: np.ndarray,
         s_b = np.eye(len(y))[b_idx]
         s_bc = np.eye(len(y))[bc_idx]
         gamma_b = np.column_stack([sd[bc_idx], x[bc_idx]]) @ wb_inv @ s_b - s_bc
-        v_b = (wb_inv[0] @ s_b)
+        v_b = wb_inv[0] @ s_b
         sigma2_b = float(v_b @ sigma @ v_b)
         sigma_b = math.sqrt(sigma2_b)
         rho = gamma_b @ sigma @ v_b / sigma2_b
@@ -911,8 +1002,9 @@ def _arp_lf_reject(eta: float, lam: np.ndarray, y: np.ndarray, x: np.ndarray,
     return bool(maxstat > cval)
 
 
-def _no_nuisance_lf_reject(y: np.ndarray, sigma: np.ndarray, a: np.ndarray, d: np.ndarray,
-                           alpha: float, lf_cv: float) -> bool:
+def _no_nuisance_lf_reject(
+    y: np.ndarray, sigma: np.ndarray, a: np.ndarray, d: np.ndarray, alpha: float, lf_cv: float
+) -> bool:
     """C-LF test without nuisance parameters (R: ``.testInIdentifiedSet_LF_Hybrid``).
 
     As in R, the second stage uses level ``alpha`` and does not truncate at the
@@ -939,14 +1031,22 @@ def _no_nuisance_lf_reject(y: np.ndarray, sigma: np.ndarray, a: np.ndarray, d: n
     vlo = float(obj[ac < 0].max()) if np.any(ac < 0) else -np.inf
     vup = float(obj[ac > 0].min()) if np.any(ac > 0) else np.inf
     mu = float(d_t[j])
-    cval = mu + sigmabar * _truncnorm_ppf(1 - alpha, (vlo - mu) / sigmabar,
-                                          (vup - mu) / sigmabar)
+    cval = mu + sigmabar * _truncnorm_ppf(1 - alpha, (vlo - mu) / sigmabar, (vup - mu) / sigmabar)
     return bool(max_moment + mu > cval)
 
 
-def _rm_clf_accept(beta: np.ndarray, sigma: np.ndarray, n_pre: int, n_post: int,
-                   l_vec: np.ndarray, mbar: float, alpha: float, thetas: np.ndarray,
-                   sims: int, seed: int) -> np.ndarray:
+def _rm_clf_accept(
+    beta: np.ndarray,
+    sigma: np.ndarray,
+    n_pre: int,
+    n_post: int,
+    l_vec: np.ndarray,
+    mbar: float,
+    alpha: float,
+    thetas: np.ndarray,
+    sims: int,
+    seed: int,
+) -> np.ndarray:
     """Return which thetas the C-LF set for Delta^RM(Mbar) accepts (R: ``computeConditionalCS_DeltaRM``).
 
     The set is the union over the location ``s`` and sign of the largest pre-period first
@@ -985,7 +1085,8 @@ def _rm_clf_accept(beta: np.ndarray, sigma: np.ndarray, n_pre: int, n_post: int,
             ys = y0[:, None] - a1[:, None] * thetas[None, todo]
             etas, lams = lp.solve(ys)
             for j, i in enumerate(todo):
-                if not _arp_lf_reject(float(etas[j]), lams[j], ys[:, j], x, sig_y, alpha,
-                                      kappa, lf_cv, lp):
+                if not _arp_lf_reject(
+                    float(etas[j]), lams[j], ys[:, j], x, sig_y, alpha, kappa, lf_cv, lp
+                ):
                     accept[i] = True
     return accept

@@ -128,27 +128,48 @@ def wild_cluster_bootstrap(
         p-value and CI (t with G-1 df), replications used, weights and the CI method.
     """
     if weights_type not in ("rademacher", "webb"):
-        raise fail(_SRC, "weights_type must be 'rademacher' or 'webb'", column="weights_type",
-                   rows=[weights_type])
+        raise fail(
+            _SRC,
+            "weights_type must be 'rademacher' or 'webb'",
+            column="weights_type",
+            rows=[weights_type],
+        )
     if not (0 < level < 1):
         raise fail(_SRC, "level must lie strictly between 0 and 1", column="level", rows=[level])
     if int(reps) < 9:
         raise fail(_SRC, "reps must be at least 9", column="reps", rows=[reps])
-    design = _build_design(df, formula=formula, outcome=outcome, regressors=regressors,
-                           fixed_effects=fixed_effects, cluster=cluster)
+    design = _build_design(
+        df,
+        formula=formula,
+        outcome=outcome,
+        regressors=regressors,
+        fixed_effects=fixed_effects,
+        cluster=cluster,
+    )
     if param not in design.names:
-        raise fail(_SRC, f"param is not a regressor of the model (regressors: {design.names})",
-                   column=param)
+        raise fail(
+            _SRC,
+            f"param is not a regressor of the model (regressors: {design.names})",
+            column=param,
+        )
     j = design.names.index(param)
     n, k = design.x.shape
     codes, uniq = pd.factorize(design.clusters)
     g = len(uniq)
     if g < 2:
-        raise fail(_SRC, "the wild cluster bootstrap needs at least 2 clusters", column=cluster,
-                   rows=list(uniq))
+        raise fail(
+            _SRC,
+            "the wild cluster bootstrap needs at least 2 clusters",
+            column=cluster,
+            rows=list(uniq),
+        )
     if np.linalg.matrix_rank(design.x) < k:
-        raise fail(_SRC, "the regressors are collinear (after absorbing fixed effects)",
-                   column=param, rows=design.names)
+        raise fail(
+            _SRC,
+            "the regressors are collinear (after absorbing fixed effects)",
+            column=param,
+            rows=design.names,
+        )
 
     beta, se_a = _ols_cr1(design.x, design.y, codes, g, j, k_extra=design.k_extra)
     df_t = g - 1
@@ -166,17 +187,38 @@ def wild_cluster_bootstrap(
 
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message="Only .* clusters detected")
-            res = wild_bootstrap_se(design.x, design.y, np.zeros(n), codes, j,
-                                    n_bootstrap=int(reps), weight_type=weights_type,
-                                    null_hypothesis=float(null), alpha=1 - level, seed=seed)
+            res = wild_bootstrap_se(
+                design.x,
+                design.y,
+                np.zeros(n),
+                codes,
+                j,
+                n_bootstrap=int(reps),
+                weight_type=weights_type,
+                null_hypothesis=float(null),
+                alpha=1 - level,
+                seed=seed,
+            )
         p_value, ci_low, ci_high, b_used = res.p_value, res.ci_lower, res.ci_upper, res.n_bootstrap
         method = f"Wild cluster bootstrap (WCR, {weights_type})"
         backend = f"diff-diff {diff_diff.__version__} (utils.wild_bootstrap_se)"
         ci_method = "test inversion"
     else:
-        p_value, ci_low, ci_high, b_used = _wcu(design.x, design.y, codes, g, j, beta, se_a,
-                                                int(reps), weights_type, float(null), level,
-                                                seed, design.k_extra)
+        p_value, ci_low, ci_high, b_used = _wcu(
+            design.x,
+            design.y,
+            codes,
+            g,
+            j,
+            beta,
+            se_a,
+            int(reps),
+            weights_type,
+            float(null),
+            level,
+            seed,
+            design.k_extra,
+        )
         method = f"Wild cluster bootstrap (WCU, {weights_type})"
         backend = "analysis.inference (WCU, numpy)"
         ci_method = "percentile-t (symmetric)"
@@ -208,16 +250,26 @@ def wild_cluster_bootstrap(
     )
 
 
-def _build_design(df: pd.DataFrame, *, formula: str | None, outcome: str | None,
-                  regressors: Sequence[str], fixed_effects: Sequence[str],
-                  cluster: str) -> _Design:
+def _build_design(
+    df: pd.DataFrame,
+    *,
+    formula: str | None,
+    outcome: str | None,
+    regressors: Sequence[str],
+    fixed_effects: Sequence[str],
+    cluster: str,
+) -> _Design:
     """Validate the input and return y, X (fixed effects absorbed or dummied), clusters."""
     if not isinstance(df, pd.DataFrame):
         raise fail(_SRC, "df must be a pandas DataFrame", rows=[type(df).__name__])
     if formula is not None:
         if outcome is not None or regressors or fixed_effects:
-            raise fail(_SRC, "give either formula or outcome/regressors/fixed_effects",
-                       column="formula", rows=[formula])
+            raise fail(
+                _SRC,
+                "give either formula or outcome/regressors/fixed_effects",
+                column="formula",
+                rows=[formula],
+            )
         from formulaic import Formula
 
         main, _, fe_part = formula.partition("|")
@@ -225,20 +277,23 @@ def _build_design(df: pd.DataFrame, *, formula: str | None, outcome: str | None,
         try:
             needed = sorted(str(v) for v in Formula(main).required_variables)
         except Exception as exc:  # formulaic parse errors
-            raise fail(_SRC, f"cannot parse formula: {exc}", column="formula",
-                       rows=[formula]) from None
+            raise fail(
+                _SRC, f"cannot parse formula: {exc}", column="formula", rows=[formula]
+            ) from None
     else:
         if outcome is None or not regressors:
-            raise fail(_SRC, "give formula, or outcome and at least one regressor",
-                       column="outcome")
+            raise fail(
+                _SRC, "give formula, or outcome and at least one regressor", column="outcome"
+            )
         main = None
         fes = list(fixed_effects)
         needed = [outcome, *regressors]
     cols = list(dict.fromkeys([*needed, *fes, cluster]))
     missing_cols = [c for c in cols if c not in df.columns]
     if missing_cols:
-        raise DataValidationError(_SRC, [
-            _viol("column not found in the data", c) for c in missing_cols])
+        raise DataValidationError(
+            _SRC, [_viol("column not found in the data", c) for c in missing_cols]
+        )
     violations = []
     for c in cols:
         bad = df.index[df[c].isna()].tolist()
@@ -254,13 +309,21 @@ def _build_design(df: pd.DataFrame, *, formula: str | None, outcome: str | None,
         x_df = pd.DataFrame(np.asarray(mm.rhs, dtype=float), columns=list(mm.rhs.columns))
         bad_rows = df.index[~(np.isfinite(y) & np.all(np.isfinite(x_df.to_numpy()), axis=1))]
         if len(bad_rows):
-            raise fail(_SRC, "the formula produces missing or infinite values",
-                       column="formula", rows=bad_rows.tolist())
+            raise fail(
+                _SRC,
+                "the formula produces missing or infinite values",
+                column="formula",
+                rows=bad_rows.tolist(),
+            )
     else:
         for c in needed:
             if not pd.api.types.is_numeric_dtype(df[c]) and not pd.api.types.is_bool_dtype(df[c]):
-                raise fail(_SRC, "outcome and regressors must be numeric", column=c,
-                           rows=df.index[:3].tolist())
+                raise fail(
+                    _SRC,
+                    "outcome and regressors must be numeric",
+                    column=c,
+                    rows=df.index[:3].tolist(),
+                )
         y = df[outcome].to_numpy(dtype=float)
         x_df = pd.DataFrame({"Intercept": np.ones(len(df))})
         for c in regressors:
@@ -271,8 +334,7 @@ def _build_design(df: pd.DataFrame, *, formula: str | None, outcome: str | None,
         per_level = pd.DataFrame({"fe": df[fe].to_numpy(), "cl": clusters}).groupby("fe")["cl"]
         (nested if per_level.nunique().max() == 1 else dummied).append(fe)
     for fe in dummied:
-        dummies = pd.get_dummies(df[fe].astype("category"), prefix=fe, drop_first=True,
-                                 dtype=float)
+        dummies = pd.get_dummies(df[fe].astype("category"), prefix=fe, drop_first=True, dtype=float)
         x_df = pd.concat([x_df, dummies.reset_index(drop=True)], axis=1)
     x = x_df.to_numpy(dtype=float)
     names = list(x_df.columns)
@@ -287,8 +349,9 @@ def _build_design(df: pd.DataFrame, *, formula: str | None, outcome: str | None,
     # nested in the clusters but still counts one parameter for them (the intercept demeaned
     # away above); checked against pyfixest 0.60 CRV1 standard errors.
     k_extra = 1 if nested else 0
-    return _Design(y=y, x=x, names=names, clusters=clusters, absorbed=nested, dummied=dummied,
-                   k_extra=k_extra)
+    return _Design(
+        y=y, x=x, names=names, clusters=clusters, absorbed=nested, dummied=dummied, k_extra=k_extra
+    )
 
 
 def _viol(rule: str, column: str, rows: Sequence[object] = ()) -> Any:
@@ -308,15 +371,17 @@ def _demean(a: np.ndarray, fe: pd.DataFrame) -> np.ndarray:
     from pyfixest.core.demean import demean
 
     flist = np.column_stack([pd.factorize(fe[c])[0] for c in fe.columns]).astype(np.uint64)
-    out, ok = demean(np.ascontiguousarray(a, dtype=float), flist, np.ones(a.shape[0]),
-                     tol=1e-12, maxiter=100_000)
+    out, ok = demean(
+        np.ascontiguousarray(a, dtype=float), flist, np.ones(a.shape[0]), tol=1e-12, maxiter=100_000
+    )
     if not ok:
         raise fail(_SRC, "demeaning by the fixed effects did not converge", column=fe.columns[0])
     return out
 
 
-def _ols_cr1(x: np.ndarray, y: np.ndarray, codes: np.ndarray, g: int, j: int,
-             k_extra: int = 0) -> tuple[float, float]:
+def _ols_cr1(
+    x: np.ndarray, y: np.ndarray, codes: np.ndarray, g: int, j: int, k_extra: int = 0
+) -> tuple[float, float]:
     """Return OLS coefficient j and its CR1 standard error (G/(G-1) * (n-1)/(n-k)).
 
     ``k`` counts parameters as pyfixest's default small-sample correction does.
@@ -332,8 +397,7 @@ def _ols_cr1(x: np.ndarray, y: np.ndarray, codes: np.ndarray, g: int, j: int,
     return float(beta[j]), float(np.sqrt(corr * np.sum(score**2)))
 
 
-def _cluster_weights(g: int, reps: int, weights_type: str,
-                     rng: np.random.Generator) -> np.ndarray:
+def _cluster_weights(g: int, reps: int, weights_type: str, rng: np.random.Generator) -> np.ndarray:
     """(B, G) weights; Rademacher sign vectors enumerated when 2**G <= reps (as boottest)."""
     if weights_type == "rademacher":
         if g <= 20 and 2**g <= reps:
@@ -344,9 +408,21 @@ def _cluster_weights(g: int, reps: int, weights_type: str,
     return rng.choice(webb, size=(reps, g))
 
 
-def _wcu(x: np.ndarray, y: np.ndarray, codes: np.ndarray, g: int, j: int, beta_j: float,
-         se: float, reps: int, weights_type: str, null: float, level: float,
-         seed: int | None, k_extra: int = 0) -> tuple[float, float, float, int]:
+def _wcu(
+    x: np.ndarray,
+    y: np.ndarray,
+    codes: np.ndarray,
+    g: int,
+    j: int,
+    beta_j: float,
+    se: float,
+    reps: int,
+    weights_type: str,
+    null: float,
+    level: float,
+    seed: int | None,
+    k_extra: int = 0,
+) -> tuple[float, float, float, int]:
     """Unrestricted wild cluster bootstrap (WCU), vectorized over replications.
 
     With ``a = X (X'X)^{-1} e_j`` and residuals ``u``: the bootstrap deviation is
@@ -417,8 +493,9 @@ class RandomizationResult:
 
     def tidy(self) -> pd.DataFrame:
         """Return a one-row DataFrame."""
-        return pd.DataFrame([{k: v for k, v in self.to_dict().items()
-                              if k not in ("distribution", "extra")}])
+        return pd.DataFrame(
+            [{k: v for k, v in self.to_dict().items() if k not in ("distribution", "extra")}]
+        )
 
     def to_dict(self) -> dict[str, Any]:
         """Return a JSON-serialisable dict (the distribution included)."""
@@ -435,8 +512,10 @@ class RandomizationResult:
     def summary(self, digits: int = 3) -> str:
         """Return one line: statistic, p-value, number of re-assignments."""
         kind = "all assignments" if self.exact else "random re-assignments"
-        return (f"Randomization inference ({self.method}): T = {self.statistic:.{digits}f}, "
-                f"two-sided p = {self.p_value:.{digits}g} ({self.reps} {kind})")
+        return (
+            f"Randomization inference ({self.method}): T = {self.statistic:.{digits}f}, "
+            f"two-sided p = {self.p_value:.{digits}g} ({self.reps} {kind})"
+        )
 
     def effect_summary(self) -> str:
         """Describe the result in plain words."""
@@ -445,8 +524,11 @@ class RandomizationResult:
             f"If the programme had no effect on anyone, re-assigning treatment "
             f"({self.method}) would give an estimate at least as far from zero as the observed "
             f"{self.statistic:.3g} with probability {share:.3g}."
-            + (" That is unlikely: the data speak against 'no effect'." if share < 0.05 else
-               " That is not unusual: the data are compatible with 'no effect'.")
+            + (
+                " That is unlikely: the data speak against 'no effect'."
+                if share < 0.05
+                else " That is not unusual: the data are compatible with 'no effect'."
+            )
         )
 
     def plot(self, ax: Any = None) -> Any:
@@ -457,8 +539,12 @@ class RandomizationResult:
             fig, ax = plt.subplots(figsize=(6, 4))
         else:
             fig = ax.figure
-        ax.hist(self.distribution, bins=min(50, max(10, len(self.distribution) // 20)),
-                color="0.7", edgecolor="white")
+        ax.hist(
+            self.distribution,
+            bins=min(50, max(10, len(self.distribution) // 20)),
+            color="0.7",
+            edgecolor="white",
+        )
         ax.axvline(self.statistic, color="tab:red", label=f"observed ({self.statistic:.3g})")
         ax.axvline(-self.statistic, color="tab:red", linestyle=":")
         ax.set_xlabel("estimate under re-assignment")
@@ -522,8 +608,7 @@ def randomization_inference(
     RandomizationResult
     """
     if (assign is None) == (permute is None):
-        raise fail(_SRC, "give exactly one of assign or permute", column="permute",
-                   rows=[permute])
+        raise fail(_SRC, "give exactly one of assign or permute", column="permute", rows=[permute])
     if int(reps) < 1:
         raise fail(_SRC, "reps must be positive", column="reps", rows=[reps])
     rng = np.random.default_rng(seed)
@@ -532,12 +617,17 @@ def randomization_inference(
     if permute is not None:
         group_col = {"cluster": cluster, "unit": unit}.get(permute)
         if permute not in ("cluster", "unit") or group_col is None:
-            raise fail(_SRC, "permute must be 'cluster' (with cluster=) or 'unit' (with unit=)",
-                       column="permute", rows=[permute])
+            raise fail(
+                _SRC,
+                "permute must be 'cluster' (with cluster=) or 'unit' (with unit=)",
+                column="permute",
+                rows=[permute],
+            )
         tcols = [treatment] if isinstance(treatment, str) else list(treatment or [])
         if not tcols:
-            raise fail(_SRC, "permute needs treatment= (the column(s) to re-assign)",
-                       column="treatment")
+            raise fail(
+                _SRC, "permute needs treatment= (the column(s) to re-assign)", column="treatment"
+            )
         groups, table = _group_table(df, group_col, tcols)
         observed = _observed(estimator, df)
         n_distinct = _n_multiset_perms(table)
@@ -551,8 +641,11 @@ def randomization_inference(
                 stats_list.append(_call(estimator, work))
         else:
             if exact is True:
-                warnings.warn(f"{n_distinct} distinct assignments: too many to enumerate, "
-                              "sampling instead", RuntimeWarning, stacklevel=2)
+                warnings.warn(
+                    f"{n_distinct} distinct assignments: too many to enumerate, sampling instead",
+                    RuntimeWarning,
+                    stacklevel=2,
+                )
             for _ in range(int(reps)):
                 perm = table[rng.permutation(table.shape[0])]
                 for c_i, c in enumerate(tcols):
@@ -569,8 +662,11 @@ def randomization_inference(
     finite = np.isfinite(dist)
     n_failed = int((~finite).sum())
     if n_failed:
-        warnings.warn(f"{n_failed} re-assignments gave a non-finite estimate and are dropped",
-                      RuntimeWarning, stacklevel=2)
+        warnings.warn(
+            f"{n_failed} re-assignments gave a non-finite estimate and are dropped",
+            RuntimeWarning,
+            stacklevel=2,
+        )
     dist = dist[finite]
     if dist.size == 0:
         raise fail(_SRC, "the estimator failed on every re-assignment", column="estimator")
@@ -591,8 +687,12 @@ def randomization_inference(
 def _observed(estimator: Callable[[pd.DataFrame], float], df: pd.DataFrame) -> float:
     value = _call(estimator, df)
     if not np.isfinite(value):
-        raise fail(_SRC, "the estimator returned a non-finite value on the observed data",
-                   column="estimator", rows=[value])
+        raise fail(
+            _SRC,
+            "the estimator returned a non-finite value on the observed data",
+            column="estimator",
+            rows=[value],
+        )
     return value
 
 
@@ -600,28 +700,34 @@ def _call(estimator: Callable[[pd.DataFrame], float], data: pd.DataFrame) -> flo
     return float(estimator(data))
 
 
-def _group_table(df: pd.DataFrame, group_col: str,
-                 tcols: list[str]) -> tuple[np.ndarray, np.ndarray]:
+def _group_table(
+    df: pd.DataFrame, group_col: str, tcols: list[str]
+) -> tuple[np.ndarray, np.ndarray]:
     """Return (group code of each row, group-level table of treatment values)."""
     missing = [c for c in [group_col, *tcols] if c not in df.columns]
     if missing:
-        raise DataValidationError(_SRC, [_viol("column not found in the data", c)
-                                         for c in missing])
+        raise DataValidationError(_SRC, [_viol("column not found in the data", c) for c in missing])
     bad = df.index[df[group_col].isna()].tolist()
     if bad:
         raise fail(_SRC, "missing values are not allowed", column=group_col, rows=bad)
     codes, uniq = pd.factorize(df[group_col])
     if len(uniq) < 2:
-        raise fail(_SRC, "at least two groups are needed to permute", column=group_col,
-                   rows=list(uniq))
+        raise fail(
+            _SRC, "at least two groups are needed to permute", column=group_col, rows=list(uniq)
+        )
     table = np.empty((len(uniq), len(tcols)), dtype=object)
     for c_i, c in enumerate(tcols):
         per = df.groupby(codes)[c]
         varying = per.nunique(dropna=False)
         if (varying > 1).any():
             offending = [uniq[i] for i in varying.index[varying > 1]]
-            raise fail(_SRC, f"treatment column must be constant within each {group_col} to be "
-                             "permuted across them", column=c, rows=offending)
+            raise fail(
+                _SRC,
+                f"treatment column must be constant within each {group_col} to be "
+                "permuted across them",
+                column=c,
+                rows=offending,
+            )
         table[:, c_i] = per.first().reindex(range(len(uniq))).to_numpy()
     with contextlib.suppress(TypeError, ValueError):  # keep numeric treatment numeric
         table = table.astype(float)

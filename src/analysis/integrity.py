@@ -76,9 +76,13 @@ def verify_raw(raw_dir: Path | None = None) -> dict[str, str]:
         listed = read_manifest(manifest)
         for extra in sorted(p.name for p in folder.iterdir() if p.is_file()):
             if extra not in listed and extra not in UNMANIFESTED:
-                problems.append(Violation(rule="file is not listed in SHA256SUMS (raw data must "
-                                               "be declared with their hash)",
-                                          column=paths.relative(folder / extra)))
+                problems.append(
+                    Violation(
+                        rule="file is not listed in SHA256SUMS (raw data must "
+                        "be declared with their hash)",
+                        column=paths.relative(folder / extra),
+                    )
+                )
         for name, expected in listed.items():
             f = folder / name
             rel = paths.relative(f)

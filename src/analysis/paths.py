@@ -23,7 +23,9 @@ RAW_DIR = DATA_DIR / "raw"
 PROCESSED_DIR = DATA_DIR / "processed"
 REFERENCE_DIR = DATA_DIR / "reference"
 PROGRAMME_DIR = RAW_DIR / "programme"  # real pupil records: git-ignored, never published
-PRIVATE_DIR = DATA_DIR / "private"  # per-run lists of pupil ids for the privacy scanner (git-ignored)
+PRIVATE_DIR = (
+    DATA_DIR / "private"
+)  # per-run lists of pupil ids for the privacy scanner (git-ignored)
 
 NOTEBOOKS_DIR = ROOT / "notebooks"
 

@@ -232,10 +232,18 @@ class _Design:
     def to_dict(self) -> dict[str, Any]:
         """Return the inputs as a JSON-serialisable dict."""
         return {
-            "outcome": self.outcome, "base_rate": self.base_rate, "alpha": self.alpha,
-            "power": self.target_power, "r2": self.r2, "cluster_size": self.cluster_size,
-            "icc": self.icc, "two_sided": self.two_sided, "design": self.design,
-            "n_pre": self.n_pre, "n_post": self.n_post, "autocorr": self.autocorr,
+            "outcome": self.outcome,
+            "base_rate": self.base_rate,
+            "alpha": self.alpha,
+            "power": self.target_power,
+            "r2": self.r2,
+            "cluster_size": self.cluster_size,
+            "icc": self.icc,
+            "two_sided": self.two_sided,
+            "design": self.design,
+            "n_pre": self.n_pre,
+            "n_post": self.n_post,
+            "autocorr": self.autocorr,
             "binary_method": self.binary_method if self.outcome == "binary" else None,
             "dist": self.dist,
         }
@@ -246,61 +254,128 @@ def _check(cond: bool, source: str, column: str, rule: str) -> None:
         raise fail(source, rule, column=column)
 
 
-def _make_design(source: str, *, outcome: str, base_rate: float | None, alpha: float,
-                 target_power: float, r2: float, cluster_size: float, icc: float,
-                 two_sided: bool, design: str, n_pre: int, n_post: int,
-                 autocorr: float | None, binary_method: str, dist: str) -> _Design:
-    _check(outcome in ("continuous", "binary"), source, "outcome",
-           f"must be 'continuous' or 'binary', got {outcome!r}")
+def _make_design(
+    source: str,
+    *,
+    outcome: str,
+    base_rate: float | None,
+    alpha: float,
+    target_power: float,
+    r2: float,
+    cluster_size: float,
+    icc: float,
+    two_sided: bool,
+    design: str,
+    n_pre: int,
+    n_post: int,
+    autocorr: float | None,
+    binary_method: str,
+    dist: str,
+) -> _Design:
+    _check(
+        outcome in ("continuous", "binary"),
+        source,
+        "outcome",
+        f"must be 'continuous' or 'binary', got {outcome!r}",
+    )
     _check(design in _DESIGNS, source, "design", f"must be one of {_DESIGNS}, got {design!r}")
     _check(0 < alpha < 1, source, "alpha", f"must lie in (0, 1), got {alpha}")
     _check(0 < target_power < 1, source, "power", f"must lie in (0, 1), got {target_power}")
     _check(0 <= r2 < 1, source, "r2", f"must lie in [0, 1), got {r2}")
     _check(cluster_size >= 1, source, "cluster_size", f"must be >= 1, got {cluster_size}")
     _check(0 <= icc <= 1, source, "icc", f"must lie in [0, 1], got {icc}")
-    _check(isinstance(n_pre, int | np.integer) and n_pre >= 1, source, "n_pre",
-           f"must be an integer >= 1, got {n_pre!r}")
-    _check(isinstance(n_post, int | np.integer) and n_post >= 1, source, "n_post",
-           f"must be an integer >= 1, got {n_post!r}")
+    _check(
+        isinstance(n_pre, int | np.integer) and n_pre >= 1,
+        source,
+        "n_pre",
+        f"must be an integer >= 1, got {n_pre!r}",
+    )
+    _check(
+        isinstance(n_post, int | np.integer) and n_post >= 1,
+        source,
+        "n_post",
+        f"must be an integer >= 1, got {n_post!r}",
+    )
     _check(dist in ("normal", "t"), source, "dist", f"must be 'normal' or 't', got {dist!r}")
-    _check(binary_method in ("variance", "arcsine"), source, "binary_method",
-           f"must be 'variance' or 'arcsine', got {binary_method!r}")
+    _check(
+        binary_method in ("variance", "arcsine"),
+        source,
+        "binary_method",
+        f"must be 'variance' or 'arcsine', got {binary_method!r}",
+    )
     needs_rho = design in ("did", "ancova") or n_post > 1
-    _check(not needs_rho or autocorr is not None, source, "autocorr",
-           f"design={design!r} with n_pre={n_pre}, n_post={n_post} needs the autocorrelation "
-           "of the outcome between periods (McKenzie 2012); pass autocorr=")
+    _check(
+        not needs_rho or autocorr is not None,
+        source,
+        "autocorr",
+        f"design={design!r} with n_pre={n_pre}, n_post={n_post} needs the autocorrelation "
+        "of the outcome between periods (McKenzie 2012); pass autocorr=",
+    )
     if autocorr is not None:
         t = (n_pre + n_post) if design in ("did", "ancova") else n_post
         lo = -1.0 / (t - 1) if t > 1 else -1.0
-        _check(lo <= autocorr < 1, source, "autocorr",
-               f"must lie in [{lo:.3g}, 1) for an equicorrelated panel of {t} periods, "
-               f"got {autocorr}")
+        _check(
+            lo <= autocorr < 1,
+            source,
+            "autocorr",
+            f"must lie in [{lo:.3g}, 1) for an equicorrelated panel of {t} periods, got {autocorr}",
+        )
     if outcome == "binary":
-        _check(base_rate is not None and 0 < base_rate < 1, source, "base_rate",
-               f"a binary outcome needs base_rate in (0, 1) (a proportion), got {base_rate!r}")
+        _check(
+            base_rate is not None and 0 < base_rate < 1,
+            source,
+            "base_rate",
+            f"a binary outcome needs base_rate in (0, 1) (a proportion), got {base_rate!r}",
+        )
     else:
-        _check(base_rate is None, source, "base_rate",
-               "base_rate applies to binary outcomes only")
-    d = _Design(outcome=outcome, base_rate=base_rate, alpha=float(alpha),
-                target_power=float(target_power), r2=float(r2), cluster_size=float(cluster_size),
-                icc=float(icc), two_sided=bool(two_sided), design=design, n_pre=int(n_pre),
-                n_post=int(n_post), autocorr=None if autocorr is None else float(autocorr),
-                binary_method=binary_method, dist=dist)
-    _check(d.period_factor > 0, source, "autocorr",
-           f"gives a non-positive variance factor ({d.period_factor:.3g})")
+        _check(base_rate is None, source, "base_rate", "base_rate applies to binary outcomes only")
+    d = _Design(
+        outcome=outcome,
+        base_rate=base_rate,
+        alpha=float(alpha),
+        target_power=float(target_power),
+        r2=float(r2),
+        cluster_size=float(cluster_size),
+        icc=float(icc),
+        two_sided=bool(two_sided),
+        design=design,
+        n_pre=int(n_pre),
+        n_post=int(n_post),
+        autocorr=None if autocorr is None else float(autocorr),
+        binary_method=binary_method,
+        dist=dist,
+    )
+    _check(
+        d.period_factor > 0,
+        source,
+        "autocorr",
+        f"gives a non-positive variance factor ({d.period_factor:.3g})",
+    )
     return d
 
 
 def _check_n(source: str, design: _Design, n_treated: float, n_control: float | None) -> None:
-    _check(n_treated is not None and n_treated > 0, source, "n_treated",
-           f"must be > 0, got {n_treated!r}")
+    _check(
+        n_treated is not None and n_treated > 0,
+        source,
+        "n_treated",
+        f"must be > 0, got {n_treated!r}",
+    )
     if design.design == "one_sample":
-        _check(n_control is None, source, "n_control",
-               "design='one_sample' compares the treated group with a known rate; "
-               "leave n_control=None")
+        _check(
+            n_control is None,
+            source,
+            "n_control",
+            "design='one_sample' compares the treated group with a known rate; "
+            "leave n_control=None",
+        )
     else:
-        _check(n_control is not None and n_control > 0, source, "n_control",
-               f"must be > 0, got {n_control!r}")
+        _check(
+            n_control is not None and n_control > 0,
+            source,
+            "n_control",
+            f"must be > 0, got {n_control!r}",
+        )
 
 
 # --------------------------------------------------------------------------------------
@@ -312,21 +387,34 @@ def _phi(p: float) -> float:
     return 2.0 * math.asin(math.sqrt(p))
 
 
-def _effect_to_scale(source: str, d: _Design, effect: float | None,
-                     treated_rate: float | None) -> tuple[float, float | None]:
+def _effect_to_scale(
+    source: str, d: _Design, effect: float | None, treated_rate: float | None
+) -> tuple[float, float | None]:
     """Return (effect on the calculation scale, treated rate) for a user effect."""
     if d.outcome == "continuous":
         _check(treated_rate is None, source, "treated_rate", "applies to binary outcomes only")
-        _check(effect is not None and math.isfinite(effect), source, "effect",
-               f"must be a finite number (SD units), got {effect!r}")
+        _check(
+            effect is not None and math.isfinite(effect),
+            source,
+            "effect",
+            f"must be a finite number (SD units), got {effect!r}",
+        )
         return float(effect), None
     assert d.base_rate is not None
-    _check((effect is None) != (treated_rate is None), source, "effect",
-           "a binary outcome needs exactly one of effect (pp change from base_rate) "
-           "or treated_rate (a proportion)")
+    _check(
+        (effect is None) != (treated_rate is None),
+        source,
+        "effect",
+        "a binary outcome needs exactly one of effect (pp change from base_rate) "
+        "or treated_rate (a proportion)",
+    )
     p1 = d.base_rate + effect / 100.0 if effect is not None else float(treated_rate)
-    _check(0 < p1 < 1, source, "effect",
-           f"the treated rate base_rate + effect/100 = {p1:.4g} must lie in (0, 1)")
+    _check(
+        0 < p1 < 1,
+        source,
+        "effect",
+        f"the treated rate base_rate + effect/100 = {p1:.4g} must lie in (0, 1)",
+    )
     if d.binary_method == "arcsine":
         return _phi(p1) - _phi(d.base_rate), p1
     return p1 - d.base_rate, p1
@@ -356,8 +444,11 @@ def _mde_to_units(d: _Design, mde_scale: float, direction: str) -> tuple[float, 
 
 
 def _fmt_inputs(d: _Design) -> str:
-    bits = [f"design={d.design}", f"alpha={d.alpha:g}" + ("" if d.two_sided else " one-sided"),
-            f"power={d.target_power:g}"]
+    bits = [
+        f"design={d.design}",
+        f"alpha={d.alpha:g}" + ("" if d.two_sided else " one-sided"),
+        f"power={d.target_power:g}",
+    ]
     if d.r2:
         bits.append(f"R²={d.r2:g}")
     if d.cluster_size > 1:
@@ -401,11 +492,15 @@ class _PowerCalc:
 
     def _common_dict(self) -> dict[str, Any]:
         return {
-            "n_treated": self.n_treated, "n_control": self.n_control,
+            "n_treated": self.n_treated,
+            "n_control": self.n_control,
             "effective_n_treated": self.effective_n_treated,
             "effective_n_control": self.effective_n_control,
-            "se": self.se, "design_effect": self.design_effect,
-            "variance_factor": self.variance_factor, "df": self.df, "units": self.units,
+            "se": self.se,
+            "design_effect": self.design_effect,
+            "variance_factor": self.variance_factor,
+            "df": self.df,
+            "units": self.units,
             "inputs": dict(self.inputs),
         }
 
@@ -457,30 +552,42 @@ class MDEResult(_PowerCalc):
     def exceeds_base_rate(self) -> bool:
         """Binary outcome: a *decrease* of this size would be larger than the base rate."""
         d = self._design
-        return bool(d.outcome == "binary" and d.base_rate is not None
-                    and self.value / 100.0 >= d.base_rate)
+        return bool(
+            d.outcome == "binary" and d.base_rate is not None and self.value / 100.0 >= d.base_rate
+        )
 
     def to_dict(self) -> dict[str, Any]:
         """Return a JSON-serialisable dict."""
-        out = {"quantity": "mde", "value": self.value, "multiplier": self.multiplier,
-               "treated_rate": self.treated_rate, "direction": self.direction}
+        out = {
+            "quantity": "mde",
+            "value": self.value,
+            "multiplier": self.multiplier,
+            "treated_rate": self.treated_rate,
+            "direction": self.direction,
+        }
         return {**out, **self._common_dict()}
 
     def summary(self) -> str:
         """Return one line: MDE, sample, design."""
-        return (f"MDE = {self.value:.3g} {self.units} ({_n_text(self.n_treated, self.n_control)}; "
-                f"{_fmt_inputs(self._design)})")
+        return (
+            f"MDE = {self.value:.3g} {self.units} ({_n_text(self.n_treated, self.n_control)}; "
+            f"{_fmt_inputs(self._design)})"
+        )
 
     def effect_summary(self) -> str:
         """Say in plain words what the design can and cannot detect."""
         d = self._design
         n = _n_text(self.n_treated, self.n_control)
         if d.outcome == "continuous":
-            return (f"With {n}, the design has {d.target_power:.0%} power to detect an effect of "
-                    f"{self.value:.2f} standard deviations or more at the {d.alpha:.0%} level; "
-                    "smaller true effects will often be missed.")
-        txt = (f"With {n} and a base rate of {100 * d.base_rate:.3g}%, the smallest {self.direction} "
-               f"detectable with {d.target_power:.0%} power is {self.value:.3g} percentage points.")
+            return (
+                f"With {n}, the design has {d.target_power:.0%} power to detect an effect of "
+                f"{self.value:.2f} standard deviations or more at the {d.alpha:.0%} level; "
+                "smaller true effects will often be missed."
+            )
+        txt = (
+            f"With {n} and a base rate of {100 * d.base_rate:.3g}%, the smallest {self.direction} "
+            f"detectable with {d.target_power:.0%} power is {self.value:.3g} percentage points."
+        )
         if self.direction == "decrease" and self.exceeds_base_rate:
             txt += " That is larger than the base rate itself, so the outcome is not detectable."
         return txt
@@ -506,14 +613,20 @@ class PowerResult(_PowerCalc):
 
     def to_dict(self) -> dict[str, Any]:
         """Return a JSON-serialisable dict."""
-        out = {"quantity": "power", "power": self.power, "effect": self.effect,
-               "treated_rate": self.treated_rate}
+        out = {
+            "quantity": "power",
+            "power": self.power,
+            "effect": self.effect,
+            "treated_rate": self.treated_rate,
+        }
         return {**out, **self._common_dict()}
 
     def summary(self) -> str:
         """Return one line: power, effect, sample, design."""
-        return (f"power = {self.power:.3f} for an effect of {self.effect:.3g} {self.units} "
-                f"({_n_text(self.n_treated, self.n_control)}; {_fmt_inputs(self._design)})")
+        return (
+            f"power = {self.power:.3f} for an effect of {self.effect:.3g} {self.units} "
+            f"({_n_text(self.n_treated, self.n_control)}; {_fmt_inputs(self._design)})"
+        )
 
 
 @dataclass(frozen=True)
@@ -546,18 +659,26 @@ class SampleSizeResult(_PowerCalc):
 
     def to_dict(self) -> dict[str, Any]:
         """Return a JSON-serialisable dict."""
-        out = {"quantity": "sample_size", "effect": self.effect, "ratio": self.ratio,
-               "n_total": self.n_total, "n_treated_exact": self.n_treated_exact,
-               "n_control_exact": self.n_control_exact, "achieved_power": self.achieved_power,
-               "treated_rate": self.treated_rate}
+        out = {
+            "quantity": "sample_size",
+            "effect": self.effect,
+            "ratio": self.ratio,
+            "n_total": self.n_total,
+            "n_treated_exact": self.n_treated_exact,
+            "n_control_exact": self.n_control_exact,
+            "achieved_power": self.achieved_power,
+            "treated_rate": self.treated_rate,
+        }
         return {**out, **self._common_dict()}
 
     def summary(self) -> str:
         """Return one line: required sample, effect, design."""
-        arms = (f"{self.n_treated:g} treated (vs a known rate)" if self.n_control is None
-                else f"{self.n_treated:g} treated + {self.n_control:g} control")
-        return (f"n = {arms} to detect {self.effect:.3g} {self.units} "
-                f"({_fmt_inputs(self._design)})")
+        arms = (
+            f"{self.n_treated:g} treated (vs a known rate)"
+            if self.n_control is None
+            else f"{self.n_treated:g} treated + {self.n_control:g} control"
+        )
+        return f"n = {arms} to detect {self.effect:.3g} {self.units} ({_fmt_inputs(self._design)})"
 
 
 # --------------------------------------------------------------------------------------
@@ -565,13 +686,26 @@ class SampleSizeResult(_PowerCalc):
 # --------------------------------------------------------------------------------------
 
 
-def mde(*, n_treated: float, n_control: float | None = None,
-        outcome: Outcome = "continuous", base_rate: float | None = None, alpha: float = 0.05,
-        power: float = 0.8, r2: float = 0.0, cluster_size: float = 1, icc: float = 0.0,
-        two_sided: bool = True, design: Design = "two_group", n_pre: int = 1,
-        n_post: int = 1, autocorr: float | None = None, binary_method: BinaryMethod = "variance",
-        direction: Literal["decrease", "increase"] = "decrease",
-        dist: Dist = "normal") -> MDEResult:
+def mde(
+    *,
+    n_treated: float,
+    n_control: float | None = None,
+    outcome: Outcome = "continuous",
+    base_rate: float | None = None,
+    alpha: float = 0.05,
+    power: float = 0.8,
+    r2: float = 0.0,
+    cluster_size: float = 1,
+    icc: float = 0.0,
+    two_sided: bool = True,
+    design: Design = "two_group",
+    n_pre: int = 1,
+    n_post: int = 1,
+    autocorr: float | None = None,
+    binary_method: BinaryMethod = "variance",
+    direction: Literal["decrease", "increase"] = "decrease",
+    dist: Dist = "normal",
+) -> MDEResult:
     """Minimum detectable effect, ``MDE = M · SE`` (see the module docstring for ``SE``).
 
     Parameters
@@ -608,13 +742,30 @@ def mde(*, n_treated: float, n_control: float | None = None,
     MDEResult
     """
     src = "argument to analysis.power.mde"
-    d = _make_design(src, outcome=outcome, base_rate=base_rate, alpha=alpha, target_power=power,
-                     r2=r2, cluster_size=cluster_size, icc=icc, two_sided=two_sided,
-                     design=design, n_pre=n_pre, n_post=n_post, autocorr=autocorr,
-                     binary_method=binary_method, dist=dist)
+    d = _make_design(
+        src,
+        outcome=outcome,
+        base_rate=base_rate,
+        alpha=alpha,
+        target_power=power,
+        r2=r2,
+        cluster_size=cluster_size,
+        icc=icc,
+        two_sided=two_sided,
+        design=design,
+        n_pre=n_pre,
+        n_post=n_post,
+        autocorr=autocorr,
+        binary_method=binary_method,
+        dist=dist,
+    )
     _check_n(src, d, n_treated, n_control)
-    _check(direction in ("decrease", "increase"), src, "direction",
-           f"must be 'decrease' or 'increase', got {direction!r}")
+    _check(
+        direction in ("decrease", "increase"),
+        src,
+        "direction",
+        f"must be 'decrease' or 'increase', got {direction!r}",
+    )
     se = d.se(n_treated, n_control)
     df = d.df(n_treated, n_control)
     mult = d.multiplier(df)
@@ -623,15 +774,24 @@ def mde(*, n_treated: float, n_control: float | None = None,
     else:
         # Exact: the standardised effect at which the noncentral-t power equals the target.
         hi = 2.0 * mult + 1.0  # the approximate t multiplier is close to the exact value
-        ncp = optimize.brentq(lambda x: d.power_at(x, df) - d.target_power, 1e-9, hi,
-                              xtol=1e-12)
+        ncp = optimize.brentq(lambda x: d.power_at(x, df) - d.target_power, 1e-9, hi, xtol=1e-12)
         scale_mde = ncp * se
         mult = ncp  # the exact multiplier, so that value = multiplier * se holds
     value, p1 = _mde_to_units(d, scale_mde, direction)
-    return MDEResult(n_treated=n_treated, n_control=n_control, se=_se_units(d, se),
-                     design_effect=d.design_effect, variance_factor=d.variance_factor, df=df,
-                     inputs=d.to_dict(), _design=d, value=value, multiplier=mult,
-                     treated_rate=p1, direction=direction)
+    return MDEResult(
+        n_treated=n_treated,
+        n_control=n_control,
+        se=_se_units(d, se),
+        design_effect=d.design_effect,
+        variance_factor=d.variance_factor,
+        df=df,
+        inputs=d.to_dict(),
+        _design=d,
+        value=value,
+        multiplier=mult,
+        treated_rate=p1,
+        direction=direction,
+    )
 
 
 def _se_units(d: _Design, se: float) -> float:
@@ -641,13 +801,26 @@ def _se_units(d: _Design, se: float) -> float:
     return se
 
 
-def power(*, effect: float | None = None, n_treated: float, n_control: float | None = None,
-          treated_rate: float | None = None, outcome: Outcome = "continuous",
-          base_rate: float | None = None, alpha: float = 0.05, r2: float = 0.0,
-          cluster_size: float = 1, icc: float = 0.0, two_sided: bool = True,
-          design: Design = "two_group", n_pre: int = 1, n_post: int = 1,
-          autocorr: float | None = None, binary_method: BinaryMethod = "variance",
-          dist: Dist = "normal") -> PowerResult:
+def power(
+    *,
+    effect: float | None = None,
+    n_treated: float,
+    n_control: float | None = None,
+    treated_rate: float | None = None,
+    outcome: Outcome = "continuous",
+    base_rate: float | None = None,
+    alpha: float = 0.05,
+    r2: float = 0.0,
+    cluster_size: float = 1,
+    icc: float = 0.0,
+    two_sided: bool = True,
+    design: Design = "two_group",
+    n_pre: int = 1,
+    n_post: int = 1,
+    autocorr: float | None = None,
+    binary_method: BinaryMethod = "variance",
+    dist: Dist = "normal",
+) -> PowerResult:
     """Power to detect ``effect``: ``P(reject H0: δ = 0 | δ = effect)``.
 
     Two-sided: ``Φ(δ/SE − crit) + Φ(−δ/SE − crit)`` (noncentral t with ``dist="t"``).
@@ -668,10 +841,23 @@ def power(*, effect: float | None = None, n_treated: float, n_control: float | N
     PowerResult
     """
     src = "argument to analysis.power.power"
-    d = _make_design(src, outcome=outcome, base_rate=base_rate, alpha=alpha, target_power=0.8,
-                     r2=r2, cluster_size=cluster_size, icc=icc, two_sided=two_sided,
-                     design=design, n_pre=n_pre, n_post=n_post, autocorr=autocorr,
-                     binary_method=binary_method, dist=dist)
+    d = _make_design(
+        src,
+        outcome=outcome,
+        base_rate=base_rate,
+        alpha=alpha,
+        target_power=0.8,
+        r2=r2,
+        cluster_size=cluster_size,
+        icc=icc,
+        two_sided=two_sided,
+        design=design,
+        n_pre=n_pre,
+        n_post=n_post,
+        autocorr=autocorr,
+        binary_method=binary_method,
+        dist=dist,
+    )
     _check_n(src, d, n_treated, n_control)
     eff_scale, p1 = _effect_to_scale(src, d, effect, treated_rate)
     se = d.se(n_treated, n_control)
@@ -679,19 +865,41 @@ def power(*, effect: float | None = None, n_treated: float, n_control: float | N
     pw = d.power_at(eff_scale / se, df)
     eff_units = float(effect) if effect is not None else 100.0 * (p1 - d.base_rate)
     inputs = {k: v for k, v in d.to_dict().items() if k != "power"}
-    return PowerResult(n_treated=n_treated, n_control=n_control, se=_se_units(d, se),
-                       design_effect=d.design_effect, variance_factor=d.variance_factor, df=df,
-                       inputs=inputs, _design=d, power=pw, effect=eff_units, treated_rate=p1)
+    return PowerResult(
+        n_treated=n_treated,
+        n_control=n_control,
+        se=_se_units(d, se),
+        design_effect=d.design_effect,
+        variance_factor=d.variance_factor,
+        df=df,
+        inputs=inputs,
+        _design=d,
+        power=pw,
+        effect=eff_units,
+        treated_rate=p1,
+    )
 
 
-def sample_size(*, effect: float | None = None, ratio: float = 1.0,
-                treated_rate: float | None = None, outcome: Outcome = "continuous",
-                base_rate: float | None = None, alpha: float = 0.05, power: float = 0.8,
-                r2: float = 0.0, cluster_size: float = 1, icc: float = 0.0,
-                two_sided: bool = True, design: Design = "two_group", n_pre: int = 1,
-                n_post: int = 1, autocorr: float | None = None,
-                binary_method: BinaryMethod = "variance", dist: Dist = "normal"
-                ) -> SampleSizeResult:
+def sample_size(
+    *,
+    effect: float | None = None,
+    ratio: float = 1.0,
+    treated_rate: float | None = None,
+    outcome: Outcome = "continuous",
+    base_rate: float | None = None,
+    alpha: float = 0.05,
+    power: float = 0.8,
+    r2: float = 0.0,
+    cluster_size: float = 1,
+    icc: float = 0.0,
+    two_sided: bool = True,
+    design: Design = "two_group",
+    n_pre: int = 1,
+    n_post: int = 1,
+    autocorr: float | None = None,
+    binary_method: BinaryMethod = "variance",
+    dist: Dist = "normal",
+) -> SampleSizeResult:
     r"""Units per arm needed to detect ``effect`` with the target power.
 
     Normal approximation (closed form): with ``n_C = ratio · n_T``,
@@ -720,10 +928,23 @@ def sample_size(*, effect: float | None = None, ratio: float = 1.0,
         achieved at the rounded sizes.
     """
     src = "argument to analysis.power.sample_size"
-    d = _make_design(src, outcome=outcome, base_rate=base_rate, alpha=alpha, target_power=power,
-                     r2=r2, cluster_size=cluster_size, icc=icc, two_sided=two_sided,
-                     design=design, n_pre=n_pre, n_post=n_post, autocorr=autocorr,
-                     binary_method=binary_method, dist=dist)
+    d = _make_design(
+        src,
+        outcome=outcome,
+        base_rate=base_rate,
+        alpha=alpha,
+        target_power=power,
+        r2=r2,
+        cluster_size=cluster_size,
+        icc=icc,
+        two_sided=two_sided,
+        design=design,
+        n_pre=n_pre,
+        n_post=n_post,
+        autocorr=autocorr,
+        binary_method=binary_method,
+        dist=dist,
+    )
     _check(ratio > 0 and math.isfinite(ratio), src, "ratio", f"must be > 0, got {ratio!r}")
     eff_scale, p1 = _effect_to_scale(src, d, effect, treated_rate)
     _check(eff_scale != 0, src, "effect", "a zero effect cannot be detected with any sample")
@@ -732,6 +953,7 @@ def sample_size(*, effect: float | None = None, ratio: float = 1.0,
     v = d.sigma2 * d.variance_factor
     n_t = v * k * d.multiplier(None) ** 2 / eff_scale**2
     if d.dist == "t":
+
         def gap(n: float) -> float:
             nc = None if one else ratio * n
             return d.power_at(eff_scale / d.se(n, nc), d.df(n, nc)) - d.target_power
@@ -749,11 +971,22 @@ def sample_size(*, effect: float | None = None, ratio: float = 1.0,
     df = d.df(nt_r, nc_r)
     achieved = d.power_at(eff_scale / se, df)
     eff_units = float(effect) if effect is not None else 100.0 * (p1 - d.base_rate)
-    return SampleSizeResult(n_treated=nt_r, n_control=nc_r, se=_se_units(d, se),
-                            design_effect=d.design_effect, variance_factor=d.variance_factor,
-                            df=df, inputs=d.to_dict(), _design=d, effect=eff_units,
-                            ratio=float(ratio), n_treated_exact=n_t, n_control_exact=n_c,
-                            achieved_power=achieved, treated_rate=p1)
+    return SampleSizeResult(
+        n_treated=nt_r,
+        n_control=nc_r,
+        se=_se_units(d, se),
+        design_effect=d.design_effect,
+        variance_factor=d.variance_factor,
+        df=df,
+        inputs=d.to_dict(),
+        _design=d,
+        effect=eff_units,
+        ratio=float(ratio),
+        n_treated_exact=n_t,
+        n_control_exact=n_c,
+        achieved_power=achieved,
+        treated_rate=p1,
+    )
 
 
 # --------------------------------------------------------------------------------------
@@ -796,36 +1029,50 @@ class SimulatedPower:
             est = g["estimate"].to_numpy(float)
             ok = np.isfinite(est)
             cover = (g["ci_low"] <= eff) & (eff <= g["ci_high"])
-            rows.append({
-                "effect": float(eff), "n_sims": n, "rejections": rej, "power": p,
-                "mc_se": math.sqrt(p * (1 - p) / n),
-                "mean_estimate": float(est[ok].mean()) if ok.any() else math.nan,
-                "bias": float(est[ok].mean() - eff) if ok.any() else math.nan,
-                "rmse": float(np.sqrt(np.mean((est[ok] - eff) ** 2))) if ok.any() else math.nan,
-                "coverage": float(cover.mean()),
-                "n_invalid": int((~ok | g["p_value"].isna()).sum()),
-            })
+            rows.append(
+                {
+                    "effect": float(eff),
+                    "n_sims": n,
+                    "rejections": rej,
+                    "power": p,
+                    "mc_se": math.sqrt(p * (1 - p) / n),
+                    "mean_estimate": float(est[ok].mean()) if ok.any() else math.nan,
+                    "bias": float(est[ok].mean() - eff) if ok.any() else math.nan,
+                    "rmse": float(np.sqrt(np.mean((est[ok] - eff) ** 2))) if ok.any() else math.nan,
+                    "coverage": float(cover.mean()),
+                    "n_invalid": int((~ok | g["p_value"].isna()).sum()),
+                }
+            )
         return pd.DataFrame(rows)
 
     def to_dict(self) -> dict[str, Any]:
         """Return a JSON-serialisable dict (the per-effect table, not the raw draws)."""
-        return {"alpha": self.alpha, "seed": self.seed, "n_sims": self.n_sims,
-                "table": self.tidy().to_dict(orient="records")}
+        return {
+            "alpha": self.alpha,
+            "seed": self.seed,
+            "n_sims": self.n_sims,
+            "table": self.tidy().to_dict(orient="records"),
+        }
 
     def summary(self) -> str:
         """Return one line per effect: power ± MC standard error."""
-        lines = [f"Simulated power (alpha={self.alpha:g}, {self.n_sims} simulations per effect, "
-                 f"seed={self.seed})"]
+        lines = [
+            f"Simulated power (alpha={self.alpha:g}, {self.n_sims} simulations per effect, "
+            f"seed={self.seed})"
+        ]
         for r in self.tidy().itertuples():
-            lines.append(f"  effect {r.effect:g}: power {r.power:.3f} (MC SE {r.mc_se:.3f}), "
-                         f"bias {r.bias:+.3g}, coverage {r.coverage:.3f}")
+            lines.append(
+                f"  effect {r.effect:g}: power {r.power:.3f} (MC SE {r.mc_se:.3f}), "
+                f"bias {r.bias:+.3g}, coverage {r.coverage:.3f}"
+            )
         return "\n".join(lines)
 
     def __str__(self) -> str:
         return self.summary()
 
-    def plot(self, *, ax: Any = None, target: float | None = 0.8,
-             effect_label: str = "true effect") -> Figure:
+    def plot(
+        self, *, ax: Any = None, target: float | None = 0.8, effect_label: str = "true effect"
+    ) -> Figure:
         """Power curve with ±1.96 Monte Carlo standard-error bars.
 
         Parameters
@@ -848,13 +1095,21 @@ class SimulatedPower:
             fig, ax = plt.subplots(figsize=(6, 4))
         else:
             fig = ax.figure
-        ax.errorbar(t["effect"], t["power"], yerr=1.96 * t["mc_se"], marker="o", capsize=3,
-                    label="simulated power (±1.96 MC SE)")
-        ax.axhline(self.alpha, color="grey", linestyle=":", linewidth=1,
-                   label=f"alpha = {self.alpha:g}")
+        ax.errorbar(
+            t["effect"],
+            t["power"],
+            yerr=1.96 * t["mc_se"],
+            marker="o",
+            capsize=3,
+            label="simulated power (±1.96 MC SE)",
+        )
+        ax.axhline(
+            self.alpha, color="grey", linestyle=":", linewidth=1, label=f"alpha = {self.alpha:g}"
+        )
         if target is not None:
-            ax.axhline(target, color="grey", linestyle="--", linewidth=1,
-                       label=f"target power {target:g}")
+            ax.axhline(
+                target, color="grey", linestyle="--", linewidth=1, label=f"target power {target:g}"
+            )
         ax.set_ylim(0, 1.02)
         ax.set_xlabel(effect_label)
         ax.set_ylabel("power")
@@ -863,10 +1118,16 @@ class SimulatedPower:
         return fig
 
 
-def simulate_power(*, draw: Callable[[float, np.random.Generator], pd.DataFrame],
-                   estimate: Callable[[pd.DataFrame], Estimate], effects: Sequence[float],
-                   n_sims: int, alpha: float = 0.05, seed: int | None,
-                   progress: bool = True) -> SimulatedPower:
+def simulate_power(
+    *,
+    draw: Callable[[float, np.random.Generator], pd.DataFrame],
+    estimate: Callable[[pd.DataFrame], Estimate],
+    effects: Sequence[float],
+    n_sims: int,
+    alpha: float = 0.05,
+    seed: int | None,
+    progress: bool = True,
+) -> SimulatedPower:
     """Monte Carlo power of any estimator for any data-generating process.
 
     For each true effect ``δ`` in ``effects`` and each simulation ``i``, a dataset is drawn
@@ -903,8 +1164,12 @@ def simulate_power(*, draw: Callable[[float, np.random.Generator], pd.DataFrame]
     SimulatedPower
     """
     src = "argument to analysis.power.simulate_power"
-    _check(int(n_sims) == n_sims and n_sims >= 1, src, "n_sims",
-           f"must be a positive integer, got {n_sims!r}")
+    _check(
+        int(n_sims) == n_sims and n_sims >= 1,
+        src,
+        "n_sims",
+        f"must be a positive integer, got {n_sims!r}",
+    )
     _check(0 < alpha < 1, src, "alpha", f"must lie in (0, 1), got {alpha}")
     effects = [float(e) for e in effects]
     _check(len(effects) > 0, src, "effects", "must contain at least one effect")
@@ -912,17 +1177,26 @@ def simulate_power(*, draw: Callable[[float, np.random.Generator], pd.DataFrame]
     n_sims = int(n_sims)
     children = np.random.SeedSequence(seed).spawn(len(effects))
     rows: list[dict[str, Any]] = []
-    with tqdm(total=len(effects) * n_sims, disable=not progress, desc="simulate_power",
-              leave=False) as bar:
+    with tqdm(
+        total=len(effects) * n_sims, disable=not progress, desc="simulate_power", leave=False
+    ) as bar:
         for eff, child in zip(effects, children, strict=True):
             for i, ss in enumerate(child.spawn(n_sims)):
                 est = estimate(draw(eff, np.random.default_rng(ss)))
                 p = est.p_value
-                rows.append({
-                    "effect": eff, "sim": i, "estimate": est.estimate, "se": est.se,
-                    "ci_low": est.ci_low, "ci_high": est.ci_high, "p_value": p,
-                    "reject": bool(p is not None and math.isfinite(p) and p < alpha),
-                })
+                rows.append(
+                    {
+                        "effect": eff,
+                        "sim": i,
+                        "estimate": est.estimate,
+                        "se": est.se,
+                        "ci_low": est.ci_low,
+                        "ci_high": est.ci_high,
+                        "p_value": p,
+                        "reject": bool(p is not None and math.isfinite(p) and p < alpha),
+                    }
+                )
                 bar.update(1)
-    return SimulatedPower(alpha=float(alpha), seed=seed, n_sims=n_sims,
-                          estimates=pd.DataFrame(rows))
+    return SimulatedPower(
+        alpha=float(alpha), seed=seed, n_sims=n_sims, estimates=pd.DataFrame(rows)
+    )

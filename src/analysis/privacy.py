@@ -56,14 +56,16 @@ COMPLEMENTARY = "complementary"
 def check_k(k: int) -> int:
     """Return ``k`` if it is an integer ≥ :data:`K_MIN`; raise ``ValueError`` otherwise."""
     if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < K_MIN:
-        raise ValueError(f"k must be an integer ≥ K_MIN = {K_MIN} (it can be raised, never "
-                         f"lowered); got {k!r}")
+        raise ValueError(
+            f"k must be an integer ≥ K_MIN = {K_MIN} (it can be raised, never lowered); got {k!r}"
+        )
     return int(k)
 
 
 # --------------------------------------------------------------------------------------------
 # Small-cell suppression
 # --------------------------------------------------------------------------------------------
+
 
 def _check_counts(counts: pd.DataFrame | pd.Series, what: str) -> None:
     arr = np.asarray(counts, dtype=float)
@@ -73,8 +75,9 @@ def _check_counts(counts: pd.DataFrame | pd.Series, what: str) -> None:
         raise ValueError(f"{what}: counts must be non-negative integers")
 
 
-def _protect_groups(counts: np.ndarray, status: np.ndarray, groups: Sequence[np.ndarray],
-                    k: int) -> list[int]:
+def _protect_groups(
+    counts: np.ndarray, status: np.ndarray, groups: Sequence[np.ndarray], k: int
+) -> list[int]:
     """Complementary suppression, in place on ``status``; return groups left unprotected.
 
     ``groups`` are arrays of cell positions whose total is (or may be) published.  A group
@@ -100,9 +103,12 @@ def _protect_groups(counts: np.ndarray, status: np.ndarray, groups: Sequence[np.
             pick = pool[np.argmin(counts[pool])]
             status[pick] = COMPLEMENTARY
             changed = True
-    return [i for i, g in enumerate(groups)
-            if (status[g] != "").any()
-            and ((status[g] != "").sum() < 2 or counts[g][status[g] != ""].sum() < k)]
+    return [
+        i
+        for i, g in enumerate(groups)
+        if (status[g] != "").any()
+        and ((status[g] != "").sum() < 2 or counts[g][status[g] != ""].sum() < k)
+    ]
 
 
 def suppress_small_cells(
@@ -173,9 +179,12 @@ def suppress_small_cells(
     if missing:
         raise ValueError(f"totals_by names unknown columns {sorted(missing)}")
     if keys is None:
-        keys = [c for c in table.columns
-                if c != count_col and (not pd.api.types.is_numeric_dtype(table[c])
-                                       or c in grouping_cols)]
+        keys = [
+            c
+            for c in table.columns
+            if c != count_col
+            and (not pd.api.types.is_numeric_dtype(table[c]) or c in grouping_cols)
+        ]
     keys = list(keys)
     counts = counts_s.to_numpy(dtype=float)
     small = counts < k if suppress_zeros else (counts > 0) & (counts < k)
@@ -200,13 +209,15 @@ def suppress_small_cells(
     for c in mask_cols:
         col = out[c]
         if pd.api.types.is_integer_dtype(col) or pd.api.types.is_bool_dtype(col):
-            col = col.astype("Int64") if pd.api.types.is_integer_dtype(col) else col.astype(
-                "boolean")
+            col = (
+                col.astype("Int64") if pd.api.types.is_integer_dtype(col) else col.astype("boolean")
+            )
         out[c] = col.mask(masked)
     out["suppressed"] = masked
     out["suppression"] = pd.array(status.astype(str), dtype="str")
     out.attrs["suppression"] = {
-        "k": k, "n_primary": int((status == PRIMARY).sum()),
+        "k": k,
+        "n_primary": int((status == PRIMARY).sum()),
         "n_complementary": int((status == COMPLEMENTARY).sum()),
         "masked_columns": mask_cols,
         "unprotected_groups": [labels[i] for i in unprotected],
@@ -214,11 +225,14 @@ def suppress_small_cells(
     return out
 
 
-def _suppress_wide(table: pd.DataFrame, *, k: int, suppress_zeros: bool,
-                   margins: Sequence[Hashable]) -> pd.DataFrame:
+def _suppress_wide(
+    table: pd.DataFrame, *, k: int, suppress_zeros: bool, margins: Sequence[Hashable]
+) -> pd.DataFrame:
     if not all(pd.api.types.is_numeric_dtype(t) for t in table.dtypes):
-        raise ValueError("wide layout (count_col=None) needs a table of counts only; "
-                         "pass count_col= for a long table")
+        raise ValueError(
+            "wide layout (count_col=None) needs a table of counts only; "
+            "pass count_col= for a long table"
+        )
     _check_counts(table, "table")
     margin_set = set(margins)
     row_m = np.array([r in margin_set for r in table.index])
@@ -237,11 +251,16 @@ def _suppress_wide(table: pd.DataFrame, *, k: int, suppress_zeros: bool,
     unprotected = _protect_groups(flat, status, groups, k)
     st = status.reshape(nr, nc)
     out = table.astype(float).mask(st != "")
-    cells = [(table.index[i], table.columns[j], st[i, j])
-             for i in range(nr) for j in range(nc) if st[i, j] != ""]
+    cells = [
+        (table.index[i], table.columns[j], st[i, j])
+        for i in range(nr)
+        for j in range(nc)
+        if st[i, j] != ""
+    ]
     out.attrs["suppressed_cells"] = cells
     out.attrs["suppression"] = {
-        "k": k, "n_primary": int((status == PRIMARY).sum()),
+        "k": k,
+        "n_primary": int((status == PRIMARY).sum()),
         "n_complementary": int((status == COMPLEMENTARY).sum()),
         "unprotected_groups": [labels[i] for i in unprotected],
     }
@@ -251,6 +270,7 @@ def _suppress_wide(table: pd.DataFrame, *, k: int, suppress_zeros: bool,
 # --------------------------------------------------------------------------------------------
 # Figures
 # --------------------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class FigureAggregate:
@@ -285,8 +305,11 @@ class FigureAggregate:
 
     def to_dict(self) -> dict[str, Any]:
         """Return a JSON-serialisable dict."""
-        return {"min_n": self.min_n, "data": self.data.to_dict(orient="records"),
-                "record": self.record.to_dict(orient="records")}
+        return {
+            "min_n": self.min_n,
+            "data": self.data.to_dict(orient="records"),
+            "record": self.record.to_dict(orient="records"),
+        }
 
 
 def aggregate_for_figure(
@@ -337,9 +360,14 @@ def aggregate_for_figure(
     if unknown:
         raise ValueError(f"unknown grouping columns {unknown}")
     if values is None:
-        values = [c for c in df.columns if c not in by and c != id_col
-                  and pd.api.types.is_numeric_dtype(df[c])
-                  and not pd.api.types.is_bool_dtype(df[c])]
+        values = [
+            c
+            for c in df.columns
+            if c not in by
+            and c != id_col
+            and pd.api.types.is_numeric_dtype(df[c])
+            and not pd.api.types.is_bool_dtype(df[c])
+        ]
     values = list(values)
 
     def summarise(frame: pd.DataFrame) -> pd.DataFrame:
@@ -355,12 +383,15 @@ def aggregate_for_figure(
     kept = full.loc[~is_small]
     if is_small.any():
         small_keys = full.loc[is_small, by]
-        labels = [", ".join(f"{c}={v}" for c, v in zip(by, row, strict=True))
-                  for row in small_keys.itertuples(index=False)]
+        labels = [
+            ", ".join(f"{c}={v}" for c, v in zip(by, row, strict=True))
+            for row in small_keys.itertuples(index=False)
+        ]
         action = "dropped"
         if small == "merge":
-            sel = df.set_index(by).index.isin(pd.MultiIndex.from_frame(small_keys)
-                                              if len(by) > 1 else small_keys[by[0]])
+            sel = df.set_index(by).index.isin(
+                pd.MultiIndex.from_frame(small_keys) if len(by) > 1 else small_keys[by[0]]
+            )
             pooled = df.loc[sel]
             n_pool = pooled[id_col].nunique() if id_col in pooled.columns else len(pooled)
             if n_pool >= min_n:
@@ -368,11 +399,14 @@ def aggregate_for_figure(
                 row["n"] = int(n_pool)
                 for v in values:
                     row[v] = pooled[v].agg(agg)
-                kept = pd.concat([kept.astype({c: object for c in by}),
-                                  pd.DataFrame([row])], ignore_index=True)
+                kept = pd.concat(
+                    [kept.astype({c: object for c in by}), pd.DataFrame([row])], ignore_index=True
+                )
                 action = "merged"
-        records = [{"group": lab, "action": action, "reason": f"fewer than {min_n} pupils"}
-                   for lab in labels]
+        records = [
+            {"group": lab, "action": action, "reason": f"fewer than {min_n} pupils"}
+            for lab in labels
+        ]
     record = pd.DataFrame(records, columns=["group", "action", "reason"])
     return FigureAggregate(data=kept.reset_index(drop=True), record=record, min_n=min_n)
 
@@ -380,6 +414,7 @@ def aggregate_for_figure(
 # --------------------------------------------------------------------------------------------
 # Identifier scanner
 # --------------------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class IdMatch:
@@ -447,16 +482,19 @@ def find_pupil_ids(text: str, ids: Iterable[object], *, min_len: int = 4) -> lis
     id_set = {str(i) for i in ids}
     short = [i for i in id_set if len(i) < min_len]
     if short:
-        raise ValueError(f"{len(short)} identifier(s) shorter than {min_len} characters "
-                         "cannot be scanned reliably")
+        raise ValueError(
+            f"{len(short)} identifier(s) shorter than {min_len} characters "
+            "cannot be scanned reliably"
+        )
     simple = {i for i in id_set if _TOKEN_CHARS.match(i)}
     other = sorted(id_set - simple, key=len, reverse=True)
     hits: list[tuple[int, str]] = []
     if simple:
         hits += [(m.start(), m.group()) for m in _TOKEN.finditer(text) if m.group() in simple]
     if other:
-        pattern = re.compile(r"(?<![A-Za-z0-9_\-])(?:" + "|".join(map(re.escape, other))
-                             + r")(?![A-Za-z0-9_\-])")
+        pattern = re.compile(
+            r"(?<![A-Za-z0-9_\-])(?:" + "|".join(map(re.escape, other)) + r")(?![A-Za-z0-9_\-])"
+        )
         hits += [(m.start(), m.group()) for m in pattern.finditer(text)]
     hits.sort()
     line_starts = np.array([0] + [m.end() for m in re.finditer("\n", text)])
@@ -467,8 +505,9 @@ def find_pupil_ids(text: str, ids: Iterable[object], *, min_len: int = 4) -> lis
     return out
 
 
-def assert_no_pupil_ids(obj: Any, ids: Iterable[object], *, source: str | None = None,
-                        min_len: int = 4) -> None:
+def assert_no_pupil_ids(
+    obj: Any, ids: Iterable[object], *, source: str | None = None, min_len: int = 4
+) -> None:
     """Raise if an output contains a pupil identifier.
 
     Parameters
@@ -494,6 +533,14 @@ def assert_no_pupil_ids(obj: Any, ids: Iterable[object], *, source: str | None =
     if hits:
         label = source or (str(obj) if isinstance(obj, Path) else type(obj).__name__)
         rows = [f"line {h.line} col {h.column} ({h.masked()})" for h in hits]
-        raise DataValidationError(label, [Violation(
-            rule="pupil identifier found in an output to be published", column=None,
-            rows=tuple(rows), n_rows=len(rows))])
+        raise DataValidationError(
+            label,
+            [
+                Violation(
+                    rule="pupil identifier found in an output to be published",
+                    column=None,
+                    rows=tuple(rows),
+                    n_rows=len(rows),
+                )
+            ],
+        )

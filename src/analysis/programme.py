@@ -105,6 +105,7 @@ __all__ = [
 # Column specifications
 # --------------------------------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class ColumnSpec:
     """One column of the programme panel.
@@ -142,19 +143,28 @@ class ColumnSpec:
         """Canonical pandas dtype of the column in a loaded panel."""
         if self.kind == "str":
             return "str"
-        if self.kind == "int" or (self.kind == "binary" and not self.nullable
-                                  and self.name not in OUTCOMES):
+        if self.kind == "int" or (
+            self.kind == "binary" and not self.nullable and self.name not in OUTCOMES
+        ):
             return "int64"
         return "float64"
 
 
 OUTCOMES: tuple[str, ...] = (
-    "dropped_out", "absence_rate", "repeated_grade", "grade_avg", "invalsi_score",
+    "dropped_out",
+    "absence_rate",
+    "repeated_grade",
+    "grade_avg",
+    "invalsi_score",
 )
 """Outcome columns (``invalsi_score`` optional).  Outcomes are stored as float64."""
 
 BASELINE_COLUMNS: tuple[str, ...] = (
-    "sex", "birth_year", "foreign_born", "baseline_absence", "ses_index",
+    "sex",
+    "birth_year",
+    "foreign_born",
+    "baseline_absence",
+    "ses_index",
 )
 """Pupil characteristics that must be constant within a pupil."""
 
@@ -163,33 +173,109 @@ _OUTCOMES_MISSING_ONLY_IN_DROPOUT_YEAR = ("absence_rate", "repeated_grade", "gra
 COLUMNS: tuple[ColumnSpec, ...] = (
     ColumnSpec("pupil_id", "str", True, False, description="pseudonymous pupil identifier"),
     ColumnSpec("school_id", "str", True, False, description="school attended in that year"),
-    ColumnSpec("year", "int", True, False, 2000, 2040,
-               description="school year by its first calendar year (2021 = 2021/22)"),
-    ColumnSpec("cohort", "int", True, False, 0, 2040,
-               description="first school year of participation; 0 = never (missing → 0)"),
-    ColumnSpec("course", "str", True, False,
-               description="programme edition / course type; empty for never-treated"),
-    ColumnSpec("dropped_out", "binary", True, False, 0, 1,
-               description="1 in the school year of abandonment (no rows afterwards)"),
-    ColumnSpec("absence_rate", "float", True, True, 0, 1,
-               description="share of school hours absent (missing only in the dropout year)"),
-    ColumnSpec("repeated_grade", "binary", True, True, 0, 1,
-               description="1 if not admitted to the next grade (missing only in dropout year)"),
-    ColumnSpec("grade_avg", "float", True, True, 1, 10,
-               description="average final grade, 1–10 (missing only in the dropout year)"),
-    ColumnSpec("invalsi_score", "float", False, True, 50, 400,
-               description="INVALSI scale score (mean 200, SD 40); optional"),
+    ColumnSpec(
+        "year",
+        "int",
+        True,
+        False,
+        2000,
+        2040,
+        description="school year by its first calendar year (2021 = 2021/22)",
+    ),
+    ColumnSpec(
+        "cohort",
+        "int",
+        True,
+        False,
+        0,
+        2040,
+        description="first school year of participation; 0 = never (missing → 0)",
+    ),
+    ColumnSpec(
+        "course",
+        "str",
+        True,
+        False,
+        description="programme edition / course type; empty for never-treated",
+    ),
+    ColumnSpec(
+        "dropped_out",
+        "binary",
+        True,
+        False,
+        0,
+        1,
+        description="1 in the school year of abandonment (no rows afterwards)",
+    ),
+    ColumnSpec(
+        "absence_rate",
+        "float",
+        True,
+        True,
+        0,
+        1,
+        description="share of school hours absent (missing only in the dropout year)",
+    ),
+    ColumnSpec(
+        "repeated_grade",
+        "binary",
+        True,
+        True,
+        0,
+        1,
+        description="1 if not admitted to the next grade (missing only in dropout year)",
+    ),
+    ColumnSpec(
+        "grade_avg",
+        "float",
+        True,
+        True,
+        1,
+        10,
+        description="average final grade, 1–10 (missing only in the dropout year)",
+    ),
+    ColumnSpec(
+        "invalsi_score",
+        "float",
+        False,
+        True,
+        50,
+        400,
+        description="INVALSI scale score (mean 200, SD 40); optional",
+    ),
     ColumnSpec("sex", "str", True, False, allowed=("F", "M"), description="F or M"),
     ColumnSpec("birth_year", "int", True, False, 1980, 2035, description="year of birth"),
-    ColumnSpec("grade_level", "int", True, False, 6, 13,
-               description="grade (classe): 6–8 lower secondary, 9–13 upper secondary"),
+    ColumnSpec(
+        "grade_level",
+        "int",
+        True,
+        False,
+        6,
+        13,
+        description="grade (classe): 6–8 lower secondary, 9–13 upper secondary",
+    ),
     ColumnSpec("foreign_born", "binary", True, False, 0, 1, description="1 if born abroad"),
-    ColumnSpec("baseline_absence", "float", True, False, 0, 1,
-               description="absence rate in the year before the pupil's first row"),
-    ColumnSpec("ses_index", "float", False, True,
-               description="standardised socio-economic index; optional"),
-    ColumnSpec("treated", "binary", False, False, 0, 1,
-               description="1{cohort > 0 and year ≥ cohort}; derived if absent"),
+    ColumnSpec(
+        "baseline_absence",
+        "float",
+        True,
+        False,
+        0,
+        1,
+        description="absence rate in the year before the pupil's first row",
+    ),
+    ColumnSpec(
+        "ses_index", "float", False, True, description="standardised socio-economic index; optional"
+    ),
+    ColumnSpec(
+        "treated",
+        "binary",
+        False,
+        False,
+        0,
+        1,
+        description="1{cohort > 0 and year ≥ cohort}; derived if absent",
+    ),
 )
 
 _SPECS: dict[str, ColumnSpec] = {c.name: c for c in COLUMNS}
@@ -197,12 +283,34 @@ _MIN_AGE, _MAX_AGE = 9, 25
 
 _NA_TOKENS = frozenset({"", "na", "n/a", "nan", "null", "none", "."})
 
-_IDENTIFIER_COLUMNS = frozenset({
-    "name", "nome", "first_name", "surname", "cognome", "last_name", "full_name",
-    "codice_fiscale", "cf", "fiscal_code", "tax_code", "email", "e_mail", "mail", "phone",
-    "telefono", "cellulare", "address", "indirizzo", "date_of_birth", "data_nascita",
-    "data_di_nascita", "birth_date", "dob",
-})
+_IDENTIFIER_COLUMNS = frozenset(
+    {
+        "name",
+        "nome",
+        "first_name",
+        "surname",
+        "cognome",
+        "last_name",
+        "full_name",
+        "codice_fiscale",
+        "cf",
+        "fiscal_code",
+        "tax_code",
+        "email",
+        "e_mail",
+        "mail",
+        "phone",
+        "telefono",
+        "cellulare",
+        "address",
+        "indirizzo",
+        "date_of_birth",
+        "data_nascita",
+        "data_di_nascita",
+        "birth_date",
+        "dob",
+    }
+)
 _CODICE_FISCALE = re.compile(r"^[A-Z]{6}\d{2}[A-EHLMPRST]\d{2}[A-Z]\d{3}[A-Z]$", re.IGNORECASE)
 
 
@@ -216,15 +324,23 @@ def data_dictionary() -> pd.DataFrame:
             values = f"{c.low:g} to {c.high:g}"
         else:
             values = ""
-        rows.append({"column": c.name, "dtype": c.dtype, "required": c.required,
-                     "missing_allowed": c.nullable, "values": values,
-                     "description": c.description})
+        rows.append(
+            {
+                "column": c.name,
+                "dtype": c.dtype,
+                "required": c.required,
+                "missing_allowed": c.nullable,
+                "values": values,
+                "description": c.description,
+            }
+        )
     return pd.DataFrame(rows)
 
 
 # --------------------------------------------------------------------------------------------
 # Cross-row rules (pandera DataFrame-level checks)
 # --------------------------------------------------------------------------------------------
+
 
 def _has(df: pd.DataFrame, *cols: str) -> bool:
     return all(c in df.columns for c in cols)
@@ -239,11 +355,12 @@ def _not_constant_within_pupil(col: str) -> Callable[[pd.DataFrame], pd.Series]:
         if not _has(df, "pupil_id", col):
             return _ok(df)
         pupil, _ = pd.factorize(df["pupil_id"])
-        value, _ = pd.factorize(df[col])          # missing values get their own code (-1)
+        value, _ = pd.factorize(df[col])  # missing values get their own code (-1)
         v = pd.Series(value, index=df.index)
         g = v.groupby(pupil)
         same = (g.transform("min") == g.transform("max")).to_numpy()
         return pd.Series(same | (pupil < 0), index=df.index)
+
     return check
 
 
@@ -251,14 +368,15 @@ def _duplicate_pupil_year(df: pd.DataFrame) -> pd.Series:
     if not _has(df, "pupil_id", "year"):
         return _ok(df)
     return ~df.duplicated(["pupil_id", "year"], keep=False) | df[["pupil_id", "year"]].isna().any(
-        axis=1)
+        axis=1
+    )
 
 
 def _two_schools_in_pupil_year(df: pd.DataFrame) -> pd.Series:
     if not _has(df, "pupil_id", "year", "school_id"):
         return _ok(df)
     n = df.groupby(["pupil_id", "year"], dropna=True)["school_id"].transform("nunique")
-    return (n.fillna(1) <= 1)
+    return n.fillna(1) <= 1
 
 
 def _cohort_in_data_years(df: pd.DataFrame) -> pd.Series:
@@ -316,6 +434,7 @@ def _outcome_missing_outside_dropout(col: str) -> Callable[[pd.DataFrame], pd.Se
         if not _has(df, col, "dropped_out"):
             return _ok(df)
         return ~(df[col].isna() & (df["dropped_out"] == 0))
+
     return check
 
 
@@ -337,52 +456,97 @@ class _Rule:
 
 def _cohort_rule_text(df: pd.DataFrame) -> str:
     lo, hi = int(df["year"].min()), int(df["year"].max())
-    return (f"cohort outside the data's years: must be 0 (never treated) or a school year "
-            f"from {lo} to {hi}")
+    return (
+        f"cohort outside the data's years: must be 0 (never treated) or a school year "
+        f"from {lo} to {hi}"
+    )
 
 
 _RULES: tuple[_Rule, ...] = (
-    _Rule("duplicate_pupil_year", "pupil_id, year",
-          "duplicate (pupil_id, year): the panel has one row per pupil and school year",
-          _duplicate_pupil_year),
-    _Rule("school_within_pupil_year", "school_id",
-          "school not constant within pupil-year (a pupil in two schools in the same year)",
-          _two_schools_in_pupil_year),
-    _Rule("cohort_constant", "cohort", "cohort not constant within pupil",
-          _not_constant_within_pupil("cohort")),
-    _Rule("course_constant", "course", "course not constant within pupil",
-          _not_constant_within_pupil("course")),
+    _Rule(
+        "duplicate_pupil_year",
+        "pupil_id, year",
+        "duplicate (pupil_id, year): the panel has one row per pupil and school year",
+        _duplicate_pupil_year,
+    ),
+    _Rule(
+        "school_within_pupil_year",
+        "school_id",
+        "school not constant within pupil-year (a pupil in two schools in the same year)",
+        _two_schools_in_pupil_year,
+    ),
+    _Rule(
+        "cohort_constant",
+        "cohort",
+        "cohort not constant within pupil",
+        _not_constant_within_pupil("cohort"),
+    ),
+    _Rule(
+        "course_constant",
+        "course",
+        "course not constant within pupil",
+        _not_constant_within_pupil("course"),
+    ),
     *(
-        _Rule(f"{c}_constant", c,
-              f"{c} not constant within pupil (a baseline characteristic)",
-              _not_constant_within_pupil(c), needs=(c,))
+        _Rule(
+            f"{c}_constant",
+            c,
+            f"{c} not constant within pupil (a baseline characteristic)",
+            _not_constant_within_pupil(c),
+            needs=(c,),
+        )
         for c in BASELINE_COLUMNS
     ),
     _Rule("cohort_in_years", "cohort", _cohort_rule_text, _cohort_in_data_years),
-    _Rule("course_never_treated", "course",
-          "course must be empty for never-treated pupils (cohort 0)",
-          _course_empty_for_never_treated),
-    _Rule("course_treated", "course", "course missing for a participant (cohort > 0)",
-          _course_given_for_treated),
-    _Rule("treatment_reversal", "treated",
-          "treatment reversal: treated goes from 1 back to 0 within a pupil "
-          "(participation is absorbing)", _treatment_reversal, needs=("treated",)),
-    _Rule("treated_cohort", "treated",
-          "treated disagrees with cohort (treated must be 1 exactly from the cohort year on)",
-          _treated_matches_cohort, needs=("treated",)),
-    _Rule("rows_after_dropout", "dropped_out",
-          "rows after dropout: a pupil has no rows after the year with dropped_out = 1",
-          _rows_after_dropout),
+    _Rule(
+        "course_never_treated",
+        "course",
+        "course must be empty for never-treated pupils (cohort 0)",
+        _course_empty_for_never_treated,
+    ),
+    _Rule(
+        "course_treated",
+        "course",
+        "course missing for a participant (cohort > 0)",
+        _course_given_for_treated,
+    ),
+    _Rule(
+        "treatment_reversal",
+        "treated",
+        "treatment reversal: treated goes from 1 back to 0 within a pupil "
+        "(participation is absorbing)",
+        _treatment_reversal,
+        needs=("treated",),
+    ),
+    _Rule(
+        "treated_cohort",
+        "treated",
+        "treated disagrees with cohort (treated must be 1 exactly from the cohort year on)",
+        _treated_matches_cohort,
+        needs=("treated",),
+    ),
+    _Rule(
+        "rows_after_dropout",
+        "dropped_out",
+        "rows after dropout: a pupil has no rows after the year with dropped_out = 1",
+        _rows_after_dropout,
+    ),
     *(
-        _Rule(f"{c}_missing", c,
-              "missing value (NaN) not allowed in a year without dropout "
-              "(outcomes may be missing only in the dropout year)",
-              _outcome_missing_outside_dropout(c))
+        _Rule(
+            f"{c}_missing",
+            c,
+            "missing value (NaN) not allowed in a year without dropout "
+            "(outcomes may be missing only in the dropout year)",
+            _outcome_missing_outside_dropout(c),
+        )
         for c in _OUTCOMES_MISSING_ONLY_IN_DROPOUT_YEAR
     ),
-    _Rule("age", "birth_year",
-          f"out of range: age (year − birth_year) must be between {_MIN_AGE} and {_MAX_AGE}",
-          _age_plausible),
+    _Rule(
+        "age",
+        "birth_year",
+        f"out of range: age (year − birth_year) must be between {_MIN_AGE} and {_MAX_AGE}",
+        _age_plausible,
+    ),
 )
 _RULES_BY_KEY = {r.key: r for r in _RULES}
 
@@ -390,6 +554,7 @@ _RULES_BY_KEY = {r.key: r for r in _RULES}
 # --------------------------------------------------------------------------------------------
 # Schema
 # --------------------------------------------------------------------------------------------
+
 
 def _finite(s: pd.Series) -> pd.Series:
     return pd.Series(np.isfinite(s.to_numpy(dtype=float)), index=s.index)
@@ -400,23 +565,36 @@ def _column_checks(spec: ColumnSpec) -> list[pa.Check]:
     if spec.kind in ("int", "binary", "float"):
         checks.append(pa.Check(_finite, error="infinite value (inf or -inf)"))
     if spec.kind == "binary":
-        checks.append(pa.Check(lambda s: s.isin([0, 1]) | ~_finite(s),
-                               error="out of range: must be 0 or 1"))
+        checks.append(
+            pa.Check(lambda s: s.isin([0, 1]) | ~_finite(s), error="out of range: must be 0 or 1")
+        )
     elif spec.low is not None and spec.high is not None:
         lo, hi = spec.low, spec.high
-        checks.append(pa.Check(lambda s, lo=lo, hi=hi: ((s >= lo) & (s <= hi)) | ~_finite(s),
-                               error=f"out of range: must be between {lo:g} and {hi:g}"))
+        checks.append(
+            pa.Check(
+                lambda s, lo=lo, hi=hi: ((s >= lo) & (s <= hi)) | ~_finite(s),
+                error=f"out of range: must be between {lo:g} and {hi:g}",
+            )
+        )
     if spec.allowed is not None:
         allowed = list(spec.allowed)
         codes = ", ".join(repr(a) for a in allowed)
-        checks.append(pa.Check(lambda s, a=allowed: s.isin(a),
-                               error=f"unknown {spec.name} code: allowed codes are {codes}"))
+        checks.append(
+            pa.Check(
+                lambda s, a=allowed: s.isin(a),
+                error=f"unknown {spec.name} code: allowed codes are {codes}",
+            )
+        )
     if spec.name in ("pupil_id", "school_id"):
         checks.append(pa.Check(lambda s: s.str.strip() != "", error="empty identifier"))
     if spec.name == "pupil_id":
-        checks.append(pa.Check(lambda s: ~s.str.match(_CODICE_FISCALE),
-                               error="pupil_id looks like a codice fiscale: only pseudonymous "
-                                     "identifiers are allowed"))
+        checks.append(
+            pa.Check(
+                lambda s: ~s.str.match(_CODICE_FISCALE),
+                error="pupil_id looks like a codice fiscale: only pseudonymous "
+                "identifiers are allowed",
+            )
+        )
     return checks
 
 
@@ -425,14 +603,20 @@ def _build_schema(*, dtypes: bool) -> pa.DataFrameSchema:
     for spec in COLUMNS:
         dtype = spec.dtype if dtypes else None
         columns[spec.name] = pa.Column(
-            dtype, checks=_column_checks(spec), nullable=spec.nullable,
-            required=spec.required, coerce=False, title=spec.name,
-            description=spec.description)
+            dtype,
+            checks=_column_checks(spec),
+            nullable=spec.nullable,
+            required=spec.required,
+            coerce=False,
+            title=spec.name,
+            description=spec.description,
+        )
     # one DataFrame-level check per cross-row rule; failure cases are limited because each
     # failing row is otherwise reported once per column (counts are recomputed from the rule)
     checks = [pa.Check(r.fn, error=r.key, name=r.key, n_failure_cases=1) for r in _RULES]
-    return pa.DataFrameSchema(columns, checks=checks, strict=False, ordered=False,
-                              name="programme_panel")
+    return pa.DataFrameSchema(
+        columns, checks=checks, strict=False, ordered=False, name="programme_panel"
+    )
 
 
 PANEL_SCHEMA: pa.DataFrameSchema = _build_schema(dtypes=True)
@@ -445,13 +629,16 @@ _INPUT_SCHEMA = _build_schema(dtypes=False)
 # Reading and coercion
 # --------------------------------------------------------------------------------------------
 
+
 def _read(source: str | Path | pd.DataFrame) -> tuple[pd.DataFrame, str, bool]:
     """Return (frame, source label, rows-are-csv-lines)."""
     if isinstance(source, pd.DataFrame):
         return source.copy(), "DataFrame argument", False
     if not isinstance(source, str | Path):
-        raise DataValidationError(f"{type(source).__name__} argument", [Violation(
-            rule="the panel must be a path to a .csv or .parquet file, or a DataFrame")])
+        raise DataValidationError(
+            f"{type(source).__name__} argument",
+            [Violation(rule="the panel must be a path to a .csv or .parquet file, or a DataFrame")],
+        )
     path = Path(source)
     label = str(path)
     if not path.exists():
@@ -468,10 +655,17 @@ def _read(source: str | Path | pd.DataFrame) -> tuple[pd.DataFrame, str, bool]:
             lines = [r for r in csv.reader(io.StringIO(text)) if r]
             ragged = [i for i, r in enumerate(lines[1:], start=2) if len(r) != len(lines[0])]
             if ragged:
-                raise DataValidationError(label, [Violation(
-                    rule=f"line has another number of fields than the header "
-                         f"({len(lines[0])})", rows=tuple(f"line {i}" for i in ragged[:5]),
-                    n_rows=len(ragged))])
+                raise DataValidationError(
+                    label,
+                    [
+                        Violation(
+                            rule=f"line has another number of fields than the header "
+                            f"({len(lines[0])})",
+                            rows=tuple(f"line {i}" for i in ragged[:5]),
+                            n_rows=len(ragged),
+                        )
+                    ],
+                )
             df = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False)
             return df, label, True
         if suffix in (".parquet", ".pq"):
@@ -479,21 +673,26 @@ def _read(source: str | Path | pd.DataFrame) -> tuple[pd.DataFrame, str, bool]:
     except DataValidationError:
         raise
     except UnicodeDecodeError as exc:
-        raise DataValidationError(label, [Violation(
-            rule=f"file is not UTF-8 text ({exc.reason} at byte {exc.start})")]) from exc
+        raise DataValidationError(
+            label, [Violation(rule=f"file is not UTF-8 text ({exc.reason} at byte {exc.start})")]
+        ) from exc
     except pd.errors.EmptyDataError as exc:
         raise DataValidationError(label, [Violation(rule="file is empty")]) from exc
     except (pd.errors.ParserError, csv.Error) as exc:
-        raise DataValidationError(label, [Violation(
-            rule=f"not a well-formed comma-separated file: {exc}".strip())]) from exc
+        raise DataValidationError(
+            label, [Violation(rule=f"not a well-formed comma-separated file: {exc}".strip())]
+        ) from exc
     except OSError as exc:  # a directory, no permission, truncated parquet (pyarrow's OSError)
-        raise DataValidationError(label, [Violation(
-            rule=f"cannot read the file ({type(exc).__name__}: {exc})")]) from exc
+        raise DataValidationError(
+            label, [Violation(rule=f"cannot read the file ({type(exc).__name__}: {exc})")]
+        ) from exc
     except Exception as exc:  # pyarrow.ArrowInvalid etc.: not a parquet file
-        raise DataValidationError(label, [Violation(
-            rule=f"not a readable {suffix} file ({type(exc).__name__}: {exc})")]) from exc
-    raise DataValidationError(label, [Violation(
-        rule=f"unsupported file type {suffix!r}: expected .csv or .parquet")])
+        raise DataValidationError(
+            label, [Violation(rule=f"not a readable {suffix} file ({type(exc).__name__}: {exc})")]
+        ) from exc
+    raise DataValidationError(
+        label, [Violation(rule=f"unsupported file type {suffix!r}: expected .csv or .parquet")]
+    )
 
 
 def _is_na_token(s: pd.Series) -> pd.Series:
@@ -574,6 +773,7 @@ def _canonical(df: pd.DataFrame) -> pd.DataFrame:
 # Violations
 # --------------------------------------------------------------------------------------------
 
+
 class _RowLabeller:
     def __init__(self, df: pd.DataFrame, csv_lines: bool):
         self.pid = df["pupil_id"] if "pupil_id" in df.columns else None
@@ -594,19 +794,26 @@ class _RowLabeller:
         return labels
 
 
-def _violation(rule: str, column: str, mask_or_idx: pd.Series | Sequence[int],
-               label: _RowLabeller, max_rows: int = 5) -> Violation:
+def _violation(
+    rule: str,
+    column: str,
+    mask_or_idx: pd.Series | Sequence[int],
+    label: _RowLabeller,
+    max_rows: int = 5,
+) -> Violation:
     if isinstance(mask_or_idx, pd.Series) and mask_or_idx.dtype == bool:
         idx = np.flatnonzero(mask_or_idx.to_numpy())
     else:
         idx = np.sort(np.unique(np.asarray(mask_or_idx, dtype=int)))
-    return Violation(rule=rule, column=column, rows=tuple(label(idx[:max_rows])),
-                     n_rows=len(idx))
+    return Violation(rule=rule, column=column, rows=tuple(label(idx[:max_rows])), n_rows=len(idx))
 
 
-def _validate_frame(df: pd.DataFrame, schema: pa.DataFrameSchema,
-                    label: _RowLabeller,
-                    skip: Mapping[str, pd.Series] | None = None) -> list[Violation]:
+def _validate_frame(
+    df: pd.DataFrame,
+    schema: pa.DataFrameSchema,
+    label: _RowLabeller,
+    skip: Mapping[str, pd.Series] | None = None,
+) -> list[Violation]:
     """Run the pandera schema lazily and turn its failure cases into violations."""
     try:
         schema.validate(df, lazy=True)
@@ -617,8 +824,9 @@ def _validate_frame(df: pd.DataFrame, schema: pa.DataFrameSchema,
     violations: list[Violation] = []
     skip = skip or {}
     column_level = fc[fc["schema_context"] != "DataFrameSchema"]
-    for (column, check), group in column_level.groupby(["column", "check"], sort=False,
-                                                       dropna=False):
+    for (column, check), group in column_level.groupby(
+        ["column", "check"], sort=False, dropna=False
+    ):
         idx = group["index"].dropna().astype(int).to_numpy()
         if column in skip:
             idx = idx[~skip[column].to_numpy()[idx]]
@@ -658,9 +866,12 @@ def _structural_violations(df: pd.DataFrame) -> list[Violation]:
         out.append(Violation(rule="required column missing", column=name))
     for col in df.columns:
         if str(col).strip().lower().replace(" ", "_").replace("-", "_") in _IDENTIFIER_COLUMNS:
-            out.append(Violation(
-                rule="direct identifier column not allowed (pseudonymised data only)",
-                column=str(col)))
+            out.append(
+                Violation(
+                    rule="direct identifier column not allowed (pseudonymised data only)",
+                    column=str(col),
+                )
+            )
     dup = df.columns[df.columns.duplicated()]
     for col in dup:
         out.append(Violation(rule="duplicate column name", column=str(col)))
@@ -702,9 +913,9 @@ def validate_panel(df: pd.DataFrame, *, source: str = "DataFrame argument") -> p
 
 EXCLUSION_RULES: Mapping[str, str] = {
     "no_pre_period": "participant first observed in or after their cohort year "
-                     "(no pre-treatment year)",
+    "(no pre-treatment year)",
     "no_post_period": "participant not observed in or after their cohort year "
-                      "(left before taking part)",
+    "(left before taking part)",
 }
 """Documented exclusion rules: key → description."""
 
@@ -722,15 +933,21 @@ def _exclusion_masks(df: pd.DataFrame) -> dict[str, pd.Series]:
 def _exclusion_table(df: pd.DataFrame, masks: Mapping[str, pd.Series]) -> pd.DataFrame:
     rows = []
     for key, mask in masks.items():
-        rows.append({"rule": key, "description": EXCLUSION_RULES[key],
-                     "n_rows": int(mask.sum()),
-                     "n_pupils": int(df.loc[mask, "pupil_id"].nunique())})
+        rows.append(
+            {
+                "rule": key,
+                "description": EXCLUSION_RULES[key],
+                "n_rows": int(mask.sum()),
+                "n_pupils": int(df.loc[mask, "pupil_id"].nunique()),
+            }
+        )
     return pd.DataFrame(rows, columns=["rule", "description", "n_rows", "n_pupils"])
 
 
 # --------------------------------------------------------------------------------------------
 # Loaded panel
 # --------------------------------------------------------------------------------------------
+
 
 def _counts(df: pd.DataFrame) -> dict[str, int]:
     pupils = df.drop_duplicates("pupil_id")
@@ -776,14 +993,16 @@ class LoadedPanel:
         """Return one row per cohort (0 = never treated): courses, pupils, rows, schools."""
         d = self.data
         g = d.groupby("cohort")
-        out = pd.DataFrame({
-            "courses": g["course"].agg(lambda s: ", ".join(sorted(set(s) - {""}))),
-            "pupils": g["pupil_id"].nunique(),
-            "pupil_years": g.size(),
-            "schools": g["school_id"].nunique(),
-            "first_year": g["year"].min(),
-            "last_year": g["year"].max(),
-        })
+        out = pd.DataFrame(
+            {
+                "courses": g["course"].agg(lambda s: ", ".join(sorted(set(s) - {""}))),
+                "pupils": g["pupil_id"].nunique(),
+                "pupil_years": g.size(),
+                "schools": g["school_id"].nunique(),
+                "first_year": g["year"].min(),
+                "last_year": g["year"].max(),
+            }
+        )
         return out.reset_index()
 
     def pupils(self) -> pd.DataFrame:
@@ -807,20 +1026,25 @@ class LoadedPanel:
     def summary(self) -> str:
         """Return a few lines: source, sizes, exclusions."""
         c = _counts(self.data)
-        lines = [f"Programme panel from {self.source}",
-                 f"  {c['pupils']} pupils ({c['participants']} participants in {c['cohorts']} "
-                 f"cohort(s), {c['never_treated']} never treated), {c['pupil_years']} "
-                 f"pupil-years, {c['schools']} schools"]
+        lines = [
+            f"Programme panel from {self.source}",
+            f"  {c['pupils']} pupils ({c['participants']} participants in {c['cohorts']} "
+            f"cohort(s), {c['never_treated']} never treated), {c['pupil_years']} "
+            f"pupil-years, {c['schools']} schools",
+        ]
         for r in self.exclusions.itertuples():
             lines.append(f"  excluded by {r.rule}: {r.n_rows} rows, {r.n_pupils} pupils")
         return "\n".join(lines)
 
     def to_dict(self) -> dict[str, Any]:
         """Return a JSON-serialisable description (no pupil-level data)."""
-        return {"source": self.source, "input": dict(self.input_counts),
-                "analysis": _counts(self.data),
-                "exclusions": self.exclusions.to_dict(orient="records"),
-                "sample_flow": sample_flow(self).to_dict(orient="records")}
+        return {
+            "source": self.source,
+            "input": dict(self.input_counts),
+            "analysis": _counts(self.data),
+            "exclusions": self.exclusions.to_dict(orient="records"),
+            "sample_flow": sample_flow(self).to_dict(orient="records"),
+        }
 
 
 def sample_flow(panel: LoadedPanel) -> pd.DataFrame:
@@ -834,11 +1058,11 @@ def sample_flow(panel: LoadedPanel) -> pd.DataFrame:
     """
     rows = [{"step": "input", **panel.input_counts}]
     for r in panel.exclusions.itertuples():
-        rows.append({"step": f"excluded: {r.description}", "pupils": r.n_pupils,
-                     "pupil_years": r.n_rows})
+        rows.append(
+            {"step": f"excluded: {r.description}", "pupils": r.n_pupils, "pupil_years": r.n_rows}
+        )
     rows.append({"step": "analysis panel", **_counts(panel.data)})
-    cols = ["step", "pupils", "pupil_years", "schools", "participants", "never_treated",
-            "cohorts"]
+    cols = ["step", "pupils", "pupil_years", "schools", "participants", "never_treated", "cohorts"]
     out = pd.DataFrame(rows, columns=cols)
     for c in cols[1:]:
         out[c] = out[c].astype("Int64")
@@ -849,18 +1073,22 @@ def sample_flow(panel: LoadedPanel) -> pd.DataFrame:
 # Loader
 # --------------------------------------------------------------------------------------------
 
-@overload
-def load_panel(source: str | Path | pd.DataFrame, *,
-               exclusions: Literal["raise"] = ...) -> pd.DataFrame: ...
-
 
 @overload
-def load_panel(source: str | Path | pd.DataFrame, *,
-               exclusions: Literal["report"]) -> LoadedPanel: ...
+def load_panel(
+    source: str | Path | pd.DataFrame, *, exclusions: Literal["raise"] = ...
+) -> pd.DataFrame: ...
 
 
-def load_panel(source: str | Path | pd.DataFrame, *,
-               exclusions: Literal["raise", "report"] = "raise") -> pd.DataFrame | LoadedPanel:
+@overload
+def load_panel(
+    source: str | Path | pd.DataFrame, *, exclusions: Literal["report"]
+) -> LoadedPanel: ...
+
+
+def load_panel(
+    source: str | Path | pd.DataFrame, *, exclusions: Literal["raise", "report"] = "raise"
+) -> pd.DataFrame | LoadedPanel:
     """Read, validate and canonicalise a programme panel.
 
     Parameters
@@ -906,20 +1134,30 @@ def load_panel(source: str | Path | pd.DataFrame, *,
     labeller = _RowLabeller(frame, csv_lines)
     for col, mask in bad.items():
         kind = _SPECS[col].kind
-        expected = {"int": "an integer", "binary": "0 or 1", "float": "a number",
-                    "str": "text or an integer"}[kind]
-        violations.append(_violation(f"wrong type: value cannot be read as {expected}", col,
-                                     mask, labeller))
+        expected = {
+            "int": "an integer",
+            "binary": "0 or 1",
+            "float": "a number",
+            "str": "text or an integer",
+        }[kind]
+        violations.append(
+            _violation(f"wrong type: value cannot be read as {expected}", col, mask, labeller)
+        )
     violations += _validate_frame(frame, _INPUT_SCHEMA, labeller, skip=bad)
     if violations:
         raise DataValidationError(label, violations)
 
-    masks = _exclusion_masks(frame)                # input row order, for messages
+    masks = _exclusion_masks(frame)  # input row order, for messages
     if exclusions == "raise":
         exc = [
-            _violation(f"{EXCLUSION_RULES[k]}; pass exclusions='report' to exclude and report",
-                       "cohort", m, labeller)
-            for k, m in masks.items() if m.any()
+            _violation(
+                f"{EXCLUSION_RULES[k]}; pass exclusions='report' to exclude and report",
+                "cohort",
+                m,
+                labeller,
+            )
+            for k, m in masks.items()
+            if m.any()
         ]
         if exc:
             raise DataValidationError(label, exc)
@@ -935,5 +1173,6 @@ def load_panel(source: str | Path | pd.DataFrame, *,
         any_mask |= mask
     excluded = panel.loc[any_mask].assign(exclusion_rule=rule_of[any_mask]).reset_index(drop=True)
     kept = panel.loc[~any_mask].reset_index(drop=True)
-    return LoadedPanel(data=kept, exclusions=table, excluded=excluded, source=label,
-                       input_counts=_counts(panel))
+    return LoadedPanel(
+        data=kept, exclusions=table, excluded=excluded, source=label, input_counts=_counts(panel)
+    )

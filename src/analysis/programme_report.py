@@ -137,6 +137,7 @@ UNIT, TIME, COHORT = "pupil_id", "year", "cohort"
 # Outcomes
 # --------------------------------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class OutcomeSpec:
     """How an outcome is named, scaled and read.
@@ -173,30 +174,52 @@ class OutcomeSpec:
 
 
 OUTCOMES: Mapping[str, OutcomeSpec] = {
-    "absence_rate": OutcomeSpec("absence_rate", "absence rate (share of school hours)",
-                                "percentage points of hours", 100.0, False, "lower"),
-    "repeated_grade": OutcomeSpec("repeated_grade", "grade repetition (not admitted)",
-                                  "percentage points", 100.0, True, "lower"),
-    "grade_avg": OutcomeSpec("grade_avg", "average final grade (1-10 scale)", "grade points",
-                             1.0, False, "higher"),
-    "dropped_out": OutcomeSpec("dropped_out", "annual dropout (abandonment) hazard",
-                               "percentage points", 100.0, True, "lower"),
-    "invalsi_score": OutcomeSpec("invalsi_score", "INVALSI score", "scale points", 1.0, False,
-                                 "higher"),
+    "absence_rate": OutcomeSpec(
+        "absence_rate",
+        "absence rate (share of school hours)",
+        "percentage points of hours",
+        100.0,
+        False,
+        "lower",
+    ),
+    "repeated_grade": OutcomeSpec(
+        "repeated_grade",
+        "grade repetition (not admitted)",
+        "percentage points",
+        100.0,
+        True,
+        "lower",
+    ),
+    "grade_avg": OutcomeSpec(
+        "grade_avg", "average final grade (1-10 scale)", "grade points", 1.0, False, "higher"
+    ),
+    "dropped_out": OutcomeSpec(
+        "dropped_out",
+        "annual dropout (abandonment) hazard",
+        "percentage points",
+        100.0,
+        True,
+        "lower",
+    ),
+    "invalsi_score": OutcomeSpec(
+        "invalsi_score", "INVALSI score", "scale points", 1.0, False, "higher"
+    ),
 }
 """The outcomes the report knows (see :mod:`analysis.programme`)."""
 
 
 def _spec(outcome: str) -> OutcomeSpec:
     if outcome not in OUTCOMES:
-        raise fail(_SRC, f"unknown outcome; use one of {list(OUTCOMES)}", column="outcome",
-                   rows=[outcome])
+        raise fail(
+            _SRC, f"unknown outcome; use one of {list(OUTCOMES)}", column="outcome", rows=[outcome]
+        )
     return OUTCOMES[outcome]
 
 
 # --------------------------------------------------------------------------------------------
 # Data
 # --------------------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class ProgrammeData:
@@ -233,14 +256,17 @@ class ProgrammeData:
         out: dict[str, Any] = {"simulated": self.simulated, "source": self.source}
         if self.sim is not None:
             p = self.sim.params
-            out["simulation"] = {k: p[k] for k in ("seed", "n_schools", "n_pupils", "cohorts",
-                                                   "years", "icc", "effects")}
+            out["simulation"] = {
+                k: p[k]
+                for k in ("seed", "n_schools", "n_pupils", "cohorts", "years", "icc", "effects")
+            }
             out["truth"] = dict(self.sim.truth)
         return out
 
 
-def load(data: str | Path, *, seed: int = 0, n_schools: int = 20, n_pupils: int = 2000,
-         k: int = K_MIN) -> ProgrammeData:
+def load(
+    data: str | Path, *, seed: int = 0, n_schools: int = 20, n_pupils: int = 2000, k: int = K_MIN
+) -> ProgrammeData:
     """Load the evaluator's panel or draw a SIMULATED one.
 
     Parameters
@@ -263,9 +289,13 @@ def load(data: str | Path, *, seed: int = 0, n_schools: int = 20, n_pupils: int 
 
         sim = programme_panel(seed=int(seed), n_schools=int(n_schools), n_pupils=int(n_pupils))
         panel = load_panel(sim.data, exclusions="report")
-        out = ProgrammeData(panel=panel, simulated=True, sim=sim,
-                            source=f"simulated (analysis.simulate.programme_panel, seed {seed}, "
-                                   f"{n_schools} schools, {n_pupils} pupils)")
+        out = ProgrammeData(
+            panel=panel,
+            simulated=True,
+            sim=sim,
+            source=f"simulated (analysis.simulate.programme_panel, seed {seed}, "
+            f"{n_schools} schools, {n_pupils} pupils)",
+        )
     else:
         path = Path(data)
         if not path.is_absolute():
@@ -276,9 +306,12 @@ def load(data: str | Path, *, seed: int = 0, n_schools: int = 20, n_pupils: int 
     n_part = int((pupils["cohort"] > 0).sum())
     n_never = int((pupils["cohort"] == 0).sum())
     if n_part < k or n_never < k:
-        raise fail(out.source, f"the analysis panel needs at least {k} participants and {k} "
-                               "never-participants to be reported without disclosing small groups",
-                   column="cohort")
+        raise fail(
+            out.source,
+            f"the analysis panel needs at least {k} participants and {k} "
+            "never-participants to be reported without disclosing small groups",
+            column="cohort",
+        )
     return out
 
 
@@ -307,8 +340,9 @@ def cluster_column(cluster: str | None) -> str | None:
     return "baseline_school" if cluster == "school_id" else str(cluster)
 
 
-def available_covariates(frame: pd.DataFrame, covariates: Sequence[str]) -> tuple[list[str],
-                                                                                 list[str]]:
+def available_covariates(
+    frame: pd.DataFrame, covariates: Sequence[str]
+) -> tuple[list[str], list[str]]:
     """Split ``covariates`` into those in ``frame`` without missing values, and the others."""
     keep, drop = [], []
     for c in covariates:
@@ -319,6 +353,7 @@ def available_covariates(frame: pd.DataFrame, covariates: Sequence[str]) -> tupl
 # --------------------------------------------------------------------------------------------
 # Privacy-safe descriptive tables
 # --------------------------------------------------------------------------------------------
+
 
 def _fmt_count(v: Any) -> str:
     if v is None or (isinstance(v, float) and math.isnan(v)) or v is pd.NA:
@@ -349,27 +384,44 @@ def sample_flow_table(panel: LoadedPanel, *, k: int = K_MIN) -> pd.DataFrame:
     ana = flow.iloc[-1]
     excl = flow.iloc[1:-1]
     nonzero = excl[excl["pupils"].fillna(0) > 0]
-    cols = ["step", "pupils", "pupil_years", "schools", "participants", "never_treated",
-            "cohorts"]
+    cols = ["step", "pupils", "pupil_years", "schools", "participants", "never_treated", "cohorts"]
     rows: list[dict[str, str]] = []
     small = f"< {k}"
     hide_input = False
     if nonzero.empty:
-        excl_rows = [{"step": "excluded: none (every participant has a pre- and a "
-                               "post-participation year)", "pupils": "0", "pupil_years": "0"}]
+        excl_rows = [
+            {
+                "step": "excluded: none (every participant has a pre- and a "
+                "post-participation year)",
+                "pupils": "0",
+                "pupil_years": "0",
+            }
+        ]
     elif (nonzero["pupils"] >= k).all():
-        excl_rows = [{"step": r.step, "pupils": _fmt_count(r.pupils),
-                      "pupil_years": _fmt_count(r.pupil_years)} for r in excl.itertuples()]
+        excl_rows = [
+            {
+                "step": r.step,
+                "pupils": _fmt_count(r.pupils),
+                "pupil_years": _fmt_count(r.pupil_years),
+            }
+            for r in excl.itertuples()
+        ]
     else:
         rules = "; ".join(s.removeprefix("excluded: ") for s in nonzero["step"])
         tot_p, tot_r = int(nonzero["pupils"].sum()), int(nonzero["pupil_years"].sum())
         if tot_p >= k:
-            excl_rows = [{"step": f"excluded (rules merged: {rules})", "pupils": _fmt_count(tot_p),
-                          "pupil_years": _fmt_count(tot_r)}]
+            excl_rows = [
+                {
+                    "step": f"excluded (rules merged: {rules})",
+                    "pupils": _fmt_count(tot_p),
+                    "pupil_years": _fmt_count(tot_r),
+                }
+            ]
         else:
             hide_input = True
-            excl_rows = [{"step": f"excluded (rules merged: {rules})", "pupils": small,
-                          "pupil_years": small}]
+            excl_rows = [
+                {"step": f"excluded (rules merged: {rules})", "pupils": small, "pupil_years": small}
+            ]
     first = {c: _fmt_count(inp[c]) for c in cols[1:]}
     if hide_input:
         for c in ("pupils", "pupil_years", "participants"):
@@ -396,6 +448,7 @@ def cohort_table(panel: LoadedPanel) -> pd.DataFrame:
 # --------------------------------------------------------------------------------------------
 # Who takes part: propensity scores, balance, overlap
 # --------------------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class Balance:
@@ -425,9 +478,11 @@ class Balance:
 
     def to_dict(self) -> dict[str, Any]:
         """Return a JSON-serialisable dict (the balance table only)."""
-        return {"covariates": list(self.covariates),
-                "table": self.table.to_dict(orient="records"),
-                "max_abs_smd": list(self.max_smd())}
+        return {
+            "covariates": list(self.covariates),
+            "table": self.table.to_dict(orient="records"),
+            "max_abs_smd": list(self.max_smd()),
+        }
 
 
 def balance(frame: pd.DataFrame, *, covariates: Sequence[str]) -> Balance:
@@ -444,8 +499,7 @@ def balance(frame: pd.DataFrame, *, covariates: Sequence[str]) -> Balance:
     ps = weighting.propensity_scores(pupils, treatment="participant", covariates=covariates)
     part = pupils["participant"].astype(int)
     w = weighting.ipw_weights(ps, part, "att")
-    tab = weighting.balance_table(pupils, treatment="participant", covariates=covariates,
-                                  weights=w)
+    tab = weighting.balance_table(pupils, treatment="participant", covariates=covariates, weights=w)
     return Balance(table=tab, ps=ps, participant=part, covariates=tuple(covariates))
 
 
@@ -471,8 +525,9 @@ def _safe_bins(counts: np.ndarray, k: int) -> list[tuple[int, int]]:
     return runs
 
 
-def overlap_figure(ps: pd.Series, participant: pd.Series, *, bins: int = 20,
-                   k: int = K_MIN) -> Figure:
+def overlap_figure(
+    ps: pd.Series, participant: pd.Series, *, bins: int = 20, k: int = K_MIN
+) -> Figure:
     """Return a mirrored propensity-score histogram safe to publish.
 
     Like :func:`analysis.weighting.overlap_plot` (participants above the axis,
@@ -486,15 +541,25 @@ def overlap_figure(ps: pd.Series, participant: pd.Series, *, bins: int = 20,
     d = np.asarray(participant, dtype=int)
     edges = np.linspace(0, max(float(e.max()), 1e-6) * 1.0001, bins + 1)
     fig, ax = plt.subplots(figsize=(7, 4))
-    for grp, sign, color, label in ((1, 1, "tab:orange", "participants"),
-                                    (0, -1, "tab:blue", "never-participants")):
+    for grp, sign, color, label in (
+        (1, 1, "tab:orange", "participants"),
+        (0, -1, "tab:blue", "never-participants"),
+    ):
         x = e[d == grp]
         counts, _ = np.histogram(x, bins=edges)
         for a, b in _safe_bins(counts, k):
             lo, hi = edges[a], edges[b + 1]
-            dens = counts[a:b + 1].sum() / len(x) / (hi - lo)
-            ax.bar(lo, sign * dens, width=hi - lo, align="edge", color=color, alpha=0.75,
-                   edgecolor="white", label=label)
+            dens = counts[a : b + 1].sum() / len(x) / (hi - lo)
+            ax.bar(
+                lo,
+                sign * dens,
+                width=hi - lo,
+                align="edge",
+                color=color,
+                alpha=0.75,
+                edgecolor="white",
+                label=label,
+            )
             label = None
     ax.axhline(0, color="black", lw=0.8)
     ax.set_xlim(0, edges[-1])
@@ -509,20 +574,42 @@ def overlap_figure(ps: pd.Series, participant: pd.Series, *, bins: int = 20,
 # Callaway-Sant'Anna on the unbalanced pupil panel
 # --------------------------------------------------------------------------------------------
 
-def staggered_pupils(df: pd.DataFrame, *, outcome: str, unit: str = UNIT, time: str = TIME,
-                     cohort: str = COHORT, control: str = "never", method: str = "dr",
-                     covariates: Sequence[str] | None = None, cluster: str | None = None,
-                     anticipation: int = 0, base_period: str = "varying",
-                     level: float = 0.95) -> StaggeredResult:
+
+def staggered_pupils(
+    df: pd.DataFrame,
+    *,
+    outcome: str,
+    unit: str = UNIT,
+    time: str = TIME,
+    cohort: str = COHORT,
+    control: str = "never",
+    method: str = "dr",
+    covariates: Sequence[str] | None = None,
+    cluster: str | None = None,
+    anticipation: int = 0,
+    base_period: str = "varying",
+    level: float = 0.95,
+) -> StaggeredResult:
     """Callaway-Sant'Anna on pupil registers (``did.staggered(..., allow_unbalanced=True)``).
 
     Pupils are enrolled 3–5 years, so no pupil is observed in every year of a longer window
     and the balanced-panel rule would drop everyone.
     """
-    return did.staggered(df, outcome=outcome, unit=unit, time=time, cohort=cohort,
-                         control=control, method=method, covariates=covariates,
-                         cluster=cluster, anticipation=anticipation, base_period=base_period,
-                         level=level, allow_unbalanced=True)
+    return did.staggered(
+        df,
+        outcome=outcome,
+        unit=unit,
+        time=time,
+        cohort=cohort,
+        control=control,
+        method=method,
+        covariates=covariates,
+        cluster=cluster,
+        anticipation=anticipation,
+        base_period=base_period,
+        level=level,
+        allow_unbalanced=True,
+    )
 
 
 def unit_level(result: StaggeredResult) -> StaggeredResult:
@@ -531,8 +618,9 @@ def unit_level(result: StaggeredResult) -> StaggeredResult:
     return replace(result, unit_cluster=_ro(np.arange(n), int), n_clusters=n, cluster=None)
 
 
-def cs_truth(sim: SimulatedPanel, result: StaggeredResult, *, outcome: str,
-             max_e: float = np.inf) -> float:
+def cs_truth(
+    sim: SimulatedPanel, result: StaggeredResult, *, outcome: str, max_e: float = np.inf
+) -> float:
     r"""True value of the CS ``simple`` aggregation's estimand in a simulated panel.
 
     The simple aggregation weights each post-treatment cell :math:`ATT(g,t)` (with
@@ -545,14 +633,14 @@ def cs_truth(sim: SimulatedPanel, result: StaggeredResult, *, outcome: str,
     post = (g <= t) & (t - g <= max_e)
     pg = {c: float(np.mean(result.unit_cohort == c)) for c in np.unique(g)}
     w = np.array([pg[c] for c in g[post]])
-    v = np.array([tg.get((int(a), int(b)), np.nan) for a, b in zip(g[post], t[post],
-                                                                    strict=True)])
+    v = np.array([tg.get((int(a), int(b)), np.nan) for a, b in zip(g[post], t[post], strict=True)])
     ok = np.isfinite(v)
     return float(np.sum(w[ok] * v[ok]) / np.sum(w[ok]))
 
 
-def treated_cell_counts(frame: pd.DataFrame, *, outcome: str,
-                        base_period: str = "varying") -> pd.DataFrame:
+def treated_cell_counts(
+    frame: pd.DataFrame, *, outcome: str, base_period: str = "varying"
+) -> pd.DataFrame:
     """Treated pupils behind each ATT(g,t): cohort pupils observed in the base year and t.
 
     Base year: ``g − 1`` for post-treatment cells; ``t − 1`` (``"varying"``) or ``g − 1``
@@ -571,8 +659,9 @@ def treated_cell_counts(frame: pd.DataFrame, *, outcome: str,
                 continue
             b = g - 1 if (t >= g or base_period == "universal") else t - 1
             n = sum((i, b) in present and (i, t) in present for i in ids)
-            rows.append({"cohort": int(g), "time": int(t), "event_time": int(t - g),
-                         "n_treated": int(n)})
+            rows.append(
+                {"cohort": int(g), "time": int(t), "event_time": int(t - g), "n_treated": int(n)}
+            )
     return pd.DataFrame(rows)
 
 
@@ -584,8 +673,13 @@ def _per_event_time(frame: pd.DataFrame, outcome: str) -> dict[int, int]:
     years = frame[TIME].unique()
     ids, gs = pupils[UNIT].to_numpy(), pupils[COHORT].to_numpy()
     events = sorted({int(t - g) for g in np.unique(gs) for t in years} - {-1})
-    return {e: sum(((i, g - 1) in present) and ((i, g + e) in present)
-                   for i, g in zip(ids, gs, strict=True)) for e in events}
+    return {
+        e: sum(
+            ((i, g - 1) in present) and ((i, g + e) in present)
+            for i, g in zip(ids, gs, strict=True)
+        )
+        for e in events
+    }
 
 
 def event_window(frame: pd.DataFrame, *, outcome: str, k: int = K_MIN) -> tuple[int, int]:
@@ -596,9 +690,12 @@ def event_window(frame: pd.DataFrame, *, outcome: str, k: int = K_MIN) -> tuple[
     """
     per_e = _per_event_time(frame, outcome)
     if per_e.get(0, 0) < k:
-        raise fail(_SRC, f"fewer than {k} participants are observed in their first year of "
-                         "participation and the year before: no effect can be reported",
-                   column=outcome)
+        raise fail(
+            _SRC,
+            f"fewer than {k} participants are observed in their first year of "
+            "participation and the year before: no effect can be reported",
+            column=outcome,
+        )
     hi = 0
     while per_e.get(hi + 1, 0) >= k:
         hi += 1
@@ -611,9 +708,14 @@ def event_window(frame: pd.DataFrame, *, outcome: str, k: int = K_MIN) -> tuple[
 def subset_cells(result: StaggeredResult, keep: np.ndarray) -> StaggeredResult:
     """Return ``result`` restricted to the ATT(g,t) cells where ``keep`` is true."""
     keep = np.asarray(keep, dtype=bool)
-    return replace(result, cohort=_ro(result.cohort[keep]), time=_ro(result.time[keep]),
-                   att=_ro(result.att[keep]), is_reference=_ro(result.is_reference[keep], bool),
-                   psi=_ro(result.psi[:, keep]))
+    return replace(
+        result,
+        cohort=_ro(result.cohort[keep]),
+        time=_ro(result.time[keep]),
+        att=_ro(result.att[keep]),
+        is_reference=_ro(result.is_reference[keep], bool),
+        psi=_ro(result.psi[:, keep]),
+    )
 
 
 @dataclass(frozen=True)
@@ -638,12 +740,17 @@ class PretrendSummary:
 
     def to_dict(self) -> dict[str, Any]:
         """Return a JSON-serialisable dict."""
-        return {"table": self.table.to_dict(orient="records"), "p_value": self.p_value,
-                "cells": self.cells, "min_pupils": self.min_pupils}
+        return {
+            "table": self.table.to_dict(orient="records"),
+            "p_value": self.p_value,
+            "cells": self.cells,
+            "min_pupils": self.min_pupils,
+        }
 
 
-def pretrend_tests(result: StaggeredResult, counts: pd.DataFrame, *,
-                   min_pupils: int = 20) -> PretrendSummary | None:
+def pretrend_tests(
+    result: StaggeredResult, counts: pd.DataFrame, *, min_pupils: int = 20
+) -> PretrendSummary | None:
     r"""Pre-trend tests on the pre-participation cells with at least ``min_pupils`` treated.
 
     :meth:`analysis.did.StaggeredResult.pretrend_test` (R ``did``'s Wald test, :math:`\chi^2`)
@@ -657,27 +764,45 @@ def pretrend_tests(result: StaggeredResult, counts: pd.DataFrame, *,
     cell qualifies.
     """
     n = counts.set_index(["cohort", "time"])["n_treated"]
-    size = np.array([n.get((int(g), int(t)), 0) for g, t in zip(result.cohort, result.time,
-                                                                strict=True)])
+    size = np.array(
+        [n.get((int(g), int(t)), 0) for g, t in zip(result.cohort, result.time, strict=True)]
+    )
     keep = (size >= min_pupils) | (result.cohort <= result.time)
     sub = subset_cells(result, keep)
     try:
         pu = unit_level(sub).pretrend_test()
     except ValueError:
         return None
-    rows = [{"test": "Wald χ², pupil-level covariance", "statistic": pu.statistic, "df": pu.df,
-             "p_value": pu.p_value}]
+    rows = [
+        {
+            "test": "Wald χ², pupil-level covariance",
+            "statistic": pu.statistic,
+            "df": pu.df,
+            "p_value": pu.p_value,
+        }
+    ]
     main = pu.p_value
     if result.cluster:
         pc = sub.pretrend_test()
         g, q = result.n_clusters, pc.df
         f_stat = (g - q) / (q * (g - 1)) * pc.statistic
         p_f = float(stats.f.sf(f_stat, q, g - q)) if g > q else float("nan")
-        rows.append({"test": f"Wald F({q}, {g - q}), clustered by school (Hotelling scaling)",
-                     "statistic": f_stat, "df": q, "p_value": p_f})
+        rows.append(
+            {
+                "test": f"Wald F({q}, {g - q}), clustered by school (Hotelling scaling)",
+                "statistic": f_stat,
+                "df": q,
+                "p_value": p_f,
+            }
+        )
         main = p_f
-    return PretrendSummary(table=pd.DataFrame(rows), p_value=float(main), cells=int(pu.df),
-                           min_pupils=int(min_pupils), df=int(pu.df))
+    return PretrendSummary(
+        table=pd.DataFrame(rows),
+        p_value=float(main),
+        cells=int(pu.df),
+        min_pupils=int(min_pupils),
+        df=int(pu.df),
+    )
 
 
 def effect_horizon(frame: pd.DataFrame, *, outcome: str, min_pupils: int = 20) -> int:
@@ -700,10 +825,18 @@ def effect_horizon(frame: pd.DataFrame, *, outcome: str, min_pupils: int = 20) -
     return hi
 
 
-def cs_event_study(frame: pd.DataFrame, *, outcome: str, window: tuple[int, int],
-                   control: str = "never", method: str = "dr",
-                   covariates: Sequence[str] | None = None, cluster: str | None = None,
-                   seed: int = 0, level: float = 0.95) -> EventStudy:
+def cs_event_study(
+    frame: pd.DataFrame,
+    *,
+    outcome: str,
+    window: tuple[int, int],
+    control: str = "never",
+    method: str = "dr",
+    covariates: Sequence[str] | None = None,
+    cluster: str | None = None,
+    seed: int = 0,
+    level: float = 0.95,
+) -> EventStudy:
     """Event study from :func:`staggered_pupils` (universal base, dynamic aggregation).
 
     As ``did.event_study(estimator="cs")`` but on the unbalanced pupil panel: every
@@ -711,23 +844,43 @@ def cs_event_study(frame: pd.DataFrame, *, outcome: str, window: tuple[int, int]
     band from the influence functions (multiplier bootstrap, ``seed``), restricted to
     ``window``.  The result feeds :func:`analysis.honest.honest_did`.
     """
-    res = staggered_pupils(frame, outcome=outcome, control=control, method=method,
-                           covariates=covariates, cluster=cluster, base_period="universal",
-                           level=level)
+    res = staggered_pupils(
+        frame,
+        outcome=outcome,
+        control=control,
+        method=method,
+        covariates=covariates,
+        cluster=cluster,
+        base_period="universal",
+        level=level,
+    )
     agg = res.aggregate("dynamic", min_e=window[0], max_e=window[1], cband=True, seed=seed)
     e = np.asarray(agg.labels, dtype=int)
     keep = (e != -1) & (e >= window[0]) & (e <= window[1])
     rel = e[keep]
-    return EventStudy(rel_times=_ro(rel, int), coef=_ro(agg.att[keep]),
-                      vcov=_ro(agg.vcov[np.ix_(keep, keep)]), reference=-1, estimator="cs",
-                      n_pre=int((rel < 0).sum()), n_post=int((rel >= 0).sum()), level=level,
-                      crit_value=agg.crit_value, overall=agg.overall, vcov_is_full=True,
-                      n_obs=res.n_obs, n_units=res.n_units, n_clusters=res.n_clusters,
-                      backend=res.backend, notes=res.notes)
+    return EventStudy(
+        rel_times=_ro(rel, int),
+        coef=_ro(agg.att[keep]),
+        vcov=_ro(agg.vcov[np.ix_(keep, keep)]),
+        reference=-1,
+        estimator="cs",
+        n_pre=int((rel < 0).sum()),
+        n_post=int((rel >= 0).sum()),
+        level=level,
+        crit_value=agg.crit_value,
+        overall=agg.overall,
+        vcov_is_full=True,
+        n_obs=res.n_obs,
+        n_units=res.n_units,
+        n_clusters=res.n_clusters,
+        backend=res.backend,
+        notes=res.notes,
+    )
 
 
-def group_time_table(result: StaggeredResult, counts: pd.DataFrame, *, k: int = K_MIN,
-                     seed: int = 0) -> pd.DataFrame:
+def group_time_table(
+    result: StaggeredResult, counts: pd.DataFrame, *, k: int = K_MIN, seed: int = 0
+) -> pd.DataFrame:
     """ATT(g,t) with pointwise CIs and a uniform band, cells with ≥ ``k`` treated pupils only.
 
     The uniform band's critical value is a Rademacher multiplier bootstrap of the
@@ -743,8 +896,13 @@ def group_time_table(result: StaggeredResult, counts: pd.DataFrame, *, k: int = 
     psi = result.psi[:, idx]
     scores = np.zeros((result.n_clusters, len(idx)))
     np.add.at(scores, np.asarray(result.unit_cluster), psi)
-    crit = multiplier_sup_t_crit(scores, gt["se"].to_numpy()[idx], level=result.level,
-                                 n_boot=999, seed=seed) if len(idx) else float("nan")
+    crit = (
+        multiplier_sup_t_crit(
+            scores, gt["se"].to_numpy()[idx], level=result.level, n_boot=999, seed=seed
+        )
+        if len(idx)
+        else float("nan")
+    )
     out = gt.iloc[idx].drop(columns="n_treated").reset_index(drop=True)
     out.insert(2, "event_time", out["time"] - out["cohort"])
     out["cband_low"] = out["att"] - crit * out["se"]
@@ -757,12 +915,14 @@ def group_time_table(result: StaggeredResult, counts: pd.DataFrame, *, k: int = 
 # Figures
 # --------------------------------------------------------------------------------------------
 
+
 def _edition(g: float) -> str:
     return f"{int(g)}/{(int(g) + 1) % 100:02d}"
 
 
-def group_time_figure(gt: pd.DataFrame, *, spec: OutcomeSpec,
-                      truth_gt: pd.DataFrame | None = None) -> Figure:
+def group_time_figure(
+    gt: pd.DataFrame, *, spec: OutcomeSpec, truth_gt: pd.DataFrame | None = None
+) -> Figure:
     """Plot ATT(g,t) by school year, one panel per edition, with CIs and the uniform band.
 
     Pre-participation cells (left of the dashed line) test parallel trends; post cells are
@@ -771,23 +931,43 @@ def group_time_figure(gt: pd.DataFrame, *, spec: OutcomeSpec,
     import matplotlib.pyplot as plt
 
     cohorts = sorted(gt["cohort"].unique())
-    fig, axes = plt.subplots(1, len(cohorts), figsize=(3.2 * len(cohorts) + 1, 3.8),
-                             sharey=True, squeeze=False)
+    fig, axes = plt.subplots(
+        1, len(cohorts), figsize=(3.2 * len(cohorts) + 1, 3.8), sharey=True, squeeze=False
+    )
     s = spec.scale
     years = np.sort(gt["time"].unique())
     for ax, g in zip(axes[0], cohorts, strict=True):
         sub = gt[gt["cohort"] == g]
         x = sub["time"].to_numpy(float)
-        ax.vlines(x, sub["cband_low"] * s, sub["cband_high"] * s, color="C0", alpha=0.2, lw=9,
-                  label="uniform 95% band")
-        ax.errorbar(x, sub["att"] * s, yerr=[(sub["att"] - sub["ci_low"]) * s,
-                                             (sub["ci_high"] - sub["att"]) * s],
-                    fmt="o", color="C0", capsize=3, label="ATT(g,t), 95% CI")
+        ax.vlines(
+            x,
+            sub["cband_low"] * s,
+            sub["cband_high"] * s,
+            color="C0",
+            alpha=0.2,
+            lw=9,
+            label="uniform 95% band",
+        )
+        ax.errorbar(
+            x,
+            sub["att"] * s,
+            yerr=[(sub["att"] - sub["ci_low"]) * s, (sub["ci_high"] - sub["att"]) * s],
+            fmt="o",
+            color="C0",
+            capsize=3,
+            label="ATT(g,t), 95% CI",
+        )
         if truth_gt is not None:
             tg = truth_gt[truth_gt["cohort"] == g].set_index("year")["att"]
             post = (sub["time"] >= g).to_numpy()
-            ax.plot(x[post], tg.reindex(sub["time"][post]).to_numpy() * s, "x", color="black",
-                    ms=8, label="true effect (SIMULATED)")
+            ax.plot(
+                x[post],
+                tg.reindex(sub["time"][post]).to_numpy() * s,
+                "x",
+                color="black",
+                ms=8,
+                label="true effect (SIMULATED)",
+            )
         ax.axhline(0, color="grey", lw=0.8)
         ax.axvline(g - 0.5, color="grey", lw=0.8, ls="--")
         ax.set_xticks(years, [_edition(y) for y in years], rotation=45, fontsize="small")
@@ -801,8 +981,9 @@ def group_time_figure(gt: pd.DataFrame, *, spec: OutcomeSpec,
     return fig
 
 
-def event_study_figure(studies: Mapping[str, EventStudy], *, spec: OutcomeSpec,
-                       truth: pd.DataFrame | None = None) -> Figure:
+def event_study_figure(
+    studies: Mapping[str, EventStudy], *, spec: OutcomeSpec, truth: pd.DataFrame | None = None
+) -> Figure:
     """Plot event-study coefficients of several estimators side by side.
 
     The first study is drawn with its uniform band (shaded) and pointwise CIs; the others
@@ -818,16 +999,43 @@ def event_study_figure(studies: Mapping[str, EventStudy], *, spec: OutcomeSpec,
         tab = studies[name].table()
         x = tab["rel_time"].to_numpy(float) + (i - (len(names) - 1) / 2) * width
         if i == 0 and "cband_low" in tab:
-            ax.vlines(x, tab["cband_low"] * s, tab["cband_high"] * s, color=f"C{i}", alpha=0.2,
-                      lw=9, label=f"{name}: uniform 95% band")
-        ax.errorbar(x, tab["estimate"] * s, yerr=[(tab["estimate"] - tab["ci_low"]) * s,
-                                                  (tab["ci_high"] - tab["estimate"]) * s],
-                    fmt="os^D"[i % 4], color=f"C{i}", capsize=3, ms=5, label=f"{name}: 95% CI")
-    ax.plot([-1], [0], marker="o", mfc="white", color="black", ls="none",
-            label="reference year (e = −1)")
+            ax.vlines(
+                x,
+                tab["cband_low"] * s,
+                tab["cband_high"] * s,
+                color=f"C{i}",
+                alpha=0.2,
+                lw=9,
+                label=f"{name}: uniform 95% band",
+            )
+        ax.errorbar(
+            x,
+            tab["estimate"] * s,
+            yerr=[(tab["estimate"] - tab["ci_low"]) * s, (tab["ci_high"] - tab["estimate"]) * s],
+            fmt="os^D"[i % 4],
+            color=f"C{i}",
+            capsize=3,
+            ms=5,
+            label=f"{name}: 95% CI",
+        )
+    ax.plot(
+        [-1],
+        [0],
+        marker="o",
+        mfc="white",
+        color="black",
+        ls="none",
+        label="reference year (e = −1)",
+    )
     if truth is not None and len(truth):
-        ax.plot(truth["event_time"], truth["att"] * s, "x", color="black", ms=8,
-                label="true effect (SIMULATED)")
+        ax.plot(
+            truth["event_time"],
+            truth["att"] * s,
+            "x",
+            color="black",
+            ms=8,
+            label="true effect (SIMULATED)",
+        )
     ax.axhline(0, color="grey", lw=0.8)
     ax.axvline(-0.5, color="grey", lw=0.8, ls="--")
     ax.set_xlabel("years since first participation (event time e)")
@@ -842,8 +1050,10 @@ def event_study_figure(studies: Mapping[str, EventStudy], *, spec: OutcomeSpec,
 # Triangulation
 # --------------------------------------------------------------------------------------------
 
-def first_year_stack(frame: pd.DataFrame, *, outcome: str,
-                     cluster: str | None = None) -> pd.DataFrame:
+
+def first_year_stack(
+    frame: pd.DataFrame, *, outcome: str, cluster: str | None = None
+) -> pd.DataFrame:
     """Stack the canonical 2×2 comparisons: first participation year vs the year before.
 
     For each edition :math:`g`: the pupils of cohort :math:`g` and the never-participants
@@ -861,14 +1071,24 @@ def first_year_stack(frame: pd.DataFrame, *, outcome: str,
         two = two[n == 2]
         if two[COHORT].eq(g).sum() == 0:
             continue
-        parts.append(pd.DataFrame({
-            "y": two[outcome].to_numpy(float), "treat": (two[COHORT] == g).astype(float).to_numpy(),
-            "post": (two[TIME] == g).astype(float).to_numpy(), "stack": int(g),
-            "pair": (two[UNIT].astype(str) + f"_{int(g)}").to_numpy(),
-            "_cl": two[cl].astype(str).to_numpy()}))
+        parts.append(
+            pd.DataFrame(
+                {
+                    "y": two[outcome].to_numpy(float),
+                    "treat": (two[COHORT] == g).astype(float).to_numpy(),
+                    "post": (two[TIME] == g).astype(float).to_numpy(),
+                    "stack": int(g),
+                    "pair": (two[UNIT].astype(str) + f"_{int(g)}").to_numpy(),
+                    "_cl": two[cl].astype(str).to_numpy(),
+                }
+            )
+        )
     if not parts:
-        raise fail(_SRC, "no edition has participants observed in their first year and the "
-                         "year before", column=outcome)
+        raise fail(
+            _SRC,
+            "no edition has participants observed in their first year and the year before",
+            column=outcome,
+        )
     st = pd.concat(parts, ignore_index=True)
     st["treat_post"] = st["treat"] * st["post"]
     for g in sorted(st["stack"].unique())[1:]:
@@ -893,22 +1113,39 @@ def first_year_2x2(frame: pd.DataFrame, *, outcome: str, cluster: str | None = N
     effects :math:`ATT(g,g)`.
     """
     st = first_year_stack(frame, outcome=outcome, cluster=cluster)
-    est = did.did_2x2(st, outcome="y", treated="treat", post="post", cluster="_cl",
-                      covariates=_stack_controls(st))
-    return replace(est, method="2x2 DiD, first participation year vs the year before "
-                               "(stacked by edition, never-participants as controls)")
+    est = did.did_2x2(
+        st, outcome="y", treated="treat", post="post", cluster="_cl", covariates=_stack_controls(st)
+    )
+    return replace(
+        est,
+        method="2x2 DiD, first participation year vs the year before "
+        "(stacked by edition, never-participants as controls)",
+    )
 
 
 def _row(name: str, estimand: str, e: Estimate, truth: float | None) -> dict[str, Any]:
-    return {"estimator": name, "estimand": estimand, "estimate": e.estimate, "se": e.se,
-            "ci_low": e.ci_low, "ci_high": e.ci_high, "p_value": e.p_value,
-            "true_effect": np.nan if truth is None else truth}
+    return {
+        "estimator": name,
+        "estimand": estimand,
+        "estimate": e.estimate,
+        "se": e.se,
+        "ci_low": e.ci_low,
+        "ci_high": e.ci_high,
+        "p_value": e.p_value,
+        "true_effect": np.nan if truth is None else truth,
+    }
 
 
-def triangulation(frame: pd.DataFrame, *, outcome: str, cs: StaggeredResult,
-                  cs_alt: StaggeredResult | None = None, cluster: str | None = None,
-                  sim: SimulatedPanel | None = None,
-                  max_e: float = np.inf) -> tuple[pd.DataFrame, dict[str, Any]]:
+def triangulation(
+    frame: pd.DataFrame,
+    *,
+    outcome: str,
+    cs: StaggeredResult,
+    cs_alt: StaggeredResult | None = None,
+    cluster: str | None = None,
+    sim: SimulatedPanel | None = None,
+    max_e: float = np.inf,
+) -> tuple[pd.DataFrame, dict[str, Any]]:
     """Run the five estimators of the same ATT and return them side by side.
 
     Rows: 2×2 (first year, stacked), TWFE (pupil + year fixed effects,
@@ -938,36 +1175,63 @@ def triangulation(frame: pd.DataFrame, *, outcome: str, cs: StaggeredResult,
         warnings.simplefilter("ignore")
         two = first_year_2x2(frame, outcome=outcome, cluster=cluster)
         tw = did.twfe(frame, **kw, treated="treated", cluster=cl)
-        sa = did.event_study(frame, **kw, cohort=COHORT, estimator="sun_abraham", cluster=cl,
-                             cband=False)
+        sa = did.event_study(
+            frame, **kw, cohort=COHORT, estimator="sun_abraham", cluster=cl, cband=False
+        )
         imp = did.imputation(frame, **kw, cohort=COHORT, cluster=cl)
     ests: dict[str, Estimate] = {"2x2": two, "twfe": tw}
-    rows = [_row("2×2 DiD (first year, stacked)", "effect in the first participation year", two,
-                 truth_first),
-            _row("TWFE (pupil + year FE)", "variance-weighted mix of 2×2 comparisons", tw,
-                 truth_all)]
+    rows = [
+        _row(
+            "2×2 DiD (first year, stacked)",
+            "effect in the first participation year",
+            two,
+            truth_first,
+        ),
+        _row("TWFE (pupil + year FE)", "variance-weighted mix of 2×2 comparisons", tw, truth_all),
+    ]
     o = cs.aggregate("simple", max_e=max_e).overall
     ests["cs"] = o
     cov_txt = ", ".join(cs.covariates) if cs.covariates else "no covariates"
     horizon = "" if not np.isfinite(max_e) else f", years 0–{int(max_e)} since participation"
-    rows.append(_row(f"Callaway–Sant'Anna ({cs.method}, {cs.control} controls; {cov_txt})",
-                     f"ATT, cells weighted by edition size{horizon}", o,
-                     None if sim is None else cs_truth(sim, cs, outcome=outcome, max_e=max_e)))
+    rows.append(
+        _row(
+            f"Callaway–Sant'Anna ({cs.method}, {cs.control} controls; {cov_txt})",
+            f"ATT, cells weighted by edition size{horizon}",
+            o,
+            None if sim is None else cs_truth(sim, cs, outcome=outcome, max_e=max_e),
+        )
+    )
     if cs_alt is not None:
         oa = cs_alt.aggregate("simple", max_e=max_e).overall
         ests["cs_alt"] = oa
         cov_alt = ", ".join(cs_alt.covariates) if cs_alt.covariates else "no covariates"
-        rows.append(_row(f"Callaway–Sant'Anna ({cs_alt.method}; {cov_alt})",
-                         "same, other covariate set", oa,
-                         None if sim is None else cs_truth(sim, cs_alt, outcome=outcome,
-                                                           max_e=max_e)))
+        rows.append(
+            _row(
+                f"Callaway–Sant'Anna ({cs_alt.method}; {cov_alt})",
+                "same, other covariate set",
+                oa,
+                None if sim is None else cs_truth(sim, cs_alt, outcome=outcome, max_e=max_e),
+            )
+        )
     assert sa.overall is not None
     ests["sun_abraham"] = sa.overall
     ests["imputation"] = imp
-    rows.append(_row("Sun–Abraham (interaction-weighted)",
-                     "ATT, edition-share weighted event-time effects", sa.overall, truth_all))
-    rows.append(_row("Imputation (Borusyak–Jaravel–Spiess)",
-                     "ATT, every treated pupil-year weighted equally", imp, truth_all))
+    rows.append(
+        _row(
+            "Sun–Abraham (interaction-weighted)",
+            "ATT, edition-share weighted event-time effects",
+            sa.overall,
+            truth_all,
+        )
+    )
+    rows.append(
+        _row(
+            "Imputation (Borusyak–Jaravel–Spiess)",
+            "ATT, every treated pupil-year weighted equally",
+            imp,
+            truth_all,
+        )
+    )
     return pd.DataFrame(rows), {"estimates": ests, "sun_abraham_event_study": sa}
 
 
@@ -1006,31 +1270,41 @@ class BaconSummary:
         bt = self.by_type.set_index("comparison")
         forb = float(bt["weight"].get("later_vs_earlier", 0.0))
         gap = self.twfe.estimate - self.cs.estimate
-        txt = (f"On the balanced sub-panel (school years {self.window[0]}–{self.window[1]}, "
-               f"{self.n_pupils:,} pupils observed every year, {self.n_participants:,} of them "
-               f"participants), TWFE gives {spec.fmt(self.twfe.estimate)} and Callaway–Sant'Anna "
-               f"{spec.fmt(self.cs.estimate)} (gap {spec.fmt(gap)}). ")
+        txt = (
+            f"On the balanced sub-panel (school years {self.window[0]}–{self.window[1]}, "
+            f"{self.n_pupils:,} pupils observed every year, {self.n_participants:,} of them "
+            f"participants), TWFE gives {spec.fmt(self.twfe.estimate)} and Callaway–Sant'Anna "
+            f"{spec.fmt(self.cs.estimate)} (gap {spec.fmt(gap)}). "
+        )
         if forb > 0:
             est_f = float(bt["estimate"].get("later_vs_earlier", np.nan))
-            txt += (f"{forb:.0%} of the TWFE weight is on 'later vs earlier' comparisons, which "
-                    f"use already-treated pupils as controls (their 2×2 average "
-                    f"{spec.fmt(est_f)}); they bias TWFE when effects change over time since "
-                    "participation. ")
+            txt += (
+                f"{forb:.0%} of the TWFE weight is on 'later vs earlier' comparisons, which "
+                f"use already-treated pupils as controls (their 2×2 average "
+                f"{spec.fmt(est_f)}); they bias TWFE when effects change over time since "
+                "participation. "
+            )
         else:
             txt += "No TWFE weight falls on comparisons with already-treated pupils as controls. "
         return txt
 
     def to_dict(self) -> dict[str, Any]:
         """Return a JSON-serialisable dict."""
-        return {"window": list(self.window), "n_pupils": self.n_pupils,
-                "n_participants": self.n_participants,
-                "table": self.table.to_dict(orient="records"),
-                "by_type": self.by_type.to_dict(orient="records"),
-                "twfe": self.twfe.to_dict(), "cs": self.cs.to_dict(), "notes": list(self.notes)}
+        return {
+            "window": list(self.window),
+            "n_pupils": self.n_pupils,
+            "n_participants": self.n_participants,
+            "table": self.table.to_dict(orient="records"),
+            "by_type": self.by_type.to_dict(orient="records"),
+            "twfe": self.twfe.to_dict(),
+            "cs": self.cs.to_dict(),
+            "notes": list(self.notes),
+        }
 
 
-def balanced_subpanel(frame: pd.DataFrame, *, outcome: str, min_years: int = 3,
-                      k: int = K_MIN) -> tuple[pd.DataFrame, tuple[int, int], list[str]] | None:
+def balanced_subpanel(
+    frame: pd.DataFrame, *, outcome: str, min_years: int = 3, k: int = K_MIN
+) -> tuple[pd.DataFrame, tuple[int, int], list[str]] | None:
     """Choose the school-year window whose balanced sub-panel best supports a decomposition.
 
     Candidates: contiguous windows of at least ``min_years`` years.  In each, keep pupils
@@ -1044,7 +1318,7 @@ def balanced_subpanel(frame: pd.DataFrame, *, outcome: str, min_years: int = 3,
     best, best_key = None, None
     for i in range(len(years)):
         for j in range(i + min_years - 1, len(years)):
-            win = years[i:j + 1]
+            win = years[i : j + 1]
             if not np.array_equal(win, np.arange(win[0], win[-1] + 1)):
                 continue
             sub = obs[obs[TIME].between(win[0], win[-1])]
@@ -1061,8 +1335,14 @@ def balanced_subpanel(frame: pd.DataFrame, *, outcome: str, min_years: int = 3,
                 continue
             key = (min(n_groups, 2), int(sizes[sizes.index > 0].sum()), int(sizes.sum()))
             if best_key is None or key > best_key:
-                notes = [f"editions with fewer than {k} pupils observed every year left out: "
-                         f"{[int(x) for x in small]}"] if len(small) else []
+                notes = (
+                    [
+                        f"editions with fewer than {k} pupils observed every year left out: "
+                        f"{[int(x) for x in small]}"
+                    ]
+                    if len(small)
+                    else []
+                )
                 best, best_key = (sub, (int(win[0]), int(win[-1])), notes), key
     if best is None:
         return None
@@ -1072,8 +1352,9 @@ def balanced_subpanel(frame: pd.DataFrame, *, outcome: str, min_years: int = 3,
     return sub.reset_index(drop=True), win, notes
 
 
-def bacon_on_balanced_subpanel(frame: pd.DataFrame, *, outcome: str, cluster: str | None = None,
-                               k: int = K_MIN) -> BaconSummary | None:
+def bacon_on_balanced_subpanel(
+    frame: pd.DataFrame, *, outcome: str, cluster: str | None = None, k: int = K_MIN
+) -> BaconSummary | None:
     """Goodman-Bacon decomposition of TWFE, with TWFE and CS, on the balanced sub-panel.
 
     The decomposition theorem needs a balanced panel, which pupil registers are not
@@ -1089,27 +1370,49 @@ def bacon_on_balanced_subpanel(frame: pd.DataFrame, *, outcome: str, cluster: st
     cl = cluster or UNIT
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        tab = diagnostics.bacon_decomposition(sub, outcome=outcome, unit=UNIT, time=TIME,
-                                              treated="treated")
+        tab = diagnostics.bacon_decomposition(
+            sub, outcome=outcome, unit=UNIT, time=TIME, treated="treated"
+        )
         tw = did.twfe(sub, outcome=outcome, unit=UNIT, time=TIME, treated="treated", cluster=cl)
-        cs = did.staggered(sub, outcome=outcome, unit=UNIT, time=TIME, cohort=COHORT,
-                           cluster=cluster).aggregate("simple").overall
+        cs = (
+            did.staggered(
+                sub, outcome=outcome, unit=UNIT, time=TIME, cohort=COHORT, cluster=cluster
+            )
+            .aggregate("simple")
+            .overall
+        )
     g = tab.groupby("comparison")
-    by_type = pd.DataFrame({"weight": g["weight"].sum(),
-                            "estimate": g.apply(lambda x: float(np.average(x["estimate"],
-                                                                           weights=x["weight"]))
-                                                if x["weight"].sum() > 0 else np.nan,
-                                                include_groups=False),
-                            "comparisons": g.size()}).reset_index()
+    by_type = pd.DataFrame(
+        {
+            "weight": g["weight"].sum(),
+            "estimate": g.apply(
+                lambda x: (
+                    float(np.average(x["estimate"], weights=x["weight"]))
+                    if x["weight"].sum() > 0
+                    else np.nan
+                ),
+                include_groups=False,
+            ),
+            "comparisons": g.size(),
+        }
+    ).reset_index()
     pupils = sub.drop_duplicates(UNIT)
-    return BaconSummary(window=win, n_pupils=len(pupils),
-                        n_participants=int((pupils[COHORT] > 0).sum()), table=tab,
-                        by_type=by_type, twfe=tw, cs=cs, notes=tuple(notes))
+    return BaconSummary(
+        window=win,
+        n_pupils=len(pupils),
+        n_participants=int((pupils[COHORT] > 0).sum()),
+        table=tab,
+        by_type=by_type,
+        twfe=tw,
+        cs=cs,
+        notes=tuple(notes),
+    )
 
 
 # --------------------------------------------------------------------------------------------
 # Re-assignment of participation (randomization inference)
 # --------------------------------------------------------------------------------------------
+
 
 def reassign_participation(frame: pd.DataFrame, rng: np.random.Generator) -> pd.DataFrame:
     """Draw a placebo participation that keeps each school's and edition's numbers.
@@ -1154,10 +1457,19 @@ def reassign_participation(frame: pd.DataFrame, rng: np.random.Generator) -> pd.
 # Few-cluster inference
 # --------------------------------------------------------------------------------------------
 
+
 def _slim(frame: pd.DataFrame, extra: Sequence[str | None]) -> pd.DataFrame:
     """Keep the columns re-assignment and the estimators need (copies are made per draw)."""
-    cols = [UNIT, TIME, COHORT, "treated", "participant", "age", "school_id",
-            *[c for c in extra if c]]
+    cols = [
+        UNIT,
+        TIME,
+        COHORT,
+        "treated",
+        "participant",
+        "age",
+        "school_id",
+        *[c for c in extra if c],
+    ]
     return frame[list(dict.fromkeys(c for c in cols if c in frame.columns))]
 
 
@@ -1165,10 +1477,18 @@ def _wcb_weights(n_clusters: int) -> str:
     return "webb" if n_clusters < 12 else "rademacher"
 
 
-def few_cluster_table(frame: pd.DataFrame, *, outcome: str, cs: StaggeredResult,
-                      cluster: str | None, reps: int, ri_reps: int, seed: int,
-                      ri_statistic: Callable[[pd.DataFrame], float] | None = None,
-                      max_e: float = np.inf) -> tuple[pd.DataFrame, dict[str, Any]]:
+def few_cluster_table(
+    frame: pd.DataFrame,
+    *,
+    outcome: str,
+    cs: StaggeredResult,
+    cluster: str | None,
+    reps: int,
+    ri_reps: int,
+    seed: int,
+    ri_statistic: Callable[[pd.DataFrame], float] | None = None,
+    max_e: float = np.inf,
+) -> tuple[pd.DataFrame, dict[str, Any]]:
     """Analytic standard errors next to few-cluster inference, for the same estimates.
 
     Rows:
@@ -1188,51 +1508,107 @@ def few_cluster_table(frame: pd.DataFrame, *, outcome: str, cs: StaggeredResult,
     rows = []
     o_cl = cs.aggregate("simple", max_e=max_e).overall
     o_pu = unit_level(cs).aggregate("simple", max_e=max_e).overall
-    rows.append({"estimate_of": "Callaway–Sant'Anna ATT", "inference": "analytic, pupil level",
-                 "estimate": o_pu.estimate, "se": o_pu.se, "ci_low": o_pu.ci_low,
-                 "ci_high": o_pu.ci_high, "p_value": o_pu.p_value, "clusters": None})
+    rows.append(
+        {
+            "estimate_of": "Callaway–Sant'Anna ATT",
+            "inference": "analytic, pupil level",
+            "estimate": o_pu.estimate,
+            "se": o_pu.se,
+            "ci_low": o_pu.ci_low,
+            "ci_high": o_pu.ci_high,
+            "p_value": o_pu.p_value,
+            "clusters": None,
+        }
+    )
     if cs.cluster:
-        rows.append({"estimate_of": "Callaway–Sant'Anna ATT",
-                     "inference": f"analytic, clustered by school ({cs.n_clusters} clusters)",
-                     "estimate": o_cl.estimate, "se": o_cl.se, "ci_low": o_cl.ci_low,
-                     "ci_high": o_cl.ci_high, "p_value": o_cl.p_value,
-                     "clusters": cs.n_clusters})
+        rows.append(
+            {
+                "estimate_of": "Callaway–Sant'Anna ATT",
+                "inference": f"analytic, clustered by school ({cs.n_clusters} clusters)",
+                "estimate": o_cl.estimate,
+                "se": o_cl.se,
+                "ci_low": o_cl.ci_low,
+                "ci_high": o_cl.ci_high,
+                "p_value": o_cl.p_value,
+                "clusters": cs.n_clusters,
+            }
+        )
     if ri_statistic is None:
+
         def ri_statistic(d: pd.DataFrame) -> float:
-            r = staggered_pupils(d, outcome=outcome, control=cs.control, method=cs.method,
-                                 covariates=list(cs.covariates), cluster=None)
+            r = staggered_pupils(
+                d,
+                outcome=outcome,
+                control=cs.control,
+                method=cs.method,
+                covariates=list(cs.covariates),
+                cluster=None,
+            )
             return r.aggregate("simple", max_e=max_e).overall.estimate
+
     slim = _slim(frame, [outcome, *cs.covariates, cluster])
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        ri = inference.randomization_inference(slim, estimator=ri_statistic,
-                                               assign=reassign_participation, reps=ri_reps,
-                                               seed=seed)
-    rows.append({"estimate_of": "Callaway–Sant'Anna ATT",
-                 "inference": f"randomization inference ({ri.reps} re-assignments within "
-                              "school and edition)", "estimate": ri.statistic, "se": np.nan,
-                 "ci_low": np.nan, "ci_high": np.nan, "p_value": ri.p_value, "clusters": None})
+        ri = inference.randomization_inference(
+            slim, estimator=ri_statistic, assign=reassign_participation, reps=ri_reps, seed=seed
+        )
+    rows.append(
+        {
+            "estimate_of": "Callaway–Sant'Anna ATT",
+            "inference": f"randomization inference ({ri.reps} re-assignments within "
+            "school and edition)",
+            "estimate": ri.statistic,
+            "se": np.nan,
+            "ci_low": np.nan,
+            "ci_high": np.nan,
+            "p_value": ri.p_value,
+            "clusters": None,
+        }
+    )
     st = first_year_stack(frame, outcome=outcome, cluster=cluster)
     controls = _stack_controls(st)
     g = st["_cl"].nunique()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        two = did.did_2x2(st, outcome="y", treated="treat", post="post", cluster="_cl",
-                          covariates=controls)
+        two = did.did_2x2(
+            st, outcome="y", treated="treat", post="post", cluster="_cl", covariates=controls
+        )
         wcb = inference.wild_cluster_bootstrap(
-            st, outcome="y", regressors=["treat", "post", "treat_post", *controls],
-            param="treat_post", cluster="_cl", reps=reps, weights_type=_wcb_weights(g),
-            seed=seed)
+            st,
+            outcome="y",
+            regressors=["treat", "post", "treat_post", *controls],
+            param="treat_post",
+            cluster="_cl",
+            reps=reps,
+            weights_type=_wcb_weights(g),
+            seed=seed,
+        )
     lbl = "clustered by school" if cluster else "clustered by pupil"
-    rows.append({"estimate_of": "2×2 DiD, first year", "inference": f"analytic CR1, {lbl} "
-                 f"({g} clusters, t with {g - 1} df)", "estimate": two.estimate, "se": two.se,
-                 "ci_low": two.ci_low, "ci_high": two.ci_high, "p_value": two.p_value,
-                 "clusters": g})
-    rows.append({"estimate_of": "2×2 DiD, first year",
-                 "inference": f"wild cluster bootstrap (WCR, {wcb.extra['weights_type']}, "
-                              f"{wcb.extra['reps']} draws)", "estimate": wcb.estimate,
-                 "se": np.nan, "ci_low": wcb.ci_low, "ci_high": wcb.ci_high,
-                 "p_value": wcb.p_value, "clusters": g})
+    rows.append(
+        {
+            "estimate_of": "2×2 DiD, first year",
+            "inference": f"analytic CR1, {lbl} ({g} clusters, t with {g - 1} df)",
+            "estimate": two.estimate,
+            "se": two.se,
+            "ci_low": two.ci_low,
+            "ci_high": two.ci_high,
+            "p_value": two.p_value,
+            "clusters": g,
+        }
+    )
+    rows.append(
+        {
+            "estimate_of": "2×2 DiD, first year",
+            "inference": f"wild cluster bootstrap (WCR, {wcb.extra['weights_type']}, "
+            f"{wcb.extra['reps']} draws)",
+            "estimate": wcb.estimate,
+            "se": np.nan,
+            "ci_low": wcb.ci_low,
+            "ci_high": wcb.ci_high,
+            "p_value": wcb.p_value,
+            "clusters": g,
+        }
+    )
     tab = pd.DataFrame(rows)
     return tab, {"randomization": ri, "wild_bootstrap": wcb, "two_by_two": two}
 
@@ -1240,6 +1616,7 @@ def few_cluster_table(frame: pd.DataFrame, *, outcome: str, cs: StaggeredResult,
 # --------------------------------------------------------------------------------------------
 # Dropout: risk-set comparison of hazards
 # --------------------------------------------------------------------------------------------
+
 
 def risk_sets(frame: pd.DataFrame, *, cluster: str | None = None) -> pd.DataFrame:
     r"""Stack, for each edition g, participants and the never-participants at risk in year g.
@@ -1276,8 +1653,7 @@ def risk_sets(frame: pd.DataFrame, *, cluster: str | None = None) -> pd.DataFram
         rows["participant"] = (coh[keep] == g).astype(float)
         out.append(rows)
     if not out:
-        raise fail(_SRC, "no edition has participants enrolled in an earlier year",
-                   column=COHORT)
+        raise fail(_SRC, "no edition has participants enrolled in an earlier year", column=COHORT)
     rs = pd.concat(out, ignore_index=True)
     rs["years_since"] = rs[TIME] - rs["stack"]
     rs["stack_year"] = rs["stack"].astype(str) + "_" + rs[TIME].astype(str)
@@ -1315,10 +1691,15 @@ class DropoutResult:
 
     def to_dict(self) -> dict[str, Any]:
         """Return a JSON-serialisable dict."""
-        return {"estimate": self.estimate.to_dict(), "naive": self.naive.to_dict(),
-                "formula": self.formula, "treated_pupil_years": self.n_treated_years,
-                "control_pupil_years": self.n_control_years, "base_rate": self.base_rate,
-                "covariates": list(self.covariates)}
+        return {
+            "estimate": self.estimate.to_dict(),
+            "naive": self.naive.to_dict(),
+            "formula": self.formula,
+            "treated_pupil_years": self.n_treated_years,
+            "control_pupil_years": self.n_control_years,
+            "base_rate": self.base_rate,
+            "covariates": list(self.covariates),
+        }
 
 
 def _feols_estimate(formula: str, data: pd.DataFrame, param: str, method: str) -> Estimate:
@@ -1326,14 +1707,22 @@ def _feols_estimate(formula: str, data: pd.DataFrame, param: str, method: str) -
 
     fit = fit_feols(formula, data, "_cl")
     g = int(data["_cl"].nunique())
-    return Estimate.from_se(float(fit.coef()[param]), float(fit.se()[param]), df=g - 1,
-                            n_obs=int(fit._N), n_units=int(data[UNIT].nunique()), n_clusters=g,
-                            method=method, backend=version("pyfixest"),
-                            extra={"formula": formula})
+    return Estimate.from_se(
+        float(fit.coef()[param]),
+        float(fit.se()[param]),
+        df=g - 1,
+        n_obs=int(fit._N),
+        n_units=int(data[UNIT].nunique()),
+        n_clusters=g,
+        method=method,
+        backend=version("pyfixest"),
+        extra={"formula": formula},
+    )
 
 
-def dropout_effect(frame: pd.DataFrame, *, covariates: Sequence[str],
-                   cluster: str | None = None) -> DropoutResult:
+def dropout_effect(
+    frame: pd.DataFrame, *, covariates: Sequence[str], cluster: str | None = None
+) -> DropoutResult:
     r"""Effect of participation on the annual dropout hazard (risk-set comparison).
 
     Linear probability model on :func:`risk_sets`:
@@ -1353,16 +1742,29 @@ def dropout_effect(frame: pd.DataFrame, *, covariates: Sequence[str],
     formula = f"dropped_out ~ {rhs} | {fe}"
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        est = _feols_estimate(formula, rs, "participant",
-                              "Risk-set comparison of annual dropout hazards (LPM, baseline "
-                              "covariates, school and edition x year FE)")
-        naive = _feols_estimate("dropped_out ~ participant | stack_year", rs, "participant",
-                                "Unadjusted risk-set difference in hazards")
+        est = _feols_estimate(
+            formula,
+            rs,
+            "participant",
+            "Risk-set comparison of annual dropout hazards (LPM, baseline "
+            "covariates, school and edition x year FE)",
+        )
+        naive = _feols_estimate(
+            "dropped_out ~ participant | stack_year",
+            rs,
+            "participant",
+            "Unadjusted risk-set difference in hazards",
+        )
     t = rs["participant"] == 1
-    return DropoutResult(estimate=est, naive=naive, formula=formula,
-                         n_treated_years=int(t.sum()), n_control_years=int((~t).sum()),
-                         base_rate=float(rs.loc[~t, "dropped_out"].mean()),
-                         covariates=tuple(covariates))
+    return DropoutResult(
+        estimate=est,
+        naive=naive,
+        formula=formula,
+        n_treated_years=int(t.sum()),
+        n_control_years=int((~t).sum()),
+        base_rate=float(rs.loc[~t, "dropped_out"].mean()),
+        covariates=tuple(covariates),
+    )
 
 
 def dropout_hazard_table(frame: pd.DataFrame, *, pool_from: int = 2) -> pd.DataFrame:
@@ -1378,9 +1780,14 @@ def dropout_hazard_table(frame: pd.DataFrame, *, pool_from: int = 2) -> pd.DataF
     ys = rs["years_since"].clip(upper=pool_from)
     rs["years_since"] = ys.astype(int).astype(str).where(ys < pool_from, f"{pool_from}+")
     g = rs.groupby(["group", "years_since"])
-    return pd.DataFrame({"pupils": g.apply(lambda x: x[[UNIT, "stack"]].drop_duplicates().shape[0],
-                                           include_groups=False),
-                         "hazard_pct": 100 * g["dropped_out"].mean()}).reset_index()
+    return pd.DataFrame(
+        {
+            "pupils": g.apply(
+                lambda x: x[[UNIT, "stack"]].drop_duplicates().shape[0], include_groups=False
+            ),
+            "hazard_pct": 100 * g["dropped_out"].mean(),
+        }
+    ).reset_index()
 
 
 def hazard_figure(table: pd.DataFrame, *, k: int = K_MIN) -> Figure:
@@ -1389,10 +1796,10 @@ def hazard_figure(table: pd.DataFrame, *, k: int = K_MIN) -> Figure:
 
     fig, ax = plt.subplots(figsize=(7, 4))
     for i, (grp, sub) in enumerate(table[table["pupils"] >= k].groupby("group")):
-        ax.plot(sub["years_since"].astype(str), sub["hazard_pct"], "o-", color=f"C{i}",
-                label=grp)
-    ax.set_xlabel("years since the edition's school year (0 = year of participation; "
-                  "later years pooled)")
+        ax.plot(sub["years_since"].astype(str), sub["hazard_pct"], "o-", color=f"C{i}", label=grp)
+    ax.set_xlabel(
+        "years since the edition's school year (0 = year of participation; later years pooled)"
+    )
     ax.set_ylabel("annual dropout hazard (%)")
     ax.set_ylim(bottom=0)
     ax.legend(frameon=False)
@@ -1400,15 +1807,18 @@ def hazard_figure(table: pd.DataFrame, *, k: int = K_MIN) -> Figure:
     return fig
 
 
-def _dropout_ri_statistic(covariates: Sequence[str], cluster: str | None
-                          ) -> Callable[[pd.DataFrame], float]:
+def _dropout_ri_statistic(
+    covariates: Sequence[str], cluster: str | None
+) -> Callable[[pd.DataFrame], float]:
     """Fast OLS (numpy) of the :func:`dropout_effect` coefficient, for randomization."""
     covariates = list(covariates)
 
     def stat(d: pd.DataFrame) -> float:
         rs = risk_sets(d, cluster=cluster)
-        parts = [rs[["participant", *covariates, "age_g"]].to_numpy(float),
-                 pd.get_dummies(rs["stack_year"], dtype=float).to_numpy()]
+        parts = [
+            rs[["participant", *covariates, "age_g"]].to_numpy(float),
+            pd.get_dummies(rs["stack_year"], dtype=float).to_numpy(),
+        ]
         if cluster:
             parts.append(pd.get_dummies(rs["_cl"], drop_first=True, dtype=float).to_numpy())
         x = np.column_stack(parts)
@@ -1421,9 +1831,15 @@ def _dropout_ri_statistic(covariates: Sequence[str], cluster: str | None
     return stat
 
 
-def dropout_few_cluster_table(frame: pd.DataFrame, *, result: DropoutResult,
-                              cluster: str | None, reps: int, ri_reps: int,
-                              seed: int) -> tuple[pd.DataFrame, dict[str, Any]]:
+def dropout_few_cluster_table(
+    frame: pd.DataFrame,
+    *,
+    result: DropoutResult,
+    cluster: str | None,
+    reps: int,
+    ri_reps: int,
+    seed: int,
+) -> tuple[pd.DataFrame, dict[str, Any]]:
     r"""Analytic CR1, wild cluster bootstrap and randomization inference for dropout.
 
     The bootstrap re-estimates the :func:`dropout_effect` regression (school fixed effects are
@@ -1437,34 +1853,66 @@ def dropout_few_cluster_table(frame: pd.DataFrame, *, result: DropoutResult,
     g = rs["_cl"].nunique()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        wcb = inference.wild_cluster_bootstrap(rs, outcome="dropped_out",
-                                               regressors=["participant", *covs, "age_g"],
-                                               fixed_effects=fes, param="participant",
-                                               cluster="_cl", reps=reps,
-                                               weights_type=_wcb_weights(g), seed=seed)
+        wcb = inference.wild_cluster_bootstrap(
+            rs,
+            outcome="dropped_out",
+            regressors=["participant", *covs, "age_g"],
+            fixed_effects=fes,
+            param="participant",
+            cluster="_cl",
+            reps=reps,
+            weights_type=_wcb_weights(g),
+            seed=seed,
+        )
         ri = inference.randomization_inference(
             _slim(frame, ["dropped_out", *covs, cluster]),
             estimator=_dropout_ri_statistic(covs, cluster),
-            assign=reassign_participation, reps=ri_reps, seed=seed)
+            assign=reassign_participation,
+            reps=ri_reps,
+            seed=seed,
+        )
     e = result.estimate
-    rows = [{"estimate_of": "dropout hazard effect", "inference": f"analytic CR1 ({g} clusters, "
-             f"t with {g - 1} df)", "estimate": e.estimate, "se": e.se, "ci_low": e.ci_low,
-             "ci_high": e.ci_high, "p_value": e.p_value, "clusters": g},
-            {"estimate_of": "dropout hazard effect",
-             "inference": f"wild cluster bootstrap (WCR, {wcb.extra['weights_type']}, "
-                          f"{wcb.extra['reps']} draws)", "estimate": wcb.estimate, "se": np.nan,
-             "ci_low": wcb.ci_low, "ci_high": wcb.ci_high, "p_value": wcb.p_value,
-             "clusters": g},
-            {"estimate_of": "dropout hazard effect",
-             "inference": f"randomization inference ({ri.reps} re-assignments within school "
-                          "and edition)", "estimate": ri.statistic, "se": np.nan,
-             "ci_low": np.nan, "ci_high": np.nan, "p_value": ri.p_value, "clusters": None}]
+    rows = [
+        {
+            "estimate_of": "dropout hazard effect",
+            "inference": f"analytic CR1 ({g} clusters, t with {g - 1} df)",
+            "estimate": e.estimate,
+            "se": e.se,
+            "ci_low": e.ci_low,
+            "ci_high": e.ci_high,
+            "p_value": e.p_value,
+            "clusters": g,
+        },
+        {
+            "estimate_of": "dropout hazard effect",
+            "inference": f"wild cluster bootstrap (WCR, {wcb.extra['weights_type']}, "
+            f"{wcb.extra['reps']} draws)",
+            "estimate": wcb.estimate,
+            "se": np.nan,
+            "ci_low": wcb.ci_low,
+            "ci_high": wcb.ci_high,
+            "p_value": wcb.p_value,
+            "clusters": g,
+        },
+        {
+            "estimate_of": "dropout hazard effect",
+            "inference": f"randomization inference ({ri.reps} re-assignments within school "
+            "and edition)",
+            "estimate": ri.statistic,
+            "se": np.nan,
+            "ci_low": np.nan,
+            "ci_high": np.nan,
+            "p_value": ri.p_value,
+            "clusters": None,
+        },
+    ]
     return pd.DataFrame(rows), {"randomization": ri, "wild_bootstrap": wcb}
 
 
 # --------------------------------------------------------------------------------------------
 # Minimum detectable effect and conclusion
 # --------------------------------------------------------------------------------------------
+
 
 def _autocorr(frame: pd.DataFrame, outcome: str) -> float:
     """Correlation of a never-participant's outcome between consecutive years (pooled)."""
@@ -1478,8 +1926,15 @@ def _autocorr(frame: pd.DataFrame, outcome: str) -> float:
     return float(np.clip(np.corrcoef(y0, y1)[0, 1], 0.0, 0.99))
 
 
-def mde_for(frame: pd.DataFrame, *, outcome: str, n_treated: int, n_control: int,
-            alpha: float = 0.05, target_power: float = 0.8) -> tuple[power.MDEResult, float]:
+def mde_for(
+    frame: pd.DataFrame,
+    *,
+    outcome: str,
+    n_treated: int,
+    n_control: int,
+    alpha: float = 0.05,
+    target_power: float = 0.8,
+) -> tuple[power.MDEResult, float]:
     """Ex-ante minimum detectable effect of this design, in the outcome's natural units.
 
     :func:`analysis.power.mde` with the participants and controls of the analysis, one pre-
@@ -1500,19 +1955,38 @@ def mde_for(frame: pd.DataFrame, *, outcome: str, n_treated: int, n_control: int
     nv = frame.loc[(frame[COHORT] == 0) & frame[outcome].notna()]
     if outcome == "dropped_out":
         base = float(nv[outcome].mean())
-        res = power.mde(n_treated=n_treated, n_control=n_control, outcome="binary",
-                        base_rate=base, alpha=alpha, power=target_power)
+        res = power.mde(
+            n_treated=n_treated,
+            n_control=n_control,
+            outcome="binary",
+            base_rate=base,
+            alpha=alpha,
+            power=target_power,
+        )
         return res, res.value / 100
     rho = _autocorr(frame, outcome)
     if spec.binary:
         base = float(nv[outcome].mean())
-        res = power.mde(n_treated=n_treated, n_control=n_control, outcome="binary",
-                        base_rate=base, alpha=alpha, power=target_power, design="did",
-                        autocorr=rho)
+        res = power.mde(
+            n_treated=n_treated,
+            n_control=n_control,
+            outcome="binary",
+            base_rate=base,
+            alpha=alpha,
+            power=target_power,
+            design="did",
+            autocorr=rho,
+        )
         return res, res.value / 100
     sd = float((nv[outcome] - nv.groupby(TIME)[outcome].transform("mean")).std(ddof=1))
-    res = power.mde(n_treated=n_treated, n_control=n_control, alpha=alpha, power=target_power,
-                    design="did", autocorr=rho)
+    res = power.mde(
+        n_treated=n_treated,
+        n_control=n_control,
+        alpha=alpha,
+        power=target_power,
+        design="did",
+        autocorr=rho,
+    )
     return res, res.value * sd
 
 
@@ -1526,10 +2000,19 @@ def _direction(spec: OutcomeSpec, x: float) -> str:
     return "an improvement" if good else "a deterioration"
 
 
-def conclusion(*, spec: OutcomeSpec, estimate: Estimate, mde: float, mde_realised: float,
-               simulated: bool, truth: float | None = None,
-               pretrend: Any = None, honest_result: HonestDiDResult | None = None,
-               few: pd.DataFrame | None = None, dropout: bool = False) -> str:
+def conclusion(
+    *,
+    spec: OutcomeSpec,
+    estimate: Estimate,
+    mde: float,
+    mde_realised: float,
+    simulated: bool,
+    truth: float | None = None,
+    pretrend: Any = None,
+    honest_result: HonestDiDResult | None = None,
+    few: pd.DataFrame | None = None,
+    dropout: bool = False,
+) -> str:
     """Write the plain-words conclusion (markdown).
 
     Compares the estimate and its CI with the minimum detectable effect, states what the
@@ -1544,33 +2027,48 @@ def conclusion(*, spec: OutcomeSpec, estimate: Estimate, mde: float, mde_realise
     parts.append(
         f"{head}Taking part is estimated to change the {spec.label} by **{spec.fmt(e.estimate)}** "
         f"({lvl} CI {spec.fmt(e.ci_low)} to {spec.fmt(e.ci_high)}), "
-        + (f"{_direction(spec, e.estimate)} that is statistically distinguishable from zero."
-           if sig else "which is not statistically distinguishable from zero."))
+        + (
+            f"{_direction(spec, e.estimate)} that is statistically distinguishable from zero."
+            if sig
+            else "which is not statistically distinguishable from zero."
+        )
+    )
     bigger = abs(e.estimate) >= mde
     parts.append(
         f"The minimum detectable effect of this design (80% power, 5% two-sided test) is about "
         f"**{spec.fmt(mde, signed=False)}** (ex-ante formula) and "
         f"{spec.fmt(mde_realised, signed=False)} from the realised standard error. "
-        + ("The estimate is larger than the MDE: the data are informative about effects of "
-           "this size." if bigger else
-           "The estimate is smaller than the MDE: effects of this size are often missed, so "
-           "a non-significant result is not evidence of no effect, and a significant one "
-           "may overstate the true effect (winner's curse)."))
+        + (
+            "The estimate is larger than the MDE: the data are informative about effects of "
+            "this size."
+            if bigger
+            else "The estimate is smaller than the MDE: effects of this size are often missed, so "
+            "a non-significant result is not evidence of no effect, and a significant one "
+            "may overstate the true effect (winner's curse)."
+        )
+    )
     if dropout:
         parts.append(
             "Dropout is reported **descriptively**: an annual abandonment rate of a few per cent "
             "gives an MDE of the order of the base rate itself at this programme's size "
             "(background note §3.5), and the comparison rests on selection on baseline "
-            "covariates, not on parallel trends.")
+            "covariates, not on parallel trends."
+        )
     if pretrend is not None:
         ok = pretrend.p_value >= 0.05
-        parts.append(("Before participation, participants and controls moved in parallel as far "
-                      "as the data can tell" if ok else "Before participation, participants' "
-                      "outcomes did not move in parallel with the controls' (a warning against "
-                      "the identifying assumption)")
-                     + f" (pre-trend test p = {pretrend.p_value:.2f} on {pretrend.cells} "
-                     "pre-participation cells; a pre-test has little power, so passing it "
-                     "does not prove parallel trends).")
+        parts.append(
+            (
+                "Before participation, participants and controls moved in parallel as far "
+                "as the data can tell"
+                if ok
+                else "Before participation, participants' "
+                "outcomes did not move in parallel with the controls' (a warning against "
+                "the identifying assumption)"
+            )
+            + f" (pre-trend test p = {pretrend.p_value:.2f} on {pretrend.cells} "
+            "pre-participation cells; a pre-test has little power, so passing it "
+            "does not prove parallel trends)."
+        )
     if honest_result is not None:
         bd = honest_result.breakdown
         if not honest_result.original.ci_low <= 0 <= honest_result.original.ci_high:
@@ -1579,25 +2077,34 @@ def conclusion(*, spec: OutcomeSpec, estimate: Estimate, mde: float, mde_realise
                     f"The first-year effect stays distinguishable from zero as long as the "
                     f"post-participation violation of parallel trends is less than about "
                     f"**{bd:.2g} times** the largest violation seen before participation "
-                    "(HonestDiD breakdown value, relative magnitudes).")
+                    "(HonestDiD breakdown value, relative magnitudes)."
+                )
             else:
-                parts.append("The first-year effect stays distinguishable from zero over the "
-                             f"whole HonestDiD grid (up to {max(honest_result.grid):.2g} times "
-                             "the largest pre-participation violation).")
+                parts.append(
+                    "The first-year effect stays distinguishable from zero over the "
+                    f"whole HonestDiD grid (up to {max(honest_result.grid):.2g} times "
+                    "the largest pre-participation violation)."
+                )
         else:
-            parts.append("The first-year effect is not distinguishable from zero even under "
-                         "exact parallel trends, so the HonestDiD sensitivity has no breakdown "
-                         "value to report.")
+            parts.append(
+                "The first-year effect is not distinguishable from zero even under "
+                "exact parallel trends, so the HonestDiD sensitivity has no breakdown "
+                "value to report."
+            )
     if few is not None and len(few):
         ps = few.dropna(subset=["p_value"])
-        pvals = "; ".join(f"{r.estimate_of}, {r.inference.split(' (')[0]}: p "
-                          f"{'< 0.001' if r.p_value < 0.001 else f'= {r.p_value:.3f}'}"
-                          for r in ps.itertuples())
+        pvals = "; ".join(
+            f"{r.estimate_of}, {r.inference.split(' (')[0]}: p "
+            f"{'< 0.001' if r.p_value < 0.001 else f'= {r.p_value:.3f}'}"
+            for r in ps.itertuples()
+        )
         parts.append(f"With few schools, inference is checked several ways: {pvals}.")
     if simulated and truth is not None:
         cov = e.ci_low <= truth <= e.ci_high
-        parts.append(f"In this simulated panel the true effect is {spec.fmt(truth)}; the {lvl} "
-                     f"CI {'covers' if cov else 'does not cover'} it.")
+        parts.append(
+            f"In this simulated panel the true effect is {spec.fmt(truth)}; the {lvl} "
+            f"CI {'covers' if cov else 'does not cover'} it."
+        )
     return "\n\n".join(parts)
 
 
@@ -1605,8 +2112,15 @@ def conclusion(*, spec: OutcomeSpec, estimate: Estimate, mde: float, mde_realise
 # Text and display helpers for the notebook
 # --------------------------------------------------------------------------------------------
 
-def alternative_fit(frame: pd.DataFrame, *, outcome: str, cs: StaggeredResult,
-                    covariates: Sequence[str], cluster: str | None) -> StaggeredResult | None:
+
+def alternative_fit(
+    frame: pd.DataFrame,
+    *,
+    outcome: str,
+    cs: StaggeredResult,
+    covariates: Sequence[str],
+    cluster: str | None,
+) -> StaggeredResult | None:
     """The covariate robustness variant of the headline CS fit.
 
     Headline without covariates: outcome regression (``method="reg"``) on ``covariates``
@@ -1624,13 +2138,30 @@ def alternative_fit(frame: pd.DataFrame, *, outcome: str, cs: StaggeredResult,
             return None
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return staggered_pupils(frame, outcome=outcome, control=cs.control, method=method,
-                                covariates=alt_cov, cluster=cluster)
+        return staggered_pupils(
+            frame,
+            outcome=outcome,
+            control=cs.control,
+            method=method,
+            covariates=alt_cov,
+            cluster=cluster,
+        )
 
 
-def scaled(df: pd.DataFrame, spec: OutcomeSpec,
-           cols: Sequence[str] = ("estimate", "se", "ci_low", "ci_high", "true_effect", "att",
-                                  "cband_low", "cband_high")) -> pd.DataFrame:
+def scaled(
+    df: pd.DataFrame,
+    spec: OutcomeSpec,
+    cols: Sequence[str] = (
+        "estimate",
+        "se",
+        "ci_low",
+        "ci_high",
+        "true_effect",
+        "att",
+        "cband_low",
+        "cband_high",
+    ),
+) -> pd.DataFrame:
     """Return ``df`` with effect columns converted to display units (``spec.scale``)."""
     out = df.copy()
     for c in cols:
@@ -1651,19 +2182,32 @@ def display_table(df: pd.DataFrame, spec: OutcomeSpec) -> pd.DataFrame:
     if "p_value" in out.columns:
         out["p_value"] = out["p_value"].map(_fmt_p)
     if "clusters" in out.columns:
-        out["clusters"] = [("–" if c is None or not np.isfinite(c) else str(int(c)))
-                           for c in out["clusters"].astype(float)]
+        out["clusters"] = [
+            ("–" if c is None or not np.isfinite(c) else str(int(c)))
+            for c in out["clusters"].astype(float)
+        ]
     return out
 
 
-def question_text(*, spec: OutcomeSpec, control: str, method: str, covariates: Sequence[str],
-                  cluster: str | None, source: str, horizon: int | None = None) -> str:
+def question_text(
+    *,
+    spec: OutcomeSpec,
+    control: str,
+    method: str,
+    covariates: Sequence[str],
+    cluster: str | None,
+    source: str,
+    horizon: int | None = None,
+) -> str:
     """Markdown: the question, the estimand and the identifying assumptions in words.
 
     ``horizon``: last year since participation in the headline average (:func:`effect_horizon`).
     """
-    ctrl = ("pupils who never took part" if control == "never" else
-            "pupils who never took part and those who had not yet taken part")
+    ctrl = (
+        "pupils who never took part"
+        if control == "never"
+        else "pupils who never took part and those who had not yet taken part"
+    )
     if spec.name == "dropped_out":
         return (
             f"**Question.** Did taking part in a programme edition lower the **{spec.label}** of "
@@ -1679,11 +2223,18 @@ def question_text(*, spec: OutcomeSpec, control: str, method: str, covariates: S
             f"characteristics ({', '.join(covariates) or 'none'}). The assumption is that, "
             "given these, participation is unrelated to the risk of abandoning "
             "(**selection on observables**), and that participants and controls overlap in "
-            f"those characteristics.\n\nData: {source}.")
-    cov = (f"conditional on baseline {', '.join(covariates)}" if covariates else
-           "without covariates (the robustness row of section 6 adds them)")
-    cl = ("standard errors clustered by school (a pupil's first school)" if cluster else
-          "pupil-level standard errors")
+            f"those characteristics.\n\nData: {source}."
+        )
+    cov = (
+        f"conditional on baseline {', '.join(covariates)}"
+        if covariates
+        else "without covariates (the robustness row of section 6 adds them)"
+    )
+    cl = (
+        "standard errors clustered by school (a pupil's first school)"
+        if cluster
+        else "pupil-level standard errors"
+    )
     return (
         f"**Question.** Did taking part in a programme edition change the **{spec.label}** of "
         "the pupils who took part, compared with what would have happened to them without the "
@@ -1694,10 +2245,14 @@ def question_text(*, spec: OutcomeSpec, control: str, method: str, covariates: S
         f"{spec.unit}. Editions start in different school years (staggered adoption), so the "
         "effect is first estimated for each edition g and school year t, ATT(g,t), and then "
         "averaged with weights proportional to edition size (Callaway & Sant'Anna 2021)"
-        + (f", over the first {horizon + 1} school year(s) of participation (those reached by "
-           "at least 20 participants; later years rest on too few pupils for reliable "
-           "standard errors and are shown only in the event study)" if horizon is not None
-           else "") + ".\n\n"
+        + (
+            f", over the first {horizon + 1} school year(s) of participation (those reached by "
+            "at least 20 participants; later years rest on too few pupils for reliable "
+            "standard errors and are shown only in the event study)"
+            if horizon is not None
+            else ""
+        )
+        + ".\n\n"
         f"**Comparison.** Each participant's change since the year before their edition is "
         f"compared with the change of {ctrl} over the same years ({method} estimator, {cov}; "
         f"{cl}).\n\n"
@@ -1708,41 +2263,56 @@ def question_text(*, spec: OutcomeSpec, control: str, method: str, covariates: S
         "comparison pupils exist for every kind of participant. (4) Leaving the records "
         "(changing school, finishing) is unrelated to a pupil's untreated trend. Section 4 "
         "tests (1) before participation, section 5 asks how large a violation would overturn "
-        f"the result, section 3 shows (3).\n\nData: {source}.")
+        f"the result, section 3 shows (3).\n\nData: {source}."
+    )
 
 
 def honest_text(result: HonestDiDResult, spec: OutcomeSpec) -> str:
     """Plain words for the HonestDiD relative-magnitudes result, in display units."""
     o = result.original
     sig = not (o.ci_low <= 0 <= o.ci_high)
-    head = (f"Under exact parallel trends the first-year effect is {spec.fmt(o.estimate)} "
-            f"(95% CI {spec.fmt(o.ci_low)} to {spec.fmt(o.ci_high)}). ")
+    head = (
+        f"Under exact parallel trends the first-year effect is {spec.fmt(o.estimate)} "
+        f"(95% CI {spec.fmt(o.ci_low)} to {spec.fmt(o.ci_high)}). "
+    )
     if not sig:
-        return head + ("It is not distinguishable from zero even then, so there is no "
-                       "conclusion for a violation of parallel trends to overturn.")
+        return head + (
+            "It is not distinguishable from zero even then, so there is no "
+            "conclusion for a violation of parallel trends to overturn."
+        )
     bd = result.breakdown
     if not np.isfinite(bd):
-        return head + (f"It stays distinguishable from zero for every value tried, up to "
-                       f"Mbar = {max(result.grid):.2g}: even a post-participation violation of "
-                       "parallel trends that large, relative to the largest one before "
-                       "participation, would not overturn it.")
+        return head + (
+            f"It stays distinguishable from zero for every value tried, up to "
+            f"Mbar = {max(result.grid):.2g}: even a post-participation violation of "
+            "parallel trends that large, relative to the largest one before "
+            "participation, would not overturn it."
+        )
     if bd == min(result.grid):
-        return head + ("As soon as any violation of parallel trends is allowed, the robust "
-                       "interval contains zero: the conclusion rests entirely on exact "
-                       "parallel trends.")
-    return head + (f"The robust interval first contains zero at Mbar = {bd:.2g} (the breakdown "
-                   "value): the conclusion that the effect differs from zero holds if, after "
-                   "participation, the departure from parallel trends between consecutive "
-                   f"years is less than {bd:.2g} times the largest departure seen between "
-                   "consecutive years before participation.")
+        return head + (
+            "As soon as any violation of parallel trends is allowed, the robust "
+            "interval contains zero: the conclusion rests entirely on exact "
+            "parallel trends."
+        )
+    return head + (
+        f"The robust interval first contains zero at Mbar = {bd:.2g} (the breakdown "
+        "value): the conclusion that the effect differs from zero holds if, after "
+        "participation, the departure from parallel trends between consecutive "
+        f"years is less than {bd:.2g} times the largest departure seen between "
+        "consecutive years before participation."
+    )
 
 
-def headline(*, spec: OutcomeSpec, estimate: Estimate, truth: float | None,
-             mde: float) -> dict[str, float]:
+def headline(
+    *, spec: OutcomeSpec, estimate: Estimate, truth: float | None, mde: float
+) -> dict[str, float]:
     """The 3-4 numbers of the reports index (display units)."""
     s = spec.scale
-    out = {f"ATT ({spec.unit})": estimate.estimate * s,
-           "95% CI low": estimate.ci_low * s, "95% CI high": estimate.ci_high * s}
+    out = {
+        f"ATT ({spec.unit})": estimate.estimate * s,
+        "95% CI low": estimate.ci_low * s,
+        "95% CI high": estimate.ci_high * s,
+    }
     if truth is not None:
         out["true effect, SIMULATED"] = truth * s
     else:

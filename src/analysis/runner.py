@@ -45,10 +45,19 @@ KERNEL_NAME = "python3"
 #:   inside pyfixest's fixed-effects code changed the last digit of the DiD estimate between
 #:   runs (found by the byte-identical rerun test).
 DETERMINISTIC_ENV = {
-    **{name: "1" for name in (
-        "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS",
-        "NUMBA_NUM_THREADS", "RAYON_NUM_THREADS", "POLARS_MAX_THREADS",
-        "VECLIB_MAXIMUM_THREADS")},
+    **{
+        name: "1"
+        for name in (
+            "OMP_NUM_THREADS",
+            "OPENBLAS_NUM_THREADS",
+            "MKL_NUM_THREADS",
+            "NUMEXPR_NUM_THREADS",
+            "NUMBA_NUM_THREADS",
+            "RAYON_NUM_THREADS",
+            "POLARS_MAX_THREADS",
+            "VECLIB_MAXIMUM_THREADS",
+        )
+    },
     "PYTHONHASHSEED": "0",
 }
 

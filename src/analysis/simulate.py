@@ -105,6 +105,7 @@ _UPPER = (9, 13)
 # Calibration
 # --------------------------------------------------------------------------------------------
 
+
 @functools.lru_cache(maxsize=8)
 def _parse_yaml(text: str) -> Any:
     return yaml.safe_load(text)
@@ -144,8 +145,10 @@ def load_calibration(path: str | Path | None = None) -> dict[str, dict[str, Any]
             if not isinstance(entry, dict) or "value" not in entry or not src:
                 bad.append(f"{section}.{name}: needs 'value' and 'source'")
             elif not (src.startswith("ASSUMPTION") or "§" in src):
-                bad.append(f"{section}.{name}: source must cite a § of the background note "
-                           "or start with ASSUMPTION")
+                bad.append(
+                    f"{section}.{name}: source must cite a § of the background note "
+                    "or start with ASSUMPTION"
+                )
     if bad:
         raise ValueError(f"{label}: " + "; ".join(bad))
     return data
@@ -156,13 +159,15 @@ def _values(cal: Mapping[str, Mapping[str, Any]]) -> dict[str, dict[str, Any]]:
 
 
 DEFAULT_EFFECTS: Mapping[str, float] = MappingProxyType(
-    {k: float(v) for k, v in _values(load_calibration())["effects"].items()})
+    {k: float(v) for k, v in _values(load_calibration())["effects"].items()}
+)
 """Illustrative default true effects (calibration file, section ``effects``)."""
 
 
 # --------------------------------------------------------------------------------------------
 # Result
 # --------------------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class SimulatedPanel:
@@ -200,28 +205,39 @@ class SimulatedPanel:
         """Return one row per outcome: true ATT, nominal effect, treated pupil-years."""
         n = self.truth_gt.groupby("outcome")["n_rows"].sum()
         eff = self.params["effects"]
-        rows = [{"outcome": k, "true_att": v,
-                 "nominal_effect": eff[k][0] if len(eff[k]) == 1 else list(eff[k]),
-                 "n_treated_rows": int(n.get(k, 0)), "banner": self.banner}
-                for k, v in self.truth.items()]
+        rows = [
+            {
+                "outcome": k,
+                "true_att": v,
+                "nominal_effect": eff[k][0] if len(eff[k]) == 1 else list(eff[k]),
+                "n_treated_rows": int(n.get(k, 0)),
+                "banner": self.banner,
+            }
+            for k, v in self.truth.items()
+        ]
         return pd.DataFrame(rows)
 
     def summary(self) -> str:
         """Return the banner, the panel's size and the true ATTs."""
         d = self.data
         pupils = d.drop_duplicates("pupil_id")
-        lines = [self.banner,
-                 f"{len(pupils)} pupils ({int((pupils['cohort'] > 0).sum())} participants), "
-                 f"{len(d)} pupil-years, {d['school_id'].nunique()} schools, "
-                 f"years {d['year'].min()}-{d['year'].max()}, seed {self.params['seed']}",
-                 "true ATT: " + ", ".join(f"{k} {v:+.4f}" for k, v in self.truth.items())]
+        lines = [
+            self.banner,
+            f"{len(pupils)} pupils ({int((pupils['cohort'] > 0).sum())} participants), "
+            f"{len(d)} pupil-years, {d['school_id'].nunique()} schools, "
+            f"years {d['year'].min()}-{d['year'].max()}, seed {self.params['seed']}",
+            "true ATT: " + ", ".join(f"{k} {v:+.4f}" for k, v in self.truth.items()),
+        ]
         return "\n".join(lines)
 
     def to_dict(self) -> dict[str, Any]:
         """Return a JSON-serialisable description (truth and parameters, not the data)."""
-        return {"banner": self.banner, "truth": dict(self.truth),
-                "truth_gt": self.truth_gt.to_dict(orient="records"),
-                "params": _jsonable(self.params)}
+        return {
+            "banner": self.banner,
+            "truth": dict(self.truth),
+            "truth_gt": self.truth_gt.to_dict(orient="records"),
+            "params": _jsonable(self.params),
+        }
 
 
 def _jsonable(obj: Any) -> Any:
@@ -240,16 +256,19 @@ def _jsonable(obj: Any) -> Any:
 # Simulator
 # --------------------------------------------------------------------------------------------
 
-def _effect_schedule(effects: Mapping[str, float | Sequence[float]] | None
-                     ) -> dict[str, tuple[float, ...]]:
+
+def _effect_schedule(
+    effects: Mapping[str, float | Sequence[float]] | None,
+) -> dict[str, tuple[float, ...]]:
     merged: dict[str, float | Sequence[float]] = {k: 0.0 for k in _OUTCOMES}
     if effects is None:
         merged.update(DEFAULT_EFFECTS)
     else:
         unknown = set(effects) - set(_OUTCOMES)
         if unknown:
-            raise ValueError(f"effects for unknown outcomes {sorted(unknown)}; "
-                             f"known: {list(_OUTCOMES)}")
+            raise ValueError(
+                f"effects for unknown outcomes {sorted(unknown)}; known: {list(_OUTCOMES)}"
+            )
         merged.update(effects)
     out = {}
     for k, v in merged.items():
@@ -344,8 +363,7 @@ def programme_panel(
         ``.data`` (the panel), ``.truth`` (true ATT per outcome), ``.truth_gt`` (true
         ``ATT(g, t)``), ``.params``.
     """
-    cal = _values(load_calibration(calibration if isinstance(calibration, (str, Path))
-                                   else None))
+    cal = _values(load_calibration(calibration if isinstance(calibration, (str, Path)) else None))
     if isinstance(calibration, Mapping):
         for section, entries in calibration.items():
             if section not in cal:
@@ -357,8 +375,9 @@ def programme_panel(
 
     cohorts = tuple(sorted(int(c) for c in cohorts))
     if years is None:
-        years = tuple(range(cohorts[0] - 2, cohorts[-1] + 2)) if cohorts else tuple(
-            range(2019, 2025))
+        years = (
+            tuple(range(cohorts[0] - 2, cohorts[-1] + 2)) if cohorts else tuple(range(2019, 2025))
+        )
     years = tuple(sorted(int(y) for y in years))
     if any(y2 != y1 + 1 for y1, y2 in zip(years, years[1:], strict=False)):
         raise ValueError("years must be consecutive school years")
@@ -368,10 +387,10 @@ def programme_panel(
     icc = float(cal["clustering"]["icc"] if icc is None else icc)
     pupil_share = float(cal["clustering"]["pupil_share"])
     if not (icc >= 0 and icc + pupil_share < 1):
-        raise ValueError(f"icc must be in [0, {1 - pupil_share}) given pupil_share "
-                         f"{pupil_share}")
-    share = float(cal["participation"]["share_per_edition"] if share_treated is None
-                  else share_treated)
+        raise ValueError(f"icc must be in [0, {1 - pupil_share}) given pupil_share {pupil_share}")
+    share = float(
+        cal["participation"]["share_per_edition"] if share_treated is None else share_treated
+    )
     if not 0 < share < 1:
         raise ValueError("share_treated must be in (0, 1)")
     if n_schools < 1 or n_pupils < n_schools:
@@ -386,7 +405,7 @@ def programme_panel(
         n_lower = min(max(n_lower, 1), n_schools - 1)
     school_lower = np.zeros(n_schools, dtype=bool)
     school_lower[:n_lower] = True
-    u = rng.standard_normal(n_schools)                     # school effect
+    u = rng.standard_normal(n_schools)  # school effect
     size_w = rng.gamma(5.0, size=n_schools)
     first_grade = np.where(school_lower, _LOWER[0], _UPPER[0])
     last_grade = np.where(school_lower, _LOWER[1], _UPPER[1])
@@ -395,13 +414,13 @@ def programme_panel(
     # ---- pupils: school, entry year and grade ------------------------------------------
     n = n_pupils
     school = rng.choice(n_schools, size=n, p=size_w / size_w.sum())
-    slots = n_grades[school] + T - 1                       # stationary intake per school
+    slots = n_grades[school] + T - 1  # stationary intake per school
     slot = np.floor(rng.random(n) * slots).astype(int)
     at_start = slot < n_grades[school]
     entry_idx = np.where(at_start, 0, slot - n_grades[school] + 1)
     entry_grade = np.where(at_start, first_grade[school] + slot, first_grade[school])
     lower = school_lower[school]
-    planned_exit = entry_idx + last_grade[school] - entry_grade   # last year at normal pace
+    planned_exit = entry_idx + last_grade[school] - entry_grade  # last year at normal pace
 
     pu = cal["pupils"]
     female = rng.random(n) < pu["share_female"]
@@ -410,14 +429,17 @@ def programme_panel(
     r_ses = pu["ses_school_share"]
     ses_within = rng.standard_normal(n)
     ses = -np.sqrt(r_ses) * u[school] + np.sqrt(1 - r_ses) * ses_within
-    w_ses, w_for, w_male = pu["risk_weight_ses"], pu["risk_weight_foreign"], \
-        pu["risk_weight_male"]
+    w_ses, w_for, w_male = pu["risk_weight_ses"], pu["risk_weight_foreign"], pu["risk_weight_male"]
     f_std = _standardise(foreign.astype(float))
     m_std = _standardise((~female).astype(float))
     resid = 1 - w_ses**2 - w_for**2 - w_male**2
-    z = (w_ses * -ses_within + w_for * f_std + w_male * m_std
-         + np.sqrt(max(resid, 0.0)) * rng.standard_normal(n))
-    level = np.sqrt(icc) * u[school] + np.sqrt(pupil_share) * z      # latent pupil level
+    z = (
+        w_ses * -ses_within
+        + w_for * f_std
+        + w_male * m_std
+        + np.sqrt(max(resid, 0.0)) * rng.standard_normal(n)
+    )
+    level = np.sqrt(icc) * u[school] + np.sqrt(pupil_share) * z  # latent pupil level
     level_std = level / np.sqrt(icc + pupil_share)
     noise_sd = np.sqrt(1 - icc - pupil_share)
     birth_year = np.asarray(years)[entry_idx] - entry_grade - 5 - late.astype(int)
@@ -426,6 +448,7 @@ def programme_panel(
     def draw_year(sd: float) -> np.ndarray:
         g = rng.normal(0.0, sd, size=T) if year_effects else np.zeros(T)
         return g - g.mean()
+
     g_drop = draw_year(cal["dropout"]["year_effect_sd"])
     g_abs = draw_year(cal["absence"]["year_effect_sd"])
     g_rep = draw_year(cal["repetition"]["year_effect_sd"])
@@ -442,20 +465,23 @@ def programme_panel(
 
     def pupil_prob(section: str, year_fx: np.ndarray) -> np.ndarray:
         c = cal[section]
-        base = np.where(lower, c["annual_rate_lower_secondary"],
-                        c["annual_rate_upper_secondary"])
+        base = np.where(lower, c["annual_rate_lower_secondary"], c["annual_rate_upper_secondary"])
         lam = c["risk_dispersion"]
         p = base * np.exp(lam * level_std - lam**2 / 2)
         fl = np.abs(year_fx).max() + 1e-4
         return np.clip(p, fl, 0.95 - fl)
+
     p_drop = pupil_prob("dropout", g_drop)
     p_rep = pupil_prob("repetition", g_rep)
 
     # ---- participation propensity (selection on observables) ---------------------------
     pa = cal["participation"]
-    lin = selection * (pa["selection_baseline_absence"] * _standardise(logit(
-        np.clip(baseline_absence, 1e-4, 1 - 1e-4)))
-        + pa["selection_ses"] * _standardise(ses) + pa["selection_school"] * u[school])
+    lin = selection * (
+        pa["selection_baseline_absence"]
+        * _standardise(logit(np.clip(baseline_absence, 1e-4, 1 - 1e-4)))
+        + pa["selection_ses"] * _standardise(ses)
+        + pa["selection_school"] * u[school]
+    )
     elig_lo, elig_hi = int(pa["eligible_age_min"]), int(pa["eligible_age_max"])
     inv_grades = np.asarray(cal["invalsi"]["grades_tested"])
 
@@ -465,14 +491,14 @@ def programme_panel(
     cohort = np.zeros(n, dtype=np.int64)
     gr = cal["grades"]
     inv = cal["invalsi"]
-    rec: dict[str, list[np.ndarray]] = {k: [] for k in (
-        "pupil", "t", "grade", *_OUTCOMES, *(f"fx_{o}" for o in _OUTCOMES))}
+    rec: dict[str, list[np.ndarray]] = {
+        k: [] for k in ("pupil", "t", "grade", *_OUTCOMES, *(f"fx_{o}" for o in _OUTCOMES))
+    }
     for ti, year in enumerate(years):
         active = (entry_idx <= ti) & ~exited
         if year in cohorts:
             age = year - birth_year
-            elig = active & (cohort == 0) & (entry_idx < ti) & (age >= elig_lo) & (
-                age <= elig_hi)
+            elig = active & (cohort == 0) & (entry_idx < ti) & (age >= elig_lo) & (age <= elig_hi)
             if elig.any():
                 a_c = _intercept_for_share(lin[elig], share)
                 takes = elig & (rng.random(n) < expit(a_c + lin))
@@ -500,12 +526,10 @@ def programme_panel(
         absence = rng.beta(am * phi, (1 - am) * phi)
         # grades and INVALSI (latent Gaussian scale)
         x_g = level[idx] + noise_sd * rng.standard_normal(m)
-        grade_avg = np.clip(gr["mean"] - gr["sd"] * x_g + g_grade[ti] + fx("grade_avg"),
-                            1, 10)
+        grade_avg = np.clip(gr["mean"] - gr["sd"] * x_g + g_grade[ti] + fx("grade_avg"), 1, 10)
         x_i = level[idx] + noise_sd * rng.standard_normal(m)
         tested = np.isin(grade[idx], inv_grades)
-        invalsi = np.clip(inv["mean"] - inv["sd"] * x_i + g_inv[ti] + fx("invalsi_score"),
-                          50, 400)
+        invalsi = np.clip(inv["mean"] - inv["sd"] * x_i + g_inv[ti] + fx("invalsi_score"), 50, 400)
 
         nan = np.nan
         rec["pupil"].append(idx)
@@ -542,26 +566,29 @@ def programme_panel(
     label = str(pa["course_label"])
     course_of = {c: f"{label} {c}/{(c + 1) % 100:02d}" for c in cohorts}
     course = np.array([""] + [course_of[c] for c in cohorts], dtype=object)[
-        np.searchsorted(np.array([0, *cohorts]), cohort)]
-    data = pd.DataFrame({
-        "pupil_id": pd.array(ids[pid], dtype="str"),
-        "school_id": pd.array(school_ids[school[pid]], dtype="str"),
-        "year": year_arr,
-        "cohort": cohort[pid],
-        "course": pd.array(course[pid], dtype="str"),
-        "dropped_out": cat["dropped_out"],
-        "absence_rate": cat["absence_rate"],
-        "repeated_grade": cat["repeated_grade"],
-        "grade_avg": cat["grade_avg"],
-        "invalsi_score": cat["invalsi_score"],
-        "sex": pd.array(np.where(female, "F", "M")[pid], dtype="str"),
-        "birth_year": birth_year[pid].astype(np.int64),
-        "grade_level": cat["grade"].astype(np.int64),
-        "foreign_born": foreign[pid].astype(np.int64),
-        "baseline_absence": baseline_absence[pid],
-        "ses_index": ses[pid],
-        "treated": ((cohort[pid] > 0) & (year_arr >= cohort[pid])).astype(np.int64),
-    })
+        np.searchsorted(np.array([0, *cohorts]), cohort)
+    ]
+    data = pd.DataFrame(
+        {
+            "pupil_id": pd.array(ids[pid], dtype="str"),
+            "school_id": pd.array(school_ids[school[pid]], dtype="str"),
+            "year": year_arr,
+            "cohort": cohort[pid],
+            "course": pd.array(course[pid], dtype="str"),
+            "dropped_out": cat["dropped_out"],
+            "absence_rate": cat["absence_rate"],
+            "repeated_grade": cat["repeated_grade"],
+            "grade_avg": cat["grade_avg"],
+            "invalsi_score": cat["invalsi_score"],
+            "sex": pd.array(np.where(female, "F", "M")[pid], dtype="str"),
+            "birth_year": birth_year[pid].astype(np.int64),
+            "grade_level": cat["grade"].astype(np.int64),
+            "foreign_born": foreign[pid].astype(np.int64),
+            "baseline_absence": baseline_absence[pid],
+            "ses_index": ses[pid],
+            "treated": ((cohort[pid] > 0) & (year_arr >= cohort[pid])).astype(np.int64),
+        }
+    )
     order = np.lexsort((year_arr, pid))
     data = data.iloc[order].reset_index(drop=True)
 
@@ -573,10 +600,10 @@ def programme_panel(
         v = cat[f"fx_{k}"]
         keep = treated_rows & ~np.isnan(v)
         truth[k] = float(v[keep].mean()) if keep.any() else float("nan")
-        tdf = pd.DataFrame({"cohort": cohort[pid][keep], "year": year_arr[keep],
-                            "fx": v[keep]})
+        tdf = pd.DataFrame({"cohort": cohort[pid][keep], "year": year_arr[keep], "fx": v[keep]})
         agg = tdf.groupby(["cohort", "year"], as_index=False).agg(
-            att=("fx", "mean"), n_rows=("fx", "size"))
+            att=("fx", "mean"), n_rows=("fx", "size")
+        )
         agg.insert(0, "outcome", k)
         frames.append(agg)
     truth_gt = pd.concat(frames, ignore_index=True)
@@ -584,15 +611,27 @@ def programme_panel(
     truth_gt["n_rows"] = truth_gt["n_rows"].astype(np.int64)
 
     params = {
-        "seed": seed, "n_schools": n_schools, "n_pupils": n_pupils, "cohorts": list(cohorts),
-        "years": list(years), "icc": icc, "pupil_share": pupil_share,
-        "share_treated": share, "selection": selection,
+        "seed": seed,
+        "n_schools": n_schools,
+        "n_pupils": n_pupils,
+        "cohorts": list(cohorts),
+        "years": list(years),
+        "icc": icc,
+        "pupil_share": pupil_share,
+        "share_treated": share,
+        "selection": selection,
         "outcome_dependent_exit": outcome_dependent_exit,
         "effects": {k: list(v) for k, v in schedule.items()},
-        "year_effects": {"dropped_out": g_drop.tolist(), "absence_rate": g_abs.tolist(),
-                         "repeated_grade": g_rep.tolist(), "grade_avg": g_grade.tolist(),
-                         "invalsi_score": g_inv.tolist()},
-        "calibration": cal, "banner": SIMULATED_BANNER,
+        "year_effects": {
+            "dropped_out": g_drop.tolist(),
+            "absence_rate": g_abs.tolist(),
+            "repeated_grade": g_rep.tolist(),
+            "grade_avg": g_grade.tolist(),
+            "invalsi_score": g_inv.tolist(),
+        },
+        "calibration": cal,
+        "banner": SIMULATED_BANNER,
     }
-    return SimulatedPanel(data=data, truth=MappingProxyType(truth), truth_gt=truth_gt,
-                          params=MappingProxyType(params))
+    return SimulatedPanel(
+        data=data, truth=MappingProxyType(truth), truth_gt=truth_gt, params=MappingProxyType(params)
+    )

@@ -76,8 +76,17 @@ LEVELS = ("province", "region")
 SEXES = {"T": "both sexes", "F": "women", "M": "men"}
 
 #: Columns of the long series the panel is built from (see ``indicators.series``).
-SERIES_COLUMNS = ("unit", "level", "region", "year", "value", "flag", "source", "break",
-                  "unreliable")
+SERIES_COLUMNS = (
+    "unit",
+    "level",
+    "region",
+    "year",
+    "value",
+    "flag",
+    "source",
+    "break",
+    "unreliable",
+)
 EXCLUDED_COLUMNS = ("unit", "year", "rule", "reason")
 
 
@@ -92,24 +101,41 @@ class DonorPool:
 
 
 DONOR_POOLS: dict[str, DonorPool] = {
-    p.name: p for p in [
-        DonorPool("south_provinces", "province", "mezzogiorno",
-                  "provinces of the Mezzogiorno (Abruzzo, Molise, Campania, Puglia, Basilicata, "
-                  "Calabria, Sicilia, Sardegna)"),
+    p.name: p
+    for p in [
+        DonorPool(
+            "south_provinces",
+            "province",
+            "mezzogiorno",
+            "provinces of the Mezzogiorno (Abruzzo, Molise, Campania, Puglia, Basilicata, "
+            "Calabria, Sicilia, Sardegna)",
+        ),
         DonorPool("all_provinces", "province", "italy", "all Italian provinces"),
-        DonorPool("south_regions", "region", "mezzogiorno",
-                  "regions of the Mezzogiorno (Abruzzo, Molise, Campania, Puglia, Basilicata, "
-                  "Calabria, Sicilia, Sardegna)"),
-        DonorPool("all_regions", "region", "italy",
-                  "all Italian regions (NUTS 2), with the autonomous provinces of Bolzano and "
-                  "Trento where the source lists them separately"),
+        DonorPool(
+            "south_regions",
+            "region",
+            "mezzogiorno",
+            "regions of the Mezzogiorno (Abruzzo, Molise, Campania, Puglia, Basilicata, "
+            "Calabria, Sicilia, Sardegna)",
+        ),
+        DonorPool(
+            "all_regions",
+            "region",
+            "italy",
+            "all Italian regions (NUTS 2), with the autonomous provinces of Bolzano and "
+            "Trento where the source lists them separately",
+        ),
     ]
 }
 
 #: Aggregates that the sources list next to their own parts: never both as donors.
 AGGREGATES: dict[str, tuple[str, ...]] = {
-    "Trentino-Alto Adige/Südtirol": ("Provincia Autonoma di Bolzano/Bozen",
-                                     "Provincia Autonoma di Trento", "Bolzano/Bozen", "Trento"),
+    "Trentino-Alto Adige/Südtirol": (
+        "Provincia Autonoma di Bolzano/Bozen",
+        "Provincia Autonoma di Trento",
+        "Bolzano/Bozen",
+        "Trento",
+    ),
 }
 
 #: Region labels missing in the processed BES panel (reported as a data note when applied).
@@ -126,24 +152,37 @@ class BoundaryChange:
 
 
 BOUNDARY_CHANGES = (
-    BoundaryChange(("Barletta-Andria-Trani", "Bari", "Foggia"), 2010,
-                   "Barletta-Andria-Trani was carved out of Bari and Foggia (operational 2009-2010; "
-                   "first BES value 2010): earlier values of Bari and Foggia may refer to the old "
-                   "territories"),
-    BoundaryChange(("Fermo", "Ascoli Piceno"), 2010,
-                   "Fermo was carved out of Ascoli Piceno (operational 2009-2010; first BES value "
-                   "2010)"),
-    BoundaryChange(("Monza e della Brianza", "Milano"), 2010,
-                   "Monza e della Brianza was carved out of Milano (operational 2009-2010; first "
-                   "BES value 2010)"),
-    BoundaryChange(("Cagliari", "Sassari", "Nuoro", "Oristano", "Sud Sardegna"), 2017,
-                   "Sardinia's provinces were redrawn in 2016 (Sud Sardegna created, first BES "
-                   "value 2017): earlier values refer to other territories"),
+    BoundaryChange(
+        ("Barletta-Andria-Trani", "Bari", "Foggia"),
+        2010,
+        "Barletta-Andria-Trani was carved out of Bari and Foggia (operational 2009-2010; "
+        "first BES value 2010): earlier values of Bari and Foggia may refer to the old "
+        "territories",
+    ),
+    BoundaryChange(
+        ("Fermo", "Ascoli Piceno"),
+        2010,
+        "Fermo was carved out of Ascoli Piceno (operational 2009-2010; first BES value 2010)",
+    ),
+    BoundaryChange(
+        ("Monza e della Brianza", "Milano"),
+        2010,
+        "Monza e della Brianza was carved out of Milano (operational 2009-2010; first "
+        "BES value 2010)",
+    ),
+    BoundaryChange(
+        ("Cagliari", "Sassari", "Nuoro", "Oristano", "Sud Sardegna"),
+        2017,
+        "Sardinia's provinces were redrawn in 2016 (Sud Sardegna created, first BES "
+        "value 2017): earlier values refer to other territories",
+    ),
 )
 
 #: Provinces abolished during the period (their series stop): never donors.
-ABOLISHED = {u: "province abolished in Sardinia's 2016 reform (series ends in 2017)"
-             for u in ("Carbonia-Iglesias", "Medio Campidano", "Ogliastra", "Olbia-Tempio")}
+ABOLISHED = {
+    u: "province abolished in Sardinia's 2016 reform (series ends in 2017)"
+    for u in ("Carbonia-Iglesias", "Medio Campidano", "Ogliastra", "Olbia-Tempio")
+}
 
 #: Why a year has no value, where known: (indicator key prefix, year) -> reason.
 KNOWN_GAPS = {("invalsi", 2020): "INVALSI tests were not held in 2020 (COVID-19 school closures)"}
@@ -151,14 +190,16 @@ KNOWN_GAPS = {("invalsi", 2020): "INVALSI tests were not held in 2020 (COVID-19 
 #: What the programme reached, by start year (evaluation background note, section 0).
 PROGRAMME_REACH = {
     2021: "Pro Officine Mezzogiorno (Fondazione CON IL SUD, 2021-2024) reaches about 180 "
-          "pupils and 120 parents (9 courses)",
+    "pupils and 120 parents (9 courses)",
     2023: "the Officine Mezzogiorno FIS experimentation (from March 2023) reached 41 young "
-          "people aged 11-17 at one day centre in Lecce and 10 local organisations",
+    "people aged 11-17 at one day centre in Lecce and 10 local organisations",
 }
 
 #: Size of the territory, for the scale argument of the conclusion (order of magnitude).
-TERRITORY_SIZE = {"Lecce": "a province of about 780,000 inhabitants",
-                  "Puglia": "a region of about 3.9 million inhabitants"}
+TERRITORY_SIZE = {
+    "Lecce": "a province of about 780,000 inhabitants",
+    "Puglia": "a region of about 3.9 million inhabitants",
+}
 
 #: Whom one percentage point of an indicator counts (indicator key prefix -> population).
 POPULATIONS = {
@@ -171,8 +212,11 @@ POPULATIONS = {
     "tertiary": "residents aged 25-39",
 }
 
-ESTIMATORS = (("sc", "Synthetic control"), ("sdid", "Synthetic DiD"),
-              ("did", "DiD (unit + year effects)"))
+ESTIMATORS = (
+    ("sc", "Synthetic control"),
+    ("sdid", "Synthetic DiD"),
+    ("did", "DiD (unit + year effects)"),
+)
 
 
 # --------------------------------------------------------------------------------------------
@@ -201,10 +245,16 @@ class Design:
     def to_dict(self) -> dict[str, Any]:
         """Return a JSON-serialisable dict."""
         pool = self.donor_pool if isinstance(self.donor_pool, str) else list(self.donor_pool)
-        return {"indicator": self.indicator, "level": self.level,
-                "treated_unit": self.treated_unit, "start": self.start, "donor_pool": pool,
-                "sex": self.sex, "pre_years": self.pre_years,
-                "exclude_unreliable": self.exclude_unreliable}
+        return {
+            "indicator": self.indicator,
+            "level": self.level,
+            "treated_unit": self.treated_unit,
+            "start": self.start,
+            "donor_pool": pool,
+            "sex": self.sex,
+            "pre_years": self.pre_years,
+            "exclude_unreliable": self.exclude_unreliable,
+        }
 
 
 @dataclass(frozen=True, eq=False)
@@ -284,8 +334,10 @@ class TerritorialPanel:
         if ex.empty:
             return ""
         yrs = year_span(ex["year"])
-        return (f"No value in {yrs} ({ex['reason'].iloc[0].split(';')[0]}): lines join the "
-                "neighbouring years.")
+        return (
+            f"No value in {yrs} ({ex['reason'].iloc[0].split(';')[0]}): lines join the "
+            "neighbouring years."
+        )
 
     def estimation_frame(self) -> pd.DataFrame:
         """Return ``unit, year, value`` for the estimators."""
@@ -330,22 +382,29 @@ class TerritorialPanel:
             year = int(year)
             if is_bes:
                 what = "edition splice"
-                cause = ("ISTAT ed. 2025 values from this year; earlier years are ed. 2021 "
-                         "values shifted by the mean overlap difference")
+                cause = (
+                    "ISTAT ed. 2025 values from this year; earlier years are ed. 2021 "
+                    "values shifted by the mean overlap difference"
+                )
             else:
                 what = "series break (Eurostat flag b)"
-                cause = indicators.LFS_BREAK_NOTES.get(year, "cause not documented in "
-                                                             "PROVENANCE.md")
+                cause = indicators.LFS_BREAK_NOTES.get(
+                    year, "cause not documented in PROVENANCE.md"
+                )
             if year < self.start:
                 pos = "pre-period"
             elif year == self.start:
                 pos = "start year: coincides with the start"
             else:
                 pos = "post-period"
-            units = (f"all {n_units} units" if grp["unit"].nunique() == n_units
-                     else ", ".join(sorted(grp["unit"].unique())))
-            rows.append({"year": year, "what": what, "cause": cause, "units": units,
-                         "position": pos})
+            units = (
+                f"all {n_units} units"
+                if grp["unit"].nunique() == n_units
+                else ", ".join(sorted(grp["unit"].unique()))
+            )
+            rows.append(
+                {"year": year, "what": what, "cause": cause, "units": units, "position": pos}
+            )
         return pd.DataFrame(rows, columns=["year", "what", "cause", "units", "position"])
 
     def break_notes(self) -> list[str]:
@@ -359,23 +418,28 @@ class TerritorialPanel:
                     "post-period year is also the first year of the new series, so a level "
                     "shift caused by the new survey rules that differs between "
                     f"{d.treated_unit} and its donors would be read as a gap. Breaks that hit "
-                    "every unit equally are absorbed by the comparison.")
+                    "every unit equally are absorbed by the comparison."
+                )
             elif r.year < d.start and self.indicator.panel != "bes_spliced":
                 out.append(
                     f"The {r.year} {r.what}, {r.cause}, falls inside the pre-period: the "
-                    "counterfactual is fitted across it.")
+                    "counterfactual is fitted across it."
+                )
         if self.indicator.panel == "bes_spliced" and self._n22():
             out.append(
                 "ISTAT rebuilt this labour-force series from 2018 under the 2021 EU-LFS rules "
                 "(code suffix -N22, ed. 2025), so the 2021 survey break is bridged inside the "
                 "ed. 2025 values; the remaining seam is the 2018 splice with ed. 2021, in the "
-                "pre-period.")
+                "pre-period."
+            )
         return out
 
     def _n22(self) -> bool:
         bes = panels.load("bes_provinces")
-        codes = bes.loc[(bes["series_code"] == self.indicator.code) & (bes["edition"] == "2025"),
-                        "indicator_code"].unique()
+        codes = bes.loc[
+            (bes["series_code"] == self.indicator.code) & (bes["edition"] == "2025"),
+            "indicator_code",
+        ].unique()
         return any(str(c).endswith("-N22") for c in codes)
 
     def flags(self) -> pd.DataFrame:
@@ -400,10 +464,15 @@ class TerritorialPanel:
         rows = []
         for unit, g in f.groupby("unit", sort=True):
             marks = sorted({str(x).replace("b", "").strip() for x in g["flag"].fillna("")} - {""})
-            rows.append({"unit": unit, "flags": ", ".join(marks),
-                         "years": year_span(g["year"]),
-                         "missing_values": int(g["value"].isna().sum()),
-                         "used": bool(g["used"].iloc[0])})
+            rows.append(
+                {
+                    "unit": unit,
+                    "flags": ", ".join(marks),
+                    "years": year_span(g["year"]),
+                    "missing_values": int(g["value"].isna().sum()),
+                    "used": bool(g["used"].iloc[0]),
+                }
+            )
         return pd.DataFrame(rows, columns=["unit", "flags", "years", "missing_values", "used"])
 
     def splice(self) -> pd.DataFrame:
@@ -416,20 +485,29 @@ class TerritorialPanel:
         if self.indicator.panel != "bes_spliced":
             return pd.DataFrame(columns=cols)
         sp = panels.load("bes_spliced")
-        sp = sp[(sp["series_code"] == self.indicator.code) & (sp["sex"] == self.design.sex)
-                & sp["province_name"].isin([self.treated_unit, *self.donors])
-                & sp["year"].isin([*self.pre_periods, *self.post_periods])]
+        sp = sp[
+            (sp["series_code"] == self.indicator.code)
+            & (sp["sex"] == self.design.sex)
+            & sp["province_name"].isin([self.treated_unit, *self.donors])
+            & sp["year"].isin([*self.pre_periods, *self.post_periods])
+        ]
         rows = []
         for unit, g in sp.groupby("province_name", sort=False):
             old = g[g["source"] != "ed.2025"]
             new = g[g["source"] == "ed.2025"]
-            rows.append({"unit": unit, "years_ed2021_shifted": year_span(old["year"]),
-                         "years_ed2025": year_span(new["year"]),
-                         "shift": float(old["shift"].mean()) if len(old) else 0.0})
+            rows.append(
+                {
+                    "unit": unit,
+                    "years_ed2021_shifted": year_span(old["year"]),
+                    "years_ed2025": year_span(new["year"]),
+                    "shift": float(old["shift"].mean()) if len(old) else 0.0,
+                }
+            )
         out = pd.DataFrame(rows, columns=cols)
         order = {self.treated_unit: 0}
-        return out.sort_values("unit", key=lambda s: s.map(lambda u: order.get(u, 1)),
-                               kind="stable").reset_index(drop=True)
+        return out.sort_values(
+            "unit", key=lambda s: s.map(lambda u: order.get(u, 1)), kind="stable"
+        ).reset_index(drop=True)
 
     def data_sheet(self) -> pd.DataFrame:
         """What was used: indicator, source, window, splice, breaks, gaps, donors (key/value)."""
@@ -442,35 +520,65 @@ class TerritorialPanel:
             ("Source", ind.source),
             ("Treated unit", f"{d.treated_unit} ({d.level})"),
             ("Pre-period", f"{year_span(self.pre_periods)} ({self.n_pre} years)"),
-            ("Post-period", f"{year_span(self.post_periods)} ({self.n_post} years; start {d.start})"),
-            ("Years dropped", "; ".join(
-                f"{int(r.year)}: {r.reason}" for r in
-                self.excluded[self.excluded["rule"] == "year"].itertuples()) or "none"),
+            (
+                "Post-period",
+                f"{year_span(self.post_periods)} ({self.n_post} years; start {d.start})",
+            ),
+            (
+                "Years dropped",
+                "; ".join(
+                    f"{int(r.year)}: {r.reason}"
+                    for r in self.excluded[self.excluded["rule"] == "year"].itertuples()
+                )
+                or "none",
+            ),
             ("Donor pool", d.pool_label),
-            ("Donors used", f"{len(self.donors)} of {len(self.donors) + len(self.excluded_donors())}"
-                            f" candidates ({len(self.excluded_donors())} excluded, listed below)"),
-            ("Unreliable observations", "donors with a flagged observation in the window are "
-                                        "excluded" if d.exclude_unreliable else
-                                        "kept (exclude_unreliable=False)"),
+            (
+                "Donors used",
+                f"{len(self.donors)} of {len(self.donors) + len(self.excluded_donors())}"
+                f" candidates ({len(self.excluded_donors())} excluded, listed below)",
+            ),
+            (
+                "Unreliable observations",
+                "donors with a flagged observation in the window are excluded"
+                if d.exclude_unreliable
+                else "kept (exclude_unreliable=False)",
+            ),
         ]
         if not sp.empty:
             t = sp[sp["unit"] == self.treated_unit]
             tr = t.iloc[0] if len(t) else None
-            rows.append(("BES editions", "ed. 2025 as published from its first year; earlier "
-                         "years back-cast from ed. 2021 plus the mean ed.2025 - ed.2021 difference "
-                         "over the overlap years (analysis.data.splice)"))
+            rows.append(
+                (
+                    "BES editions",
+                    "ed. 2025 as published from its first year; earlier "
+                    "years back-cast from ed. 2021 plus the mean ed.2025 - ed.2021 difference "
+                    "over the overlap years (analysis.data.splice)",
+                )
+            )
             if tr is not None:
-                rows.append((f"Splice, {self.treated_unit}",
-                             f"ed. 2021 + {tr['shift']:+.2f} pp for {tr['years_ed2021_shifted']}; "
-                             f"ed. 2025 for {tr['years_ed2025']}"))
+                rows.append(
+                    (
+                        f"Splice, {self.treated_unit}",
+                        f"ed. 2021 + {tr['shift']:+.2f} pp for {tr['years_ed2021_shifted']}; "
+                        f"ed. 2025 for {tr['years_ed2025']}",
+                    )
+                )
             dn = sp[sp["unit"] != self.treated_unit]["shift"]
             if len(dn):
-                rows.append(("Splice shifts, donors",
-                             f"median {dn.median():+.2f} pp (range {dn.min():+.2f} to "
-                             f"{dn.max():+.2f})"))
-        rows.append(("Breaks in the window", "; ".join(
-            f"{r.year} {r.what}, {r.cause} ({r.position})" for r in br.itertuples())
-            or "none flagged"))
+                rows.append(
+                    (
+                        "Splice shifts, donors",
+                        f"median {dn.median():+.2f} pp (range {dn.min():+.2f} to {dn.max():+.2f})",
+                    )
+                )
+        rows.append(
+            (
+                "Breaks in the window",
+                "; ".join(f"{r.year} {r.what}, {r.cause} ({r.position})" for r in br.itertuples())
+                or "none flagged",
+            )
+        )
         rows += [("Note", n) for n in self.notes]
         return pd.DataFrame(rows, columns=["item", "value"])
 
@@ -482,26 +590,34 @@ class TerritorialPanel:
     def summary(self) -> str:
         """Return a few lines: design, years, donors, exclusions."""
         d = self.design
-        return (f"{self.indicator.label}, {SEXES[d.sex]}: {d.treated_unit} ({d.level}), start "
-                f"{d.start}\npre-period {year_span(self.pre_periods)} ({self.n_pre} years), "
-                f"post-period {year_span(self.post_periods)} ({self.n_post} years)\n"
-                f"donors: {len(self.donors)} from {d.pool_label}; "
-                f"{len(self.excluded_donors())} candidate donor(s) excluded; "
-                f"{len(self.missing_years)} year(s) dropped")
+        return (
+            f"{self.indicator.label}, {SEXES[d.sex]}: {d.treated_unit} ({d.level}), start "
+            f"{d.start}\npre-period {year_span(self.pre_periods)} ({self.n_pre} years), "
+            f"post-period {year_span(self.post_periods)} ({self.n_post} years)\n"
+            f"donors: {len(self.donors)} from {d.pool_label}; "
+            f"{len(self.excluded_donors())} candidate donor(s) excluded; "
+            f"{len(self.missing_years)} year(s) dropped"
+        )
 
     def to_dict(self) -> dict[str, Any]:
         """Return a JSON-serialisable dict (design, years, donors, exclusions, data sheet)."""
-        return _jsonable({
-            "design": self.design.to_dict(), "indicator": self.indicator.key,
-            "indicator_label": self.indicator.label, "unit_of_measure": self.indicator.unit,
-            "source": self.indicator.source, "pre_periods": list(self.pre_periods),
-            "post_periods": list(self.post_periods), "donors": list(self.donors),
-            "excluded": self.excluded.to_dict(orient="records"),
-            "breaks": self.breaks().to_dict(orient="records"),
-            "flags": self.flags().to_dict(orient="records"),
-            "splice": self.splice().to_dict(orient="records"),
-            "notes": list(self.notes),
-        })
+        return _jsonable(
+            {
+                "design": self.design.to_dict(),
+                "indicator": self.indicator.key,
+                "indicator_label": self.indicator.label,
+                "unit_of_measure": self.indicator.unit,
+                "source": self.indicator.source,
+                "pre_periods": list(self.pre_periods),
+                "post_periods": list(self.post_periods),
+                "donors": list(self.donors),
+                "excluded": self.excluded.to_dict(orient="records"),
+                "breaks": self.breaks().to_dict(orient="records"),
+                "flags": self.flags().to_dict(orient="records"),
+                "splice": self.splice().to_dict(orient="records"),
+                "notes": list(self.notes),
+            }
+        )
 
 
 def year_span(years: Any) -> str:
@@ -544,14 +660,23 @@ def _containing(region: str, level: str) -> set[str]:
 def _check_series(df: pd.DataFrame, source: str) -> pd.DataFrame:
     missing = [c for c in SERIES_COLUMNS if c not in df.columns]
     if missing:
-        raise fail(source, f"required column(s) {missing} not found (expected the columns of "
-                   "analysis.data.indicators.series)", column=missing[0])
+        raise fail(
+            source,
+            f"required column(s) {missing} not found (expected the columns of "
+            "analysis.data.indicators.series)",
+            column=missing[0],
+        )
     dup = df.duplicated(subset=["unit", "year"], keep=False)
     if dup.any():
         rows = df.index[dup].tolist()
         first = df.loc[rows[0], ["unit", "year"]].tolist()
-        raise fail(source, f"duplicated unit-year rows (first: {first[0]!r}, {first[1]!r}); each "
-                   "unit must appear once per year", column="unit, year", rows=rows)
+        raise fail(
+            source,
+            f"duplicated unit-year rows (first: {first[0]!r}, {first[1]!r}); each "
+            "unit must appear once per year",
+            column="unit, year",
+            rows=rows,
+        )
     return df
 
 
@@ -559,10 +684,18 @@ def _bad_param(rule: str, column: str, rows: Sequence[object] = ()) -> DataValid
     return fail(PARAMS, rule, column=column, rows=rows)
 
 
-def build_panel(*, indicator: str, level: str, treated_unit: str, start: int,
-                donor_pool: str | Sequence[str], sex: str = "T", pre_years: int | None = None,
-                exclude_unreliable: bool = True,
-                data: pd.DataFrame | None = None) -> TerritorialPanel:
+def build_panel(
+    *,
+    indicator: str,
+    level: str,
+    treated_unit: str,
+    start: int,
+    donor_pool: str | Sequence[str],
+    sex: str = "T",
+    pre_years: int | None = None,
+    exclude_unreliable: bool = True,
+    data: pd.DataFrame | None = None,
+) -> TerritorialPanel:
     """Build the estimation panel of one territorial analysis, recording every exclusion.
 
     Parameters
@@ -610,19 +743,25 @@ def build_panel(*, indicator: str, level: str, treated_unit: str, start: int,
     if sex not in SEXES:
         raise _bad_param(f"sex must be one of {sorted(SEXES)} (got {sex!r})", "sex")
     if level == "province" and ind.level == "region":
-        raise _bad_param(f"indicator {indicator!r} ({ind.label}) is not published by province "
-                         f"(source: {ind.source}); use level='region'", "level")
+        raise _bad_param(
+            f"indicator {indicator!r} ({ind.label}) is not published by province "
+            f"(source: {ind.source}); use level='region'",
+            "level",
+        )
     pool_units: tuple[str, ...] | None = None
     if isinstance(donor_pool, str):
         if donor_pool not in DONOR_POOLS:
             close = difflib.get_close_matches(donor_pool, DONOR_POOLS, n=1)
             hint = f"; did you mean {close[0]!r}?" if close else ""
-            raise _bad_param(f"unknown donor pool {donor_pool!r} (known: "
-                             f"{sorted(DONOR_POOLS)}){hint}", "donor_pool")
+            raise _bad_param(
+                f"unknown donor pool {donor_pool!r} (known: {sorted(DONOR_POOLS)}){hint}",
+                "donor_pool",
+            )
         pool = DONOR_POOLS[donor_pool]
         if pool.level != level:
-            raise _bad_param(f"donor pool {donor_pool!r} holds {pool.level}s but level={level!r}",
-                             "donor_pool")
+            raise _bad_param(
+                f"donor pool {donor_pool!r} holds {pool.level}s but level={level!r}", "donor_pool"
+            )
     else:
         pool_units = tuple(dict.fromkeys(str(u) for u in donor_pool))
         if not pool_units:
@@ -632,12 +771,16 @@ def build_panel(*, indicator: str, level: str, treated_unit: str, start: int,
     start = int(start)
     if pre_years is not None:
         if isinstance(pre_years, bool) or not isinstance(pre_years, int | np.integer):
-            raise _bad_param(f"pre_years must be a year (integer) or None, got {pre_years!r}",
-                             "pre_years")
+            raise _bad_param(
+                f"pre_years must be a year (integer) or None, got {pre_years!r}", "pre_years"
+            )
         pre_years = int(pre_years)
         if pre_years < 1900:
-            raise _bad_param(f"pre_years={pre_years} is not a year: pre_years is the FIRST "
-                             "pre-period year (e.g. 2010), not a number of years", "pre_years")
+            raise _bad_param(
+                f"pre_years={pre_years} is not a year: pre_years is the FIRST "
+                "pre-period year (e.g. 2010), not a number of years",
+                "pre_years",
+            )
         if pre_years >= start:
             raise _bad_param(f"pre_years={pre_years} must be before start={start}", "pre_years")
 
@@ -649,8 +792,10 @@ def build_panel(*, indicator: str, level: str, treated_unit: str, start: int,
     if fix.any():
         fixed = sorted(raw.loc[fix, "unit"].unique())
         raw.loc[fix, "region"] = raw.loc[fix, "unit"].map(REGION_FIXES)
-        notes.append(f"The processed panel has no region for {', '.join(fixed)}; set to "
-                     f"{', '.join(REGION_FIXES[u] for u in fixed)} here.")
+        notes.append(
+            f"The processed panel has no region for {', '.join(fixed)}; set to "
+            f"{', '.join(REGION_FIXES[u] for u in fixed)} here."
+        )
     raw["region"] = raw["region"].fillna("")
 
     # -- treated unit ---------------------------------------------------------------------------
@@ -658,25 +803,47 @@ def build_panel(*, indicator: str, level: str, treated_unit: str, start: int,
     if treated_unit not in levels_of.index:
         close = difflib.get_close_matches(treated_unit, levels_of.index.tolist(), n=1)
         hint = f"; did you mean {close[0]!r}?" if close else ""
-        raise fail(source, f"treated unit {treated_unit!r} not found in the {indicator!r} "
-                   f"series (sex={sex}){hint}", column="unit", rows=[treated_unit])
+        raise fail(
+            source,
+            f"treated unit {treated_unit!r} not found in the {indicator!r} "
+            f"series (sex={sex}){hint}",
+            column="unit",
+            rows=[treated_unit],
+        )
     if levels_of[treated_unit] != level:
-        raise fail(source, f"treated unit {treated_unit!r} is a {levels_of[treated_unit]}, not "
-                   f"a {level}", column="level", rows=[treated_unit])
+        raise fail(
+            source,
+            f"treated unit {treated_unit!r} is a {levels_of[treated_unit]}, not a {level}",
+            column="level",
+            rows=[treated_unit],
+        )
     tr = raw[(raw["unit"] == treated_unit) & raw["value"].notna()]
     tr_years = sorted(int(y) for y in tr["year"])
     if not tr_years:
-        raise fail(source, f"treated unit {treated_unit!r} has no value", column="value",
-                   rows=[treated_unit])
+        raise fail(
+            source,
+            f"treated unit {treated_unit!r} has no value",
+            column="value",
+            rows=[treated_unit],
+        )
     first_obs, last_obs = tr_years[0], tr_years[-1]
     if not first_obs < start <= last_obs:
-        raise fail(source, f"start={start} is outside the data: {treated_unit!r} has values "
-                   f"from {first_obs} to {last_obs}; start must be after the first year and not "
-                   "after the last", column="year", rows=[start])
+        raise fail(
+            source,
+            f"start={start} is outside the data: {treated_unit!r} has values "
+            f"from {first_obs} to {last_obs}; start must be after the first year and not "
+            "after the last",
+            column="year",
+            rows=[start],
+        )
     all_years = sorted(int(y) for y in raw["year"].unique())
     if pre_years is not None and pre_years < all_years[0]:
-        raise fail(source, f"pre_years={pre_years} is before the first year of the data "
-                   f"({all_years[0]})", column="year", rows=[pre_years])
+        raise fail(
+            source,
+            f"pre_years={pre_years} is before the first year of the data ({all_years[0]})",
+            column="year",
+            rows=[pre_years],
+        )
     first = pre_years if pre_years is not None else first_obs
     window_years = list(range(first, last_obs + 1))
     treated_region = str(tr["region"].iloc[0])
@@ -687,19 +854,37 @@ def build_panel(*, indicator: str, level: str, treated_unit: str, start: int,
         if y in tr_years:
             kept_years.append(y)
             continue
-        key = next((r for (prefix, yy), r in KNOWN_GAPS.items()
-                    if indicator.startswith(prefix) and yy == y), None)
+        key = next(
+            (
+                r
+                for (prefix, yy), r in KNOWN_GAPS.items()
+                if indicator.startswith(prefix) and yy == y
+            ),
+            None,
+        )
         any_unit = raw.loc[(raw["year"] == y) & raw["value"].notna()].shape[0] > 0
-        reason = key or (f"no value for {treated_unit} in {y}"
-                         + ("" if any_unit else " (not published for any unit)"))
-        excluded.append({"unit": None, "year": y, "rule": "year",
-                         "reason": reason + "; year dropped for every unit"})
+        reason = key or (
+            f"no value for {treated_unit} in {y}"
+            + ("" if any_unit else " (not published for any unit)")
+        )
+        excluded.append(
+            {
+                "unit": None,
+                "year": y,
+                "rule": "year",
+                "reason": reason + "; year dropped for every unit",
+            }
+        )
     pre = tuple(y for y in kept_years if y < start)
     post = tuple(y for y in kept_years if y >= start)
     if len(pre) < 2:
-        raise fail(source, f"fewer than 2 pre-period years with a value for {treated_unit!r} "
-                   f"between {first} and {start - 1} (found {len(pre)}: {list(pre)})",
-                   column="year", rows=list(pre))
+        raise fail(
+            source,
+            f"fewer than 2 pre-period years with a value for {treated_unit!r} "
+            f"between {first} and {start - 1} (found {len(pre)}: {list(pre)})",
+            column="year",
+            rows=list(pre),
+        )
 
     # -- candidate donors -------------------------------------------------------------------------
     contains = _containing(treated_region if level == "province" else treated_unit, level)
@@ -710,15 +895,24 @@ def build_panel(*, indicator: str, level: str, treated_unit: str, start: int,
         if unknown or wrong:
             viol = []
             if unknown:
-                viol.append(Violation(rule="donor(s) not found in the series", column="donor_pool",
-                                      rows=unknown))
+                viol.append(
+                    Violation(
+                        rule="donor(s) not found in the series", column="donor_pool", rows=unknown
+                    )
+                )
             if wrong:
-                viol.append(Violation(rule=f"donor(s) not of level {level!r}",
-                                      column="donor_pool", rows=wrong))
+                viol.append(
+                    Violation(
+                        rule=f"donor(s) not of level {level!r}", column="donor_pool", rows=wrong
+                    )
+                )
             raise DataValidationError(PARAMS, viol)
         if treated_unit in pool_units:
-            raise _bad_param(f"the treated unit {treated_unit!r} is in the donor list",
-                             "donor_pool", [treated_unit])
+            raise _bad_param(
+                f"the treated unit {treated_unit!r} is in the donor list",
+                "donor_pool",
+                [treated_unit],
+            )
     candidates = []
     for u, row in units.iterrows():
         if u == treated_unit:
@@ -726,29 +920,49 @@ def build_panel(*, indicator: str, level: str, treated_unit: str, start: int,
         lvl, reg = row["level"], row["region"]
         if lvl != level:
             if u in contains:
-                excluded.append({"unit": u, "year": None, "rule": "contains_treated",
-                                 "reason": f"{lvl} that contains {treated_unit}"})
+                excluded.append(
+                    {
+                        "unit": u,
+                        "year": None,
+                        "rule": "contains_treated",
+                        "reason": f"{lvl} that contains {treated_unit}",
+                    }
+                )
             else:
-                excluded.append({"unit": u, "year": None, "rule": "level",
-                                 "reason": f"a {lvl}, not a {level}"})
+                excluded.append(
+                    {"unit": u, "year": None, "rule": "level", "reason": f"a {lvl}, not a {level}"}
+                )
             continue
         if pool_units is not None:
             if u not in pool_units:
-                excluded.append({"unit": u, "year": None, "rule": "pool",
-                                 "reason": "not in the donor list supplied"})
+                excluded.append(
+                    {
+                        "unit": u,
+                        "year": None,
+                        "rule": "pool",
+                        "reason": "not in the donor list supplied",
+                    }
+                )
                 continue
         elif DONOR_POOLS[donor_pool].area == "mezzogiorno":  # type: ignore[index]
             where = reg if level == "province" else u
             parts_south = all(p in geography.MEZZOGIORNO for p in AGGREGATES.get(where, ()))
             if where not in geography.MEZZOGIORNO or (where in AGGREGATES and not parts_south):
-                excluded.append({"unit": u, "year": None, "rule": "pool",
-                                 "reason": f"outside the Mezzogiorno ({where or 'region unknown'})"})
+                excluded.append(
+                    {
+                        "unit": u,
+                        "year": None,
+                        "rule": "pool",
+                        "reason": f"outside the Mezzogiorno ({where or 'region unknown'})",
+                    }
+                )
                 continue
         candidates.append(u)
 
     years_all = [*pre, *post]
-    win = raw[raw["unit"].isin([treated_unit, *candidates])
-              & raw["year"].between(first, last_obs)].copy()
+    win = raw[
+        raw["unit"].isin([treated_unit, *candidates]) & raw["year"].between(first, last_obs)
+    ].copy()
     wide = win.pivot(index="year", columns="unit", values="value").reindex(years_all)
     unrel = win[win["unreliable"].astype(bool) & win["year"].isin(years_all)]
     donors = []
@@ -758,16 +972,20 @@ def build_panel(*, indicator: str, level: str, treated_unit: str, start: int,
         parts = [p for p in AGGREGATES.get(u, ()) if p in present]
         if parts:
             rules.append("aggregate")
-            reasons.append(f"aggregate of {' and '.join(parts)}, which are candidate donors "
-                           "themselves (no double counting)")
+            reasons.append(
+                f"aggregate of {' and '.join(parts)}, which are candidate donors "
+                "themselves (no double counting)"
+            )
         if u in ABOLISHED:
             rules.append("abolished")
             reasons.append(ABOLISHED[u])
         for bc in BOUNDARY_CHANGES:
             if u in bc.units and first < bc.first_year:
                 rules.append("boundary")
-                reasons.append(f"territory changed: {bc.note}; the window starts in {first} "
-                               f"(set pre_years >= {bc.first_year} to use it)")
+                reasons.append(
+                    f"territory changed: {bc.note}; the window starts in {first} "
+                    f"(set pre_years >= {bc.first_year} to use it)"
+                )
         miss = wide[u].isna().to_numpy()
         if miss.any():
             yrs = [y for y, m in zip(years_all, miss, strict=True) if m]
@@ -779,32 +997,61 @@ def build_panel(*, indicator: str, level: str, treated_unit: str, start: int,
                 rules.append("unreliable")
                 reasons.append(f"value(s) flagged unreliable (u) in {year_span(uy)}")
         if rules:
-            excluded.append({"unit": u, "year": None, "rule": rules[0],
-                             "reason": "; ".join(reasons)})
+            excluded.append(
+                {"unit": u, "year": None, "rule": rules[0], "reason": "; ".join(reasons)}
+            )
         else:
             donors.append(u)
     if not donors:
-        why = [f"{e['unit']}: {e['reason']}" for e in excluded
-               if e["rule"] in ("aggregate", "abolished", "boundary", "missing", "unreliable")]
-        raise fail(source, f"no donors left after the exclusions ({len(candidates)} candidate(s) "
-                   f"in the pool; e.g. {why[:3]})", column="unit", rows=candidates)
+        why = [
+            f"{e['unit']}: {e['reason']}"
+            for e in excluded
+            if e["rule"] in ("aggregate", "abolished", "boundary", "missing", "unreliable")
+        ]
+        raise fail(
+            source,
+            f"no donors left after the exclusions ({len(candidates)} candidate(s) "
+            f"in the pool; e.g. {why[:3]})",
+            column="unit",
+            rows=candidates,
+        )
 
     tr_unrel = tr[tr["unreliable"].astype(bool) & tr["year"].isin(years_all)]
     if len(tr_unrel):
-        notes.append(f"{treated_unit} has values flagged unreliable in "
-                     f"{year_span(tr_unrel['year'])}: kept, read them with care.")
+        notes.append(
+            f"{treated_unit} has values flagged unreliable in "
+            f"{year_span(tr_unrel['year'])}: kept, read them with care."
+        )
     cols = ["unit", "region", "year", "value", "flag", "source", "break", "unreliable"]
-    data_out = (win[win["unit"].isin([treated_unit, *donors]) & win["year"].isin(years_all)][cols]
-                .sort_values(["unit", "year"]).reset_index(drop=True))
+    data_out = (
+        win[win["unit"].isin([treated_unit, *donors]) & win["year"].isin(years_all)][cols]
+        .sort_values(["unit", "year"])
+        .reset_index(drop=True)
+    )
     window_out = win[cols].sort_values(["unit", "year"]).reset_index(drop=True)
     ex = pd.DataFrame(excluded, columns=list(EXCLUDED_COLUMNS))
     ex["year"] = ex["year"].astype("Int64")
-    design = Design(indicator=indicator, level=level, treated_unit=treated_unit, start=start,
-                    donor_pool=donor_pool if isinstance(donor_pool, str) else pool_units,
-                    sex=sex, pre_years=pre_years, exclude_unreliable=exclude_unreliable)
-    return TerritorialPanel(design=design, indicator=ind, data=data_out, window=window_out,
-                            donors=tuple(sorted(donors)), excluded=ex, pre_periods=pre,
-                            post_periods=post, notes=tuple(notes))
+    design = Design(
+        indicator=indicator,
+        level=level,
+        treated_unit=treated_unit,
+        start=start,
+        donor_pool=donor_pool if isinstance(donor_pool, str) else pool_units,
+        sex=sex,
+        pre_years=pre_years,
+        exclude_unreliable=exclude_unreliable,
+    )
+    return TerritorialPanel(
+        design=design,
+        indicator=ind,
+        data=data_out,
+        window=window_out,
+        donors=tuple(sorted(donors)),
+        excluded=ex,
+        pre_periods=pre,
+        post_periods=post,
+        notes=tuple(notes),
+    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -858,13 +1105,26 @@ class Triangulation:
         rows = []
         for key, label in ESTIMATORS:
             r, ps = self.results[key], self.placebos[key]
-            p_norm = (float(2 * stats.norm.sf(abs(r.att / r.se)))
-                      if math.isfinite(r.se) and r.se > 0 else float("nan"))
-            rows.append({"estimator": label, "att": r.att, "se": r.se, "ci_low": r.ci_low,
-                         "ci_high": r.ci_high, "p_normal": p_norm,
-                         "p_permutation": ps.p_value, "rank": ps.treated_rank,
-                         "n_units": ps.n_units, "pre_rmspe": r.pre_rmspe,
-                         "donors_weighted": int((r.weights > 1e-6).sum())})
+            p_norm = (
+                float(2 * stats.norm.sf(abs(r.att / r.se)))
+                if math.isfinite(r.se) and r.se > 0
+                else float("nan")
+            )
+            rows.append(
+                {
+                    "estimator": label,
+                    "att": r.att,
+                    "se": r.se,
+                    "ci_low": r.ci_low,
+                    "ci_high": r.ci_high,
+                    "p_normal": p_norm,
+                    "p_permutation": ps.p_value,
+                    "rank": ps.treated_rank,
+                    "n_units": ps.n_units,
+                    "pre_rmspe": r.pre_rmspe,
+                    "donors_weighted": int((r.weights > 1e-6).sum()),
+                }
+            )
         return pd.DataFrame(rows)
 
     def placebo_table(self) -> pd.DataFrame:
@@ -874,13 +1134,18 @@ class Triangulation:
         for key, label in ESTIMATORS:
             for filt in (None, k):
                 ps = self.placebos[key].filtered(filt)
-                rows.append({"estimator": label,
-                             "placebos": "all" if filt is None else
-                                         f"pre-MSPE <= {filt:g} x treated",
-                             "units_compared": ps.n_units,
-                             "treated_ratio": ps.treated_ratio if ps.treated_ratio < 1e8
-                             else float("inf"),
-                             "rank": ps.treated_rank, "p_permutation": ps.p_value})
+                rows.append(
+                    {
+                        "estimator": label,
+                        "placebos": "all" if filt is None else f"pre-MSPE <= {filt:g} x treated",
+                        "units_compared": ps.n_units,
+                        "treated_ratio": ps.treated_ratio
+                        if ps.treated_ratio < 1e8
+                        else float("inf"),
+                        "rank": ps.treated_rank,
+                        "p_permutation": ps.p_value,
+                    }
+                )
         return pd.DataFrame(rows)
 
     def placebo_in_time_table(self) -> pd.DataFrame:
@@ -891,14 +1156,33 @@ class Triangulation:
             real = self.results[key]
             if r is None:
                 continue
-            rows.append({"estimator": label, "fake_start": self.fake_start,
-                         "fake_pre": year_span(r.effects.loc[~r.effects["post"], "time"]),
-                         "fake_post": year_span(r.effects.loc[r.effects["post"], "time"]),
-                         "placebo_att": r.att, "ci_low": r.ci_low, "ci_high": r.ci_high,
-                         "pre_rmspe": r.pre_rmspe, "real_att": real.att})
-        return pd.DataFrame(rows, columns=["estimator", "fake_start", "fake_pre", "fake_post",
-                                           "placebo_att", "ci_low", "ci_high", "pre_rmspe",
-                                           "real_att"])
+            rows.append(
+                {
+                    "estimator": label,
+                    "fake_start": self.fake_start,
+                    "fake_pre": year_span(r.effects.loc[~r.effects["post"], "time"]),
+                    "fake_post": year_span(r.effects.loc[r.effects["post"], "time"]),
+                    "placebo_att": r.att,
+                    "ci_low": r.ci_low,
+                    "ci_high": r.ci_high,
+                    "pre_rmspe": r.pre_rmspe,
+                    "real_att": real.att,
+                }
+            )
+        return pd.DataFrame(
+            rows,
+            columns=[
+                "estimator",
+                "fake_start",
+                "fake_pre",
+                "fake_post",
+                "placebo_att",
+                "ci_low",
+                "ci_high",
+                "pre_rmspe",
+                "real_att",
+            ],
+        )
 
     def leave_one_out_table(self) -> pd.DataFrame:
         """Leave-one-out summary per estimator: range of the ATT and the most influential donor."""
@@ -907,18 +1191,32 @@ class Triangulation:
             lo = self.loo[key]
             t = lo.table.dropna(subset=["att"])
             if t.empty:
-                rows.append({"estimator": label, "att_all_donors": lo.att_full,
-                             "re_estimates": 0})
+                rows.append({"estimator": label, "att_all_donors": lo.att_full, "re_estimates": 0})
                 continue
             i = t["delta_att"].abs().idxmax()
-            rows.append({"estimator": label, "att_all_donors": lo.att_full,
-                         "re_estimates": len(t), "att_min": float(t["att"].min()),
-                         "att_max": float(t["att"].max()),
-                         "most_influential_donor": t.loc[i, "unit"],
-                         "att_without_it": float(t.loc[i, "att"])})
-        return pd.DataFrame(rows, columns=["estimator", "att_all_donors", "re_estimates",
-                                           "att_min", "att_max", "most_influential_donor",
-                                           "att_without_it"])
+            rows.append(
+                {
+                    "estimator": label,
+                    "att_all_donors": lo.att_full,
+                    "re_estimates": len(t),
+                    "att_min": float(t["att"].min()),
+                    "att_max": float(t["att"].max()),
+                    "most_influential_donor": t.loc[i, "unit"],
+                    "att_without_it": float(t.loc[i, "att"]),
+                }
+            )
+        return pd.DataFrame(
+            rows,
+            columns=[
+                "estimator",
+                "att_all_donors",
+                "re_estimates",
+                "att_min",
+                "att_max",
+                "most_influential_donor",
+                "att_without_it",
+            ],
+        )
 
     def sc_leave_one_out(self) -> pd.DataFrame:
         """Synthetic-control leave-one-out: one row per donor with positive weight."""
@@ -927,15 +1225,19 @@ class Triangulation:
 
     def weights_table(self, top: int = 12) -> pd.DataFrame:
         """Donor weights of the synthetic control and synthetic DiD (largest first)."""
-        w = pd.DataFrame({"sc_weight": self.results["sc"].weights,
-                          "sdid_weight": self.results["sdid"].weights})
+        w = pd.DataFrame(
+            {"sc_weight": self.results["sc"].weights, "sdid_weight": self.results["sdid"].weights}
+        )
         w = w.sort_values(["sc_weight", "sdid_weight"], ascending=False).head(top)
         return w.rename_axis("donor").reset_index()
 
     def gap_by_year(self) -> pd.DataFrame:
         """Observed value and the three counterfactuals and gaps, by year."""
-        base = self.results["sc"].effects[["time", "observed", "post"]].rename(
-            columns={"time": "year"})
+        base = (
+            self.results["sc"]
+            .effects[["time", "observed", "post"]]
+            .rename(columns={"time": "year"})
+        )
         for key, _ in ESTIMATORS:
             e = self.results[key].effects
             base[f"{key}_counterfactual"] = e["counterfactual"].to_numpy()
@@ -946,10 +1248,12 @@ class Triangulation:
         """The few numbers of the reports index."""
         t = self.table().set_index("estimator")
         u = "pp" if self.panel.gap_unit == "percentage points" else self.panel.gap_unit
-        return {f"SC ATT ({u})": float(t.loc["Synthetic control", "att"]),
-                f"SDID ATT ({u})": float(t.loc["Synthetic DiD", "att"]),
-                f"DiD ATT ({u})": float(t.loc["DiD (unit + year effects)", "att"]),
-                "SC permutation p": float(t.loc["Synthetic control", "p_permutation"])}
+        return {
+            f"SC ATT ({u})": float(t.loc["Synthetic control", "att"]),
+            f"SDID ATT ({u})": float(t.loc["Synthetic DiD", "att"]),
+            f"DiD ATT ({u})": float(t.loc["DiD (unit + year effects)", "att"]),
+            "SC permutation p": float(t.loc["Synthetic control", "p_permutation"]),
+        }
 
     def conclusion(self) -> str:
         """Plain-words conclusion: effect size, uncertainty, post-periods, attribution."""
@@ -965,77 +1269,107 @@ class Triangulation:
         est = "; ".join(
             f"{r.estimator} {r.att:+.1f} ({self.sc.level:.0%} CI {r.ci_low:+.1f} to "
             f"{r.ci_high:+.1f}, permutation p = {r.p_permutation:.2f})"
-            for r in t.itertuples())
-        first = (f"Over the {p.n_post} post-period year(s) available ({span}), {ind.name} in "
-                 f"{d.treated_unit} differed from its estimated counterfactual by, on average: "
-                 f"{est} {unit}.")
+            for r in t.itertuples()
+        )
+        first = (
+            f"Over the {p.n_post} post-period year(s) available ({span}), {ind.name} in "
+            f"{d.treated_unit} differed from its estimated counterfactual by, on average: "
+            f"{est} {unit}."
+        )
         signs = set(np.sign(t["att"]).astype(int))
         covers = ((t["ci_low"] <= 0) & (t["ci_high"] >= 0)).tolist()
         lo, hi = float(t["att"].min()), float(t["att"].max())
         if all(covers):
-            verdict = (f"All three intervals include zero and the gaps range from {lo:+.1f} to "
-                       f"{hi:+.1f} {unit}: the data do not distinguish {d.treated_unit}'s path "
-                       "from that of comparable territories.")
+            verdict = (
+                f"All three intervals include zero and the gaps range from {lo:+.1f} to "
+                f"{hi:+.1f} {unit}: the data do not distinguish {d.treated_unit}'s path "
+                "from that of comparable territories."
+            )
         elif not any(covers):
-            verdict = (f"All three intervals exclude zero (gaps {lo:+.1f} to {hi:+.1f} {unit}): "
-                       f"{d.treated_unit} moved differently from comparable territories.")
+            verdict = (
+                f"All three intervals exclude zero (gaps {lo:+.1f} to {hi:+.1f} {unit}): "
+                f"{d.treated_unit} moved differently from comparable territories."
+            )
         else:
             out = t[[not c for c in covers]]
             which = " and ".join(out["estimator"])
             perm = ", ".join(f"{r.p_permutation:.2f}" for r in out.itertuples())
             n_units = int(t["n_units"].iloc[0])
-            agree = ("The estimators agree on the sign, but only "
-                     if len(signs - {0}) == 1 else "Only ")
-            verdict = (f"{agree}{which} has an interval excluding zero, with a permutation "
-                       f"p-value of {perm} (the smallest possible with {n_units} units is "
-                       f"{1 / n_units:.2f}): the evidence that {d.treated_unit} departed from "
-                       f"comparable territories is weak (gaps {lo:+.1f} to {hi:+.1f} {unit}).")
+            agree = (
+                "The estimators agree on the sign, but only " if len(signs - {0}) == 1 else "Only "
+            )
+            verdict = (
+                f"{agree}{which} has an interval excluding zero, with a permutation "
+                f"p-value of {perm} (the smallest possible with {n_units} units is "
+                f"{1 / n_units:.2f}): the evidence that {d.treated_unit} departed from "
+                f"comparable territories is weak (gaps {lo:+.1f} to {hi:+.1f} {unit})."
+            )
         if len(signs - {0}) > 1:
-            verdict += (" The point estimates straddle zero." if all(covers) else
-                        " The estimators also disagree on the sign.")
+            verdict += (
+                " The point estimates straddle zero."
+                if all(covers)
+                else " The estimators also disagree on the sign."
+            )
         if p.n_post <= 2:
-            verdict += (f" With only {p.n_post} post-period year(s), one noisy survey year "
-                        "weighs heavily on the average; the estimate will move as new years "
-                        "are published.")
+            verdict += (
+                f" With only {p.n_post} post-period year(s), one noisy survey year "
+                "weighs heavily on the average; the estimate will move as new years "
+                "are published."
+            )
 
         y = p.data[p.data["unit"] == d.treated_unit].set_index("year")["value"]
-        noise = float(np.std(np.diff(y.loc[list(p.pre_periods)].to_numpy()), ddof=1)) \
-            if p.n_pre > 2 else float("nan")
-        fit = (f"Pre-period fit: root mean squared gap {self.sc.pre_rmspe:.1f} {unit} for the "
-               f"synthetic control, {self.results['sdid'].pre_rmspe:.1f} for synthetic DiD and "
-               f"{self.results['did'].pre_rmspe:.1f} for DiD")
+        noise = (
+            float(np.std(np.diff(y.loc[list(p.pre_periods)].to_numpy()), ddof=1))
+            if p.n_pre > 2
+            else float("nan")
+        )
+        fit = (
+            f"Pre-period fit: root mean squared gap {self.sc.pre_rmspe:.1f} {unit} for the "
+            f"synthetic control, {self.results['sdid'].pre_rmspe:.1f} for synthetic DiD and "
+            f"{self.results['did'].pre_rmspe:.1f} for DiD"
+        )
         if math.isfinite(noise):
-            fit += (f"; before {d.start} the indicator moved by about {noise:.1f} {unit} "
-                    "from one year to the next (standard deviation of yearly changes)")
+            fit += (
+                f"; before {d.start} the indicator moved by about {noise:.1f} {unit} "
+                "from one year to the next (standard deviation of yearly changes)"
+            )
         robust = [fit + "."]
         robust += [n for n in self.notes if "reproduces the pre-period exactly" in n]
         if self.in_time.get("sc") is not None:
             r = self.in_time["sc"]
-            size = ("at least as large as" if abs(r.att) >= abs(self.sc.att) else
-                    "smaller than")
-            robust.append(f"The in-time placebo (data cut at {d.start}, fake start "
-                          f"{self.fake_start}) gives a synthetic-control gap of {r.att:+.1f} "
-                          f"{unit}, {size} the real one.")
+            size = "at least as large as" if abs(r.att) >= abs(self.sc.att) else "smaller than"
+            robust.append(
+                f"The in-time placebo (data cut at {d.start}, fake start "
+                f"{self.fake_start}) gives a synthetic-control gap of {r.att:+.1f} "
+                f"{unit}, {size} the real one."
+            )
         at_start = [r for r in p.breaks().itertuples() if r.year == d.start]
         for r in at_start:
-            robust.append(f"The {r.year} {r.what.split(' (')[0]} ({r.cause}) coincides with the "
-                          "start, so "
-                          "part of any gap may come from the new survey rules (section 2).")
+            robust.append(
+                f"The {r.year} {r.what.split(' (')[0]} ({r.cause}) coincides with the "
+                "start, so "
+                "part of any gap may come from the new survey rules (section 2)."
+            )
         lo_sc, hi_sc = self.loo["sc"].att_range
         if math.isfinite(lo_sc):
-            robust.append(f"Dropping one weighted donor at a time moves the synthetic-control "
-                          f"gap between {lo_sc:+.1f} and {hi_sc:+.1f} {unit}.")
+            robust.append(
+                f"Dropping one weighted donor at a time moves the synthetic-control "
+                f"gap between {lo_sc:+.1f} and {hi_sc:+.1f} {unit}."
+            )
 
         reach = PROGRAMME_REACH.get(d.start, "the programme reaches a few hundred people")
         size = TERRITORY_SIZE.get(d.treated_unit, f"a {d.level}")
-        group = next((g for prefix, g in POPULATIONS.items() if d.indicator.startswith(prefix)),
-                     "people the indicator covers")
+        group = next(
+            (g for prefix, g in POPULATIONS.items() if d.indicator.startswith(prefix)),
+            "people the indicator covers",
+        )
         attribution = (
             f"Whatever its size, this gap is context, not the programme's effect: {reach}, "
             f"while {d.treated_unit} is {size}. One point of {ind.name} is one in a hundred of "
             f"all the {d.level}'s {group}, and other policies and shocks act on the whole "
             "territory at the same time. The programme's effect must be estimated on its "
-            "participants (pupil-level design), not read from a territorial rate.")
+            "participants (pupil-level design), not read from a territorial rate."
+        )
         return [f"{first} {verdict}", " ".join(robust), attribution]
 
     def tidy(self) -> pd.DataFrame:
@@ -1045,28 +1379,33 @@ class Triangulation:
     def summary(self) -> str:
         """Return the panel summary and one line per estimator."""
         lines = [self.panel.summary()]
-        lines += [f"{r.estimator}: ATT {r.att:+.3f} (SE {r.se:.3f}, permutation p "
-                  f"{r.p_permutation:.3f}), pre-RMSPE {r.pre_rmspe:.3f}"
-                  for r in self.table().itertuples()]
+        lines += [
+            f"{r.estimator}: ATT {r.att:+.3f} (SE {r.se:.3f}, permutation p "
+            f"{r.p_permutation:.3f}), pre-RMSPE {r.pre_rmspe:.3f}"
+            for r in self.table().itertuples()
+        ]
         return "\n".join(lines)
 
     def to_dict(self) -> dict[str, Any]:
         """Return a JSON-serialisable dict: every table, the estimator results and the panel."""
-        return _jsonable({
-            "panel": self.panel.to_dict(),
-            "triangulation": self.table(),
-            "estimates": {k: self.results[k].to_estimate().to_dict() for k, _ in ESTIMATORS},
-            "results": {k: self.results[k].to_dict() for k, _ in ESTIMATORS},
-            "placebo_in_space": {k: self.placebos[k].to_dict() for k, _ in ESTIMATORS},
-            "placebo_summary": self.placebo_table(),
-            "placebo_in_time": self.placebo_in_time_table(),
-            "fake_start": self.fake_start,
-            "leave_one_out": {k: self.loo[k].to_dict() for k, _ in ESTIMATORS},
-            "leave_one_out_summary": self.leave_one_out_table(),
-            "gap_by_year": self.gap_by_year(),
-            "n_pre": self.panel.n_pre, "n_post": self.panel.n_post,
-            "notes": list(self.notes),
-        })
+        return _jsonable(
+            {
+                "panel": self.panel.to_dict(),
+                "triangulation": self.table(),
+                "estimates": {k: self.results[k].to_estimate().to_dict() for k, _ in ESTIMATORS},
+                "results": {k: self.results[k].to_dict() for k, _ in ESTIMATORS},
+                "placebo_in_space": {k: self.placebos[k].to_dict() for k, _ in ESTIMATORS},
+                "placebo_summary": self.placebo_table(),
+                "placebo_in_time": self.placebo_in_time_table(),
+                "fake_start": self.fake_start,
+                "leave_one_out": {k: self.loo[k].to_dict() for k, _ in ESTIMATORS},
+                "leave_one_out_summary": self.leave_one_out_table(),
+                "gap_by_year": self.gap_by_year(),
+                "n_pre": self.panel.n_pre,
+                "n_post": self.panel.n_post,
+                "notes": list(self.notes),
+            }
+        )
 
 
 def default_fake_start(pre_periods: Sequence[int]) -> int | None:
@@ -1081,9 +1420,15 @@ def default_fake_start(pre_periods: Sequence[int]) -> int | None:
     return int(pre[max(2, math.ceil(len(pre) / 2))])
 
 
-def triangulate(panel: TerritorialPanel, *, replications: int = 200, seed: int = 0,
-                level: float = 0.95, fake_start: int | None = None,
-                max_pre_mspe_ratio: float = 5.0) -> Triangulation:
+def triangulate(
+    panel: TerritorialPanel,
+    *,
+    replications: int = 200,
+    seed: int = 0,
+    level: float = 0.95,
+    fake_start: int | None = None,
+    max_pre_mspe_ratio: float = 5.0,
+) -> Triangulation:
     """Run synthetic control, synthetic DiD and DiD on the panel, with placebos and LOO.
 
     Parameters
@@ -1104,18 +1449,30 @@ def triangulate(panel: TerritorialPanel, *, replications: int = 200, seed: int =
     Triangulation
     """
     df = panel.estimation_frame()
-    kw: dict[str, Any] = dict(outcome="value", unit="unit", time="year",
-                              treated_unit=panel.treated_unit, start=panel.start,
-                              donors=list(panel.donors), replications=replications, seed=seed,
-                              level=level)
+    kw: dict[str, Any] = dict(
+        outcome="value",
+        unit="unit",
+        time="year",
+        treated_unit=panel.treated_unit,
+        start=panel.start,
+        donors=list(panel.donors),
+        replications=replications,
+        seed=seed,
+        level=level,
+    )
     notes: list[str] = []
     with warnings.catch_warnings(record=True) as caught:
         # library warnings (e.g. diff-diff's "pre-treatment fit is poor") become report notes
         warnings.simplefilter("always")
-        results = {"sc": synth.synthetic_control(df, **kw),
-                   "sdid": synth.synthetic_did(df, **kw), "did": synth.panel_did(df, **kw)}
-    notes += [f"Library warning on the main fit: {m}"
-              for m in dict.fromkeys(str(w.message) for w in caught)]
+        results = {
+            "sc": synth.synthetic_control(df, **kw),
+            "sdid": synth.synthetic_did(df, **kw),
+            "did": synth.panel_did(df, **kw),
+        }
+    notes += [
+        f"Library warning on the main fit: {m}"
+        for m in dict.fromkeys(str(w.message) for w in caught)
+    ]
     for key, r in results.items():  # the panel is complete: the estimators must drop nothing
         if not r.excluded.empty:
             raise RuntimeError(f"{key} dropped data from a complete panel: {r.excluded}")
@@ -1127,7 +1484,8 @@ def triangulate(panel: TerritorialPanel, *, replications: int = 200, seed: int =
             f"With {panel.n_pre} pre-period years and {len(panel.donors)} donors the synthetic "
             "control reproduces the pre-period exactly (pre-period RMSPE about 0): an exact fit "
             "is not evidence of a good counterfactual, and the post/pre ratios of the "
-            "permutation test are unstable.")
+            "permutation test are unstable."
+        )
     fs = fake_start if fake_start is not None else default_fake_start(panel.pre_periods)
     in_time: dict[str, synth.SynthResult | None] = {}
     if fs is None:
@@ -1144,25 +1502,52 @@ def triangulate(panel: TerritorialPanel, *, replications: int = 200, seed: int =
             in_time[k] = None
             notes.append(f"In-time placebo of {k} not run: {exc}")
     loo = {k: r.leave_one_out() for k, r in results.items()}
-    return Triangulation(panel=panel, results=results, placebos=placebos, in_time=in_time,
-                         fake_start=fs, loo=loo, max_pre_mspe_ratio=max_pre_mspe_ratio,
-                         notes=tuple(notes))
+    return Triangulation(
+        panel=panel,
+        results=results,
+        placebos=placebos,
+        in_time=in_time,
+        fake_start=fs,
+        loo=loo,
+        max_pre_mspe_ratio=max_pre_mspe_ratio,
+        notes=tuple(notes),
+    )
 
 
 #: Column labels for display (the JSON keeps the snake_case names).
 DISPLAY_LABELS = {
-    "att": "ATT", "se": "SE (placebo)", "ci_low": "95% CI low", "ci_high": "95% CI high",
-    "p_normal": "p (normal)", "p_permutation": "p (permutation)", "rank": "rank",
-    "n_units": "units", "pre_rmspe": "pre-RMSPE", "donors_weighted": "donors with weight",
-    "units_compared": "units compared", "treated_ratio": "treated post/pre MSPE ratio",
-    "fake_start": "fake start", "fake_pre": "fake pre-period", "fake_post": "fake post-period",
-    "placebo_att": "placebo ATT", "real_att": "real ATT", "att_all_donors": "ATT, all donors",
-    "re_estimates": "re-estimates", "att_min": "lowest ATT", "att_max": "highest ATT",
-    "most_influential_donor": "most influential donor", "att_without_it": "ATT without it",
-    "sc_weight": "synthetic control", "sdid_weight": "synthetic DiD",
-    "sc_counterfactual": "SC counterfactual", "sc_gap": "SC gap",
-    "sdid_counterfactual": "SDID counterfactual", "sdid_gap": "SDID gap",
-    "did_counterfactual": "DiD counterfactual", "did_gap": "DiD gap", "delta_att": "change in ATT",
+    "att": "ATT",
+    "se": "SE (placebo)",
+    "ci_low": "95% CI low",
+    "ci_high": "95% CI high",
+    "p_normal": "p (normal)",
+    "p_permutation": "p (permutation)",
+    "rank": "rank",
+    "n_units": "units",
+    "pre_rmspe": "pre-RMSPE",
+    "donors_weighted": "donors with weight",
+    "units_compared": "units compared",
+    "treated_ratio": "treated post/pre MSPE ratio",
+    "fake_start": "fake start",
+    "fake_pre": "fake pre-period",
+    "fake_post": "fake post-period",
+    "placebo_att": "placebo ATT",
+    "real_att": "real ATT",
+    "att_all_donors": "ATT, all donors",
+    "re_estimates": "re-estimates",
+    "att_min": "lowest ATT",
+    "att_max": "highest ATT",
+    "most_influential_donor": "most influential donor",
+    "att_without_it": "ATT without it",
+    "sc_weight": "synthetic control",
+    "sdid_weight": "synthetic DiD",
+    "sc_counterfactual": "SC counterfactual",
+    "sc_gap": "SC gap",
+    "sdid_counterfactual": "SDID counterfactual",
+    "sdid_gap": "SDID gap",
+    "did_counterfactual": "DiD counterfactual",
+    "did_gap": "DiD gap",
+    "delta_att": "change in ATT",
 }
 
 
@@ -1203,13 +1588,24 @@ def plot_paths(tri: Triangulation, *, figsize: tuple[float, float] = (8.0, 4.5))
     p = tri.panel
     fig, ax = _figure(figsize)
     sc = tri.results["sc"]
-    synth_plots.plot_paths(sc, ylabel=_ylabel(p), xlabel="year", ax=ax,
-                           counterfactual_label="synthetic control",
-                           title=f"{p.treated_unit}: observed and counterfactual paths")
+    synth_plots.plot_paths(
+        sc,
+        ylabel=_ylabel(p),
+        xlabel="year",
+        ax=ax,
+        counterfactual_label="synthetic control",
+        title=f"{p.treated_unit}: observed and counterfactual paths",
+    )
     for key, label in ESTIMATORS[1:]:
         e = tri.results[key].effects
-        ax.plot(e["time"], e["counterfactual"], color=_COLORS[key], linestyle=":",
-                linewidth=1.8, label=f"{label} counterfactual")
+        ax.plot(
+            e["time"],
+            e["counterfactual"],
+            color=_COLORS[key],
+            linestyle=":",
+            linewidth=1.8,
+            label=f"{label} counterfactual",
+        )
     _mark_start(ax, p)
     for y in p.missing_years:
         ax.axvline(y, color="0.6", linestyle=(0, (1, 3)), linewidth=1)
@@ -1222,41 +1618,65 @@ def plot_gaps(tri: Triangulation, *, figsize: tuple[float, float] = (8.0, 4.5)) 
     """Synthetic-control gap of the treated unit (black) and of every placebo unit (grey)."""
     p = tri.panel
     fig, ax = _figure(figsize)
-    synth_plots.plot_gaps(tri.sc, tri.placebos["sc"], ylabel=f"gap ({p.gap_unit})",
-                          xlabel="year", ax=ax)
+    synth_plots.plot_gaps(
+        tri.sc, tri.placebos["sc"], ylabel=f"gap ({p.gap_unit})", xlabel="year", ax=ax
+    )
     _mark_start(ax, p)
     ax.grid(alpha=0.3)
     return fig
 
 
-def plot_weights(tri: Triangulation, *, top: int = 12,
-                 figsize: tuple[float, float] = (11.0, 4.2)) -> Figure:
+def plot_weights(
+    tri: Triangulation, *, top: int = 12, figsize: tuple[float, float] = (11.0, 4.2)
+) -> Figure:
     """Donor weights (synthetic control, synthetic DiD) and SDID pre-period weights."""
     fig = plt.figure(figsize=figsize, layout="constrained")
     axes = fig.subplots(1, 3)
-    synth_plots.plot_weights(tri.results["sc"], top=top, ax=axes[0],
-                             title="Synthetic control: donor weights")
-    synth_plots.plot_weights(tri.results["sdid"], top=top, ax=axes[1], color="tab:orange",
-                             title="Synthetic DiD: donor weights")
-    synth_plots.plot_weights(tri.results["sdid"], which="time", top=None, ax=axes[2],
-                             color="tab:orange", title="Synthetic DiD: year weights")
+    synth_plots.plot_weights(
+        tri.results["sc"], top=top, ax=axes[0], title="Synthetic control: donor weights"
+    )
+    synth_plots.plot_weights(
+        tri.results["sdid"],
+        top=top,
+        ax=axes[1],
+        color="tab:orange",
+        title="Synthetic DiD: donor weights",
+    )
+    synth_plots.plot_weights(
+        tri.results["sdid"],
+        which="time",
+        top=None,
+        ax=axes[2],
+        color="tab:orange",
+        title="Synthetic DiD: year weights",
+    )
     for ax in axes:
         ax.tick_params(axis="y", labelsize=8)
     return fig
 
 
-def plot_leave_one_out(tri: Triangulation, *,
-                       figsize: tuple[float, float] = (8.0, 4.5)) -> Figure:
+def plot_leave_one_out(tri: Triangulation, *, figsize: tuple[float, float] = (8.0, 4.5)) -> Figure:
     """Synthetic-control counterfactual without each weighted donor (grey), and with all."""
     p = tri.panel
     paths = tri.loo["sc"].paths
     fig, ax = _figure(figsize)
     others = [c for c in paths.columns if c not in ("observed", "full")]
     for i, c in enumerate(others):
-        ax.plot(paths.index, paths[c], color="0.7", linewidth=1,
-                label="without one donor" if i == 0 else None)
-    ax.plot(paths.index, paths["full"], color="tab:blue", linestyle="--", linewidth=2,
-            label="synthetic control, all donors")
+        ax.plot(
+            paths.index,
+            paths[c],
+            color="0.7",
+            linewidth=1,
+            label="without one donor" if i == 0 else None,
+        )
+    ax.plot(
+        paths.index,
+        paths["full"],
+        color="tab:blue",
+        linestyle="--",
+        linewidth=2,
+        label="synthetic control, all donors",
+    )
     ax.plot(paths.index, paths["observed"], color="black", linewidth=2, label=p.treated_unit)
     _mark_start(ax, p)
     ax.set_xlabel("year")
@@ -1276,9 +1696,11 @@ def question(panel: TerritorialPanel) -> str:
     reach = PROGRAMME_REACH.get(d.start, "no programme of this evaluation starts that year")
     pre_note = ""
     if d.start == 2023:
-        pre_note = (" The pre-period includes 2021-2022, when Pro Officine Mezzogiorno was "
-                    "already active in Lecce; if it had any effect on the indicator, this run "
-                    "treats it as part of the baseline.")
+        pre_note = (
+            " The pre-period includes 2021-2022, when Pro Officine Mezzogiorno was "
+            "already active in Lecce; if it had any effect on the indicator, this run "
+            "treats it as part of the baseline."
+        )
     return (
         f"**Question.** From {d.start}, did {ind.name} ({SEXES[d.sex]}) in {d.treated_unit} "
         f"evolve differently from the path predicted by comparable {d.level}s? {d.start} is "

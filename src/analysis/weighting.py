@@ -76,17 +76,25 @@ def propensity_scores(
     x = _design(data, covariates)
     x.insert(0, "const", 1.0)
     if np.linalg.matrix_rank(x.to_numpy()) < x.shape[1]:
-        raise fail(_SRC, "covariates are collinear (or constant); drop redundant ones",
-                   column=", ".join(covariates), rows=list(x.columns[1:]))
+        raise fail(
+            _SRC,
+            "covariates are collinear (or constant); drop redundant ones",
+            column=", ".join(covariates),
+            rows=list(x.columns[1:]),
+        )
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         fit = sm.Logit(d, x).fit(disp=0, maxiter=200)
     if any(issubclass(w.category, PerfectSeparationWarning) for w in caught):
-        raise fail(_SRC, "perfect separation: the covariates predict treatment exactly, so "
-                         "treated and controls do not overlap (propensity scores of 0 or 1)",
-                   column=", ".join(covariates))
-    ps = pd.Series(np.asarray(fit.predict(x), dtype=float), index=data.index,
-                   name="propensity_score")
+        raise fail(
+            _SRC,
+            "perfect separation: the covariates predict treatment exactly, so "
+            "treated and controls do not overlap (propensity scores of 0 or 1)",
+            column=", ".join(covariates),
+        )
+    ps = pd.Series(
+        np.asarray(fit.predict(x), dtype=float), index=data.index, name="propensity_score"
+    )
     ps.attrs = {
         "method": "logit (maximum likelihood)",
         "backend": f"statsmodels {statsmodels.__version__}",
@@ -125,19 +133,28 @@ def ipw_weights(
         ``weight``, indexed like ``ps``.
     """
     if estimand not in ("att", "ate", "atc"):
-        raise fail(_SRC, "estimand must be 'att', 'ate' or 'atc'", column="estimand",
-                   rows=[estimand])
+        raise fail(
+            _SRC, "estimand must be 'att', 'ate' or 'atc'", column="estimand", rows=[estimand]
+        )
     ps_s = ps if isinstance(ps, pd.Series) else pd.Series(np.asarray(ps, dtype=float))
-    tr_s = treated if isinstance(treated, pd.Series) else pd.Series(np.asarray(treated),
-                                                                    index=ps_s.index)
+    tr_s = (
+        treated
+        if isinstance(treated, pd.Series)
+        else pd.Series(np.asarray(treated), index=ps_s.index)
+    )
     if len(ps_s) != len(tr_s) or not ps_s.index.equals(tr_s.index):
-        raise fail(_SRC, "ps and treated must have the same length and index", column="treated",
-                   rows=[f"len(ps)={len(ps_s)}", f"len(treated)={len(tr_s)}"])
+        raise fail(
+            _SRC,
+            "ps and treated must have the same length and index",
+            column="treated",
+            rows=[f"len(ps)={len(ps_s)}", f"len(treated)={len(tr_s)}"],
+        )
     e = ps_s.to_numpy(dtype=float)
     bad = ps_s.index[~((e > 0) & (e < 1))].tolist()
     if bad:
-        raise fail(_SRC, "propensity scores must lie strictly between 0 and 1", column="ps",
-                   rows=bad)
+        raise fail(
+            _SRC, "propensity scores must lie strictly between 0 and 1", column="ps", rows=bad
+        )
     d = _binary(tr_s, "treated").to_numpy()
     if estimand == "att":
         w = np.where(d == 1, 1.0, e / (1 - e))
@@ -217,13 +234,19 @@ def balance_table(
         if w is not None:
             wmt, wvt = _wmean_var(v[t], w[t])
             wmc, wvc = _wmean_var(v[c], w[c])
-            row.update(smd_weighted=_smd(wmt, wmc, sd),
-                       variance_ratio=wvt / wvc if wvc > 0 else np.nan,
-                       mean_treated_weighted=wmt, mean_control_weighted=wmc)
+            row.update(
+                smd_weighted=_smd(wmt, wmc, sd),
+                variance_ratio=wvt / wvc if wvc > 0 else np.nan,
+                mean_treated_weighted=wmt,
+                mean_control_weighted=wmc,
+            )
         rows.append(row)
     out = pd.DataFrame(rows)
-    out.attrs = {"smd_denominator": "pooled unweighted SD: sqrt((s_T^2 + s_C^2) / 2)",
-                 "n_treated": int(t.sum()), "n_control": int(c.sum())}
+    out.attrs = {
+        "smd_denominator": "pooled unweighted SD: sqrt((s_T^2 + s_C^2) / 2)",
+        "n_treated": int(t.sum()),
+        "n_control": int(c.sum()),
+    }
     return out
 
 
@@ -244,8 +267,12 @@ def overlap_plot(
     e = np.asarray(ps, dtype=float)
     d = _binary(pd.Series(np.asarray(treated)), "treated").to_numpy()
     if e.shape != d.shape:
-        raise fail(_SRC, "ps and treated must have the same length", column="treated",
-                   rows=[f"len(ps)={e.size}", f"len(treated)={d.size}"])
+        raise fail(
+            _SRC,
+            "ps and treated must have the same length",
+            column="treated",
+            rows=[f"len(ps)={e.size}", f"len(treated)={d.size}"],
+        )
     bad = np.flatnonzero(~((e >= 0) & (e <= 1))).tolist()
     if bad:
         raise fail(_SRC, "propensity scores must lie in [0, 1]", column="ps", rows=bad)
@@ -257,10 +284,24 @@ def overlap_plot(
     ht, _ = np.histogram(e[d == 1], bins=edges)
     hc, _ = np.histogram(e[d == 0], bins=edges)
     width = np.diff(edges)
-    ax.bar(edges[:-1], ht, width=width, align="edge", color="tab:orange", alpha=0.8,
-           label=f"treated (n={int((d == 1).sum())})")
-    ax.bar(edges[:-1], -hc, width=width, align="edge", color="tab:blue", alpha=0.8,
-           label=f"control (n={int((d == 0).sum())})")
+    ax.bar(
+        edges[:-1],
+        ht,
+        width=width,
+        align="edge",
+        color="tab:orange",
+        alpha=0.8,
+        label=f"treated (n={int((d == 1).sum())})",
+    )
+    ax.bar(
+        edges[:-1],
+        -hc,
+        width=width,
+        align="edge",
+        color="tab:blue",
+        alpha=0.8,
+        label=f"control (n={int((d == 0).sum())})",
+    )
     ax.axhline(0, color="black", linewidth=0.8)
     ax.set_xlim(0, 1)
     ax.set_xlabel("propensity score")
@@ -281,14 +322,16 @@ def _check_frame(df: Any, columns: Sequence[str]) -> pd.DataFrame:
     cols = list(dict.fromkeys(columns))
     missing = [c for c in cols if c not in df.columns]
     if missing:
-        raise DataValidationError(_SRC, [Violation("column not found in the data", c)
-                                         for c in missing])
+        raise DataValidationError(
+            _SRC, [Violation("column not found in the data", c) for c in missing]
+        )
     violations = []
     for c in cols:
         bad = df.index[df[c].isna()].tolist()
         if bad:
-            violations.append(Violation("missing values are not allowed", c, tuple(bad[:20]),
-                                        n_rows=len(bad)))
+            violations.append(
+                Violation("missing values are not allowed", c, tuple(bad[:20]), n_rows=len(bad))
+            )
     if violations:
         raise DataValidationError(_SRC, violations)
     return df[cols]
@@ -296,31 +339,43 @@ def _check_frame(df: Any, columns: Sequence[str]) -> pd.DataFrame:
 
 def _binary(s: pd.Series, name: str) -> pd.Series:
     if s.isna().any():
-        raise fail(_SRC, "missing values are not allowed", column=name,
-                   rows=s.index[s.isna()].tolist())
+        raise fail(
+            _SRC, "missing values are not allowed", column=name, rows=s.index[s.isna()].tolist()
+        )
     if pd.api.types.is_bool_dtype(s):
         s = s.astype(int)
     ok = s.isin([0, 1])
     if not ok.all():
-        raise fail(_SRC, "treatment must be 0/1 (or boolean)", column=name,
-                   rows=s.index[~ok].tolist())
+        raise fail(
+            _SRC, "treatment must be 0/1 (or boolean)", column=name, rows=s.index[~ok].tolist()
+        )
     s = s.astype(int)
     if s.nunique() < 2:
-        raise fail(_SRC, "both treated (1) and control (0) observations are needed",
-                   column=name, rows=[f"only value {int(s.iloc[0])}"])
+        raise fail(
+            _SRC,
+            "both treated (1) and control (0) observations are needed",
+            column=name,
+            rows=[f"only value {int(s.iloc[0])}"],
+        )
     return s
 
 
-def _design(data: pd.DataFrame, covariates: Sequence[str], drop_first: bool = True
-            ) -> pd.DataFrame:
+def _design(data: pd.DataFrame, covariates: Sequence[str], drop_first: bool = True) -> pd.DataFrame:
     parts = []
     for c in covariates:
         col = data[c]
         if pd.api.types.is_bool_dtype(col) or pd.api.types.is_numeric_dtype(col):
             parts.append(col.astype(float).rename(c))
         else:
-            parts.append(pd.get_dummies(col.astype("category"), prefix=c, prefix_sep="=",
-                                        drop_first=drop_first, dtype=float))
+            parts.append(
+                pd.get_dummies(
+                    col.astype("category"),
+                    prefix=c,
+                    prefix_sep="=",
+                    drop_first=drop_first,
+                    dtype=float,
+                )
+            )
     return pd.concat(parts, axis=1)
 
 
@@ -331,8 +386,14 @@ def _collapse_units(data: pd.DataFrame, unit: str, cols: Sequence[str]) -> pd.Da
         n = g[c].nunique(dropna=False)
         varying = n.index[n > 1].tolist()
         if varying:
-            violations.append(Violation(f"must be constant within each {unit} (use baseline "
-                                        "values)", c, tuple(varying[:20]), n_rows=len(varying)))
+            violations.append(
+                Violation(
+                    f"must be constant within each {unit} (use baseline values)",
+                    c,
+                    tuple(varying[:20]),
+                    n_rows=len(varying),
+                )
+            )
     if violations:
         raise DataValidationError(_SRC, violations)
     return g[list(cols)].first()
@@ -343,14 +404,22 @@ def _weights(data: pd.DataFrame, weights: Any) -> np.ndarray:
         w = data[weights]
     elif isinstance(weights, pd.Series):
         if not weights.index.equals(data.index):
-            raise fail(_SRC, "weights must have the same index as df", column="weights",
-                       rows=[f"len(weights)={len(weights)}", f"len(df)={len(data)}"])
+            raise fail(
+                _SRC,
+                "weights must have the same index as df",
+                column="weights",
+                rows=[f"len(weights)={len(weights)}", f"len(df)={len(data)}"],
+            )
         w = weights
     else:
         arr = np.asarray(weights, dtype=float)
         if arr.shape != (len(data),):
-            raise fail(_SRC, "weights must have one value per row of df", column="weights",
-                       rows=[f"len(weights)={arr.size}", f"len(df)={len(data)}"])
+            raise fail(
+                _SRC,
+                "weights must have one value per row of df",
+                column="weights",
+                rows=[f"len(weights)={arr.size}", f"len(df)={len(data)}"],
+            )
         w = pd.Series(arr, index=data.index)
     w = w.astype(float)
     bad = w.index[~(np.isfinite(w) & (w >= 0))].tolist()

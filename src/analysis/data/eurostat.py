@@ -265,7 +265,9 @@ def read_elet(files: list[Path]) -> pd.DataFrame:
                 Violation(
                     rule="the same series (geo, sex) appears in more than one file",
                     column="geo,sex",
-                    rows=[f"{s}:{ln}" for s, ln in zip(where["source"], where["line"], strict=True)],
+                    rows=[
+                        f"{s}:{ln}" for s, ln in zip(where["source"], where["line"], strict=True)
+                    ],
                 )
             ],
         )

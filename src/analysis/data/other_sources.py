@@ -49,9 +49,16 @@ def _read_csv(path: Path) -> pd.DataFrame:
     if rows:
         ragged = [i for i, r in enumerate(rows[1:], start=2) if len(r) != len(rows[0])]
         if ragged:
-            raise DataValidationError(src, [Violation(
-                rule=f"line has another number of fields than the header ({len(rows[0])})",
-                rows=ragged, n_rows=len(ragged))])
+            raise DataValidationError(
+                src,
+                [
+                    Violation(
+                        rule=f"line has another number of fields than the header ({len(rows[0])})",
+                        rows=ragged,
+                        n_rows=len(ragged),
+                    )
+                ],
+            )
     try:
         df = pd.read_csv(io.StringIO(text), keep_default_na=False, na_values=[""])
     except pd.errors.EmptyDataError as exc:
@@ -63,8 +70,9 @@ def _read_csv(path: Path) -> pd.DataFrame:
     return df
 
 
-def _constant_within(df: pd.DataFrame, unit: str | None, cols: list[str],
-                     line: pd.Series) -> list[Violation]:
+def _constant_within(
+    df: pd.DataFrame, unit: str | None, cols: list[str], line: pd.Series
+) -> list[Violation]:
     """Attributes of a unit (a province's name, region ...) must not change between its rows.
 
     ``unit=None``: constant over the whole file.  A corrupted copy of one cell is reported.
@@ -75,9 +83,14 @@ def _constant_within(df: pd.DataFrame, unit: str | None, cols: list[str],
         n = df[c].groupby(group).nunique(dropna=False)
         bad = group.isin(n.index[n > 1])
         if bad.any():
-            out.append(Violation(
-                rule=f"not constant within {unit or 'the file'}", column=c,
-                rows=line[bad].tolist(), n_rows=int(bad.sum())))
+            out.append(
+                Violation(
+                    rule=f"not constant within {unit or 'the file'}",
+                    column=c,
+                    rows=line[bad].tolist(),
+                    n_rows=int(bad.sum()),
+                )
+            )
     return out
 
 
@@ -86,8 +99,10 @@ def _coverage(df: pd.DataFrame, unit: str, expected: int, what: str) -> Violatio
     n = df[unit].nunique()
     if n == expected:
         return None
-    return Violation(rule=f"incomplete or extended file: expected {expected} {what} "
-                     f"(PROVENANCE.md), found {n}", column=unit)
+    return Violation(
+        rule=f"incomplete or extended file: expected {expected} {what} (PROVENANCE.md), found {n}",
+        column=unit,
+    )
 
 
 def _integers(df: pd.DataFrame, cols: list[str]) -> list[Violation]:
@@ -218,9 +233,13 @@ def read_unemployment(path: Path) -> pd.DataFrame:
         violations.append(cover)
     years = sorted(df["year"].unique())
     if years != list(UNEMP_YEARS):
-        violations.append(Violation(rule=f"expected the years {UNEMP_YEARS.start}–"
-                                    f"{UNEMP_YEARS.stop - 1} (found {years[:3]}…{years[-3:]})",
-                                    column="year"))
+        violations.append(
+            Violation(
+                rule=f"expected the years {UNEMP_YEARS.start}–"
+                f"{UNEMP_YEARS.stop - 1} (found {years[:3]}…{years[-3:]})",
+                column="year",
+            )
+        )
     if violations:
         raise DataValidationError(src, violations)
     out = pd.DataFrame(
@@ -256,9 +275,7 @@ def read_invalsi(path: Path) -> pd.DataFrame:
         raise DataValidationError(src, violations)
     violations = _integers(df, ["Grade", "Province_code"])
     # Province_initials may be empty: Napoli's "NA" was written as an empty cell by the export.
-    violations += _required(
-        df, ["Year", "Subject", "Province_description", "WLE_average_score"]
-    )
+    violations += _required(df, ["Year", "Subject", "Province_description", "WLE_average_score"])
     if violations:
         raise DataValidationError(src, violations)
     line = pd.Series(df.index + 2, index=df.index)
@@ -266,13 +283,18 @@ def read_invalsi(path: Path) -> pd.DataFrame:
     if dup is not None:
         raise DataValidationError(src, [dup])
     tests = df["Grade"].astype(str) + " " + df["Subject"].astype(str)
-    violations = [v for v in [_balanced(df, "Province_code", ["Grade", "Subject"], line),
-                              _coverage(df, "Province_code", INVALSI_PROVINCES, "provinces"),
-                              _coverage(df.assign(test=tests), "test", INVALSI_TESTS,
-                                        "grade × subject tests")]
-                  if v is not None]
-    violations += _constant_within(df, "Province_code",
-                                   ["Province_initials", "Province_description"], line)
+    violations = [
+        v
+        for v in [
+            _balanced(df, "Province_code", ["Grade", "Subject"], line),
+            _coverage(df, "Province_code", INVALSI_PROVINCES, "provinces"),
+            _coverage(df.assign(test=tests), "test", INVALSI_TESTS, "grade × subject tests"),
+        ]
+        if v is not None
+    ]
+    violations += _constant_within(
+        df, "Province_code", ["Province_initials", "Province_description"], line
+    )
     violations += _constant_within(df, None, ["Year"], line)
     if violations:
         raise DataValidationError(src, violations)

@@ -178,8 +178,12 @@ def build(name: str) -> pd.DataFrame:
             violations_from_pandera(exc),
         ) from exc
     _atomic_write_parquet(df, paths.processed(name))
-    meta = {"panel": name, "inputs": input_hashes(name), "code": reader_fingerprint(),
-            "rows": len(df)}
+    meta = {
+        "panel": name,
+        "inputs": input_hashes(name),
+        "code": reader_fingerprint(),
+        "rows": len(df),
+    }
     _meta_path(name).write_text(json.dumps(meta, indent=1, sort_keys=True), encoding="utf-8")
     return df
 
@@ -205,8 +209,10 @@ def is_current(name: str) -> bool:
         recorded = json.loads(meta.read_text(encoding="utf-8"))
     except json.JSONDecodeError:
         return False
-    return (recorded.get("inputs") == input_hashes(name)
-            and recorded.get("code") == reader_fingerprint())
+    return (
+        recorded.get("inputs") == input_hashes(name)
+        and recorded.get("code") == reader_fingerprint()
+    )
 
 
 def load(name: str) -> pd.DataFrame:

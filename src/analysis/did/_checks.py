@@ -57,8 +57,11 @@ def require_columns(df: pd.DataFrame, columns: Iterable[str | None]) -> None:
     wanted = [c for c in columns if c is not None]
     missing = [c for c in dict.fromkeys(wanted) if c not in df.columns]
     if missing:
-        raise fail(SOURCE, f"required column(s) missing: {missing}; columns present: "
-                           f"{list(df.columns)[:20]}", column=missing[0])
+        raise fail(
+            SOURCE,
+            f"required column(s) missing: {missing}; columns present: {list(df.columns)[:20]}",
+            column=missing[0],
+        )
 
 
 def require_numeric(df: pd.DataFrame, column: str) -> None:
@@ -68,16 +71,24 @@ def require_numeric(df: pd.DataFrame, column: str) -> None:
         return
     coerced = pd.to_numeric(s, errors="coerce")
     bad = s.index[coerced.isna() & s.notna()]
-    raise fail(SOURCE, f"must be numeric (dtype is {s.dtype})", column=column,
-               rows=list(bad[:10]) if len(bad) else list(s.index[:5]))
+    raise fail(
+        SOURCE,
+        f"must be numeric (dtype is {s.dtype})",
+        column=column,
+        rows=list(bad[:10]) if len(bad) else list(s.index[:5]),
+    )
 
 
 def require_no_missing(df: pd.DataFrame, column: str) -> None:
     """Check that ``column`` has no missing values."""
     bad = df.index[df[column].isna()]
     if len(bad):
-        raise fail(SOURCE, f"must not contain missing values ({len(bad)} missing)",
-                   column=column, rows=list(bad))
+        raise fail(
+            SOURCE,
+            f"must not contain missing values ({len(bad)} missing)",
+            column=column,
+            rows=list(bad),
+        )
 
 
 def require_binary(df: pd.DataFrame, column: str) -> None:
@@ -94,20 +105,26 @@ def require_unique_unit_time(df: pd.DataFrame, unit: str, time: str) -> None:
     """Check that each (unit, time) pair appears at most once."""
     dup = df.index[df.duplicated([unit, time], keep=False)]
     if len(dup):
-        raise fail(SOURCE, f"duplicated ({unit}, {time}) rows: each unit must appear at most "
-                           "once per period", column=unit, rows=list(dup))
+        raise fail(
+            SOURCE,
+            f"duplicated ({unit}, {time}) rows: each unit must appear at most once per period",
+            column=unit,
+            rows=list(dup),
+        )
 
 
 def require_constant_within(df: pd.DataFrame, unit: str, column: str, rule: str) -> None:
     """Check that ``column`` takes one value per unit (missing values count as a value)."""
-    key = df[column].astype(float).fillna(-np.inf) if ptypes.is_numeric_dtype(df[column]) \
+    key = (
+        df[column].astype(float).fillna(-np.inf)
+        if ptypes.is_numeric_dtype(df[column])
         else df[column].astype(str)
+    )
     n_values = key.groupby(df[unit]).nunique()
     bad_units = n_values.index[n_values > 1]
     if len(bad_units):
         rows = df.index[df[unit].isin(bad_units)]
-        raise fail(SOURCE, f"{rule} (units {list(bad_units[:5])})", column=column,
-                   rows=list(rows))
+        raise fail(SOURCE, f"{rule} (units {list(bad_units[:5])})", column=column, rows=list(rows))
 
 
 def normalise_cohort(df: pd.DataFrame, *, unit: str, cohort: str) -> pd.Series:
@@ -121,18 +138,25 @@ def normalise_cohort(df: pd.DataFrame, *, unit: str, cohort: str) -> pd.Series:
     g = g.where(np.isfinite(g) | g.isna(), np.nan)  # +inf -> NaN (never treated)
     neg = df.index[g < 0]
     if len(neg):
-        raise fail(SOURCE, "cohort (first treated period) must be >= 0; use 0 or missing "
-                           "for never treated", column=cohort, rows=list(neg))
+        raise fail(
+            SOURCE,
+            "cohort (first treated period) must be >= 0; use 0 or missing for never treated",
+            column=cohort,
+            rows=list(neg),
+        )
     g = g.fillna(0.0)
     tmp = pd.DataFrame({unit: df[unit], cohort: g}, index=df.index)
-    require_constant_within(tmp, unit, cohort,
-                            "treatment reversal / inconsistent cohort: the first treated "
-                            "period changes within unit (it must be fixed per unit)")
+    require_constant_within(
+        tmp,
+        unit,
+        cohort,
+        "treatment reversal / inconsistent cohort: the first treated "
+        "period changes within unit (it must be fixed per unit)",
+    )
     return g
 
 
-def cohort_from_indicator(df: pd.DataFrame, *, unit: str, time: str,
-                          treated: str) -> pd.Series:
+def cohort_from_indicator(df: pd.DataFrame, *, unit: str, time: str, treated: str) -> pd.Series:
     """Return each row's cohort (first period with ``treated == 1``; 0 if never).
 
     Raises if the indicator is not absorbing, i.e. a unit goes from treated (1) back to
@@ -145,9 +169,13 @@ def cohort_from_indicator(df: pd.DataFrame, *, unit: str, time: str,
     prev_max = d.groupby(unit)["_d"].cummax()
     reversal = d.index[(prev_max == 1) & (d["_d"] == 0)]
     if len(reversal):
-        raise fail(SOURCE, "treatment reversal: the treated indicator goes from 1 back to 0 "
-                           "within a unit (treatment must be absorbing)", column=treated,
-                   rows=list(reversal))
+        raise fail(
+            SOURCE,
+            "treatment reversal: the treated indicator goes from 1 back to 0 "
+            "within a unit (treatment must be absorbing)",
+            column=treated,
+            rows=list(reversal),
+        )
     first = d.loc[d["_d"] == 1].groupby(unit)[time].min()
     return df[unit].map(first).fillna(0.0).astype(float)
 
@@ -157,8 +185,10 @@ def drop_missing_rows(df: pd.DataFrame, columns: Sequence[str], notes: Notes) ->
     mask = df[list(columns)].isna().any(axis=1)
     if mask.any():
         rows = list(df.index[mask][:5])
-        notes.add(f"dropped {int(mask.sum())} row(s) with missing values in {list(columns)} "
-                  f"(first rows {rows})")
+        notes.add(
+            f"dropped {int(mask.sum())} row(s) with missing values in {list(columns)} "
+            f"(first rows {rows})"
+        )
         return df.loc[~mask]
     return df
 
@@ -171,12 +201,18 @@ def balance_panel(df: pd.DataFrame, *, unit: str, time: str, notes: Notes) -> pd
     if not keep.all():
         dropped = df.loc[~keep, unit].unique()
         if keep.sum() == 0:
-            raise fail(SOURCE, f"no unit is observed in all {n_periods} periods, so the "
-                               "balanced-panel rule (R did's default) leaves no data; use "
-                               "allow_unbalanced=True (e.g. pupil registers)", column=unit)
+            raise fail(
+                SOURCE,
+                f"no unit is observed in all {n_periods} periods, so the "
+                "balanced-panel rule (R did's default) leaves no data; use "
+                "allow_unbalanced=True (e.g. pupil registers)",
+                column=unit,
+            )
         # counts only: unit ids could be pupil ids, which must never reach a report
-        notes.add(f"unbalanced panel: dropped {len(dropped)} unit(s) not observed in all "
-                  f"{n_periods} periods (R did's default)")
+        notes.add(
+            f"unbalanced panel: dropped {len(dropped)} unit(s) not observed in all "
+            f"{n_periods} periods (R did's default)"
+        )
         df = df.loc[keep]
     return df
 
@@ -184,13 +220,21 @@ def balance_panel(df: pd.DataFrame, *, unit: str, time: str, notes: Notes) -> pd
 def require_nested(df: pd.DataFrame, *, unit: str, cluster: str) -> None:
     """Check that each unit belongs to exactly one cluster."""
     require_no_missing(df, cluster)
-    require_constant_within(df, unit, cluster,
-                            "cluster must be constant within unit (units nested in clusters)")
+    require_constant_within(
+        df, unit, cluster, "cluster must be constant within unit (units nested in clusters)"
+    )
 
 
-def prepare_panel(df: pd.DataFrame, *, outcome: str, unit: str, time: str,
-                  columns: Sequence[str | None], numeric: Sequence[str],
-                  notes: Notes) -> pd.DataFrame:
+def prepare_panel(
+    df: pd.DataFrame,
+    *,
+    outcome: str,
+    unit: str,
+    time: str,
+    columns: Sequence[str | None],
+    numeric: Sequence[str],
+    notes: Notes,
+) -> pd.DataFrame:
     """Check a long panel for the estimators and return the needed columns only.
 
     Errors: not a DataFrame, missing columns, non-numeric outcome/time/``numeric`` columns,
@@ -208,37 +252,63 @@ def prepare_panel(df: pd.DataFrame, *, outcome: str, unit: str, time: str,
     return drop_missing_rows(df[cols].copy(), [outcome, *numeric], notes)
 
 
-def prepare_cohort_panel(df: pd.DataFrame, *, outcome: str, unit: str, time: str,
-                         cohort: str, columns: Sequence[str | None] = (),
-                         numeric: Sequence[str] = (), notes: Notes,
-                         require_never_treated: bool = False) -> pd.DataFrame:
+def prepare_cohort_panel(
+    df: pd.DataFrame,
+    *,
+    outcome: str,
+    unit: str,
+    time: str,
+    cohort: str,
+    columns: Sequence[str | None] = (),
+    numeric: Sequence[str] = (),
+    notes: Notes,
+    require_never_treated: bool = False,
+) -> pd.DataFrame:
     """Validate a staggered-adoption panel and add a normalised ``_cohort`` column.
 
     Never treated = 0.  Units whose cohort lies after the last observed period are treated
     as never treated within the window; units treated in or before the first period (no
     untreated observation) are dropped.  Both are recorded in ``notes``.
     """
-    g = normalise_cohort(require_frame(df), unit=unit, cohort=cohort) \
-        if cohort in df.columns else None
+    g = (
+        normalise_cohort(require_frame(df), unit=unit, cohort=cohort)
+        if cohort in df.columns
+        else None
+    )
     if g is None:
         require_columns(df, [cohort])
-    d = prepare_panel(df, outcome=outcome, unit=unit, time=time,
-                      columns=[cohort, *columns], numeric=numeric, notes=notes)
+    d = prepare_panel(
+        df,
+        outcome=outcome,
+        unit=unit,
+        time=time,
+        columns=[cohort, *columns],
+        numeric=numeric,
+        notes=notes,
+    )
     d["_cohort"] = g.loc[d.index].to_numpy()
     periods = np.sort(d[time].unique())
     late = d[unit][d["_cohort"] > periods[-1]].unique()
     if len(late):
-        notes.add(f"{len(late)} unit(s) have a cohort after the last period ({periods[-1]:g}); "
-                  "they are treated as never treated within the data window")
+        notes.add(
+            f"{len(late)} unit(s) have a cohort after the last period ({periods[-1]:g}); "
+            "they are treated as never treated within the data window"
+        )
         d.loc[d["_cohort"] > periods[-1], "_cohort"] = 0.0
     early = d[unit][(d["_cohort"] > 0) & (d["_cohort"] <= periods[0])].unique()
     if len(early):
-        notes.add(f"dropped {len(early)} unit(s) treated in or before the first period "
-                  f"({periods[0]:g}): no untreated observation")
+        notes.add(
+            f"dropped {len(early)} unit(s) treated in or before the first period "
+            f"({periods[0]:g}): no untreated observation"
+        )
         d = d.loc[~d[unit].isin(early)]
     if not (d["_cohort"] > 0).any():
         raise fail(SOURCE, "no treated cohort within the data window", column=cohort)
     if require_never_treated and not (d["_cohort"] == 0).any():
-        raise fail(SOURCE, "this estimator needs never-treated units (cohort 0 or missing) "
-                           "and there are none", column=cohort, rows=list(df.index[:5]))
+        raise fail(
+            SOURCE,
+            "this estimator needs never-treated units (cohort 0 or missing) and there are none",
+            column=cohort,
+            rows=list(df.index[:5]),
+        )
     return d

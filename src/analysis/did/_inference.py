@@ -16,8 +16,9 @@ def z_crit(level: float) -> float:
     return float(stats.norm.ppf(0.5 + level / 2))
 
 
-def sup_t_crit(vcov: np.ndarray, *, level: float = 0.95, n_draws: int = 20_000,
-               seed: int | None = 0) -> float:
+def sup_t_crit(
+    vcov: np.ndarray, *, level: float = 0.95, n_draws: int = 20_000, seed: int | None = 0
+) -> float:
     """Critical value of a uniform (sup-t) confidence band for a vector of estimates.
 
     The band ``estimate ± c · se`` covers the whole vector with probability ``level`` when
@@ -43,9 +44,15 @@ def sup_t_crit(vcov: np.ndarray, *, level: float = 0.95, n_draws: int = 20_000,
     return float(np.quantile(np.abs(z).max(axis=1), level))
 
 
-def multiplier_sup_t_crit(scores: np.ndarray, se: np.ndarray, *, level: float = 0.95,
-                          n_boot: int = 999, seed: int | None = 0,
-                          chunk: int = 200) -> float:
+def multiplier_sup_t_crit(
+    scores: np.ndarray,
+    se: np.ndarray,
+    *,
+    level: float = 0.95,
+    n_boot: int = 999,
+    seed: int | None = 0,
+    chunk: int = 200,
+) -> float:
     r"""Sup-t critical value from a Rademacher multiplier bootstrap (R ``did``'s ``mboot``).
 
     Parameters
@@ -77,7 +84,7 @@ def multiplier_sup_t_crit(scores: np.ndarray, se: np.ndarray, *, level: float = 
     for start in range(0, n_boot, chunk):
         b = min(chunk, n_boot - start)
         v = rng.choice(np.array([-1.0, 1.0]), size=(b, s.shape[0]))
-        tmax[start:start + b] = np.abs((v @ s) / se).max(axis=1)
+        tmax[start : start + b] = np.abs((v @ s) / se).max(axis=1)
     return float(np.quantile(tmax, level))
 
 

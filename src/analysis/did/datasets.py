@@ -12,12 +12,52 @@ from analysis import paths
 
 #: Columns of Card & Krueger's ``public.dat``, in the order of their codebook.
 CARD_KRUEGER_COLUMNS = (
-    "SHEET", "CHAIN", "CO_OWNED", "STATE", "SOUTHJ", "CENTRALJ", "NORTHJ", "PA1", "PA2",
-    "SHORE", "NCALLS", "EMPFT", "EMPPT", "NMGRS", "WAGE_ST", "INCTIME", "FIRSTINC", "BONUS",
-    "PCTAFF", "MEALS", "OPEN", "HRSOPEN", "PSODA", "PFRY", "PENTREE", "NREGS", "NREGS11",
-    "TYPE2", "STATUS2", "DATE2", "NCALLS2", "EMPFT2", "EMPPT2", "NMGRS2", "WAGE_ST2",
-    "INCTIME2", "FIRSTIN2", "SPECIAL2", "MEALS2", "OPEN2R", "HRSOPEN2", "PSODA2", "PFRY2",
-    "PENTREE2", "NREGS2", "NREGS112",
+    "SHEET",
+    "CHAIN",
+    "CO_OWNED",
+    "STATE",
+    "SOUTHJ",
+    "CENTRALJ",
+    "NORTHJ",
+    "PA1",
+    "PA2",
+    "SHORE",
+    "NCALLS",
+    "EMPFT",
+    "EMPPT",
+    "NMGRS",
+    "WAGE_ST",
+    "INCTIME",
+    "FIRSTINC",
+    "BONUS",
+    "PCTAFF",
+    "MEALS",
+    "OPEN",
+    "HRSOPEN",
+    "PSODA",
+    "PFRY",
+    "PENTREE",
+    "NREGS",
+    "NREGS11",
+    "TYPE2",
+    "STATUS2",
+    "DATE2",
+    "NCALLS2",
+    "EMPFT2",
+    "EMPPT2",
+    "NMGRS2",
+    "WAGE_ST2",
+    "INCTIME2",
+    "FIRSTIN2",
+    "SPECIAL2",
+    "MEALS2",
+    "OPEN2R",
+    "HRSOPEN2",
+    "PSODA2",
+    "PFRY2",
+    "PENTREE2",
+    "NREGS2",
+    "NREGS112",
 )
 
 
@@ -41,15 +81,29 @@ def card_krueger(*, long: bool = True) -> pd.DataFrame:
         ``nj`` (1 = New Jersey), ``post`` and ``fte`` = EMPFT + NMGRS + 0.5 EMPPT (missing
         when a component is missing).  ``False``: the 410 rows as in the file.
     """
-    raw = pd.read_csv(paths.REFERENCE_DIR / "card_krueger_1994" / "public.dat", sep=r"\s+",
-                      header=None, names=CARD_KRUEGER_COLUMNS, na_values=".")
+    raw = pd.read_csv(
+        paths.REFERENCE_DIR / "card_krueger_1994" / "public.dat",
+        sep=r"\s+",
+        header=None,
+        names=CARD_KRUEGER_COLUMNS,
+        na_values=".",
+    )
     raw.insert(0, "store", np.arange(1, len(raw) + 1))
     if not long:
         return raw
     waves = []
     for post, sfx in ((0, ""), (1, "2")):
         fte = raw[f"EMPFT{sfx}"] + raw[f"NMGRS{sfx}"] + 0.5 * raw[f"EMPPT{sfx}"]
-        waves.append(pd.DataFrame({"store": raw["store"], "sheet": raw["SHEET"],
-                                   "chain": raw["CHAIN"], "nj": raw["STATE"], "post": post,
-                                   "fte": fte}))
+        waves.append(
+            pd.DataFrame(
+                {
+                    "store": raw["store"],
+                    "sheet": raw["SHEET"],
+                    "chain": raw["CHAIN"],
+                    "nj": raw["STATE"],
+                    "post": post,
+                    "fte": fte,
+                }
+            )
+        )
     return pd.concat(waves, ignore_index=True)

@@ -123,8 +123,15 @@ class EventStudy:
         """Return rel_time, estimate, se, ci_low, ci_high (+ cband_low/high if computed)."""
         z = z_crit(self.level)
         se = self.se
-        out = pd.DataFrame({"rel_time": self.rel_times, "estimate": self.coef, "se": se,
-                            "ci_low": self.coef - z * se, "ci_high": self.coef + z * se})
+        out = pd.DataFrame(
+            {
+                "rel_time": self.rel_times,
+                "estimate": self.coef,
+                "se": se,
+                "ci_low": self.coef - z * se,
+                "ci_high": self.coef + z * se,
+            }
+        )
         if self.crit_value is not None:
             out["cband_low"] = self.coef - self.crit_value * se
             out["cband_high"] = self.coef + self.crit_value * se
@@ -145,21 +152,32 @@ class EventStudy:
     def to_dict(self) -> dict[str, Any]:
         """Return a JSON-serialisable dict (includes the full ``vcov``)."""
         tab = self.table()
-        return {"estimator": self.estimator, "reference": int(self.reference),
-                "rel_times": [int(e) for e in self.rel_times],
-                "coef": [float(c) for c in self.coef],
-                "vcov": [[float(x) for x in row] for row in self.vcov],
-                "vcov_is_full": self.vcov_is_full, "n_pre": self.n_pre, "n_post": self.n_post,
-                "level": self.level, "crit_value": self.crit_value,
-                "overall": self.overall.to_dict() if self.overall is not None else None,
-                "table": tab.astype(object).where(tab.notna(), None).to_dict("records"),
-                "n_obs": self.n_obs, "n_units": self.n_units, "n_clusters": self.n_clusters,
-                "backend": self.backend, "notes": list(self.notes)}
+        return {
+            "estimator": self.estimator,
+            "reference": int(self.reference),
+            "rel_times": [int(e) for e in self.rel_times],
+            "coef": [float(c) for c in self.coef],
+            "vcov": [[float(x) for x in row] for row in self.vcov],
+            "vcov_is_full": self.vcov_is_full,
+            "n_pre": self.n_pre,
+            "n_post": self.n_post,
+            "level": self.level,
+            "crit_value": self.crit_value,
+            "overall": self.overall.to_dict() if self.overall is not None else None,
+            "table": tab.astype(object).where(tab.notna(), None).to_dict("records"),
+            "n_obs": self.n_obs,
+            "n_units": self.n_units,
+            "n_clusters": self.n_clusters,
+            "backend": self.backend,
+            "notes": list(self.notes),
+        }
 
     def summary(self) -> str:
         """Return a text summary (estimator, overall effect, coefficient table)."""
-        lines = [f"Event study ({self.estimator}), reference e={self.reference}, "
-                 f"{self.n_pre} pre / {self.n_post} post coefficients"]
+        lines = [
+            f"Event study ({self.estimator}), reference e={self.reference}, "
+            f"{self.n_pre} pre / {self.n_post} post coefficients"
+        ]
         if self.overall is not None:
             lines.append(f"overall: {self.overall.summary()}")
         lines.append(self.table().to_string(index=False, float_format=lambda x: f"{x:.4f}"))
@@ -172,11 +190,16 @@ class EventStudy:
         pre, post = tab[tab.rel_time < 0], tab[tab.rel_time >= 0]
         z = z_crit(self.level)
         n_sig_pre = int((np.abs(pre.estimate / pre.se) > z).sum())
-        text = (f"{len(post)} post-treatment effects range from {post.estimate.min():.3g} to "
-                f"{post.estimate.max():.3g}; {n_sig_pre} of {len(pre)} pre-treatment "
-                f"coefficients differ from zero at the {1 - self.level:.0%} level")
-        return text + (" (parallel pre-trends look plausible)." if n_sig_pre == 0 else
-                       " (check the parallel-trends assumption).")
+        text = (
+            f"{len(post)} post-treatment effects range from {post.estimate.min():.3g} to "
+            f"{post.estimate.max():.3g}; {n_sig_pre} of {len(pre)} pre-treatment "
+            f"coefficients differ from zero at the {1 - self.level:.0%} level"
+        )
+        return text + (
+            " (parallel pre-trends look plausible)."
+            if n_sig_pre == 0
+            else " (check the parallel-trends assumption)."
+        )
 
     def plot(self, ax: Any = None, *, title: str | None = None) -> Any:
         """Plot coefficients with pointwise CIs (bars) and the uniform band (shaded).
@@ -191,13 +214,33 @@ class EventStudy:
             fig = ax.figure
         tab = self.table()
         if "cband_low" in tab:
-            ax.vlines(tab.rel_time, tab.cband_low, tab.cband_high, color="C0", alpha=0.2,
-                      lw=10, label="uniform band")
-        ax.errorbar(tab.rel_time, tab.estimate, yerr=[tab.estimate - tab.ci_low,
-                                                      tab.ci_high - tab.estimate],
-                    fmt="o", color="C0", capsize=3, label=f"{self.level:.0%} CI")
-        ax.plot([self.reference], [0.0], marker="o", mfc="white", color="C0", ls="none",
-                label="reference")
+            ax.vlines(
+                tab.rel_time,
+                tab.cband_low,
+                tab.cband_high,
+                color="C0",
+                alpha=0.2,
+                lw=10,
+                label="uniform band",
+            )
+        ax.errorbar(
+            tab.rel_time,
+            tab.estimate,
+            yerr=[tab.estimate - tab.ci_low, tab.ci_high - tab.estimate],
+            fmt="o",
+            color="C0",
+            capsize=3,
+            label=f"{self.level:.0%} CI",
+        )
+        ax.plot(
+            [self.reference],
+            [0.0],
+            marker="o",
+            mfc="white",
+            color="C0",
+            ls="none",
+            label="reference",
+        )
         ax.axhline(0, color="grey", lw=0.8)
         ax.axvline(-0.5, color="grey", lw=0.8, ls="--")
         ax.set_xlabel("event time (periods since treatment)")
@@ -214,18 +257,34 @@ def _window_mask(e: np.ndarray, window: tuple[int, int] | None) -> np.ndarray:
     return (e >= window[0]) & (e <= window[1])
 
 
-def _twfe(d: pd.DataFrame, *, outcome: str, unit: str, time: str, cl: str,
-          window: tuple[int, int] | None, reference: int, notes: _checks.Notes) -> dict:
+def _twfe(
+    d: pd.DataFrame,
+    *,
+    outcome: str,
+    unit: str,
+    time: str,
+    cl: str,
+    window: tuple[int, int] | None,
+    reference: int,
+    notes: _checks.Notes,
+) -> dict:
     g = d["_cohort"].to_numpy(float)
     rel = np.where(g > 0, d[time].to_numpy(float) - g, np.nan)
     if window is not None:
         rel = np.where(np.isnan(rel), rel, np.clip(rel, window[0], window[1]))
     values = sorted(int(v) for v in np.unique(rel[~np.isnan(rel)]))
     if reference not in values:
-        raise ValueError(f"reference event time {reference} is not observed; event times are "
-                         f"{values}")
-    data = pd.DataFrame({"_y": d[outcome].to_numpy(float), "_unit": d[unit].to_numpy(),
-                         "_time": d[time].to_numpy(), "_cl": d[cl].to_numpy()})
+        raise ValueError(
+            f"reference event time {reference} is not observed; event times are {values}"
+        )
+    data = pd.DataFrame(
+        {
+            "_y": d[outcome].to_numpy(float),
+            "_unit": d[unit].to_numpy(),
+            "_time": d[time].to_numpy(),
+            "_cl": d[cl].to_numpy(),
+        }
+    )
     names = {}
     for e in values:
         if e == reference:
@@ -234,8 +293,10 @@ def _twfe(d: pd.DataFrame, *, outcome: str, unit: str, time: str, cl: str,
         data[name] = (rel == e).astype(float)
         names[name] = e
     if not (g == 0).any():
-        notes.add("no never-treated units: the fully dynamic TWFE specification needs a second "
-                  "normalisation; collinear event-time dummies are dropped by pyfixest")
+        notes.add(
+            "no never-treated units: the fully dynamic TWFE specification needs a second "
+            "normalisation; collinear event-time dummies are dropped by pyfixest"
+        )
     fit = fit_feols(f"_y ~ {' + '.join(names)} | _unit + _time", data, "_cl")
     coef = fit.coef()
     kept = [n for n in coef.index if n in names]
@@ -243,40 +304,61 @@ def _twfe(d: pd.DataFrame, *, outcome: str, unit: str, time: str, cl: str,
     if dropped:
         notes.add(f"event-time dummies dropped as collinear: {dropped}")
     idx = [list(coef.index).index(n) for n in kept]
-    return {"rel": np.array([names[n] for n in kept]), "coef": coef.loc[kept].to_numpy(),
-            "vcov": np.asarray(fit._vcov)[np.ix_(idx, idx)], "overall": None,
-            "backend": version("pyfixest"), "n_obs": int(fit._N),
-            "n_clusters": int(data["_cl"].nunique())}
+    return {
+        "rel": np.array([names[n] for n in kept]),
+        "coef": coef.loc[kept].to_numpy(),
+        "vcov": np.asarray(fit._vcov)[np.ix_(idx, idx)],
+        "overall": None,
+        "backend": version("pyfixest"),
+        "n_obs": int(fit._N),
+        "n_clusters": int(data["_cl"].nunique()),
+    }
 
 
-def _sun_abraham(d: pd.DataFrame, *, outcome: str, unit: str, time: str, cl: str,
-                 level: float) -> dict:
+def _sun_abraham(
+    d: pd.DataFrame, *, outcome: str, unit: str, time: str, cl: str, level: float
+) -> dict:
     import diff_diff
 
     with quiet_backend():
         res = diff_diff.SunAbraham(cluster=cl, alpha=1 - level).fit(
-            d, outcome=outcome, unit=unit, time=time, first_treat="_cohort")
+            d, outcome=outcome, unit=unit, time=time, first_treat="_cohort"
+        )
     index = [int(e) for e in res.event_study_vcov_index]
     coef = np.array([res.event_study_effects[e]["effect"] for e in res.event_study_vcov_index])
     n_clusters = int(d[cl].nunique())
     overall = Estimate.from_se(
-        float(res.overall_att), float(res.overall_se), level=level, n_obs=int(res.n_obs),
-        n_units=int(d[unit].nunique()), n_clusters=n_clusters,
+        float(res.overall_att),
+        float(res.overall_se),
+        level=level,
+        n_obs=int(res.n_obs),
+        n_units=int(d[unit].nunique()),
+        n_clusters=n_clusters,
         method="Sun-Abraham, cohort-share weighted post-period CATTs",
-        backend=version("diff-diff"))
-    return {"rel": np.array(index), "coef": coef, "vcov": np.asarray(res.event_study_vcov),
-            "overall": overall, "backend": version("diff-diff"), "n_obs": int(res.n_obs),
-            "n_clusters": n_clusters, "reference": int(res.reference_period)}
+        backend=version("diff-diff"),
+    )
+    return {
+        "rel": np.array(index),
+        "coef": coef,
+        "vcov": np.asarray(res.event_study_vcov),
+        "overall": overall,
+        "backend": version("diff-diff"),
+        "n_obs": int(res.n_obs),
+        "n_clusters": n_clusters,
+        "reference": int(res.reference_period),
+    }
 
 
-def _bjs_or_gardner(kind: str, d: pd.DataFrame, *, outcome: str, unit: str, time: str,
-                    cl: str, level: float) -> dict:
+def _bjs_or_gardner(
+    kind: str, d: pd.DataFrame, *, outcome: str, unit: str, time: str, cl: str, level: float
+) -> dict:
     import diff_diff
 
     cls = diff_diff.ImputationDiD if kind == "imputation" else diff_diff.TwoStageDiD
     with quiet_backend():
         res = cls(cluster=cl, alpha=1 - level, pretrends=True).fit(
-            d, outcome=outcome, unit=unit, time=time, first_treat="_cohort")
+            d, outcome=outcome, unit=unit, time=time, first_treat="_cohort"
+        )
         es = res.aggregate("event_study")
     e = np.asarray(es.event_time, dtype=int)
     keep = ~np.asarray(es.is_reference, dtype=bool) & np.isfinite(np.asarray(es.se, float))
@@ -288,23 +370,52 @@ def _bjs_or_gardner(kind: str, d: pd.DataFrame, *, outcome: str, unit: str, time
     else:
         vcov = np.diag(np.asarray(es.se, float)[keep] ** 2)
     n_clusters = int(d[cl].nunique())
-    name = ("Imputation DiD (Borusyak-Jaravel-Spiess)" if kind == "imputation"
-            else "Two-stage DiD (Gardner)")
-    overall = Estimate.from_se(float(res.overall_att), float(res.overall_se), level=level,
-                               n_obs=len(d), n_units=int(d[unit].nunique()),
-                               n_clusters=n_clusters, method=f"{name}, static ATT",
-                               backend=version("diff-diff"))
-    return {"rel": e[keep], "coef": np.asarray(es.att, float)[keep], "vcov": vcov,
-            "overall": overall, "backend": version("diff-diff"), "n_obs": len(d),
-            "n_clusters": n_clusters, "reference": int(ref[0]) if len(ref) else -1,
-            "vcov_is_full": kind == "did2s" and es.vcov is not None}
+    name = (
+        "Imputation DiD (Borusyak-Jaravel-Spiess)"
+        if kind == "imputation"
+        else "Two-stage DiD (Gardner)"
+    )
+    overall = Estimate.from_se(
+        float(res.overall_att),
+        float(res.overall_se),
+        level=level,
+        n_obs=len(d),
+        n_units=int(d[unit].nunique()),
+        n_clusters=n_clusters,
+        method=f"{name}, static ATT",
+        backend=version("diff-diff"),
+    )
+    return {
+        "rel": e[keep],
+        "coef": np.asarray(es.att, float)[keep],
+        "vcov": vcov,
+        "overall": overall,
+        "backend": version("diff-diff"),
+        "n_obs": len(d),
+        "n_clusters": n_clusters,
+        "reference": int(ref[0]) if len(ref) else -1,
+        "vcov_is_full": kind == "did2s" and es.vcov is not None,
+    }
 
 
-def event_study(df: pd.DataFrame, *, outcome: str, unit: str, time: str, cohort: str,
-                estimator: Estimator = "twfe", window: tuple[int, int] | None = None,
-                reference: int = -1, cluster: str | None = None, control: str = "never",
-                method: str = "dr", covariates: list[str] | None = None,
-                cband: bool = True, seed: int | None = 0, level: float = 0.95) -> EventStudy:
+def event_study(
+    df: pd.DataFrame,
+    *,
+    outcome: str,
+    unit: str,
+    time: str,
+    cohort: str,
+    estimator: Estimator = "twfe",
+    window: tuple[int, int] | None = None,
+    reference: int = -1,
+    cluster: str | None = None,
+    control: str = "never",
+    method: str = "dr",
+    covariates: list[str] | None = None,
+    cband: bool = True,
+    seed: int | None = 0,
+    level: float = 0.95,
+) -> EventStudy:
     """Estimate an event study with one of several estimators (see the module docstring).
 
     Parameters
@@ -345,46 +456,81 @@ def event_study(df: pd.DataFrame, *, outcome: str, unit: str, time: str, cohort:
             raise ValueError(f"window {window} must contain the reference {reference}")
         window = (lo, hi)
     if estimator != "twfe" and reference != -1:
-        raise ValueError(f"estimator {estimator!r} normalises at event time -1; "
-                         f"reference={reference} is only available for 'twfe'")
+        raise ValueError(
+            f"estimator {estimator!r} normalises at event time -1; "
+            f"reference={reference} is only available for 'twfe'"
+        )
     notes = _checks.Notes()
     if estimator == "cs":
-        res = staggered(df, outcome=outcome, unit=unit, time=time, cohort=cohort,
-                        control=control, method=method, covariates=covariates,
-                        cluster=cluster, base_period="universal", level=level)
+        res = staggered(
+            df,
+            outcome=outcome,
+            unit=unit,
+            time=time,
+            cohort=cohort,
+            control=control,
+            method=method,
+            covariates=covariates,
+            cluster=cluster,
+            base_period="universal",
+            level=level,
+        )
         lo, hi = window if window is not None else (-np.inf, np.inf)
         agg = res.aggregate("dynamic", min_e=lo, max_e=hi, cband=cband, seed=seed)
         e = np.asarray(agg.labels, dtype=int)
         keep = e != reference
-        out = {"rel": e[keep], "coef": agg.att[keep],
-               "vcov": agg.vcov[np.ix_(keep, keep)], "overall": agg.overall,
-               "backend": res.backend, "n_obs": res.n_obs, "n_clusters": res.n_clusters,
-               "crit": agg.crit_value}
+        out = {
+            "rel": e[keep],
+            "coef": agg.att[keep],
+            "vcov": agg.vcov[np.ix_(keep, keep)],
+            "overall": agg.overall,
+            "backend": res.backend,
+            "n_obs": res.n_obs,
+            "n_clusters": res.n_clusters,
+            "crit": agg.crit_value,
+        }
         notes.extend(res.notes)
         n_units = res.n_units
     else:
-        d = _checks.prepare_cohort_panel(df, outcome=outcome, unit=unit, time=time,
-                                         cohort=cohort, columns=[cluster], notes=notes,
-                                         require_never_treated=estimator == "sun_abraham")
+        d = _checks.prepare_cohort_panel(
+            df,
+            outcome=outcome,
+            unit=unit,
+            time=time,
+            cohort=cohort,
+            columns=[cluster],
+            notes=notes,
+            require_never_treated=estimator == "sun_abraham",
+        )
         cl = cluster or unit
         if cl != unit:
             _checks.require_nested(d, unit=unit, cluster=cl)
         n_units = int(d[unit].nunique())
         if estimator == "twfe":
-            out = _twfe(d, outcome=outcome, unit=unit, time=time, cl=cl, window=window,
-                        reference=reference, notes=notes)
+            out = _twfe(
+                d,
+                outcome=outcome,
+                unit=unit,
+                time=time,
+                cl=cl,
+                window=window,
+                reference=reference,
+                notes=notes,
+            )
         elif estimator == "sun_abraham":
             out = _sun_abraham(d, outcome=outcome, unit=unit, time=time, cl=cl, level=level)
         else:
-            out = _bjs_or_gardner(estimator, d, outcome=outcome, unit=unit, time=time, cl=cl,
-                                  level=level)
+            out = _bjs_or_gardner(
+                estimator, d, outcome=outcome, unit=unit, time=time, cl=cl, level=level
+            )
             if estimator == "imputation":
-                notes.append("vcov is diagonal: diff-diff does not return the covariance "
-                             "between BJS horizons")
+                notes.append(
+                    "vcov is diagonal: diff-diff does not return the covariance "
+                    "between BJS horizons"
+                )
         if estimator != "twfe":
             m = _window_mask(out["rel"], window)
-            out.update(rel=out["rel"][m], coef=out["coef"][m],
-                       vcov=out["vcov"][np.ix_(m, m)])
+            out.update(rel=out["rel"][m], coef=out["coef"][m], vcov=out["vcov"][np.ix_(m, m)])
     order = np.argsort(out["rel"])
     rel = out["rel"][order]
     coef = out["coef"][order]
@@ -396,9 +542,21 @@ def event_study(df: pd.DataFrame, *, outcome: str, unit: str, time: str, cohort:
         crit = sup_t_crit(vcov, level=level, seed=seed)
     else:
         crit = None
-    return EventStudy(rel_times=_ro(rel, int), coef=_ro(coef), vcov=_ro(vcov),
-                      reference=int(reference), estimator=estimator,
-                      n_pre=int((rel < 0).sum()), n_post=int((rel >= 0).sum()), level=level,
-                      crit_value=crit, overall=out["overall"], vcov_is_full=full,
-                      n_obs=out["n_obs"], n_units=n_units, n_clusters=out["n_clusters"],
-                      backend=out["backend"], notes=tuple(notes))
+    return EventStudy(
+        rel_times=_ro(rel, int),
+        coef=_ro(coef),
+        vcov=_ro(vcov),
+        reference=int(reference),
+        estimator=estimator,
+        n_pre=int((rel < 0).sum()),
+        n_post=int((rel >= 0).sum()),
+        level=level,
+        crit_value=crit,
+        overall=out["overall"],
+        vcov_is_full=full,
+        n_obs=out["n_obs"],
+        n_units=n_units,
+        n_clusters=out["n_clusters"],
+        backend=out["backend"],
+        notes=tuple(notes),
+    )

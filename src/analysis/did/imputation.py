@@ -41,25 +41,44 @@ from analysis.did._inference import quiet_backend, version
 from analysis.estimate import Estimate
 
 
-def _fit(kind: str, df: pd.DataFrame, *, outcome: str, unit: str, time: str, cohort: str,
-         cluster: str | None, level: float):
+def _fit(
+    kind: str,
+    df: pd.DataFrame,
+    *,
+    outcome: str,
+    unit: str,
+    time: str,
+    cohort: str,
+    cluster: str | None,
+    level: float,
+):
     import diff_diff
 
     notes = _checks.Notes()
-    d = _checks.prepare_cohort_panel(df, outcome=outcome, unit=unit, time=time, cohort=cohort,
-                                     columns=[cluster], notes=notes)
+    d = _checks.prepare_cohort_panel(
+        df, outcome=outcome, unit=unit, time=time, cohort=cohort, columns=[cluster], notes=notes
+    )
     cl = cluster or unit
     if cl != unit:
         _checks.require_nested(d, unit=unit, cluster=cl)
     cls = diff_diff.ImputationDiD if kind == "imputation" else diff_diff.TwoStageDiD
     with quiet_backend():
-        res = cls(cluster=cl, alpha=1 - level).fit(d, outcome=outcome, unit=unit, time=time,
-                                                   first_treat="_cohort")
+        res = cls(cluster=cl, alpha=1 - level).fit(
+            d, outcome=outcome, unit=unit, time=time, first_treat="_cohort"
+        )
     return res, d, cl, notes
 
 
-def imputation(df: pd.DataFrame, *, outcome: str, unit: str, time: str, cohort: str,
-               cluster: str | None = None, level: float = 0.95) -> Estimate:
+def imputation(
+    df: pd.DataFrame,
+    *,
+    outcome: str,
+    unit: str,
+    time: str,
+    cohort: str,
+    cluster: str | None = None,
+    level: float = 0.95,
+) -> Estimate:
     """Borusyak-Jaravel-Spiess imputation estimate of the static ATT.
 
     Parameters
@@ -79,33 +98,76 @@ def imputation(df: pd.DataFrame, *, outcome: str, unit: str, time: str, cohort: 
     -------
     Estimate
     """
-    res, d, cl, notes = _fit("imputation", df, outcome=outcome, unit=unit, time=time,
-                             cohort=cohort, cluster=cluster, level=level)
+    res, d, cl, notes = _fit(
+        "imputation",
+        df,
+        outcome=outcome,
+        unit=unit,
+        time=time,
+        cohort=cohort,
+        cluster=cluster,
+        level=level,
+    )
     return Estimate.from_se(
-        float(res.overall_att), float(res.overall_se), level=level, n_obs=len(d),
-        n_units=int(d[unit].nunique()), n_clusters=int(d[cl].nunique()),
+        float(res.overall_att),
+        float(res.overall_se),
+        level=level,
+        n_obs=len(d),
+        n_units=int(d[unit].nunique()),
+        n_clusters=int(d[cl].nunique()),
         method="Imputation DiD (Borusyak-Jaravel-Spiess), static ATT",
         backend=version("diff-diff"),
-        extra={"cluster": cl, "n_treated_obs": int(res.n_treated_obs), "notes": list(notes)})
+        extra={"cluster": cl, "n_treated_obs": int(res.n_treated_obs), "notes": list(notes)},
+    )
 
 
-def two_stage(df: pd.DataFrame, *, outcome: str, unit: str, time: str, cohort: str,
-              cluster: str | None = None, level: float = 0.95) -> Estimate:
+def two_stage(
+    df: pd.DataFrame,
+    *,
+    outcome: str,
+    unit: str,
+    time: str,
+    cohort: str,
+    cluster: str | None = None,
+    level: float = 0.95,
+) -> Estimate:
     """Gardner two-stage DiD (``did2s``) estimate of the static ATT.
 
     Parameters are those of :func:`imputation`.
     """
-    res, d, cl, notes = _fit("two_stage", df, outcome=outcome, unit=unit, time=time,
-                             cohort=cohort, cluster=cluster, level=level)
+    res, d, cl, notes = _fit(
+        "two_stage",
+        df,
+        outcome=outcome,
+        unit=unit,
+        time=time,
+        cohort=cohort,
+        cluster=cluster,
+        level=level,
+    )
     return Estimate.from_se(
-        float(res.overall_att), float(res.overall_se), level=level, n_obs=len(d),
-        n_units=int(d[unit].nunique()), n_clusters=int(d[cl].nunique()),
-        method="Two-stage DiD (Gardner), static ATT", backend=version("diff-diff"),
-        extra={"cluster": cl, "notes": list(notes)})
+        float(res.overall_att),
+        float(res.overall_se),
+        level=level,
+        n_obs=len(d),
+        n_units=int(d[unit].nunique()),
+        n_clusters=int(d[cl].nunique()),
+        method="Two-stage DiD (Gardner), static ATT",
+        backend=version("diff-diff"),
+        extra={"cluster": cl, "notes": list(notes)},
+    )
 
 
-def etwfe(df: pd.DataFrame, *, outcome: str, unit: str, time: str, cohort: str,
-          cluster: str | None = None, level: float = 0.95) -> Estimate:
+def etwfe(
+    df: pd.DataFrame,
+    *,
+    outcome: str,
+    unit: str,
+    time: str,
+    cohort: str,
+    cluster: str | None = None,
+    level: float = 0.95,
+) -> Estimate:
     """Estimate the extended-TWFE (Wooldridge 2021) static ATT = fixest ``sunab(att=TRUE)``.
 
     Parameters are those of :func:`imputation`.  The p-value and interval use a
@@ -114,17 +176,26 @@ def etwfe(df: pd.DataFrame, *, outcome: str, unit: str, time: str, cohort: str,
     import diff_diff
 
     notes = _checks.Notes()
-    d = _checks.prepare_cohort_panel(df, outcome=outcome, unit=unit, time=time, cohort=cohort,
-                                     columns=[cluster], notes=notes)
+    d = _checks.prepare_cohort_panel(
+        df, outcome=outcome, unit=unit, time=time, cohort=cohort, columns=[cluster], notes=notes
+    )
     cl = cluster or unit
     if cl != unit:
         _checks.require_nested(d, unit=unit, cluster=cl)
     with quiet_backend():
         res = diff_diff.WooldridgeDiD(cluster=cl, alpha=1 - level).fit(
-            d, outcome=outcome, unit=unit, time=time, first_treat="_cohort")
+            d, outcome=outcome, unit=unit, time=time, first_treat="_cohort"
+        )
     n_clusters = int(d[cl].nunique())
     return Estimate.from_se(
-        float(res.overall_att), float(res.overall_se), df=n_clusters - 1, level=level,
-        n_obs=len(d), n_units=int(d[unit].nunique()), n_clusters=n_clusters,
+        float(res.overall_att),
+        float(res.overall_se),
+        df=n_clusters - 1,
+        level=level,
+        n_obs=len(d),
+        n_units=int(d[unit].nunique()),
+        n_clusters=n_clusters,
         method="Extended TWFE (Wooldridge) = fixest sunab(att=TRUE), static ATT",
-        backend=version("diff-diff"), extra={"cluster": cl, "notes": list(notes)})
+        backend=version("diff-diff"),
+        extra={"cluster": cl, "notes": list(notes)},
+    )

@@ -80,8 +80,12 @@ def _readonly(a: np.ndarray) -> np.ndarray:
 def _as_int_if_integral(a: np.ndarray) -> np.ndarray:
     """Return ``a`` as integers when every value is a whole number (periods, cohorts)."""
     a = np.asarray(a)
-    if a.size and np.issubdtype(a.dtype, np.floating) and np.all(np.isfinite(a)) \
-            and np.all(a == np.round(a)):
+    if (
+        a.size
+        and np.issubdtype(a.dtype, np.floating)
+        and np.all(np.isfinite(a))
+        and np.all(a == np.round(a))
+    ):
         return a.astype(np.int64)
     return a
 
@@ -101,13 +105,19 @@ class PretrendTest:
 
     def to_dict(self) -> dict[str, Any]:
         """Return a JSON-serialisable dict."""
-        return {"statistic": self.statistic, "df": self.df, "p_value": self.p_value,
-                "cells": [list(c) for c in self.cells]}
+        return {
+            "statistic": self.statistic,
+            "df": self.df,
+            "p_value": self.p_value,
+            "cells": [list(c) for c in self.cells],
+        }
 
     def summary(self) -> str:
         """Return one line of text."""
-        return (f"Wald pre-test of parallel trends: W = {self.statistic:.3f}, df = {self.df}, "
-                f"p = {self.p_value:.4f}")
+        return (
+            f"Wald pre-test of parallel trends: W = {self.statistic:.3f}, df = {self.df}, "
+            f"p = {self.p_value:.4f}"
+        )
 
 
 @dataclass(frozen=True, eq=False)
@@ -145,10 +155,18 @@ class Aggregation:
         label = _LABEL[self.type]
         if label is None:
             return self.overall.tidy()[["estimate", "se", "ci_low", "ci_high"]].rename(
-                columns={"estimate": "att"})
+                columns={"estimate": "att"}
+            )
         z = z_crit(self.level)
-        out = pd.DataFrame({label: _as_int_if_integral(self.labels), "att": self.att, "se": self.se,
-                            "ci_low": self.att - z * self.se, "ci_high": self.att + z * self.se})
+        out = pd.DataFrame(
+            {
+                label: _as_int_if_integral(self.labels),
+                "att": self.att,
+                "se": self.se,
+                "ci_low": self.att - z * self.se,
+                "ci_high": self.att + z * self.se,
+            }
+        )
         if self.crit_value is not None:
             out["cband_low"] = self.att - self.crit_value * self.se
             out["cband_high"] = self.att + self.crit_value * self.se
@@ -163,16 +181,30 @@ class Aggregation:
         tab.insert(0, "term", [f"{label}={v}" for v in tab[label]])
         tab = tab.drop(columns=label)
         o = self.overall
-        row = pd.DataFrame([{"term": "overall", "att": o.estimate, "se": o.se,
-                             "ci_low": o.ci_low, "ci_high": o.ci_high}])
+        row = pd.DataFrame(
+            [
+                {
+                    "term": "overall",
+                    "att": o.estimate,
+                    "se": o.se,
+                    "ci_low": o.ci_low,
+                    "ci_high": o.ci_high,
+                }
+            ]
+        )
         return pd.concat([tab, row], ignore_index=True)
 
     def to_dict(self) -> dict[str, Any]:
         """Return a JSON-serialisable dict."""
         tab = self.table()
-        return {"type": self.type, "overall": self.overall.to_dict(),
-                "table": tab.astype(object).where(tab.notna(), None).to_dict("records"),
-                "crit_value": self.crit_value, "level": self.level, "notes": list(self.notes)}
+        return {
+            "type": self.type,
+            "overall": self.overall.to_dict(),
+            "table": tab.astype(object).where(tab.notna(), None).to_dict("records"),
+            "crit_value": self.crit_value,
+            "level": self.level,
+            "notes": list(self.notes),
+        }
 
     def summary(self) -> str:
         """Return a short text summary (overall effect and the per-cell table)."""
@@ -227,14 +259,13 @@ class StaggeredResult:
 
     def _se(self, f: np.ndarray) -> float:
         s = self._cluster_sum(f)
-        return float(np.sqrt(np.sum(s ** 2)))
+        return float(np.sqrt(np.sum(s**2)))
 
     @property
     def se(self) -> np.ndarray:
         """Standard errors of the ATT(g,t) (NaN for reference cells)."""
         se = np.sqrt(np.diag(self._vcov(self.psi)))
-        return np.where(self.is_reference | (se <= np.sqrt(np.finfo(float).eps) * 10),
-                        np.nan, se)
+        return np.where(self.is_reference | (se <= np.sqrt(np.finfo(float).eps) * 10), np.nan, se)
 
     # ------------------------------------------------------------------ R's aggte pieces
     def _pg(self, groups: np.ndarray) -> np.ndarray:
@@ -246,11 +277,17 @@ class StaggeredResult:
         ind = (self.unit_cohort[:, None] == groups[keep][None, :]).astype(float) - pg[keep]
         s = pg[keep].sum()
         if1 = ind / s
-        if2 = ind.sum(axis=1, keepdims=True) * (pg[keep] / s ** 2)[None, :]
+        if2 = ind.sum(axis=1, keepdims=True) * (pg[keep] / s**2)[None, :]
         return (if1 - if2) / len(self.unit_cohort)
 
-    def _combine(self, att: np.ndarray, psi: np.ndarray, keep: np.ndarray, w: np.ndarray,
-                 wif: np.ndarray | None) -> tuple[float, np.ndarray]:
+    def _combine(
+        self,
+        att: np.ndarray,
+        psi: np.ndarray,
+        keep: np.ndarray,
+        w: np.ndarray,
+        wif: np.ndarray | None,
+    ) -> tuple[float, np.ndarray]:
         est = float(att[keep] @ w)
         f = psi[:, keep] @ w
         if wif is not None:
@@ -262,15 +299,28 @@ class StaggeredResult:
         """Return ATT(g,t): columns cohort, time, att, se, ci_low, ci_high."""
         z = z_crit(self.level)
         se = self.se
-        return pd.DataFrame({"cohort": _as_int_if_integral(self.cohort),
-                             "time": _as_int_if_integral(self.time), "att": self.att,
-                             "se": se, "ci_low": self.att - z * se,
-                             "ci_high": self.att + z * se})
+        return pd.DataFrame(
+            {
+                "cohort": _as_int_if_integral(self.cohort),
+                "time": _as_int_if_integral(self.time),
+                "att": self.att,
+                "se": se,
+                "ci_low": self.att - z * se,
+                "ci_high": self.att + z * se,
+            }
+        )
 
-    def aggregate(self, type: AggregationType = "simple", *, min_e: float = -np.inf,
-                  max_e: float = np.inf, balance_e: int | None = None,
-                  cband: bool = False, n_boot: int = 999,
-                  seed: int | None = 0) -> Aggregation:
+    def aggregate(
+        self,
+        type: AggregationType = "simple",
+        *,
+        min_e: float = -np.inf,
+        max_e: float = np.inf,
+        balance_e: int | None = None,
+        cband: bool = False,
+        n_boot: int = 999,
+        seed: int | None = 0,
+    ) -> Aggregation:
         """Aggregate ATT(g,t) as R ``did::aggte(type=...)`` does.
 
         Parameters
@@ -298,8 +348,9 @@ class StaggeredResult:
         cell_if: list[np.ndarray] = []
         if type == "simple":
             keep = np.flatnonzero(post)
-            est, f = self._combine(att, psi, keep, pg[keep] / pg[keep].sum(),
-                                   self._wif(keep, pg, g))
+            est, f = self._combine(
+                att, psi, keep, pg[keep] / pg[keep].sum(), self._wif(keep, pg, g)
+            )
         elif type == "group":
             glist = np.unique(g[post])
             dropped = np.setdiff1d(np.unique(g), glist)
@@ -326,8 +377,9 @@ class StaggeredResult:
             eseq = eseq[(eseq >= min_e) & (eseq <= max_e)]
             for e in eseq:
                 keep = np.flatnonzero((e_all == e) & include)
-                a, f_e = self._combine(att, psi, keep, pg[keep] / pg[keep].sum(),
-                                       self._wif(keep, pg, g))
+                a, f_e = self._combine(
+                    att, psi, keep, pg[keep] / pg[keep].sum(), self._wif(keep, pg, g)
+                )
                 cell_att.append(a)
                 cell_if.append(f_e)
             labels = eseq
@@ -340,8 +392,9 @@ class StaggeredResult:
             tlist = np.unique(t[t >= g.min()])
             for tt in tlist:
                 keep = np.flatnonzero((t == tt) & (g <= t))
-                a, f_t = self._combine(att, psi, keep, pg[keep] / pg[keep].sum(),
-                                       self._wif(keep, pg, g))
+                a, f_t = self._combine(
+                    att, psi, keep, pg[keep] / pg[keep].sum(), self._wif(keep, pg, g)
+                )
                 cell_att.append(a)
                 cell_if.append(f_t)
             labels = tlist
@@ -350,12 +403,23 @@ class StaggeredResult:
             est, f = self._combine(at, ft, idx, np.full(len(idx), 1 / len(idx)), None)
 
         overall = Estimate.from_se(
-            est, self._se(f), level=self.level, n_obs=self.n_obs, n_units=self.n_units,
-            n_clusters=self.n_clusters, method=f"Callaway-Sant'Anna ({self.method}, "
-            f"{self.control} controls), {type}", backend=self.backend,
-            extra={"aggregation": type, "control": self.control,
-                   "base_period": self.base_period, "anticipation": self.anticipation,
-                   "cluster": self.cluster, "notes": list(self.notes) + notes})
+            est,
+            self._se(f),
+            level=self.level,
+            n_obs=self.n_obs,
+            n_units=self.n_units,
+            n_clusters=self.n_clusters,
+            method=f"Callaway-Sant'Anna ({self.method}, {self.control} controls), {type}",
+            backend=self.backend,
+            extra={
+                "aggregation": type,
+                "control": self.control,
+                "base_period": self.base_period,
+                "anticipation": self.anticipation,
+                "cluster": self.cluster,
+                "notes": list(self.notes) + notes,
+            },
+        )
         if cell_if:
             vcov = self._vcov(np.column_stack(cell_if))
             se = np.sqrt(np.diag(vcov))
@@ -365,12 +429,18 @@ class StaggeredResult:
         crit = None
         if cband and len(se):
             scores = self._cluster_sum(np.column_stack(cell_if))
-            crit = multiplier_sup_t_crit(scores, se, level=self.level, n_boot=n_boot,
-                                         seed=seed)
-        return Aggregation(type=type, overall=overall, labels=_readonly(labels),
-                           att=_readonly(np.array(cell_att)), se=_readonly(se),
-                           vcov=_readonly(vcov), level=self.level, crit_value=crit,
-                           notes=tuple(notes))
+            crit = multiplier_sup_t_crit(scores, se, level=self.level, n_boot=n_boot, seed=seed)
+        return Aggregation(
+            type=type,
+            overall=overall,
+            labels=_readonly(labels),
+            att=_readonly(np.array(cell_att)),
+            se=_readonly(se),
+            vcov=_readonly(vcov),
+            level=self.level,
+            crit_value=crit,
+            notes=tuple(notes),
+        )
 
     def pretrend_test(self) -> PretrendTest:
         """Wald pre-test of parallel trends on all ATT(g,t) with ``t < g`` (R ``did``).
@@ -387,25 +457,31 @@ class StaggeredResult:
         if np.linalg.cond(v) > 1 / np.finfo(float).eps:
             raise ValueError("singular covariance of the pre-treatment ATT(g,t)")
         w = float(a @ np.linalg.solve(v, a))
-        return PretrendTest(statistic=w, df=len(pre), p_value=float(stats.chi2.sf(w, len(pre))),
-                            cells=tuple((float(self.cohort[i]), float(self.time[i]))
-                                        for i in pre))
+        return PretrendTest(
+            statistic=w,
+            df=len(pre),
+            p_value=float(stats.chi2.sf(w, len(pre))),
+            cells=tuple((float(self.cohort[i]), float(self.time[i])) for i in pre),
+        )
 
     def tidy(self) -> pd.DataFrame:
         """Return the group-time table with a ``term`` column (``ATT(g,t)``)."""
         tab = self.group_time()
-        tab.insert(0, "term", [f"ATT({g:g},{t:g})" for g, t in zip(tab.cohort, tab.time,
-                                                                   strict=True)])
+        tab.insert(
+            0, "term", [f"ATT({g:g},{t:g})" for g, t in zip(tab.cohort, tab.time, strict=True)]
+        )
         return tab
 
     def summary(self) -> str:
         """Return a text summary: settings, simple ATT, pre-test and the ATT(g,t) table."""
         simple = self.aggregate("simple").overall
-        lines = [f"Callaway-Sant'Anna ATT(g,t): method={self.method}, control={self.control}, "
-                 f"base_period={self.base_period}, anticipation={self.anticipation}, "
-                 f"covariates={list(self.covariates)}",
-                 f"units={self.n_units}, obs={self.n_obs}, clusters={self.n_clusters}",
-                 f"simple ATT: {simple.summary()}"]
+        lines = [
+            f"Callaway-Sant'Anna ATT(g,t): method={self.method}, control={self.control}, "
+            f"base_period={self.base_period}, anticipation={self.anticipation}, "
+            f"covariates={list(self.covariates)}",
+            f"units={self.n_units}, obs={self.n_obs}, clusters={self.n_clusters}",
+            f"simple ATT: {simple.summary()}",
+        ]
         try:
             lines.append(self.pretrend_test().summary())
         except ValueError as exc:
@@ -417,21 +493,34 @@ class StaggeredResult:
     def effect_summary(self) -> str:
         """Describe the overall effect in plain words."""
         o = self.aggregate("simple").overall
-        sig = "statistically different from zero" if o.p_value < 1 - self.level else \
-            "not statistically different from zero"
-        return (f"Averaged over treated cohorts and post-treatment periods, the estimated "
-                f"effect is {o.estimate:.3g} (SE {o.se:.3g}; {self.level:.0%} CI "
-                f"{o.ci_low:.3g} to {o.ci_high:.3g}), {sig} at the {1 - self.level:.0%} level.")
+        sig = (
+            "statistically different from zero"
+            if o.p_value < 1 - self.level
+            else "not statistically different from zero"
+        )
+        return (
+            f"Averaged over treated cohorts and post-treatment periods, the estimated "
+            f"effect is {o.estimate:.3g} (SE {o.se:.3g}; {self.level:.0%} CI "
+            f"{o.ci_low:.3g} to {o.ci_high:.3g}), {sig} at the {1 - self.level:.0%} level."
+        )
 
     def to_dict(self) -> dict[str, Any]:
         """Return a JSON-serialisable dict (settings, ATT(g,t), aggregations, pre-test)."""
         gt = self.group_time()
         out: dict[str, Any] = {
-            "estimator": "callaway_santanna", "method": self.method, "control": self.control,
-            "base_period": self.base_period, "anticipation": self.anticipation,
-            "covariates": list(self.covariates), "cluster": self.cluster,
-            "n_obs": self.n_obs, "n_units": self.n_units, "n_clusters": self.n_clusters,
-            "backend": self.backend, "level": self.level, "notes": list(self.notes),
+            "estimator": "callaway_santanna",
+            "method": self.method,
+            "control": self.control,
+            "base_period": self.base_period,
+            "anticipation": self.anticipation,
+            "covariates": list(self.covariates),
+            "cluster": self.cluster,
+            "n_obs": self.n_obs,
+            "n_units": self.n_units,
+            "n_clusters": self.n_clusters,
+            "backend": self.backend,
+            "level": self.level,
+            "notes": list(self.notes),
             "group_time": gt.astype(object).where(gt.notna(), None).to_dict("records"),
             "aggregations": {k: self.aggregate(k).to_dict() for k in _LABEL},
         }
@@ -453,9 +542,20 @@ def _check_options(*, control: str, method: str, base_period: str) -> None:
 
 
 # ---------------------------------------------------------------------- data preparation
-def _prepare(df: pd.DataFrame, *, outcome: str, unit: str, time: str, cohort: str,
-             covariates: Sequence[str], cluster: str | None, control: str, anticipation: int,
-             notes: _checks.Notes, balance: bool = True) -> pd.DataFrame:
+def _prepare(
+    df: pd.DataFrame,
+    *,
+    outcome: str,
+    unit: str,
+    time: str,
+    cohort: str,
+    covariates: Sequence[str],
+    cluster: str | None,
+    control: str,
+    anticipation: int,
+    notes: _checks.Notes,
+    balance: bool = True,
+) -> pd.DataFrame:
     """Validate and clean the panel (see :func:`staggered` for the rules).
 
     ``balance=False`` keeps units not observed in every period (``allow_unbalanced``).
@@ -470,8 +570,11 @@ def _prepare(df: pd.DataFrame, *, outcome: str, unit: str, time: str, cohort: st
     g = _checks.normalise_cohort(df, unit=unit, cohort=cohort)
     if cluster is not None and cluster != unit:
         _checks.require_nested(df, unit=unit, cluster=cluster)
-    cols = list(dict.fromkeys([unit, time, outcome, *covariates]
-                              + ([cluster] if cluster and cluster != unit else [])))
+    cols = list(
+        dict.fromkeys(
+            [unit, time, outcome, *covariates] + ([cluster] if cluster and cluster != unit else [])
+        )
+    )
     d = df[cols].copy()
     d["_cohort"] = g.to_numpy()
     d = _checks.drop_missing_rows(d, [outcome, *covariates], notes)
@@ -481,35 +584,56 @@ def _prepare(df: pd.DataFrame, *, outcome: str, unit: str, time: str, cohort: st
     ucoh = d.groupby(unit)["_cohort"].first()
     late = ucoh.index[ucoh > periods[-1]]
     if len(late):
-        notes.add(f"{len(late)} unit(s) have a cohort after the last period ({periods[-1]:g}); "
-                  "they are treated as never treated within the data window (R did's rule)")
+        notes.add(
+            f"{len(late)} unit(s) have a cohort after the last period ({periods[-1]:g}); "
+            "they are treated as never treated within the data window (R did's rule)"
+        )
         d.loc[d[unit].isin(late), "_cohort"] = 0.0
     early = ucoh.index[(ucoh > 0) & (ucoh - anticipation <= periods[0])]
     if len(early):
-        notes.add(f"dropped {len(early)} unit(s) already treated (cohort - anticipation <= "
-                  f"first period {periods[0]:g}): no untreated period to compare (R did's rule)")
+        notes.add(
+            f"dropped {len(early)} unit(s) already treated (cohort - anticipation <= "
+            f"first period {periods[0]:g}): no untreated period to compare (R did's rule)"
+        )
         d = d.loc[~d[unit].isin(early)]
     gvals = set(np.unique(d["_cohort"])) - {0.0}
     off_grid = sorted(x for x in gvals if x not in set(periods))
     if off_grid:
-        notes.add(f"cohort value(s) {off_grid} are not observed periods; their ATT(g,t) use "
-                  "the nearest observed base period (R did's positional rule)")
+        notes.add(
+            f"cohort value(s) {off_grid} are not observed periods; their ATT(g,t) use "
+            "the nearest observed base period (R did's positional rule)"
+        )
     if not gvals:
         raise fail(_checks.SOURCE, "no treated cohort left in the data window", column=cohort)
     if control == "never" and not (d["_cohort"] == 0).any():
-        raise fail(_checks.SOURCE, "control='never' needs never-treated units (cohort 0 or "
-                                   "missing) and there are none; use control='notyet'",
-                   column=cohort, rows=list(df.index[:5]))
+        raise fail(
+            _checks.SOURCE,
+            "control='never' needs never-treated units (cohort 0 or "
+            "missing) and there are none; use control='notyet'",
+            column=cohort,
+            rows=list(df.index[:5]),
+        )
     if d.empty:
         raise fail(_checks.SOURCE, "no rows left after removing missing values")
     return d
 
 
-def staggered(df: pd.DataFrame, *, outcome: str, unit: str, time: str, cohort: str,
-              control: Control = "never", method: Method = "dr",
-              covariates: Sequence[str] | None = None, cluster: str | None = None,
-              anticipation: int = 0, base_period: Literal["varying", "universal"] = "varying",
-              level: float = 0.95, allow_unbalanced: bool = False) -> StaggeredResult:
+def staggered(
+    df: pd.DataFrame,
+    *,
+    outcome: str,
+    unit: str,
+    time: str,
+    cohort: str,
+    control: Control = "never",
+    method: Method = "dr",
+    covariates: Sequence[str] | None = None,
+    cluster: str | None = None,
+    anticipation: int = 0,
+    base_period: Literal["varying", "universal"] = "varying",
+    level: float = 0.95,
+    allow_unbalanced: bool = False,
+) -> StaggeredResult:
     """Estimate Callaway & Sant'Anna (2021) group-time average treatment effects.
 
     Parameters
@@ -562,29 +686,61 @@ def staggered(df: pd.DataFrame, *, outcome: str, unit: str, time: str, cohort: s
     if allow_unbalanced:
         from analysis.did.unbalanced import staggered_unbalanced
 
-        return staggered_unbalanced(df, outcome=outcome, unit=unit, time=time, cohort=cohort,
-                                    control=control, method=method, covariates=covariates,
-                                    cluster=cluster, anticipation=anticipation,
-                                    base_period=base_period, level=level)
+        return staggered_unbalanced(
+            df,
+            outcome=outcome,
+            unit=unit,
+            time=time,
+            cohort=cohort,
+            control=control,
+            method=method,
+            covariates=covariates,
+            cluster=cluster,
+            anticipation=anticipation,
+            base_period=base_period,
+            level=level,
+        )
     import diff_diff
 
     _check_options(control=control, method=method, base_period=base_period)
     covariates = list(covariates or [])
     notes = _checks.Notes()
-    d = _prepare(df, outcome=outcome, unit=unit, time=time, cohort=cohort,
-                 covariates=covariates, cluster=cluster, control=control,
-                 anticipation=anticipation, notes=notes)
+    d = _prepare(
+        df,
+        outcome=outcome,
+        unit=unit,
+        time=time,
+        cohort=cohort,
+        covariates=covariates,
+        cluster=cluster,
+        control=control,
+        anticipation=anticipation,
+        notes=notes,
+    )
 
-    est = diff_diff.CallawaySantAnna(control_group=_CONTROL[control], estimation_method=method,
-                                     anticipation=anticipation, base_period=base_period,
-                                     alpha=1 - level, n_bootstrap=0)
+    est = diff_diff.CallawaySantAnna(
+        control_group=_CONTROL[control],
+        estimation_method=method,
+        anticipation=anticipation,
+        base_period=base_period,
+        alpha=1 - level,
+        n_bootstrap=0,
+    )
     with quiet_backend():
-        res = est.fit(d, outcome=outcome, unit=unit, time=time, first_treat="_cohort",
-                      covariates=covariates or None)
+        res = est.fit(
+            d,
+            outcome=outcome,
+            unit=unit,
+            time=time,
+            first_treat="_cohort",
+            covariates=covariates or None,
+        )
     kit = getattr(res, "_aggregation_kit", None)
     if kit is None:  # pragma: no cover - guards a diff-diff upgrade
-        raise RuntimeError("diff-diff result carries no influence functions "
-                           "(_aggregation_kit); the pinned diff-diff 3.13 is required")
+        raise RuntimeError(
+            "diff-diff result carries no influence functions "
+            "(_aggregation_kit); the pinned diff-diff 3.13 is required"
+        )
     book = kit.bookkeeping
     # diff-diff orders units as ``groupby(unit)`` does (sorted ids); the kit only keeps
     # positions, so rebuild the ids and check the alignment through the cohorts.
@@ -592,8 +748,9 @@ def staggered(df: pd.DataFrame, *, outcome: str, unit: str, time: str, cohort: s
     all_units = by_unit.index.to_numpy()
     unit_cohort = np.asarray(book["unit_cohorts"], dtype=float)
     unit_cohort = np.where(np.isfinite(unit_cohort), unit_cohort, 0.0)
-    if len(unit_cohort) != len(all_units) or not np.array_equal(unit_cohort,
-                                                                 by_unit.to_numpy(float)):
+    if len(unit_cohort) != len(all_units) or not np.array_equal(
+        unit_cohort, by_unit.to_numpy(float)
+    ):
         raise RuntimeError("cannot align diff-diff's influence functions with the units")
 
     cells = sorted(res.group_time_effects)
@@ -601,8 +758,10 @@ def staggered(df: pd.DataFrame, *, outcome: str, unit: str, time: str, cohort: s
     finite = np.isfinite(effects)
     if not finite.all():
         skipped = [c for c, ok in zip(cells, finite, strict=True) if not ok]
-        notes.add(f"{len(skipped)} ATT(g,t) could not be estimated and are left out "
-                  f"(first: {skipped[:5]})")
+        notes.add(
+            f"{len(skipped)} ATT(g,t) could not be estimated and are left out "
+            f"(first: {skipped[:5]})"
+        )
         cells = [c for c, ok in zip(cells, finite, strict=True) if ok]
     psi = np.zeros((len(all_units), len(cells)))
     for j, c in enumerate(cells):
@@ -611,8 +770,7 @@ def staggered(df: pd.DataFrame, *, outcome: str, unit: str, time: str, cohort: s
             continue
         psi[np.asarray(info["treated_idx"], dtype=int), j] += info["treated_inf"]
         psi[np.asarray(info["control_idx"], dtype=int), j] += info["control_inf"]
-    is_ref = np.array([bool(res.group_time_effects[c].get("is_reference", False))
-                       for c in cells])
+    is_ref = np.array([bool(res.group_time_effects[c].get("is_reference", False)) for c in cells])
 
     if cluster is not None and cluster != unit:
         cl = d.groupby(unit)[cluster].first().reindex(all_units)
@@ -624,10 +782,21 @@ def staggered(df: pd.DataFrame, *, outcome: str, unit: str, time: str, cohort: s
     return StaggeredResult(
         cohort=_readonly(np.array([c[0] for c in cells], dtype=float)),
         time=_readonly(np.array([c[1] for c in cells], dtype=float)),
-        att=_readonly(np.array([res.group_time_effects[c]["effect"] for c in cells],
-                               dtype=float)),
-        is_reference=_readonly(is_ref), psi=_readonly(psi), unit_cohort=_readonly(unit_cohort),
-        unit_cluster=_readonly(np.asarray(codes)), control=control, method=method,
-        base_period=base_period, anticipation=anticipation, covariates=tuple(covariates),
-        level=level, n_obs=len(d), n_units=len(all_units), n_clusters=int(n_clusters),
-        cluster=cluster, backend=version("diff-diff"), notes=tuple(notes))
+        att=_readonly(np.array([res.group_time_effects[c]["effect"] for c in cells], dtype=float)),
+        is_reference=_readonly(is_ref),
+        psi=_readonly(psi),
+        unit_cohort=_readonly(unit_cohort),
+        unit_cluster=_readonly(np.asarray(codes)),
+        control=control,
+        method=method,
+        base_period=base_period,
+        anticipation=anticipation,
+        covariates=tuple(covariates),
+        level=level,
+        n_obs=len(d),
+        n_units=len(all_units),
+        n_clusters=int(n_clusters),
+        cluster=cluster,
+        backend=version("diff-diff"),
+        notes=tuple(notes),
+    )

@@ -35,9 +35,17 @@ def fit_feols(formula: str, data: pd.DataFrame, cluster: str):
         return pf.feols(formula, data=data, vcov={"CRV1": cluster})
 
 
-def twfe(df: pd.DataFrame, *, outcome: str, unit: str, time: str, treated: str,
-         cluster: str | None = None, covariates: Sequence[str] | None = None,
-         level: float = 0.95) -> Estimate:
+def twfe(
+    df: pd.DataFrame,
+    *,
+    outcome: str,
+    unit: str,
+    time: str,
+    treated: str,
+    cluster: str | None = None,
+    covariates: Sequence[str] | None = None,
+    level: float = 0.95,
+) -> Estimate:
     """Estimate the static TWFE coefficient on the treated-and-post indicator.
 
     Parameters
@@ -64,8 +72,15 @@ def twfe(df: pd.DataFrame, *, outcome: str, unit: str, time: str, treated: str,
     """
     covariates = list(covariates or [])
     notes = _checks.Notes()
-    d = _checks.prepare_panel(df, outcome=outcome, unit=unit, time=time,
-                       columns=[treated, cluster, *covariates], numeric=covariates, notes=notes)
+    d = _checks.prepare_panel(
+        df,
+        outcome=outcome,
+        unit=unit,
+        time=time,
+        columns=[treated, cluster, *covariates],
+        numeric=covariates,
+        notes=notes,
+    )
     _checks.cohort_from_indicator(d, unit=unit, time=time, treated=treated)
     if d[treated].nunique() < 2:
         raise _checks.fail(_checks.SOURCE, "treated indicator has no variation", column=treated)
@@ -77,8 +92,18 @@ def twfe(df: pd.DataFrame, *, outcome: str, unit: str, time: str, treated: str,
     fit = fit_feols(formula, data, cl_name)
     n_clusters = int(data[cl_name].nunique())
     return Estimate.from_se(
-        float(fit.coef()["_d"]), float(fit.se()["_d"]), df=n_clusters - 1, level=level,
-        n_obs=int(fit._N), n_units=int(data["_unit"].nunique()), n_clusters=n_clusters,
-        method="TWFE (unit + time fixed effects)", backend=version("pyfixest"),
-        extra={"formula": f"{outcome} ~ {' + '.join([treated, *covariates])} | {unit} + {time}",
-               "cluster": cl, "notes": list(notes)})
+        float(fit.coef()["_d"]),
+        float(fit.se()["_d"]),
+        df=n_clusters - 1,
+        level=level,
+        n_obs=int(fit._N),
+        n_units=int(data["_unit"].nunique()),
+        n_clusters=n_clusters,
+        method="TWFE (unit + time fixed effects)",
+        backend=version("pyfixest"),
+        extra={
+            "formula": f"{outcome} ~ {' + '.join([treated, *covariates])} | {unit} + {time}",
+            "cluster": cl,
+            "notes": list(notes),
+        },
+    )

@@ -27,9 +27,16 @@ from analysis.did._inference import version
 from analysis.estimate import Estimate
 
 
-def did_2x2(df: pd.DataFrame, *, outcome: str, treated: str, post: str,
-            cluster: str | None = None, covariates: Sequence[str] | None = None,
-            level: float = 0.95) -> Estimate:
+def did_2x2(
+    df: pd.DataFrame,
+    *,
+    outcome: str,
+    treated: str,
+    post: str,
+    cluster: str | None = None,
+    covariates: Sequence[str] | None = None,
+    level: float = 0.95,
+) -> Estimate:
     r"""Estimate the 2×2 DiD coefficient :math:`\delta` on treated × post.
 
     Parameters
@@ -64,8 +71,9 @@ def did_2x2(df: pd.DataFrame, *, outcome: str, treated: str, post: str,
         _checks.require_numeric(df, col)
     _checks.require_binary(df, treated)
     _checks.require_binary(df, post)
-    cols = list(dict.fromkeys([outcome, treated, post, *covariates]
-                              + ([cluster] if cluster else [])))
+    cols = list(
+        dict.fromkeys([outcome, treated, post, *covariates] + ([cluster] if cluster else []))
+    )
     d = _checks.drop_missing_rows(df[cols].copy(), [outcome, *covariates], notes)
     if cluster:
         _checks.require_no_missing(d, cluster)
@@ -74,9 +82,11 @@ def did_2x2(df: pd.DataFrame, *, outcome: str, treated: str, post: str,
     cells = {(a, b): int(((tr == a) & (po == b)).sum()) for a in (0, 1) for b in (0, 1)}
     empty = [k for k, n in cells.items() if n == 0]
     if empty:
-        raise _checks.fail(_checks.SOURCE, f"every treated x post cell needs observations; "
-                                           f"empty (treated, post) cells: {empty}",
-                           column=treated)
+        raise _checks.fail(
+            _checks.SOURCE,
+            f"every treated x post cell needs observations; empty (treated, post) cells: {empty}",
+            column=treated,
+        )
     x = np.column_stack([np.ones(len(d)), tr, po, tr * po, d[covariates].to_numpy(float)])
     names = ["const", treated, post, f"{treated}:{post}", *covariates]
     model = sm.OLS(d[outcome].to_numpy(float), pd.DataFrame(x, columns=names))
@@ -90,12 +100,25 @@ def did_2x2(df: pd.DataFrame, *, outcome: str, treated: str, post: str,
         n_clusters, dof = None, None
     term = f"{treated}:{post}"
     y = d[outcome].to_numpy(float)
-    means = {f"treated={a},post={b}": float(y[(tr == a) & (po == b)].mean())
-             for a in (0, 1) for b in (0, 1)}
+    means = {
+        f"treated={a},post={b}": float(y[(tr == a) & (po == b)].mean())
+        for a in (0, 1)
+        for b in (0, 1)
+    }
     return Estimate.from_se(
-        float(fit.params[term]), float(fit.bse[term]), df=dof, level=level, n_obs=len(d),
-        n_units=int(d[cluster].nunique()) if cluster else None, n_clusters=n_clusters,
-        method="2x2 DiD (OLS, treated x post)", backend=version("statsmodels"),
-        extra={"cell_means": means, "cell_sizes": {f"treated={a},post={b}": n
-                                                   for (a, b), n in cells.items()},
-               "se_type": "cluster CR1" if cluster else "HC1", "notes": list(notes)})
+        float(fit.params[term]),
+        float(fit.bse[term]),
+        df=dof,
+        level=level,
+        n_obs=len(d),
+        n_units=int(d[cluster].nunique()) if cluster else None,
+        n_clusters=n_clusters,
+        method="2x2 DiD (OLS, treated x post)",
+        backend=version("statsmodels"),
+        extra={
+            "cell_means": means,
+            "cell_sizes": {f"treated={a},post={b}": n for (a, b), n in cells.items()},
+            "se_type": "cluster CR1" if cluster else "HC1",
+            "notes": list(notes),
+        },
+    )

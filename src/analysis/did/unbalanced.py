@@ -20,11 +20,21 @@ def _ro(a: Any, dtype: Any = float) -> np.ndarray:
     return a
 
 
-def staggered_unbalanced(df: pd.DataFrame, *, outcome: str, unit: str, time: str,
-                     cohort: str, control: str = "never", method: str = "dr",
-                     covariates: Sequence[str] | None = None, cluster: str | None = None,
-                     anticipation: int = 0, base_period: str = "varying",
-                     level: float = 0.95) -> StaggeredResult:
+def staggered_unbalanced(
+    df: pd.DataFrame,
+    *,
+    outcome: str,
+    unit: str,
+    time: str,
+    cohort: str,
+    control: str = "never",
+    method: str = "dr",
+    covariates: Sequence[str] | None = None,
+    cluster: str | None = None,
+    anticipation: int = 0,
+    base_period: str = "varying",
+    level: float = 0.95,
+) -> StaggeredResult:
     r"""Callaway-Sant'Anna ATT(g,t) on an unbalanced panel (cell-wise balanced).
 
     Same model, estimand, options and result as :func:`analysis.did.staggered` (see there),
@@ -59,25 +69,48 @@ def staggered_unbalanced(df: pd.DataFrame, *, outcome: str, unit: str, time: str
     _check_options(control=control, method=method, base_period=base_period)
     covariates = list(covariates or [])
     notes = _checks.Notes()
-    d = _prepare(df, outcome=outcome, unit=unit, time=time, cohort=cohort,
-                 covariates=covariates, cluster=cluster, control=control,
-                 anticipation=anticipation, notes=notes, balance=False)
+    d = _prepare(
+        df,
+        outcome=outcome,
+        unit=unit,
+        time=time,
+        cohort=cohort,
+        covariates=covariates,
+        cluster=cluster,
+        control=control,
+        anticipation=anticipation,
+        notes=notes,
+        balance=False,
+    )
     periods = np.sort(d[time].unique())
     counts = d.groupby(unit)[time].nunique()
     if (counts < len(periods)).any():
-        notes.add(f"unbalanced panel used cell by cell: {int((counts < len(periods)).sum())} of "
-                  f"{len(counts)} units are not observed in all {len(periods)} periods; each "
-                  "ATT(g,t) uses the units observed in its base period and in t")
+        notes.add(
+            f"unbalanced panel used cell by cell: {int((counts < len(periods)).sum())} of "
+            f"{len(counts)} units are not observed in all {len(periods)} periods; each "
+            "ATT(g,t) uses the units observed in its base period and in t"
+        )
 
-    est = diff_diff.CallawaySantAnna(control_group=_CONTROL[control], estimation_method=method,
-                                     anticipation=anticipation, base_period=base_period,
-                                     alpha=1 - level, n_bootstrap=0)
+    est = diff_diff.CallawaySantAnna(
+        control_group=_CONTROL[control],
+        estimation_method=method,
+        anticipation=anticipation,
+        base_period=base_period,
+        alpha=1 - level,
+        n_bootstrap=0,
+    )
     with quiet_backend(), warnings.catch_warnings():
         # diff-diff's warnings (unbalanced panel, non-estimable cells, small propensity
         # samples) are replaced by the notes recorded here
         warnings.simplefilter("ignore")
-        res = est.fit(d, outcome=outcome, unit=unit, time=time, first_treat="_cohort",
-                      covariates=covariates or None)
+        res = est.fit(
+            d,
+            outcome=outcome,
+            unit=unit,
+            time=time,
+            first_treat="_cohort",
+            covariates=covariates or None,
+        )
     kit = getattr(res, "_aggregation_kit", None)
     if kit is None:  # pragma: no cover - guards a diff-diff upgrade
         raise RuntimeError("diff-diff result carries no influence functions")
@@ -85,15 +118,18 @@ def staggered_unbalanced(df: pd.DataFrame, *, outcome: str, unit: str, time: str
     all_units = by_unit.index.to_numpy()
     unit_cohort = np.asarray(kit.bookkeeping["unit_cohorts"], dtype=float)
     unit_cohort = np.where(np.isfinite(unit_cohort), unit_cohort, 0.0)
-    if len(unit_cohort) != len(all_units) or not np.array_equal(unit_cohort,
-                                                                 by_unit.to_numpy(float)):
+    if len(unit_cohort) != len(all_units) or not np.array_equal(
+        unit_cohort, by_unit.to_numpy(float)
+    ):
         raise RuntimeError("cannot align diff-diff's influence functions with the units")
     cells = sorted(res.group_time_effects)
     finite = [np.isfinite(res.group_time_effects[c]["effect"]) for c in cells]
     if not all(finite):
         skipped = [c for c, ok in zip(cells, finite, strict=True) if not ok]
-        notes.add(f"{len(skipped)} ATT(g,t) without units observed in both periods left out: "
-                  + ", ".join(f"(g={int(a)}, t={int(b)})" for a, b in skipped[:5]))
+        notes.add(
+            f"{len(skipped)} ATT(g,t) without units observed in both periods left out: "
+            + ", ".join(f"(g={int(a)}, t={int(b)})" for a, b in skipped[:5])
+        )
         cells = [c for c, ok in zip(cells, finite, strict=True) if ok]
     psi = np.zeros((len(all_units), len(cells)))
     for j, c in enumerate(cells):
@@ -110,13 +146,23 @@ def staggered_unbalanced(df: pd.DataFrame, *, outcome: str, unit: str, time: str
     else:
         codes, n_clusters = np.arange(len(all_units)), len(all_units)
     return StaggeredResult(
-        cohort=_ro([c[0] for c in cells]), time=_ro([c[1] for c in cells]),
+        cohort=_ro([c[0] for c in cells]),
+        time=_ro([c[1] for c in cells]),
         att=_ro([res.group_time_effects[c]["effect"] for c in cells]),
-        is_reference=_ro(is_ref, bool), psi=_ro(psi), unit_cohort=_ro(unit_cohort),
-        unit_cluster=_ro(codes, int), control=control, method=method,
-        base_period=base_period, anticipation=anticipation, covariates=tuple(covariates),
-        level=level, n_obs=len(d), n_units=len(all_units), n_clusters=int(n_clusters),
-        cluster=cluster, backend=f"{version('diff-diff')} (unbalanced, cell-wise)",
-        notes=tuple(notes))
-
-
+        is_reference=_ro(is_ref, bool),
+        psi=_ro(psi),
+        unit_cohort=_ro(unit_cohort),
+        unit_cluster=_ro(codes, int),
+        control=control,
+        method=method,
+        base_period=base_period,
+        anticipation=anticipation,
+        covariates=tuple(covariates),
+        level=level,
+        n_obs=len(d),
+        n_units=len(all_units),
+        n_clusters=int(n_clusters),
+        cluster=cluster,
+        backend=f"{version('diff-diff')} (unbalanced, cell-wise)",
+        notes=tuple(notes),
+    )

@@ -112,8 +112,7 @@ class PerUnitAboveBaseline:
 
     def describe(self, unit: str = "unit") -> str:
         """Plain-words rule."""
-        return (f"{format_eur(self.price_cents)} per unit ({unit}) above baseline "
-                f"'{self.baseline}'")
+        return f"{format_eur(self.price_cents)} per unit ({unit}) above baseline '{self.baseline}'"
 
 
 @dataclass(frozen=True)
@@ -129,8 +128,10 @@ class LinearBand:
     def describe(self, unit: str = "unit") -> str:
         """Plain-words rule."""
         amount = format_eur(self.amount_cents) if self.amount_cents is not None else "the cap"
-        return (f"{amount} × share of the way from {self.threshold} to {self.target} {unit} "
-                "(0 below the threshold, all of it at the target)")
+        return (
+            f"{amount} × share of the way from {self.threshold} to {self.target} {unit} "
+            "(0 below the threshold, all of it at the target)"
+        )
 
 
 @dataclass(frozen=True)
@@ -163,10 +164,12 @@ class ImpactBased:
         """Plain-words rule."""
         ids = sorted(set(self.estimate.values()))
         n = f"'{self.n_metric}'" if self.n_metric else f"{self.n}"
-        bound = {"point": "point estimate", "lower_ci": "lower CI bound",
-                 "upper_ci": "upper CI bound"}[self.use]
-        return (f"{format_eur(self.price_cents)} × N ({n}) × max(0, {bound} of "
-                f"{', '.join(ids)})")
+        bound = {
+            "point": "point estimate",
+            "lower_ci": "lower CI bound",
+            "upper_ci": "upper CI bound",
+        }[self.use]
+        return f"{format_eur(self.price_cents)} × N ({n}) × max(0, {bound} of {', '.join(ids)})"
 
 
 @dataclass(frozen=True)
@@ -303,9 +306,11 @@ class Agreement:
         """One line that a report must show next to any payment figure."""
         if self.status == "SIGNED":
             return f"SIGNED agreement ({self.metadata.get('source_document', '')})."
-        return (f"{self.status} agreement: every parameter is an assumption. The parameters of "
-                "the signed SIINC agreement are not public; these figures show how the "
-                "mechanism works and are not payment amounts.")
+        return (
+            f"{self.status} agreement: every parameter is an assumption. The parameters of "
+            "the signed SIINC agreement are not public; these figures show how the "
+            "mechanism works and are not payment amounts."
+        )
 
     def tidy(self) -> pd.DataFrame:
         """One row per metric: the contract recap a report shows (§5.2 item 1)."""
@@ -315,64 +320,102 @@ class Agreement:
             base = None
             if isinstance(r, PerUnitAboveBaseline):
                 base = self.baselines[r.baseline].describe()
-            rows.append({
-                "metric": m.id, "definition": m.definition, "unit": m.unit,
-                "eligible_cohort": m.eligible_cohort, "data_source": m.data_source,
-                "rule": r.type, "rule_text": r.describe(m.unit), "baseline": base,
-                "gates": "; ".join(self.gates[g].describe() for g in r.gates) or None,
-                "cap": format_eur(m.cap_cents) if m.cap_cents is not None else None,
-                "periods": ", ".join(m.periods),
-            })
+            rows.append(
+                {
+                    "metric": m.id,
+                    "definition": m.definition,
+                    "unit": m.unit,
+                    "eligible_cohort": m.eligible_cohort,
+                    "data_source": m.data_source,
+                    "rule": r.type,
+                    "rule_text": r.describe(m.unit),
+                    "baseline": base,
+                    "gates": "; ".join(self.gates[g].describe() for g in r.gates) or None,
+                    "cap": format_eur(m.cap_cents) if m.cap_cents is not None else None,
+                    "periods": ", ".join(m.periods),
+                }
+            )
         return pd.DataFrame(rows)
 
     def calendar(self) -> pd.DataFrame:
         """Return the verification calendar with each period's cap."""
-        return pd.DataFrame([{
-            "period": p.id, "start": p.start, "end": p.end,
-            "verification_date": p.verification_date,
-            "period_cap": format_eur(self.caps.per_period.get(p.id)),
-            "metrics_verified": ", ".join(m.id for m in self.metrics if p.id in m.periods),
-        } for p in self.periods])
+        return pd.DataFrame(
+            [
+                {
+                    "period": p.id,
+                    "start": p.start,
+                    "end": p.end,
+                    "verification_date": p.verification_date,
+                    "period_cap": format_eur(self.caps.per_period.get(p.id)),
+                    "metrics_verified": ", ".join(m.id for m in self.metrics if p.id in m.periods),
+                }
+                for p in self.periods
+            ]
+        )
 
     def summary(self) -> str:
         """Return a few lines: status, metrics, caps."""
         paying = [m for m in self.metrics if m.pays]
-        return "\n".join([
-            f"{self.title} [{self.status}]",
-            self.status_line(),
-            f"{len(self.periods)} periods ({self.periods[0].start} to {self.periods[-1].end}), "
-            f"{len(paying)} paid metrics, {len(self.metrics) - len(paying)} verified-only; "
-            f"total ceiling {format_eur(self.caps.total_cents)}.",
-        ])
+        return "\n".join(
+            [
+                f"{self.title} [{self.status}]",
+                self.status_line(),
+                f"{len(self.periods)} periods ({self.periods[0].start} to {self.periods[-1].end}), "
+                f"{len(paying)} paid metrics, {len(self.metrics) - len(paying)} verified-only; "
+                f"total ceiling {format_eur(self.caps.total_cents)}.",
+            ]
+        )
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-serialisable recap (no example inputs)."""
         return {
-            "source": self.source, "status": self.status, "title": self.title,
-            "note": self.note, "currency": self.currency, "rounding": self.rounding,
+            "source": self.source,
+            "status": self.status,
+            "title": self.title,
+            "note": self.note,
+            "currency": self.currency,
+            "rounding": self.rounding,
             "allocation": self.allocation,
-            "periods": [{"id": p.id, "start": p.start.isoformat(), "end": p.end.isoformat(),
-                         "verification_date": p.verification_date.isoformat()}
-                        for p in self.periods],
+            "periods": [
+                {
+                    "id": p.id,
+                    "start": p.start.isoformat(),
+                    "end": p.end.isoformat(),
+                    "verification_date": p.verification_date.isoformat(),
+                }
+                for p in self.periods
+            ],
             "metrics": self.tidy().to_dict(orient="records"),
-            "caps": {"total_cents": self.caps.total_cents,
-                     "per_period_cents": dict(self.caps.per_period)},
+            "caps": {
+                "total_cents": self.caps.total_cents,
+                "per_period_cents": dict(self.caps.per_period),
+            },
         }
 
-    def with_changes(self, *, baselines: Mapping[str, Baseline] | None = None,
-                     impact_use: str | None = None,
-                     baseline_use: str | None = None) -> Agreement:
+    def with_changes(
+        self,
+        *,
+        baselines: Mapping[str, Baseline] | None = None,
+        impact_use: str | None = None,
+        baseline_use: str | None = None,
+    ) -> Agreement:
         """Return a copy with replaced baselines and/or estimate bounds (for sensitivity)."""
         new_baselines = dict(self.baselines)
         if baselines:
             new_baselines.update(baselines)
         if baseline_use is not None:
-            new_baselines = {k: (replace(b, use=baseline_use) if b.type == "counterfactual"
-                                 else b) for k, b in new_baselines.items()}
+            new_baselines = {
+                k: (replace(b, use=baseline_use) if b.type == "counterfactual" else b)
+                for k, b in new_baselines.items()
+            }
         metrics = self.metrics
         if impact_use is not None:
-            metrics = tuple(replace(m, rule=replace(m.rule, use=impact_use))
-                            if isinstance(m.rule, ImpactBased) else m for m in metrics)
+            metrics = tuple(
+                replace(m, rule=replace(m.rule, use=impact_use))
+                if isinstance(m.rule, ImpactBased)
+                else m
+                for m in metrics
+            )
         return replace(self, baselines=new_baselines, metrics=metrics)
 
 
@@ -405,8 +448,9 @@ class _Checker:
             raise DataValidationError(self.source, self.violations)
 
     # -- shapes -------------------------------------------------------------------------
-    def mapping(self, obj: Any, path: str, *, required: Sequence[str],
-                optional: Sequence[str] = ()) -> Mapping[str, Any] | None:
+    def mapping(
+        self, obj: Any, path: str, *, required: Sequence[str], optional: Sequence[str] = ()
+    ) -> Mapping[str, Any] | None:
         if not isinstance(obj, Mapping):
             self.add(path, f"must be a mapping (key: value), got {type(obj).__name__}")
             return None
@@ -416,8 +460,10 @@ class _Checker:
         allowed = set(required) | set(optional)
         for k in obj:
             if k not in allowed:
-                self.add(f"{path}.{k}" if path else str(k),
-                         f"unknown key (allowed: {', '.join(sorted(allowed))})")
+                self.add(
+                    f"{path}.{k}" if path else str(k),
+                    f"unknown key (allowed: {', '.join(sorted(allowed))})",
+                )
         return obj
 
     def seq(self, obj: Any, path: str, *, min_len: int = 0) -> list[Any]:
@@ -430,8 +476,15 @@ class _Checker:
             self.add(path, f"must list at least {min_len} item(s)")
         return obj
 
-    def text(self, obj: Mapping[str, Any], key: str, path: str, *,
-             required: bool = True, choices: Sequence[str] | None = None) -> str | None:
+    def text(
+        self,
+        obj: Mapping[str, Any],
+        key: str,
+        path: str,
+        *,
+        required: bool = True,
+        choices: Sequence[str] | None = None,
+    ) -> str | None:
         v = obj.get(key)
         if v is None:
             return None  # a missing required key was reported by mapping()
@@ -448,20 +501,27 @@ class _Checker:
         if v is None:
             return None
         if not isinstance(v, str) or not v or any(c.isspace() for c in v):
-            self.add(f"{path}.{key}", f"must be an identifier (a string without spaces), "
-                     f"got {v!r}")
+            self.add(f"{path}.{key}", f"must be an identifier (a string without spaces), got {v!r}")
             return None
         return v
 
-    def number(self, obj: Mapping[str, Any], key: str, path: str, *,
-               positive: bool = False, nonneg: bool = False) -> Decimal | None:
+    def number(
+        self,
+        obj: Mapping[str, Any],
+        key: str,
+        path: str,
+        *,
+        positive: bool = False,
+        nonneg: bool = False,
+    ) -> Decimal | None:
         v = obj.get(key)
         if v is None:
             return None
         return self.number_value(v, f"{path}.{key}", positive=positive, nonneg=nonneg)
 
-    def number_value(self, v: Any, path: str, *, positive: bool = False,
-                     nonneg: bool = False) -> Decimal | None:
+    def number_value(
+        self, v: Any, path: str, *, positive: bool = False, nonneg: bool = False
+    ) -> Decimal | None:
         try:
             d = to_decimal(v)
         except ValueError:
@@ -478,8 +538,9 @@ class _Checker:
             return None
         return d
 
-    def money(self, obj: Mapping[str, Any], key: str, path: str, *,
-              what: str = "amount") -> int | None:
+    def money(
+        self, obj: Mapping[str, Any], key: str, path: str, *, what: str = "amount"
+    ) -> int | None:
         v = obj.get(key)
         if v is None:
             return None
@@ -492,8 +553,9 @@ class _Checker:
                 raise ValueError(f"{v!r} is not within ±{MAX_ABS:.0E}")
             cents = euros_to_cents(d)
         except ValueError as err:
-            self.add(path, f"{what} must be a finite amount in EUR with at most two decimals "
-                     f"({err})")
+            self.add(
+                path, f"{what} must be a finite amount in EUR with at most two decimals ({err})"
+            )
             return None
         if cents < 0:
             self.add(path, f"{what} must not be negative, got {v!r}")
@@ -516,15 +578,19 @@ class _Checker:
         self.add(f"{path}.{key}", f"must be a date YYYY-MM-DD, got {v!r}")
         return None
 
-    def per_period(self, v: Any, path: str, period_ids: Sequence[str], conv: Any,
-                   ) -> dict[str, Any] | None:
+    def per_period(
+        self,
+        v: Any,
+        path: str,
+        period_ids: Sequence[str],
+        conv: Any,
+    ) -> dict[str, Any] | None:
         """Read a scalar (every period) or a mapping ``{period id: value}``."""
         if isinstance(v, Mapping):
             out = {}
             for k, x in v.items():
                 if k not in period_ids:
-                    self.add(f"{path}.{k}", f"unknown period id (periods: "
-                             f"{', '.join(period_ids)})")
+                    self.add(f"{path}.{k}", f"unknown period id (periods: {', '.join(period_ids)})")
                     continue
                 c = conv(x, f"{path}.{k}")
                 if c is not None:
@@ -566,8 +632,9 @@ def _parse_rule(ck: _Checker, raw: Any, path: str, period_ids: Sequence[str]) ->
             return None
         return PerUnitAboveBaseline(price_cents=price, baseline=base, gates=gates)
     if rtype == "linear_band":
-        r = ck.mapping(raw, path, required=("type", "threshold", "target"),
-                       optional=("amount", "gates"))
+        r = ck.mapping(
+            raw, path, required=("type", "threshold", "target"), optional=("amount", "gates")
+        )
         if r is None:
             return None
         th = ck.number(r, "threshold", path)
@@ -590,27 +657,42 @@ def _parse_rule(ck: _Checker, raw: Any, path: str, period_ids: Sequence[str]) ->
             return None
         return Step(target=tg, bonus_cents=bonus, gates=gates)
     if rtype == "impact_based":
-        r = ck.mapping(raw, path, required=("type", "price", "estimate", "use"),
-                       optional=("n", "n_metric", "gates"))
+        r = ck.mapping(
+            raw,
+            path,
+            required=("type", "price", "estimate", "use"),
+            optional=("n", "n_metric", "gates"),
+        )
         if r is None:
             return None
         price = ck.money(r, "price", path, what="price per unit of impact")
         use = ck.text(r, "use", path, choices=IMPACT_USES)
         est = None
         if r.get("estimate") is not None:
-            est = ck.per_period(r["estimate"], f"{path}.estimate", period_ids,
-                                lambda v, p: v if isinstance(v, str) and v else
-                                ck.add(p, f"must be an estimate id, got {v!r}"))
+            est = ck.per_period(
+                r["estimate"],
+                f"{path}.estimate",
+                period_ids,
+                lambda v, p: (
+                    v
+                    if isinstance(v, str) and v
+                    else ck.add(p, f"must be an estimate id, got {v!r}")
+                ),
+            )
         n = ck.number(r, "n", path, nonneg=True)
         n_metric = ck.ident(r, "n_metric", path)
         if (r.get("n") is None) == (r.get("n_metric") is None):
-            ck.add(f"{path}.n", "give exactly one of n (a fixed number of participants) or "
-                   "n_metric (a verified metric holding N)")
+            ck.add(
+                f"{path}.n",
+                "give exactly one of n (a fixed number of participants) or "
+                "n_metric (a verified metric holding N)",
+            )
         gates = _gates(ck, r, path)
         if len(ck.violations) > n_bad or price is None or use is None or est is None:
             return None
-        return ImpactBased(price_cents=price, estimate=est, use=use, n=n, n_metric=n_metric,
-                           gates=gates)
+        return ImpactBased(
+            price_cents=price, estimate=est, use=use, n=n, n_metric=n_metric, gates=gates
+        )
     r = ck.mapping(raw, path, required=("type",), optional=("gates",))
     if r is None:
         return None
@@ -620,12 +702,14 @@ def _parse_rule(ck: _Checker, raw: Any, path: str, period_ids: Sequence[str]) ->
     return NoPayment()
 
 
-def _parse_baseline(ck: _Checker, raw: Any, path: str, period_ids: Sequence[str],
-                    *, require_id: bool = True) -> Baseline | None:
+def _parse_baseline(
+    ck: _Checker, raw: Any, path: str, period_ids: Sequence[str], *, require_id: bool = True
+) -> Baseline | None:
     btype = raw.get("type") if isinstance(raw, Mapping) else None
     if btype not in BASELINE_TYPES:
-        ck.add(f"{path}.type", f"unknown baseline type {btype!r} (known: "
-               f"{', '.join(BASELINE_TYPES)})")
+        ck.add(
+            f"{path}.type", f"unknown baseline type {btype!r} (known: {', '.join(BASELINE_TYPES)})"
+        )
         return None
     idkey = ("id",) if require_id else ()
     n_bad = len(ck.violations)
@@ -638,28 +722,54 @@ def _parse_baseline(ck: _Checker, raw: Any, path: str, period_ids: Sequence[str]
         b = ck.mapping(raw, path, required=req, optional=("description", "source", "id"))
         if b is None:
             return None
-        values = (ck.per_period(b["value"], f"{path}.value", period_ids, num)
-                  if b.get("value") is not None else None)
+        values = (
+            ck.per_period(b["value"], f"{path}.value", period_ids, num)
+            if b.get("value") is not None
+            else None
+        )
         src = ck.text(b, "source", path) if b.get("source") is not None else ""
         if len(ck.violations) > n_bad or values is None:
             return None
-        return Baseline(id=str(b.get("id", "")), type=btype, values=values, source=src or "",
-                        description=str(b.get("description", "")))
-    b = ck.mapping(raw, path, required=(*idkey, "type", "estimate", "use"),
-                   optional=("scale_metric", "description", "source", "id"))
+        return Baseline(
+            id=str(b.get("id", "")),
+            type=btype,
+            values=values,
+            source=src or "",
+            description=str(b.get("description", "")),
+        )
+    b = ck.mapping(
+        raw,
+        path,
+        required=(*idkey, "type", "estimate", "use"),
+        optional=("scale_metric", "description", "source", "id"),
+    )
     if b is None:
         return None
-    est = (ck.per_period(b["estimate"], f"{path}.estimate", period_ids,
-                         lambda v, p: v if isinstance(v, str) and v else
-                         ck.add(p, f"must be an estimate id, got {v!r}"))
-           if b.get("estimate") is not None else None)
+    est = (
+        ck.per_period(
+            b["estimate"],
+            f"{path}.estimate",
+            period_ids,
+            lambda v, p: (
+                v if isinstance(v, str) and v else ck.add(p, f"must be an estimate id, got {v!r}")
+            ),
+        )
+        if b.get("estimate") is not None
+        else None
+    )
     use = ck.text(b, "use", path, choices=BASELINE_USES)
     scale = ck.ident(b, "scale_metric", path)
     if len(ck.violations) > n_bad or est is None or use is None:
         return None
-    return Baseline(id=str(b.get("id", "")), type="counterfactual", estimate=est, use=use,
-                    scale_metric=scale, source=str(b.get("source", "")),
-                    description=str(b.get("description", "")))
+    return Baseline(
+        id=str(b.get("id", "")),
+        type="counterfactual",
+        estimate=est,
+        use=use,
+        scale_metric=scale,
+        source=str(b.get("source", "")),
+        description=str(b.get("description", "")),
+    )
 
 
 def _unique_ids(ck: _Checker, items: Sequence[Any], path: str, what: str) -> None:
@@ -668,8 +778,9 @@ def _unique_ids(ck: _Checker, items: Sequence[Any], path: str, what: str) -> Non
         if isinstance(raw, Mapping) and isinstance(raw.get("id"), str):
             k = raw["id"]
             if k in seen:
-                ck.add(f"{path}[{i}].id", f"{what} ids must be unique; {k!r} is also "
-                       f"{path}[{seen[k]}]")
+                ck.add(
+                    f"{path}[{i}].id", f"{what} ids must be unique; {k!r} is also {path}[{seen[k]}]"
+                )
             else:
                 seen[k] = i
 
@@ -688,30 +799,52 @@ def parse_agreement(data: Any, *, source: str = "agreement mapping") -> Agreemen
         Listing every broken rule with its key path.
     """
     ck = _Checker(source)
-    top = ck.mapping(data, "", required=("metadata", "periods", "metrics", "caps"),
-                     optional=("baselines", "quality_gates", "estimates",
-                               "illustrative_example"))
+    top = ck.mapping(
+        data,
+        "",
+        required=("metadata", "periods", "metrics", "caps"),
+        optional=("baselines", "quality_gates", "estimates", "illustrative_example"),
+    )
     ck.raise_if_any()
     assert top is not None
 
     # -- metadata ------------------------------------------------------------------------
-    meta = ck.mapping(top["metadata"], "metadata",
-                      required=("status", "title", "currency"),
-                      optional=("note", "rounding", "allocation", "source_document", "version",
-                                "programme", "prepared_by", "last_updated", "notes")) or {}
+    meta = (
+        ck.mapping(
+            top["metadata"],
+            "metadata",
+            required=("status", "title", "currency"),
+            optional=(
+                "note",
+                "rounding",
+                "allocation",
+                "source_document",
+                "version",
+                "programme",
+                "prepared_by",
+                "last_updated",
+                "notes",
+            ),
+        )
+        or {}
+    )
     status = ck.text(meta, "status", "metadata", choices=STATUSES)
     title = ck.text(meta, "title", "metadata") or ""
     currency = ck.text(meta, "currency", "metadata", choices=("EUR",)) or "EUR"
-    rounding = (ck.text(meta, "rounding", "metadata", choices=tuple(ROUNDINGS))
-                or "half_even")
+    rounding = ck.text(meta, "rounding", "metadata", choices=tuple(ROUNDINGS)) or "half_even"
     allocation = ck.text(meta, "allocation", "metadata", choices=ALLOCATIONS) or "pro_rata"
     note = ck.text(meta, "note", "metadata") or ""
     if status is not None and status != "SIGNED" and not note:
-        ck.add("metadata.note", f"a {status} agreement needs a note saying that its "
-               "parameters are assumptions and that the signed agreement's are not public")
+        ck.add(
+            "metadata.note",
+            f"a {status} agreement needs a note saying that its "
+            "parameters are assumptions and that the signed agreement's are not public",
+        )
     if status == "SIGNED" and not meta.get("source_document"):
-        ck.add("metadata.source_document", "a SIGNED agreement must name the signed document "
-               "its parameters were copied from")
+        ck.add(
+            "metadata.source_document",
+            "a SIGNED agreement must name the signed document its parameters were copied from",
+        )
 
     # -- periods -------------------------------------------------------------------------
     periods: list[Period] = []
@@ -719,8 +852,9 @@ def parse_agreement(data: Any, *, source: str = "agreement mapping") -> Agreemen
     _unique_ids(ck, raw_periods, "periods", "period")
     for i, raw in enumerate(raw_periods):
         p = f"periods[{i}]"
-        m = ck.mapping(raw, p, required=("id", "start", "end", "verification_date"),
-                       optional=("notes",))
+        m = ck.mapping(
+            raw, p, required=("id", "start", "end", "verification_date"), optional=("notes",)
+        )
         if m is None:
             continue
         pid = ck.ident(m, "id", p)
@@ -731,11 +865,13 @@ def parse_agreement(data: Any, *, source: str = "agreement mapping") -> Agreemen
         if end < start:
             ck.add(f"{p}.end", f"ends ({end}) before it starts ({start})")
         if ver < end:
-            ck.add(f"{p}.verification_date", f"verification ({ver}) before the period ends "
-                   f"({end})")
+            ck.add(f"{p}.verification_date", f"verification ({ver}) before the period ends ({end})")
         if periods and start <= periods[-1].end:
-            ck.add(f"{p}.start", f"periods must be listed in calendar order without overlap; "
-                   f"starts {start}, previous period ends {periods[-1].end}")
+            ck.add(
+                f"{p}.start",
+                f"periods must be listed in calendar order without overlap; "
+                f"starts {start}, previous period ends {periods[-1].end}",
+            )
         periods.append(Period(id=pid, start=start, end=end, verification_date=ver))
     period_ids = tuple(p.id for p in periods)
 
@@ -751,8 +887,9 @@ def parse_agreement(data: Any, *, source: str = "agreement mapping") -> Agreemen
         eid = ck.ident(m, "id", p)
         desc = ck.text(m, "description", p)
         if eid and desc:
-            estimates[eid] = DeclaredEstimate(id=eid, description=desc,
-                                              units=str(m.get("units", "")))
+            estimates[eid] = DeclaredEstimate(
+                id=eid, description=desc, units=str(m.get("units", ""))
+            )
 
     # -- baselines -----------------------------------------------------------------------
     baselines: dict[str, Baseline] = {}
@@ -777,12 +914,14 @@ def parse_agreement(data: Any, *, source: str = "agreement mapping") -> Agreemen
         p = f"quality_gates[{i}]"
         gtype = raw.get("type") if isinstance(raw, Mapping) else None
         if gtype not in GATE_TYPES:
-            ck.add(f"{p}.type", f"unknown quality-gate type {gtype!r} (known: "
-                   f"{', '.join(GATE_TYPES)})")
+            ck.add(
+                f"{p}.type", f"unknown quality-gate type {gtype!r} (known: {', '.join(GATE_TYPES)})"
+            )
             continue
         level_key = "threshold" if gtype == "threshold" else "target"
-        m = ck.mapping(raw, p, required=("id", "metric", "type", level_key),
-                       optional=("description",))
+        m = ck.mapping(
+            raw, p, required=("id", "metric", "type", level_key), optional=("description",)
+        )
         if m is None:
             continue
         gid, metric = ck.ident(m, "id", p), ck.ident(m, "metric", p)
@@ -798,14 +937,18 @@ def parse_agreement(data: Any, *, source: str = "agreement mapping") -> Agreemen
     metric_paths: dict[str, str] = {}
     for i, raw in enumerate(raw_metrics):
         p = f"metrics[{i}]"
-        m = ck.mapping(raw, p, required=("id", "definition", "unit", "data_source",
-                                         "eligible_cohort", "rule"),
-                       optional=("cap", "periods", "range", "notes"))
+        m = ck.mapping(
+            raw,
+            p,
+            required=("id", "definition", "unit", "data_source", "eligible_cohort", "rule"),
+            optional=("cap", "periods", "range", "notes"),
+        )
         if m is None:
             continue
         mid = ck.ident(m, "id", p)
-        texts = {k: ck.text(m, k, p) for k in ("definition", "unit", "data_source",
-                                                "eligible_cohort")}
+        texts = {
+            k: ck.text(m, k, p) for k in ("definition", "unit", "data_source", "eligible_cohort")
+        }
         rule = _parse_rule(ck, m.get("rule"), f"{p}.rule", period_ids) if "rule" in m else None
         cap = ck.money(m, "cap", p, what="metric cap")
         mperiods = period_ids
@@ -816,8 +959,10 @@ def parse_agreement(data: Any, *, source: str = "agreement mapping") -> Agreemen
             else:
                 for x in lst:
                     if x not in period_ids:
-                        ck.add(f"{p}.periods", f"unknown period id {x!r} (periods: "
-                               f"{', '.join(period_ids)})")
+                        ck.add(
+                            f"{p}.periods",
+                            f"unknown period id {x!r} (periods: {', '.join(period_ids)})",
+                        )
                 if len(set(lst)) != len(lst):
                     ck.add(f"{p}.periods", "lists a period twice")
                 mperiods = tuple(x for x in period_ids if x in lst)
@@ -833,26 +978,46 @@ def parse_agreement(data: Any, *, source: str = "agreement mapping") -> Agreemen
                     ck.add(f"{p}.range", f"min {lo} is above max {hi}")
                 vrange = (lo, hi)
         if isinstance(rule, LinearBand) and rule.amount_cents is None and cap is None:
-            ck.add(f"{p}.rule.amount", "a linear_band rule needs an amount, or the metric "
-                   "needs a cap (the amount defaults to the cap)")
+            ck.add(
+                f"{p}.rule.amount",
+                "a linear_band rule needs an amount, or the metric "
+                "needs a cap (the amount defaults to the cap)",
+            )
         if mid is None or rule is None or None in texts.values():
             continue
         metric_paths[mid] = p
-        metrics.append(Metric(id=mid, definition=texts["definition"], unit=texts["unit"],
-                              data_source=texts["data_source"],
-                              eligible_cohort=texts["eligible_cohort"], rule=rule,
-                              periods=tuple(mperiods), cap_cents=cap, value_range=vrange,
-                              notes=str(m.get("notes", ""))))
+        metrics.append(
+            Metric(
+                id=mid,
+                definition=texts["definition"],
+                unit=texts["unit"],
+                data_source=texts["data_source"],
+                eligible_cohort=texts["eligible_cohort"],
+                rule=rule,
+                periods=tuple(mperiods),
+                cap_cents=cap,
+                value_range=vrange,
+                notes=str(m.get("notes", "")),
+            )
+        )
     metric_ids = {m.id for m in metrics}
 
     # -- caps ----------------------------------------------------------------------------
-    caps_raw = ck.mapping(top["caps"], "caps", required=("total",),
-                          optional=("per_period", "notes")) or {}
+    caps_raw = (
+        ck.mapping(top["caps"], "caps", required=("total",), optional=("per_period", "notes")) or {}
+    )
     total = ck.money(caps_raw, "total", "caps", what="total ceiling")
     per_period: dict[str, int] = {}
     if caps_raw.get("per_period") is not None:
-        per_period = ck.per_period(caps_raw["per_period"], "caps.per_period", period_ids,
-                                   lambda v, p: ck.money_value(v, p, what="period cap")) or {}
+        per_period = (
+            ck.per_period(
+                caps_raw["per_period"],
+                "caps.per_period",
+                period_ids,
+                lambda v, p: ck.money_value(v, p, what="period cap"),
+            )
+            or {}
+        )
 
     # -- cross references ----------------------------------------------------------------
     for m in metrics:
@@ -860,27 +1025,39 @@ def parse_agreement(data: Any, *, source: str = "agreement mapping") -> Agreemen
         r = m.rule
         for g in r.gates:
             if g not in gates:
-                ck.add(f"{p}.rule.gates", f"refers to unknown quality gate {g!r} (declared: "
-                       f"{', '.join(gates) or 'none'})")
+                ck.add(
+                    f"{p}.rule.gates",
+                    f"refers to unknown quality gate {g!r} (declared: "
+                    f"{', '.join(gates) or 'none'})",
+                )
         if isinstance(r, PerUnitAboveBaseline):
             b = baselines.get(r.baseline)
             if b is None:
-                ck.add(f"{p}.rule.baseline", f"refers to unknown baseline {r.baseline!r} "
-                       f"(declared: {', '.join(baselines) or 'none'})")
+                ck.add(
+                    f"{p}.rule.baseline",
+                    f"refers to unknown baseline {r.baseline!r} "
+                    f"(declared: {', '.join(baselines) or 'none'})",
+                )
             else:
                 table = b.values if b.type != "counterfactual" else b.estimate
                 missing = [t for t in m.periods if t not in (table or {})]
                 if missing:
-                    ck.add(f"{base_paths[b.id]}", f"has no value for period(s) "
-                           f"{', '.join(missing)}, where metric {m.id!r} uses it")
+                    ck.add(
+                        f"{base_paths[b.id]}",
+                        f"has no value for period(s) "
+                        f"{', '.join(missing)}, where metric {m.id!r} uses it",
+                    )
         if isinstance(r, ImpactBased):
             for t in m.periods:
                 eid = r.estimate.get(t)
                 if eid is None:
                     ck.add(f"{p}.rule.estimate", f"no estimate id for period {t!r}")
                 elif eid not in estimates:
-                    ck.add(f"{p}.rule.estimate", f"refers to unknown estimate {eid!r} "
-                           f"(declared under 'estimates': {', '.join(estimates) or 'none'})")
+                    ck.add(
+                        f"{p}.rule.estimate",
+                        f"refers to unknown estimate {eid!r} "
+                        f"(declared under 'estimates': {', '.join(estimates) or 'none'})",
+                    )
             if r.n_metric is not None:
                 if r.n_metric not in metric_ids:
                     ck.add(f"{p}.rule.n_metric", f"refers to unknown metric {r.n_metric!r}")
@@ -888,8 +1065,10 @@ def parse_agreement(data: Any, *, source: str = "agreement mapping") -> Agreemen
                     nm = next(x for x in metrics if x.id == r.n_metric)
                     gap = [t for t in m.periods if t not in nm.periods]
                     if gap:
-                        ck.add(f"{p}.rule.n_metric", f"metric {r.n_metric!r} is not verified "
-                               f"in period(s) {', '.join(gap)}")
+                        ck.add(
+                            f"{p}.rule.n_metric",
+                            f"metric {r.n_metric!r} is not verified in period(s) {', '.join(gap)}",
+                        )
     for gid, g in gates.items():
         if g.metric not in metric_ids:
             ck.add(f"{gate_paths[gid]}.metric", f"refers to unknown metric {g.metric!r}")
@@ -899,51 +1078,80 @@ def parse_agreement(data: Any, *, source: str = "agreement mapping") -> Agreemen
         for m in users:
             gap = [t for t in m.periods if t not in gm.periods]
             if gap:
-                ck.add(f"{gate_paths[gid]}.metric", f"gate metric {g.metric!r} is not verified "
-                       f"in period(s) {', '.join(gap)}, where metric {m.id!r} is paid")
+                ck.add(
+                    f"{gate_paths[gid]}.metric",
+                    f"gate metric {g.metric!r} is not verified "
+                    f"in period(s) {', '.join(gap)}, where metric {m.id!r} is paid",
+                )
     for bid, b in baselines.items():
         if b.type == "counterfactual":
             for t, eid in (b.estimate or {}).items():
                 if eid not in estimates:
-                    ck.add(f"{base_paths[bid]}.estimate", f"refers to unknown estimate {eid!r} "
-                           f"in period {t} (declared: {', '.join(estimates) or 'none'})")
+                    ck.add(
+                        f"{base_paths[bid]}.estimate",
+                        f"refers to unknown estimate {eid!r} "
+                        f"in period {t} (declared: {', '.join(estimates) or 'none'})",
+                    )
             if b.scale_metric is not None and b.scale_metric not in metric_ids:
-                ck.add(f"{base_paths[bid]}.scale_metric",
-                       f"refers to unknown metric {b.scale_metric!r}")
+                ck.add(
+                    f"{base_paths[bid]}.scale_metric",
+                    f"refers to unknown metric {b.scale_metric!r}",
+                )
             elif b.scale_metric is not None:
                 sm = next(x for x in metrics if x.id == b.scale_metric)
                 for m in metrics:
                     if isinstance(m.rule, PerUnitAboveBaseline) and m.rule.baseline == bid:
                         gap = [t for t in m.periods if t not in sm.periods]
                         if gap:
-                            ck.add(f"{base_paths[bid]}.scale_metric",
-                                   f"metric {b.scale_metric!r} is not verified in period(s) "
-                                   f"{', '.join(gap)}, where metric {m.id!r} uses the baseline")
+                            ck.add(
+                                f"{base_paths[bid]}.scale_metric",
+                                f"metric {b.scale_metric!r} is not verified in period(s) "
+                                f"{', '.join(gap)}, where metric {m.id!r} uses the baseline",
+                            )
     if total is not None:
         for m in metrics:
             if m.cap_cents is not None and m.cap_cents > total:
-                ck.add(f"{metric_paths[m.id]}.cap", f"metric cap {format_eur(m.cap_cents)} "
-                       f"exceeds the total ceiling {format_eur(total)}")
+                ck.add(
+                    f"{metric_paths[m.id]}.cap",
+                    f"metric cap {format_eur(m.cap_cents)} "
+                    f"exceeds the total ceiling {format_eur(total)}",
+                )
         for t, c in per_period.items():
             if c > total:
-                ck.add(f"caps.per_period.{t}", f"period cap {format_eur(c)} exceeds the total "
-                       f"ceiling {format_eur(total)}")
+                ck.add(
+                    f"caps.per_period.{t}",
+                    f"period cap {format_eur(c)} exceeds the total ceiling {format_eur(total)}",
+                )
     if not any(m.pays for m in metrics) and metrics:
         ck.add("metrics", "no metric carries a payment rule")
     example = top.get("illustrative_example")
     if example is not None:
         if status == "SIGNED":
-            ck.add("illustrative_example", "a SIGNED agreement must not carry illustrative "
-                   "example inputs")
+            ck.add(
+                "illustrative_example",
+                "a SIGNED agreement must not carry illustrative example inputs",
+            )
         elif not isinstance(example, Mapping):
             ck.add("illustrative_example", "must be a mapping")
     ck.raise_if_any()
     assert status is not None and total is not None
-    return Agreement(source=source, status=status, title=title, note=note, currency=currency,
-                     rounding=rounding, allocation=allocation, periods=tuple(periods),
-                     metrics=tuple(metrics), baselines=baselines, gates=gates,
-                     estimates=estimates, caps=Caps(total_cents=total, per_period=per_period),
-                     metadata=dict(meta), illustrative_example=example)
+    return Agreement(
+        source=source,
+        status=status,
+        title=title,
+        note=note,
+        currency=currency,
+        rounding=rounding,
+        allocation=allocation,
+        periods=tuple(periods),
+        metrics=tuple(metrics),
+        baselines=baselines,
+        gates=gates,
+        estimates=estimates,
+        caps=Caps(total_cents=total, per_period=per_period),
+        metadata=dict(meta),
+        illustrative_example=example,
+    )
 
 
 def load_agreement(path: str | Path | None = None) -> Agreement:
@@ -961,8 +1169,9 @@ def load_agreement(path: str | Path | None = None) -> Agreement:
     return parse_agreement(data, source=source)
 
 
-def parse_baseline_override(spec: Any, *, baseline_id: str, agreement: Agreement,
-                            source: str) -> Baseline:
+def parse_baseline_override(
+    spec: Any, *, baseline_id: str, agreement: Agreement, source: str
+) -> Baseline:
     """Build a replacement baseline for a sensitivity scenario.
 
     ``spec`` is a number (a fixed baseline for every period), a mapping ``{period: number}``
@@ -976,10 +1185,16 @@ def parse_baseline_override(spec: Any, *, baseline_id: str, agreement: Agreement
     if isinstance(spec, Mapping) and "type" in spec:
         b = _parse_baseline(ck, spec, path, agreement.period_ids, require_id=False)
     else:
-        values = ck.per_period(spec, f"{path}", agreement.period_ids,
-                               lambda v, p: ck.number_value(v, p))
-        b = (Baseline(id=baseline_id, type="fixed", values=values,
-                      description="sensitivity override") if values is not None else None)
+        values = ck.per_period(
+            spec, f"{path}", agreement.period_ids, lambda v, p: ck.number_value(v, p)
+        )
+        b = (
+            Baseline(
+                id=baseline_id, type="fixed", values=values, description="sensitivity override"
+            )
+            if values is not None
+            else None
+        )
     if b is not None and b.type == "counterfactual":
         for t, eid in (b.estimate or {}).items():
             if eid not in agreement.estimates:

@@ -100,14 +100,18 @@ def _required_pairs(agreement: Agreement) -> dict[tuple[str, str], str]:
             if isinstance(r, PerUnitAboveBaseline):
                 b = agreement.baselines[r.baseline]
                 if b.type == "counterfactual" and b.scale_metric is not None:
-                    need.setdefault((b.scale_metric, t),
-                                    f"scale of baseline {b.id!r} of metric {m.id!r} in {t}")
+                    need.setdefault(
+                        (b.scale_metric, t), f"scale of baseline {b.id!r} of metric {m.id!r} in {t}"
+                    )
     return need
 
 
-def validate_verified_metrics(verified_metrics: Any, agreement: Agreement,
-                              *, source: str = "verified_metrics (DataFrame argument)",
-                              ) -> dict[tuple[str, str], _Verified]:
+def validate_verified_metrics(
+    verified_metrics: Any,
+    agreement: Agreement,
+    *,
+    source: str = "verified_metrics (DataFrame argument)",
+) -> dict[tuple[str, str], _Verified]:
     """Check the verified metrics table against the agreement.
 
     Rules: a DataFrame with columns ``metric, period, value, source`` (others are kept but
@@ -128,21 +132,35 @@ def validate_verified_metrics(verified_metrics: Any, agreement: Agreement,
     DataValidationError
     """
     if not isinstance(verified_metrics, pd.DataFrame):
-        raise DataValidationError(source, f"must be a pandas DataFrame, got "
-                                  f"{type(verified_metrics).__name__}")
+        raise DataValidationError(
+            source, f"must be a pandas DataFrame, got {type(verified_metrics).__name__}"
+        )
     df = verified_metrics.reset_index(drop=True)  # rows are reported as 0-based positions
     # Two columns with the same name (or a column MultiIndex) make df[col] a DataFrame: refuse
     # them instead of failing with a TypeError deep inside the checks.
     labels = [c if isinstance(c, str) else repr(c) for c in df.columns]
     if isinstance(df.columns, pd.MultiIndex) or len(set(labels)) != len(labels):
-        raise DataValidationError(source, [Violation(
-            rule="column names must be unique single-level labels", column=", ".join(
-                sorted({lab for lab in labels if labels.count(lab) > 1})) or None)])
+        raise DataValidationError(
+            source,
+            [
+                Violation(
+                    rule="column names must be unique single-level labels",
+                    column=", ".join(sorted({lab for lab in labels if labels.count(lab) > 1}))
+                    or None,
+                )
+            ],
+        )
     missing = [c for c in VERIFIED_COLUMNS if c not in df.columns]
     if missing:
-        raise DataValidationError(source, [Violation(
-            rule=f"required column missing (need {', '.join(VERIFIED_COLUMNS)})", column=c)
-            for c in missing])
+        raise DataValidationError(
+            source,
+            [
+                Violation(
+                    rule=f"required column missing (need {', '.join(VERIFIED_COLUMNS)})", column=c
+                )
+                for c in missing
+            ],
+        )
     v: list[Violation] = []
 
     def add(rule: str, column: str, rows: list[Any]) -> None:
@@ -168,36 +186,49 @@ def validate_verified_metrics(verified_metrics: Any, agreement: Agreement,
         if values[i].copy_abs() >= MAX_ABS:  # would overflow the decimal arithmetic
             del values[i]
             bad_v.append(i)
-    add(f"must be a finite number within ±{MAX_ABS:.0E} (a missing value is not zero: "
-        "verify it or leave the period unpaid in the agreement)", "value", bad_v)
+    add(
+        f"must be a finite number within ±{MAX_ABS:.0E} (a missing value is not zero: "
+        "verify it or leave the period unpaid in the agreement)",
+        "value",
+        bad_v,
+    )
     bad_s = [i for i, x in df["source"].items() if not isinstance(x, str) or not x.strip()]
-    add("must name the evidence the value was verified from (non-empty string)", "source",
-        bad_s)
+    add("must name the evidence the value was verified from (non-empty string)", "source", bad_s)
     keyed = df.loc[[i for i in df.index if i not in set(bad_m) | set(bad_p)]]
     declared = {m.id: set(m.periods) for m in agreement.metrics}
     off = [i for i in keyed.index if keyed.at[i, "period"] not in declared[keyed.at[i, "metric"]]]
-    add("the agreement does not verify this metric in this period (see the metric's "
-        "'periods')", "metric, period", off)
+    add(
+        "the agreement does not verify this metric in this period (see the metric's 'periods')",
+        "metric, period",
+        off,
+    )
     dup = keyed.duplicated(subset=["metric", "period"], keep=False)
     add("one row per (metric, period) allowed", "metric, period", list(keyed.index[dup]))
     for m in agreement.metrics:
         lo, hi = m.value_range
-        rows = [i for i in keyed.index[keyed["metric"] == m.id]
-                if i in values and ((lo is not None and values[i] < lo)
-                                    or (hi is not None and values[i] > hi))]
-        add(f"value outside the admissible range [{lo}, {hi}] of metric {m.id!r}", "value",
-            rows)
+        rows = [
+            i
+            for i in keyed.index[keyed["metric"] == m.id]
+            if i in values
+            and ((lo is not None and values[i] < lo) or (hi is not None and values[i] > hi))
+        ]
+        add(f"value outside the admissible range [{lo}, {hi}] of metric {m.id!r}", "value", rows)
     out: dict[tuple[str, str], _Verified] = {}
     for i in keyed.index:
         if i in values and not dup.at[i]:
             out[(df.at[i, "metric"], df.at[i, "period"])] = _Verified(
-                value=values[i], source=str(df.at[i, "source"]))
+                value=values[i], source=str(df.at[i, "source"])
+            )
     present = {(df.at[i, "metric"], df.at[i, "period"]) for i in keyed.index}
     for (mid, t), why in _required_pairs(agreement).items():
         if (mid, t) not in present:
-            v.append(Violation(rule=f"no verified value for metric {mid!r} in period {t!r} "
-                               f"(needed: {why}); missing values are never read as zero",
-                               column="metric, period"))
+            v.append(
+                Violation(
+                    rule=f"no verified value for metric {mid!r} in period {t!r} "
+                    f"(needed: {why}); missing values are never read as zero",
+                    column="metric, period",
+                )
+            )
     if v:
         raise DataValidationError(source, v)
     return out
@@ -228,8 +259,12 @@ def _required_estimates(agreement: Agreement) -> dict[str, set[str]]:
     return need
 
 
-def validate_estimates(estimates: Mapping[str, Any] | None, agreement: Agreement,
-                       *, source: str = "estimates (argument)") -> dict[str, _EstimateValues]:
+def validate_estimates(
+    estimates: Mapping[str, Any] | None,
+    agreement: Agreement,
+    *,
+    source: str = "estimates (argument)",
+) -> dict[str, _EstimateValues]:
     """Check that every estimate the agreement reads is supplied with finite values.
 
     Each value must have ``.estimate``, ``.ci_low`` and ``.ci_high`` (e.g.
@@ -246,9 +281,13 @@ def validate_estimates(estimates: Mapping[str, Any] | None, agreement: Agreement
     out: dict[str, _EstimateValues] = {}
     for eid, attrs in need.items():
         if eid not in estimates:
-            v.append(KeyViolation(rule=f"estimate {eid!r} is needed by the agreement "
-                               f"({agreement.estimates[eid].description}) but was not supplied",
-                               column=eid))
+            v.append(
+                KeyViolation(
+                    rule=f"estimate {eid!r} is needed by the agreement "
+                    f"({agreement.estimates[eid].description}) but was not supplied",
+                    column=eid,
+                )
+            )
             continue
         e = estimates[eid]
         vals: dict[str, Decimal | None] = {}
@@ -260,17 +299,27 @@ def validate_estimates(estimates: Mapping[str, Any] | None, agreement: Agreement
                 vals[a] = None
         for a in sorted(attrs):
             if vals[a] is None:
-                v.append(KeyViolation(rule=f"attribute {a!r} must be a finite number, got "
-                                   f"{getattr(e, a, '<missing>')!r}", column=eid))
+                v.append(
+                    KeyViolation(
+                        rule=f"attribute {a!r} must be a finite number, got "
+                        f"{getattr(e, a, '<missing>')!r}",
+                        column=eid,
+                    )
+                )
         if vals["estimate"] is None:
             if "estimate" not in attrs:
-                v.append(KeyViolation(rule="attribute 'estimate' must be a finite number",
-                                   column=eid))
+                v.append(
+                    KeyViolation(rule="attribute 'estimate' must be a finite number", column=eid)
+                )
             continue
         lo, hi = vals["ci_low"], vals["ci_high"]
         if lo is not None and hi is not None and not lo <= vals["estimate"] <= hi:
-            v.append(KeyViolation(rule=f"ci_low <= estimate <= ci_high violated ({lo}, "
-                               f"{vals['estimate']}, {hi})", column=eid))
+            v.append(
+                KeyViolation(
+                    rule=f"ci_low <= estimate <= ci_high violated ({lo}, {vals['estimate']}, {hi})",
+                    column=eid,
+                )
+            )
         out[eid] = _EstimateValues(estimate=vals["estimate"], ci_low=lo, ci_high=hi)
     if v:
         raise DataValidationError(source, v)
@@ -367,16 +416,29 @@ class PaymentResult:
         through this period), remaining_headroom (what this metric can still receive:
         the smaller of its cap and the total ceiling, minus what has been paid) and source.
         """
-        rows = [{
-            "metric": c.metric, "period": c.period, "rule": c.rule, "Y": _f(c.y),
-            "B": _f(c.b), "Y_minus_B": _f(c.y_minus_b), "effect": _f(c.effect),
-            "estimate_id": c.estimate_id, "units_paid": _f(c.units_paid), "gate": _f(c.gate),
-            "price": _eur(c.price_cents), "eligible": _eur(c.eligible_cents),
-            "cap_applied": c.cap_applied, "payable": _eur(c.payable_cents),
-            "payable_cents": c.payable_cents,
-            "cumulative_paid": _eur(c.cumulative_paid_cents),
-            "remaining_headroom": _eur(c.remaining_headroom_cents), "source": c.source,
-        } for c in self.cells]
+        rows = [
+            {
+                "metric": c.metric,
+                "period": c.period,
+                "rule": c.rule,
+                "Y": _f(c.y),
+                "B": _f(c.b),
+                "Y_minus_B": _f(c.y_minus_b),
+                "effect": _f(c.effect),
+                "estimate_id": c.estimate_id,
+                "units_paid": _f(c.units_paid),
+                "gate": _f(c.gate),
+                "price": _eur(c.price_cents),
+                "eligible": _eur(c.eligible_cents),
+                "cap_applied": c.cap_applied,
+                "payable": _eur(c.payable_cents),
+                "payable_cents": c.payable_cents,
+                "cumulative_paid": _eur(c.cumulative_paid_cents),
+                "remaining_headroom": _eur(c.remaining_headroom_cents),
+                "source": c.source,
+            }
+            for c in self.cells
+        ]
         return pd.DataFrame(rows)
 
     def tidy(self) -> pd.DataFrame:
@@ -385,24 +447,36 @@ class PaymentResult:
 
     def totals(self) -> pd.DataFrame:
         """Per-period totals and a final ``total`` row (euros; ``payable_cents`` exact)."""
-        rows = [{
-            "period": p.period, "eligible": _eur(p.eligible_cents),
-            "after_metric_caps": _eur(p.after_metric_caps_cents),
-            "period_cap": _eur(p.period_cap_cents), "cap_applied": p.cap_applied,
-            "payable": _eur(p.payable_cents), "payable_cents": p.payable_cents,
-            "cumulative_paid": _eur(p.cumulative_paid_cents),
-            "remaining_total_headroom": _eur(p.remaining_total_headroom_cents),
-        } for p in self.periods]
+        rows = [
+            {
+                "period": p.period,
+                "eligible": _eur(p.eligible_cents),
+                "after_metric_caps": _eur(p.after_metric_caps_cents),
+                "period_cap": _eur(p.period_cap_cents),
+                "cap_applied": p.cap_applied,
+                "payable": _eur(p.payable_cents),
+                "payable_cents": p.payable_cents,
+                "cumulative_paid": _eur(p.cumulative_paid_cents),
+                "remaining_total_headroom": _eur(p.remaining_total_headroom_cents),
+            }
+            for p in self.periods
+        ]
         total = self.total_payable_cents
-        rows.append({
-            "period": "total", "eligible": _eur(sum(p.eligible_cents for p in self.periods)),
-            "after_metric_caps": _eur(sum(p.after_metric_caps_cents for p in self.periods)),
-            "period_cap": float("nan"),
-            "cap_applied": "total" if any("total" in p.cap_applied for p in self.periods)
-            else "none",
-            "payable": _eur(total), "payable_cents": total, "cumulative_paid": _eur(total),
-            "remaining_total_headroom": _eur(self.agreement.caps.total_cents - total),
-        })
+        rows.append(
+            {
+                "period": "total",
+                "eligible": _eur(sum(p.eligible_cents for p in self.periods)),
+                "after_metric_caps": _eur(sum(p.after_metric_caps_cents for p in self.periods)),
+                "period_cap": float("nan"),
+                "cap_applied": "total"
+                if any("total" in p.cap_applied for p in self.periods)
+                else "none",
+                "payable": _eur(total),
+                "payable_cents": total,
+                "cumulative_paid": _eur(total),
+                "remaining_total_headroom": _eur(self.agreement.caps.total_cents - total),
+            }
+        )
         return pd.DataFrame(rows)
 
     def by_metric(self) -> pd.DataFrame:
@@ -414,27 +488,45 @@ class PaymentResult:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-serialisable: status, cells and totals (cents as ints, euros as strings)."""
+
         def cell(c: PaymentCell) -> dict[str, Any]:
             return {
-                "metric": c.metric, "period": c.period, "rule": c.rule,
-                "Y": None if c.y is None else str(c.y), "B": None if c.b is None else str(c.b),
+                "metric": c.metric,
+                "period": c.period,
+                "rule": c.rule,
+                "Y": None if c.y is None else str(c.y),
+                "B": None if c.b is None else str(c.b),
                 "effect": None if c.effect is None else str(c.effect),
-                "estimate_id": c.estimate_id, "units_paid": str(c.units_paid),
-                "gate": str(c.gate), "price_cents": c.price_cents,
-                "eligible_cents": c.eligible_cents, "cap_applied": c.cap_applied,
-                "payable_cents": c.payable_cents, "payable_eur": str(cents_to_euros(
-                    c.payable_cents)), "cumulative_paid_cents": c.cumulative_paid_cents,
-                "remaining_headroom_cents": c.remaining_headroom_cents, "source": c.source,
+                "estimate_id": c.estimate_id,
+                "units_paid": str(c.units_paid),
+                "gate": str(c.gate),
+                "price_cents": c.price_cents,
+                "eligible_cents": c.eligible_cents,
+                "cap_applied": c.cap_applied,
+                "payable_cents": c.payable_cents,
+                "payable_eur": str(cents_to_euros(c.payable_cents)),
+                "cumulative_paid_cents": c.cumulative_paid_cents,
+                "remaining_headroom_cents": c.remaining_headroom_cents,
+                "source": c.source,
             }
+
         return {
-            "status": self.agreement.status, "status_line": self.agreement.status_line(),
-            "agreement_source": self.agreement.source, "currency": self.agreement.currency,
-            "rounding": self.agreement.rounding, "allocation": self.agreement.allocation,
+            "status": self.agreement.status,
+            "status_line": self.agreement.status_line(),
+            "agreement_source": self.agreement.source,
+            "currency": self.agreement.currency,
+            "rounding": self.agreement.rounding,
+            "allocation": self.agreement.allocation,
             "cells": [cell(c) for c in self.cells],
-            "periods": [{"period": p.period, "payable_cents": p.payable_cents,
-                         "cap_applied": p.cap_applied,
-                         "cumulative_paid_cents": p.cumulative_paid_cents}
-                        for p in self.periods],
+            "periods": [
+                {
+                    "period": p.period,
+                    "payable_cents": p.payable_cents,
+                    "cap_applied": p.cap_applied,
+                    "cumulative_paid_cents": p.cumulative_paid_cents,
+                }
+                for p in self.periods
+            ],
             "total_payable_cents": self.total_payable_cents,
             "total_payable_eur": str(self.total_payable),
             "total_ceiling_cents": self.agreement.caps.total_cents,
@@ -445,10 +537,14 @@ class PaymentResult:
         lines = [self.agreement.status_line()]
         for p in self.periods:
             cap = "" if p.cap_applied == "none" else f" ({p.cap_applied} cap bound)"
-            lines.append(f"  {p.period}: eligible {format_eur(p.eligible_cents)}, payable "
-                         f"{format_eur(p.payable_cents)}{cap}")
-        lines.append(f"  total payable {format_eur(self.total_payable_cents)} of a ceiling of "
-                     f"{format_eur(self.agreement.caps.total_cents)}")
+            lines.append(
+                f"  {p.period}: eligible {format_eur(p.eligible_cents)}, payable "
+                f"{format_eur(p.payable_cents)}{cap}"
+            )
+        lines.append(
+            f"  total payable {format_eur(self.total_payable_cents)} of a ceiling of "
+            f"{format_eur(self.agreement.caps.total_cents)}"
+        )
         return "\n".join(lines)
 
     def __str__(self) -> str:
@@ -458,15 +554,19 @@ class PaymentResult:
         """Plain words: how much is payable and which caps bound."""
         a = self.agreement
         eligible = sum(c.eligible_cents for c in self.cells)
-        bound = sorted({part for c in self.cells for part in c.cap_applied.split("+")}
-                       - {"none"})
-        caps = (f"; the {', '.join(bound)} cap(s) reduced the amount from "
-                f"{format_eur(eligible)}" if bound else "; no cap bound")
+        bound = sorted({part for c in self.cells for part in c.cap_applied.split("+")} - {"none"})
+        caps = (
+            f"; the {', '.join(bound)} cap(s) reduced the amount from {format_eur(eligible)}"
+            if bound
+            else "; no cap bound"
+        )
         prefix = "" if a.status == "SIGNED" else f"[{a.status}: not real amounts] "
-        return (f"{prefix}Under this agreement {format_eur(self.total_payable_cents)} is "
-                f"payable over {len(self.periods)} period(s), "
-                f"{self.total_payable_cents / a.caps.total_cents:.0%} of the "
-                f"{format_eur(a.caps.total_cents)} ceiling{caps}.")
+        return (
+            f"{prefix}Under this agreement {format_eur(self.total_payable_cents)} is "
+            f"payable over {len(self.periods)} period(s), "
+            f"{self.total_payable_cents / a.caps.total_cents:.0%} of the "
+            f"{format_eur(a.caps.total_cents)} ceiling{caps}."
+        )
 
 
 # --------------------------------------------------------------------------------------
@@ -480,8 +580,12 @@ def _pick(e: Any, use: str) -> Decimal:
     return val
 
 
-def _baseline_value(b: Baseline, t: str, verified: Mapping[tuple[str, str], _Verified],
-                    est: Mapping[str, _EstimateValues]) -> tuple[Decimal, str | None]:
+def _baseline_value(
+    b: Baseline,
+    t: str,
+    verified: Mapping[tuple[str, str], _Verified],
+    est: Mapping[str, _EstimateValues],
+) -> tuple[Decimal, str | None]:
     if b.type != "counterfactual":
         assert b.values is not None
         return b.values[t], None
@@ -493,8 +597,9 @@ def _baseline_value(b: Baseline, t: str, verified: Mapping[tuple[str, str], _Ver
     return val, eid
 
 
-def _gate(agreement: Agreement, m: Metric, t: str,
-          verified: Mapping[tuple[str, str], _Verified]) -> Decimal:
+def _gate(
+    agreement: Agreement, m: Metric, t: str, verified: Mapping[tuple[str, str], _Verified]
+) -> Decimal:
     q = _ONE
     for gid in m.rule.gates:
         g = agreement.gates[gid]
@@ -506,9 +611,13 @@ def _gate(agreement: Agreement, m: Metric, t: str,
     return q
 
 
-def _eligible(agreement: Agreement, m: Metric, t: str,
-              verified: Mapping[tuple[str, str], _Verified],
-              est: Mapping[str, _EstimateValues]) -> dict[str, Any]:
+def _eligible(
+    agreement: Agreement,
+    m: Metric,
+    t: str,
+    verified: Mapping[tuple[str, str], _Verified],
+    est: Mapping[str, _EstimateValues],
+) -> dict[str, Any]:
     """Rule arithmetic for one cell, before caps."""
     r = m.rule
     q = _gate(agreement, m, t, verified)
@@ -549,12 +658,23 @@ def _eligible(agreement: Agreement, m: Metric, t: str,
         srcs.append(f"estimate: {eid}")
     for gid in r.gates:
         srcs.append(f"gate {gid}: {verified[(agreement.gates[gid].metric, t)].source}")
-    return {"y": y, "b": b, "effect": effect, "estimate_id": eid, "units": units, "gate": q,
-            "price": price, "exact": exact, "eligible": cents, "source": "; ".join(srcs)}
+    return {
+        "y": y,
+        "b": b,
+        "effect": effect,
+        "estimate_id": eid,
+        "units": units,
+        "gate": q,
+        "price": price,
+        "exact": exact,
+        "eligible": cents,
+        "source": "; ".join(srcs),
+    }
 
 
-def compute_payments(agreement: Agreement, verified_metrics: pd.DataFrame,
-                     estimates: Mapping[str, Any] | None = None) -> PaymentResult:
+def compute_payments(
+    agreement: Agreement, verified_metrics: pd.DataFrame, estimates: Mapping[str, Any] | None = None
+) -> PaymentResult:
     """Compute the payable amount per metric and period under ``agreement``.
 
     Parameters
@@ -613,17 +733,38 @@ def compute_payments(agreement: Agreement, verified_metrics: pd.DataFrame,
             rooms = [total_cap - paid_total]
             if m.cap_cents is not None:
                 rooms.append(m.cap_cents - paid_metric[m.id])
-            cells.append(PaymentCell(
-                metric=m.id, period=t, rule=m.rule.type, y=c["y"], b=c["b"],
-                effect=c["effect"], estimate_id=c["estimate_id"], units_paid=c["units"],
-                gate=c["gate"], price_cents=c["price"], eligible_exact_cents=c["exact"],
-                eligible_cents=c["eligible"], after_metric_cap_cents=a, payable_cents=s,
-                cap_applied="+".join(parts) or "none",
-                cumulative_paid_cents=paid_metric[m.id],
-                remaining_headroom_cents=min(rooms), source=c["source"]))
-        period_totals.append(PeriodTotal(
-            period=t, eligible_cents=sum(c["eligible"] for c in raw),
-            after_metric_caps_cents=claimed, period_cap_cents=period_cap, payable_cents=pay_t,
-            cap_applied="+".join(binding) or "none", cumulative_paid_cents=paid_total,
-            remaining_total_headroom_cents=total_cap - paid_total))
+            cells.append(
+                PaymentCell(
+                    metric=m.id,
+                    period=t,
+                    rule=m.rule.type,
+                    y=c["y"],
+                    b=c["b"],
+                    effect=c["effect"],
+                    estimate_id=c["estimate_id"],
+                    units_paid=c["units"],
+                    gate=c["gate"],
+                    price_cents=c["price"],
+                    eligible_exact_cents=c["exact"],
+                    eligible_cents=c["eligible"],
+                    after_metric_cap_cents=a,
+                    payable_cents=s,
+                    cap_applied="+".join(parts) or "none",
+                    cumulative_paid_cents=paid_metric[m.id],
+                    remaining_headroom_cents=min(rooms),
+                    source=c["source"],
+                )
+            )
+        period_totals.append(
+            PeriodTotal(
+                period=t,
+                eligible_cents=sum(c["eligible"] for c in raw),
+                after_metric_caps_cents=claimed,
+                period_cap_cents=period_cap,
+                payable_cents=pay_t,
+                cap_applied="+".join(binding) or "none",
+                cumulative_paid_cents=paid_total,
+                remaining_total_headroom_cents=total_cap - paid_total,
+            )
+        )
     return PaymentResult(agreement=agreement, cells=tuple(cells), periods=tuple(period_totals))

@@ -47,21 +47,35 @@ def illustrative_inputs(agreement: Agreement) -> IllustrativeInputs:
     v: list[KeyViolation] = []
     rows = ex.get("verified_metrics")
     if not isinstance(rows, list) or not all(isinstance(r, Mapping) for r in rows):
-        v.append(KeyViolation(rule="must be a list of {metric, period, value, source}",
-                           column="verified_metrics"))
+        v.append(
+            KeyViolation(
+                rule="must be a list of {metric, period, value, source}", column="verified_metrics"
+            )
+        )
         rows = []
     estimates: dict[str, Estimate] = {}
     for eid, spec in (ex.get("estimates") or {}).items():
         if not isinstance(spec, Mapping) or "estimate" not in spec or "se" not in spec:
-            v.append(KeyViolation(rule="must be a mapping with estimate and se",
-                               column=f"estimates.{eid}"))
+            v.append(
+                KeyViolation(
+                    rule="must be a mapping with estimate and se", column=f"estimates.{eid}"
+                )
+            )
             continue
-        e = Estimate.from_se(float(spec["estimate"]), float(spec["se"]),
-                             method=str(spec.get("method", "ILLUSTRATIVE")),
-                             backend="illustrative_example (made-up numbers)")
+        e = Estimate.from_se(
+            float(spec["estimate"]),
+            float(spec["se"]),
+            method=str(spec.get("method", "ILLUSTRATIVE")),
+            backend="illustrative_example (made-up numbers)",
+        )
         if "ci_low" in spec or "ci_high" in spec:
-            e = Estimate(**{**e.to_dict(), "ci_low": float(spec.get("ci_low", e.ci_low)),
-                            "ci_high": float(spec.get("ci_high", e.ci_high))})
+            e = Estimate(
+                **{
+                    **e.to_dict(),
+                    "ci_low": float(spec.get("ci_low", e.ci_low)),
+                    "ci_high": float(spec.get("ci_high", e.ci_high)),
+                }
+            )
         estimates[str(eid)] = e
     alts = ex.get("alternatives") or {}
     if not isinstance(alts, Mapping):
@@ -70,5 +84,8 @@ def illustrative_inputs(agreement: Agreement) -> IllustrativeInputs:
     if v:
         raise DataValidationError(src, v)
     df = pd.DataFrame([dict(r) for r in rows], columns=["metric", "period", "value", "source"])
-    return IllustrativeInputs(verified_metrics=df, estimates=estimates,
-                              alternatives={str(k): dict(s) for k, s in alts.items()})
+    return IllustrativeInputs(
+        verified_metrics=df,
+        estimates=estimates,
+        alternatives={str(k): dict(s) for k, s in alts.items()},
+    )

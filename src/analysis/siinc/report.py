@@ -63,9 +63,10 @@ def load_for_report(agreement: str | Path, *, rounding: str | None = None) -> Ag
     if rounding is None:
         return a
     if rounding not in ROUNDINGS:
-        raise DataValidationError("rounding (notebook parameter)",
-                                  f"must be one of {', '.join(ROUNDINGS)} or None, "
-                                  f"got {rounding!r}")
+        raise DataValidationError(
+            "rounding (notebook parameter)",
+            f"must be one of {', '.join(ROUNDINGS)} or None, got {rounding!r}",
+        )
     return replace(a, rounding=rounding)
 
 
@@ -73,8 +74,9 @@ def _price(rule: Any) -> str | None:
     if isinstance(rule, PerUnitAboveBaseline | ImpactBased):
         return format_eur(rule.price_cents) + " per unit"
     if isinstance(rule, LinearBand):
-        return (format_eur(rule.amount_cents) if rule.amount_cents is not None
-                else "the metric cap") + " at the target"
+        return (
+            format_eur(rule.amount_cents) if rule.amount_cents is not None else "the metric cap"
+        ) + " at the target"
     if isinstance(rule, Step):
         return format_eur(rule.bonus_cents) + " bonus"
     return None
@@ -96,19 +98,29 @@ def recap_table(agreement: Agreement) -> pd.DataFrame:
         elif isinstance(r, Step):
             base = f"target {r.target} {m.unit}"
         elif isinstance(r, ImpactBased):
-            bound = {"point": "point estimate", "lower_ci": "lower 95 % bound",
-                     "upper_ci": "upper 95 % bound"}[r.use]
+            bound = {
+                "point": "point estimate",
+                "lower_ci": "lower 95 % bound",
+                "upper_ci": "upper 95 % bound",
+            }[r.use]
             base = f"counterfactual: {bound} of {', '.join(sorted(set(r.estimate.values())))}"
         else:
             base = None
-        rows.append({
-            "metric": m.id, "definition": m.definition, "unit": m.unit,
-            "eligible cohort": m.eligible_cohort, "data source": m.data_source,
-            "rule": r.describe(m.unit), "baseline / threshold": base, "price": _price(r),
-            "quality gate": "; ".join(agreement.gates[g].describe() for g in r.gates) or None,
-            "metric cap": format_eur(m.cap_cents) if m.cap_cents is not None else None,
-            "verified in": ", ".join(m.periods),
-        })
+        rows.append(
+            {
+                "metric": m.id,
+                "definition": m.definition,
+                "unit": m.unit,
+                "eligible cohort": m.eligible_cohort,
+                "data source": m.data_source,
+                "rule": r.describe(m.unit),
+                "baseline / threshold": base,
+                "price": _price(r),
+                "quality gate": "; ".join(agreement.gates[g].describe() for g in r.gates) or None,
+                "metric cap": format_eur(m.cap_cents) if m.cap_cents is not None else None,
+                "verified in": ", ".join(m.periods),
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -151,14 +163,19 @@ def estimates_table(agreement: Agreement, estimates: Mapping[str, Any]) -> pd.Da
     rows = []
     for eid, decl in agreement.estimates.items():
         e = estimates.get(eid)
-        rows.append({
-            "estimate": eid, "description": decl.description, "units": decl.units,
-            "point": getattr(e, "estimate", float("nan")), "se": getattr(e, "se", float("nan")),
-            "ci_low": getattr(e, "ci_low", float("nan")),
-            "ci_high": getattr(e, "ci_high", float("nan")),
-            "used by": ", ".join(uses.get(eid, [])) or "—",
-            "method": getattr(e, "method", "not supplied"),
-        })
+        rows.append(
+            {
+                "estimate": eid,
+                "description": decl.description,
+                "units": decl.units,
+                "point": getattr(e, "estimate", float("nan")),
+                "se": getattr(e, "se", float("nan")),
+                "ci_low": getattr(e, "ci_low", float("nan")),
+                "ci_high": getattr(e, "ci_high", float("nan")),
+                "used by": ", ".join(uses.get(eid, [])) or "—",
+                "method": getattr(e, "method", "not supplied"),
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -172,45 +189,67 @@ def audit_table(result: PaymentResult) -> pd.DataFrame:
     receive (the smaller of its cap and the total ceiling, minus what has been paid).
     """
     t = result.table()
-    out = pd.DataFrame({
-        "metric": t["metric"], "period": t["period"], "Y": t["Y"],
-        "B": t["B"], "Y − B": t["Y_minus_B"], "gate Q": t["gate"], "price (€)": t["price"],
-        "units paid": t["units_paid"], "eligible (€)": t["eligible"],
-        "cap applied": t["cap_applied"], "payable (€)": t["payable"],
-        "cumulative paid (€)": t["cumulative_paid"], "headroom (€)": t["remaining_headroom"],
-    })
+    out = pd.DataFrame(
+        {
+            "metric": t["metric"],
+            "period": t["period"],
+            "Y": t["Y"],
+            "B": t["B"],
+            "Y − B": t["Y_minus_B"],
+            "gate Q": t["gate"],
+            "price (€)": t["price"],
+            "units paid": t["units_paid"],
+            "eligible (€)": t["eligible"],
+            "cap applied": t["cap_applied"],
+            "payable (€)": t["payable"],
+            "cumulative paid (€)": t["cumulative_paid"],
+            "headroom (€)": t["remaining_headroom"],
+        }
+    )
     return out
 
 
 def totals_table(result: PaymentResult) -> pd.DataFrame:
     """Per-period totals and the overall total (euros)."""
     t = result.totals()
-    return pd.DataFrame({
-        "period": t["period"], "eligible (€)": t["eligible"],
-        "after metric caps (€)": t["after_metric_caps"], "period cap (€)": t["period_cap"],
-        "cap applied": t["cap_applied"], "payable (€)": t["payable"],
-        "cumulative paid (€)": t["cumulative_paid"],
-        "headroom under the ceiling (€)": t["remaining_total_headroom"],
-    })
+    return pd.DataFrame(
+        {
+            "period": t["period"],
+            "eligible (€)": t["eligible"],
+            "after metric caps (€)": t["after_metric_caps"],
+            "period cap (€)": t["period_cap"],
+            "cap applied": t["cap_applied"],
+            "payable (€)": t["payable"],
+            "cumulative paid (€)": t["cumulative_paid"],
+            "headroom under the ceiling (€)": t["remaining_total_headroom"],
+        }
+    )
 
 
 def sensitivity_table(sens: pd.DataFrame) -> pd.DataFrame:
     """Scenario, what changes, total payable, change against the agreement (€ and %)."""
-    return pd.DataFrame({
-        "scenario": sens["scenario"], "what changes": sens["description"],
-        "total payable (€)": sens["total_payable"],
-        "change vs agreement (€)": sens["change_vs_agreement"],
-        "change (%)": 100 * sens["change_pct"],
-    })
+    return pd.DataFrame(
+        {
+            "scenario": sens["scenario"],
+            "what changes": sens["description"],
+            "total payable (€)": sens["total_payable"],
+            "change vs agreement (€)": sens["change_vs_agreement"],
+            "change (%)": 100 * sens["change_pct"],
+        }
+    )
 
 
 def sensitivity_range(sens: pd.DataFrame) -> dict[str, Any]:
     """Lowest and highest total payable across scenarios (euros, exact from cents)."""
     lo = sens.loc[sens["total_payable_cents"].idxmin()]
     hi = sens.loc[sens["total_payable_cents"].idxmax()]
-    return {"min": int(lo["total_payable_cents"]) / 100, "min_scenario": str(lo["scenario"]),
-            "max": int(hi["total_payable_cents"]) / 100, "max_scenario": str(hi["scenario"]),
-            "spread": (int(hi["total_payable_cents"]) - int(lo["total_payable_cents"])) / 100}
+    return {
+        "min": int(lo["total_payable_cents"]) / 100,
+        "min_scenario": str(lo["scenario"]),
+        "max": int(hi["total_payable_cents"]) / 100,
+        "max_scenario": str(hi["scenario"]),
+        "spread": (int(hi["total_payable_cents"]) - int(lo["total_payable_cents"])) / 100,
+    }
 
 
 # --------------------------------------------------------------------------------------
@@ -231,19 +270,31 @@ def payable_vs_cap_figure(result: PaymentResult) -> Figure:
     a = result.agreement
     periods = list(a.period_ids)
     x = np.arange(len(periods))
-    fig, (ax, ax2) = plt.subplots(1, 2, figsize=(11, 4.3),
-                                  gridspec_kw={"width_ratios": [3, 2]})
+    fig, (ax, ax2) = plt.subplots(1, 2, figsize=(11, 4.3), gridspec_kw={"width_ratios": [3, 2]})
     bottom = np.zeros(len(periods))
     metrics = [m.id for m in a.metrics if m.pays]
     for i, mid in enumerate(metrics):
-        vals = np.array([sum(c.payable_cents for c in result.cells
-                             if c.metric == mid and c.period == t) / 100 for t in periods])
+        vals = np.array(
+            [
+                sum(c.payable_cents for c in result.cells if c.metric == mid and c.period == t)
+                / 100
+                for t in periods
+            ]
+        )
         if vals.any():
             ax.bar(x, vals, 0.55, bottom=bottom, color=f"C{i}", label=mid)
             bottom += vals
     elig = np.array([p.eligible_cents / 100 for p in result.periods])
-    ax.bar(x, elig, 0.55, fill=False, edgecolor="black", linestyle="--", linewidth=1,
-           label="eligible before caps")
+    ax.bar(
+        x,
+        elig,
+        0.55,
+        fill=False,
+        edgecolor="black",
+        linestyle="--",
+        linewidth=1,
+        label="eligible before caps",
+    )
     caps = [a.caps.per_period.get(t) for t in periods]
     for xi, c in zip(x, caps, strict=True):
         if c is not None:
@@ -259,8 +310,12 @@ def payable_vs_cap_figure(result: PaymentResult) -> Figure:
     ax.yaxis.set_major_formatter(plt.FuncFormatter(lambda v, _: f"€{v:,.0f}"))
     cum = np.array([p.cumulative_paid_cents / 100 for p in result.periods])
     ax2.plot(x, cum, marker="o", label="cumulative payable")
-    ax2.axhline(a.caps.total_cents / 100, color="black", linewidth=1.5,
-                label=f"total ceiling {format_eur(a.caps.total_cents)}")
+    ax2.axhline(
+        a.caps.total_cents / 100,
+        color="black",
+        linewidth=1.5,
+        label=f"total ceiling {format_eur(a.caps.total_cents)}",
+    )
     ax2.set_xticks(x, periods)
     ax2.set_ylim(0, a.caps.total_cents / 100 * 1.1)
     ax2.set_xlabel("verification period")
@@ -268,8 +323,7 @@ def payable_vs_cap_figure(result: PaymentResult) -> Figure:
     ax2.legend(fontsize="x-small", loc="lower right")
     ax2.yaxis.set_major_formatter(plt.FuncFormatter(lambda v, _: f"€{v:,.0f}"))
     if a.status != "SIGNED":
-        fig.suptitle(f"{a.status} agreement — not payment amounts", fontsize=10,
-                     color="darkred")
+        fig.suptitle(f"{a.status} agreement — not payment amounts", fontsize=10, color="darkred")
     fig.tight_layout()
     return fig
 
@@ -285,8 +339,14 @@ def sensitivity_figure(sens: pd.DataFrame, *, status: str = "ILLUSTRATIVE") -> F
     base = float(sens.loc[sens["scenario"] == "agreement", "total_payable"].iloc[0])
     ax.axvline(base, color="black", linestyle="--", linewidth=1)
     for y, v in enumerate(s["total_payable"]):
-        ax.text(v, y, f" €{v:,.2f}", va="center", fontsize=8,
-                bbox={"facecolor": "white", "edgecolor": "none", "pad": 0.5})
+        ax.text(
+            v,
+            y,
+            f" €{v:,.2f}",
+            va="center",
+            fontsize=8,
+            bbox={"facecolor": "white", "edgecolor": "none", "pad": 0.5},
+        )
     ax.set_xlabel("total payable over all periods (euro)")
     ax.set_xlim(0, float(s["total_payable"].max()) * 1.25)
     ax.xaxis.set_major_formatter(plt.FuncFormatter(lambda v, _: f"€{v:,.0f}"))
@@ -323,28 +383,41 @@ def _cell_line(a: Agreement, c: PaymentCell) -> str:
     price = format_eur(c.price_cents)
     gate = "" if c.gate == 1 else f" × quality gate {_num(c.gate)}"
     if isinstance(r, PerUnitAboveBaseline):
-        calc = (f"verified {_num(c.y)} {m.unit} against a baseline of {_num(c.b)}: "
-                f"{_num(c.units_paid)} above baseline × {price}{gate}")
+        calc = (
+            f"verified {_num(c.y)} {m.unit} against a baseline of {_num(c.b)}: "
+            f"{_num(c.units_paid)} above baseline × {price}{gate}"
+        )
     elif isinstance(r, LinearBand):
-        calc = (f"verified {_num(c.y)} {m.unit}, {_num(c.units_paid)} of the way from "
-                f"{_num(r.threshold)} to {_num(r.target)} × {price}{gate}")
+        calc = (
+            f"verified {_num(c.y)} {m.unit}, {_num(c.units_paid)} of the way from "
+            f"{_num(r.threshold)} to {_num(r.target)} × {price}{gate}"
+        )
     elif isinstance(r, Step):
         hit = "reached" if c.units_paid > 0 else "not reached"
-        calc = (f"verified {_num(c.y)} {m.unit}, target {_num(r.target)} {hit}: "
-                f"bonus {price} × {_num(c.units_paid)}{gate}")
+        calc = (
+            f"verified {_num(c.y)} {m.unit}, target {_num(r.target)} {hit}: "
+            f"bonus {price} × {_num(c.units_paid)}{gate}"
+        )
     elif isinstance(r, ImpactBased):
-        bound = {"point": "point estimate", "lower_ci": "lower 95 % bound",
-                 "upper_ci": "upper 95 % bound"}[r.use]
-        calc = (f"N = {_num(c.y)} × {bound} of {c.estimate_id} ({_num(c.effect)}, "
-                f"0 if negative) = {_num(c.units_paid)} units × {price}{gate}")
+        bound = {
+            "point": "point estimate",
+            "lower_ci": "lower 95 % bound",
+            "upper_ci": "upper 95 % bound",
+        }[r.use]
+        calc = (
+            f"N = {_num(c.y)} × {bound} of {c.estimate_id} ({_num(c.effect)}, "
+            f"0 if negative) = {_num(c.units_paid)} units × {price}{gate}"
+        )
     else:  # pragma: no cover - non-paying metrics have no cell
         calc = r.describe(m.unit)
     text = f"{c.metric} ({c.period}): {calc} = {format_eur(c.eligible_cents)} eligible"
     if c.cap_applied == "none":
         text += f"; no cap binds, so {format_eur(c.payable_cents)} is payable."
     else:
-        text += (f"; the {c.cap_applied.replace('+', ' and ')} cap(s) reduce it to "
-                 f"{format_eur(c.payable_cents)} payable.")
+        text += (
+            f"; the {c.cap_applied.replace('+', ' and ')} cap(s) reduce it to "
+            f"{format_eur(c.payable_cents)} payable."
+        )
     return text
 
 
@@ -354,8 +427,10 @@ def _bound_sentence(sens: pd.DataFrame) -> str:
     if point not in by or low not in by:
         return ""
     diff = int(by[point]) - int(by[low])
-    return (f" Paying on the point estimate of the impact instead of its conservative 95 % "
-            f"bound changes the total by {format_eur(diff)}.")
+    return (
+        f" Paying on the point estimate of the impact instead of its conservative 95 % "
+        f"bound changes the total by {format_eur(diff)}."
+    )
 
 
 def auditor_paragraph(result: PaymentResult, sens: pd.DataFrame | None = None) -> str:
@@ -367,7 +442,8 @@ def auditor_paragraph(result: PaymentResult, sens: pd.DataFrame | None = None) -
     per = "; ".join(
         f"{p.period} {format_eur(p.payable_cents)}"
         + ("" if p.cap_applied == "none" else f" ({p.cap_applied} cap binding)")
-        for p in result.periods)
+        for p in result.periods
+    )
     eligible = sum(c.eligible_cents for c in result.cells)
     total = result.total_payable_cents
     parts.append(
@@ -376,15 +452,18 @@ def auditor_paragraph(result: PaymentResult, sens: pd.DataFrame | None = None) -
         f"verification periods ({per}). That is {total / a.caps.total_cents:.0%} of the "
         f"{format_eur(a.caps.total_cents)} ceiling. Every amount is computed in whole euro "
         f"cents, rounded once per metric and period ({a.rounding.replace('_', ' ')}). The "
-        "payment table shows each term, so every total can be recomputed by hand.")
+        "payment table shows each term, so every total can be recomputed by hand."
+    )
     if sens is not None and len(sens) > 1:
         rng = sensitivity_range(sens)
         parts.append(
             f"How much money depends on modelling choices: across the {len(sens)} scenarios "
             f"the total payable ranges from €{rng['min']:,.2f} ({rng['min_scenario']}) to "
             f"€{rng['max']:,.2f} ({rng['max_scenario']}), a spread of "
-            f"€{rng['spread']:,.2f}." + _bound_sentence(sens)
+            f"€{rng['spread']:,.2f}."
+            + _bound_sentence(sens)
             + " The baselines and the bound of the impact estimate are therefore choices the "
             "signed agreement must fix in advance, and the evaluator must document how each "
-            "was derived.")
+            "was derived."
+        )
     return "\n\n".join(parts)

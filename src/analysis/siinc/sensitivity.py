@@ -31,9 +31,11 @@ _SOURCE = "alternatives (argument to analysis.siinc.sensitivity)"
 
 def _uses_estimates(agreement: Agreement) -> tuple[bool, bool]:
     impact = any(isinstance(m.rule, ImpactBased) for m in agreement.metrics if m.pays)
-    cf = any(isinstance(m.rule, PerUnitAboveBaseline)
-             and agreement.baselines[m.rule.baseline].type == "counterfactual"
-             for m in agreement.metrics)
+    cf = any(
+        isinstance(m.rule, PerUnitAboveBaseline)
+        and agreement.baselines[m.rule.baseline].type == "counterfactual"
+        for m in agreement.metrics
+    )
     return impact, cf
 
 
@@ -44,26 +46,33 @@ def _default_scenarios(agreement: Agreement) -> dict[str, dict[str, Any]]:
     return {
         "estimates: point": {
             "description": "every impact estimate and counterfactual baseline at its point "
-                           "estimate",
+            "estimate",
             "impact_use": "point" if impact else None,
-            "baseline_use": "point" if cf else None},
+            "baseline_use": "point" if cf else None,
+        },
         "estimates: conservative CI bound": {
             "description": "impact estimates at their lower CI bound, counterfactual "
-                           "baselines at their upper CI bound (pays least)",
+            "baselines at their upper CI bound (pays least)",
             "impact_use": "lower_ci" if impact else None,
-            "baseline_use": "upper_ci" if cf else None},
+            "baseline_use": "upper_ci" if cf else None,
+        },
         "estimates: optimistic CI bound": {
             "description": "impact estimates at their upper CI bound, counterfactual "
-                           "baselines at their lower CI bound (pays most)",
+            "baselines at their lower CI bound (pays most)",
             "impact_use": "upper_ci" if impact else None,
-            "baseline_use": "lower_ci" if cf else None},
+            "baseline_use": "lower_ci" if cf else None,
+        },
     }
 
 
-def sensitivity(agreement: Agreement, verified_metrics: pd.DataFrame,
-                estimates: Mapping[str, Any] | None = None, *,
-                alternatives: Mapping[str, Mapping[str, Any]] | None = None,
-                include_estimate_bounds: bool = True) -> pd.DataFrame:
+def sensitivity(
+    agreement: Agreement,
+    verified_metrics: pd.DataFrame,
+    estimates: Mapping[str, Any] | None = None,
+    *,
+    alternatives: Mapping[str, Mapping[str, Any]] | None = None,
+    include_estimate_bounds: bool = True,
+) -> pd.DataFrame:
     """Total payable under the agreement and under alternative modelling choices.
 
     Parameters
@@ -99,18 +108,32 @@ def sensitivity(agreement: Agreement, verified_metrics: pd.DataFrame,
         metric.
     """
     scenarios: dict[str, Mapping[str, Any]] = {
-        "agreement": {"description": "the agreement as written"}}
+        "agreement": {"description": "the agreement as written"}
+    }
     if include_estimate_bounds:
         scenarios.update(_default_scenarios(agreement))
     for name, spec in (alternatives or {}).items():
         if name in scenarios:
-            raise DataValidationError(_SOURCE, [KeyViolation(
-                rule="scenario name already used (built-in scenarios: "
-                     f"{', '.join(scenarios)})", column=name)])
+            raise DataValidationError(
+                _SOURCE,
+                [
+                    KeyViolation(
+                        rule="scenario name already used (built-in scenarios: "
+                        f"{', '.join(scenarios)})",
+                        column=name,
+                    )
+                ],
+            )
         if not isinstance(spec, Mapping) or any(k not in _SCENARIO_KEYS for k in spec):
-            raise DataValidationError(_SOURCE, [KeyViolation(
-                rule=f"must be a mapping with keys among {', '.join(_SCENARIO_KEYS)}",
-                column=name)])
+            raise DataValidationError(
+                _SOURCE,
+                [
+                    KeyViolation(
+                        rule=f"must be a mapping with keys among {', '.join(_SCENARIO_KEYS)}",
+                        column=name,
+                    )
+                ],
+            )
         scenarios[name] = spec
     rows = []
     base_total = None
@@ -119,16 +142,30 @@ def sensitivity(agreement: Agreement, verified_metrics: pd.DataFrame,
         src = f"{_SOURCE}[{name!r}]"
         impact_use, baseline_use = spec.get("impact_use"), spec.get("baseline_use")
         if impact_use is not None and impact_use not in IMPACT_USES:
-            raise DataValidationError(src, [KeyViolation(
-                rule=f"must be one of {', '.join(IMPACT_USES)}", column="impact_use")])
+            raise DataValidationError(
+                src,
+                [
+                    KeyViolation(
+                        rule=f"must be one of {', '.join(IMPACT_USES)}", column="impact_use"
+                    )
+                ],
+            )
         if baseline_use is not None and baseline_use not in BASELINE_USES:
-            raise DataValidationError(src, [KeyViolation(
-                rule=f"must be one of {', '.join(BASELINE_USES)}", column="baseline_use")])
-        new_bases = {bid: parse_baseline_override(v, baseline_id=bid, agreement=agreement,
-                                                  source=src)
-                     for bid, v in (spec.get("baselines") or {}).items()}
-        a = agreement.with_changes(baselines=new_bases, impact_use=impact_use,
-                                   baseline_use=baseline_use)
+            raise DataValidationError(
+                src,
+                [
+                    KeyViolation(
+                        rule=f"must be one of {', '.join(BASELINE_USES)}", column="baseline_use"
+                    )
+                ],
+            )
+        new_bases = {
+            bid: parse_baseline_override(v, baseline_id=bid, agreement=agreement, source=src)
+            for bid, v in (spec.get("baselines") or {}).items()
+        }
+        a = agreement.with_changes(
+            baselines=new_bases, impact_use=impact_use, baseline_use=baseline_use
+        )
         est = dict(estimates or {})
         est.update(spec.get("estimates") or {})
         res = compute_payments(a, verified_metrics, est)
@@ -138,11 +175,15 @@ def sensitivity(agreement: Agreement, verified_metrics: pd.DataFrame,
         by_metric = {m: 0 for m in paying}
         for c in res.cells:
             by_metric[c.metric] += c.payable_cents
-        rows.append({
-            "scenario": name, "description": spec.get("description", ""),
-            "total_payable": float(cents_to_euros(total)), "total_payable_cents": total,
-            "change_vs_agreement": float(cents_to_euros(total - base_total)),
-            "change_pct": (total - base_total) / base_total if base_total else float("nan"),
-            **{f"payable_{m}": float(cents_to_euros(v)) for m, v in by_metric.items()},
-        })
+        rows.append(
+            {
+                "scenario": name,
+                "description": spec.get("description", ""),
+                "total_payable": float(cents_to_euros(total)),
+                "total_payable_cents": total,
+                "change_vs_agreement": float(cents_to_euros(total - base_total)),
+                "change_pct": (total - base_total) / base_total if base_total else float("nan"),
+                **{f"payable_{m}": float(cents_to_euros(v)) for m, v in by_metric.items()},
+            }
+        )
     return pd.DataFrame(rows)

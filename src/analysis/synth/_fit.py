@@ -67,8 +67,9 @@ class Spec(Protocol):
         ...
 
 
-def did_path(y1: np.ndarray, y0: np.ndarray, n_pre: int, omega: np.ndarray,
-             lam: np.ndarray) -> np.ndarray:
+def did_path(
+    y1: np.ndarray, y0: np.ndarray, n_pre: int, omega: np.ndarray, lam: np.ndarray
+) -> np.ndarray:
     r"""Counterfactual path of a weighted difference-in-differences.
 
     .. math::
@@ -103,8 +104,11 @@ def check_options(*, replications: int, seed: int, level: float) -> None:
     ValueError
         ``replications`` not an integer >= 2, ``seed`` not an integer, ``level`` not in (0, 1).
     """
-    if isinstance(replications, bool) or not isinstance(replications, int | np.integer) \
-            or replications < 2:
+    if (
+        isinstance(replications, bool)
+        or not isinstance(replications, int | np.integer)
+        or replications < 2
+    ):
         raise ValueError(f"replications must be an integer >= 2, got {replications!r}")
     if isinstance(seed, bool) or not isinstance(seed, int | np.integer):
         raise ValueError(f"seed must be an integer, got {seed!r}")

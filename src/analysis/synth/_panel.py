@@ -123,7 +123,7 @@ class PanelData:
     @property
     def post_times(self) -> np.ndarray:
         """Retained post-treatment periods."""
-        return self.times[self.n_pre:]
+        return self.times[self.n_pre :]
 
     # -- derived panels (used by the placebo and leave-one-out analyses) -------------------
     def as_treated(self, donor: Hashable) -> PanelData:
@@ -133,22 +133,41 @@ class PanelData:
         """
         j = self.donors.index(donor)
         keep = [k for k in range(self.n_donors) if k != j]
-        cov = {name: np.column_stack([m[:, 1 + j], m[:, [1 + k for k in keep]]])
-               for name, m in self.covariates.items()}
-        return replace(self, treated=donor, y_treated=self.y_donors[:, j].copy(),
-                       y_donors=self.y_donors[:, keep].copy(),
-                       donors=tuple(self.donors[k] for k in keep), covariates=cov)
+        cov = {
+            name: np.column_stack([m[:, 1 + j], m[:, [1 + k for k in keep]]])
+            for name, m in self.covariates.items()
+        }
+        return replace(
+            self,
+            treated=donor,
+            y_treated=self.y_donors[:, j].copy(),
+            y_donors=self.y_donors[:, keep].copy(),
+            donors=tuple(self.donors[k] for k in keep),
+            covariates=cov,
+        )
 
     def without_donor(self, donor: Hashable) -> PanelData:
         """Return the panel with ``donor`` removed from the donor pool."""
         j = self.donors.index(donor)
         keep = [k for k in range(self.n_donors) if k != j]
         cov = {name: m[:, [0] + [1 + k for k in keep]] for name, m in self.covariates.items()}
-        row = pd.DataFrame([{"level": "unit", "unit": donor, "time": None,
-                             "reason": "left out (leave-one-out re-estimate)"}])
-        return replace(self, y_donors=self.y_donors[:, keep].copy(),
-                       donors=tuple(self.donors[k] for k in keep), covariates=cov,
-                       excluded=concat_excluded(self.excluded, row))
+        row = pd.DataFrame(
+            [
+                {
+                    "level": "unit",
+                    "unit": donor,
+                    "time": None,
+                    "reason": "left out (leave-one-out re-estimate)",
+                }
+            ]
+        )
+        return replace(
+            self,
+            y_donors=self.y_donors[:, keep].copy(),
+            donors=tuple(self.donors[k] for k in keep),
+            covariates=cov,
+            excluded=concat_excluded(self.excluded, row),
+        )
 
     def truncated(self, fake_start: Any) -> PanelData:
         """Return the pre-period only, with a fake treatment date ``fake_start`` inside it.
@@ -162,32 +181,57 @@ class PanelData:
         pre_times = self.pre_times
         n_fake_pre = int(np.sum(pre_times < fake_start))
         if n_fake_pre < 2:
-            raise fail(SOURCE, f"fake_start={fake_start!r} leaves {n_fake_pre} retained "
-                       "pre-period(s) before it; at least 2 are needed",
-                       column=self.time, rows=[str(t) for t in pre_times[:n_fake_pre]])
+            raise fail(
+                SOURCE,
+                f"fake_start={fake_start!r} leaves {n_fake_pre} retained "
+                "pre-period(s) before it; at least 2 are needed",
+                column=self.time,
+                rows=[str(t) for t in pre_times[:n_fake_pre]],
+            )
         if n_fake_pre >= self.n_pre:
-            raise fail(SOURCE, f"fake_start={fake_start!r} must lie inside the real pre-period "
-                       f"(before start={self.start!r}) so that some pre-period data are "
-                       "treated as 'post'", column=self.time)
+            raise fail(
+                SOURCE,
+                f"fake_start={fake_start!r} must lie inside the real pre-period "
+                f"(before start={self.start!r}) so that some pre-period data are "
+                "treated as 'post'",
+                column=self.time,
+            )
         dropped = self.post_times
-        row = pd.DataFrame([{"level": "period", "unit": None, "time": t,
-                             "reason": f"at or after the real start {self.start!r}: "
-                                       "dropped for the in-time placebo"} for t in dropped])
+        row = pd.DataFrame(
+            [
+                {
+                    "level": "period",
+                    "unit": None,
+                    "time": t,
+                    "reason": f"at or after the real start {self.start!r}: "
+                    "dropped for the in-time placebo",
+                }
+                for t in dropped
+            ]
+        )
         cov = {name: m[: self.n_pre].copy() for name, m in self.covariates.items()}
-        return replace(self, start=fake_start, times=pre_times.copy(),
-                       y_treated=self.y_treated[: self.n_pre].copy(),
-                       y_donors=self.y_donors[: self.n_pre].copy(), n_pre=n_fake_pre,
-                       covariates=cov, excluded=concat_excluded(self.excluded, row))
+        return replace(
+            self,
+            start=fake_start,
+            times=pre_times.copy(),
+            y_treated=self.y_treated[: self.n_pre].copy(),
+            y_donors=self.y_donors[: self.n_pre].copy(),
+            n_pre=n_fake_pre,
+            covariates=cov,
+            excluded=concat_excluded(self.excluded, row),
+        )
 
     def long_frame(self, *, with_covariates: bool = False) -> pd.DataFrame:
         """Return the panel in long form with canonical columns ``_unit, _time, _y``."""
         units = (self.treated, *self.donors)
         y = np.column_stack([self.y_treated, self.y_donors])  # (T, J+1)
-        out = pd.DataFrame({
-            UNIT: np.tile(np.array(units, dtype=object), self.n_periods),
-            TIME: np.repeat(self.times, len(units)),
-            Y: y.ravel(),
-        })
+        out = pd.DataFrame(
+            {
+                UNIT: np.tile(np.array(units, dtype=object), self.n_periods),
+                TIME: np.repeat(self.times, len(units)),
+                Y: y.ravel(),
+            }
+        )
         if with_covariates:
             for name, m in self.covariates.items():
                 out[name] = m.ravel()
@@ -209,17 +253,30 @@ def _check_numeric(df: pd.DataFrame, col: str) -> None:
         coerced = pd.to_numeric(s, errors="coerce")
         bad = s.index[coerced.isna() & s.notna()].tolist()
         rows = bad if bad else s.index[:5].tolist()
-        raise fail(SOURCE, f"must be numeric (found dtype {s.dtype}); offending values "
-                   f"e.g. {[s.loc[r] for r in rows[:3]]!r}", column=col, rows=rows)
+        raise fail(
+            SOURCE,
+            f"must be numeric (found dtype {s.dtype}); offending values "
+            f"e.g. {[s.loc[r] for r in rows[:3]]!r}",
+            column=col,
+            rows=rows,
+        )
     vals = s.to_numpy(dtype=float, na_value=np.nan)
     inf = s.index[np.isinf(vals)].tolist()
     if inf:
         raise fail(SOURCE, "must be finite (infinite values found)", column=col, rows=inf)
 
 
-def build_panel(df: pd.DataFrame, *, outcome: str, unit: str, time: str,
-                treated_unit: Hashable, start: Any, donors: Sequence[Hashable] | None = None,
-                covariates: Sequence[str] = ()) -> PanelData:
+def build_panel(
+    df: pd.DataFrame,
+    *,
+    outcome: str,
+    unit: str,
+    time: str,
+    treated_unit: Hashable,
+    start: Any,
+    donors: Sequence[Hashable] | None = None,
+    covariates: Sequence[str] = (),
+) -> PanelData:
     """Validate a long panel and turn it into a :class:`PanelData`.
 
     Parameters
@@ -255,8 +312,11 @@ def build_panel(df: pd.DataFrame, *, outcome: str, unit: str, time: str,
     needed = [outcome, unit, time, *covariates]
     missing = [c for c in dict.fromkeys(needed) if c not in df.columns]
     if missing:
-        raise fail(SOURCE, f"required column(s) {missing} not found; columns present: "
-                   f"{list(df.columns)[:20]}", column=missing[0])
+        raise fail(
+            SOURCE,
+            f"required column(s) {missing} not found; columns present: {list(df.columns)[:20]}",
+            column=missing[0],
+        )
     if df.empty:
         raise DataValidationError(SOURCE, "the DataFrame has no rows")
     for col in (unit, time):
@@ -269,14 +329,22 @@ def build_panel(df: pd.DataFrame, *, outcome: str, unit: str, time: str,
     if dup.any():
         rows = df.index[dup].tolist()
         first = df.loc[rows[0], [unit, time]].tolist()
-        raise fail(SOURCE, f"duplicated unit-time rows: each ({unit}, {time}) pair must appear "
-                   f"once (first duplicate: {first[0]!r}, {first[1]!r})",
-                   column=f"{unit}, {time}", rows=rows)
+        raise fail(
+            SOURCE,
+            f"duplicated unit-time rows: each ({unit}, {time}) pair must appear "
+            f"once (first duplicate: {first[0]!r}, {first[1]!r})",
+            column=f"{unit}, {time}",
+            rows=rows,
+        )
 
     units_present = pd.unique(df[unit])
     if treated_unit not in set(units_present):
-        raise fail(SOURCE, f"treated unit {treated_unit!r} not found in column {unit!r} "
-                   f"(units present, first 10: {list(units_present[:10])})", column=unit)
+        raise fail(
+            SOURCE,
+            f"treated unit {treated_unit!r} not found in column {unit!r} "
+            f"(units present, first 10: {list(units_present[:10])})",
+            column=unit,
+        )
 
     excluded_rows: list[dict[str, Any]] = []
     if donors is None:
@@ -285,31 +353,53 @@ def build_panel(df: pd.DataFrame, *, outcome: str, unit: str, time: str,
         donor_list = list(dict.fromkeys(donors))
         unknown = [d for d in donor_list if d not in set(units_present)]
         if unknown:
-            raise fail(SOURCE, f"donor(s) {unknown[:10]} not found in the data", column=unit,
-                       rows=unknown)
+            raise fail(
+                SOURCE, f"donor(s) {unknown[:10]} not found in the data", column=unit, rows=unknown
+            )
         if treated_unit in donor_list:
-            raise fail(SOURCE, f"the treated unit {treated_unit!r} is in the donor list",
-                       column=unit, rows=[treated_unit])
+            raise fail(
+                SOURCE,
+                f"the treated unit {treated_unit!r} is in the donor list",
+                column=unit,
+                rows=[treated_unit],
+            )
         keep = set(donor_list) | {treated_unit}
         for u in units_present:
             if u not in keep:
-                excluded_rows.append({"level": "unit", "unit": u, "time": None,
-                                      "reason": "not in the donor list supplied"})
+                excluded_rows.append(
+                    {
+                        "level": "unit",
+                        "unit": u,
+                        "time": None,
+                        "reason": "not in the donor list supplied",
+                    }
+                )
     if not donor_list:
-        raise fail(SOURCE, "no donor units: the donor list is empty or the data contain only "
-                   "the treated unit", column=unit)
+        raise fail(
+            SOURCE,
+            "no donor units: the donor list is empty or the data contain only the treated unit",
+            column=unit,
+        )
 
     sub = df.loc[df[unit].isin([treated_unit, *donor_list]), [unit, time, outcome, *covariates]]
     all_times = np.sort(pd.unique(sub[time]))
     try:
         n_before = int(np.sum(all_times < start))
     except TypeError as exc:
-        raise fail(SOURCE, f"start={start!r} cannot be compared with the values of {time!r} "
-                   f"(dtype {sub[time].dtype})", column=time) from exc
+        raise fail(
+            SOURCE,
+            f"start={start!r} cannot be compared with the values of {time!r} "
+            f"(dtype {sub[time].dtype})",
+            column=time,
+        ) from exc
     if n_before == 0 or n_before == len(all_times):
-        raise fail(SOURCE, f"start={start!r} is outside the data: periods run from "
-                   f"{all_times[0]!r} to {all_times[-1]!r}; start must be after the first "
-                   "period and not after the last", column=time)
+        raise fail(
+            SOURCE,
+            f"start={start!r} is outside the data: periods run from "
+            f"{all_times[0]!r} to {all_times[-1]!r}; start must be after the first "
+            "period and not after the last",
+            column=time,
+        )
 
     wide = sub.pivot(index=time, columns=unit, values=outcome).reindex(index=all_times)
     is_pre = all_times < start
@@ -319,19 +409,32 @@ def build_panel(df: pd.DataFrame, *, outcome: str, unit: str, time: str,
     keep_t = ~np.isnan(y1)
     for t, pre in zip(all_times[~keep_t], is_pre[~keep_t], strict=True):
         phase = "pre" if pre else "post"
-        excluded_rows.append({
-            "level": "period", "unit": None, "time": t,
-            "reason": f"treated unit {treated_unit!r} has no {outcome!r} value in this "
-                      f"{phase}-period; period dropped from the fit for all units"})
+        excluded_rows.append(
+            {
+                "level": "period",
+                "unit": None,
+                "time": t,
+                "reason": f"treated unit {treated_unit!r} has no {outcome!r} value in this "
+                f"{phase}-period; period dropped from the fit for all units",
+            }
+        )
     n_pre = int(np.sum(keep_t & is_pre))
     n_post = int(np.sum(keep_t & ~is_pre))
     if n_pre < 2:
-        raise fail(SOURCE, f"fewer than 2 pre-periods with an observed outcome for the treated "
-                   f"unit {treated_unit!r} before start={start!r} (found {n_pre})",
-                   column=outcome, rows=[str(t) for t in all_times[keep_t & is_pre]])
+        raise fail(
+            SOURCE,
+            f"fewer than 2 pre-periods with an observed outcome for the treated "
+            f"unit {treated_unit!r} before start={start!r} (found {n_pre})",
+            column=outcome,
+            rows=[str(t) for t in all_times[keep_t & is_pre]],
+        )
     if n_post < 1:
-        raise fail(SOURCE, f"no post-period (>= start={start!r}) with an observed outcome for "
-                   f"the treated unit {treated_unit!r}", column=outcome)
+        raise fail(
+            SOURCE,
+            f"no post-period (>= start={start!r}) with an observed outcome for "
+            f"the treated unit {treated_unit!r}",
+            column=outcome,
+        )
     times = all_times[keep_t]
     wide = wide.loc[times]
 
@@ -341,9 +444,13 @@ def build_panel(df: pd.DataFrame, *, outcome: str, unit: str, time: str,
         cw = sub.pivot(index=time, columns=unit, values=c).reindex(index=times)
         miss = cw[treated_unit].iloc[:n_pre].isna()
         if miss.any():
-            raise fail(SOURCE, f"predictor {c!r} is missing for the treated unit "
-                       f"{treated_unit!r} in pre-period(s)", column=c,
-                       rows=[str(t) for t in times[:n_pre][miss.to_numpy()]])
+            raise fail(
+                SOURCE,
+                f"predictor {c!r} is missing for the treated unit "
+                f"{treated_unit!r} in pre-period(s)",
+                column=c,
+                rows=[str(t) for t in times[:n_pre][miss.to_numpy()]],
+            )
         cov_wide[c] = cw
 
     # 3. donors with missing outcome (or predictor) values -> excluded with reason
@@ -353,33 +460,65 @@ def build_panel(df: pd.DataFrame, *, outcome: str, unit: str, time: str,
         miss = np.isnan(col)
         reasons = []
         if miss[:n_pre].any():
-            reasons.append(f"missing {outcome!r} in pre-period(s) "
-                           f"{_fmt_periods(list(times[:n_pre][miss[:n_pre]]))}")
+            reasons.append(
+                f"missing {outcome!r} in pre-period(s) "
+                f"{_fmt_periods(list(times[:n_pre][miss[:n_pre]]))}"
+            )
         if miss[n_pre:].any():
-            reasons.append(f"missing {outcome!r} in post-period(s) "
-                           f"{_fmt_periods(list(times[n_pre:][miss[n_pre:]]))}")
+            reasons.append(
+                f"missing {outcome!r} in post-period(s) "
+                f"{_fmt_periods(list(times[n_pre:][miss[n_pre:]]))}"
+            )
         for c, cw in cov_wide.items():
             cm = cw[d].isna().to_numpy()[:n_pre]
             if cm.any():
-                reasons.append(f"missing predictor {c!r} in pre-period(s) "
-                               f"{_fmt_periods(list(times[:n_pre][cm]))}")
+                reasons.append(
+                    f"missing predictor {c!r} in pre-period(s) "
+                    f"{_fmt_periods(list(times[:n_pre][cm]))}"
+                )
         if reasons:
-            excluded_rows.append({"level": "unit", "unit": d, "time": None,
-                                  "reason": "donor excluded: " + "; ".join(reasons)})
+            excluded_rows.append(
+                {
+                    "level": "unit",
+                    "unit": d,
+                    "time": None,
+                    "reason": "donor excluded: " + "; ".join(reasons),
+                }
+            )
         else:
             kept_donors.append(d)
     if not kept_donors:
         why = [r["reason"] for r in excluded_rows if r["level"] == "unit"][:3]
-        raise fail(SOURCE, f"no donors left after excluding units with missing values "
-                   f"({len(donor_list)} candidate(s); e.g. {why})", column=outcome,
-                   rows=list(donor_list))
+        raise fail(
+            SOURCE,
+            f"no donors left after excluding units with missing values "
+            f"({len(donor_list)} candidate(s); e.g. {why})",
+            column=outcome,
+            rows=list(donor_list),
+        )
 
-    excluded = pd.DataFrame(excluded_rows, columns=list(EXCLUDED_COLUMNS)) \
-        if excluded_rows else _empty_excluded()
-    cov = {c: np.column_stack([cw[treated_unit].to_numpy(dtype=float),
-                               cw[kept_donors].to_numpy(dtype=float)])
-           for c, cw in cov_wide.items()}
-    return PanelData(outcome=outcome, unit=unit, time=time, treated=treated_unit, start=start,
-                     times=np.asarray(times), y_treated=wide[treated_unit].to_numpy(dtype=float),
-                     y_donors=wide[kept_donors].to_numpy(dtype=float),
-                     donors=tuple(kept_donors), n_pre=n_pre, excluded=excluded, covariates=cov)
+    excluded = (
+        pd.DataFrame(excluded_rows, columns=list(EXCLUDED_COLUMNS))
+        if excluded_rows
+        else _empty_excluded()
+    )
+    cov = {
+        c: np.column_stack(
+            [cw[treated_unit].to_numpy(dtype=float), cw[kept_donors].to_numpy(dtype=float)]
+        )
+        for c, cw in cov_wide.items()
+    }
+    return PanelData(
+        outcome=outcome,
+        unit=unit,
+        time=time,
+        treated=treated_unit,
+        start=start,
+        times=np.asarray(times),
+        y_treated=wide[treated_unit].to_numpy(dtype=float),
+        y_donors=wide[kept_donors].to_numpy(dtype=float),
+        donors=tuple(kept_donors),
+        n_pre=n_pre,
+        excluded=excluded,
+        covariates=cov,
+    )

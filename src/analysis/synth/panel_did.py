@@ -58,7 +58,7 @@ def did_point(panel: PanelData) -> PointFit:
     w = np.full(panel.n_donors, 1.0 / panel.n_donors)
     lam = np.full(panel.n_pre, 1.0 / panel.n_pre)
     cf = did_path(panel.y_treated, panel.y_donors, panel.n_pre, w, lam)
-    att = float(np.mean(panel.y_treated[panel.n_pre:] - cf[panel.n_pre:]))
+    att = float(np.mean(panel.y_treated[panel.n_pre :] - cf[panel.n_pre :]))
     return PointFit(att=att, weights=w, counterfactual=cf, time_weights=lam)
 
 
@@ -79,9 +79,13 @@ class DiDSpec:
 
     def options(self) -> dict[str, Any]:
         """Estimator options, JSON-serialisable."""
-        return {"formula": "y ~ d | unit + time",
-                "se": "placebo (Arkhangelsky et al. 2021, Algorithm 4)",
-                "replications": self.replications, "seed": self.seed, "level": self.level}
+        return {
+            "formula": "y ~ d | unit + time",
+            "se": "placebo (Arkhangelsky et al. 2021, Algorithm 4)",
+            "replications": self.replications,
+            "seed": self.seed,
+            "level": self.level,
+        }
 
     def fit(self, panel: PanelData) -> PointFit:
         """Two-way fixed-effects regression with pyfixest; path from the closed form."""
@@ -96,19 +100,32 @@ class DiDSpec:
             fit = pf.feols(f"{Y} ~ {_D} | {UNIT} + {TIME}", data=long)
         att = float(fit.coef()[_D])
         closed = did_point(panel)
-        return PointFit(att=att, weights=closed.weights, counterfactual=closed.counterfactual,
-                        time_weights=closed.time_weights,
-                        extra={"closed_form_att": closed.att})
+        return PointFit(
+            att=att,
+            weights=closed.weights,
+            counterfactual=closed.counterfactual,
+            time_weights=closed.time_weights,
+            extra={"closed_form_att": closed.att},
+        )
 
     def refit(self, panel: PanelData) -> PointFit:
         """Closed-form point estimate (:func:`did_point`)."""
         return did_point(panel)
 
 
-def panel_did(df: pd.DataFrame, *, outcome: str, unit: str, time: str,
-              treated_unit: Hashable, start: Any,
-              donors: Sequence[Hashable] | None = None,
-              replications: int = 200, seed: int = 0, level: float = 0.95) -> SynthResult:
+def panel_did(
+    df: pd.DataFrame,
+    *,
+    outcome: str,
+    unit: str,
+    time: str,
+    treated_unit: Hashable,
+    start: Any,
+    donors: Sequence[Hashable] | None = None,
+    replications: int = 200,
+    seed: int = 0,
+    level: float = 0.95,
+) -> SynthResult:
     """Estimate the effect on one treated unit by DiD with unit and time fixed effects.
 
     Parameters
@@ -139,7 +156,14 @@ def panel_did(df: pd.DataFrame, *, outcome: str, unit: str, time: str,
         Bad input (see :func:`analysis.synth._panel.build_panel`).
     """
     check_options(replications=replications, seed=seed, level=level)
-    panel = build_panel(df, outcome=outcome, unit=unit, time=time, treated_unit=treated_unit,
-                        start=start, donors=donors)
+    panel = build_panel(
+        df,
+        outcome=outcome,
+        unit=unit,
+        time=time,
+        treated_unit=treated_unit,
+        start=start,
+        donors=donors,
+    )
     spec = DiDSpec(replications=replications, seed=seed, level=level)
     return make_result(panel, spec, spec.fit(panel))

@@ -47,7 +47,7 @@ _FAIL = (ValueError, ArithmeticError, np.linalg.LinAlgError)
 
 
 def _mspe(gap: np.ndarray) -> float:
-    return float(np.mean(gap ** 2)) if gap.size else float("nan")
+    return float(np.mean(gap**2)) if gap.size else float("nan")
 
 
 def _ratio(pre: float, post: float) -> float:
@@ -133,8 +133,9 @@ class PlaceboInSpace:
 
     def filtered(self, max_pre_rmspe_ratio: float | None) -> PlaceboInSpace:
         """Return the same placebo runs with another pre-fit filter ``k`` (or none)."""
-        return _rank(self._table, self._gaps, self._post, self.method, self.treated_unit,
-                     max_pre_rmspe_ratio)
+        return _rank(
+            self._table, self._gaps, self._post, self.method, self.treated_unit, max_pre_rmspe_ratio
+        )
 
     def tidy(self) -> pd.DataFrame:
         """Return :attr:`table`."""
@@ -142,31 +143,51 @@ class PlaceboInSpace:
 
     def summary(self) -> str:
         """Return a few lines: rank, p-value, units considered and dropped."""
-        filt = ("no pre-fit filter" if self.max_pre_rmspe_ratio is None else
-                f"placebos with pre-period MSPE > {self.max_pre_rmspe_ratio:g} x the treated "
-                "unit's left out")
-        return (f"In-space placebo test ({self.method}), treated unit {self.treated_unit!r}\n"
-                f"post/pre MSPE ratio {self.treated_ratio:.3g}, rank {self.treated_rank} of "
-                f"{self.n_units} units -> permutation p = {self.p_value:.3f}\n"
-                f"{filt}; {self.n_dropped} placebo(s) left out")
+        filt = (
+            "no pre-fit filter"
+            if self.max_pre_rmspe_ratio is None
+            else f"placebos with pre-period MSPE > {self.max_pre_rmspe_ratio:g} x the treated "
+            "unit's left out"
+        )
+        return (
+            f"In-space placebo test ({self.method}), treated unit {self.treated_unit!r}\n"
+            f"post/pre MSPE ratio {self.treated_ratio:.3g}, rank {self.treated_rank} of "
+            f"{self.n_units} units -> permutation p = {self.p_value:.3f}\n"
+            f"{filt}; {self.n_dropped} placebo(s) left out"
+        )
 
     def to_dict(self) -> dict[str, Any]:
         """Return a JSON-serialisable dict (table and test result; gap series omitted)."""
         from analysis.synth.result import jsonable
 
-        return jsonable({"method": self.method, "treated_unit": self.treated_unit,
-                         "max_pre_rmspe_ratio": self.max_pre_rmspe_ratio,
-                         "treated_rank": self.treated_rank, "n_units": self.n_units,
-                         "p_value": self.p_value, "treated_ratio": self.treated_ratio,
-                         "table": self._table.to_dict(orient="records")})
+        return jsonable(
+            {
+                "method": self.method,
+                "treated_unit": self.treated_unit,
+                "max_pre_rmspe_ratio": self.max_pre_rmspe_ratio,
+                "treated_rank": self.treated_rank,
+                "n_units": self.n_units,
+                "p_value": self.p_value,
+                "treated_ratio": self.treated_ratio,
+                "table": self._table.to_dict(orient="records"),
+            }
+        )
 
     def __repr__(self) -> str:
-        return (f"PlaceboInSpace(method={self.method!r}, rank={self.treated_rank}/"
-                f"{self.n_units}, p={self.p_value:.3f})")
+        return (
+            f"PlaceboInSpace(method={self.method!r}, rank={self.treated_rank}/"
+            f"{self.n_units}, p={self.p_value:.3f})"
+        )
 
 
-def _rank(table: pd.DataFrame, gaps: pd.DataFrame, post: np.ndarray, method: str,
-          treated: Hashable, k: float | None) -> PlaceboInSpace:
+def _rank(
+    table: pd.DataFrame,
+    gaps: pd.DataFrame,
+    post: np.ndarray,
+    method: str,
+    treated: Hashable,
+    k: float | None,
+) -> PlaceboInSpace:
     if k is not None and not k > 0:
         raise ValueError(f"max_pre_rmspe_ratio must be positive, got {k!r}")
     t = table.copy()
@@ -183,26 +204,38 @@ def _rank(table: pd.DataFrame, gaps: pd.DataFrame, post: np.ndarray, method: str
     t["note"] = note
     t["rank"] = t["ratio"].where(kept).rank(ascending=False, method="max")
     t["rank"] = t["rank"].astype("Int64")
-    return PlaceboInSpace(method=method, treated_unit=treated, max_pre_rmspe_ratio=k,
-                          _table=t, _gaps=gaps, _post=post)
+    return PlaceboInSpace(
+        method=method, treated_unit=treated, max_pre_rmspe_ratio=k, _table=t, _gaps=gaps, _post=post
+    )
 
 
-def placebo_in_space(res: SynthResult, max_pre_rmspe_ratio: float | None = None
-                     ) -> PlaceboInSpace:
+def placebo_in_space(res: SynthResult, max_pre_rmspe_ratio: float | None = None) -> PlaceboInSpace:
     """Run the estimator with each donor as the treated unit (see module docstring)."""
     panel: PanelData = res._panel
     spec: Spec = res._spec
     rows: list[dict[str, Any]] = []
     gaps: dict[Hashable, np.ndarray] = {}
     treated_gap = panel.y_treated - res._fit.counterfactual
-    for unit, gap, att, status, warned in [(panel.treated, treated_gap, res.att, "ok", ""),
-                                           *_placebo_runs(panel, spec)]:
+    for unit, gap, att, status, warned in [
+        (panel.treated, treated_gap, res.att, "ok", ""),
+        *_placebo_runs(panel, spec),
+    ]:
         pre = _mspe(gap[: panel.n_pre]) if gap is not None else np.nan
-        post = _mspe(gap[panel.n_pre:]) if gap is not None else np.nan
-        rows.append({"unit": unit, "is_treated": unit == panel.treated, "att": att,
-                     "pre_mspe": pre, "post_mspe": post, "pre_rmspe": np.sqrt(pre),
-                     "post_rmspe": np.sqrt(post), "ratio": _ratio(pre, post),
-                     "status": status, "warnings": warned})
+        post = _mspe(gap[panel.n_pre :]) if gap is not None else np.nan
+        rows.append(
+            {
+                "unit": unit,
+                "is_treated": unit == panel.treated,
+                "att": att,
+                "pre_mspe": pre,
+                "post_mspe": post,
+                "pre_rmspe": np.sqrt(pre),
+                "post_rmspe": np.sqrt(post),
+                "ratio": _ratio(pre, post),
+                "status": status,
+                "warnings": warned,
+            }
+        )
         if gap is not None:
             gaps[unit] = gap
     table = pd.DataFrame(rows)
@@ -291,15 +324,22 @@ class LeaveOneOut:
     def summary(self) -> str:
         """Return a line: range of the leave-one-out ATTs."""
         lo, hi = self.att_range
-        return (f"Leave-one-out ({self.method}): ATT {self.att_full:.3f} with all donors; "
-                f"{len(self._table)} re-estimates, ATT from {lo:.3f} to {hi:.3f}")
+        return (
+            f"Leave-one-out ({self.method}): ATT {self.att_full:.3f} with all donors; "
+            f"{len(self._table)} re-estimates, ATT from {lo:.3f} to {hi:.3f}"
+        )
 
     def to_dict(self) -> dict[str, Any]:
         """Return a JSON-serialisable dict (table only)."""
         from analysis.synth.result import jsonable
 
-        return jsonable({"method": self.method, "att_full": self.att_full,
-                         "table": self._table.to_dict(orient="records")})
+        return jsonable(
+            {
+                "method": self.method,
+                "att_full": self.att_full,
+                "table": self._table.to_dict(orient="records"),
+            }
+        )
 
 
 def leave_one_out(res: SynthResult) -> LeaveOneOut:
@@ -314,23 +354,51 @@ def leave_one_out(res: SynthResult) -> LeaveOneOut:
         donor = panel.donors[j]
         row = {"unit": donor, "weight": float(w[j])}
         if panel.n_donors < 2:
-            rows.append({**row, "att": np.nan, "delta_att": np.nan, "pre_rmspe": np.nan,
-                         "status": "failed: no other donor", "warnings": ""})
+            rows.append(
+                {
+                    **row,
+                    "att": np.nan,
+                    "delta_att": np.nan,
+                    "pre_rmspe": np.nan,
+                    "status": "failed: no other donor",
+                    "warnings": "",
+                }
+            )
             continue
         fit, status, warned = _refit(spec, panel.without_donor(donor))
         if fit is None:
-            rows.append({**row, "att": np.nan, "delta_att": np.nan, "pre_rmspe": np.nan,
-                         "status": status, "warnings": warned})
+            rows.append(
+                {
+                    **row,
+                    "att": np.nan,
+                    "delta_att": np.nan,
+                    "pre_rmspe": np.nan,
+                    "status": status,
+                    "warnings": warned,
+                }
+            )
             continue
         gap = panel.y_treated - fit.counterfactual
-        rows.append({**row, "att": fit.att, "delta_att": fit.att - res.att,
-                     "pre_rmspe": float(np.sqrt(_mspe(gap[: panel.n_pre]))), "status": status,
-                     "warnings": warned})
+        rows.append(
+            {
+                **row,
+                "att": fit.att,
+                "delta_att": fit.att - res.att,
+                "pre_rmspe": float(np.sqrt(_mspe(gap[: panel.n_pre]))),
+                "status": status,
+                "warnings": warned,
+            }
+        )
         paths[donor] = fit.counterfactual
-    table = pd.DataFrame(rows, columns=["unit", "weight", "att", "delta_att", "pre_rmspe",
-                                        "status", "warnings"])
-    return LeaveOneOut(method=spec.method, att_full=res.att, _table=table,
-                       _paths=pd.DataFrame(paths, index=pd.Index(panel.times, name="time")))
+    table = pd.DataFrame(
+        rows, columns=["unit", "weight", "att", "delta_att", "pre_rmspe", "status", "warnings"]
+    )
+    return LeaveOneOut(
+        method=spec.method,
+        att_full=res.att,
+        _table=table,
+        _paths=pd.DataFrame(paths, index=pd.Index(panel.times, name="time")),
+    )
 
 
 def placebo_in_time(res: SynthResult, fake_start: Any) -> SynthResult:

@@ -30,10 +30,17 @@ def _start_line(ax: Axes, res: SynthResult) -> None:
     ax.axvline(x, color="0.4", linestyle="--", linewidth=1)
 
 
-def plot_paths(res: SynthResult, *, ylabel: str, xlabel: str | None = None,
-               title: str | None = None, treated_label: str | None = None,
-               counterfactual_label: str | None = None, ax: Axes | None = None,
-               figsize: tuple[float, float] = (7.0, 4.0)) -> Figure:
+def plot_paths(
+    res: SynthResult,
+    *,
+    ylabel: str,
+    xlabel: str | None = None,
+    title: str | None = None,
+    treated_label: str | None = None,
+    counterfactual_label: str | None = None,
+    ax: Axes | None = None,
+    figsize: tuple[float, float] = (7.0, 4.0),
+) -> Figure:
     """Observed outcome of the treated unit and its estimated counterfactual.
 
     Parameters
@@ -59,12 +66,26 @@ def plot_paths(res: SynthResult, *, ylabel: str, xlabel: str | None = None,
     """
     fig, ax = _axes(ax, figsize)
     eff = res.effects
-    cf_default = (f"synthetic {res.treated_unit}" if res.method == "synthetic_control"
-                  else f"counterfactual ({res.label})")
-    ax.plot(eff["time"], eff["observed"], color="black", linewidth=2,
-            label=treated_label or str(res.treated_unit))
-    ax.plot(eff["time"], eff["counterfactual"], color="tab:blue", linestyle="--", linewidth=2,
-            label=counterfactual_label or cf_default)
+    cf_default = (
+        f"synthetic {res.treated_unit}"
+        if res.method == "synthetic_control"
+        else f"counterfactual ({res.label})"
+    )
+    ax.plot(
+        eff["time"],
+        eff["observed"],
+        color="black",
+        linewidth=2,
+        label=treated_label or str(res.treated_unit),
+    )
+    ax.plot(
+        eff["time"],
+        eff["counterfactual"],
+        color="tab:blue",
+        linestyle="--",
+        linewidth=2,
+        label=counterfactual_label or cf_default,
+    )
     _start_line(ax, res)
     ax.set_xlabel(xlabel or res._panel.time)
     ax.set_ylabel(ylabel)
@@ -73,9 +94,16 @@ def plot_paths(res: SynthResult, *, ylabel: str, xlabel: str | None = None,
     return fig
 
 
-def plot_gaps(res: SynthResult, placebo: PlaceboInSpace | None = None, *, ylabel: str,
-              xlabel: str | None = None, title: str | None = None, ax: Axes | None = None,
-              figsize: tuple[float, float] = (7.0, 4.0)) -> Figure:
+def plot_gaps(
+    res: SynthResult,
+    placebo: PlaceboInSpace | None = None,
+    *,
+    ylabel: str,
+    xlabel: str | None = None,
+    title: str | None = None,
+    ax: Axes | None = None,
+    figsize: tuple[float, float] = (7.0, 4.0),
+) -> Figure:
     """Gap (observed - counterfactual) of the treated unit, with placebo gaps in grey.
 
     Parameters
@@ -100,8 +128,13 @@ def plot_gaps(res: SynthResult, placebo: PlaceboInSpace | None = None, *, ylabel
         gaps = placebo.gaps
         others = [c for c in gaps.columns if c != res.treated_unit]
         for i, c in enumerate(others):
-            ax.plot(gaps.index, gaps[c], color="0.75", linewidth=0.8,
-                    label="placebo units" if i == 0 else None)
+            ax.plot(
+                gaps.index,
+                gaps[c],
+                color="0.75",
+                linewidth=0.8,
+                label="placebo units" if i == 0 else None,
+            )
     ax.plot(eff["time"], eff["gap"], color="black", linewidth=2, label=str(res.treated_unit))
     ax.axhline(0, color="0.3", linewidth=0.8)
     _start_line(ax, res)
@@ -110,15 +143,25 @@ def plot_gaps(res: SynthResult, placebo: PlaceboInSpace | None = None, *, ylabel
     if title is None:
         title = f"Gap between {res.treated_unit} and its counterfactual ({res.label})"
         if placebo is not None:
-            title += f"\nrank {placebo.treated_rank} of {placebo.n_units}, p = {placebo.p_value:.3f}"
+            title += (
+                f"\nrank {placebo.treated_rank} of {placebo.n_units}, p = {placebo.p_value:.3f}"
+            )
     ax.set_title(title)
     ax.legend(frameon=False)
     return fig
 
 
-def plot_weights(res: SynthResult, *, which: str = "unit", top: int | None = 20,
-                 xlabel: str = "weight", title: str | None = None, ax: Axes | None = None,
-                 figsize: tuple[float, float] | None = None, **bar_kw: Any) -> Figure:
+def plot_weights(
+    res: SynthResult,
+    *,
+    which: str = "unit",
+    top: int | None = 20,
+    xlabel: str = "weight",
+    title: str | None = None,
+    ax: Axes | None = None,
+    figsize: tuple[float, float] | None = None,
+    **bar_kw: Any,
+) -> Figure:
     """Horizontal bar chart of the donor weights (or of the time weights, ``which="time"``).
 
     Only positive weights (> 1e-6) are shown, largest first, at most ``top`` of them.
@@ -143,6 +186,9 @@ def plot_weights(res: SynthResult, *, which: str = "unit", top: int | None = 20,
     ax.barh(y, w.to_numpy(), color=bar_kw.pop("color", "tab:blue"), **bar_kw)
     ax.set_yticks(y, [str(i) for i in w.index])
     ax.set_xlabel(xlabel)
-    ax.set_title(title if title is not None else
-                 f"{'Donor' if which == 'unit' else 'Pre-period'} weights ({res.label})")
+    ax.set_title(
+        title
+        if title is not None
+        else f"{'Donor' if which == 'unit' else 'Pre-period'} weights ({res.label})"
+    )
     return fig

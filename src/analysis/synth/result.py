@@ -113,24 +113,35 @@ class SynthResult:
         """Per period: ``time, observed, counterfactual, gap, post``."""
         p = self._panel
         cf = self._fit.counterfactual
-        return pd.DataFrame({"time": p.times, "observed": p.y_treated, "counterfactual": cf,
-                             "gap": p.y_treated - cf, "post": p.post})
+        return pd.DataFrame(
+            {
+                "time": p.times,
+                "observed": p.y_treated,
+                "counterfactual": cf,
+                "gap": p.y_treated - cf,
+                "post": p.post,
+            }
+        )
 
     @property
     def weights(self) -> pd.Series:
         """Donor weights, indexed by unit (sum to one)."""
-        return pd.Series(self._fit.weights, index=pd.Index(self._panel.donors,
-                                                           name=self._panel.unit),
-                         name="weight")
+        return pd.Series(
+            self._fit.weights,
+            index=pd.Index(self._panel.donors, name=self._panel.unit),
+            name="weight",
+        )
 
     @property
     def time_weights(self) -> pd.Series | None:
         """Pre-period weights ``lambda`` (synthetic DiD; equal weights for DiD; else None)."""
         if self._fit.time_weights is None:
             return None
-        return pd.Series(self._fit.time_weights,
-                         index=pd.Index(self._panel.pre_times, name=self._panel.time),
-                         name="time_weight")
+        return pd.Series(
+            self._fit.time_weights,
+            index=pd.Index(self._panel.pre_times, name=self._panel.time),
+            name="time_weight",
+        )
 
     @property
     def donors(self) -> tuple[Hashable, ...]:
@@ -162,7 +173,7 @@ class SynthResult:
     def post_rmspe(self) -> float:
         """Root mean squared gap over the post-periods."""
         gap = self._panel.y_treated - self._fit.counterfactual
-        return float(np.sqrt(np.mean(gap[self.n_pre:] ** 2)))
+        return float(np.sqrt(np.mean(gap[self.n_pre :] ** 2)))
 
     @property
     def replications(self) -> int:
@@ -188,8 +199,7 @@ class SynthResult:
     def _se(self) -> float:
         if self._fit.se is not None:
             return float(self._fit.se)
-        draws = _placebo.placebo_draws(self._space, replications=self.replications,
-                                       seed=self.seed)
+        draws = _placebo.placebo_draws(self._space, replications=self.replications, seed=self.seed)
         return placebo_se(draws)
 
     @property
@@ -215,8 +225,7 @@ class SynthResult:
         return float(stats.norm.ppf(0.5 + self.level / 2))
 
     # -- inference methods -----------------------------------------------------------------
-    def placebo_in_space(self, max_pre_rmspe_ratio: float | None = None
-                         ) -> _placebo.PlaceboInSpace:
+    def placebo_in_space(self, max_pre_rmspe_ratio: float | None = None) -> _placebo.PlaceboInSpace:
         """In-space placebo test (ADH 2010): every donor in turn as the treated unit.
 
         Parameters
@@ -245,22 +254,36 @@ class SynthResult:
         """Return the ATT as :class:`~analysis.estimate.Estimate` (see module docstring)."""
         n_units = self._panel.n_donors + 1
         extra: dict[str, Any] = {
-            "treated_unit": jsonable(self.treated_unit), "start": jsonable(self.start),
-            "n_pre": self.n_pre, "n_post": self.n_post, "n_donors": self._panel.n_donors,
+            "treated_unit": jsonable(self.treated_unit),
+            "start": jsonable(self.start),
+            "n_pre": self.n_pre,
+            "n_post": self.n_post,
+            "n_donors": self._panel.n_donors,
             "pre_rmspe": self.pre_rmspe,
             "se_method": "placebo variance, Arkhangelsky et al. (2021) Algorithm 4",
-            "replications": self.replications, "seed": self.seed,
+            "replications": self.replications,
+            "seed": self.seed,
         }
-        kw = dict(n_obs=self._panel.n_periods * n_units, n_units=n_units,
-                  method=self.label, backend=self.backend, level=self.level)
+        kw = dict(
+            n_obs=self._panel.n_periods * n_units,
+            n_units=n_units,
+            method=self.label,
+            backend=self.backend,
+            level=self.level,
+        )
         est = Estimate.from_se(self.att, self.se, **kw, extra=extra)
         if self.method in ("synthetic_control", "panel_did"):
             space = self._space
-            extra.update(permutation_p_value=space.p_value, permutation_rank=space.treated_rank,
-                         permutation_n_units=space.n_units)
+            extra.update(
+                permutation_p_value=space.p_value,
+                permutation_rank=space.treated_rank,
+                permutation_n_units=space.n_units,
+            )
             if self.method == "synthetic_control":
-                extra["p_value_method"] = ("permutation: rank of the post/pre MSPE ratio among "
-                                           "the treated unit and the in-space placebos")
+                extra["p_value_method"] = (
+                    "permutation: rank of the post/pre MSPE ratio among "
+                    "the treated unit and the in-space placebos"
+                )
                 est = dataclasses.replace(est, p_value=space.p_value, extra=extra)
             else:
                 extra["p_value_method"] = "normal approximation with the placebo SE"
@@ -275,30 +298,50 @@ class SynthResult:
         """One-row DataFrame: the :class:`Estimate` columns plus fit diagnostics."""
         row = self.to_estimate().tidy()
         row.insert(0, "treated_unit", [self.treated_unit])
-        for k, v in {"n_pre": self.n_pre, "n_post": self.n_post,
-                     "n_donors": self._panel.n_donors, "pre_rmspe": self.pre_rmspe,
-                     "post_rmspe": self.post_rmspe}.items():
+        for k, v in {
+            "n_pre": self.n_pre,
+            "n_post": self.n_post,
+            "n_donors": self._panel.n_donors,
+            "pre_rmspe": self.pre_rmspe,
+            "post_rmspe": self.post_rmspe,
+        }.items():
             row[k] = v
         return row
 
     def to_dict(self) -> dict[str, Any]:
         """Return a JSON-serialisable dict (estimate, weights, per-period effects, exclusions)."""
         tw = self.time_weights
-        return jsonable({
-            "method": self.method, "label": self.label, "backend": self.backend,
-            "outcome": self.outcome, "unit": self._panel.unit, "time": self._panel.time,
-            "treated_unit": self.treated_unit, "start": self.start, "att": self.att,
-            "se": self.se, "ci_low": self.ci_low, "ci_high": self.ci_high, "level": self.level,
-            "n_pre": self.n_pre, "n_post": self.n_post, "pre_rmspe": self.pre_rmspe,
-            "post_rmspe": self.post_rmspe, "donors": list(self.donors),
-            "weights": dict(zip(self.weights.index, self.weights.to_numpy(), strict=True)),
-            "time_weights": None if tw is None else dict(zip(tw.index, tw.to_numpy(),
-                                                             strict=True)),
-            "effects": self.effects.to_dict(orient="records"),
-            "excluded": self.excluded.to_dict(orient="records"),
-            "options": self._spec.options(), "details": dict(self._fit.extra),
-            "estimate": self.to_estimate().to_dict(),
-        })
+        return jsonable(
+            {
+                "method": self.method,
+                "label": self.label,
+                "backend": self.backend,
+                "outcome": self.outcome,
+                "unit": self._panel.unit,
+                "time": self._panel.time,
+                "treated_unit": self.treated_unit,
+                "start": self.start,
+                "att": self.att,
+                "se": self.se,
+                "ci_low": self.ci_low,
+                "ci_high": self.ci_high,
+                "level": self.level,
+                "n_pre": self.n_pre,
+                "n_post": self.n_post,
+                "pre_rmspe": self.pre_rmspe,
+                "post_rmspe": self.post_rmspe,
+                "donors": list(self.donors),
+                "weights": dict(zip(self.weights.index, self.weights.to_numpy(), strict=True)),
+                "time_weights": None
+                if tw is None
+                else dict(zip(tw.index, tw.to_numpy(), strict=True)),
+                "effects": self.effects.to_dict(orient="records"),
+                "excluded": self.excluded.to_dict(orient="records"),
+                "options": self._spec.options(),
+                "details": dict(self._fit.extra),
+                "estimate": self.to_estimate().to_dict(),
+            }
+        )
 
     def summary(self, digits: int = 3) -> str:
         """Return a short text report (estimate, uncertainty, fit, weights, exclusions)."""
@@ -324,8 +367,9 @@ class SynthResult:
         tw = self.time_weights
         if tw is not None and self.method == "synthetic_did":
             tws = tw.sort_values(ascending=False)
-            lines.append("time weights: " + ", ".join(f"{t} {v:.3f}"
-                                                      for t, v in tws[tws > 1e-3].items()))
+            lines.append(
+                "time weights: " + ", ".join(f"{t} {v:.3f}" for t, v in tws[tws > 1e-3].items())
+            )
         lines.append(f"backend: {self.backend}")
         return "\n".join(lines)
 
@@ -350,23 +394,29 @@ class SynthResult:
                 f"({self.se:.3g}, {self.replications} draws) runs from {est.ci_low:.3g} to "
                 f"{est.ci_high:.3g}; it {'includes' if covers else 'excludes'} zero, so the "
                 f"data are {'compatible' if covers else 'not compatible'} with no effect "
-                "at this level.")
+                "at this level."
+            )
         else:
             text.append("No standard error could be computed (fewer than two donors).")
         if self.method in ("synthetic_control", "panel_did"):
             s = self._space
             text.append(
                 f"In the in-space placebo test the treated unit's post/pre fit ratio ranks "
-                f"{s.treated_rank} of {s.n_units} units (permutation p = {s.p_value:.3f}).")
-        text.append(f"Pre-period fit: RMSPE {self.pre_rmspe:.3g}. With a single treated unit "
-                    "these are descriptive measures of how unusual the gap is, not the "
-                    "sampling uncertainty of a large-sample estimator.")
+                f"{s.treated_rank} of {s.n_units} units (permutation p = {s.p_value:.3f})."
+            )
+        text.append(
+            f"Pre-period fit: RMSPE {self.pre_rmspe:.3g}. With a single treated unit "
+            "these are descriptive measures of how unusual the gap is, not the "
+            "sampling uncertainty of a large-sample estimator."
+        )
         return " ".join(text)
 
     def __repr__(self) -> str:
-        return (f"SynthResult(method={self.method!r}, treated_unit={self.treated_unit!r}, "
-                f"att={self.att:.4g}, n_pre={self.n_pre}, n_post={self.n_post}, "
-                f"n_donors={self._panel.n_donors})")
+        return (
+            f"SynthResult(method={self.method!r}, treated_unit={self.treated_unit!r}, "
+            f"att={self.att:.4g}, n_pre={self.n_pre}, n_post={self.n_post}, "
+            f"n_donors={self._panel.n_donors})"
+        )
 
 
 def make_result(panel: PanelData, spec: Spec, fit: PointFit) -> SynthResult:

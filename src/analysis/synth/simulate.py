@@ -49,9 +49,17 @@ class SimulatedPanel:
     effect: float
 
 
-def simulate_panel(*, n_donors: int = 30, n_pre: int = 15, n_post: int = 10,
-                   n_factors: int = 2, effect: float = -3.0, noise: float = 0.5,
-                   first_period: int = 2004, seed: int = 0) -> SimulatedPanel:
+def simulate_panel(
+    *,
+    n_donors: int = 30,
+    n_pre: int = 15,
+    n_post: int = 10,
+    n_factors: int = 2,
+    effect: float = -3.0,
+    noise: float = 0.5,
+    first_period: int = 2004,
+    seed: int = 0,
+) -> SimulatedPanel:
     """Simulate the panel described in the module docstring.
 
     Parameters
@@ -98,7 +106,14 @@ def simulate_panel(*, n_donors: int = 30, n_pre: int = 15, n_post: int = 10,
     post = times >= first_period + n_pre
     y = y0.copy()
     y[post, 0] += effect
-    data = pd.DataFrame({"unit": np.tile(units, n_t), "time": np.repeat(times, len(units)),
-                         "y": y.ravel(), "y0": y0.ravel()})
-    return SimulatedPanel(data=data, treated_unit="treated", start=int(first_period + n_pre),
-                          effect=float(effect))
+    data = pd.DataFrame(
+        {
+            "unit": np.tile(units, n_t),
+            "time": np.repeat(times, len(units)),
+            "y": y.ravel(),
+            "y0": y0.ravel(),
+        }
+    )
+    return SimulatedPanel(
+        data=data, treated_unit="treated", start=int(first_period + n_pre), effect=float(effect)
+    )

@@ -77,11 +77,14 @@ class SCSpec:
 
     def options(self) -> dict[str, Any]:
         """Estimator options, JSON-serialisable."""
-        return {"predictors": list(self.predictors),
-                "pre_periods": None if self.pre_periods is None
-                else [_py(p) for p in self.pre_periods],
-                "v_method": self.v_method if self.predictors else "uniform (outcome only)",
-                "replications": self.replications, "seed": self.seed, "level": self.level}
+        return {
+            "predictors": list(self.predictors),
+            "pre_periods": None if self.pre_periods is None else [_py(p) for p in self.pre_periods],
+            "v_method": self.v_method if self.predictors else "uniform (outcome only)",
+            "replications": self.replications,
+            "seed": self.seed,
+            "level": self.level,
+        }
 
     def _lags(self, panel: PanelData) -> list[Any]:
         pre = list(panel.pre_times)
@@ -101,22 +104,34 @@ class SCSpec:
         long[_D] = (treated_row & post_row).astype(int)
         if self.predictors:
             est = SyntheticControl(v_method=self.v_method, standardize="std", seed=self.seed)
-            kw: dict[str, Any] = {"predictors": list(self.predictors),
-                                  "pre_period_outcomes": lags or None}
+            kw: dict[str, Any] = {
+                "predictors": list(self.predictors),
+                "pre_period_outcomes": lags or None,
+            }
         else:
-            est = SyntheticControl(v_method="custom", custom_v=np.ones(len(lags)),
-                                   standardize="none")
+            est = SyntheticControl(
+                v_method="custom", custom_v=np.ones(len(lags)), standardize="none"
+            )
             kw = {"pre_period_outcomes": lags}
-        res = est.fit(long, outcome=Y, treatment=_D, unit=UNIT, time=TIME,
-                      post_periods=list(panel.post_times), **kw)
+        res = est.fit(
+            long,
+            outcome=Y,
+            treatment=_D,
+            unit=UNIT,
+            time=TIME,
+            post_periods=list(panel.post_times),
+            **kw,
+        )
         gap = np.array([res.gap_path[t] for t in panel.times], dtype=float)
         w = np.array([res.donor_weights.get(d, 0.0) for d in panel.donors], dtype=float)
         extra: dict[str, Any] = {"pre_period_outcomes_used": len(lags)}
         if self.predictors:
-            extra["v_weights"] = {str(k).replace(Y, panel.outcome, 1): float(v)
-                                  for k, v in res.v_weights.items()}
-        return PointFit(att=float(res.att), weights=w, counterfactual=panel.y_treated - gap,
-                        extra=extra)
+            extra["v_weights"] = {
+                str(k).replace(Y, panel.outcome, 1): float(v) for k, v in res.v_weights.items()
+            }
+        return PointFit(
+            att=float(res.att), weights=w, counterfactual=panel.y_treated - gap, extra=extra
+        )
 
     refit = fit
 
@@ -125,14 +140,22 @@ def _py(x: Any) -> Any:
     return x.item() if isinstance(x, np.generic) else x
 
 
-def synthetic_control(df: pd.DataFrame, *, outcome: str, unit: str, time: str,
-                      treated_unit: Hashable, start: Any,
-                      donors: Sequence[Hashable] | None = None,
-                      predictors: Sequence[str] | None = None,
-                      pre_periods: Sequence[Any] | None = None,
-                      v_method: str = "nested",
-                      replications: int = 200, seed: int = 0,
-                      level: float = 0.95) -> SynthResult:
+def synthetic_control(
+    df: pd.DataFrame,
+    *,
+    outcome: str,
+    unit: str,
+    time: str,
+    treated_unit: Hashable,
+    start: Any,
+    donors: Sequence[Hashable] | None = None,
+    predictors: Sequence[str] | None = None,
+    pre_periods: Sequence[Any] | None = None,
+    v_method: str = "nested",
+    replications: int = 200,
+    seed: int = 0,
+    level: float = 0.95,
+) -> SynthResult:
     """Estimate the effect on one treated unit with a synthetic control.
 
     Parameters
@@ -177,22 +200,48 @@ def synthetic_control(df: pd.DataFrame, *, outcome: str, unit: str, time: str,
     predictors = tuple(predictors or ())
     if v_method not in ("nested", "inverse_variance"):
         raise ValueError(f"v_method must be 'nested' or 'inverse_variance', got {v_method!r}")
-    panel = build_panel(df, outcome=outcome, unit=unit, time=time, treated_unit=treated_unit,
-                        start=start, donors=donors, covariates=predictors)
+    panel = build_panel(
+        df,
+        outcome=outcome,
+        unit=unit,
+        time=time,
+        treated_unit=treated_unit,
+        start=start,
+        donors=donors,
+        covariates=predictors,
+    )
     if pre_periods is not None:
         pre_periods = tuple(pre_periods)
         all_pre = set(pd.unique(df.loc[df[time] < start, time]))
         bad = [p for p in pre_periods if p not in all_pre]
         if bad:
-            raise fail(SOURCE, f"pre_periods must be periods of the data before start={start!r}",
-                       column=time, rows=bad)
+            raise fail(
+                SOURCE,
+                f"pre_periods must be periods of the data before start={start!r}",
+                column=time,
+                rows=bad,
+            )
         dropped = [p for p in pre_periods if p not in set(panel.pre_times)]
         if dropped:
-            rows = pd.DataFrame([{"level": "period", "unit": None, "time": p,
-                                  "reason": "requested in pre_periods but excluded from the "
-                                            "fit (treated outcome missing)"} for p in dropped])
+            rows = pd.DataFrame(
+                [
+                    {
+                        "level": "period",
+                        "unit": None,
+                        "time": p,
+                        "reason": "requested in pre_periods but excluded from the "
+                        "fit (treated outcome missing)",
+                    }
+                    for p in dropped
+                ]
+            )
             panel = replace(panel, excluded=concat_excluded(panel.excluded, rows))
-    spec = SCSpec(predictors=predictors, pre_periods=pre_periods, v_method=v_method,
-                  replications=replications,
-                  seed=seed, level=level)
+    spec = SCSpec(
+        predictors=predictors,
+        pre_periods=pre_periods,
+        v_method=v_method,
+        replications=replications,
+        seed=seed,
+        level=level,
+    )
     return make_result(panel, spec, spec.fit(panel))

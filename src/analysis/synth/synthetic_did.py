@@ -88,18 +88,32 @@ def sdid_point(panel: PanelData) -> PointFit:
     zeta_omega = (1 * panel.n_post) ** 0.25 * sigma
     zeta_lambda = 1e-6 * sigma
     min_decrease = 1e-5 * sigma if sigma > 0 else 1e-5
-    omega = np.asarray(compute_sdid_unit_weights(y0n[:n_pre], y1n[:n_pre], zeta_omega=zeta_omega,
-                                                 min_decrease=min_decrease), dtype=float)
-    lam = np.asarray(compute_time_weights(y0n[:n_pre], y0n[n_pre:], zeta_lambda=zeta_lambda,
-                                          min_decrease=min_decrease), dtype=float)
-    return PointFit(att=_att(y1, y0, n_pre, omega, lam), weights=omega,
-                    counterfactual=did_path(y1, y0, n_pre, omega, lam), time_weights=lam,
-                    extra={"zeta_omega": zeta_omega * scale, "zeta_lambda": zeta_lambda * scale,
-                           "noise_level": sigma * scale})
+    omega = np.asarray(
+        compute_sdid_unit_weights(
+            y0n[:n_pre], y1n[:n_pre], zeta_omega=zeta_omega, min_decrease=min_decrease
+        ),
+        dtype=float,
+    )
+    lam = np.asarray(
+        compute_time_weights(
+            y0n[:n_pre], y0n[n_pre:], zeta_lambda=zeta_lambda, min_decrease=min_decrease
+        ),
+        dtype=float,
+    )
+    return PointFit(
+        att=_att(y1, y0, n_pre, omega, lam),
+        weights=omega,
+        counterfactual=did_path(y1, y0, n_pre, omega, lam),
+        time_weights=lam,
+        extra={
+            "zeta_omega": zeta_omega * scale,
+            "zeta_lambda": zeta_lambda * scale,
+            "noise_level": sigma * scale,
+        },
+    )
 
 
-def _att(y1: np.ndarray, y0: np.ndarray, n_pre: int, omega: np.ndarray,
-         lam: np.ndarray) -> float:
+def _att(y1: np.ndarray, y0: np.ndarray, n_pre: int, omega: np.ndarray, lam: np.ndarray) -> float:
     gap = y1 - did_path(y1, y0, n_pre, omega, lam)
     return float(np.mean(gap[n_pre:]))
 
@@ -121,8 +135,12 @@ class SDIDSpec:
 
     def options(self) -> dict[str, Any]:
         """Estimator options, JSON-serialisable."""
-        return {"variance_method": "placebo (Arkhangelsky et al. 2021, Algorithm 4)",
-                "replications": self.replications, "seed": self.seed, "level": self.level}
+        return {
+            "variance_method": "placebo (Arkhangelsky et al. 2021, Algorithm 4)",
+            "replications": self.replications,
+            "seed": self.seed,
+            "level": self.level,
+        }
 
     def fit(self, panel: PanelData) -> PointFit:
         """Full fit with ``diff_diff.SyntheticDiD`` (weights, ATT, placebo standard error)."""
@@ -130,20 +148,33 @@ class SDIDSpec:
 
         long = panel.long_frame()
         long[_D] = (long[UNIT] == panel.treated).astype(int)
-        est = SyntheticDiD(variance_method="placebo", n_bootstrap=self.replications,
-                           seed=self.seed, alpha=1 - self.level)
-        res = est.fit(long, outcome=Y, treatment=_D, unit=UNIT, time=TIME,
-                      post_periods=list(panel.post_times))
+        est = SyntheticDiD(
+            variance_method="placebo",
+            n_bootstrap=self.replications,
+            seed=self.seed,
+            alpha=1 - self.level,
+        )
+        res = est.fit(
+            long, outcome=Y, treatment=_D, unit=UNIT, time=TIME, post_periods=list(panel.post_times)
+        )
         omega = np.array([res.unit_weights.get(d, 0.0) for d in panel.donors], dtype=float)
         lam = np.array([res.time_weights.get(t, 0.0) for t in panel.pre_times], dtype=float)
         draws = np.asarray(res.variance_effects if res.variance_effects is not None else [])
         se = float(res.se) if draws.size >= 2 and np.isfinite(res.se) else float("nan")
         cf = did_path(panel.y_treated, panel.y_donors, panel.n_pre, omega, lam)
-        return PointFit(att=float(res.att), weights=omega, counterfactual=cf, time_weights=lam,
-                        se=se, extra={"zeta_omega": _f(res.zeta_omega),
-                                      "zeta_lambda": _f(res.zeta_lambda),
-                                      "noise_level": _f(res.noise_level),
-                                      "placebo_draws": int(draws.size)})
+        return PointFit(
+            att=float(res.att),
+            weights=omega,
+            counterfactual=cf,
+            time_weights=lam,
+            se=se,
+            extra={
+                "zeta_omega": _f(res.zeta_omega),
+                "zeta_lambda": _f(res.zeta_lambda),
+                "noise_level": _f(res.noise_level),
+                "placebo_draws": int(draws.size),
+            },
+        )
 
     def refit(self, panel: PanelData) -> PointFit:
         """Point estimate only (:func:`sdid_point`)."""
@@ -154,11 +185,19 @@ def _f(x: Any) -> float | None:
     return None if x is None else float(x)
 
 
-def synthetic_did(df: pd.DataFrame, *, outcome: str, unit: str, time: str,
-                  treated_unit: Hashable, start: Any,
-                  donors: Sequence[Hashable] | None = None,
-                  replications: int = 200, seed: int = 0,
-                  level: float = 0.95) -> SynthResult:
+def synthetic_did(
+    df: pd.DataFrame,
+    *,
+    outcome: str,
+    unit: str,
+    time: str,
+    treated_unit: Hashable,
+    start: Any,
+    donors: Sequence[Hashable] | None = None,
+    replications: int = 200,
+    seed: int = 0,
+    level: float = 0.95,
+) -> SynthResult:
     """Estimate the effect on one treated unit by synthetic difference-in-differences.
 
     Parameters
@@ -190,7 +229,14 @@ def synthetic_did(df: pd.DataFrame, *, outcome: str, unit: str, time: str,
         Bad input (see :func:`analysis.synth._panel.build_panel`).
     """
     check_options(replications=replications, seed=seed, level=level)
-    panel = build_panel(df, outcome=outcome, unit=unit, time=time, treated_unit=treated_unit,
-                        start=start, donors=donors)
+    panel = build_panel(
+        df,
+        outcome=outcome,
+        unit=unit,
+        time=time,
+        treated_unit=treated_unit,
+        start=start,
+        donors=donors,
+    )
     spec = SDIDSpec(replications=replications, seed=seed, level=level)
     return make_result(panel, spec, spec.fit(panel))
