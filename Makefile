@@ -40,10 +40,11 @@ report-quick: $(STAMP)
 data: $(STAMP)
 	$(PY) -m analysis build-data
 
-## test: lint + the full test suite (slow Monte Carlo tests excluded; see test-slow)
+## test: lint (ruff, import layers) + the full test suite (slow Monte Carlo tests excluded; see test-slow)
 test: $(STAMP)
 	$(PY) -m ruff check src tests benchmarks
 	$(PY) -m ruff format --check src tests benchmarks
+	$(VENV)/bin/lint-imports --no-cache
 	$(PY) -m pytest -m "not slow" $(PYTEST_ARGS)
 
 ## test-slow: the large Monte Carlo settings (local runs, not CI; see also fuzz-local)
@@ -62,10 +63,11 @@ verify: $(STAMP)
 bench: $(STAMP)
 	$(PY) -m pytest benchmarks --benchmark-only -p no:cacheprovider
 
-## lint: ruff over the package and tests
+## lint: ruff (check + format) and the import-linter layer contracts
 lint: $(STAMP)
 	$(PY) -m ruff check src tests benchmarks
 	$(PY) -m ruff format --check src tests benchmarks
+	$(VENV)/bin/lint-imports --no-cache
 
 ## lab: JupyterLab on notebooks/ with the project's kernel
 lab: $(STAMP)

@@ -49,8 +49,8 @@ def test_load_processed_panel(benchmark):
 
 def test_noop_plan_rerun_hashing(benchmark):
     """What a cached rerun costs per run: input hashes + source fingerprint + cache key."""
-    from analysis import runner
-    from analysis.plan import load_plan
+    from analysis.pipeline import runner
+    from analysis.pipeline.plan import load_plan
 
     plan = load_plan()
 

@@ -11,8 +11,8 @@ import pytest
 
 from analysis import paths
 from analysis.data import eurostat, indicators, istat_bes, other_sources, splice
+from analysis.data.integrity import verify_raw
 from analysis.errors import DataValidationError
-from analysis.integrity import verify_raw
 
 ELET_IT = paths.raw("eurostat_edat_lfse_16", "edat_lfse_16_italy_nuts2.tsv")
 ELET_EU = paths.raw("eurostat_edat_lfse_16", "edat_lfse_16_eu27_total.tsv")

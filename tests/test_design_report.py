@@ -17,11 +17,11 @@ from matplotlib.figure import Figure
 from statsmodels.stats.power import NormalIndPower
 from statsmodels.stats.proportion import proportion_effectsize
 
-from analysis import design_report as dr
 from analysis import power as P
 from analysis import siinc
 from analysis.errors import DataValidationError
-from analysis.siinc import report as sr
+from analysis.reports import design as dr
+from analysis.reports import siinc as sr
 
 matplotlib.use("Agg")
 

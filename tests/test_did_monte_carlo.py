@@ -1,14 +1,14 @@
 """Monte Carlo of the Callaway-Sant'Anna estimator on the programme simulator.
 
-The estimator is the one the programme report uses, :func:`analysis.programme_report.
+The estimator is the one the programme report uses, :func:`analysis.reports.programme.
 staggered_pupils` (R ``did``'s estimator, cell-wise balanced on the unbalanced pupil panel;
 doubly robust, never-participants as controls, no covariates), simple aggregation over the
 years since participation that at least 20 participants reach
-(:func:`analysis.programme_report.effect_horizon`).  Each
+(:func:`analysis.reports.programme.effect_horizon`).  Each
 replication draws a default simulated panel (20 schools, 2,000 pupils, editions 2021-2023,
 school years 2019-2024, selection into participation on baseline absence, SES and school)
 with a fresh seed; the truth is the simulator's ATT(g,t) weighted as the estimator weights
-them (:func:`analysis.programme_report.cs_truth`).
+them (:func:`analysis.reports.programme.cs_truth`).
 
 * ``test_cs_monte_carlo_ci`` (CI size, ~10 s): 40 replications, loose but falsifiable bounds;
   the same bounds reject a biased estimator (a naive post-period comparison) on the same
@@ -32,8 +32,8 @@ from dataclasses import dataclass
 import numpy as np
 import pytest
 
-from analysis import programme_report as pr
-from analysis.simulate import programme_panel
+from analysis.data.simulate import programme_panel
+from analysis.reports import programme as pr
 
 OUTCOMES = ("grade_avg", "absence_rate")
 COVARIATES = ["baseline_absence", "ses_index", "female", "foreign_born"]

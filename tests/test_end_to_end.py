@@ -8,8 +8,8 @@ import json
 import pytest
 
 from analysis import paths
-from analysis.plan import load_plan
-from analysis.reporting.publish import strip_volatile
+from analysis.pipeline.plan import load_plan
+from analysis.pipeline.publish import strip_volatile
 
 pytestmark = pytest.mark.notebooks
 
@@ -40,7 +40,7 @@ def test_two_runs_give_byte_identical_results_and_html(quick_plan):
     assert second.keys() == quick_plan["results"].keys()
     differ = [name for name, data in second.items() if data != quick_plan["results"][name]]
     if differ:
-        from analysis.verify import compare
+        from analysis.pipeline.verify import compare
 
         name = differ[0]
         diffs = compare(name, json.loads(quick_plan["results"][name]), json.loads(second[name]))
@@ -55,7 +55,7 @@ def test_two_runs_give_byte_identical_results_and_html(quick_plan):
 
 
 def test_published_pages_pass_the_privacy_scanner(quick_plan):
-    from analysis.publish_check import check_published
+    from analysis.pipeline.publish_check import check_published
 
     assert check_published([r.id for r in load_plan().runs]) == []
 

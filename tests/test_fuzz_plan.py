@@ -1,4 +1,4 @@
-"""Property-based tests of the run-plan loader :func:`analysis.plan.load_plan`.
+"""Property-based tests of the run-plan loader :func:`analysis.pipeline.plan.load_plan`.
 
 Each example starts from a small valid plan over the repository's two notebooks
 (``00_data_build``, ``01_context``) and applies one mutation:
@@ -31,7 +31,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from analysis.errors import DataValidationError
-from analysis.plan import RUNNER_PARAMETERS, load_plan
+from analysis.pipeline.plan import RUNNER_PARAMETERS, load_plan
 from fuzzing import (
     ERROR,
     SAME,

@@ -1,4 +1,4 @@
-"""Property-based tests of the programme-panel loader :func:`analysis.programme.load_panel`.
+"""Property-based tests of the programme-panel loader :func:`analysis.data.programme.load_panel`.
 
 Each example starts from a simulated panel (``programme_panel(seed, n_schools=3,
 n_pupils=60)``; SIMULATED data), applies one mutation and checks the outcome:
@@ -29,8 +29,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from analysis.programme import COLUMNS, EXCLUSION_RULES, LoadedPanel, load_panel, validate_panel
-from analysis.simulate import programme_panel
+from analysis.data.programme import (
+    COLUMNS,
+    EXCLUSION_RULES,
+    LoadedPanel,
+    load_panel,
+    validate_panel,
+)
+from analysis.data.simulate import programme_panel
 from fuzzing import (
     BAD_NUMBERS,
     ERROR,

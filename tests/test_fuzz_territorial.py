@@ -11,7 +11,7 @@ workbook for the xlsx reader), applies one mutation and checks the outcome.
   such results are counted: ``accepted: identical result``, or ``accepted: different values``
   -- a corrupted digit or swapped CSV header that no content rule can tell from a real value.
   The documented handling for those is the SHA-256 manifest of ``data/raw``
-  (:func:`analysis.integrity.verify_raw`, run before every plan run), which the test checks
+  (:func:`analysis.data.integrity.verify_raw`, run before every plan run), which the test checks
   flags the file.
 * **Valid shuffles** (rows, and CSV columns, permuted) give the same panel.
 
@@ -38,8 +38,8 @@ from hypothesis import strategies as st
 
 from analysis import paths
 from analysis.data import eurostat, geography, istat_bes, other_sources, panels
+from analysis.data.integrity import read_manifest
 from analysis.errors import DataValidationError, violations_from_pandera
-from analysis.integrity import read_manifest
 from fuzzing import (
     BAD_NUMBERS,
     ERROR,

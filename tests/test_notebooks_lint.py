@@ -7,7 +7,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from analysis.plan import RUNNER_PARAMETERS, load_plan, notebook_parameters
+from analysis.pipeline.plan import RUNNER_PARAMETERS, load_plan, notebook_parameters
 
 REPO = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((REPO / "notebooks").glob("*.ipynb"))

@@ -12,31 +12,32 @@ from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 from analysis import paths
 from analysis.__main__ import main
-from analysis.plan import load_plan
-from analysis.publish_check import scan
-from analysis.reporting.publish import publish
-from analysis.runner import run_plan
+from analysis.pipeline.plan import load_plan
+from analysis.pipeline.publish import publish
+from analysis.pipeline.publish_check import scan
+from analysis.pipeline.runner import run_plan
 
 LEAKY = """
 import pandas as pd
-from analysis import reporting
-from analysis.simulate import programme_panel
-report = reporting.start(run_id, title="leak probe", simulated=True)
+from analysis import display
+from analysis.data.simulate import programme_panel
+from IPython.display import display as show_raw
+report = display.start(run_id, title="leak probe", simulated=True)
 panel = programme_panel(seed=1, n_schools=4, n_pupils=120).data
 report.register_pupil_ids(panel["pupil_id"])
 if mode == "rows":
-    display(panel.head(3))                                # pupil-level rows
+    show_raw(panel.head(3))                                # pupil-level rows
 elif mode == "small_cell":
     counts = panel.groupby("school_id").pupil_id.nunique().rename("n_pupils").reset_index()
     counts.loc[0, "n_pupils"] = 4                          # a cell built on 4 pupils
-    reporting.show_table(counts, caption="schools")
+    display.show_table(counts, caption="schools")
 elif mode == "json_id":
     pass
 elif mode == "safe":
     by_school = (panel.groupby("school_id").agg(n_pupils=("pupil_id", "nunique"),
                                                absence=("absence_rate", "mean")).reset_index())
     by_school.loc[0, "n_pupils"] = 4
-    reporting.show_pupil_table(by_school, count_col="n_pupils", caption="absence by school")
+    display.show_pupil_table(by_school, count_col="n_pupils", caption="absence by school")
 extra = {"first_pupil": panel["pupil_id"].iloc[0]} if mode == "json_id" else {}
 report.save(headline={"rows": 1.0}, results={"mode": mode, **extra})
 """
@@ -47,7 +48,7 @@ def _notebook(path: Path) -> None:
     nb.metadata = {
         "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}
     }
-    params = new_code_cell('run_id = "interactive"\nquick = False\nmode = "safe"')
+    params = new_code_cell('run_id = "interactive"\nmode = "safe"')
     params.metadata["tags"] = ["parameters"]
     nb.cells = [new_markdown_cell("# Leak probe"), params, new_code_cell(LEAKY)]
     nbformat.write(nb, path)

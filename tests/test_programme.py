@@ -6,8 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis.errors import DataValidationError
-from analysis.programme import (
+from analysis.data.programme import (
     COLUMNS,
     PANEL_SCHEMA,
     LoadedPanel,
@@ -16,7 +15,8 @@ from analysis.programme import (
     sample_flow,
     validate_panel,
 )
-from analysis.simulate import programme_panel
+from analysis.data.simulate import programme_panel
+from analysis.errors import DataValidationError
 
 
 @pytest.fixture(scope="module")

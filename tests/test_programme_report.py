@@ -1,4 +1,4 @@
-"""Fast tests of the programme-report glue (notebook 03_programme_did).
+"""Fast tests of the programme-report glue (notebook 03_programme).
 
 Reference values are computed here by hand (difference of mean changes, variance of a
 difference of means) or by the package's validated functions (``did.staggered``, which
@@ -15,13 +15,13 @@ import pandas as pd
 import pytest
 
 from analysis import did, power
-from analysis import programme_report as pr
+from analysis.data.programme import load_panel
+from analysis.data.simulate import programme_panel
 from analysis.did import datasets
 from analysis.errors import DataValidationError
 from analysis.estimate import Estimate
 from analysis.privacy import K_MIN
-from analysis.programme import load_panel
-from analysis.simulate import programme_panel
+from analysis.reports import programme as pr
 
 KW_MPDTA = {"outcome": "lemp", "unit": "countyreal", "time": "year", "cohort": "first.treat"}
 

@@ -18,17 +18,18 @@ import yaml
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 from analysis import paths
-from analysis.integrity import verify_raw
-from analysis.plan import load_plan
-from analysis.reporting.publish import publish
-from analysis.runner import read_state, run_plan
-from analysis.verify import compare, verify
+from analysis.data.integrity import verify_raw
+from analysis.pipeline.plan import load_plan
+from analysis.pipeline.publish import publish
+from analysis.pipeline.runner import run_plan
+from analysis.pipeline.state import read_state
+from analysis.pipeline.verify import compare, verify
 
 BODY = """
 import time
 import numpy as np
-from analysis import reporting
-report = reporting.start(run_id, title="repro probe")
+from analysis import display
+report = display.start(run_id, title="repro probe")
 rng = np.random.default_rng(seed)
 draws = rng.normal(size=1000)
 time.sleep(sleep)
@@ -43,7 +44,7 @@ def repro(sandbox: Path) -> Path:
     nb.metadata = {
         "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}
     }
-    params = new_code_cell('run_id = "interactive"\nquick = False\nseed = 1\nsleep = 0.0')
+    params = new_code_cell('run_id = "interactive"\nseed = 1\nsleep = 0.0')
     params.metadata["tags"] = ["parameters"]
     nb.cells = [new_markdown_cell("# Repro probe"), params, new_code_cell(BODY)]
     nbformat.write(nb, sandbox / "notebooks" / "97_repro.ipynb")
@@ -106,7 +107,7 @@ def test_same_inputs_and_seed_give_byte_identical_results_and_html(repro):
     run_plan(plan, only="repro_a", force=True, progress=False)
     publish(plan)
     assert (paths.RESULTS_DIR / "repro_a.json").read_bytes() == res1
-    from analysis.reporting.publish import strip_volatile
+    from analysis.pipeline.publish import strip_volatile
 
     assert strip_volatile((paths.REPORTS_DIR / "repro_a.html").read_text()) == strip_volatile(html1)
 

@@ -14,13 +14,14 @@ from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 from analysis import paths
 from analysis.errors import DataValidationError
-from analysis.plan import load_plan
-from analysis.reporting.publish import publish
-from analysis.runner import read_state, run_plan
+from analysis.pipeline.plan import load_plan
+from analysis.pipeline.publish import publish
+from analysis.pipeline.runner import run_plan
+from analysis.pipeline.state import read_state
 
 PROBE = """
-from analysis import reporting
-report = reporting.start(run_id, title="probe")
+from analysis import display
+report = display.start(run_id, title="probe")
 if fail:
     raise RuntimeError("deliberate failure for the test")
 print(f"VALUE={value}")
@@ -33,9 +34,7 @@ def _probe_notebook(path: Path) -> None:
     nb.metadata = {
         "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}
     }
-    params = new_code_cell(
-        'run_id = "interactive"\nquick = False\nvalue = 1\nlabel = "a"\nfail = False'
-    )
+    params = new_code_cell('run_id = "interactive"\nvalue = 1\nlabel = "a"\nfail = False')
     params.metadata["tags"] = ["parameters"]
     nb.cells = [new_markdown_cell("# Probe"), params, new_code_cell(PROBE)]
     nbformat.write(nb, path)
@@ -99,7 +98,7 @@ def test_parameters_reach_notebook_failures_isolated_and_results_written(probe):
 
 
 def test_cache_skips_and_reruns(probe, monkeypatch):
-    import analysis.runner as runner
+    import analysis.pipeline.runner as runner
 
     monkeypatch.setattr(runner, "source_fingerprint", lambda: "fixed")
     plan = load_plan(probe)
@@ -127,7 +126,7 @@ def test_cache_skips_and_reruns(probe, monkeypatch):
 def test_noop_rerun_is_fast(probe, monkeypatch):
     import time
 
-    import analysis.runner as runner
+    import analysis.pipeline.runner as runner
 
     monkeypatch.setattr(runner, "source_fingerprint", lambda: "fixed")
     plan = load_plan(probe)
@@ -187,7 +186,7 @@ def test_publish_hides_code_and_loads_nothing_external(probe):
     assert findings == []
     html = (paths.REPORTS_DIR / "probe_a.html").read_text()
     assert "deliberate failure" not in html
-    assert "report.save" not in html and "reporting.start" not in html  # code hidden
+    assert "report.save" not in html and "display.start" not in html  # code hidden
     assert "Provenance" in html and "917f9ff7df70" in html  # input hash shown
     assert "value</th><td>21" in html  # parameters shown in the provenance block
     for page in written:

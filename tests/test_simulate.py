@@ -9,8 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis.programme import load_panel, validate_panel
-from analysis.simulate import (
+from analysis.data.programme import load_panel, validate_panel
+from analysis.data.simulate import (
     DEFAULT_EFFECTS,
     SIMULATED_BANNER,
     load_calibration,

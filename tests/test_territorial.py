@@ -1,4 +1,4 @@
-"""The territorial glue (analysis.territorial) on the real Eurostat / ISTAT data.
+"""The territorial glue (analysis.reports.territorial) on the real Eurostat / ISTAT data.
 
 Donor pools and exclusions are checked against the territorial facts they encode (which
 provinces are in the Mezzogiorno, which Sardinian provinces changed, which ELET regions are
@@ -13,10 +13,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis import territorial as T
 from analysis.data import geography, indicators
 from analysis.errors import DataValidationError
-from analysis.reporting.results import dumps
+from analysis.pipeline.state import dumps
+from analysis.reports import territorial as T
 
 SARDINIA_CHANGED = {"Cagliari", "Sassari", "Nuoro", "Oristano", "Sud Sardegna"}
 SARDINIA_ABOLISHED = {"Carbonia-Iglesias", "Medio Campidano", "Ogliastra", "Olbia-Tempio"}

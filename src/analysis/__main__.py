@@ -10,8 +10,8 @@ from analysis.errors import DataValidationError
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    from analysis.plan import load_plan
-    from analysis.runner import run_plan
+    from analysis.pipeline.plan import load_plan
+    from analysis.pipeline.runner import run_plan
 
     plan = load_plan(args.plan)
     t0 = time.monotonic()
@@ -35,8 +35,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 
 def _cmd_publish(args: argparse.Namespace) -> int:
-    from analysis.plan import load_plan
-    from analysis.reporting.publish import publish
+    from analysis.pipeline.plan import load_plan
+    from analysis.pipeline.publish import publish
 
     written, findings = publish(load_plan(args.plan))
     print(f"published {len(written) - 1} report(s) and reports/index.html")
@@ -53,8 +53,8 @@ def _cmd_publish(args: argparse.Namespace) -> int:
 
 
 def _cmd_check_publish(args: argparse.Namespace) -> int:
-    from analysis.plan import load_plan
-    from analysis.publish_check import check_published
+    from analysis.pipeline.plan import load_plan
+    from analysis.pipeline.publish_check import check_published
 
     findings = check_published([r.id for r in load_plan(args.plan).runs])
     for f in findings:
@@ -64,8 +64,8 @@ def _cmd_check_publish(args: argparse.Namespace) -> int:
 
 
 def _cmd_verify(args: argparse.Namespace) -> int:
-    from analysis.plan import load_plan
-    from analysis.verify import verify
+    from analysis.pipeline.plan import load_plan
+    from analysis.pipeline.verify import verify
 
     mismatches, problems = verify(load_plan(args.plan), only=args.only)
     for p in problems:
@@ -78,7 +78,7 @@ def _cmd_verify(args: argparse.Namespace) -> int:
 
 def _cmd_build_data(args: argparse.Namespace) -> int:
     from analysis.data import panels
-    from analysis.integrity import verify_raw
+    from analysis.data.integrity import verify_raw
 
     verify_raw()
     for name, df in panels.build_all(force=args.force).items():
@@ -87,7 +87,7 @@ def _cmd_build_data(args: argparse.Namespace) -> int:
 
 
 def _cmd_list(args: argparse.Namespace) -> int:
-    from analysis.plan import load_plan
+    from analysis.pipeline.plan import load_plan
 
     for run in load_plan(args.plan).runs:
         print(f"{run.id:40s} {run.notebook:32s} {run.title}")

@@ -17,6 +17,8 @@ ROOT = Path(os.environ.get("ANALYSIS_ROOT", PACKAGE_DIR.parents[1])).resolve()
 CONFIG_DIR = ROOT / "config"
 PLAN_FILE = CONFIG_DIR / "plan.yaml"
 SIINC_FILE = CONFIG_DIR / "siinc.yaml"
+PROGRAMME_FILE = CONFIG_DIR / "programme.yaml"  # programme facts: one source for every page
+CALIBRATION_FILE = CONFIG_DIR / "simulation_calibration.yaml"  # the simulator's calibration
 
 DATA_DIR = ROOT / "data"
 RAW_DIR = DATA_DIR / "raw"

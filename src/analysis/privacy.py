@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .errors import DataValidationError, Violation
+from analysis.errors import DataValidationError, Violation
 
 __all__ = [
     "K_MIN",

@@ -22,8 +22,8 @@ import pandera.pandas as pa
 
 from analysis import paths
 from analysis.data import eurostat, istat_bes, other_sources, schemas, splice
+from analysis.data.integrity import sha256
 from analysis.errors import DataValidationError, violations_from_pandera
-from analysis.integrity import sha256
 
 ELET = (
     "eurostat_edat_lfse_16/edat_lfse_16_italy_nuts2.tsv",

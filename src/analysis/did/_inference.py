@@ -5,7 +5,6 @@ from __future__ import annotations
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
-from importlib import metadata
 
 import numpy as np
 from scipy import stats
@@ -100,11 +99,3 @@ def quiet_backend() -> Iterator[None]:
         warnings.filterwarnings("ignore", message="The inplace keyword", category=Warning)
         warnings.filterwarnings("ignore", message=".*singleton fixed effect.*")
         yield
-
-
-def version(package: str) -> str:
-    """Return ``"<package> <version>"`` for the backend field of results."""
-    try:
-        return f"{package} {metadata.version(package)}"
-    except metadata.PackageNotFoundError:  # pragma: no cover - all backends are pinned
-        return package

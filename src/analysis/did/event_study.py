@@ -49,19 +49,14 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
+from analysis._util import readonly, version
 from analysis.did import _checks
-from analysis.did._inference import quiet_backend, sup_t_crit, version, z_crit
+from analysis.did._inference import quiet_backend, sup_t_crit, z_crit
 from analysis.did.staggered import staggered
 from analysis.did.twfe import fit_feols
 from analysis.estimate import Estimate
 
 Estimator = Literal["twfe", "sun_abraham", "cs", "imputation", "did2s"]
-
-
-def _ro(a: Any, dtype: Any = float) -> np.ndarray:
-    a = np.array(a, dtype=dtype, copy=True)
-    a.setflags(write=False)
-    return a
 
 
 @dataclass(frozen=True, eq=False)
@@ -543,9 +538,9 @@ def event_study(
     else:
         crit = None
     return EventStudy(
-        rel_times=_ro(rel, int),
-        coef=_ro(coef),
-        vcov=_ro(vcov),
+        rel_times=readonly(rel, int),
+        coef=readonly(coef, float),
+        vcov=readonly(vcov, float),
         reference=int(reference),
         estimator=estimator,
         n_pre=int((rel < 0).sum()),

@@ -36,8 +36,9 @@ from __future__ import annotations
 
 import pandas as pd
 
+from analysis._util import version
 from analysis.did import _checks
-from analysis.did._inference import quiet_backend, version
+from analysis.did._inference import quiet_backend
 from analysis.estimate import Estimate
 
 

@@ -58,8 +58,9 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from analysis._util import readonly, version
 from analysis.did import _checks
-from analysis.did._inference import multiplier_sup_t_crit, quiet_backend, version, z_crit
+from analysis.did._inference import multiplier_sup_t_crit, quiet_backend, z_crit
 from analysis.errors import fail
 from analysis.estimate import Estimate
 
@@ -69,12 +70,6 @@ AggregationType = Literal["simple", "group", "dynamic", "calendar"]
 
 _CONTROL = {"never": "never_treated", "notyet": "not_yet_treated"}
 _LABEL = {"simple": None, "group": "cohort", "dynamic": "event_time", "calendar": "time"}
-
-
-def _readonly(a: np.ndarray) -> np.ndarray:
-    a = np.array(a, copy=True)
-    a.setflags(write=False)
-    return a
 
 
 def _as_int_if_integral(a: np.ndarray) -> np.ndarray:
@@ -433,10 +428,10 @@ class StaggeredResult:
         return Aggregation(
             type=type,
             overall=overall,
-            labels=_readonly(labels),
-            att=_readonly(np.array(cell_att)),
-            se=_readonly(se),
-            vcov=_readonly(vcov),
+            labels=readonly(labels),
+            att=readonly(np.array(cell_att)),
+            se=readonly(se),
+            vcov=readonly(vcov),
             level=self.level,
             crit_value=crit,
             notes=tuple(notes),
@@ -780,13 +775,13 @@ def staggered(
         codes, n_clusters = np.arange(len(all_units)), len(all_units)
 
     return StaggeredResult(
-        cohort=_readonly(np.array([c[0] for c in cells], dtype=float)),
-        time=_readonly(np.array([c[1] for c in cells], dtype=float)),
-        att=_readonly(np.array([res.group_time_effects[c]["effect"] for c in cells], dtype=float)),
-        is_reference=_readonly(is_ref),
-        psi=_readonly(psi),
-        unit_cohort=_readonly(unit_cohort),
-        unit_cluster=_readonly(np.asarray(codes)),
+        cohort=readonly(np.array([c[0] for c in cells], dtype=float)),
+        time=readonly(np.array([c[1] for c in cells], dtype=float)),
+        att=readonly(np.array([res.group_time_effects[c]["effect"] for c in cells], dtype=float)),
+        is_reference=readonly(is_ref),
+        psi=readonly(psi),
+        unit_cohort=readonly(unit_cohort),
+        unit_cluster=readonly(np.asarray(codes)),
         control=control,
         method=method,
         base_period=base_period,

@@ -19,8 +19,9 @@ from collections.abc import Sequence
 
 import pandas as pd
 
+from analysis._util import version
 from analysis.did import _checks
-from analysis.did._inference import quiet_backend, version
+from analysis.did._inference import quiet_backend
 from analysis.estimate import Estimate
 
 

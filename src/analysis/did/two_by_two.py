@@ -22,8 +22,8 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from analysis._util import version
 from analysis.did import _checks
-from analysis.did._inference import version
 from analysis.estimate import Estimate
 
 

@@ -4,20 +4,14 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Sequence
-from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from analysis._util import readonly, version
 from analysis.did import _checks
-from analysis.did._inference import quiet_backend, version
+from analysis.did._inference import quiet_backend
 from analysis.did.staggered import _CONTROL, StaggeredResult, _check_options, _prepare
-
-
-def _ro(a: Any, dtype: Any = float) -> np.ndarray:
-    a = np.array(a, dtype=dtype, copy=True)
-    a.setflags(write=False)
-    return a
 
 
 def staggered_unbalanced(
@@ -146,13 +140,13 @@ def staggered_unbalanced(
     else:
         codes, n_clusters = np.arange(len(all_units)), len(all_units)
     return StaggeredResult(
-        cohort=_ro([c[0] for c in cells]),
-        time=_ro([c[1] for c in cells]),
-        att=_ro([res.group_time_effects[c]["effect"] for c in cells]),
-        is_reference=_ro(is_ref, bool),
-        psi=_ro(psi),
-        unit_cohort=_ro(unit_cohort),
-        unit_cluster=_ro(codes, int),
+        cohort=readonly([c[0] for c in cells], float),
+        time=readonly([c[1] for c in cells], float),
+        att=readonly([res.group_time_effects[c]["effect"] for c in cells], float),
+        is_reference=readonly(is_ref, bool),
+        psi=readonly(psi, float),
+        unit_cohort=readonly(unit_cohort, float),
+        unit_cluster=readonly(codes, int),
         control=control,
         method=method,
         base_period=base_period,

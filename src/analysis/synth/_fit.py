@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from importlib import metadata
 from typing import Any, Protocol
 
 import numpy as np
@@ -86,14 +85,6 @@ def did_path(
     synth = y0 @ omega
     shift = lam @ y1[:n_pre] - lam @ synth[:n_pre]
     return synth + shift
-
-
-def version(dist: str) -> str:
-    """Return ``"dist x.y.z"`` for the backend string."""
-    try:
-        return f"{dist} {metadata.version(dist)}"
-    except metadata.PackageNotFoundError:  # pragma: no cover - pinned dependencies
-        return dist
 
 
 def check_options(*, replications: int, seed: int, level: float) -> None:

@@ -42,7 +42,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from analysis.synth._fit import PointFit, check_options, did_path, version
+from analysis._util import version
+from analysis.synth._fit import PointFit, check_options, did_path
 from analysis.synth._panel import TIME, UNIT, PanelData, Y, build_panel
 from analysis.synth.result import SynthResult, make_result
 

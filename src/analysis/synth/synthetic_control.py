@@ -41,8 +41,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from analysis._util import version
 from analysis.errors import fail
-from analysis.synth._fit import PointFit, check_options, version
+from analysis.synth._fit import PointFit, check_options
 from analysis.synth._panel import (
     SOURCE,
     TIME,

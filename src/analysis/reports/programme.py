@@ -7,9 +7,9 @@ outcome's natural scale.
 
 Data
 ----
-:func:`load` reads the evaluator's file with :func:`analysis.programme.load_panel`
+:func:`load` reads the evaluator's file with :func:`analysis.data.programme.load_panel`
 (``exclusions="report"``: rows removed by a documented rule are counted, never dropped
-silently) or draws a SIMULATED panel with :func:`analysis.simulate.programme_panel`, whose
+silently) or draws a SIMULATED panel with :func:`analysis.data.simulate.programme_panel`, whose
 true effects are kept so that the report can show them next to the estimates.
 
 Why the Callaway-Sant'Anna estimator is run here on an unbalanced panel
@@ -45,7 +45,7 @@ rate).
 
 Privacy
 -------
-Tables of pupil counts go through :func:`analysis.reporting.show_pupil_table` or are
+Tables of pupil counts go through :func:`analysis.display.show_pupil_table` or are
 suppressed here (:func:`sample_flow_table`); group-time cells, event times and histogram bars
 built on fewer than :data:`analysis.privacy.K_MIN` pupils are not shown.
 """
@@ -64,19 +64,19 @@ import pandas as pd
 from scipy import stats
 
 from analysis import diagnostics, did, inference, paths, power, weighting
+from analysis._util import readonly, version
+from analysis.data.programme import LoadedPanel, load_panel
 from analysis.did import EventStudy, StaggeredResult
-from analysis.did._inference import multiplier_sup_t_crit, version
-from analysis.did.unbalanced import _ro
+from analysis.did._inference import multiplier_sup_t_crit
 from analysis.errors import fail
 from analysis.estimate import Estimate
 from analysis.privacy import K_MIN
-from analysis.programme import LoadedPanel, load_panel
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
+    from analysis.data.simulate import SimulatedPanel
     from analysis.honest import HonestDiDResult
-    from analysis.simulate import SimulatedPanel
 
 __all__ = [
     "BaconSummary",
@@ -205,7 +205,7 @@ OUTCOMES: Mapping[str, OutcomeSpec] = {
         "invalsi_score", "INVALSI score", "scale points", 1.0, False, "higher"
     ),
 }
-"""The outcomes the report knows (see :mod:`analysis.programme`)."""
+"""The outcomes the report knows (see :mod:`analysis.data.programme`)."""
 
 
 def _spec(outcome: str) -> OutcomeSpec:
@@ -232,7 +232,7 @@ class ProgrammeData:
     simulated
         Whether the data were drawn by the simulator (SIMULATED — NOT PROGRAMME RESULTS).
     sim
-        The :class:`~analysis.simulate.SimulatedPanel` (``None`` for real data).
+        The :class:`~analysis.data.simulate.SimulatedPanel` (``None`` for real data).
     source
         ``"simulated (seed ...)"`` or the file read.
     """
@@ -285,7 +285,7 @@ def load(
     ProgrammeData
     """
     if str(data) == "simulated":
-        from analysis.simulate import programme_panel
+        from analysis.data.simulate import programme_panel
 
         sim = programme_panel(seed=int(seed), n_schools=int(n_schools), n_pupils=int(n_pupils))
         panel = load_panel(sim.data, exclusions="report")
@@ -293,7 +293,7 @@ def load(
             panel=panel,
             simulated=True,
             sim=sim,
-            source=f"simulated (analysis.simulate.programme_panel, seed {seed}, "
+            source=f"simulated (analysis.data.simulate.programme_panel, seed {seed}, "
             f"{n_schools} schools, {n_pupils} pupils)",
         )
     else:
@@ -320,7 +320,7 @@ def analysis_frame(panel_data: pd.DataFrame) -> pd.DataFrame:
 
     Adds ``female`` (1 if ``sex == "F"``), ``age`` (``year − birth_year``), ``participant``
     (1 if the pupil ever takes part) and ``baseline_school`` (the school of the pupil's first
-    row, the cluster of a pupil who changes school, as :mod:`analysis.programme` recommends).
+    row, the cluster of a pupil who changes school, as :mod:`analysis.data.programme` recommends).
     """
     d = panel_data.sort_values([UNIT, TIME], kind="stable").reset_index(drop=True).copy()
     d["female"] = (d["sex"] == "F").astype(float)
@@ -364,7 +364,7 @@ def _fmt_count(v: Any) -> str:
 def sample_flow_table(panel: LoadedPanel, *, k: int = K_MIN) -> pd.DataFrame:
     """Return the sample flow (input → exclusions → analysis panel) safe to publish.
 
-    Counts come from :meth:`analysis.programme.LoadedPanel.sample_flow`.  Suppression, written
+    Counts come from :meth:`analysis.data.programme.LoadedPanel.sample_flow`.  Suppression, written
     here because the flow's rows add up (input = exclusions + analysis), which the generic
     :func:`analysis.privacy.suppress_small_cells` layout does not express:
 
@@ -615,7 +615,7 @@ def staggered_pupils(
 def unit_level(result: StaggeredResult) -> StaggeredResult:
     """Return the same fit with unit-level (pupil) instead of clustered standard errors."""
     n = len(result.unit_cluster)
-    return replace(result, unit_cluster=_ro(np.arange(n), int), n_clusters=n, cluster=None)
+    return replace(result, unit_cluster=readonly(np.arange(n), int), n_clusters=n, cluster=None)
 
 
 def cs_truth(
@@ -710,11 +710,11 @@ def subset_cells(result: StaggeredResult, keep: np.ndarray) -> StaggeredResult:
     keep = np.asarray(keep, dtype=bool)
     return replace(
         result,
-        cohort=_ro(result.cohort[keep]),
-        time=_ro(result.time[keep]),
-        att=_ro(result.att[keep]),
-        is_reference=_ro(result.is_reference[keep], bool),
-        psi=_ro(result.psi[:, keep]),
+        cohort=readonly(result.cohort[keep], float),
+        time=readonly(result.time[keep], float),
+        att=readonly(result.att[keep], float),
+        is_reference=readonly(result.is_reference[keep], bool),
+        psi=readonly(result.psi[:, keep], float),
     )
 
 
@@ -859,9 +859,9 @@ def cs_event_study(
     keep = (e != -1) & (e >= window[0]) & (e <= window[1])
     rel = e[keep]
     return EventStudy(
-        rel_times=_ro(rel, int),
-        coef=_ro(agg.att[keep]),
-        vcov=_ro(agg.vcov[np.ix_(keep, keep)]),
+        rel_times=readonly(rel, int),
+        coef=readonly(agg.att[keep], float),
+        vcov=readonly(agg.vcov[np.ix_(keep, keep)], float),
         reference=-1,
         estimator="cs",
         n_pre=int((rel < 0).sum()),
@@ -1773,7 +1773,7 @@ def dropout_hazard_table(frame: pd.DataFrame, *, pool_from: int = 2) -> pd.DataF
     Columns ``group``, ``years_since`` (0 = the edition's year; years from ``pool_from`` on
     are pooled as ``"2+"``), ``pupils`` (distinct pupils at risk; a never-participant in
     several risk sets counts once per edition) and ``hazard_pct``.  For
-    :func:`analysis.reporting.show_pupil_table`.
+    :func:`analysis.display.show_pupil_table`.
     """
     rs = risk_sets(frame)
     rs["group"] = np.where(rs["participant"] == 1, "participants", "never-participants at risk")

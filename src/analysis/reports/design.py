@@ -14,7 +14,7 @@ Analytic part (no data)
 
 Simulation part (SIMULATED pupil panels)
     :func:`calibrate_design` fixes a :class:`PanelDesign` (how programme panels are drawn
-    from :func:`analysis.simulate.programme_panel`), :func:`draw_panel` draws one panel with
+    from :func:`analysis.data.simulate.programme_panel`), :func:`draw_panel` draws one panel with
     exactly ``n_treated`` participants and ``n_control`` never-participants observed in
     every year, :func:`did_estimate` runs the staggered DiD (:func:`analysis.did.staggered`,
     Callaway & Sant'Anna, simple aggregation) and :func:`simulate_did_power` repeats both
@@ -87,7 +87,7 @@ __all__ = [
     "simulated_power_figure",
 ]
 
-_SRC = "argument to analysis.design_report"
+_SRC = "argument to analysis.reports.design"
 
 # --------------------------------------------------------------------------------------
 # The background note's §3.5 (alpha 0.05 two-sided, power 0.80), as published
@@ -699,7 +699,7 @@ def cs_simple_se(
 class PanelDesign:
     """How simulated programme panels are drawn for one power simulation.
 
-    SIMULATED: panels come from :func:`analysis.simulate.programme_panel`. Build it with
+    SIMULATED: panels come from :func:`analysis.data.simulate.programme_panel`. Build it with
     :func:`calibrate_design`, which measures ``outcome_sd``, ``autocorr`` and the share of
     drawn pupils usable as treated or control units on a large pilot panel.
 
@@ -723,7 +723,7 @@ class PanelDesign:
     n_pupils
         Pupils drawn per panel (enough usable ones, with a margin).
     share_treated, n_schools
-        Passed to :func:`~analysis.simulate.programme_panel`.
+        Passed to :func:`~analysis.data.simulate.programme_panel`.
     """
 
     label: str
@@ -803,7 +803,7 @@ def calibrate_design(
     ``n_pupils`` is then ``margin`` times what is needed on average for ``n_treated``
     participants and ``n_control`` never-participants.
     """
-    from analysis.simulate import programme_panel
+    from analysis.data.simulate import programme_panel
 
     if outcome not in _SIM_OUTCOMES:
         raise fail(
@@ -876,7 +876,7 @@ def draw_panel(
     pandas.DataFrame
         ``pupil_id, school_id, year, cohort, <outcome>``, balanced.
     """
-    from analysis.simulate import programme_panel
+    from analysis.data.simulate import programme_panel
 
     n_pupils = design.n_pupils
     for _ in range(max_tries):

@@ -71,6 +71,7 @@ def utc_now() -> str:
 def environment() -> dict[str, Any]:
     """Return the interpreter, platform and package versions."""
     return {
+        "python": platform.python_version(),
         "executable": sys.executable,
         "platform": platform.platform(),
         "versions": package_versions(),

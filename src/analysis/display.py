@@ -4,11 +4,11 @@ Start the report (provenance and banners), show tables and figures, save the run
 
 A notebook does::
 
-    from analysis import reporting
-    report = reporting.start(run_id, title="...", simulated=False)
+    from analysis import display
+    report = display.start(run_id, title="...", simulated=False)
     ...
-    reporting.show_table(df, caption="...")
-    reporting.show_figure(fig, caption="... Source: ...")
+    display.show_table(df, caption="...")
+    display.show_figure(fig, caption="... Source: ...")
     report.save(headline={"Puglia ELET 2025 (%)": 8.6}, results={...})
 
 The runner writes a *run context* (parameters, input hashes, git state) before executing the
@@ -28,18 +28,19 @@ from typing import Any
 import matplotlib.pyplot as plt
 import pandas as pd
 
-from analysis import paths
-from analysis.reporting import provenance
-from analysis.reporting.results import atomic_write_text, dumps, staging_path
+from analysis.pipeline import provenance
+from analysis.pipeline.state import (
+    atomic_write_text,
+    context_path,
+    dumps,
+    pupil_ids_path,
+    staging_path,
+)
+from analysis.seeds import SeedStreams
 
 SIMULATED_BANNER = "SIMULATED — NOT PROGRAMME RESULTS"
 QUICK_BANNER = "QUICK RUN — reduced simulation/bootstrap sizes; numbers are for checking only"
 ILLUSTRATIVE_BANNER = "ILLUSTRATIVE AGREEMENT — parameters are not the signed SIINC contract"
-
-
-def context_path(run_id: str) -> Path:
-    """Where the runner writes the context of a run before executing its notebook."""
-    return paths.STATE_DIR / f"{run_id}.context.json"
 
 
 @dataclass(frozen=True)
@@ -54,14 +55,13 @@ class Report:
     banners: tuple[str, ...]
     context: Mapping[str, Any] = field(repr=False)
     pupil_data: bool = False
+    streams: SeedStreams | None = None
 
     def register_pupil_ids(self, ids: Any) -> None:
         """Record the pupil ids this run read, for the privacy scanner (kept outside reports/).
 
         ``analysis publish`` refuses to publish a report in which any of them appears.
         """
-        from analysis.publish_check import pupil_ids_path
-
         values = sorted({str(i) for i in ids if str(i)})
         target = pupil_ids_path(self.run_id)
         atomic_write_text(target, "\n".join(values) + "\n")
@@ -86,6 +86,7 @@ class Report:
             "quick": self.quick,
             "pupil_data": self.pupil_data,
             "banners": list(self.banners),
+            "random_streams": self.streams.to_dict() if self.streams else None,
             "headline": dict(headline),
             "results": dict(results or {}),
         }
@@ -116,6 +117,7 @@ def start(
     simulated: bool = False,
     illustrative: bool = False,
     parameters: Mapping[str, Any] | None = None,
+    seed: int | None = None,
     display: bool = True,
 ) -> Report:
     """Open a report: read the run context, show banners and the provenance block.
@@ -135,6 +137,11 @@ def start(
         its tables for cells of fewer than k pupils.  Defaults to ``simulated``.
     parameters
         Parameters to show when run interactively (the runner's context has them otherwise).
+    seed
+        The run's one seed (the ``seed`` parameter of the plan).  The report's
+        :attr:`Report.streams` splits it into named random streams
+        (:class:`analysis.seeds.SeedStreams`), which the provenance block lists.  ``None``:
+        the run draws no random numbers.
     display
         Render the banners and provenance block in the notebook output.
     """
@@ -158,6 +165,7 @@ def start(
         quick=bool(ctx.get("quick")),
         banners=tuple(banners),
         context=ctx,
+        streams=None if seed is None else SeedStreams(int(seed)),
     )
     if display:
         from IPython.display import HTML
@@ -183,6 +191,21 @@ def _fmt(v: Any) -> str:
     return str(v)
 
 
+def _streams_html(streams: SeedStreams | None) -> str:
+    if streams is None:
+        return ""
+    rows = "".join(
+        f"<tr><td><code>{html.escape(name)}</code></td><td>{html.escape(s['use'])}</td>"
+        f"<td><code>{s['seed']}</code></td></tr>"
+        for name, s in streams.to_dict()["streams"].items()
+    )
+    return (
+        "<details><summary>Random streams (numpy SeedSequence(seed).spawn)</summary>"
+        '<table class="prov"><tr><th>stream</th><th>used for</th><th>derived seed</th></tr>'
+        f"{rows}</table></details>"
+    )
+
+
 def render_header(report: Report) -> str:
     """Return the HTML of the banners, title line and provenance block."""
     ctx = report.context
@@ -197,15 +220,14 @@ def render_header(report: Report) -> str:
         " (working tree had uncommitted changes)" if dirty else ""
     )
     params = dict(report.parameters)
-    seed = params.get("seed", "— (no randomness)")
     env = ctx.get("environment", {})
     prov = {
         "Run id": report.run_id,
         "Notebook": report.notebook,
         "Git commit": commit,
         "Run time (UTC)": ctx.get("started_utc", ""),
-        "Seed": seed,
-        "Python": env.get("executable", ""),
+        "Seed": report.streams.seed if report.streams else "— (no randomness)",
+        "Python": env.get("python", ""),
     }
     inputs = ctx.get("inputs", {})
     inputs_html = (
@@ -221,6 +243,7 @@ def render_header(report: Report) -> str:
         + _kv_table(prov)
         + "<h5>Parameters</h5>"
         + _kv_table(params or {"(none)": ""})
+        + _streams_html(report.streams)
         + '<details><summary>Input files (SHA-256)</summary><table class="prov">'
         + inputs_html
         + "</table></details>"
@@ -321,11 +344,27 @@ def note(text: str, *, kind: str = "info") -> None:
     display(HTML(f'<div class="note note-{kind}">{html.escape(text)}</div>'))
 
 
+def markdown(text: str) -> None:
+    """Display Markdown prose generated by a report module (the notebook's narrative text)."""
+    from IPython.display import Markdown, display
+
+    display(Markdown(text))
+
+
+def html_fragment(fragment: str) -> None:
+    """Display an HTML fragment built (and escaped) by a report module."""
+    from IPython.display import HTML, display
+
+    display(HTML(fragment))
+
+
 __all__ = [
     "ILLUSTRATIVE_BANNER",
     "QUICK_BANNER",
     "SIMULATED_BANNER",
     "Report",
+    "html_fragment",
+    "markdown",
     "note",
     "show_figure",
     "show_table",

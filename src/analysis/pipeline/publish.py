@@ -18,10 +18,15 @@ from typing import Any
 import nbformat
 
 from analysis import paths
-from analysis.plan import Plan
-from analysis.publish_check import Finding, registered_pupil_ids, scan
-from analysis.reporting.results import atomic_write_text, load_results
-from analysis.runner import executed_path, read_state
+from analysis.pipeline.plan import Plan
+from analysis.pipeline.publish_check import Finding, scan
+from analysis.pipeline.state import (
+    atomic_write_text,
+    executed_path,
+    load_results,
+    read_state,
+    registered_pupil_ids,
+)
 
 TEMPLATES = paths.PACKAGE_DIR / "templates"
 REMOVE_CELL_TAGS = {"remove-cell", "injected-parameters", "parameters"}
@@ -156,7 +161,7 @@ with <code>make verify</code>. Reports built on simulated pupil data are marked 
 def publish(plan: Plan) -> tuple[list[Path], list[Finding]]:
     """Write ``reports/<id>.html`` for every executed run and ``reports/index.html``.
 
-    Each report is scanned first (:mod:`analysis.publish_check`); a report with a privacy
+    Each report is scanned first (:mod:`analysis.pipeline.publish_check`); a report with a privacy
     finding is withheld (its HTML removed) and listed in the index as such.
 
     Returns

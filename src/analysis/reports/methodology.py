@@ -14,8 +14,8 @@ from typing import Any
 import pandas as pd
 
 from analysis import paths
-from analysis.plan import Plan
-from analysis.runner import read_state
+from analysis.pipeline.plan import Plan
+from analysis.pipeline.state import read_state
 
 QUESTIONS = pd.DataFrame(
     [

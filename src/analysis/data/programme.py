@@ -4,7 +4,7 @@ One row per **pupil × school year**.  The panel is what the school registers (r
 elettronico, scrutini, INVALSI, Anagrafe Nazionale Studenti) give the evaluator, after
 pseudonymisation, for participants of the programme and for non-participating pupils of the
 same schools (the comparison pool).  Real files live in ``data/raw/programme/`` (git-ignored);
-:func:`analysis.simulate.programme_panel` draws panels that satisfy the same contract.
+:func:`analysis.data.simulate.programme_panel` draws panels that satisfy the same contract.
 
 Columns
 -------
@@ -84,7 +84,7 @@ import pandas as pd
 import pandera.pandas as pa
 from pandera.errors import SchemaErrors
 
-from .errors import DataValidationError, Violation
+from analysis.errors import DataValidationError, Violation
 
 __all__ = [
     "BASELINE_COLUMNS",

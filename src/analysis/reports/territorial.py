@@ -64,6 +64,7 @@ from matplotlib.figure import Figure
 from scipy import stats
 
 from analysis import synth
+from analysis._util import to_jsonable
 from analysis.data import geography, indicators, panels
 from analysis.data.indicators import Indicator
 from analysis.errors import DataValidationError, Violation, fail
@@ -601,7 +602,7 @@ class TerritorialPanel:
 
     def to_dict(self) -> dict[str, Any]:
         """Return a JSON-serialisable dict (design, years, donors, exclusions, data sheet)."""
-        return _jsonable(
+        return to_jsonable(
             {
                 "design": self.design.to_dict(),
                 "indicator": self.indicator.key,
@@ -628,12 +629,6 @@ def year_span(years: Any) -> str:
     if ys == list(range(ys[0], ys[-1] + 1)):
         return f"{ys[0]}" if len(ys) == 1 else f"{ys[0]}-{ys[-1]}"
     return ", ".join(str(y) for y in ys)
-
-
-def _jsonable(obj: Any) -> Any:
-    from analysis.reporting.results import to_jsonable
-
-    return to_jsonable(obj)
 
 
 def _containing(region: str, level: str) -> set[str]:
@@ -1388,7 +1383,7 @@ class Triangulation:
 
     def to_dict(self) -> dict[str, Any]:
         """Return a JSON-serialisable dict: every table, the estimator results and the panel."""
-        return _jsonable(
+        return to_jsonable(
             {
                 "panel": self.panel.to_dict(),
                 "triangulation": self.table(),

@@ -1,7 +1,7 @@
 """Simulated programme panels with a known truth.
 
 :func:`programme_panel` draws a pupil × school-year panel that satisfies the programme-panel
-contract (:mod:`analysis.programme`), with staggered participation cohorts, selection into
+contract (:mod:`analysis.data.programme`), with staggered participation cohorts, selection into
 participation on observables, school clustering, common year effects and base rates
 calibrated to public Italian figures (``simulation_calibration.yaml``, every number with its
 source or the word ASSUMPTION).  It is for checking estimators and rehearsing reports only:
@@ -72,7 +72,6 @@ import copy
 import functools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from importlib import resources
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
@@ -81,6 +80,9 @@ import numpy as np
 import pandas as pd
 import yaml
 from scipy.special import expit, logit
+
+from analysis import paths
+from analysis._util import to_jsonable
 
 __all__ = [
     "CALIBRATION_FILE",
@@ -94,7 +96,7 @@ __all__ = [
 SIMULATED_BANNER = "SIMULATED — NOT PROGRAMME RESULTS"
 """Banner that every table, figure and report built from simulated data must carry."""
 
-CALIBRATION_FILE = "simulation_calibration.yaml"
+CALIBRATION_FILE = paths.CALIBRATION_FILE
 
 _OUTCOMES = ("dropped_out", "absence_rate", "repeated_grade", "grade_avg", "invalsi_score")
 _LOWER = (6, 8)
@@ -117,13 +119,16 @@ def load_calibration(path: str | Path | None = None) -> dict[str, dict[str, Any]
     Parameters
     ----------
     path
-        A YAML file with the layout of the packaged ``simulation_calibration.yaml``; the
-        packaged file if ``None``.
+        A YAML file with the layout of the ``config/simulation_calibration.yaml``; that
+        file if ``None``.
 
     Returns
     -------
     dict
-        ``{section: {name: {"value": ..., "source": str}}}``.
+        ``{section: {name: {"value": ..., "source": str}}}``.  An entry may give
+        ``fact: <section>.<field>`` instead of a ``value``: the value is then read from
+        ``config/programme.yaml`` (:func:`analysis.facts.programme_facts`), so that a programme
+        fact is typed in one place only.
 
     Raises
     ------
@@ -131,16 +136,22 @@ def load_calibration(path: str | Path | None = None) -> dict[str, dict[str, Any]
         If an entry has no ``value`` or no ``source``, or a source neither cites a section of
         the background note (``§``) nor starts with ``ASSUMPTION``.
     """
-    if path is None:
-        text = resources.files("analysis").joinpath(CALIBRATION_FILE).read_text("utf-8")
-        label = CALIBRATION_FILE
-    else:
-        text = Path(path).read_text("utf-8")
-        label = str(path)
+    path = paths.CALIBRATION_FILE if path is None else Path(path)
+    text = path.read_text("utf-8")
+    label = paths.relative(path)
     data = copy.deepcopy(_parse_yaml(text))  # parsed once per content; callers get a copy
     bad = []
     for section, entries in data.items():
         for name, entry in entries.items():
+            if isinstance(entry, dict) and "fact" in entry and "value" not in entry:
+                try:
+                    entry["value"] = _programme_fact(str(entry["fact"]))
+                    entry.setdefault("source", f"§0 via config/programme.yaml ({entry['fact']})")
+                except (AttributeError, KeyError) as err:
+                    bad.append(
+                        f"{section}.{name}: unknown programme fact {entry['fact']!r} ({err})"
+                    )
+                    continue
             src = entry.get("source", "") if isinstance(entry, dict) else ""
             if not isinstance(entry, dict) or "value" not in entry or not src:
                 bad.append(f"{section}.{name}: needs 'value' and 'source'")
@@ -152,6 +163,15 @@ def load_calibration(path: str | Path | None = None) -> dict[str, dict[str, Any]
     if bad:
         raise ValueError(f"{label}: " + "; ".join(bad))
     return data
+
+
+def _programme_fact(dotted: str) -> Any:
+    """The value of ``section.field`` in ``config/programme.yaml`` (one source for facts)."""
+    from analysis.facts import programme_facts
+
+    section, _, field_name = dotted.partition(".")
+    obj = {"pro_officine_mezzogiorno": "courses", "fis_experimentation": "day_centre"}[section]
+    return getattr(getattr(programme_facts(), obj), field_name)
 
 
 def _values(cal: Mapping[str, Mapping[str, Any]]) -> dict[str, dict[str, Any]]:
@@ -176,7 +196,7 @@ class SimulatedPanel:
     Attributes
     ----------
     data
-        The panel (satisfies :data:`analysis.programme.PANEL_SCHEMA`).
+        The panel (satisfies :data:`analysis.data.programme.PANEL_SCHEMA`).
     truth
         True ATT per outcome: mean of ``E[Y(1) − Y(0)]`` over treated pupil-years with an
         observed outcome.
@@ -236,20 +256,8 @@ class SimulatedPanel:
             "banner": self.banner,
             "truth": dict(self.truth),
             "truth_gt": self.truth_gt.to_dict(orient="records"),
-            "params": _jsonable(self.params),
+            "params": to_jsonable(self.params),
         }
-
-
-def _jsonable(obj: Any) -> Any:
-    if isinstance(obj, Mapping):
-        return {str(k): _jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_jsonable(v) for v in obj]
-    if isinstance(obj, np.ndarray):
-        return [_jsonable(v) for v in obj.tolist()]
-    if isinstance(obj, np.generic):
-        return obj.item()
-    return obj
 
 
 # --------------------------------------------------------------------------------------------
@@ -355,7 +363,7 @@ def programme_panel(
         school's last grade (repeaters stay longer, as in real registers).
     calibration
         Another calibration file, or a mapping ``{section: {name: value}}`` overriding single
-        values of the packaged file.
+        values of ``config/simulation_calibration.yaml``.
 
     Returns
     -------

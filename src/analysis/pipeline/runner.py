@@ -31,10 +31,20 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from analysis import integrity, paths
-from analysis.plan import Plan, Run
-from analysis.reporting import context_path, provenance
-from analysis.reporting.results import atomic_write_text, results_path, staging_path
+from analysis import paths
+from analysis.data import integrity
+from analysis.pipeline import provenance
+from analysis.pipeline.plan import Plan, Run
+from analysis.pipeline.state import (
+    atomic_write_text,
+    context_path,
+    executed_path,
+    promote,
+    read_state,
+    results_path,
+    staging_path,
+    write_state,
+)
 
 KERNEL_NAME = "python3"
 
@@ -125,35 +135,22 @@ def source_fingerprint() -> str:
     return h.hexdigest()
 
 
-def cache_key(run: Run, parameters: dict[str, Any], inputs: dict[str, str], source: str) -> str:
-    """The hash that decides whether a run can be skipped."""
+def cache_key(
+    run: Run,
+    parameters: dict[str, Any],
+    inputs: dict[str, str],
+    source: str,
+    *,
+    quick: bool = False,
+) -> str:
+    """The hash that decides whether a run can be skipped (``quick`` changes the banner)."""
     h = hashlib.sha256()
+    h.update(b"quick" if quick else b"full")
     h.update(run.notebook_path.read_bytes())
     h.update(json.dumps(parameters, sort_keys=True, default=str).encode())
     h.update(json.dumps(inputs, sort_keys=True).encode())
     h.update(source.encode())
     return h.hexdigest()
-
-
-def state_path(run_id: str) -> Path:
-    """The state file of a run (status, cache key, timings, error)."""
-    return paths.STATE_DIR / f"{run_id}.json"
-
-
-def read_state(run_id: str) -> dict[str, Any] | None:
-    """The recorded state of a run, if any."""
-    p = state_path(run_id)
-    if not p.exists():
-        return None
-    try:
-        return json.loads(p.read_text(encoding="utf-8"))
-    except json.JSONDecodeError:
-        return None
-
-
-def executed_path(run_id: str) -> Path:
-    """The executed notebook of a run."""
-    return paths.EXECUTED_DIR / f"{run_id}.ipynb"
 
 
 def _is_cached(run: Run, key: str) -> bool:
@@ -192,7 +189,7 @@ def execute(
         "run_id": run.id,
         "title": run.title,
         "notebook": f"notebooks/{run.notebook}.ipynb",
-        "parameters": {k: v for k, v in params.items() if k not in ("run_id", "quick")},
+        "parameters": {k: v for k, v in params.items() if k != "run_id"},
         "quick": quick,
         "inputs": inputs,
         "git": git,
@@ -202,18 +199,14 @@ def execute(
     atomic_write_text(context_path(run.id), json.dumps(context, indent=1, sort_keys=True))
     # Until this run finishes, nothing of its previous execution may pass for current: the state
     # says "running" (an interrupted run stays so) and the old results and notebook are removed.
-    atomic_write_text(
-        state_path(run.id),
-        json.dumps(
-            {
-                "run_id": run.id,
-                "status": "running",
-                "cache_key": None,
-                "started_utc": context["started_utc"],
-            },
-            indent=1,
-            sort_keys=True,
-        ),
+    write_state(
+        run.id,
+        {
+            "run_id": run.id,
+            "status": "running",
+            "cache_key": None,
+            "started_utc": context["started_utc"],
+        },
     )
     results_path(run.id).unlink(missing_ok=True)
     executed_path(run.id).unlink(missing_ok=True)
@@ -248,10 +241,9 @@ def execute(
             error += "\n" + "".join(traceback.format_exception(exc)[-3:])
     seconds = round(time.monotonic() - t0, 2)
     if tmp.exists():
-        os.replace(tmp, out)
+        promote(tmp, out)
     if error is None:
-        results_path(run.id).parent.mkdir(parents=True, exist_ok=True)
-        os.replace(staged, results_path(run.id))
+        promote(staged, results_path(run.id))
         status = "success"
     else:
         staged.unlink(missing_ok=True)
@@ -266,7 +258,7 @@ def execute(
         "quick": quick,
         "finished_utc": provenance.utc_now(),
     }
-    atomic_write_text(state_path(run.id), json.dumps(state, indent=1, sort_keys=True))
+    write_state(run.id, state)
     return RunOutcome(run.id, status, seconds, error)
 
 
@@ -310,7 +302,7 @@ def run_plan(
         bar.set_postfix_str(run.id)
         params = run.effective_parameters(quick=quick)
         inputs = declared_inputs(run, params)
-        key = cache_key(run, params, inputs, source)
+        key = cache_key(run, params, inputs, source, quick=quick)
         if not force and _is_cached(run, key):
             outcomes.append(RunOutcome(run.id, "cached", 0.0))
         else:

@@ -34,7 +34,7 @@ from analysis.errors import DataValidationError, Violation
 from analysis.yamlfile import read_yaml
 
 #: Parameters the runner injects into every notebook (each notebook must declare them).
-RUNNER_PARAMETERS = ("run_id", "quick")
+RUNNER_PARAMETERS = ("run_id",)  # injected by the runner; --quick reaches a run only as overrides
 _ID = re.compile(r"^[a-z0-9][a-z0-9_\-]*$")
 
 
@@ -56,12 +56,16 @@ class Run:
         return paths.NOTEBOOKS_DIR / f"{self.notebook}.ipynb"
 
     def effective_parameters(self, *, quick: bool) -> dict[str, Any]:
-        """Parameters passed to papermill (plan values, quick overrides, runner values)."""
+        """Parameters passed to papermill (plan values, quick overrides, runner values).
+
+        ``quick`` has one channel: it replaces the parameters named in the run's ``quick``
+        overrides; it is not itself a notebook parameter (the QUICK banner comes from the run
+        context).
+        """
         params = dict(self.parameters)
         if quick:
             params.update(self.quick_overrides)
         params["run_id"] = self.id
-        params["quick"] = bool(quick)
         return params
 
 

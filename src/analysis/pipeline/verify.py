@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from analysis import paths
-from analysis.plan import Plan
+from analysis.pipeline.plan import Plan
 
 DEFAULT_RTOL = 1e-9
 DEFAULT_ATOL = 1e-12

@@ -4,14 +4,14 @@ Pupil records are personal data.  Before a report reaches ``reports/`` its HTML,
 JSON and its executed notebook are scanned for
 
 * **pupil identifiers**: any value of the ``pupil_id`` column of the data the run read (the
-  notebook registers them with :meth:`analysis.reporting.Report.register_pupil_ids`; the list is
+  notebook registers them with :meth:`analysis.display.Report.register_pupil_ids`; the list is
   kept outside ``reports/``);
 * **small cells** (reports built from pupil data only): a table column or results-JSON key that
   counts pupils (``n``, ``n_pupils``, ``pupils``, ``count``, ``n_obs`` …) holding a value from 1
-  to k − 1, or a table rendered by :func:`analysis.reporting.show_pupil_table` with a row that
+  to k − 1, or a table rendered by :func:`analysis.display.show_pupil_table` with a row that
   was not checked.
 
-A finding names the report, the file and the cell.  :func:`analysis.reporting.publish.publish`
+A finding names the report, the file and the cell.  :func:`analysis.pipeline.publish.publish`
 refuses to write a report with findings and the command exits non-zero.
 """
 
@@ -22,12 +22,12 @@ import json
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
 from analysis import paths
+from analysis.pipeline.state import registered_pupil_ids
 from analysis.privacy import K_MIN, find_pupil_ids
 
 COUNT_NAME = re.compile(
@@ -48,19 +48,6 @@ class Finding:
 
     def __str__(self) -> str:
         return f"{self.report}: {self.file}: {self.cell}: {self.rule}"
-
-
-def pupil_ids_path(run_id: str) -> Path:
-    """Where the pupil ids a run read are listed (never inside ``reports/``)."""
-    return paths.PRIVATE_DIR / "pupil_ids" / f"{run_id}.txt"
-
-
-def registered_pupil_ids(run_id: str) -> set[str]:
-    """The pupil ids registered by a run (empty when none)."""
-    p = pupil_ids_path(run_id)
-    if not p.exists():
-        return set()
-    return {line for line in p.read_text(encoding="utf-8").splitlines() if line}
 
 
 def _id_findings(report: str, file: str, text: str, ids: Iterable[str]) -> list[Finding]:

@@ -1,0 +1,152 @@
+"""Per-run state: the one owner of every per-run artefact path and of atomic writes.
+
+A run ``<id>`` leaves these artefacts, and no module spells their paths but this one:
+
+=========================  ===========================================  ====================
+artefact                   path                                         written by
+=========================  ===========================================  ====================
+context                    ``reports/.state/<id>.context.json``         runner (before)
+staged results             ``reports/.state/<id>.results.json``         the notebook
+state (status, cache key)  ``reports/.state/<id>.json``                 runner
+executed notebook          ``reports/executed/<id>.ipynb``              runner (promoted)
+results JSON               ``reports/results/<id>.json``                runner (promoted)
+page                       ``reports/<id>.html``                        publish
+pupil ids                  ``data/private/pupil_ids/<id>.txt``          the notebook
+=========================  ===========================================  ====================
+
+The results JSON holds only deterministic content — run id, notebook, parameters, flags and
+numbers — so two runs from the same inputs and seeds give byte-identical files; volatile
+provenance (time, commit) lives in the report's provenance block and the run's state file.
+Every write is atomic (a temporary file in the same folder, then a rename), and the staged
+results and executed notebook are promoted only when the whole notebook succeeded.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from analysis import paths
+from analysis._util import to_jsonable
+
+__all__ = [
+    "atomic_write_text",
+    "context_path",
+    "dumps",
+    "executed_path",
+    "load_results",
+    "page_path",
+    "promote",
+    "pupil_ids_path",
+    "read_state",
+    "registered_pupil_ids",
+    "results_path",
+    "staging_path",
+    "state_path",
+    "to_jsonable",
+    "write_state",
+]
+
+
+def atomic_write_text(target: Path, text: str) -> None:
+    """Write ``text`` to ``target`` atomically (temporary file in the same folder + rename)."""
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.chmod(tmp, 0o644)  # mkstemp creates 0600; reports are meant to be read
+        os.replace(tmp, target)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def dumps(payload: Mapping[str, Any]) -> str:
+    """Serialise deterministically (sorted keys, fixed float formatting by ``json``)."""
+    return (
+        json.dumps(
+            to_jsonable(payload), indent=1, sort_keys=True, ensure_ascii=False, allow_nan=False
+        )
+        + "\n"
+    )
+
+
+def staging_path(run_id: str) -> Path:
+    """Where a notebook writes its results while it runs (promoted by the runner on success)."""
+    return paths.STATE_DIR / f"{run_id}.results.json"
+
+
+def results_path(run_id: str) -> Path:
+    """Where the published results of a run live."""
+    return paths.RESULTS_DIR / f"{run_id}.json"
+
+
+def load_results(run_id: str) -> dict[str, Any] | None:
+    """Read the published results of a run (``None`` if there are none)."""
+    p = results_path(run_id)
+    if not p.exists():
+        return None
+    return json.loads(p.read_text(encoding="utf-8"))
+
+
+def promote(staged: Path, target: Path) -> None:
+    """Move a finished artefact into place atomically (same filesystem: a rename)."""
+    Path(target).parent.mkdir(parents=True, exist_ok=True)
+    os.replace(staged, target)
+
+
+def context_path(run_id: str) -> Path:
+    """Where the runner writes the context of a run before executing its notebook."""
+    return paths.STATE_DIR / f"{run_id}.context.json"
+
+
+def state_path(run_id: str) -> Path:
+    """The state file of a run (status, cache key, timings, error)."""
+    return paths.STATE_DIR / f"{run_id}.json"
+
+
+def read_state(run_id: str) -> dict[str, Any] | None:
+    """The recorded state of a run, if any (``None`` when missing or unreadable)."""
+    p = state_path(run_id)
+    if not p.exists():
+        return None
+    try:
+        return json.loads(p.read_text(encoding="utf-8"))
+    except json.JSONDecodeError:
+        return None
+
+
+def write_state(run_id: str, state: Mapping[str, Any]) -> None:
+    """Record the state of a run (atomically)."""
+    atomic_write_text(state_path(run_id), json.dumps(dict(state), indent=1, sort_keys=True))
+
+
+def executed_path(run_id: str) -> Path:
+    """The executed notebook of a run."""
+    return paths.EXECUTED_DIR / f"{run_id}.ipynb"
+
+
+def page_path(run_id: str) -> Path:
+    """The published HTML page of a run."""
+    return paths.REPORTS_DIR / f"{run_id}.html"
+
+
+def pupil_ids_path(run_id: str) -> Path:
+    """Where the pupil ids a run read are listed (never inside ``reports/``)."""
+    return paths.PRIVATE_DIR / "pupil_ids" / f"{run_id}.txt"
+
+
+def registered_pupil_ids(run_id: str) -> set[str]:
+    """The pupil ids registered by a run (empty when none)."""
+    p = pupil_ids_path(run_id)
+    if not p.exists():
+        return set()
+    return {line for line in p.read_text(encoding="utf-8").splitlines() if line}
