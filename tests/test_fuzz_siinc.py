@@ -327,9 +327,13 @@ def _agreement_known_bad(draw: st.DrawFn, raw: dict) -> tuple[str, Any]:
         p = data["periods"][i]
         how = draw(st.sampled_from(["end_before_start", "verified_before_end", "overlap"]))
         if how == "end_before_start":
-            p["end"] = p["start"] - dt.timedelta(days=draw(st.integers(1, 400)))
+            start = dt.date.fromisoformat(p["start"])  # dates are quoted YYYY-MM-DD text
+            p["end"] = (start - dt.timedelta(days=draw(st.integers(1, 400)))).isoformat()
         elif how == "verified_before_end":
-            p["verification_date"] = p["end"] - dt.timedelta(days=draw(st.integers(1, 400)))
+            end = dt.date.fromisoformat(p["end"])
+            p["verification_date"] = (
+                end - dt.timedelta(days=draw(st.integers(1, 400)))
+            ).isoformat()
         else:
             k = max(i, 1)
             data["periods"][k]["start"] = data["periods"][k - 1]["end"]

@@ -78,11 +78,11 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import yaml
 from scipy.special import expit, logit
 
 from analysis import paths
 from analysis._util import to_jsonable
+from analysis.yamlfile import parse_yaml
 
 __all__ = [
     "CALIBRATION_FILE",
@@ -109,8 +109,8 @@ _UPPER = (9, 13)
 
 
 @functools.lru_cache(maxsize=8)
-def _parse_yaml(text: str) -> Any:
-    return yaml.safe_load(text)
+def _parse_yaml(text: str, source: str) -> Any:
+    return parse_yaml(text, source=source)
 
 
 def load_calibration(path: str | Path | None = None) -> dict[str, dict[str, Any]]:
@@ -139,7 +139,7 @@ def load_calibration(path: str | Path | None = None) -> dict[str, dict[str, Any]
     path = paths.CALIBRATION_FILE if path is None else Path(path)
     text = path.read_text("utf-8")
     label = paths.relative(path)
-    data = copy.deepcopy(_parse_yaml(text))  # parsed once per content; callers get a copy
+    data = copy.deepcopy(_parse_yaml(text, label))  # parsed once per content; callers get a copy
     bad = []
     for section, entries in data.items():
         for name, entry in entries.items():
