@@ -269,7 +269,7 @@ def test_all_violations_are_collected_in_one_error(panel):
     } <= rules
 
 
-def test_csv_error_names_file_line_and_pupil(panel, tmp_path):
+def test_csv_error_names_file_line_and_year_never_the_pupil(panel, tmp_path):
     bad = panel.copy()
     bad.loc[5, "absence_rate"] = 1.5
     path = tmp_path / "school_registers.csv"
@@ -278,8 +278,9 @@ def test_csv_error_names_file_line_and_pupil(panel, tmp_path):
         load_panel(path)
     v = _violation(info.value, "absence_rate", "out of range")
     pid, year = panel.loc[5, "pupil_id"], panel.loc[5, "year"]
-    assert v.rows[0] == f"line 7 ({pid}/{year})"  # header is line 1, row 0 is line 2
+    assert v.rows[0] == f"line 7 (year {year})"  # header is line 1, row 0 is line 2
     assert str(path) in str(info.value)
+    assert pid not in str(info.value)  # positions, never pupil ids (issue 10)
 
 
 def test_unparseable_cell_is_reported_once(panel, tmp_path):
@@ -330,7 +331,8 @@ def test_no_pre_period_raises_by_default(panel, tmp_path):
     v = _violation(info.value, "cohort", "no pre-treatment year")
     assert "exclusions='report'" in v.rule
     i = _first_row(bad, pid)
-    assert v.rows[0] == f"line {i + 2} ({pid}/{bad.loc[i, 'year']})"
+    assert v.rows[0] == f"line {i + 2} (year {bad.loc[i, 'year']})"
+    assert pid not in str(info.value)
 
 
 def test_exclusions_report(panel):

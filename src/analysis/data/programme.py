@@ -312,6 +312,77 @@ _IDENTIFIER_COLUMNS = frozenset(
     }
 )
 _CODICE_FISCALE = re.compile(r"^[A-Z]{6}\d{2}[A-EHLMPRST]\d{2}[A-Z]\d{3}[A-Z]$", re.IGNORECASE)
+_CODICE_FISCALE_ANYWHERE = re.compile(
+    r"(?<![A-Z0-9])[A-Z]{6}\d{2}[A-EHLMPRST]\d{2}[A-Z]\d{3}[A-Z](?![A-Z0-9])", re.IGNORECASE
+)
+_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[A-Za-z]{2,}")
+_YEAR_TEXT = re.compile(r"^\d{4}$")
+
+#: Pupil ids the privacy scanner can find on a page without matching years, counts or words:
+#: 6–64 letters, digits, ``_`` or ``-``, at least one letter (e.g. ``P000123`` or an HMAC key).
+_PUPIL_ID = re.compile(r"^(?=[A-Za-z0-9_\-]*[A-Za-z])[A-Za-z0-9_\-]{6,64}$")
+PUPIL_ID_RULE = (
+    "pupil_id must be a pseudonymous code of 6–64 letters, digits, '_' or '-' with at least one "
+    "letter (purely numeric or short ids cannot be told apart from years and counts when "
+    "published pages are scanned for identifiers; 'NA' and other missing-value words are not ids)"
+)
+
+#: Words that make a column name a direct identifier, after normalisation (lower case, accents
+#: and punctuation removed, split into words): the contract takes pseudonymised data only.
+_IDENTIFIER_WORDS = frozenset(
+    {
+        "nome",
+        "cognome",
+        "nominativo",
+        "surname",
+        "firstname",
+        "lastname",
+        "fullname",
+        "forename",
+        "givenname",
+        "fiscale",
+        "codicefiscale",
+        "cf",
+        "codfisc",
+        "codfiscale",
+        "taxcode",
+        "fiscalcode",
+        "ssn",
+        "email",
+        "mail",
+        "pec",
+        "phone",
+        "telefono",
+        "tel",
+        "cellulare",
+        "mobile",
+        "indirizzo",
+        "address",
+        "residenza",
+        "domicilio",
+        "via",
+        "nascita",
+        "birthdate",
+        "dob",
+        "luogonascita",
+        "birthplace",
+    }
+)
+_IDENTIFIER_PHRASES = (
+    ("first", "name"),
+    ("last", "name"),
+    ("full", "name"),
+    ("given", "name"),
+    ("pupil", "name"),
+    ("student", "name"),
+    ("codice", "fiscale"),
+    ("date", "of", "birth"),
+    ("data", "di", "nascita"),
+    ("birth", "date"),
+    ("e", "mail"),
+    ("tax", "code"),
+    ("fiscal", "code"),
+)
 
 
 def data_dictionary() -> pd.DataFrame:
@@ -587,7 +658,19 @@ def _column_checks(spec: ColumnSpec) -> list[pa.Check]:
         )
     if spec.name in ("pupil_id", "school_id"):
         checks.append(pa.Check(lambda s: s.str.strip() != "", error="empty identifier"))
+        checks.append(
+            pa.Check(
+                lambda s: ~s.str.contains(r"[\x00-\x1f\x7f]", regex=True),
+                error="identifier contains a line break or control character (a quoted newline?)",
+            )
+        )
     if spec.name == "pupil_id":
+        checks.append(
+            pa.Check(
+                lambda s: s.str.match(_PUPIL_ID) & ~_is_na_token(s),
+                error=PUPIL_ID_RULE,
+            )
+        )
         checks.append(
             pa.Check(
                 lambda s: ~s.str.match(_CODICE_FISCALE),
@@ -653,6 +736,27 @@ def _read(source: str | Path | pd.DataFrame) -> tuple[pd.DataFrame, str, bool]:
             # line with too many as an index, shifting every value to the next column: check
             # the field count of every line first.
             lines = [r for r in csv.reader(io.StringIO(text)) if r]
+            header = [h.strip() for h in lines[0]] if lines else []
+            repeated = sorted({h for h in header if header.count(h) > 1})
+            if repeated:  # pandas would rename the second one "x.1" and keep the first
+                raise DataValidationError(
+                    label,
+                    [
+                        Violation(rule="column name appears more than once in the header", column=h)
+                        for h in repeated
+                    ],
+                )
+            if len(header) == 1 and ";" in header[0]:
+                raise DataValidationError(
+                    label,
+                    [
+                        Violation(
+                            rule="the file looks semicolon-separated (the Italian Excel default, "
+                            "often with decimal commas): this loader reads comma-separated files "
+                            "with '.' decimals: save it as 'CSV UTF-8 (comma-separated)'"
+                        )
+                    ],
+                )
             ragged = [i for i, r in enumerate(lines[1:], start=2) if len(r) != len(lines[0])]
             if ragged:
                 raise DataValidationError(
@@ -775,8 +879,13 @@ def _canonical(df: pd.DataFrame) -> pd.DataFrame:
 
 
 class _RowLabeller:
+    """Name rows by their position in the file (CSV line or frame row) and school year only.
+
+    Never by ``pupil_id`` or any other value of an identifying column: error messages reach
+    logs, run states and failed pages (issue 10), so they carry positions, never identities.
+    """
+
     def __init__(self, df: pd.DataFrame, csv_lines: bool):
-        self.pid = df["pupil_id"] if "pupil_id" in df.columns else None
         self.year = df["year"] if "year" in df.columns else None
         self.csv_lines = csv_lines
 
@@ -784,13 +893,13 @@ class _RowLabeller:
         labels = []
         for i in idx:
             where = f"line {i + 2}" if self.csv_lines else f"row {i}"
-            parts = []
-            if self.pid is not None and pd.notna(self.pid.iloc[i]):
-                parts.append(str(self.pid.iloc[i]))
+            year = None
             if self.year is not None and pd.notna(self.year.iloc[i]):
                 y = self.year.iloc[i]
-                parts.append(str(int(y)) if isinstance(y, float) and y.is_integer() else str(y))
-            labels.append(f"{where} ({'/'.join(parts)})" if parts else where)
+                year = str(int(y)) if isinstance(y, float) and y.is_integer() else str(y)
+                if not _YEAR_TEXT.match(year):
+                    year = None  # a malformed year cell is data, not a label
+            labels.append(f"{where} (year {year})" if year else where)
         return labels
 
 
@@ -859,16 +968,53 @@ def _validate_frame(
     return violations
 
 
+def _looks_like_identifier_name(name: str) -> bool:
+    """Whether a column name denotes a direct identifier (name, codice fiscale, e-mail …)."""
+    import unicodedata
+
+    plain = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode().lower()
+    words = [w for w in re.split(r"[^a-z0-9]+", plain) if w]
+    if name.strip().lower() in _IDENTIFIER_COLUMNS or set(words) & _IDENTIFIER_WORDS:
+        return True
+    if "".join(words) in _IDENTIFIER_WORDS | {"name"}:
+        return True
+    return any(
+        words[i : i + len(p)] == list(p) for p in _IDENTIFIER_PHRASES for i in range(len(words))
+    )
+
+
+def _identifier_values(s: pd.Series) -> str | None:
+    """``"codice fiscale"`` / ``"e-mail"`` when a text column holds such values, else ``None``."""
+    if s.dtype.kind not in "OSU" and str(s.dtype) not in ("string", "str"):
+        return None
+    text = s.dropna().astype("str")
+    if text.empty:
+        return None
+    if text.str.contains(_CODICE_FISCALE_ANYWHERE).any():
+        return "codice fiscale"
+    if text.str.contains(_EMAIL).any():
+        return "e-mail"
+    return None
+
+
 def _structural_violations(df: pd.DataFrame) -> list[Violation]:
     out = []
     missing = [c.name for c in COLUMNS if c.required and c.name not in df.columns]
     for name in missing:
         out.append(Violation(rule="required column missing", column=name))
-    for col in df.columns:
-        if str(col).strip().lower().replace(" ", "_").replace("-", "_") in _IDENTIFIER_COLUMNS:
+    for j, col in enumerate(df.columns):
+        if _looks_like_identifier_name(str(col)):
             out.append(
                 Violation(
                     rule="direct identifier column not allowed (pseudonymised data only)",
+                    column=str(col),
+                )
+            )
+        elif col != "pupil_id" and (kind := _identifier_values(df.iloc[:, j])):
+            out.append(
+                Violation(
+                    rule=f"column holds {kind} values: direct identifiers are not allowed under "
+                    "any column name (pseudonymised data only)",
                     column=str(col),
                 )
             )
