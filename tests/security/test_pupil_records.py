@@ -131,3 +131,18 @@ def test_quoted_newline_in_a_school_id_is_not_another_school(panel, tmp_path: Pa
     with pytest.raises(DataValidationError) as info:
         load_panel(path)
     assert any(c == "school_id" and "line break" in r for c, r in _rules(info.value))
+
+
+def test_public_readers_refuse_repeated_headers(tmp_path: Path):
+    """Every reader, not only the pupil contract: a repeated column name is an error."""
+    from analysis import paths
+    from analysis.data import other_sources
+
+    src = paths.raw("schooldatait_invalsi_prov")
+    original = next(p for p in src.iterdir() if p.suffix == ".csv")
+    lines = original.read_text(encoding="utf-8").splitlines()
+    first = lines[0].split(",")[0]
+    path = tmp_path / original.name
+    path.write_text("\n".join([lines[0] + "," + first] + [ln + ",x" for ln in lines[1:]]) + "\n")
+    with pytest.raises(DataValidationError, match="more than once in the header"):
+        other_sources.read_invalsi(path)

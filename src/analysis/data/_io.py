@@ -91,3 +91,16 @@ def duplicates_violation(
     return Violation(
         rule=f"duplicated key {keys}", column=",".join(keys), rows=rows, n_rows=len(rows)
     )
+
+
+def repeated_header_violations(header: Iterable[str]) -> list[Violation]:
+    """One violation per column name that appears more than once in a header.
+
+    pandas silently renames the second ``x`` to ``x.1`` and every reader would then use the
+    first: a repeated name is an error in every reader instead (issue 10).
+    """
+    names = [str(h).strip() for h in header]
+    return [
+        Violation(rule="column name appears more than once in the header", column=name, rows=[1])
+        for name in sorted({n for n in names if names.count(n) > 1})
+    ]

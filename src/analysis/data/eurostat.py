@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from analysis.data import geography
-from analysis.data._io import duplicates_violation, source_name
+from analysis.data._io import duplicates_violation, repeated_header_violations, source_name
 from analysis.errors import DataValidationError, Violation
 
 # ASCII digits only ([0-9], not \d, which also matches other scripts' digits).
@@ -54,6 +54,8 @@ def read_sdmx_tsv(path: Path, *, dimensions: tuple[str, ...]) -> pd.DataFrame:
     if not lines:
         raise DataValidationError(src, "file is empty")
     header = lines[0].split("\t")
+    if repeated := repeated_header_violations(header):
+        raise DataValidationError(src, repeated)
     first = header[0].strip()
     expected = ",".join(dimensions) + "\\TIME_PERIOD"
     if first != expected:

@@ -9,7 +9,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from analysis.data._io import duplicates_violation, require_columns, source_name
+from analysis.data._io import (
+    duplicates_violation,
+    repeated_header_violations,
+    require_columns,
+    source_name,
+)
 from analysis.errors import DataValidationError, Violation
 
 UNEMP_COLUMNS = ["prov", "name", "reg", "year", "unrate", "partrate", "popdens", "South"]
@@ -46,6 +51,8 @@ def _read_csv(path: Path) -> pd.DataFrame:
         rows = [r for r in csv.reader(io.StringIO(text)) if r]
     except csv.Error as exc:  # e.g. an unbalanced quote swallowing the rest of the file
         raise DataValidationError(src, f"not a well-formed CSV file ({exc})") from exc
+    if rows and (repeated := repeated_header_violations(rows[0])):
+        raise DataValidationError(src, repeated)
     if rows:
         ragged = [i for i, r in enumerate(rows[1:], start=2) if len(r) != len(rows[0])]
         if ragged:
