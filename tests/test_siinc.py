@@ -86,7 +86,10 @@ def agreement(
         "metrics": metrics,
         "baselines": baselines or [],
         "quality_gates": gates or [],
-        "estimates": [{"id": e, "description": f"estimate {e}"} for e in (estimates or [])],
+        "estimates": [
+            {"id": e, "description": f"estimate {e}", "units": "percentage points"}
+            for e in (estimates or [])
+        ],
         "caps": {"total": total},
     }
     if per_period is not None:
@@ -101,8 +104,10 @@ def verified(*rows: tuple[str, str, Any]) -> pd.DataFrame:
     )
 
 
-def est(point: float, lo: float, hi: float) -> Estimate:
-    return Estimate(estimate=point, se=(hi - lo) / 3.92, ci_low=lo, ci_high=hi, p_value=0.05)
+def est(point: float, lo: float, hi: float, unit: str | None = "pp") -> Estimate:
+    return Estimate(
+        estimate=point, se=(hi - lo) / 3.92, ci_low=lo, ci_high=hi, p_value=0.05, unit=unit
+    )
 
 
 def cell(res: siinc.PaymentResult, m: str, p: str) -> siinc.PaymentCell:
@@ -635,3 +640,17 @@ def test_payments_never_negative_never_above_caps_and_add_up(case):
     tot = res.totals()
     assert tot.iloc[-1]["payable_cents"] == sum(c.payable_cents for c in res.cells)
     assert res.table()["payable_cents"].sum() == res.total_payable_cents
+
+
+def test_estimate_in_another_unit_or_without_unit_is_refused():
+    """A share where percentage points are declared would silently change a payment (issue 10)."""
+    a = siinc.load_agreement()
+    ex = siinc.illustrative_inputs(a)
+    ok = siinc.compute_payments(a, ex.verified_metrics, ex.estimates)
+    assert ok.total_payable_cents > 0
+    as_share = {"att_course_attendance": est(0.024, 0.006, 0.042, unit="share (0-1)")}
+    with pytest.raises(DataValidationError, match="differs from the unit the agreement declares"):
+        siinc.compute_payments(a, ex.verified_metrics, as_share)
+    no_unit = {"att_course_attendance": est(2.4, 0.6, 4.2, unit=None)}
+    with pytest.raises(DataValidationError, match="carries no unit"):
+        siinc.compute_payments(a, ex.verified_metrics, no_unit)

@@ -37,6 +37,11 @@ class Estimate:
         Confidence level of ``ci_low``/``ci_high``.
     extra
         Estimator-specific details (e.g. bootstrap replications), JSON-serialisable.
+    unit
+        Unit of ``estimate``, ``se`` and the CI (e.g. ``"percentage points"``, ``"SD"``);
+        ``None`` when not stated.  The SIINC engine refuses an estimate whose unit is not the
+        one the agreement declares (a share where percentage points are declared would
+        silently change a payment).
     """
 
     estimate: float
@@ -51,6 +56,7 @@ class Estimate:
     backend: str = ""
     level: float = 0.95
     extra: Mapping[str, Any] = field(default_factory=dict)
+    unit: str | None = None
 
     @classmethod
     def from_se(

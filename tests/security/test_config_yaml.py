@@ -109,3 +109,30 @@ def test_shipped_configuration_loads_with_the_strict_loader():
     load_agreement()
     read_yaml(paths.PROGRAMME_FILE)
     read_yaml(paths.CALIBRATION_FILE)
+
+
+def _agreement_with(tmp_path: Path, old: str, new: str) -> Path:
+    text = paths.SIINC_FILE.read_text(encoding="utf-8")
+    assert old in text
+    p = tmp_path / "siinc.yaml"
+    p.write_text(text.replace(old, new, 1))
+    return p
+
+
+def test_gate_threshold_outside_its_metric_range_is_refused(tmp_path: Path):
+    """A threshold of 60 on a share in [0, 1] would silently pay €0 for ever (issue 10)."""
+    bad = _agreement_with(tmp_path, "threshold: 0.60", "threshold: 60")
+    with pytest.raises(DataValidationError, match="outside the declared range"):
+        load_agreement(bad)
+
+
+def test_baseline_outside_the_range_of_the_metric_using_it_is_refused(tmp_path: Path):
+    bad = _agreement_with(tmp_path, "value: 20 ", "value: 200 ")
+    with pytest.raises(DataValidationError, match="outside the declared range"):
+        load_agreement(bad)
+
+
+def test_declared_estimates_must_state_their_unit(tmp_path: Path):
+    bad = _agreement_with(tmp_path, '    units: "percentage points"\n', "")
+    with pytest.raises(DataValidationError, match="units"):
+        load_agreement(bad)

@@ -248,6 +248,16 @@ class QualityGate:
         return f"multiplied by min(1, '{self.metric}' / {self.level})"
 
 
+def _within(value: Decimal, vrange: tuple[Decimal | None, Decimal | None]) -> bool:
+    lo, hi = vrange
+    return (lo is None or value >= lo) and (hi is None or value <= hi)
+
+
+def _range_text(vrange: tuple[Decimal | None, Decimal | None]) -> str:
+    lo, hi = vrange
+    return f"[{'−∞' if lo is None else lo}, {'∞' if hi is None else hi}]"
+
+
 @dataclass(frozen=True)
 class DeclaredEstimate:
     """An impact estimate the agreement refers to (its value is supplied at payment time)."""
@@ -881,7 +891,7 @@ def parse_agreement(data: Any, *, source: str = "agreement mapping") -> Agreemen
     _unique_ids(ck, raw_est, "estimates", "estimate")
     for i, raw in enumerate(raw_est):
         p = f"estimates[{i}]"
-        m = ck.mapping(raw, p, required=("id", "description"), optional=("units", "source"))
+        m = ck.mapping(raw, p, required=("id", "description", "units"), optional=("source",))
         if m is None:
             continue
         eid = ck.ident(m, "id", p)
@@ -1040,6 +1050,19 @@ def parse_agreement(data: Any, *, source: str = "agreement mapping") -> Agreemen
                 )
             else:
                 table = b.values if b.type != "counterfactual" else b.estimate
+                if b.type != "counterfactual":
+                    outside = sorted(
+                        f"{t}: {v}"
+                        for t, v in (b.values or {}).items()
+                        if t in m.periods and not _within(v, m.value_range)
+                    )
+                    if outside:
+                        ck.add(
+                            f"{base_paths[b.id]}",
+                            f"value(s) {', '.join(outside)} outside the declared range "
+                            f"{_range_text(m.value_range)} of metric {m.id!r} "
+                            f"(unit: {m.unit or 'unstated'}), which uses this baseline",
+                        )
                 missing = [t for t in m.periods if t not in (table or {})]
                 if missing:
                     ck.add(
@@ -1074,6 +1097,15 @@ def parse_agreement(data: Any, *, source: str = "agreement mapping") -> Agreemen
             ck.add(f"{gate_paths[gid]}.metric", f"refers to unknown metric {g.metric!r}")
             continue
         gm = next(x for x in metrics if x.id == g.metric)
+        # A threshold or target outside the gate metric's declared range can never (or always)
+        # be met: the premium would silently be €0 (or unconditional).  Refuse it.
+        if not _within(g.level, gm.value_range) or (g.type == "proportional" and g.level <= 0):
+            ck.add(
+                f"{gate_paths[gid]}.{'threshold' if g.type == 'threshold' else 'target'}",
+                f"{g.level} lies outside the declared range {_range_text(gm.value_range)} of "
+                f"metric {g.metric!r} (unit: {gm.unit or 'unstated'})"
+                + (" or is not positive" if g.type == "proportional" else ""),
+            )
         users = [m for m in metrics if gid in m.rule.gates]
         for m in users:
             gap = [t for t in m.periods if t not in gm.periods]

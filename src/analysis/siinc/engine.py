@@ -259,6 +259,25 @@ def _required_estimates(agreement: Agreement) -> dict[str, set[str]]:
     return need
 
 
+_UNIT_SYNONYMS = {
+    "pp": "percentage points",
+    "p.p.": "percentage points",
+    "percentage point": "percentage points",
+    "punti percentuali": "percentage points",
+    "%": "percent",
+    "per cent": "percent",
+    "share": "share (0-1)",
+    "proportion": "share (0-1)",
+    "share (0–1)": "share (0-1)",
+}
+
+
+def normalise_unit(unit: str) -> str:
+    """Canonical spelling of a unit, so that ``"pp"`` and ``"percentage points"`` agree."""
+    u = " ".join(unit.strip().lower().split())
+    return _UNIT_SYNONYMS.get(u, u)
+
+
 def validate_estimates(
     estimates: Mapping[str, Any] | None,
     agreement: Agreement,
@@ -269,7 +288,8 @@ def validate_estimates(
 
     Each value must have ``.estimate``, ``.ci_low`` and ``.ci_high`` (e.g.
     :class:`analysis.estimate.Estimate`); the attribute a rule uses must be finite and, when
-    all three are finite, ``ci_low <= estimate <= ci_high``.
+    all three are finite, ``ci_low <= estimate <= ci_high``.  Its ``.unit`` must be the unit
+    the agreement declares for that estimate (:func:`normalise_unit` spellings agree).
     """
     need = _required_estimates(agreement)
     if not need:
@@ -290,6 +310,27 @@ def validate_estimates(
             )
             continue
         e = estimates[eid]
+        declared = agreement.estimates[eid].units
+        supplied = getattr(e, "unit", None)
+        if supplied is None or not str(supplied).strip():
+            v.append(
+                KeyViolation(
+                    rule=f"the estimate carries no unit; the agreement declares {declared!r} "
+                    "(supply it in that unit, with unit= set, converting if needed)",
+                    column=eid,
+                )
+            )
+            continue
+        if normalise_unit(str(supplied)) != normalise_unit(declared):
+            v.append(
+                KeyViolation(
+                    rule=f"unit {supplied!r} differs from the unit the agreement declares "
+                    f"({declared!r}): convert the estimate first (e.g. a share × 100 = "
+                    "percentage points) and show the conversion",
+                    column=eid,
+                )
+            )
+            continue
         vals: dict[str, Decimal | None] = {}
         for a in ("estimate", "ci_low", "ci_high"):
             x = getattr(e, a, None)

@@ -67,6 +67,7 @@ def illustrative_inputs(agreement: Agreement) -> IllustrativeInputs:
             float(spec["se"]),
             method=str(spec.get("method", "ILLUSTRATIVE")),
             backend="illustrative_example (made-up numbers)",
+            unit=str(spec["unit"]) if "unit" in spec else None,
         )
         if "ci_low" in spec or "ci_high" in spec:
             e = Estimate(
