@@ -36,7 +36,7 @@ def _value(df: pd.DataFrame, **kw) -> float:
 
 def test_raw_data_match_manifests():
     hashes = verify_raw()
-    assert len(hashes) == 10
+    assert len(hashes) == 19
     assert hashes["data/raw/eurostat_edat_lfse_16/edat_lfse_16_italy_nuts2.tsv"].startswith(
         "9c4f4485"
     )

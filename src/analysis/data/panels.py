@@ -21,7 +21,7 @@ import pandera.errors
 import pandera.pandas as pa
 
 from analysis import paths
-from analysis.data import eurostat, istat_bes, other_sources, schemas, splice
+from analysis.data import eurostat, istat_bes, other_sources, schemas, schools, splice
 from analysis.data.integrity import sha256
 from analysis.errors import DataValidationError, violations_from_pandera
 
@@ -37,6 +37,15 @@ BES_T = (
 BES_R = ("istat_bes_regionale/Indicatori_per_regione_sesso_BES2021.xlsx",)
 UNEMP = ("pspatreg_unemp_it/unemp_it.csv",)
 INVALSI = ("schooldatait_invalsi_prov/example_Invalsi23_prov.csv",)
+ONDATA = ("ondata_alunni_per_scuola_2018_2021/alunni-scuole.csv",)
+MIM = (
+    "mim_alunni_frequentanti_2021_2025/Alunni che frequentano Rel Catt_2021-22_2022-23.xlsx",
+    "mim_alunni_frequentanti_2021_2025/Alunni che frequentano Rel Catt_2023-24.xlsx",
+    "mim_alunni_frequentanti_2021_2025/Alunni che frequentano Rel Catt_2024-25.xlsx",
+)
+UAAR = ("mim_alunni_frequentanti_2021_2025/DATIPRECEDENTI202021.csv",)
+GRADES = ("schooldatait_scuole_2022_23/example_input_nstud23.rda",)
+REGISTRY = ("schooldatait_scuole_2022_23/example_input_Registry23.rda",)
 
 
 @dataclass(frozen=True)
@@ -61,6 +70,17 @@ def _spliced() -> pd.DataFrame:
 
 def _overlap() -> pd.DataFrame:
     return splice.splice_editions(load("bes_provinces"))[1]
+
+
+def _school_sites() -> pd.DataFrame:
+    out = schools.school_site_panel(
+        schools.read_ondata_counts(_raw(ONDATA)[0]), schools.read_mim_counts(_raw(MIM))
+    )
+    return out.astype({"school_code": str, "province": str, "source": str})
+
+
+def _str_columns(df: pd.DataFrame, cols: tuple[str, ...]) -> pd.DataFrame:
+    return df.astype(dict.fromkeys(cols, str))
 
 
 PANELS: dict[str, PanelSpec] = {
@@ -137,6 +157,47 @@ PANELS: dict[str, PanelSpec] = {
             lambda: other_sources.read_invalsi(_raw(INVALSI)[0]),
             schemas.INVALSI,
             ("grade", "subject", "province_code"),
+        ),
+        PanelSpec(
+            "school_sites",
+            "Pupils per school site (plesso), daytime courses, every Italian school, "
+            "2018/19–2020/21 (MIM open data via ondata) spliced with 2021/22–2024/25 (MIM "
+            "'alunni frequentanti totali', accesso civico via UAAR); counts of 3 or fewer "
+            "suppressed by the MIM are missing with suppressed = True",
+            ONDATA + MIM,
+            _school_sites,
+            schemas.SCHOOL_SITES,
+            ("school_code", "year"),
+        ),
+        PanelSpec(
+            "school_grades_2022",
+            "Pupils and classes per school site and grade, state schools of Molise, "
+            "Campania, Puglia and Basilicata, 2022/23 (MIM ALUCORSOINDCLASTA via SchoolDataIT)",
+            GRADES,
+            lambda: _str_columns(
+                schools.read_grade_profile(_raw(GRADES)[0]), ("school_code", "order")
+            ),
+            schemas.SCHOOL_GRADES,
+            ("school_code", "grade"),
+        ),
+        PanelSpec(
+            "school_registry_2022",
+            "School registry 2022/23 (site → institute, province, municipality), state "
+            "schools of Molise, Campania, Puglia and Basilicata (SchoolDataIT)",
+            REGISTRY,
+            lambda: _str_columns(
+                schools.read_registry(_raw(REGISTRY)[0]),
+                (
+                    "school_code",
+                    "institute_code",
+                    "region",
+                    "province",
+                    "municipality",
+                    "cadastral_code",
+                ),
+            ),
+            schemas.SCHOOL_REGISTRY,
+            ("school_code",),
         ),
     ]
 }

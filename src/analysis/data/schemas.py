@@ -120,3 +120,52 @@ INVALSI = pa.DataFrameSchema(
     unique=["grade", "subject", "province_code"],
     strict=True,
 )
+
+_school_code = pa.Column(str, pa.Check.str_matches(r"^[A-Z]{2}[A-Z0-9]{8}$"))
+
+SCHOOL_SITES = pa.DataFrameSchema(
+    {
+        "school_code": _school_code,
+        "province": pa.Column(str, pa.Check.str_matches(r"^[A-Z]{2}$")),
+        "year": pa.Column(int, pa.Check.in_range(2018, 2030)),
+        "pupils": pa.Column("Int64", pa.Check.ge(0), nullable=True),
+        "suppressed": pa.Column(bool),
+        "source": pa.Column(str),
+    },
+    checks=[
+        pa.Check(
+            lambda df: df["pupils"].isna() == df["suppressed"],
+            error="pupils is missing exactly where the MIM suppressed a count of 3 or fewer",
+        )
+    ],
+    unique=["school_code", "year"],
+    strict=True,
+)
+
+SCHOOL_GRADES = pa.DataFrameSchema(
+    {
+        "school_code": _school_code,
+        "year": pa.Column("Int64"),
+        "order": pa.Column(str, pa.Check.isin(["Primary", "Middle", "High"])),
+        "grade": pa.Column("Int64", pa.Check.in_range(1, 13)),
+        "classes": pa.Column("Int64", pa.Check.ge(0)),
+        "male": pa.Column("Int64", pa.Check.ge(0)),
+        "female": pa.Column("Int64", pa.Check.ge(0)),
+        "pupils": pa.Column("Int64", pa.Check.ge(0)),
+    },
+    unique=["school_code", "grade"],
+    strict=True,
+)
+
+SCHOOL_REGISTRY = pa.DataFrameSchema(
+    {
+        "school_code": _school_code,
+        "institute_code": _school_code,
+        "region": pa.Column(str),
+        "province": pa.Column(str),
+        "municipality": pa.Column(str),
+        "cadastral_code": pa.Column(str),
+    },
+    unique=["school_code"],
+    strict=True,
+)
