@@ -1,0 +1,130 @@
+"""Italian codice fiscale: format, check character, masking, and synthetic codes for fixtures.
+
+The codice fiscale of a person has 16 characters: 3 letters of the surname, 3 of the name,
+2 digits of the birth year, a month letter, 2 digits of the birth day (+40 for women), the
+4-character *codice catastale* of the birth municipality (``Z…`` for a foreign country) and a
+check character computed from the first 15 (Decreto ministeriale 23 dicembre 1976).  *Omocodia*
+replaces digits with letters (L M N P Q R S T U V for 0–9) when two people would share a code;
+such codes are valid.
+
+Written by hand: no well-kept PyPI package covers validation, masking and generation together
+(``python-codicefiscale`` validates and encodes but pulls a municipality database the evaluation
+does not need); the rules are a few lines of the decree.
+"""
+
+from __future__ import annotations
+
+import re
+import string
+
+__all__ = [
+    "born_abroad",
+    "check_character",
+    "is_valid",
+    "mask",
+    "normalise",
+    "synthetic_code",
+]
+
+_OMOCODIA = "LMNPQRSTUV"
+_FORMAT = re.compile(
+    r"^[A-Z]{6}[0-9LMNPQRSTUV]{2}[ABCDEHLMPRST][0-9LMNPQRSTUV]{2}[A-Z][0-9LMNPQRSTUV]{3}[A-Z]$"
+)
+_ODD = dict(
+    zip(
+        string.digits + string.ascii_uppercase,
+        [1, 0, 5, 7, 9, 13, 15, 17, 19, 21]
+        + [
+            1,
+            0,
+            5,
+            7,
+            9,
+            13,
+            15,
+            17,
+            19,
+            21,
+            2,
+            4,
+            18,
+            20,
+            11,
+            3,
+            6,
+            8,
+            12,
+            14,
+            16,
+            10,
+            22,
+            25,
+            24,
+            23,
+        ],
+        strict=True,
+    )
+)
+_EVEN = {
+    c: (int(c) if c.isdigit() else ord(c) - ord("A"))
+    for c in string.digits + string.ascii_uppercase
+}
+_MONTHS = "ABCDEHLMPRST"
+
+
+def normalise(code: object) -> str:
+    """Upper case without spaces, dots or dashes (how schools type it differs)."""
+    return re.sub(r"[\s.\-]", "", str(code)).upper()
+
+
+def check_character(first15: str) -> str:
+    """The check character of the first 15 characters of a codice fiscale."""
+    total = sum(
+        (_ODD if i % 2 == 0 else _EVEN)[c]
+        for i, c in enumerate(first15)  # positions 1, 3, … odd
+    )
+    return chr(ord("A") + total % 26)
+
+
+def is_valid(code: object) -> bool:
+    """Whether ``code`` (after :func:`normalise`) has the format and the right check character."""
+    c = normalise(code)
+    return bool(_FORMAT.match(c)) and check_character(c[:15]) == c[15]
+
+
+def mask(code: object) -> str:
+    """First three and last character only (``RSS•••••••••••Z``): for reports and errors."""
+    c = normalise(code)
+    if len(c) < 5:
+        return "•" * len(c)
+    return c[:3] + "•" * (len(c) - 4) + c[-1]
+
+
+def born_abroad(code: object) -> bool:
+    """Whether the birth place of a valid code is a foreign country (codice catastale ``Z…``)."""
+    return normalise(code)[11:12] == "Z"
+
+
+def _letters(word: str, *, name: bool) -> str:
+    w = re.sub(r"[^A-Z]", "", word.upper())
+    cons = [c for c in w if c not in "AEIOU"]
+    vow = [c for c in w if c in "AEIOU"]
+    if name and len(cons) >= 4:
+        cons = [cons[0], cons[2], cons[3]]
+    return ("".join(cons + vow) + "XXX")[:3]
+
+
+def synthetic_code(
+    surname: str, name: str, year: int, month: int, day: int, *, female: bool, place: str
+) -> str:
+    """A well-formed code for *fictitious* people (test fixtures only; never real people)."""
+    dd = day + (40 if female else 0)
+    first15 = (
+        _letters(surname, name=False)
+        + _letters(name, name=True)
+        + f"{year % 100:02d}"
+        + _MONTHS[month - 1]
+        + f"{dd:02d}"
+        + place
+    )
+    return first15 + check_character(first15)

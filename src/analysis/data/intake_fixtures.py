@@ -1,0 +1,449 @@
+"""Realistic test fixtures for the intake: a simulated panel written as the messy files schools send.
+
+:func:`write_fixture_files` takes a SIMULATED panel (:func:`analysis.data.simulate.programme_panel`)
+and writes, for fictitious people with well-formed synthetic codici fiscali, the files the
+intake reads: per school and school year one register export (xlsx with title rows, a merged
+"Assenze" header, a totals row and notes below; csv with ``;`` separators, decimal commas and
+Windows-1252; csv with ``,`` and a UTF-8 BOM), a lower- and an upper-secondary file per school,
+header spellings that differ from school to school, the attendance registers per course
+edition, and ``config/intake.yaml`` declaring them.  It injects known problems and returns them
+(:class:`FixtureManifest`), so a test can check that each one appears in the intake report and
+that the panel the intake builds equals the simulated one (up to the pseudonymous ids).
+
+No real person is described: names come from short lists, codes are computed from them.
+Old ``.xls`` files are read by the intake (calamine) but cannot be written by any maintained
+library, so the fixtures use ``.xlsx`` and ``.csv``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from analysis.data import codice_fiscale as cf
+
+__all__ = ["FixtureManifest", "write_fixture_files"]
+
+_SURNAMES = [
+    "Rossi",
+    "Bianchi",
+    "Greco",
+    "Romano",
+    "Colombo",
+    "Ricci",
+    "Marino",
+    "Conte",
+    "Gallo",
+    "Costa",
+    "Fontana",
+    "Leone",
+    "Longo",
+    "Gentile",
+    "Martinelli",
+    "Vitale",
+]
+_NAMES_F = ["Giulia", "Sofia", "Aurora", "Alice", "Ginevra", "Emma", "Chiara", "Martina"]
+_NAMES_M = [
+    "Leonardo",
+    "Francesco",
+    "Lorenzo",
+    "Alessandro",
+    "Mattia",
+    "Andrea",
+    "Gabriele",
+    "Tommaso",
+]
+_ITALIAN_PLACE, _FOREIGN_PLACE = "E506", "Z100"  # Lecce; a foreign country code
+
+# school -> (format, header spelling of each canonical field)
+_LAYOUTS = [
+    (
+        "xlsx",
+        {
+            "codice_fiscale": "Codice Fiscale",
+            "cognome": "Cognome",
+            "nome": "Nome",
+            "data_nascita": "Data di nascita",
+            "sesso": "Sesso",
+            "cittadinanza": "Cittadinanza",
+            "classe": "Classe",
+            "sezione": "Sezione",
+            "ore_assenza": "Ore",
+            "monte_ore": "Monte ore",
+            "media_voti": "Media voti",
+            "esito": "Esito",
+        },
+    ),
+    (
+        "csv;",
+        {
+            "codice_fiscale": "Cod. Fiscale",
+            "cognome": "Cognome alunno",
+            "nome": "Nome alunno",
+            "data_nascita": "Nato il",
+            "sesso": "M/F",
+            "cittadinanza": "Nazionalità",
+            "classe": "Anno di corso",
+            "sezione": "Sez.",
+            "ore_assenza": "Ore assenza",
+            "monte_ore": "Monte ore annuo",
+            "media_voti": "Media",
+            "esito": "Esito finale",
+        },
+    ),
+    (
+        "csv,",
+        {
+            "codice_fiscale": "CF",
+            "cognome": "COGNOME",
+            "nome": "NOME",
+            "data_nascita": "Data nascita",
+            "sesso": "Genere",
+            "cittadinanza": "Cittadinanza",
+            "classe": "Classe",
+            "sezione": "Sezione",
+            "ore_assenza": "Tot. ore assenza",
+            "monte_ore": "Ore annue",
+            "media_voti": "Media finale",
+            "esito": "Risultato",
+        },
+    ),
+]
+_ESITO_SPELLING = {0: "ammesso", 1: "Promosso", 2: "AMMESSO"}  # school 1 uses a declared map
+
+
+@dataclass(frozen=True)
+class FixtureManifest:
+    """What the fixtures hold: the files, the config, the expected panel and the injections."""
+
+    config: Path
+    files: tuple[Path, ...]
+    expected: pd.DataFrame  # the simulated panel as the intake must rebuild it (original ids)
+    injected: dict[str, str]  # problem -> what the intake report must show
+
+
+def _people(panel: pd.DataFrame, rng: np.random.Generator) -> pd.DataFrame:
+    p = (
+        panel.groupby("pupil_id")
+        .agg(
+            sex=("sex", "first"),
+            birth_year=("birth_year", "first"),
+            foreign_born=("foreign_born", "first"),
+        )
+        .reset_index()
+    )
+    p["surname"] = rng.choice(_SURNAMES, len(p))
+    p["name"] = [rng.choice(_NAMES_F if s == "F" else _NAMES_M) for s in p["sex"]]
+    p["month"] = rng.integers(1, 13, len(p))
+    p["day"] = rng.integers(1, 29, len(p))
+    p["dob"] = [
+        dt.date(int(y), int(m), int(d))
+        for y, m, d in zip(p["birth_year"], p["month"], p["day"], strict=True)
+    ]
+    # fictitious codes; distinct per pupil (a serial in the surname letters would not be valid)
+    codes, seen = [], set()
+    for r in p.itertuples():
+        day = r.day
+        while True:
+            code = cf.synthetic_code(
+                r.surname,
+                r.name,
+                r.birth_year,
+                r.month,
+                day,
+                female=r.sex == "F",
+                place=_FOREIGN_PLACE if r.foreign_born else _ITALIAN_PLACE,
+            )
+            if code not in seen:
+                break
+            day = day % 28 + 1
+        seen.add(code)
+        codes.append(code)
+    p["cf"] = codes
+    p["dob"] = [
+        dt.date(int(y), int(m), int(c[9:11]) % 40)
+        for y, m, c in zip(p["birth_year"], p["month"], p["cf"], strict=True)
+    ]
+    return p.set_index("pupil_id")
+
+
+def _fmt(x: float, comma: bool) -> str:
+    s = f"{x:.9f}".rstrip("0").rstrip(".")
+    return s.replace(".", ",") if comma else s
+
+
+def write_fixture_files(panel: pd.DataFrame, root: Path, *, seed: int = 0) -> FixtureManifest:
+    """Write the messy source files of ``panel`` under ``root/data/raw/programme/fixtures``.
+
+    Parameters
+    ----------
+    panel
+        A SIMULATED contract panel (``programme_panel(...).data``).
+    root
+        The repository root the intake config's paths are relative to.
+    seed
+        Seed of the fictitious names, birth dates and hours attended.
+    """
+    rng = np.random.default_rng(seed)
+    folder = root / "data" / "raw" / "programme" / "fixtures"
+    folder.mkdir(parents=True, exist_ok=True)
+    people = _people(panel, rng)
+    schools = sorted(panel["school_id"].unique())
+    monte = 1000.0
+    # one pupil's code is mistyped everywhere; the intake links them by name and date of birth
+    typo_pid = panel.loc[panel["cohort"] > 0, "pupil_id"].iloc[0]
+    good = people.loc[typo_pid, "cf"]
+    people.loc[typo_pid, "cf"] = good[:15] + ("A" if good[15] != "A" else "B")
+    rows = []
+    for _pid, grp in panel.sort_values(["pupil_id", "year"]).groupby("pupil_id"):
+        first = grp.iloc[0]
+        base = first.copy()
+        base["year"] = int(first["year"]) - 1
+        base["absence_rate"] = first["baseline_absence"]
+        base["dropped_out"], base["repeated_grade"], base["grade_avg"] = 0, 0.0, 6.0
+        rows.append(base)
+        rows.extend(r for _, r in grp.iterrows())
+    full = pd.DataFrame(rows).reset_index(drop=True)
+    files: list[Path] = []
+    cfg_schools = []
+    injected: dict[str, str] = {}
+    for k, school in enumerate(schools):
+        fmt, headers = _LAYOUTS[k % len(_LAYOUTS)]
+        sfiles = []
+        for order, lo, hi in (("lower", 6, 8), ("upper", 9, 13)):
+            part = full[(full["school_id"] == school) & full["grade_level"].between(lo, hi)]
+            for year, yr in part.groupby("year"):
+                recs = []
+                for r in yr.itertuples():
+                    person = people.loc[r.pupil_id]
+                    dropped = int(r.dropped_out) == 1
+                    classe = int(r.grade_level) - (5 if order == "lower" else 8)
+                    esito = (
+                        "ritirato"
+                        if dropped
+                        else ("non ammesso" if r.repeated_grade == 1 else _ESITO_SPELLING[k % 3])
+                    )
+                    comma = fmt == "csv;"
+                    recs.append(
+                        {
+                            "codice_fiscale": person["cf"],
+                            "cognome": person["surname"],
+                            "nome": person["name"],
+                            "data_nascita": person["dob"].strftime("%d/%m/%Y"),
+                            "sesso": r.sex,
+                            "cittadinanza": "ALBANESE" if person["foreign_born"] else "ITALIANA",
+                            "classe": f"{classe}",
+                            "sezione": "A",
+                            "ore_assenza": ""
+                            if pd.isna(r.absence_rate)
+                            else _fmt(r.absence_rate * monte, comma),
+                            "monte_ore": _fmt(monte, comma),
+                            "media_voti": "" if pd.isna(r.grade_avg) else _fmt(r.grade_avg, comma),
+                            "esito": esito,
+                        }
+                    )
+                df = pd.DataFrame(recs)
+                name = f"{school}_{order}_{year}-{str(year + 1)[-2:]}"
+                path = _write(df.rename(columns=headers), folder, name, fmt, school, year)
+                files.append(path)
+                sfiles.append(
+                    {"path": path.relative_to(root).as_posix(), "year": int(year), "order": order}
+                )
+        entry = {"school_id": school, "files": sfiles}
+        if k % 3 == 1:
+            entry["value_maps"] = {"esito": {"promosso": "ammesso"}}
+        cfg_schools.append(entry)
+    injected["header spellings"] = "files sheet: columns mapped for every layout"
+    injected["school-specific Esito spelling"] = "recodings: Promosso → ammesso"
+    injected["mistyped codice fiscale, linked by name and date of birth"] = (
+        "recodings: linked by surname, name and date of birth"
+    )
+    # extra rows that must be rejected or resolved (they are not in the expected panel)
+    extra_dir = folder / "extra"
+    extra_dir.mkdir(exist_ok=True)
+    someone = panel[panel["cohort"] == 0].iloc[0]
+    person = people.loc[someone["pupil_id"]]
+    other_school = next(s for s in schools if s != someone["school_id"])
+    extra = pd.DataFrame(
+        [
+            # a fictitious pupil with an invalid code and no date of birth: rejected
+            {
+                "Codice Fiscale": "XXXYYY00A00Z000Q",
+                "Cognome": "Neri",
+                "Nome": "Paolo",
+                "Data di nascita": "",
+                "Sesso": "M",
+                "Classe": "2",
+                "Ore di assenza": "10",
+                "Monte ore annuo": "1000",
+                "Media voti": "6",
+                "Esito": "ammesso",
+            },
+            # the same fictitious pupil twice in one school and year: both rejected
+            *[
+                {
+                    "Codice Fiscale": cf.synthetic_code(
+                        "Verdi", "Luca", 2007, 3, 3, female=False, place=_ITALIAN_PLACE
+                    ),
+                    "Cognome": "Verdi",
+                    "Nome": "Luca",
+                    "Data di nascita": "03/03/2007",
+                    "Sesso": "M",
+                    "Classe": "2",
+                    "Ore di assenza": "10",
+                    "Monte ore annuo": "1000",
+                    "Media voti": "6",
+                    "Esito": "ammesso",
+                }
+            ]
+            * 2,
+            # a real (simulated) pupil also listed by another school that year, as transferred out
+            {
+                "Codice Fiscale": person["cf"],
+                "Cognome": person["surname"],
+                "Nome": person["name"],
+                "Data di nascita": person["dob"].strftime("%d/%m/%Y"),
+                "Sesso": person["sex"],
+                "Classe": "1",
+                "Ore di assenza": "",
+                "Monte ore annuo": "1000",
+                "Media voti": "",
+                "Esito": "trasferito",
+            },
+        ]
+    )
+    xpath = extra_dir / f"{other_school}_extra_{int(someone['year'])}.csv"
+    extra.to_csv(xpath, index=False, encoding="utf-8")
+    files.append(xpath)
+    cfg_schools.append(
+        {
+            "school_id": other_school,
+            "files": [
+                {
+                    "path": xpath.relative_to(root).as_posix(),
+                    "year": int(someone["year"]),
+                    "order": "upper",
+                }
+            ],
+        }
+    )
+    injected["invalid codice fiscale without name and date of birth"] = (
+        "rejections: invalid codice fiscale and no surname, name and date of birth"
+    )
+    injected["the same pupil twice in one school and year"] = (
+        "rejections: the same pupil twice in one school and year"
+    )
+    injected["a pupil in two schools in one year"] = (
+        "conflicts: kept the school the pupil did not transfer out of"
+    )
+    # attendance registers: one file per course edition, plus a participant missing from the schools
+    att_files = []
+    parts = (
+        panel[panel["cohort"] > 0]
+        .groupby("pupil_id")
+        .agg(course=("course", "first"), cohort=("cohort", "first"))
+    )
+    hours = pd.Series(rng.integers(8, 41, len(parts)).astype(float), index=parts.index)
+    for (course, cohort), grp in parts.groupby(["course", "cohort"]):
+        recs = []
+        for pid in grp.index:
+            person = people.loc[pid]
+            typo = pid == typo_pid
+            recs.append(
+                {
+                    "Codice fiscale": "" if typo else person["cf"],
+                    "Cognome": person["surname"],
+                    "Nome": person["name"],
+                    "Data di nascita": person["dob"].strftime("%d/%m/%Y"),
+                    "Corso": course,
+                    "Edizione": f"{cohort}/{str(cohort + 1)[-2:]}",
+                    "Data inizio": f"10/10/{cohort}",
+                    "Data fine": f"20/05/{cohort + 1}",
+                    "Ore frequentate": _fmt(hours[pid], True),
+                }
+            )
+        if not att_files:
+            recs.append(
+                {
+                    "Codice fiscale": cf.synthetic_code(
+                        "Fabbri", "Marco", 2009, 9, 9, female=False, place=_ITALIAN_PLACE
+                    ),
+                    "Cognome": "Fabbri",
+                    "Nome": "Marco",
+                    "Data di nascita": "09/09/2009",
+                    "Corso": course,
+                    "Edizione": f"{cohort}/{str(cohort + 1)[-2:]}",
+                    "Data inizio": f"10/10/{cohort}",
+                    "Data fine": f"20/05/{cohort + 1}",
+                    "Ore frequentate": "12",
+                }
+            )
+        path = folder / f"presenze_{str(course).replace(' ', '_').replace('/', '-')}.xlsx"
+        pd.DataFrame(recs).to_excel(path, index=False)
+        att_files.append({"path": path.relative_to(root).as_posix()})
+        files.append(path)
+    injected["a participant missing from the school files"] = (
+        "unmatched: one participant; linkage rate below 1 for that edition"
+    )
+    config = root / "config" / "intake.yaml"
+    config.parent.mkdir(parents=True, exist_ok=True)
+    import yaml
+
+    config.write_text(
+        "# Written by analysis.data.intake_fixtures (SIMULATED pupils, fictitious identities)\n"
+        + yaml.safe_dump(
+            {
+                "output": "data/processed/programme/panel.parquet",
+                "report_dir": "data/intake",
+                "schools": cfg_schools,
+                "attendance": att_files,
+            },
+            sort_keys=False,
+            allow_unicode=True,
+        ),
+        encoding="utf-8",
+    )
+    expected = panel.drop(
+        columns=[c for c in ("invalsi_score", "ses_index", "treated") if c in panel]
+    ).copy()
+    expected["dose"] = expected["pupil_id"].map(hours).fillna(0.0)
+    return FixtureManifest(config=config, files=tuple(files), expected=expected, injected=injected)
+
+
+def _write(df: pd.DataFrame, folder: Path, name: str, fmt: str, school: str, year: int) -> Path:
+    if fmt == "csv;":
+        path = folder / f"{name}.csv"
+        text = df.to_csv(index=False, sep=";")
+        path.write_bytes(text.encode("cp1252", errors="replace"))
+        return path
+    if fmt == "csv,":
+        path = folder / f"{name}.csv"
+        path.write_bytes(("\ufeff" + df.to_csv(index=False)).encode("utf-8"))
+        return path
+    from openpyxl import Workbook
+
+    path = folder / f"{name}.xlsx"
+    wb = Workbook()
+    ws = wb.active
+    ws.title = "Scrutini"
+    ws.append([f"Istituto {school}"])
+    ws.append([f"Scrutini finali a.s. {year}/{str(year + 1)[-2:]}"])
+    cols = list(df.columns)
+    group = ["" for _ in cols]
+    i = cols.index("Ore")
+    group[i] = "Assenze"
+    ws.append(group)
+    ws.merge_cells(start_row=3, start_column=i + 1, end_row=3, end_column=i + 2)
+    ws.append(cols)
+    for r in df.itertuples(index=False):
+        ws.append(list(r))
+    ws.append([])
+    ws.append(["Totale alunni", len(df)])
+    ws.append([])
+    ws.append(["Fonte: registro elettronico, estrazione del 30/06"])
+    wb.save(path)
+    return path

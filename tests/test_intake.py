@@ -1,0 +1,183 @@
+"""Intake of the schools' files (issue 13): messy files → contract panel, pseudonymised at the door.
+
+The fixtures (:mod:`analysis.data.intake_fixtures`) write a SIMULATED panel as the files schools
+and the implementer send, with fictitious people and known problems injected; the intake must
+rebuild the same panel (up to the pseudonymous ids), report every injected problem, and never
+let a codice fiscale, a name or a full date of birth out of ``data/raw/programme/``.
+"""
+
+from __future__ import annotations
+
+import importlib
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from analysis.errors import DataValidationError
+
+REPO = Path(__file__).resolve().parents[1]
+KEY = b"0123456789abcdef0123456789abcdef-test-key"
+
+
+@pytest.fixture(scope="module")
+def intake_run(tmp_path_factory):
+    root = tmp_path_factory.mktemp("intake") / "repo"
+    shutil.copytree(REPO / "config", root / "config")
+    with pytest.MonkeyPatch.context() as mp:
+        from conftest import point_paths_at
+
+        point_paths_at(mp, root)
+        from analysis.data import intake
+        from analysis.data.intake_fixtures import write_fixture_files
+        from analysis.data.simulate import programme_panel
+
+        sim = programme_panel(seed=5, n_schools=4, n_pupils=400)
+        manifest = write_fixture_files(sim.data, root, seed=1)
+        result = intake.run_intake(manifest.config, key=KEY)
+        yield root, sim, manifest, result
+    import analysis.paths
+
+    importlib.reload(analysis.paths)
+
+
+def _sorted(df: pd.DataFrame) -> pd.DataFrame:
+    key = ["school_id", "year", "grade_level", "sex", "birth_year", "cohort", "baseline_absence"]
+    return df.sort_values(key).reset_index(drop=True)
+
+
+def test_intake_rebuilds_the_simulated_panel(intake_run):
+    _, _, manifest, result = intake_run
+    exp, got = _sorted(manifest.expected), _sorted(result.panel)
+    assert len(got) == len(exp)
+    for c in ["school_id", "year", "grade_level", "sex", "birth_year", "cohort", "course"]:
+        assert (got[c].astype(str).to_numpy() == exp[c].astype(str).to_numpy()).all(), c
+    for c in [
+        "absence_rate",
+        "grade_avg",
+        "baseline_absence",
+        "repeated_grade",
+        "dropped_out",
+        "dose",
+    ]:
+        np.testing.assert_allclose(got[c].astype(float), exp[c].astype(float), atol=1e-8, err_msg=c)
+    assert got["pupil_id"].str.fullmatch(r"P[0-9a-f]{20}").all()
+
+
+def test_intake_panel_satisfies_the_contract_and_gives_the_same_estimate(intake_run):
+    from analysis.data.programme import load_panel
+    from analysis.did import staggered
+
+    _, _, manifest, result = intake_run
+    panel = load_panel(result.panel)
+    assert "dose" in panel.columns
+    kw = dict(
+        outcome="absence_rate", unit="pupil_id", time="year", cohort="cohort", allow_unbalanced=True
+    )
+    a = staggered(panel, **kw).aggregate("simple").overall
+    b = staggered(load_panel(manifest.expected), **kw).aggregate("simple").overall
+    assert a.estimate == pytest.approx(b.estimate, abs=1e-8)
+    assert a.se == pytest.approx(b.se, abs=1e-8)
+
+
+def test_every_injected_problem_is_in_the_intake_report(intake_run):
+    _, _, _, r = intake_run
+    rules = set(r.rejections["rule"])
+    assert any("invalid codice fiscale and no surname" in x for x in rules)
+    assert "the same pupil twice in one school and year" in rules
+    assert r.conflicts["resolution"].str.startswith("kept").any()
+    assert len(r.unmatched) == 1
+    assert (r.linkage["linkage_rate"] < 1).sum() == 1
+    rec = r.recodings
+    assert (rec["to"] == "linked by surname, name and date of birth").any()
+    assert ((rec["from"] == "promosso") & (rec["to"] == "ammesso (school value map)")).any()
+    files = r.files
+    assert (files["totals_rows"] > 0).any() and (files["notes_rows"] > 0).any()
+    schools = files[files["kind"] == "school"]  # every layout, incl. the merged header
+    assert schools["columns_mapped"].str.contains("ore_assenza").all()
+
+
+def test_no_identifier_leaves_data_raw_programme(intake_run):
+    root, _, manifest, result = intake_run
+    from analysis.data import intake_fixtures
+
+    outputs = [result.output, *result.report_dir.glob("*")]
+    assert outputs and all(p.exists() for p in outputs)
+    forbidden = set()
+    for f in manifest.files:
+        if f.suffix == ".csv":
+            raw = pd.read_csv(f, sep=None, engine="python", dtype=str, encoding_errors="replace")
+        else:
+            continue
+        for col in raw.columns:
+            if any(k in col.lower() for k in ("fisc", "cf", "nato", "nascita")):
+                forbidden |= {v for v in raw[col].dropna() if len(str(v)) >= 8}
+    forbidden |= set(intake_fixtures._SURNAMES)
+    assert forbidden
+    for p in outputs:
+        if p.suffix == ".parquet":
+            text = pd.read_parquet(p).to_csv()
+        elif p.suffix == ".xlsx":
+            text = "\n".join(df.to_csv() for df in pd.read_excel(p, sheet_name=None).values())
+        else:
+            text = p.read_text(encoding="utf-8")
+        leaked = [v for v in forbidden if v in text]
+        assert leaked == [], (p.name, leaked[:3])
+
+
+def test_without_a_key_intake_refuses_and_says_how(monkeypatch, tmp_path):
+    from analysis.data import intake
+
+    monkeypatch.delenv(intake.KEY_FILE_ENV, raising=False)
+    monkeypatch.delenv(intake.KEY_ENV, raising=False)
+    with pytest.raises(DataValidationError, match="token_hex"):
+        intake.load_key()
+    inside = REPO / "config" / "key.txt"
+    monkeypatch.setenv(intake.KEY_FILE_ENV, str(inside))
+    with pytest.raises(DataValidationError, match="outside the repository"):
+        intake.load_key()
+    short = tmp_path / "k"
+    short.write_text("abc")
+    monkeypatch.setenv(intake.KEY_FILE_ENV, str(short))
+    with pytest.raises(DataValidationError, match="shorter than"):
+        intake.load_key()
+    good = tmp_path / "good"
+    good.write_text("x" * 64)
+    monkeypatch.setenv(intake.KEY_FILE_ENV, str(good))
+    assert intake.load_key() == b"x" * 64
+
+
+def test_pseudonyms_are_keyed_and_contract_valid():
+    from analysis.data import intake
+    from analysis.data.programme import _PUPIL_ID
+
+    a = intake.pseudonym(KEY, "CF:RSSMRA80A01H501U")
+    assert a == intake.pseudonym(KEY, "CF:RSSMRA80A01H501U")
+    assert a != intake.pseudonym(KEY[::-1], "CF:RSSMRA80A01H501U")
+    assert _PUPIL_ID.match(a)
+
+
+def test_bad_config_names_the_key(tmp_path):
+    from analysis.data import intake
+
+    p = tmp_path / "intake.yaml"
+    p.write_text(
+        "schools:\n  - school_id: X\n    order: middle\n    files:\n      - {path: a.csv}\n"
+    )
+    with pytest.raises(DataValidationError) as info:
+        intake.load_config(p)
+    cols = {v.column for v in info.value.violations}
+    assert "schools[0].order" in cols and "schools[0].files[0]" in cols
+
+
+def test_codice_fiscale_rules():
+    from analysis.data import codice_fiscale as cf
+
+    assert cf.is_valid("RSSMRA80A01H501U") and cf.is_valid("rss mra 80a01 h501u")
+    assert not cf.is_valid("RSSMRA80A01H501X") and not cf.is_valid("RSSMRA80A01H5")
+    assert cf.mask("RSSMRA80A01H501U") == "RSS••••••••••••U"
+    assert cf.born_abroad(
+        cf.synthetic_code("Kola", "Arben", 2008, 1, 2, female=False, place="Z100")
+    )
