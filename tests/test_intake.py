@@ -181,3 +181,57 @@ def test_codice_fiscale_rules():
     assert cf.born_abroad(
         cf.synthetic_code("Kola", "Arben", 2008, 1, 2, female=False, place="Z100")
     )
+
+
+def test_data_request_templates_are_read_with_no_mapping(tmp_path, monkeypatch):
+    from openpyxl import load_workbook
+
+    from analysis.data import codice_fiscale as cf
+    from analysis.data import intake
+    from analysis.data.data_request import TEMPLATES, write_data_request
+
+    root = tmp_path / "repo"
+    shutil.copytree(REPO / "config", root / "config")
+    from conftest import point_paths_at
+
+    point_paths_at(monkeypatch, root)
+    folder = root / "data" / "raw" / "programme" / "request"
+    files = write_data_request(folder)
+    assert [p.name for p in files] == [f"richiesta_dati_{k}.xlsx" for k in TEMPLATES]
+    wb = load_workbook(files[0])
+    assert wb.sheetnames == ["Alunni", "Istruzioni", "Dizionario dati"]
+    ws = wb["Alunni"]
+    lists = [dv.formula1 for dv in ws.data_validations.dataValidation if dv.type == "list"]
+    assert '"M,F"' in lists and any("non ammesso" in f for f in lists)
+    code = cf.synthetic_code("Rossi", "Anna", 2008, 2, 3, female=True, place="E506")
+    for year in (2021, 2022):
+        ws.append(
+            [
+                code,
+                "Rossi",
+                "Anna",
+                "03/02/2008",
+                "F",
+                "ITALIANA",
+                year - 2020,
+                "A",
+                "Liceo",
+                "12,5",
+                "990",
+                "7,25",
+                "ammesso",
+            ]
+        )
+    wb.save(files[0])
+    cfg = root / "config" / "intake.yaml"
+    rel = files[0].relative_to(root).as_posix()
+    cfg.write_text(
+        f"schools:\n  - school_id: LEIS04200R\n    files:\n      - {{path: {rel}, year: 2021}}\n"
+    )
+    importlib.reload(intake)
+    res = intake.run_intake(cfg, key=KEY)
+    row = res.files.iloc[0]
+    assert row["rows_read"] == 2 and row["columns_unmapped"] == ""
+    assert {"ore_assenza", "monte_ore", "media_voti", "esito"} <= set(
+        row["columns_mapped"].split(", ")
+    )
