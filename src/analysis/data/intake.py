@@ -533,7 +533,19 @@ def _records(
         )
     out, blank, totals, notes = [], 0, 0, 0
     ended = False
+    width = len(rows[h])
     for i, row in enumerate(rows[h + 1 :], start=h + 2):
+        if sheet == "(csv)" and len(row) != width and not all(_empty(v) for v in row):
+            cells = {f: (row[j] if j < len(row) else None) for j, f in mapping.items()}
+            log.reject(
+                src,
+                sheet,
+                i,
+                "(line)",
+                f"line has {len(row)} fields, the header {width} (a broken or merged line)",
+                cells,
+            )
+            continue
         cells = {f: (row[j] if j < len(row) else None) for j, f in mapping.items()}
         if all(_empty(v) for v in row):
             blank += 1
@@ -907,6 +919,18 @@ def _write_report(res: IntakeResult) -> None:
     """The private intake report (XLSX + a short Markdown summary) and per-school corrections."""
     d = res.report_dir
     d.mkdir(parents=True, exist_ok=True)
+    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+
+    def clean(frame: pd.DataFrame) -> pd.DataFrame:
+        # control characters from a damaged file cannot be written to XLSX: show them as "?"
+        return frame.map(lambda v: ILLEGAL_CHARACTERS_RE.sub("?", v) if isinstance(v, str) else v)
+
+    res = IntakeResult(
+        **{
+            k: clean(v) if isinstance(v, pd.DataFrame) and k != "panel" else v
+            for k, v in res.__dict__.items()
+        }
+    )
     with pd.ExcelWriter(d / "intake_report.xlsx", engine="openpyxl") as xw:
         for name, frame in (
             ("files", res.files),
