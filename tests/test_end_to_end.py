@@ -10,29 +10,35 @@ import pytest
 from analysis import paths
 from analysis.pipeline.plan import load_plan
 from analysis.pipeline.publish import strip_volatile
+from analysis.pipeline.state import index_path, page_path, results_path
 
 pytestmark = pytest.mark.notebooks
 
 
 def test_every_run_succeeds_and_is_published(quick_plan):
     assert quick_plan["rc"] == (0, 0, 0)
-    index = (paths.REPORTS_DIR / "index.html").read_text()
+    index = index_path().read_text()
     for run in load_plan().runs:
-        html = (paths.REPORTS_DIR / f"{run.id}.html").read_text()
+        html = page_path(run.id).read_text()
         assert "QUICK RUN" in html.split("Provenance")[0], f"{run.id}: quick banner on first screen"
         assert "<img" in html or run.notebook.startswith(("00_", "06_")), f"{run.id}: figures"
         assert f"{run.id}.html" in index
-        res = json.loads((paths.RESULTS_DIR / f"{run.id}.json").read_text())
+        res = json.loads(results_path(run.id).read_text())
         assert res["headline"], run.id
         if res.get("pupil_data"):
             assert "SIMULATED" in html.split("Provenance")[0] or not res["banners"]
 
 
 def test_known_published_values_reach_the_reports(quick_plan):
-    elet = json.loads((paths.RESULTS_DIR / "context_elet_puglia.json").read_text())
+    elet = json.loads(results_path("context_elet_puglia").read_text())
     assert elet["headline"]["Puglia 2025"] == 8.6
-    neet = json.loads((paths.RESULTS_DIR / "context_neet_lecce.json").read_text())
+    neet = json.loads(results_path("context_neet_lecce").read_text())
     assert neet["headline"]["Lecce 2024"] == 20.0
+    note = json.loads(results_path("methodology").read_text())
+    assert note["results"]["reports"], "the methodology note lists the plan's runs"
+    assert {r["notebook"] for r in note["results"]["questions"]} <= {
+        r.notebook for r in load_plan().runs
+    }, "every evaluation question names a notebook of the plan"
 
 
 def test_two_runs_give_byte_identical_results_and_html(quick_plan):
@@ -178,7 +184,7 @@ def page_requests(netlog) -> list[str]:
 
 
 def test_reports_render_offline_in_a_real_browser(quick_plan, chromium, tmp_path):
-    pages = [paths.REPORTS_DIR / "index.html", *sorted(paths.REPORTS_DIR.glob("*.html"))]
+    pages = [index_path(), *sorted(paths.REPORTS_DIR.glob("*.html"))]
     pages = list(dict.fromkeys(pages))
     for page in pages:
         info, external = _browse(chromium, page, tmp_path, page.stem)
@@ -202,7 +208,7 @@ def test_index_screenshot_is_not_blank(quick_plan, chromium, tmp_path):
             f"--user-data-dir={tmp_path / 'ud'}",
             "--window-size=1200,1400",
             f"--screenshot={shot}",
-            (paths.REPORTS_DIR / "index.html").as_uri(),
+            index_path().as_uri(),
         ],
         capture_output=True,
         timeout=120,

@@ -22,7 +22,7 @@ from analysis.data.integrity import verify_raw
 from analysis.pipeline.plan import load_plan
 from analysis.pipeline.publish import publish
 from analysis.pipeline.runner import run_plan
-from analysis.pipeline.state import read_state
+from analysis.pipeline.state import index_path, page_path, read_state, results_path
 from analysis.pipeline.verify import compare, verify
 
 BODY = """
@@ -86,15 +86,28 @@ def test_compare_detects_and_tolerates():
 def test_verify_reruns_and_flags_a_tampered_number(repro):
     plan = load_plan(repro)
     assert run_plan(plan, only="repro_a", progress=False)[0].status == "success"
-    before = (paths.RESULTS_DIR / "repro_a.json").read_bytes()
+    before = results_path("repro_a").read_bytes()
     mismatches, problems = verify(plan, only="repro_a")
     assert mismatches == [] and problems == []
-    assert (paths.RESULTS_DIR / "repro_a.json").read_bytes() == before  # record untouched
+    assert results_path("repro_a").read_bytes() == before  # record untouched
     rec = json.loads(before)
     rec["results"]["sd"] += 1e-3
-    (paths.RESULTS_DIR / "repro_a.json").write_text(json.dumps(rec))
+    results_path("repro_a").write_text(json.dumps(rec))
     mismatches, _ = verify(plan, only="repro_a")
     assert [m.path for m in mismatches] == ["results.sd"]
+
+
+@pytest.mark.notebooks
+def test_verify_reruns_a_quick_record_with_quick(repro):
+    """A run recorded with --quick is rerun with --quick: its plan overrides apply again."""
+    plan = load_plan(repro)
+    assert run_plan(plan, only="repro_slow", quick=True, progress=False)[0].status == "success"
+    rec = json.loads(results_path("repro_slow").read_text())
+    assert rec["quick"] is True and rec["parameters"]["sleep"] == 0.0
+    t0 = time.monotonic()
+    mismatches, problems = verify(plan, only="repro_slow")
+    assert mismatches == [] and problems == []
+    assert time.monotonic() - t0 < 55  # the full run sleeps 60 s: the rerun was quick
 
 
 @pytest.mark.notebooks
@@ -102,14 +115,14 @@ def test_same_inputs_and_seed_give_byte_identical_results_and_html(repro):
     plan = load_plan(repro)
     run_plan(plan, only="repro_a", progress=False)
     publish(plan)
-    res1 = (paths.RESULTS_DIR / "repro_a.json").read_bytes()
-    html1 = (paths.REPORTS_DIR / "repro_a.html").read_text()
+    res1 = results_path("repro_a").read_bytes()
+    html1 = page_path("repro_a").read_text()
     run_plan(plan, only="repro_a", force=True, progress=False)
     publish(plan)
-    assert (paths.RESULTS_DIR / "repro_a.json").read_bytes() == res1
+    assert results_path("repro_a").read_bytes() == res1
     from analysis.pipeline.publish import strip_volatile
 
-    assert strip_volatile((paths.REPORTS_DIR / "repro_a.html").read_text()) == strip_volatile(html1)
+    assert strip_volatile(page_path("repro_a").read_text()) == strip_volatile(html1)
 
 
 def _kill_tree(proc: subprocess.Popen) -> None:
@@ -127,7 +140,7 @@ def test_interrupted_run_leaves_nothing_that_passes_for_current(repro):
     # a complete earlier run of the same report exists
     assert run_plan(plan, only="repro_slow", quick=True, progress=False)[0].status == "success"
     publish(plan)
-    assert (paths.RESULTS_DIR / "repro_slow.json").exists()
+    assert results_path("repro_slow").exists()
     raw_before = verify_raw()
     proc = subprocess.Popen(
         [
@@ -155,12 +168,12 @@ def test_interrupted_run_leaves_nothing_that_passes_for_current(repro):
     time.sleep(3)
     _kill_tree(proc)
     assert read_state("repro_slow")["status"] == "running"
-    assert not (paths.RESULTS_DIR / "repro_slow.json").exists()
+    assert not results_path("repro_slow").exists()
     leftovers = [p.name for p in paths.REPORTS_DIR.rglob("*") if p.name.endswith(".tmp")]
     assert leftovers == [] or all(n.startswith(".") for n in leftovers)
     publish(plan)
-    assert not (paths.REPORTS_DIR / "repro_slow.html").exists()
-    index = (paths.REPORTS_DIR / "index.html").read_text()
+    assert not page_path("repro_slow").exists()
+    index = index_path().read_text()
     assert "interrupted (incomplete: rerun it)" in index
     assert verify_raw() == raw_before  # raw data untouched
     # the next run starts clean and succeeds

@@ -14,10 +14,17 @@ from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 from analysis import paths
 from analysis.errors import DataValidationError
-from analysis.pipeline.plan import load_plan
-from analysis.pipeline.publish import publish
+from analysis.pipeline.plan import RUNNER_PARAMETERS, Run, load_plan
+from analysis.pipeline.publish import index_row, publish, render_index
 from analysis.pipeline.runner import run_plan
-from analysis.pipeline.state import read_state
+from analysis.pipeline.state import (
+    context_path,
+    executed_path,
+    index_path,
+    page_path,
+    read_state,
+    results_path,
+)
 
 PROBE = """
 from analysis import display
@@ -82,15 +89,22 @@ def test_parameters_reach_notebook_failures_isolated_and_results_written(probe):
     assert outcomes["probe_b"].status == "success"  # ran after the failing run
     assert outcomes["probe_fail"].status == "failed"
     assert "deliberate failure" in outcomes["probe_fail"].error
-    res = json.loads((paths.RESULTS_DIR / "probe_a.json").read_text())
+    res = json.loads(results_path("probe_a").read_text())
     assert res["results"] == {"value": 21, "label": "a"} and res["headline"] == {"value x 2": 42}
-    assert res["parameters"] == {"value": 21}
-    executed = nbformat.read(paths.EXECUTED_DIR / "probe_a.ipynb", as_version=4)
+    assert res["parameters"] == {"value": 21} and res["quick"] is False
+    executed = nbformat.read(executed_path("probe_a"), as_version=4)
     assert "VALUE=21" in json.dumps(executed.cells[-1].outputs)
-    assert not (paths.RESULTS_DIR / "probe_fail.json").exists()
+    # the runner injects only its own parameters (quick is not one: it reaches a run as overrides)
+    injected = executed.metadata["papermill"]["parameters"]
+    assert injected == {"run_id": "probe_a", "value": 21} and RUNNER_PARAMETERS == ("run_id",)
+    assert not results_path("probe_fail").exists()
     state = read_state("probe_fail")
     assert state["status"] == "failed" and "deliberate failure" in state["error"]
-    ctx = json.loads((paths.STATE_DIR / "probe_a.context.json").read_text())
+    ctx = json.loads(context_path("probe_a").read_text())
+    assert (
+        ctx["plan"] == "config/probe_plan.yaml"
+    )  # the plan that ran (the methodology note reads it)
+    assert ctx["notebook"] == "notebooks/99_probe.ipynb"
     assert ctx["inputs"] == {
         "data/raw/eurostat_ilc_peps11/ilc_peps11_italy_nuts2.tsv": "917f9ff7df706b1525ae67f00788ad24405090f9eb8287f6aaa8cd416c45170b"
     }
@@ -139,8 +153,9 @@ def test_noop_rerun_is_fast(probe, monkeypatch):
 
 def test_quick_overrides_and_banner(probe):
     run_plan(load_plan(probe), only="probe_b", quick=True, progress=False)
-    res = json.loads((paths.RESULTS_DIR / "probe_b.json").read_text())
+    res = json.loads(results_path("probe_b").read_text())
     assert res["results"]["value"] == 1 and res["quick"] is True
+    assert res["parameters"] == {"value": 1, "label": "b"}  # the overrides, no "quick" parameter
     assert any("QUICK RUN" in b for b in res["banners"])
 
 
@@ -156,7 +171,7 @@ def test_misspelt_parameter_is_an_error_before_anything_runs(sandbox, probe):
         DataValidationError, match="unknown parameter 'valeu'.*did you mean 'value'"
     ):
         load_plan(bad)
-    assert not (paths.RESULTS_DIR / "ok.json").exists()
+    assert not results_path("ok").exists()
 
 
 def test_plan_errors_unknown_notebook_duplicate_id_runner_param(sandbox, probe):
@@ -184,7 +199,7 @@ def test_publish_hides_code_and_loads_nothing_external(probe):
     run_plan(plan, progress=False)
     written, findings = publish(plan)
     assert findings == []
-    html = (paths.REPORTS_DIR / "probe_a.html").read_text()
+    html = page_path("probe_a").read_text()
     assert "deliberate failure" not in html
     assert "report.save" not in html and "display.start" not in html  # code hidden
     assert "Provenance" in html and "917f9ff7df70" in html  # input hash shown
@@ -194,5 +209,39 @@ def test_publish_hides_code_and_loads_nothing_external(probe):
         external = re.findall(r"""(?:src|href)\s*=\s*["']?(https?:)?//""", text)
         assert not external, (page, external[:3])
         assert not re.search(r"@import\s+url\(\s*['\"]?https?:", text)
-    index = (paths.REPORTS_DIR / "index.html").read_text()
+    index = index_path().read_text()
     assert "probe_a.html" in index and "value x 2" in index and "failed" in index
+    assert "RuntimeError: deliberate failure for the test" in index  # the error, in its row
+
+
+def _row(title="Probe", status="success", published=True, **results):
+    run = Run(
+        id="probe", notebook="99_probe", title=title, parameters={"label": "<b>", "n": [1, 2]}
+    )
+    return index_row(
+        run, status=status, error="ValueError: x < 0 & y", results=results, published=published
+    )
+
+
+def test_index_template_escapes_and_formats():
+    page = render_index(
+        [
+            _row(
+                title="<script>alert(1)</script> & co",
+                headline={"effect": 0.123456, "n": 12345, "tiny": 0.0001234},
+                banners=["SIMULATED — NOT PROGRAMME RESULTS", "QUICK RUN — small"],
+            ),
+            _row(title="Broken", status="failed", published=False),
+            _row(title="Not run", status="not run", published=False),
+        ]
+    )
+    assert page.startswith("<!DOCTYPE html>") and page.endswith("</html>\n")
+    assert "<script>" not in page and "&lt;script&gt;alert(1)&lt;/script&gt; &amp; co" in page
+    assert '<a href="probe.html">&lt;script&gt;' in page  # a published run links its page
+    assert "label = &#34;&lt;b&gt;&#34;<br>n = [1, 2]" in page  # parameters as JSON, escaped
+    assert "effect: <b>0.12</b><br>n: <b>12,345</b><br>tiny: <b>0.000123</b>" in page
+    assert 'class="banner banner-sim"' in page and 'class="banner banner-quick"' in page
+    # the error of a failed run is shown (escaped); a run that did not fail shows none
+    assert page.count("ValueError: x &lt; 0 &amp; y") == 1
+    assert "<td>Broken</td>" in page.replace("<tr><td>", "<td>")  # no link without a page
+    assert page.count("<td>–</td>") == 2  # no headline numbers: a dash

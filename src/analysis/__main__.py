@@ -35,11 +35,13 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 
 def _cmd_publish(args: argparse.Namespace) -> int:
+    from analysis import paths
     from analysis.pipeline.plan import load_plan
     from analysis.pipeline.publish import publish
+    from analysis.pipeline.state import index_path
 
     written, findings = publish(load_plan(args.plan))
-    print(f"published {len(written) - 1} report(s) and reports/index.html")
+    print(f"published {len(written) - 1} report(s) and {paths.relative(index_path())}")
     for f in findings:
         print(f"PRIVACY {f}", file=sys.stderr)
     if findings:

@@ -1,5 +1,8 @@
 """Publish executed notebooks as self-contained HTML and write ``reports/index.html``.
 
+Both come from templates in ``src/analysis/templates``: the pages from the nbconvert template
+``offline``, the index from the Jinja template ``index.html.j2`` (autoescaped).
+
 Code is hidden (``exclude_input``; cells tagged ``remove-cell`` and papermill's injected
 parameters cell are removed: the provenance block shows the parameters instead).  The page uses
 an ``offline`` template that loads nothing from a CDN; figures are embedded PNGs.  Volatile
@@ -10,20 +13,25 @@ same run gives the same HTML apart from the provenance block.
 from __future__ import annotations
 
 import copy
-import html
 import json
+import os
+import re
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import nbformat
 
 from analysis import paths
-from analysis.pipeline.plan import Plan
+from analysis._util import fmt_number
+from analysis.pipeline.plan import Plan, Run
 from analysis.pipeline.publish_check import Finding, scan
 from analysis.pipeline.state import (
     atomic_write_text,
     executed_path,
+    index_path,
     load_results,
+    page_path,
     read_state,
     registered_pupil_ids,
 )
@@ -63,8 +71,6 @@ def strip_volatile(page: str) -> str:
 
     It is the only part that differs between two runs of a report from the same inputs and seeds.
     """
-    import re
-
     return re.sub(r'<div class="provenance">.*?</div>', "", page, flags=re.DOTALL)
 
 
@@ -97,65 +103,53 @@ def notebook_to_html(executed: Path, *, title: str) -> str:
     return body
 
 
-def _fmt_value(v: Any) -> str:
-    if isinstance(v, float):
-        return f"{v:,.3g}" if abs(v) < 1e-2 or abs(v) >= 1e5 else f"{v:,.2f}"
-    if v is None:
-        return "–"
-    return str(v)
+INDEX_TEMPLATE = "index.html.j2"
 
 
-def _index_html(rows: list[dict[str, Any]]) -> str:
+def _banner_kind(banner: str) -> str:
+    return "sim" if "SIMULATED" in banner else "quick"
+
+
+def index_row(
+    run: Run,
+    *,
+    status: str,
+    error: str | None,
+    results: Mapping[str, Any],
+    published: bool,
+) -> dict[str, Any]:
+    """What the index shows of one run: plain text only (the template escapes it).
+
+    Parameters are shown as JSON values, headline numbers in the one page number format
+    (:func:`analysis._util.fmt_number`); the link is relative to the index page.
+    """
+    href = os.path.relpath(page_path(run.id), index_path().parent) if published else None
+    return {
+        "title": run.title,
+        "href": Path(href).as_posix() if href else None,
+        "notebook": run.notebook,
+        "parameters": [
+            (str(k), json.dumps(v, ensure_ascii=False)) for k, v in run.parameters.items()
+        ],
+        "status": status,
+        "error": error,
+        "headline": [(str(k), fmt_number(v)) for k, v in (results.get("headline") or {}).items()],
+        "banners": [(_banner_kind(b), b) for b in results.get("banners", [])],
+    }
+
+
+def render_index(rows: list[Mapping[str, Any]]) -> str:
+    """Render ``reports/index.html`` from the ``index.html.j2`` template (autoescaped)."""
+    import jinja2
+
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATES),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+    )
     css = (TEMPLATES / "report.css").read_text(encoding="utf-8")
-    trs = []
-    for r in rows:
-        link = (
-            f'<a href="{html.escape(r["id"])}.html">{html.escape(r["title"])}</a>'
-            if r["html"]
-            else html.escape(r["title"])
-        )
-        params = (
-            "<br>".join(
-                f"{html.escape(str(k))} = {html.escape(json.dumps(v, ensure_ascii=False))}"
-                for k, v in r["parameters"].items()
-            )
-            or "–"
-        )
-        head = (
-            "<br>".join(
-                f"{html.escape(str(k))}: <b>{html.escape(_fmt_value(v))}</b>"
-                for k, v in (r["headline"] or {}).items()
-            )
-            or "–"
-        )
-        status = html.escape(r["status"]) + (
-            f"<br><small>{html.escape(r['error'] or '')}</small>" if r["status"] == "failed" else ""
-        )
-        flags = "".join(
-            f'<div class="banner banner-{"sim" if "SIMULATED" in b else "quick"}" '
-            f'style="font-size:0.75em;padding:2px 6px">{html.escape(b)}</div>'
-            for b in r["banners"]
-        )
-        trs.append(
-            f"<tr><td>{link}{flags}</td><td><code>{html.escape(r['notebook'])}</code></td>"
-            f"<td>{params}</td><td>{status}</td><td>{head}</td></tr>"
-        )
-    return f"""<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><title>Officine Mezzogiorno — evaluation reports</title>
-<style>{css}
-body {{ font-family: sans-serif; padding: 0 20px; }}
-table.index {{ border-collapse: collapse; width: 100%; font-size: 0.9em; }}
-table.index th, table.index td {{ border-bottom: 1px solid #ddd; padding: 6px; vertical-align: top; text-align: left; }}
-</style></head><body>
-<h1>Officine Mezzogiorno (Lecce) — independent evaluation: reports</h1>
-<p>Each report is a notebook of this repository executed with the parameters shown (see
-<code>config/plan.yaml</code>). Rebuild everything with <code>make report</code>; check the numbers
-with <code>make verify</code>. Reports built on simulated pupil data are marked SIMULATED.</p>
-<table class="index"><thead><tr><th>Report</th><th>Notebook</th><th>Parameters</th><th>Status</th>
-<th>Headline numbers</th></tr></thead><tbody>
-{"".join(trs)}
-</tbody></table></body></html>
-"""
+    return env.get_template(INDEX_TEMPLATE).render(rows=rows, css=css)
 
 
 def publish(plan: Plan) -> tuple[list[Path], list[Finding]]:
@@ -176,7 +170,7 @@ def publish(plan: Plan) -> tuple[list[Path], list[Finding]]:
     for run in ordered:
         state = read_state(run.id) or {}
         executed = executed_path(run.id)
-        target = paths.REPORTS_DIR / f"{run.id}.html"
+        target = page_path(run.id)
         has_html = False
         results = load_results(run.id) or {}
         status = state.get("status", "not run")
@@ -202,19 +196,11 @@ def publish(plan: Plan) -> tuple[list[Path], list[Finding]]:
                 written.append(target)
                 has_html = True
         rows.append(
-            {
-                "id": run.id,
-                "title": run.title,
-                "notebook": run.notebook,
-                "parameters": dict(run.parameters),
-                "status": status,
-                "error": state.get("error"),
-                "headline": results.get("headline"),
-                "banners": results.get("banners", []),
-                "html": has_html,
-            }
+            index_row(
+                run, status=status, error=state.get("error"), results=results, published=has_html
+            )
         )
-    index = paths.REPORTS_DIR / "index.html"
-    atomic_write_text(index, _index_html(rows))
+    index = index_path()
+    atomic_write_text(index, render_index(rows))
     written.append(index)
     return written, findings

@@ -6,15 +6,20 @@ For each selected run the runner
 2. computes a cache key from the notebook file, the effective parameters, the declared input
    files, the source of ``src/analysis`` and ``requirements.lock``; a run whose key equals that
    of its last *successful* execution is skipped (``--force`` reruns);
-3. writes the run context (parameters, input hashes, git state, environment) that the
-   notebook's provenance block shows;
+3. writes the run context (parameters, input hashes, git state, environment, the plan file)
+   that the notebook's provenance block shows;
 4. executes the notebook with the project's own ``python3`` kernel into
    ``reports/executed/<id>.ipynb`` (written via a temporary file);
 5. on success promotes the notebook's staged results to ``reports/results/<id>.json``; on
    failure records the error and removes any previous results of that run, so the index can
    never show stale numbers as current.
 
-A failing run never stops the others; :func:`run_plan` reports every outcome.
+A failing run never stops the others; :func:`run_plan` reports every outcome.  Every per-run
+path comes from :mod:`analysis.pipeline.state`.
+
+``--quick`` reaches a run through one channel: the run's ``quick`` overrides in the plan
+(:meth:`~analysis.pipeline.plan.Run.effective_parameters`); the context records ``quick`` so
+the notebook shows the QUICK banner and its results say they are quick.
 """
 
 from __future__ import annotations
@@ -39,6 +44,7 @@ from analysis.pipeline.state import (
     atomic_write_text,
     context_path,
     executed_path,
+    executed_staging_path,
     promote,
     read_state,
     results_path,
@@ -179,8 +185,13 @@ def execute(
     inputs: dict[str, str],
     git: dict[str, Any],
     timeout: int | None,
+    plan_file: Path | None = None,
 ) -> RunOutcome:
-    """Execute one run (no cache check); record its state; never raise for notebook errors."""
+    """Execute one run (no cache check); record its state; never raise for notebook errors.
+
+    ``plan_file`` is the plan the run belongs to; the context records it so that a notebook
+    that describes the plan (the methodology note) reads the one that ran.
+    """
     import papermill
 
     params = run.effective_parameters(quick=quick)
@@ -188,9 +199,10 @@ def execute(
     context = {
         "run_id": run.id,
         "title": run.title,
-        "notebook": f"notebooks/{run.notebook}.ipynb",
+        "notebook": paths.relative(run.notebook_path),
         "parameters": {k: v for k, v in params.items() if k != "run_id"},
         "quick": quick,
+        "plan": paths.relative(plan_file or paths.PLAN_FILE),
         "inputs": inputs,
         "git": git,
         "started_utc": provenance.utc_now(),
@@ -213,8 +225,8 @@ def execute(
     staged = staging_path(run.id)
     staged.unlink(missing_ok=True)
     out = executed_path(run.id)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.stem}.tmp.ipynb")
+    tmp = executed_staging_path(run.id)
+    tmp.parent.mkdir(parents=True, exist_ok=True)
     error = None
     try:
         papermill.execute_notebook(
@@ -281,8 +293,6 @@ def run_plan(
 
     runs = plan.select(only)
     integrity.verify_raw()
-    for d in (paths.EXECUTED_DIR, paths.RESULTS_DIR, paths.STATE_DIR):
-        d.mkdir(parents=True, exist_ok=True)
     deterministic_environment()
     source = source_fingerprint()
     git = provenance.git_state()
@@ -307,7 +317,15 @@ def run_plan(
             outcomes.append(RunOutcome(run.id, "cached", 0.0))
         else:
             outcomes.append(
-                execute(run, quick=quick, key=key, inputs=inputs, git=git, timeout=timeout)
+                execute(
+                    run,
+                    quick=quick,
+                    key=key,
+                    inputs=inputs,
+                    git=git,
+                    timeout=timeout,
+                    plan_file=plan.source,
+                )
             )
         bar.update(1)
     bar.close()

@@ -9,8 +9,10 @@ context                    ``reports/.state/<id>.context.json``         runner (
 staged results             ``reports/.state/<id>.results.json``         the notebook
 state (status, cache key)  ``reports/.state/<id>.json``                 runner
 executed notebook          ``reports/executed/<id>.ipynb``              runner (promoted)
+notebook being executed    ``reports/executed/.<id>.tmp.ipynb``         papermill (staged)
 results JSON               ``reports/results/<id>.json``                runner (promoted)
 page                       ``reports/<id>.html``                        publish
+index of every run         ``reports/index.html``                       publish
 pupil ids                  ``data/private/pupil_ids/<id>.txt``          the notebook
 =========================  ===========================================  ====================
 
@@ -38,6 +40,8 @@ __all__ = [
     "context_path",
     "dumps",
     "executed_path",
+    "executed_staging_path",
+    "index_path",
     "load_results",
     "page_path",
     "promote",
@@ -84,9 +88,16 @@ def staging_path(run_id: str) -> Path:
     return paths.STATE_DIR / f"{run_id}.results.json"
 
 
-def results_path(run_id: str) -> Path:
-    """Where the published results of a run live."""
-    return paths.RESULTS_DIR / f"{run_id}.json"
+def results_path(run_id: str, *, reports_dir: Path | None = None) -> Path:
+    """Where the published results of a run live.
+
+    ``reports_dir`` names another reports folder than :data:`analysis.paths.REPORTS_DIR`
+    (``analysis verify`` reruns into a temporary one).
+    """
+    results_dir = paths.RESULTS_DIR
+    if reports_dir is not None:
+        results_dir = Path(reports_dir) / paths.RESULTS_DIR.relative_to(paths.REPORTS_DIR)
+    return results_dir / f"{run_id}.json"
 
 
 def load_results(run_id: str) -> dict[str, Any] | None:
@@ -134,9 +145,20 @@ def executed_path(run_id: str) -> Path:
     return paths.EXECUTED_DIR / f"{run_id}.ipynb"
 
 
+def executed_staging_path(run_id: str) -> Path:
+    """Where papermill writes a run's notebook while it executes (promoted when it ends)."""
+    out = executed_path(run_id)
+    return out.with_name(f".{out.stem}.tmp.ipynb")
+
+
 def page_path(run_id: str) -> Path:
     """The published HTML page of a run."""
     return paths.REPORTS_DIR / f"{run_id}.html"
+
+
+def index_path() -> Path:
+    """The index page listing every run of the plan (``reports/index.html``)."""
+    return paths.REPORTS_DIR / "index.html"
 
 
 def pupil_ids_path(run_id: str) -> Path:

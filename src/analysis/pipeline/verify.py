@@ -1,10 +1,12 @@
 """``python -m analysis verify``: rerun every report and compare its numbers with the record.
 
 Each run is re-executed (``--force``) into a temporary reports folder by a separate process,
-with the same ``--quick`` setting it was recorded with; then every number of its new results
-JSON is compared with ``reports/results/<id>.json``.  All randomness is seeded, so numbers are
-expected to agree to rounding (default ``rtol = 1e-9``); a run may declare looser tolerances
-for numbers that are legitimately stochastic across machines in ``config/plan.yaml``::
+with the same ``--quick`` setting it was recorded with (the ``quick`` flag of its results
+JSON; ``--quick`` reaches the notebook only as the run's ``quick`` overrides in the plan);
+then every number of its new results JSON is compared with ``reports/results/<id>.json``.
+All randomness is seeded, so numbers are expected to agree to rounding (default
+``rtol = 1e-9``); a run may declare looser tolerances for numbers that are legitimately
+stochastic across machines in ``config/plan.yaml``::
 
     - id: design_power
       ...
@@ -27,6 +29,7 @@ from typing import Any
 
 from analysis import paths
 from analysis.pipeline.plan import Plan
+from analysis.pipeline.state import load_results, results_path
 
 DEFAULT_RTOL = 1e-9
 DEFAULT_ATOL = 1e-12
@@ -119,13 +122,14 @@ def verify(
     problems: list[str] = []
     recorded: dict[str, dict[str, Any]] = {}
     for run in runs:
-        p = paths.RESULTS_DIR / f"{run.id}.json"
-        if not p.exists():
+        record = load_results(run.id)
+        if record is None:
             problems.append(
-                f"{run.id}: no recorded results in {paths.relative(p)} (run the plan first)"
+                f"{run.id}: no recorded results in {paths.relative(results_path(run.id))} "
+                "(run the plan first)"
             )
             continue
-        recorded[run.id] = json.loads(p.read_text(encoding="utf-8"))
+        recorded[run.id] = record
     mismatches: list[Mismatch] = []
     with tempfile.TemporaryDirectory(prefix="analysis-verify-") as tmp:
         out_dir = Path(keep or tmp)
@@ -148,7 +152,7 @@ def verify(
                     rid,
                 ] + (["--quick"] if quick else [])
                 proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
-                new = out_dir / "results" / f"{rid}.json"
+                new = results_path(rid, reports_dir=out_dir)
                 if proc.returncode != 0 or not new.exists():
                     problems.append(f"{rid}: rerun failed: {proc.stderr.strip()[-400:]}")
                     continue

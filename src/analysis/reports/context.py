@@ -1,17 +1,121 @@
-"""Descriptive context: where a territory stands against its region, the South and Italy.
+"""Tables, figures and words of the context report (notebook ``01_context``).
 
-This is benchmarking, not a counterfactual: the tables and figures show levels and changes of
-official indicators, with series breaks and unreliable estimates marked.
+Descriptive context: where a territory stands against its region, the South and Italy.  This
+is benchmarking, not a counterfactual: the tables and figures show levels and changes of
+official indicators, with series breaks and unreliable estimates marked.  Programme facts (who
+the programme reaches, how large the territory is) come from
+:func:`analysis.facts.programme_facts`.
 """
 
 from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
 
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import seaborn as sns
 
+from analysis.data import indicators
 from analysis.data.indicators import Indicator
+from analysis.facts import programme_facts
+
+__all__ = [
+    "ContextSeries",
+    "flagged_caption",
+    "flagged_observations",
+    "headline",
+    "indicator_text",
+    "latest_comparison",
+    "levels_and_changes",
+    "levels_caption",
+    "load",
+    "no_flags_note",
+    "results",
+    "scale_text",
+    "summary_text",
+    "trajectory_caption",
+    "trajectory_figure",
+]
+
+SEX_LABELS = {"T": "both sexes", "F": "women", "M": "men"}
+
+
+@dataclass(frozen=True)
+class ContextSeries:
+    """One indicator for the focus unit and its comparison units (the report's data)."""
+
+    indicator: Indicator
+    focus_unit: str
+    comparison_units: tuple[str, ...]
+    sex: str
+    data: pd.DataFrame
+
+    @property
+    def units(self) -> list[str]:
+        """Focus unit first, then the comparison units."""
+        return [self.focus_unit, *self.comparison_units]
+
+    @property
+    def reference_unit(self) -> str:
+        """The widest comparison area (the last comparison unit, e.g. Italy)."""
+        return self.comparison_units[-1]
+
+    @property
+    def sex_label(self) -> str:
+        """``"both sexes"``, ``"women"`` or ``"men"``."""
+        return SEX_LABELS.get(self.sex, self.sex)
+
+
+def load(
+    indicator: str, *, focus_unit: str, comparison_units: Sequence[str], sex: str = "T"
+) -> ContextSeries:
+    """Read an indicator's series for the focus unit and its comparison units.
+
+    Raises
+    ------
+    DataValidationError
+        For an unknown indicator or unit (see :func:`analysis.data.indicators.series`).
+    """
+    ind = indicators.get(indicator)
+    units = [focus_unit, *comparison_units]
+    return ContextSeries(
+        indicator=ind,
+        focus_unit=focus_unit,
+        comparison_units=tuple(comparison_units),
+        sex=sex,
+        data=indicators.series(indicator, units=units, sex=sex),
+    )
+
+
+def indicator_text(cs: ContextSeries) -> str:
+    """Markdown: the indicator, its unit, definition and source."""
+    ind = cs.indicator
+    return (
+        f"**Indicator:** {ind.label} ({ind.unit}), {cs.sex_label}.  \n"
+        f"**Definition:** {ind.definition or 'see source'}  \n**Source:** {ind.source}."
+    )
+
+
+def _reach() -> str:
+    reach = list(programme_facts().reach_by_start().values())
+    return "; ".join(reach)
+
+
+def scale_text(cs: ContextSeries) -> str:
+    """Markdown: why a gap between the focus unit and the reference area is not an effect.
+
+    The reach of the programme and the size of the territory come from
+    ``config/programme.yaml``.
+    """
+    size = programme_facts().territory_size(cs.focus_unit)
+    where = f" {cs.focus_unit} is {size}." if size else ""
+    return (
+        f"A difference between {cs.focus_unit} and {cs.reference_unit} is not an effect of "
+        f"the programme: {_reach()}.{where}"
+    )
 
 
 def levels_and_changes(df: pd.DataFrame, *, units: list[str], baseline_year: int) -> pd.DataFrame:
@@ -126,27 +230,88 @@ def trajectory_figure(
     return fig
 
 
-def inventory(frames: dict[str, pd.DataFrame]) -> pd.DataFrame:
-    """Summarise processed panels: rows, units, years, missing cells (the data inventory)."""
-    rows = []
-    unit_cols = ("province_name", "region_name", "geo", "prov", "province_code")
-    for name, df in frames.items():
-        unit_col = next((c for c in unit_cols if c in df.columns), None)
-        years = df["year"] if "year" in df.columns else pd.Series(dtype=int)
-        value_col = next(
-            (c for c in ("value", "unrate", "wle_mean", "n_overlap") if c in df.columns), None
-        )
-        rows.append(
-            {
-                "panel": name,
-                "rows": len(df),
-                "units": int(df[unit_col].nunique()) if unit_col else np.nan,
-                "first_year": int(years.min()) if len(years) else np.nan,
-                "last_year": int(years.max()) if len(years) else np.nan,
-                "missing_values": int(df[value_col].isna().sum()) if value_col else np.nan,
-                "share_missing_%": float(100 * df[value_col].isna().mean())
-                if value_col
-                else np.nan,
-            }
-        )
-    return pd.DataFrame(rows)
+def trajectory_caption(cs: ContextSeries, *, start_year: int) -> str:
+    """Caption of the trajectory figure."""
+    ind = cs.indicator
+    return (
+        f"{ind.label}, {cs.sex_label}: {cs.focus_unit} against "
+        f"{', '.join(cs.comparison_units)}. Unit: {ind.unit}. Source: {ind.source}. "
+        f"Shaded: years from {start_year}."
+    )
+
+
+def levels_caption(cs: ContextSeries, *, baseline_year: int) -> str:
+    """Caption of the levels-and-changes table."""
+    ind = cs.indicator
+    return (
+        f"{ind.label}: first, {baseline_year} and latest observed values ({ind.unit}) and "
+        f"changes in percentage points. Source: {ind.source}."
+    )
+
+
+def flagged_observations(cs: ContextSeries) -> pd.DataFrame:
+    """Observations with a flag, a series break or an edition splice."""
+    df = cs.data
+    return df[(df["flag"] != "") | df["break"]][
+        ["unit", "year", "value", "flag", "source", "break"]
+    ]
+
+
+def flagged_caption() -> str:
+    """Caption of the flagged-observations table."""
+    return (
+        "Observations with a flag, a series break or an edition splice (break = True marks "
+        "the first year after the break)."
+    )
+
+
+def no_flags_note() -> str:
+    """The note shown when no observation is flagged."""
+    return "No flagged observations, breaks or splices in these series."
+
+
+def latest_comparison(table: pd.DataFrame, cs: ContextSeries) -> tuple[pd.Series, pd.Series]:
+    """The rows of the levels table for the focus unit and the reference area."""
+    by_unit = table.set_index("unit")
+    return by_unit.loc[cs.focus_unit], by_unit.loc[cs.reference_unit]
+
+
+def summary_text(table: pd.DataFrame, cs: ContextSeries, *, baseline_year: int) -> str:
+    """Plain words: where the focus unit stands now, how it changed, and what that means."""
+    focus, ref = latest_comparison(table, cs)
+    chg = f"change_since_{baseline_year}"
+    facts = programme_facts()
+    ind = cs.indicator
+    return (
+        f"In {int(focus['latest_year'])}, {ind.name} in {cs.focus_unit} was "
+        f"{focus['latest_value']:.1f} ({ind.unit}), against {ref['latest_value']:.1f} in "
+        f"{cs.reference_unit}. Since {baseline_year} it changed by {focus[chg]:+.1f} percentage "
+        f"points in {cs.focus_unit} and by {ref[chg]:+.1f} in {cs.reference_unit}. "
+        "These are sample-survey estimates (for a province the yearly noise is several points) "
+        "and the comparison is descriptive: common shocks (the 2021 LFS change, the "
+        "post-pandemic labour market) move all areas together, and a programme reaching about "
+        f"{facts.courses.pupils} course pupils and {facts.day_centre.youths} day-centre youths "
+        "cannot move a provincial or regional rate detectably. The counterfactual reports "
+        "(synthetic control, DiD) and the pupil-level evaluation address causal questions."
+    )
+
+
+def headline(table: pd.DataFrame, cs: ContextSeries, *, baseline_year: int) -> dict[str, float]:
+    """The index's numbers: latest focus and reference values, focus change since baseline."""
+    focus, ref = latest_comparison(table, cs)
+    return {
+        f"{cs.focus_unit} {int(focus['latest_year'])}": float(focus["latest_value"]),
+        f"{cs.reference_unit} {int(ref['latest_year'])}": float(ref["latest_value"]),
+        f"{cs.focus_unit} change since {baseline_year} (pp)": float(
+            focus[f"change_since_{baseline_year}"]
+        ),
+    }
+
+
+def results(table: pd.DataFrame, cs: ContextSeries) -> dict[str, Any]:
+    """Everything ``analysis verify`` compares: indicator, levels and changes, the series."""
+    return {
+        "indicator": cs.indicator.key,
+        "levels_and_changes": table,
+        "series": cs.data[["unit", "year", "value", "flag"]],
+    }

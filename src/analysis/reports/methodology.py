@@ -1,21 +1,55 @@
 """Content of the evaluator's methodology note (notebook ``06_methodology``).
 
-The note is generated from ``config/plan.yaml``, ``config/siinc.yaml``, the raw data's
-``PROVENANCE.md`` files and the results JSON of the other runs, so it cannot drift from the
-analysis: every number it quotes is read from a results file, and every report it lists is a
-run of the plan.
+The note is generated from the plan that ran (``config/plan.yaml`` unless the runner was given
+another), ``config/siinc.yaml``, the programme facts (``config/programme.yaml``), the raw
+data's ``PROVENANCE.md`` files and the results JSON of the other runs, so it cannot drift from
+the analysis: every number it quotes is read from a results file or the programme facts, and
+every report it lists is a run of the plan.
 """
 
 from __future__ import annotations
 
-import json
+import html
+from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
 from analysis import paths
-from analysis.pipeline.plan import Plan
-from analysis.pipeline.state import read_state
+from analysis._util import fmt_number
+from analysis.facts import programme_facts
+from analysis.pipeline.plan import Plan, load_plan
+from analysis.pipeline.state import load_results, page_path, read_state
+
+__all__ = [
+    "ASSUMPTIONS",
+    "DEFINITIONS",
+    "QUESTIONS",
+    "ROBUSTNESS",
+    "assumptions_caption",
+    "data_sources",
+    "data_sources_caption",
+    "definitions_caption",
+    "headline",
+    "headline_numbers",
+    "limitations",
+    "limitations_text",
+    "links_html",
+    "outcomes",
+    "outcomes_caption",
+    "plan_that_ran",
+    "power_caption",
+    "power_missing_note",
+    "questions_caption",
+    "reports_table",
+    "results",
+    "robustness_text",
+    "siinc_caption",
+    "siinc_headline_caption",
+    "siinc_recap",
+    "siinc_status_note",
+]
 
 QUESTIONS = pd.DataFrame(
     [
@@ -29,7 +63,7 @@ QUESTIONS = pd.DataFrame(
             "question": "Did Lecce/Puglia depart from what comparable territories predict after 2021/2023?",
             "estimand": "ATT for the treated territory: mean post-period gap to its counterfactual",
             "design": "synthetic control, synthetic DiD, DiD with unit and year effects (triangulated)",
-            "notebook": "02_territorial_counterfactual",
+            "notebook": "02_territorial",
         },
         {
             "question": "Did participating pupils have fewer absences, less repetition, better grades "
@@ -37,13 +71,13 @@ QUESTIONS = pd.DataFrame(
             "estimand": "ATT of participating (group-time ATT(g,t) aggregated: simple, dynamic)",
             "design": "staggered DiD (Callaway–Sant'Anna, doubly robust) with matched/weighted "
             "comparison pupils; 2×2, TWFE, Sun–Abraham and imputation for triangulation",
-            "notebook": "03_programme_did",
+            "notebook": "03_programme",
         },
         {
             "question": "What effects can this design detect?",
             "estimand": "minimum detectable effect (80 % power, 5 % two-sided) and required samples",
             "design": "analytic power formulas and simulation of the actual estimator",
-            "notebook": "04_design_power",
+            "notebook": "04_design",
         },
         {
             "question": "How much is payable under the SIINC agreement, and how much depends on the "
@@ -51,7 +85,7 @@ QUESTIONS = pd.DataFrame(
             "estimand": "payable amount per metric × period under the agreement's rules and caps",
             "design": "deterministic payment engine (euro cents) with sensitivity to baselines and "
             "to the impact estimate's lower confidence bound",
-            "notebook": "05_siinc_payments",
+            "notebook": "05_siinc",
         },
     ]
 )
@@ -121,36 +155,42 @@ DEFINITIONS = pd.DataFrame(
     ]
 )
 
-OUTCOMES = pd.DataFrame(
-    [
-        {
-            "outcome": "absence rate (share of school hours missed)",
-            "role": "primary",
-            "why": "frequent, administrative, sensitive to engagement; detectable at plausible effects",
-        },
-        {
-            "outcome": "grade repetition / non-promotion",
-            "role": "primary",
-            "why": "administrative; EOP (Carlana et al. 2022) found −5 pp",
-        },
-        {
-            "outcome": "grade average (1–10) and INVALSI scale scores",
-            "role": "primary",
-            "why": "continuous outcomes with baseline covariates (R² ≈ 0.5) give the smallest MDE",
-        },
-        {
-            "outcome": "dropout (MIM definition) and continuation of enrolment",
-            "role": "secondary, descriptive",
-            "why": "annual rates of 1–4 % give an MDE larger than the base rate with 180 participants; "
-            "verified individually for SIINC, not used as a causal primary outcome",
-        },
-        {
-            "outcome": "territorial NEET, youth non-participation, ELET, INVALSI by province",
-            "role": "context",
-            "why": "a programme of a few hundred pupils cannot move them detectably",
-        },
-    ]
-)
+
+def outcomes() -> pd.DataFrame:
+    """Primary, secondary and context outcomes, and why (participants from the programme facts)."""
+    pupils = programme_facts().courses.pupils
+    return pd.DataFrame(
+        [
+            {
+                "outcome": "absence rate (share of school hours missed)",
+                "role": "primary",
+                "why": "frequent, administrative, sensitive to engagement; detectable at plausible effects",
+            },
+            {
+                "outcome": "grade repetition / non-promotion",
+                "role": "primary",
+                "why": "administrative; EOP (Carlana et al. 2022) found −5 pp",
+            },
+            {
+                "outcome": "grade average (1–10) and INVALSI scale scores",
+                "role": "primary",
+                "why": "continuous outcomes with baseline covariates (R² ≈ 0.5) give the smallest MDE",
+            },
+            {
+                "outcome": "dropout (MIM definition) and continuation of enrolment",
+                "role": "secondary, descriptive",
+                "why": "annual rates of 1–4 % give an MDE larger than the base rate with "
+                f"{pupils} participants; "
+                "verified individually for SIINC, not used as a causal primary outcome",
+            },
+            {
+                "outcome": "territorial NEET, youth non-participation, ELET, INVALSI by province",
+                "role": "context",
+                "why": "a programme of a few hundred pupils cannot move them detectably",
+            },
+        ]
+    )
+
 
 ROBUSTNESS = [
     "not-yet-treated instead of never-treated comparison pupils; doubly robust vs IPW vs outcome "
@@ -165,26 +205,52 @@ ROBUSTNESS = [
     "SIINC: payments under alternative baselines and under the lower 95 % bound of the impact",
 ]
 
-LIMITATIONS = [
-    "Small N: about 180 course participants and 41 Volare Alto youths; effects below roughly "
-    "0.2–0.3 SD on continuous outcomes and dropout effects of a few points are not detectable.",
-    "Short horizon: FIS timelines leave one or two post-periods; long-run outcomes (completion, "
-    "employment) are out of reach.",
-    "Selection: participation is voluntary; identification rests on conditional parallel trends, "
-    "checked but not guaranteed.",
-    "Pupil records: until the schools' records are obtained, the programme reports run on "
-    "simulated data and are labelled SIMULATED; their numbers are not programme results.",
-    "Territorial analyses are context: provincial LFS estimates move by several points a year "
-    "from sampling noise alone, and common shocks (2021 LFS regulation, post-pandemic labour "
-    "market) affect every territory.",
-    "SIINC parameters: the signed agreement's metrics, prices and caps are not public; the "
-    "shipped agreement is ILLUSTRATIVE.",
-]
+
+def limitations() -> list[str]:
+    """The limitations of the evaluation (sample sizes from the programme facts)."""
+    facts = programme_facts()
+    return [
+        f"Small N: about {facts.courses.pupils} course participants and "
+        f"{facts.day_centre.youths} Volare Alto youths; effects below roughly 0.2–0.3 SD on "
+        "continuous outcomes and dropout effects of a few points are not detectable.",
+        "Short horizon: FIS timelines leave one or two post-periods; long-run outcomes "
+        "(completion, employment) are out of reach.",
+        "Selection: participation is voluntary; identification rests on conditional parallel "
+        "trends, checked but not guaranteed.",
+        "Pupil records: until the schools' records are obtained, the programme reports run on "
+        "simulated data and are labelled SIMULATED; their numbers are not programme results.",
+        "Territorial analyses are context: provincial LFS estimates move by several points a year "
+        "from sampling noise alone, and common shocks (2021 LFS regulation, post-pandemic labour "
+        "market) affect every territory.",
+        "SIINC parameters: the signed agreement's metrics, prices and caps are not public; the "
+        "shipped agreement is ILLUSTRATIVE.",
+    ]
 
 
-def _results(run_id: str) -> dict[str, Any] | None:
-    p = paths.RESULTS_DIR / f"{run_id}.json"
-    return json.loads(p.read_text(encoding="utf-8")) if p.exists() else None
+def limitations_text() -> str:
+    """Markdown: the limitations as a bullet list."""
+    return "\n".join(f"- {x}" for x in limitations())
+
+
+def robustness_text() -> str:
+    """Markdown: the robustness checks reported, as a bullet list."""
+    return "**Robustness checks reported:**\n\n" + "\n".join(f"- {r}" for r in ROBUSTNESS)
+
+
+def plan_that_ran(context: Mapping[str, Any]) -> Plan:
+    """The plan the runner executed (recorded in the run context), else ``config/plan.yaml``.
+
+    Parameters
+    ----------
+    context
+        The run context (``report.context``); its ``plan`` entry is the plan file, relative
+        to the repository root unless absolute.  Run interactively there is none.
+    """
+    recorded = context.get("plan")
+    if not recorded:
+        return load_plan()
+    p = Path(recorded)
+    return load_plan(p if p.is_absolute() else paths.ROOT / p)
 
 
 def reports_table(plan: Plan, *, exclude: str) -> pd.DataFrame:
@@ -193,13 +259,13 @@ def reports_table(plan: Plan, *, exclude: str) -> pd.DataFrame:
     for run in plan.runs:
         if run.id == exclude:
             continue
-        res = _results(run.id) or {}
+        res = load_results(run.id) or {}
         state = read_state(run.id) or {}
-        head = "; ".join(f"{k}: {_fmt(v)}" for k, v in (res.get("headline") or {}).items())
+        head = "; ".join(f"{k}: {fmt_number(v)}" for k, v in (res.get("headline") or {}).items())
         rows.append(
             {
                 "report": run.title,
-                "link": f"{run.id}.html",
+                "link": page_path(run.id).name,
                 "notebook": run.notebook,
                 "status": state.get("status", "not run"),
                 "flags": ", ".join(res.get("banners", [])),
@@ -215,7 +281,7 @@ def headline_numbers(plan: Plan, notebook: str) -> pd.DataFrame:
     for run in plan.runs:
         if run.notebook != notebook:
             continue
-        res = _results(run.id) or {}
+        res = load_results(run.id) or {}
         for label, value in (res.get("headline") or {}).items():
             rows.append({"run": run.id, "number": label, "value": value})
     return pd.DataFrame(rows, columns=["run", "number", "value"])
@@ -234,9 +300,7 @@ def data_sources() -> pd.DataFrame:
             for f in sorted(folder.iterdir())
             if f.name not in ("PROVENANCE.md", "SHA256SUMS")
         ]
-        rows.append(
-            {"folder": f"data/raw/{folder.name}", "source": title, "files": ", ".join(files)}
-        )
+        rows.append({"folder": paths.relative(folder), "source": title, "files": ", ".join(files)})
     return pd.DataFrame(rows)
 
 
@@ -261,24 +325,94 @@ def siinc_recap(agreement_path: str | None = None) -> tuple[str, pd.DataFrame]:
     return str(ag.status), pd.DataFrame(rows)
 
 
-def _fmt(v: Any) -> str:
-    if isinstance(v, float):
-        return f"{v:,.3g}" if abs(v) < 0.01 or abs(v) >= 1e5 else f"{v:,.2f}"
-    return str(v)
+def questions_caption() -> str:
+    """Caption of the evaluation-questions table (:data:`QUESTIONS`)."""
+    return (
+        "Evaluation questions, the quantity estimated (estimand), the design, and the notebook "
+        "that answers each."
+    )
+
+
+def assumptions_caption() -> str:
+    """Caption of the assumptions table (:data:`ASSUMPTIONS`)."""
+    return "Identifying assumptions, the analyses that rely on them, and the checks reported."
+
+
+def definitions_caption() -> str:
+    """Caption of the definitions table (:data:`DEFINITIONS`)."""
+    return "Definitions of the dropout and inclusion indicators used in Italy (background note §4)."
+
+
+def data_sources_caption() -> str:
+    """Caption of :func:`data_sources`."""
+    return (
+        "Public raw data used (byte-identical copies with PROVENANCE.md and SHA256SUMS in "
+        "data/raw/). Licences: Eurostat and ISTAT CC BY 4.0."
+    )
+
+
+def power_caption() -> str:
+    """Caption of the design-power headline numbers."""
+    return "Headline numbers of the design-power report (MDE at 80 % power, 5 % two-sided)."
+
+
+def power_missing_note() -> str:
+    """The note shown when the design-power report has not been run."""
+    return "The design-power report has not been run yet."
+
+
+def outcomes_caption() -> str:
+    """Caption of :func:`outcomes`."""
+    return "Primary, secondary and context outcomes, and why."
+
+
+def siinc_headline_caption() -> str:
+    """Caption of the SIINC payment report's headline numbers."""
+    return "Headline numbers of the SIINC payment report (EUR)."
+
+
+def siinc_status_note(status: str) -> str:
+    """The warning shown when the agreement file is not the signed contract."""
+    return (
+        f"The agreement file is {status}: its parameters are not those of the signed SIINC "
+        "contract, which are not public. Payment figures below illustrate the mechanism only."
+    )
+
+
+def siinc_caption(agreement_path: str, status: str) -> str:
+    """Caption of the SIINC metrics table."""
+    return f"SIINC metrics and rules ({agreement_path}, status {status})."
 
 
 def links_html(table: pd.DataFrame) -> str:
-    """The reports table as HTML with working relative links."""
-    import html
-
+    """The reports table as HTML with working relative links (every value escaped)."""
     rows = "".join(
-        f'<tr><td><a href="{html.escape(r.link)}">{html.escape(r.report)}</a></td>'
-        f"<td><code>{html.escape(r.notebook)}</code></td><td>{html.escape(r.status)}</td>"
-        f"<td>{html.escape(r.flags)}</td><td>{html.escape(r._6)}</td></tr>"
-        for r in table.itertuples()
+        f'<tr><td><a href="{html.escape(r["link"])}">{html.escape(r["report"])}</a></td>'
+        f"<td><code>{html.escape(r['notebook'])}</code></td><td>{html.escape(r['status'])}</td>"
+        f"<td>{html.escape(r['flags'])}</td><td>{html.escape(r['headline numbers'])}</td></tr>"
+        for r in table.to_dict(orient="records")
     )
     return (
         '<table class="result-table"><thead><tr><th>report</th><th>notebook</th>'
         "<th>status</th><th>flags</th><th>headline numbers</th></tr></thead>"
         f"<tbody>{rows}</tbody></table>"
     )
+
+
+def headline(reports: pd.DataFrame, siinc_status: str) -> dict[str, Any]:
+    """The index's numbers: reports described and succeeded, the SIINC agreement's status."""
+    return {
+        "reports described": len(reports),
+        "reports succeeded": int((reports["status"] == "success").sum()),
+        "SIINC agreement status": siinc_status,
+    }
+
+
+def results(reports: pd.DataFrame, siinc_status: str) -> dict[str, Any]:
+    """Everything ``analysis verify`` compares: the reports, the SIINC status, the design."""
+    return {
+        "reports": reports[["link", "notebook", "status"]],
+        "siinc_status": siinc_status,
+        "questions": QUESTIONS,
+        "outcomes": outcomes(),
+    }

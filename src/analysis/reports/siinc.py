@@ -26,23 +26,40 @@ from analysis.siinc.agreement import (
     load_agreement,
 )
 from analysis.siinc.engine import PaymentCell, PaymentResult
+from analysis.siinc.example import IllustrativeInputs
 from analysis.siinc.money import ROUNDINGS, format_eur
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
 __all__ = [
+    "agreement_text",
     "arithmetic_lines",
+    "arithmetic_text",
+    "audit_caption",
     "audit_table",
     "auditor_paragraph",
+    "calendar_caption",
+    "estimates_caption",
     "estimates_table",
+    "headline",
     "load_for_report",
+    "opening_notes",
+    "payable_figure_caption",
     "payable_vs_cap_figure",
+    "recap_parts",
+    "recap_rules_caption",
     "recap_table",
+    "recap_what_caption",
+    "results",
+    "sensitivity_caption",
     "sensitivity_figure",
+    "sensitivity_figure_caption",
     "sensitivity_range",
     "sensitivity_table",
+    "totals_caption",
     "totals_table",
+    "verified_caption",
     "verified_table",
 ]
 
@@ -68,6 +85,37 @@ def load_for_report(agreement: str | Path, *, rounding: str | None = None) -> Ag
             f"must be one of {', '.join(ROUNDINGS)} or None, got {rounding!r}",
         )
     return replace(a, rounding=rounding)
+
+
+def opening_notes(
+    agreement: Agreement, *, path: str | Path, rounding: str | None = None
+) -> list[tuple[str, str]]:
+    """The notes that open the report, as (text, kind) pairs.
+
+    The agreement's status line (a warning unless the agreement is signed) and, when the run
+    overrides the agreement's rounding rule, a warning naming both rules.
+    """
+    notes = [(agreement.status_line(), "warning" if agreement.is_illustrative else "info")]
+    if rounding is not None:
+        written = load_for_report(path).rounding
+        notes.append(
+            (
+                f"Rounding rule overridden by the run's parameters: {rounding} (the agreement "
+                f"says {written}).",
+                "warning",
+            )
+        )
+    return notes
+
+
+def agreement_text(agreement: Agreement) -> str:
+    """Markdown: the agreement's title, file, status, currency, rounding and note."""
+    a = agreement
+    return (
+        f"**Agreement:** {a.title} (`{a.source}`), status **{a.status}**, currency "
+        f"{a.currency}, rounding {a.rounding.replace('_', ' ')} at the cent, binding caps "
+        f"shared {a.allocation.replace('_', ' ')}.  \n**Note in the agreement:** {a.note}"
+    )
 
 
 def _price(rule: Any) -> str | None:
@@ -124,6 +172,52 @@ def recap_table(agreement: Agreement) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+_RECAP_WHAT = ["metric", "definition", "unit", "eligible cohort", "data source"]
+_RECAP_RULES = [
+    "metric",
+    "rule",
+    "baseline / threshold",
+    "price",
+    "quality gate",
+    "metric cap",
+    "verified in",
+]
+
+
+def recap_parts(agreement: Agreement) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The contract recap in two tables: what each metric measures, and how it is paid."""
+    recap = recap_table(agreement)
+    return recap[_RECAP_WHAT], recap[_RECAP_RULES]
+
+
+def recap_what_caption(agreement: Agreement) -> str:
+    """Caption of the first recap table (what each metric measures)."""
+    return (
+        "Contract recap (1 of 2): what each metric measures, for whom, and from which "
+        f"evidence. Source: {agreement.source} ({agreement.status}: every number is an "
+        "assumption)."
+    )
+
+
+def recap_rules_caption(agreement: Agreement) -> str:
+    """Caption of the second recap table (how each metric is paid)."""
+    return (
+        "Contract recap (2 of 2): payment rule, baseline or threshold, price, quality gate, "
+        "cap over all periods and verification periods of each metric. Source: "
+        f"{agreement.source} ({agreement.status}: every number is an assumption)."
+    )
+
+
+def calendar_caption(agreement: Agreement) -> str:
+    """Caption of the verification calendar (:meth:`Agreement.calendar`)."""
+    return (
+        "Verification calendar and caps per period. Total ceiling over all periods: "
+        f"{format_eur(agreement.caps.total_cents)}. Payable amounts are limited in this "
+        "order: the metric cap (over all periods), then the period cap, then the total "
+        f"ceiling. Source: {agreement.source} ({agreement.status})."
+    )
+
+
 def _roles(agreement: Agreement) -> dict[str, list[str]]:
     roles: dict[str, list[str]] = {m.id: [] for m in agreement.metrics}
     for m in agreement.metrics:
@@ -148,6 +242,24 @@ def verified_table(agreement: Agreement, verified_metrics: pd.DataFrame) -> pd.D
     out.insert(3, "unit", out["metric"].map(units))
     out.insert(4, "role", out["metric"].map(lambda k: "; ".join(roles.get(k, [])) or "—"))
     return out.reset_index(drop=True)
+
+
+def verified_caption(agreement: Agreement) -> str:
+    """Caption of the verified-metrics table."""
+    return (
+        "Verified metrics per period: value, unit, role in the payment and evidence. "
+        "ILLUSTRATIVE: made-up example values from the illustrative_example block of "
+        f"{agreement.source}, not observations."
+    )
+
+
+def estimates_caption() -> str:
+    """Caption of the impact-estimates table."""
+    return (
+        "Impact estimates read by the agreement: point estimate, standard error and 95 % "
+        "confidence interval, and which rule uses which bound. ILLUSTRATIVE: made-up numbers, "
+        "not a result of the impact evaluation."
+    )
 
 
 def estimates_table(agreement: Agreement, estimates: Mapping[str, Any]) -> pd.DataFrame:
@@ -209,6 +321,26 @@ def audit_table(result: PaymentResult) -> pd.DataFrame:
     return out
 
 
+def audit_caption(agreement: Agreement) -> str:
+    """Caption of the payment (audit) table."""
+    return (
+        "Payment table per metric × period. Y: verified value (N for impact-based rules); "
+        "B: baseline (threshold θ for a linear band, target τ for a step); gate Q: quality "
+        "multiplier; units paid: what the price multiplies; amounts in euro. "
+        f"{agreement.status}: not payment amounts. Source: {agreement.source}; "
+        "analysis.siinc.compute_payments."
+    )
+
+
+def totals_caption(agreement: Agreement) -> str:
+    """Caption of the totals table."""
+    return (
+        "Totals per verification period and overall (euro): eligible amount, after metric "
+        "caps, period cap, payable, cumulative and remaining headroom under the total ceiling "
+        f"of {format_eur(agreement.caps.total_cents)}. {agreement.status}."
+    )
+
+
 def totals_table(result: PaymentResult) -> pd.DataFrame:
     """Per-period totals and the overall total (euros)."""
     t = result.totals()
@@ -236,6 +368,15 @@ def sensitivity_table(sens: pd.DataFrame) -> pd.DataFrame:
             "change vs agreement (€)": sens["change_vs_agreement"],
             "change (%)": 100 * sens["change_pct"],
         }
+    )
+
+
+def sensitivity_caption(agreement: Agreement) -> str:
+    """Caption of the sensitivity table."""
+    return (
+        "Total payable over all periods under alternative modelling choices, and the change "
+        f"against the agreement as written (euro and %). {agreement.status}: made-up inputs. "
+        "Method: analysis.siinc.sensitivity."
     )
 
 
@@ -328,6 +469,26 @@ def payable_vs_cap_figure(result: PaymentResult) -> Figure:
     return fig
 
 
+def payable_figure_caption(agreement: Agreement) -> str:
+    """Caption of :func:`payable_vs_cap_figure`."""
+    return (
+        "Left: payable amount per verification period, stacked by metric, against the "
+        "eligible amount before caps (dashed outline) and the period cap (black bar). Right: "
+        f"cumulative payable against the total ceiling. Euro. {agreement.status} agreement "
+        f"({agreement.source}) with made-up verified values: not payment amounts."
+    )
+
+
+def sensitivity_figure_caption(agreement: Agreement, sens: pd.DataFrame) -> str:
+    """Caption of :func:`sensitivity_figure`, with the range of the totals."""
+    rng = sensitivity_range(sens)
+    return (
+        "Total payable per scenario (euro); dashed line: the agreement as written. Range "
+        f"€{rng['min']:,.2f}–€{rng['max']:,.2f}. {agreement.status} agreement with made-up "
+        "inputs: not payment amounts."
+    )
+
+
 def sensitivity_figure(sens: pd.DataFrame, *, status: str = "ILLUSTRATIVE") -> Figure:
     """Total payable per scenario (horizontal bars), the agreement's total as a line."""
     import matplotlib.pyplot as plt
@@ -375,6 +536,12 @@ def arithmetic_lines(result: PaymentResult) -> list[str]:
     for c in result.cells:
         lines.append(_cell_line(a, c))
     return lines
+
+
+def arithmetic_text(result: PaymentResult) -> str:
+    """Markdown: the arithmetic of every metric × period, one bullet each."""
+    lines = "\n".join(f"- {line}" for line in arithmetic_lines(result))
+    return "**The arithmetic, line by line**\n\n" + lines
 
 
 def _cell_line(a: Agreement, c: PaymentCell) -> str:
@@ -467,3 +634,37 @@ def auditor_paragraph(result: PaymentResult, sens: pd.DataFrame | None = None) -
             "was derived."
         )
     return "\n\n".join(parts)
+
+
+# --------------------------------------------------------------------------------------
+# Saved numbers
+# --------------------------------------------------------------------------------------
+
+
+def headline(result: PaymentResult, sens: pd.DataFrame) -> dict[str, float]:
+    """The index's numbers: total payable, lowest and highest total across scenarios."""
+    rng = sensitivity_range(sens)
+    return {
+        f"total payable ({result.agreement.status}, €)": float(result.total_payable),
+        "lowest total across scenarios (€)": rng["min"],
+        "highest total across scenarios (€)": rng["max"],
+    }
+
+
+def results(
+    agreement: Agreement,
+    inputs: IllustrativeInputs,
+    result: PaymentResult,
+    sens: pd.DataFrame,
+) -> dict[str, Any]:
+    """Everything ``analysis verify`` compares: agreement, inputs, payments, sensitivity."""
+    return {
+        "agreement": agreement,
+        "verified_metrics": inputs.verified_metrics,
+        "estimates": dict(inputs.estimates),
+        "payments": result,
+        "totals": result.totals(),
+        "sensitivity": sens,
+        "sensitivity_range": sensitivity_range(sens),
+        "total_payable_cents": result.total_payable_cents,
+    }
