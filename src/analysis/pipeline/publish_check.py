@@ -26,8 +26,7 @@ from typing import Any
 
 import pandas as pd
 
-from analysis import paths
-from analysis.pipeline.state import registered_pupil_ids
+from analysis.pipeline.state import executed_path, page_path, registered_pupil_ids, results_path
 from analysis.privacy import K_MIN, find_pupil_ids
 
 COUNT_NAME = re.compile(
@@ -172,9 +171,7 @@ def check_published(run_ids: Iterable[str], *, k: int = K_MIN) -> list[Finding]:
     """Scan what is in ``reports/`` for the given runs (the ``check-publish`` command)."""
     findings: list[Finding] = []
     for rid in run_ids:
-        html_p = paths.REPORTS_DIR / f"{rid}.html"
-        res_p = paths.RESULTS_DIR / f"{rid}.json"
-        exe_p = paths.EXECUTED_DIR / f"{rid}.ipynb"
+        html_p, res_p, exe_p = page_path(rid), results_path(rid), executed_path(rid)
         findings += scan(
             rid,
             html=html_p.read_text(encoding="utf-8") if html_p.exists() else None,
