@@ -40,6 +40,14 @@ report-quick: $(STAMP)
 data: $(STAMP)
 	$(PY) -m analysis build-data
 
+## intake: read the schools' files declared in config/intake.yaml into the pseudonymised panel (needs ANALYSIS_PSEUDONYM_KEY_FILE)
+intake: $(STAMP)
+	$(PY) -m analysis intake --config config/intake.yaml
+
+## data-request: write the XLSX templates (Italian headers, drop-downs, data dictionary) for schools and the implementer
+data-request: $(STAMP)
+	$(PY) -m analysis data-request --out data/request
+
 ## test: lint (ruff, import layers) + the full test suite (slow Monte Carlo tests excluded; see test-slow)
 test: $(STAMP)
 	$(PY) -m ruff check src tests benchmarks
@@ -87,4 +95,4 @@ clean:
 distclean: clean
 	rm -rf $(VENV)
 
-.PHONY: help env report report-quick data test test-slow fuzz-local verify bench lint lab lock clean distclean
+.PHONY: help env intake data-request report report-quick data test test-slow fuzz-local verify bench lint lab lock clean distclean

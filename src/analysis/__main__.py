@@ -96,6 +96,33 @@ def _cmd_list(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_intake(args: argparse.Namespace) -> int:
+    """Read the schools' files and write the pseudonymised contract panel (private report)."""
+    from analysis import paths
+    from analysis.data.intake import run_intake
+
+    res = run_intake(args.config)
+    print(
+        f"panel: {len(res.panel):,} pupil-years of {res.panel['pupil_id'].nunique():,} pupils -> "
+        f"{paths.relative(res.output)}\n"
+        f"rejected rows: {len(res.rejections)}; conflicts across schools: {len(res.conflicts)}; "
+        f"participants not found in any school file: {len(res.unmatched)}\n"
+        f"intake report (private, never published): {paths.relative(res.report_dir)}/"
+    )
+    return 0
+
+
+def _cmd_data_request(args: argparse.Namespace) -> int:
+    """Write the XLSX templates schools and the implementer fill in."""
+    from pathlib import Path
+
+    from analysis.data.data_request import write_data_request
+
+    for path in write_data_request(Path(args.out)):
+        print(path)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point."""
     p = argparse.ArgumentParser(prog="python -m analysis", description=__doc__)
@@ -123,6 +150,12 @@ def main(argv: list[str] | None = None) -> int:
     ls = sub.add_parser("list", help="list the runs of the plan")
     ls.add_argument("--plan", default=None)
     ls.set_defaults(func=_cmd_list)
+    it = sub.add_parser("intake", help="schools' files -> pseudonymised contract panel")
+    it.add_argument("--config", default=None, help="intake config (default config/intake.yaml)")
+    it.set_defaults(func=_cmd_intake)
+    dr = sub.add_parser("data-request", help="write the XLSX templates for the data owners")
+    dr.add_argument("--out", default="data/request", help="folder for the templates")
+    dr.set_defaults(func=_cmd_data_request)
     args = p.parse_args(argv)
     try:
         return args.func(args)
