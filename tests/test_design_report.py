@@ -2,11 +2,13 @@
 
 Reference numbers: the background note's §3.5 (published tables), statsmodels' power classes
 (an independent implementation), hand-computed payments of the illustrative agreement
-(config/siinc.yaml), and the analytic variance of the DiD estimator against its simulation.
+(config/siinc.yaml).  The simulated power of the DiD (method) is tested in
+tests/test_power_simulation.py.
 """
 
 from __future__ import annotations
 
+import json
 import math
 
 import matplotlib
@@ -19,7 +21,9 @@ from statsmodels.stats.proportion import proportion_effectsize
 
 from analysis import power as P
 from analysis import siinc
+from analysis._util import to_jsonable
 from analysis.errors import DataValidationError
+from analysis.facts import programme_facts
 from analysis.reports import design as dr
 from analysis.reports import siinc as sr
 
@@ -142,105 +146,86 @@ def test_analytic_figures_return_figures():
 
 
 # --------------------------------------------------------------------------------------
-# Analytic SE of the staggered DiD and its simulation
+# The page: DesignAnalysis (a small SIMULATED run; the method is tested in
+# tests/test_power_simulation.py)
 # --------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("rho", [0.0, 0.3, 0.55, 0.8])
-def test_cs_simple_se_equals_mckenzie_did(rho):
-    two = dr.cs_simple_se({2023: 180}, n_control=720, years=[2022, 2023], autocorr=rho)
-    ref = P.mde(n_treated=180, n_control=720, design="did", autocorr=rho)
-    assert two == pytest.approx(ref.se, rel=1e-12)
-    # one cohort, base year + two post years: McKenzie with 1 pre and 2 post periods
-    three = dr.cs_simple_se({2023: 180}, n_control=720, years=[2022, 2023, 2024], autocorr=rho)
-    ref = P.mde(n_treated=180, n_control=720, design="did", n_pre=1, n_post=2, autocorr=rho)
-    assert three == pytest.approx(ref.se, rel=1e-12)
-
-
-def test_cs_simple_se_two_cohorts_by_hand():
-    # cohorts 2023 (n=100: cells 2023, 2024 vs base 2022) and 2024 (n=50: cell 2024 vs 2023),
-    # rho = 0. Weights per cell w = n_g / (100*2 + 50*1): 0.4 and 0.2.
-    # c_2023 = (-2, 1, 1): c'c = 6; c_2024 = (0, -1, 1): c'c = 2.
-    # treated: 0.4² * 6 / 100 + 0.2² * 2 / 50 = 0.0096 + 0.0016 = 0.0112
-    # control: d = 0.4 c_2023 + 0.2 c_2024 = (-0.8, 0.2, 0.6): d'd = 1.04, / 200 = 0.0052
-    se = dr.cs_simple_se(
-        {2023: 100, 2024: 50}, n_control=200, years=[2022, 2023, 2024], autocorr=0.0
-    )
-    assert se == pytest.approx(math.sqrt(0.0112 + 0.0052), rel=1e-12)
-
-
-def test_cs_simple_se_rejects_cohort_without_base_year():
-    with pytest.raises(DataValidationError, match="base year"):
-        dr.cs_simple_se({2022: 10}, n_control=10, years=[2022, 2023], autocorr=0.5)
-
-
 @pytest.fixture(scope="module")
-def small_design():
-    return dr.calibrate_design("test", n_treated=60, n_control=120, seed=11, pilot_pupils=8000)
+def study():
+    return dr.DesignAnalysis.build(seed=5, n_sims=3, effects=[0.0, 0.6])
 
 
-def test_calibrated_design_is_plausible(small_design):
-    d = small_design
-    # grade_avg: calibration SD 0.9 grade points; pupils observed in all years are a
-    # selected, less dispersed group; autocorr = icc + pupil share = 0.55 before selection
-    assert 0.7 < d.outcome_sd < 0.95
-    assert 0.35 < d.autocorr < 0.6
-    assert sum(d.cohort_shares.values()) == pytest.approx(1.0)
-    assert set(d.cohort_shares) <= {2023, 2024}
+def test_main_comparisons_and_facts(study):
+    facts = programme_facts()
+    main = study.main
+    assert list(main) == ["STEAM courses", "Volare Alto"]
+    assert (main["STEAM courses"].n_treated, main["STEAM courses"].n_control) == (180, 720)
+    assert main["STEAM courses"].n_treated == facts.courses.pupils
+    assert main["Volare Alto"].n_treated == facts.day_centre.youths
+    assert main["Volare Alto"].comparison == "41 vs 123"
+    text = study.groups_text()
+    assert f"{facts.courses.pupils} pupils" in text and f"{facts.day_centre.youths} youths" in text
 
 
-def test_draw_panel_exact_sizes_balanced_and_seeded(small_design):
-    a = dr.draw_panel(small_design, 0.3, np.random.default_rng(5))
-    b = dr.draw_panel(small_design, 0.3, np.random.default_rng(5))
-    pd.testing.assert_frame_equal(a, b)
-    per = a.groupby("pupil_id").agg(n=("year", "nunique"), cohort=("cohort", "first"))
-    assert (per["n"] == 3).all()
-    assert int((per["cohort"] > 0).sum()) == 60
-    assert int((per["cohort"] == 0).sum()) == 120
-    assert a["grade_avg"].notna().all()
+def test_views_carry_tables_figures_and_captions(study):
+    tables = [
+        study.comparisons_view(),
+        study.reproduction_view(),
+        study.continuous_view(),
+        study.design_view(),
+        study.binary_view(),
+        study.sample_size_view(),
+        study.simulation_design_view(),
+        study.simulated_power_view(),
+        study.simulated_mde_view(),
+        study.detectability_view(),
+    ]
+    for view in tables:
+        assert isinstance(view["df"], pd.DataFrame) and not view["df"].empty
+        assert len(view["caption"]) > 40
+    for view in (
+        study.power_curve_view(),
+        study.binary_figure_view(),
+        study.simulated_power_figure_view(),
+    ):
+        assert isinstance(view["fig"], Figure) and view["caption"]
+        matplotlib.pyplot.close(view["fig"])
+    assert "9 courses × 20 pupils; 41 Volare Alto youths" in study.comparisons_view()["caption"]
+    assert study.reproduction_note() == {
+        "text": "All 39 numbers of the note's §3.5 are reproduced within rounding.",
+        "kind": "info",
+    }
+    note = study.sample_size_note()["text"]
+    assert "167 pupils" in note and "334 per arm (668 in total)" in note
+    assert "20,000 simulated pupils" in study.simulation_design_view()["caption"]
+    assert "stream 'power' of seed 5" in study.simulation_design_view()["caption"]
+    summary = study.reproduction_view()["df"]
+    assert summary["numbers"].tolist() == [20, 15, 4]
 
 
-def test_simulated_did_matches_analytic_se_ci_size(small_design):
-    # 15 draws per effect: the mean estimated SE is within 10 % of the analytic SE and the
-    # mean estimate at 0.5 SD is within 4 Monte Carlo SEs of the truth.
-    res = dr.simulate_did_power(small_design, effects=[0.0, 0.5], n_sims=15, seed=3, progress=False)
-    t = res.tidy()
-    se = small_design.analytic_se()
-    assert t["mean_se"].to_numpy() == pytest.approx([se, se], rel=0.10)
-    big = t[t["effect"] == 0.5].iloc[0]
-    assert abs(big["bias"]) < 4 * se / math.sqrt(15)
-    assert t["n_invalid"].sum() == 0
-    again = dr.simulate_did_power(
-        small_design, effects=[0.0, 0.5], n_sims=15, seed=3, progress=False
+def test_simulation_uses_the_run_streams(study):
+    (pilot, draws), _ = P.design_seeds(5, 2)
+    sim = study.sims[0]
+    assert sim.sim.seed == {"entropy": 5, "spawn_key": list(draws.spawn_key)}
+    assert draws.spawn_key == (5, 0) and pilot.spawn_key == (0, 0)  # streams "power", "data"
+    again = P.simulate_did_power(
+        sim.design, effects=[0.0, 0.6], n_sims=3, seed=draws, progress=False
     )
-    pd.testing.assert_frame_equal(res.sim.estimates, again.sim.estimates)
-    d = res.to_dict()
-    assert d["simulated"] is True and d["n_sims"] == 15
-    fig = dr.simulated_power_figure([res])
-    assert isinstance(fig, Figure)
-    matplotlib.pyplot.close(fig)
-    assert "SIMULATED" in res.summary()
+    pd.testing.assert_frame_equal(sim.sim.estimates, again.sim.estimates)
+    assert dr.design_table(study.sims)["group"].tolist() == ["STEAM courses", "Volare Alto"]
 
 
-def test_crossing_interpolates():
-    e = np.array([0.0, 0.1, 0.2, 0.3])
-    p = np.array([0.05, 0.4, 0.7, 0.9])
-    assert dr._crossing(e, p, 0.8) == pytest.approx(0.25)
-    assert math.isnan(dr._crossing(e, p, 0.95))
-
-
-@pytest.mark.slow
-def test_simulated_did_power_matches_analytic_full_size():
-    # 180 vs 720, 200 draws per effect: size within [0.02, 0.09] and power at 0.2 SD within
-    # 3 Monte Carlo SEs of the analytic power of the same estimator.
-    d = dr.calibrate_design("STEAM courses", n_treated=180, n_control=720, seed=1)
-    res = dr.simulate_did_power(d, effects=[0.0, 0.2], n_sims=200, seed=7, progress=False)
-    t = res.tidy().set_index("effect")
-    assert 0.02 <= t.loc[0.0, "power"] <= 0.09
-    r = t.loc[0.2]
-    assert abs(r["power"] - r["analytic_power"]) < 3 * math.sqrt(
-        r["analytic_power"] * (1 - r["analytic_power"]) / 200
-    )
+def test_headline_and_results(study):
+    head = study.headline()
+    assert head["MDE courses 180 vs 720, R² 0.5 (SD)"] == pytest.approx(0.165, abs=0.001)
+    assert head["MDE Volare Alto 41 vs 123, R² 0.5 (SD)"] == pytest.approx(0.357, abs=0.001)
+    assert head["pupils per arm for 21.1 % → 13 % (two groups)"] == 334
+    res = study.results()
+    assert set(res["simulated_power"]) == {"STEAM courses", "Volare Alto"}
+    assert "SIMULATED" in res["recommendation"]
+    assert len(res["simulated_mde"]) == 2
+    json.dumps(to_jsonable(res), allow_nan=False)
 
 
 # --------------------------------------------------------------------------------------

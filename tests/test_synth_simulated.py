@@ -16,7 +16,9 @@ import pytest
 from matplotlib.figure import Figure
 
 from analysis import synth
+from analysis.seeds import SeedStreams
 from analysis.synth import plots
+from analysis.synth._fit import EstimatorSpec
 from analysis.synth.simulate import simulate_panel
 
 ESTIMATORS = [synth.synthetic_control, synth.synthetic_did, synth.panel_did]
@@ -130,6 +132,60 @@ def test_plots_return_figures(panel0):
     assert isinstance(plots.plot_weights(sdid, which="time"), Figure)
     with pytest.raises(ValueError, match="no time weights"):
         plots.plot_weights(res, which="time")
+
+
+def test_estimators_share_one_options_class(panel0):
+    results = [_fit(f, panel0, replications=10, seed=4) for f in ESTIMATORS]
+    for res, method in zip(
+        results, ["synthetic_control", "synthetic_did", "panel_did"], strict=True
+    ):
+        spec = res._spec
+        assert isinstance(spec, EstimatorSpec) and spec.method == res.method == method
+        assert (spec.replications, spec.seed, spec.level) == (10, 4, 0.95)
+        d = spec.to_dict()
+        assert d["method"] == method and d["backend"] == res.backend
+        assert {"replications", "seed", "level"} <= set(d["options"])
+        assert res.to_dict()["options"] == spec.options()
+    with pytest.raises(ValueError, match="replications"):
+        type(results[0]._spec)(replications=1)
+
+
+def test_default_fake_start():
+    assert synth.default_fake_start(range(2010, 2021)) == 2016
+    assert synth.default_fake_start((2017, 2018, 2019)) == 2019
+    assert synth.default_fake_start((2017, 2018, 2019, 2021, 2022)) == 2021
+    assert synth.default_fake_start((2019, 2020)) is None
+    assert synth.period_span([2012, 2010, 2011]) == "2010-2012"
+    assert synth.period_span([2010, 2012]) == "2010, 2012"
+
+
+def test_triangulate_three_estimators_placebos_and_streams(panel0):
+    kw = dict(outcome="y", unit="unit", time="time", treated_unit="treated", start=panel0.start)
+    tri = synth.triangulate(panel0.data, **kw, replications=20, seed=7)
+    t = tri.table().set_index("estimator")
+    assert list(t.index) == [label for _, label in synth.ESTIMATORS]
+    for key, label in synth.ESTIMATORS:
+        r = tri.results[key]
+        # point estimates are those of the estimators run on their own
+        alone = _fit(dict(zip(IDS, ESTIMATORS, strict=True))[key], panel0, replications=20)
+        assert r.att == pytest.approx(alone.att, abs=1e-10)
+        assert t.loc[label, "att"] == pytest.approx(EFFECT, abs=1.0)
+        # placebo draws come from the "placebo" stream of the run seed
+        assert r.seed == SeedStreams(7).seed_for("placebo")
+    assert (t["n_units"] == 31).all()
+    assert np.allclose(t["p_permutation"], t["rank"] / 31)
+    assert tri.fake_start == synth.default_fake_start(range(panel0.start - 15, panel0.start))
+    assert len(tri.placebo_in_time_table()) == 3
+    assert len(tri.placebo_table()) == 6
+    assert set(tri.leave_one_out_table()["estimator"]) == set(t.index)
+    assert tri.gap_by_year().shape[0] == 25
+    again = synth.triangulate(panel0.data, **kw, replications=20, seed=7)
+    assert again.table().equals(tri.table())
+    other = synth.triangulate(panel0.data, **kw, replications=20, seed=8)
+    assert np.allclose(other.table()["att"], t["att"])
+    d = tri.to_dict()
+    assert {"triangulation", "placebo_in_space", "leave_one_out", "gap_by_year"} <= set(d)
+    assert "ATT" in tri.summary()
 
 
 @pytest.mark.slow

@@ -1,8 +1,10 @@
-"""The territorial glue (analysis.reports.territorial) on the real Eurostat / ISTAT data.
+"""The territorial report (analysis.reports.territorial) on the real Eurostat / ISTAT data.
 
 Donor pools and exclusions are checked against the territorial facts they encode (which
 provinces are in the Mezzogiorno, which Sardinian provinces changed, which ELET regions are
-missing or flagged); the DiD estimate against a hand computation on the same panel.
+missing or flagged); the DiD estimate against a hand computation on the same panel; the page's
+words against the programme facts (config/programme.yaml).  The estimators themselves are
+tested in tests/test_synth_*.py, the territorial knowledge in tests/test_geography.py.
 """
 
 from __future__ import annotations
@@ -15,8 +17,10 @@ import pytest
 
 from analysis.data import geography, indicators
 from analysis.errors import DataValidationError
+from analysis.facts import programme_facts
 from analysis.pipeline.state import dumps
 from analysis.reports import territorial as T
+from analysis.seeds import SeedStreams
 
 SARDINIA_CHANGED = {"Cagliari", "Sassari", "Nuoro", "Oristano", "Sud Sardegna"}
 SARDINIA_ABOLISHED = {"Carbonia-Iglesias", "Medio Campidano", "Ogliastra", "Olbia-Tempio"}
@@ -47,7 +51,7 @@ def elet_panel() -> T.TerritorialPanel:
 
 
 @pytest.fixture(scope="module")
-def neet_tri(neet_panel) -> T.Triangulation:
+def neet_tri(neet_panel) -> T.TerritorialAnalysis:
     return T.triangulate(neet_panel, replications=50, seed=1)
 
 
@@ -251,13 +255,6 @@ def test_duplicated_unit_year_rows_are_rejected():
 
 
 # -- estimation ------------------------------------------------------------------------------------
-def test_default_fake_start():
-    assert T.default_fake_start(range(2010, 2021)) == 2016
-    assert T.default_fake_start((2017, 2018, 2019)) == 2019
-    assert T.default_fake_start((2017, 2018, 2019, 2021, 2022)) == 2021
-    assert T.default_fake_start((2019, 2020)) is None
-
-
 def test_triangulation_numbers_on_lecce_neet(neet_panel, neet_tri):
     t = neet_tri.table().set_index("estimator")
     assert list(t.index) == ["Synthetic control", "Synthetic DiD", "DiD (unit + year effects)"]
@@ -284,12 +281,19 @@ def test_triangulation_numbers_on_lecce_neet(neet_panel, neet_tri):
     assert (it["fake_post"] == "2016-2020").all()
     loo = neet_tri.leave_one_out_table().set_index("estimator")
     assert loo.loc["Synthetic control", "re_estimates"] == int((w > 1e-6).sum())
+    # placebo standard errors draw from the run's "placebo" stream, never from the seed itself
+    placebo_seed = SeedStreams(1).seed_for("placebo")
+    assert {r.seed for r in neet_tri.results.values()} == {placebo_seed}
 
 
 def test_conclusion_and_results_json(neet_tri):
     text = neet_tri.conclusion()
     assert "4 post-period year(s) available (2021-2024)" in text
     assert "not the programme's effect" in text and "780,000" in text
+    facts = programme_facts()
+    assert facts.courses.reach() in text  # programme reach from config/programme.yaml
+    assert f"about {facts.courses.pupils} pupils" in text
+    assert "residents aged 15-29" in text  # whom one point counts (analysis.data.geography)
     head = neet_tri.headline()
     assert set(head) == {"SC ATT (pp)", "SDID ATT (pp)", "DiD ATT (pp)", "SC permutation p"}
     payload = json.loads(dumps({"r": neet_tri.to_dict()}))
@@ -302,3 +306,48 @@ def test_figures_are_built(neet_tri):
     for f in (T.plot_paths, T.plot_gaps, T.plot_weights, T.plot_leave_one_out):
         fig = f(neet_tri)
         assert fig.axes and fig.axes[0].lines or fig.axes[0].patches
+
+
+def test_page_pieces_carry_captions(neet_tri):
+    tables = [
+        neet_tri.data_sheet_view(),
+        *neet_tri.exclusion_views(),
+        neet_tri.gap_by_year_view(),
+        neet_tri.weights_table_view(),
+        neet_tri.estimates_view(),
+        neet_tri.placebo_view(),
+        *neet_tri.in_time_views(),
+        neet_tri.leave_one_out_view(),
+    ]
+    for view in tables:
+        assert isinstance(view["df"], pd.DataFrame) and len(view["caption"]) > 20
+    # NEET by province: no flagged observation (a note instead of a table); nine Sardinian
+    # provinces excluded (a table)
+    views = neet_tri.exclusion_views()
+    assert len(views) == 2
+    assert "Candidate donors excluded (9)" in views[0]["caption"]
+    assert any("carries a flag" in t for t, _ in neet_tri.data_notes())
+    est = neet_tri.estimates_view()
+    assert "50 placebo draws from the random stream 'placebo' of seed 1" in est["caption"]
+    assert list(est["df"].columns[:3]) == ["estimator", "ATT", "SE (placebo)"]
+    for view in (neet_tri.paths_view(), neet_tri.gaps_view(), neet_tri.weights_view()):
+        assert view["fig"].axes and "Source:" in view["caption"]
+    assert len(neet_tri.conclusion_parts()) == 3
+    assert any("-N22" in t for t, _ in neet_tri.data_notes())
+
+
+def test_question_reads_the_programme_facts(neet_panel):
+    q = T.question(neet_panel)
+    assert programme_facts().reach_by_start()[2021] in q
+    assert "The pre-period includes" not in q  # 2021: nothing of the programme ran before
+    later = T.build_panel(
+        indicator="neet",
+        level="province",
+        treated_unit="Lecce",
+        start=2023,
+        donor_pool="south_provinces",
+        pre_years=2010,
+    )
+    q = T.question(later)
+    assert "The pre-period includes 2021-2022, when Pro Officine Mezzogiorno was already" in q
+    assert programme_facts().day_centre.reach() in q

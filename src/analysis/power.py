@@ -7,7 +7,10 @@ Three questions, one variance model:
 * :func:`sample_size`: how many units per arm are needed to detect a given effect?
 
 and a generic Monte Carlo version, :func:`simulate_power`, for designs (staggered adoption,
-few clusters, non-normal outcomes) that no closed form covers.
+few clusters, non-normal outcomes) that no closed form covers.  :func:`simulate_did_power`
+applies it to the evaluation's own estimator, the staggered DiD of Callaway & Sant'Anna
+(2021), on SIMULATED programme panels, next to the exact analytic standard error of that
+estimator (:func:`cs_simple_se`).
 
 Variance model
 --------------
@@ -71,6 +74,51 @@ arcsine sample size for **one group compared with a known rate** (``design="one_
 For two groups of equal size each arm needs twice that (334, 424, 882, 1,492 per arm),
 as ``statsmodels``' ``NormalIndPower`` also gives; see ``tests/test_power.py``.
 
+Simulated power of the staggered DiD (SIMULATED panels)
+-------------------------------------------------------
+:func:`calibrate_design` fixes a :class:`PanelDesign` (how programme panels are drawn from
+:func:`analysis.data.simulate.programme_panel`) from one large pilot panel without effects;
+:func:`draw_panel` draws one analysis sample with exactly ``n_treated`` participants and
+``n_control`` never-participants observed in every year and a true effect of ``effect_sd``
+outcome SDs in every post-participation year; :func:`did_estimate` runs
+:func:`analysis.did.staggered` (never-treated controls, doubly robust, simple aggregation) on it
+in SD units; :func:`simulate_did_power` repeats both ``n_sims`` times per effect through
+:func:`simulate_power` and returns a :class:`DiDPowerSimulation` (rejection rates with Monte
+Carlo standard errors, simulated and analytic MDEs).
+
+*Analytic SE of the Callaway-Sant'Anna simple aggregation* (:func:`cs_simple_se`).  Outcomes
+in SD units, equicorrelated over years (variance 1, correlation :math:`\rho` between any two
+years of a pupil; time-constant school effects cancel in differences).  For cohort :math:`g`
+(base year :math:`b_g = g-1`, post years :math:`P_g = \{t \ge g\}`) the simple aggregation
+with cohort-size weights :math:`w_g = n_g / \sum_h n_h |P_h|` per cell is
+
+.. math::
+
+    \hat\theta = \sum_g \frac{w_g}{n_g} \sum_{i \in g} c_g' Y_i
+        - \frac{1}{n_C} \sum_{i \in C} \Big(\sum_g w_g c_g\Big)' Y_i,
+    \qquad c_g = \sum_{t \in P_g} (e_t - e_{b_g}),
+
+so :math:`\operatorname{Var}(\hat\theta) = \sum_g w_g^2\, c_g'\Sigma c_g / n_g
++ d'\Sigma d / n_C` with :math:`d = \sum_g w_g c_g` and
+:math:`\Sigma = (1-\rho) I + \rho \mathbf{1}\mathbf{1}'`.  With one cohort and one post year
+this is the two-period DiD variance :math:`2(1-\rho)(1/n_T + 1/n_C)` of :func:`mde`
+(``design="did"``).  Weights are treated as known (their estimation adds nothing to the
+variance when the effect is the same in every cell).  The power against a true effect
+:math:`\delta` (SD units) is :math:`\Phi(\delta/\mathrm{SE} - z_{1-\alpha/2}) +
+\Phi(-\delta/\mathrm{SE} - z_{1-\alpha/2})`.
+
+Randomness
+----------
+:func:`simulate_power` takes a root ``seed`` (an integer or a
+:class:`numpy.random.SeedSequence`): simulation ``i`` of effect ``j`` draws from
+``root.spawn(n_effects)[j].spawn(n_sims)[i]``.  A run of the design report has one ``seed``
+split into named streams (:class:`analysis.seeds.SeedStreams`); :func:`design_seeds` gives
+design ``k`` of the run its pilot-panel root ``SeedStreams(seed).sequence("data").spawn(n)[k]``
+and its simulation root ``SeedStreams(seed).sequence("power").spawn(n)[k]``.  Inside a
+simulation, :func:`draw_panel` seeds the simulated panel from a child spawned off the
+simulation's own seed sequence (never from numbers drawn by the generator), so no two
+panels, designs or procedures share random numbers and no seed arithmetic is needed.
+
 References
 ----------
 Bloom, H. S. (1995). Minimum detectable effects. *Evaluation Review* 19(5), 547-556.
@@ -79,13 +127,18 @@ McKenzie, D. (2012). Beyond baseline and follow-up: the case for more T in exper
 Burlig, F., Preonas, L. & Woerman, M. (2020). Panel data and experimental design.
 *Journal of Development Economics* 144, 102458.
 Cohen, J. (1988). *Statistical Power Analysis for the Behavioral Sciences*, ch. 6.
+Callaway, B. & Sant'Anna, P. H. C. (2021). Difference-in-differences with multiple time periods.
+*Journal of Econometrics* 225(2), 200-230.
 """
 
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import partial
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
@@ -94,11 +147,11 @@ from scipy import optimize, stats
 from tqdm import tqdm
 
 from analysis.errors import fail
+from analysis.estimate import Estimate
+from analysis.seeds import SeedStreams
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
-
-    from analysis.estimate import Estimate
 
 Outcome = Literal["continuous", "binary"]
 Design = Literal["two_group", "did", "ancova", "one_sample"]
@@ -108,15 +161,26 @@ Dist = Literal["normal", "t"]
 _DESIGNS = ("two_group", "did", "ancova", "one_sample")
 
 __all__ = [
+    "DiDPowerSimulation",
     "MDEResult",
+    "PanelDesign",
     "PowerResult",
     "SampleSizeResult",
     "SimulatedPower",
+    "calibrate_design",
+    "cs_simple_se",
+    "design_seeds",
+    "did_estimate",
+    "draw_panel",
     "mde",
     "power",
     "sample_size",
+    "simulate_did_power",
     "simulate_power",
 ]
+
+#: What a root seed of a simulation may be: an integer or a numpy SeedSequence.
+Seed = int | np.random.SeedSequence
 
 
 # --------------------------------------------------------------------------------------
@@ -1003,14 +1067,15 @@ class SimulatedPower:
     alpha
         Level of the test: a simulation rejects when the estimate's ``p_value < alpha``.
     seed
-        Root seed; simulation ``i`` of effect ``j`` uses
-        ``SeedSequence(seed).spawn(n_effects)[j].spawn(n_sims)[i]``.
+        Root seed as recorded: the integer, or ``{"entropy": ..., "spawn_key": [...]}`` of a
+        :class:`numpy.random.SeedSequence` (e.g. a child of a run's ``"power"`` stream).
+        Simulation ``i`` of effect ``j`` uses ``root.spawn(n_effects)[j].spawn(n_sims)[i]``.
     estimates
         Per-simulation results: effect, sim, estimate, se, ci_low, ci_high, p_value, reject.
     """
 
     alpha: float
-    seed: int | None
+    seed: int | dict[str, Any] | None
     n_sims: int
     estimates: pd.DataFrame = field(repr=False)
 
@@ -1125,7 +1190,7 @@ def simulate_power(
     effects: Sequence[float],
     n_sims: int,
     alpha: float = 0.05,
-    seed: int | None,
+    seed: Seed | None,
     progress: bool = True,
 ) -> SimulatedPower:
     """Monte Carlo power of any estimator for any data-generating process.
@@ -1153,9 +1218,11 @@ def simulate_power(
     alpha
         Level of the test.
     seed
-        Root seed. Every simulation gets its own independent generator
-        (``np.random.SeedSequence(seed).spawn``), so results are reproducible and the first
-        ``k`` simulations of an effect do not change when ``n_sims`` grows.
+        Root seed: an integer or a :class:`numpy.random.SeedSequence` (e.g.
+        ``SeedStreams(seed).sequence("power")`` or a child of it).  Every simulation gets its
+        own independent generator (``root.spawn(n_effects)[j].spawn(n_sims)[i]``), so results
+        are reproducible and the first ``k`` simulations of an effect do not change when
+        ``n_sims`` grows.
     progress
         Show a text progress bar (tqdm) on stderr.
 
@@ -1175,7 +1242,7 @@ def simulate_power(
     _check(len(effects) > 0, src, "effects", "must contain at least one effect")
     _check(len(set(effects)) == len(effects), src, "effects", "must not repeat an effect")
     n_sims = int(n_sims)
-    children = np.random.SeedSequence(seed).spawn(len(effects))
+    children = _root(seed).spawn(len(effects))
     rows: list[dict[str, Any]] = []
     with tqdm(
         total=len(effects) * n_sims, disable=not progress, desc="simulate_power", leave=False
@@ -1198,5 +1265,643 @@ def simulate_power(
                 )
                 bar.update(1)
     return SimulatedPower(
-        alpha=float(alpha), seed=seed, n_sims=n_sims, estimates=pd.DataFrame(rows)
+        alpha=float(alpha), seed=_seed_record(seed), n_sims=n_sims, estimates=pd.DataFrame(rows)
     )
+
+
+def _root(seed: Seed | None) -> np.random.SeedSequence:
+    """The root :class:`~numpy.random.SeedSequence` of a simulation (a copy: spawning is stateful)."""
+    if isinstance(seed, np.random.SeedSequence):
+        return np.random.SeedSequence(seed.entropy, spawn_key=seed.spawn_key)
+    return np.random.SeedSequence(seed)
+
+
+def _seed_record(seed: Seed | None) -> int | dict[str, Any] | None:
+    """A JSON-serialisable record of a root seed (see :attr:`SimulatedPower.seed`)."""
+    if isinstance(seed, np.random.SeedSequence):
+        ent = seed.entropy
+        entropy = int(ent) if isinstance(ent, int | np.integer) else [int(e) for e in ent]
+        return {"entropy": entropy, "spawn_key": [int(k) for k in seed.spawn_key]}
+    return None if seed is None else int(seed)
+
+
+# --------------------------------------------------------------------------------------
+# Simulated power of the staggered DiD (SIMULATED programme panels)
+# --------------------------------------------------------------------------------------
+
+_SIM_SRC = "argument to analysis.power (simulated DiD power)"
+
+#: Outcomes observed for a pupil in every panel year by the simulator (INVALSI is tested in
+#: single grades; binary outcomes are not simulated here).
+SIM_OUTCOMES = ("grade_avg", "absence_rate")
+
+
+def design_seeds(
+    seed: int, n_designs: int
+) -> list[tuple[np.random.SeedSequence, np.random.SeedSequence]]:
+    """Pilot-panel and simulation seed sequences of the ``n_designs`` designs of one run.
+
+    Design ``k`` gets ``(SeedStreams(seed).sequence("data").spawn(n)[k],
+    SeedStreams(seed).sequence("power").spawn(n)[k])``: its pilot panel
+    (:func:`calibrate_design`) draws from the run's ``"data"`` stream and its power
+    simulation (:func:`simulate_did_power`) from the ``"power"`` stream.
+    """
+    if isinstance(n_designs, bool) or not isinstance(n_designs, int | np.integer) or n_designs < 1:
+        raise fail(_SIM_SRC, f"must be a positive integer, got {n_designs!r}", column="n_designs")
+    streams = SeedStreams(seed)
+    data = streams.sequence("data").spawn(int(n_designs))
+    sims = streams.sequence("power").spawn(int(n_designs))
+    return list(zip(data, sims, strict=True))
+
+
+def _int_seed(seed: Seed) -> int:
+    """An integer seed for :func:`~analysis.data.simulate.programme_panel` (which takes an int)."""
+    if isinstance(seed, np.random.SeedSequence):
+        return int(seed.generate_state(1, dtype=np.uint64)[0])
+    return int(seed)
+
+
+def cs_simple_se(
+    cohort_sizes: Mapping[int, float], *, n_control: float, years: Sequence[int], autocorr: float
+) -> float:
+    r"""Analytic SE (SD units) of the Callaway-Sant'Anna simple aggregation.
+
+    See the module docstring for the model.  Each cohort ``g`` must be a year of ``years``
+    whose previous year is also in ``years`` (the base period).  Written here because
+    ``diff_diff.PowerAnalysis`` covers the equicorrelated two-group panel of Burlig, Preonas &
+    Woerman (2020) (as :func:`mde` with ``design="did"`` does), not the cohort-weighted simple
+    aggregation of Callaway & Sant'Anna.
+
+    Parameters
+    ----------
+    cohort_sizes
+        ``{first treated year: number of treated units}`` (non-integer expected sizes allowed).
+    n_control
+        Never-treated units.
+    years
+        The panel years (consecutive).
+    autocorr
+        Correlation of a unit's outcome between any two years.
+
+    Returns
+    -------
+    float
+        :math:`\sqrt{\operatorname{Var}(\hat\theta)}` in SD units of the outcome.
+
+    Raises
+    ------
+    DataValidationError
+        ``autocorr`` outside ``[-1/(T-1), 1)``, a cohort without its base year in ``years``
+        or with a non-positive size, ``n_control`` not positive.
+    """
+    years = [int(y) for y in years]
+    pos = {y: i for i, y in enumerate(years)}
+    t = len(years)
+    if not -1.0 / max(t - 1, 1) <= autocorr < 1:
+        raise fail(_SIM_SRC, f"must lie in [-1/(T-1), 1), got {autocorr}", column="autocorr")
+    if not n_control > 0:
+        raise fail(_SIM_SRC, f"must be > 0, got {n_control!r}", column="n_control")
+    sigma = (1 - autocorr) * np.eye(t) + autocorr * np.ones((t, t))
+    cells = {}
+    for g, n in cohort_sizes.items():
+        g = int(g)
+        if g not in pos or g - 1 not in pos or n <= 0:
+            raise fail(
+                _SIM_SRC,
+                f"cohort {g} needs a base year {g - 1} in the panel and a positive size, got {n}",
+                column="cohort_sizes",
+            )
+        c = np.zeros(t)
+        post = [y for y in years if y >= g]
+        for y in post:
+            c[pos[y]] += 1.0
+        c[pos[g - 1]] -= len(post)
+        cells[g] = (float(n), c, len(post))
+    denom = sum(n * k for n, _, k in cells.values())
+    var = 0.0
+    d = np.zeros(t)
+    for n, c, _ in cells.values():
+        w = n / denom
+        var += w**2 * float(c @ sigma @ c) / n
+        d += w * c
+    var += float(d @ sigma @ d) / n_control
+    return math.sqrt(var)
+
+
+@dataclass(frozen=True)
+class PanelDesign:
+    """How simulated programme panels are drawn for one power simulation.
+
+    SIMULATED: panels come from :func:`analysis.data.simulate.programme_panel`.  Build it with
+    :func:`calibrate_design`, which measures ``outcome_sd``, ``autocorr`` and the share of
+    drawn pupils usable as treated or control units on a large pilot panel.
+
+    Attributes
+    ----------
+    label
+        Name of the group (e.g. ``"STEAM courses"``).
+    n_treated, n_control
+        Participants and never-participants in each simulated analysis sample; all observed
+        (with the outcome) in every panel year, as the Callaway-Sant'Anna estimator requires.
+    outcome
+        Simulated outcome (one of :data:`SIM_OUTCOMES`).
+    years, cohorts
+        Panel years and programme editions (first year of participation).
+    outcome_sd
+        SD of the outcome within a year among never-participants (natural units per SD).
+    autocorr
+        Correlation of a never-participant's outcome between two years (pilot estimate).
+    cohort_shares
+        Expected share of each edition among usable participants (read-only mapping).
+    n_pupils
+        Pupils drawn per panel (enough usable ones, with a margin).
+    share_treated, n_schools
+        Passed to :func:`~analysis.data.simulate.programme_panel`.
+    pilot_pupils
+        Pupils of the pilot panel the design was calibrated on.
+    """
+
+    label: str
+    n_treated: int
+    n_control: int
+    outcome: str
+    years: tuple[int, ...]
+    cohorts: tuple[int, ...]
+    outcome_sd: float
+    autocorr: float
+    cohort_shares: Mapping[int, float]
+    n_pupils: int
+    share_treated: float = 0.2
+    n_schools: int = 20
+    pilot_pupils: int | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "cohort_shares", MappingProxyType(dict(self.cohort_shares)))
+
+    def analytic_se(self) -> float:
+        """Analytic SE (SD units) of the DiD for this design (:func:`cs_simple_se`)."""
+        sizes = {g: s * self.n_treated for g, s in self.cohort_shares.items() if s > 0}
+        return cs_simple_se(
+            sizes, n_control=self.n_control, years=self.years, autocorr=self.autocorr
+        )
+
+    def analytic_power(self, effect_sd: float, *, alpha: float = 0.05) -> float:
+        """Normal-approximation power of the DiD against ``effect_sd`` (two-sided)."""
+        z = stats.norm.ppf(1 - alpha / 2)
+        ncp = abs(effect_sd) / self.analytic_se()
+        return float(stats.norm.sf(z - ncp) + stats.norm.cdf(-z - ncp))
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return a JSON-serialisable dict."""
+        return {
+            "label": self.label,
+            "n_treated": self.n_treated,
+            "n_control": self.n_control,
+            "outcome": self.outcome,
+            "years": list(self.years),
+            "cohorts": list(self.cohorts),
+            "outcome_sd": self.outcome_sd,
+            "autocorr": self.autocorr,
+            "cohort_shares": {str(k): v for k, v in self.cohort_shares.items()},
+            "n_pupils": self.n_pupils,
+            "share_treated": self.share_treated,
+            "n_schools": self.n_schools,
+            "pilot_pupils": self.pilot_pupils,
+            "analytic_se_sd": self.analytic_se(),
+        }
+
+
+def _usable(
+    df: pd.DataFrame,
+    *,
+    outcome: str,
+    n_years: int,
+    unit: str = "pupil_id",
+    time: str = "year",
+    cohort: str = "cohort",
+    cluster: str = "school_id",
+) -> pd.DataFrame:
+    """Units observed with the outcome in every panel year (the estimator's sample)."""
+    d = df.loc[df[outcome].notna(), [unit, cluster, time, cohort, outcome]]
+    counts = d.groupby(unit)[time].transform("nunique")
+    return d.loc[counts == n_years]
+
+
+def calibrate_design(
+    label: str,
+    *,
+    n_treated: int,
+    n_control: int,
+    seed: Seed,
+    outcome: str = "grade_avg",
+    years: Sequence[int] = (2022, 2023, 2024),
+    cohorts: Sequence[int] = (2023, 2024),
+    share_treated: float = 0.2,
+    n_schools: int = 20,
+    pilot_pupils: int = 20_000,
+    margin: float = 1.3,
+) -> PanelDesign:
+    """Fix the simulation design from one large pilot panel without effects (SIMULATED).
+
+    Measures, among pupils observed in every year: the within-year SD of the outcome and its
+    year-to-year correlation among never-participants, the share of drawn pupils that are
+    usable participants / never-participants, and the mix of editions among participants.
+    ``n_pupils`` is then ``margin`` times what is needed on average for ``n_treated``
+    participants and ``n_control`` never-participants.
+
+    Parameters
+    ----------
+    label
+        Name of the group.
+    n_treated, n_control
+        Participants and never-participants of each simulated analysis sample (>= 2 each).
+    seed
+        Root of the pilot panel: an integer or a :class:`numpy.random.SeedSequence` (in a
+        report run, the design's child of the ``"data"`` stream, :func:`design_seeds`).
+    outcome
+        One of :data:`SIM_OUTCOMES`.
+    years, cohorts
+        Panel years and programme editions.
+    share_treated, n_schools
+        Passed to :func:`~analysis.data.simulate.programme_panel`.
+    pilot_pupils
+        Pupils of the pilot panel.
+    margin
+        Safety factor on the pupils drawn per simulated panel.
+
+    Returns
+    -------
+    PanelDesign
+
+    Raises
+    ------
+    DataValidationError
+        An outcome not simulated in every year, fewer than 2 treated or control units, or a
+        pilot panel without usable participants or controls.
+    """
+    from analysis.data.simulate import programme_panel
+
+    if outcome not in SIM_OUTCOMES:
+        raise fail(
+            _SIM_SRC,
+            f"must be one of {SIM_OUTCOMES} (INVALSI is tested in single grades, "
+            "so no pupil has it in every year; binary outcomes are not simulated here)",
+            column="outcome",
+        )
+    if n_treated < 2 or n_control < 2:
+        raise fail(_SIM_SRC, "need at least 2 treated and 2 control units", column="n_treated")
+    years = tuple(int(y) for y in years)
+    cohorts = tuple(int(c) for c in cohorts)
+    sim = programme_panel(
+        seed=_int_seed(seed),
+        n_pupils=pilot_pupils,
+        n_schools=n_schools,
+        years=years,
+        cohorts=cohorts,
+        share_treated=share_treated,
+        effects={},
+    )
+    d = _usable(sim.data, outcome=outcome, n_years=len(years))
+    never = d[d["cohort"] == 0]
+    dev = never[outcome] - never.groupby("year")[outcome].transform("mean")
+    sd = float(dev.std(ddof=1))
+    wide = never.pivot(index="pupil_id", columns="year", values=outcome)
+    corr = wide.corr().to_numpy()
+    rho = float(corr[np.triu_indices_from(corr, k=1)].mean())
+    per_pupil = d.groupby("pupil_id")["cohort"].first()
+    f_t = float((per_pupil > 0).sum()) / pilot_pupils
+    f_c = float((per_pupil == 0).sum()) / pilot_pupils
+    if f_t <= 0 or f_c <= 0:
+        raise fail(
+            _SIM_SRC,
+            "the pilot panel has no usable participants or controls; check "
+            "years, cohorts and share_treated",
+            column="cohorts",
+        )
+    shares = per_pupil[per_pupil > 0].value_counts(normalize=True).sort_index()
+    n_pupils = int(math.ceil(margin * max(n_treated / f_t, n_control / f_c)))
+    return PanelDesign(
+        label=label,
+        n_treated=int(n_treated),
+        n_control=int(n_control),
+        outcome=outcome,
+        years=years,
+        cohorts=cohorts,
+        outcome_sd=sd,
+        autocorr=rho,
+        cohort_shares={int(k): float(v) for k, v in shares.items()},
+        n_pupils=max(n_pupils, n_schools),
+        share_treated=float(share_treated),
+        n_schools=int(n_schools),
+        pilot_pupils=int(pilot_pupils),
+    )
+
+
+def draw_panel(
+    design: PanelDesign, effect_sd: float, rng: np.random.Generator, *, max_tries: int = 4
+) -> pd.DataFrame:
+    """Draw one SIMULATED analysis sample with a true effect of ``effect_sd`` SD.
+
+    A programme panel is drawn (effect ``effect_sd × outcome_sd`` on ``design.outcome`` in
+    every post-participation year, no effect on other outcomes), restricted to pupils observed
+    with the outcome in every year, and ``n_treated`` participants and ``n_control``
+    never-participants are sampled from it without replacement.  If a draw has too few usable
+    pupils, a panel twice as large is drawn (at most ``max_tries`` times).
+
+    Randomness: the panel of try ``k`` is seeded from child ``k`` of ``max_tries`` children
+    spawned off ``rng``'s seed sequence (as :meth:`numpy.random.Generator.spawn` does); the
+    sampling of pupils draws from ``rng`` itself.  Both are fixed by ``rng``'s seed and
+    independent of each other, and no seed is drawn from the generator's own numbers.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``pupil_id, school_id, year, cohort, <outcome>``, balanced.
+    """
+    from analysis.data.simulate import programme_panel
+
+    seq = rng.bit_generator.seed_seq
+    if not isinstance(seq, np.random.SeedSequence):
+        raise fail(
+            _SIM_SRC,
+            "the generator must be built from a numpy SeedSequence (np.random.default_rng)",
+            column="rng",
+        )
+    panel_seeds = seq.spawn(max_tries)  # like Generator.spawn: new children on every call
+    n_pupils = design.n_pupils
+    for panel_seed in panel_seeds:
+        sim = programme_panel(
+            seed=_int_seed(panel_seed),
+            n_pupils=n_pupils,
+            n_schools=design.n_schools,
+            years=design.years,
+            cohorts=design.cohorts,
+            share_treated=design.share_treated,
+            effects={design.outcome: effect_sd * design.outcome_sd},
+        )
+        d = _usable(sim.data, outcome=design.outcome, n_years=len(design.years))
+        coh = d.groupby("pupil_id")["cohort"].first()
+        treated, never = coh.index[coh > 0], coh.index[coh == 0]
+        if len(treated) >= design.n_treated and len(never) >= design.n_control:
+            keep = np.concatenate(
+                [
+                    rng.choice(treated.to_numpy(), design.n_treated, replace=False),
+                    rng.choice(never.to_numpy(), design.n_control, replace=False),
+                ]
+            )
+            return d[d["pupil_id"].isin(keep)].reset_index(drop=True)
+        n_pupils *= 2
+    raise fail(
+        _SIM_SRC,
+        f"could not draw {design.n_treated} usable participants and "
+        f"{design.n_control} never-participants in {max_tries} tries (last panel: "
+        f"{n_pupils // 2} pupils)",
+        column="n_pupils",
+    )
+
+
+def did_estimate(
+    df: pd.DataFrame,
+    *,
+    outcome: str,
+    unit: str = "pupil_id",
+    time: str = "year",
+    cohort: str = "cohort",
+    cluster: str | None = None,
+    scale: float = 1.0,
+) -> Estimate:
+    r"""Callaway-Sant'Anna DiD (never-treated controls, simple aggregation) in SD units.
+
+    Runs :func:`analysis.did.staggered` (doubly robust, no covariates, unit-level analytic SEs
+    unless ``cluster``) on a unit × year panel and divides the overall ATT, its SE and CI by
+    ``scale`` (the outcome's SD), so that effects are in SD units:
+    :math:`\hat\theta / \sigma_Y` with :math:`\hat\theta = \sum_{g,t \ge g} w_{gt}
+    \widehat{ATT}(g, t)` (cohort-size weights).  The column names default to those of the
+    simulator (:func:`draw_panel`).
+
+    Raises
+    ------
+    DataValidationError
+        ``scale`` not positive; bad panels as :func:`analysis.did.staggered` raises them.
+    """
+    from analysis import did
+
+    if not (math.isfinite(scale) and scale > 0):
+        raise fail(_SIM_SRC, f"must be a positive number, got {scale!r}", column="scale")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        res = did.staggered(
+            df,
+            outcome=outcome,
+            unit=unit,
+            time=time,
+            cohort=cohort,
+            control="never",
+            cluster=cluster,
+        )
+        o = res.aggregate("simple").overall
+    return Estimate(
+        estimate=o.estimate / scale,
+        se=o.se / scale,
+        ci_low=o.ci_low / scale,
+        ci_high=o.ci_high / scale,
+        p_value=o.p_value,
+        n_obs=o.n_obs,
+        n_units=o.n_units,
+        n_clusters=o.n_clusters,
+        method=o.method + " (SD units)",
+        backend=o.backend,
+        level=o.level,
+    )
+
+
+def _crossing(effects: np.ndarray, powers: np.ndarray, target: float) -> float:
+    """Smallest effect at which the (linearly interpolated) power curve reaches ``target``."""
+    order = np.argsort(effects)
+    e, p = effects[order], powers[order]
+    for i in range(len(e)):
+        if p[i] >= target:
+            if i == 0:
+                return float(e[0])
+            return float(e[i - 1] + (target - p[i - 1]) * (e[i] - e[i - 1]) / (p[i] - p[i - 1]))
+    return math.nan
+
+
+@dataclass(frozen=True)
+class DiDPowerSimulation:
+    """Simulated power of the staggered DiD for one design. SIMULATED.
+
+    Attributes
+    ----------
+    design
+        The :class:`PanelDesign`.
+    sim
+        The :class:`SimulatedPower` (per-simulation estimates in SD units).
+    target
+        Target power (for :meth:`simulated_mde`).
+    """
+
+    design: PanelDesign
+    sim: SimulatedPower = field(repr=False)
+    target: float = 0.8
+
+    def tidy(self) -> pd.DataFrame:
+        """One row per true effect: simulated power ± MC SE next to the analytic power.
+
+        Columns: group, comparison, effect (SD), effect (natural units), n_sims, rejections,
+        power, mc_se, analytic_power, mean_se (mean estimated SE), analytic_se, bias,
+        coverage, n_invalid.
+        """
+        t = self.sim.tidy()
+        se = self.sim.estimates.groupby("effect", sort=False)["se"].mean()
+        d = self.design
+        t.insert(0, "group", d.label)
+        t.insert(1, "comparison", f"{d.n_treated} vs {d.n_control}")
+        t.insert(2, "effect (natural units)", t["effect"] * d.outcome_sd)
+        t["analytic_power"] = [d.analytic_power(e, alpha=self.sim.alpha) for e in t["effect"]]
+        t["mean_se"] = t["effect"].map(se).to_numpy()
+        t["analytic_se"] = d.analytic_se()
+        cols = [
+            "group",
+            "comparison",
+            "effect",
+            "effect (natural units)",
+            "n_sims",
+            "rejections",
+            "power",
+            "mc_se",
+            "analytic_power",
+            "mean_se",
+            "analytic_se",
+            "bias",
+            "coverage",
+            "n_invalid",
+        ]
+        return t[cols]
+
+    def simulated_mde(self) -> float:
+        """Effect (SD) at which the simulated power curve reaches the target (interpolated).
+
+        ``nan`` if no simulated effect reaches it.
+        """
+        t = self.sim.tidy()
+        return _crossing(t["effect"].to_numpy(float), t["power"].to_numpy(float), self.target)
+
+    def analytic_mde(self) -> float:
+        """Effect (SD) with analytic power equal to the target (normal approximation)."""
+        z = stats.norm.ppf(1 - self.sim.alpha / 2) + stats.norm.ppf(self.target)
+        return float(z * self.design.analytic_se())
+
+    def size(self) -> float:
+        """Rejection rate at a zero effect (``nan`` if 0 was not simulated)."""
+        t = self.sim.tidy()
+        row = t.loc[t["effect"] == 0, "power"]
+        return float(row.to_numpy()[0]) if len(row) else math.nan
+
+    def mde_row(self) -> dict[str, Any]:
+        """Simulated and analytic MDE and the size, as one table row."""
+        d = self.design
+        return {
+            "group": d.label,
+            "comparison": f"{d.n_treated} vs {d.n_control}",
+            "simulated MDE (SD)": self.simulated_mde(),
+            "analytic MDE (SD)": self.analytic_mde(),
+            "rejection rate at zero effect": self.size(),
+        }
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return a JSON-serialisable dict (design, per-effect table, MDEs)."""
+        return {
+            "simulated": True,
+            "design": self.design.to_dict(),
+            "alpha": self.sim.alpha,
+            "seed": self.sim.seed,
+            "n_sims": self.sim.n_sims,
+            "target": self.target,
+            "table": self.tidy().to_dict(orient="records"),
+            "simulated_mde_sd": self.simulated_mde(),
+            "analytic_mde_sd": self.analytic_mde(),
+        }
+
+    def summary(self) -> str:
+        """Return a few lines: design, power per effect, MDEs."""
+        d = self.design
+        lines = [
+            f"SIMULATED — {d.label}: {d.n_treated} vs {d.n_control}, outcome {d.outcome} "
+            f"(1 SD = {d.outcome_sd:.3g}), autocorr {d.autocorr:.2f}"
+        ]
+        for r in self.tidy().itertuples():
+            lines.append(
+                f"  {r.effect:.2f} SD: power {r.power:.2f} (MC SE {r.mc_se:.2f}), "
+                f"analytic {r.analytic_power:.2f}"
+            )
+        lines.append(
+            f"  MDE (power {self.target:g}): simulated {self.simulated_mde():.2f} SD, "
+            f"analytic {self.analytic_mde():.2f} SD"
+        )
+        return "\n".join(lines)
+
+    def __str__(self) -> str:
+        return self.summary()
+
+
+def simulate_did_power(
+    design: PanelDesign,
+    *,
+    effects: Sequence[float],
+    n_sims: int,
+    seed: Seed,
+    alpha: float = 0.05,
+    target: float = 0.8,
+    cluster: str | None = None,
+    progress: bool = True,
+) -> DiDPowerSimulation:
+    """Monte Carlo power of the staggered DiD on SIMULATED programme panels.
+
+    For each true effect (SD units) and each of ``n_sims`` simulations, draws a sample with
+    :func:`draw_panel` and estimates it with :func:`did_estimate`; rejection when
+    ``p < alpha``.  Reproducible from ``seed`` (an integer or a
+    :class:`numpy.random.SeedSequence`; in a report run, the design's child of the
+    ``"power"`` stream, :func:`design_seeds`), see :func:`simulate_power`.
+
+    Parameters
+    ----------
+    design
+        From :func:`calibrate_design`.
+    effects
+        True effects in SD units of the outcome.
+    n_sims
+        Simulations per effect.
+    seed
+        Root seed of the simulations.
+    alpha
+        Level of the test.
+    target
+        Target power of the MDEs.
+    cluster
+        Cluster column of the DiD standard errors (``None``: pupil level).
+    progress
+        Show a progress bar.
+
+    Returns
+    -------
+    DiDPowerSimulation
+    """
+    if not 0 < target < 1:
+        raise fail(_SIM_SRC, f"must lie in (0, 1), got {target}", column="target")
+    sim = simulate_power(
+        draw=partial(_draw_for, design),
+        estimate=partial(
+            did_estimate, outcome=design.outcome, scale=design.outcome_sd, cluster=cluster
+        ),
+        effects=effects,
+        n_sims=n_sims,
+        alpha=alpha,
+        seed=seed,
+        progress=progress,
+    )
+    return DiDPowerSimulation(design=design, sim=sim, target=target)
+
+
+def _draw_for(design: PanelDesign, effect: float, rng: np.random.Generator) -> pd.DataFrame:
+    return draw_panel(design, effect, rng)

@@ -1,7 +1,8 @@
-r"""Tables, figures and simulation glue for the design and power report (notebook 04).
+"""Tables, figures and words of the design and power report (notebook 04).
 
 The report answers one question for the two beneficiary groups of the evaluation (background
-note §0, §3.4-3.5): *which outcomes can this design detect, and at what effect size?*
+note §0, §3.4-3.5): *which outcomes can this design detect, and at what effect size?*  The
+group sizes are programme facts (``config/programme.yaml``, :func:`analysis.facts.programme_facts`).
 
 Analytic part (no data)
     :func:`comparisons` lists the treated-vs-control sample sizes considered;
@@ -13,52 +14,32 @@ Analytic part (no data)
     draw them; :func:`recommendation` turns them into plain words.
 
 Simulation part (SIMULATED pupil panels)
-    :func:`calibrate_design` fixes a :class:`PanelDesign` (how programme panels are drawn
-    from :func:`analysis.data.simulate.programme_panel`), :func:`draw_panel` draws one panel with
-    exactly ``n_treated`` participants and ``n_control`` never-participants observed in
-    every year, :func:`did_estimate` runs the staggered DiD (:func:`analysis.did.staggered`,
-    Callaway & Sant'Anna, simple aggregation) and :func:`simulate_did_power` repeats both
-    through :func:`analysis.power.simulate_power`. :func:`cs_simple_se` gives the analytic
-    standard error of that estimator under the simulator's variance model, so the simulated
-    rejection rates can be checked against a closed form.
+    The method is in :mod:`analysis.power` (:func:`~analysis.power.calibrate_design`,
+    :func:`~analysis.power.simulate_did_power`, the analytic standard error
+    :func:`~analysis.power.cs_simple_se`).  :func:`simulate_groups` runs it for the report's
+    groups on the run's random streams (pilot panels from ``"data"``, simulations from
+    ``"power"``: :func:`analysis.power.design_seeds`); :func:`design_table`,
+    :func:`simulated_mde_table` and :func:`simulated_power_figure` show the results.
 
-Analytic SE of the Callaway-Sant'Anna simple aggregation
---------------------------------------------------------
-Outcomes in SD units, equicorrelated over years (variance 1, correlation :math:`\rho` between
-any two years of a pupil; time-constant school effects cancel in differences). For cohort
-:math:`g` (base year :math:`b_g = g-1`, post years :math:`P_g = \{t \ge g\}`) the simple
-aggregation with cohort-size weights :math:`w_g = n_g / \sum_h n_h |P_h|` per cell is
-
-.. math::
-
-    \hat\theta = \sum_g \frac{w_g}{n_g} \sum_{i \in g} c_g' Y_i
-        - \frac{1}{n_C} \sum_{i \in C} \Big(\sum_g w_g c_g\Big)' Y_i,
-    \qquad c_g = \sum_{t \in P_g} (e_t - e_{b_g}),
-
-so :math:`\operatorname{Var}(\hat\theta) = \sum_g w_g^2\, c_g'\Sigma c_g / n_g
-+ d'\Sigma d / n_C` with :math:`d = \sum_g w_g c_g` and
-:math:`\Sigma = (1-\rho) I + \rho \mathbf{1}\mathbf{1}'`. With one cohort and one post year
-this is the two-period DiD variance :math:`2(1-\rho)(1/n_T + 1/n_C)` of
-:func:`analysis.power.mde` (``design="did"``). Weights are treated as known (their estimation
-adds nothing to the variance when the effect is the same in every cell).
+The page
+    :class:`DesignAnalysis` builds every table once from the notebook's parameters; its
+    ``*_view`` methods return the arguments of ``display.show_table`` / ``show_figure``
+    (``{"df" | "fig": ..., "caption": ..., ...}``), with the captions written here.
 """
 
 from __future__ import annotations
 
 import math
-import warnings
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from functools import partial
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from analysis import power as P
 from analysis.errors import fail
-from analysis.estimate import Estimate
+from analysis.facts import programme_facts
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -67,27 +48,31 @@ __all__ = [
     "NOTE_BINARY",
     "NOTE_CONTINUOUS",
     "NOTE_SAMPLE_SIZES",
-    "DiDPowerSimulation",
-    "PanelDesign",
+    "Comparison",
+    "DesignAnalysis",
     "binary_mde_figure",
     "binary_mde_table",
-    "calibrate_design",
     "comparisons",
     "continuous_mde_table",
-    "cs_simple_se",
     "design_mde_table",
+    "design_table",
     "detectability_table",
-    "did_estimate",
-    "draw_panel",
+    "main_comparisons",
     "note_reproduction",
     "power_curve_figure",
     "recommendation",
+    "reproduction_summary",
     "sample_size_table",
-    "simulate_did_power",
+    "simulate_groups",
+    "simulated_mde_table",
     "simulated_power_figure",
 ]
 
 _SRC = "argument to analysis.reports.design"
+
+#: The two beneficiary groups (background note §0).
+COURSES = "STEAM courses"
+VOLARE = "Volare Alto"
 
 # --------------------------------------------------------------------------------------
 # The background note's §3.5 (alpha 0.05 two-sided, power 0.80), as published
@@ -138,9 +123,9 @@ NOTE_SAMPLE_SIZES: tuple[tuple[float, float, int], ...] = (
 
 def comparisons(
     *,
-    n_courses_treated: int = 180,
+    n_courses_treated: int | None = None,
     course_control_ratios: Sequence[float] = (1, 2, 4),
-    n_volare_alto: int = 41,
+    n_volare_alto: int | None = None,
     volare_control_ratios: Sequence[float] = (1, 3),
 ) -> pd.DataFrame:
     """Treated-vs-control comparisons considered for the two beneficiary groups.
@@ -148,11 +133,12 @@ def comparisons(
     Parameters
     ----------
     n_courses_treated
-        Participants of the STEAM courses (9 courses × 20 = 180, background note §0).
+        Participants of the STEAM courses; default the programme fact (courses × pupils per
+        course, ``config/programme.yaml``).
     course_control_ratios
-        Comparison pupils per participant for the courses (1, 2, 4 → 180, 360, 720).
+        Comparison pupils per participant for the courses.
     n_volare_alto
-        Youths of the Volare Alto day centre (41, §0).
+        Youths of the Volare Alto day centre; default the programme fact.
     volare_control_ratios
         Comparison youths per Volare Alto participant.
 
@@ -162,13 +148,20 @@ def comparisons(
         ``group, comparison, n_treated, n_control, control_ratio``; controls rounded to the
         nearest unit.
     """
+    facts = programme_facts()
+    if n_courses_treated is None:
+        n_courses_treated = facts.courses.pupils
+    if n_volare_alto is None:
+        n_volare_alto = facts.day_centre.youths
     rows = []
     for group, n_t, ratios in (
-        ("STEAM courses", n_courses_treated, course_control_ratios),
-        ("Volare Alto", n_volare_alto, volare_control_ratios),
+        (COURSES, n_courses_treated, course_control_ratios),
+        (VOLARE, n_volare_alto, volare_control_ratios),
     ):
         if not (isinstance(n_t, int | np.integer) and n_t >= 2):
             raise fail(_SRC, f"must be an integer >= 2, got {n_t!r}", column=group)
+        if len(ratios) == 0:
+            raise fail(_SRC, "needs at least one control ratio", column=group)
         for r in ratios:
             if not (r > 0 and math.isfinite(r)):
                 raise fail(_SRC, f"control ratios must be > 0, got {r!r}", column=group)
@@ -183,6 +176,38 @@ def comparisons(
                 }
             )
     return pd.DataFrame(rows)
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """One treated-vs-control comparison (a row of :func:`comparisons`)."""
+
+    group: str
+    comparison: str
+    n_treated: int
+    n_control: int
+    control_ratio: float
+
+
+def main_comparisons(comps: pd.DataFrame) -> dict[str, Comparison]:
+    """The comparison with the most controls per participant, for each group.
+
+    Returns
+    -------
+    dict
+        ``{group: Comparison}`` in the order of ``comps`` (STEAM courses, Volare Alto).
+    """
+    out = {}
+    for group, g in comps.groupby("group", sort=False):
+        r = g.loc[g["control_ratio"].idxmax()]
+        out[str(group)] = Comparison(
+            group=str(group),
+            comparison=str(r["comparison"]),
+            n_treated=int(r["n_treated"]),
+            n_control=int(r["n_control"]),
+            control_ratio=float(r["control_ratio"]),
+        )
+    return out
 
 
 def continuous_mde_table(
@@ -433,6 +458,9 @@ class _OutcomeSpec:
     role: str
 
 
+_GRADE_OUTCOME = "Grade average (1–10)"
+
+
 def _outcome_specs(r2: float) -> tuple[_OutcomeSpec, ...]:
     campbell = 100 * (0.03 - _odds_ratio_rate(0.03, 1.72))
     return (
@@ -447,7 +475,7 @@ def _outcome_specs(r2: float) -> tuple[_OutcomeSpec, ...]:
             "primary",
         ),
         _OutcomeSpec(
-            "Grade average (1–10)",
+            _GRADE_OUTCOME,
             "continuous",
             None,
             True,
@@ -575,7 +603,7 @@ def power_curve_figure(
                 ).power
                 for e in grid
             ]
-            style = "-" if c.group == "STEAM courses" else "--"
+            style = "-" if c.group == COURSES else "--"
             ax.plot(grid, pw, style, label=f"{c.group}: {c.comparison}")
         ax.axhline(power, color="grey", linestyle="--", linewidth=1)
         for x, lab in ((0.10, "median education RCT"), (0.26, "TOP")):
@@ -614,7 +642,7 @@ def binary_mde_figure(
             ).value
             for p in rates
         ]
-        style = "-" if c.group == "STEAM courses" else "--"
+        style = "-" if c.group == COURSES else "--"
         ax.plot(100 * rates, m, style, label=f"{c.group}: {c.comparison}")
     ax.plot(
         100 * rates,
@@ -637,468 +665,100 @@ def binary_mde_figure(
 
 
 # --------------------------------------------------------------------------------------
-# Simulation-based power of the staggered DiD (SIMULATED panels)
+# Simulation-based power of the staggered DiD (SIMULATED panels): glue, tables, figure
 # --------------------------------------------------------------------------------------
 
 
-def cs_simple_se(
-    cohort_sizes: Mapping[int, float], *, n_control: float, years: Sequence[int], autocorr: float
-) -> float:
-    """Analytic SE (SD units) of the Callaway-Sant'Anna simple aggregation.
+def simulate_groups(
+    main: Mapping[str, Comparison],
+    *,
+    cohorts: Mapping[str, Sequence[int]],
+    seed: int,
+    effects: Sequence[float],
+    n_sims: int,
+    outcome: str = "grade_avg",
+    years: Sequence[int] = (2022, 2023, 2024),
+    alpha: float = 0.05,
+    power: float = 0.8,
+) -> list[P.DiDPowerSimulation]:
+    """Simulated power of the staggered DiD for each group's main comparison (SIMULATED).
 
-    See the module docstring for the formula. Each cohort ``g`` must be a year of ``years``
-    whose previous year is also in ``years`` (the base period). Written here because
-    ``diff_diff.PowerAnalysis`` covers the equicorrelated two-group panel of Burlig, Preonas &
-    Woerman (2020) (as :func:`analysis.power.mde` with ``design="did"`` does), not the
-    cohort-weighted simple aggregation of Callaway & Sant'Anna.
+    For group ``k`` (in the order of ``main``), the design is calibrated on a pilot panel from
+    the run's ``"data"`` stream and the power simulated from its ``"power"`` stream
+    (:func:`analysis.power.design_seeds`), with :func:`analysis.power.calibrate_design` and
+    :func:`analysis.power.simulate_did_power`.
 
     Parameters
     ----------
-    cohort_sizes
-        ``{first treated year: number of treated units}`` (non-integer expected sizes allowed).
-    n_control
-        Never-treated units.
-    years
-        The panel years (consecutive).
-    autocorr
-        Correlation of a unit's outcome between any two years.
+    main
+        :func:`main_comparisons`.
+    cohorts
+        Programme editions (first year of participation) of each group.
+    seed
+        The run's seed.
+    effects, n_sims, outcome, years, alpha, power
+        True effects (SD), simulations per effect, simulated outcome, panel years, level of
+        the test and target power.
     """
-    years = [int(y) for y in years]
-    pos = {y: i for i, y in enumerate(years)}
-    t = len(years)
-    if not -1.0 / max(t - 1, 1) <= autocorr < 1:
-        raise fail(_SRC, f"must lie in [-1/(T-1), 1), got {autocorr}", column="autocorr")
-    sigma = (1 - autocorr) * np.eye(t) + autocorr * np.ones((t, t))
-    cells = {}
-    for g, n in cohort_sizes.items():
-        g = int(g)
-        if g not in pos or g - 1 not in pos or n <= 0:
-            raise fail(
-                _SRC,
-                f"cohort {g} needs a base year {g - 1} in the panel and a positive size, got {n}",
-                column="cohort_sizes",
-            )
-        c = np.zeros(t)
-        post = [y for y in years if y >= g]
-        for y in post:
-            c[pos[y]] += 1.0
-        c[pos[g - 1]] -= len(post)
-        cells[g] = (float(n), c, len(post))
-    denom = sum(n * k for n, _, k in cells.values())
-    var = 0.0
-    d = np.zeros(t)
-    for n, c, _ in cells.values():
-        w = n / denom
-        var += w**2 * float(c @ sigma @ c) / n
-        d += w * c
-    var += float(d @ sigma @ d) / n_control
-    return math.sqrt(var)
-
-
-@dataclass(frozen=True)
-class PanelDesign:
-    """How simulated programme panels are drawn for one power simulation.
-
-    SIMULATED: panels come from :func:`analysis.data.simulate.programme_panel`. Build it with
-    :func:`calibrate_design`, which measures ``outcome_sd``, ``autocorr`` and the share of
-    drawn pupils usable as treated or control units on a large pilot panel.
-
-    Attributes
-    ----------
-    label
-        Name of the group (e.g. ``"STEAM courses"``).
-    n_treated, n_control
-        Participants and never-participants in each simulated analysis sample; all observed
-        (with the outcome) in every panel year, as the Callaway-Sant'Anna estimator requires.
-    outcome
-        Simulated outcome (``grade_avg`` or ``absence_rate``).
-    years, cohorts
-        Panel years and programme editions (first year of participation).
-    outcome_sd
-        SD of the outcome within a year among never-participants (natural units per SD).
-    autocorr
-        Correlation of a never-participant's outcome between two years (pilot estimate).
-    cohort_shares
-        Expected share of each edition among usable participants.
-    n_pupils
-        Pupils drawn per panel (enough usable ones, with a margin).
-    share_treated, n_schools
-        Passed to :func:`~analysis.data.simulate.programme_panel`.
-    """
-
-    label: str
-    n_treated: int
-    n_control: int
-    outcome: str
-    years: tuple[int, ...]
-    cohorts: tuple[int, ...]
-    outcome_sd: float
-    autocorr: float
-    cohort_shares: Mapping[int, float]
-    n_pupils: int
-    share_treated: float = 0.2
-    n_schools: int = 20
-
-    def analytic_se(self) -> float:
-        """Analytic SE (SD units) of the DiD for this design (:func:`cs_simple_se`)."""
-        sizes = {g: s * self.n_treated for g, s in self.cohort_shares.items() if s > 0}
-        return cs_simple_se(
-            sizes, n_control=self.n_control, years=self.years, autocorr=self.autocorr
-        )
-
-    def analytic_power(self, effect_sd: float, *, alpha: float = 0.05) -> float:
-        """Normal-approximation power of the DiD against ``effect_sd`` (two-sided)."""
-        z = stats.norm.ppf(1 - alpha / 2)
-        ncp = abs(effect_sd) / self.analytic_se()
-        return float(stats.norm.sf(z - ncp) + stats.norm.cdf(-z - ncp))
-
-    def to_dict(self) -> dict[str, Any]:
-        """Return a JSON-serialisable dict."""
-        return {
-            "label": self.label,
-            "n_treated": self.n_treated,
-            "n_control": self.n_control,
-            "outcome": self.outcome,
-            "years": list(self.years),
-            "cohorts": list(self.cohorts),
-            "outcome_sd": self.outcome_sd,
-            "autocorr": self.autocorr,
-            "cohort_shares": {str(k): v for k, v in self.cohort_shares.items()},
-            "n_pupils": self.n_pupils,
-            "share_treated": self.share_treated,
-            "n_schools": self.n_schools,
-            "analytic_se_sd": self.analytic_se(),
-        }
-
-
-_SIM_OUTCOMES = ("grade_avg", "absence_rate")
-
-
-def _usable(df: pd.DataFrame, outcome: str, n_years: int) -> pd.DataFrame:
-    """Pupils observed with the outcome in every panel year (the estimator's sample)."""
-    d = df.loc[df[outcome].notna(), ["pupil_id", "school_id", "year", "cohort", outcome]]
-    counts = d.groupby("pupil_id")["year"].transform("nunique")
-    return d.loc[counts == n_years]
-
-
-def calibrate_design(
-    label: str,
-    *,
-    n_treated: int,
-    n_control: int,
-    seed: int,
-    outcome: str = "grade_avg",
-    years: Sequence[int] = (2022, 2023, 2024),
-    cohorts: Sequence[int] = (2023, 2024),
-    share_treated: float = 0.2,
-    n_schools: int = 20,
-    pilot_pupils: int = 20_000,
-    margin: float = 1.3,
-) -> PanelDesign:
-    """Fix the simulation design from one large pilot panel without effects (SIMULATED).
-
-    Measures, among pupils observed in every year: the within-year SD of the outcome and its
-    year-to-year correlation among never-participants, the share of drawn pupils that are
-    usable participants / never-participants, and the mix of editions among participants.
-    ``n_pupils`` is then ``margin`` times what is needed on average for ``n_treated``
-    participants and ``n_control`` never-participants.
-    """
-    from analysis.data.simulate import programme_panel
-
-    if outcome not in _SIM_OUTCOMES:
-        raise fail(
-            _SRC,
-            f"must be one of {_SIM_OUTCOMES} (INVALSI is tested in single grades, "
-            "so no pupil has it in every year; binary outcomes are not simulated here)",
-            column="outcome",
-        )
-    if n_treated < 2 or n_control < 2:
-        raise fail(_SRC, "need at least 2 treated and 2 control units", column="n_treated")
-    years = tuple(int(y) for y in years)
-    cohorts = tuple(int(c) for c in cohorts)
-    sim = programme_panel(
-        seed=seed,
-        n_pupils=pilot_pupils,
-        n_schools=n_schools,
-        years=years,
-        cohorts=cohorts,
-        share_treated=share_treated,
-        effects={},
-    )
-    d = _usable(sim.data, outcome, len(years))
-    never = d[d["cohort"] == 0]
-    dev = never[outcome] - never.groupby("year")[outcome].transform("mean")
-    sd = float(dev.std(ddof=1))
-    wide = never.pivot(index="pupil_id", columns="year", values=outcome)
-    corr = wide.corr().to_numpy()
-    rho = float(corr[np.triu_indices_from(corr, k=1)].mean())
-    per_pupil = d.groupby("pupil_id")["cohort"].first()
-    f_t = float((per_pupil > 0).sum()) / pilot_pupils
-    f_c = float((per_pupil == 0).sum()) / pilot_pupils
-    if f_t <= 0 or f_c <= 0:
-        raise fail(
-            _SRC,
-            "the pilot panel has no usable participants or controls; check "
-            "years, cohorts and share_treated",
-            column="cohorts",
-        )
-    shares = per_pupil[per_pupil > 0].value_counts(normalize=True).sort_index()
-    n_pupils = int(math.ceil(margin * max(n_treated / f_t, n_control / f_c)))
-    return PanelDesign(
-        label=label,
-        n_treated=int(n_treated),
-        n_control=int(n_control),
-        outcome=outcome,
-        years=years,
-        cohorts=cohorts,
-        outcome_sd=sd,
-        autocorr=rho,
-        cohort_shares={int(k): float(v) for k, v in shares.items()},
-        n_pupils=max(n_pupils, n_schools),
-        share_treated=float(share_treated),
-        n_schools=int(n_schools),
-    )
-
-
-def draw_panel(
-    design: PanelDesign, effect_sd: float, rng: np.random.Generator, *, max_tries: int = 4
-) -> pd.DataFrame:
-    """Draw one SIMULATED analysis sample with a true effect of ``effect_sd`` SD.
-
-    A programme panel is drawn (effect ``effect_sd × outcome_sd`` on ``design.outcome`` in
-    every post-participation year, no effect on other outcomes), restricted to pupils observed
-    with the outcome in every year, and ``n_treated`` participants and ``n_control``
-    never-participants are sampled from it without replacement. If a draw has too few usable
-    pupils, a panel twice as large is drawn (at most ``max_tries`` times).
-
-    Returns
-    -------
-    pandas.DataFrame
-        ``pupil_id, school_id, year, cohort, <outcome>``, balanced.
-    """
-    from analysis.data.simulate import programme_panel
-
-    n_pupils = design.n_pupils
-    for _ in range(max_tries):
-        sim = programme_panel(
-            seed=int(rng.integers(2**63 - 1)),
-            n_pupils=n_pupils,
-            n_schools=design.n_schools,
-            years=design.years,
-            cohorts=design.cohorts,
-            share_treated=design.share_treated,
-            effects={design.outcome: effect_sd * design.outcome_sd},
-        )
-        d = _usable(sim.data, design.outcome, len(design.years))
-        coh = d.groupby("pupil_id")["cohort"].first()
-        treated, never = coh.index[coh > 0], coh.index[coh == 0]
-        if len(treated) >= design.n_treated and len(never) >= design.n_control:
-            keep = np.concatenate(
-                [
-                    rng.choice(treated.to_numpy(), design.n_treated, replace=False),
-                    rng.choice(never.to_numpy(), design.n_control, replace=False),
-                ]
-            )
-            return d[d["pupil_id"].isin(keep)].reset_index(drop=True)
-        n_pupils *= 2
-    raise fail(
-        _SRC,
-        f"could not draw {design.n_treated} usable participants and "
-        f"{design.n_control} never-participants in {max_tries} tries (last panel: "
-        f"{n_pupils // 2} pupils)",
-        column="n_pupils",
-    )
-
-
-def did_estimate(
-    df: pd.DataFrame, *, outcome: str, scale: float = 1.0, cluster: str | None = None
-) -> Estimate:
-    """Callaway-Sant'Anna DiD (never-treated controls, simple aggregation) in SD units.
-
-    Runs :func:`analysis.did.staggered` (doubly robust, no covariates, pupil-level
-    analytic SEs unless ``cluster``) on a pupil × year panel and divides the overall ATT, its
-    SE and CI by ``scale`` (the outcome's SD), so that effects are in SD units.
-    """
-    from analysis import did
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        res = did.staggered(
-            df,
+    missing = [g for g in main if g not in cohorts]
+    if missing:
+        raise fail(_SRC, f"no editions (cohorts) given for {missing}", column="cohorts")
+    sims = []
+    for (group, c), (pilot, draws) in zip(
+        main.items(), P.design_seeds(seed, len(main)), strict=True
+    ):
+        design = P.calibrate_design(
+            group,
+            n_treated=c.n_treated,
+            n_control=c.n_control,
+            seed=pilot,
             outcome=outcome,
-            unit="pupil_id",
-            time="year",
-            cohort="cohort",
-            control="never",
-            cluster=cluster,
+            years=years,
+            cohorts=cohorts[group],
         )
-        o = res.aggregate("simple").overall
-    return Estimate(
-        estimate=o.estimate / scale,
-        se=o.se / scale,
-        ci_low=o.ci_low / scale,
-        ci_high=o.ci_high / scale,
-        p_value=o.p_value,
-        n_obs=o.n_obs,
-        n_units=o.n_units,
-        n_clusters=o.n_clusters,
-        method=o.method + " (SD units)",
-        backend=o.backend,
-        level=o.level,
-    )
-
-
-def _crossing(effects: np.ndarray, powers: np.ndarray, target: float) -> float:
-    """Smallest effect at which the (linearly interpolated) power curve reaches ``target``."""
-    order = np.argsort(effects)
-    e, p = effects[order], powers[order]
-    for i in range(len(e)):
-        if p[i] >= target:
-            if i == 0:
-                return float(e[0])
-            return float(e[i - 1] + (target - p[i - 1]) * (e[i] - e[i - 1]) / (p[i] - p[i - 1]))
-    return math.nan
-
-
-@dataclass(frozen=True)
-class DiDPowerSimulation:
-    """Simulated power of the staggered DiD for one design. SIMULATED.
-
-    Attributes
-    ----------
-    design
-        The :class:`PanelDesign`.
-    sim
-        The :class:`analysis.power.SimulatedPower` (per-simulation estimates in SD units).
-    target
-        Target power (for :meth:`simulated_mde`).
-    """
-
-    design: PanelDesign
-    sim: P.SimulatedPower = field(repr=False)
-    target: float = 0.8
-
-    def tidy(self) -> pd.DataFrame:
-        """One row per true effect: simulated power ± MC SE next to the analytic power.
-
-        Columns: group, comparison, effect (SD), effect (natural units), n_sims, rejections, power,
-        mc_se, analytic_power, mean_se (mean estimated SE), analytic_se, bias, coverage,
-        n_invalid.
-        """
-        t = self.sim.tidy()
-        se = self.sim.estimates.groupby("effect", sort=False)["se"].mean()
-        d = self.design
-        t.insert(0, "group", d.label)
-        t.insert(1, "comparison", f"{d.n_treated} vs {d.n_control}")
-        t.insert(2, "effect (natural units)", t["effect"] * d.outcome_sd)
-        t["analytic_power"] = [d.analytic_power(e, alpha=self.sim.alpha) for e in t["effect"]]
-        t["mean_se"] = t["effect"].map(se).to_numpy()
-        t["analytic_se"] = d.analytic_se()
-        cols = [
-            "group",
-            "comparison",
-            "effect",
-            "effect (natural units)",
-            "n_sims",
-            "rejections",
-            "power",
-            "mc_se",
-            "analytic_power",
-            "mean_se",
-            "analytic_se",
-            "bias",
-            "coverage",
-            "n_invalid",
-        ]
-        return t[cols]
-
-    def simulated_mde(self) -> float:
-        """Effect (SD) at which the simulated power curve reaches the target (interpolated).
-
-        ``nan`` if no simulated effect reaches it.
-        """
-        t = self.sim.tidy()
-        return _crossing(t["effect"].to_numpy(float), t["power"].to_numpy(float), self.target)
-
-    def analytic_mde(self) -> float:
-        """Effect (SD) with analytic power equal to the target (normal approximation)."""
-        z = stats.norm.ppf(1 - self.sim.alpha / 2) + stats.norm.ppf(self.target)
-        return float(z * self.design.analytic_se())
-
-    def size(self) -> float:
-        """Rejection rate at a zero effect (``nan`` if 0 was not simulated)."""
-        t = self.sim.tidy()
-        row = t[t["effect"] == 0]
-        return float(row["power"].iloc[0]) if len(row) else math.nan
-
-    def to_dict(self) -> dict[str, Any]:
-        """Return a JSON-serialisable dict (design, per-effect table, MDEs)."""
-        return {
-            "simulated": True,
-            "design": self.design.to_dict(),
-            "alpha": self.sim.alpha,
-            "seed": self.sim.seed,
-            "n_sims": self.sim.n_sims,
-            "target": self.target,
-            "table": self.tidy().to_dict(orient="records"),
-            "simulated_mde_sd": self.simulated_mde(),
-            "analytic_mde_sd": self.analytic_mde(),
-        }
-
-    def summary(self) -> str:
-        """Return a few lines: design, power per effect, MDEs."""
-        d = self.design
-        lines = [
-            f"SIMULATED — {d.label}: {d.n_treated} vs {d.n_control}, outcome {d.outcome} "
-            f"(1 SD = {d.outcome_sd:.3g}), autocorr {d.autocorr:.2f}"
-        ]
-        for r in self.tidy().itertuples():
-            lines.append(
-                f"  {r.effect:.2f} SD: power {r.power:.2f} (MC SE {r.mc_se:.2f}), "
-                f"analytic {r.analytic_power:.2f}"
+        sims.append(
+            P.simulate_did_power(
+                design,
+                effects=effects,
+                n_sims=n_sims,
+                seed=draws,
+                alpha=alpha,
+                target=power,
+                progress=False,
             )
-        lines.append(
-            f"  MDE (power {self.target:g}): simulated {self.simulated_mde():.2f} SD, "
-            f"analytic {self.analytic_mde():.2f} SD"
         )
-        return "\n".join(lines)
-
-    def __str__(self) -> str:
-        return self.summary()
+    return sims
 
 
-def simulate_did_power(
-    design: PanelDesign,
-    *,
-    effects: Sequence[float],
-    n_sims: int,
-    seed: int,
-    alpha: float = 0.05,
-    target: float = 0.8,
-    cluster: str | None = None,
-    progress: bool = True,
-) -> DiDPowerSimulation:
-    """Monte Carlo power of the staggered DiD on SIMULATED programme panels.
-
-    For each true effect (SD units) and each of ``n_sims`` simulations, draws a sample with
-    :func:`draw_panel` and estimates it with :func:`did_estimate`; rejection when
-    ``p < alpha``. Reproducible from ``seed`` (see :func:`analysis.power.simulate_power`).
-    """
-    sim = P.simulate_power(
-        draw=lambda e, rng: draw_panel(design, e, rng),
-        estimate=partial(
-            did_estimate, outcome=design.outcome, scale=design.outcome_sd, cluster=cluster
-        ),
-        effects=effects,
-        n_sims=n_sims,
-        alpha=alpha,
-        seed=seed,
-        progress=progress,
+def design_table(simulations: Sequence[P.DiDPowerSimulation]) -> pd.DataFrame:
+    """The simulated designs: sizes, outcome, years, editions, outcome SD and correlation."""
+    return pd.DataFrame(
+        [
+            {
+                "group": d.label,
+                "participants": d.n_treated,
+                "controls": d.n_control,
+                "outcome": d.outcome,
+                "years": ", ".join(map(str, d.years)),
+                "editions (first year)": ", ".join(map(str, d.cohorts)),
+                "1 SD in outcome units": d.outcome_sd,
+                "year-to-year correlation": d.autocorr,
+                "analytic SE (SD)": d.analytic_se(),
+                "pupils drawn per panel": d.n_pupils,
+            }
+            for d in (s.design for s in simulations)
+        ]
     )
-    return DiDPowerSimulation(design=design, sim=sim, target=target)
 
 
-def simulated_power_figure(results: Sequence[DiDPowerSimulation], *, target: float = 0.8) -> Figure:
+def simulated_mde_table(simulations: Sequence[P.DiDPowerSimulation]) -> pd.DataFrame:
+    """Simulated against analytic MDE, and the rejection rate at a zero effect, per design."""
+    return pd.DataFrame([s.mde_row() for s in simulations])
+
+
+def simulated_power_figure(
+    results: Sequence[P.DiDPowerSimulation], *, target: float = 0.8
+) -> Figure:
     """Simulated power (points, ±1.96 MC SE) and analytic power (lines) per design."""
     import matplotlib.pyplot as plt
 
@@ -1159,7 +819,7 @@ def recommendation(
     *,
     detect: pd.DataFrame,
     sample_sizes: pd.DataFrame,
-    simulations: Sequence[DiDPowerSimulation] = (),
+    simulations: Sequence[P.DiDPowerSimulation] = (),
     alpha: float = 0.05,
     power: float = 0.8,
 ) -> str:
@@ -1172,7 +832,7 @@ def recommendation(
     sample_sizes
         :func:`sample_size_table` (its first row is read as the 21.1 % → 13 % case).
     simulations
-        :func:`simulate_did_power` results (SIMULATED), quoted if given.
+        :func:`analysis.power.simulate_did_power` results (SIMULATED), quoted if given.
     alpha, power
         The test's level and the target power used for the tables.
     """
@@ -1246,3 +906,418 @@ def recommendation(
         "evidence that the programme had no effect."
     )
     return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------------------
+# The page: every table once, with its caption
+# --------------------------------------------------------------------------------------
+
+#: How the simulated outcomes read in captions: (name, natural units).
+_SIM_OUTCOME_WORDS = {
+    "grade_avg": ("the average grade", "grade points"),
+    "absence_rate": ("the absence rate", "share of school hours"),
+}
+
+
+def reproduction_summary(repro: pd.DataFrame) -> pd.DataFrame:
+    """Condense :func:`note_reproduction` to one row per table of the note.
+
+    Columns ``table, numbers, within_tolerance, max_abs_difference, tolerance``.
+    """
+    return (
+        repro.assign(abs_diff=repro["difference"].abs())
+        .groupby("table", sort=False)
+        .agg(
+            numbers=("ok", "size"),
+            within_tolerance=("ok", "sum"),
+            max_abs_difference=("abs_diff", "max"),
+            tolerance=("tolerance", "first"),
+        )
+        .reset_index()
+    )
+
+
+@dataclass(frozen=True, eq=False)
+class DesignAnalysis:
+    """The design report's numbers, built once from the notebook's parameters.
+
+    Build it with :meth:`build`.  The ``*_view`` methods return the keyword arguments of
+    ``display.show_table`` (``df, caption, digits``), ``display.show_figure`` (``fig,
+    caption``) or ``display.note`` (``text, kind``).
+
+    Attributes
+    ----------
+    comps, main
+        :func:`comparisons` and :func:`main_comparisons`.
+    repro, cont, des, binary, sizes, detect
+        :func:`note_reproduction`, :func:`continuous_mde_table`, :func:`design_mde_table`,
+        :func:`binary_mde_table`, :func:`sample_size_table`, :func:`detectability_table`.
+    sims
+        :func:`simulate_groups` (SIMULATED), one per group.
+    alpha, power, r2, cluster_size, icc, autocorr_values, seed, n_sims, sim_outcome
+        The parameters the tables were computed with.
+    """
+
+    comps: pd.DataFrame
+    main: Mapping[str, Comparison]
+    repro: pd.DataFrame
+    cont: pd.DataFrame
+    des: pd.DataFrame
+    binary: pd.DataFrame
+    sizes: pd.DataFrame
+    detect: pd.DataFrame
+    sims: tuple[P.DiDPowerSimulation, ...]
+    alpha: float
+    power: float
+    r2: float
+    cluster_size: float
+    icc: float
+    autocorr_values: tuple[float, ...]
+    seed: int
+    n_sims: int
+    sim_outcome: str
+
+    @classmethod
+    def build(
+        cls,
+        *,
+        seed: int,
+        n_sims: int,
+        effects: Sequence[float],
+        alpha: float = 0.05,
+        power: float = 0.8,
+        course_control_ratios: Sequence[float] = (1, 2, 4),
+        volare_control_ratios: Sequence[float] = (1, 3),
+        r2: float = 0.5,
+        cluster_size: float = 20,
+        icc: float = 0.10,
+        autocorr_values: Sequence[float] = (0.5, 0.7),
+        base_rates: Sequence[float] = (0.03, 0.05, 0.10, 0.13, 0.20),
+        sim_outcome: str = "grade_avg",
+        sim_years: Sequence[int] = (2022, 2023, 2024),
+        course_cohorts: Sequence[int] = (2023, 2024),
+        volare_cohorts: Sequence[int] = (2023,),
+    ) -> DesignAnalysis:
+        """Compute every table of the report (the simulation takes a few minutes).
+
+        Parameters
+        ----------
+        seed
+            The run's seed (the simulation's pilot panels use its ``"data"`` stream, the
+            power simulations its ``"power"`` stream).
+        n_sims, effects
+            Simulations per true effect and the true effects (SD) of the simulation.
+        alpha, power
+            Level of the two-sided test and target power.
+        course_control_ratios, volare_control_ratios
+            Controls per participant considered for each group; the group sizes are
+            programme facts (``config/programme.yaml``).
+        r2, cluster_size, icc
+            Covariate R², course size and intra-course correlation of the MDE variants.
+        autocorr_values
+            Year-to-year correlations of the DiD / ANCOVA designs.
+        base_rates
+            Base rates of the binary-outcome table.
+        sim_outcome, sim_years, course_cohorts, volare_cohorts
+            Simulated outcome, panel years and programme editions of the two groups.
+        """
+        comps = comparisons(
+            course_control_ratios=course_control_ratios,
+            volare_control_ratios=volare_control_ratios,
+        )
+        main = main_comparisons(comps)
+        course, volare = main[COURSES], main[VOLARE]
+        sims = simulate_groups(
+            main,
+            cohorts={COURSES: course_cohorts, VOLARE: volare_cohorts},
+            seed=seed,
+            effects=effects,
+            n_sims=n_sims,
+            outcome=sim_outcome,
+            years=sim_years,
+            alpha=alpha,
+            power=power,
+        )
+        return cls(
+            comps=comps,
+            main=main,
+            repro=note_reproduction(),
+            cont=continuous_mde_table(
+                comps, alpha=alpha, power=power, r2=r2, cluster_size=cluster_size, icc=icc
+            ),
+            des=design_mde_table(comps, autocorr_values=autocorr_values, alpha=alpha, power=power),
+            binary=binary_mde_table(comps, base_rates=base_rates, alpha=alpha, power=power),
+            sizes=sample_size_table(alpha=alpha, power=power, control_ratio=course.control_ratio),
+            detect=detectability_table(
+                n_treated=course.n_treated,
+                n_control=course.n_control,
+                n_volare=volare.n_treated,
+                n_volare_control=volare.n_control,
+                alpha=alpha,
+                power=power,
+                r2=r2,
+                cluster_size=cluster_size,
+                icc=icc,
+            ),
+            sims=tuple(sims),
+            alpha=float(alpha),
+            power=float(power),
+            r2=float(r2),
+            cluster_size=float(cluster_size),
+            icc=float(icc),
+            autocorr_values=tuple(float(r) for r in autocorr_values),
+            seed=int(seed),
+            n_sims=int(n_sims),
+            sim_outcome=sim_outcome,
+        )
+
+    # -- words --------------------------------------------------------------------------------
+    @property
+    def _test(self) -> str:
+        return f"two-sided α = {self.alpha:g}, power {self.power:.0%}"
+
+    def groups_text(self) -> str:
+        """Who the two beneficiary groups are (markdown), from the programme facts."""
+        f = programme_facts()
+        c, d = f.courses, f.day_centre
+        return (
+            f"**The two groups.** {c.name}: **{c.pupils} pupils** of {c.courses} STEAM courses "
+            f"({c.courses} × {c.pupils_per_course} pupils, {c.first_year}–{c.last_year}). "
+            f"{d.name}: **{d.youths} youths** aged {d.age_min}–{d.age_max} of the Volare Alto "
+            "day centre. Source: config/programme.yaml (background note §0)."
+        )
+
+    def recommendation(self) -> str:
+        """The closing recommendation (markdown), see :func:`recommendation`."""
+        return recommendation(
+            detect=self.detect,
+            sample_sizes=self.sizes,
+            simulations=self.sims,
+            alpha=self.alpha,
+            power=self.power,
+        )
+
+    # -- section 0-1: comparisons and the note's tables ---------------------------------------
+    def comparisons_view(self) -> dict[str, Any]:
+        """The comparisons considered (table)."""
+        f = programme_facts()
+        return {
+            "df": self.comps,
+            "caption": "Comparisons considered: participants (treated) against comparison pupils "
+            "drawn from the same schools (controls), for several numbers of controls per "
+            f"participant. Sizes: programme facts ({f.courses.courses} courses × "
+            f"{f.courses.pupils_per_course} pupils; {f.day_centre.youths} Volare Alto youths; "
+            "config/programme.yaml, background note §0).",
+            "digits": 0,
+        }
+
+    def reproduction_view(self) -> dict[str, Any]:
+        """How many numbers of the note's §3.5 are reproduced (table)."""
+        return {
+            "df": reproduction_summary(self.repro),
+            "caption": "Background note §3.5 against this code: how many published numbers are "
+            "reproduced within the tolerance (continuous MDE in SD, binary MDE in percentage "
+            "points, required sample in pupils; the note rounds to 0.01 SD, 0.1 pp and whole "
+            "pupils). Source: evaluation_background.md §3.5; analysis.power.",
+            "digits": 3,
+        }
+
+    def reproduction_note(self) -> dict[str, str]:
+        """Whether every number of the note is reproduced (note)."""
+        r = self.repro
+        if r["ok"].all():
+            return {
+                "text": f"All {len(r)} numbers of the note's §3.5 are reproduced within rounding.",
+                "kind": "info",
+            }
+        bad = ", ".join(
+            f"{x.table} {x.row} {x.column}: note {x.note}, computed {x.computed:.3f}"
+            for x in r[~r["ok"]].itertuples()
+        )
+        return {"text": f"Some numbers of §3.5 are not reproduced: {bad}", "kind": "warning"}
+
+    # -- sections 2-4: analytic MDEs and sample sizes ------------------------------------------
+    def continuous_view(self) -> dict[str, Any]:
+        """MDE of a continuous outcome, four variants (table)."""
+        return {
+            "df": self.cont,
+            "caption": f"Minimum detectable effect (SD units) of a continuous outcome, "
+            f"{self._test}, normal approximation. Covariates: R² = {self.r2:g}; clustering: "
+            f"courses of m = {self.cluster_size:g} pupils, ICC = {self.icc:g}. Analytic (no "
+            "data). Method: background note §3.5; analysis.power.mde.",
+        }
+
+    def design_view(self) -> dict[str, Any]:
+        """MDE of the post-period comparison, DiD and ANCOVA (table)."""
+        rhos = ", ".join(f"{r:g}" for r in self.autocorr_values)
+        return {
+            "df": self.des,
+            "caption": "MDE (SD units) by design with one pre- and one post-programme year, for "
+            f"year-to-year correlations ρ of the outcome of {rhos} (assumptions: no register "
+            f"data on ρ yet). {self._test[0].upper()}{self._test[1:]}. Analytic. Method: "
+            "McKenzie (2012); analysis.power.mde(design=...).",
+        }
+
+    def power_curve_view(self) -> dict[str, Any]:
+        """Analytic power curves (figure)."""
+        return {
+            "fig": power_curve_figure(self.comps, alpha=self.alpha, power=self.power, r2=self.r2),
+            "caption": "Analytic power against the true effect in SD units, for each "
+            "comparison, without covariates (left) and with covariates explaining "
+            f"R² = {self.r2:g} of the outcome variance (right). Dashed horizontal line: target "
+            f"power {self.power:.0%}. Dotted lines: median education RCT effect (0.10 SD, "
+            "Kraft 2020) and the TOP tutoring RCT (0.26 SD, background note §3.2). Analytic, "
+            "no data.",
+        }
+
+    def binary_view(self) -> dict[str, Any]:
+        """MDE of a binary outcome by base rate (table)."""
+        return {
+            "df": self.binary,
+            "caption": "Minimum detectable effect (percentage points) of a binary outcome by "
+            f"base rate and comparison, {self._test}, variance p₀(1−p₀) in both groups (the "
+            "note's formula), no covariates, no clustering. Last column: comparisons in which "
+            "the MDE is at least the base rate. Analytic. Method: background note §3.5; "
+            "analysis.power.mde.",
+            "digits": 1,
+        }
+
+    def binary_figure_view(self) -> dict[str, Any]:
+        """MDE of a binary outcome against its base rate (figure)."""
+        return {
+            "fig": binary_mde_figure(self.comps, alpha=self.alpha, power=self.power),
+            "caption": "MDE of a binary outcome (percentage points) against its base rate, for "
+            f"each comparison ({self._test}). In the shaded area above the black line the MDE "
+            "exceeds the base rate, so a fall of that size is impossible. Annual dropout "
+            "(≈ 3 %, MIM) lies there for every comparison. Analytic, no data.",
+        }
+
+    def sample_size_view(self) -> dict[str, Any]:
+        """Units needed to detect a fall in a rate (table)."""
+        k = self.main[COURSES].control_ratio
+        return {
+            "df": self.sizes,
+            "caption": f"Pupils needed to detect a fall in a rate with power {self.power:.0%} "
+            f"at two-sided α = {self.alpha:g} (arcsine approximation, Cohen's h). 'One group "
+            "vs known rate' reproduces the note's 'per arm' figures. 'Two groups 1:1' is the "
+            "number per arm when participants are compared with an equal-sized comparison "
+            f"group. The last two columns give participants and controls with {k:g} controls "
+            "per participant. Analytic. Source of the changes: background note §3.5.",
+            "digits": 3,
+        }
+
+    def sample_size_note(self) -> dict[str, str]:
+        """The first change in words: one group against a benchmark vs two groups (note)."""
+        s = self.sizes.iloc[0]
+        two = int(s["two groups 1:1 (per arm)"])
+        return {
+            "text": f"For {s['change']}: {int(s['one group vs known rate'])} pupils if one group "
+            f"is compared with a fixed benchmark rate (the note's figure), but {two} per arm "
+            f"({2 * two} in total) when two groups are compared. The STEAM courses have "
+            f"{self.main[COURSES].n_treated} participants and Volare Alto has "
+            f"{self.main[VOLARE].n_treated}.",
+            "kind": "info",
+        }
+
+    # -- section 5: the simulated power of the estimator ----------------------------------------
+    def simulation_design_view(self) -> dict[str, Any]:
+        """The simulated designs (table)."""
+        pilot = self.sims[0].design.pilot_pupils if self.sims else None
+        return {
+            "df": design_table(self.sims),
+            "caption": "SIMULATED design of the power simulation. The outcome SD and its "
+            f"year-to-year correlation are measured on a pilot panel of {pilot:,} simulated "
+            "pupils without effects (never-participants observed in every year). Years are "
+            "school years (2023 = 2023/24). Pilot panels from the random stream 'data', "
+            f"simulations from the stream 'power' of seed {self.seed}.",
+            "digits": 3,
+        }
+
+    def simulated_power_view(self) -> dict[str, Any]:
+        """Simulated power per true effect, next to the analytic power (table)."""
+        _, units = _SIM_OUTCOME_WORDS.get(self.sim_outcome, (self.sim_outcome, "its own units"))
+        table = pd.concat([s.tidy() for s in self.sims], ignore_index=True)
+        return {
+            "df": table.drop(columns=["n_sims"]),
+            "caption": "SIMULATED power of the staggered DiD (Callaway–Sant'Anna, never-treated "
+            f"controls, simple aggregation) on simulated pupil panels, {self.n_sims} draws per "
+            f"true effect, seed {self.seed} (stream 'power'). effect: true effect in SD of the "
+            f"{self.sim_outcome} outcome (natural units: {units}). power: share of draws with "
+            f"p < {self.alpha:g}, with its Monte Carlo standard error mc_se. analytic_power and "
+            "analytic_se: closed form for this estimator. mean_se: mean estimated standard "
+            "error. coverage: share of 95 % CIs containing the true effect; n_invalid: draws "
+            "where the estimator failed. SIMULATED — NOT PROGRAMME RESULTS.",
+            "digits": 3,
+        }
+
+    def simulated_power_figure_view(self) -> dict[str, Any]:
+        """Simulated against analytic power (figure)."""
+        name, _ = _SIM_OUTCOME_WORDS.get(self.sim_outcome, (self.sim_outcome, ""))
+        return {
+            "fig": simulated_power_figure(self.sims, target=self.power),
+            "caption": "SIMULATED — rejection rate of the staggered DiD against the true effect "
+            f"(SD of {name}), with ±1.96 Monte Carlo standard errors ({self.n_sims} draws per "
+            "point), and the analytic power of the same estimator (dashed). Dotted line: "
+            f"α = {self.alpha:g}; dashed grey line: target power {self.power:.0%}. Simulated "
+            "pupil panels (analysis.data.simulate.programme_panel); not programme results.",
+        }
+
+    def simulated_mde_view(self) -> dict[str, Any]:
+        """Simulated and analytic MDE, and the size, per design (table)."""
+        return {
+            "df": simulated_mde_table(self.sims),
+            "caption": "SIMULATED: effect at which the simulated power curve reaches "
+            f"{self.power:.0%} (linear interpolation between simulated effects; empty if not "
+            "reached), against the analytic MDE of the same estimator, and the rejection rate "
+            f"when the true effect is zero (should be close to α = {self.alpha:g}, within "
+            "Monte Carlo error).",
+            "digits": 3,
+        }
+
+    # -- section 6: detectability ---------------------------------------------------------------
+    def detectability_view(self) -> dict[str, Any]:
+        """MDE per outcome next to a literature benchmark (table)."""
+        return {
+            "df": self.detect,
+            "caption": "Minimum detectable effect per outcome (SD units for continuous outcomes "
+            f"with covariates R² = {self.r2:g}; percentage points for binary outcomes at the "
+            f"base rate shown), {self._test}. Clustered: courses of {self.cluster_size:g} "
+            f"pupils, ICC {self.icc:g}. Benchmarks: effects reported for comparable programmes "
+            "(background note §3.2), in the same units; 'benchmark ≥ MDE courses' compares "
+            "them with the unclustered MDE. Analytic.",
+        }
+
+    # -- the run's numbers ----------------------------------------------------------------------
+    def _grade_mde(self, column: str) -> float:
+        row = self.detect[self.detect["outcome"] == _GRADE_OUTCOME]
+        return float(row[column].to_numpy()[0])
+
+    def headline(self) -> dict[str, Any]:
+        """The few numbers of the reports index."""
+        course, volare = self.main[COURSES], self.main[VOLARE]
+        two = int(self.sizes.iloc[0]["two groups 1:1 (per arm)"])
+        return {
+            f"MDE courses {course.comparison}, R² {self.r2:g} (SD)": self._grade_mde(
+                f"MDE courses ({course.comparison})"
+            ),
+            f"MDE Volare Alto {volare.comparison}, R² {self.r2:g} (SD)": self._grade_mde(
+                f"MDE Volare Alto ({volare.comparison})"
+            ),
+            f"pupils per arm for {self.sizes.iloc[0]['change']} (two groups)": two,
+            "SIMULATED DiD MDE, courses (SD)": self.sims[0].simulated_mde(),
+        }
+
+    def results(self) -> dict[str, Any]:
+        """Everything a replicator should compare (the results JSON)."""
+        return {
+            "comparisons": self.comps,
+            "note_reproduction": self.repro,
+            "continuous_mde": self.cont,
+            "design_mde": self.des,
+            "binary_mde": self.binary,
+            "sample_sizes": self.sizes,
+            "detectability": self.detect,
+            "simulated_power": {s.design.label: s for s in self.sims},
+            "simulated_mde": simulated_mde_table(self.sims),
+            "recommendation": self.recommendation(),
+        }

@@ -1,16 +1,16 @@
-r"""Territorial counterfactual for one province or region: panel, three estimators, report pieces.
+r"""Territorial counterfactual for one province or region: the panel, and the page's pieces.
 
-The glue behind notebook ``02_territorial_counterfactual``.  It answers a *context* question:
-how did an official indicator evolve in the programme's territory (Lecce, Puglia) against the
-path that comparable provinces or regions predict?  It is not the programme's causal effect
-(the programme reaches a few hundred young people; a provincial rate moves by thousands).
-
-Two steps:
+The report module of notebook ``02_territorial``.  It answers a *context* question: how did an
+official indicator evolve in the programme's territory (Lecce, Puglia) against the path that
+comparable provinces or regions predict?  It is not the programme's causal effect (the
+programme reaches a few hundred young people; a provincial rate moves by thousands).
 
 :func:`build_panel`
     Turns a parameter set (indicator, level, treated unit, start, donor pool, sex, first
     pre-period year) into a balanced estimation panel from the real data
-    (:func:`analysis.data.indicators.series`), recording **every** exclusion with its reason:
+    (:func:`analysis.data.indicators.series`), recording **every** exclusion with its reason.
+    The territorial knowledge it applies (donor pools, aggregates, boundary changes, abolished
+    provinces, known gaps) is in :mod:`analysis.data.geography`:
 
     * units of another territorial level (regions, macro-areas, Italy, EU27 at province level;
       macro-areas, Italy, EU27 at region level) are never donors; the aggregates that contain
@@ -25,13 +25,16 @@ Two steps:
       ``exclude_unreliable`` (the default);
     * years in which the treated unit has no value (e.g. INVALSI 2020), for every unit.
 
-:func:`triangulate`
-    Runs :func:`analysis.synth.synthetic_control` (outcome-only, ADH 2010),
-    :func:`analysis.synth.synthetic_did` (Arkhangelsky et al. 2021) and
-    :func:`analysis.synth.panel_did` (unit and time fixed effects) on that panel, with the
-    in-space placebo test, an in-time placebo at the middle of the pre-period and
-    leave-one-out re-estimates, and returns a :class:`Triangulation` with the report's tables,
-    figures and plain-words conclusion.
+    The panel stays here, next to the page, rather than in ``analysis.data``: it is the
+    glue between the data layer and this one page (no estimation), and most of what
+    :class:`TerritorialPanel` offers are the page's data tables and words (data sheet, breaks
+    and splices, flags, exclusions in plain words).
+
+:func:`triangulate` / :func:`analyse`
+    Run :func:`analysis.synth.triangulate` (synthetic control, synthetic DiD and DiD with the
+    in-space and in-time placebos and leave-one-out; placebo standard errors from the run's
+    ``"placebo"`` random stream) on that panel, and return a :class:`TerritorialAnalysis`:
+    the page's tables, figures, captions and plain-words conclusion.
 
 Estimand
 --------
@@ -44,36 +47,37 @@ For the treated unit :math:`1` and post-period years :math:`t \ge` ``start``,
 the average gap between the observed indicator and its counterfactual (percentage points for
 rates).  Identification: no anticipation before ``start``, donors unaffected by the programme,
 and a counterfactual that reproduces the pre-period path (checked by the pre-period RMSPE and
-the placebo tests).  Inference with one treated unit is by placebos: the placebo standard error
-(Arkhangelsky et al. 2021, Algorithm 4) and the permutation p-value (ADH 2010).
+the placebo tests).  Inference with one treated unit is by placebos (see
+:mod:`analysis.synth.triangulation`).
 """
 
 from __future__ import annotations
 
 import difflib
 import math
-import warnings
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
-from scipy import stats
 
 from analysis import synth
 from analysis._util import to_jsonable
 from analysis.data import geography, indicators, panels
+from analysis.data.geography import DONOR_POOLS, LEVELS, REGION_FIXES
 from analysis.data.indicators import Indicator
 from analysis.errors import DataValidationError, Violation, fail
+from analysis.facts import programme_facts
 from analysis.synth import plots as synth_plots
+from analysis.synth.triangulation import ESTIMATORS
+from analysis.synth.triangulation import period_span as year_span
 
 #: Source named in the errors about the parameters.
 PARAMS = "territorial parameters"
 
-LEVELS = ("province", "region")
 SEXES = {"T": "both sexes", "F": "women", "M": "men"}
 
 #: Columns of the long series the panel is built from (see ``indicators.series``).
@@ -89,135 +93,6 @@ SERIES_COLUMNS = (
     "unreliable",
 )
 EXCLUDED_COLUMNS = ("unit", "year", "rule", "reason")
-
-
-@dataclass(frozen=True)
-class DonorPool:
-    """A named donor pool: territorial level and area."""
-
-    name: str
-    level: str
-    area: str  # "mezzogiorno" or "italy"
-    description: str
-
-
-DONOR_POOLS: dict[str, DonorPool] = {
-    p.name: p
-    for p in [
-        DonorPool(
-            "south_provinces",
-            "province",
-            "mezzogiorno",
-            "provinces of the Mezzogiorno (Abruzzo, Molise, Campania, Puglia, Basilicata, "
-            "Calabria, Sicilia, Sardegna)",
-        ),
-        DonorPool("all_provinces", "province", "italy", "all Italian provinces"),
-        DonorPool(
-            "south_regions",
-            "region",
-            "mezzogiorno",
-            "regions of the Mezzogiorno (Abruzzo, Molise, Campania, Puglia, Basilicata, "
-            "Calabria, Sicilia, Sardegna)",
-        ),
-        DonorPool(
-            "all_regions",
-            "region",
-            "italy",
-            "all Italian regions (NUTS 2), with the autonomous provinces of Bolzano and "
-            "Trento where the source lists them separately",
-        ),
-    ]
-}
-
-#: Aggregates that the sources list next to their own parts: never both as donors.
-AGGREGATES: dict[str, tuple[str, ...]] = {
-    "Trentino-Alto Adige/Südtirol": (
-        "Provincia Autonoma di Bolzano/Bozen",
-        "Provincia Autonoma di Trento",
-        "Bolzano/Bozen",
-        "Trento",
-    ),
-}
-
-#: Region labels missing in the processed BES panel (reported as a data note when applied).
-REGION_FIXES = {"Trento": "Trentino-Alto Adige/Südtirol"}
-
-
-@dataclass(frozen=True)
-class BoundaryChange:
-    """Provinces whose territory is the current one only from ``first_year``."""
-
-    units: tuple[str, ...]
-    first_year: int
-    note: str
-
-
-BOUNDARY_CHANGES = (
-    BoundaryChange(
-        ("Barletta-Andria-Trani", "Bari", "Foggia"),
-        2010,
-        "Barletta-Andria-Trani was carved out of Bari and Foggia (operational 2009-2010; "
-        "first BES value 2010): earlier values of Bari and Foggia may refer to the old "
-        "territories",
-    ),
-    BoundaryChange(
-        ("Fermo", "Ascoli Piceno"),
-        2010,
-        "Fermo was carved out of Ascoli Piceno (operational 2009-2010; first BES value 2010)",
-    ),
-    BoundaryChange(
-        ("Monza e della Brianza", "Milano"),
-        2010,
-        "Monza e della Brianza was carved out of Milano (operational 2009-2010; first "
-        "BES value 2010)",
-    ),
-    BoundaryChange(
-        ("Cagliari", "Sassari", "Nuoro", "Oristano", "Sud Sardegna"),
-        2017,
-        "Sardinia's provinces were redrawn in 2016 (Sud Sardegna created, first BES "
-        "value 2017): earlier values refer to other territories",
-    ),
-)
-
-#: Provinces abolished during the period (their series stop): never donors.
-ABOLISHED = {
-    u: "province abolished in Sardinia's 2016 reform (series ends in 2017)"
-    for u in ("Carbonia-Iglesias", "Medio Campidano", "Ogliastra", "Olbia-Tempio")
-}
-
-#: Why a year has no value, where known: (indicator key prefix, year) -> reason.
-KNOWN_GAPS = {("invalsi", 2020): "INVALSI tests were not held in 2020 (COVID-19 school closures)"}
-
-#: What the programme reached, by start year (evaluation background note, section 0).
-PROGRAMME_REACH = {
-    2021: "Pro Officine Mezzogiorno (Fondazione CON IL SUD, 2021-2024) reaches about 180 "
-    "pupils and 120 parents (9 courses)",
-    2023: "the Officine Mezzogiorno FIS experimentation (from March 2023) reached 41 young "
-    "people aged 11-17 at one day centre in Lecce and 10 local organisations",
-}
-
-#: Size of the territory, for the scale argument of the conclusion (order of magnitude).
-TERRITORY_SIZE = {
-    "Lecce": "a province of about 780,000 inhabitants",
-    "Puglia": "a region of about 3.9 million inhabitants",
-}
-
-#: Whom one percentage point of an indicator counts (indicator key prefix -> population).
-POPULATIONS = {
-    "neet": "residents aged 15-29",
-    "youth_nonparticipation": "labour force plus available inactive people aged 15-29",
-    "youth_employment": "residents aged 15-29",
-    "elet": "residents aged 18-24",
-    "invalsi": "grade-8 pupils (INVALSI tests every pupil of the grade)",
-    "diploma": "residents aged 25-64",
-    "tertiary": "residents aged 25-39",
-}
-
-ESTIMATORS = (
-    ("sc", "Synthetic control"),
-    ("sdid", "Synthetic DiD"),
-    ("did", "DiD (unit + year effects)"),
-)
 
 
 # --------------------------------------------------------------------------------------------
@@ -621,37 +496,6 @@ class TerritorialPanel:
         )
 
 
-def year_span(years: Any) -> str:
-    """Return years as ``"2010-2020"`` when consecutive, else comma-separated."""
-    ys = sorted(int(y) for y in years)
-    if not ys:
-        return "none"
-    if ys == list(range(ys[0], ys[-1] + 1)):
-        return f"{ys[0]}" if len(ys) == 1 else f"{ys[0]}-{ys[-1]}"
-    return ", ".join(str(y) for y in ys)
-
-
-def _containing(region: str, level: str) -> set[str]:
-    """Return the aggregates containing a unit of ``region``: region, macro-areas, Italy, EU27."""
-    out = {"Italia", "EU27"}
-    if level == "province" and region:
-        out.add(region)
-        for agg, parts in AGGREGATES.items():
-            if region in parts:
-                out.add(agg)
-    if region in geography.SUD:
-        out |= {"Sud", "Mezzogiorno"}
-    elif region in geography.ISOLE:
-        out |= {"Isole", "Mezzogiorno"}
-    elif region in ("Toscana", "Umbria", "Marche", "Lazio"):
-        out.add("Centro")
-    elif region:
-        out.add("Nord")
-        nw = ("Piemonte", "Valle d'Aosta/Vallée d'Aoste", "Liguria", "Lombardia")
-        out.add("Nord-ovest" if region in nw else "Nord-est")
-    return out
-
-
 def _check_series(df: pd.DataFrame, source: str) -> pd.DataFrame:
     missing = [c for c in SERIES_COLUMNS if c not in df.columns]
     if missing:
@@ -849,14 +693,7 @@ def build_panel(
         if y in tr_years:
             kept_years.append(y)
             continue
-        key = next(
-            (
-                r
-                for (prefix, yy), r in KNOWN_GAPS.items()
-                if indicator.startswith(prefix) and yy == y
-            ),
-            None,
-        )
+        key = geography.known_gap(indicator, y)
         any_unit = raw.loc[(raw["year"] == y) & raw["value"].notna()].shape[0] > 0
         reason = key or (
             f"no value for {treated_unit} in {y}"
@@ -882,7 +719,7 @@ def build_panel(
         )
 
     # -- candidate donors -------------------------------------------------------------------------
-    contains = _containing(treated_region if level == "province" else treated_unit, level)
+    contains = geography.containing(treated_region if level == "province" else treated_unit, level)
     units = raw.drop_duplicates("unit").set_index("unit")[["level", "region"]]
     if pool_units is not None:
         unknown = [u for u in pool_units if u not in units.index]
@@ -941,8 +778,7 @@ def build_panel(
                 continue
         elif DONOR_POOLS[donor_pool].area == "mezzogiorno":  # type: ignore[index]
             where = reg if level == "province" else u
-            parts_south = all(p in geography.MEZZOGIORNO for p in AGGREGATES.get(where, ()))
-            if where not in geography.MEZZOGIORNO or (where in AGGREGATES and not parts_south):
+            if not geography.in_area("mezzogiorno", where):
                 excluded.append(
                     {
                         "unit": u,
@@ -964,23 +800,22 @@ def build_panel(
     present = set(candidates)
     for u in candidates:
         reasons, rules = [], []
-        parts = [p for p in AGGREGATES.get(u, ()) if p in present]
+        parts = [p for p in geography.AGGREGATES.get(u, ()) if p in present]
         if parts:
             rules.append("aggregate")
             reasons.append(
                 f"aggregate of {' and '.join(parts)}, which are candidate donors "
                 "themselves (no double counting)"
             )
-        if u in ABOLISHED:
+        if u in geography.ABOLISHED:
             rules.append("abolished")
-            reasons.append(ABOLISHED[u])
-        for bc in BOUNDARY_CHANGES:
-            if u in bc.units and first < bc.first_year:
-                rules.append("boundary")
-                reasons.append(
-                    f"territory changed: {bc.note}; the window starts in {first} "
-                    f"(set pre_years >= {bc.first_year} to use it)"
-                )
+            reasons.append(geography.ABOLISHED[u])
+        for bc in geography.boundary_changes(u, first):
+            rules.append("boundary")
+            reasons.append(
+                f"territory changed: {bc.note}; the window starts in {first} "
+                f"(set pre_years >= {bc.first_year} to use it)"
+            )
         miss = wide[u].isna().to_numpy()
         if miss.any():
             yrs = [y for y, m in zip(years_all, miss, strict=True) if m]
@@ -1050,194 +885,109 @@ def build_panel(
 
 
 # --------------------------------------------------------------------------------------------
-# Estimation and triangulation
+# Estimation (analysis.synth) and the page built from it
 # --------------------------------------------------------------------------------------------
 @dataclass(frozen=True, eq=False)
-class Triangulation:
-    """The three estimators on one :class:`TerritorialPanel`, with placebos and leave-one-out.
+class TerritorialAnalysis:
+    """One territorial analysis: the panel, the three estimators on it, and the page's pieces.
+
+    Built by :func:`analyse` (or :func:`triangulate` on a panel).  The estimation is
+    :class:`analysis.synth.Triangulation` (:attr:`estimates`); this object adds what the page
+    needs: words that know the indicator and the programme, captions, and the arguments of
+    ``display.show_table`` / ``display.show_figure`` (the ``*_view`` methods return
+    ``{"df" | "fig": ..., "caption": ..., ...}``).
 
     Attributes
     ----------
     panel
-        The estimation panel.
-    results
-        ``{"sc", "sdid", "did"}`` -> :class:`analysis.synth.SynthResult`.
-    placebos
-        In-space placebo tests (no pre-fit filter), same keys.
-    in_time
-        In-time placebo results (fake start ``fake_start``), same keys; ``None`` when the
-        pre-period is too short.
-    fake_start
-        Fake start year of the in-time placebo (``None`` if not run).
-    loo
-        Leave-one-out re-estimates, same keys.
-    max_pre_mspe_ratio
-        ``k`` of the filtered permutation p-value (placebos with pre-period MSPE above ``k``
-        times the treated unit's left out, ADH 2010).
+        The estimation panel (:func:`build_panel`).
+    estimates
+        Synthetic control, synthetic DiD and DiD with placebos and leave-one-out.
     """
 
     panel: TerritorialPanel
-    results: Mapping[str, synth.SynthResult]
-    placebos: Mapping[str, synth.PlaceboInSpace]
-    in_time: Mapping[str, synth.SynthResult | None]
-    fake_start: int | None
-    loo: Mapping[str, synth.LeaveOneOut]
-    max_pre_mspe_ratio: float = 5.0
-    notes: tuple[str, ...] = field(default=())
+    estimates: synth.Triangulation
+
+    # -- the estimation, as the page reads it ------------------------------------------------
+    @property
+    def results(self) -> Mapping[str, synth.SynthResult]:
+        """``{"sc", "sdid", "did"}`` -> :class:`analysis.synth.SynthResult`."""
+        return self.estimates.results
+
+    @property
+    def placebos(self) -> Mapping[str, synth.PlaceboInSpace]:
+        """In-space placebo tests, same keys."""
+        return self.estimates.placebos
+
+    @property
+    def in_time(self) -> Mapping[str, synth.SynthResult | None]:
+        """In-time placebo results, same keys (``None`` where not run)."""
+        return self.estimates.in_time
+
+    @property
+    def fake_start(self) -> int | None:
+        """Fake start of the in-time placebo."""
+        return self.estimates.fake_start
+
+    @property
+    def loo(self) -> Mapping[str, synth.LeaveOneOut]:
+        """Leave-one-out re-estimates, same keys."""
+        return self.estimates.loo
+
+    @property
+    def max_pre_mspe_ratio(self) -> float:
+        """``k`` of the filtered permutation p-value."""
+        return self.estimates.max_pre_mspe_ratio
+
+    @property
+    def notes(self) -> tuple[str, ...]:
+        """What the estimation noticed (library warnings, exact fits, placebos not run)."""
+        return self.estimates.notes
 
     @property
     def sc(self) -> synth.SynthResult:
         """Synthetic control result."""
-        return self.results["sc"]
+        return self.estimates.sc
 
     def table(self) -> pd.DataFrame:
-        """The triangulation table: one row per estimator.
-
-        Columns ``estimator, att, se, ci_low, ci_high, p_normal`` (normal approximation with
-        the placebo SE), ``p_permutation`` (in-space rank / units), ``rank, n_units, pre_rmspe,
-        donors_weighted`` (donors with weight > 0).
-        """
-        rows = []
-        for key, label in ESTIMATORS:
-            r, ps = self.results[key], self.placebos[key]
-            p_norm = (
-                float(2 * stats.norm.sf(abs(r.att / r.se)))
-                if math.isfinite(r.se) and r.se > 0
-                else float("nan")
-            )
-            rows.append(
-                {
-                    "estimator": label,
-                    "att": r.att,
-                    "se": r.se,
-                    "ci_low": r.ci_low,
-                    "ci_high": r.ci_high,
-                    "p_normal": p_norm,
-                    "p_permutation": ps.p_value,
-                    "rank": ps.treated_rank,
-                    "n_units": ps.n_units,
-                    "pre_rmspe": r.pre_rmspe,
-                    "donors_weighted": int((r.weights > 1e-6).sum()),
-                }
-            )
-        return pd.DataFrame(rows)
+        """The triangulation table (:meth:`analysis.synth.Triangulation.table`)."""
+        return self.estimates.table()
 
     def placebo_table(self) -> pd.DataFrame:
-        """In-space placebo tests: rank and p-value, without and with the pre-fit filter."""
-        rows = []
-        k = self.max_pre_mspe_ratio
-        for key, label in ESTIMATORS:
-            for filt in (None, k):
-                ps = self.placebos[key].filtered(filt)
-                rows.append(
-                    {
-                        "estimator": label,
-                        "placebos": "all" if filt is None else f"pre-MSPE <= {filt:g} x treated",
-                        "units_compared": ps.n_units,
-                        "treated_ratio": ps.treated_ratio
-                        if ps.treated_ratio < 1e8
-                        else float("inf"),
-                        "rank": ps.treated_rank,
-                        "p_permutation": ps.p_value,
-                    }
-                )
-        return pd.DataFrame(rows)
+        """In-space placebo ranks, without and with the pre-fit filter."""
+        return self.estimates.placebo_table()
 
     def placebo_in_time_table(self) -> pd.DataFrame:
-        """In-time placebo: each estimator with the fake start, next to the real estimate."""
-        rows = []
-        for key, label in ESTIMATORS:
-            r = self.in_time.get(key)
-            real = self.results[key]
-            if r is None:
-                continue
-            rows.append(
-                {
-                    "estimator": label,
-                    "fake_start": self.fake_start,
-                    "fake_pre": year_span(r.effects.loc[~r.effects["post"], "time"]),
-                    "fake_post": year_span(r.effects.loc[r.effects["post"], "time"]),
-                    "placebo_att": r.att,
-                    "ci_low": r.ci_low,
-                    "ci_high": r.ci_high,
-                    "pre_rmspe": r.pre_rmspe,
-                    "real_att": real.att,
-                }
-            )
-        return pd.DataFrame(
-            rows,
-            columns=[
-                "estimator",
-                "fake_start",
-                "fake_pre",
-                "fake_post",
-                "placebo_att",
-                "ci_low",
-                "ci_high",
-                "pre_rmspe",
-                "real_att",
-            ],
-        )
+        """In-time placebo next to the real estimate."""
+        return self.estimates.placebo_in_time_table()
 
     def leave_one_out_table(self) -> pd.DataFrame:
-        """Leave-one-out summary per estimator: range of the ATT and the most influential donor."""
-        rows = []
-        for key, label in ESTIMATORS:
-            lo = self.loo[key]
-            t = lo.table.dropna(subset=["att"])
-            if t.empty:
-                rows.append({"estimator": label, "att_all_donors": lo.att_full, "re_estimates": 0})
-                continue
-            i = t["delta_att"].abs().idxmax()
-            rows.append(
-                {
-                    "estimator": label,
-                    "att_all_donors": lo.att_full,
-                    "re_estimates": len(t),
-                    "att_min": float(t["att"].min()),
-                    "att_max": float(t["att"].max()),
-                    "most_influential_donor": t.loc[i, "unit"],
-                    "att_without_it": float(t.loc[i, "att"]),
-                }
-            )
-        return pd.DataFrame(
-            rows,
-            columns=[
-                "estimator",
-                "att_all_donors",
-                "re_estimates",
-                "att_min",
-                "att_max",
-                "most_influential_donor",
-                "att_without_it",
-            ],
-        )
-
-    def sc_leave_one_out(self) -> pd.DataFrame:
-        """Synthetic-control leave-one-out: one row per donor with positive weight."""
-        t = self.loo["sc"].table
-        return t[["unit", "weight", "att", "delta_att", "pre_rmspe"]]
+        """Leave-one-out summary per estimator."""
+        return self.estimates.leave_one_out_table()
 
     def weights_table(self, top: int = 12) -> pd.DataFrame:
-        """Donor weights of the synthetic control and synthetic DiD (largest first)."""
-        w = pd.DataFrame(
-            {"sc_weight": self.results["sc"].weights, "sdid_weight": self.results["sdid"].weights}
-        )
-        w = w.sort_values(["sc_weight", "sdid_weight"], ascending=False).head(top)
-        return w.rename_axis("donor").reset_index()
+        """Largest donor weights of the synthetic control and synthetic DiD."""
+        return self.estimates.weights_table(top)
 
     def gap_by_year(self) -> pd.DataFrame:
-        """Observed value and the three counterfactuals and gaps, by year."""
-        base = (
-            self.results["sc"]
-            .effects[["time", "observed", "post"]]
-            .rename(columns={"time": "year"})
-        )
-        for key, _ in ESTIMATORS:
-            e = self.results[key].effects
-            base[f"{key}_counterfactual"] = e["counterfactual"].to_numpy()
-            base[f"{key}_gap"] = e["gap"].to_numpy()
-        return base
+        """Observed value, the three counterfactuals and gaps, by year."""
+        return self.estimates.gap_by_year()
+
+    # -- words -----------------------------------------------------------------------------------
+    @property
+    def who(self) -> str:
+        """Indicator and sex, for captions (``"NEET rate (15-29), both sexes"``)."""
+        return f"{self.panel.indicator.label}, {SEXES[self.panel.design.sex]}"
+
+    @property
+    def source(self) -> str:
+        """Caption ending: years without data and the source."""
+        p = self.panel
+        return f"{p.missing_years_note()} Source: {p.indicator.source}.".strip()
+
+    def question(self) -> str:
+        """The question and the identifying assumptions (markdown); see :func:`question`."""
+        return question(self.panel)
 
     def headline(self) -> dict[str, float]:
         """The few numbers of the reports index."""
@@ -1352,12 +1102,10 @@ class Triangulation:
                 f"gap between {lo_sc:+.1f} and {hi_sc:+.1f} {unit}."
             )
 
-        reach = PROGRAMME_REACH.get(d.start, "the programme reaches a few hundred people")
-        size = TERRITORY_SIZE.get(d.treated_unit, f"a {d.level}")
-        group = next(
-            (g for prefix, g in POPULATIONS.items() if d.indicator.startswith(prefix)),
-            "people the indicator covers",
-        )
+        facts = programme_facts()
+        reach = facts.reach_by_start().get(d.start, "the programme reaches a few hundred people")
+        size = facts.territory_size(d.treated_unit) or f"a {d.level}"
+        group = geography.population(d.indicator) or "people the indicator covers"
         attribution = (
             f"Whatever its size, this gap is context, not the programme's effect: {reach}, "
             f"while {d.treated_unit} is {size}. One point of {ind.name} is one in a hundred of "
@@ -1367,84 +1115,227 @@ class Triangulation:
         )
         return [f"{first} {verdict}", " ".join(robust), attribution]
 
+    # -- the page: arguments of display.show_table / show_figure, and notes ---------------------
+    def data_sheet_view(self) -> dict[str, Any]:
+        """What the estimates rest on (key/value table)."""
+        return {
+            "df": self.panel.data_sheet(),
+            "caption": f"What the estimates rest on: {self.who}. {self.source}",
+        }
+
+    def data_notes(self) -> list[tuple[str, str]]:
+        """``(text, kind)``: breaks and splices, and what a clean window looks like."""
+        p = self.panel
+        out = [(t, "warning" if "coincides" in t else "info") for t in p.break_notes()]
+        if p.flags_summary().empty:
+            out.append(
+                (
+                    "No observation of the treated unit or of the candidate donors carries a "
+                    "flag (unreliable estimate, provisional value) in the estimation window.",
+                    "info",
+                )
+            )
+        if p.excluded_donors().empty:
+            out.append(
+                (
+                    f"No candidate donor was excluded: all {len(p.donors)} have complete, "
+                    "unflagged values in the window.",
+                    "info",
+                )
+            )
+        return out
+
+    def exclusion_views(self) -> list[dict[str, Any]]:
+        """Flagged observations and excluded donors (when any), and units never candidates."""
+        p = self.panel
+        out = []
+        flags = p.flags_summary()
+        if not flags.empty:
+            out.append(
+                {
+                    "df": flags,
+                    "caption": "Units with flagged observations in the window (u = low "
+                    "reliability, Eurostat; .. = below ISTAT's reliability threshold; "
+                    "missing_values = flagged years without a value; used = the unit is in the "
+                    f"estimation panel). {self.source}",
+                }
+            )
+        excl = p.excluded_donors()
+        if not excl.empty:
+            out.append(
+                {
+                    "df": excl,
+                    "caption": f"Candidate donors excluded ({len(excl)}) and why; "
+                    f"{len(p.donors)} donors remain: {', '.join(p.donors)}.",
+                }
+            )
+        out.append(
+            {
+                "df": p.not_used(),
+                "caption": "Units of the source that are never candidates: other territorial "
+                "levels, aggregates, and units outside the donor pool.",
+            }
+        )
+        return out
+
+    def paths_view(self) -> dict[str, Any]:
+        """Observed path and the three counterfactuals (figure)."""
+        p, d = self.panel, self.panel.design
+        return {
+            "fig": plot_paths(self),
+            "caption": f"{self.who}: {d.treated_unit} (black) and its counterfactuals from "
+            f"{len(p.donors)} donor {d.level}s. Unit: {p.indicator.unit}. Shaded: years from "
+            f"{d.start}. {self.source}",
+        }
+
+    def gap_by_year_view(self) -> dict[str, Any]:
+        """Observed value, counterfactuals and gaps by year (table)."""
+        return {
+            "df": for_display(self.gap_by_year()),
+            "caption": "Observed value, counterfactual and gap (observed minus counterfactual) "
+            f"by year and estimator ({self.panel.gap_unit}). {self.source}",
+            "digits": 2,
+        }
+
+    def gaps_view(self) -> dict[str, Any]:
+        """Synthetic-control gap of the treated unit and of every placebo (figure)."""
+        d = self.panel.design
+        return {
+            "fig": plot_gaps(self),
+            "caption": f"{self.who}: gap between {d.treated_unit} and its synthetic control "
+            "(black) and the same gap for every donor used as a placebo (grey), "
+            f"{self.panel.gap_unit}. Shaded: years from {d.start}. {self.source}",
+        }
+
+    def weights_view(self) -> dict[str, Any]:
+        """Donor and year weights (figure)."""
+        return {
+            "fig": plot_weights(self),
+            "caption": "Donor weights of the synthetic control and of synthetic DiD (largest 12, "
+            "positive only) and synthetic-DiD weights of the pre-period years. Weights sum to "
+            f"one. {self.source}",
+        }
+
+    def weights_table_view(self) -> dict[str, Any]:
+        """Largest donor weights (table)."""
+        return {
+            "df": for_display(self.weights_table()),
+            "caption": "Largest donor weights (synthetic control, synthetic DiD).",
+            "digits": 3,
+        }
+
+    def estimates_view(self) -> dict[str, Any]:
+        """The three estimators side by side (table)."""
+        p, d = self.panel, self.panel.design
+        return {
+            "df": for_display(self.table()),
+            "caption": f"{self.who}, {d.treated_unit}, start {d.start}: average gap over "
+            f"{p.n_post} post-period years ({year_span(p.post_periods)}) and {p.n_pre} "
+            f"pre-period years ({year_span(p.pre_periods)}); ATT, SE, CI and pre-RMSPE in "
+            f"{p.gap_unit}. {self.sc.replications} placebo draws from the random stream "
+            f"'placebo' of seed {self.estimates.seed}. {self.source}",
+            "digits": 3,
+        }
+
+    def placebo_view(self) -> dict[str, Any]:
+        """In-space placebo ranks (table)."""
+        return {
+            "df": for_display(self.placebo_table()),
+            "caption": f"In-space placebo tests: rank of {self.panel.treated_unit}'s post/pre "
+            "mean squared gap ratio (1 = largest) among all units, and among units whose "
+            f"pre-period fit is no worse than {self.max_pre_mspe_ratio:g} times the treated "
+            "unit's.",
+            "digits": 3,
+        }
+
+    def in_time_views(self) -> list[dict[str, Any]]:
+        """The in-time placebo table (empty list when it was not run: see :attr:`notes`)."""
+        it = self.placebo_in_time_table()
+        if it.empty:
+            return []
+        return [
+            {
+                "df": for_display(it),
+                "caption": f"In-time placebo: data cut at {self.panel.start}, fake start "
+                f"{self.fake_start} (middle of the pre-period); placebo ATT next to the real "
+                f"one ({self.panel.gap_unit}). {self.source}",
+                "digits": 2,
+            }
+        ]
+
+    def leave_one_out_view(self) -> dict[str, Any]:
+        """Leave-one-out summary (table)."""
+        return {
+            "df": for_display(self.leave_one_out_table()),
+            "caption": "Leave-one-out: ATT re-estimated without each donor of positive weight in "
+            f"turn ({self.panel.gap_unit}).",
+            "digits": 2,
+        }
+
+    def leave_one_out_figure_view(self) -> dict[str, Any]:
+        """Leave-one-out synthetic controls (figure)."""
+        p, d = self.panel, self.panel.design
+        return {
+            "fig": plot_leave_one_out(self),
+            "caption": f"{self.who}: synthetic control of {d.treated_unit} with all donors "
+            "(blue) and without each weighted donor in turn (grey). Unit: "
+            f"{p.indicator.unit}. Shaded: years from {d.start}. {self.source}",
+        }
+
+    # -- conventions ---------------------------------------------------------------------------
     def tidy(self) -> pd.DataFrame:
         """Return :meth:`table`."""
         return self.table()
 
     def summary(self) -> str:
         """Return the panel summary and one line per estimator."""
-        lines = [self.panel.summary()]
-        lines += [
-            f"{r.estimator}: ATT {r.att:+.3f} (SE {r.se:.3f}, permutation p "
-            f"{r.p_permutation:.3f}), pre-RMSPE {r.pre_rmspe:.3f}"
-            for r in self.table().itertuples()
-        ]
-        return "\n".join(lines)
+        return f"{self.panel.summary()}\n{self.estimates.summary()}"
 
     def to_dict(self) -> dict[str, Any]:
-        """Return a JSON-serialisable dict: every table, the estimator results and the panel."""
+        """Return a JSON-serialisable dict: the panel, every table and the estimator results."""
         return to_jsonable(
             {
                 "panel": self.panel.to_dict(),
-                "triangulation": self.table(),
-                "estimates": {k: self.results[k].to_estimate().to_dict() for k, _ in ESTIMATORS},
-                "results": {k: self.results[k].to_dict() for k, _ in ESTIMATORS},
-                "placebo_in_space": {k: self.placebos[k].to_dict() for k, _ in ESTIMATORS},
-                "placebo_summary": self.placebo_table(),
-                "placebo_in_time": self.placebo_in_time_table(),
-                "fake_start": self.fake_start,
-                "leave_one_out": {k: self.loo[k].to_dict() for k, _ in ESTIMATORS},
-                "leave_one_out_summary": self.leave_one_out_table(),
-                "gap_by_year": self.gap_by_year(),
+                **self.estimates.to_dict(),
                 "n_pre": self.panel.n_pre,
                 "n_post": self.panel.n_post,
-                "notes": list(self.notes),
             }
         )
-
-
-def default_fake_start(pre_periods: Sequence[int]) -> int | None:
-    """Fake start of the in-time placebo: the middle of the retained pre-period.
-
-    The year at position ``max(2, ceil(n_pre / 2))`` of the pre-period, so that at least two
-    years stay before it; ``None`` with fewer than three pre-period years.
-    """
-    pre = sorted(pre_periods)
-    if len(pre) < 3:
-        return None
-    return int(pre[max(2, math.ceil(len(pre) / 2))])
 
 
 def triangulate(
     panel: TerritorialPanel,
     *,
     replications: int = 200,
-    seed: int = 0,
+    seed: int,
     level: float = 0.95,
     fake_start: int | None = None,
     max_pre_mspe_ratio: float = 5.0,
-) -> Triangulation:
-    """Run synthetic control, synthetic DiD and DiD on the panel, with placebos and LOO.
+) -> TerritorialAnalysis:
+    """Run :func:`analysis.synth.triangulate` on the panel (three estimators, placebos, LOO).
 
     Parameters
     ----------
     panel
         From :func:`build_panel`.
-    replications, seed
-        Draws and seed of the placebo standard errors (Arkhangelsky et al. 2021, Alg. 4).
+    replications
+        Placebo draws of the standard errors (Arkhangelsky et al. 2021, Alg. 4).
+    seed
+        The run's seed; the placebo draws come from its ``"placebo"`` random stream.
     level
         Confidence level of the intervals.
     fake_start
-        Fake start of the in-time placebo; default :func:`default_fake_start`.
+        Fake start of the in-time placebo; default
+        :func:`analysis.synth.default_fake_start` of the pre-period.
     max_pre_mspe_ratio
         ``k`` of the filtered permutation p-value (ADH 2010 use 20, 5, 2).
 
     Returns
     -------
-    Triangulation
+    TerritorialAnalysis
     """
-    df = panel.estimation_frame()
-    kw: dict[str, Any] = dict(
+    est = synth.triangulate(
+        panel.estimation_frame(),
         outcome="value",
         unit="unit",
         time="year",
@@ -1454,59 +1345,44 @@ def triangulate(
         replications=replications,
         seed=seed,
         level=level,
+        fake_start=fake_start,
+        max_pre_mspe_ratio=max_pre_mspe_ratio,
     )
-    notes: list[str] = []
-    with warnings.catch_warnings(record=True) as caught:
-        # library warnings (e.g. diff-diff's "pre-treatment fit is poor") become report notes
-        warnings.simplefilter("always")
-        results = {
-            "sc": synth.synthetic_control(df, **kw),
-            "sdid": synth.synthetic_did(df, **kw),
-            "did": synth.panel_did(df, **kw),
-        }
-    notes += [
-        f"Library warning on the main fit: {m}"
-        for m in dict.fromkeys(str(w.message) for w in caught)
-    ]
-    for key, r in results.items():  # the panel is complete: the estimators must drop nothing
+    for key, r in est.results.items():  # the panel is complete: the estimators must drop nothing
         if not r.excluded.empty:
             raise RuntimeError(f"{key} dropped data from a complete panel: {r.excluded}")
-    placebos = {k: r.placebo_in_space() for k, r in results.items()}
-    sc = results["sc"]
-    y_sd = float(np.std(sc.effects.loc[~sc.effects["post"], "observed"], ddof=1))
-    if sc.pre_rmspe < 1e-6 * max(y_sd, 1.0):
-        notes.append(
-            f"With {panel.n_pre} pre-period years and {len(panel.donors)} donors the synthetic "
-            "control reproduces the pre-period exactly (pre-period RMSPE about 0): an exact fit "
-            "is not evidence of a good counterfactual, and the post/pre ratios of the "
-            "permutation test are unstable."
-        )
-    fs = fake_start if fake_start is not None else default_fake_start(panel.pre_periods)
-    in_time: dict[str, synth.SynthResult | None] = {}
-    if fs is None:
-        notes.append(f"No in-time placebo: only {panel.n_pre} pre-period years (3 needed).")
-    for k, r in results.items():
-        if fs is None:
-            in_time[k] = None
-            continue
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")  # the in-time fit is judged by its table
-                in_time[k] = r.placebo_in_time(fs)
-        except DataValidationError as exc:
-            in_time[k] = None
-            notes.append(f"In-time placebo of {k} not run: {exc}")
-    loo = {k: r.leave_one_out() for k, r in results.items()}
-    return Triangulation(
-        panel=panel,
-        results=results,
-        placebos=placebos,
-        in_time=in_time,
-        fake_start=fs,
-        loo=loo,
-        max_pre_mspe_ratio=max_pre_mspe_ratio,
-        notes=tuple(notes),
+    return TerritorialAnalysis(panel=panel, estimates=est)
+
+
+def analyse(
+    *,
+    indicator: str,
+    level: str,
+    treated_unit: str,
+    start: int,
+    donor_pool: str | Sequence[str],
+    sex: str = "T",
+    pre_years: int | None = None,
+    exclude_unreliable: bool = True,
+    replications: int = 200,
+    seed: int,
+) -> TerritorialAnalysis:
+    """Build the panel (:func:`build_panel`) and run the three estimators on it (:func:`triangulate`).
+
+    The parameters are those of :func:`build_panel` and :func:`triangulate` (the notebook's
+    parameters).
+    """
+    panel = build_panel(
+        indicator=indicator,
+        level=level,
+        treated_unit=treated_unit,
+        start=start,
+        donor_pool=donor_pool,
+        sex=sex,
+        pre_years=pre_years,
+        exclude_unreliable=exclude_unreliable,
     )
+    return triangulate(panel, replications=replications, seed=seed)
 
 
 #: Column labels for display (the JSON keeps the snake_case names).
@@ -1563,7 +1439,7 @@ _COLORS = {"sc": "tab:blue", "sdid": "tab:orange", "did": "tab:green"}
 
 def _figure(figsize: tuple[float, float]) -> tuple[Figure, Any]:
     # pyplot (not a bare Figure) so that the notebook's inline backend renders the figure;
-    # reporting.show_figure closes it
+    # display.show_figure closes it
     fig = plt.figure(figsize=figsize, layout="constrained")
     return fig, fig.add_subplot()
 
@@ -1578,7 +1454,7 @@ def _mark_start(ax: Any, panel: TerritorialPanel) -> None:
     ax.set_xlim(first - 0.5, last + 0.5)
 
 
-def plot_paths(tri: Triangulation, *, figsize: tuple[float, float] = (8.0, 4.5)) -> Figure:
+def plot_paths(tri: TerritorialAnalysis, *, figsize: tuple[float, float] = (8.0, 4.5)) -> Figure:
     """Observed path of the treated unit and the three counterfactuals."""
     p = tri.panel
     fig, ax = _figure(figsize)
@@ -1609,7 +1485,7 @@ def plot_paths(tri: Triangulation, *, figsize: tuple[float, float] = (8.0, 4.5))
     return fig
 
 
-def plot_gaps(tri: Triangulation, *, figsize: tuple[float, float] = (8.0, 4.5)) -> Figure:
+def plot_gaps(tri: TerritorialAnalysis, *, figsize: tuple[float, float] = (8.0, 4.5)) -> Figure:
     """Synthetic-control gap of the treated unit (black) and of every placebo unit (grey)."""
     p = tri.panel
     fig, ax = _figure(figsize)
@@ -1622,7 +1498,7 @@ def plot_gaps(tri: Triangulation, *, figsize: tuple[float, float] = (8.0, 4.5)) 
 
 
 def plot_weights(
-    tri: Triangulation, *, top: int = 12, figsize: tuple[float, float] = (11.0, 4.2)
+    tri: TerritorialAnalysis, *, top: int = 12, figsize: tuple[float, float] = (11.0, 4.2)
 ) -> Figure:
     """Donor weights (synthetic control, synthetic DiD) and SDID pre-period weights."""
     fig = plt.figure(figsize=figsize, layout="constrained")
@@ -1650,7 +1526,9 @@ def plot_weights(
     return fig
 
 
-def plot_leave_one_out(tri: Triangulation, *, figsize: tuple[float, float] = (8.0, 4.5)) -> Figure:
+def plot_leave_one_out(
+    tri: TerritorialAnalysis, *, figsize: tuple[float, float] = (8.0, 4.5)
+) -> Figure:
     """Synthetic-control counterfactual without each weighted donor (grey), and with all."""
     p = tri.panel
     paths = tri.loo["sc"].paths
@@ -1688,13 +1566,15 @@ def plot_leave_one_out(tri: Triangulation, *, figsize: tuple[float, float] = (8.
 def question(panel: TerritorialPanel) -> str:
     """The question and the identifying assumptions, in markdown."""
     d, ind = panel.design, panel.indicator
-    reach = PROGRAMME_REACH.get(d.start, "no programme of this evaluation starts that year")
+    facts = programme_facts()
+    reach = facts.reach_by_start().get(d.start, "no programme of this evaluation starts that year")
+    courses = facts.courses
     pre_note = ""
-    if d.start == 2023:
+    if courses.first_year < d.start <= courses.last_year:
         pre_note = (
-            " The pre-period includes 2021-2022, when Pro Officine Mezzogiorno was "
-            "already active in Lecce; if it had any effect on the indicator, this run "
-            "treats it as part of the baseline."
+            f" The pre-period includes {year_span(range(courses.first_year, d.start))}, when "
+            f"{courses.name} was already active in Lecce; if it had any effect on the "
+            "indicator, this run treats it as part of the baseline."
         )
     return (
         f"**Question.** From {d.start}, did {ind.name} ({SEXES[d.sex]}) in {d.treated_unit} "
@@ -1716,14 +1596,11 @@ def question(panel: TerritorialPanel) -> str:
 
 
 __all__ = [
-    "BOUNDARY_CHANGES",
-    "DONOR_POOLS",
     "Design",
-    "DonorPool",
+    "TerritorialAnalysis",
     "TerritorialPanel",
-    "Triangulation",
+    "analyse",
     "build_panel",
-    "default_fake_start",
     "for_display",
     "plot_gaps",
     "plot_leave_one_out",

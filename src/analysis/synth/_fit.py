@@ -4,11 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
+from analysis._util import version
 from analysis.synth._panel import PanelData
+
+if TYPE_CHECKING:  # pragma: no cover
+    from analysis.synth.result import SynthResult
 
 
 @dataclass(frozen=True, eq=False)
@@ -39,31 +43,87 @@ class PointFit:
     extra: Mapping[str, Any] = field(default_factory=dict)
 
 
-class Spec(Protocol):
-    """How an estimator is run: the full fit, a fast point re-fit, and its labels."""
+@dataclass(frozen=True)
+class EstimatorSpec:
+    """Options of one estimator run, and how it is run: the base of the three estimators.
 
-    method: str
-    label: str
-    replications: int
-    seed: int
-    level: float
+    Subclasses (:class:`~analysis.synth.synthetic_control.SCSpec`,
+    :class:`~analysis.synth.synthetic_did.SDIDSpec`, :class:`~analysis.synth.panel_did.DiDSpec`)
+    are frozen dataclasses that add their own options and set the class attributes
+    :attr:`method`, :attr:`label` and :attr:`package`; they implement :meth:`fit` (the full
+    fit, with its inference if any) and, when a cheaper point estimate exists, :meth:`refit`
+    (used inside placebo and leave-one-out loops).  The base class owns what the three share:
+    the inference options (``replications``, ``seed``, ``level``) and their validation, the
+    backend string, ``options()``/``to_dict()`` and :meth:`run`.
 
-    def fit(self, panel: PanelData) -> PointFit:
-        """Run the estimator as the public function does (with its inference if any)."""
-        ...
+    Attributes
+    ----------
+    replications
+        Placebo draws of the standard error (Arkhangelsky et al. 2021, Algorithm 4).
+    seed
+        Integer seed of those draws.
+    level
+        Confidence level of the interval.
+    """
 
-    def refit(self, panel: PanelData) -> PointFit:
-        """Point estimate only (used inside placebo and leave-one-out loops)."""
-        ...
+    #: Identifier of the estimator (``SynthResult.method``).
+    method: ClassVar[str] = ""
+    #: Human-readable name (``SynthResult.label``).
+    label: ClassVar[str] = ""
+    #: Distribution doing the computation (``backend`` is ``"<package> <version>"``).
+    package: ClassVar[str] = ""
+
+    replications: int = 200
+    seed: int = 0
+    level: float = 0.95
+
+    def __post_init__(self) -> None:
+        check_options(replications=self.replications, seed=self.seed, level=self.level)
 
     @property
     def backend(self) -> str:
         """Library (and version) doing the computation."""
-        ...
+        return version(self.package)
+
+    def method_options(self) -> dict[str, Any]:
+        """Options specific to the estimator, JSON-serialisable (none by default)."""
+        return {}
 
     def options(self) -> dict[str, Any]:
-        """Estimator options, JSON-serialisable."""
-        ...
+        """Estimator options, JSON-serialisable: :meth:`method_options` and the inference ones."""
+        return {
+            **self.method_options(),
+            "replications": self.replications,
+            "seed": self.seed,
+            "level": self.level,
+        }
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return method, label, backend and options (JSON-serialisable)."""
+        return {
+            "method": self.method,
+            "label": self.label,
+            "backend": self.backend,
+            "options": self.options(),
+        }
+
+    def fit(self, panel: PanelData) -> PointFit:
+        """Run the estimator as the public function does (with its inference if any)."""
+        raise NotImplementedError
+
+    def refit(self, panel: PanelData) -> PointFit:
+        """Point estimate only (used inside placebo and leave-one-out loops); default :meth:`fit`."""
+        return self.fit(panel)
+
+    def run(self, panel: PanelData) -> SynthResult:
+        """Fit on ``panel`` and wrap the fit into a :class:`~analysis.synth.result.SynthResult`."""
+        from analysis.synth.result import make_result
+
+        return make_result(panel, self, self.fit(panel))
+
+
+#: Type of the ``_spec`` of a result (kept for annotations).
+Spec = EstimatorSpec
 
 
 def did_path(

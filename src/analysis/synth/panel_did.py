@@ -37,15 +37,14 @@ from __future__ import annotations
 import warnings
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
 
-from analysis._util import version
-from analysis.synth._fit import PointFit, check_options, did_path
+from analysis.synth._fit import EstimatorSpec, PointFit, did_path
 from analysis.synth._panel import TIME, UNIT, PanelData, Y, build_panel
-from analysis.synth.result import SynthResult, make_result
+from analysis.synth.result import SynthResult
 
 _D = "_d"
 
@@ -64,28 +63,18 @@ def did_point(panel: PanelData) -> PointFit:
 
 
 @dataclass(frozen=True)
-class DiDSpec:
+class DiDSpec(EstimatorSpec):
     """Options of a panel DiD run (see :func:`panel_did`)."""
 
-    replications: int = 200
-    seed: int = 0
-    level: float = 0.95
-    method: str = "panel_did"
-    label: str = "Difference-in-differences (unit and time fixed effects)"
+    method: ClassVar[str] = "panel_did"
+    label: ClassVar[str] = "Difference-in-differences (unit and time fixed effects)"
+    package: ClassVar[str] = "pyfixest"
 
-    @property
-    def backend(self) -> str:
-        """Library doing the computation."""
-        return version("pyfixest")
-
-    def options(self) -> dict[str, Any]:
-        """Estimator options, JSON-serialisable."""
+    def method_options(self) -> dict[str, Any]:
+        """The regression and its standard error."""
         return {
             "formula": "y ~ d | unit + time",
             "se": "placebo (Arkhangelsky et al. 2021, Algorithm 4)",
-            "replications": self.replications,
-            "seed": self.seed,
-            "level": self.level,
         }
 
     def fit(self, panel: PanelData) -> PointFit:
@@ -156,7 +145,7 @@ def panel_did(
     DataValidationError
         Bad input (see :func:`analysis.synth._panel.build_panel`).
     """
-    check_options(replications=replications, seed=seed, level=level)
+    spec = DiDSpec(replications=replications, seed=seed, level=level)
     panel = build_panel(
         df,
         outcome=outcome,
@@ -166,5 +155,4 @@ def panel_did(
         start=start,
         donors=donors,
     )
-    spec = DiDSpec(replications=replications, seed=seed, level=level)
-    return make_result(panel, spec, spec.fit(panel))
+    return spec.run(panel)

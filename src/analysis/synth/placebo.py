@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from analysis._util import to_jsonable
 from analysis.synth._fit import PointFit, Spec
 from analysis.synth._panel import PanelData
 
@@ -158,9 +159,7 @@ class PlaceboInSpace:
 
     def to_dict(self) -> dict[str, Any]:
         """Return a JSON-serialisable dict (table and test result; gap series omitted)."""
-        from analysis.synth.result import jsonable
-
-        return jsonable(
+        return to_jsonable(
             {
                 "method": self.method,
                 "treated_unit": self.treated_unit,
@@ -331,9 +330,7 @@ class LeaveOneOut:
 
     def to_dict(self) -> dict[str, Any]:
         """Return a JSON-serialisable dict (table only)."""
-        from analysis.synth.result import jsonable
-
-        return jsonable(
+        return to_jsonable(
             {
                 "method": self.method,
                 "att_full": self.att_full,
@@ -403,7 +400,4 @@ def leave_one_out(res: SynthResult) -> LeaveOneOut:
 
 def placebo_in_time(res: SynthResult, fake_start: Any) -> SynthResult:
     """Re-run the estimator on the pre-period only, with treatment moved to ``fake_start``."""
-    from analysis.synth.result import make_result
-
-    panel = res._panel.truncated(fake_start)
-    return make_result(panel, res._spec, res._spec.fit(panel))
+    return res._spec.run(res._panel.truncated(fake_start))

@@ -28,35 +28,11 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from analysis._util import to_jsonable
 from analysis.estimate import Estimate
 from analysis.synth import placebo as _placebo
 from analysis.synth._fit import PointFit, Spec, placebo_se
 from analysis.synth._panel import PanelData
-
-
-def jsonable(obj: Any) -> Any:
-    """Convert numpy/pandas scalars, NaN and containers into JSON-serialisable values."""
-    if isinstance(obj, dict):
-        return {_key(k): jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple):
-        return [jsonable(v) for v in obj]
-    if isinstance(obj, np.ndarray):
-        return [jsonable(v) for v in obj.tolist()]
-    if isinstance(obj, pd.Timestamp):
-        return obj.isoformat()
-    if obj is pd.NA or obj is pd.NaT:
-        return None
-    if isinstance(obj, np.generic):
-        obj = obj.item()
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return None
-    return obj
-
-
-def _key(k: Any) -> str:
-    if isinstance(k, np.generic):
-        k = k.item()
-    return k if isinstance(k, str) else str(k)
 
 
 @dataclass(frozen=True, eq=False)
@@ -254,8 +230,8 @@ class SynthResult:
         """Return the ATT as :class:`~analysis.estimate.Estimate` (see module docstring)."""
         n_units = self._panel.n_donors + 1
         extra: dict[str, Any] = {
-            "treated_unit": jsonable(self.treated_unit),
-            "start": jsonable(self.start),
+            "treated_unit": to_jsonable(self.treated_unit),
+            "start": to_jsonable(self.start),
             "n_pre": self.n_pre,
             "n_post": self.n_post,
             "n_donors": self._panel.n_donors,
@@ -311,7 +287,7 @@ class SynthResult:
     def to_dict(self) -> dict[str, Any]:
         """Return a JSON-serialisable dict (estimate, weights, per-period effects, exclusions)."""
         tw = self.time_weights
-        return jsonable(
+        return to_jsonable(
             {
                 "method": self.method,
                 "label": self.label,

@@ -36,14 +36,13 @@ from __future__ import annotations
 
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
 
-from analysis._util import version
 from analysis.errors import fail
-from analysis.synth._fit import PointFit, check_options
+from analysis.synth._fit import EstimatorSpec, PointFit
 from analysis.synth._panel import (
     SOURCE,
     TIME,
@@ -53,38 +52,36 @@ from analysis.synth._panel import (
     build_panel,
     concat_excluded,
 )
-from analysis.synth.result import SynthResult, make_result
+from analysis.synth.result import SynthResult
 
 _D = "_d"
 
 
 @dataclass(frozen=True)
-class SCSpec:
+class SCSpec(EstimatorSpec):
     """Options of a synthetic-control run (see :func:`synthetic_control`)."""
+
+    method: ClassVar[str] = "synthetic_control"
+    label: ClassVar[str] = "Synthetic control"
+    package: ClassVar[str] = "diff-diff"
 
     predictors: tuple[str, ...] = ()
     pre_periods: tuple[Any, ...] | None = None
     v_method: str = "nested"
-    replications: int = 200
-    seed: int = 0
-    level: float = 0.95
-    method: str = "synthetic_control"
-    label: str = "Synthetic control"
 
-    @property
-    def backend(self) -> str:
-        """Library doing the computation."""
-        return version("diff-diff")
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.v_method not in ("nested", "inverse_variance"):
+            raise ValueError(
+                f"v_method must be 'nested' or 'inverse_variance', got {self.v_method!r}"
+            )
 
-    def options(self) -> dict[str, Any]:
-        """Estimator options, JSON-serialisable."""
+    def method_options(self) -> dict[str, Any]:
+        """Predictors, matched pre-periods and the choice of ``V``."""
         return {
             "predictors": list(self.predictors),
             "pre_periods": None if self.pre_periods is None else [_py(p) for p in self.pre_periods],
             "v_method": self.v_method if self.predictors else "uniform (outcome only)",
-            "replications": self.replications,
-            "seed": self.seed,
-            "level": self.level,
         }
 
     def _lags(self, panel: PanelData) -> list[Any]:
@@ -133,8 +130,6 @@ class SCSpec:
         return PointFit(
             att=float(res.att), weights=w, counterfactual=panel.y_treated - gap, extra=extra
         )
-
-    refit = fit
 
 
 def _py(x: Any) -> Any:
@@ -197,10 +192,15 @@ def synthetic_control(
         Bad input (see :func:`analysis.synth._panel.build_panel`), or ``pre_periods`` naming
         periods that are not pre-treatment periods of the data.
     """
-    check_options(replications=replications, seed=seed, level=level)
     predictors = tuple(predictors or ())
-    if v_method not in ("nested", "inverse_variance"):
-        raise ValueError(f"v_method must be 'nested' or 'inverse_variance', got {v_method!r}")
+    spec = SCSpec(
+        predictors=predictors,
+        pre_periods=None if pre_periods is None else tuple(pre_periods),
+        v_method=v_method,
+        replications=replications,
+        seed=seed,
+        level=level,
+    )
     panel = build_panel(
         df,
         outcome=outcome,
@@ -211,8 +211,8 @@ def synthetic_control(
         donors=donors,
         covariates=predictors,
     )
-    if pre_periods is not None:
-        pre_periods = tuple(pre_periods)
+    if spec.pre_periods is not None:
+        pre_periods = spec.pre_periods
         all_pre = set(pd.unique(df.loc[df[time] < start, time]))
         bad = [p for p in pre_periods if p not in all_pre]
         if bad:
@@ -237,12 +237,4 @@ def synthetic_control(
                 ]
             )
             panel = replace(panel, excluded=concat_excluded(panel.excluded, rows))
-    spec = SCSpec(
-        predictors=predictors,
-        pre_periods=pre_periods,
-        v_method=v_method,
-        replications=replications,
-        seed=seed,
-        level=level,
-    )
-    return make_result(panel, spec, spec.fit(panel))
+    return spec.run(panel)

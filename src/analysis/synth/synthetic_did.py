@@ -48,15 +48,14 @@ from __future__ import annotations
 
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
 
-from analysis._util import version
-from analysis.synth._fit import PointFit, check_options, did_path
+from analysis.synth._fit import EstimatorSpec, PointFit, did_path
 from analysis.synth._panel import TIME, UNIT, PanelData, Y, build_panel
-from analysis.synth.result import SynthResult, make_result
+from analysis.synth.result import SynthResult
 
 _D = "_treated_unit"
 
@@ -120,28 +119,16 @@ def _att(y1: np.ndarray, y0: np.ndarray, n_pre: int, omega: np.ndarray, lam: np.
 
 
 @dataclass(frozen=True)
-class SDIDSpec:
+class SDIDSpec(EstimatorSpec):
     """Options of a synthetic DiD run (see :func:`synthetic_did`)."""
 
-    replications: int = 200
-    seed: int = 0
-    level: float = 0.95
-    method: str = "synthetic_did"
-    label: str = "Synthetic difference-in-differences"
+    method: ClassVar[str] = "synthetic_did"
+    label: ClassVar[str] = "Synthetic difference-in-differences"
+    package: ClassVar[str] = "diff-diff"
 
-    @property
-    def backend(self) -> str:
-        """Library doing the computation."""
-        return version("diff-diff")
-
-    def options(self) -> dict[str, Any]:
-        """Estimator options, JSON-serialisable."""
-        return {
-            "variance_method": "placebo (Arkhangelsky et al. 2021, Algorithm 4)",
-            "replications": self.replications,
-            "seed": self.seed,
-            "level": self.level,
-        }
+    def method_options(self) -> dict[str, Any]:
+        """The variance method."""
+        return {"variance_method": "placebo (Arkhangelsky et al. 2021, Algorithm 4)"}
 
     def fit(self, panel: PanelData) -> PointFit:
         """Full fit with ``diff_diff.SyntheticDiD`` (weights, ATT, placebo standard error)."""
@@ -229,7 +216,7 @@ def synthetic_did(
     DataValidationError
         Bad input (see :func:`analysis.synth._panel.build_panel`).
     """
-    check_options(replications=replications, seed=seed, level=level)
+    spec = SDIDSpec(replications=replications, seed=seed, level=level)
     panel = build_panel(
         df,
         outcome=outcome,
@@ -239,5 +226,4 @@ def synthetic_did(
         start=start,
         donors=donors,
     )
-    spec = SDIDSpec(replications=replications, seed=seed, level=level)
-    return make_result(panel, spec, spec.fit(panel))
+    return spec.run(panel)

@@ -1,0 +1,220 @@
+"""Simulated power of the staggered DiD (analysis.power, SIMULATED programme panels).
+
+Reference numbers: the analytic standard error of the Callaway-Sant'Anna simple aggregation
+(:func:`analysis.power.cs_simple_se`) against McKenzie's DiD variance and a hand computation,
+and the simulated estimator against that closed form (mean SE, size, power).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from analysis import power as P
+from analysis.errors import DataValidationError
+from analysis.seeds import SeedStreams
+
+# --------------------------------------------------------------------------------------
+# Analytic SE of the staggered DiD
+# --------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("rho", [0.0, 0.3, 0.55, 0.8])
+def test_cs_simple_se_equals_mckenzie_did(rho):
+    two = P.cs_simple_se({2023: 180}, n_control=720, years=[2022, 2023], autocorr=rho)
+    ref = P.mde(n_treated=180, n_control=720, design="did", autocorr=rho)
+    assert two == pytest.approx(ref.se, rel=1e-12)
+    # one cohort, base year + two post years: McKenzie with 1 pre and 2 post periods
+    three = P.cs_simple_se({2023: 180}, n_control=720, years=[2022, 2023, 2024], autocorr=rho)
+    ref = P.mde(n_treated=180, n_control=720, design="did", n_pre=1, n_post=2, autocorr=rho)
+    assert three == pytest.approx(ref.se, rel=1e-12)
+
+
+def test_cs_simple_se_two_cohorts_by_hand():
+    # cohorts 2023 (n=100: cells 2023, 2024 vs base 2022) and 2024 (n=50: cell 2024 vs 2023),
+    # rho = 0. Weights per cell w = n_g / (100*2 + 50*1): 0.4 and 0.2.
+    # c_2023 = (-2, 1, 1): c'c = 6; c_2024 = (0, -1, 1): c'c = 2.
+    # treated: 0.4² * 6 / 100 + 0.2² * 2 / 50 = 0.0096 + 0.0016 = 0.0112
+    # control: d = 0.4 c_2023 + 0.2 c_2024 = (-0.8, 0.2, 0.6): d'd = 1.04, / 200 = 0.0052
+    se = P.cs_simple_se(
+        {2023: 100, 2024: 50}, n_control=200, years=[2022, 2023, 2024], autocorr=0.0
+    )
+    assert se == pytest.approx(math.sqrt(0.0112 + 0.0052), rel=1e-12)
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"cohort_sizes": {2022: 10}}, "base year"),
+        ({"autocorr": 1.0}, "autocorr"),
+        ({"n_control": 0}, "n_control"),
+    ],
+)
+def test_cs_simple_se_rejects_bad_input(kwargs, match):
+    args = {"cohort_sizes": {2023: 10}, "n_control": 10, "years": [2022, 2023], "autocorr": 0.5}
+    args.update(kwargs)
+    with pytest.raises(DataValidationError, match=match):
+        P.cs_simple_se(args.pop("cohort_sizes"), **args)
+
+
+# --------------------------------------------------------------------------------------
+# Seeds: one run seed, streams "data" and "power"
+# --------------------------------------------------------------------------------------
+
+
+def test_design_seeds_are_children_of_the_data_and_power_streams():
+    seeds = P.design_seeds(20250405, 2)
+    streams = SeedStreams(20250405)
+    for k, (pilot, sims) in enumerate(seeds):
+        assert pilot.spawn_key == (*streams.sequence("data").spawn_key, k)
+        assert sims.spawn_key == (*streams.sequence("power").spawn_key, k)
+        assert pilot.entropy == sims.entropy == 20250405
+    states = {tuple(s.generate_state(4)) for pair in seeds for s in pair}
+    assert len(states) == 4  # no two designs or procedures share random numbers
+    with pytest.raises(DataValidationError, match="n_designs"):
+        P.design_seeds(1, 0)
+
+
+def _draw(effect: float, rng: np.random.Generator) -> pd.DataFrame:
+    y = rng.normal(size=40)
+    d = np.repeat([0, 1], 20)
+    return pd.DataFrame({"y": y + effect * d, "d": d})
+
+
+def _estimate(df: pd.DataFrame):
+    from analysis.estimate import Estimate
+
+    y, d = df["y"].to_numpy(), df["d"].to_numpy() == 1
+    diff = y[d].mean() - y[~d].mean()
+    se = math.sqrt(y[d].var(ddof=1) / 20 + y[~d].var(ddof=1) / 20)
+    return Estimate.from_se(diff, se, method="difference in means")
+
+
+def test_simulate_power_accepts_a_seed_sequence():
+    root = SeedStreams(3).sequence("power").spawn(2)[1]
+    kw = dict(draw=_draw, estimate=_estimate, effects=[0.0, 0.5], n_sims=10, progress=False)
+    a = P.simulate_power(seed=root, **kw)
+    b = P.simulate_power(seed=root, **kw)  # spawning does not consume the caller's sequence
+    pd.testing.assert_frame_equal(a.estimates, b.estimates)
+    assert a.seed == {"entropy": 3, "spawn_key": [5, 1]}
+    json.dumps(a.to_dict())
+    other = P.simulate_power(seed=SeedStreams(3).sequence("power").spawn(2)[0], **kw)
+    assert not np.array_equal(a.estimates["estimate"], other.estimates["estimate"])
+    # an integer root is the same as SeedSequence(integer)
+    c = P.simulate_power(seed=7, **kw)
+    d = P.simulate_power(seed=np.random.SeedSequence(7), **kw)
+    pd.testing.assert_frame_equal(c.estimates, d.estimates)
+    assert c.seed == 7
+
+
+# --------------------------------------------------------------------------------------
+# Simulated designs and the DiD's simulated power (SIMULATED panels)
+# --------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def small_design():
+    return P.calibrate_design("test", n_treated=60, n_control=120, seed=11, pilot_pupils=8000)
+
+
+def test_calibrated_design_is_plausible(small_design):
+    d = small_design
+    # grade_avg: calibration SD 0.9 grade points; pupils observed in all years are a
+    # selected, less dispersed group; autocorr = icc + pupil share = 0.55 before selection
+    assert 0.7 < d.outcome_sd < 0.95
+    assert 0.35 < d.autocorr < 0.6
+    assert sum(d.cohort_shares.values()) == pytest.approx(1.0)
+    assert set(d.cohort_shares) <= {2023, 2024}
+    with pytest.raises(TypeError):
+        d.cohort_shares[2023] = 1.0  # type: ignore[index]
+    assert d.to_dict()["pilot_pupils"] == 8000
+    json.dumps(d.to_dict())
+
+
+def test_calibrate_design_rejects_bad_input():
+    with pytest.raises(DataValidationError, match="outcome"):
+        P.calibrate_design("x", n_treated=10, n_control=10, seed=1, outcome="invalsi_score")
+    with pytest.raises(DataValidationError, match="at least 2"):
+        P.calibrate_design("x", n_treated=1, n_control=10, seed=1)
+
+
+def test_draw_panel_exact_sizes_balanced_and_seeded(small_design):
+    a = P.draw_panel(small_design, 0.3, np.random.default_rng(5))
+    b = P.draw_panel(small_design, 0.3, np.random.default_rng(5))
+    pd.testing.assert_frame_equal(a, b)
+    per = a.groupby("pupil_id").agg(n=("year", "nunique"), cohort=("cohort", "first"))
+    assert (per["n"] == 3).all()
+    assert int((per["cohort"] > 0).sum()) == 60
+    assert int((per["cohort"] == 0).sum()) == 120
+    assert a["grade_avg"].notna().all()
+    # two draws from one generator are two different panels (spawned panel seeds)
+    rng = np.random.default_rng(5)
+    first, second = P.draw_panel(small_design, 0.3, rng), P.draw_panel(small_design, 0.3, rng)
+    pd.testing.assert_frame_equal(first, a)
+    assert (
+        not first["grade_avg"]
+        .reset_index(drop=True)
+        .equals(second["grade_avg"].reset_index(drop=True))
+    )
+
+
+def test_did_estimate_in_sd_units(small_design):
+    df = P.draw_panel(small_design, 0.0, np.random.default_rng(2))
+    raw = P.did_estimate(df, outcome="grade_avg")
+    sd = P.did_estimate(df, outcome="grade_avg", scale=small_design.outcome_sd)
+    assert sd.estimate == pytest.approx(raw.estimate / small_design.outcome_sd)
+    assert sd.se == pytest.approx(raw.se / small_design.outcome_sd)
+    assert sd.p_value == pytest.approx(raw.p_value)
+    assert sd.method.endswith("(SD units)")
+    renamed = df.rename(columns={"pupil_id": "id", "year": "t", "cohort": "g"})
+    other = P.did_estimate(renamed, outcome="grade_avg", unit="id", time="t", cohort="g")
+    assert other.estimate == pytest.approx(raw.estimate)
+    with pytest.raises(DataValidationError, match="scale"):
+        P.did_estimate(df, outcome="grade_avg", scale=0.0)
+
+
+def test_simulated_did_matches_analytic_se_ci_size(small_design):
+    # 15 draws per effect: the mean estimated SE is within 10 % of the analytic SE and the
+    # mean estimate at 0.5 SD is within 4 Monte Carlo SEs of the truth.
+    res = P.simulate_did_power(small_design, effects=[0.0, 0.5], n_sims=15, seed=3, progress=False)
+    t = res.tidy()
+    se = small_design.analytic_se()
+    assert t["mean_se"].to_numpy() == pytest.approx([se, se], rel=0.10)
+    big = t[t["effect"] == 0.5].iloc[0]
+    assert abs(big["bias"]) < 4 * se / math.sqrt(15)
+    assert t["n_invalid"].sum() == 0
+    again = P.simulate_did_power(
+        small_design, effects=[0.0, 0.5], n_sims=15, seed=3, progress=False
+    )
+    pd.testing.assert_frame_equal(res.sim.estimates, again.sim.estimates)
+    d = res.to_dict()
+    assert d["simulated"] is True and d["n_sims"] == 15
+    assert "SIMULATED" in res.summary()
+    row = res.mde_row()
+    assert row["analytic MDE (SD)"] == pytest.approx(res.analytic_mde())
+    assert row["rejection rate at zero effect"] == res.size()
+
+
+def test_crossing_interpolates():
+    e = np.array([0.0, 0.1, 0.2, 0.3])
+    p = np.array([0.05, 0.4, 0.7, 0.9])
+    assert P._crossing(e, p, 0.8) == pytest.approx(0.25)
+    assert math.isnan(P._crossing(e, p, 0.95))
+
+
+@pytest.mark.slow
+def test_simulated_did_power_matches_analytic_full_size():
+    # 180 vs 720, 200 draws per effect: size within [0.02, 0.09] and power at 0.2 SD within
+    # 3 Monte Carlo SEs of the analytic power of the same estimator.
+    d = P.calibrate_design("STEAM courses", n_treated=180, n_control=720, seed=1)
+    res = P.simulate_did_power(d, effects=[0.0, 0.2], n_sims=200, seed=7, progress=False)
+    t = res.tidy().set_index("effect")
+    assert 0.02 <= t.loc[0.0, "power"] <= 0.09
+    r = t.loc[0.2]
+    assert abs(r["power"] - r["analytic_power"]) < 3 * math.sqrt(
+        r["analytic_power"] * (1 - r["analytic_power"]) / 200
+    )
