@@ -245,3 +245,107 @@ def test_index_template_escapes_and_formats():
     assert page.count("ValueError: x &lt; 0 &amp; y") == 1
     assert "<td>Broken</td>" in page.replace("<tr><td>", "<td>")  # no link without a page
     assert page.count("<td>–</td>") == 2  # no headline numbers: a dash
+
+
+# --- parallel plan (issue 14) --------------------------------------------------------------
+
+SLEEPY = PROBE.replace(
+    'print(f"VALUE={value}")', 'import time; time.sleep(sleep); print(f"VALUE={value}")'
+)
+
+
+def _sleepy_plan(root: Path, n: int, *, sleep: float = 0.0, fail: str | None = None) -> Path:
+    nb = new_notebook()
+    nb.metadata = {
+        "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}
+    }
+    params = new_code_cell(
+        'run_id = "interactive"\nvalue = 1\nlabel = "a"\nfail = False\nsleep = 0.0'
+    )
+    params.metadata["tags"] = ["parameters"]
+    nb.cells = [new_markdown_cell("# Probe"), params, new_code_cell(SLEEPY)]
+    nbformat.write(nb, root / "notebooks" / "99_probe.ipynb")
+    runs = [
+        {
+            "id": f"probe_{i}",
+            "notebook": "99_probe",
+            "title": f"P{i}",
+            "parameters": {"value": i, "sleep": sleep, "fail": f"probe_{i}" == fail},
+        }
+        for i in range(n)
+    ]
+    runs.append(
+        {
+            "id": "probe_last",
+            "notebook": "99_probe",
+            "title": "reads results",
+            "parameters": {"value": 99},
+            "inputs": ["reports/results/probe_*.json"],
+        }
+    )
+    return _write_plan(root, runs)
+
+
+def test_parallel_plan_equals_serial_with_isolation_and_stages(sandbox):
+    from analysis.pipeline.runner import plan_stages
+
+    plan = load_plan(_sleepy_plan(sandbox, 4, fail="probe_2"))
+    stages = plan_stages(plan.runs)
+    assert [r.id for r in stages[-1]] == ["probe_last"]  # reads the others' results: last
+    serial = {o.run_id: o.status for o in run_plan(plan, progress=False, force=True, workers=1)}
+    first = {rid: results_path(rid).read_bytes() for rid, s in serial.items() if s == "success"}
+    parallel = run_plan(plan, progress=False, force=True, workers=3)
+    assert [o.run_id for o in parallel] == [r.id for r in plan.runs]  # plan order
+    assert {o.run_id: o.status for o in parallel} == serial
+    assert serial["probe_2"] == "failed" and serial["probe_3"] == "success"
+    for rid, blob in first.items():
+        assert results_path(rid).read_bytes() == blob, rid
+    cached = run_plan(plan, progress=False, workers=3)
+    assert {o.status for o in cached if o.run_id != "probe_2"} == {"cached"}
+
+
+def test_ctrl_c_stops_the_plan_marks_interrupted_and_exits_non_zero(sandbox):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    plan = _sleepy_plan(sandbox, 4, sleep=60.0)
+    env = {
+        **os.environ,
+        "ANALYSIS_ROOT": str(sandbox),
+        "ANALYSIS_REPORTS_DIR": str(sandbox / "reports"),
+    }
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "analysis",
+            "run",
+            "--plan",
+            str(plan),
+            "--workers",
+            "2",
+            "--no-progress",
+        ],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not any(
+        (read_state(f"probe_{i}") or {}).get("status") == "running" for i in range(4)
+    ):
+        time.sleep(0.5)
+    time.sleep(3)  # the kernels are inside their 60 s sleep
+    t0 = time.monotonic()
+    os.killpg(proc.pid, signal.SIGINT)  # Ctrl-C reaches the whole foreground process group
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err.decode()[-2000:]
+    assert time.monotonic() - t0 < 30  # promptly, not after the 60 s cells
+    states = {i: (read_state(f"probe_{i}") or {}).get("status") for i in range(4)}
+    assert "interrupted" in states.values(), states
+    assert "success" not in states.values()
+    assert not results_path("probe_last").exists()

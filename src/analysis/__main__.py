@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 
@@ -15,9 +16,21 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
     plan = load_plan(args.plan)
     t0 = time.monotonic()
-    outcomes = run_plan(
-        plan, only=args.only, force=args.force, quick=args.quick, progress=not args.no_progress
-    )
+    try:
+        outcomes = run_plan(
+            plan,
+            only=args.only,
+            force=args.force,
+            quick=args.quick,
+            progress=not args.no_progress,
+            workers=args.workers,
+        )
+    except KeyboardInterrupt as exc:
+        print(
+            f"interrupted: {exc} (rerun to complete; nothing interrupted passes for current)",
+            file=sys.stderr,
+        )
+        return 130
     if not outcomes:
         print(f"no run matches {args.only!r}", file=sys.stderr)
         return 2
@@ -133,6 +146,12 @@ def main(argv: list[str] | None = None) -> int:
     r.add_argument("--force", action="store_true", help="ignore the cache and rerun")
     r.add_argument("--quick", action="store_true", help="shrink expensive parameters (CI)")
     r.add_argument("--no-progress", action="store_true", help="no progress bar")
+    r.add_argument(
+        "--workers",
+        type=int,
+        default=os.cpu_count() or 1,
+        help="runs executed at the same time, each in its own kernel (default: the cores)",
+    )
     r.set_defaults(func=_cmd_run)
     pub = sub.add_parser("publish", help="convert executed notebooks to HTML + index")
     pub.add_argument("--plan", default=None)

@@ -174,7 +174,7 @@ def publish(plan: Plan) -> tuple[list[Path], list[Finding]]:
         has_html = False
         results = load_results(run.id) or {}
         status = state.get("status", "not run")
-        if status == "running":
+        if status in ("running", "interrupted"):
             status = "interrupted (incomplete: rerun it)"
         if status not in ("success", "failed"):
             target.unlink(missing_ok=True)  # never show a stale page for a run not completed

@@ -24,6 +24,7 @@ the notebook shows the QUICK banner and its results say they are quick.
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import hashlib
 import json
@@ -274,6 +275,23 @@ def execute(
     return RunOutcome(run.id, status, seconds, error)
 
 
+def plan_stages(runs: list[Run]) -> list[list[Run]]:
+    """Order runs into stages whose runs are independent of each other.
+
+    1. the data build (notebook ``00_data_build``): it builds the processed panels every other
+       run reads, so two runs never rebuild the same panel at once;
+    2. every run that reads neither the data build's output alone nor other runs' results;
+    3. runs whose declared inputs include other runs' results (``reports/results/…``: the
+       methodology note), last.
+
+    Stages run one after the other; the runs of a stage may run at the same time.
+    """
+    first = [r for r in runs if r.notebook == "00_data_build"]
+    last = [r for r in runs if r not in first and any(i.startswith("reports/") for i in r.inputs)]
+    middle = [r for r in runs if r not in first and r not in last]
+    return [s for s in (first, middle, last) if s]
+
+
 def run_plan(
     plan: Plan,
     *,
@@ -281,23 +299,39 @@ def run_plan(
     force: bool = False,
     quick: bool = False,
     progress: bool = True,
+    workers: int = 1,
 ) -> list[RunOutcome]:
-    """Run the selected runs of the plan; return one outcome per run.
+    """Run the selected runs of the plan; return one outcome per run, in plan order.
+
+    ``workers`` runs execute at the same time (each in its own kernel, started from a thread of
+    this process), stage by stage (:func:`plan_stages`).  Results do not depend on ``workers``:
+    every kernel is single-threaded with a fixed hash seed, and each run writes only its own
+    artefacts.  Ctrl-C (SIGINT) stops the plan: no new run starts, the kernels that received
+    the signal stop their cell, the interrupted runs are recorded as ``interrupted`` and
+    :class:`KeyboardInterrupt` is raised once every worker has stopped.
 
     Raises
     ------
     DataValidationError
         Before any run, when the raw data differ from their manifests.
+    KeyboardInterrupt
+        After Ctrl-C, once the interrupted runs are recorded.
     """
+    import signal
+    import threading
+    from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+
     from tqdm import tqdm
 
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+        raise ValueError(f"workers must be a positive integer, got {workers!r}")
     runs = plan.select(only)
     integrity.verify_raw()
     deterministic_environment()
     source = source_fingerprint()
     git = provenance.git_state()
     timeout = plan.settings.get("cell_timeout", 1800)
-    outcomes: list[RunOutcome] = []
+    outcomes: dict[str, RunOutcome] = {}
     bar = tqdm(
         total=len(runs),
         unit="run",
@@ -308,25 +342,102 @@ def run_plan(
         dynamic_ncols=False,
         ncols=90,
     )
-    for run in runs:
-        bar.set_postfix_str(run.id)
+    stop = threading.Event()
+    previous = None
+    if threading.current_thread() is threading.main_thread():
+        previous = signal.signal(signal.SIGINT, lambda *_: stop.set())
+
+    def one(run: Run) -> RunOutcome:
         params = run.effective_parameters(quick=quick)
         inputs = declared_inputs(run, params)
         key = cache_key(run, params, inputs, source, quick=quick)
         if not force and _is_cached(run, key):
-            outcomes.append(RunOutcome(run.id, "cached", 0.0))
-        else:
-            outcomes.append(
-                execute(
-                    run,
-                    quick=quick,
-                    key=key,
-                    inputs=inputs,
-                    git=git,
-                    timeout=timeout,
-                    plan_file=plan.source,
-                )
-            )
+            return RunOutcome(run.id, "cached", 0.0)
+        if stop.is_set():
+            return RunOutcome(run.id, "not run", 0.0, "interrupted before it started")
+        outcome = execute(
+            run,
+            quick=quick,
+            key=key,
+            inputs=inputs,
+            git=git,
+            timeout=timeout,
+            plan_file=plan.source,
+        )
+        if stop.is_set() and outcome.status == "failed":
+            outcome = _mark_interrupted(run.id, outcome)
+        return outcome
+
+    def done(o: RunOutcome) -> None:
+        outcomes[o.run_id] = o
+        bar.set_postfix_str(o.run_id)
         bar.update(1)
-    bar.close()
-    return outcomes
+
+    plan_done = threading.Event()
+    threading.Thread(target=_watch, args=(stop, plan_done), daemon=True).start()
+    try:
+        for stage in plan_stages(runs):
+            if stop.is_set():
+                break
+            if workers == 1 or len(stage) == 1:
+                for run in stage:
+                    if stop.is_set():
+                        break
+                    done(one(run))
+                continue
+            with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="run") as pool:
+                pending = {pool.submit(one, run) for run in stage}
+                while pending:
+                    finished, pending = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
+                    for f in finished:
+                        done(f.result())
+                    if stop.is_set():
+                        for f in pending:
+                            f.cancel()
+                        finished, _ = wait(pending)
+                        for f in finished:
+                            if not f.cancelled():
+                                done(f.result())
+                        pending = set()
+    finally:
+        plan_done.set()
+        if previous is not None:
+            signal.signal(signal.SIGINT, previous)
+        bar.close()
+    if stop.is_set():
+        raise KeyboardInterrupt(
+            "plan interrupted: "
+            + ", ".join(o.run_id for o in outcomes.values() if o.status == "interrupted")
+        )
+    return [outcomes[r.id] for r in runs if r.id in outcomes]
+
+
+def _interrupt_kernels() -> None:
+    """Send SIGINT to the kernels started from this process.
+
+    jupyter_client starts kernels in their own session, so the Ctrl-C of the terminal does not
+    reach them: the runner forwards it, and each kernel stops its cell at once.
+    """
+    import signal
+
+    import psutil
+
+    for child in psutil.Process().children(recursive=True):
+        with contextlib.suppress(psutil.Error):  # already gone
+            child.send_signal(signal.SIGINT)
+
+
+def _watch(stop: Any, finished: Any) -> None:
+    """Forward a Ctrl-C to the running kernels as soon as it arrives (until the plan ends)."""
+    while not stop.wait(0.2):
+        if finished.is_set():
+            return
+    _interrupt_kernels()
+
+
+def _mark_interrupted(run_id: str, outcome: RunOutcome) -> RunOutcome:
+    """Record a run stopped by Ctrl-C as interrupted (not as failed)."""
+    state = read_state(run_id) or {"run_id": run_id}
+    state.update({"status": "interrupted", "cache_key": None, "error": "interrupted (Ctrl-C)"})
+    write_state(run_id, state)
+    return RunOutcome(run_id, "interrupted", outcome.seconds, "interrupted (Ctrl-C)")
