@@ -349,3 +349,19 @@ def test_ctrl_c_stops_the_plan_marks_interrupted_and_exits_non_zero(sandbox):
     assert "interrupted" in states.values(), states
     assert "success" not in states.values()
     assert not results_path("probe_last").exists()
+
+
+def test_publish_does_nothing_when_nothing_changed(probe):
+    plan = load_plan(probe)
+    run_plan(plan, progress=False)
+    first, _ = publish(plan)
+    assert page_path("probe_a") in first and index_path() in first
+    again, _ = publish(plan)
+    assert again == []  # no page converted, the index unchanged
+    # a changed executed notebook rebuilds that page only
+    nb = nbformat.read(executed_path("probe_b"), as_version=4)
+    nb.cells[0].source += "\n\nedited"
+    nbformat.write(nb, executed_path("probe_b"))
+    third, _ = publish(plan)
+    assert page_path("probe_b") in third and page_path("probe_a") not in third
+    assert "edited" in page_path("probe_b").read_text()

@@ -27,8 +27,6 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-import papermill
-
 from analysis import paths
 from analysis.errors import DataValidationError, Violation
 from analysis.yamlfile import read_yaml
@@ -95,7 +93,33 @@ class Plan:
 
 @lru_cache(maxsize=64)
 def _notebook_parameters(path: str, mtime_ns: int) -> frozenset[str]:
-    return frozenset(papermill.inspect_notebook(path).keys())
+    """Names assigned at the top level of the cell tagged ``parameters``.
+
+    Read with :mod:`json` and :mod:`ast` rather than ``papermill.inspect_notebook``: importing
+    papermill costs about a second, which every command (and every no-op rerun) paid only to
+    validate the plan's parameter names.  Python notebooks only, as papermill's Python
+    translator.
+    """
+    import ast
+    import json
+
+    nb = json.loads(Path(path).read_text(encoding="utf-8"))
+    names: set[str] = set()
+    for cell in nb.get("cells", []):
+        if cell.get("cell_type") != "code" or "parameters" not in cell.get("metadata", {}).get(
+            "tags", []
+        ):
+            continue
+        source = cell.get("source", "")
+        tree = ast.parse("".join(source) if isinstance(source, list) else source)
+        for node in tree.body:
+            targets = (
+                node.targets
+                if isinstance(node, ast.Assign)
+                else ([node.target] if isinstance(node, ast.AnnAssign) else [])
+            )
+            names |= {t.id for t in targets if isinstance(t, ast.Name)}
+    return frozenset(names)
 
 
 def notebook_parameters(path: Path) -> frozenset[str]:

@@ -13,6 +13,7 @@ same run gives the same HTML apart from the provenance block.
 from __future__ import annotations
 
 import copy
+import hashlib
 import json
 import os
 import re
@@ -32,6 +33,7 @@ from analysis.pipeline.state import (
     index_path,
     load_results,
     page_path,
+    page_record_path,
     read_state,
     registered_pupil_ids,
 )
@@ -166,6 +168,7 @@ def publish(plan: Plan) -> tuple[list[Path], list[Finding]]:
     written: list[Path] = []
     findings: list[Finding] = []
     rows = []
+    templates = _templates_fingerprint()
     ordered = sorted(plan.runs, key=lambda r: (not r.id.startswith(FIRST_IN_INDEX),))
     for run in ordered:
         state = read_state(run.id) or {}
@@ -179,6 +182,21 @@ def publish(plan: Plan) -> tuple[list[Path], list[Finding]]:
         if status not in ("success", "failed"):
             target.unlink(missing_ok=True)  # never show a stale page for a run not completed
         elif executed.exists():
+            key = _page_key(run, executed, results, templates)
+            record = page_record_path(run.id)
+            if target.exists() and record.exists() and record.read_text(encoding="utf-8") == key:
+                has_html = True  # nothing it is built from changed: no conversion, no scan
+                rows.append(
+                    index_row(
+                        run,
+                        status=status,
+                        error=state.get("error"),
+                        results=results,
+                        published=True,
+                    )
+                )
+                continue
+            record.unlink(missing_ok=True)
             page = notebook_to_html(executed, title=run.title)
             found = scan(
                 run.id,
@@ -193,6 +211,7 @@ def publish(plan: Plan) -> tuple[list[Path], list[Finding]]:
                 status = "withheld: privacy check failed"
             else:
                 atomic_write_text(target, page)
+                atomic_write_text(record, key)
                 written.append(target)
                 has_html = True
         rows.append(
@@ -201,6 +220,35 @@ def publish(plan: Plan) -> tuple[list[Path], list[Finding]]:
             )
         )
     index = index_path()
-    atomic_write_text(index, render_index(rows))
-    written.append(index)
+    html = render_index(rows)
+    if not index.exists() or index.read_text(encoding="utf-8") != html:
+        atomic_write_text(index, html)
+        written.append(index)
     return written, findings
+
+
+def _templates_fingerprint() -> str:
+    """Hash of the page and index templates (a changed template rebuilds every page)."""
+    h = hashlib.sha256()
+    for f in sorted(TEMPLATES.rglob("*")):
+        if f.is_file():
+            h.update(f.relative_to(TEMPLATES).as_posix().encode())
+            h.update(f.read_bytes())
+    return h.hexdigest()
+
+
+def _page_key(run: Run, executed: Path, results: Mapping[str, Any], templates: str) -> str:
+    """What a page is built from: the executed notebook, its results, title, templates, ids.
+
+    The privacy scan depends on the registered pupil ids too, so they are part of the key.
+    """
+    h = hashlib.sha256()
+    for part in (
+        executed.read_bytes(),
+        json.dumps(results, sort_keys=True, default=str).encode(),
+        run.title.encode(),
+        templates.encode(),
+        "\n".join(sorted(registered_pupil_ids(run.id))).encode(),
+    ):
+        h.update(hashlib.sha256(part).digest())
+    return h.hexdigest()

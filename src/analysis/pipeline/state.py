@@ -44,6 +44,7 @@ __all__ = [
     "index_path",
     "load_results",
     "page_path",
+    "page_record_path",
     "promote",
     "pupil_ids_path",
     "read_state",
@@ -159,6 +160,11 @@ def page_path(run_id: str) -> Path:
 def index_path() -> Path:
     """The index page listing every run of the plan (``reports/index.html``)."""
     return paths.REPORTS_DIR / "index.html"
+
+
+def page_record_path(run_id: str) -> Path:
+    """What the published page of a run was built from (a hash; publish skips unchanged pages)."""
+    return paths.STATE_DIR / f"{run_id}.page.sha256"
 
 
 def pupil_ids_path(run_id: str) -> Path:
