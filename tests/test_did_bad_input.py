@@ -220,3 +220,42 @@ def test_invalid_options_are_value_errors(df):
         did.event_study(df, **KWC, window=(0, 3))
     with pytest.raises(ValueError, match="type"):
         did.staggered(df, **KWC).aggregate("weekly")
+
+
+# ------------------------------------------------------------------ pupil-register helpers
+STACKED = pytest.param(lambda d: did.stacked_first_year(d, **KWC), id="stacked")
+DROPOUT = pytest.param(
+    lambda d: did.dropout.dropout_effect(
+        d.assign(age=d["year"] - 1950.0), covariates=[], **KWC, age="age"
+    ),
+    id="dropout",
+)
+SUBPANEL = pytest.param(lambda d: diagnostics.balanced_subpanel(d, **KWC), id="subpanel")
+REGISTER = [STACKED, DROPOUT, SUBPANEL]
+
+
+@pytest.mark.parametrize("call", REGISTER)
+def test_register_methods_name_a_missing_column(call, df):
+    _raises(call, df.drop(columns="lemp"), "'lemp'", "missing")
+
+
+@pytest.mark.parametrize("call", REGISTER)
+def test_register_methods_refuse_duplicated_unit_time_rows(call, df):
+    bad = pd.concat([df, df.iloc[[12]]])
+    err = _raises(call, bad, "duplicated", "'countyreal'")
+    assert 12 in err.violations[0].rows
+
+
+@pytest.mark.parametrize("call", [STACKED, DROPOUT])
+def test_register_methods_refuse_a_changing_cohort(call, df):
+    unit = _first_unit(df, 2006)
+    df.loc[(df["countyreal"] == unit) & (df["year"] >= 2006), "first.treat"] = 2007
+    _raises(call, df, "'first.treat'", str(unit))
+
+
+def test_cell_counts_and_event_times_need_their_columns(df):
+    _raises(lambda d: did.treated_cell_counts(d, **KWC), df.drop(columns="first.treat"), "missing")
+    _raises(lambda d: did.event_window(d, **KWC), df.drop(columns="lemp"), "'lemp'")
+    _raises(lambda d: did.effect_horizon(d, **KWC), [1, 2], "DataFrame")
+    with pytest.raises(ValueError, match="base_period"):
+        did.treated_cell_counts(df, **KWC, base_period="last")

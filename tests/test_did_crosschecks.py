@@ -1,12 +1,14 @@
 """Internal consistency of the DiD estimators (identities that must hold on any data).
 
-Run on mpdta (500 counties x 5 years); every check goes through the package's public
-functions and compares with a library fit or an algebraic identity.
+Run on mpdta (500 counties x 5 years), and on a simulated pupil register (unbalanced, the
+programme's case) for the unbalanced Callaway-Sant'Anna path; every check goes through the
+package's public functions and compares with a library fit or an algebraic identity.
 """
 
 from __future__ import annotations
 
 import json
+import warnings
 from functools import cache
 
 import diff_diff
@@ -248,3 +250,237 @@ def test_result_objects_are_read_only_and_serialisable():
     agg = res.aggregate("dynamic", cband=True, seed=3)
     assert agg.crit_value > stats.norm.ppf(0.975)
     assert agg.tidy()["term"].iloc[-1] == "overall"
+
+
+# ------------------------------------------------------------------ unbalanced pupil panels
+# School registers (programme simulator): no pupil is observed in every year, so the programme
+# report runs did.staggered(..., allow_unbalanced=True); these identities check that path and
+# the helpers around it (cell sizes, pre-trend tests, bands, event windows).
+PK = {"unit": "pupil_id", "time": "year", "cohort": "cohort"}
+
+
+@cache
+def pupils():
+    from analysis.data.simulate import programme_panel
+
+    sim = programme_panel(seed=3)
+    d = sim.data.sort_values(["pupil_id", "year"], kind="stable").reset_index(drop=True)
+    d["baseline_school"] = d.groupby("pupil_id")["school_id"].transform("first")
+    return sim, d
+
+
+def _quiet(fn, *a, **k):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return fn(*a, **k)
+
+
+@cache
+def pupil_cs(outcome: str, cluster: str | None = None, base_period: str = "varying"):
+    return _quiet(
+        did.staggered,
+        pupils()[1],
+        outcome=outcome,
+        **PK,
+        cluster=cluster,
+        base_period=base_period,
+        allow_unbalanced=True,
+    )
+
+
+@pytest.mark.parametrize(
+    ("method", "covariates", "cluster"),
+    [("dr", None, None), ("reg", None, "state"), ("ipw", ["lpop"], None), ("dr", ["lpop"], None)],
+)
+def test_unbalanced_path_equals_balanced_path_on_balanced_mpdta(method, covariates, cluster):
+    """On a balanced panel the cell-wise estimator is did.staggered (R-validated): 1e-12."""
+    kw = {**KWC, "method": method, "covariates": covariates, "cluster": cluster}
+    a = _quiet(did.staggered, mpdta(), **kw)
+    b = _quiet(did.staggered, mpdta(), **kw, allow_unbalanced=True)
+    np.testing.assert_allclose(b.att, a.att, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(b.se, a.se, rtol=1e-12, equal_nan=True)
+    for agg in ("simple", "group", "dynamic", "calendar"):
+        oa, ob = a.aggregate(agg).overall, b.aggregate(agg).overall
+        assert ob.estimate == pytest.approx(oa.estimate, abs=1e-12)
+        assert ob.se == pytest.approx(oa.se, rel=1e-12)
+    assert b.pretrend_test().statistic == pytest.approx(a.pretrend_test().statistic, rel=1e-10)
+    assert b.backend.endswith("(unbalanced, cell-wise)")
+
+
+def test_balanced_rule_drops_every_pupil_of_a_school_register():
+    """Why allow_unbalanced exists: no simulated pupil is observed in all six years, so the
+    balanced rule leaves nothing -- a clear DataValidationError pointing to the option."""
+    from analysis.errors import DataValidationError
+
+    frame = pupils()[1]
+    assert frame["year"].nunique() == 6
+    assert frame.groupby("pupil_id")["year"].nunique().max() < 6
+    with pytest.raises(DataValidationError, match="allow_unbalanced=True"):
+        _quiet(did.staggered, frame, outcome="grade_avg", **PK)
+    res = pupil_cs("grade_avg")
+    assert res.aggregate("simple").overall.n_units > 0.9 * frame["pupil_id"].nunique()
+    assert any("unbalanced panel used cell by cell" in n for n in res.notes)
+
+
+@pytest.mark.parametrize(("g", "t"), [(2022, 2023), (2021, 2024), (2023, 2021)])
+def test_unbalanced_cell_is_difference_of_mean_changes(g, t):
+    """ATT(g,t) (reg, no covariates) = mean change of cohort g minus never-treated, over pupils
+    observed in the base year and t; its unit-level SE = sqrt(var_T/n_T + var_C/n_C) with
+    population variances (R did's convention).  Both to 1e-12."""
+    frame = pupils()[1]
+    cs = _quiet(
+        did.staggered, frame, outcome="grade_avg", **PK, method="reg", allow_unbalanced=True
+    ).unit_level()
+    gt = cs.group_time().set_index(["cohort", "time"])
+    obs = frame[frame["grade_avg"].notna()]
+    wide = obs.pivot(index="pupil_id", columns="year", values="grade_avg")
+    coh = obs.groupby("pupil_id")["cohort"].first()
+    base = g - 1 if t >= g else t - 1
+    change = (wide[t] - wide[base]).dropna()
+    tr, co = change[coh.reindex(change.index) == g], change[coh.reindex(change.index) == 0]
+    assert gt.loc[(g, t), "att"] == pytest.approx(tr.mean() - co.mean(), abs=1e-12)
+    se = np.sqrt(tr.var(ddof=0) / len(tr) + co.var(ddof=0) / len(co))
+    assert gt.loc[(g, t), "se"] == pytest.approx(se, rel=1e-12)
+
+
+def test_unit_level_and_subset_re_express_the_fit():
+    cs = pupil_cs("absence_rate", "baseline_school")
+    assert cs.n_clusters == 20 and cs.cluster == "baseline_school"
+    pu = cs.unit_level()
+    assert pu.n_clusters == pu.n_units and pu.cluster is None
+    np.testing.assert_array_equal(pu.att, cs.att)
+    unclustered = pupil_cs("absence_rate")
+    np.testing.assert_allclose(pu.se, unclustered.se, rtol=1e-12, equal_nan=True)
+    post = cs.cohort <= cs.time
+    sub = cs.subset(post)
+    assert len(sub.att) == int(post.sum())
+    assert sub.aggregate("simple").overall.estimate == pytest.approx(
+        cs.aggregate("simple").overall.estimate, abs=1e-14
+    )
+    with pytest.raises(ValueError, match="boolean mask"):
+        cs.subset(post[:-1])
+
+
+def test_uniform_band_over_chosen_cells():
+    cs = pupil_cs("absence_rate", "baseline_school")
+    ok = np.isfinite(cs.se)
+    one = np.flatnonzero(ok)[:1]
+    # one cell, many (pupil) clusters: the band is the pointwise interval, |b|/se ~ |N(0,1)|
+    pu = pupil_cs("absence_rate")
+    assert pu.uniform_band(one, n_boot=4999, seed=1) == pytest.approx(1.96, abs=0.1)
+    all_cells = cs.uniform_band(ok, n_boot=999, seed=1)
+    assert all_cells > 2.3
+    assert cs.uniform_band(ok, n_boot=999, seed=1) == all_cells  # reproducible
+    seq = np.random.SeedSequence(7).spawn(2)[0]  # a child of a run's stream is accepted
+    assert np.isfinite(cs.uniform_band(ok, n_boot=99, seed=seq))
+    assert np.isnan(cs.uniform_band(np.zeros(len(ok), bool)))
+
+
+def test_pretrend_tests_use_only_large_cells():
+    frame = pupils()[1]
+    cs = pupil_cs("grade_avg", "baseline_school")
+    counts = did.treated_cell_counts(frame, outcome="grade_avg", **PK)
+    pre = did.pretrend_tests(cs, sizes=counts, min_treated=20)
+    n = counts.set_index(["cohort", "time"])["n_treated"]
+    size = np.array([n[(int(g), int(t))] for g, t in zip(cs.cohort, cs.time, strict=True)])
+    large_pre = (cs.cohort > cs.time) & (size >= 20)
+    assert pre.cells == int(large_pre.sum()) >= 2
+    tab = pre.table(unit="pupil", cluster="school")
+    assert list(tab["df"]) == [pre.cells, pre.cells]
+    assert tab["test"].iloc[1].endswith("clustered by school (Hotelling scaling)")
+    sub = cs.subset((size >= 20) | (cs.cohort <= cs.time))
+    w = sub.pretrend_test().statistic  # clustered Wald statistic
+    g, q = cs.n_clusters, pre.cells
+    assert pre.f_statistic == pytest.approx((g - q) / (q * (g - 1)) * w, rel=1e-12)
+    assert pre.p_value == pytest.approx(stats.f.sf(pre.f_statistic, q, g - q), rel=1e-12)
+    assert pre.unit_level.p_value == pytest.approx(
+        sub.unit_level().pretrend_test().p_value, rel=1e-12
+    )
+    unclustered = did.pretrend_tests(pupil_cs("grade_avg"), sizes=counts, min_treated=20)
+    assert unclustered.clustered is None and len(unclustered.table()) == 1
+    assert did.pretrend_tests(cs, sizes=counts, min_treated=10_000) is None
+    json.dumps(pre.to_dict())
+
+
+def test_treated_cell_counts_universal_base_and_privacy_use():
+    frame = pupils()[1]
+    v = did.treated_cell_counts(frame, outcome="grade_avg", **PK)
+    u = did.treated_cell_counts(frame, outcome="grade_avg", **PK, base_period="universal")
+    assert ((u["time"] - u["cohort"]) != -1).all()
+    post_v = v[v["time"] >= v["cohort"]].reset_index(drop=True)
+    post_u = u[u["time"] >= u["cohort"]].reset_index(drop=True)
+    pd.testing.assert_frame_equal(post_v, post_u)  # same base (g - 1) after participation
+    assert (v["event_time"] == v["time"] - v["cohort"]).all()
+
+
+def test_event_window_and_unbalanced_cs_event_study():
+    frame = pupils()[1]
+    lo, hi = did.event_window(frame, outcome="grade_avg", **PK)
+    assert lo <= -2 and hi >= 0
+    counts = did.event_time_counts(frame, outcome="grade_avg", **PK)
+    assert all(counts[e] >= 10 for e in range(lo, hi + 1) if e != -1)
+    es = _quiet(
+        did.event_study,
+        frame,
+        outcome="grade_avg",
+        **PK,
+        estimator="cs",
+        window=(lo, hi),
+        seed=1,
+        n_boot=499,
+        allow_unbalanced=True,
+    )
+    assert list(es.rel_times) == [e for e in range(lo, hi + 1) if e != -1]
+    assert es.n_post == hi + 1 and es.crit_value > 1.96
+    # e = 0 of the universal-base event study is the edition-size weighted mean of ATT(g,g)
+    cs = pupil_cs("grade_avg", base_period="universal")
+    gt = cs.group_time()
+    first = gt[gt["cohort"] == gt["time"]]
+    w = [np.mean(cs.unit_cohort == g) for g in first["cohort"]]
+    assert es.coef[list(es.rel_times).index(0)] == pytest.approx(
+        np.average(first["att"], weights=w), abs=1e-12
+    )
+    from analysis.errors import DataValidationError
+
+    with pytest.raises(DataValidationError, match="fewer than 10000 treated units"):
+        did.event_window(frame, outcome="grade_avg", **PK, min_units=10_000)
+
+
+def test_effect_horizon_keeps_event_times_with_enough_units():
+    sim, frame = pupils()
+    h = did.effect_horizon(frame, outcome="grade_avg", **PK, min_units=20)
+    obs = frame[frame["grade_avg"].notna() & (frame["cohort"] > 0)]
+    present = set(zip(obs["pupil_id"], obs["year"], strict=True))
+    first = obs.drop_duplicates("pupil_id")
+
+    def n(e):
+        return sum(
+            ((i, g - 1) in present) and ((i, g + e) in present)
+            for i, g in zip(first["pupil_id"], first["cohort"], strict=True)
+        )
+
+    assert all(n(e) >= 20 for e in range(h + 1)) and n(h + 1) < 20
+    cs = pupil_cs("grade_avg")
+    o = cs.aggregate("simple", max_e=h).overall
+    gt = cs.group_time()
+    keep = (gt["time"] >= gt["cohort"]) & (gt["time"] - gt["cohort"] <= h)
+    w = [np.mean(cs.unit_cohort == g) for g in gt.loc[keep, "cohort"]]
+    assert o.estimate == pytest.approx(np.average(gt.loc[keep, "att"], weights=w), abs=1e-12)
+
+
+def test_simple_estimand_and_simple_att():
+    sim, frame = pupils()
+    cs = pupil_cs("grade_avg")
+    cells = sim.truth_gt[sim.truth_gt["outcome"] == "grade_avg"].rename(columns={"year": "time"})
+    assert cs.simple_estimand(cells) == pytest.approx(0.2, abs=1e-12)  # constant effect
+    # the estimand of the estimates themselves is the simple aggregation
+    own = cs.group_time()[["cohort", "time", "att"]]
+    assert cs.simple_estimand(own, max_e=1) == pytest.approx(
+        cs.aggregate("simple", max_e=1).overall.estimate, abs=1e-12
+    )
+    absence = sim.truth_gt[sim.truth_gt["outcome"] == "absence_rate"].rename(
+        columns={"year": "time"}
+    )
+    assert cs.simple_estimand(absence, max_e=1) != cs.simple_estimand(absence)
+    stat = _quiet(did.simple_att, frame, outcome="grade_avg", **PK, max_e=1, allow_unbalanced=True)
+    assert stat == pytest.approx(cs.aggregate("simple", max_e=1).overall.estimate, abs=1e-12)

@@ -1,14 +1,14 @@
 """Monte Carlo of the Callaway-Sant'Anna estimator on the programme simulator.
 
-The estimator is the one the programme report uses, :func:`analysis.reports.programme.
-staggered_pupils` (R ``did``'s estimator, cell-wise balanced on the unbalanced pupil panel;
-doubly robust, never-participants as controls, no covariates), simple aggregation over the
-years since participation that at least 20 participants reach
-(:func:`analysis.reports.programme.effect_horizon`).  Each
+The estimator is the one the programme report uses, :func:`analysis.did.staggered` with
+``allow_unbalanced=True`` (R ``did``'s estimator, cell-wise balanced on the unbalanced pupil
+panel; doubly robust, never-participants as controls, no covariates), simple aggregation over
+the years since participation that at least 20 participants reach
+(:func:`analysis.did.effect_horizon`).  Each
 replication draws a default simulated panel (20 schools, 2,000 pupils, editions 2021-2023,
 school years 2019-2024, selection into participation on baseline absence, SES and school)
 with a fresh seed; the truth is the simulator's ATT(g,t) weighted as the estimator weights
-them (:func:`analysis.reports.programme.cs_truth`).
+them (:meth:`analysis.did.StaggeredResult.simple_estimand`).
 
 * ``test_cs_monte_carlo_ci`` (CI size, ~10 s): 40 replications, loose but falsifiable bounds;
   the same bounds reject a biased estimator (a naive post-period comparison) on the same
@@ -19,7 +19,8 @@ them (:func:`analysis.reports.programme.cs_truth`).
   coverage of the school-clustered analytic interval (20 clusters, no small-sample
   correction) is recorded with a wider band: it is expected to fall short of 95 % — the
   reason the report adds the wild cluster bootstrap and randomization inference.
-* ``test_dropout_monte_carlo`` (slow): the risk-set hazard comparison used for dropout.
+* ``test_dropout_monte_carlo`` (slow): the risk-set hazard comparison used for dropout
+  (:func:`analysis.did.dropout.dropout_effect`).
 
 Figures of the last full run are in the closing note of issue 4.
 """
@@ -32,11 +33,26 @@ from dataclasses import dataclass
 import numpy as np
 import pytest
 
+from analysis import did
 from analysis.data.simulate import programme_panel
-from analysis.reports import programme as pr
 
 OUTCOMES = ("grade_avg", "absence_rate")
 COVARIATES = ["baseline_absence", "ses_index", "female", "foreign_born"]
+COLS = {"unit": "pupil_id", "time": "year", "cohort": "cohort"}
+
+
+def _frame(data):
+    """The simulated panel with the derived columns the estimators use (cluster, age, female)."""
+    d = data.sort_values(["pupil_id", "year"], kind="stable").reset_index(drop=True)
+    d["female"] = (d["sex"] == "F").astype(float)
+    d["age"] = (d["year"] - d["birth_year"]).astype(float)
+    d["baseline_school"] = d.groupby("pupil_id")["school_id"].transform("first")
+    return d
+
+
+def _truth(sim, cs, outcome: str, max_e: float) -> float:
+    tg = sim.truth_gt[sim.truth_gt["outcome"] == outcome].rename(columns={"year": "time"})
+    return cs.simple_estimand(tg, max_e=max_e)
 
 
 @dataclass(frozen=True)
@@ -59,16 +75,18 @@ def _naive(frame, outcome: str) -> float:
 
 def _replicate(seed: int, outcomes=OUTCOMES) -> list[Draw]:
     sim = programme_panel(seed=seed)
-    frame = pr.analysis_frame(sim.data)
+    frame = _frame(sim.data)
     out = []
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         for oc in outcomes:
-            cs = pr.staggered_pupils(frame, outcome=oc, cluster="baseline_school")
-            h = pr.effect_horizon(frame, outcome=oc)
-            truth = pr.cs_truth(sim, cs, outcome=oc, max_e=h)
+            cs = did.staggered(
+                frame, outcome=oc, **COLS, cluster="baseline_school", allow_unbalanced=True
+            )
+            h = did.effect_horizon(frame, outcome=oc, **COLS)
+            truth = _truth(sim, cs, oc, max_e=h)
             o_s = cs.aggregate("simple", max_e=h).overall
-            o_p = pr.unit_level(cs).aggregate("simple", max_e=h).overall
+            o_p = cs.unit_level().aggregate("simple", max_e=h).overall
             out.append(
                 Draw(
                     oc,
@@ -131,10 +149,12 @@ def test_dropout_monte_carlo():
     err, cov = [], []
     for s in range(200):
         sim = programme_panel(seed=20_000 + s)
-        frame = pr.analysis_frame(sim.data)
+        frame = _frame(sim.data)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            e = pr.dropout_effect(frame, covariates=COVARIATES, cluster="baseline_school").estimate
+            e = did.dropout.dropout_effect(
+                frame, covariates=COVARIATES, **COLS, age="age", cluster="baseline_school"
+            ).estimate
         t = sim.truth["dropped_out"]
         err.append(e.estimate - t)
         cov.append(e.ci_low <= t <= e.ci_high)

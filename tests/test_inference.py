@@ -386,3 +386,117 @@ def test_ri_bad_input():
         randomization_inference(
             df, estimator=_did, permute="cluster", cluster="district", treatment="cohort", reps=9
         )
+
+
+# ------------------------------------------------------------------ weights_type="auto"
+def test_auto_weights_follow_the_number_of_clusters():
+    kw = dict(formula="y ~ treat + x", param="treat", cluster="school", reps=99, seed=2)
+    few = wild_cluster_bootstrap(_clustered(10, 20, effect=0.0, seed=3), **kw, weights_type="auto")
+    many = wild_cluster_bootstrap(_clustered(30, 5, effect=0.0, seed=3), **kw, weights_type="auto")
+    assert few.extra["weights_type"] == "webb"  # below WEBB_BELOW_CLUSTERS (12)
+    assert many.extra["weights_type"] == "rademacher"
+    webb = wild_cluster_bootstrap(_clustered(10, 20, effect=0.0, seed=3), **kw, weights_type="webb")
+    assert webb == few
+
+
+# ------------------------------------------------------------------ programme re-assignment
+def _register():
+    from analysis.data.simulate import programme_panel
+
+    d = programme_panel(seed=3).data.sort_values(["pupil_id", "year"]).reset_index(drop=True)
+    d["age"] = (d["year"] - d["birth_year"]).astype(float)
+    d["participant"] = (d["cohort"] > 0).astype(int)
+    return d
+
+
+PARTICIPATION = {
+    "unit": "pupil_id",
+    "time": "year",
+    "cohort": "cohort",
+    "strata": "school_id",
+    "age": "age",
+}
+
+
+def test_reassignment_keeps_school_and_edition_counts_and_eligibility():
+    from analysis.inference import reassign_participation
+
+    frame = _register()
+    new = reassign_participation(frame, np.random.default_rng(5), **PARTICIPATION)
+    old_p = frame.drop_duplicates("pupil_id").set_index("pupil_id")
+    new_p = new.drop_duplicates("pupil_id").set_index("pupil_id")
+    for g in (2021, 2022, 2023):
+        at_g = frame[frame["year"] == g].set_index("pupil_id")["school_id"]
+        a = at_g[old_p["cohort"].reindex(at_g.index) == g].value_counts().sort_index()
+        b = at_g[new_p["cohort"].reindex(at_g.index) == g].value_counts().sort_index()
+        pd.testing.assert_series_equal(a, b, check_names=False)
+    first = frame.groupby("pupil_id")["year"].min()
+    part = new_p[new_p["cohort"] > 0]
+    assert (first.reindex(part.index) < part["cohort"]).all()  # a pre-period for everyone
+    ages = frame.loc[frame["cohort"] > 0, "age"]
+    at_edition = new[(new["cohort"] > 0) & (new["year"] == new["cohort"])]
+    assert at_edition["age"].between(ages.min(), ages.max()).all()
+    assert (new["treated"] == ((new["cohort"] > 0) & (new["year"] >= new["cohort"]))).all()
+    assert (new["participant"] == (new["cohort"] > 0)).all()
+    assert new["cohort"].dtype == frame["cohort"].dtype
+    assert not new_p["cohort"].equals(old_p["cohort"])
+    again = reassign_participation(frame, np.random.default_rng(5), **PARTICIPATION)
+    pd.testing.assert_series_equal(again["cohort"], new["cohort"])
+    bare = reassign_participation(
+        frame, np.random.default_rng(5), **PARTICIPATION, treated=None, participant=None
+    )
+    pd.testing.assert_series_equal(bare["treated"], frame["treated"])  # left as it was
+
+
+def test_participation_randomization_recomputes_the_statistic_on_slim_copies():
+    from analysis.inference import participation_randomization
+
+    frame = _register()
+    seen: list[list[str]] = []
+
+    def stat(d: pd.DataFrame) -> float:
+        seen.append(list(d.columns))
+        t = d["year"] >= d["cohort"]
+        treated = d.loc[(d["cohort"] > 0) & t, "grade_avg"].mean()
+        return float(treated - d.loc[d["cohort"] == 0, "grade_avg"].mean())
+
+    r = participation_randomization(
+        frame, statistic=stat, **PARTICIPATION, columns=["grade_avg"], reps=7, seed=3
+    )
+    assert r.reps == 7 and r.statistic == pytest.approx(stat(frame))
+    assert set(seen[0]) == {
+        "pupil_id",
+        "year",
+        "cohort",
+        "treated",
+        "participant",
+        "age",
+        "school_id",
+        "grade_avg",
+    }
+    again = participation_randomization(
+        frame, statistic=stat, **PARTICIPATION, columns=["grade_avg"], reps=7, seed=3
+    )
+    assert again.distribution == r.distribution
+
+
+def test_participation_bad_input():
+    from analysis.inference import participation_randomization, reassign_participation
+
+    frame = _register()
+    rng = np.random.default_rng(0)
+    with pytest.raises(DataValidationError, match="'age'"):
+        reassign_participation(frame.drop(columns="age"), rng, **PARTICIPATION)
+    with pytest.raises(DataValidationError, match="missing values"):
+        reassign_participation(
+            frame.assign(school_id=frame["school_id"].where(frame.index != 4)),
+            rng,
+            **PARTICIPATION,
+        )
+    flip = frame.copy()
+    pid = flip.loc[flip["cohort"] > 0, "pupil_id"].iloc[0]
+    flip.loc[flip.index[flip["pupil_id"] == pid][0], "cohort"] = 0
+    with pytest.raises(DataValidationError, match="constant within unit"):
+        reassign_participation(flip, rng, **PARTICIPATION)
+    with pytest.raises(DataValidationError, match="'nope'"):
+        participation_randomization(frame, statistic=len, **PARTICIPATION, columns=["nope"], reps=3)

@@ -10,11 +10,16 @@ over-reject.  Two remedies:
 * :func:`randomization_inference` — Fisher randomization inference: re-assign treatment
   (cohorts permuted across schools, or units) and recompute the estimator.  Valid in finite
   samples under the sharp null of no effect for anyone when assignment is exchangeable.
+* :func:`reassign_participation` / :func:`participation_randomization` — the re-assignment
+  of a programme with staggered editions: within each stratum (school) and edition, as many
+  eligible units as actually took part are drawn at random, and randomization inference runs
+  any statistic over such re-assignments.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import math
 import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -29,12 +34,19 @@ from analysis.errors import DataValidationError, fail
 from analysis.estimate import Estimate
 
 __all__ = [
+    "WEBB_BELOW_CLUSTERS",
     "RandomizationResult",
+    "participation_randomization",
     "randomization_inference",
+    "reassign_participation",
     "wild_cluster_bootstrap",
 ]
 
 _SRC = "DataFrame argument"
+
+#: ``weights_type="auto"`` uses Webb's six-point weights below this many clusters (Rademacher
+#: weights have only :math:`2^G` distinct draws; MacKinnon & Webb 2018 advise Webb's below ~12).
+WEBB_BELOW_CLUSTERS = 12
 
 
 # ============================================================================================
@@ -63,7 +75,7 @@ def wild_cluster_bootstrap(
     regressors: Sequence[str] = (),
     fixed_effects: Sequence[str] = (),
     reps: int = 999,
-    weights_type: Literal["rademacher", "webb"] = "rademacher",
+    weights_type: Literal["rademacher", "webb", "auto"] = "rademacher",
     impose_null: bool = True,
     null: float = 0.0,
     level: float = 0.95,
@@ -110,7 +122,9 @@ def wild_cluster_bootstrap(
     reps
         Bootstrap replications (``B``).
     weights_type
-        ``"rademacher"`` or ``"webb"``.
+        ``"rademacher"``, ``"webb"``, or ``"auto"``: Webb below
+        :data:`WEBB_BELOW_CLUSTERS` clusters, Rademacher otherwise (``extra["weights_type"]``
+        records the one used).
     impose_null
         WCR (``True``) or WCU (``False``).
     null
@@ -127,10 +141,10 @@ def wild_cluster_bootstrap(
         ``ci_low``/``ci_high`` are the bootstrap ones.  ``extra`` holds the analytic CR1
         p-value and CI (t with G-1 df), replications used, weights and the CI method.
     """
-    if weights_type not in ("rademacher", "webb"):
+    if weights_type not in ("rademacher", "webb", "auto"):
         raise fail(
             _SRC,
-            "weights_type must be 'rademacher' or 'webb'",
+            "weights_type must be 'rademacher', 'webb' or 'auto'",
             column="weights_type",
             rows=[weights_type],
         )
@@ -163,6 +177,8 @@ def wild_cluster_bootstrap(
             column=cluster,
             rows=list(uniq),
         )
+    if weights_type == "auto":
+        weights_type = "webb" if g < WEBB_BELOW_CLUSTERS else "rademacher"
     if np.linalg.matrix_rank(design.x) < k:
         raise fail(
             _SRC,
@@ -768,3 +784,183 @@ def _multiset_permutations(table: np.ndarray) -> Iterator[np.ndarray]:
                 counts[k] += 1
 
     yield from rec()
+
+
+# ============================================================================================
+# Re-assignment of a staggered programme's participation
+# ============================================================================================
+
+
+def reassign_participation(
+    df: pd.DataFrame,
+    rng: np.random.Generator,
+    *,
+    unit: str,
+    time: str,
+    cohort: str,
+    strata: str,
+    age: str | None = None,
+    treated: str | None = "treated",
+    participant: str | None = "participant",
+) -> pd.DataFrame:
+    r"""Draw a placebo participation that keeps each stratum's and edition's numbers.
+
+    Editions (cohorts :math:`g > 0`; ``0`` = never took part) are re-assigned in order: for
+    edition :math:`g` and stratum :math:`s` (the ``strata`` value of the unit's row in period
+    :math:`g`, e.g. its school that year), as many units as actually took part are drawn at
+    random among the *eligible* units of that stratum: observed in period :math:`g` and in an
+    earlier period (participants need a pre-period), not yet (re-)assigned to an earlier
+    edition, and, when ``age`` is given, of an age in period :math:`g` within the range that
+    participants had.  Under the sharp null of no effect and participation as good as random
+    among eligible units within stratum and edition, every such draw is as likely as the real
+    one — the assignment mechanism of :func:`participation_randomization`.
+
+    Parameters
+    ----------
+    df
+        Long panel, one row per unit and period; ``cohort`` constant within unit.
+    rng
+        The random generator (e.g. ``SeedStreams(seed).generator("randomization")``).
+    unit, time, cohort, strata
+        Column names (``strata``: the level within which the numbers are kept).
+    age
+        Column of the unit's age in each period (``None``: no age restriction).
+    treated, participant
+        Output columns written besides ``cohort``: ``treated`` (1 from the new edition on)
+        and ``participant`` (1 if the unit has a new edition); ``None`` skips one.
+
+    Returns
+    -------
+    pandas.DataFrame
+        A copy of ``df`` with the re-assigned ``cohort`` (same dtype) and the output columns.
+    """
+    _check_participation_frame(df, unit=unit, time=time, cohort=cohort, strata=strata, age=age)
+    return _reassign(
+        df,
+        rng,
+        unit=unit,
+        time=time,
+        cohort=cohort,
+        strata=strata,
+        age=age,
+        treated=treated,
+        participant=participant,
+    )
+
+
+def participation_randomization(
+    df: pd.DataFrame,
+    *,
+    statistic: Callable[[pd.DataFrame], float],
+    unit: str,
+    time: str,
+    cohort: str,
+    strata: str,
+    age: str | None = None,
+    columns: Sequence[str | None] = (),
+    reps: int = 499,
+    seed: int | None = None,
+    treated: str | None = "treated",
+    participant: str | None = "participant",
+) -> RandomizationResult:
+    r"""Randomization inference for a staggered programme (:func:`reassign_participation`).
+
+    Runs :func:`randomization_inference` with ``assign`` = :func:`reassign_participation`:
+    ``statistic`` (e.g. :func:`analysis.did.simple_att` with its options bound) is recomputed on
+    ``reps`` placebo assignments that keep the numbers per stratum and edition.  The data are
+    validated once and cut to the columns the re-assignment and the statistic need (the
+    design columns plus ``columns``: outcome, covariates, cluster...), so each draw copies
+    only those.
+
+    Returns
+    -------
+    RandomizationResult
+        Two-sided p-value :math:`(1 + \#\{|T^*| \ge |T|\}) / (1 + R)`.
+    """
+    _check_participation_frame(df, unit=unit, time=time, cohort=cohort, strata=strata, age=age)
+    missing = [c for c in columns if c and c not in df.columns]
+    if missing:
+        raise DataValidationError(_SRC, [_viol("column not found in the data", c) for c in missing])
+    keep = [unit, time, cohort, treated, participant, age, strata, *columns]
+    slim = df[list(dict.fromkeys(c for c in keep if c and c in df.columns))]
+    assign = functools.partial(
+        _reassign,
+        unit=unit,
+        time=time,
+        cohort=cohort,
+        strata=strata,
+        age=age,
+        treated=treated,
+        participant=participant,
+    )
+    return randomization_inference(slim, estimator=statistic, assign=assign, reps=reps, seed=seed)
+
+
+def _check_participation_frame(
+    df: pd.DataFrame, *, unit: str, time: str, cohort: str, strata: str, age: str | None
+) -> None:
+    """Validate the columns the re-assignment reads (once per analysis, not per draw)."""
+    if not isinstance(df, pd.DataFrame):
+        raise fail(_SRC, "df must be a pandas DataFrame", rows=[type(df).__name__])
+    cols = [c for c in (unit, time, cohort, strata, age) if c]
+    missing = [c for c in cols if c not in df.columns]
+    if missing:
+        raise DataValidationError(_SRC, [_viol("column not found in the data", c) for c in missing])
+    violations = []
+    for c in cols:
+        bad = df.index[df[c].isna()].tolist()
+        if bad:
+            violations.append(_viol("missing values are not allowed", c, bad))
+    for c in (time, cohort, age):
+        if c and not pd.api.types.is_numeric_dtype(df[c]):
+            violations.append(_viol("must be numeric", c, df.index[:3].tolist()))
+    if violations:
+        raise DataValidationError(_SRC, violations)
+    per_unit = df.groupby(unit)[cohort].nunique()
+    if (per_unit > 1).any():
+        rows = df.index[df[unit].isin(per_unit.index[per_unit > 1])].tolist()
+        raise fail(_SRC, "the cohort must be constant within unit", column=cohort, rows=rows)
+
+
+def _reassign(
+    d: pd.DataFrame,
+    rng: np.random.Generator,
+    *,
+    unit: str,
+    time: str,
+    cohort: str,
+    strata: str,
+    age: str | None,
+    treated: str | None,
+    participant: str | None,
+) -> pd.DataFrame:
+    """:func:`reassign_participation` without the input checks (called once per draw)."""
+    codes, uniq = pd.factorize(d[unit])
+    n = len(uniq)
+    first = np.full(n, np.iinfo(np.int64).max)
+    np.minimum.at(first, codes, d[time].to_numpy())
+    cohort_obs = np.zeros(n)
+    cohort_obs[codes] = d[cohort].to_numpy(float)
+    ages = d.loc[d[cohort] > 0, age] if age else None
+    amin, amax = (ages.min(), ages.max()) if ages is not None and len(ages) else (-np.inf, np.inf)
+    new = np.zeros(n)
+    for g in sorted(c for c in np.unique(cohort_obs) if c > 0):
+        rows = d[time].to_numpy() == g
+        p = codes[rows]
+        stratum = d[strata].to_numpy()[rows]
+        a = d[age].to_numpy()[rows] if age else np.zeros(rows.sum())
+        elig = (first[p] < g) & (new[p] == 0) & (a >= amin) & (a <= amax)
+        need = pd.Series(stratum[cohort_obs[p] == g]).value_counts()
+        cand_p, cand_s = p[elig], stratum[elig]
+        order = np.lexsort((rng.random(len(cand_p)), cand_s))
+        cand_p, cand_s = cand_p[order], cand_s[order]
+        rank = pd.Series(cand_s).groupby(cand_s).cumcount().to_numpy()
+        take = rank < pd.Series(cand_s).map(need).fillna(0).to_numpy()
+        new[cand_p[take]] = g
+    out = d.copy()
+    out[cohort] = new[codes].astype(d[cohort].dtype)
+    if treated:
+        out[treated] = ((out[cohort] > 0) & (out[time] >= out[cohort])).astype(int)
+    if participant:
+        out[participant] = (out[cohort] > 0).astype(int)
+    return out

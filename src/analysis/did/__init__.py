@@ -3,34 +3,71 @@
 * :func:`did_2x2` — canonical 2×2 DiD regression (statsmodels);
 * :func:`twfe` — static two-way fixed effects (pyfixest);
 * :func:`staggered` — Callaway & Sant'Anna group-time effects and their aggregations
-  (diff-diff + R ``aggte`` aggregation);
+  (diff-diff + R ``aggte`` aggregation), on balanced or (``allow_unbalanced=True``) unbalanced
+  panels; :func:`treated_cell_counts`, :func:`pretrend_tests` and :func:`simple_att` around it;
 * :func:`event_study` — dynamic effects with TWFE, Sun-Abraham, Callaway-Sant'Anna,
-  imputation or two-stage estimators;
+  imputation or two-stage estimators; :func:`event_window` and :func:`effect_horizon` choose
+  the event times with enough treated units;
 * :func:`imputation`, :func:`two_stage`, :func:`etwfe` — static ATT from the imputation
-  family (Borusyak-Jaravel-Spiess, Gardner, Wooldridge / fixest ``sunab(att=TRUE)``).
+  family (Borusyak-Jaravel-Spiess, Gardner, Wooldridge / fixest ``sunab(att=TRUE)``);
+* :func:`stacked_first_year` — the 2×2 of each cohort's first treated period, stacked
+  (:mod:`analysis.did.stacked`);
+* :mod:`analysis.did.dropout` — an absorbing exit (dropout) is not a DiD outcome: risk-set
+  comparison of hazards.
 
 Every function takes a long DataFrame and keyword-only column names, validates its input
 (:class:`analysis.errors.DataValidationError`) and returns read-only result objects.
 """
 
-from analysis.did import datasets
-from analysis.did.event_study import EventStudy, event_study
+from analysis.did import datasets, dropout
+from analysis.did.event_study import (
+    EventStudy,
+    effect_horizon,
+    event_study,
+    event_time_counts,
+    event_window,
+)
 from analysis.did.imputation import etwfe, imputation, two_stage
-from analysis.did.staggered import Aggregation, PretrendTest, StaggeredResult, staggered
+from analysis.did.stacked import (
+    first_year_stack,
+    stacked_first_year,
+    stacked_first_year_bootstrap,
+)
+from analysis.did.staggered import (
+    Aggregation,
+    PretrendSummary,
+    PretrendTest,
+    StaggeredResult,
+    pretrend_tests,
+    simple_att,
+    staggered,
+    treated_cell_counts,
+)
 from analysis.did.twfe import twfe
 from analysis.did.two_by_two import did_2x2
 
 __all__ = [
     "Aggregation",
     "EventStudy",
+    "PretrendSummary",
     "PretrendTest",
     "StaggeredResult",
     "datasets",
     "did_2x2",
+    "dropout",
+    "effect_horizon",
     "etwfe",
     "event_study",
+    "event_time_counts",
+    "event_window",
+    "first_year_stack",
     "imputation",
+    "pretrend_tests",
+    "simple_att",
+    "stacked_first_year",
+    "stacked_first_year_bootstrap",
     "staggered",
+    "treated_cell_counts",
     "twfe",
     "two_stage",
 ]

@@ -5,9 +5,15 @@ from __future__ import annotations
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import TypeAlias
 
 import numpy as np
 from scipy import stats
+
+#: What the resampling helpers accept as a seed: anything ``numpy.random.default_rng`` takes
+#: (an integer, a :class:`numpy.random.SeedSequence` such as a child of a run's named stream,
+#: :meth:`analysis.seeds.SeedStreams.sequence`, or a Generator), or ``None`` (fresh entropy).
+SeedLike: TypeAlias = int | np.random.SeedSequence | np.random.Generator | None
 
 
 def z_crit(level: float) -> float:
@@ -16,7 +22,7 @@ def z_crit(level: float) -> float:
 
 
 def sup_t_crit(
-    vcov: np.ndarray, *, level: float = 0.95, n_draws: int = 20_000, seed: int | None = 0
+    vcov: np.ndarray, *, level: float = 0.95, n_draws: int = 20_000, seed: SeedLike = 0
 ) -> float:
     """Critical value of a uniform (sup-t) confidence band for a vector of estimates.
 
@@ -49,7 +55,7 @@ def multiplier_sup_t_crit(
     *,
     level: float = 0.95,
     n_boot: int = 999,
-    seed: int | None = 0,
+    seed: SeedLike = 0,
     chunk: int = 200,
 ) -> float:
     r"""Sup-t critical value from a Rademacher multiplier bootstrap (R ``did``'s ``mboot``).
@@ -62,7 +68,7 @@ def multiplier_sup_t_crit(
     se
         Standard errors of the k estimates (NaN or 0 = left out of the maximum).
     level, n_boot, seed
-        Confidence level, bootstrap draws and random seed.
+        Confidence level, bootstrap draws and random seed (:data:`SeedLike`).
     chunk
         Draws generated at a time (bounds memory at ``chunk x clusters``).
 

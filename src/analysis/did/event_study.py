@@ -20,7 +20,9 @@ Estimators (``estimator=``)
 ``"cs"``
     Callaway & Sant'Anna dynamic aggregation (:mod:`analysis.did.staggered`) with
     ``base_period="universal"``, so that every coefficient is relative to :math:`e = -1`
-    (the common reference HonestDiD needs); covariance from the influence functions.
+    (the common reference HonestDiD needs); covariance from the influence functions, uniform
+    band from a multiplier bootstrap of them (``n_boot`` draws).  ``allow_unbalanced=True``
+    uses an unbalanced panel cell by cell (pupil registers; see :func:`analysis.did.staggered`).
 ``"imputation"``
     Borusyak-Jaravel-Spiess (diff-diff ``ImputationDiD``): post-period horizons imputed
     from the untreated-only fixed-effects model; pre-period coefficients are BJS's lead
@@ -35,10 +37,20 @@ beyond it for ``"twfe"``).  Standard errors are clustered by unit unless ``clust
 given.
 
 Data rules: the regression estimators (twfe, sun_abraham, imputation, did2s) use an
-unbalanced panel as it is; ``"cs"`` balances it first (see :func:`analysis.did.staggered`).
+unbalanced panel as it is; ``"cs"`` balances it first unless ``allow_unbalanced=True`` (see
+:func:`analysis.did.staggered`).
 Rows with a missing outcome are dropped, units whose cohort is after the last period count
 as never treated and units treated in the first period are dropped; each of these is
 warned about and listed in ``EventStudy.notes``.
+
+Which event times to report
+---------------------------
+:func:`event_time_counts` counts, for each event time :math:`e`, the treated units observed
+in the period before their cohort (:math:`g-1`, the universal base) and in :math:`g+e`;
+:func:`event_window` is the contiguous range of event times around :math:`-1` where each count
+reaches a threshold (the event times a privacy rule lets one publish), and
+:func:`effect_horizon` the last event time of the contiguous post-treatment range with enough
+units (the horizon of a headline average whose analytic standard error can be trusted).
 """
 
 from __future__ import annotations
@@ -51,10 +63,12 @@ import pandas as pd
 
 from analysis._util import readonly, version
 from analysis.did import _checks
-from analysis.did._inference import quiet_backend, sup_t_crit, z_crit
+from analysis.did._inference import SeedLike, quiet_backend, sup_t_crit, z_crit
 from analysis.did.staggered import staggered
 from analysis.did.twfe import fit_feols
+from analysis.errors import fail
 from analysis.estimate import Estimate
+from analysis.privacy import K_MIN
 
 Estimator = Literal["twfe", "sun_abraham", "cs", "imputation", "did2s"]
 
@@ -408,8 +422,10 @@ def event_study(
     method: str = "dr",
     covariates: list[str] | None = None,
     cband: bool = True,
-    seed: int | None = 0,
+    seed: SeedLike = 0,
     level: float = 0.95,
+    allow_unbalanced: bool = False,
+    n_boot: int = 999,
 ) -> EventStudy:
     """Estimate an event study with one of several estimators (see the module docstring).
 
@@ -436,8 +452,13 @@ def event_study(
         Compute a uniform sup-t band when a full covariance is available: multiplier
         bootstrap of the influence functions for ``"cs"`` (as R ``did``), simulation from
         the estimated covariance otherwise (:func:`analysis.did._inference.sup_t_crit`).
+        ``seed``: an int or a ``SeedSequence`` (e.g. a child of a run's ``"bands"`` stream).
     level
         Confidence level.
+    allow_unbalanced
+        ``"cs"`` only: use an unbalanced panel cell by cell (:func:`analysis.did.staggered`).
+    n_boot
+        ``"cs"`` only: multiplier-bootstrap draws of the uniform band.
 
     Returns
     -------
@@ -469,9 +490,10 @@ def event_study(
             cluster=cluster,
             base_period="universal",
             level=level,
+            allow_unbalanced=allow_unbalanced,
         )
         lo, hi = window if window is not None else (-np.inf, np.inf)
-        agg = res.aggregate("dynamic", min_e=lo, max_e=hi, cband=cband, seed=seed)
+        agg = res.aggregate("dynamic", min_e=lo, max_e=hi, cband=cband, n_boot=n_boot, seed=seed)
         e = np.asarray(agg.labels, dtype=int)
         keep = e != reference
         out = {
@@ -555,3 +577,81 @@ def event_study(
         backend=out["backend"],
         notes=tuple(notes),
     )
+
+
+# ---------------------------------------------------------------------- event-time sizes
+def event_time_counts(
+    df: pd.DataFrame, *, outcome: str, unit: str, time: str, cohort: str
+) -> dict[int, int]:
+    """Treated units observed (with ``outcome``) in period ``g − 1`` and in ``g + e``, by ``e``.
+
+    ``g`` is the unit's cohort (``0`` = never treated, not counted); event times run over every
+    ``t − g`` the data's periods allow, ``−1`` (the universal base) excluded.
+    """
+    _checks.require_frame(df)
+    _checks.require_columns(df, [outcome, unit, time, cohort])
+    obs = df.loc[df[outcome].notna() & (df[cohort] > 0), [unit, time, cohort]]
+    present = set(zip(obs[unit], obs[time], strict=True))
+    first = obs.drop_duplicates(unit)
+    years = df[time].unique()
+    ids, gs = first[unit].to_numpy(), first[cohort].to_numpy()
+    events = sorted({int(t - g) for g in np.unique(gs) for t in years} - {-1})
+    return {
+        e: sum(
+            ((i, g - 1) in present) and ((i, g + e) in present)
+            for i, g in zip(ids, gs, strict=True)
+        )
+        for e in events
+    }
+
+
+def event_window(
+    df: pd.DataFrame, *, outcome: str, unit: str, time: str, cohort: str, min_units: int = K_MIN
+) -> tuple[int, int]:
+    """Event times to report: the contiguous range around ``−1`` with ≥ ``min_units`` each.
+
+    Counts are :func:`event_time_counts` (treated units observed in ``g − 1`` and ``g + e``,
+    the universal base of the ``"cs"`` event study).  Default threshold:
+    :data:`analysis.privacy.K_MIN`, the smallest group a table of personal data may show.
+
+    Raises
+    ------
+    DataValidationError
+        Fewer than ``min_units`` treated units are observed at ``e = 0`` and ``e = −1``.
+    """
+    per_e = event_time_counts(df, outcome=outcome, unit=unit, time=time, cohort=cohort)
+    if per_e.get(0, 0) < min_units:
+        raise fail(
+            _checks.SOURCE,
+            f"fewer than {min_units} treated units are observed in their first treated period "
+            "and the period before: no effect can be reported",
+            column=outcome,
+        )
+    hi = 0
+    while per_e.get(hi + 1, 0) >= min_units:
+        hi += 1
+    lo = -1
+    while per_e.get(lo - 1, 0) >= min_units:
+        lo -= 1
+    return lo, hi
+
+
+def effect_horizon(
+    df: pd.DataFrame, *, outcome: str, unit: str, time: str, cohort: str, min_units: int = 20
+) -> int:
+    r"""Last event time of the contiguous post-treatment range with ≥ ``min_units`` each.
+
+    The largest :math:`e` such that every event time :math:`0..e` has at least ``min_units``
+    treated units observed in it and in the period before their cohort (0 when even
+    :math:`e = 0` has fewer).  Later event times rest on a handful of units whose small-sample
+    variance the analytic (influence-function) standard error underestimates: in the pupil
+    simulator's Monte Carlo (``tests/test_did_monte_carlo.py``) the simple aggregation over all
+    event times had SE/SD ≈ 0.93-0.97 and 95 % coverage ≈ 0.93, and over :math:`e \le 2`
+    (≥ 20 pupils each) SE/SD ≈ 1.0 and coverage ≈ 0.95, with a smaller SD.  Pass the result
+    as ``max_e`` to :meth:`analysis.did.StaggeredResult.aggregate`.
+    """
+    per_e = event_time_counts(df, outcome=outcome, unit=unit, time=time, cohort=cohort)
+    hi = 0
+    while per_e.get(hi + 1, 0) >= min_units:
+        hi += 1
+    return hi

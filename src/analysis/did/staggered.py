@@ -46,12 +46,44 @@ Standard errors are analytic: :math:`\widehat{V} = \sum_c \big(\sum_{i \in c} \p
 ``cluster=`` coarser than the unit, influence functions are summed within clusters, as R's
 clustered multiplier bootstrap does, without a small-sample factor (diff-diff's own
 ``cluster=`` multiplies by :math:`\sqrt{G/(G-1)}`).
+
+Unbalanced panels
+-----------------
+By default (R ``did``'s ``allow_unbalanced_panel = FALSE``) only units observed in every
+period are kept.  School registers are not like that: a pupil is in a lower secondary school
+for three years and in an upper secondary school for five, so in a six-year panel no pupil is
+observed every year and the balanced rule leaves nothing.  With ``allow_unbalanced=True``
+each :math:`ATT(g,t)` uses the units of cohort :math:`g` and of the control group that are
+observed (with outcome and covariates) in both the base period :math:`b` and :math:`t`:
+
+.. math:: \widehat{ATT}(g,t) = \frac{1}{n_{g,t}} \sum_{i \in g,\,obs(b,t)}
+          (Y_{it} - Y_{ib}) - \widehat{E}[Y_t - Y_b \mid C,\,obs(b,t)]
+
+(``"reg"``/``"ipw"``/``"dr"`` adjust the second term for covariates).  It identifies
+:math:`ATT(g,t)` among the cohort's units still observed at :math:`t` when being observed is
+unrelated to the untreated *trend* :math:`Y_t(0) - Y_b(0)` (leaving because of high outcome
+*levels* is allowed).  diff-diff's ``CallawaySantAnna`` differences within each cell; the
+per-unit influence functions (zero for units not in a cell) feed the same
+:class:`StaggeredResult`, so aggregation, clustering, the Wald pre-test and the uniform bands
+are the same code.  On a balanced panel both paths give identical results.
+
+Reporting helpers
+-----------------
+:func:`treated_cell_counts` counts the treated units behind each cell (for privacy screening
+and for :func:`pretrend_tests`, which tests only cells built on enough treated units and adds
+a few-cluster F version of the clustered Wald test); :meth:`StaggeredResult.uniform_band`
+gives the sup-t critical value over any chosen subset of cells;
+:meth:`StaggeredResult.unit_level` and :meth:`StaggeredResult.subset` re-express a fit without
+re-estimating it; :meth:`StaggeredResult.simple_estimand` applies the simple aggregation's
+weights to known cell effects (a simulator's truth); :func:`simple_att` is the simple ATT as a
+function of the data (a randomization-inference statistic).
 """
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 import numpy as np
@@ -60,7 +92,7 @@ from scipy import stats
 
 from analysis._util import readonly, version
 from analysis.did import _checks
-from analysis.did._inference import multiplier_sup_t_crit, quiet_backend, z_crit
+from analysis.did._inference import SeedLike, multiplier_sup_t_crit, quiet_backend, z_crit
 from analysis.errors import fail
 from analysis.estimate import Estimate
 
@@ -289,6 +321,106 @@ class StaggeredResult:
             f = f + wif @ att[keep]
         return est, f
 
+    # ------------------------------------------------------------------ re-expressions
+    def unit_level(self) -> StaggeredResult:
+        """Return the same fit with unit-level instead of clustered standard errors.
+
+        Nothing is re-estimated: every unit becomes its own cluster, so variances are R's
+        analytic ``sqrt(mean(IF^2)/n)`` again.
+        """
+        n = len(self.unit_cluster)
+        return replace(self, unit_cluster=readonly(np.arange(n), int), n_clusters=n, cluster=None)
+
+    def subset(self, keep: np.ndarray | Sequence[bool]) -> StaggeredResult:
+        """Return the fit restricted to the ATT(g,t) cells where ``keep`` is true.
+
+        Aggregations and the pre-test of the subset use only the kept cells (their influence
+        functions are unchanged).
+        """
+        keep = np.asarray(keep, dtype=bool)
+        if keep.shape != self.att.shape:
+            raise ValueError(f"keep must be a boolean mask of the {len(self.att)} ATT(g,t) cells")
+        return replace(
+            self,
+            cohort=readonly(self.cohort[keep], float),
+            time=readonly(self.time[keep], float),
+            att=readonly(self.att[keep], float),
+            is_reference=readonly(self.is_reference[keep], bool),
+            psi=readonly(self.psi[:, keep], float),
+        )
+
+    def uniform_band(
+        self,
+        cells: np.ndarray | Sequence[int] | Sequence[bool] | None = None,
+        *,
+        n_boot: int = 999,
+        seed: SeedLike = 0,
+    ) -> float:
+        r"""Sup-t critical value of a uniform band over a chosen subset of ATT(g,t) cells.
+
+        The band :math:`\widehat{ATT}(g,t) \pm c\,\widehat{se}(g,t)` covers all chosen cells
+        jointly with probability ``level`` when :math:`c` is the ``level`` quantile of
+        :math:`\max_k |b_k| / se_k` over a Rademacher multiplier bootstrap
+        :math:`b = \sum_c v_c s_c` of the cluster-summed influence functions :math:`s_c` (R
+        ``did``'s ``mboot``; :func:`analysis.did._inference.multiplier_sup_t_crit`).
+
+        Parameters
+        ----------
+        cells
+            Boolean mask or integer positions of the cells (order of :meth:`group_time`);
+            ``None``: every cell.  Reference cells and cells without a standard error are
+            left out of the maximum.
+        n_boot, seed
+            Bootstrap draws and their seed (an int, or a ``SeedSequence`` such as a child of a
+            run's ``"bands"`` stream).
+
+        Returns
+        -------
+        float
+            The critical value (NaN when no chosen cell has a standard error).
+        """
+        idx = np.arange(len(self.att))
+        if cells is not None:
+            c = np.asarray(cells)
+            idx = np.flatnonzero(c) if c.dtype == bool else c.astype(int)
+        if len(idx) == 0:
+            return float("nan")
+        scores = self._cluster_sum(self.psi[:, idx])
+        return multiplier_sup_t_crit(
+            scores, self.se[idx], level=self.level, n_boot=n_boot, seed=seed
+        )
+
+    def simple_estimand(self, cell_effects: pd.DataFrame, *, max_e: float = np.inf) -> float:
+        r"""The simple aggregation's estimand for known cell effects (e.g. a simulator's truth).
+
+        :math:`\theta = \sum P(G=g)\,ATT(g,t) / \sum P(G=g)` over the post-treatment cells
+        of this fit with :math:`t - g \le` ``max_e`` and a known effect (cells without one are
+        left out), with :math:`P(G=g)` the cohort shares of the estimation sample — the
+        weights :meth:`aggregate` gives the estimates.
+
+        Parameters
+        ----------
+        cell_effects
+            Columns ``cohort``, ``time`` and ``att``.
+        max_e
+            Last event time included (as in :meth:`aggregate`).
+        """
+        missing = [c for c in ("cohort", "time", "att") if c not in cell_effects.columns]
+        if missing:
+            raise fail(
+                _checks.SOURCE, "cell_effects needs columns cohort, time, att", column=missing[0]
+            )
+        tg = cell_effects.set_index(["cohort", "time"])["att"]
+        g, t = self.cohort, self.time
+        post = (g <= t) & (t - g <= max_e)
+        pg = {c: float(np.mean(self.unit_cohort == c)) for c in np.unique(g)}
+        w = np.array([pg[c] for c in g[post]])
+        v = np.array(
+            [tg.get((int(a), int(b)), np.nan) for a, b in zip(g[post], t[post], strict=True)]
+        )
+        ok = np.isfinite(v)
+        return float(np.sum(w[ok] * v[ok]) / np.sum(w[ok]))
+
     # ------------------------------------------------------------------ public API
     def group_time(self) -> pd.DataFrame:
         """Return ATT(g,t): columns cohort, time, att, se, ci_low, ci_high."""
@@ -314,7 +446,7 @@ class StaggeredResult:
         balance_e: int | None = None,
         cband: bool = False,
         n_boot: int = 999,
-        seed: int | None = 0,
+        seed: SeedLike = 0,
     ) -> Aggregation:
         """Aggregate ATT(g,t) as R ``did::aggte(type=...)`` does.
 
@@ -658,8 +790,8 @@ def staggered(
     allow_unbalanced
         ``False`` (R ``did``'s default): keep only units observed in every period.
         ``True`` (R's ``allow_unbalanced_panel``): each ATT(g,t) uses the units observed in its
-        base period and in ``t`` (:func:`analysis.did.unbalanced.staggered_unbalanced`); needed
-        for school registers, where pupils are enrolled for 3–5 years only.
+        base period and in ``t`` (module docstring, "Unbalanced panels"); needed for school
+        registers, where pupils are enrolled for 3–5 years only.
     level
         Confidence level of the intervals.
 
@@ -671,32 +803,14 @@ def staggered(
     -----
     Data rules (R ``did``'s, each warned about and recorded in ``result.notes``): rows with a
     missing outcome/covariate are dropped and the panel is then balanced by dropping units
-    not observed in every period (R's default ``allow_unbalanced_panel = FALSE``); units
+    not observed in every period (R's default ``allow_unbalanced_panel = FALSE``; with
+    ``allow_unbalanced=True`` the panel is used cell by cell instead); units
     whose cohort is after the last period are treated as never treated; units treated in
     or before the first period (allowing for anticipation) are dropped.  Errors
     (:class:`~analysis.errors.DataValidationError`): missing columns, non-numeric outcome,
     time or covariates, duplicated unit-period rows, a cohort that changes within a unit,
     no never-treated unit with ``control="never"``.
     """
-    if allow_unbalanced:
-        from analysis.did.unbalanced import staggered_unbalanced
-
-        return staggered_unbalanced(
-            df,
-            outcome=outcome,
-            unit=unit,
-            time=time,
-            cohort=cohort,
-            control=control,
-            method=method,
-            covariates=covariates,
-            cluster=cluster,
-            anticipation=anticipation,
-            base_period=base_period,
-            level=level,
-        )
-    import diff_diff
-
     _check_options(control=control, method=method, base_period=base_period)
     covariates = list(covariates or [])
     notes = _checks.Notes()
@@ -711,7 +825,58 @@ def staggered(
         control=control,
         anticipation=anticipation,
         notes=notes,
+        balance=not allow_unbalanced,
     )
+    if allow_unbalanced:
+        periods = np.sort(d[time].unique())
+        counts = d.groupby(unit)[time].nunique()
+        if (counts < len(periods)).any():
+            notes.add(
+                f"unbalanced panel used cell by cell: {int((counts < len(periods)).sum())} of "
+                f"{len(counts)} units are not observed in all {len(periods)} periods; each "
+                "ATT(g,t) uses the units observed in its base period and in t"
+            )
+    return _fit(
+        d,
+        outcome=outcome,
+        unit=unit,
+        time=time,
+        control=control,
+        method=method,
+        covariates=covariates,
+        cluster=cluster,
+        anticipation=anticipation,
+        base_period=base_period,
+        level=level,
+        notes=notes,
+        unbalanced=allow_unbalanced,
+    )
+
+
+def _fit(
+    d: pd.DataFrame,
+    *,
+    outcome: str,
+    unit: str,
+    time: str,
+    control: str,
+    method: str,
+    covariates: list[str],
+    cluster: str | None,
+    anticipation: int,
+    base_period: str,
+    level: float,
+    notes: _checks.Notes,
+    unbalanced: bool,
+) -> StaggeredResult:
+    """Fit diff-diff's ``CallawaySantAnna`` on the prepared panel and keep its influence functions.
+
+    ``unbalanced``: the panel was not balanced (``allow_unbalanced=True``); diff-diff then
+    differences within each cell (units observed in the base period and in ``t``) and its
+    warnings about the unbalanced panel, non-estimable cells and small propensity samples are
+    replaced by the notes recorded here.
+    """
+    import diff_diff
 
     est = diff_diff.CallawaySantAnna(
         control_group=_CONTROL[control],
@@ -721,15 +886,17 @@ def staggered(
         alpha=1 - level,
         n_bootstrap=0,
     )
-    with quiet_backend():
-        res = est.fit(
-            d,
-            outcome=outcome,
-            unit=unit,
-            time=time,
-            first_treat="_cohort",
-            covariates=covariates or None,
-        )
+    fit_kw = {
+        "outcome": outcome,
+        "unit": unit,
+        "time": time,
+        "first_treat": "_cohort",
+        "covariates": covariates or None,
+    }
+    with quiet_backend(), warnings.catch_warnings():
+        if unbalanced:
+            warnings.simplefilter("ignore")
+        res = est.fit(d, **fit_kw)
     kit = getattr(res, "_aggregation_kit", None)
     if kit is None:  # pragma: no cover - guards a diff-diff upgrade
         raise RuntimeError(
@@ -753,10 +920,16 @@ def staggered(
     finite = np.isfinite(effects)
     if not finite.all():
         skipped = [c for c, ok in zip(cells, finite, strict=True) if not ok]
-        notes.add(
-            f"{len(skipped)} ATT(g,t) could not be estimated and are left out "
-            f"(first: {skipped[:5]})"
-        )
+        if unbalanced:
+            notes.add(
+                f"{len(skipped)} ATT(g,t) without units observed in both periods left out: "
+                + ", ".join(f"(g={int(a)}, t={int(b)})" for a, b in skipped[:5])
+            )
+        else:
+            notes.add(
+                f"{len(skipped)} ATT(g,t) could not be estimated and are left out "
+                f"(first: {skipped[:5]})"
+            )
         cells = [c for c, ok in zip(cells, finite, strict=True) if ok]
     psi = np.zeros((len(all_units), len(cells)))
     for j, c in enumerate(cells):
@@ -778,10 +951,10 @@ def staggered(
         cohort=readonly(np.array([c[0] for c in cells], dtype=float)),
         time=readonly(np.array([c[1] for c in cells], dtype=float)),
         att=readonly(np.array([res.group_time_effects[c]["effect"] for c in cells], dtype=float)),
-        is_reference=readonly(is_ref),
+        is_reference=readonly(is_ref, bool),
         psi=readonly(psi),
         unit_cohort=readonly(unit_cohort),
-        unit_cluster=readonly(np.asarray(codes)),
+        unit_cluster=readonly(np.asarray(codes), int),
         control=control,
         method=method,
         base_period=base_period,
@@ -792,6 +965,210 @@ def staggered(
         n_units=len(all_units),
         n_clusters=int(n_clusters),
         cluster=cluster,
-        backend=version("diff-diff"),
+        backend=version("diff-diff") + (" (unbalanced, cell-wise)" if unbalanced else ""),
         notes=tuple(notes),
     )
+
+
+# ---------------------------------------------------------------------- reporting helpers
+def treated_cell_counts(
+    df: pd.DataFrame,
+    *,
+    outcome: str,
+    unit: str,
+    time: str,
+    cohort: str,
+    base_period: Literal["varying", "universal"] = "varying",
+) -> pd.DataFrame:
+    """Treated units behind each ATT(g,t): units of cohort g observed in the base period and t.
+
+    The base period is ``g − 1`` for post-treatment cells and ``t − 1`` (``"varying"``) or
+    ``g − 1`` (``"universal"``, whose reference cell ``t = g − 1`` is left out) for
+    pre-treatment cells; "observed" means a row with a non-missing ``outcome``.  The counts
+    decide which cells are large enough to publish or to test (:func:`pretrend_tests`).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``cohort, time, event_time, n_treated``: one row per treated cohort and period.
+    """
+    _checks.require_frame(df)
+    _checks.require_columns(df, [outcome, unit, time, cohort])
+    if base_period not in ("varying", "universal"):
+        raise ValueError(f"base_period must be 'varying' or 'universal', got {base_period!r}")
+    obs = df.loc[df[outcome].notna(), [unit, time, cohort]]
+    tr = obs[obs[cohort] > 0]
+    present = set(zip(tr[unit], tr[time], strict=True))
+    years = np.sort(df[time].unique())
+    rows = []
+    for g, grp in tr.groupby(cohort):
+        ids = grp[unit].unique()
+        for t in years:
+            if t == g - 1 and base_period == "universal":
+                continue
+            b = g - 1 if (t >= g or base_period == "universal") else t - 1
+            n = sum((i, b) in present and (i, t) in present for i in ids)
+            rows.append(
+                {"cohort": int(g), "time": int(t), "event_time": int(t - g), "n_treated": int(n)}
+            )
+    return pd.DataFrame(rows, columns=["cohort", "time", "event_time", "n_treated"])
+
+
+@dataclass(frozen=True, eq=False)
+class PretrendSummary:
+    r"""Wald pre-tests of parallel trends on the pre-treatment cells with enough treated units.
+
+    Attributes
+    ----------
+    unit_level
+        :meth:`StaggeredResult.pretrend_test` (R ``did``'s Wald test, :math:`\chi^2`) with the
+        unit-level covariance.
+    clustered
+        The same statistic with the clustered covariance (``None`` for an unclustered fit).
+    f_statistic, f_df, f_p_value
+        The clustered statistic after the Hotelling scaling, referred to
+        :math:`F(q, G-q)` (``None`` for an unclustered fit; the p-value is NaN when
+        :math:`G \le q`).
+    n_clusters
+        :math:`G` (``None`` for an unclustered fit).
+    min_treated
+        The threshold on treated units per cell.
+    """
+
+    unit_level: PretrendTest
+    clustered: PretrendTest | None = None
+    f_statistic: float | None = None
+    f_df: tuple[int, int] | None = None
+    f_p_value: float | None = None
+    n_clusters: int | None = None
+    min_treated: int = 0
+
+    @property
+    def p_value(self) -> float:
+        """p-value of the main variant: the clustered F when clustered, else unit-level."""
+        return float(self.f_p_value if self.clustered is not None else self.unit_level.p_value)
+
+    @property
+    def cells(self) -> int:
+        """Number of pre-treatment cells tested."""
+        return int(self.unit_level.df)
+
+    def table(self, *, unit: str = "unit", cluster: str = "cluster") -> pd.DataFrame:
+        """One row per variant: ``test``, ``statistic``, ``df``, ``p_value``.
+
+        ``unit`` and ``cluster`` name the levels in the ``test`` labels (e.g. ``"pupil"``,
+        ``"school"``).
+        """
+        u = self.unit_level
+        rows = [
+            {
+                "test": f"Wald χ², {unit}-level covariance",
+                "statistic": u.statistic,
+                "df": u.df,
+                "p_value": u.p_value,
+            }
+        ]
+        if self.clustered is not None and self.f_df is not None:
+            q, d2 = self.f_df
+            rows.append(
+                {
+                    "test": f"Wald F({q}, {d2}), clustered by {cluster} (Hotelling scaling)",
+                    "statistic": self.f_statistic,
+                    "df": q,
+                    "p_value": self.f_p_value,
+                }
+            )
+        return pd.DataFrame(rows)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return a JSON-serialisable dict."""
+        return {
+            "table": self.table().to_dict(orient="records"),
+            "p_value": self.p_value,
+            "cells": self.cells,
+            "min_treated": self.min_treated,
+        }
+
+
+def pretrend_tests(
+    result: StaggeredResult, *, sizes: pd.DataFrame, min_treated: int = 20
+) -> PretrendSummary | None:
+    r"""Pre-trend tests on the pre-treatment cells built on at least ``min_treated`` units.
+
+    :meth:`StaggeredResult.pretrend_test` (R ``did``'s Wald test, :math:`\chi^2`) on the cells
+    :math:`t < g` with at least ``min_treated`` treated units (``sizes``, from
+    :func:`treated_cell_counts`), unit-level; and, when ``result`` is clustered, the same
+    statistic :math:`W` with the clustered covariance referred to :math:`F(q, G-q)` after the
+    Hotelling scaling :math:`\frac{G-q}{q(G-1)}W` (:math:`G` clusters, :math:`q` cells).
+
+    Why both restrictions: in simulated pupil panels where parallel trends hold exactly, the
+    test on all cells (some with fewer than ten treated pupils) rejected at 5 % in 16 %
+    (unit-level) and 40 % (20 school clusters, :math:`\chi^2`) of draws; on cells of ≥ 20
+    pupils 8 % and, with the F reference, 9 %.
+
+    Returns
+    -------
+    PretrendSummary or None
+        ``None`` when no pre-treatment cell qualifies.
+    """
+    missing = [c for c in ("cohort", "time", "n_treated") if c not in sizes.columns]
+    if missing:
+        raise fail(_checks.SOURCE, "sizes needs columns cohort, time, n_treated", column=missing[0])
+    n = sizes.set_index(["cohort", "time"])["n_treated"]
+    size = np.array(
+        [n.get((int(g), int(t)), 0) for g, t in zip(result.cohort, result.time, strict=True)]
+    )
+    keep = (size >= min_treated) | (result.cohort <= result.time)
+    sub = result.subset(keep)
+    try:
+        pu = sub.unit_level().pretrend_test()
+    except ValueError:
+        return None
+    if not result.cluster:
+        return PretrendSummary(unit_level=pu, min_treated=int(min_treated))
+    pc = sub.pretrend_test()
+    g, q = result.n_clusters, pc.df
+    f_stat = (g - q) / (q * (g - 1)) * pc.statistic
+    p_f = float(stats.f.sf(f_stat, q, g - q)) if g > q else float("nan")
+    return PretrendSummary(
+        unit_level=pu,
+        clustered=pc,
+        f_statistic=float(f_stat),
+        f_df=(int(q), int(g - q)),
+        f_p_value=p_f,
+        n_clusters=int(g),
+        min_treated=int(min_treated),
+    )
+
+
+def simple_att(
+    df: pd.DataFrame,
+    *,
+    outcome: str,
+    unit: str,
+    time: str,
+    cohort: str,
+    control: Control = "never",
+    method: Method = "dr",
+    covariates: Sequence[str] | None = None,
+    max_e: float = np.inf,
+    allow_unbalanced: bool = False,
+) -> float:
+    """The simple aggregated ATT of :func:`staggered` as a number (a resampling statistic).
+
+    ``staggered(df, ...).aggregate("simple", max_e=max_e).overall.estimate`` with unit-level
+    bookkeeping (no cluster): the statistic that randomization inference recomputes on every
+    re-assignment (:func:`analysis.inference.participation_randomization`).
+    """
+    res = staggered(
+        df,
+        outcome=outcome,
+        unit=unit,
+        time=time,
+        cohort=cohort,
+        control=control,
+        method=method,
+        covariates=covariates,
+        allow_unbalanced=allow_unbalanced,
+    )
+    return res.aggregate("simple", max_e=max_e).overall.estimate

@@ -1,47 +1,54 @@
-r"""Glue for the programme-evaluation report (notebook ``03_programme_did``).
+r"""Programme-evaluation report (notebook ``03_programme``): tables, figures and words.
 
 The report answers one question per outcome: *what did taking part in a programme edition do
 to the pupils who took part?*  The estimand is the **average treatment effect on the treated
 (ATT)**, averaged over participants and the school years from their first edition on, on the
-outcome's natural scale.
+outcome's natural scale.  :meth:`ProgrammeAnalysis.build` runs every estimator once; the
+notebook narrates its sections (:meth:`~ProgrammeAnalysis.sample_flow`,
+:meth:`~ProgrammeAnalysis.balance`, :meth:`~ProgrammeAnalysis.group_time`,
+:meth:`~ProgrammeAnalysis.event_study`, :meth:`~ProgrammeAnalysis.honest`,
+:meth:`~ProgrammeAnalysis.triangulation`, :meth:`~ProgrammeAnalysis.few_clusters`,
+:meth:`~ProgrammeAnalysis.conclusion`) and saves :meth:`~ProgrammeAnalysis.to_dict`.
+
+Where the methods are
+---------------------
+No estimation is written here.  Callaway-Sant'Anna on the unbalanced pupil panel, cell sizes,
+pre-trend tests, uniform bands, event windows and the effect horizon are in
+:mod:`analysis.did` (``staggered(..., allow_unbalanced=True)``, :mod:`analysis.did.event_study`);
+the stacked first-year 2×2 and its wild cluster bootstrap in :mod:`analysis.did.stacked`;
+re-assignment of participation for randomization inference in :mod:`analysis.inference`;
+the Goodman-Bacon decomposition on a balanced sub-panel, covariate balance and the MDE of the
+realised design in :mod:`analysis.diagnostics`; HonestDiD in :mod:`analysis.honest`.
+
+Why the Callaway-Sant'Anna estimator is run on an unbalanced panel: R ``did``'s default keeps
+only pupils observed in every year, and a pupil is in a lower secondary school for three years
+and in an upper secondary school for five, so in a six-year panel nobody is.  Each
+:math:`ATT(g,t)` therefore uses the pupils observed in its base year and in :math:`t`, which
+identifies it when leaving the records is unrelated to a pupil's untreated *trend*
+(:mod:`analysis.did.staggered`, "Unbalanced panels").
+
+Dropout is a different design (risk sets, not DiD): :mod:`analysis.reports.dropout`
+(notebook ``07_dropout``).  Both pages read the same pupil records, so this module also holds
+the pupil-data glue once: :func:`load` returns a :class:`ProgrammeData` whose methods give the
+analysis frame, the cluster column, the available covariates and the publishable sample flow,
+and :func:`sample_flow_view` / :func:`balance_view` are the two sections both pages show.  The
+dropout report does not import this module (report modules are independent): notebook
+``07_dropout`` loads the data here and hands the :class:`ProgrammeData` to it.
 
 Data
 ----
 :func:`load` reads the evaluator's file with :func:`analysis.data.programme.load_panel`
 (``exclusions="report"``: rows removed by a documented rule are counted, never dropped
-silently) or draws a SIMULATED panel with :func:`analysis.data.simulate.programme_panel`, whose
-true effects are kept so that the report can show them next to the estimates.
+silently) or draws a SIMULATED panel with :func:`analysis.data.simulate.programme_panel` from
+the run's ``"data"`` random stream, whose true effects are kept so that the report can show
+them next to the estimates.
 
-Why the Callaway-Sant'Anna estimator is run here on an unbalanced panel
------------------------------------------------------------------------
-:func:`analysis.did.staggered` follows R ``did``'s default (``allow_unbalanced_panel =
-FALSE``) and keeps only units observed in *every* period.  School registers are not like
-that: a pupil is in a lower secondary school for three years and in an upper secondary school
-for five, so in a six-year panel no pupil is observed every year and ``did.staggered`` has
-nothing left to estimate on (it fails).  :func:`staggered_pupils` therefore calls the same
-backend (diff-diff's ``CallawaySantAnna``, which reproduces R ``did``) on the unbalanced
-panel: each :math:`ATT(g,t)` is the 2×2 comparison of the pupils of cohort :math:`g` and the
-control pupils that are **observed in both the base year and year** :math:`t` (within-pupil
-differencing, cell by cell), which identifies :math:`ATT(g,t)` when attrition is unrelated to
-a pupil's untreated *trend* (leaving school because of high absence *levels* is allowed).  The
-per-unit influence functions of every cell are then handed to
-:class:`analysis.did.StaggeredResult`, so aggregation, clustering, the Wald pre-test and the
-uniform bands are the package's validated code.  On a balanced panel the result is identical
-to :func:`analysis.did.staggered` (``tests/test_programme_report.py``).
-
-Dropout
--------
-After the dropout year a pupil has no rows, and a future participant has, by construction, not
-dropped out before taking part: the pre-period dropout rate of participants is zero
-("immortal time"), so any difference-in-differences of ``dropped_out`` (pupil fixed effects,
-CS, TWFE) is biased.  :func:`dropout_effect` compares instead, for each edition :math:`g`,
-the **annual dropout hazard** from year :math:`g` on of the participants with that of
-never-participants who were enrolled in the same school year :math:`g` (and before it) and of
-the same ages (the *risk set*), with a linear probability model adjusted for baseline
-covariates, school and year × edition fixed effects.  Identification rests on selection on
-observables (baseline covariates and school), not on parallel trends; with the programme's
-size the estimate is reported descriptively (background note §3.5: the MDE exceeds the base
-rate).
+Randomness
+----------
+One ``seed`` per run, split by :class:`analysis.seeds.SeedStreams`: ``"data"`` draws the
+simulated panel, ``"bands"`` the multiplier-bootstrap uniform bands (children of the stream:
+ATT(g,t) band, Callaway-Sant'Anna event study, Sun-Abraham and two-stage event-study bands),
+``"bootstrap"`` the wild cluster bootstrap, ``"randomization"`` the re-assignments.
 
 Privacy
 -------
@@ -52,85 +59,86 @@ built on fewer than :data:`analysis.privacy.K_MIN` pupils are not shown.
 
 from __future__ import annotations
 
+import functools
 import math
 import warnings
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
-from analysis import diagnostics, did, inference, paths, power, weighting
-from analysis._util import readonly, version
+from analysis import diagnostics, did, honest, inference, paths
 from analysis.data.programme import LoadedPanel, load_panel
-from analysis.did import EventStudy, StaggeredResult
-from analysis.did._inference import multiplier_sup_t_crit
+from analysis.diagnostics import BaconSummary, Balance
+from analysis.did import EventStudy, PretrendSummary, StaggeredResult
 from analysis.errors import fail
 from analysis.estimate import Estimate
+from analysis.facts import programme_facts
 from analysis.privacy import K_MIN
+from analysis.seeds import SeedStreams
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
     from analysis.data.simulate import SimulatedPanel
     from analysis.honest import HonestDiDResult
+    from analysis.power import MDEResult
 
 __all__ = [
-    "BaconSummary",
-    "Balance",
-    "DropoutResult",
+    "BALANCE_COVARIATES",
+    "MIN_CELL",
     "OUTCOMES",
+    "BalanceView",
+    "EventStudyView",
+    "FewClustersView",
+    "GroupTimeView",
+    "HonestView",
     "OutcomeSpec",
-    "PretrendSummary",
+    "ProgrammeAnalysis",
     "ProgrammeData",
-    "alternative_fit",
+    "SampleFlowView",
+    "TriangulationView",
     "analysis_frame",
     "available_covariates",
-    "bacon_on_balanced_subpanel",
-    "balance",
-    "balanced_subpanel",
+    "balance_view",
     "cluster_column",
     "cohort_table",
-    "conclusion",
-    "cs_event_study",
-    "cs_truth",
-    "dropout_effect",
-    "dropout_few_cluster_table",
-    "dropout_hazard_table",
+    "display_table",
+    "effect_sentence",
     "event_study_figure",
-    "effect_horizon",
-    "event_window",
-    "few_cluster_table",
-    "first_year_2x2",
-    "first_year_stack",
+    "few_cluster_caption",
+    "few_cluster_row",
+    "few_cluster_sentence",
     "group_time_figure",
     "group_time_table",
-    "hazard_figure",
-    "headline",
-    "honest_text",
+    "headline_numbers",
     "load",
-    "mde_for",
+    "mde_sentence",
+    "missing_covariates_note",
     "overlap_figure",
-    "pretrend_tests",
-    "question_text",
-    "realised_mde",
-    "reassign_participation",
-    "risk_sets",
+    "programme_sentence",
     "sample_flow_table",
+    "sample_flow_view",
     "scaled",
-    "display_table",
-    "staggered_pupils",
-    "subset_cells",
-    "treated_cell_counts",
-    "triangulation",
-    "unit_level",
+    "title",
+    "truth_sentence",
 ]
 
 _SRC = "programme report arguments"
 UNIT, TIME, COHORT = "pupil_id", "year", "cohort"
+COLS: Mapping[str, str] = {"unit": UNIT, "time": TIME, "cohort": COHORT}
+"""Column names of the programme panel, as the methods' keyword arguments."""
+
+MIN_CELL = 20
+"""Participants a pre-participation cell needs to enter the pre-trend test, and an event time
+to enter the headline average (:func:`analysis.did.pretrend_tests`,
+:func:`analysis.did.effect_horizon`: their docstrings give the Monte Carlo reasons)."""
+
+BALANCE_COVARIATES = ("baseline_absence", "ses_index", "female", "foreign_born")
+"""Baseline characteristics of the balance table (and of the dropout adjustment)."""
 
 
 # --------------------------------------------------------------------------------------------
@@ -193,22 +201,22 @@ OUTCOMES: Mapping[str, OutcomeSpec] = {
     "grade_avg": OutcomeSpec(
         "grade_avg", "average final grade (1-10 scale)", "grade points", 1.0, False, "higher"
     ),
-    "dropped_out": OutcomeSpec(
-        "dropped_out",
-        "annual dropout (abandonment) hazard",
-        "percentage points",
-        100.0,
-        True,
-        "lower",
-    ),
     "invalsi_score": OutcomeSpec(
         "invalsi_score", "INVALSI score", "scale points", 1.0, False, "higher"
     ),
 }
-"""The outcomes the report knows (see :mod:`analysis.data.programme`)."""
+"""The outcomes of the difference-in-differences page (see :mod:`analysis.data.programme`)."""
 
 
 def _spec(outcome: str) -> OutcomeSpec:
+    if outcome == "dropped_out":
+        raise fail(
+            _SRC,
+            "dropout is not a difference-in-differences outcome (a pupil who abandons has no "
+            "later records): it has its own page, notebook 07_dropout",
+            column="outcome",
+            rows=[outcome],
+        )
     if outcome not in OUTCOMES:
         raise fail(
             _SRC, f"unknown outcome; use one of {list(OUTCOMES)}", column="outcome", rows=[outcome]
@@ -216,8 +224,13 @@ def _spec(outcome: str) -> OutcomeSpec:
     return OUTCOMES[outcome]
 
 
+def title(outcome: str) -> str:
+    """Title of the page when run interactively (the plan's title wins under the runner)."""
+    return f"Programme evaluation (staggered DiD): {_spec(outcome).label}"
+
+
 # --------------------------------------------------------------------------------------------
-# Data
+# Data (shared with the dropout page)
 # --------------------------------------------------------------------------------------------
 
 
@@ -234,7 +247,7 @@ class ProgrammeData:
     sim
         The :class:`~analysis.data.simulate.SimulatedPanel` (``None`` for real data).
     source
-        ``"simulated (seed ...)"`` or the file read.
+        ``"simulated (...)"`` or the file read.
     """
 
     panel: LoadedPanel
@@ -251,6 +264,33 @@ class ProgrammeData:
         """True ATT over treated pupil-years (simulated data only; ``None`` otherwise)."""
         return None if self.sim is None else float(self.sim.truth[outcome])
 
+    def frame(self) -> pd.DataFrame:
+        """The analysis panel with the derived columns the estimators use (:func:`analysis_frame`)."""
+        return analysis_frame(self.panel.data)
+
+    @staticmethod
+    def cluster_column(cluster: str | None) -> str | None:
+        """The column a ``cluster`` parameter clusters on (:func:`cluster_column`)."""
+        return cluster_column(cluster)
+
+    @staticmethod
+    def split_covariates(
+        frame: pd.DataFrame, covariates: Sequence[str]
+    ) -> tuple[list[str], list[str]]:
+        """Covariates usable in ``frame`` and those left out (:func:`available_covariates`)."""
+        return available_covariates(frame, covariates)
+
+    def sample_flow(self, *, k: int = K_MIN) -> pd.DataFrame:
+        """The sample flow of this panel, safe to publish (:func:`sample_flow_table`)."""
+        return sample_flow_table(self.panel, k=k)
+
+    def truth_gt(self, outcome: str) -> pd.DataFrame | None:
+        """True ATT(g,t) of ``outcome`` (``cohort, year, att``; simulated data only)."""
+        if self.sim is None:
+            return None
+        tg = self.sim.truth_gt
+        return tg[tg["outcome"] == outcome]
+
     def to_dict(self) -> dict[str, Any]:
         """Return a JSON-serialisable description (no pupil-level data)."""
         out: dict[str, Any] = {"simulated": self.simulated, "source": self.source}
@@ -265,7 +305,12 @@ class ProgrammeData:
 
 
 def load(
-    data: str | Path, *, seed: int = 0, n_schools: int = 20, n_pupils: int = 2000, k: int = K_MIN
+    data: str | Path,
+    *,
+    seed: int,
+    n_schools: int | None = None,
+    n_pupils: int | None = None,
+    k: int = K_MIN,
 ) -> ProgrammeData:
     """Load the evaluator's panel or draw a SIMULATED one.
 
@@ -274,8 +319,11 @@ def load(
     data
         ``"simulated"``, or a ``.csv``/``.parquet`` file of the programme panel (relative paths
         are read from the repository root, e.g. ``data/raw/programme/panel.csv``).
-    seed, n_schools, n_pupils
-        Simulator settings (``data="simulated"`` only).
+    seed
+        The run's seed: the simulated panel is drawn from its ``"data"`` stream
+        (:class:`analysis.seeds.SeedStreams`; ``data="simulated"`` only).
+    n_schools, n_pupils
+        Simulator settings (``data="simulated"`` only; ``None``: the simulator's defaults).
     k
         Minimum pupils: fewer participants or never-participants than this cannot be reported
         without disclosing small groups, so the report stops.
@@ -287,14 +335,18 @@ def load(
     if str(data) == "simulated":
         from analysis.data.simulate import programme_panel
 
-        sim = programme_panel(seed=int(seed), n_schools=int(n_schools), n_pupils=int(n_pupils))
+        sizes = {"n_schools": n_schools, "n_pupils": n_pupils}
+        sim = programme_panel(
+            seed=SeedStreams(int(seed)).seed_for("data"),
+            **{k_: int(v) for k_, v in sizes.items() if v is not None},
+        )
         panel = load_panel(sim.data, exclusions="report")
         out = ProgrammeData(
             panel=panel,
             simulated=True,
             sim=sim,
-            source=f"simulated (analysis.data.simulate.programme_panel, seed {seed}, "
-            f"{n_schools} schools, {n_pupils} pupils)",
+            source=f"simulated (analysis.data.simulate.programme_panel, 'data' stream of run "
+            f"seed {seed}, {sim.params['n_schools']} schools, {sim.params['n_pupils']} pupils)",
         )
     else:
         path = Path(data)
@@ -320,7 +372,8 @@ def analysis_frame(panel_data: pd.DataFrame) -> pd.DataFrame:
 
     Adds ``female`` (1 if ``sex == "F"``), ``age`` (``year − birth_year``), ``participant``
     (1 if the pupil ever takes part) and ``baseline_school`` (the school of the pupil's first
-    row, the cluster of a pupil who changes school, as :mod:`analysis.data.programme` recommends).
+    row, the cluster of a pupil who changes school, as :mod:`analysis.data.programme`
+    recommends).
     """
     d = panel_data.sort_values([UNIT, TIME], kind="stable").reset_index(drop=True).copy()
     d["female"] = (d["sex"] == "F").astype(float)
@@ -350,8 +403,28 @@ def available_covariates(
     return keep, drop
 
 
+def missing_covariates_note(missing: Sequence[str]) -> str:
+    """Warning text for covariates left out (not in the data, or with missing values)."""
+    return f"Covariates not in the data (or with missing values) and left out: {sorted(missing)}."
+
+
+def programme_sentence() -> str:
+    """One sentence on the programme's reach (from ``config/programme.yaml``)."""
+    return f"**Programme.** {programme_facts().courses.reach()}."
+
+
+def _seeds(seed: int) -> dict[str, Any]:
+    """The run's random streams as the estimators take them (ints, or ``SeedSequence``s)."""
+    streams = SeedStreams(int(seed))
+    return {
+        "bands": streams.sequence("bands").spawn(4),
+        "bootstrap": streams.seed_for("bootstrap"),
+        "randomization": streams.seed_for("randomization"),
+    }
+
+
 # --------------------------------------------------------------------------------------------
-# Privacy-safe descriptive tables
+# Privacy-safe descriptive tables (shared with the dropout page)
 # --------------------------------------------------------------------------------------------
 
 
@@ -361,12 +434,16 @@ def _fmt_count(v: Any) -> str:
     return f"{int(v):,}"
 
 
+def _edition(g: float) -> str:
+    return f"{int(g)}/{(int(g) + 1) % 100:02d}"
+
+
 def sample_flow_table(panel: LoadedPanel, *, k: int = K_MIN) -> pd.DataFrame:
     """Return the sample flow (input → exclusions → analysis panel) safe to publish.
 
-    Counts come from :meth:`analysis.data.programme.LoadedPanel.sample_flow`.  Suppression, written
-    here because the flow's rows add up (input = exclusions + analysis), which the generic
-    :func:`analysis.privacy.suppress_small_cells` layout does not express:
+    Counts come from :meth:`analysis.data.programme.LoadedPanel.sample_flow`.  Suppression,
+    written here because the flow's rows add up (input = exclusions + analysis), which the
+    generic :func:`analysis.privacy.suppress_small_cells` layout does not express:
 
     * exclusion rules are shown one by one only when every non-zero rule removed at least
       ``k`` pupils; otherwise they are merged into one row;
@@ -445,62 +522,39 @@ def cohort_table(panel: LoadedPanel) -> pd.DataFrame:
     return c
 
 
-# --------------------------------------------------------------------------------------------
-# Who takes part: propensity scores, balance, overlap
-# --------------------------------------------------------------------------------------------
-
-
 @dataclass(frozen=True)
-class Balance:
-    """Selection into participation on baseline characteristics (one row per pupil).
+class SampleFlowView:
+    """Section "who is in the analysis": the sample flow and the pupils by edition.
 
-    Attributes
-    ----------
-    table
-        :func:`analysis.weighting.balance_table`: SMD before and after ATT weighting.
-    ps
-        Propensity score of each pupil (indexed by pupil id).
-    participant
-        1 for participants, 0 for never-participants (same index).
-    covariates
-        Covariates used.
+    ``table`` goes to ``display.show_table``; ``cohorts`` to ``display.show_pupil_table``
+    (``count_col="pupils"``, ``keys=["cohort", "courses"]``).
     """
 
     table: pd.DataFrame
-    ps: pd.Series = field(repr=False)
-    participant: pd.Series = field(repr=False)
-    covariates: tuple[str, ...] = ()
-
-    def max_smd(self) -> tuple[float, float]:
-        """Largest absolute SMD before and after weighting."""
-        t = self.table
-        return float(t["smd_unweighted"].abs().max()), float(t["smd_weighted"].abs().max())
-
-    def to_dict(self) -> dict[str, Any]:
-        """Return a JSON-serialisable dict (the balance table only)."""
-        return {
-            "covariates": list(self.covariates),
-            "table": self.table.to_dict(orient="records"),
-            "max_abs_smd": list(self.max_smd()),
-        }
+    caption: str
+    cohorts: pd.DataFrame
+    cohorts_caption: str
 
 
-def balance(frame: pd.DataFrame, *, covariates: Sequence[str]) -> Balance:
-    """Compare participants with never-participants on baseline covariates.
+def sample_flow_view(data: ProgrammeData) -> SampleFlowView:
+    """The sample-flow section of a page built on the programme panel."""
+    return SampleFlowView(
+        table=data.sample_flow(),
+        caption="Sample flow: pupils, pupil-years (one row per pupil and school year), schools, "
+        "participants (pupils in any edition), never-participants and editions. Exclusion "
+        f"rules: analysis.data.programme.EXCLUSION_RULES. Counts below {K_MIN} pupils are "
+        f"shown as '< {K_MIN}' (and totals that would reveal them are withheld). "
+        f"Source: {data.source}.",
+        cohorts=cohort_table(data.panel),
+        cohorts_caption="Pupils by edition (first school year of participation; 'never' = "
+        "comparison pool): courses, pupils, pupil-years, schools and the years they are "
+        f"observed. Source: {data.source}.",
+    )
 
-    Propensity score: logit of ever taking part on the covariates, one row per pupil
-    (:func:`analysis.weighting.propensity_scores`); ATT weights (participants 1, others
-    e/(1−e)); standardised mean differences before and after weighting
-    (:func:`analysis.weighting.balance_table`).  Describes selection on observables; the
-    difference-in-differences does not need balance in levels, only parallel trends.
-    """
-    covariates = list(covariates)
-    pupils = frame.drop_duplicates(UNIT).set_index(UNIT)
-    ps = weighting.propensity_scores(pupils, treatment="participant", covariates=covariates)
-    part = pupils["participant"].astype(int)
-    w = weighting.ipw_weights(ps, part, "att")
-    tab = weighting.balance_table(pupils, treatment="participant", covariates=covariates, weights=w)
-    return Balance(table=tab, ps=ps, participant=part, covariates=tuple(covariates))
+
+# --------------------------------------------------------------------------------------------
+# Who takes part: balance and overlap (shared with the dropout page)
+# --------------------------------------------------------------------------------------------
 
 
 def _safe_bins(counts: np.ndarray, k: int) -> list[tuple[int, int]]:
@@ -570,354 +624,73 @@ def overlap_figure(
     return fig
 
 
-# --------------------------------------------------------------------------------------------
-# Callaway-Sant'Anna on the unbalanced pupil panel
-# --------------------------------------------------------------------------------------------
-
-
-def staggered_pupils(
-    df: pd.DataFrame,
-    *,
-    outcome: str,
-    unit: str = UNIT,
-    time: str = TIME,
-    cohort: str = COHORT,
-    control: str = "never",
-    method: str = "dr",
-    covariates: Sequence[str] | None = None,
-    cluster: str | None = None,
-    anticipation: int = 0,
-    base_period: str = "varying",
-    level: float = 0.95,
-) -> StaggeredResult:
-    """Callaway-Sant'Anna on pupil registers (``did.staggered(..., allow_unbalanced=True)``).
-
-    Pupils are enrolled 3–5 years, so no pupil is observed in every year of a longer window
-    and the balanced-panel rule would drop everyone.
-    """
-    return did.staggered(
-        df,
-        outcome=outcome,
-        unit=unit,
-        time=time,
-        cohort=cohort,
-        control=control,
-        method=method,
-        covariates=covariates,
-        cluster=cluster,
-        anticipation=anticipation,
-        base_period=base_period,
-        level=level,
-        allow_unbalanced=True,
-    )
-
-
-def unit_level(result: StaggeredResult) -> StaggeredResult:
-    """Return the same fit with unit-level (pupil) instead of clustered standard errors."""
-    n = len(result.unit_cluster)
-    return replace(result, unit_cluster=readonly(np.arange(n), int), n_clusters=n, cluster=None)
-
-
-def cs_truth(
-    sim: SimulatedPanel, result: StaggeredResult, *, outcome: str, max_e: float = np.inf
-) -> float:
-    r"""True value of the CS ``simple`` aggregation's estimand in a simulated panel.
-
-    The simple aggregation weights each post-treatment cell :math:`ATT(g,t)` (with
-    :math:`t - g \le` ``max_e``) by the cohort share :math:`P(G=g)`; the truth is the same
-    weighted mean of the simulator's true :math:`ATT(g,t)` (``SimulatedPanel.truth_gt``)
-    over the cells the fit estimated.
-    """
-    tg = sim.truth_gt[sim.truth_gt["outcome"] == outcome].set_index(["cohort", "year"])["att"]
-    g, t = result.cohort, result.time
-    post = (g <= t) & (t - g <= max_e)
-    pg = {c: float(np.mean(result.unit_cohort == c)) for c in np.unique(g)}
-    w = np.array([pg[c] for c in g[post]])
-    v = np.array([tg.get((int(a), int(b)), np.nan) for a, b in zip(g[post], t[post], strict=True)])
-    ok = np.isfinite(v)
-    return float(np.sum(w[ok] * v[ok]) / np.sum(w[ok]))
-
-
-def treated_cell_counts(
-    frame: pd.DataFrame, *, outcome: str, base_period: str = "varying"
-) -> pd.DataFrame:
-    """Treated pupils behind each ATT(g,t): cohort pupils observed in the base year and t.
-
-    Base year: ``g − 1`` for post-treatment cells; ``t − 1`` (``"varying"``) or ``g − 1``
-    (``"universal"``) for pre-treatment cells.  For privacy screening only (never
-    published).
-    """
-    obs = frame.loc[frame[outcome].notna(), [UNIT, TIME, COHORT]]
-    tr = obs[obs[COHORT] > 0]
-    present = set(zip(tr[UNIT], tr[TIME], strict=True))
-    years = np.sort(frame[TIME].unique())
-    rows = []
-    for g, grp in tr.groupby(COHORT):
-        ids = grp[UNIT].unique()
-        for t in years:
-            if t == g - 1 and base_period == "universal":
-                continue
-            b = g - 1 if (t >= g or base_period == "universal") else t - 1
-            n = sum((i, b) in present and (i, t) in present for i in ids)
-            rows.append(
-                {"cohort": int(g), "time": int(t), "event_time": int(t - g), "n_treated": int(n)}
-            )
-    return pd.DataFrame(rows)
-
-
-def _per_event_time(frame: pd.DataFrame, outcome: str) -> dict[int, int]:
-    """Participants observed (with the outcome) in year ``g − 1`` and in ``g + e``, by e."""
-    obs = frame.loc[frame[outcome].notna() & (frame[COHORT] > 0), [UNIT, TIME, COHORT]]
-    present = set(zip(obs[UNIT], obs[TIME], strict=True))
-    pupils = obs.drop_duplicates(UNIT)
-    years = frame[TIME].unique()
-    ids, gs = pupils[UNIT].to_numpy(), pupils[COHORT].to_numpy()
-    events = sorted({int(t - g) for g in np.unique(gs) for t in years} - {-1})
-    return {
-        e: sum(
-            ((i, g - 1) in present) and ((i, g + e) in present)
-            for i, g in zip(ids, gs, strict=True)
-        )
-        for e in events
-    }
-
-
-def event_window(frame: pd.DataFrame, *, outcome: str, k: int = K_MIN) -> tuple[int, int]:
-    """Event times to report: the contiguous range around −1 with ≥ ``k`` participants each.
-
-    Counts are distinct participants observed in year ``g − 1`` and ``g + e`` (the universal
-    base used by the event study).
-    """
-    per_e = _per_event_time(frame, outcome)
-    if per_e.get(0, 0) < k:
-        raise fail(
-            _SRC,
-            f"fewer than {k} participants are observed in their first year of "
-            "participation and the year before: no effect can be reported",
-            column=outcome,
-        )
-    hi = 0
-    while per_e.get(hi + 1, 0) >= k:
-        hi += 1
-    lo = -1
-    while per_e.get(lo - 1, 0) >= k:
-        lo -= 1
-    return lo, hi
-
-
-def subset_cells(result: StaggeredResult, keep: np.ndarray) -> StaggeredResult:
-    """Return ``result`` restricted to the ATT(g,t) cells where ``keep`` is true."""
-    keep = np.asarray(keep, dtype=bool)
-    return replace(
-        result,
-        cohort=readonly(result.cohort[keep], float),
-        time=readonly(result.time[keep], float),
-        att=readonly(result.att[keep], float),
-        is_reference=readonly(result.is_reference[keep], bool),
-        psi=readonly(result.psi[:, keep], float),
-    )
-
-
 @dataclass(frozen=True)
-class PretrendSummary:
-    """Wald tests that all pre-participation ATT(g,t) are zero.
-
-    Attributes
-    ----------
-    table
-        One row per variant: ``test``, ``statistic``, ``df``, ``p_value``.
-    p_value
-        p-value of the main variant (clustered F when clustered, else pupil-level).
-    cells
-        Number of pre-participation cells tested; ``min_pupils`` the threshold used.
-    """
+class BalanceView:
+    """Section "who takes part": the balance table and the overlap histogram."""
 
     table: pd.DataFrame
-    p_value: float
-    cells: int
-    min_pupils: int
-    df: int = 0
-
-    def to_dict(self) -> dict[str, Any]:
-        """Return a JSON-serialisable dict."""
-        return {
-            "table": self.table.to_dict(orient="records"),
-            "p_value": self.p_value,
-            "cells": self.cells,
-            "min_pupils": self.min_pupils,
-        }
+    caption: str
+    figure: Figure = field(repr=False)
+    figure_caption: str
 
 
-def pretrend_tests(
-    result: StaggeredResult, counts: pd.DataFrame, *, min_pupils: int = 20
-) -> PretrendSummary | None:
-    r"""Pre-trend tests on the pre-participation cells with at least ``min_pupils`` treated.
-
-    :meth:`analysis.did.StaggeredResult.pretrend_test` (R ``did``'s Wald test, :math:`\chi^2`)
-    on the cells :math:`t < g` built on at least ``min_pupils`` participants, pupil-level; and,
-    when ``result`` is clustered, the same statistic with the clustered covariance referred
-    to :math:`F(q, G-q)` after the Hotelling scaling :math:`rac{G-q}{q(G-1)}W` (with
-    :math:`G` clusters and :math:`q` cells).  Why both restrictions: in simulated panels where
-    parallel trends hold exactly, the test on all cells (some with fewer than ten
-    participants) rejected at 5 % in 16 % (pupil-level) and 40 % (20 school clusters, χ²) of
-    draws; on cells of ≥ 20 pupils 8 % and, with the F reference, 9 %.  ``None`` when no
-    cell qualifies.
-    """
-    n = counts.set_index(["cohort", "time"])["n_treated"]
-    size = np.array(
-        [n.get((int(g), int(t)), 0) for g, t in zip(result.cohort, result.time, strict=True)]
-    )
-    keep = (size >= min_pupils) | (result.cohort <= result.time)
-    sub = subset_cells(result, keep)
-    try:
-        pu = unit_level(sub).pretrend_test()
-    except ValueError:
-        return None
-    rows = [
-        {
-            "test": "Wald χ², pupil-level covariance",
-            "statistic": pu.statistic,
-            "df": pu.df,
-            "p_value": pu.p_value,
-        }
+def balance_view(balance: Balance, *, source: str) -> BalanceView:
+    """The balance-and-overlap section of a page built on the programme panel."""
+    cols = [
+        "covariate",
+        "mean_treated",
+        "mean_control",
+        "smd_unweighted",
+        "smd_weighted",
+        "variance_ratio",
     ]
-    main = pu.p_value
-    if result.cluster:
-        pc = sub.pretrend_test()
-        g, q = result.n_clusters, pc.df
-        f_stat = (g - q) / (q * (g - 1)) * pc.statistic
-        p_f = float(stats.f.sf(f_stat, q, g - q)) if g > q else float("nan")
-        rows.append(
-            {
-                "test": f"Wald F({q}, {g - q}), clustered by school (Hotelling scaling)",
-                "statistic": f_stat,
-                "df": q,
-                "p_value": p_f,
-            }
-        )
-        main = p_f
-    return PretrendSummary(
-        table=pd.DataFrame(rows),
-        p_value=float(main),
-        cells=int(pu.df),
-        min_pupils=int(min_pupils),
-        df=int(pu.df),
+    return BalanceView(
+        table=balance.table[cols],
+        caption="Baseline characteristics of participants (treated) and never-participants "
+        "(control), one row per pupil: means, standardised mean differences before and after "
+        "ATT weighting, and the variance ratio after weighting. female and foreign_born are "
+        "shares; baseline_absence is the share of hours absent in the year before the pupil's "
+        "first record; ses_index is standardised. Method: analysis.weighting "
+        f"(analysis.diagnostics.baseline_balance). Source: {source}.",
+        figure=overlap_figure(balance.ps, balance.participant),
+        figure_caption="Propensity scores (probability of ever taking part given "
+        f"{', '.join(balance.covariates)}; logit) of participants (above the axis) and "
+        "never-participants (below), as densities. Adjacent bins are merged so that no bar "
+        f"represents fewer than {K_MIN} pupils. Source: {source}.",
     )
 
 
-def effect_horizon(frame: pd.DataFrame, *, outcome: str, min_pupils: int = 20) -> int:
-    r"""Last year since participation averaged into the headline effect.
-
-    The largest :math:`e` such that every event time :math:`0..e` has at least
-    ``min_pupils`` participants observed in it and in the year before their edition (0 when
-    even the first year has fewer).  Later
-    event times rest on a handful of pupils whose small-sample variance the analytic
-    (influence-function) standard error underestimates: in the simulator's Monte Carlo the
-    simple aggregation over all event times had SE/SD ≈ 0.93-0.97 and 95 % coverage ≈ 0.93,
-    and over :math:`e \le 2` (≥ 20 pupils each) SE/SD ≈ 1.0 and coverage ≈ 0.95, with a
-    smaller SD.  The headline estimand is therefore the ATT over the first
-    ``effect_horizon + 1`` years of participation.
-    """
-    per_e = _per_event_time(frame, outcome)
-    hi = 0
-    while per_e.get(hi + 1, 0) >= min_pupils:
-        hi += 1
-    return hi
-
-
-def cs_event_study(
-    frame: pd.DataFrame,
-    *,
-    outcome: str,
-    window: tuple[int, int],
-    control: str = "never",
-    method: str = "dr",
-    covariates: Sequence[str] | None = None,
-    cluster: str | None = None,
-    seed: int = 0,
-    level: float = 0.95,
-) -> EventStudy:
-    """Event study from :func:`staggered_pupils` (universal base, dynamic aggregation).
-
-    As ``did.event_study(estimator="cs")`` but on the unbalanced pupil panel: every
-    coefficient is relative to event time −1, with the covariance and the uniform (sup-t)
-    band from the influence functions (multiplier bootstrap, ``seed``), restricted to
-    ``window``.  The result feeds :func:`analysis.honest.honest_did`.
-    """
-    res = staggered_pupils(
-        frame,
-        outcome=outcome,
-        control=control,
-        method=method,
-        covariates=covariates,
-        cluster=cluster,
-        base_period="universal",
-        level=level,
-    )
-    agg = res.aggregate("dynamic", min_e=window[0], max_e=window[1], cband=True, seed=seed)
-    e = np.asarray(agg.labels, dtype=int)
-    keep = (e != -1) & (e >= window[0]) & (e <= window[1])
-    rel = e[keep]
-    return EventStudy(
-        rel_times=readonly(rel, int),
-        coef=readonly(agg.att[keep], float),
-        vcov=readonly(agg.vcov[np.ix_(keep, keep)], float),
-        reference=-1,
-        estimator="cs",
-        n_pre=int((rel < 0).sum()),
-        n_post=int((rel >= 0).sum()),
-        level=level,
-        crit_value=agg.crit_value,
-        overall=agg.overall,
-        vcov_is_full=True,
-        n_obs=res.n_obs,
-        n_units=res.n_units,
-        n_clusters=res.n_clusters,
-        backend=res.backend,
-        notes=res.notes,
-    )
+# --------------------------------------------------------------------------------------------
+# Tables and figures of the DiD estimates
+# --------------------------------------------------------------------------------------------
 
 
 def group_time_table(
-    result: StaggeredResult, counts: pd.DataFrame, *, k: int = K_MIN, seed: int = 0
+    result: StaggeredResult,
+    counts: pd.DataFrame,
+    *,
+    k: int = K_MIN,
+    n_boot: int = 999,
+    seed: int | np.random.SeedSequence | None = 0,
 ) -> pd.DataFrame:
     """ATT(g,t) with pointwise CIs and a uniform band, cells with ≥ ``k`` treated pupils only.
 
-    The uniform band's critical value is a Rademacher multiplier bootstrap of the
-    cluster-summed influence functions of the shown cells (as R ``did``), so the band covers
-    all shown ATT(g,t) jointly with probability ``level``.  ``attrs["hidden_cells"]`` counts the
+    The band covers all *shown* ATT(g,t) jointly with probability ``level``: its critical
+    value is :meth:`analysis.did.StaggeredResult.uniform_band` over the shown cells
+    (``n_boot`` multiplier-bootstrap draws, ``seed``).  ``attrs["hidden_cells"]`` counts the
     cells left out.
     """
     gt = result.group_time()
     gt = gt.merge(counts[["cohort", "time", "n_treated"]], on=["cohort", "time"], how="left")
     ref = np.asarray(result.is_reference, dtype=bool)
     show = (gt["n_treated"].fillna(0) >= k).to_numpy() & ~ref & np.isfinite(gt["se"].to_numpy())
-    idx = np.flatnonzero(show)
-    psi = result.psi[:, idx]
-    scores = np.zeros((result.n_clusters, len(idx)))
-    np.add.at(scores, np.asarray(result.unit_cluster), psi)
-    crit = (
-        multiplier_sup_t_crit(
-            scores, gt["se"].to_numpy()[idx], level=result.level, n_boot=999, seed=seed
-        )
-        if len(idx)
-        else float("nan")
-    )
-    out = gt.iloc[idx].drop(columns="n_treated").reset_index(drop=True)
+    crit = result.uniform_band(show, n_boot=n_boot, seed=seed)
+    out = gt[show].drop(columns="n_treated").reset_index(drop=True)
     out.insert(2, "event_time", out["time"] - out["cohort"])
     out["cband_low"] = out["att"] - crit * out["se"]
     out["cband_high"] = out["att"] + crit * out["se"]
     out.attrs = {"crit_value": crit, "hidden_cells": int((~show & ~ref).sum())}
     return out
-
-
-# --------------------------------------------------------------------------------------------
-# Figures
-# --------------------------------------------------------------------------------------------
-
-
-def _edition(g: float) -> str:
-    return f"{int(g)}/{(int(g) + 1) % 100:02d}"
 
 
 def group_time_figure(
@@ -1046,1108 +819,6 @@ def event_study_figure(
     return fig
 
 
-# --------------------------------------------------------------------------------------------
-# Triangulation
-# --------------------------------------------------------------------------------------------
-
-
-def first_year_stack(
-    frame: pd.DataFrame, *, outcome: str, cluster: str | None = None
-) -> pd.DataFrame:
-    """Stack the canonical 2×2 comparisons: first participation year vs the year before.
-
-    For each edition :math:`g`: the pupils of cohort :math:`g` and the never-participants
-    observed (with the outcome) in both :math:`g-1` and :math:`g`; two rows per pupil and
-    stack.  Columns: ``y``, ``treat``, ``post``, ``treat_post``, ``stack``, stack dummies
-    ``s_<g>``, ``post_s_<g>``, ``treat_s_<g>`` (all editions but the first), ``pair`` (pupil ×
-    stack) and the cluster (``"_cl"``: ``cluster`` or the pupil).
-    """
-    obs = frame.loc[frame[outcome].notna()]
-    cl = cluster or UNIT
-    parts = []
-    for g in sorted(c for c in obs[COHORT].unique() if c > 0):
-        two = obs[obs[TIME].isin([g - 1, g]) & obs[COHORT].isin([0, g])]
-        n = two.groupby(UNIT)[TIME].transform("nunique")
-        two = two[n == 2]
-        if two[COHORT].eq(g).sum() == 0:
-            continue
-        parts.append(
-            pd.DataFrame(
-                {
-                    "y": two[outcome].to_numpy(float),
-                    "treat": (two[COHORT] == g).astype(float).to_numpy(),
-                    "post": (two[TIME] == g).astype(float).to_numpy(),
-                    "stack": int(g),
-                    "pair": (two[UNIT].astype(str) + f"_{int(g)}").to_numpy(),
-                    "_cl": two[cl].astype(str).to_numpy(),
-                }
-            )
-        )
-    if not parts:
-        raise fail(
-            _SRC,
-            "no edition has participants observed in their first year and the year before",
-            column=outcome,
-        )
-    st = pd.concat(parts, ignore_index=True)
-    st["treat_post"] = st["treat"] * st["post"]
-    for g in sorted(st["stack"].unique())[1:]:
-        s = (st["stack"] == g).astype(float)
-        st[f"s_{g}"] = s
-        st[f"post_s_{g}"] = s * st["post"]
-        st[f"treat_s_{g}"] = s * st["treat"]
-    return st
-
-
-def _stack_controls(st: pd.DataFrame) -> list[str]:
-    return [c for c in st.columns if c.startswith(("s_", "post_s_", "treat_s_"))]
-
-
-def first_year_2x2(frame: pd.DataFrame, *, outcome: str, cluster: str | None = None) -> Estimate:
-    r"""The textbook 2×2 DiD, stacked over editions (:func:`analysis.did.did_2x2`).
-
-    Model on :func:`first_year_stack`:
-    :math:`Y = a_s + b_s T + c_s P + \delta\,T P + \varepsilon` (edition-specific levels and
-    year effects, one common :math:`\delta`), OLS, standard errors clustered by ``cluster``
-    (by pupil when ``None``).  :math:`\delta` is a weighted mean of the editions' first-year
-    effects :math:`ATT(g,g)`.
-    """
-    st = first_year_stack(frame, outcome=outcome, cluster=cluster)
-    est = did.did_2x2(
-        st, outcome="y", treated="treat", post="post", cluster="_cl", covariates=_stack_controls(st)
-    )
-    return replace(
-        est,
-        method="2x2 DiD, first participation year vs the year before "
-        "(stacked by edition, never-participants as controls)",
-    )
-
-
-def _row(name: str, estimand: str, e: Estimate, truth: float | None) -> dict[str, Any]:
-    return {
-        "estimator": name,
-        "estimand": estimand,
-        "estimate": e.estimate,
-        "se": e.se,
-        "ci_low": e.ci_low,
-        "ci_high": e.ci_high,
-        "p_value": e.p_value,
-        "true_effect": np.nan if truth is None else truth,
-    }
-
-
-def triangulation(
-    frame: pd.DataFrame,
-    *,
-    outcome: str,
-    cs: StaggeredResult,
-    cs_alt: StaggeredResult | None = None,
-    cluster: str | None = None,
-    sim: SimulatedPanel | None = None,
-    max_e: float = np.inf,
-) -> tuple[pd.DataFrame, dict[str, Any]]:
-    """Run the five estimators of the same ATT and return them side by side.
-
-    Rows: 2×2 (first year, stacked), TWFE (pupil + year fixed effects,
-    :func:`analysis.did.twfe`), Callaway-Sant'Anna (``cs``, simple aggregation), its
-    covariate variant (``cs_alt``), both over event times up to ``max_e``
-    (:func:`effect_horizon`), Sun-Abraham (:func:`analysis.did.event_study`,
-    interaction-weighted) and imputation (:func:`analysis.did.imputation`,
-    Borusyak-Jaravel-Spiess).  All standard errors are clustered by ``cluster`` (pupil when
-    ``None``).  ``true_effect`` (SIMULATED panels only) is each estimator's own estimand: the
-    first-year effect for the 2×2, the cohort-share-weighted cells for CS (:func:`cs_truth`),
-    the mean effect over treated pupil-years for the others.
-
-    Returns
-    -------
-    (pandas.DataFrame, dict)
-        The table and the :class:`~analysis.estimate.Estimate` objects by row name.
-    """
-    cl = cluster or UNIT
-    kw = {"outcome": outcome, "unit": UNIT, "time": TIME}
-    truth_all = None if sim is None else float(sim.truth[outcome])
-    truth_first = None
-    if sim is not None:
-        te = sim.truth_event()
-        te = te[(te["outcome"] == outcome) & (te["event_time"] == 0)]
-        truth_first = float(te["att"].iloc[0]) if len(te) else None
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        two = first_year_2x2(frame, outcome=outcome, cluster=cluster)
-        tw = did.twfe(frame, **kw, treated="treated", cluster=cl)
-        sa = did.event_study(
-            frame, **kw, cohort=COHORT, estimator="sun_abraham", cluster=cl, cband=False
-        )
-        imp = did.imputation(frame, **kw, cohort=COHORT, cluster=cl)
-    ests: dict[str, Estimate] = {"2x2": two, "twfe": tw}
-    rows = [
-        _row(
-            "2×2 DiD (first year, stacked)",
-            "effect in the first participation year",
-            two,
-            truth_first,
-        ),
-        _row("TWFE (pupil + year FE)", "variance-weighted mix of 2×2 comparisons", tw, truth_all),
-    ]
-    o = cs.aggregate("simple", max_e=max_e).overall
-    ests["cs"] = o
-    cov_txt = ", ".join(cs.covariates) if cs.covariates else "no covariates"
-    horizon = "" if not np.isfinite(max_e) else f", years 0–{int(max_e)} since participation"
-    rows.append(
-        _row(
-            f"Callaway–Sant'Anna ({cs.method}, {cs.control} controls; {cov_txt})",
-            f"ATT, cells weighted by edition size{horizon}",
-            o,
-            None if sim is None else cs_truth(sim, cs, outcome=outcome, max_e=max_e),
-        )
-    )
-    if cs_alt is not None:
-        oa = cs_alt.aggregate("simple", max_e=max_e).overall
-        ests["cs_alt"] = oa
-        cov_alt = ", ".join(cs_alt.covariates) if cs_alt.covariates else "no covariates"
-        rows.append(
-            _row(
-                f"Callaway–Sant'Anna ({cs_alt.method}; {cov_alt})",
-                "same, other covariate set",
-                oa,
-                None if sim is None else cs_truth(sim, cs_alt, outcome=outcome, max_e=max_e),
-            )
-        )
-    assert sa.overall is not None
-    ests["sun_abraham"] = sa.overall
-    ests["imputation"] = imp
-    rows.append(
-        _row(
-            "Sun–Abraham (interaction-weighted)",
-            "ATT, edition-share weighted event-time effects",
-            sa.overall,
-            truth_all,
-        )
-    )
-    rows.append(
-        _row(
-            "Imputation (Borusyak–Jaravel–Spiess)",
-            "ATT, every treated pupil-year weighted equally",
-            imp,
-            truth_all,
-        )
-    )
-    return pd.DataFrame(rows), {"estimates": ests, "sun_abraham_event_study": sa}
-
-
-@dataclass(frozen=True)
-class BaconSummary:
-    """Goodman-Bacon decomposition of TWFE on the balanced sub-panel.
-
-    Attributes
-    ----------
-    window
-        First and last school year of the sub-panel.
-    n_pupils, n_participants
-        Pupils in the sub-panel (all ≥ ``k`` per timing group).
-    table
-        One row per 2×2 comparison (:func:`analysis.diagnostics.bacon_decomposition`).
-    by_type
-        Weight and weighted mean estimate per comparison type.
-    twfe, cs
-        TWFE and Callaway-Sant'Anna (:func:`analysis.did.staggered`, R-validated) on the same
-        sub-panel.
-    notes
-        What was left out and why.
-    """
-
-    window: tuple[int, int]
-    n_pupils: int
-    n_participants: int
-    table: pd.DataFrame
-    by_type: pd.DataFrame
-    twfe: Estimate
-    cs: Estimate
-    notes: tuple[str, ...] = ()
-
-    def explanation(self, spec: OutcomeSpec) -> str:
-        """Say in words what drives the TWFE coefficient."""
-        bt = self.by_type.set_index("comparison")
-        forb = float(bt["weight"].get("later_vs_earlier", 0.0))
-        gap = self.twfe.estimate - self.cs.estimate
-        txt = (
-            f"On the balanced sub-panel (school years {self.window[0]}–{self.window[1]}, "
-            f"{self.n_pupils:,} pupils observed every year, {self.n_participants:,} of them "
-            f"participants), TWFE gives {spec.fmt(self.twfe.estimate)} and Callaway–Sant'Anna "
-            f"{spec.fmt(self.cs.estimate)} (gap {spec.fmt(gap)}). "
-        )
-        if forb > 0:
-            est_f = float(bt["estimate"].get("later_vs_earlier", np.nan))
-            txt += (
-                f"{forb:.0%} of the TWFE weight is on 'later vs earlier' comparisons, which "
-                f"use already-treated pupils as controls (their 2×2 average "
-                f"{spec.fmt(est_f)}); they bias TWFE when effects change over time since "
-                "participation. "
-            )
-        else:
-            txt += "No TWFE weight falls on comparisons with already-treated pupils as controls. "
-        return txt
-
-    def to_dict(self) -> dict[str, Any]:
-        """Return a JSON-serialisable dict."""
-        return {
-            "window": list(self.window),
-            "n_pupils": self.n_pupils,
-            "n_participants": self.n_participants,
-            "table": self.table.to_dict(orient="records"),
-            "by_type": self.by_type.to_dict(orient="records"),
-            "twfe": self.twfe.to_dict(),
-            "cs": self.cs.to_dict(),
-            "notes": list(self.notes),
-        }
-
-
-def balanced_subpanel(
-    frame: pd.DataFrame, *, outcome: str, min_years: int = 3, k: int = K_MIN
-) -> tuple[pd.DataFrame, tuple[int, int], list[str]] | None:
-    """Choose the school-year window whose balanced sub-panel best supports a decomposition.
-
-    Candidates: contiguous windows of at least ``min_years`` years.  In each, keep pupils
-    observed with the outcome every year, drop those already treated in the first year,
-    recode editions after the window as never-treated, and drop timing groups with fewer
-    than ``k`` pupils.  Preferred: two or more treated editions, then most participants, then
-    most pupils.  ``None`` when no window has a treated and a never-treated group of ``k``.
-    """
-    obs = frame.loc[frame[outcome].notna()]
-    years = np.sort(obs[TIME].unique())
-    best, best_key = None, None
-    for i in range(len(years)):
-        for j in range(i + min_years - 1, len(years)):
-            win = years[i : j + 1]
-            if not np.array_equal(win, np.arange(win[0], win[-1] + 1)):
-                continue
-            sub = obs[obs[TIME].between(win[0], win[-1])]
-            n = sub.groupby(UNIT)[TIME].transform("nunique")
-            sub = sub[n == len(win)].copy()
-            sub = sub[~((sub[COHORT] > 0) & (sub[COHORT] <= win[0]))]
-            sub.loc[sub[COHORT] > win[-1], COHORT] = 0
-            sizes = sub.drop_duplicates(UNIT)[COHORT].value_counts()
-            small = sizes.index[sizes < k]
-            sub = sub[~sub[COHORT].isin(small)]
-            sizes = sizes[sizes >= k]
-            n_groups = int((sizes.index > 0).sum())
-            if n_groups == 0 or 0 not in sizes.index:
-                continue
-            key = (min(n_groups, 2), int(sizes[sizes.index > 0].sum()), int(sizes.sum()))
-            if best_key is None or key > best_key:
-                notes = (
-                    [
-                        f"editions with fewer than {k} pupils observed every year left out: "
-                        f"{[int(x) for x in small]}"
-                    ]
-                    if len(small)
-                    else []
-                )
-                best, best_key = (sub, (int(win[0]), int(win[-1])), notes), key
-    if best is None:
-        return None
-    sub, win, notes = best
-    sub = sub.copy()
-    sub["treated"] = ((sub[COHORT] > 0) & (sub[TIME] >= sub[COHORT])).astype(int)
-    return sub.reset_index(drop=True), win, notes
-
-
-def bacon_on_balanced_subpanel(
-    frame: pd.DataFrame, *, outcome: str, cluster: str | None = None, k: int = K_MIN
-) -> BaconSummary | None:
-    """Goodman-Bacon decomposition of TWFE, with TWFE and CS, on the balanced sub-panel.
-
-    The decomposition theorem needs a balanced panel, which pupil registers are not
-    (:func:`balanced_subpanel` picks the best window).  On that sub-panel TWFE equals the
-    weighted sum of the 2×2 comparisons exactly, and Callaway-Sant'Anna is the package's
-    R-validated :func:`analysis.did.staggered`; the gap between the two is explained by the
-    weight on "later vs earlier" comparisons.  ``None`` when no window qualifies.
-    """
-    found = balanced_subpanel(frame, outcome=outcome, k=k)
-    if found is None:
-        return None
-    sub, win, notes = found
-    cl = cluster or UNIT
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        tab = diagnostics.bacon_decomposition(
-            sub, outcome=outcome, unit=UNIT, time=TIME, treated="treated"
-        )
-        tw = did.twfe(sub, outcome=outcome, unit=UNIT, time=TIME, treated="treated", cluster=cl)
-        cs = (
-            did.staggered(
-                sub, outcome=outcome, unit=UNIT, time=TIME, cohort=COHORT, cluster=cluster
-            )
-            .aggregate("simple")
-            .overall
-        )
-    g = tab.groupby("comparison")
-    by_type = pd.DataFrame(
-        {
-            "weight": g["weight"].sum(),
-            "estimate": g.apply(
-                lambda x: (
-                    float(np.average(x["estimate"], weights=x["weight"]))
-                    if x["weight"].sum() > 0
-                    else np.nan
-                ),
-                include_groups=False,
-            ),
-            "comparisons": g.size(),
-        }
-    ).reset_index()
-    pupils = sub.drop_duplicates(UNIT)
-    return BaconSummary(
-        window=win,
-        n_pupils=len(pupils),
-        n_participants=int((pupils[COHORT] > 0).sum()),
-        table=tab,
-        by_type=by_type,
-        twfe=tw,
-        cs=cs,
-        notes=tuple(notes),
-    )
-
-
-# --------------------------------------------------------------------------------------------
-# Re-assignment of participation (randomization inference)
-# --------------------------------------------------------------------------------------------
-
-
-def reassign_participation(frame: pd.DataFrame, rng: np.random.Generator) -> pd.DataFrame:
-    """Draw a placebo participation that keeps each school's and edition's numbers.
-
-    Editions are re-assigned in order: for edition :math:`g` and school :math:`s` (the
-    school of year :math:`g`), as many pupils as actually took part are drawn at random among
-    the *eligible* pupils of that school: enrolled in year :math:`g` and in an earlier year,
-    not yet (re-)assigned, and of an age (in year :math:`g`) that participants had.  Returns a
-    copy with new ``cohort``, ``treated`` and ``participant`` columns.
-    """
-    d = frame
-    codes, uniq = pd.factorize(d[UNIT])
-    n = len(uniq)
-    first = np.full(n, np.iinfo(np.int64).max)
-    np.minimum.at(first, codes, d[TIME].to_numpy())
-    cohort_obs = np.zeros(n)
-    cohort_obs[codes] = d[COHORT].to_numpy(float)
-    ages = d.loc[d[COHORT] > 0, "age"] if "age" in d else None
-    amin, amax = (ages.min(), ages.max()) if ages is not None and len(ages) else (-np.inf, np.inf)
-    new = np.zeros(n)
-    for g in sorted(c for c in np.unique(cohort_obs) if c > 0):
-        rows = d[TIME].to_numpy() == g
-        p = codes[rows]
-        school = d["school_id"].to_numpy()[rows]
-        age = d["age"].to_numpy()[rows] if "age" in d else np.zeros(rows.sum())
-        elig = (first[p] < g) & (new[p] == 0) & (age >= amin) & (age <= amax)
-        need = pd.Series(school[cohort_obs[p] == g]).value_counts()
-        cand_p, cand_s = p[elig], school[elig]
-        order = np.lexsort((rng.random(len(cand_p)), cand_s))
-        cand_p, cand_s = cand_p[order], cand_s[order]
-        rank = pd.Series(cand_s).groupby(cand_s).cumcount().to_numpy()
-        take = rank < pd.Series(cand_s).map(need).fillna(0).to_numpy()
-        new[cand_p[take]] = g
-    out = d.copy()
-    out[COHORT] = new[codes].astype(d[COHORT].dtype)
-    out["treated"] = ((out[COHORT] > 0) & (out[TIME] >= out[COHORT])).astype(int)
-    out["participant"] = (out[COHORT] > 0).astype(int)
-    return out
-
-
-# --------------------------------------------------------------------------------------------
-# Few-cluster inference
-# --------------------------------------------------------------------------------------------
-
-
-def _slim(frame: pd.DataFrame, extra: Sequence[str | None]) -> pd.DataFrame:
-    """Keep the columns re-assignment and the estimators need (copies are made per draw)."""
-    cols = [
-        UNIT,
-        TIME,
-        COHORT,
-        "treated",
-        "participant",
-        "age",
-        "school_id",
-        *[c for c in extra if c],
-    ]
-    return frame[list(dict.fromkeys(c for c in cols if c in frame.columns))]
-
-
-def _wcb_weights(n_clusters: int) -> str:
-    return "webb" if n_clusters < 12 else "rademacher"
-
-
-def few_cluster_table(
-    frame: pd.DataFrame,
-    *,
-    outcome: str,
-    cs: StaggeredResult,
-    cluster: str | None,
-    reps: int,
-    ri_reps: int,
-    seed: int,
-    ri_statistic: Callable[[pd.DataFrame], float] | None = None,
-    max_e: float = np.inf,
-) -> tuple[pd.DataFrame, dict[str, Any]]:
-    """Analytic standard errors next to few-cluster inference, for the same estimates.
-
-    Rows:
-
-    * Callaway-Sant'Anna ATT (simple aggregation up to ``max_e``): analytic SE from the
-      influence functions, pupil-level and
-      clustered by ``cluster`` (no small-sample factor, normal critical values, as R
-      ``did``); randomization inference (:func:`analysis.inference.randomization_inference`
-      with :func:`reassign_participation`, ``ri_reps`` draws), statistic = the same CS fit
-      unless ``ri_statistic`` is given.
-    * 2×2 DiD (first year, stacked; :func:`first_year_2x2`): analytic CR1 SE clustered by
-      ``cluster`` (t with G−1 df); restricted wild cluster bootstrap of the same regression
-      (:func:`analysis.inference.wild_cluster_bootstrap`, ``reps`` draws; Webb weights below
-      12 clusters).  The bootstrap tests :math:`H_0`: the first-year effect is zero, with
-      errors correlated within ``cluster``; its CI inverts that test.
-    """
-    rows = []
-    o_cl = cs.aggregate("simple", max_e=max_e).overall
-    o_pu = unit_level(cs).aggregate("simple", max_e=max_e).overall
-    rows.append(
-        {
-            "estimate_of": "Callaway–Sant'Anna ATT",
-            "inference": "analytic, pupil level",
-            "estimate": o_pu.estimate,
-            "se": o_pu.se,
-            "ci_low": o_pu.ci_low,
-            "ci_high": o_pu.ci_high,
-            "p_value": o_pu.p_value,
-            "clusters": None,
-        }
-    )
-    if cs.cluster:
-        rows.append(
-            {
-                "estimate_of": "Callaway–Sant'Anna ATT",
-                "inference": f"analytic, clustered by school ({cs.n_clusters} clusters)",
-                "estimate": o_cl.estimate,
-                "se": o_cl.se,
-                "ci_low": o_cl.ci_low,
-                "ci_high": o_cl.ci_high,
-                "p_value": o_cl.p_value,
-                "clusters": cs.n_clusters,
-            }
-        )
-    if ri_statistic is None:
-
-        def ri_statistic(d: pd.DataFrame) -> float:
-            r = staggered_pupils(
-                d,
-                outcome=outcome,
-                control=cs.control,
-                method=cs.method,
-                covariates=list(cs.covariates),
-                cluster=None,
-            )
-            return r.aggregate("simple", max_e=max_e).overall.estimate
-
-    slim = _slim(frame, [outcome, *cs.covariates, cluster])
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        ri = inference.randomization_inference(
-            slim, estimator=ri_statistic, assign=reassign_participation, reps=ri_reps, seed=seed
-        )
-    rows.append(
-        {
-            "estimate_of": "Callaway–Sant'Anna ATT",
-            "inference": f"randomization inference ({ri.reps} re-assignments within "
-            "school and edition)",
-            "estimate": ri.statistic,
-            "se": np.nan,
-            "ci_low": np.nan,
-            "ci_high": np.nan,
-            "p_value": ri.p_value,
-            "clusters": None,
-        }
-    )
-    st = first_year_stack(frame, outcome=outcome, cluster=cluster)
-    controls = _stack_controls(st)
-    g = st["_cl"].nunique()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        two = did.did_2x2(
-            st, outcome="y", treated="treat", post="post", cluster="_cl", covariates=controls
-        )
-        wcb = inference.wild_cluster_bootstrap(
-            st,
-            outcome="y",
-            regressors=["treat", "post", "treat_post", *controls],
-            param="treat_post",
-            cluster="_cl",
-            reps=reps,
-            weights_type=_wcb_weights(g),
-            seed=seed,
-        )
-    lbl = "clustered by school" if cluster else "clustered by pupil"
-    rows.append(
-        {
-            "estimate_of": "2×2 DiD, first year",
-            "inference": f"analytic CR1, {lbl} ({g} clusters, t with {g - 1} df)",
-            "estimate": two.estimate,
-            "se": two.se,
-            "ci_low": two.ci_low,
-            "ci_high": two.ci_high,
-            "p_value": two.p_value,
-            "clusters": g,
-        }
-    )
-    rows.append(
-        {
-            "estimate_of": "2×2 DiD, first year",
-            "inference": f"wild cluster bootstrap (WCR, {wcb.extra['weights_type']}, "
-            f"{wcb.extra['reps']} draws)",
-            "estimate": wcb.estimate,
-            "se": np.nan,
-            "ci_low": wcb.ci_low,
-            "ci_high": wcb.ci_high,
-            "p_value": wcb.p_value,
-            "clusters": g,
-        }
-    )
-    tab = pd.DataFrame(rows)
-    return tab, {"randomization": ri, "wild_bootstrap": wcb, "two_by_two": two}
-
-
-# --------------------------------------------------------------------------------------------
-# Dropout: risk-set comparison of hazards
-# --------------------------------------------------------------------------------------------
-
-
-def risk_sets(frame: pd.DataFrame, *, cluster: str | None = None) -> pd.DataFrame:
-    r"""Stack, for each edition g, participants and the never-participants at risk in year g.
-
-    Risk set of edition :math:`g`: never-participants enrolled in year :math:`g` and in an
-    earlier year (as participants must be), aged in year :math:`g` within the participants'
-    age range.  Rows: every school year :math:`t \ge g` the pupil is enrolled (the last one
-    is the dropout year for those who drop out).  Adds ``stack``, ``years_since`` (t − g),
-    ``stack_year``, ``age_g``, ``participant`` (of this edition) and ``_cl`` (the cluster, or
-    the pupil).
-    """
-    d = frame
-    cl = cluster or UNIT
-    codes, uniq = pd.factorize(d[UNIT])
-    year = d[TIME].to_numpy()
-    coh = d[COHORT].to_numpy(float)
-    age = d["age"].to_numpy(float)
-    first = np.full(len(uniq), np.iinfo(np.int64).max)
-    np.minimum.at(first, codes, year)
-    out = []
-    for g in sorted(c for c in np.unique(coh) if c > 0):
-        at_g = (year == g) & (first[codes] < g)
-        part = at_g & (coh == g)
-        if not part.any():
-            continue
-        lo, hi = age[part].min(), age[part].max()
-        member = at_g & ((coh == g) | ((coh == 0) & (age >= lo) & (age <= hi)))
-        age_g = np.full(len(uniq), np.nan)
-        age_g[codes[member]] = age[member]
-        keep = np.isfinite(age_g[codes]) & (year >= g)
-        rows = d.loc[keep].copy()
-        rows["stack"] = int(g)
-        rows["age_g"] = age_g[codes[keep]]
-        rows["participant"] = (coh[keep] == g).astype(float)
-        out.append(rows)
-    if not out:
-        raise fail(_SRC, "no edition has participants enrolled in an earlier year", column=COHORT)
-    rs = pd.concat(out, ignore_index=True)
-    rs["years_since"] = rs[TIME] - rs["stack"]
-    rs["stack_year"] = rs["stack"].astype(str) + "_" + rs[TIME].astype(str)
-    rs["_cl"] = rs[cl].astype(str)
-    return rs
-
-
-@dataclass(frozen=True)
-class DropoutResult:
-    """Risk-set comparison of annual dropout hazards (see :func:`dropout_effect`).
-
-    Attributes
-    ----------
-    estimate
-        Effect on the annual hazard (probability points), CR1 clustered.
-    naive
-        Unadjusted difference in hazards (same risk sets, edition × year effects only).
-    formula
-        The regression.
-    n_treated_years, n_control_years
-        Pupil-years at risk of participants and of the risk-set controls.
-    base_rate
-        Hazard among the controls.
-    covariates
-        Baseline covariates adjusted for.
-    """
-
-    estimate: Estimate
-    naive: Estimate
-    formula: str
-    n_treated_years: int
-    n_control_years: int
-    base_rate: float
-    covariates: tuple[str, ...] = ()
-
-    def to_dict(self) -> dict[str, Any]:
-        """Return a JSON-serialisable dict."""
-        return {
-            "estimate": self.estimate.to_dict(),
-            "naive": self.naive.to_dict(),
-            "formula": self.formula,
-            "treated_pupil_years": self.n_treated_years,
-            "control_pupil_years": self.n_control_years,
-            "base_rate": self.base_rate,
-            "covariates": list(self.covariates),
-        }
-
-
-def _feols_estimate(formula: str, data: pd.DataFrame, param: str, method: str) -> Estimate:
-    from analysis.did.twfe import fit_feols
-
-    fit = fit_feols(formula, data, "_cl")
-    g = int(data["_cl"].nunique())
-    return Estimate.from_se(
-        float(fit.coef()[param]),
-        float(fit.se()[param]),
-        df=g - 1,
-        n_obs=int(fit._N),
-        n_units=int(data[UNIT].nunique()),
-        n_clusters=g,
-        method=method,
-        backend=version("pyfixest"),
-        extra={"formula": formula},
-    )
-
-
-def dropout_effect(
-    frame: pd.DataFrame, *, covariates: Sequence[str], cluster: str | None = None
-) -> DropoutResult:
-    r"""Effect of participation on the annual dropout hazard (risk-set comparison).
-
-    Linear probability model on :func:`risk_sets`:
-
-    .. math:: D_{it} = \tau\,P_i + X_i'\beta + \gamma\,\mathrm{age}_{ig}
-              + \mu_{s(i)} + \lambda_{g,t} + \varepsilon_{it}
-
-    with :math:`P_i` participation, :math:`X_i` baseline covariates, school (:math:`\mu`) and
-    edition × year (:math:`\lambda`) fixed effects, pyfixest, CR1 standard errors clustered by
-    ``cluster`` (t with G−1 df).  :math:`\tau` is the ATT on the hazard among pupils still
-    enrolled, under selection on the covariates and school (module docstring: why not DiD).
-    """
-    covariates = list(covariates)
-    rs = risk_sets(frame, cluster=cluster)
-    fe = "stack_year + _cl" if cluster else "stack_year"
-    rhs = " + ".join(["participant", *covariates, "age_g"])
-    formula = f"dropped_out ~ {rhs} | {fe}"
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        est = _feols_estimate(
-            formula,
-            rs,
-            "participant",
-            "Risk-set comparison of annual dropout hazards (LPM, baseline "
-            "covariates, school and edition x year FE)",
-        )
-        naive = _feols_estimate(
-            "dropped_out ~ participant | stack_year",
-            rs,
-            "participant",
-            "Unadjusted risk-set difference in hazards",
-        )
-    t = rs["participant"] == 1
-    return DropoutResult(
-        estimate=est,
-        naive=naive,
-        formula=formula,
-        n_treated_years=int(t.sum()),
-        n_control_years=int((~t).sum()),
-        base_rate=float(rs.loc[~t, "dropped_out"].mean()),
-        covariates=tuple(covariates),
-    )
-
-
-def dropout_hazard_table(frame: pd.DataFrame, *, pool_from: int = 2) -> pd.DataFrame:
-    """Annual dropout hazard by group and years since the edition started (risk sets).
-
-    Columns ``group``, ``years_since`` (0 = the edition's year; years from ``pool_from`` on
-    are pooled as ``"2+"``), ``pupils`` (distinct pupils at risk; a never-participant in
-    several risk sets counts once per edition) and ``hazard_pct``.  For
-    :func:`analysis.display.show_pupil_table`.
-    """
-    rs = risk_sets(frame)
-    rs["group"] = np.where(rs["participant"] == 1, "participants", "never-participants at risk")
-    ys = rs["years_since"].clip(upper=pool_from)
-    rs["years_since"] = ys.astype(int).astype(str).where(ys < pool_from, f"{pool_from}+")
-    g = rs.groupby(["group", "years_since"])
-    return pd.DataFrame(
-        {
-            "pupils": g.apply(
-                lambda x: x[[UNIT, "stack"]].drop_duplicates().shape[0], include_groups=False
-            ),
-            "hazard_pct": 100 * g["dropped_out"].mean(),
-        }
-    ).reset_index()
-
-
-def hazard_figure(table: pd.DataFrame, *, k: int = K_MIN) -> Figure:
-    """Plot the hazards of :func:`dropout_hazard_table` (points with ≥ ``k`` pupils only)."""
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(7, 4))
-    for i, (grp, sub) in enumerate(table[table["pupils"] >= k].groupby("group")):
-        ax.plot(sub["years_since"].astype(str), sub["hazard_pct"], "o-", color=f"C{i}", label=grp)
-    ax.set_xlabel(
-        "years since the edition's school year (0 = year of participation; later years pooled)"
-    )
-    ax.set_ylabel("annual dropout hazard (%)")
-    ax.set_ylim(bottom=0)
-    ax.legend(frameon=False)
-    fig.tight_layout()
-    return fig
-
-
-def _dropout_ri_statistic(
-    covariates: Sequence[str], cluster: str | None
-) -> Callable[[pd.DataFrame], float]:
-    """Fast OLS (numpy) of the :func:`dropout_effect` coefficient, for randomization."""
-    covariates = list(covariates)
-
-    def stat(d: pd.DataFrame) -> float:
-        rs = risk_sets(d, cluster=cluster)
-        parts = [
-            rs[["participant", *covariates, "age_g"]].to_numpy(float),
-            pd.get_dummies(rs["stack_year"], dtype=float).to_numpy(),
-        ]
-        if cluster:
-            parts.append(pd.get_dummies(rs["_cl"], drop_first=True, dtype=float).to_numpy())
-        x = np.column_stack(parts)
-        y = rs["dropped_out"].to_numpy(float)
-        # normal equations: numpy's lstsq (gelsd) is ~50x slower here and the design is a
-        # well-conditioned set of dummies and standardised-scale covariates
-        beta = np.linalg.solve(x.T @ x, x.T @ y)
-        return float(beta[0])
-
-    return stat
-
-
-def dropout_few_cluster_table(
-    frame: pd.DataFrame,
-    *,
-    result: DropoutResult,
-    cluster: str | None,
-    reps: int,
-    ri_reps: int,
-    seed: int,
-) -> tuple[pd.DataFrame, dict[str, Any]]:
-    r"""Analytic CR1, wild cluster bootstrap and randomization inference for dropout.
-
-    The bootstrap re-estimates the :func:`dropout_effect` regression (school fixed effects are
-    nested in the school clusters and absorbed; edition × year effects enter as dummies) and
-    tests :math:`H_0: \tau = 0`.  Randomization inference re-assigns participation with
-    :func:`reassign_participation` and recomputes the same coefficient.
-    """
-    rs = risk_sets(frame, cluster=cluster)
-    covs = list(result.covariates)
-    fes = ["stack_year", "_cl"] if cluster else ["stack_year"]
-    g = rs["_cl"].nunique()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        wcb = inference.wild_cluster_bootstrap(
-            rs,
-            outcome="dropped_out",
-            regressors=["participant", *covs, "age_g"],
-            fixed_effects=fes,
-            param="participant",
-            cluster="_cl",
-            reps=reps,
-            weights_type=_wcb_weights(g),
-            seed=seed,
-        )
-        ri = inference.randomization_inference(
-            _slim(frame, ["dropped_out", *covs, cluster]),
-            estimator=_dropout_ri_statistic(covs, cluster),
-            assign=reassign_participation,
-            reps=ri_reps,
-            seed=seed,
-        )
-    e = result.estimate
-    rows = [
-        {
-            "estimate_of": "dropout hazard effect",
-            "inference": f"analytic CR1 ({g} clusters, t with {g - 1} df)",
-            "estimate": e.estimate,
-            "se": e.se,
-            "ci_low": e.ci_low,
-            "ci_high": e.ci_high,
-            "p_value": e.p_value,
-            "clusters": g,
-        },
-        {
-            "estimate_of": "dropout hazard effect",
-            "inference": f"wild cluster bootstrap (WCR, {wcb.extra['weights_type']}, "
-            f"{wcb.extra['reps']} draws)",
-            "estimate": wcb.estimate,
-            "se": np.nan,
-            "ci_low": wcb.ci_low,
-            "ci_high": wcb.ci_high,
-            "p_value": wcb.p_value,
-            "clusters": g,
-        },
-        {
-            "estimate_of": "dropout hazard effect",
-            "inference": f"randomization inference ({ri.reps} re-assignments within school "
-            "and edition)",
-            "estimate": ri.statistic,
-            "se": np.nan,
-            "ci_low": np.nan,
-            "ci_high": np.nan,
-            "p_value": ri.p_value,
-            "clusters": None,
-        },
-    ]
-    return pd.DataFrame(rows), {"randomization": ri, "wild_bootstrap": wcb}
-
-
-# --------------------------------------------------------------------------------------------
-# Minimum detectable effect and conclusion
-# --------------------------------------------------------------------------------------------
-
-
-def _autocorr(frame: pd.DataFrame, outcome: str) -> float:
-    """Correlation of a never-participant's outcome between consecutive years (pooled)."""
-    nv = frame.loc[(frame[COHORT] == 0) & frame[outcome].notna(), [UNIT, TIME, outcome]]
-    nxt = nv.assign(**{TIME: nv[TIME] - 1}).rename(columns={outcome: "_next"})
-    pair = nv.merge(nxt, on=[UNIT, TIME])
-    if len(pair) < 3:
-        return 0.0
-    y0 = pair[outcome] - pair.groupby(TIME)[outcome].transform("mean")
-    y1 = pair["_next"] - pair.groupby(TIME)["_next"].transform("mean")
-    return float(np.clip(np.corrcoef(y0, y1)[0, 1], 0.0, 0.99))
-
-
-def mde_for(
-    frame: pd.DataFrame,
-    *,
-    outcome: str,
-    n_treated: int,
-    n_control: int,
-    alpha: float = 0.05,
-    target_power: float = 0.8,
-) -> tuple[power.MDEResult, float]:
-    """Ex-ante minimum detectable effect of this design, in the outcome's natural units.
-
-    :func:`analysis.power.mde` with the participants and controls of the analysis, one pre-
-    and one post-year (``design="did"``) and the year-to-year correlation of the outcome
-    among never-participants (measured here); continuous outcomes are converted from SD units
-    with the outcome's within-year SD among never-participants; binary outcomes use their
-    base rate.  Dropout: ``design="two_group"`` on pupil-years at risk (``n_treated``/
-    ``n_control`` are then pupil-years), base rate the control hazard.  No clustering (school
-    effects cancel in within-pupil changes); the realised standard error gives a second MDE
-    (``2.80 × SE``).
-
-    Returns
-    -------
-    (MDEResult, float)
-        The calculation and the MDE in natural units.
-    """
-    spec = _spec(outcome)
-    nv = frame.loc[(frame[COHORT] == 0) & frame[outcome].notna()]
-    if outcome == "dropped_out":
-        base = float(nv[outcome].mean())
-        res = power.mde(
-            n_treated=n_treated,
-            n_control=n_control,
-            outcome="binary",
-            base_rate=base,
-            alpha=alpha,
-            power=target_power,
-        )
-        return res, res.value / 100
-    rho = _autocorr(frame, outcome)
-    if spec.binary:
-        base = float(nv[outcome].mean())
-        res = power.mde(
-            n_treated=n_treated,
-            n_control=n_control,
-            outcome="binary",
-            base_rate=base,
-            alpha=alpha,
-            power=target_power,
-            design="did",
-            autocorr=rho,
-        )
-        return res, res.value / 100
-    sd = float((nv[outcome] - nv.groupby(TIME)[outcome].transform("mean")).std(ddof=1))
-    res = power.mde(
-        n_treated=n_treated,
-        n_control=n_control,
-        alpha=alpha,
-        power=target_power,
-        design="did",
-        autocorr=rho,
-    )
-    return res, res.value * sd
-
-
-def realised_mde(se: float, *, alpha: float = 0.05, target_power: float = 0.8) -> float:
-    """``(z_{1−α/2} + z_{power}) × SE``: the MDE implied by an estimate's standard error."""
-    return float((stats.norm.ppf(1 - alpha / 2) + stats.norm.ppf(target_power)) * se)
-
-
-def _direction(spec: OutcomeSpec, x: float) -> str:
-    good = (x < 0) if spec.better == "lower" else (x > 0)
-    return "an improvement" if good else "a deterioration"
-
-
-def conclusion(
-    *,
-    spec: OutcomeSpec,
-    estimate: Estimate,
-    mde: float,
-    mde_realised: float,
-    simulated: bool,
-    truth: float | None = None,
-    pretrend: Any = None,
-    honest_result: HonestDiDResult | None = None,
-    few: pd.DataFrame | None = None,
-    dropout: bool = False,
-) -> str:
-    """Write the plain-words conclusion (markdown).
-
-    Compares the estimate and its CI with the minimum detectable effect, states what the
-    pre-trend test, the HonestDiD breakdown value and the few-cluster p-values add, and, for
-    SIMULATED data, whether the CI covers the true effect.
-    """
-    e = estimate
-    lvl = f"{e.level:.0%}"
-    sig = not (e.ci_low <= 0 <= e.ci_high)
-    parts = []
-    head = "**SIMULATED — NOT PROGRAMME RESULTS.** " if simulated else ""
-    parts.append(
-        f"{head}Taking part is estimated to change the {spec.label} by **{spec.fmt(e.estimate)}** "
-        f"({lvl} CI {spec.fmt(e.ci_low)} to {spec.fmt(e.ci_high)}), "
-        + (
-            f"{_direction(spec, e.estimate)} that is statistically distinguishable from zero."
-            if sig
-            else "which is not statistically distinguishable from zero."
-        )
-    )
-    bigger = abs(e.estimate) >= mde
-    parts.append(
-        f"The minimum detectable effect of this design (80% power, 5% two-sided test) is about "
-        f"**{spec.fmt(mde, signed=False)}** (ex-ante formula) and "
-        f"{spec.fmt(mde_realised, signed=False)} from the realised standard error. "
-        + (
-            "The estimate is larger than the MDE: the data are informative about effects of "
-            "this size."
-            if bigger
-            else "The estimate is smaller than the MDE: effects of this size are often missed, so "
-            "a non-significant result is not evidence of no effect, and a significant one "
-            "may overstate the true effect (winner's curse)."
-        )
-    )
-    if dropout:
-        parts.append(
-            "Dropout is reported **descriptively**: an annual abandonment rate of a few per cent "
-            "gives an MDE of the order of the base rate itself at this programme's size "
-            "(background note §3.5), and the comparison rests on selection on baseline "
-            "covariates, not on parallel trends."
-        )
-    if pretrend is not None:
-        ok = pretrend.p_value >= 0.05
-        parts.append(
-            (
-                "Before participation, participants and controls moved in parallel as far "
-                "as the data can tell"
-                if ok
-                else "Before participation, participants' "
-                "outcomes did not move in parallel with the controls' (a warning against "
-                "the identifying assumption)"
-            )
-            + f" (pre-trend test p = {pretrend.p_value:.2f} on {pretrend.cells} "
-            "pre-participation cells; a pre-test has little power, so passing it "
-            "does not prove parallel trends)."
-        )
-    if honest_result is not None:
-        bd = honest_result.breakdown
-        if not honest_result.original.ci_low <= 0 <= honest_result.original.ci_high:
-            if np.isfinite(bd):
-                parts.append(
-                    f"The first-year effect stays distinguishable from zero as long as the "
-                    f"post-participation violation of parallel trends is less than about "
-                    f"**{bd:.2g} times** the largest violation seen before participation "
-                    "(HonestDiD breakdown value, relative magnitudes)."
-                )
-            else:
-                parts.append(
-                    "The first-year effect stays distinguishable from zero over the "
-                    f"whole HonestDiD grid (up to {max(honest_result.grid):.2g} times "
-                    "the largest pre-participation violation)."
-                )
-        else:
-            parts.append(
-                "The first-year effect is not distinguishable from zero even under "
-                "exact parallel trends, so the HonestDiD sensitivity has no breakdown "
-                "value to report."
-            )
-    if few is not None and len(few):
-        ps = few.dropna(subset=["p_value"])
-        pvals = "; ".join(
-            f"{r.estimate_of}, {r.inference.split(' (')[0]}: p "
-            f"{'< 0.001' if r.p_value < 0.001 else f'= {r.p_value:.3f}'}"
-            for r in ps.itertuples()
-        )
-        parts.append(f"With few schools, inference is checked several ways: {pvals}.")
-    if simulated and truth is not None:
-        cov = e.ci_low <= truth <= e.ci_high
-        parts.append(
-            f"In this simulated panel the true effect is {spec.fmt(truth)}; the {lvl} "
-            f"CI {'covers' if cov else 'does not cover'} it."
-        )
-    return "\n\n".join(parts)
-
-
-# --------------------------------------------------------------------------------------------
-# Text and display helpers for the notebook
-# --------------------------------------------------------------------------------------------
-
-
-def alternative_fit(
-    frame: pd.DataFrame,
-    *,
-    outcome: str,
-    cs: StaggeredResult,
-    covariates: Sequence[str],
-    cluster: str | None,
-) -> StaggeredResult | None:
-    """The covariate robustness variant of the headline CS fit.
-
-    Headline without covariates: outcome regression (``method="reg"``) on ``covariates``
-    (parallel trends conditional on them; the regression avoids the propensity models that
-    separate in small cells).  Headline with covariates: the same estimator without them.
-    ``None`` when there is no alternative (no covariates anywhere).
-    """
-    if cs.covariates:
-        alt_cov: list[str] = []
-        method = cs.method
-    else:
-        alt_cov = list(covariates)
-        method = "reg"
-        if not alt_cov:
-            return None
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return staggered_pupils(
-            frame,
-            outcome=outcome,
-            control=cs.control,
-            method=method,
-            covariates=alt_cov,
-            cluster=cluster,
-        )
-
-
 def scaled(
     df: pd.DataFrame,
     spec: OutcomeSpec,
@@ -2189,85 +860,902 @@ def display_table(df: pd.DataFrame, spec: OutcomeSpec) -> pd.DataFrame:
     return out
 
 
-def question_text(
+def few_cluster_row(estimate_of: str, inference_: str, e: Any, clusters: int | None) -> dict:
+    """One row of a few-cluster table (missing attributes shown as NaN)."""
+    return {
+        "estimate_of": estimate_of,
+        "inference": inference_,
+        "estimate": getattr(e, "estimate", getattr(e, "statistic", np.nan)),
+        "se": getattr(e, "se", np.nan),
+        "ci_low": getattr(e, "ci_low", np.nan),
+        "ci_high": getattr(e, "ci_high", np.nan),
+        "p_value": e.p_value,
+        "clusters": clusters,
+    }
+
+
+def few_cluster_caption(
+    *, spec: OutcomeSpec, bootstrap_reps: int, ri_reps: int, seed: int, source: str
+) -> str:
+    """Caption of the few-cluster table (both pages)."""
+    return (
+        f"Analytic standard errors next to few-cluster inference, {spec.unit} (p-values "
+        "unscaled). Bootstrap: restricted wild cluster bootstrap by school "
+        f"({bootstrap_reps} draws; the CI inverts the test). Randomization: {ri_reps} placebo "
+        f"assignments within school and edition (random streams 'bootstrap' and "
+        f"'randomization' of run seed {seed}). Methods: analysis.inference. Source: {source}."
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Words shared with the dropout page
+# --------------------------------------------------------------------------------------------
+
+
+def _direction(spec: OutcomeSpec, x: float) -> str:
+    good = (x < 0) if spec.better == "lower" else (x > 0)
+    return "an improvement" if good else "a deterioration"
+
+
+def effect_sentence(*, spec: OutcomeSpec, estimate: Estimate, simulated: bool) -> str:
+    """The headline estimate in words (with the SIMULATED label when it applies)."""
+    e = estimate
+    lvl = f"{e.level:.0%}"
+    sig = not (e.ci_low <= 0 <= e.ci_high)
+    head = "**SIMULATED — NOT PROGRAMME RESULTS.** " if simulated else ""
+    return (
+        f"{head}Taking part is estimated to change the {spec.label} by **{spec.fmt(e.estimate)}** "
+        f"({lvl} CI {spec.fmt(e.ci_low)} to {spec.fmt(e.ci_high)}), "
+        + (
+            f"{_direction(spec, e.estimate)} that is statistically distinguishable from zero."
+            if sig
+            else "which is not statistically distinguishable from zero."
+        )
+    )
+
+
+def mde_sentence(*, spec: OutcomeSpec, estimate: Estimate, mde: float, mde_realised: float) -> str:
+    """The estimate against the minimum detectable effect, in words."""
+    bigger = abs(estimate.estimate) >= mde
+    return (
+        f"The minimum detectable effect of this design (80% power, 5% two-sided test) is about "
+        f"**{spec.fmt(mde, signed=False)}** (ex-ante formula) and "
+        f"{spec.fmt(mde_realised, signed=False)} from the realised standard error. "
+        + (
+            "The estimate is larger than the MDE: the data are informative about effects of "
+            "this size."
+            if bigger
+            else "The estimate is smaller than the MDE: effects of this size are often missed, so "
+            "a non-significant result is not evidence of no effect, and a significant one "
+            "may overstate the true effect (winner's curse)."
+        )
+    )
+
+
+def few_cluster_sentence(few: pd.DataFrame) -> str:
+    """The p-values of the few-cluster table in one sentence."""
+    ps = few.dropna(subset=["p_value"])
+    pvals = "; ".join(
+        f"{r.estimate_of}, {r.inference.split(' (')[0]}: p "
+        f"{'< 0.001' if r.p_value < 0.001 else f'= {r.p_value:.3f}'}"
+        for r in ps.itertuples()
+    )
+    return f"With few schools, inference is checked several ways: {pvals}."
+
+
+def truth_sentence(*, spec: OutcomeSpec, estimate: Estimate, truth: float) -> str:
+    """Whether the CI covers the SIMULATED truth."""
+    e = estimate
+    cov = e.ci_low <= truth <= e.ci_high
+    return (
+        f"In this simulated panel the true effect is {spec.fmt(truth)}; the {e.level:.0%} "
+        f"CI {'covers' if cov else 'does not cover'} it."
+    )
+
+
+def headline_numbers(
+    *, spec: OutcomeSpec, estimate: Estimate, truth: float | None, mde: float
+) -> dict[str, float]:
+    """The 3-4 numbers of the reports index (display units)."""
+    s = spec.scale
+    out = {
+        f"ATT ({spec.unit})": estimate.estimate * s,
+        "95% CI low": estimate.ci_low * s,
+        "95% CI high": estimate.ci_high * s,
+    }
+    if truth is not None:
+        out["true effect, SIMULATED"] = truth * s
+    else:
+        out[f"MDE ({spec.unit})"] = mde * s
+    return out
+
+
+def _truth_cells(data: ProgrammeData, outcome: str) -> pd.DataFrame | None:
+    tg = data.truth_gt(outcome)
+    return None if tg is None else tg.rename(columns={"year": "time"})
+
+
+# --------------------------------------------------------------------------------------------
+# The analysis object of notebook 03
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class GroupTimeView:
+    """Section "effects by edition and school year": figure, pre-trend test, estimator notes.
+
+    ``pretrend`` is ``None`` when no pre-participation cell is large enough; then
+    ``pretrend_note`` says so.
+    """
+
+    figure: Figure = field(repr=False)
+    caption: str
+    pretrend: pd.DataFrame | None
+    pretrend_caption: str
+    pretrend_note: str
+    estimator_notes: str
+
+
+@dataclass(frozen=True)
+class EventStudyView:
+    """Section "event study": the figure of three estimators."""
+
+    figure: Figure = field(repr=False)
+    caption: str
+
+
+@dataclass(frozen=True)
+class HonestView:
+    """HonestDiD: the robust confidence sets (``None`` when not computable) and their words."""
+
+    table: pd.DataFrame | None
+    caption: str
+    text: str
+    kind: str
+
+
+@dataclass(frozen=True)
+class TriangulationView:
+    """Section "triangulation": the estimators' table and the Goodman-Bacon decomposition.
+
+    ``bacon`` is ``None`` when no balanced sub-panel qualifies (``bacon_kind="warning"``).
+    """
+
+    table: pd.DataFrame
+    caption: str
+    bacon: pd.DataFrame | None
+    bacon_caption: str
+    bacon_text: str
+    bacon_kind: str
+
+
+@dataclass(frozen=True)
+class FewClustersView:
+    """Section "few clusters": analytic next to bootstrap and randomization inference."""
+
+    table: pd.DataFrame
+    caption: str
+
+
+@dataclass(frozen=True)
+class ProgrammeAnalysis:
+    """Every estimate of the programme DiD page, built once by :meth:`build`.
+
+    The section methods return what the notebook shows (tables, figures, captions, words);
+    :meth:`to_dict` the numbers for ``report.save``.  Attributes are the method results
+    (:mod:`analysis.did`, :mod:`analysis.diagnostics`, :mod:`analysis.inference`,
+    :mod:`analysis.honest`).
+    """
+
+    spec: OutcomeSpec
+    data: ProgrammeData
+    frame: pd.DataFrame = field(repr=False)
+    control: str
+    method: str
+    covariates: tuple[str, ...]
+    balance_covariates: tuple[str, ...]
+    missing_covariates: tuple[str, ...]
+    cluster: str | None
+    seed: int
+    bootstrap_reps: int
+    ri_reps: int
+    band_draws: int
+    horizon: int
+    window: tuple[int, int]
+    baseline: Balance
+    cs: StaggeredResult
+    cs_alt: StaggeredResult | None
+    cell_counts: pd.DataFrame = field(repr=False)
+    gt: pd.DataFrame = field(repr=False)
+    pretrend: PretrendSummary | None
+    es_cs: EventStudy
+    es_sa: EventStudy
+    es_2s: EventStudy
+    honest_result: HonestDiDResult | None
+    tri: pd.DataFrame = field(repr=False)
+    estimates: Mapping[str, Estimate] = field(repr=False)
+    bacon: BaconSummary | None
+    few: pd.DataFrame = field(repr=False)
+    randomization: inference.RandomizationResult
+    wild_bootstrap: Estimate
+    main: Estimate
+    mde_result: MDEResult
+    mde: float
+    mde_realised: float
+    truth: float | None
+
+    # ------------------------------------------------------------------ build
+    @classmethod
+    def build(
+        cls,
+        *,
+        data: str | Path | ProgrammeData,
+        outcome: str,
+        seed: int,
+        control: str = "never",
+        method: str = "dr",
+        covariates: Sequence[str] = (),
+        balance_covariates: Sequence[str] = BALANCE_COVARIATES,
+        cluster: str | None = "school_id",
+        bootstrap_reps: int = 999,
+        ri_reps: int = 499,
+        band_draws: int = 999,
+        n_schools: int | None = None,
+        n_pupils: int | None = None,
+    ) -> ProgrammeAnalysis:
+        """Load the data and run every estimator of the page (one call, deterministic).
+
+        Parameters
+        ----------
+        data
+            ``"simulated"``, a file of the programme panel (:func:`load`), or a loaded
+            :class:`ProgrammeData`.
+        outcome
+            A key of :data:`OUTCOMES` (dropout: :mod:`analysis.reports.dropout`).
+        seed
+            The run's seed, split into the streams of the module docstring.
+        control, method, covariates
+            Callaway-Sant'Anna options of the headline fit (:func:`analysis.did.staggered`).
+        balance_covariates
+            Baseline characteristics of the balance table; the robustness fit conditions on
+            them when the headline has no covariates.
+        cluster
+            ``"school_id"`` (clustered by the pupil's first school), another column, or
+            ``None``/``"pupil_id"`` (pupil level).
+        bootstrap_reps, ri_reps, band_draws
+            Wild cluster bootstrap draws, randomization-inference re-assignments and
+            multiplier-bootstrap draws of the uniform bands.
+        n_schools, n_pupils
+            Simulator settings (``data="simulated"``; ``None``: the simulator's defaults).
+        """
+        spec = _spec(outcome)
+        seeds = _seeds(seed)
+        prog = (
+            data
+            if isinstance(data, ProgrammeData)
+            else load(data, seed=seed, n_schools=n_schools, n_pupils=n_pupils)
+        )
+        frame = prog.frame()
+        cl = prog.cluster_column(cluster)
+        covs, miss_cov = prog.split_covariates(frame, covariates)
+        bal_covs, miss_bal = prog.split_covariates(frame, balance_covariates)
+        kw = {"outcome": outcome, **COLS}
+        with warnings.catch_warnings():
+            # estimator notes are reported on the page where they matter (cs.notes)
+            warnings.simplefilter("ignore")
+            horizon = did.effect_horizon(frame, **kw, min_units=MIN_CELL)
+            window = did.event_window(frame, **kw)
+            baseline = diagnostics.baseline_balance(
+                frame, unit=UNIT, treatment="participant", covariates=bal_covs
+            )
+            cs = did.staggered(
+                frame,
+                **kw,
+                control=control,
+                method=method,
+                covariates=covs,
+                cluster=cl,
+                allow_unbalanced=True,
+            )
+            counts = did.treated_cell_counts(frame, **kw)
+            gt = group_time_table(cs, counts, n_boot=band_draws, seed=seeds["bands"][0])
+            pre = did.pretrend_tests(cs, sizes=counts, min_treated=MIN_CELL)
+            es_kw = {**kw, "window": window, "cluster": cl or UNIT}
+            es_cs = did.event_study(
+                frame,
+                **kw,
+                estimator="cs",
+                window=window,
+                control=control,
+                method=method,
+                covariates=covs,
+                cluster=cl,
+                seed=seeds["bands"][1],
+                n_boot=band_draws,
+                allow_unbalanced=True,
+            )
+            es_sa = did.event_study(frame, **es_kw, estimator="sun_abraham", seed=seeds["bands"][2])
+            es_2s = did.event_study(frame, **es_kw, estimator="did2s", seed=seeds["bands"][3])
+            hd = honest.honest_did(es_cs, method="relative_magnitude") if es_cs.n_pre else None
+            cs_alt = _alternative_fit(
+                frame, outcome=outcome, cs=cs, covariates=bal_covs, cluster=cl
+            )
+            tri, ests = _triangulation(
+                frame, outcome=outcome, cs=cs, cs_alt=cs_alt, cluster=cl, data=prog, max_e=horizon
+            )
+            bacon = diagnostics.bacon_on_balanced_subpanel(frame, **kw, cluster=cl)
+            few, ri, wcb = _few_clusters(
+                frame,
+                outcome=outcome,
+                cs=cs,
+                two=ests["2x2"],
+                cluster=cl,
+                reps=bootstrap_reps,
+                ri_reps=ri_reps,
+                seeds=seeds,
+                max_e=horizon,
+            )
+        main = cs.aggregate("simple", max_e=horizon).overall
+        pupils = frame.drop_duplicates(UNIT)
+        mde_res, mde = diagnostics.did_mde(
+            frame,
+            **kw,
+            n_treated=int((pupils[COHORT] > 0).sum()),
+            n_control=int((pupils[COHORT] == 0).sum()),
+            binary=spec.binary,
+        )
+        cells = _truth_cells(prog, outcome)
+        return cls(
+            spec=spec,
+            data=prog,
+            frame=frame,
+            control=control,
+            method=method,
+            covariates=tuple(covs),
+            balance_covariates=tuple(bal_covs),
+            missing_covariates=tuple(sorted(set(miss_cov + miss_bal))),
+            cluster=cl,
+            seed=int(seed),
+            bootstrap_reps=int(bootstrap_reps),
+            ri_reps=int(ri_reps),
+            band_draws=int(band_draws),
+            horizon=horizon,
+            window=window,
+            baseline=baseline,
+            cs=cs,
+            cs_alt=cs_alt,
+            cell_counts=counts,
+            gt=gt,
+            pretrend=pre,
+            es_cs=es_cs,
+            es_sa=es_sa,
+            es_2s=es_2s,
+            honest_result=hd,
+            tri=tri,
+            estimates=ests,
+            bacon=bacon,
+            few=few,
+            randomization=ri,
+            wild_bootstrap=wcb,
+            main=main,
+            mde_result=mde_res,
+            mde=mde,
+            mde_realised=diagnostics.realised_mde(main.se),
+            truth=None if cells is None else cs.simple_estimand(cells, max_e=horizon),
+        )
+
+    # ------------------------------------------------------------------ helpers
+    @property
+    def simulated(self) -> bool:
+        """Whether the page runs on a SIMULATED panel."""
+        return self.data.simulated
+
+    def _se_words(self) -> str:
+        return "clustered by school" if self.cluster else "pupil-level"
+
+    def _crosses(self) -> str:
+        return " Crosses: true effects of the SIMULATED panel." if self.simulated else ""
+
+    def missing_covariates_note(self) -> str:
+        """Warning text when covariates were left out (see :attr:`missing_covariates`)."""
+        return missing_covariates_note(self.missing_covariates)
+
+    # ------------------------------------------------------------------ sections
+    def question(self) -> str:
+        """Markdown: the question, the estimand and the identifying assumptions in words."""
+        spec, horizon = self.spec, self.horizon
+        ctrl = (
+            "pupils who never took part"
+            if self.control == "never"
+            else "pupils who never took part and those who had not yet taken part"
+        )
+        cov = (
+            f"conditional on baseline {', '.join(self.covariates)}"
+            if self.covariates
+            else "without covariates (the robustness row of section 6 adds them)"
+        )
+        cl = (
+            "standard errors clustered by school (a pupil's first school)"
+            if self.cluster
+            else "pupil-level standard errors"
+        )
+        return (
+            f"**Question.** Did taking part in a programme edition change the **{spec.label}** "
+            "of the pupils who took part, compared with what would have happened to them "
+            "without the programme?\n\n"
+            f"{programme_sentence()}\n\n"
+            "**Estimand.** The average treatment effect on the treated (ATT): the mean, over "
+            "participants and over the school years from their edition on, of the difference "
+            f"between their outcome and the outcome they would have had without taking part, "
+            f"in {spec.unit}. Editions start in different school years (staggered adoption), "
+            "so the effect is first estimated for each edition g and school year t, ATT(g,t), "
+            "and then averaged with weights proportional to edition size (Callaway & "
+            f"Sant'Anna 2021), over the first {horizon + 1} school year(s) of participation "
+            f"(those reached by at least {MIN_CELL} participants; later years rest on too few "
+            "pupils for reliable standard errors and are shown only in the event study).\n\n"
+            "**Comparison.** Each participant's change since the year before their edition is "
+            f"compared with the change of {ctrl} over the same years ({self.method} "
+            f"estimator, {cov}; {cl}).\n\n"
+            "**Identifying assumptions, in words.** (1) *Parallel trends*: without the "
+            "programme, participants' outcomes would have changed on average like the "
+            f"comparison pupils' ({cov.split(' (')[0]}); differences in *levels* are allowed. "
+            "(2) *No anticipation*: outcomes do not change in the year before an edition "
+            "because of it. (3) *Overlap*: comparison pupils exist for every kind of "
+            "participant. (4) Leaving the records (changing school, finishing) is unrelated to "
+            "a pupil's untreated trend. Section 4 tests (1) before participation, section 5 "
+            "asks how large a violation would overturn the result, section 3 shows (3).\n\n"
+            f"Data: {self.data.source}."
+        )
+
+    def sample_flow(self) -> SampleFlowView:
+        """Section 2: who is in the analysis."""
+        return sample_flow_view(self.data)
+
+    def balance(self) -> BalanceView:
+        """Section 3: who takes part (balance and overlap)."""
+        return balance_view(self.baseline, source=self.data.source)
+
+    def group_time(self) -> GroupTimeView:
+        """Section 4: ATT(g,t) with the uniform band, and the pre-trend test."""
+        spec, gt, pre = self.spec, self.gt, self.pretrend
+        caption = (
+            f"ATT(g,t) on the {spec.label} ({spec.unit}) by edition and school year, with "
+            f"pointwise 95% CIs and the uniform 95% band (shaded; {self.band_draws} multiplier-"
+            f"bootstrap draws), Callaway–Sant'Anna ({self.method}, {self.control} controls), "
+            f"{self._se_words()}. Dashed line: start of the edition. "
+            f"{gt.attrs['hidden_cells']} cell(s) with fewer than {K_MIN} participants not "
+            f"shown.{self._crosses()} Source: {self.data.source}."
+        )
+        notes = "; ".join(self.cs.notes) or "none"
+        return GroupTimeView(
+            figure=group_time_figure(gt, spec=spec, truth_gt=self.data.truth_gt(spec.name)),
+            caption=caption,
+            pretrend=None if pre is None else pre.table(unit="pupil", cluster="school"),
+            pretrend_caption=""
+            if pre is None
+            else "Pre-trend tests: are all pre-participation ATT(g,t) zero? Cells with at least "
+            f"{pre.min_treated} participants ({pre.cells} cells). A small p-value speaks "
+            "against parallel trends; a large one does not prove them (pre-tests have little "
+            "power). The F version corrects the clustered test for the small number of "
+            "schools.",
+            pretrend_note="No pre-participation cell has enough participants for a pre-trend test.",
+            estimator_notes=f"Estimator notes: {notes}.",
+        )
+
+    def event_study(self) -> EventStudyView:
+        """Section 5: the event study of three estimators (Callaway–Sant'Anna with its band)."""
+        spec, window = self.spec, self.window
+        truth = None
+        if self.data.sim is not None:
+            te = self.data.sim.truth_event()
+            truth = te[(te["outcome"] == spec.name) & te["event_time"].between(0, window[1])]
+        studies = {
+            "Callaway–Sant'Anna": self.es_cs,
+            "Sun–Abraham": self.es_sa,
+            "two-stage (did2s)": self.es_2s,
+        }
+        return EventStudyView(
+            figure=event_study_figure(studies, spec=spec, truth=truth),
+            caption=f"Event study of the {spec.label} ({spec.unit}): effects by years since "
+            "first participation, relative to the year before (e = −1), event times "
+            f"{window[0]} to {window[1]} (each with at least {K_MIN} participants). "
+            "Callaway–Sant'Anna with its uniform 95% band (shaded) and pointwise 95% CIs; "
+            "Sun–Abraham and two-stage DiD with pointwise 95% CIs; standard errors "
+            f"{self._se_words()}.{self._crosses()} Source: {self.data.source}.",
+        )
+
+    def honest(self) -> HonestView:
+        """Section 5: HonestDiD sensitivity of the first-year effect."""
+        hd, spec = self.honest_result, self.spec
+        if hd is None:
+            return HonestView(
+                table=None,
+                caption="",
+                text=f"No pre-participation event time has {K_MIN} or more participants: the "
+                "HonestDiD sensitivity cannot be computed.",
+                kind="warning",
+            )
+        return HonestView(
+            table=scaled(hd.table(), spec, cols=("ci_low", "ci_high")),
+            caption="HonestDiD (relative magnitudes, C-LF): 95% robust confidence sets for the "
+            f"effect in the first participation year ({spec.unit}) when the post-participation "
+            "violation of parallel trends may be up to Mbar times the largest "
+            "pre-participation one. Mbar = 0 is exact parallel trends (after the last "
+            "pre-period). Method: analysis.honest (after R HonestDiD).",
+            text=_honest_text(hd, spec),
+            kind="info",
+        )
+
+    def triangulation(self) -> TriangulationView:
+        """Section 6: five estimators of the same effect, and the Goodman-Bacon decomposition."""
+        spec, b = self.spec, self.bacon
+        show = display_table(self.tri, spec)
+        if not self.simulated:
+            show = show.drop(columns="true_effect")
+        caption = (
+            f"Estimates of the effect of participation on the {spec.label}, {spec.unit} "
+            f"(p-value unscaled). Standard errors {self._se_words()}."
+            + (
+                " true_effect: the SIMULATED truth of each estimator's own estimand (first-year "
+                "effect for the 2×2; edition-size-weighted cells for Callaway–Sant'Anna; mean "
+                "over treated pupil-years otherwise)."
+                if self.simulated
+                else ""
+            )
+            + f" Methods: analysis.did. Source: {self.data.source}."
+        )
+        if b is None:
+            return TriangulationView(
+                table=show,
+                caption=caption,
+                bacon=None,
+                bacon_caption="",
+                bacon_text="No window of three or more school years has a balanced sub-panel "
+                f"with participants and never-participants of at least {K_MIN} pupils each: the "
+                "Goodman-Bacon decomposition is not shown.",
+                bacon_kind="warning",
+            )
+        return TriangulationView(
+            table=show,
+            caption=caption,
+            bacon=scaled(b.by_type, spec),
+            bacon_caption="Goodman-Bacon decomposition of TWFE on the balanced sub-panel "
+            f"(school years {b.window[0]}–{b.window[1]}, {b.n_units:,} pupils observed every "
+            f"year, of whom {b.n_treated:,} participants; editions with fewer than {K_MIN} such "
+            "pupils left out): weight of each type of 2×2 comparison in TWFE and their "
+            f"weighted mean estimate ({spec.unit}). treated_vs_never: participants vs "
+            "never-participants; earlier_vs_later: earlier editions vs later ones not yet "
+            "treated; later_vs_earlier: later editions vs earlier ones already treated (the "
+            "'forbidden' comparison). Method: analysis.diagnostics.bacon_decomposition "
+            "(diff-diff).",
+            bacon_text=_bacon_text(b, spec),
+            bacon_kind="info",
+        )
+
+    def few_clusters(self) -> FewClustersView:
+        """Section 7: analytic standard errors next to few-cluster inference."""
+        return FewClustersView(
+            table=display_table(self.few, self.spec),
+            caption=few_cluster_caption(
+                spec=self.spec,
+                bootstrap_reps=self.bootstrap_reps,
+                ri_reps=self.ri_reps,
+                seed=self.seed,
+                source=self.data.source,
+            ),
+        )
+
+    def conclusion(self) -> str:
+        """Section 8: the plain-words conclusion (markdown).
+
+        Compares the estimate and its CI with the minimum detectable effect, states what the
+        pre-trend test, the HonestDiD breakdown value and the few-cluster p-values add, and,
+        for SIMULATED data, whether the CI covers the true effect.
+        """
+        spec, e = self.spec, self.main
+        parts = [
+            effect_sentence(spec=spec, estimate=e, simulated=self.simulated),
+            mde_sentence(spec=spec, estimate=e, mde=self.mde, mde_realised=self.mde_realised),
+        ]
+        pre = self.pretrend
+        if pre is not None:
+            ok = pre.p_value >= 0.05
+            parts.append(
+                (
+                    "Before participation, participants and controls moved in parallel as far "
+                    "as the data can tell"
+                    if ok
+                    else "Before participation, participants' "
+                    "outcomes did not move in parallel with the controls' (a warning against "
+                    "the identifying assumption)"
+                )
+                + f" (pre-trend test p = {pre.p_value:.2f} on {pre.cells} "
+                "pre-participation cells; a pre-test has little power, so passing it "
+                "does not prove parallel trends)."
+            )
+        hd = self.honest_result
+        if hd is not None:
+            parts.append(_honest_conclusion(hd))
+        if len(self.few):
+            parts.append(few_cluster_sentence(self.few))
+        if self.simulated and self.truth is not None:
+            parts.append(truth_sentence(spec=spec, estimate=e, truth=self.truth))
+        return "\n\n".join(parts)
+
+    def headline(self) -> dict[str, float]:
+        """The 3-4 numbers of the reports index (display units)."""
+        return headline_numbers(spec=self.spec, estimate=self.main, truth=self.truth, mde=self.mde)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The numbers ``report.save`` records (results JSON)."""
+        return {
+            "data": self.data.to_dict(),
+            "sample_flow": self.data.sample_flow(),
+            "balance": self.baseline,
+            "headline_estimate": self.main,
+            "mde": self.mde_result,
+            "mde_natural_units": self.mde,
+            "mde_realised": self.mde_realised,
+            "few_clusters": self.few,
+            "randomization": self.randomization,
+            "wild_bootstrap": self.wild_bootstrap,
+            "triangulation": self.tri,
+            "true_effect": self.truth,
+            "group_time": self.gt,
+            "pretrend": None if self.pretrend is None else _pretrend_dict(self.pretrend),
+            "event_study": self.es_cs,
+            "sun_abraham_event_study": self.es_sa,
+            "did2s_event_study": self.es_2s,
+            "honest_did": self.honest_result,
+            "bacon": None if self.bacon is None else _bacon_dict(self.bacon),
+            "effect_horizon": self.horizon,
+            "cs_group": self.cs.aggregate("group", max_e=self.horizon),
+        }
+
+
+# --------------------------------------------------------------------------------------------
+# Estimator calls of the build (methods live in analysis.did / inference / diagnostics)
+# --------------------------------------------------------------------------------------------
+
+
+def _alternative_fit(
+    frame: pd.DataFrame,
     *,
-    spec: OutcomeSpec,
-    control: str,
-    method: str,
+    outcome: str,
+    cs: StaggeredResult,
     covariates: Sequence[str],
     cluster: str | None,
-    source: str,
-    horizon: int | None = None,
-) -> str:
-    """Markdown: the question, the estimand and the identifying assumptions in words.
+) -> StaggeredResult | None:
+    """The covariate robustness variant of the headline CS fit.
 
-    ``horizon``: last year since participation in the headline average (:func:`effect_horizon`).
+    Headline without covariates: outcome regression (``method="reg"``) on ``covariates``
+    (parallel trends conditional on them; the regression avoids the propensity models that
+    separate in small cells).  Headline with covariates: the same estimator without them.
+    ``None`` when there is no alternative (no covariates anywhere).
     """
-    ctrl = (
-        "pupils who never took part"
-        if control == "never"
-        else "pupils who never took part and those who had not yet taken part"
-    )
-    if spec.name == "dropped_out":
-        return (
-            f"**Question.** Did taking part in a programme edition lower the **{spec.label}** of "
-            "the pupils who took part?\n\n"
-            "**Estimand.** The average effect on participants (ATT) on the annual probability "
-            "of abandoning school, among participants still enrolled, from their edition's "
-            f"school year on, in {spec.unit}.\n\n"
-            "**Comparison and assumption.** A pupil who abandons school has no further records, "
-            "and a future participant cannot have abandoned before taking part, so a "
-            "difference-in-differences of dropout is not valid. Participants are compared "
-            "instead with never-participants enrolled in the same school year, in the same "
-            "schools and at the same ages (the *risk set*), adjusting for baseline "
-            f"characteristics ({', '.join(covariates) or 'none'}). The assumption is that, "
-            "given these, participation is unrelated to the risk of abandoning "
-            "(**selection on observables**), and that participants and controls overlap in "
-            f"those characteristics.\n\nData: {source}."
-        )
-    cov = (
-        f"conditional on baseline {', '.join(covariates)}"
-        if covariates
-        else "without covariates (the robustness row of section 6 adds them)"
-    )
-    cl = (
-        "standard errors clustered by school (a pupil's first school)"
-        if cluster
-        else "pupil-level standard errors"
-    )
-    return (
-        f"**Question.** Did taking part in a programme edition change the **{spec.label}** of "
-        "the pupils who took part, compared with what would have happened to them without the "
-        "programme?\n\n"
-        "**Estimand.** The average treatment effect on the treated (ATT): the mean, over "
-        "participants and over the school years from their edition on, of the difference "
-        f"between their outcome and the outcome they would have had without taking part, in "
-        f"{spec.unit}. Editions start in different school years (staggered adoption), so the "
-        "effect is first estimated for each edition g and school year t, ATT(g,t), and then "
-        "averaged with weights proportional to edition size (Callaway & Sant'Anna 2021)"
-        + (
-            f", over the first {horizon + 1} school year(s) of participation (those reached by "
-            "at least 20 participants; later years rest on too few pupils for reliable "
-            "standard errors and are shown only in the event study)"
-            if horizon is not None
-            else ""
-        )
-        + ".\n\n"
-        f"**Comparison.** Each participant's change since the year before their edition is "
-        f"compared with the change of {ctrl} over the same years ({method} estimator, {cov}; "
-        f"{cl}).\n\n"
-        "**Identifying assumptions, in words.** (1) *Parallel trends*: without the programme, "
-        "participants' outcomes would have changed on average like the comparison pupils' "
-        f"({cov.split(' (')[0]}); differences in *levels* are allowed. (2) *No anticipation*: "
-        "outcomes do not change in the year before an edition because of it. (3) *Overlap*: "
-        "comparison pupils exist for every kind of participant. (4) Leaving the records "
-        "(changing school, finishing) is unrelated to a pupil's untreated trend. Section 4 "
-        "tests (1) before participation, section 5 asks how large a violation would overturn "
-        f"the result, section 3 shows (3).\n\nData: {source}."
+    if cs.covariates:
+        alt_cov: list[str] = []
+        method = cs.method
+    else:
+        alt_cov = list(covariates)
+        method = "reg"
+        if not alt_cov:
+            return None
+    return did.staggered(
+        frame,
+        outcome=outcome,
+        **COLS,
+        control=cs.control,
+        method=method,
+        covariates=alt_cov,
+        cluster=cluster,
+        allow_unbalanced=True,
     )
 
 
-def honest_text(result: HonestDiDResult, spec: OutcomeSpec) -> str:
+def _row(name: str, estimand: str, e: Estimate, truth: float | None) -> dict[str, Any]:
+    return {
+        "estimator": name,
+        "estimand": estimand,
+        "estimate": e.estimate,
+        "se": e.se,
+        "ci_low": e.ci_low,
+        "ci_high": e.ci_high,
+        "p_value": e.p_value,
+        "true_effect": np.nan if truth is None else truth,
+    }
+
+
+def _triangulation(
+    frame: pd.DataFrame,
+    *,
+    outcome: str,
+    cs: StaggeredResult,
+    cs_alt: StaggeredResult | None,
+    cluster: str | None,
+    data: ProgrammeData,
+    max_e: float,
+) -> tuple[pd.DataFrame, dict[str, Estimate]]:
+    """The five estimators of the same ATT side by side (one row each).
+
+    2×2 (first year, stacked; :func:`analysis.did.stacked_first_year`), TWFE (pupil + year
+    fixed effects), Callaway-Sant'Anna (``cs``, simple aggregation up to ``max_e``) and its
+    covariate variant, Sun-Abraham (interaction-weighted) and imputation
+    (Borusyak-Jaravel-Spiess); standard errors clustered by ``cluster`` (pupil when ``None``).
+    ``true_effect`` (SIMULATED panels) is each estimator's own estimand: the first-year effect
+    for the 2×2, the cohort-share-weighted cells for CS, the mean over treated pupil-years
+    otherwise.
+    """
+    cl = cluster or UNIT
+    kw = {"outcome": outcome, "unit": UNIT, "time": TIME}
+    sim = data.sim
+    truth_all = data.truth(outcome)
+    truth_first = None
+    cells = _truth_cells(data, outcome)
+    if sim is not None:
+        te = sim.truth_event()
+        te = te[(te["outcome"] == outcome) & (te["event_time"] == 0)]
+        truth_first = float(te["att"].iloc[0]) if len(te) else None
+    two = did.stacked_first_year(frame, **kw, cohort=COHORT, cluster=cluster)
+    tw = did.twfe(frame, **kw, treated="treated", cluster=cl)
+    sa = did.event_study(
+        frame, **kw, cohort=COHORT, estimator="sun_abraham", cluster=cl, cband=False
+    )
+    imp = did.imputation(frame, **kw, cohort=COHORT, cluster=cl)
+    ests: dict[str, Estimate] = {"2x2": two, "twfe": tw}
+    rows = [
+        _row(
+            "2×2 DiD (first year, stacked)",
+            "effect in the first participation year",
+            two,
+            truth_first,
+        ),
+        _row("TWFE (pupil + year FE)", "variance-weighted mix of 2×2 comparisons", tw, truth_all),
+    ]
+    o = cs.aggregate("simple", max_e=max_e).overall
+    ests["cs"] = o
+    cov_txt = ", ".join(cs.covariates) if cs.covariates else "no covariates"
+    horizon = "" if not np.isfinite(max_e) else f", years 0–{int(max_e)} since participation"
+    rows.append(
+        _row(
+            f"Callaway–Sant'Anna ({cs.method}, {cs.control} controls; {cov_txt})",
+            f"ATT, cells weighted by edition size{horizon}",
+            o,
+            None if cells is None else cs.simple_estimand(cells, max_e=max_e),
+        )
+    )
+    if cs_alt is not None:
+        oa = cs_alt.aggregate("simple", max_e=max_e).overall
+        ests["cs_alt"] = oa
+        cov_alt = ", ".join(cs_alt.covariates) if cs_alt.covariates else "no covariates"
+        rows.append(
+            _row(
+                f"Callaway–Sant'Anna ({cs_alt.method}; {cov_alt})",
+                "same, other covariate set",
+                oa,
+                None if cells is None else cs_alt.simple_estimand(cells, max_e=max_e),
+            )
+        )
+    if sa.overall is None:  # pragma: no cover - sun_abraham always defines one
+        raise RuntimeError("the Sun-Abraham event study has no overall effect")
+    ests["sun_abraham"] = sa.overall
+    ests["imputation"] = imp
+    rows.append(
+        _row(
+            "Sun–Abraham (interaction-weighted)",
+            "ATT, edition-share weighted event-time effects",
+            sa.overall,
+            truth_all,
+        )
+    )
+    rows.append(
+        _row(
+            "Imputation (Borusyak–Jaravel–Spiess)",
+            "ATT, every treated pupil-year weighted equally",
+            imp,
+            truth_all,
+        )
+    )
+    return pd.DataFrame(rows), ests
+
+
+def _few_clusters(
+    frame: pd.DataFrame,
+    *,
+    outcome: str,
+    cs: StaggeredResult,
+    two: Estimate,
+    cluster: str | None,
+    reps: int,
+    ri_reps: int,
+    seeds: Mapping[str, Any],
+    max_e: float,
+) -> tuple[pd.DataFrame, inference.RandomizationResult, Estimate]:
+    """Analytic standard errors next to few-cluster inference, for the same estimates.
+
+    Callaway-Sant'Anna ATT (simple aggregation up to ``max_e``): analytic SE from the
+    influence functions, pupil-level and clustered (no small-sample factor, normal critical
+    values, as R ``did``); randomization inference
+    (:func:`analysis.inference.participation_randomization`, ``ri_reps`` re-assignments within
+    school and edition; statistic :func:`analysis.did.simple_att`).  Stacked first-year 2×2
+    (``two``): analytic CR1 (t with G−1 df) and the restricted wild cluster bootstrap
+    (:func:`analysis.did.stacked_first_year_bootstrap`, ``reps`` draws; Webb weights below 12
+    clusters), which tests :math:`H_0`: no first-year effect.
+    """
+    o_pu = cs.unit_level().aggregate("simple", max_e=max_e).overall
+    rows = [few_cluster_row("Callaway–Sant'Anna ATT", "analytic, pupil level", o_pu, None)]
+    if cs.cluster:
+        o_cl = cs.aggregate("simple", max_e=max_e).overall
+        rows.append(
+            few_cluster_row(
+                "Callaway–Sant'Anna ATT",
+                f"analytic, clustered by school ({cs.n_clusters} clusters)",
+                o_cl,
+                cs.n_clusters,
+            )
+        )
+    statistic = functools.partial(
+        did.simple_att,
+        outcome=outcome,
+        **COLS,
+        control=cs.control,
+        method=cs.method,
+        covariates=list(cs.covariates),
+        max_e=max_e,
+        allow_unbalanced=True,
+    )
+    ri = inference.participation_randomization(
+        frame,
+        statistic=statistic,
+        **COLS,
+        strata="school_id",
+        age="age",
+        columns=[outcome, *cs.covariates, cluster],
+        reps=ri_reps,
+        seed=seeds["randomization"],
+    )
+    rows.append(
+        few_cluster_row(
+            "Callaway–Sant'Anna ATT",
+            f"randomization inference ({ri.reps} re-assignments within school and edition)",
+            ri,
+            None,
+        )
+    )
+    wcb = did.stacked_first_year_bootstrap(
+        frame,
+        outcome=outcome,
+        **COLS,
+        cluster=cluster,
+        reps=reps,
+        seed=seeds["bootstrap"],
+    )
+    g = wcb.n_clusters
+    lbl = "clustered by school" if cluster else "clustered by pupil"
+    rows.append(
+        few_cluster_row(
+            "2×2 DiD, first year",
+            f"analytic CR1, {lbl} ({g} clusters, t with {g - 1} df)",
+            two,
+            g,
+        )
+    )
+    wcb_row = few_cluster_row(
+        "2×2 DiD, first year",
+        f"wild cluster bootstrap (WCR, {wcb.extra['weights_type']}, {wcb.extra['reps']} draws)",
+        wcb,
+        g,
+    )
+    rows.append({**wcb_row, "se": np.nan})
+    return pd.DataFrame(rows), ri, wcb
+
+
+# --------------------------------------------------------------------------------------------
+# Words and JSON of method results
+# --------------------------------------------------------------------------------------------
+
+
+def _honest_text(result: HonestDiDResult, spec: OutcomeSpec) -> str:
     """Plain words for the HonestDiD relative-magnitudes result, in display units."""
     o = result.original
     sig = not (o.ci_low <= 0 <= o.ci_high)
@@ -2303,18 +1791,75 @@ def honest_text(result: HonestDiDResult, spec: OutcomeSpec) -> str:
     )
 
 
-def headline(
-    *, spec: OutcomeSpec, estimate: Estimate, truth: float | None, mde: float
-) -> dict[str, float]:
-    """The 3-4 numbers of the reports index (display units)."""
-    s = spec.scale
-    out = {
-        f"ATT ({spec.unit})": estimate.estimate * s,
-        "95% CI low": estimate.ci_low * s,
-        "95% CI high": estimate.ci_high * s,
-    }
-    if truth is not None:
-        out["true effect, SIMULATED"] = truth * s
+def _honest_conclusion(hd: HonestDiDResult) -> str:
+    bd = hd.breakdown
+    if not hd.original.ci_low <= 0 <= hd.original.ci_high:
+        if np.isfinite(bd):
+            return (
+                f"The first-year effect stays distinguishable from zero as long as the "
+                f"post-participation violation of parallel trends is less than about "
+                f"**{bd:.2g} times** the largest violation seen before participation "
+                "(HonestDiD breakdown value, relative magnitudes)."
+            )
+        return (
+            "The first-year effect stays distinguishable from zero over the "
+            f"whole HonestDiD grid (up to {max(hd.grid):.2g} times "
+            "the largest pre-participation violation)."
+        )
+    return (
+        "The first-year effect is not distinguishable from zero even under "
+        "exact parallel trends, so the HonestDiD sensitivity has no breakdown "
+        "value to report."
+    )
+
+
+def _bacon_text(b: BaconSummary, spec: OutcomeSpec) -> str:
+    """Say in words what drives the TWFE coefficient."""
+    forb = b.weight("later_vs_earlier")
+    gap = b.twfe.estimate - b.cs.estimate
+    txt = (
+        f"On the balanced sub-panel (school years {b.window[0]}–{b.window[1]}, "
+        f"{b.n_units:,} pupils observed every year, {b.n_treated:,} of them "
+        f"participants), TWFE gives {spec.fmt(b.twfe.estimate)} and Callaway–Sant'Anna "
+        f"{spec.fmt(b.cs.estimate)} (gap {spec.fmt(gap)}). "
+    )
+    if forb > 0:
+        txt += (
+            f"{forb:.0%} of the TWFE weight is on 'later vs earlier' comparisons, which "
+            f"use already-treated pupils as controls (their 2×2 average "
+            f"{spec.fmt(b.estimate('later_vs_earlier'))}); they bias TWFE when effects change "
+            "over time since participation. "
+        )
     else:
-        out[f"MDE ({spec.unit})"] = mde * s
-    return out
+        txt += "No TWFE weight falls on comparisons with already-treated pupils as controls. "
+    return txt
+
+
+def _bacon_dict(b: BaconSummary) -> dict[str, Any]:
+    notes = (
+        [
+            f"editions with fewer than {b.min_group} pupils observed every year left out: "
+            f"{list(b.dropped_cohorts)}"
+        ]
+        if b.dropped_cohorts
+        else []
+    )
+    return {
+        "window": list(b.window),
+        "n_pupils": b.n_units,
+        "n_participants": b.n_treated,
+        "table": b.table.to_dict(orient="records"),
+        "by_type": b.by_type.to_dict(orient="records"),
+        "twfe": b.twfe.to_dict(),
+        "cs": b.cs.to_dict(),
+        "notes": notes,
+    }
+
+
+def _pretrend_dict(pre: PretrendSummary) -> dict[str, Any]:
+    return {
+        "table": pre.table(unit="pupil", cluster="school").to_dict(orient="records"),
+        "p_value": pre.p_value,
+        "cells": pre.cells,
+        "min_pupils": pre.min_treated,
+    }
