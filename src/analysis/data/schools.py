@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -45,7 +46,11 @@ from analysis.errors import DataValidationError, Violation
 
 __all__ = [
     "CODE",
+    "DONOR_POOLS",
+    "OUTCOMES",
     "SUPPRESSED_MARK",
+    "ComparisonPanel",
+    "comparison_panel",
     "is_evening",
     "read_grade_profile",
     "read_mim_counts",
@@ -504,3 +509,186 @@ def splice_checks(
         }
     )
     return pd.DataFrame(rows)
+
+
+# --------------------------------------------------------------------------------------------
+# The comparison panel of one school against other school sites
+# --------------------------------------------------------------------------------------------
+
+#: Donor pools: which school sites a school is compared with.  Upper-secondary = a site with
+#: pupils in grades 9–13 in the 2022/23 grade file (state schools); technical / vocational = the
+#: third character of the code is ``T`` (istituto tecnico) or ``R`` (istituto professionale),
+#: the ministry's convention for codici meccanografici.
+DONOR_POOLS = {
+    "lecce_upper_secondary": "upper-secondary daytime sites in the municipality of Lecce",
+    "puglia_technical_vocational": "technical and vocational upper-secondary daytime sites in Puglia",
+}
+OUTCOMES = {
+    "index": "daytime pupils, index (base year = 100)",
+    "pupils": "daytime pupils (number)",
+}
+
+
+@dataclass(frozen=True)
+class ComparisonPanel:
+    """One school (the sum of its daytime sites) and candidate donor sites, year by year.
+
+    Attributes
+    ----------
+    data
+        Long panel ``unit``, ``year``, ``value`` (the outcome) and ``pupils``.
+    treated_unit
+        Label of the treated unit (the institute code and "daytime sites").
+    treated_sites
+        The sites summed into the treated unit, with their pupils by year (wide).
+    donors
+        Donor site codes kept (complete series, not the same institute).
+    excluded
+        Candidate donors left out, with the rule: ``unit``, ``rule``, ``reason``.
+    outcome, base_year, donor_pool
+        The choices that built the panel.
+    """
+
+    data: pd.DataFrame
+    treated_unit: str
+    treated_sites: pd.DataFrame
+    donors: tuple[str, ...]
+    excluded: pd.DataFrame
+    outcome: str
+    base_year: int
+    donor_pool: str
+
+    @property
+    def years(self) -> list[int]:
+        """School years in the panel (first calendar year)."""
+        return sorted(self.data["year"].unique().tolist())
+
+
+def comparison_panel(
+    sites: pd.DataFrame,
+    grades: pd.DataFrame,
+    registry: pd.DataFrame,
+    *,
+    treated_sites: Sequence[str],
+    institute: str,
+    donor_pool: str,
+    outcome: str = "index",
+    base_year: int = 2020,
+) -> ComparisonPanel:
+    """Build the panel that compares one school's daytime enrolment with other school sites.
+
+    Parameters
+    ----------
+    sites, grades, registry
+        The processed panels ``school_sites``, ``school_grades_2022``, ``school_registry_2022``.
+    treated_sites
+        Daytime plesso codes of the school (summed into one treated unit).
+    institute
+        The school's institute code; every site of the institute is kept out of the donors.
+    donor_pool
+        A key of :data:`DONOR_POOLS`.
+    outcome
+        ``"index"`` (pupils relative to ``base_year`` × 100: sites of different size are
+        compared on their change) or ``"pupils"``.
+    base_year
+        The index base (a pre-programme school year).
+
+    Raises
+    ------
+    DataValidationError
+        On an unknown pool or outcome, a treated site without a complete daytime series, or a
+        base year outside the data.
+    """
+    src = "school comparison parameters"
+    problems = []
+    if donor_pool not in DONOR_POOLS:
+        problems.append(
+            Violation(rule=f"unknown donor pool; known: {sorted(DONOR_POOLS)}", column="donor_pool")
+        )
+    if outcome not in OUTCOMES:
+        problems.append(
+            Violation(rule=f"unknown outcome; known: {sorted(OUTCOMES)}", column="outcome")
+        )
+    years = sorted(sites["year"].unique().tolist())
+    if base_year not in years:
+        problems.append(Violation(rule=f"base year must be one of {years}", column="base_year"))
+    treated = list(dict.fromkeys(treated_sites))
+    evening = [c for c in treated if is_evening([c]).iloc[0]]
+    if evening:
+        problems.append(
+            Violation(
+                rule="evening-course codes are not daytime sites",
+                column="treated_sites",
+                rows=tuple(evening),
+            )
+        )
+    wide = sites.pivot(index="school_code", columns="year", values="pupils")
+    incomplete = [c for c in treated if c not in wide.index or wide.loc[c].isna().any()]
+    if incomplete:
+        problems.append(
+            Violation(
+                rule="treated site without a complete daytime series 2018–2024",
+                column="treated_sites",
+                rows=tuple(incomplete),
+            )
+        )
+    if problems:
+        raise DataValidationError(src, problems)
+
+    upper = set(grades.loc[grades["grade"].between(9, 13), "school_code"])
+    reg = registry.set_index("school_code")
+    same_institute = set(reg.index[reg["institute_code"] == institute]) | set(treated)
+    if donor_pool == "lecce_upper_secondary":
+        pool = set(reg.index[reg["municipality"].str.lower() == "lecce"]) & upper
+    else:
+        pool = {c for c in set(reg.index[reg["region"] == "Puglia"]) & upper if c[2] in "TR"}
+    rows = []
+    donors = []
+    for code in sorted(pool):
+        if code in same_institute:
+            rows.append((code, "same_school", f"a site of {institute} (the treated school)"))
+        elif is_evening([code]).iloc[0]:
+            rows.append((code, "evening", "evening-course code (not in the MIM totals from 2021)"))
+        elif code not in wide.index or wide.loc[code].isna().any():
+            rows.append(
+                (code, "incomplete", "no complete daytime series 2018–2024 (missing or ≤3)")
+            )
+        else:
+            donors.append(code)
+    treated_label = f"{institute} (daytime sites)"
+    t_wide = wide.loc[treated].astype("Int64")
+    values = pd.concat([t_wide.sum().rename(treated_label).to_frame().T, wide.loc[donors]]).astype(
+        float
+    )
+    scaled = values.div(values[base_year], axis=0) * 100 if outcome == "index" else values
+    long = scaled.stack().rename("value").reset_index()
+    long.columns = ["unit", "year", "value"]
+    long["pupils"] = values.stack().to_numpy()
+    long["year"] = long["year"].astype(int)
+    return ComparisonPanel(
+        data=long,
+        treated_unit=treated_label,
+        treated_sites=t_wide,
+        donors=tuple(donors),
+        excluded=pd.DataFrame(rows, columns=["unit", "rule", "reason"]),
+        outcome=outcome,
+        base_year=int(base_year),
+        donor_pool=donor_pool,
+    )
+
+
+def puglia_splice_checks(*, grades: pd.DataFrame, registry: pd.DataFrame) -> pd.DataFrame:
+    """:func:`splice_checks` from the raw files, on the upper-secondary sites of Puglia."""
+    from analysis import paths
+
+    raw = paths.RAW_DIR
+    mim_dir = raw / "mim_alunni_frequentanti_2021_2025"
+    puglia = set(registry.loc[registry["region"] == "Puglia", "school_code"])
+    upper = grades[grades["grade"].between(9, 13) & grades["school_code"].isin(puglia)]
+    return splice_checks(
+        read_ondata_counts(raw / "ondata_alunni_per_scuola_2018_2021" / "alunni-scuole.csv"),
+        read_mim_counts(sorted(mim_dir.glob("Alunni*.xlsx"))),
+        read_uaar_2020(mim_dir / "DATIPRECEDENTI202021.csv"),
+        grades,
+        sites=pd.Series(sorted(upper["school_code"].unique())),
+    )
