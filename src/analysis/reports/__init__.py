@@ -10,5 +10,7 @@ notebook                report module
 04_design               :mod:`analysis.reports.design`
 05_siinc                :mod:`analysis.reports.siinc`
 06_methodology          :mod:`analysis.reports.methodology`
+07_dropout              :mod:`analysis.reports.dropout`
+08_school               :mod:`analysis.reports.school`
 ======================  ====================================
 """

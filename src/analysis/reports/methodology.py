@@ -66,12 +66,28 @@ QUESTIONS = pd.DataFrame(
             "notebook": "02_territorial",
         },
         {
-            "question": "Did participating pupils have fewer absences, less repetition, better grades "
-            "and less dropout than comparable non-participants?",
+            "question": "Did participating pupils have fewer absences, less repetition and better "
+            "grades than non-participants of the same schools?",
             "estimand": "ATT of participating (group-time ATT(g,t) aggregated: simple, dynamic)",
-            "design": "staggered DiD (Callaway–Sant'Anna, doubly robust) with matched/weighted "
-            "comparison pupils; 2×2, TWFE, Sun–Abraham and imputation for triangulation",
+            "design": "staggered DiD (Callaway–Sant'Anna, doubly robust, never-participants as "
+            "comparison); 2×2, TWFE, Sun–Abraham and two-stage DiD for triangulation",
             "notebook": "03_programme",
+        },
+        {
+            "question": "Did participants drop out less than comparable pupils at risk in the same "
+            "school years?",
+            "estimand": "difference in the annual dropout hazard from the edition year on",
+            "design": "risk-set comparison (linear probability model with baseline covariates, "
+            "school and year × edition effects); selection on observables, not a DiD",
+            "notebook": "07_dropout",
+        },
+        {
+            "question": "Did the partner school's daytime enrolment move away from that of comparable "
+            "school sites after 2021/22?",
+            "estimand": "mean post-period gap of the school's enrolment index to its counterfactual",
+            "design": "synthetic control, synthetic DiD and DiD on school-site counts (MIM), with "
+            "placebo-in-space ranks and leave-one-out",
+            "notebook": "08_school",
         },
         {
             "question": "What effects can this design detect?",
