@@ -235,3 +235,24 @@ def test_data_request_templates_are_read_with_no_mapping(tmp_path, monkeypatch):
     assert {"ore_assenza", "monte_ore", "media_voti", "esito"} <= set(
         row["columns_mapped"].split(", ")
     )
+
+
+def test_programme_report_runs_on_the_intake_panel_with_the_same_estimate(intake_run, monkeypatch):
+    """Intake → contract panel → notebook 03's analysis object (``data: intake``): the headline
+    equals the one on the same panel loaded directly from a contract file."""
+    root, _, manifest, _ = intake_run
+    from conftest import point_paths_at
+
+    point_paths_at(monkeypatch, root)
+    from analysis.reports.programme import ProgrammeAnalysis
+
+    direct = root / "data" / "raw" / "programme" / "expected.parquet"
+    manifest.expected.to_parquet(direct)
+    kw = dict(outcome="absence_rate", seed=7, bootstrap_reps=19, ri_reps=9, band_draws=19)
+    via_intake = ProgrammeAnalysis.build(data="intake", **kw).headline()
+    via_file = ProgrammeAnalysis.build(data="data/raw/programme/expected.parquet", **kw).headline()
+    assert via_intake.keys() == via_file.keys()
+    for k in via_intake:
+        assert via_intake[k] == pytest.approx(via_file[k], abs=1e-8), k
+    with pytest.raises(DataValidationError, match="only to data='simulated'"):
+        ProgrammeAnalysis.build(data="intake", n_pupils=10, **kw)

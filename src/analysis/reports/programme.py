@@ -317,8 +317,9 @@ def load(
     Parameters
     ----------
     data
-        ``"simulated"``, or a ``.csv``/``.parquet`` file of the programme panel (relative paths
-        are read from the repository root, e.g. ``data/raw/programme/panel.csv``).
+        ``"simulated"``; ``"intake"`` (the panel ``make intake`` writes to
+        ``data/processed/programme/panel.parquet``); or a ``.csv``/``.parquet`` file of the
+        programme panel inside the repository (relative paths are read from its root).
     seed
         The run's seed: the simulated panel is drawn from its ``"data"`` stream
         (:class:`analysis.seeds.SeedStreams`; ``data="simulated"`` only).
@@ -349,9 +350,32 @@ def load(
             f"seed {seed}, {sim.params['n_schools']} schools, {sim.params['n_pupils']} pupils)",
         )
     else:
-        path = Path(data)
-        if not path.is_absolute():
-            path = paths.ROOT / path
+        if n_schools is not None or n_pupils is not None:
+            raise fail(
+                _SRC,
+                "n_schools and n_pupils set the simulator: they apply only to data='simulated'",
+                column="n_schools" if n_schools is not None else "n_pupils",
+            )
+        if str(data) == "intake":
+            path = paths.PROCESSED_DIR / "programme" / "panel.parquet"
+            if not path.exists():
+                raise fail(
+                    _SRC,
+                    "data='intake' reads the panel written by `make intake` "
+                    "(data/processed/programme/panel.parquet), which does not exist yet: see the "
+                    "README, 'When the pupil records arrive'",
+                    column="data",
+                )
+        else:
+            path = Path(data)
+            if not path.is_absolute():
+                path = paths.ROOT / path
+        try:
+            path.resolve().relative_to(paths.ROOT)
+        except ValueError:
+            raise fail(
+                _SRC, "the pupil file must lie inside the repository", column="data"
+            ) from None
         panel = load_panel(path, exclusions="report")
         out = ProgrammeData(panel=panel, simulated=False, source=paths.relative(path))
     pupils = out.panel.pupils()
