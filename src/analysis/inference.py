@@ -579,6 +579,7 @@ def randomization_inference(
     treatment: str | Sequence[str] | None = None,
     cluster: str | None = None,
     unit: str | None = None,
+    strata: str | None = None,
     reps: int = 999,
     exact: bool | Literal["auto"] = "auto",
     seed: int | None = None,
@@ -611,6 +612,11 @@ def randomization_inference(
         Column(s) re-assigned together (with ``permute``).
     cluster, unit
         The grouping column for ``permute="cluster"`` / ``"unit"``.
+    strata
+        With ``permute``: re-assign only *within* strata (e.g. matched pairs, schools or
+        editions), as the design randomised; each cluster (unit) must lie in one stratum.  The
+        re-assignments are then sampled (never enumerated: ``exact=True`` is refused).  As R
+        ``ritest(..., strata=, cluster=)``.
     reps
         Number of random re-assignments.
     exact
@@ -646,7 +652,16 @@ def randomization_inference(
             )
         groups, table = _group_table(df, group_col, tcols)
         observed = _observed(estimator, df)
-        n_distinct = _n_multiset_perms(table)
+        blocks = None
+        if strata is not None:
+            if exact is True:
+                raise fail(
+                    _SRC,
+                    "exact enumeration is not available with strata: use exact='auto' or False",
+                    column="exact",
+                )
+            blocks = _strata_of_groups(df, groups, group_col, strata)
+        n_distinct = _n_multiset_perms(table) if blocks is None else math.inf
         cap = int(reps) if exact == "auto" else (200_000 if exact is True else -1)
         work = df.copy()
         if n_distinct <= cap:
@@ -663,11 +678,18 @@ def randomization_inference(
                     stacklevel=2,
                 )
             for _ in range(int(reps)):
-                perm = table[rng.permutation(table.shape[0])]
+                order = (
+                    rng.permutation(table.shape[0])
+                    if blocks is None
+                    else _permute_within(blocks, rng)
+                )
+                perm = table[order]
                 for c_i, c in enumerate(tcols):
                     work[c] = perm[groups, c_i]
                 stats_list.append(_call(estimator, work))
-        method = f"treatment ({', '.join(tcols)}) permuted across {permute}s ({group_col})"
+        method = f"treatment ({', '.join(tcols)}) permuted across {permute}s ({group_col})" + (
+            f" within strata ({strata})" if strata else ""
+        )
     else:
         observed = _observed(estimator, df)
         for _ in range(int(reps)):
@@ -714,6 +736,40 @@ def _observed(estimator: Callable[[pd.DataFrame], float], df: pd.DataFrame) -> f
 
 def _call(estimator: Callable[[pd.DataFrame], float], data: pd.DataFrame) -> float:
     return float(estimator(data))
+
+
+def _strata_of_groups(
+    df: pd.DataFrame, groups: np.ndarray, group_col: str, strata: str
+) -> list[np.ndarray]:
+    """For each stratum, the positions of its groups (each group must lie in one stratum)."""
+    if strata not in df.columns:
+        raise fail(_SRC, "column not found in the data", column=strata)
+    if df[strata].isna().any():
+        raise fail(
+            _SRC,
+            "missing values are not allowed",
+            column=strata,
+            rows=df.index[df[strata].isna()].tolist(),
+        )
+    per = df.groupby(groups)[strata]
+    varying = per.nunique()
+    if (varying > 1).any():
+        raise fail(
+            _SRC,
+            f"each {group_col} must lie in one stratum (treatment is re-assigned within strata)",
+            column=strata,
+            rows=varying.index[varying > 1].tolist(),
+        )
+    label = per.first().to_numpy()
+    return [np.flatnonzero(label == s) for s in pd.unique(label)]
+
+
+def _permute_within(blocks: list[np.ndarray], rng: np.random.Generator) -> np.ndarray:
+    """A permutation of the groups that moves groups only within their stratum."""
+    order = np.empty(sum(len(b) for b in blocks), dtype=int)
+    for b in blocks:
+        order[b] = b[rng.permutation(len(b))]
+    return order
 
 
 def _group_table(
