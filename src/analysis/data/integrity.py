@@ -44,7 +44,18 @@ def read_manifest(manifest: Path) -> dict[str, str]:
                 paths.relative(manifest),
                 [Violation(rule="each line must be '<sha256>  <file>'", rows=[lineno])],
             )
-        out[parts[1].strip().lstrip("*")] = parts[0].lower()
+        name = parts[1].strip().lstrip("*")
+        if "/" in name or "\\" in name or name in (".", "..") or name.startswith("~"):
+            raise DataValidationError(
+                paths.relative(manifest),
+                [
+                    Violation(
+                        rule="a manifest lists files of its own folder only (no paths)",
+                        rows=[lineno],
+                    )
+                ],
+            )
+        out[name] = parts[0].lower()
     return out
 
 

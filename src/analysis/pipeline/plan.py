@@ -145,7 +145,24 @@ def _string_list(value: Any, where: str, problems: list[Violation]) -> tuple[str
             )
         )
         return ()
+    outside = [v for v in value if _leaves_repository(v)]
+    if outside:
+        problems.append(
+            Violation(
+                rule="input patterns are relative to the repository and stay inside it "
+                "(no absolute paths, no '..', no '~')",
+                column=where,
+                rows=outside[:5],
+            )
+        )
+        return ()
     return tuple(value)
+
+
+def _leaves_repository(pattern: str) -> bool:
+    """Whether a glob pattern could name a file outside the repository."""
+    p = pattern.replace("\\", "/")
+    return p.startswith(("/", "~")) or ".." in p.split("/") or (len(p) > 1 and p[1] == ":")
 
 
 def _check_settings(settings: Any, problems: list[Violation]) -> dict[str, Any]:
