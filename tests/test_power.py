@@ -10,6 +10,7 @@ import matplotlib
 import numpy as np
 import pandas as pd
 import pytest
+from scipy import stats
 from statsmodels.stats.power import NormalIndPower, TTestIndPower
 from statsmodels.stats.proportion import proportion_effectsize
 
@@ -396,3 +397,156 @@ def test_simulated_power_plot_returns_figure():
     ax = fig.axes[0]
     assert ax.get_ylabel() == "power"
     matplotlib.pyplot.close(fig)
+
+
+# --------------------------------------------------------------------------------------
+# Covariates at pupil and school level; school-level covariates in the df
+# --------------------------------------------------------------------------------------
+def test_r2_cluster_equal_to_r2_is_the_one_r2_model():
+    kw = dict(n_treated=180, n_control=360, r2=0.4, cluster_size=20, icc=0.1)
+    one = P.mde(**kw)
+    two = P.mde(**kw, r2_cluster=0.4)
+    assert two.value == pytest.approx(one.value, rel=1e-12)
+    assert two.variance_factor == pytest.approx((1 - 0.4) * 2.9, rel=1e-12)
+
+
+def test_r2_cluster_by_hand_and_in_powerup_form():
+    # m = 20, ICC = .1, R²_1 = .5, R²_2 = .7: V = 20·.1·.3 + .9·.5 = 1.05.
+    res = P.mde(n_treated=180, n_control=180, r2=0.5, cluster_size=20, icc=0.1, r2_cluster=0.7)
+    assert res.variance_factor == pytest.approx(1.05, rel=1e-12)
+    assert res.value == pytest.approx(2.8015852181 * math.sqrt(1.05 * 2 / 180), rel=1e-9)
+    # PowerUp!: J = 18 schools, P = .5, n = 20: SE² = ρ(1-R²_2)/(PQJ) + (1-ρ)(1-R²_1)/(PQJn).
+    pq, j = 0.25, 18
+    se2 = 0.1 * 0.3 / (pq * j) + 0.9 * 0.5 / (pq * j * 20)
+    assert res.se == pytest.approx(math.sqrt(se2), rel=1e-12)
+    # School-level covariates explaining more school variance lower the MDE.
+    assert res.value < P.mde(n_treated=180, n_control=180, r2=0.5, cluster_size=20, icc=0.1).value
+
+
+def test_cluster_covariates_cost_degrees_of_freedom():
+    kw = dict(n_treated=100, n_control=100, cluster_size=20, icc=0.1, dist="t")
+    base = P.mde(**kw)
+    g2 = P.mde(**kw, n_cluster_covariates=2)
+    assert base.df == 10 - 2 and g2.df == 10 - 2 - 2
+    assert g2.value > base.value
+    pw = P.power(effect=g2.value, **kw, n_cluster_covariates=2)
+    assert pw.power == pytest.approx(0.8, abs=1e-6)
+    s = P.sample_size(effect=g2.value, cluster_size=20, icc=0.1, dist="t", n_cluster_covariates=2)
+    assert s.n_treated_exact == pytest.approx(100, rel=1e-6)
+    assert s.inputs["n_cluster_covariates"] == 2
+    assert "cluster-level covariate" in g2.summary()
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "column"),
+    [
+        (dict(r2_cluster=0.3), "r2_cluster"),  # icc = 0: no between-cluster variance
+        (dict(cluster_size=20, icc=0.1, r2_cluster=1.0), "r2_cluster"),
+        (dict(cluster_size=20, icc=0.1, n_cluster_covariates=1), "n_cluster_covariates"),
+        (dict(cluster_size=20, icc=0.1, dist="t", n_cluster_covariates=-1), "n_cluster_covariates"),
+        (
+            dict(cluster_size=20, icc=0.1, dist="t", n_cluster_covariates=1.5),
+            "n_cluster_covariates",
+        ),
+        (dict(cluster_size=25, icc=0.1, dist="t", n_cluster_covariates=2), "n_cluster_covariates"),
+    ],
+)
+def test_bad_two_level_options_raise(kwargs, column):
+    with pytest.raises(DataValidationError, match=column):
+        P.mde(n_treated=50, n_control=50, **kwargs)
+
+
+# --------------------------------------------------------------------------------------
+# Three-level designs (PowerUp!); published PowerUpR numbers in
+# tests/test_power_three_level_reference.py
+# --------------------------------------------------------------------------------------
+CRA3 = dict(
+    design="cra3", pupils_per_class=10, classes_per_school=2, n_schools=40,
+    icc_class=0.06, icc_school=0.18, r2_pupil=0.5, r2_class=0.4, r2_school=0.3,
+    n_school_covariates=1, treated_share=0.4,
+)  # fmt: skip
+
+
+def test_cra3_by_hand():
+    r = P.mde_three_level(**CRA3)
+    pq, n, j, k = 0.24, 10, 2, 40
+    se2 = 0.18 * 0.7 / (pq * k) + 0.06 * 0.6 / (pq * j * k) + 0.76 * 0.5 / (pq * j * k * n)
+    assert r.se == pytest.approx(math.sqrt(se2), rel=1e-12)
+    assert sum(r.variance_components.values()) == pytest.approx(se2, rel=1e-12)
+    assert r.df == 40 - 1 - 2
+    crit = stats.t.ppf(0.975, 37)
+    assert r.multiplier == pytest.approx(crit + stats.t.ppf(0.8, 37), rel=1e-12)
+    assert r.value == pytest.approx(r.multiplier * r.se, rel=1e-12)
+    assert (r.ci_lower, r.ci_upper) == pytest.approx((r.value - crit * r.se, r.value + crit * r.se))
+
+
+def test_three_level_with_one_class_per_school_is_the_two_level_design():
+    # J = 1 and no class-level variance: pupils in schools, ICC = rho3, cluster size n.
+    kw3 = dict(design="cra3", pupils_per_class=25, classes_per_school=1, n_schools=30,
+               icc_class=0.0, icc_school=0.15, r2_pupil=0.5, r2_school=0.6,
+               n_school_covariates=2, treated_share=0.5)  # fmt: skip
+    three = P.mde_three_level(**kw3)
+    two = P.mde(n_treated=15 * 25, n_control=15 * 25, cluster_size=25, icc=0.15, r2=0.5,
+                r2_cluster=0.6, n_cluster_covariates=2, dist="t")  # fmt: skip
+    assert three.se == pytest.approx(two.se, rel=1e-12)
+    assert three.df == two.df == 30 - 2 - 2
+    # mde(dist="t") solves the noncentral t exactly; PowerUp!'s M·SE is close to it.
+    kw3_no_design = {k: v for k, v in kw3.items() if k != "design"}
+    back = P.power_three_level(effect=two.value, design="cra3", **kw3_no_design)
+    assert back.power == pytest.approx(0.8, abs=1e-9)
+    assert three.value == pytest.approx(two.value, rel=0.01)
+
+
+def test_bcra3r2_by_hand_and_one_sided_low_power():
+    kw = dict(design="bcra3r2", pupils_per_class=20, classes_per_school=4, n_schools=12,
+              icc_class=0.1, icc_school=0.2, effect_heterogeneity=0.3,
+              r2_effect_heterogeneity=0.5, r2_pupil=0.4, r2_class=0.2)  # fmt: skip
+    r = P.mde_three_level(**kw, power=0.4, two_sided=False, alpha=0.1)
+    se2 = 0.2 * 0.3 * 0.5 / 12 + 0.1 * 0.8 / (0.25 * 4 * 12) + 0.7 * 0.6 / (0.25 * 4 * 12 * 20)
+    assert r.se == pytest.approx(math.sqrt(se2), rel=1e-12)
+    assert r.df == 11
+    # PowerUpR: M = T1 - T2 when power < .5, T1 = |qt(alpha, df)|, T2 = |qt(power, df)|.
+    t1, t2 = abs(stats.t.ppf(0.1, 11)), abs(stats.t.ppf(0.4, 11))
+    assert r.multiplier == pytest.approx(t1 - t2, rel=1e-12)
+    pw = P.power_three_level(effect=r.value, **kw, two_sided=False, alpha=0.1)
+    assert pw.power == pytest.approx(1 - stats.nct.cdf(t1, 11, r.value / r.se), rel=1e-9)
+    json.dumps(r.to_dict())
+    json.dumps(pw.to_dict())
+    assert "bcra3r2" in r.summary() and "omega3=0.3" in pw.powerupr_call()
+    assert len(r.tidy()) == 1
+    with pytest.raises(TypeError):
+        r.variance_components["school"] = 0.0  # read-only
+
+
+@pytest.mark.parametrize(
+    ("change", "column"),
+    [
+        (dict(design="cra4"), "design"),
+        (dict(effect_heterogeneity=0.2), "effect_heterogeneity"),  # cra3 has no omega3
+        (dict(r2_effect_heterogeneity=0.2), "r2_effect_heterogeneity"),
+        (dict(design="bcra3r2"), "r2_school"),  # bcra3r2 has no r23
+        (dict(design="bcra3r2", r2_school=None), "effect_heterogeneity"),  # omega3 required
+        (
+            dict(design="bcra3r2", r2_school=None, effect_heterogeneity=0.2, classes_per_school=1),
+            "classes_per_school",
+        ),  # fmt: skip
+        (dict(icc_class=0.5, icc_school=0.5), "icc_school"),
+        (dict(icc_class=-0.1), "icc_class"),
+        (dict(r2_pupil=1.0), "r2_pupil"),
+        (dict(r2_school=1.0), "r2_school"),
+        (dict(treated_share=1.0), "treated_share"),
+        (dict(pupils_per_class=0), "pupils_per_class"),
+        (dict(n_schools=3), "n_schools"),  # df = 3 - 1 - 2 = 0
+        (dict(n_school_covariates=-1), "n_school_covariates"),
+        (dict(alpha=0.0), "alpha"),
+        (dict(power=1.0), "power"),
+    ],
+)
+def test_bad_three_level_arguments_raise(change, column):
+    with pytest.raises(DataValidationError, match=column):
+        P.mde_three_level(**{**CRA3, **change})
+
+
+def test_power_three_level_rejects_bad_effect():
+    with pytest.raises(DataValidationError, match="effect"):
+        P.power_three_level(effect=math.nan, **CRA3)

@@ -6,6 +6,10 @@ Three questions, one variance model:
 * :func:`power`: with what probability does the design detect a given effect?
 * :func:`sample_size`: how many units per arm are needed to detect a given effect?
 
+For the evaluation's real design (pupils in classes in schools) :func:`mde_three_level` and
+:func:`power_three_level` give the PowerUp! answers for three-level designs (see
+"Three-level designs" below).
+
 and a generic Monte Carlo version, :func:`simulate_power`, for designs (staggered adoption,
 few clusters, non-normal outcomes) that no closed form covers.  :func:`simulate_did_power`
 applies it to the evaluation's own estimator, the staggered DiD of Callaway & Sant'Anna
@@ -48,7 +52,71 @@ The MDE is :math:`M\cdot\mathrm{SE}` with :math:`M = z_{1-\alpha/2} + z_{1-\beta
 With ``dist="t"`` the critical values come from Student's t with ``df`` degrees of freedom and
 power from the noncentral t (the convention of ``statsmodels.stats.power.TTestIndPower``);
 ``df`` is :math:`n_T + n_C - 2`, or the number of clusters minus 2 when ``cluster_size > 1``
-(:math:`n_T - 1` for ``one_sample``).
+(:math:`n_T - 1` for ``one_sample``), minus the number of cluster-level covariates
+(``n_cluster_covariates``, below).
+
+Two-level designs: covariates at pupil and school level
+-------------------------------------------------------
+With pupils (level 1) in clusters of :math:`m` (schools, level 2) and intra-cluster
+correlation :math:`\rho`, covariates explain a share :math:`R^2_1` (``r2``) of the pupil-level
+and a share :math:`R^2_2` (``r2_cluster``) of the school-level variance (Bloom, Richburg-Hayes &
+Black 2007; Dong & Maynard 2013, two-level cluster-random assignment). The factor
+:math:`(1-R^2)\,\mathrm{DEFF}` above becomes
+
+.. math::
+
+    V = m\rho\,(1-R^2_2) + (1-\rho)(1-R^2_1),
+
+which equals :math:`(1-R^2)(1 + (m-1)\rho)` when :math:`R^2_1 = R^2_2 = R^2`. With :math:`J`
+clusters, a share :math:`P` of them treated, :math:`n_T = PJm` and :math:`n_C = (1-P)Jm`,
+:math:`V(1/n_T + 1/n_C)` is PowerUp!'s
+:math:`\frac{\rho(1-R^2_2)}{P(1-P)J} + \frac{(1-\rho)(1-R^2_1)}{P(1-P)Jm}`. Each of
+:math:`g` school-level covariates (``n_cluster_covariates``) costs a degree of freedom:
+:math:`df = J - g - 2` (with ``dist="t"``; the option is refused with the normal
+approximation, which has no degrees of freedom).
+
+Three-level designs (PowerUp!)
+------------------------------
+Pupils (level 1, :math:`n` per class) in classes (level 2, :math:`J` per school) in schools
+(level 3, :math:`K`). :math:`\rho_2`, :math:`\rho_3` are the shares of the outcome variance
+between classes and between schools, :math:`R^2_1, R^2_2, R^2_3` the shares of the pupil-,
+class- and school-level variance explained by covariates, :math:`g_3` the number of
+school-level covariates, :math:`P` the treated share. Standardised standard error and degrees
+of freedom (Dong & Maynard 2013; PowerUpR 1.1.0 ``mdes.cra3``, ``mdes.bcra3r2``):
+
+``cra3``: schools randomised (cluster-random assignment at level 3), :math:`P` = share of
+schools treated
+
+.. math::
+
+    SE^2 = \frac{\rho_3(1-R^2_3)}{P(1-P)K} + \frac{\rho_2(1-R^2_2)}{P(1-P)JK}
+         + \frac{(1-\rho_2-\rho_3)(1-R^2_1)}{P(1-P)JKn},\qquad df = K - g_3 - 2
+
+``bcra3r2``: classes randomised within schools, schools are random blocks (blocked
+cluster-random assignment, treatment at level 2, random block effects), :math:`P` = share of
+classes treated in each school, :math:`\omega_3` = variance of the school-specific treatment
+effects relative to the school-level variance :math:`\tau^2_3`, :math:`R^2_{T3}` = share of that
+effect variance explained by school-level covariates
+
+.. math::
+
+    SE^2 = \frac{\rho_3\,\omega_3(1-R^2_{T3})}{K} + \frac{\rho_2(1-R^2_2)}{P(1-P)JK}
+         + \frac{(1-\rho_2-\rho_3)(1-R^2_1)}{P(1-P)JKn},\qquad df = K - g_3 - 1
+
+The minimum detectable effect size is :math:`\mathrm{MDES} = M \cdot SE` with
+:math:`M = t_{1-\alpha/2,df} + t_{\text{power},df}` (:math:`t_{1-\alpha,df}` one-sided): Bloom's
+multiplier with central-t quantiles, the PowerUp! convention (so the power at the MDES is close
+to, not exactly, the target; :func:`mde` with ``dist="t"`` solves the noncentral t instead).
+Its confidence interval is PowerUpR's :math:`\mathrm{MDES}\,(1 \mp t_{1-\alpha/2,df}/M)
+= \mathrm{MDES} \mp t_{1-\alpha/2,df}\,SE`: the interval an estimate equal to the MDES would
+have. Power against an effect :math:`\delta` is
+:math:`1 - T_{df,\lambda}(t_{1-\alpha/2,df}) + T_{df,\lambda}(-t_{1-\alpha/2,df})` with
+:math:`\lambda = \delta/SE` and :math:`T_{df,\lambda}` the noncentral t distribution function.
+
+Neither statsmodels (``statsmodels.stats.power`` covers one- and two-sample t/z, F and
+chi-square tests, no multilevel designs) nor any other installed library implements these
+designs, so the formulas are written by hand; ``tests/test_power_three_level_reference.py``
+checks them against PowerUpR's published examples (``data/reference/powerupr_mdes3``).
 
 Binary outcomes
 ---------------
@@ -129,6 +197,14 @@ Burlig, F., Preonas, L. & Woerman, M. (2020). Panel data and experimental design
 Cohen, J. (1988). *Statistical Power Analysis for the Behavioral Sciences*, ch. 6.
 Callaway, B. & Sant'Anna, P. H. C. (2021). Difference-in-differences with multiple time periods.
 *Journal of Econometrics* 225(2), 200-230.
+Bloom, H. S., Richburg-Hayes, L. & Black, A. R. (2007). Using covariates to improve precision
+for studies that randomize schools to evaluate educational interventions. *Educational
+Evaluation and Policy Analysis* 29(1), 30-59.
+Dong, N. & Maynard, R. (2013). PowerUp!: A tool for calculating minimum detectable effect sizes
+and minimum required sample sizes for experimental and quasi-experimental design studies.
+*Journal of Research on Educational Effectiveness* 6(1), 24-67.
+Bulus, M., Dong, N., Kelcey, B. & Spybrook, J. (2021). *PowerUpR: Power analysis tools for
+multilevel randomized experiments*, R package version 1.1.0.
 """
 
 from __future__ import annotations
@@ -167,13 +243,17 @@ __all__ = [
     "PowerResult",
     "SampleSizeResult",
     "SimulatedPower",
+    "ThreeLevelMDE",
+    "ThreeLevelPower",
     "calibrate_design",
     "cs_simple_se",
     "design_seeds",
     "did_estimate",
     "draw_panel",
     "mde",
+    "mde_three_level",
     "power",
+    "power_three_level",
     "sample_size",
     "simulate_did_power",
     "simulate_power",
@@ -206,6 +286,8 @@ class _Design:
     autocorr: float | None
     binary_method: str
     dist: str
+    r2_cluster: float | None = None
+    n_cluster_covariates: int = 0
 
     @property
     def design_effect(self) -> float:
@@ -234,8 +316,18 @@ class _Design:
 
     @property
     def variance_factor(self) -> float:
-        """``(1 - R²) · DEFF · f``: how much the design inflates (or deflates) the variance."""
-        return (1 - self.r2) * self.design_effect * self.period_factor
+        """How much the design inflates (or deflates) the variance of a mean.
+
+        ``(1 - R²) · DEFF · f`` with one R² for both levels; with a separate cluster-level
+        ``R²_2`` (``r2_cluster``), ``[(1 - ICC)(1 - R²_1) + m · ICC · (1 - R²_2)] · f``
+        (module docstring, "Two-level designs").
+        """
+        if self.r2_cluster is None:
+            return (1 - self.r2) * self.design_effect * self.period_factor
+        m, icc = self.cluster_size, self.icc
+        within = (1 - icc) * (1 - self.r2)
+        between = m * icc * (1 - self.r2_cluster)
+        return (within + between) * self.period_factor
 
     @property
     def units(self) -> str:
@@ -253,14 +345,19 @@ class _Design:
         """Return the standard error of the effect estimate on the calculation scale."""
         return math.sqrt(self.sigma2 * self.variance_factor * self.inverse_n(n_treated, n_control))
 
+    def raw_df(self, n_treated: float, n_control: float | None) -> float:
+        """Clusters minus 2 (minus 1 for ``one_sample``) minus cluster-level covariates."""
+        g = self.n_cluster_covariates
+        if self.design == "one_sample":
+            return n_treated / self.cluster_size - 1 - g
+        assert n_control is not None
+        return (n_treated + n_control) / self.cluster_size - 2 - g
+
     def df(self, n_treated: float, n_control: float | None) -> float | None:
         """Degrees of freedom for ``dist="t"`` (``None`` for the normal approximation)."""
         if self.dist == "normal":
             return None
-        if self.design == "one_sample":
-            return max(n_treated / self.cluster_size - 1, 1.0)
-        assert n_control is not None
-        return max((n_treated + n_control) / self.cluster_size - 2, 1.0)
+        return max(self.raw_df(n_treated, n_control), 1.0)
 
     def critical(self, df: float | None) -> float:
         """Critical value of the test."""
@@ -286,11 +383,7 @@ class _Design:
             if self.two_sided:
                 p += stats.norm.cdf(-crit - ncp)
         else:
-            # scipy's nctdtr returns NaN deep in the far tail (probabilities < 1e-19):
-            # those terms are zero to double precision.
-            p = float(np.nan_to_num(stats.nct.sf(crit, df, ncp), nan=1.0))
-            if self.two_sided:
-                p += float(np.nan_to_num(stats.nct.cdf(-crit, df, ncp), nan=0.0))
+            p = _nct_power(ncp, df, crit, two_sided=self.two_sided)
         return float(p)
 
     def to_dict(self) -> dict[str, Any]:
@@ -310,7 +403,22 @@ class _Design:
             "autocorr": self.autocorr,
             "binary_method": self.binary_method if self.outcome == "binary" else None,
             "dist": self.dist,
+            "r2_cluster": self.r2_cluster,
+            "n_cluster_covariates": self.n_cluster_covariates,
         }
+
+
+def _nct_power(ncp: float, df: float, crit: float, *, two_sided: bool) -> float:
+    """Rejection probability of a t test with critical value ``crit`` under noncentrality ncp.
+
+    ``1 - T_{df,ncp}(crit)`` plus, two-sided, ``T_{df,ncp}(-crit)`` (noncentral t cdf ``T``).
+    """
+    # scipy's nctdtr returns NaN deep in the far tail (probabilities < 1e-19):
+    # those terms are zero to double precision.
+    p = float(np.nan_to_num(stats.nct.sf(crit, df, ncp), nan=1.0))
+    if two_sided:
+        p += float(np.nan_to_num(stats.nct.cdf(-crit, df, ncp), nan=0.0))
+    return p
 
 
 def _check(cond: bool, source: str, column: str, rule: str) -> None:
@@ -335,6 +443,8 @@ def _make_design(
     autocorr: float | None,
     binary_method: str,
     dist: str,
+    r2_cluster: float | None = None,
+    n_cluster_covariates: int = 0,
 ) -> _Design:
     _check(
         outcome in ("continuous", "binary"),
@@ -393,6 +503,30 @@ def _make_design(
         )
     else:
         _check(base_rate is None, source, "base_rate", "base_rate applies to binary outcomes only")
+    if r2_cluster is not None:
+        _check(0 <= r2_cluster < 1, source, "r2_cluster", f"must lie in [0, 1), got {r2_cluster}")
+        _check(
+            icc > 0,
+            source,
+            "r2_cluster",
+            "explains the between-cluster variance share icc, which is 0 here; "
+            "pass icc > 0 or leave r2_cluster=None",
+        )
+    _check(
+        isinstance(n_cluster_covariates, int | np.integer)
+        and not isinstance(n_cluster_covariates, bool)
+        and n_cluster_covariates >= 0,
+        source,
+        "n_cluster_covariates",
+        f"must be an integer >= 0, got {n_cluster_covariates!r}",
+    )
+    _check(
+        n_cluster_covariates == 0 or dist == "t",
+        source,
+        "n_cluster_covariates",
+        "cluster-level covariates only change the degrees of freedom, which are used with "
+        "dist='t' only; pass dist='t'",
+    )
     d = _Design(
         outcome=outcome,
         base_rate=base_rate,
@@ -408,6 +542,8 @@ def _make_design(
         autocorr=None if autocorr is None else float(autocorr),
         binary_method=binary_method,
         dist=dist,
+        r2_cluster=None if r2_cluster is None else float(r2_cluster),
+        n_cluster_covariates=int(n_cluster_covariates),
     )
     _check(
         d.period_factor > 0,
@@ -439,6 +575,14 @@ def _check_n(source: str, design: _Design, n_treated: float, n_control: float | 
             source,
             "n_control",
             f"must be > 0, got {n_control!r}",
+        )
+    if design.n_cluster_covariates > 0:
+        df = design.raw_df(n_treated, n_control)
+        _check(
+            df >= 1,
+            source,
+            "n_cluster_covariates",
+            f"leaves {df:.3g} degrees of freedom (clusters - 2 - covariates); need >= 1",
         )
 
 
@@ -513,8 +657,12 @@ def _fmt_inputs(d: _Design) -> str:
         f"alpha={d.alpha:g}" + ("" if d.two_sided else " one-sided"),
         f"power={d.target_power:g}",
     ]
-    if d.r2:
+    if d.r2_cluster is not None:
+        bits.append(f"R² individual={d.r2:g}, cluster={d.r2_cluster:g}")
+    elif d.r2:
         bits.append(f"R²={d.r2:g}")
+    if d.n_cluster_covariates:
+        bits.append(f"{d.n_cluster_covariates} cluster-level covariate(s) in the df")
     if d.cluster_size > 1:
         bits.append(f"m={d.cluster_size:g}, ICC={d.icc:g} (DEFF {d.design_effect:.3g})")
     if d.design in ("did", "ancova") or d.n_post > 1:
@@ -769,6 +917,8 @@ def mde(
     binary_method: BinaryMethod = "variance",
     direction: Literal["decrease", "increase"] = "decrease",
     dist: Dist = "normal",
+    r2_cluster: float | None = None,
+    n_cluster_covariates: int = 0,
 ) -> MDEResult:
     """Minimum detectable effect, ``MDE = M · SE`` (see the module docstring for ``SE``).
 
@@ -800,6 +950,14 @@ def mde(
         For the arcsine method: MDE for a ``"decrease"`` (default) or an ``"increase"``.
     dist
         ``"normal"`` (closed form ``M · SE``) or ``"t"`` (noncentral t, solved numerically).
+    r2_cluster
+        Share of the *between-cluster* (school-level) variance explained by cluster-level
+        covariates, ``R²_2`` of Dong & Maynard (2013); ``r2`` is then the pupil-level ``R²_1``.
+        ``None`` (default): one ``r2`` for both levels. Needs ``icc > 0``.
+    n_cluster_covariates
+        Number of cluster-level covariates ``g``; each costs one degree of freedom
+        (``df = clusters - 2 - g``; ``clusters - 1 - g`` for ``one_sample``). Used with
+        ``dist="t"`` only (refused otherwise).
 
     Returns
     -------
@@ -822,6 +980,8 @@ def mde(
         autocorr=autocorr,
         binary_method=binary_method,
         dist=dist,
+        r2_cluster=r2_cluster,
+        n_cluster_covariates=n_cluster_covariates,
     )
     _check_n(src, d, n_treated, n_control)
     _check(
@@ -884,6 +1044,8 @@ def power(
     autocorr: float | None = None,
     binary_method: BinaryMethod = "variance",
     dist: Dist = "normal",
+    r2_cluster: float | None = None,
+    n_cluster_covariates: int = 0,
 ) -> PowerResult:
     """Power to detect ``effect``: ``P(reject H0: δ = 0 | δ = effect)``.
 
@@ -898,6 +1060,8 @@ def power(
     n_treated, n_control, treated_rate, outcome, base_rate, alpha, r2, cluster_size, icc
         As in :func:`mde`.
     two_sided, design, n_pre, n_post, autocorr, binary_method, dist
+        As in :func:`mde`.
+    r2_cluster, n_cluster_covariates
         As in :func:`mde`.
 
     Returns
@@ -921,6 +1085,8 @@ def power(
         autocorr=autocorr,
         binary_method=binary_method,
         dist=dist,
+        r2_cluster=r2_cluster,
+        n_cluster_covariates=n_cluster_covariates,
     )
     _check_n(src, d, n_treated, n_control)
     eff_scale, p1 = _effect_to_scale(src, d, effect, treated_rate)
@@ -963,15 +1129,18 @@ def sample_size(
     autocorr: float | None = None,
     binary_method: BinaryMethod = "variance",
     dist: Dist = "normal",
+    r2_cluster: float | None = None,
+    n_cluster_covariates: int = 0,
 ) -> SampleSizeResult:
     r"""Units per arm needed to detect ``effect`` with the target power.
 
     Normal approximation (closed form): with ``n_C = ratio · n_T``,
 
-    .. math:: n_T = \sigma^2 (1-R^2)\,\mathrm{DEFF}\, f\,(1 + 1/\text{ratio})\,M^2/\delta^2
+    .. math:: n_T = \sigma^2 V\, (1 + 1/\text{ratio})\,M^2/\delta^2
 
-    (without the ``1/ratio`` term for ``one_sample``). With ``dist="t"`` the equation
-    ``power(n_T) = target`` is solved numerically. Each arm is rounded up.
+    with ``V = (1-R²) DEFF f`` the variance factor (module docstring; two R² with
+    ``r2_cluster``) and without the ``1/ratio`` term for ``one_sample``. With ``dist="t"``
+    the equation ``power(n_T) = target`` is solved numerically. Each arm is rounded up.
 
     Parameters
     ----------
@@ -982,7 +1151,7 @@ def sample_size(
         ``n_control / n_treated`` (the statsmodels convention); ignored for ``one_sample``.
     treated_rate, outcome, base_rate, alpha, power, r2, cluster_size, icc, two_sided, design
         As in :func:`mde`.
-    n_pre, n_post, autocorr, binary_method, dist
+    n_pre, n_post, autocorr, binary_method, dist, r2_cluster, n_cluster_covariates
         As in :func:`mde`.
 
     Returns
@@ -1008,6 +1177,8 @@ def sample_size(
         autocorr=autocorr,
         binary_method=binary_method,
         dist=dist,
+        r2_cluster=r2_cluster,
+        n_cluster_covariates=n_cluster_covariates,
     )
     _check(ratio > 0 and math.isfinite(ratio), src, "ratio", f"must be > 0, got {ratio!r}")
     eff_scale, p1 = _effect_to_scale(src, d, effect, treated_rate)
@@ -1025,7 +1196,7 @@ def sample_size(
         hi = max(2 * n_t, 10.0)
         while gap(hi) < 0:
             hi *= 2
-        lo = 1.0 + 2.0 * d.cluster_size  # enough units for df >= 1
+        lo = 1.0 + (2.0 + d.n_cluster_covariates) * d.cluster_size  # enough for df >= 1
         n_t = optimize.brentq(gap, lo, hi, xtol=1e-9) if gap(lo) < 0 else lo
     n_c = None if one else ratio * n_t
     # Round up; subtract a tiny tolerance so that exact integers are not bumped by float noise.
@@ -1050,6 +1221,615 @@ def sample_size(
         n_control_exact=n_c,
         achieved_power=achieved,
         treated_rate=p1,
+    )
+
+
+# --------------------------------------------------------------------------------------
+# Three-level designs (PowerUp!): pupils in classes in schools
+# --------------------------------------------------------------------------------------
+
+_THREE_LEVEL = ("cra3", "bcra3r2")
+
+
+@dataclass(frozen=True)
+class _ThreeLevel:
+    """Validated inputs of a three-level design (module docstring, "Three-level designs")."""
+
+    design: str
+    pupils_per_class: float
+    classes_per_school: float
+    n_schools: float
+    icc_class: float
+    icc_school: float
+    treated_share: float
+    r2_pupil: float
+    r2_class: float
+    r2_school: float | None
+    effect_heterogeneity: float | None
+    r2_effect_heterogeneity: float | None
+    n_school_covariates: int
+    alpha: float
+    two_sided: bool
+
+    @property
+    def df(self) -> float:
+        """``K - g3 - 2`` (``cra3``) or ``K - g3 - 1`` (``bcra3r2``)."""
+        lost = 2 if self.design == "cra3" else 1
+        return self.n_schools - self.n_school_covariates - lost
+
+    @property
+    def variance_components(self) -> dict[str, float]:
+        """The school, class and pupil terms of ``SE²``."""
+        n, j, k = self.pupils_per_class, self.classes_per_school, self.n_schools
+        pq = self.treated_share * (1 - self.treated_share)
+        rho2, rho3 = self.icc_class, self.icc_school
+        if self.design == "cra3":
+            assert self.r2_school is not None
+            school = rho3 * (1 - self.r2_school) / (pq * k)
+        else:
+            assert self.effect_heterogeneity is not None
+            assert self.r2_effect_heterogeneity is not None
+            school = rho3 * self.effect_heterogeneity * (1 - self.r2_effect_heterogeneity) / k
+        return {
+            "school": school,
+            "class": rho2 * (1 - self.r2_class) / (pq * j * k),
+            "pupil": (1 - rho2 - rho3) * (1 - self.r2_pupil) / (pq * j * k * n),
+        }
+
+    @property
+    def se(self) -> float:
+        """Standardised standard error of the effect (outcome SD units)."""
+        return math.sqrt(sum(self.variance_components.values()))
+
+    @property
+    def critical(self) -> float:
+        """``t_{1-α/2, df}`` (two-sided) or ``t_{1-α, df}``."""
+        q = 1 - self.alpha / 2 if self.two_sided else 1 - self.alpha
+        return float(stats.t.ppf(q, self.df))
+
+    def multiplier(self, power: float) -> float:
+        """PowerUp!'s ``M = t_crit + t_{power, df}`` (central t quantiles)."""
+        return self.critical + float(stats.t.ppf(power, self.df))
+
+    def power_at(self, effect: float) -> float:
+        """Noncentral-t power against ``effect`` (in the direction of the effect, one-sided)."""
+        return _nct_power(abs(effect) / self.se, self.df, self.critical, two_sided=self.two_sided)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the inputs as a JSON-serialisable dict."""
+        return {
+            "design": self.design,
+            "pupils_per_class": self.pupils_per_class,
+            "classes_per_school": self.classes_per_school,
+            "n_schools": self.n_schools,
+            "icc_class": self.icc_class,
+            "icc_school": self.icc_school,
+            "treated_share": self.treated_share,
+            "r2_pupil": self.r2_pupil,
+            "r2_class": self.r2_class,
+            "r2_school": self.r2_school,
+            "effect_heterogeneity": self.effect_heterogeneity,
+            "r2_effect_heterogeneity": self.r2_effect_heterogeneity,
+            "n_school_covariates": self.n_school_covariates,
+            "alpha": self.alpha,
+            "two_sided": self.two_sided,
+        }
+
+    def powerupr_args(self) -> str:
+        """The PowerUpR 1.1.0 arguments of the same design (for cross-checks in R)."""
+        a = [
+            f"alpha={self.alpha:g}",
+            f"two.tailed={'TRUE' if self.two_sided else 'FALSE'}",
+            f"rho2={self.icc_class:g}",
+            f"rho3={self.icc_school:g}",
+        ]
+        if self.design == "bcra3r2":
+            a.append(f"omega3={self.effect_heterogeneity:g}")
+        a += [
+            f"p={self.treated_share:g}",
+            f"g3={self.n_school_covariates}",
+            f"r21={self.r2_pupil:g}",
+            f"r22={self.r2_class:g}",
+        ]
+        if self.design == "cra3":
+            a.append(f"r23={self.r2_school:g}")
+        else:
+            a.append(f"r2t3={self.r2_effect_heterogeneity:g}")
+        a += [
+            f"n={self.pupils_per_class:g}",
+            f"J={self.classes_per_school:g}",
+            f"K={self.n_schools:g}",
+        ]
+        return ", ".join(a)
+
+
+def _make_three_level(
+    source: str,
+    *,
+    design: str,
+    pupils_per_class: float,
+    classes_per_school: float,
+    n_schools: float,
+    icc_class: float,
+    icc_school: float,
+    treated_share: float,
+    r2_pupil: float,
+    r2_class: float,
+    r2_school: float | None,
+    effect_heterogeneity: float | None,
+    r2_effect_heterogeneity: float | None,
+    n_school_covariates: int,
+    alpha: float,
+    two_sided: bool,
+) -> _ThreeLevel:
+    _check(
+        design in _THREE_LEVEL, source, "design", f"must be one of {_THREE_LEVEL}, got {design!r}"
+    )
+
+    def number(x: Any) -> bool:
+        return isinstance(x, int | float | np.integer | np.floating) and not isinstance(x, bool)
+
+    for name, value in (
+        ("pupils_per_class", pupils_per_class),
+        ("classes_per_school", classes_per_school),
+        ("n_schools", n_schools),
+    ):
+        _check(
+            number(value) and math.isfinite(value) and value >= 1,
+            source,
+            name,
+            f"must be a finite number >= 1 (an average size may be fractional), got {value!r}",
+        )
+    if design == "bcra3r2":
+        _check(
+            classes_per_school > 1,
+            source,
+            "classes_per_school",
+            "design='bcra3r2' randomises classes within each school, which needs more than "
+            f"one class per school, got {classes_per_school!r}",
+        )
+    for name, value in (("icc_class", icc_class), ("icc_school", icc_school)):
+        _check(number(value) and 0 <= value < 1, source, name, f"must lie in [0, 1), got {value!r}")
+    _check(
+        icc_class + icc_school < 1,
+        source,
+        "icc_school",
+        f"icc_class + icc_school must be < 1 (the pupil-level share is 1 minus both), "
+        f"got {icc_class} + {icc_school}",
+    )
+    _check(
+        number(treated_share) and 0 < treated_share < 1,
+        source,
+        "treated_share",
+        f"must lie in (0, 1), got {treated_share!r}",
+    )
+    _check(0 < alpha < 1, source, "alpha", f"must lie in (0, 1), got {alpha}")
+    for name, value in (("r2_pupil", r2_pupil), ("r2_class", r2_class)):
+        _check(number(value) and 0 <= value < 1, source, name, f"must lie in [0, 1), got {value!r}")
+    if design == "cra3":
+        for name, value in (
+            ("effect_heterogeneity", effect_heterogeneity),
+            ("r2_effect_heterogeneity", r2_effect_heterogeneity),
+        ):
+            _check(
+                value is None,
+                source,
+                name,
+                "applies to design='bcra3r2' only (schools as random blocks); with 'cra3' "
+                "whole schools are randomised and school-level variance enters through "
+                "icc_school and r2_school",
+            )
+        r2_school = 0.0 if r2_school is None else r2_school
+        _check(0 <= r2_school < 1, source, "r2_school", f"must lie in [0, 1), got {r2_school}")
+    else:
+        _check(
+            r2_school is None,
+            source,
+            "r2_school",
+            "does not enter design='bcra3r2': the school means are shared by both arms of a "
+            "block; school-level covariates act through r2_effect_heterogeneity",
+        )
+        _check(
+            effect_heterogeneity is not None and effect_heterogeneity >= 0,
+            source,
+            "effect_heterogeneity",
+            "design='bcra3r2' needs omega3 >= 0, the variance of the school-specific "
+            "treatment effects relative to the school-level variance, "
+            f"got {effect_heterogeneity!r}",
+        )
+        r2_effect_heterogeneity = (
+            0.0 if r2_effect_heterogeneity is None else r2_effect_heterogeneity
+        )
+        _check(
+            0 <= r2_effect_heterogeneity < 1,
+            source,
+            "r2_effect_heterogeneity",
+            f"must lie in [0, 1), got {r2_effect_heterogeneity}",
+        )
+    _check(
+        isinstance(n_school_covariates, int | np.integer)
+        and not isinstance(n_school_covariates, bool)
+        and n_school_covariates >= 0,
+        source,
+        "n_school_covariates",
+        f"must be an integer >= 0, got {n_school_covariates!r}",
+    )
+    d = _ThreeLevel(
+        design=design,
+        pupils_per_class=float(pupils_per_class),
+        classes_per_school=float(classes_per_school),
+        n_schools=float(n_schools),
+        icc_class=float(icc_class),
+        icc_school=float(icc_school),
+        treated_share=float(treated_share),
+        r2_pupil=float(r2_pupil),
+        r2_class=float(r2_class),
+        r2_school=None if r2_school is None else float(r2_school),
+        effect_heterogeneity=None if effect_heterogeneity is None else float(effect_heterogeneity),
+        r2_effect_heterogeneity=(
+            None if r2_effect_heterogeneity is None else float(r2_effect_heterogeneity)
+        ),
+        n_school_covariates=int(n_school_covariates),
+        alpha=float(alpha),
+        two_sided=bool(two_sided),
+    )
+    _check(
+        d.df >= 1,
+        source,
+        "n_schools",
+        f"leaves {d.df:g} degrees of freedom (K - g3 - {2 if design == 'cra3' else 1}); need >= 1",
+    )
+    return d
+
+
+@dataclass(frozen=True)
+class _ThreeLevelCalc:
+    """Fields shared by the three-level results."""
+
+    design: str
+    se: float
+    df: float
+    critical: float
+    variance_components: Mapping[str, float]
+    inputs: Mapping[str, Any]
+    _design: _ThreeLevel = field(repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(
+            self, "variance_components", MappingProxyType(dict(self.variance_components))
+        )
+        object.__setattr__(self, "inputs", MappingProxyType(dict(self.inputs)))
+
+    def _common_dict(self) -> dict[str, Any]:
+        return {
+            "design": self.design,
+            "se": self.se,
+            "df": self.df,
+            "critical": self.critical,
+            "variance_components": dict(self.variance_components),
+            "inputs": dict(self.inputs),
+        }
+
+    def tidy(self) -> pd.DataFrame:
+        """Return a one-row DataFrame (inputs and variance components flattened)."""
+        d = self.to_dict()
+        inputs = d.pop("inputs")
+        comp = {f"var_{k}": v for k, v in d.pop("variance_components").items()}
+        inputs.pop("design")
+        return pd.DataFrame([{**d, **comp, **inputs}])
+
+    def to_dict(self) -> dict[str, Any]:  # pragma: no cover - overridden
+        """Return a JSON-serialisable dict."""
+        return self._common_dict()
+
+    def __str__(self) -> str:
+        return self.summary()
+
+    def summary(self) -> str:  # pragma: no cover - overridden
+        """Return a one-line description."""
+        raise NotImplementedError
+
+    def _sizes(self) -> str:
+        d = self._design
+        return (
+            f"{d.design}: {d.n_schools:g} schools × {d.classes_per_school:g} classes × "
+            f"{d.pupils_per_class:g} pupils"
+        )
+
+
+@dataclass(frozen=True)
+class ThreeLevelMDE(_ThreeLevelCalc):
+    """Minimum detectable effect size of a three-level design (PowerUpR ``mdes.*``).
+
+    Attributes
+    ----------
+    value
+        The MDES in outcome SD units, ``M · se``.
+    ci_lower, ci_upper
+        PowerUpR's ``(1 - alpha)`` interval ``value ∓ critical · se``.
+    multiplier
+        ``M = critical + t_{power, df}``.
+    power, alpha
+        Target power and test size.
+    se, df, critical
+        Standardised standard error, degrees of freedom and critical value of the test.
+    variance_components
+        The school, class and pupil terms of ``se²``.
+    """
+
+    value: float = math.nan
+    ci_lower: float = math.nan
+    ci_upper: float = math.nan
+    multiplier: float = math.nan
+    power: float = math.nan
+    alpha: float = math.nan
+
+    @property
+    def confidence(self) -> float:
+        """Coverage of the interval, ``1 - alpha``."""
+        return 1.0 - self.alpha
+
+    def powerupr_call(self) -> str:
+        """The equivalent PowerUpR 1.1.0 call, e.g. ``mdes.cra3(power=0.8, ...)``."""
+        return f"mdes.{self.design}(power={self.power:g}, {self._design.powerupr_args()})"
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return a JSON-serialisable dict."""
+        out = {
+            "quantity": "mdes",
+            "value": self.value,
+            "ci_lower": self.ci_lower,
+            "ci_upper": self.ci_upper,
+            "confidence": self.confidence,
+            "multiplier": self.multiplier,
+            "power": self.power,
+            "alpha": self.alpha,
+        }
+        return {**out, **self._common_dict()}
+
+    def summary(self) -> str:
+        """Return one line in PowerUpR's terms: MDES, interval, df, SE."""
+        return (
+            f"MDES = {self.value:.3f} SD, {self.confidence:.0%} CI [{self.ci_lower:.3f}, "
+            f"{self.ci_upper:.3f}]; df {self.df:g}, SE {self.se:.3f} "
+            f"({self._sizes()}; alpha={self.alpha:g}, power={self.power:g})"
+        )
+
+
+@dataclass(frozen=True)
+class ThreeLevelPower(_ThreeLevelCalc):
+    """Power of a three-level design against an effect (PowerUpR ``power.*``).
+
+    Attributes
+    ----------
+    power
+        Probability of rejecting the null of no effect (noncentral t).
+    effect
+        The effect in outcome SD units.
+    ncp
+        Noncentrality ``|effect| / se``.
+    alpha
+        Test size.
+    """
+
+    power: float = math.nan
+    effect: float = math.nan
+    ncp: float = math.nan
+    alpha: float = math.nan
+
+    def powerupr_call(self) -> str:
+        """The equivalent PowerUpR 1.1.0 call, e.g. ``power.cra3(es=0.23, ...)``."""
+        return f"power.{self.design}(es={self.effect:g}, {self._design.powerupr_args()})"
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return a JSON-serialisable dict."""
+        out = {
+            "quantity": "power",
+            "power": self.power,
+            "effect": self.effect,
+            "ncp": self.ncp,
+            "alpha": self.alpha,
+        }
+        return {**out, **self._common_dict()}
+
+    def summary(self) -> str:
+        """Return one line: power, effect, df, SE."""
+        return (
+            f"power = {self.power:.3f} for an effect of {self.effect:.3g} SD; df {self.df:g}, "
+            f"SE {self.se:.3f} ({self._sizes()}; alpha={self.alpha:g})"
+        )
+
+
+def mde_three_level(
+    *,
+    design: Literal["cra3", "bcra3r2"],
+    pupils_per_class: float,
+    classes_per_school: float,
+    n_schools: float,
+    icc_class: float,
+    icc_school: float,
+    treated_share: float = 0.5,
+    r2_pupil: float = 0.0,
+    r2_class: float = 0.0,
+    r2_school: float | None = None,
+    effect_heterogeneity: float | None = None,
+    r2_effect_heterogeneity: float | None = None,
+    n_school_covariates: int = 0,
+    alpha: float = 0.05,
+    power: float = 0.8,
+    two_sided: bool = True,
+) -> ThreeLevelMDE:
+    r"""Minimum detectable effect size of a three-level design, as PowerUpR ``mdes.*``.
+
+    ``MDES = M · SE`` with ``M = t_{1-α/2,df} + t_{power,df}`` and, for ``design="cra3"``,
+
+    .. math::
+
+        SE^2 = \frac{\rho_3(1-R^2_3)}{P(1-P)K} + \frac{\rho_2(1-R^2_2)}{P(1-P)JK}
+             + \frac{(1-\rho_2-\rho_3)(1-R^2_1)}{P(1-P)JKn},\qquad df = K - g_3 - 2;
+
+    for ``design="bcra3r2"`` the school term is :math:`\rho_3\omega_3(1-R^2_{T3})/K` and
+    :math:`df = K - g_3 - 1` (Dong & Maynard 2013; module docstring). The interval is
+    PowerUpR's ``MDES ∓ t_{1-α/2,df} · SE``. Written by hand: no Python library has these
+    designs.
+
+    Parameters
+    ----------
+    design
+        ``"cra3"``: whole schools randomised (PowerUpR ``cra3``). ``"bcra3r2"``: classes
+        randomised within schools, schools as random blocks (PowerUpR ``bcra3r2``).
+    pupils_per_class, classes_per_school, n_schools
+        ``n``, ``J`` and ``K``: average pupils per class, average classes per school, schools.
+    icc_class, icc_school
+        ``rho2``, ``rho3``: shares of the outcome variance between classes (within schools) and
+        between schools.
+    treated_share
+        ``p``: share of schools treated (``cra3``) or of classes treated within each school
+        (``bcra3r2``).
+    r2_pupil, r2_class
+        ``r21``, ``r22``: shares of the pupil- and class-level variance explained by covariates.
+    r2_school
+        ``r23``, ``cra3`` only (``None`` = 0): share of the school-level variance explained by
+        school-level covariates.
+    effect_heterogeneity
+        ``omega3``, ``bcra3r2`` only (required): variance of the school-specific treatment
+        effects relative to the school-level variance ``tau²_3``.
+    r2_effect_heterogeneity
+        ``r2t3``, ``bcra3r2`` only (``None`` = 0): share of that effect variance explained by
+        school-level covariates.
+    n_school_covariates
+        ``g3``: school-level covariates, each costing one degree of freedom.
+    alpha, two_sided
+        Test size; two-sided (default) or one-sided test.
+    power
+        Target power.
+
+    Returns
+    -------
+    ThreeLevelMDE
+        MDES with its interval, df, standardised SE, multiplier and variance components.
+    """
+    src = "argument to analysis.power.mde_three_level"
+    _check(0 < power < 1, src, "power", f"must lie in (0, 1), got {power}")
+    d = _make_three_level(
+        src,
+        design=design,
+        pupils_per_class=pupils_per_class,
+        classes_per_school=classes_per_school,
+        n_schools=n_schools,
+        icc_class=icc_class,
+        icc_school=icc_school,
+        treated_share=treated_share,
+        r2_pupil=r2_pupil,
+        r2_class=r2_class,
+        r2_school=r2_school,
+        effect_heterogeneity=effect_heterogeneity,
+        r2_effect_heterogeneity=r2_effect_heterogeneity,
+        n_school_covariates=n_school_covariates,
+        alpha=alpha,
+        two_sided=two_sided,
+    )
+    se, crit = d.se, d.critical
+    mult = d.multiplier(power)
+    value = mult * se
+    return ThreeLevelMDE(
+        design=d.design,
+        se=se,
+        df=d.df,
+        critical=crit,
+        variance_components=d.variance_components,
+        inputs=d.to_dict(),
+        _design=d,
+        value=value,
+        ci_lower=value - crit * se,
+        ci_upper=value + crit * se,
+        multiplier=mult,
+        power=float(power),
+        alpha=d.alpha,
+    )
+
+
+def power_three_level(
+    *,
+    effect: float,
+    design: Literal["cra3", "bcra3r2"],
+    pupils_per_class: float,
+    classes_per_school: float,
+    n_schools: float,
+    icc_class: float,
+    icc_school: float,
+    treated_share: float = 0.5,
+    r2_pupil: float = 0.0,
+    r2_class: float = 0.0,
+    r2_school: float | None = None,
+    effect_heterogeneity: float | None = None,
+    r2_effect_heterogeneity: float | None = None,
+    n_school_covariates: int = 0,
+    alpha: float = 0.05,
+    two_sided: bool = True,
+) -> ThreeLevelPower:
+    r"""Power of a three-level design against ``effect``, as PowerUpR ``power.*``.
+
+    With :math:`\lambda = |\delta|/SE` (``SE`` and ``df`` as in :func:`mde_three_level`) and
+    :math:`t_c = t_{1-\alpha/2,df}`, power is
+    :math:`1 - T_{df,\lambda}(t_c) + T_{df,\lambda}(-t_c)` (one-sided: :math:`t_{1-\alpha,df}`
+    and no second term), :math:`T_{df,\lambda}` the noncentral t distribution function.
+
+    Parameters
+    ----------
+    effect
+        The effect in outcome SD units (``es``).
+    design, pupils_per_class, classes_per_school, n_schools, icc_class, icc_school
+        As in :func:`mde_three_level`.
+    treated_share, r2_pupil, r2_class, r2_school, effect_heterogeneity
+        As in :func:`mde_three_level`.
+    r2_effect_heterogeneity, n_school_covariates, alpha, two_sided
+        As in :func:`mde_three_level`.
+
+    Returns
+    -------
+    ThreeLevelPower
+    """
+    src = "argument to analysis.power.power_three_level"
+    _check(
+        isinstance(effect, int | float | np.integer | np.floating)
+        and not isinstance(effect, bool)
+        and math.isfinite(effect),
+        src,
+        "effect",
+        f"must be a finite number (SD units), got {effect!r}",
+    )
+    d = _make_three_level(
+        src,
+        design=design,
+        pupils_per_class=pupils_per_class,
+        classes_per_school=classes_per_school,
+        n_schools=n_schools,
+        icc_class=icc_class,
+        icc_school=icc_school,
+        treated_share=treated_share,
+        r2_pupil=r2_pupil,
+        r2_class=r2_class,
+        r2_school=r2_school,
+        effect_heterogeneity=effect_heterogeneity,
+        r2_effect_heterogeneity=r2_effect_heterogeneity,
+        n_school_covariates=n_school_covariates,
+        alpha=alpha,
+        two_sided=two_sided,
+    )
+    se = d.se
+    return ThreeLevelPower(
+        design=d.design,
+        se=se,
+        df=d.df,
+        critical=d.critical,
+        variance_components=d.variance_components,
+        inputs=d.to_dict(),
+        _design=d,
+        power=d.power_at(effect),
+        effect=float(effect),
+        ncp=abs(effect) / se,
+        alpha=d.alpha,
     )
 
 
