@@ -27,6 +27,7 @@ from analysis import paths
 from analysis._util import fmt_number
 from analysis.pipeline.plan import Plan, Run
 from analysis.pipeline.publish_check import Finding, scan
+from analysis.pipeline.runner import artefacts_intact
 from analysis.pipeline.state import (
     atomic_write_text,
     executed_path,
@@ -175,11 +176,22 @@ def publish(plan: Plan) -> tuple[list[Path], list[Finding]]:
         executed = executed_path(run.id)
         target = page_path(run.id)
         has_html = False
-        results = load_results(run.id) or {}
         status = state.get("status", "not run")
+        if status == "success" and not artefacts_intact(run.id, state):
+            # an edited or corrupted notebook/results file is never published as the run's
+            status = "failed"
+            state = {
+                **state,
+                "error": "its executed notebook or results changed after the run "
+                "(edited or corrupted): rerun it",
+            }
+        try:
+            results = load_results(run.id) or {} if status == "success" else {}
+        except ValueError:
+            results = {}
         if status in ("running", "interrupted"):
             status = "interrupted (incomplete: rerun it)"
-        if status not in ("success", "failed"):
+        if status != "success":
             target.unlink(missing_ok=True)  # never show a stale page for a run not completed
         elif executed.exists():
             key = _page_key(run, executed, results, templates)

@@ -160,14 +160,32 @@ def cache_key(
     return h.hexdigest()
 
 
+def artefact_hashes(run_id: str) -> dict[str, str | None]:
+    """SHA-256 of the run's executed notebook and results JSON (``None`` when missing)."""
+    return {
+        name: integrity.sha256(p) if p.exists() else None
+        for name, p in (("executed", executed_path(run_id)), ("results", results_path(run_id)))
+    }
+
+
+def artefacts_intact(run_id: str, state: dict[str, Any] | None = None) -> bool:
+    """Whether the executed notebook and results are byte for byte what the run wrote.
+
+    An edited, truncated or corrupted artefact is never cached, published or verified as
+    current: the state records their hashes when the run succeeds.
+    """
+    state = read_state(run_id) if state is None else state
+    recorded = (state or {}).get("artefacts")
+    return bool(recorded) and recorded == artefact_hashes(run_id) and None not in recorded.values()
+
+
 def _is_cached(run: Run, key: str) -> bool:
     state = read_state(run.id)
     return bool(
         state
         and state.get("status") == "success"
         and state.get("cache_key") == key
-        and executed_path(run.id).exists()
-        and results_path(run.id).exists()
+        and artefacts_intact(run.id, state)
     )
 
 
@@ -266,6 +284,7 @@ def execute(
         "run_id": run.id,
         "status": status,
         "cache_key": key if status == "success" else None,
+        "artefacts": artefact_hashes(run.id) if status == "success" else None,
         "seconds": seconds,
         "error": error,
         "quick": quick,
