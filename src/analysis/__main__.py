@@ -13,18 +13,20 @@ from analysis.errors import DataValidationError
 def _cmd_run(args: argparse.Namespace) -> int:
     from analysis.pipeline.plan import load_plan
     from analysis.pipeline.runner import run_plan
+    from analysis.pipeline.state import reports_lock
 
     plan = load_plan(args.plan)
     t0 = time.monotonic()
     try:
-        outcomes = run_plan(
-            plan,
-            only=args.only,
-            force=args.force,
-            quick=args.quick,
-            progress=not args.no_progress,
-            workers=args.workers,
-        )
+        with reports_lock("python -m analysis run"):
+            outcomes = run_plan(
+                plan,
+                only=args.only,
+                force=args.force,
+                quick=args.quick,
+                progress=not args.no_progress,
+                workers=args.workers,
+            )
     except KeyboardInterrupt as exc:
         print(
             f"interrupted: {exc} (rerun to complete; nothing interrupted passes for current)",
@@ -51,9 +53,10 @@ def _cmd_publish(args: argparse.Namespace) -> int:
     from analysis import paths
     from analysis.pipeline.plan import load_plan
     from analysis.pipeline.publish import publish
-    from analysis.pipeline.state import index_path
+    from analysis.pipeline.state import index_path, reports_lock
 
-    written, findings = publish(load_plan(args.plan))
+    with reports_lock("python -m analysis publish"):
+        written, findings = publish(load_plan(args.plan))
     print(f"published {len(written) - 1} report(s) and {paths.relative(index_path())}")
     for f in findings:
         print(f"PRIVACY {f}", file=sys.stderr)

@@ -86,3 +86,15 @@ def test_corrupt_results_json_does_not_crash_publish(probe):
     results_path("probe_t").write_bytes(b'{"run_id": "probe_t", "res')
     written, _ = publish(plan)  # survives, and rewrites the index
     assert index_path() in written and not page_path("probe_t").exists()
+
+
+def test_a_second_run_into_the_same_reports_folder_stops_with_a_clear_message(probe, capsys):
+    from analysis.__main__ import main
+    from analysis.pipeline.state import reports_lock
+
+    with reports_lock("a test holding the folder"):
+        assert main(["run", "--plan", str(probe), "--no-progress"]) == 2
+        assert main(["publish", "--plan", str(probe)]) == 2
+    err = capsys.readouterr().err
+    assert "another run is in progress (a test holding the folder" in err
+    assert main(["run", "--plan", str(probe), "--no-progress"]) == 0  # free again

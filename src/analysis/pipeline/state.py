@@ -25,15 +25,17 @@ results and executed notebook are promoted only when the whole notebook succeede
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 from analysis import paths
 from analysis._util import to_jsonable
+from analysis.errors import DataValidationError
 
 __all__ = [
     "atomic_write_text",
@@ -49,6 +51,7 @@ __all__ = [
     "pupil_ids_path",
     "read_state",
     "registered_pupil_ids",
+    "reports_lock",
     "results_path",
     "staging_path",
     "state_path",
@@ -178,3 +181,38 @@ def registered_pupil_ids(run_id: str) -> set[str]:
     if not p.exists():
         return set()
     return {line for line in p.read_text(encoding="utf-8").splitlines() if line}
+
+
+@contextlib.contextmanager
+def reports_lock(what: str) -> Iterator[None]:
+    """Hold the reports folder for one command at a time (``run`` or ``publish``).
+
+    Two runs of the plan into the same folder would overwrite each other's staged results and
+    notebooks; the second one stops at once with a clear message instead.  The lock is an
+    ``fcntl`` lock on ``reports/.state/lock``: the kernel releases it if the holder dies.
+    """
+    import fcntl
+
+    path = paths.STATE_DIR / "lock"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a+", encoding="utf-8") as fh:
+        try:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            fh.seek(0)
+            holder = fh.read().strip() or "another command"
+            raise DataValidationError(
+                paths.relative(paths.REPORTS_DIR),
+                f"another run is in progress ({holder}); wait for it to finish, or use another "
+                "reports folder (ANALYSIS_REPORTS_DIR)",
+            ) from None
+        fh.seek(0)
+        fh.truncate()
+        fh.write(f"{what}, pid {os.getpid()}")
+        fh.flush()
+        try:
+            yield
+        finally:
+            fh.seek(0)
+            fh.truncate()
+            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
