@@ -8,6 +8,7 @@ import tomllib
 from pathlib import Path
 
 import yaml
+from packaging.markers import Marker
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -23,9 +24,11 @@ def _lock() -> dict[str, str]:
         if not line or line.startswith("#"):
             continue
         assert "--hash" not in line, "the lock must not carry hashes (pip refuses -e . with them)"
-        spec = line.split(";")[0].strip()
-        m = re.fullmatch(r"([A-Za-z0-9_.\-\[\]]+)==([^\s]+)", spec)
+        spec, _, marker = line.partition(";")
+        m = re.fullmatch(r"([A-Za-z0-9_.\-\[\]]+)==([^\s]+)", spec.strip())
         assert m, f"every lock line must pin with ==: {line!r}"
+        if marker.strip() and not Marker(marker.strip()).evaluate():
+            continue  # a pin for another platform or Python (the lock is universal)
         pins[_norm(m.group(1))] = m.group(2)
     return pins
 
