@@ -259,3 +259,14 @@ def test_cell_counts_and_event_times_need_their_columns(df):
     _raises(lambda d: did.effect_horizon(d, **KWC), [1, 2], "DataFrame")
     with pytest.raises(ValueError, match="base_period"):
         did.treated_cell_counts(df, **KWC, base_period="last")
+
+
+@pytest.mark.parametrize("estimator", ["twfe", "sun_abraham", "imputation", "did2s"])
+@pytest.mark.parametrize(
+    "option", [{"covariates": ["lpop"]}, {"control": "notyet"}, {"method": "ipw"}, {"n_boot": 99}]
+)
+def test_event_study_refuses_options_it_would_ignore(df, estimator, option):
+    """Issue 15: covariates= was silently ignored by every estimator but 'cs'."""
+    with pytest.raises(DataValidationError, match="apply only to estimator='cs'") as info:
+        did.event_study(df, **KWC, estimator=estimator, **option)
+    assert info.value.violations[0].column == next(iter(option))

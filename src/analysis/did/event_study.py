@@ -418,14 +418,14 @@ def event_study(
     window: tuple[int, int] | None = None,
     reference: int = -1,
     cluster: str | None = None,
-    control: str = "never",
-    method: str = "dr",
+    control: str | None = None,
+    method: str | None = None,
     covariates: list[str] | None = None,
     cband: bool = True,
     seed: SeedLike = 0,
     level: float = 0.95,
-    allow_unbalanced: bool = False,
-    n_boot: int = 999,
+    allow_unbalanced: bool | None = None,
+    n_boot: int | None = None,
 ) -> EventStudy:
     """Estimate an event study with one of several estimators (see the module docstring).
 
@@ -447,7 +447,11 @@ def event_study(
     cluster
         Cluster column (default the unit).
     control, method, covariates
-        Passed to :func:`analysis.did.staggered` for ``estimator="cs"`` (ignored otherwise).
+        ``estimator="cs"`` only (defaults ``"never"``, ``"dr"``, none), passed to
+        :func:`analysis.did.staggered`.  The other estimators are run without covariates, and
+        setting any of these options with them is an error (never silently ignored): their
+        covariate-adjusted versions (fixest ``sunab`` with controls, did2s and BJS first
+        stages with covariates) are not implemented here.
     cband, seed
         Compute a uniform sup-t band when a full covariance is available: multiplier
         bootstrap of the influence functions for ``"cs"`` (as R ``did``), simulation from
@@ -456,9 +460,10 @@ def event_study(
     level
         Confidence level.
     allow_unbalanced
-        ``"cs"`` only: use an unbalanced panel cell by cell (:func:`analysis.did.staggered`).
+        ``"cs"`` only (default ``False``): use an unbalanced panel cell by cell
+        (:func:`analysis.did.staggered`).
     n_boot
-        ``"cs"`` only: multiplier-bootstrap draws of the uniform band.
+        ``"cs"`` only (default 999): multiplier-bootstrap draws of the uniform band.
 
     Returns
     -------
@@ -476,6 +481,27 @@ def event_study(
             f"estimator {estimator!r} normalises at event time -1; "
             f"reference={reference} is only available for 'twfe'"
         )
+    cs_only = {
+        "control": control,
+        "method": method,
+        "covariates": covariates,
+        "allow_unbalanced": allow_unbalanced,
+        "n_boot": n_boot,
+    }
+    if estimator != "cs":
+        refused = [k for k, v in cs_only.items() if v not in (None, [], ())]
+        if refused:
+            raise _checks.fail(
+                _checks.SOURCE,
+                f"option(s) {refused} apply only to estimator='cs'; estimator={estimator!r} "
+                "would ignore them (covariate-adjusted Sun-Abraham, TWFE, imputation and did2s "
+                "are not implemented: use estimator='cs' for conditional parallel trends)",
+                column=refused[0],
+            )
+    control = control or "never"
+    method = method or "dr"
+    allow_unbalanced = bool(allow_unbalanced)
+    n_boot = 999 if n_boot is None else n_boot
     notes = _checks.Notes()
     if estimator == "cs":
         res = staggered(
