@@ -203,3 +203,172 @@ def test_one_donor_placebo_failures_are_recorded(sp):
 def test_inference_options_are_checked(f, sp, bad):
     with pytest.raises(ValueError, match=next(iter(bad))):
         f(sp.data, **kw(sp, **bad))
+
+
+# ------------------------------------------- synthetic control: predictors and the choice of V
+@pytest.fixture(scope="module")
+def spx(sp):
+    """``sp`` with a predictor ``x`` (unit level + noise) and ``z`` observed every other year."""
+    d = sp.data.copy()
+    rng = np.random.default_rng(3)
+    d["x"] = d.groupby("unit")["y0"].transform("mean") + rng.normal(scale=0.1, size=len(d))
+    d["z"] = np.where(d["time"] % 2 == 0, d["x"] * 0.5, np.nan)
+    return d
+
+
+def sc_kw(sp, **over):
+    return kw(sp, **{"predictors": ["x"], **over})
+
+
+@pytest.mark.parametrize(
+    "options, match",
+    [
+        ({"v": [1.0], "v_method": "nested"}, "goes with v_method='custom'"),
+        ({"v_method": "custom"}, "goes with v_method='custom'"),
+        ({"v_method": "cv", "training": [2004, 2005]}, "needs both training= and validation="),
+        ({"v_method": "nested", "training": [2004], "validation": [2005]}, "apply only to"),
+        ({"training_special_predictors": [("z", [2004])]}, "apply only to"),
+        ({"v": [1.0, 2.0]}, "v has 2 entries but there are 1 predictor rows"),
+        ({"v": [-1.0]}, "non-negative"),
+        ({"v": {"nope": 1.0}}, "the keys must be the predictor rows"),
+        ({"special_predictors": "z"}, "list of \\(column, periods\\) pairs"),
+        ({"special_predictors": [("z", [2004], "mean")]}, "must be a \\(column, periods\\) pair"),
+        ({"special_predictors": [("z", [2004]), ("z", 2004)]}, "is given twice"),
+        ({"predictors": "x"}, "must be a list of column names"),
+        (
+            {"pre_periods": [2009], "training": [2004, 2005], "validation": [2008, 2009]},
+            "cannot be combined with v_method='cv'",
+        ),
+        (
+            {
+                "special_predictors": [("z", [2004])],
+                "training": [2004, 2005],
+                "validation": [2008, 2009],
+                "training_special_predictors": [],
+            },
+            "pair one-to-one",
+        ),
+    ],
+)
+def test_predictor_options_are_checked(spx, sp, options, match):
+    with pytest.raises(ValueError, match=match):
+        synth.synthetic_control(spx, **sc_kw(sp, **options))
+
+
+@pytest.mark.parametrize(
+    "options",
+    [{"v_method": "nested"}, {"v": [1.0]}, {"predictor_window": [2004]}, {"validation": [2005]}],
+)
+def test_v_options_need_predictors(spx, sp, options):
+    with pytest.raises(ValueError, match="apply only with predictors"):
+        synth.synthetic_control(spx, **kw(sp, **options))
+
+
+@pytest.mark.parametrize(
+    "options, match",
+    [
+        ({"predictor_window": [2009, 2010]}, "predictor_window must be periods of the data"),
+        ({"special_predictors": [("z", 2012)]}, "special predictor 'z' must be periods"),
+        ({"training": [2004, 2005], "validation": [2005, 2006]}, "must not share periods"),
+        (
+            {
+                "special_predictors": [("z", [2006, 2008])],
+                "training": [2004, 2005],
+                "validation": [2008, 2009],
+            },
+            "training special predictor 'z' and validation must not share",
+        ),
+    ],
+)
+def test_predictor_windows_are_checked(spx, sp, options, match):
+    err = _raises(synth.synthetic_control, spx, match, **sc_kw(sp, **options))
+    assert err.violations[0].column == "time"
+
+
+def test_predictor_missing_in_some_years_is_a_window_mean(spx, sp):
+    # z is observed in even years only: its 2004-2009 mean is the mean of 2004, 2006, 2008
+    opts = dict(v_method="inverse_variance")
+    gappy = synth.synthetic_control(
+        spx, **kw(sp, special_predictors=[("z", range(2004, 2010))], **opts)
+    )
+    even = synth.synthetic_control(
+        spx, **kw(sp, special_predictors=[("z", [2004, 2006, 2008])], **opts)
+    )
+    assert gappy.excluded.empty and len(gappy.donors) == 8
+    np.testing.assert_allclose(gappy.weights, even.weights, atol=1e-12)
+    bal = gappy.predictor_balance.set_index("predictor")
+    treated = spx[(spx["unit"] == "treated") & spx["time"].isin([2004, 2006, 2008])]["z"].mean()
+    assert bal.loc["z[2004-2009]", "treated"] == pytest.approx(treated)
+    # the treated unit missing one of the years: the mean of its other years
+    d = spx.copy()
+    d.loc[(d["unit"] == "treated") & (d["time"] == 2004), "z"] = np.nan
+    one = synth.synthetic_control(
+        d, **kw(sp, special_predictors=[("z", range(2004, 2010))], **opts)
+    )
+    bal = one.predictor_balance.set_index("predictor")
+    treated = spx[(spx["unit"] == "treated") & spx["time"].isin([2006, 2008])]["z"].mean()
+    assert bal.loc["z[2004-2009]", "treated"] == pytest.approx(treated)
+
+
+def test_predictor_never_observed_in_its_window(spx, sp):
+    opts = dict(special_predictors=[("z", [2005, 2007])], v_method="inverse_variance")
+    err = _raises(
+        synth.synthetic_control, spx, "not observed for the treated unit", **kw(sp, **opts)
+    )
+    assert err.violations[0].column == "z"
+    # a donor without any observed value in the window is excluded with the reason
+    d = spx.copy()
+    d.loc[(d["unit"] == "donor_02"), "z"] = np.nan
+    opts = dict(special_predictors=[("z", range(2004, 2010))], v_method="inverse_variance")
+    res = synth.synthetic_control(d, **kw(sp, **opts))
+    assert "donor_02" not in res.donors
+    ex = res.excluded
+    assert ex["unit"].tolist() == ["donor_02"]
+    assert (
+        "predictor 'z' not observed in any period of its window 2004-2009" in ex["reason"].iloc[0]
+    )
+    alone = synth.synthetic_control(d[d["unit"] != "donor_02"], **kw(sp, **opts))
+    assert res.att == pytest.approx(alone.att, abs=1e-10)
+
+
+def test_custom_v_is_used_and_reported(spx, sp):
+    opts = dict(special_predictors=[("y", range(2004, 2010)), ("z", [2004, 2006])])
+    a = synth.synthetic_control(spx, **sc_kw(sp, v=[1, 0, 0], **opts))
+    b = synth.synthetic_control(spx, **sc_kw(sp, v=[0, 1, 1], **opts))
+    assert a._spec.v_method == "custom"
+    assert list(a.predictor_weights.index) == ["x", "y[2004-2009]", "z[2004,2006]"]
+    assert a.predictor_weights.to_numpy() == pytest.approx([1, 0, 0])
+    assert b.predictor_weights.to_numpy() == pytest.approx([0, 0.5, 0.5])
+    assert not np.allclose(a.weights, b.weights, atol=1e-3)  # V moves the answer
+    opts_ = a._spec.options()
+    assert opts_["v"] == [1.0, 0.0, 0.0] and opts_["special_predictors"][1] == ["z", [2004, 2006]]
+
+
+def test_cross_validated_v_runs_with_placebos(spx, sp):
+    res = synth.synthetic_control(
+        spx,
+        **sc_kw(
+            sp,
+            special_predictors=[("y", [2006, 2007, 2008, 2009])],
+            training=[2004, 2005, 2006],
+            validation=[2007, 2008, 2009],
+            training_special_predictors=[("y", [2004, 2005])],
+        ),
+    )
+    assert res._spec.v_method == "cv"
+    cv = res._fit.extra["cross_validation"]
+    assert cv["validation_periods"] == [2007, 2008, 2009]
+    assert cv["training_v_rows"] == ["x", "y[2004,2005]"]
+    assert res.predictor_weights.sum() == pytest.approx(1.0)
+    p = res.placebo_in_space()
+    assert p.n_units == 9 and (p.table["status"] == "ok").all()
+    # the in-time placebo cuts every window at the fake start: validation 2007-2009 is gone
+    with pytest.raises(DataValidationError, match="no period of it is a retained pre-period"):
+        res.placebo_in_time(2007)
+    # with windows inside the fake pre-period the in-time placebo runs
+    early = synth.synthetic_control(
+        spx, **sc_kw(sp, special_predictors=[("z", [2004, 2006])], v_method="inverse_variance")
+    )
+    fake = early.placebo_in_time(2008)
+    assert (fake.n_pre, fake.n_post) == (4, 2)
+    assert set(fake.predictor_weights.index) == {"x", "z[2004,2006]"}

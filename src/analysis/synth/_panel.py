@@ -11,7 +11,11 @@ Every estimator in :mod:`analysis.synth` starts from :func:`build_panel`, which
     unit), with a recorded reason; if fewer than two pre-periods remain it is an error;
   - a **donor** with a missing outcome in any retained period (pre or post) is removed from
     the donor pool, with a recorded reason; it is an error only if no donor is left;
-  - units that are in the data but not in a user-supplied ``donors`` list are recorded too.
+  - units that are in the data but not in a user-supplied ``donors`` list are recorded too;
+  - **covariates** (predictors of the synthetic control) are carried along *with* their
+    missing values: they are averaged over time windows later, over the years observed in
+    each window (see :mod:`analysis.synth._predictors`), so a gap in one year is not a reason
+    to drop a unit here.
 
 The result, :class:`PanelData`, is a balanced, complete matrix ``Y`` (periods x donors) plus
 the treated unit's series; every exclusion is a row of :attr:`PanelData.excluded`.
@@ -74,7 +78,8 @@ class PanelData:
         Units and periods left out, and why (columns ``level, unit, time, reason``).
     covariates
         Predictor covariates (for synthetic control with predictors): name -> array of shape
-        ``(T, J + 1)``, column 0 the treated unit, then the donors.
+        ``(T, J + 1)``, column 0 the treated unit, then the donors.  May contain NaN (a
+        predictor not observed in a period).
     """
 
     outcome: str
@@ -167,6 +172,40 @@ class PanelData:
             donors=tuple(self.donors[k] for k in keep),
             covariates=cov,
             excluded=concat_excluded(self.excluded, row),
+        )
+
+    def excluding_donors(self, reasons: Mapping[Hashable, str]) -> PanelData:
+        """Return the panel without the donors in ``reasons`` (donor -> recorded reason).
+
+        Raises
+        ------
+        DataValidationError
+            If no donor would be left.
+        """
+        if not reasons:
+            return self
+        keep = [k for k, d in enumerate(self.donors) if d not in reasons]
+        if not keep:
+            raise fail(
+                SOURCE,
+                f"no donors left after excluding units with missing values "
+                f"({self.n_donors} candidate(s); e.g. {list(reasons.values())[:3]})",
+                column=self.unit,
+                rows=list(reasons),
+            )
+        cov = {name: m[:, [0] + [1 + k for k in keep]] for name, m in self.covariates.items()}
+        rows = pd.DataFrame(
+            [
+                {"level": "unit", "unit": d, "time": None, "reason": "donor excluded: " + r}
+                for d, r in reasons.items()
+            ]
+        )
+        return replace(
+            self,
+            y_donors=self.y_donors[:, keep].copy(),
+            donors=tuple(self.donors[k] for k in keep),
+            covariates=cov,
+            excluded=concat_excluded(self.excluded, rows),
         )
 
     def truncated(self, fake_start: Any) -> PanelData:
@@ -292,7 +331,8 @@ def build_panel(
     donors
         Candidate control units; default: every unit except the treated one.
     covariates
-        Extra numeric columns carried along (predictors of the synthetic control).
+        Extra numeric columns carried along (predictors of the synthetic control), missing
+        values included; they must be numeric and finite where observed.
 
     Returns
     -------
@@ -438,22 +478,12 @@ def build_panel(
     times = all_times[keep_t]
     wide = wide.loc[times]
 
-    # 2. covariates: the treated unit must have them over the pre-period
-    cov_wide: dict[str, pd.DataFrame] = {}
-    for c in covariates:
-        cw = sub.pivot(index=time, columns=unit, values=c).reindex(index=times)
-        miss = cw[treated_unit].iloc[:n_pre].isna()
-        if miss.any():
-            raise fail(
-                SOURCE,
-                f"predictor {c!r} is missing for the treated unit "
-                f"{treated_unit!r} in pre-period(s)",
-                column=c,
-                rows=[str(t) for t in times[:n_pre][miss.to_numpy()]],
-            )
-        cov_wide[c] = cw
+    # 2. covariates: carried with their gaps (averaged over observed years later)
+    cov_wide = {
+        c: sub.pivot(index=time, columns=unit, values=c).reindex(index=times) for c in covariates
+    }
 
-    # 3. donors with missing outcome (or predictor) values -> excluded with reason
+    # 3. donors with missing outcome values -> excluded with reason
     kept_donors = []
     for d in donor_list:
         col = wide[d].to_numpy(dtype=float)
@@ -469,13 +499,6 @@ def build_panel(
                 f"missing {outcome!r} in post-period(s) "
                 f"{_fmt_periods(list(times[n_pre:][miss[n_pre:]]))}"
             )
-        for c, cw in cov_wide.items():
-            cm = cw[d].isna().to_numpy()[:n_pre]
-            if cm.any():
-                reasons.append(
-                    f"missing predictor {c!r} in pre-period(s) "
-                    f"{_fmt_periods(list(times[:n_pre][cm]))}"
-                )
         if reasons:
             excluded_rows.append(
                 {

@@ -120,6 +120,33 @@ class SynthResult:
         )
 
     @property
+    def predictor_weights(self) -> pd.Series | None:
+        """Synthetic control with predictors: the diagonal of ``V`` by predictor row.
+
+        Sums to one; it weights the standardised rows.  ``None`` for the outcome-only fit
+        (``V = I``) and for the other estimators.
+        """
+        v = self._fit.extra.get("v_weights")
+        if v is None:
+            return None
+        return pd.Series(dict(v), name="v", dtype=float).rename_axis("predictor")
+
+    @property
+    def predictor_balance(self) -> pd.DataFrame | None:
+        """Synthetic control with predictors: the rows of ``X``, treated vs synthetic.
+
+        Columns ``predictor, treated, synthetic, donor_mean`` (the synthetic value is
+        ``X_0 w``); ``None`` for the outcome-only fit and the other estimators.
+        """
+        bal = self._fit.extra.get("predictor_balance")
+        if bal is None:
+            return None
+        return pd.DataFrame(
+            [{"predictor": k, **vals} for k, vals in bal.items()],
+            columns=["predictor", "treated", "synthetic", "donor_mean"],
+        )
+
+    @property
     def donors(self) -> tuple[Hashable, ...]:
         """Donors used (after exclusions)."""
         return self._panel.donors
