@@ -500,3 +500,30 @@ def test_participation_bad_input():
         reassign_participation(flip, rng, **PARTICIPATION)
     with pytest.raises(DataValidationError, match="'nope'"):
         participation_randomization(frame, statistic=len, **PARTICIPATION, columns=["nope"], reps=3)
+
+
+def test_randomization_options_unused_with_assign_are_refused():
+    import numpy as np
+    import pandas as pd
+    import pytest
+
+    from analysis.errors import DataValidationError
+    from analysis.inference import randomization_inference
+
+    df = pd.DataFrame({"g": np.repeat(np.arange(6), 4), "t": np.repeat([0, 1] * 3, 4), "y": 1.0})
+
+    def assign(d, rng):
+        return d
+
+    with pytest.raises(DataValidationError, match="apply to permute"):
+        randomization_inference(df, estimator=lambda d: 0.0, assign=assign, strata="g", reps=5)
+    with pytest.raises(DataValidationError, match="uses cluster="):
+        randomization_inference(
+            df,
+            estimator=lambda d: 0.0,
+            permute="cluster",
+            treatment="t",
+            cluster="g",
+            unit="g",
+            reps=5,
+        )

@@ -211,3 +211,24 @@ def test_assert_no_pupil_ids_on_tables_json_files_and_figures(tmp_path):
     with pytest.raises(DataValidationError):
         assert_no_pupil_ids(fig, IDS, source="figure 2")
     plt.close(fig)
+
+
+def test_options_that_would_be_ignored_are_refused():
+    """Audit of accepted-but-unused options (issue 15): privacy helpers refuse them."""
+    import pandas as pd
+    import pytest
+
+    from analysis.privacy import aggregate_for_figure, suppress_small_cells
+
+    df = pd.DataFrame(
+        {"g": ["a"] * 12 + ["b"] * 12, "pid": [f"P{i:06d}" for i in range(24)], "y": 1.0}
+    )
+    with pytest.raises(ValueError, match="not in the data"):
+        aggregate_for_figure(df, by="g", id_col="pupil_id")  # typo: would count rows
+    assert aggregate_for_figure(df, by="g", id_col=None).data["n"].tolist() == [12, 12]
+    wide = pd.DataFrame({"x": [12, 3]}, index=["a", "b"])
+    with pytest.raises(ValueError, match="long layout"):
+        suppress_small_cells(wide, totals_by=[["g"]])
+    long = pd.DataFrame({"g": ["a", "b"], "n": [12, 3]})
+    with pytest.raises(ValueError, match="wide layout"):
+        suppress_small_cells(long, count_col="n", margins=("Totale",))

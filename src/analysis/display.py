@@ -116,6 +116,7 @@ def start(
     title: str | None = None,
     simulated: bool = False,
     illustrative: bool = False,
+    pupil_data: bool | None = None,
     parameters: Mapping[str, Any] | None = None,
     seed: int | None = None,
     display: bool = True,
@@ -166,6 +167,7 @@ def start(
         banners=tuple(banners),
         context=ctx,
         streams=None if seed is None else SeedStreams(int(seed)),
+        pupil_data=bool(simulated if pupil_data is None else pupil_data),
     )
     if display:
         from IPython.display import HTML

@@ -631,6 +631,30 @@ def randomization_inference(
     """
     if (assign is None) == (permute is None):
         raise fail(_SRC, "give exactly one of assign or permute", column="permute", rows=[permute])
+    if assign is not None:
+        unused = [
+            n
+            for n, v in (
+                ("treatment", treatment),
+                ("cluster", cluster),
+                ("unit", unit),
+                ("strata", strata),
+            )
+            if v is not None
+        ] + (["exact"] if exact != "auto" else [])
+        if unused:
+            raise fail(
+                _SRC,
+                f"option(s) {unused} apply to permute=; a user-supplied assign function "
+                "decides the re-assignment itself",
+                column=unused[0],
+            )
+    elif permute == "cluster" and unit is not None or permute == "unit" and cluster is not None:
+        raise fail(
+            _SRC,
+            "permute='cluster' uses cluster= and permute='unit' uses unit=; the other is unused",
+            column="unit" if permute == "cluster" else "cluster",
+        )
     if int(reps) < 1:
         raise fail(_SRC, "reps must be positive", column="reps", rows=[reps])
     rng = np.random.default_rng(seed)

@@ -169,7 +169,17 @@ def suppress_small_cells(
     """
     k = check_k(k)
     if count_col is None:
+        if keys is not None or tuple(map(tuple, totals_by)) != ((),):
+            raise ValueError(
+                "keys and totals_by apply to the long layout (with count_col); the wide "
+                "layout protects its margins rows and columns (margins=) instead"
+            )
         return _suppress_wide(table, k=k, suppress_zeros=suppress_zeros, margins=margins)
+    if tuple(margins) != ("All", "Total"):
+        raise ValueError(
+            "margins applies to the wide layout (count_col=None); in the long layout give the "
+            "totals to protect with totals_by="
+        )
     if count_col not in table.columns:
         raise ValueError(f"count column {count_col!r} not in table")
     counts_s = table[count_col]
@@ -319,7 +329,7 @@ def aggregate_for_figure(
     min_n: int = K_MIN,
     values: Sequence[str] | None = None,
     agg: str = "mean",
-    id_col: str = "pupil_id",
+    id_col: str | None = "pupil_id",
     small: str = "merge",
     other_label: str = "other (merged)",
 ) -> FigureAggregate:
@@ -338,7 +348,8 @@ def aggregate_for_figure(
     agg
         Aggregation (a pandas name: ``"mean"``, ``"median"``, ``"sum"``...).
     id_col
-        Pupil identifier, to count distinct pupils (rows are counted if absent).
+        Pupil identifier, to count distinct pupils (a missing column is an error;
+        ``None`` counts rows deliberately).
     small
         ``"merge"``: pool the small groups into one group labelled ``other_label`` (kept if
         it reaches ``min_n`` pupils, else dropped); ``"drop"``: drop them.
@@ -369,10 +380,15 @@ def aggregate_for_figure(
             and not pd.api.types.is_bool_dtype(df[c])
         ]
     values = list(values)
+    if id_col is not None and id_col not in df.columns:
+        # counting rows instead of distinct pupils would overstate n against min_n
+        raise ValueError(
+            f"id column {id_col!r} not in the data; pass id_col=None to count rows deliberately"
+        )
 
     def summarise(frame: pd.DataFrame) -> pd.DataFrame:
         g = frame.groupby(by, sort=True, dropna=False)
-        n = g[id_col].nunique() if id_col in frame.columns else g.size()
+        n = g[id_col].nunique() if id_col is not None else g.size()
         res = g[values].agg(agg) if values else pd.DataFrame(index=n.index)
         res.insert(0, "n", n.astype("int64"))
         return res.reset_index()
@@ -393,7 +409,7 @@ def aggregate_for_figure(
                 pd.MultiIndex.from_frame(small_keys) if len(by) > 1 else small_keys[by[0]]
             )
             pooled = df.loc[sel]
-            n_pool = pooled[id_col].nunique() if id_col in pooled.columns else len(pooled)
+            n_pool = pooled[id_col].nunique() if id_col is not None else len(pooled)
             if n_pool >= min_n:
                 row: dict[str, Any] = {c: other_label for c in by}
                 row["n"] = int(n_pool)
