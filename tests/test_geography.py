@@ -83,5 +83,4 @@ def test_known_gaps_populations_and_region_fixes():
     assert G.population("neet") == "residents aged 15-29"
     assert G.population("elet") == "residents aged 18-24"
     assert G.population("unknown_indicator") is None
-    assert G.REGION_FIXES["Trento"] == "Trentino-Alto Adige/Südtirol"
     assert "Trento" in G.AGGREGATES["Trentino-Alto Adige/Südtirol"]

@@ -6,7 +6,7 @@ This is reference metadata, not data:
   the BES workbooks, so that the two sources can be joined and plotted under one name;
 * what a territorial comparison must know about the units: the named donor pools
   (:data:`DONOR_POOLS`), the aggregates listed next to their own parts (:data:`AGGREGATES`),
-  region labels missing in the processed BES panel (:data:`REGION_FIXES`), provinces whose
+  provinces whose
   territory changed (:data:`BOUNDARY_CHANGES`) or that were abolished (:data:`ABOLISHED`),
   years without a value and why (:data:`KNOWN_GAPS`), and whom one point of an indicator
   counts (:data:`POPULATIONS`); :func:`containing`, :func:`in_area`,
@@ -161,9 +161,6 @@ AGGREGATES: Mapping[str, tuple[str, ...]] = MappingProxyType(
         ),
     }
 )
-
-#: Region labels missing in the processed BES panel (reported as a data note when applied).
-REGION_FIXES: Mapping[str, str] = MappingProxyType({"Trento": "Trentino-Alto Adige/Südtirol"})
 
 
 @dataclass(frozen=True)

@@ -67,7 +67,7 @@ from matplotlib.figure import Figure
 from analysis import synth
 from analysis._util import to_jsonable
 from analysis.data import geography, indicators, panels
-from analysis.data.geography import DONOR_POOLS, LEVELS, REGION_FIXES
+from analysis.data.geography import DONOR_POOLS, LEVELS
 from analysis.data.indicators import Indicator
 from analysis.errors import DataValidationError, Violation, fail
 from analysis.facts import programme_facts
@@ -627,14 +627,6 @@ def build_panel(
     raw = indicators.series(indicator, sex=sex) if data is None else data.copy()
     raw = _check_series(raw, source)
     notes: list[str] = []
-    fix = raw["unit"].isin(list(REGION_FIXES)) & (raw["region"].fillna("") == "")
-    if fix.any():
-        fixed = sorted(raw.loc[fix, "unit"].unique())
-        raw.loc[fix, "region"] = raw.loc[fix, "unit"].map(REGION_FIXES)
-        notes.append(
-            f"The processed panel has no region for {', '.join(fixed)}; set to "
-            f"{', '.join(REGION_FIXES[u] for u in fixed)} here."
-        )
     raw["region"] = raw["region"].fillna("")
 
     # -- treated unit ---------------------------------------------------------------------------
