@@ -358,10 +358,16 @@ def test_publish_does_nothing_when_nothing_changed(probe):
     assert page_path("probe_a") in first and index_path() in first
     again, _ = publish(plan)
     assert again == []  # no page converted, the index unchanged
-    # a changed executed notebook rebuilds that page only
-    nb = nbformat.read(executed_path("probe_b"), as_version=4)
-    nb.cells[0].source += "\n\nedited"
-    nbformat.write(nb, executed_path("probe_b"))
+    # a legitimate change to what one page is built from (its title) rebuilds that page only
+    text = probe.read_text().replace("title: Probe B", "title: Probe B renamed")
+    probe.write_text(text)
+    plan = load_plan(probe)
     third, _ = publish(plan)
     assert page_path("probe_b") in third and page_path("probe_a") not in third
-    assert "edited" in page_path("probe_b").read_text()
+    assert "Probe B renamed" in page_path("probe_b").read_text()
+    # an edited executed notebook is not a legitimate change: the page is withdrawn (issue 10)
+    nb = nbformat.read(executed_path("probe_a"), as_version=4)
+    nb.cells[0].source += "\n\nedited"
+    nbformat.write(nb, executed_path("probe_a"))
+    publish(plan)
+    assert not page_path("probe_a").exists()
