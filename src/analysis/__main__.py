@@ -57,7 +57,9 @@ def _cmd_publish(args: argparse.Namespace) -> int:
 
     with reports_lock("python -m analysis publish"):
         written, findings = publish(load_plan(args.plan))
-    print(f"published {len(written) - 1} report(s) and {paths.relative(index_path())}")
+    pages = [w for w in written if w != index_path()]
+    index_state = "rewritten" if index_path() in written else "unchanged"
+    print(f"published {len(pages)} page(s); {paths.relative(index_path())} {index_state}")
     for f in findings:
         print(f"PRIVACY {f}", file=sys.stderr)
     if findings:
