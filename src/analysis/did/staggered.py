@@ -67,6 +67,18 @@ per-unit influence functions (zero for units not in a cell) feed the same
 :class:`StaggeredResult`, so aggregation, clustering, the Wald pre-test and the uniform bands
 are the same code.  On a balanced panel both paths give identical results.
 
+Sampling weights and repeated cross-sections
+--------------------------------------------
+``weights=`` (R ``weightsname``) passes a column of sampling weights to diff-diff as
+``SurveyDesign(weights=...)``: ATT(g,t) become weighted estimators, the influence function of
+unit :math:`i` carries its weight, and the cohort shares :math:`P(G=g)` of the aggregations
+(and their ``wif`` term) are weighted shares, with weights normalised to mean one.  Equal
+weights reproduce the unweighted fit exactly; integer weights reproduce the fit of data with
+every unit repeated (the standard errors then equal those of the repeated data clustered on
+the original unit).  ``panel=False`` (R ``panel = FALSE``) treats every row as an independent
+observation and uses diff-diff's repeated-cross-section path (the DRDID ``*_rc`` estimators of
+Sant'Anna & Zhao 2020); it reproduces DRDID's printed ``sim_rc`` examples.
+
 Reporting helpers
 -----------------
 :func:`treated_cell_counts` counts the treated units behind each cell (for privacy screening
@@ -101,6 +113,9 @@ Method = Literal["dr", "ipw", "reg"]
 AggregationType = Literal["simple", "group", "dynamic", "calendar"]
 
 _CONTROL = {"never": "never_treated", "notyet": "not_yet_treated"}
+#: Propensity-score cap for ``panel=False``: DRDID's ``pmin(ps, 1 - 1e-6)`` (diff-diff
+#: clips to ``[trim, 1 - trim]``; its default 0.01 moves the DRDID reference estimates).
+_RC_PSCORE_TRIM = 1e-6
 _LABEL = {"simple": None, "group": "cohort", "dynamic": "event_time", "calendar": "time"}
 
 
@@ -269,6 +284,9 @@ class StaggeredResult:
     cluster: str | None = None
     backend: str = ""
     notes: tuple[str, ...] = ()
+    unit_weight: np.ndarray | None = field(default=None, repr=False)
+    weights: str | None = None
+    panel: bool = True
 
     # ------------------------------------------------------------------ variance helpers
     def _cluster_sum(self, f: np.ndarray) -> np.ndarray:
@@ -295,13 +313,22 @@ class StaggeredResult:
         return np.where(self.is_reference | (se <= np.sqrt(np.finfo(float).eps) * 10), np.nan, se)
 
     # ------------------------------------------------------------------ R's aggte pieces
+    def _w(self) -> np.ndarray:
+        """Sampling weights of the units normalised to mean one (ones when unweighted)."""
+        if self.unit_weight is None:
+            return np.ones(len(self.unit_cohort))
+        w = np.asarray(self.unit_weight, dtype=float)
+        return w / w.mean()
+
     def _pg(self, groups: np.ndarray) -> np.ndarray:
-        """P(G = g) for each entry of ``groups`` (share of units in the estimation sample)."""
-        return np.array([np.mean(self.unit_cohort == g) for g in groups])
+        """P(G = g) for each entry of ``groups`` (weighted share of units in the sample)."""
+        w = self._w()
+        return np.array([np.mean(w * (self.unit_cohort == g)) for g in groups])
 
     def _wif(self, keep: np.ndarray, pg: np.ndarray, groups: np.ndarray) -> np.ndarray:
         """Influence function of estimated weights ``pg[keep]/sum(pg[keep])`` (R ``wif``)."""
-        ind = (self.unit_cohort[:, None] == groups[keep][None, :]).astype(float) - pg[keep]
+        member = (self.unit_cohort[:, None] == groups[keep][None, :]).astype(float)
+        ind = self._w()[:, None] * member - pg[keep]
         s = pg[keep].sum()
         if1 = ind / s
         if2 = ind.sum(axis=1, keepdims=True) * (pg[keep] / s**2)[None, :]
@@ -413,7 +440,8 @@ class StaggeredResult:
         tg = cell_effects.set_index(["cohort", "time"])["att"]
         g, t = self.cohort, self.time
         post = (g <= t) & (t - g <= max_e)
-        pg = {c: float(np.mean(self.unit_cohort == c)) for c in np.unique(g)}
+        ug = np.unique(g)
+        pg = dict(zip(ug, self._pg(ug), strict=True))
         w = np.array([pg[c] for c in g[post]])
         v = np.array(
             [tg.get((int(a), int(b)), np.nan) for a, b in zip(g[post], t[post], strict=True)]
@@ -459,13 +487,22 @@ class StaggeredResult:
             ``balance_e`` keeps only cohorts observed at least ``balance_e`` periods after
             treatment and event times in ``[balance_e - (T_max - T_min), balance_e]``).
             ``max_e`` also caps the post-treatment cells used by ``simple``/``group``.
+            ``min_e`` and ``balance_e`` apply to ``"dynamic"`` only and ``max_e`` not to
+            ``"calendar"``: passing them otherwise raises
+            :class:`~analysis.errors.DataValidationError` (they would be ignored).
         cband, n_boot, seed
             Add a uniform (sup-t) band over the per-cell effects, with the critical value
             from a Rademacher multiplier bootstrap of the (cluster-summed) influence
-            functions, as R ``did`` does (``n_boot`` draws, ``seed``).
+            functions, as R ``did`` does (``n_boot`` draws, ``seed``).  Not available for
+            ``"simple"`` (a single number has no per-cell effects): ``cband=True`` raises
+            :class:`~analysis.errors.DataValidationError`.
+
+        Cohort shares :math:`P(G=g)` are weighted by the sampling weights of the fit
+        (``staggered(weights=...)``), as R ``aggte`` does with ``weightsname``.
         """
         if type not in _LABEL:
             raise ValueError(f"type must be one of {list(_LABEL)}, got {type!r}")
+        _check_aggregate_options(type, min_e=min_e, max_e=max_e, balance_e=balance_e, cband=cband)
         g, t, att, psi = self.cohort, self.time, self.att, self.psi
         pg = self._pg(g)
         post = (g <= t) & (t <= g + max_e)
@@ -605,7 +642,7 @@ class StaggeredResult:
         lines = [
             f"Callaway-Sant'Anna ATT(g,t): method={self.method}, control={self.control}, "
             f"base_period={self.base_period}, anticipation={self.anticipation}, "
-            f"covariates={list(self.covariates)}",
+            f"covariates={list(self.covariates)}, weights={self.weights}, panel={self.panel}",
             f"units={self.n_units}, obs={self.n_obs}, clusters={self.n_clusters}",
             f"simple ATT: {simple.summary()}",
         ]
@@ -642,6 +679,8 @@ class StaggeredResult:
             "anticipation": self.anticipation,
             "covariates": list(self.covariates),
             "cluster": self.cluster,
+            "weights": self.weights,
+            "panel": self.panel,
             "n_obs": self.n_obs,
             "n_units": self.n_units,
             "n_clusters": self.n_clusters,
@@ -656,6 +695,49 @@ class StaggeredResult:
         except ValueError:
             out["pretrend_test"] = None
         return out
+
+
+def _check_aggregate_options(
+    type: str, *, min_e: float, max_e: float, balance_e: int | None, cband: bool
+) -> None:
+    """Refuse aggregation options that ``type`` would ignore."""
+    bad: list[str] = []
+    if type != "dynamic":
+        if min_e != -np.inf:
+            bad.append("min_e")
+        if balance_e is not None:
+            bad.append("balance_e")
+    if type == "calendar" and max_e != np.inf:
+        bad.append("max_e")
+    if type == "simple" and cband:
+        bad.append("cband")
+    if bad:
+        raise fail(
+            "aggregate() option",
+            f"{', '.join(bad)} not used by the {type!r} aggregation (min_e and balance_e "
+            "apply to 'dynamic' only, max_e not to 'calendar', cband not to 'simple'); "
+            "leave it at its default",
+            column=bad[0],
+        )
+
+
+def _check_weights(df: pd.DataFrame, *, weights: str, unit: str, panel: bool) -> None:
+    """Sampling weights: numeric, no missing, finite, positive; constant within unit (panel)."""
+    _checks.require_numeric(df, weights)
+    _checks.require_no_missing(df, weights)
+    w = df[weights].astype(float)
+    bad = df.index[~np.isfinite(w) | (w <= 0)]
+    if len(bad):
+        raise fail(
+            _checks.SOURCE,
+            f"sampling weights must be positive and finite ({len(bad)} row(s) are not)",
+            column=weights,
+            rows=list(bad[:10]),
+        )
+    if panel:
+        _checks.require_constant_within(
+            df, unit, weights, "sampling weights must be constant within unit (panel=True)"
+        )
 
 
 def _check_options(*, control: str, method: str, base_period: str) -> None:
@@ -682,26 +764,30 @@ def _prepare(
     anticipation: int,
     notes: _checks.Notes,
     balance: bool = True,
+    weights: str | None = None,
+    panel: bool = True,
 ) -> pd.DataFrame:
     """Validate and clean the panel (see :func:`staggered` for the rules).
 
     ``balance=False`` keeps units not observed in every period (``allow_unbalanced``).
+    ``panel=False`` (repeated cross-sections) allows several rows per unit and period and
+    sampling weights that vary within unit.
     """
     _checks.require_frame(df)
-    _checks.require_columns(df, [outcome, unit, time, cohort, cluster, *covariates])
+    _checks.require_columns(df, [outcome, unit, time, cohort, cluster, weights, *covariates])
     for col in (outcome, time, *covariates):
         _checks.require_numeric(df, col)
     _checks.require_no_missing(df, unit)
     _checks.require_no_missing(df, time)
-    _checks.require_unique_unit_time(df, unit, time)
+    if panel:
+        _checks.require_unique_unit_time(df, unit, time)
     g = _checks.normalise_cohort(df, unit=unit, cohort=cohort)
     if cluster is not None and cluster != unit:
         _checks.require_nested(df, unit=unit, cluster=cluster)
-    cols = list(
-        dict.fromkeys(
-            [unit, time, outcome, *covariates] + ([cluster] if cluster and cluster != unit else [])
-        )
-    )
+    if weights is not None:
+        _check_weights(df, weights=weights, unit=unit, panel=panel)
+    extra = [c for c in (cluster, weights) if c is not None and c != unit]
+    cols = list(dict.fromkeys([unit, time, outcome, *covariates, *extra]))
     d = df[cols].copy()
     d["_cohort"] = g.to_numpy()
     d = _checks.drop_missing_rows(d, [outcome, *covariates], notes)
@@ -760,6 +846,8 @@ def staggered(
     base_period: Literal["varying", "universal"] = "varying",
     level: float = 0.95,
     allow_unbalanced: bool = False,
+    weights: str | None = None,
+    panel: bool = True,
 ) -> StaggeredResult:
     """Estimate Callaway & Sant'Anna (2021) group-time average treatment effects.
 
@@ -794,6 +882,26 @@ def staggered(
         registers, where pupils are enrolled for 3–5 years only.
     level
         Confidence level of the intervals.
+    weights
+        Column of sampling weights (positive, finite; constant within unit when
+        ``panel=True``).  Passed to diff-diff as ``SurveyDesign(weights=...)`` (pweights),
+        R ``did``'s ``weightsname``: ATT(g,t) are weighted means and the cohort shares
+        :math:`P(G=g)` of the aggregations are weighted shares.  Standard errors remain the
+        influence-function ones of this module (unit or ``cluster`` level; no strata or
+        finite-population correction).  Equal weights give exactly the unweighted fit;
+        integer weights give the fit of the data with every unit repeated that many times.
+    panel
+        ``True``: panel data (each unit followed over periods).  ``False``: repeated
+        cross-sections (R ``did``'s ``panel = FALSE``, diff-diff's ``panel=False``; the
+        DRDID estimators ``drdid_rc``/``reg_did_rc``/``std_ipw_did_rc`` of Sant'Anna & Zhao
+        2020, Section 4): every row is an independent observation, e.g. school-year
+        aggregates or independent samples; units need not repeat and may appear in several
+        rows of a period.  ``unit`` still carries the cohort (constant within unit) and
+        ``cluster=unit`` clusters the rows of a unit.  Assumes stationary sampling: the
+        distribution of (Y, X, G) is stable across periods.  The propensity score is capped
+        at :math:`1 - 10^{-6}` as DRDID does (diff-diff ``pscore_trim=1e-6`` instead of
+        its default 0.01), so point estimates reproduce DRDID.  Not combinable with
+        ``allow_unbalanced`` (a panel option; refused).
 
     Returns
     -------
@@ -812,6 +920,16 @@ def staggered(
     no never-treated unit with ``control="never"``.
     """
     _check_options(control=control, method=method, base_period=base_period)
+    if not isinstance(panel, bool):
+        raise ValueError(f"panel must be True or False, got {panel!r}")
+    if not panel and allow_unbalanced:
+        raise fail(
+            "staggered() option",
+            "allow_unbalanced=True is a panel option (cell-wise differencing of units "
+            "followed over time) and does not combine with panel=False (repeated "
+            "cross-sections, which need no balancing); pass one of them",
+            column="allow_unbalanced",
+        )
     covariates = list(covariates or [])
     notes = _checks.Notes()
     d = _prepare(
@@ -825,8 +943,34 @@ def staggered(
         control=control,
         anticipation=anticipation,
         notes=notes,
-        balance=not allow_unbalanced,
+        balance=panel and not allow_unbalanced,
+        weights=weights,
+        panel=panel,
     )
+    if not panel:
+        if d.duplicated([unit, time]).any():
+            notes.add(
+                "repeated cross-sections: some units have several rows in a period; every "
+                "row is an independent observation"
+            )
+        d = d.assign(_obs=np.arange(len(d)))
+        return _fit(
+            d,
+            outcome=outcome,
+            unit="_obs",
+            time=time,
+            control=control,
+            method=method,
+            covariates=covariates,
+            cluster=cluster,
+            anticipation=anticipation,
+            base_period=base_period,
+            level=level,
+            notes=notes,
+            unbalanced=False,
+            weights=weights,
+            panel=False,
+        )
     if allow_unbalanced:
         periods = np.sort(d[time].unique())
         counts = d.groupby(unit)[time].nunique()
@@ -850,6 +994,7 @@ def staggered(
         level=level,
         notes=notes,
         unbalanced=allow_unbalanced,
+        weights=weights,
     )
 
 
@@ -868,6 +1013,8 @@ def _fit(
     level: float,
     notes: _checks.Notes,
     unbalanced: bool,
+    weights: str | None = None,
+    panel: bool = True,
 ) -> StaggeredResult:
     """Fit diff-diff's ``CallawaySantAnna`` on the prepared panel and keep its influence functions.
 
@@ -875,6 +1022,10 @@ def _fit(
     differences within each cell (units observed in the base period and in ``t``) and its
     warnings about the unbalanced panel, non-estimable cells and small propensity samples are
     replaced by the notes recorded here.
+
+    ``panel=False``: ``unit`` is a row id (repeated cross-sections); diff-diff's
+    ``panel=False`` path with ``pscore_trim`` = :data:`_RC_PSCORE_TRIM`.  ``weights``: a
+    column of sampling weights, passed as ``SurveyDesign(weights=...)``.
     """
     import diff_diff
 
@@ -885,16 +1036,22 @@ def _fit(
         base_period=base_period,
         alpha=1 - level,
         n_bootstrap=0,
+        panel=panel,
+        **({} if panel else {"pscore_trim": _RC_PSCORE_TRIM}),
     )
-    fit_kw = {
+    fit_kw: dict[str, Any] = {
         "outcome": outcome,
         "unit": unit,
         "time": time,
         "first_treat": "_cohort",
         "covariates": covariates or None,
     }
+    if weights is not None:
+        fit_kw["survey_design"] = diff_diff.SurveyDesign(weights=weights, weight_type="pweight")
     with quiet_backend(), warnings.catch_warnings():
-        if unbalanced:
+        if unbalanced or not panel:
+            # unbalanced: replaced by our notes; panel=False: the stationarity assumption
+            # is stated in staggered()'s docstring
             warnings.simplefilter("ignore")
         res = est.fit(d, **fit_kw)
     kit = getattr(res, "_aggregation_kit", None)
@@ -947,7 +1104,13 @@ def _fit(
     else:
         codes, n_clusters = np.arange(len(all_units)), len(all_units)
 
+    unit_weight = None
+    if weights is not None:
+        unit_weight = readonly(d.groupby(unit)[weights].first().reindex(all_units).to_numpy(float))
     return StaggeredResult(
+        unit_weight=unit_weight,
+        weights=weights,
+        panel=panel,
         cohort=readonly(np.array([c[0] for c in cells], dtype=float)),
         time=readonly(np.array([c[1] for c in cells], dtype=float)),
         att=readonly(np.array([res.group_time_effects[c]["effect"] for c in cells], dtype=float)),
@@ -965,7 +1128,10 @@ def _fit(
         n_units=len(all_units),
         n_clusters=int(n_clusters),
         cluster=cluster,
-        backend=version("diff-diff") + (" (unbalanced, cell-wise)" if unbalanced else ""),
+        backend=version("diff-diff")
+        + (" (unbalanced, cell-wise)" if unbalanced else "")
+        + ("" if panel else " (repeated cross-sections)")
+        + (" (sampling weights)" if weights is not None else ""),
         notes=tuple(notes),
     )
 
