@@ -188,6 +188,7 @@ def test_results_json_keeps_its_keys(grades):
         "bacon",
         "effect_horizon",
         "cs_group",
+        "dose_response",
     }
     assert set(out["pretrend"]) == {"table", "p_value", "cells", "min_pupils"}
     assert set(out["bacon"]) == {

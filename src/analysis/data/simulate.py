@@ -88,6 +88,7 @@ __all__ = [
     "CALIBRATION_FILE",
     "DEFAULT_EFFECTS",
     "SIMULATED_BANNER",
+    "simulated_dose",
     "SimulatedPanel",
     "load_calibration",
     "programme_panel",
@@ -643,3 +644,19 @@ def programme_panel(
     return SimulatedPanel(
         data=data, truth=MappingProxyType(truth), truth_gt=truth_gt, params=MappingProxyType(params)
     )
+
+
+def simulated_dose(
+    panel: pd.DataFrame, *, seed: int | np.random.SeedSequence, low: float = 8.0, high: float = 40.0
+) -> pd.Series:
+    """Hours attended for the participants of a SIMULATED panel (0 for everybody else).
+
+    Drawn uniformly between ``low`` and ``high`` hours, independently of every outcome: the
+    simulated effect does **not** depend on the dose, so the true dose–response curve is flat
+    at the simulated effect.  Used until the attendance registers give real hours (the intake
+    writes them as the panel's ``dose`` column).  Returns one value per row of ``panel``.
+    """
+    rng = np.random.default_rng(seed)
+    participants = pd.unique(panel.loc[panel["cohort"] > 0, "pupil_id"])
+    hours = pd.Series(rng.uniform(low, high, len(participants)), index=participants)
+    return panel["pupil_id"].map(hours).fillna(0.0).astype(float)

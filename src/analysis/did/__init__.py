@@ -20,6 +20,7 @@ Every function takes a long DataFrame and keyword-only column names, validates i
 """
 
 from analysis.did import datasets, dropout
+from analysis.did.dose import DoseResponseResult, dose_response, first_year_dose_panel
 from analysis.did.event_study import (
     EventStudy,
     effect_horizon,
@@ -47,6 +48,9 @@ from analysis.did.twfe import twfe
 from analysis.did.two_by_two import did_2x2
 
 __all__ = [
+    "DoseResponseResult",
+    "dose_response",
+    "first_year_dose_panel",
     "Aggregation",
     "EventStudy",
     "PretrendSummary",

@@ -36,7 +36,7 @@ import pandas as pd
 from analysis._util import readonly, version
 from analysis.did import _checks
 
-__all__ = ["DoseResponseResult", "dose_response"]
+__all__ = ["DoseResponseResult", "dose_response", "first_year_dose_panel"]
 
 
 @dataclass(frozen=True)
@@ -189,6 +189,8 @@ def dose_response(
         )
     import moderndid
 
+    # the backend wants numeric ids (pupil ids are pseudonymous strings)
+    data[unit] = pd.factorize(data[unit])[0] + 1
     notes: list[str] = []
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -230,3 +232,33 @@ def dose_response(
         backend=f"{version('moderndid')} (cont_did)",
         notes=tuple(notes),
     )
+
+
+def first_year_dose_panel(
+    df: pd.DataFrame,
+    *,
+    outcome: str,
+    unit: str,
+    time: str,
+    cohort: str,
+    dose: str,
+    edition: int,
+) -> pd.DataFrame:
+    """The two-period panel of one edition's first year, for :func:`dose_response`.
+
+    Units of cohort ``edition`` (with their dose) and never-treated units (dose 0), observed
+    with a non-missing ``outcome`` both in the year before the edition and in its first year;
+    every other row is left out (pupil registers are unbalanced: pupils enter and leave).
+    """
+    need = [outcome, unit, time, cohort, dose]
+    missing = [c for c in need if c not in df.columns]
+    if missing:
+        raise _checks.fail(_checks.SOURCE, "required column missing", column=missing[0])
+    sub = df.loc[
+        df[cohort].isin([0, edition]) & df[time].isin([edition - 1, edition]) & df[outcome].notna(),
+        need,
+    ]
+    both = sub.groupby(unit)[time].nunique()
+    sub = sub[sub[unit].isin(both.index[both == 2])].copy()
+    sub.loc[sub[cohort] == 0, dose] = 0.0
+    return sub.reset_index(drop=True)
