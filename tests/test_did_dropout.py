@@ -152,3 +152,19 @@ def test_dropout_bad_input():
     with pytest.raises(DataValidationError, match="no risk set"):
         dropout.risk_sets(never, **DESIGN)
     assert np.isfinite(_quiet(dropout.dropout_effect, frame, covariates=COVS, **DESIGN).estimate.se)
+
+
+def test_report_ci_labels_follow_the_level():
+    """The dropout page labels its interval with the level actually used (not a fixed 95%)."""
+    from types import SimpleNamespace
+
+    from analysis.reports.dropout import DropoutAnalysis
+
+    def page(level: float) -> SimpleNamespace:
+        e = SimpleNamespace(estimate=-0.01, ci_low=-0.03, ci_high=0.01, level=level)
+        return SimpleNamespace(result=SimpleNamespace(estimate=e), truth=None, mde=0.02)
+
+    assert set(DropoutAnalysis.headline(page(0.95))) >= {"95% CI low", "95% CI high"}
+    h90 = DropoutAnalysis.headline(page(0.9))
+    assert {"90% CI low", "90% CI high"} <= set(h90) and "95% CI low" not in h90
+    assert h90["90% CI low"] == pytest.approx(-3.0)

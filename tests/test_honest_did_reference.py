@@ -517,3 +517,48 @@ def test_with_package_event_study_matches_r_readme(r_ref):
     np.testing.assert_allclose(r.ci_low, ref["lb"], atol=TOL_CLF, rtol=0)
     np.testing.assert_allclose(r.ci_high, ref["ub"], atol=TOL_CLF, rtol=0)
     assert r.breakdown == 2.0
+
+
+# ---------------------------------------------------------------- options used or refused
+
+
+@pytest.mark.parametrize(
+    "option",
+    [
+        {"theta_grid": (-0.1, 0.1)},
+        {"theta_grid_points": 1000},
+        {"lf_sims": 1000},
+        {"seed": 0},
+    ],
+)
+def test_smoothness_refuses_clf_options(medicaid, option):
+    """The C-LF settings mean nothing for the smoothness FLCI: setting one (even to its
+    relative-magnitude default) is refused, naming the option, instead of being ignored."""
+    b, v = medicaid
+    (name,) = option
+    with pytest.raises(DataValidationError, match=name):
+        honest_did_from_moments(
+            betahat=b,
+            sigma=v,
+            num_pre_periods=5,
+            num_post_periods=2,
+            method="smoothness",
+            grid=[0.0],
+            **option,
+        )
+
+
+def test_smoothness_refuses_clf_options_via_honest_did(medicaid_es):
+    with pytest.raises(DataValidationError, match="lf_sims"):
+        honest_did(medicaid_es, method="smoothness", grid=[0.0], lf_sims=500)
+
+
+def test_clf_defaults_unchanged(medicaid):
+    """None sentinels resolve to R's defaults: explicit 1000/1000/0 gives the same result."""
+    b, v = medicaid
+    kw = dict(betahat=b, sigma=v, num_pre_periods=5, num_post_periods=2, grid=[1.0])
+    r = honest_did_from_moments(**kw)
+    assert r.settings["theta_grid_points"] == 1000
+    assert r.settings["lf_sims"] == 1000
+    assert r.settings["seed"] == 0
+    assert r == honest_did_from_moments(**kw, theta_grid_points=1000, lf_sims=1000, seed=0)

@@ -550,3 +550,48 @@ def test_bad_three_level_arguments_raise(change, column):
 def test_power_three_level_rejects_bad_effect():
     with pytest.raises(DataValidationError, match="effect"):
         P.power_three_level(effect=math.nan, **CRA3)
+
+
+# --------------------------------------------------------------------------------------
+# Options used or refused, never silently ignored
+# --------------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("func", "kwargs", "column"),
+    [
+        (P.mde, dict(n_treated=180, n_control=180, n_pre=3), "n_pre"),
+        (P.mde, dict(n_treated=180, design="one_sample", n_pre=2), "n_pre"),
+        (P.power, dict(effect=0.3, n_treated=180, n_control=180, n_pre=2), "n_pre"),
+        (P.sample_size, dict(effect=0.3, n_pre=2), "n_pre"),
+        (P.mde, dict(n_treated=180, n_control=180, autocorr=0.5), "autocorr"),
+        (P.power, dict(effect=0.3, n_treated=180, design="one_sample", autocorr=0.5), "autocorr"),
+        (P.sample_size, dict(effect=0.3, autocorr=0.5), "autocorr"),
+        (P.mde, dict(n_treated=180, n_control=180, binary_method="arcsine"), "binary_method"),
+        (P.power, dict(effect=0.3, n_treated=180, binary_method="variance"), "binary_method"),
+        (P.sample_size, dict(effect=0.3, binary_method="arcsine"), "binary_method"),
+        (P.sample_size, dict(effect=0.3, design="one_sample", ratio=4.0), "ratio"),
+    ],
+)
+def test_inapplicable_options_refused(func, kwargs, column):
+    with pytest.raises(DataValidationError, match=column):
+        func(**kwargs)
+
+
+def test_applicable_options_still_used():
+    """The same options move the answer where they apply, and the defaults are unchanged."""
+    base = P.mde(n_treated=180, n_control=180)
+    assert base.inputs["n_pre"] == 1
+    assert base.inputs["autocorr"] is None
+    did1 = P.mde(n_treated=180, n_control=180, design="did", autocorr=0.5)
+    did3 = P.mde(n_treated=180, n_control=180, design="did", autocorr=0.5, n_pre=3)
+    assert did3.value < did1.value
+    assert P.mde(n_treated=180, n_control=180, design="did", autocorr=0.5, n_pre=1) == did1
+    # autocorr is used by a post-period comparison over several post-periods
+    multi = P.mde(n_treated=180, n_control=180, n_post=3, autocorr=0.5)
+    assert multi.value < base.value
+    binary = dict(n_treated=180, n_control=180, outcome="binary", base_rate=0.1)
+    assert P.mde(**binary) == P.mde(**binary, binary_method="variance")
+    assert P.mde(**binary, binary_method="arcsine").value != P.mde(**binary).value
+    one = P.sample_size(effect=0.3, design="one_sample")
+    assert one.ratio == 1.0 and one.n_control is None
+    assert P.sample_size(effect=0.3) == P.sample_size(effect=0.3, ratio=1.0)
+    assert P.sample_size(effect=0.3, ratio=4.0).n_treated < P.sample_size(effect=0.3).n_treated

@@ -165,3 +165,27 @@ def test_unreadable_workbook_is_a_clear_error(tmp_path):
         schools.read_mim_counts([p])
     with pytest.raises(DataValidationError, match="not a readable .rda"):
         schools.read_grade_profile(p)
+
+
+def test_comparison_panel_base_year_used_or_refused(sources, sites):
+    """base_year rescales outcome='index'; with outcome='pupils' it would be ignored, so a
+    non-default value is refused and the default 2020 keeps working."""
+    kw = dict(
+        treated_sites=PARTNER_SITES,
+        institute="LEIS04200R",
+        donor_pool="lecce_upper_secondary",
+    )
+    args = (sites, sources["grades"], sources["registry"])
+    with pytest.raises(DataValidationError, match="base_year") as info:
+        schools.comparison_panel(*args, outcome="pupils", base_year=2019, **kw)
+    assert {v.column for v in info.value.violations} == {"base_year"}
+    pupils = schools.comparison_panel(*args, outcome="pupils", **kw)
+    assert pupils.base_year == 2020
+    assert (pupils.data["value"] == pupils.data["pupils"]).all()
+    assert schools.comparison_panel(*args, outcome="pupils", base_year=2020, **kw).data.equals(
+        pupils.data
+    )
+    i19 = schools.comparison_panel(*args, outcome="index", base_year=2019, **kw).data
+    i20 = schools.comparison_panel(*args, outcome="index", **kw).data
+    assert (i19.loc[i19["year"] == 2019, "value"] == 100).all()
+    assert not i19["value"].equals(i20["value"])

@@ -351,3 +351,51 @@ def test_question_reads_the_programme_facts(neet_panel):
     q = T.question(later)
     assert "The pre-period includes 2021-2022, when Pro Officine Mezzogiorno was already" in q
     assert programme_facts().day_centre.reach() in q
+
+
+# -- options used or refused -----------------------------------------------------------------------
+ELET = dict(
+    indicator="elet",
+    level="region",
+    treated_unit="Puglia",
+    start=2021,
+    donor_pool="south_regions",
+    pre_years=2010,
+)
+
+
+def _with_sex(sex: str) -> pd.DataFrame:
+    """The ELET series of one sex, with a ``sex`` column."""
+    return indicators.series("elet", sex=sex).assign(sex=sex)
+
+
+def test_sex_is_applied_to_data_with_a_sex_column():
+    both = pd.concat([_with_sex("T"), _with_sex("F")], ignore_index=True)
+    from_data = T.build_panel(**ELET, sex="F", data=both)
+    direct = T.build_panel(**ELET, sex="F")
+    pd.testing.assert_frame_equal(from_data.estimation_frame(), direct.estimation_frame())
+    total = T.build_panel(**ELET, data=both)
+    assert not total.estimation_frame()["value"].equals(from_data.estimation_frame()["value"])
+    with pytest.raises(DataValidationError, match="no rows with sex='M'"):
+        T.build_panel(**ELET, sex="M", data=_with_sex("F"))
+
+
+def test_sex_refused_with_data_without_a_sex_column():
+    plain = indicators.series("elet", sex="F")
+    assert "sex" not in plain.columns
+    with pytest.raises(DataValidationError, match="sex='F' cannot be applied"):
+        T.build_panel(**ELET, sex="F", data=plain)
+    # the default (the data are taken as they are) keeps working
+    assert T.build_panel(**ELET, data=plain).donors
+
+
+def test_ci_labels_follow_the_level(neet_panel, neet_tri):
+    df = pd.DataFrame({"att": [1.0], "ci_low": [0.0], "ci_high": [2.0]})
+    assert list(T.for_display(df).columns) == ["ATT", "95% CI low", "95% CI high"]
+    assert list(T.for_display(df, level=0.9).columns) == ["ATT", "90% CI low", "90% CI high"]
+    assert T.ci_label(0.975) == "97.5% CI"
+    assert "95% CI low" in neet_tri.estimates_view()["df"].columns
+    tri90 = T.triangulate(neet_panel, replications=10, seed=1, level=0.9)
+    cols = tri90.estimates_view()["df"].columns
+    assert "90% CI low" in cols and "95% CI low" not in cols
+    assert "90% CI" in tri90.conclusion()

@@ -70,6 +70,11 @@ __all__ = [
 
 Method = Literal["relative_magnitude", "smoothness"]
 
+# C-LF defaults (R's createSensitivityResults_relativeMagnitudes).
+_DEFAULT_THETA_GRID_POINTS = 1000
+_DEFAULT_LF_SIMS = 1000
+_DEFAULT_SEED = 0
+
 _SOURCE = "honest_did arguments"
 _MAX_VERTEX_SUBSETS = 20_000  # above this, the ARP LPs are solved with scipy instead
 
@@ -388,9 +393,9 @@ def honest_did_from_moments(
     alpha: float = 0.05,
     l_vec: Sequence[float] | None = None,
     theta_grid: tuple[float, float] | None = None,
-    theta_grid_points: int = 1000,
-    lf_sims: int = 1000,
-    seed: int = 0,
+    theta_grid_points: int | None = None,
+    lf_sims: int | None = None,
+    seed: int | None = None,
     _rel_times: Sequence[int] | None = None,
 ) -> HonestDiDResult:
     r"""Run the HonestDiD sensitivity analysis from coefficients and their covariance.
@@ -416,12 +421,16 @@ def honest_did_from_moments(
         inversion; default as in R, :math:`\pm 20` standard errors of
         :math:`l'\hat\beta_{post}` around 0.
     theta_grid_points
-        Number of :math:`\theta` values tested (R: 1000).
+        Number of :math:`\theta` values tested; default 1000 (as R).
     lf_sims
-        Draws used to simulate the least-favourable critical value (R: 1000).
+        Draws used to simulate the least-favourable critical value; default 1000 (as R).
     seed
-        Seed of those draws (R calls ``set.seed(0)`` before each simulation; this package
-        does the same with NumPy's generator, so draws differ from R's).
+        Seed of those draws; default 0 (R calls ``set.seed(0)`` before each simulation; this
+        package does the same with NumPy's generator, so draws differ from R's).
+
+    ``theta_grid``, ``theta_grid_points``, ``lf_sims`` and ``seed`` are settings of the C-LF
+    test inversion only: with ``method="smoothness"`` (FLCI, closed form) setting any of them
+    raises :class:`~analysis.errors.DataValidationError`.
 
     Returns
     -------
@@ -452,6 +461,27 @@ def honest_did_from_moments(
                 column="grid",
                 rows=bad,
             )
+    clf_options = {
+        "theta_grid": theta_grid,
+        "theta_grid_points": theta_grid_points,
+        "lf_sims": lf_sims,
+        "seed": seed,
+    }
+    if method == "smoothness":
+        given = [name for name, value in clf_options.items() if value is not None]
+        if given:
+            raise fail(
+                _SOURCE,
+                f"{', '.join(given)} only apply to method='relative_magnitude' (C-LF test "
+                "inversion); the smoothness FLCI has no theta grid or simulation draws",
+                column=given[0],
+                rows=[clf_options[name] for name in given],
+            )
+    theta_grid_points = (
+        _DEFAULT_THETA_GRID_POINTS if theta_grid_points is None else theta_grid_points
+    )
+    lf_sims = _DEFAULT_LF_SIMS if lf_sims is None else lf_sims
+    seed = _DEFAULT_SEED if seed is None else seed
     if theta_grid_points < 2:
         raise fail(
             _SOURCE,

@@ -438,10 +438,10 @@ def _make_design(
     icc: float,
     two_sided: bool,
     design: str,
-    n_pre: int,
+    n_pre: int | None,
     n_post: int,
     autocorr: float | None,
-    binary_method: str,
+    binary_method: str | None,
     dist: str,
     r2_cluster: float | None = None,
     n_cluster_covariates: int = 0,
@@ -458,6 +458,24 @@ def _make_design(
     _check(0 <= r2 < 1, source, "r2", f"must lie in [0, 1), got {r2}")
     _check(cluster_size >= 1, source, "cluster_size", f"must be >= 1, got {cluster_size}")
     _check(0 <= icc <= 1, source, "icc", f"must lie in [0, 1], got {icc}")
+    # Options that only some designs use: None (the default) means "not set"; a value set
+    # where it has no effect is refused rather than silently ignored.
+    _check(
+        n_pre is None or design in ("did", "ancova"),
+        source,
+        "n_pre",
+        f"pre-periods enter only designs 'did' and 'ancova'; design={design!r} uses post-period "
+        f"outcomes only, so n_pre={n_pre!r} would be ignored (leave it unset)",
+    )
+    _check(
+        binary_method is None or outcome == "binary",
+        source,
+        "binary_method",
+        f"applies to binary outcomes only; with outcome={outcome!r}, "
+        f"binary_method={binary_method!r} would be ignored (leave it unset)",
+    )
+    n_pre = 1 if n_pre is None else n_pre
+    binary_method = "variance" if binary_method is None else binary_method
     _check(
         isinstance(n_pre, int | np.integer) and n_pre >= 1,
         source,
@@ -484,6 +502,14 @@ def _make_design(
         "autocorr",
         f"design={design!r} with n_pre={n_pre}, n_post={n_post} needs the autocorrelation "
         "of the outcome between periods (McKenzie 2012); pass autocorr=",
+    )
+    _check(
+        needs_rho or autocorr is None,
+        source,
+        "autocorr",
+        f"design={design!r} with n_post=1 compares single post-period outcomes, so "
+        f"autocorr={autocorr!r} would be ignored (leave it unset, or use design='did'/'ancova' "
+        "or n_post > 1)",
     )
     if autocorr is not None:
         t = (n_pre + n_post) if design in ("did", "ancova") else n_post
@@ -911,10 +937,10 @@ def mde(
     icc: float = 0.0,
     two_sided: bool = True,
     design: Design = "two_group",
-    n_pre: int = 1,
+    n_pre: int | None = None,
     n_post: int = 1,
     autocorr: float | None = None,
-    binary_method: BinaryMethod = "variance",
+    binary_method: BinaryMethod | None = None,
     direction: Literal["decrease", "increase"] = "decrease",
     dist: Dist = "normal",
     r2_cluster: float | None = None,
@@ -943,9 +969,13 @@ def mde(
         ``"two_group"``, ``"did"``, ``"ancova"`` or ``"one_sample"`` (module docstring).
     n_pre, n_post, autocorr
         Pre- and post-periods and the between-period autocorrelation of the outcome
-        (required for ``did``/``ancova`` and whenever ``n_post > 1``).
+        (required for ``did``/``ancova`` and whenever ``n_post > 1``). ``n_pre`` (default
+        1) is used by ``did``/``ancova`` only and ``autocorr`` only where it is required;
+        setting either where it has no effect raises
+        :class:`~analysis.errors.DataValidationError`.
     binary_method
-        ``"variance"`` (``p0(1-p0)``; reproduces the background note) or ``"arcsine"``.
+        ``"variance"`` (default; ``p0(1-p0)``; reproduces the background note) or
+        ``"arcsine"``. Binary outcomes only: setting it for a continuous outcome is refused.
     direction
         For the arcsine method: MDE for a ``"decrease"`` (default) or an ``"increase"``.
     dist
@@ -1039,10 +1069,10 @@ def power(
     icc: float = 0.0,
     two_sided: bool = True,
     design: Design = "two_group",
-    n_pre: int = 1,
+    n_pre: int | None = None,
     n_post: int = 1,
     autocorr: float | None = None,
-    binary_method: BinaryMethod = "variance",
+    binary_method: BinaryMethod | None = None,
     dist: Dist = "normal",
     r2_cluster: float | None = None,
     n_cluster_covariates: int = 0,
@@ -1113,7 +1143,7 @@ def power(
 def sample_size(
     *,
     effect: float | None = None,
-    ratio: float = 1.0,
+    ratio: float | None = None,
     treated_rate: float | None = None,
     outcome: Outcome = "continuous",
     base_rate: float | None = None,
@@ -1124,10 +1154,10 @@ def sample_size(
     icc: float = 0.0,
     two_sided: bool = True,
     design: Design = "two_group",
-    n_pre: int = 1,
+    n_pre: int | None = None,
     n_post: int = 1,
     autocorr: float | None = None,
-    binary_method: BinaryMethod = "variance",
+    binary_method: BinaryMethod | None = None,
     dist: Dist = "normal",
     r2_cluster: float | None = None,
     n_cluster_covariates: int = 0,
@@ -1148,7 +1178,8 @@ def sample_size(
         Continuous outcomes: SD units. Binary outcomes: change from ``base_rate`` in
         percentage points (or pass ``treated_rate`` instead).
     ratio
-        ``n_control / n_treated`` (the statsmodels convention); ignored for ``one_sample``.
+        ``n_control / n_treated`` (the statsmodels convention); default 1. ``one_sample``
+        has no control arm: setting ``ratio`` there is refused.
     treated_rate, outcome, base_rate, alpha, power, r2, cluster_size, icc, two_sided, design
         As in :func:`mde`.
     n_pre, n_post, autocorr, binary_method, dist, r2_cluster, n_cluster_covariates
@@ -1180,6 +1211,14 @@ def sample_size(
         r2_cluster=r2_cluster,
         n_cluster_covariates=n_cluster_covariates,
     )
+    _check(
+        ratio is None or design != "one_sample",
+        src,
+        "ratio",
+        f"design='one_sample' has no control arm, so ratio={ratio!r} would be ignored "
+        "(leave it unset)",
+    )
+    ratio = 1.0 if ratio is None else ratio
     _check(ratio > 0 and math.isfinite(ratio), src, "ratio", f"must be > 0, got {ratio!r}")
     eff_scale, p1 = _effect_to_scale(src, d, effect, treated_rate)
     _check(eff_scale != 0, src, "effect", "a zero effect cannot be detected with any sample")

@@ -564,6 +564,9 @@ class ComparisonPanel:
         return sorted(self.data["year"].unique().tolist())
 
 
+_DEFAULT_BASE_YEAR = 2020
+
+
 def comparison_panel(
     sites: pd.DataFrame,
     grades: pd.DataFrame,
@@ -573,7 +576,7 @@ def comparison_panel(
     institute: str,
     donor_pool: str,
     outcome: str = "index",
-    base_year: int = 2020,
+    base_year: int = _DEFAULT_BASE_YEAR,
 ) -> ComparisonPanel:
     """Build the panel that compares one school's daytime enrolment with other school sites.
 
@@ -591,7 +594,9 @@ def comparison_panel(
         ``"index"`` (pupils relative to ``base_year`` × 100: sites of different size are
         compared on their change) or ``"pupils"``.
     base_year
-        The index base (a pre-programme school year).
+        The index base (a pre-programme school year).  Used by ``outcome="index"`` only:
+        with ``outcome="pupils"`` a base year other than the default 2020 is refused (it
+        would be ignored).
 
     Raises
     ------
@@ -608,6 +613,16 @@ def comparison_panel(
     if outcome not in OUTCOMES:
         problems.append(
             Violation(rule=f"unknown outcome; known: {sorted(OUTCOMES)}", column="outcome")
+        )
+    if outcome == "pupils" and base_year != _DEFAULT_BASE_YEAR:
+        problems.append(
+            Violation(
+                rule=f"base_year is the base of outcome='index' only; outcome='pupils' is not "
+                f"rescaled, so base_year={base_year!r} would be ignored (leave the default "
+                f"{_DEFAULT_BASE_YEAR})",
+                column="base_year",
+                rows=(base_year,),
+            )
         )
     years = sorted(sites["year"].unique().tolist())
     if base_year not in years:

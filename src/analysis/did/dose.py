@@ -26,7 +26,9 @@ multiplier bootstrap (``biters`` draws, seeded).
 
 from __future__ import annotations
 
+import contextlib
 import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -192,7 +194,7 @@ def dose_response(
     # the backend wants numeric ids (pupil ids are pseudonymous strings)
     data[unit] = pd.factorize(data[unit])[0] + 1
     notes: list[str] = []
-    with warnings.catch_warnings(record=True) as caught:
+    with warnings.catch_warnings(record=True) as caught, _seeded_default_rng(int(seed)):
         warnings.simplefilter("always")
         r = moderndid.cont_did(
             data=data,
@@ -232,6 +234,32 @@ def dose_response(
         backend=f"{version('moderndid')} (cont_did)",
         notes=tuple(notes),
     )
+
+
+@contextlib.contextmanager
+def _seeded_default_rng(seed: int) -> Iterator[None]:
+    """Seed the generators the backend creates without a seed, from ``seed``, during a call.
+
+    moderndid 0.2.0 passes ``random_state`` to most of its bootstrap but creates an unseeded
+    ``numpy.random.default_rng()`` in two places (``process_dose.py``, ``bootstrap.py``), so the
+    standard error of the overall ATT changed from one run to the next with the same seed
+    (found by the byte-identical rerun test).  Inside this context every unseeded
+    ``default_rng()`` gets the next child of ``SeedSequence(seed)``: deterministic, independent.
+    """
+    original = np.random.default_rng
+    children = np.random.SeedSequence([seed, 0x0D05E]).spawn(10_000)
+    counter = iter(children)
+
+    def default_rng(seed_arg: Any = None, *args: Any, **kwargs: Any) -> np.random.Generator:
+        if seed_arg is None and not args and not kwargs:
+            return original(next(counter))
+        return original(seed_arg, *args, **kwargs)
+
+    np.random.default_rng = default_rng  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        np.random.default_rng = original  # type: ignore[assignment]
 
 
 def first_year_dose_panel(

@@ -101,6 +101,11 @@ def _fmt(x: float, *, signed: bool = True) -> str:
     return f"{100 * x:+.2f} {UNIT}" if signed else f"{100 * x:.2f} {UNIT}"
 
 
+def _ci_label(level: float) -> str:
+    """``"95% CI"`` for ``level=0.95``: the label of an interval at confidence ``level``."""
+    return f"{round(100 * float(level), 6):g}% CI"
+
+
 def _fmt_p(p: float) -> str:
     if p is None or not np.isfinite(p):
         return "–"
@@ -379,7 +384,7 @@ class DropoutAnalysis:
         lower = e.estimate < 0
         parts = [
             f"{head}Taking part is estimated to change the {LABEL} by **{_fmt(e.estimate)}** "
-            f"({e.level:.0%} CI {_fmt(e.ci_low)} to {_fmt(e.ci_high)}), "
+            f"({_ci_label(e.level)} {_fmt(e.ci_low)} to {_fmt(e.ci_high)}), "
             + (
                 f"{'an improvement' if lower else 'a deterioration'} that is statistically "
                 "distinguishable from zero."
@@ -417,7 +422,7 @@ class DropoutAnalysis:
             cov = e.ci_low <= self.truth <= e.ci_high
             parts.append(
                 f"In this simulated panel the true effect is {_fmt(self.truth)}; the "
-                f"{e.level:.0%} CI {'covers' if cov else 'does not cover'} it."
+                f"{_ci_label(e.level)} {'covers' if cov else 'does not cover'} it."
             )
         return "\n\n".join(parts)
 
@@ -426,8 +431,8 @@ class DropoutAnalysis:
         e = self.result.estimate
         out = {
             f"ATT ({UNIT})": 100 * e.estimate,
-            "95% CI low": 100 * e.ci_low,
-            "95% CI high": 100 * e.ci_high,
+            f"{_ci_label(e.level)} low": 100 * e.ci_low,
+            f"{_ci_label(e.level)} high": 100 * e.ci_high,
         }
         if self.truth is not None:
             out["true effect, SIMULATED"] = 100 * self.truth

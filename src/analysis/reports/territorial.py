@@ -562,7 +562,9 @@ def build_panel(
         Flags of the treated unit are reported, never dropped.
     data
         The long series to use instead of ``indicators.series(indicator, sex=sex)`` (same
-        columns); for tests and what-if checks.
+        columns); for tests and what-if checks.  If it has a ``sex`` column, its rows of
+        ``sex`` are used; without one, ``data`` is taken as the series of a single sex and a
+        ``sex`` other than the default ``"T"`` is refused (it could not be applied).
 
     Returns
     -------
@@ -624,7 +626,26 @@ def build_panel(
             raise _bad_param(f"pre_years={pre_years} must be before start={start}", "pre_years")
 
     source = f"indicator {indicator!r} ({ind.panel})" if data is None else "DataFrame argument"
-    raw = indicators.series(indicator, sex=sex) if data is None else data.copy()
+    if data is None:
+        raw = indicators.series(indicator, sex=sex)
+    elif "sex" in data.columns:
+        raw = data[data["sex"] == sex].copy()
+        if raw.empty:
+            raise fail(
+                source,
+                f"no rows with sex={sex!r} (sexes present: "
+                f"{sorted(data['sex'].dropna().astype(str).unique())})",
+                column="sex",
+            )
+    elif sex != "T":
+        raise _bad_param(
+            f"sex={sex!r} cannot be applied to data= without a 'sex' column; filter the "
+            "data to one sex yourself and leave sex='T', or add a 'sex' column",
+            "sex",
+            [sex],
+        )
+    else:
+        raw = data.copy()
     raw = _check_series(raw, source)
     notes: list[str] = []
     raw["region"] = raw["region"].fillna("")
@@ -1004,7 +1025,7 @@ class TerritorialAnalysis:
         post = p.post_periods
         span = f"{post[0]}" if len(post) == 1 else f"{post[0]}-{post[-1]}"
         est = "; ".join(
-            f"{r.estimator} {r.att:+.1f} ({self.sc.level:.0%} CI {r.ci_low:+.1f} to "
+            f"{r.estimator} {r.att:+.1f} ({ci_label(self.sc.level)} {r.ci_low:+.1f} to "
             f"{r.ci_high:+.1f}, permutation p = {r.p_permutation:.2f})"
             for r in t.itertuples()
         )
@@ -1220,7 +1241,7 @@ class TerritorialAnalysis:
         """The three estimators side by side (table)."""
         p, d = self.panel, self.panel.design
         return {
-            "df": for_display(self.table()),
+            "df": for_display(self.table(), level=self.sc.level),
             "caption": f"{self.who}, {d.treated_unit}, start {d.start}: average gap over "
             f"{p.n_post} post-period years ({year_span(p.post_periods)}) and {p.n_pre} "
             f"pre-period years ({year_span(p.pre_periods)}); ATT, SE, CI and pre-RMSPE in "
@@ -1377,7 +1398,19 @@ def analyse(
     return triangulate(panel, replications=replications, seed=seed)
 
 
-#: Column labels for display (the JSON keeps the snake_case names).
+def ci_label(level: float) -> str:
+    """``"95% CI"`` for ``level=0.95``: the label of an interval at confidence ``level``."""
+    return f"{round(100 * float(level), 6):g}% CI"
+
+
+def display_labels(level: float = 0.95) -> dict[str, str]:
+    """Column labels for display, with the CI columns labelled at confidence ``level``."""
+    ci = ci_label(level)
+    return {**DISPLAY_LABELS, "ci_low": f"{ci} low", "ci_high": f"{ci} high"}
+
+
+#: Column labels for display (the JSON keeps the snake_case names); the CI labels are those
+#: of the default level 0.95 (:func:`display_labels` builds them for another level).
 DISPLAY_LABELS = {
     "att": "ATT",
     "se": "SE (placebo)",
@@ -1414,13 +1447,17 @@ DISPLAY_LABELS = {
 }
 
 
-def for_display(df: pd.DataFrame) -> pd.DataFrame:
-    """Return ``df`` with readable column labels (and ``post`` as "pre"/"post")."""
+def for_display(df: pd.DataFrame, *, level: float = 0.95) -> pd.DataFrame:
+    """Return ``df`` with readable column labels (and ``post`` as "pre"/"post").
+
+    ``level`` is the confidence level of the ``ci_low``/``ci_high`` columns, used in their
+    labels.
+    """
     out = df.copy()
     if "post" in out.columns and out["post"].dtype == bool:
         out["post"] = np.where(out["post"], "post", "pre")
         out = out.rename(columns={"post": "period"})
-    return out.rename(columns=DISPLAY_LABELS)
+    return out.rename(columns=display_labels(level))
 
 
 # --------------------------------------------------------------------------------------------
@@ -1593,6 +1630,8 @@ __all__ = [
     "TerritorialPanel",
     "analyse",
     "build_panel",
+    "ci_label",
+    "display_labels",
     "for_display",
     "plot_gaps",
     "plot_leave_one_out",
