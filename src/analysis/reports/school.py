@@ -119,8 +119,18 @@ class SchoolComparison:
             "The interval excludes zero and the school ranks among the most extreme of the placebo "
             "sites, so the gap is distinguishable from zero."
             if v["distinguishable"]
-            else "The interval includes zero or the placebo sites show gaps as large, so the gap "
-            "is **not distinguishable from zero**."
+            else (
+                "The interval includes zero"
+                if v["ci_low"] <= 0 <= v["ci_high"]
+                else "Placebo sites show gaps as large"
+            )
+            + (
+                f" (although the school ranks among the most extreme placebo sites, permutation "
+                f"p {v['p_permutation']:.3f})"
+                if v["p_permutation"] is not None and v["p_permutation"] <= ALPHA
+                else ""
+            )
+            + ", so the gap is **not distinguishable from zero**."
         )
         loo = self.triangulation.leave_one_out_table().set_index("estimator").iloc[1]
         return (
