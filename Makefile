@@ -61,7 +61,7 @@ test-slow: $(STAMP)
 
 ## fuzz-local: the property-based loader fuzzing at the local size (10x the CI examples, ~6 min)
 fuzz-local: $(STAMP)
-	FUZZ_PROFILE=local $(PY) -m pytest tests/test_fuzz_territorial.py tests/test_fuzz_programme.py tests/test_fuzz_siinc.py tests/test_fuzz_plan.py $(PYTEST_ARGS)
+	FUZZ_PROFILE=local $(PY) -m pytest tests/test_fuzz_territorial.py tests/test_fuzz_programme.py tests/test_fuzz_siinc.py tests/test_fuzz_plan.py tests/test_fuzz_intake.py $(PYTEST_ARGS)
 
 ## verify: rerun every report into a temporary folder and compare its numbers with reports/results
 verify: $(STAMP)
