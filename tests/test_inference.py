@@ -9,58 +9,9 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from analysis import paths
+from analysis.did import datasets
 from analysis.errors import DataValidationError
 from analysis.inference import randomization_inference, wild_cluster_bootstrap
-
-CK_COLUMNS = [  # codebook order
-    "SHEET",
-    "CHAIN",
-    "CO_OWNED",
-    "STATE",
-    "SOUTHJ",
-    "CENTRALJ",
-    "NORTHJ",
-    "PA1",
-    "PA2",
-    "SHORE",
-    "NCALLS",
-    "EMPFT",
-    "EMPPT",
-    "NMGRS",
-    "WAGE_ST",
-    "INCTIME",
-    "FIRSTINC",
-    "BONUS",
-    "PCTAFF",
-    "MEALS",
-    "OPEN",
-    "HRSOPEN",
-    "PSODA",
-    "PFRY",
-    "PENTREE",
-    "NREGS",
-    "NREGS11",
-    "TYPE2",
-    "STATUS2",
-    "DATE2",
-    "NCALLS2",
-    "EMPFT2",
-    "EMPPT2",
-    "NMGRS2",
-    "WAGE_ST2",
-    "INCTIME2",
-    "FIRSTIN2",
-    "SPECIAL2",
-    "MEALS2",
-    "OPEN2R",
-    "HRSOPEN2",
-    "PSODA2",
-    "PFRY2",
-    "PENTREE2",
-    "NREGS2",
-    "NREGS112",
-]
 
 
 def _clustered(n_clusters: int, n_per: int, effect: float, seed: int) -> pd.DataFrame:
@@ -97,21 +48,8 @@ def _panel(n_schools: int, effect: float, seed: int) -> pd.DataFrame:
 @pytest.fixture(scope="module")
 def card_krueger() -> pd.DataFrame:
     """Two waves stacked; FTE = full-time + managers + half the part-time employees."""
-    raw = pd.read_csv(
-        paths.REFERENCE_DIR / "card_krueger_1994" / "public.dat",
-        sep=r"\s+",
-        header=None,
-        names=CK_COLUMNS,
-        na_values=".",
-    )
-    raw["store"] = np.arange(len(raw))  # SHEET has one duplicated id; rows are stores
-    waves = []
-    for post, sfx in ((0, ""), (1, "2")):
-        fte = raw[f"EMPFT{sfx}"] + raw[f"NMGRS{sfx}"] + 0.5 * raw[f"EMPPT{sfx}"]
-        waves.append(
-            pd.DataFrame({"store": raw["store"], "nj": raw["STATE"], "post": post, "fte": fte})
-        )
-    long = pd.concat(waves).dropna().reset_index(drop=True)
+    long = datasets.card_krueger()[["store", "nj", "post", "fte"]]
+    long = long.dropna().reset_index(drop=True)
     long["nj_post"] = long["nj"] * long["post"]
     return long
 
