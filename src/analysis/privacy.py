@@ -560,3 +560,437 @@ def assert_no_pupil_ids(
                 )
             ],
         )
+
+
+# --------------------------------------------------------------------------------------------
+# Numerators: event counts and rates
+# --------------------------------------------------------------------------------------------
+
+
+def implied_numerators(
+    table: pd.DataFrame, rates: Mapping[str, str | tuple[str, float]]
+) -> pd.DataFrame:
+    """Return, for each rate column, the event count a reader can work out (rate × n).
+
+    Parameters
+    ----------
+    table
+        The table.
+    rates
+        Rate column → its denominator column, or → ``(denominator column, scale)`` where
+        ``scale`` is 100 for percentages (default 1: shares).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One column per rate (same index): ``rate × denominator / scale``; missing where either
+        is missing.
+    """
+    out = {}
+    for rate, spec in rates.items():
+        denom, scale = (spec, 1.0) if isinstance(spec, str) else (spec[0], float(spec[1]))
+        missing = [c for c in (rate, denom) if c not in table.columns]
+        if missing:
+            raise ValueError(f"rates names unknown columns {missing}")
+        if not scale > 0:
+            raise ValueError(f"the scale of rate {rate!r} must be positive; got {scale!r}")
+        r = pd.to_numeric(table[rate], errors="coerce").astype(float)
+        n = pd.to_numeric(table[denom], errors="coerce").astype(float)
+        out[rate] = r * n / scale
+    return pd.DataFrame(out, index=table.index)
+
+
+def _small_numerator(x: np.ndarray, k: int) -> np.ndarray:
+    """Implied numerators from 1 to k − 1 (rounding slack: anything in (0, k) counts)."""
+    x = np.asarray(x, dtype=float)
+    with np.errstate(invalid="ignore"):
+        return np.isfinite(x) & (x > 1e-6) & (x < k)
+
+
+def suppress_small_numerators(
+    table: pd.DataFrame,
+    *,
+    numerators: Sequence[str] = (),
+    rates: Mapping[str, str | tuple[str, float]] | None = None,
+    k: int = K_MIN,
+    totals_by: Sequence[Sequence[str]] = ((),),
+) -> pd.DataFrame:
+    """Mask event counts, and rates whose implied event count, below ``k`` (and above 0).
+
+    The denominator rule of :func:`suppress_small_cells` keeps a cell of 174 pupils visible
+    even when only 6 of them dropped out; this is the numerator rule.  A cell is masked when
+
+    * a ``numerators`` column (an event count: dropouts, repeaters) is from 1 to k − 1; or
+    * a ``rates`` column times its denominator (the count a reader works out, see
+      :func:`implied_numerators`) is above 0 and below ``k``.
+
+    Only the event counts and rates of that cell are masked (its denominator stays: it is a
+    count of at least ``k`` pupils or masked by :func:`suppress_small_cells`).  Then, as for
+    the denominators, every group of ``totals_by`` whose event total may be published gets a
+    second masked cell (the smallest non-zero one) until its masked events add up to at least
+    ``k`` — a lone masked count is recovered by subtraction from the total.
+
+    Zero events stay visible (see the module's limits), as do counts from ``n − k + 1`` to
+    ``n`` ("all but three dropped out"), which this rule does not treat.
+
+    Parameters
+    ----------
+    table
+        Long layout, one row per cell (not modified).
+    numerators
+        Event-count columns.
+    rates
+        Rate column → denominator column, or → ``(denominator, scale)`` (100 for percent).
+    k
+        Threshold; at least :data:`K_MIN`.
+    totals_by
+        Groupings (lists of columns) whose event totals are, or may be, published; ``()`` is
+        the grand total.
+
+    Returns
+    -------
+    pandas.DataFrame
+        A copy with the masked cells missing and two columns: ``numerator_suppressed`` (bool)
+        and ``numerator_suppression`` (``""``, ``"primary"``, ``"complementary"``);
+        ``attrs["numerator_suppression"]`` summarises (``k``, counts, unprotected groups).
+    """
+    k = check_k(k)
+    numerators = list(numerators)
+    rates = dict(rates or {})
+    if not numerators and not rates:
+        raise ValueError("give the event-count columns (numerators=) or the rates (rates=)")
+    unknown = [c for c in numerators if c not in table.columns]
+    if unknown:
+        raise ValueError(f"numerators names unknown columns {unknown}")
+    for c in numerators:
+        _check_counts(table[c].dropna(), f"column {c!r}")
+    implied = implied_numerators(table, rates) if rates else pd.DataFrame(index=table.index)
+    events = pd.concat(
+        [table[numerators].astype(float), implied], axis=1, ignore_index=True
+    ).to_numpy(dtype=float)
+    small = np.zeros(len(table), dtype=bool)
+    for j in range(events.shape[1]):
+        small |= _small_numerator(events[:, j], k)
+    # the size of a cell's event count (for the complementary choice and the group check)
+    with np.errstate(invalid="ignore"):
+        size = np.nan_to_num(np.nanmax(np.where(np.isnan(events), -np.inf, events), axis=1))
+    size = np.where(np.isfinite(size), np.maximum(size, 0.0), 0.0)
+    grouping_cols = {c for g in totals_by for c in g}
+    missing = grouping_cols - set(table.columns)
+    if missing:
+        raise ValueError(f"totals_by names unknown columns {sorted(missing)}")
+    status = np.where(small, PRIMARY, "").astype(object)
+    pos = np.arange(len(table))
+    groups: list[np.ndarray] = []
+    labels: list[str] = []
+    for g in totals_by:
+        g = list(g)
+        if not g:
+            groups.append(pos)
+            labels.append("grand total")
+            continue
+        for key, idx in table.reset_index(drop=True).groupby(g, sort=False).indices.items():
+            groups.append(np.asarray(idx))
+            labels.append(f"{g}={key}")
+    unprotected = _protect_groups(np.round(size), status, groups, k)
+    out = table.copy()
+    masked = status != ""
+    for c in [*numerators, *rates]:
+        col = out[c]
+        if pd.api.types.is_integer_dtype(col):
+            col = col.astype("Int64")
+        out[c] = col.mask(masked)
+    out["numerator_suppressed"] = masked
+    out["numerator_suppression"] = pd.array(status.astype(str), dtype="str")
+    out.attrs["numerator_suppression"] = {
+        "k": k,
+        "n_primary": int((status == PRIMARY).sum()),
+        "n_complementary": int((status == COMPLEMENTARY).sum()),
+        "masked_columns": [*numerators, *rates],
+        "unprotected_groups": [labels[i] for i in unprotected],
+    }
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# Results JSON
+# --------------------------------------------------------------------------------------------
+
+COUNT_KEY = re.compile(
+    r"^(n|n_pupils|pupils|n_students|students|n_units|units|n_obs|n_treated|n_control|"
+    r"n_participants|participants|n_never_treated|never_treated|n_group|group_size|size|"
+    r"pupil_years|n_pupil_years|count|frequency)$",
+    re.IGNORECASE,
+)
+"""Keys of a results record that count pupils (or pupil-years)."""
+
+EVENT_KEY = re.compile(
+    r"^(n_)?(dropouts|dropped|repeaters|repeated|events|exits|cases|failures)$", re.IGNORECASE
+)
+"""Keys of a results record that count pupils with an event (numerators)."""
+
+RATE_KEY = re.compile(
+    r"(^|_)(rate|hazard|share|proportion)$|(^|_)(pct|percent)($|_)|^hazard", re.IGNORECASE
+)
+"""Keys of a results record holding a rate of pupils (its numerator is rate × n)."""
+
+LABEL_KEYS = frozenset(
+    {
+        "cohort",
+        "time",
+        "year",
+        "rel_time",
+        "event_time",
+        "years_since",
+        "treated_cohort",
+        "control_cohort",
+        "edition",
+        "level",
+        "seed",
+        "reps",
+        "alpha",
+        "n_clusters",
+        "clusters",
+        "window",
+        "step",
+    }
+)
+"""Keys that label a record (never masked): periods, editions, settings, school counts."""
+
+DENOMINATOR_PRIORITY = ("pupils", "n_pupils", "n", "units", "n_units", "n_participants")
+
+
+def _number(v: Any) -> float | None:
+    """A number from a JSON leaf (ints, floats, and numeric strings such as ``"1,234"``)."""
+    if isinstance(v, bool) or v is None:
+        return None
+    if isinstance(v, int | float | np.integer | np.floating):
+        f = float(v)
+        return f if np.isfinite(f) else None
+    if isinstance(v, str):
+        try:
+            f = float(v.replace(",", "").strip())
+        except ValueError:
+            return None
+        return f if np.isfinite(f) else None
+    return None
+
+
+def _record_counts(rec: Mapping[str, Any]) -> list[float]:
+    return [
+        f for key, v in rec.items() if COUNT_KEY.match(str(key)) and (f := _number(v)) is not None
+    ]
+
+
+def _blank(obj: Any) -> Any:
+    """Null every number in ``obj`` except label keys (recursively)."""
+    if isinstance(obj, Mapping):
+        return {key: (v if str(key) in LABEL_KEYS else _blank(v)) for key, v in obj.items()}
+    if isinstance(obj, list):
+        return [_blank(v) for v in obj]
+    return None if _number(obj) is not None else obj
+
+
+def _numerator_small(rec: Mapping[str, Any], k: int) -> list[str]:
+    """The event-count and rate keys of ``rec`` that reveal fewer than ``k`` events."""
+    bad = []
+    for key, v in rec.items():
+        f = _number(v)
+        if f is not None and EVENT_KEY.match(str(key)) and 1 <= f < k:
+            bad.append(str(key))
+    denom_key = next((d for d in DENOMINATOR_PRIORITY if _number(rec.get(d)) is not None), None)
+    if denom_key is not None:
+        n = _number(rec[denom_key])
+        for key, v in rec.items():
+            f = _number(v)
+            if f is None or not RATE_KEY.match(str(key)) or str(key) in bad:
+                continue
+            scale = 100.0 if re.search(r"pct|percent", str(key), re.IGNORECASE) else 1.0
+            if _small_numerator(np.array([f * n / scale]), k)[0]:
+                bad.append(str(key))
+    if bad:  # every rate and event count of the record goes with them
+        bad += [
+            str(key)
+            for key in rec
+            if (EVENT_KEY.match(str(key)) or RATE_KEY.match(str(key))) and str(key) not in bad
+        ]
+    return bad
+
+
+def suppress_results(
+    payload: Mapping[str, Any],
+    *,
+    k: int = K_MIN,
+    sections: Sequence[str] | None = None,
+    complementary: bool = True,
+) -> dict[str, Any]:
+    """Apply the page's suppression rules to a results mapping (the results JSON).
+
+    The pages hide what comes from fewer than ``k`` pupils; the results JSON that leaves
+    ``data/`` must hide it too.  The mapping is walked; every record (a mapping) that carries
+    a pupil count (a key matching :data:`COUNT_KEY`: ``n``, ``n_pupils``, ``n_units``,
+    ``n_treated``, ``n_control``, ``pupils``, ``participants`` …) from 1 to k − 1 has every
+    number in it — estimates, SEs, CIs, p-values, rates, counts, nested results — replaced by
+    ``None`` except its labels (:data:`LABEL_KEYS`: cohort, time, level, number of schools …)
+    and is marked ``"suppressed": "fewer than k pupils"``.  Numerators: a record whose event
+    count (:data:`EVENT_KEY`: dropouts, repeaters …) is from 1 to k − 1, or whose rate
+    (:data:`RATE_KEY`) times its count of pupils is above 0 and below ``k``, has its rates and
+    event counts nulled and is marked ``"suppressed": "fewer than k pupils with the event"``.
+
+    Complementary suppression (``complementary=True``): in a list of records carrying pupil
+    counts, a lone suppressed record (or suppressed ones adding up to fewer than ``k``
+    pupils) would be recovered from the list's total or the overall estimate; the smallest
+    other records are suppressed too (:func:`suppress_small_cells`' heuristic).
+
+    Parameters
+    ----------
+    payload
+        The results (anything :func:`analysis._util.to_jsonable` converts: result objects,
+        DataFrames, numpy numbers).  Not modified.
+    k
+        Threshold; at least :data:`K_MIN`.
+    sections
+        Top-level keys to walk (e.g. ``("headline", "results")`` for a report's payload, so
+        that its parameters and provenance are left alone); ``None``: the whole mapping.
+    complementary
+        Apply complementary suppression within lists of records.
+
+    Returns
+    -------
+    dict
+        A JSON-ready copy.  Records with no pupil count and no rate are left alone: a
+        quantity that is derived from pupils but carries no count (an ATT without its ``n``)
+        is not detected — record counts next to the estimates they belong to.
+
+    Notes
+    -----
+    Written here because no library applies disclosure rules to nested result documents
+    (sdcMicro and similar work on microdata and flat tables).
+    """
+    from analysis._util import to_jsonable
+
+    k = check_k(k)
+    doc = to_jsonable(payload)
+    if not isinstance(doc, dict):
+        raise ValueError("payload must be a mapping")
+    if sections is not None:
+        unknown = [s for s in sections if s not in doc]
+        if unknown:
+            raise ValueError(f"sections not in the payload: {unknown}")
+    reason = f"fewer than {k} pupils"
+    reason_events = f"fewer than {k} pupils with the event"
+
+    def walk(obj: Any) -> Any:
+        if isinstance(obj, dict):
+            counts = _record_counts(obj)
+            if any(1 <= c < k for c in counts):
+                return {**_blank(obj), "suppressed": reason}
+            bad = _numerator_small(obj, k)
+            out = {key: walk(v) for key, v in obj.items()}
+            if bad:
+                out.update({key: None for key in bad})
+                out["suppressed"] = reason_events
+            return out
+        if isinstance(obj, list):
+            items = [walk(v) for v in obj]
+            if complementary:
+                items = _complement(obj, items)
+            return items
+        return obj
+
+    def _complement(original: list[Any], items: list[Any]) -> list[Any]:
+        recs = [i for i, v in enumerate(original) if isinstance(v, dict) and _record_counts(v)]
+        if len(recs) < 2:
+            return items
+        sizes = np.array([min(_record_counts(original[i])) for i in recs], dtype=float)
+        status = np.array(
+            [PRIMARY if items[i].get("suppressed") == reason else "" for i in recs],
+            dtype=object,
+        )
+        before = status.copy()
+        _protect_groups(sizes, status, [np.arange(len(recs))], k)
+        for j in np.flatnonzero((status != "") & (before == "")):
+            i = recs[j]
+            items[i] = {
+                **_blank(items[i]),
+                "suppressed": f"complementary: protects a record of {reason}",
+            }
+        return items
+
+    if sections is None:
+        return walk(doc)
+    return {key: (walk(v) if key in sections else v) for key, v in doc.items()}
+
+
+def suppress_balance_shares(
+    table: pd.DataFrame,
+    *,
+    n_treated: int,
+    n_control: int,
+    k: int = K_MIN,
+    tol: float = 1e-6,
+) -> pd.DataFrame:
+    """Mask the rows of a balance table whose share reveals fewer than ``k`` pupils.
+
+    A balance table (:func:`analysis.weighting.balance_table`) shows the mean of each
+    covariate among participants (``mean_treated``) and the others (``mean_control``).  For a
+    0/1 covariate the mean times the group size is a count (the share of foreign-born
+    participants × 174 = 5 pupils).  A row is masked when, for either group, ``mean × n`` is
+    an integer (within ``tol``: what a 0/1 covariate gives) with fewer than ``k`` pupils
+    having — or not having — the characteristic.  The masked columns are that group's means,
+    and the SMDs and variance ratio computed from them.
+
+    Parameters
+    ----------
+    table
+        Columns ``mean_treated``/``mean_control`` and any of ``mean_*_weighted``,
+        ``smd_unweighted``, ``smd_weighted``, ``variance_ratio``.
+    n_treated, n_control
+        Pupils in each group.
+    k
+        Threshold; at least :data:`K_MIN`.
+    tol
+        How close to an integer ``mean × n`` must be to count as a count.
+
+    Returns
+    -------
+    pandas.DataFrame
+        A copy; ``attrs["suppressed_rows"]`` lists the masked rows' positions in the table.
+    """
+    k = check_k(k)
+    out = table.copy()
+    derived = [c for c in ("smd_unweighted", "smd_weighted", "variance_ratio") if c in out]
+    masked_rows = np.zeros(len(out), dtype=bool)
+    for group, n in (("treated", n_treated), ("control", n_control)):
+        col = f"mean_{group}"
+        if col not in out.columns:
+            raise ValueError(f"balance table has no column {col!r}")
+        x = pd.to_numeric(out[col], errors="coerce").to_numpy(dtype=float) * float(n)
+        with np.errstate(invalid="ignore"):
+            is_count = np.isfinite(x) & (np.abs(x - np.round(x)) < tol)
+            small = is_count & (((x > 0.5) & (x < k - 0.5)) | ((n - x > 0.5) & (n - x < k - 0.5)))
+        cols = [c for c in (col, f"{col}_weighted") if c in out.columns] + derived
+        for c in cols:
+            out[c] = out[c].mask(small)
+        masked_rows |= small
+    out.attrs["suppressed_rows"] = [int(i) for i in np.flatnonzero(masked_rows)]
+    return out
+
+
+def safe_balance(balance: Any, *, k: int = K_MIN) -> Any:
+    """Return a copy of an :class:`analysis.diagnostics.Balance` with its table made safe.
+
+    Its ``table`` goes through :func:`suppress_balance_shares` with the group sizes of its
+    ``participant`` indicator; everything else is kept (the propensity scores are per pupil
+    and never published: ``Balance.to_dict`` leaves them out).
+    """
+    import dataclasses
+
+    part = pd.Series(balance.participant)
+    table = suppress_balance_shares(
+        balance.table,
+        n_treated=int((part == 1).sum()),
+        n_control=int((part == 0).sum()),
+        k=k,
+    )
+    return dataclasses.replace(balance, table=table)

@@ -184,10 +184,12 @@ def drop_missing_rows(df: pd.DataFrame, columns: Sequence[str], notes: Notes) ->
     """Drop rows with a missing value in ``columns`` (recorded in ``notes``)."""
     mask = df[list(columns)].isna().any(axis=1)
     if mask.any():
-        rows = list(df.index[mask][:5])
+        # a count, never row positions: notes reach the pages, and rows of a pupil file
+        # point at pupils (issue 11)
+        missing = [c for c in columns if df[c].isna().any()]
         notes.add(
-            f"dropped {int(mask.sum())} row(s) with missing values in {list(columns)} "
-            f"(first rows {rows})"
+            f"dropped {int(mask.sum())} row(s) with missing values in "
+            f"{', '.join(map(str, missing))}"
         )
         return df.loc[~mask]
     return df

@@ -22,7 +22,8 @@ independent): it reads the object through :class:`PupilData`.  Randomness: one `
 run, split by :class:`analysis.seeds.SeedStreams`; here ``"bootstrap"`` (wild cluster
 bootstrap) and ``"randomization"`` (re-assignments).  Privacy: the hazard table goes through
 :func:`analysis.display.show_pupil_table`, and the hazard figure draws only the points that
-survived it.
+survived it.  Hazards whose implied number of dropouts (hazard × pupils) is below k are
+masked first (:func:`analysis.privacy.suppress_small_numerators`, with a complementary cell).
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ from analysis.did.dropout import DropoutResult
 from analysis.estimate import Estimate
 from analysis.facts import programme_facts
 from analysis.inference import RandomizationResult
-from analysis.privacy import K_MIN
+from analysis.privacy import K_MIN, safe_balance, suppress_small_numerators
 from analysis.seeds import SeedStreams
 
 if TYPE_CHECKING:
@@ -332,6 +333,10 @@ class DropoutAnalysis:
                 "hazard_pct": 100 * h["hazard"],
             }
         )
+        # numerator rule: a hazard × pupils below k reveals how many dropped out (issue 11)
+        table = suppress_small_numerators(
+            table, rates={"hazard_pct": ("pupils", 100)}, totals_by=[("group",)]
+        ).drop(columns=["numerator_suppressed", "numerator_suppression"])
         src = self.data.source
         return HazardView(
             table=table,
@@ -449,7 +454,7 @@ class DropoutAnalysis:
         out: dict[str, Any] = {
             "data": self.data.to_dict(),
             "sample_flow": self.data.sample_flow(),
-            "balance": self.baseline,
+            "balance": safe_balance(self.baseline),
             "headline_estimate": self.result.estimate,
             "mde": self.mde_result,
             "mde_natural_units": self.mde,

@@ -71,13 +71,14 @@ import numpy as np
 import pandas as pd
 
 from analysis import diagnostics, did, honest, inference, paths
+from analysis._util import to_jsonable
 from analysis.data.programme import LoadedPanel, load_panel
 from analysis.diagnostics import BaconSummary, Balance
 from analysis.did import EventStudy, PretrendSummary, StaggeredResult
 from analysis.errors import fail
 from analysis.estimate import Estimate
 from analysis.facts import programme_facts
-from analysis.privacy import K_MIN
+from analysis.privacy import K_MIN, safe_balance
 from analysis.seeds import SeedStreams
 
 if TYPE_CHECKING:
@@ -662,7 +663,12 @@ class BalanceView:
 
 
 def balance_view(balance: Balance, *, source: str) -> BalanceView:
-    """The balance-and-overlap section of a page built on the programme panel."""
+    """The balance-and-overlap section of a page built on the programme panel.
+
+    Shares of 0/1 characteristics that reveal fewer than ``K_MIN`` pupils are masked
+    (:func:`analysis.privacy.safe_balance`).
+    """
+    balance = safe_balance(balance)
     cols = [
         "covariate",
         "mean_treated",
@@ -1520,7 +1526,7 @@ class ProgrammeAnalysis:
         return {
             "data": self.data.to_dict(),
             "sample_flow": self.data.sample_flow(),
-            "balance": self.baseline,
+            "balance": safe_balance(self.baseline),
             "headline_estimate": self.main,
             "mde": self.mde_result,
             "mde_natural_units": self.mde,
@@ -1538,7 +1544,9 @@ class ProgrammeAnalysis:
             "honest_did": self.honest_result,
             "bacon": None if self.bacon is None else _bacon_dict(self.bacon),
             "effect_horizon": self.horizon,
-            "cs_group": self.cs.aggregate("group", max_e=self.horizon),
+            "cs_group": _with_cohort_sizes(
+                self.cs.aggregate("group", max_e=self.horizon), self.frame
+            ),
             "dose_response": None if self.dose is None else self.dose.to_dict(),
         }
 
@@ -2031,3 +2039,17 @@ def _pretrend_dict(pre: PretrendSummary) -> dict[str, Any]:
         "cells": pre.cells,
         "min_pupils": pre.min_treated,
     }
+
+
+def _with_cohort_sizes(agg: Any, frame: pd.DataFrame) -> dict[str, Any]:
+    """The by-edition aggregation with each edition's participants (``n_pupils``).
+
+    The count travels with the estimate so that :func:`analysis.privacy.suppress_results`
+    withholds an edition of fewer than ``K_MIN`` participants from the results JSON (the page
+    does not show it).
+    """
+    out = to_jsonable(agg)
+    sizes = frame.drop_duplicates(UNIT).groupby(COHORT).size()
+    for rec in out.get("table", []):
+        rec["n_pupils"] = int(sizes.get(rec.get(COHORT), 0))
+    return out
