@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import html
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,6 +28,26 @@ from typing import Any
 import matplotlib.pyplot as plt
 import pandas as pd
 
+from analysis.i18n import (
+    DASH,
+    LANG_KEY,
+    LANGUAGES,
+    N_,
+    SOURCE_LANGUAGE,
+    TABLE_KEY,
+    Concat,
+    Formatted,
+    Msg,
+    Text,
+    date,
+    format_value,
+    gettext,
+    has_translation,
+    missing,
+    num,
+    render,
+    t,
+)
 from analysis.pipeline import provenance
 from analysis.pipeline.state import (
     atomic_write_text,
@@ -38,9 +58,9 @@ from analysis.pipeline.state import (
 )
 from analysis.seeds import SeedStreams
 
-SIMULATED_BANNER = "SIMULATED — NOT PROGRAMME RESULTS"
-QUICK_BANNER = "QUICK RUN — reduced simulation/bootstrap sizes; numbers are for checking only"
-ILLUSTRATIVE_BANNER = "ILLUSTRATIVE AGREEMENT — parameters are not the signed SIINC contract"
+SIMULATED_BANNER = N_("SIMULATED — NOT PROGRAMME RESULTS")
+QUICK_BANNER = N_("QUICK RUN — reduced simulation/bootstrap sizes; numbers are for checking only")
+ILLUSTRATIVE_BANNER = N_("ILLUSTRATIVE AGREEMENT — parameters are not the signed SIINC contract")
 
 
 @dataclass(frozen=True)
@@ -67,17 +87,41 @@ class Report:
         atomic_write_text(target, "\n".join(values) + "\n")
 
     def save(
-        self, *, headline: Mapping[str, Any], results: Mapping[str, Any] | None = None
+        self,
+        *,
+        headline: Mapping[str, Any],
+        results: Mapping[str, Any] | None = None,
+        question: str | None = None,
+        verdict: Text | None = None,
+        headline_text: Text | None = None,
     ) -> Path:
-        """Write the run's results JSON (numbers only; deterministic).
+        """Write the run's results JSON (numbers only, apart from the index texts; deterministic).
 
         Parameters
         ----------
         headline
-            The few numbers shown in ``reports/index.html`` (label → value).
+            The few numbers of the run (label → value), compared by ``analysis verify``.
         results
             Everything else a replicator or ``analysis verify`` should compare.
+        question
+            Id of the evaluation question the report answers (``config/questions.yaml``); the
+            index groups reports by it.
+        verdict
+            The one-line answer the index shows (default: the ``answer`` of the page's
+            :func:`summary_box`), rendered in every language.
+        headline_text
+            The headline as the index shows it, e.g. "−2,4 p.p. [−4,1; −0,7]" (rendered in every
+            language).
         """
+        verdict = verdict if verdict is not None else _CURRENT.get("verdict")
+        page = {
+            "question": question,
+            "verdict": None if verdict is None else {lg: render(verdict, lg) for lg in LANGUAGES},
+            "headline": None
+            if headline_text is None
+            else {lg: render(headline_text, lg) for lg in LANGUAGES},
+            "untranslated": sorted(missing("it")),
+        }
         payload = {
             "run_id": self.run_id,
             "title": self.title,
@@ -89,6 +133,7 @@ class Report:
             "random_streams": self.streams.to_dict() if self.streams else None,
             "headline": dict(headline),
             "results": dict(results or {}),
+            "page": page,
         }
         # staged; the runner promotes it to reports/results/ when the whole notebook succeeded
         atomic_write_text(staging_path(self.run_id), dumps(payload))
@@ -169,23 +214,45 @@ def start(
         streams=None if seed is None else SeedStreams(int(seed)),
         pupil_data=bool(simulated if pupil_data is None else pupil_data),
     )
+    _CURRENT.update(run_id=run_id, tables=0, verdict=None)
     if display:
         from IPython.display import HTML
         from IPython.display import display as ipy_display
 
-        ipy_display(HTML(render_header(report)))
+        for lang in LANGUAGES:
+            ipy_display(HTML(render_header(report, lang)), metadata={LANG_KEY: lang})
     return report
 
 
-def _kv_table(rows: Mapping[str, Any]) -> str:
+#: Words of the provenance block and the download links (looked up inside f-strings below).
+_LABELS = (
+    N_("Random streams"),
+    N_("stream"),
+    N_("used for"),
+    N_("derived seed"),
+    N_("working tree had uncommitted changes"),
+    N_("none declared"),
+    N_("Provenance"),
+    N_("Parameters"),
+    N_("Input files (SHA-256)"),
+    N_("Package versions"),
+    N_("Download"),
+)
+
+
+def _kv_table(rows: Mapping[str, Any], lang: str) -> str:
     body = "".join(
-        f"<tr><th>{html.escape(str(k))}</th><td>{html.escape(_fmt(v))}</td></tr>"
+        f"<tr><th>{html.escape(render(k, lang))}</th><td>{html.escape(_fmt(v, lang))}</td></tr>"
         for k, v in rows.items()
     )
     return f'<table class="prov">{body}</table>'
 
 
-def _fmt(v: Any) -> str:
+def _fmt(v: Any, lang: str) -> str:
+    if isinstance(v, Msg | Concat | Formatted):
+        return render(v, lang)
+    if isinstance(v, bool):
+        return format_value(v, lang)
     if isinstance(v, list | tuple):
         return ", ".join(map(str, v))
     if isinstance(v, dict):
@@ -193,43 +260,46 @@ def _fmt(v: Any) -> str:
     return str(v)
 
 
-def _streams_html(streams: SeedStreams | None) -> str:
+def _streams_html(streams: SeedStreams | None, lang: str) -> str:
     if streams is None:
         return ""
     rows = "".join(
-        f"<tr><td><code>{html.escape(name)}</code></td><td>{html.escape(s['use'])}</td>"
-        f"<td><code>{s['seed']}</code></td></tr>"
+        f"<tr><td><code>{html.escape(name)}</code></td><td>{html.escape(render(s['use'], lang))}"
+        f"</td><td><code>{s['seed']}</code></td></tr>"
         for name, s in streams.to_dict()["streams"].items()
     )
     return (
-        "<details><summary>Random streams (numpy SeedSequence(seed).spawn)</summary>"
-        '<table class="prov"><tr><th>stream</th><th>used for</th><th>derived seed</th></tr>'
+        f"<details><summary>{html.escape(gettext('Random streams', lang))} "
+        "(numpy SeedSequence(seed).spawn)</summary>"
+        f'<table class="prov"><tr><th>{gettext("stream", lang)}</th>'
+        f"<th>{gettext('used for', lang)}</th><th>{gettext('derived seed', lang)}</th></tr>"
         f"{rows}</table></details>"
     )
 
 
-def render_header(report: Report) -> str:
-    """Return the HTML of the banners, title line and provenance block."""
+def _banner_html(banner: str, lang: str) -> str:
+    kind = {SIMULATED_BANNER: "sim", ILLUSTRATIVE_BANNER: "illustrative"}.get(banner, "quick")
+    return f'<div class="banner banner-{kind}">{html.escape(gettext(banner, lang))}</div>'
+
+
+def render_header(report: Report, lang: str = SOURCE_LANGUAGE) -> str:
+    """Return the HTML of the banners and provenance block in ``lang``."""
     ctx = report.context
-    parts = [
-        f'<div class="banner banner-{"sim" if b == SIMULATED_BANNER else "quick"}">'
-        f"{html.escape(b)}</div>"
-        for b in report.banners
-    ]
+    parts = [_banner_html(b, lang) for b in report.banners]
     git = ctx.get("git", {})
     dirty = git.get("dirty")
     commit = f"{git.get('commit', 'unknown')}" + (
-        " (working tree had uncommitted changes)" if dirty else ""
+        " (" + gettext("working tree had uncommitted changes", lang) + ")" if dirty else ""
     )
     params = dict(report.parameters)
     env = ctx.get("environment", {})
     prov = {
-        "Run id": report.run_id,
-        "Notebook": report.notebook,
-        "Git commit": commit,
-        "Run time (UTC)": ctx.get("started_utc", ""),
-        "Seed": report.streams.seed if report.streams else "— (no randomness)",
-        "Python": env.get("python", ""),
+        N_("Run id"): report.run_id,
+        N_("Notebook"): report.notebook,
+        N_("Git commit"): commit,
+        N_("Run time (UTC)"): ctx.get("started_utc", ""),
+        N_("Seed"): report.streams.seed if report.streams else t("— (no randomness)"),
+        "Python": str(env.get("python", "")).split()[0] if env.get("python") else "",
     }
     inputs = ctx.get("inputs", {})
     inputs_html = (
@@ -237,50 +307,174 @@ def render_header(report: Report) -> str:
             f"<tr><td><code>{html.escape(p)}</code></td><td><code>{h}</code></td></tr>"
             for p, h in sorted(inputs.items())
         )
-        or "<tr><td colspan=2>none declared</td></tr>"
+        or f"<tr><td colspan=2>{gettext('none declared', lang)}</td></tr>"
     )
     versions = env.get("versions", {})
     parts.append(
-        '<div class="provenance"><h4>Provenance</h4>'
-        + _kv_table(prov)
-        + "<h5>Parameters</h5>"
-        + _kv_table(params or {"(none)": ""})
-        + _streams_html(report.streams)
-        + '<details><summary>Input files (SHA-256)</summary><table class="prov">'
+        f'<div class="provenance"><h4>{gettext("Provenance", lang)}</h4>'
+        + _kv_table(prov, lang)
+        + f"<h5>{gettext('Parameters', lang)}</h5>"
+        + _kv_table(params or {"–": ""}, lang)
+        + _streams_html(report.streams, lang)
+        + f"<details><summary>{gettext('Input files (SHA-256)', lang)}</summary>"
+        + '<table class="prov">'
         + inputs_html
         + "</table></details>"
-        + "<details><summary>Package versions</summary>"
-        + _kv_table(versions)
+        + f"<details><summary>{gettext('Package versions', lang)}</summary>"
+        + _kv_table(versions, lang)
         + "</details>"
         + "</div>"
     )
     return "\n".join(parts)
 
 
-def show_table(df: pd.DataFrame, *, caption: str, digits: int = 2, index: bool = False) -> None:
-    """Display a table as plain HTML with a caption (deterministic; no Styler ids)."""
-    from IPython.display import HTML, display
+# --------------------------------------------------------------------------------------------
+# emitting one output per language
 
-    body = df.to_html(
-        index=index,
-        float_format=lambda x: f"{x:,.{digits}f}",
-        na_rep="–",
-        border=0,
-        classes="result-table",
-        escape=True,
-    )
-    display(
-        HTML(
-            f'<figure class="table"><figcaption>{html.escape(caption)}</figcaption>{body}</figure>'
+
+_CURRENT: dict[str, Any] = {"run_id": "interactive", "tables": 0}
+
+
+def _emit(builder: Callable[[str], str], *, extra: Mapping[str, Any] | None = None) -> None:
+    """Display ``builder(lang)`` once per language, each output tagged with its language."""
+    from IPython.display import HTML
+    from IPython.display import display as ipy_display
+
+    for i, lang in enumerate(LANGUAGES):
+        meta: dict[str, Any] = {LANG_KEY: lang}
+        if extra and i == 0:
+            meta.update(extra)
+        ipy_display(HTML(builder(lang)), metadata=meta)
+
+
+def _cell(v: Any, lang: str, *, digits: int, yearlike: bool) -> str:
+    import numpy as np
+
+    if isinstance(v, Msg | Concat | Formatted):
+        return render(v, lang)
+    if isinstance(v, bool | np.bool_):
+        return format_value(bool(v), lang)
+    if v is None or (isinstance(v, float | np.floating) and np.isnan(v)) or v is pd.NA:
+        return DASH
+    if isinstance(v, int | np.integer) or (
+        yearlike and isinstance(v, float | np.floating) and float(v).is_integer()
+    ):
+        return str(int(v)) if yearlike else format_value(int(v), lang)
+    if isinstance(v, float | np.floating):
+        return format_value(num(float(v), digits), lang)
+    if isinstance(v, pd.Timestamp):
+        return format_value(date(v.date()), lang)
+    text = str(v)
+    return gettext(text, lang) if has_translation(text, lang) else text
+
+
+_YEARLIKE = ("year", "anno", "cohort", "coorte", "edition", "edizione", "period", "g", "t")
+
+
+def _is_yearlike(name: Any, col: pd.Series) -> bool:
+    label = str(name).lower()
+    if not any(
+        label == k or label.startswith(k + "_") or label.endswith("_" + k) or k in label.split()
+        for k in _YEARLIKE
+    ):
+        return False
+    vals = pd.to_numeric(col, errors="coerce").dropna()
+    return bool(len(vals)) and bool(((vals >= 1900) & (vals <= 2100)).all())
+
+
+def _table_html(
+    df: pd.DataFrame,
+    lang: str,
+    *,
+    digits: int,
+    index: bool,
+    na_rep: str = DASH,
+    row_attr: str = "",
+    classes: str = "result-table",
+) -> str:
+    frame = df.reset_index() if index else df
+    yearlike = {c: _is_yearlike(c, frame[c]) for c in frame.columns}
+    head = "".join(f"<th>{html.escape(_header(c, lang))}</th>" for c in frame.columns)
+    rows = []
+    for rec in frame.itertuples(index=False, name=None):
+        cells = "".join(
+            f"<td>{html.escape(na_rep if _missing(v) else _cell(v, lang, digits=digits, yearlike=yearlike[c]))}</td>"
+            for c, v in zip(frame.columns, rec, strict=True)
         )
+        rows.append(f"<tr{row_attr}>{cells}</tr>")
+    return (
+        f'<table class="{classes}"><thead><tr>{head}</tr></thead>'
+        f"<tbody>{''.join(rows)}</tbody></table>"
     )
+
+
+def _missing(v: Any) -> bool:
+    try:
+        return v is None or v is pd.NA or (isinstance(v, float) and v != v)
+    except TypeError:  # pragma: no cover
+        return False
+
+
+def _header(col: Any, lang: str) -> str:
+    if isinstance(col, tuple):
+        return " · ".join(_header(c, lang) for c in col if str(c))
+    if isinstance(col, Msg | Concat | Formatted):
+        return render(col, lang)
+    return render(str(col), lang)
+
+
+def _download_payload(df: pd.DataFrame, *, caption: Text, index: bool) -> dict[str, Any]:
+    """The table as data for the CSV/XLSX downloads (written by ``publish``)."""
+    _CURRENT["tables"] += 1
+    name = f"table-{_CURRENT['tables']:02d}"
+    frame = df.reset_index() if index else df
+    columns = [
+        str(c) if not isinstance(c, tuple) else " · ".join(map(str, c)) for c in frame.columns
+    ]
+    data = json.loads(frame.to_json(orient="values", date_format="iso", double_precision=15))
+    return {
+        "name": name,
+        "run_id": _CURRENT["run_id"],
+        "columns": columns,
+        "headers": {lang: [_header(c, lang) for c in frame.columns] for lang in LANGUAGES},
+        "caption": {lang: render(caption, lang) for lang in LANGUAGES},
+        "dtypes": [str(frame[c].dtype) for c in frame.columns],
+        "data": data,
+    }
+
+
+def _download_links(name: str, lang: str) -> str:
+    base = f"downloads/{_CURRENT['run_id']}/{name}"
+    return (
+        f'<p class="downloads">{gettext("Download", lang)}: '
+        f'<a href="{base}.csv">CSV</a> · <a href="{base}.xlsx">XLSX</a></p>'
+    )
+
+
+def show_table(df: pd.DataFrame, *, caption: Text, digits: int = 2, index: bool = False) -> None:
+    """Display a table in every language, with CSV/XLSX downloads written by ``publish``.
+
+    Column headers and text cells are looked up in the catalogs (headers must be translated;
+    text cells are translated when the catalog has them: names stay as they are); numbers are
+    formatted per locale with ``digits`` decimals, counts grouped, years as they are.
+    """
+    payload = _download_payload(df, caption=caption, index=index)
+
+    def build(lang: str) -> str:
+        body = _table_html(df, lang, digits=digits, index=index)
+        return (
+            f'<figure class="table"><figcaption>{html.escape(render(caption, lang))}'
+            f"</figcaption>{body}{_download_links(payload['name'], lang)}</figure>"
+        )
+
+    _emit(build, extra={TABLE_KEY: payload})
 
 
 def show_pupil_table(
     df: pd.DataFrame,
     *,
     count_col: str,
-    caption: str,
+    caption: Text,
     k: int | None = None,
     keys: list[str] | None = None,
     totals_by: Any = ((),),
@@ -291,59 +485,124 @@ def show_pupil_table(
 
     Cells derived from fewer than ``k`` pupils (default :data:`analysis.privacy.K_MIN`), and
     the complementary cells that would reveal them, are shown as "< k"; rows are marked as
-    checked for the publish scanner.  Returns the suppressed table.
+    checked for the publish scanner.  The downloads carry the suppressed table.  Returns it.
     """
-    from IPython.display import HTML, display
-
     from analysis.privacy import K_MIN, suppress_small_cells
 
     k = K_MIN if k is None else k
     safe = suppress_small_cells(df, count_col=count_col, k=k, keys=keys, totals_by=totals_by)
     shown = safe.drop(columns=["suppressed", "suppression"])
-    body = shown.to_html(
-        index=index,
-        float_format=lambda x: f"{x:,.{digits}f}",
-        na_rep=f"< {k}",
-        border=0,
-        classes="result-table pupil-table",
-        escape=True,
-    )
-    body = body.replace("<tr>", '<tr data-privacy="checked">')
     n_sup = int(safe["suppressed"].sum())
-    note_txt = (
-        f" {n_sup} cell(s) suppressed (fewer than {k} pupils, or needed to protect one)."
-        if n_sup
-        else ""
-    )
-    display(
-        HTML(
-            f'<figure class="table"><figcaption>{html.escape(caption + note_txt)}'
-            f"</figcaption>{body}</figure>"
+    payload = _download_payload(shown, caption=caption, index=index)
+
+    def build(lang: str) -> str:
+        body = _table_html(
+            shown,
+            lang,
+            digits=digits,
+            index=index,
+            na_rep=f"< {k}",
+            row_attr=' data-privacy="checked"',
+            classes="result-table pupil-table",
         )
-    )
+        note_txt = (
+            " "
+            + t(
+                "{n} cell(s) suppressed (fewer than {k} pupils, or needed to protect one).",
+                n=n_sup,
+                k=k,
+            ).render(lang)
+            if n_sup
+            else ""
+        )
+        return (
+            f'<figure class="table"><figcaption>{html.escape(render(caption, lang) + note_txt)}'
+            f"</figcaption>{body}{_download_links(payload['name'], lang)}</figure>"
+        )
+
+    _emit(build, extra={TABLE_KEY: payload})
     return safe
 
 
-def show_figure(fig: plt.Figure, *, caption: str) -> None:
-    """Display a matplotlib figure (embedded PNG) followed by its caption, then close it."""
+def _png(fig: plt.Figure) -> bytes:
     import io
 
-    from IPython.display import HTML, Image, display
-
-    # Rendered explicitly (not through the inline backend) so that figures created without
-    # pyplot display too; no Software/date metadata, so the bytes are reproducible.
+    # no Software/date metadata, so the bytes are reproducible
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=100, bbox_inches="tight", metadata={"Software": None})
-    display(Image(data=buf.getvalue(), format="png"))
-    display(HTML(f'<p class="caption">{html.escape(caption)}</p>'))
     plt.close(fig)
+    return buf.getvalue()
 
 
-def note(text: str, *, kind: str = "info") -> None:
-    """Display a highlighted note (``kind``: info, warning)."""
-    from IPython.display import HTML, display
+def show_figure(fig: plt.Figure | Callable[[str], plt.Figure], *, caption: Text) -> None:
+    """Display a figure per language (embedded PNG) with its caption, which is also its alt text.
 
-    display(HTML(f'<div class="note note-{kind}">{html.escape(text)}</div>'))
+    ``fig`` is a function of the language (``lambda lang: make_figure(..., lang=lang)``) so that
+    titles, axes and legends are in the page's language; a figure object is accepted for
+    figures without words and shown unchanged in every language.
+    """
+    import base64
+
+    images = {}
+    for lang in LANGUAGES:
+        images[lang] = _png(fig(lang)) if callable(fig) else None
+    if not callable(fig):
+        shared = _png(fig)
+        images = dict.fromkeys(LANGUAGES, shared)
+
+    def build(lang: str) -> str:
+        cap = html.escape(render(caption, lang), quote=True)
+        b64 = base64.b64encode(images[lang]).decode("ascii")
+        return (
+            f'<figure class="figure"><img src="data:image/png;base64,{b64}" alt="{cap}">'
+            f'<figcaption class="caption">{cap}</figcaption></figure>'
+        )
+
+    _emit(build)
+
+
+def note(text: Text, *, kind: str = "info") -> None:
+    """Display a highlighted note (``kind``: info, warning) in every language."""
+    if kind not in ("info", "warning"):
+        raise ValueError(f"note kind must be 'info' or 'warning', got {kind!r}")
+    _emit(
+        lambda lang: sanitise_html(
+            f'<div class="note note-{kind}">{render_markdown(render(text, lang))}</div>'
+        )
+    )
+
+
+def summary_box(
+    *,
+    question: Text,
+    answer: Text,
+    certainty: Text,
+    would_change: Text,
+    not_this: Text,
+) -> None:
+    """The box each page opens with: the question, the answer, how sure, what would change it.
+
+    Every field is generated from the run's results by the report module (no fixed wording).
+    """
+    fields = (
+        (N_("Question"), question),
+        (N_("Answer"), answer),
+        (N_("How sure we are"), certainty),
+        (N_("What would change it"), would_change),
+        (N_("What it is not"), not_this),
+    )
+
+    _CURRENT["verdict"] = answer
+
+    def build(lang: str) -> str:
+        rows = "".join(
+            f'<div class="summary-row"><div class="summary-label">{html.escape(gettext(k, lang))}'
+            f'</div><div class="summary-text">{render_markdown(render(v, lang))}</div></div>'
+            for k, v in fields
+        )
+        return sanitise_html(f'<div class="summary">{rows}</div>')
+
+    _emit(build)
 
 
 #: What generated prose may contain once rendered: text formatting, lists, tables, links.
@@ -409,24 +668,26 @@ def render_markdown(text: str) -> str:
     return sanitise_html(MarkdownIt("commonmark").enable("table").render(text))
 
 
-def markdown(text: str) -> None:
-    """Display Markdown prose generated by a report module (rendered, then sanitised)."""
-    from IPython.display import HTML, display
-
-    display(HTML(render_markdown(text)))
+def markdown(text: Text) -> None:
+    """Display Markdown prose generated by a report module, in every language (sanitised)."""
+    _emit(lambda lang: render_markdown(render(text, lang)))
 
 
-def html_fragment(fragment: str) -> None:
-    """Display an HTML fragment built by a report module (sanitised)."""
-    from IPython.display import HTML, display
+def html_fragment(fragment: str | Callable[[str], str]) -> None:
+    """Display an HTML fragment built by a report module (sanitised), per language.
 
-    display(HTML(sanitise_html(fragment)))
+    ``fragment`` is a function of the language; a plain string is shown as it is in every
+    language (markup without words only).
+    """
+    _emit(lambda lang: sanitise_html(fragment(lang) if callable(fragment) else fragment))
 
 
 __all__ = [
     "ILLUSTRATIVE_BANNER",
     "QUICK_BANNER",
     "SIMULATED_BANNER",
+    "LANG_KEY",
+    "TABLE_KEY",
     "Report",
     "html_fragment",
     "markdown",
@@ -436,4 +697,5 @@ __all__ = [
     "show_figure",
     "show_table",
     "start",
+    "summary_box",
 ]

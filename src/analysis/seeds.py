@@ -20,6 +20,8 @@ from types import MappingProxyType
 
 import numpy as np
 
+from analysis.i18n import N_
+
 __all__ = ["STREAMS", "SeedStreams"]
 
 #: Named streams, in spawn order (append only: positions are part of every published number).
@@ -34,12 +36,12 @@ STREAMS: tuple[str, ...] = (
 
 _DESCRIPTIONS = MappingProxyType(
     {
-        "data": "simulated pupil panels",
-        "bands": "multiplier-bootstrap uniform bands",
-        "bootstrap": "wild cluster bootstrap",
-        "randomization": "randomization inference",
-        "placebo": "placebo standard errors and placebo draws",
-        "power": "simulated power replications",
+        "data": N_("simulated pupil panels"),
+        "bands": N_("multiplier-bootstrap uniform bands"),
+        "bootstrap": N_("wild cluster bootstrap"),
+        "randomization": N_("randomization inference"),
+        "placebo": N_("placebo standard errors and placebo draws"),
+        "power": N_("simulated power replications"),
     }
 )
 

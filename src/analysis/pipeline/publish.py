@@ -15,7 +15,6 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
-import os
 import re
 from collections.abc import Mapping
 from pathlib import Path
@@ -23,8 +22,9 @@ from typing import Any
 
 import nbformat
 
-from analysis import paths
-from analysis._util import fmt_number
+from analysis import i18n, paths
+from analysis.i18n import N_
+from analysis.pipeline import downloads
 from analysis.pipeline.plan import Plan, Run
 from analysis.pipeline.publish_check import Finding, scan
 from analysis.pipeline.runner import artefacts_intact
@@ -33,7 +33,6 @@ from analysis.pipeline.state import (
     executed_path,
     index_path,
     load_results,
-    page_path,
     page_record_path,
     read_state,
     registered_pupil_ids,
@@ -95,22 +94,98 @@ def _exporter():
     return exporter
 
 
-def notebook_to_html(executed: Path, *, title: str) -> str:
-    """Convert one executed notebook to the published HTML (code hidden, offline)."""
+def for_language(nb: nbformat.NotebookNode, lang: str) -> nbformat.NotebookNode:
+    """The notebook as the ``lang`` page shows it.
+
+    Outputs tagged with another language (:data:`analysis.display.LANG_KEY`) are dropped;
+    Markdown cells are translated through the catalogs (their text is the message id).
+    """
+    nb = copy.deepcopy(nb)
+    for cell in nb.cells:
+        if cell.cell_type == "markdown":
+            text = (
+                "".join(cell.source).strip()
+                if isinstance(cell.source, list)
+                else cell.source.strip()
+            )
+            cell.source = i18n.gettext(text, lang) if text else text
+        elif cell.cell_type == "code":
+            cell.outputs = [
+                out
+                for out in cell.get("outputs", [])
+                if out.get("metadata", {}).get(i18n.LANG_KEY) in (None, lang)
+            ]
+    return nb
+
+
+def notebook_to_html(
+    executed: Path, *, title: str, lang: str = i18n.DEFAULT_LANGUAGE, run_id: str = ""
+) -> str:
+    """Convert one executed notebook to the published HTML of ``lang`` (code hidden, offline)."""
     nb = nbformat.read(executed, as_version=4)
-    nb = normalise(nb, title=title)
+    nb = for_language(normalise(nb, title=title), lang)
     css = (TEMPLATES / "report.css").read_text(encoding="utf-8")
+    other = [lg for lg in i18n.LANGUAGES if lg != lang]
     body, _ = _exporter().from_notebook_node(
-        nb, resources={"report_css": css, "metadata": {"name": title}}
+        nb,
+        resources={
+            "report_css": css,
+            "metadata": {"name": i18n.gettext(title, lang)},
+            "lang": lang,
+            "nav": {
+                "index": i18n.gettext("All reports", lang),
+                "results": i18n.gettext("Results (JSON)", lang),
+                "results_href": f"../results/{run_id}.json",
+                "pdf": i18n.gettext("PDF", lang),
+                "pdf_href": f"pdf/{run_id}.pdf",
+                "switch": [(lg, i18n.LANGUAGE_NAMES[lg], f"../{lg}/{run_id}.html") for lg in other],
+            },
+        },
     )
-    return body
+    return body.replace("<html>", f'<html lang="{lang}">', 1)
+
+
+def page_path(run_id: str, lang: str) -> Path:
+    """The published page of a run in ``lang``: ``reports/<lang>/<run_id>.html``."""
+    return paths.REPORTS_DIR / lang / f"{run_id}.html"
+
+
+def language_index_path(lang: str) -> Path:
+    """The index of ``lang``: ``reports/<lang>/index.html``."""
+    return paths.REPORTS_DIR / lang / "index.html"
+
+
+def _record_path(run_id: str, lang: str) -> Path:
+    return page_record_path(run_id).with_name(f"{run_id}.{lang}.page.sha256")
 
 
 INDEX_TEMPLATE = "index.html.j2"
 
 
 def _banner_kind(banner: str) -> str:
-    return "sim" if "SIMULATED" in banner else "quick"
+    if "SIMULATED" in banner:
+        return "sim"
+    return "illustrative" if "ILLUSTRATIVE" in banner else "quick"
+
+
+#: Statuses the index shows (message ids).
+STATUSES = (
+    N_("success"),
+    N_("failed"),
+    N_("not run"),
+    N_("interrupted (incomplete: rerun it)"),
+    N_("withheld: privacy check failed"),
+)
+
+
+def questions() -> list[dict[str, str]]:
+    """The evaluation questions the index groups reports by (``config/questions.yaml``)."""
+    from analysis.yamlfile import read_yaml
+
+    qfile = paths.ROOT / "config" / "questions.yaml"
+    if not qfile.exists():
+        return []
+    return [dict(q) for q in read_yaml(qfile).get("questions", [])]
 
 
 def index_row(
@@ -120,29 +195,46 @@ def index_row(
     error: str | None,
     results: Mapping[str, Any],
     published: bool,
+    lang: str = i18n.DEFAULT_LANGUAGE,
 ) -> dict[str, Any]:
-    """What the index shows of one run: plain text only (the template escapes it).
+    """What the index of ``lang`` shows of one run: plain text only (the template escapes it).
 
-    Parameters are shown as JSON values, headline numbers in the one page number format
-    (:func:`analysis._util.fmt_number`); the link is relative to the index page.
+    The verdict and headline come from the run's own results (``page`` block written by
+    :meth:`analysis.display.Report.save`); parameters are folded away; the link is relative.
     """
-    href = os.path.relpath(page_path(run.id), index_path().parent) if published else None
+    page = results.get("page") or {}
+    verdict = (page.get("verdict") or {}).get(lang)
+    headline_text = (page.get("headline") or {}).get(lang)
+    numbers = [
+        (i18n.gettext(str(k), lang), i18n.format_value(v, lang))
+        for k, v in (results.get("headline") or {}).items()
+    ]
     return {
-        "title": run.title,
-        "href": Path(href).as_posix() if href else None,
+        "id": run.id,
+        "title": i18n.gettext(run.title, lang),
+        "href": f"{run.id}.html" if published else None,
         "notebook": run.notebook,
+        "question": page.get("question") or "method",
         "parameters": [
             (str(k), json.dumps(v, ensure_ascii=False)) for k, v in run.parameters.items()
         ],
         "status": status,
+        "status_text": i18n.gettext(status, lang),
         "error": error,
-        "headline": [(str(k), fmt_number(v)) for k, v in (results.get("headline") or {}).items()],
-        "banners": [(_banner_kind(b), b) for b in results.get("banners", [])],
+        "verdict": verdict,
+        "headline_text": headline_text,
+        "headline": [] if headline_text else numbers,
+        "banners": [(_banner_kind(b), i18n.gettext(b, lang)) for b in results.get("banners", [])],
     }
 
 
-def render_index(rows: list[Mapping[str, Any]]) -> str:
-    """Render ``reports/index.html`` from the ``index.html.j2`` template (autoescaped)."""
+def render_index(
+    rows: list[Mapping[str, Any]],
+    *,
+    lang: str = i18n.DEFAULT_LANGUAGE,
+    build: Mapping[str, str] | None = None,
+) -> str:
+    """Render the index of ``lang`` from ``index.html.j2`` (autoescaped), grouped by question."""
     import jinja2
 
     env = jinja2.Environment(
@@ -150,16 +242,78 @@ def render_index(rows: list[Mapping[str, Any]]) -> str:
         autoescape=True,
         undefined=jinja2.StrictUndefined,
         keep_trailing_newline=True,
+        extensions=["jinja2.ext.i18n"],
     )
+    env.install_gettext_callables(  # type: ignore[attr-defined]
+        gettext=lambda m: i18n.gettext(m, lang),
+        ngettext=lambda s, p, n: i18n.gettext(s if n == 1 else p, lang),
+        newstyle=True,
+    )
+    groups = []
+    for q in questions():
+        members = [r for r in rows if r["question"] == q["id"]]
+        if members:
+            question_title = q["title"]
+            groups.append({"title": i18n.gettext(question_title, lang), "rows": members})
+    known = {q["id"] for q in questions()}
+    rest = [r for r in rows if r["question"] not in known]
+    if rest:
+        groups.append({"title": i18n.gettext("Other reports", lang), "rows": rest})
+    build = dict(build or {})
+    if build.get("date", "–") != "–":
+        build["date"] = i18n.format_value(i18n.date(build["date"]), lang)
     css = (TEMPLATES / "report.css").read_text(encoding="utf-8")
-    return env.get_template(INDEX_TEMPLATE).render(rows=rows, css=css)
+    switch = [
+        (lg, i18n.LANGUAGE_NAMES[lg], f"../{lg}/index.html") for lg in i18n.LANGUAGES if lg != lang
+    ]
+    return env.get_template(INDEX_TEMPLATE).render(
+        groups=groups, css=css, lang=lang, switch=switch, build=build
+    )
+
+
+def render_root_index() -> str:
+    """``reports/index.html``: opens the Italian index (links to both languages)."""
+    links = "".join(
+        f'<li><a href="{lg}/index.html">{i18n.LANGUAGE_NAMES[lg]}</a></li>' for lg in i18n.LANGUAGES
+    )
+    return (
+        '<!DOCTYPE html>\n<html lang="it"><head><meta charset="utf-8">'
+        '<meta http-equiv="Content-Security-Policy" content="default-src \'none\'; '
+        "style-src 'unsafe-inline'\">"
+        f'<meta http-equiv="refresh" content="0; url={i18n.DEFAULT_LANGUAGE}/index.html">'
+        "<title>Officine Mezzogiorno — valutazione indipendente</title></head><body>"
+        f"<p>Officine Mezzogiorno — valutazione indipendente / independent evaluation:</p><ul>{links}</ul>"
+        "</body></html>\n"
+    )
+
+
+def _build_info(plan: Plan) -> dict[str, str]:
+    """Build date and commit for the index footer (from the runs' own contexts)."""
+    from analysis.pipeline.state import context_path
+
+    commits, dates = set(), set()
+    for run in plan.runs:
+        cpath = context_path(run.id)
+        if cpath.exists():
+            try:
+                ctx = json.loads(cpath.read_text(encoding="utf-8"))
+            except ValueError:
+                continue
+            commits.add(str((ctx.get("git") or {}).get("commit", ""))[:12])
+            dates.add(str(ctx.get("started_utc", ""))[:10])
+    return {
+        "commit": ", ".join(sorted(c for c in commits if c)) or "–",
+        "date": max(dates) if dates else "–",
+    }
 
 
 def publish(plan: Plan) -> tuple[list[Path], list[Finding]]:
-    """Write ``reports/<id>.html`` for every executed run and ``reports/index.html``.
+    """Write every executed run's page in each language, its downloads, and the indexes.
 
-    Each report is scanned first (:mod:`analysis.pipeline.publish_check`); a report with a privacy
-    finding is withheld (its HTML removed) and listed in the index as such.
+    Pages: ``reports/<lang>/<id>.html``; downloads: ``reports/<lang>/downloads/<id>/``;
+    indexes: ``reports/<lang>/index.html`` and ``reports/index.html`` (opens Italian).  Each
+    page is scanned first (:mod:`analysis.pipeline.publish_check`); a report with a privacy
+    finding is withheld in every language (its pages and downloads removed) and listed as such.
 
     Returns
     -------
@@ -168,14 +322,12 @@ def publish(plan: Plan) -> tuple[list[Path], list[Finding]]:
     """
     written: list[Path] = []
     findings: list[Finding] = []
-    rows = []
+    rows: dict[str, list[dict[str, Any]]] = {lg: [] for lg in i18n.LANGUAGES}
     templates = _templates_fingerprint()
     ordered = sorted(plan.runs, key=lambda r: (not r.id.startswith(FIRST_IN_INDEX),))
     for run in ordered:
         state = read_state(run.id) or {}
         executed = executed_path(run.id)
-        target = page_path(run.id)
-        has_html = False
         status = state.get("status", "not run")
         if status == "success" and not artefacts_intact(run.id, state):
             # an edited or corrupted notebook/results file is never published as the run's
@@ -191,52 +343,99 @@ def publish(plan: Plan) -> tuple[list[Path], list[Finding]]:
             results = {}
         if status in ("running", "interrupted"):
             status = "interrupted (incomplete: rerun it)"
-        if status != "success":
-            target.unlink(missing_ok=True)  # never show a stale page for a run not completed
-        elif executed.exists():
-            key = _page_key(run, executed, results, templates)
-            record = page_record_path(run.id)
-            if target.exists() and record.exists() and record.read_text(encoding="utf-8") == key:
-                has_html = True  # nothing it is built from changed: no conversion, no scan
-                rows.append(
-                    index_row(
-                        run,
-                        status=status,
-                        error=state.get("error"),
-                        results=results,
-                        published=True,
-                    )
+        published = False
+        if status != "success" or not executed.exists():
+            _withdraw(run.id)  # never show a stale page for a run not completed
+        else:
+            try:
+                published, status, found = _publish_run(run, executed, results, templates, written)
+            except Exception as exc:  # one bad artefact never stops the others
+                _withdraw(run.id)
+                status, published, found = "failed", False, []
+                state = {**state, "error": f"could not publish: {type(exc).__name__}: {exc}"}
+            findings += found
+        for lg in i18n.LANGUAGES:
+            rows[lg].append(
+                index_row(
+                    run,
+                    status=status,
+                    error=state.get("error"),
+                    results=results,
+                    published=published,
+                    lang=lg,
                 )
-                continue
-            record.unlink(missing_ok=True)
-            page = notebook_to_html(executed, title=run.title)
-            found = scan(
-                run.id,
-                html=page,
-                results=results or None,
-                executed=executed.read_text(encoding="utf-8"),
-                pupil_ids=registered_pupil_ids(run.id),
             )
-            if found:
-                findings += found
-                target.unlink(missing_ok=True)
-                status = "withheld: privacy check failed"
-            else:
-                atomic_write_text(target, page)
-                atomic_write_text(record, key)
-                written.append(target)
-                has_html = True
-        rows.append(
-            index_row(
-                run, status=status, error=state.get("error"), results=results, published=has_html
-            )
+    build = _build_info(plan)
+    for lg in i18n.LANGUAGES:
+        written += _write_if_changed(
+            language_index_path(lg), render_index(rows[lg], lang=lg, build=build)
         )
-    index = index_path()
-    html = render_index(rows)
-    if not index.exists() or index.read_text(encoding="utf-8") != html:
-        atomic_write_text(index, html)
-        written.append(index)
+        written += downloads.write_archive(lg)
+    written += _write_if_changed(index_path(), render_root_index())
+    for stale in paths.REPORTS_DIR.glob("*.html"):
+        if stale != index_path():  # pages of the one-language layout
+            stale.unlink()
     return written, findings
+
+
+def _write_if_changed(target: Path, text: str) -> list[Path]:
+    if target.exists() and target.read_text(encoding="utf-8") == text:
+        return []
+    target.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(target, text)
+    return [target]
+
+
+def _withdraw(run_id: str) -> None:
+    for lg in i18n.LANGUAGES:
+        page_path(run_id, lg).unlink(missing_ok=True)
+        _record_path(run_id, lg).unlink(missing_ok=True)
+        downloads.remove(run_id, lg)
+
+
+def _publish_run(
+    run: Run,
+    executed: Path,
+    results: Mapping[str, Any],
+    templates: str,
+    written: list[Path],
+) -> tuple[bool, str, list[Finding]]:
+    """Publish one run in every language; returns (published, status, findings)."""
+    key = _page_key(run, executed, results, templates)
+    if all(
+        page_path(run.id, lg).exists()
+        and _record_path(run.id, lg).exists()
+        and _record_path(run.id, lg).read_text(encoding="utf-8") == key
+        for lg in i18n.LANGUAGES
+    ):
+        return True, "success", []  # nothing it is built from changed: no conversion, no scan
+    pages = {
+        lg: notebook_to_html(executed, title=run.title, lang=lg, run_id=run.id)
+        for lg in i18n.LANGUAGES
+    }
+    found: list[Finding] = []
+    text = executed.read_text(encoding="utf-8")
+    ids = registered_pupil_ids(run.id)
+    for lg, page in pages.items():
+        found += scan(
+            run.id,
+            html=page,
+            results=(results or None) if lg == i18n.DEFAULT_LANGUAGE else None,
+            executed=text if lg == i18n.DEFAULT_LANGUAGE else None,
+            pupil_ids=ids,
+        )
+    if found:
+        _withdraw(run.id)
+        return False, "withheld: privacy check failed", found
+    nb = nbformat.read(executed, as_version=4)
+    for lg, page in pages.items():
+        written += downloads.write_run(run, nb, lg, results=results)
+        target = page_path(run.id, lg)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(target, page)
+        atomic_write_text(_record_path(run.id, lg), key)
+        written.append(target)
+    return True, "success", []
 
 
 def _templates_fingerprint() -> str:
