@@ -451,20 +451,37 @@ def _download_links(name: str, lang: str) -> str:
     )
 
 
-def show_table(df: pd.DataFrame, *, caption: Text, digits: int = 2, index: bool = False) -> None:
+def _wrap(body: str, caption: str, *, collapsed: bool) -> str:
+    if not collapsed:
+        return body
+    return f'<details class="annex"><summary>{html.escape(caption)}</summary>{body}</details>'
+
+
+def show_table(
+    df: pd.DataFrame,
+    *,
+    caption: Text,
+    digits: int = 2,
+    index: bool = False,
+    collapsed: bool = False,
+) -> None:
     """Display a table in every language, with CSV/XLSX downloads written by ``publish``.
 
     Column headers and text cells are looked up in the catalogs (headers must be translated;
     text cells are translated when the catalog has them: names stay as they are); numbers are
     formatted per locale with ``digits`` decimals, counts grouped, years as they are.
+    ``collapsed``: shown folded under its caption (unit lists and bookkeeping in an annex).
     """
     payload = _download_payload(df, caption=caption, index=index)
 
     def build(lang: str) -> str:
         body = _table_html(df, lang, digits=digits, index=index)
-        return (
-            f'<figure class="table"><figcaption>{html.escape(render(caption, lang))}'
-            f"</figcaption>{body}{_download_links(payload['name'], lang)}</figure>"
+        cap = render(caption, lang)
+        return _wrap(
+            f'<figure class="table"><figcaption>{html.escape(cap)}'
+            f"</figcaption>{body}{_download_links(payload['name'], lang)}</figure>",
+            cap,
+            collapsed=collapsed,
         )
 
     _emit(build, extra={TABLE_KEY: payload})
@@ -480,6 +497,7 @@ def show_pupil_table(
     totals_by: Any = ((),),
     digits: int = 2,
     index: bool = False,
+    collapsed: bool = False,
 ) -> pd.DataFrame:
     """Display a table built from pupil records with small cells suppressed.
 
@@ -515,9 +533,12 @@ def show_pupil_table(
             if n_sup
             else ""
         )
-        return (
-            f'<figure class="table"><figcaption>{html.escape(render(caption, lang) + note_txt)}'
-            f"</figcaption>{body}{_download_links(payload['name'], lang)}</figure>"
+        cap = render(caption, lang)
+        return _wrap(
+            f'<figure class="table"><figcaption>{html.escape(cap + note_txt)}'
+            f"</figcaption>{body}{_download_links(payload['name'], lang)}</figure>",
+            cap,
+            collapsed=collapsed,
         )
 
     _emit(build, extra={TABLE_KEY: payload})
