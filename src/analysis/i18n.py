@@ -340,6 +340,17 @@ def t(msgid: str, /, **values: Any) -> Msg:
     return Msg(msgid, dict(values))
 
 
+def term(msgid: str, /) -> Msg:
+    """A message whose id is a variable: a label marked with :func:`N_` where it is defined.
+
+    E.g. an indicator's label defined in the data layer as ``N_("NEET 15–29")`` and shown
+    through ``t("{label} in {year}", label=term(ind.label), year=year(y))``.
+    """
+    if not isinstance(msgid, str):
+        raise TypeError(f"term() takes a message id string, got {type(msgid).__name__}")
+    return Msg(msgid, {})
+
+
 def N_(msgid: str, /) -> str:
     """Mark a string for extraction without translating it now (table headers, labels)."""
     return msgid
@@ -397,6 +408,7 @@ __all__ = [
     "render",
     "reset_missing",
     "t",
+    "term",
     "tick_formatter",
     "translator",
     "year",
