@@ -218,3 +218,54 @@ def test_simulated_did_power_matches_analytic_full_size():
     assert abs(r["power"] - r["analytic_power"]) < 3 * math.sqrt(
         r["analytic_power"] * (1 - r["analytic_power"]) / 200
     )
+
+
+# --------------------------------------------------------------------------------------
+# Parallel replications (issue 14): the array estimator and worker-count independence
+# --------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("seed", [2, 8])
+def test_cs_simple_balanced_equals_did_estimate(small_design, seed):
+    df = P.draw_panel(small_design, 0.3, np.random.default_rng(seed))
+    assert df["cohort"].nunique() == 3  # two editions and the never-participants
+    ref = P.did_estimate(df, outcome="grade_avg", scale=small_design.outcome_sd)
+    fast = P.cs_simple_balanced(
+        df.sample(frac=1.0, random_state=0),  # row order does not matter
+        outcome="grade_avg",
+        scale=small_design.outcome_sd,
+    )
+    for k in ("estimate", "se", "ci_low", "ci_high", "p_value"):
+        assert getattr(fast, k) == pytest.approx(getattr(ref, k), rel=1e-10, abs=1e-14)
+    assert (fast.n_obs, fast.n_units) == (ref.n_obs, ref.n_units)
+
+
+def test_cs_simple_balanced_refuses_what_it_cannot_estimate(small_design):
+    df = P.draw_panel(small_design, 0.0, np.random.default_rng(1))
+    with pytest.raises(DataValidationError, match="one row per unit and year"):
+        P.cs_simple_balanced(df.iloc[1:], outcome="grade_avg")
+    with pytest.raises(DataValidationError, match="in every row"):
+        P.cs_simple_balanced(df.assign(grade_avg=np.nan), outcome="grade_avg")
+    with pytest.raises(DataValidationError, match="never-treated"):
+        P.cs_simple_balanced(df[df["cohort"] > 0], outcome="grade_avg")
+    with pytest.raises(DataValidationError, match="scale"):
+        P.cs_simple_balanced(df, outcome="grade_avg", scale=-1.0)
+
+
+def test_simulate_power_identical_for_one_and_two_workers():
+    kw = dict(draw=_draw, estimate=_estimate, effects=[0.0, 0.5], n_sims=12, progress=False)
+    one = P.simulate_power(seed=4, n_jobs=1, **kw).estimates
+    two = P.simulate_power(seed=4, n_jobs=2, **kw).estimates
+    for col in one.columns:
+        assert one[col].to_numpy().tobytes() == two[col].to_numpy().tobytes(), col
+    with pytest.raises(ValueError, match="n_jobs"):
+        P.simulate_power(seed=4, n_jobs=0, **kw)
+
+
+def test_simulate_did_power_identical_for_one_and_two_workers(small_design):
+    kw = dict(effects=[0.0, 0.4], n_sims=6, seed=9, progress=False)
+    one = P.simulate_did_power(small_design, n_jobs=1, **kw).sim.estimates
+    two = P.simulate_did_power(small_design, n_jobs=2, **kw).sim.estimates
+    assert list(one.columns) == list(two.columns)
+    for col in one.columns:
+        assert one[col].to_numpy().tobytes() == two[col].to_numpy().tobytes(), col

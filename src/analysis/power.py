@@ -224,6 +224,7 @@ from tqdm import tqdm
 
 from analysis.errors import fail
 from analysis.estimate import Estimate
+from analysis.replicate import resolve_jobs, run_replications
 from analysis.seeds import SeedStreams
 
 if TYPE_CHECKING:
@@ -246,6 +247,7 @@ __all__ = [
     "ThreeLevelMDE",
     "ThreeLevelPower",
     "calibrate_design",
+    "cs_simple_balanced",
     "cs_simple_se",
     "design_seeds",
     "did_estimate",
@@ -2011,6 +2013,7 @@ def simulate_power(
     alpha: float = 0.05,
     seed: Seed | None,
     progress: bool = True,
+    n_jobs: int | None = None,
 ) -> SimulatedPower:
     """Monte Carlo power of any estimator for any data-generating process.
 
@@ -2043,7 +2046,12 @@ def simulate_power(
         are reproducible and the first ``k`` simulations of an effect do not change when
         ``n_sims`` grows.
     progress
-        Show a text progress bar (tqdm) on stderr.
+        Show a text progress bar (tqdm) on stderr (advanced once per effect).
+    n_jobs
+        Workers of the simulations (:func:`analysis.replicate.run_replications`; ``None``:
+        :func:`analysis.replicate.default_jobs`, i.e. env ``ANALYSIS_JOBS`` or 1).  The results
+        are identical for any value; ``draw`` and ``estimate`` must be picklable (module-level
+        functions or partials of them) when it is above 1.
 
     Returns
     -------
@@ -2061,31 +2069,48 @@ def simulate_power(
     _check(len(effects) > 0, src, "effects", "must contain at least one effect")
     _check(len(set(effects)) == len(effects), src, "effects", "must not repeat an effect")
     n_sims = int(n_sims)
+    jobs = resolve_jobs(n_jobs)
     children = _root(seed).spawn(len(effects))
     rows: list[dict[str, Any]] = []
     with tqdm(
         total=len(effects) * n_sims, disable=not progress, desc="simulate_power", leave=False
     ) as bar:
         for eff, child in zip(effects, children, strict=True):
-            for i, ss in enumerate(child.spawn(n_sims)):
-                est = estimate(draw(eff, np.random.default_rng(ss)))
-                p = est.p_value
+            fits = run_replications(
+                partial(_one_simulation, draw=draw, estimate=estimate, effect=eff),
+                n_sims,
+                seed=child.spawn(n_sims),
+                n_jobs=jobs,
+            )
+            for i, (est, se, lo, hi, p) in enumerate(fits):
                 rows.append(
                     {
                         "effect": eff,
                         "sim": i,
-                        "estimate": est.estimate,
-                        "se": est.se,
-                        "ci_low": est.ci_low,
-                        "ci_high": est.ci_high,
+                        "estimate": est,
+                        "se": se,
+                        "ci_low": lo,
+                        "ci_high": hi,
                         "p_value": p,
                         "reject": bool(p is not None and math.isfinite(p) and p < alpha),
                     }
                 )
-                bar.update(1)
+            bar.update(n_sims)
     return SimulatedPower(
         alpha=float(alpha), seed=_seed_record(seed), n_sims=n_sims, estimates=pd.DataFrame(rows)
     )
+
+
+def _one_simulation(
+    ss: np.random.SeedSequence,
+    *,
+    draw: Callable[[float, np.random.Generator], pd.DataFrame],
+    estimate: Callable[[pd.DataFrame], Estimate],
+    effect: float,
+) -> tuple[float, float, float, float, float | None]:
+    """One simulation of :func:`simulate_power`: draw with its own generator and estimate."""
+    est = estimate(draw(effect, np.random.default_rng(ss)))
+    return (est.estimate, est.se, est.ci_low, est.ci_high, est.p_value)
 
 
 def _root(seed: Seed | None) -> np.random.SeedSequence:
@@ -2306,6 +2331,32 @@ def _usable(
     return d.loc[counts == n_years]
 
 
+def _usable_arrays(
+    df: pd.DataFrame, outcome: str, n_years: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`_usable` on arrays, for a simulator panel (one row per pupil and year).
+
+    Returns the position among usable pupils of every row's pupil (``-1`` for a row of an
+    unusable pupil) and the positions of the usable participants and never-participants, in
+    ``pupil_id`` order (the
+    order of ``groupby("pupil_id")``, which :func:`draw_panel` samples from, so a draw is the
+    same as with the DataFrame version).
+    """
+    codes, _ = pd.factorize(df["pupil_id"], sort=True)
+    observed = df[outcome].notna().to_numpy()
+    n_obs = np.bincount(codes, weights=observed, minlength=codes.max() + 1)
+    usable = n_obs == n_years
+    cohort = np.zeros(len(usable), dtype=np.int64)
+    cohort[codes] = df["cohort"].to_numpy()
+    rows = np.where(usable[codes] & observed, codes, -1)
+    # positions among usable pupils, so that ``keep[rows]`` selects rows of the chosen pupils
+    rank = np.cumsum(usable) - 1
+    rows = np.where(rows >= 0, rank[np.maximum(rows, 0)], -1)
+    treated = rank[usable & (cohort > 0)]
+    never = rank[usable & (cohort == 0)]
+    return rows, treated, never
+
+
 def calibrate_design(
     label: str,
     *,
@@ -2458,17 +2509,13 @@ def draw_panel(
             share_treated=design.share_treated,
             effects={design.outcome: effect_sd * design.outcome_sd},
         )
-        d = _usable(sim.data, outcome=design.outcome, n_years=len(design.years))
-        coh = d.groupby("pupil_id")["cohort"].first()
-        treated, never = coh.index[coh > 0], coh.index[coh == 0]
+        rows, treated, never = _usable_arrays(sim.data, design.outcome, len(design.years))
         if len(treated) >= design.n_treated and len(never) >= design.n_control:
-            keep = np.concatenate(
-                [
-                    rng.choice(treated.to_numpy(), design.n_treated, replace=False),
-                    rng.choice(never.to_numpy(), design.n_control, replace=False),
-                ]
-            )
-            return d[d["pupil_id"].isin(keep)].reset_index(drop=True)
+            keep = np.zeros(len(treated) + len(never) + 1, dtype=bool)  # last: unusable rows
+            keep[rng.choice(treated, design.n_treated, replace=False)] = True
+            keep[rng.choice(never, design.n_control, replace=False)] = True
+            cols = ["pupil_id", "school_id", "year", "cohort", design.outcome]
+            return sim.data.loc[keep[rows], cols].reset_index(drop=True)
         n_pupils *= 2
     raise fail(
         _SIM_SRC,
@@ -2531,6 +2578,92 @@ def did_estimate(
         method=o.method + " (SD units)",
         backend=o.backend,
         level=o.level,
+    )
+
+
+def cs_simple_balanced(
+    df: pd.DataFrame,
+    *,
+    outcome: str,
+    unit: str = "pupil_id",
+    time: str = "year",
+    cohort: str = "cohort",
+    scale: float = 1.0,
+) -> Estimate:
+    r""":func:`did_estimate` (unit-level SEs) on a balanced panel, computed on arrays.
+
+    The Callaway-Sant'Anna simple aggregation with never-treated controls and no covariates
+    has a closed form on a balanced panel: :math:`\widehat{ATT}(g,t) = \overline{\Delta Y}_g -
+    \overline{\Delta Y}_C` with :math:`\Delta Y_i = Y_{it} - Y_{i,g-1}` (the doubly robust
+    estimator without covariates reduces to it), unit influence functions
+    :math:`(\Delta Y_i - \overline{\Delta Y}_g)/n_g` for the cohort's units and
+    :math:`-(\Delta Y_i - \overline{\Delta Y}_C)/n_C` for the controls, cohort-size weights
+    and their ``wif`` term as in :meth:`analysis.did.StaggeredResult.aggregate`.
+
+    Why it is written here: a power simulation fits thousands of small panels, and the general
+    wrapper (:func:`analysis.did.staggered` over diff-diff) costs about 20 ms per fit in
+    checks, reshaping and bookkeeping, more than the simulated panel itself.  The result equals
+    :func:`did_estimate` with ``cluster=None`` to rounding (tested to 1e-10 relative).
+
+    Raises
+    ------
+    DataValidationError
+        ``scale`` not positive, a panel that is not balanced (one row per unit and year), a
+        cohort without its base year ``g - 1`` in the panel, or no never-treated unit.
+    """
+    if not (math.isfinite(scale) and scale > 0):
+        raise fail(_SIM_SRC, f"must be a positive number, got {scale!r}", column="scale")
+    codes, units = pd.factorize(df[unit], sort=True)
+    tcodes, years = pd.factorize(df[time], sort=True)
+    n, t = len(units), len(years)
+    if len(df) != n * t or len(np.unique(codes * t + tcodes)) != len(df):
+        raise fail(_SIM_SRC, "the panel must have exactly one row per unit and year", column=unit)
+    y = np.full((n, t), np.nan)
+    y[codes, tcodes] = df[outcome].to_numpy(float)
+    if np.isnan(y).any():
+        raise fail(_SIM_SRC, "the panel must have the outcome in every row", column=outcome)
+    g_unit = np.zeros(n)
+    g_unit[codes] = df[cohort].to_numpy(float)
+    year_list = [float(v) for v in years]
+    never = g_unit == 0
+    n_c = int(never.sum())
+    if n_c == 0:
+        raise fail(_SIM_SRC, "no never-treated unit", column=cohort)
+    groups = np.unique(g_unit[~never])
+    atts, psis, cell_g = [], [], []
+    for g in groups:
+        if g - 1 not in year_list:
+            raise fail(_SIM_SRC, f"cohort {g:g} has no base year in the panel", column=cohort)
+        base = year_list.index(g - 1)
+        member = g_unit == g
+        n_g = int(member.sum())
+        for k, yr in enumerate(year_list):
+            if yr < g:
+                continue
+            dy = y[:, k] - y[:, base]
+            m_g, m_c = dy[member].mean(), dy[never].mean()
+            psi = np.zeros(n)
+            psi[member] = (dy[member] - m_g) / n_g
+            psi[never] = -(dy[never] - m_c) / n_c
+            atts.append(m_g - m_c)
+            psis.append(psi)
+            cell_g.append(g)
+    att, psi, cell_g = np.array(atts), np.column_stack(psis), np.array(cell_g)
+    pg = np.array([np.mean(g_unit == g) for g in cell_g])
+    w = pg / pg.sum()
+    ind = (g_unit[:, None] == cell_g[None, :]).astype(float) - pg
+    wif = (ind / pg.sum() - ind.sum(axis=1, keepdims=True) * (pg / pg.sum() ** 2)) / n
+    f = psi @ w + wif @ att
+    est, se = float(att @ w), float(np.sqrt(np.sum(f**2)))
+    return Estimate.from_se(
+        est / scale,
+        se / scale,
+        n_obs=len(df),
+        n_units=n,
+        n_clusters=n,
+        method="Callaway-Sant'Anna (dr, never controls, balanced panel on arrays), simple "
+        "(SD units)",
+        backend="numpy",
     )
 
 
@@ -2674,11 +2807,13 @@ def simulate_did_power(
     target: float = 0.8,
     cluster: str | None = None,
     progress: bool = True,
+    n_jobs: int | None = None,
 ) -> DiDPowerSimulation:
     """Monte Carlo power of the staggered DiD on SIMULATED programme panels.
 
     For each true effect (SD units) and each of ``n_sims`` simulations, draws a sample with
-    :func:`draw_panel` and estimates it with :func:`did_estimate`; rejection when
+    :func:`draw_panel` and estimates it with :func:`did_estimate` (with ``cluster=None``, by
+    its array form :func:`cs_simple_balanced`, which gives the same numbers); rejection when
     ``p < alpha``.  Reproducible from ``seed`` (an integer or a
     :class:`numpy.random.SeedSequence`; in a report run, the design's child of the
     ``"power"`` stream, :func:`design_seeds`), see :func:`simulate_power`.
@@ -2701,6 +2836,9 @@ def simulate_did_power(
         Cluster column of the DiD standard errors (``None``: pupil level).
     progress
         Show a progress bar.
+    n_jobs
+        Workers of the simulations (``None``: :func:`analysis.replicate.default_jobs`); the
+        results are identical for any value (see :func:`simulate_power`).
 
     Returns
     -------
@@ -2710,14 +2848,19 @@ def simulate_did_power(
         raise fail(_SIM_SRC, f"must lie in (0, 1), got {target}", column="target")
     sim = simulate_power(
         draw=partial(_draw_for, design),
-        estimate=partial(
-            did_estimate, outcome=design.outcome, scale=design.outcome_sd, cluster=cluster
+        estimate=(
+            partial(cs_simple_balanced, outcome=design.outcome, scale=design.outcome_sd)
+            if cluster is None
+            else partial(
+                did_estimate, outcome=design.outcome, scale=design.outcome_sd, cluster=cluster
+            )
         ),
         effects=effects,
         n_sims=n_sims,
         alpha=alpha,
         seed=seed,
         progress=progress,
+        n_jobs=n_jobs,
     )
     return DiDPowerSimulation(design=design, sim=sim, target=target)
 
