@@ -76,6 +76,7 @@ class Report:
     context: Mapping[str, Any] = field(repr=False)
     pupil_data: bool = False
     streams: SeedStreams | None = None
+    show: bool = True
 
     def register_pupil_ids(self, ids: Any) -> None:
         """Record the pupil ids this run read, for the privacy scanner (kept outside reports/).
@@ -137,6 +138,14 @@ class Report:
         }
         # staged; the runner promotes it to reports/results/ when the whole notebook succeeded
         atomic_write_text(staging_path(self.run_id), dumps(payload))
+        if self.show:  # provenance closes the page: the answer comes first
+            from IPython.display import HTML
+            from IPython.display import display as ipy_display
+
+            for lang in LANGUAGES:
+                ipy_display(
+                    HTML(render_header(self, lang, part="provenance")), metadata={LANG_KEY: lang}
+                )
 
 
 def _interactive_context(
@@ -213,6 +222,7 @@ def start(
         context=ctx,
         streams=None if seed is None else SeedStreams(int(seed)),
         pupil_data=bool(simulated if pupil_data is None else pupil_data),
+        show=display,
     )
     _CURRENT.update(run_id=run_id, tables=0, verdict=None)
     if display:
@@ -220,7 +230,9 @@ def start(
         from IPython.display import display as ipy_display
 
         for lang in LANGUAGES:
-            ipy_display(HTML(render_header(report, lang)), metadata={LANG_KEY: lang})
+            ipy_display(
+                HTML(render_header(report, lang, part="banners")), metadata={LANG_KEY: lang}
+            )
     return report
 
 
@@ -282,10 +294,18 @@ def _banner_html(banner: str, lang: str) -> str:
     return f'<div class="banner banner-{kind}">{html.escape(gettext(banner, lang))}</div>'
 
 
-def render_header(report: Report, lang: str = SOURCE_LANGUAGE) -> str:
-    """Return the HTML of the banners and provenance block in ``lang``."""
+def render_header(report: Report, lang: str = SOURCE_LANGUAGE, *, part: str = "all") -> str:
+    """Return the HTML of the banners and/or the provenance block in ``lang``.
+
+    ``part``: ``"banners"`` (shown when the report starts), ``"provenance"`` (shown when it
+    saves its results, at the end of the page) or ``"all"``.
+    """
+    if part not in ("all", "banners", "provenance"):
+        raise ValueError(f"part must be 'all', 'banners' or 'provenance', got {part!r}")
     ctx = report.context
-    parts = [_banner_html(b, lang) for b in report.banners]
+    parts = [_banner_html(b, lang) for b in report.banners] if part != "provenance" else []
+    if part == "banners":
+        return "\n".join(parts)
     git = ctx.get("git", {})
     dirty = git.get("dirty")
     commit = f"{git.get('commit', 'unknown')}" + (

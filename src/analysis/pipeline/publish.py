@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import html
 import json
 import re
 from collections.abc import Mapping
@@ -142,7 +143,38 @@ def notebook_to_html(
             },
         },
     )
-    return body.replace("<html>", f'<html lang="{lang}">', 1)
+    return add_contents(body.replace("<html>", f'<html lang="{lang}">', 1), lang)
+
+
+_H2 = re.compile(r'<h2 id="([^"]+)"[^>]*>(.*?)</h2>', re.DOTALL)
+_TAG = re.compile(r"<[^>]+>")
+
+
+def add_contents(page: str, lang: str) -> str:
+    """Insert a table of contents (the page's ``h2`` sections) before the first section.
+
+    The sections are the notebook's ``## n. Heading`` cells (nbconvert gives them ids); the
+    summary box and banners come before, the provenance block closes the page.
+    """
+    sections = [
+        (m.group(1), _TAG.sub("", m.group(2)).replace("¶", "").strip()) for m in _H2.finditer(page)
+    ]
+    if len(sections) < 2:
+        return page
+    items = "".join(
+        f'<li><a href="#{html.escape(anchor, quote=True)}">{html.escape(html.unescape(text))}</a></li>'
+        for anchor, text in sections
+    )
+    nav = (
+        f'<nav class="toc" aria-label="{html.escape(i18n.gettext(CONTENTS, lang))}">'
+        f'<h2 class="toc-title">{html.escape(i18n.gettext(CONTENTS, lang))}</h2><ol>{items}</ol></nav>'
+    )
+    first = _H2.search(page)
+    assert first is not None
+    return page[: first.start()] + nav + page[first.start() :]
+
+
+CONTENTS = N_("Contents")
 
 
 def page_path(run_id: str, lang: str) -> Path:
