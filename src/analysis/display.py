@@ -115,6 +115,11 @@ class Report:
             language).
         """
         verdict = verdict if verdict is not None else _CURRENT.get("verdict")
+        numbers = dict(results or {})
+        if self.pupil_data:  # the results JSON leaves data/: the page's small-cell rules apply
+            from analysis.privacy import suppress_results
+
+            numbers = suppress_results(numbers)
         page = {
             "question": question,
             "verdict": None if verdict is None else {lg: render(verdict, lg) for lg in LANGUAGES},
@@ -133,7 +138,7 @@ class Report:
             "banners": list(self.banners),
             "random_streams": self.streams.to_dict() if self.streams else None,
             "headline": dict(headline),
-            "results": dict(results or {}),
+            "results": numbers,
             "page": page,
         }
         # staged; the runner promotes it to reports/results/ when the whole notebook succeeded
