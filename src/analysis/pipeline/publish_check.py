@@ -8,8 +8,7 @@ for
 
 * **pupil identifiers**: any value of the ``pupil_id`` column of the data the run read (the
   notebook registers them with :meth:`analysis.display.Report.register_pupil_ids`; the list is
-  kept outside ``reports/``); files that belong to no one run (the indexes) are scanned for the
-  ids of every run;
+  kept outside ``reports/``); ``check-publish`` looks for every run's ids in every file;
 * **small cells** (reports built from pupil data only): a table column or results-JSON key that
   counts pupils (``n``, ``n_pupils``, ``pupils``, ``count``, ``n_obs`` …) holding a value from 1
   to k − 1, or a table rendered by :func:`analysis.display.show_pupil_table` with a row that
@@ -439,10 +438,9 @@ def check_published(
     Every page, index, results JSON, executed notebook, download and run-state file, in any
     folder layout (``reports/**``).  A file belongs to a run when its name starts with the run
     id (``<id>.html``, ``<id>.context.json``) or it sits in a folder named after it
-    (``downloads/<id>/``); such a file is scanned for that run's pupil ids and, when the run
-    read pupil data, for small cells, numerators and row positions.  Other files (the
-    indexes) are scanned for the ids of every run and, when any run read pupil data, for row
-    positions.
+    (``downloads/<id>/``); when that run read pupil data the file is scanned for small cells,
+    numerators and row positions.  Other files (the indexes) are scanned for row positions
+    when any run read pupil data.  Every file is scanned for the pupil ids of every run.
 
     Parameters
     ----------
@@ -482,7 +480,7 @@ def check_published(
             path,
             text,
             owner=owner,
-            ids=ids[owner] if owner else all_ids,
+            ids=all_ids,  # a pupil id is a leak on any page, whichever run read it
             pupil=pupil[owner] if owner else any_pupil,
             k=k,
         )
