@@ -73,6 +73,12 @@ def config_ids() -> Iterator[tuple[str, str]]:
     for run in plan.get("runs", []) or []:
         if isinstance(run, dict) and run.get("title"):
             yield str(run["title"]), "config/plan.yaml"
+    efile = paths.ROOT / "config" / "evaluation.yaml"
+    if efile.exists():
+        ev = read_yaml(efile).get("evaluator", {}) or {}
+        for key in ("name", "role", "organisation"):
+            if ev.get(key):
+                yield str(ev[key]), "config/evaluation.yaml"
     qfile = paths.ROOT / "config" / "questions.yaml"
     if qfile.exists():
         for q in read_yaml(qfile).get("questions", []) or []:

@@ -167,7 +167,7 @@ def add_contents(page: str, lang: str) -> str:
     )
     nav = (
         f'<nav class="toc" aria-label="{html.escape(i18n.gettext(CONTENTS, lang))}">'
-        f'<h2 class="toc-title">{html.escape(i18n.gettext(CONTENTS, lang))}</h2><ol>{items}</ol></nav>'
+        f'<h2 class="toc-title">{html.escape(i18n.gettext(CONTENTS, lang))}</h2><ul>{items}</ul></nav>'
     )
     first = _H2.search(page)
     assert first is not None
