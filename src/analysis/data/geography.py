@@ -1,6 +1,8 @@
 """Italian territorial units: NUTS codes, names used by ISTAT, macro-areas, territorial history.
 
-This is reference metadata, not data:
+This is reference metadata, not data.  Its English descriptions and notes are message ids
+(marked with :func:`analysis.i18n.N_`; Italian in the ``indicators`` catalog), shown on pages
+with ``i18n.term(...)``:
 
 * the NUTS 2021 classification: it maps the codes Eurostat uses to the names ISTAT prints in
   the BES workbooks, so that the two sources can be joined and plotted under one name;
@@ -18,6 +20,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
+
+from analysis.i18n import N_
 
 # NUTS 2021 codes for Italy -> (name as printed by ISTAT BES, level)
 NUTS: dict[str, tuple[str, str]] = {
@@ -128,23 +132,29 @@ DONOR_POOLS: Mapping[str, DonorPool] = MappingProxyType(
                 "south_provinces",
                 "province",
                 "mezzogiorno",
-                "provinces of the Mezzogiorno (Abruzzo, Molise, Campania, Puglia, Basilicata, "
-                "Calabria, Sicilia, Sardegna)",
+                N_(
+                    "provinces of the Mezzogiorno (Abruzzo, Molise, Campania, Puglia, "
+                    "Basilicata, Calabria, Sicilia, Sardegna)"
+                ),
             ),
-            DonorPool("all_provinces", "province", "italy", "all Italian provinces"),
+            DonorPool("all_provinces", "province", "italy", N_("all Italian provinces")),
             DonorPool(
                 "south_regions",
                 "region",
                 "mezzogiorno",
-                "regions of the Mezzogiorno (Abruzzo, Molise, Campania, Puglia, Basilicata, "
-                "Calabria, Sicilia, Sardegna)",
+                N_(
+                    "regions of the Mezzogiorno (Abruzzo, Molise, Campania, Puglia, Basilicata, "
+                    "Calabria, Sicilia, Sardegna)"
+                ),
             ),
             DonorPool(
                 "all_regions",
                 "region",
                 "italy",
-                "all Italian regions (NUTS 2), with the autonomous provinces of Bolzano and "
-                "Trento where the source lists them separately",
+                N_(
+                    "all Italian regions (NUTS 2), with the autonomous provinces of Bolzano and "
+                    "Trento where the source lists them separately"
+                ),
             ),
         ]
     }
@@ -176,52 +186,58 @@ BOUNDARY_CHANGES: tuple[BoundaryChange, ...] = (
     BoundaryChange(
         ("Barletta-Andria-Trani", "Bari", "Foggia"),
         2010,
-        "Barletta-Andria-Trani was carved out of Bari and Foggia (operational 2009-2010; "
-        "first BES value 2010): earlier values of Bari and Foggia may refer to the old "
-        "territories",
+        N_(
+            "Barletta-Andria-Trani was carved out of Bari and Foggia (operational 2009-2010; "
+            "first BES value 2010): earlier values of Bari and Foggia may refer to the old "
+            "territories"
+        ),
     ),
     BoundaryChange(
         ("Fermo", "Ascoli Piceno"),
         2010,
-        "Fermo was carved out of Ascoli Piceno (operational 2009-2010; first BES value 2010)",
+        N_("Fermo was carved out of Ascoli Piceno (operational 2009-2010; first BES value 2010)"),
     ),
     BoundaryChange(
         ("Monza e della Brianza", "Milano"),
         2010,
-        "Monza e della Brianza was carved out of Milano (operational 2009-2010; first "
-        "BES value 2010)",
+        N_(
+            "Monza e della Brianza was carved out of Milano (operational 2009-2010; first "
+            "BES value 2010)"
+        ),
     ),
     BoundaryChange(
         ("Cagliari", "Sassari", "Nuoro", "Oristano", "Sud Sardegna"),
         2017,
-        "Sardinia's provinces were redrawn in 2016 (Sud Sardegna created, first BES "
-        "value 2017): earlier values refer to other territories",
+        N_(
+            "Sardinia's provinces were redrawn in 2016 (Sud Sardegna created, first BES "
+            "value 2017): earlier values refer to other territories"
+        ),
     ),
 )
 
 #: Provinces abolished during the period (their series stop): never donors.
 ABOLISHED: Mapping[str, str] = MappingProxyType(
     {
-        u: "province abolished in Sardinia's 2016 reform (series ends in 2017)"
+        u: N_("province abolished in Sardinia's 2016 reform (series ends in 2017)")
         for u in ("Carbonia-Iglesias", "Medio Campidano", "Ogliastra", "Olbia-Tempio")
     }
 )
 
 #: Why a year has no value, where known: (indicator key prefix, year) -> reason.
 KNOWN_GAPS: Mapping[tuple[str, int], str] = MappingProxyType(
-    {("invalsi", 2020): "INVALSI tests were not held in 2020 (COVID-19 school closures)"}
+    {("invalsi", 2020): N_("INVALSI tests were not held in 2020 (COVID-19 school closures)")}
 )
 
 #: Whom one percentage point of an indicator counts (indicator key prefix -> population).
 POPULATIONS: Mapping[str, str] = MappingProxyType(
     {
-        "neet": "residents aged 15-29",
-        "youth_nonparticipation": "labour force plus available inactive people aged 15-29",
-        "youth_employment": "residents aged 15-29",
-        "elet": "residents aged 18-24",
-        "invalsi": "grade-8 pupils (INVALSI tests every pupil of the grade)",
-        "diploma": "residents aged 25-64",
-        "tertiary": "residents aged 25-39",
+        "neet": N_("residents aged 15-29"),
+        "youth_nonparticipation": N_("labour force plus available inactive people aged 15-29"),
+        "youth_employment": N_("residents aged 15-29"),
+        "elet": N_("residents aged 18-24"),
+        "invalsi": N_("grade-8 pupils (INVALSI tests every pupil of the grade)"),
+        "diploma": N_("residents aged 25-64"),
+        "tertiary": N_("residents aged 25-39"),
     }
 )
 

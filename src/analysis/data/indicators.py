@@ -15,11 +15,17 @@ import pandas as pd
 
 from analysis.data import panels
 from analysis.errors import DataValidationError, Violation
+from analysis.i18n import N_
 
 
 @dataclass(frozen=True)
 class Indicator:
-    """An outcome indicator: where it lives and how to label it."""
+    """An outcome indicator: where it lives and how to label it.
+
+    ``label``, ``unit``, ``source`` and ``definition`` are English message ids (marked with
+    :func:`analysis.i18n.N_`): pages show them with ``i18n.term(...)``, translated in the
+    ``indicators`` catalog.
+    """
 
     key: str
     label: str
@@ -29,6 +35,7 @@ class Indicator:
     code: str | None = None  # series_code in the BES panels
     level: str = "province"  # finest territorial level available
     definition: str = ""
+    census: bool = False  # True: every unit counted (no sampling error); False: a sample survey
 
     @property
     def name(self) -> str:
@@ -41,87 +48,94 @@ INDICATORS: dict[str, Indicator] = {
     for i in [
         Indicator(
             "elet",
-            "Early leavers from education and training (ELET), 18–24",
-            "% of population aged 18–24",
-            "Eurostat edat_lfse_16 (EU-LFS), CC BY 4.0",
+            N_("Early leavers from education and training (ELET), 18–24"),
+            N_("% of population aged 18–24"),
+            N_("Eurostat edat_lfse_16 (EU-LFS), CC BY 4.0"),
             "elet_regions",
             level="region",
-            definition="18–24 year-olds with at most lower-secondary education and not in "
-            "education or training in the last four weeks (LFS). Not the MIM "
-            "'abbandono' rate, and not NEET.",
+            definition=N_(
+                "18–24 year-olds with at most lower-secondary education and not in "
+                "education or training in the last four weeks (LFS). Not the MIM "
+                "'abbandono' rate, and not NEET."
+            ),
         ),
         Indicator(
             "neet",
-            "Young people not in employment, education or training (NEET), 15–29",
-            "% of population aged 15–29",
-            "ISTAT, Bes dei territori ed. 2021 and 2025, CC BY 4.0",
+            N_("Young people not in employment, education or training (NEET), 15–29"),
+            N_("% of population aged 15–29"),
+            N_("ISTAT, Bes dei territori ed. 2021 and 2025, CC BY 4.0"),
             "bes_spliced",
             code="02IST006",
-            definition="15–29 year-olds neither employed nor in education or training (LFS).",
+            definition=N_("15–29 year-olds neither employed nor in education or training (LFS)."),
         ),
         Indicator(
             "youth_nonparticipation",
-            "Youth labour non-participation rate, 15–29",
-            "% of labour force plus available inactive, aged 15–29",
-            "ISTAT, Bes dei territori ed. 2021 and 2025, CC BY 4.0",
+            N_("Youth labour non-participation rate, 15–29"),
+            N_("% of labour force plus available inactive, aged 15–29"),
+            N_("ISTAT, Bes dei territori ed. 2021 and 2025, CC BY 4.0"),
             "bes_spliced",
             code="03LAV006P",
-            definition="Unemployed plus inactive available to work, over the labour force plus "
-            "those inactive available, aged 15–29 (LFS).",
+            definition=N_(
+                "Unemployed plus inactive available to work, over the labour force plus "
+                "those inactive available, aged 15–29 (LFS)."
+            ),
         ),
         Indicator(
             "youth_employment",
-            "Youth employment rate, 15–29",
-            "% of population aged 15–29",
-            "ISTAT, Bes dei territori ed. 2021 and 2025, CC BY 4.0",
+            N_("Youth employment rate, 15–29"),
+            N_("% of population aged 15–29"),
+            N_("ISTAT, Bes dei territori ed. 2021 and 2025, CC BY 4.0"),
             "bes_spliced",
             code="03LAV003P",
         ),
         Indicator(
             "diploma_25_64",
-            "Adults with at least an upper-secondary diploma, 25–64",
-            "% of population aged 25–64",
-            "ISTAT, Bes dei territori ed. 2021 and 2025, CC BY 4.0",
+            N_("Adults with at least an upper-secondary diploma, 25–64"),
+            N_("% of population aged 25–64"),
+            N_("ISTAT, Bes dei territori ed. 2021 and 2025, CC BY 4.0"),
             "bes_spliced",
             code="02IST002",
         ),
         Indicator(
             "tertiary_25_39",
-            "Graduates and other tertiary qualifications, 25–39",
-            "% of population aged 25–39",
-            "ISTAT, Bes dei territori ed. 2021 and 2025, CC BY 4.0",
+            N_("Graduates and other tertiary qualifications, 25–39"),
+            N_("% of population aged 25–39"),
+            N_("ISTAT, Bes dei territori ed. 2021 and 2025, CC BY 4.0"),
             "bes_spliced",
             code="02IST003P",
         ),
         Indicator(
             "invalsi_literacy_g8",
-            "Inadequate literacy, grade 8 (INVALSI census)",
-            "% of grade-8 students",
-            "ISTAT, Bes dei territori (INVALSI data), CC BY 4.0",
+            N_("Inadequate literacy, grade 8 (INVALSI census)"),
+            N_("% of grade-8 students"),
+            N_("ISTAT, Bes dei territori (INVALSI data), CC BY 4.0"),
             "bes_spliced",
             code="02IST011P",
+            census=True,
         ),
         Indicator(
             "invalsi_numeracy_g8",
-            "Inadequate numeracy, grade 8 (INVALSI census)",
-            "% of grade-8 students",
-            "ISTAT, Bes dei territori (INVALSI data), CC BY 4.0",
+            N_("Inadequate numeracy, grade 8 (INVALSI census)"),
+            N_("% of grade-8 students"),
+            N_("ISTAT, Bes dei territori (INVALSI data), CC BY 4.0"),
             "bes_spliced",
             code="02IST010P",
+            census=True,
         ),
         Indicator(
             "university_transition",
-            "Transition to university (school leavers enrolling)",
-            "% of upper-secondary graduates",
-            "ISTAT, Bes dei territori, CC BY 4.0",
+            N_("Transition to university (school leavers enrolling)"),
+            N_("% of upper-secondary graduates"),
+            N_("ISTAT, Bes dei territori, CC BY 4.0"),
             "bes_spliced",
             code="02IST004",
+            census=True,
         ),
         Indicator(
             "arope",
-            "At risk of poverty or social exclusion (Europe 2020 definition)",
-            "% of total population",
-            "Eurostat ilc_peps11 (EU-SILC), CC BY 4.0",
+            N_("At risk of poverty or social exclusion (Europe 2020 definition)"),
+            N_("% of total population"),
+            N_("Eurostat ilc_peps11 (EU-SILC), CC BY 4.0"),
             "arope_regions",
             level="region",
         ),
@@ -129,25 +143,25 @@ INDICATORS: dict[str, Indicator] = {
 }
 
 SHORT_NAMES = {
-    "elet": "the early-leaving (ELET) rate",
-    "neet": "the NEET rate",
-    "youth_nonparticipation": "the youth non-participation rate",
-    "youth_employment": "the youth employment rate",
-    "diploma_25_64": "the share of adults with at least a diploma",
-    "tertiary_25_39": "the share of young adults with a tertiary degree",
-    "invalsi_literacy_g8": "the share of grade-8 pupils with inadequate literacy",
-    "invalsi_numeracy_g8": "the share of grade-8 pupils with inadequate numeracy",
-    "university_transition": "the transition rate to university",
-    "arope": "the AROPE rate",
+    "elet": N_("the early-leaving (ELET) rate"),
+    "neet": N_("the NEET rate"),
+    "youth_nonparticipation": N_("the youth non-participation rate"),
+    "youth_employment": N_("the youth employment rate"),
+    "diploma_25_64": N_("the share of adults with at least a diploma"),
+    "tertiary_25_39": N_("the share of young adults with a tertiary degree"),
+    "invalsi_literacy_g8": N_("the share of grade-8 pupils with inadequate literacy"),
+    "invalsi_numeracy_g8": N_("the share of grade-8 pupils with inadequate numeracy"),
+    "university_transition": N_("the transition rate to university"),
+    "arope": N_("the AROPE rate"),
 }
 
 # Eurostat series breaks that apply to every region at once (see PROVENANCE.md).
 LFS_BREAK_NOTES = {
-    2004: "LFS redesign",
-    2006: "break",
-    2014: "ISCED 2011",
-    2018: "break flagged by Eurostat (cause not given in PROVENANCE.md)",
-    2021: "EU-LFS regulation 2019/1700",
+    2004: N_("LFS redesign"),
+    2006: N_("break"),
+    2014: N_("ISCED 2011"),
+    2018: N_("break flagged by Eurostat (cause not given in PROVENANCE.md)"),
+    2021: N_("EU-LFS regulation 2019/1700"),
 }
 
 

@@ -24,6 +24,7 @@ from analysis import paths
 from analysis.data import eurostat, istat_bes, other_sources, schemas, schools, splice
 from analysis.data.integrity import sha256
 from analysis.errors import DataValidationError, violations_from_pandera
+from analysis.i18n import N_
 
 ELET = (
     "eurostat_edat_lfse_16/edat_lfse_16_italy_nuts2.tsv",
@@ -50,7 +51,11 @@ REGISTRY = ("schooldatait_scuole_2022_23/example_input_Registry23.rda",)
 
 @dataclass(frozen=True)
 class PanelSpec:
-    """A processed panel: its name, what it holds, the raw files it reads and how to build it."""
+    """A processed panel: its name, what it holds, the raw files it reads and how to build it.
+
+    ``description`` is an English message id (marked with :func:`analysis.i18n.N_`; Italian in
+    the ``indicators`` catalog), shown on the data-build page.
+    """
 
     name: str
     description: str
@@ -88,8 +93,10 @@ PANELS: dict[str, PanelSpec] = {
     for p in [
         PanelSpec(
             "elet_regions",
-            "Early leavers from education and training 18–24 (%), Eurostat "
-            "edat_lfse_16: Italian NUTS2 regions, macro-areas, Italy, EU27; 2000–2025; by sex",
+            N_(
+                "Early leavers from education and training 18–24 (%), Eurostat "
+                "edat_lfse_16: Italian NUTS2 regions, macro-areas, Italy, EU27; 2000–2025; by sex"
+            ),
             ELET,
             lambda: eurostat.read_elet(_raw(ELET)),
             schemas.REGIONAL_PERCENT,
@@ -97,8 +104,10 @@ PANELS: dict[str, PanelSpec] = {
         ),
         PanelSpec(
             "arope_regions",
-            "At risk of poverty or social exclusion (% of population), Eurostat "
-            "ilc_peps11, Italian NUTS2 regions; 2004–2020",
+            N_(
+                "At risk of poverty or social exclusion (% of population), Eurostat "
+                "ilc_peps11, Italian NUTS2 regions; 2004–2020"
+            ),
             AROPE,
             lambda: eurostat.read_arope(_raw(AROPE)[0]),
             schemas.REGIONAL_PERCENT,
@@ -106,8 +115,10 @@ PANELS: dict[str, PanelSpec] = {
         ),
         PanelSpec(
             "bes_provinces",
-            "ISTAT Bes dei territori, editions 2021 (2004–2020) and 2025 "
-            "(2004–2024), every indicator, provinces + regions + macro-areas + Italy, by sex",
+            N_(
+                "ISTAT Bes dei territori, editions 2021 (2004–2020) and 2025 "
+                "(2004–2024), every indicator, provinces + regions + macro-areas + Italy, by sex"
+            ),
             BES_T,
             lambda: istat_bes.read_bes_provinces(*_raw(BES_T)),
             schemas.BES_PROVINCES,
@@ -115,8 +126,10 @@ PANELS: dict[str, PanelSpec] = {
         ),
         PanelSpec(
             "bes_spliced",
-            "Bes dei territori: one series per indicator, ed. 2025 back-cast with "
-            "ed. 2021 by the mean overlap difference (see analysis.data.splice)",
+            N_(
+                "Bes dei territori: one series per indicator, ed. 2025 back-cast with "
+                "ed. 2021 by the mean overlap difference (see analysis.data.splice)"
+            ),
             BES_T,
             _spliced,
             schemas.BES_SPLICED,
@@ -124,8 +137,10 @@ PANELS: dict[str, PanelSpec] = {
         ),
         PanelSpec(
             "bes_overlap",
-            "Overlap report of the BES splice: differences ed.2025 − ed.2021 in "
-            "the overlap years per series × territory × sex",
+            N_(
+                "Overlap report of the BES splice: differences ed.2025 − ed.2021 in "
+                "the overlap years per series × territory × sex"
+            ),
             BES_T,
             _overlap,
             pa.DataFrameSchema({"series_code": pa.Column(str), "n_overlap": pa.Column(int)}),
@@ -133,8 +148,10 @@ PANELS: dict[str, PanelSpec] = {
         ),
         PanelSpec(
             "bes_regions",
-            "ISTAT BES regional indicators (Rapporto BES 2021), regions + "
-            "macro-areas + Italy, 2004–2021, by sex",
+            N_(
+                "ISTAT BES regional indicators (Rapporto BES 2021), regions + "
+                "macro-areas + Italy, 2004–2021, by sex"
+            ),
             BES_R,
             lambda: istat_bes.read_bes_regions(_raw(BES_R)[0]),
             schemas.BES_REGIONS,
@@ -142,8 +159,10 @@ PANELS: dict[str, PanelSpec] = {
         ),
         PanelSpec(
             "unemployment_provinces",
-            "Unemployment and participation rates (%), 103 provinces "
-            "× 1996–2019 (R package pspatreg, from ISTAT); break at 2015",
+            N_(
+                "Unemployment and participation rates (%), 103 provinces "
+                "× 1996–2019 (R package pspatreg, from ISTAT); break at 2015"
+            ),
             UNEMP,
             lambda: other_sources.read_unemployment(_raw(UNEMP)[0]),
             schemas.UNEMPLOYMENT,
@@ -151,8 +170,10 @@ PANELS: dict[str, PanelSpec] = {
         ),
         PanelSpec(
             "invalsi_provinces",
-            "INVALSI 2022/23 results by province, grade and subject, 15 "
-            "southern provinces (R package SchoolDataIT)",
+            N_(
+                "INVALSI 2022/23 results by province, grade and subject, 15 "
+                "southern provinces (R package SchoolDataIT)"
+            ),
             INVALSI,
             lambda: other_sources.read_invalsi(_raw(INVALSI)[0]),
             schemas.INVALSI,
@@ -160,10 +181,12 @@ PANELS: dict[str, PanelSpec] = {
         ),
         PanelSpec(
             "school_sites",
-            "Pupils per school site (plesso), daytime courses, every Italian school, "
-            "2018/19–2020/21 (MIM open data via ondata) spliced with 2021/22–2024/25 (MIM "
-            "'alunni frequentanti totali', accesso civico via UAAR); counts of 3 or fewer "
-            "suppressed by the MIM are missing with suppressed = True",
+            N_(
+                "Pupils per school site (plesso), daytime courses, every Italian school, "
+                "2018/19–2020/21 (MIM open data via ondata) spliced with 2021/22–2024/25 (MIM "
+                "'alunni frequentanti totali', accesso civico via UAAR); counts of 3 or fewer "
+                "suppressed by the MIM are missing with suppressed = True"
+            ),
             ONDATA + MIM,
             _school_sites,
             schemas.SCHOOL_SITES,
@@ -171,8 +194,10 @@ PANELS: dict[str, PanelSpec] = {
         ),
         PanelSpec(
             "school_grades_2022",
-            "Pupils and classes per school site and grade, state schools of Molise, "
-            "Campania, Puglia and Basilicata, 2022/23 (MIM ALUCORSOINDCLASTA via SchoolDataIT)",
+            N_(
+                "Pupils and classes per school site and grade, state schools of Molise, "
+                "Campania, Puglia and Basilicata, 2022/23 (MIM ALUCORSOINDCLASTA via SchoolDataIT)"
+            ),
             GRADES,
             lambda: _str_columns(
                 schools.read_grade_profile(_raw(GRADES)[0]), ("school_code", "order")
@@ -182,8 +207,10 @@ PANELS: dict[str, PanelSpec] = {
         ),
         PanelSpec(
             "school_registry_2022",
-            "School registry 2022/23 (site → institute, province, municipality), state "
-            "schools of Molise, Campania, Puglia and Basilicata (SchoolDataIT)",
+            N_(
+                "School registry 2022/23 (site → institute, province, municipality), state "
+                "schools of Molise, Campania, Puglia and Basilicata (SchoolDataIT)"
+            ),
             REGISTRY,
             lambda: _str_columns(
                 schools.read_registry(_raw(REGISTRY)[0]),
