@@ -1,4 +1,4 @@
-"""Command line: ``python -m analysis {run,publish,build-data,list}``."""
+"""Command line: ``python -m analysis {run,report,publish,verify,build-data,list,...}``."""
 
 from __future__ import annotations
 
@@ -10,22 +10,35 @@ import time
 from analysis.errors import DataValidationError
 
 
-def _cmd_run(args: argparse.Namespace) -> int:
-    from analysis.pipeline.plan import load_plan
-    from analysis.pipeline.runner import run_plan
-    from analysis.pipeline.state import reports_lock
+def _scheduler(args: argparse.Namespace) -> str | None:
+    """The Dask scheduler address of ``--scheduler`` / ``DASK_SCHEDULER_ADDRESS`` (or None)."""
+    return args.scheduler or os.environ.get("DASK_SCHEDULER_ADDRESS") or None
 
-    plan = load_plan(args.plan)
+
+def _execute_plan(args: argparse.Namespace, plan) -> int:  # noqa: ANN001 - Plan, imported lazily
+    """Run the plan (locally, on ``--scheduler`` or on a ``--local-cluster``); print outcomes."""
+    import contextlib
+
+    from analysis.pipeline.runner import run_plan
+
     t0 = time.monotonic()
+    scheduler = _scheduler(args)
+    if args.local_cluster and scheduler:
+        print("error: --local-cluster and --scheduler exclude each other", file=sys.stderr)
+        return 2
+    workers = args.workers
     try:
-        with reports_lock("python -m analysis run"):
+        with contextlib.ExitStack() as stack:
+            if args.local_cluster:
+                scheduler = stack.enter_context(_local_cluster(args.local_cluster))
             outcomes = run_plan(
                 plan,
                 only=args.only,
                 force=args.force,
                 quick=args.quick,
                 progress=not args.no_progress,
-                workers=args.workers,
+                workers=workers if workers or scheduler else (os.cpu_count() or 1),
+                scheduler=scheduler,
             )
     except KeyboardInterrupt as exc:
         print(
@@ -33,10 +46,14 @@ def _cmd_run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 130
+    except ImportError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     if not outcomes:
         print(f"no run matches {args.only!r}", file=sys.stderr)
         return 2
-    for o in outcomes:
+    executed = [o for o in outcomes if o.status != "cached"]
+    for o in executed if len(executed) < len(outcomes) else outcomes:
         print(f"  {o.status:8s} {o.seconds:7.1f}s  {o.run_id}")
     failed = [o for o in outcomes if o.status == "failed"]
     print(
@@ -49,14 +66,84 @@ def _cmd_run(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
-def _cmd_publish(args: argparse.Namespace) -> int:
-    from analysis import paths
-    from analysis.pipeline.plan import load_plan
-    from analysis.pipeline.publish import publish
-    from analysis.pipeline.state import index_path, reports_lock
+def _local_cluster(n_workers: int):  # noqa: ANN202 - a context manager yielding the address
+    """A ``dask.distributed`` LocalCluster of ``n_workers`` processes, one thread each."""
+    import contextlib
 
-    with reports_lock("python -m analysis publish"):
-        written, findings = publish(load_plan(args.plan))
+    from analysis.pipeline.runner import _import_distributed
+
+    distributed = _import_distributed()
+
+    @contextlib.contextmanager
+    def cluster():  # noqa: ANN202
+        with distributed.LocalCluster(
+            n_workers=n_workers, threads_per_worker=1, processes=True, dashboard_address=None
+        ) as c:
+            print(f"LocalCluster: {n_workers} workers at {c.scheduler_address}", file=sys.stderr)
+            yield c.scheduler_address
+
+    return cluster()
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from analysis.pipeline.plan import load_plan
+    from analysis.pipeline.state import reports_lock
+
+    plan = load_plan(args.plan)
+    with reports_lock("python -m analysis run"):
+        return _execute_plan(args, plan)
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    """Run the plan and publish, in one process (what ``make report`` calls).
+
+    When nothing changed since the last complete build (every run cached and the reports folder
+    as the last publish left it: :func:`~analysis.pipeline.runner.reports_fingerprint`), the
+    publish step is skipped: no notebook conversion, no import of nbconvert or jinja.  Publishes
+    even when a run failed, then exits non-zero.
+    """
+    from analysis.pipeline.plan import load_plan
+    from analysis.pipeline.runner import published_stamp_path, reports_fingerprint
+    from analysis.pipeline.state import atomic_write_text, reports_lock
+
+    plan = load_plan(args.plan)
+    with reports_lock("python -m analysis report"):
+        rc = _execute_plan(args, plan)
+        stamp = published_stamp_path()
+        if rc == 0 and stamp.exists() and stamp.read_text() == reports_fingerprint(plan):
+            print("published: nothing changed since the last build")
+            return 0
+        stamp.unlink(missing_ok=True)
+        publish_rc = _publish(plan)
+        if rc == 0 and publish_rc == 0:
+            atomic_write_text(stamp, reports_fingerprint(plan))
+    return rc or publish_rc
+
+
+def _cmd_run_task(args: argparse.Namespace) -> int:
+    """One run on a Dask worker (internal: the submitting command holds the reports lock)."""
+    from analysis.pipeline.plan import load_plan
+    from analysis.pipeline.runner import run_plan
+
+    plan = load_plan(args.plan)
+    run = plan.get(args.run)
+    try:
+        (outcome,) = run_plan(
+            plan, only=run.id, force=True, quick=args.quick, progress=False, jobs=args.jobs
+        )
+    except KeyboardInterrupt:
+        return 130
+    print(f"{outcome.status} {outcome.seconds:.1f}s {outcome.run_id}")
+    return 0 if outcome.status == "success" else 1
+
+
+def _publish(plan) -> int:  # noqa: ANN001 - Plan, imported lazily
+    """Publish the pages and the index (the caller holds the reports lock)."""
+    from analysis import paths
+    from analysis.pipeline.publish import publish
+    from analysis.pipeline.state import index_path
+
+    written, findings = publish(plan)
     pages = [w for w in written if w != index_path()]
     index_state = "rewritten" if index_path() in written else "unchanged"
     print(f"published {len(pages)} page(s); {paths.relative(index_path())} {index_state}")
@@ -70,6 +157,14 @@ def _cmd_publish(args: argparse.Namespace) -> int:
         )
         return 1
     return 0
+
+
+def _cmd_publish(args: argparse.Namespace) -> int:
+    from analysis.pipeline.plan import load_plan
+    from analysis.pipeline.state import reports_lock
+
+    with reports_lock("python -m analysis publish"):
+        return _publish(load_plan(args.plan))
 
 
 def _cmd_check_publish(args: argparse.Namespace) -> int:
@@ -141,23 +236,54 @@ def _cmd_data_request(args: argparse.Namespace) -> int:
     return 0
 
 
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
+    return value
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point."""
     p = argparse.ArgumentParser(prog="python -m analysis", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
-    r = sub.add_parser("run", help="execute the plan's notebooks with papermill")
-    r.add_argument("--plan", default=None, help="plan file (default config/plan.yaml)")
-    r.add_argument("--only", default=None, help="glob on run ids, e.g. 'context_*'")
-    r.add_argument("--force", action="store_true", help="ignore the cache and rerun")
-    r.add_argument("--quick", action="store_true", help="shrink expensive parameters (CI)")
-    r.add_argument("--no-progress", action="store_true", help="no progress bar")
-    r.add_argument(
-        "--workers",
-        type=int,
-        default=os.cpu_count() or 1,
-        help="runs executed at the same time, each in its own kernel (default: the cores)",
-    )
-    r.set_defaults(func=_cmd_run)
+    for name, func, text in (
+        ("run", _cmd_run, "execute the plan's notebooks with papermill"),
+        ("report", _cmd_report, "run + publish in one process (skips what did not change)"),
+    ):
+        r = sub.add_parser(name, help=text)
+        r.add_argument("--plan", default=None, help="plan file (default config/plan.yaml)")
+        r.add_argument("--only", default=None, help="glob on run ids, e.g. 'context_*'")
+        r.add_argument("--force", action="store_true", help="ignore the cache and rerun")
+        r.add_argument("--quick", action="store_true", help="shrink expensive parameters (CI)")
+        r.add_argument("--no-progress", action="store_true", help="no progress bar")
+        r.add_argument(
+            "--workers",
+            type=_positive,
+            default=None,
+            help="runs executed at the same time, each in its own kernel (default: the cores; "
+            "with a Dask scheduler, its worker threads)",
+        )
+        r.add_argument(
+            "--scheduler",
+            default=None,
+            help="dask.distributed scheduler address: run on the cluster (default: "
+            "$DASK_SCHEDULER_ADDRESS; needs the extra 'dask')",
+        )
+        r.add_argument(
+            "--local-cluster",
+            type=_positive,
+            default=None,
+            metavar="N",
+            help="start a Dask LocalCluster of N one-thread workers and run on it",
+        )
+        r.set_defaults(func=func)
+    rt = sub.add_parser("run-task")  # internal: one run on a Dask worker (no help: hidden)
+    rt.add_argument("--plan", required=True)
+    rt.add_argument("--run", required=True)
+    rt.add_argument("--jobs", type=_positive, required=True)
+    rt.add_argument("--quick", action="store_true")
+    rt.set_defaults(func=_cmd_run_task)
     pub = sub.add_parser("publish", help="convert executed notebooks to HTML + index")
     pub.add_argument("--plan", default=None)
     pub.set_defaults(func=_cmd_publish)

@@ -42,6 +42,7 @@ from analysis.data import integrity
 from analysis.pipeline import provenance
 from analysis.pipeline.plan import Plan, Run
 from analysis.pipeline.state import (
+    PromotionError,
     atomic_write_text,
     context_path,
     executed_path,
@@ -82,6 +83,69 @@ DETERMINISTIC_ENV = {
 def deterministic_environment() -> None:
     """Set :data:`DETERMINISTIC_ENV` for the kernels started from this process."""
     os.environ.update(DETERMINISTIC_ENV)
+
+
+#: Environment variable telling a kernel how many processes its replications may use
+#: (read by :mod:`analysis.replicate`): the cores divided among the runs executing at once.
+JOBS_ENV = "ANALYSIS_JOBS"
+#: Environment variable naming the Dask scheduler (runs and, through joblib, replications).
+SCHEDULER_ENV = "DASK_SCHEDULER_ADDRESS"
+
+
+def kernel_jobs(workers: int, cores: int | None = None) -> int:
+    """Replication workers per kernel: ``max(1, cores // workers)``."""
+    return max(1, (cores or os.cpu_count() or 1) // max(1, workers))
+
+
+@contextlib.contextmanager
+def _kernel_env(values: dict[str, str | None]) -> Any:
+    """Set environment variables for the kernels started inside the block, then restore them."""
+    saved = {k: os.environ.get(k) for k in values}
+    try:
+        for k, v in values.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+def kernel_manager_class() -> type:
+    """The kernel manager papermill starts each run's kernel with (quiet, encrypted transport).
+
+    Two log lines that every run used to print, removed at their cause:
+
+    - "Kernel is running over TCP without encryption": the kernel's zmq sockets now use
+      CurveZMQ keys provisioned by the manager (``transport_encryption="auto"``; the
+      ipykernel kernelspec declares ``supported_encryption: curve``).  On a shared cluster node
+      this also keeps other users from reading a kernel's traffic.
+    - "KeyboardInterrupt caught in kernel": jupyter_client's ``shutdown_kernel`` sends SIGINT
+      to the kernel before its shutdown request; a kernel still handling a message then logs
+      the interrupt (seen in parallel builds, where kernels finish while the machine is busy).
+      The run is over when papermill shuts the kernel down, so no interrupt is sent then: the
+      shutdown request, and SIGTERM/SIGKILL after ``shutdown_wait_time``, still stop it.  A
+      Ctrl-C still reaches the kernels (:func:`_interrupt_kernels`), and a cell timeout is still
+      handled by nbclient.
+    """
+    from jupyter_client.manager import AsyncKernelManager
+
+    class QuietKernelManager(AsyncKernelManager):
+        def __init__(self, **kwargs: Any) -> None:
+            kwargs.setdefault("transport_encryption", "auto")
+            super().__init__(**kwargs)
+
+        async def _async_interrupt_kernel(self) -> None:
+            if self.shutting_down:
+                return
+            await super()._async_interrupt_kernel()
+
+    return QuietKernelManager
 
 
 @dataclass(frozen=True)
@@ -140,6 +204,43 @@ def source_fingerprint() -> str:
     if paths.LOCK_FILE.exists():
         h.update(paths.LOCK_FILE.read_bytes())
     return h.hexdigest()
+
+
+def reports_fingerprint(plan: Plan, *, extra: str = "") -> str:
+    """Hash of everything a published reports folder is built from and consists of.
+
+    The plan file, every file of the package (code, templates, catalogues), every file under
+    the reports folder (state files, executed notebooks, results, pages, index) and the
+    registered pupil-id lists.  ``python -m analysis report`` records it after a complete build
+    and skips ``publish`` when it is unchanged: a no-op rerun does no work beyond hashing.
+    """
+    h = hashlib.sha256()
+    h.update(extra.encode())
+    skip = {published_stamp_path().resolve(), (paths.STATE_DIR / "lock").resolve()}
+    groups = (
+        ("plan", [plan.source]),
+        ("package", sorted(paths.PACKAGE_DIR.rglob("*"))),
+        ("reports", sorted(paths.REPORTS_DIR.rglob("*"))),
+        ("ids", sorted((paths.PRIVATE_DIR / "pupil_ids").glob("*.txt"))),
+    )
+    for name, files in groups:
+        h.update(name.encode())
+        for f in files:
+            if (
+                not f.is_file()
+                or "__pycache__" in f.parts
+                or f.name.endswith(".tmp")
+                or f.resolve() in skip
+            ):
+                continue
+            h.update(str(f).encode())
+            h.update(integrity.sha256(f).encode())
+    return h.hexdigest()
+
+
+def published_stamp_path() -> Path:
+    """Where ``report`` records :func:`reports_fingerprint` after a complete build."""
+    return paths.STATE_DIR / "published.sha256"
 
 
 def cache_key(
@@ -258,6 +359,7 @@ def execute(
             log_output=False,
             request_save_on_cell_execute=False,
             execution_timeout=timeout,
+            kernel_manager_class=kernel_manager_class(),
         )
         if not staged.exists():
             raise RuntimeError(
@@ -271,14 +373,30 @@ def execute(
         if not hasattr(exc, "ename"):
             error += "\n" + "".join(traceback.format_exception(exc)[-3:])
     seconds = round(time.monotonic() - t0, 2)
+    # Promotion: fsync, parse, rename (state.promote).  A notebook or results file cut short (a
+    # full disk) is removed, never promoted, and the run is failed with the reason.
+    problems: list[str] = []
     if tmp.exists():
-        promote(tmp, out)
+        try:
+            promote(tmp, out)
+        except PromotionError as exc:
+            problems.append(str(exc))
+    elif error is None:
+        problems.append("papermill wrote no executed notebook")
+    if error is None and not problems:
+        try:
+            promote(staged, results_path(run.id))
+        except PromotionError as exc:
+            problems.append(str(exc))
+    if problems:
+        error = "\n".join(([error] if error else []) + problems)
     if error is None:
-        promote(staged, results_path(run.id))
         status = "success"
     else:
         staged.unlink(missing_ok=True)
         results_path(run.id).unlink(missing_ok=True)
+        if problems:
+            out.unlink(missing_ok=True)  # the run did not complete: show nothing of it as current
         status = "failed"
     state = {
         "run_id": run.id,
@@ -318,16 +436,28 @@ def run_plan(
     force: bool = False,
     quick: bool = False,
     progress: bool = True,
-    workers: int = 1,
+    workers: int | None = 1,
+    scheduler: str | None = None,
+    jobs: int | None = None,
 ) -> list[RunOutcome]:
     """Run the selected runs of the plan; return one outcome per run, in plan order.
 
     ``workers`` runs execute at the same time (each in its own kernel, started from a thread of
-    this process), stage by stage (:func:`plan_stages`).  Results do not depend on ``workers``:
-    every kernel is single-threaded with a fixed hash seed, and each run writes only its own
-    artefacts.  Ctrl-C (SIGINT) stops the plan: no new run starts, the kernels that received
-    the signal stop their cell, the interrupted runs are recorded as ``interrupted`` and
-    :class:`KeyboardInterrupt` is raised once every worker has stopped.
+    this process), stage by stage (:func:`plan_stages`); ``None`` means one per core, or with a
+    ``scheduler`` as many as the cluster has worker threads.  Results do not depend on
+    ``workers``: every kernel is single-threaded with a fixed hash seed, and each run writes
+    only its own artefacts.  Ctrl-C (SIGINT) stops the plan: no new run starts, the kernels
+    that received the signal stop their cell, the interrupted runs are recorded as
+    ``interrupted`` and :class:`KeyboardInterrupt` is raised once every worker has stopped.
+
+    ``scheduler`` (a ``dask.distributed`` scheduler address) sends each run that must execute
+    to the cluster as a task (:func:`cluster_task`); the workers must see this repository at the
+    same path (a shared filesystem).  The cache check, the stages and the state files are the
+    same as locally; the kernels also receive ``DASK_SCHEDULER_ADDRESS`` so that their
+    replications run on the cluster (joblib's Dask backend).
+
+    ``jobs`` is the ``ANALYSIS_JOBS`` every kernel receives (replication processes per kernel);
+    default ``max(1, cores // workers)`` (:func:`kernel_jobs`).
 
     Raises
     ------
@@ -335,100 +465,283 @@ def run_plan(
         Before any run, when the raw data differ from their manifests.
     KeyboardInterrupt
         After Ctrl-C, once the interrupted runs are recorded.
+    ImportError
+        With ``scheduler``, when the optional extra ``dask`` is not installed.
     """
     import signal
     import threading
     from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 
-    from tqdm import tqdm
-
-    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
-        raise ValueError(f"workers must be a positive integer, got {workers!r}")
+    if workers is not None and (
+        isinstance(workers, bool) or not isinstance(workers, int) or workers < 1
+    ):
+        raise ValueError(f"workers must be a positive integer or None, got {workers!r}")
+    if jobs is not None and (isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1):
+        raise ValueError(f"jobs must be a positive integer or None, got {jobs!r}")
     runs = plan.select(only)
     integrity.verify_raw()
     deterministic_environment()
     source = source_fingerprint()
-    git = provenance.git_state()
     timeout = plan.settings.get("cell_timeout", 1800)
     outcomes: dict[str, RunOutcome] = {}
-    bar = tqdm(
-        total=len(runs),
-        unit="run",
-        desc="runs",
-        file=sys.stderr,
-        disable=not progress,
-        ascii=True,
-        dynamic_ncols=False,
-        ncols=90,
-    )
     stop = threading.Event()
-    previous = None
-    if threading.current_thread() is threading.main_thread():
-        previous = signal.signal(signal.SIGINT, lambda *_: stop.set())
+    clusters: list[_Cluster] = []  # connected when the first run must execute
+    git_cache: list[dict[str, Any]] = []
+    bars: list[Any] = []
 
-    def one(run: Run) -> RunOutcome:
-        params = run.effective_parameters(quick=quick)
-        inputs = declared_inputs(run, params)
-        key = cache_key(run, params, inputs, source, quick=quick)
-        if not force and _is_cached(run, key):
-            return RunOutcome(run.id, "cached", 0.0)
+    def cluster() -> _Cluster | None:
+        if scheduler and not clusters:
+            clusters.append(_Cluster(scheduler, plan=plan, quick=quick))
+        return clusters[0] if clusters else None
+
+    def one(run: Run, key: str, inputs: dict[str, str]) -> RunOutcome:
         if stop.is_set():
             return RunOutcome(run.id, "not run", 0.0, "interrupted before it started")
-        outcome = execute(
-            run,
-            quick=quick,
-            key=key,
-            inputs=inputs,
-            git=git,
-            timeout=timeout,
-            plan_file=plan.source,
-        )
+        if scheduler:
+            outcome = cluster().execute(run, stop=stop)
+        else:
+            if not git_cache:
+                git_cache.append(provenance.git_state())
+            try:
+                outcome = execute(
+                    run,
+                    quick=quick,
+                    key=key,
+                    inputs=inputs,
+                    git=git_cache[0],
+                    timeout=timeout,
+                    plan_file=plan.source,
+                )
+            except OSError as exc:  # the state itself could not be written (disk full)
+                outcome = _record_failure(run.id, f"{type(exc).__name__}: {exc}")
         if stop.is_set() and outcome.status == "failed":
             outcome = _mark_interrupted(run.id, outcome)
         return outcome
 
     def done(o: RunOutcome) -> None:
         outcomes[o.run_id] = o
-        bar.set_postfix_str(o.run_id)
-        bar.update(1)
+        if bars:
+            bars[0].set_postfix_str(o.run_id)
+            bars[0].update(1)
 
+    def start_bar() -> None:
+        # only when a run must execute: a plan with nothing to run imports neither tqdm nor
+        # papermill, starts no kernel and contacts no cluster (the no-op rerun is hashing only)
+        from tqdm import tqdm
+
+        bars.append(
+            tqdm(
+                total=len(runs),
+                initial=len(outcomes),
+                unit="run",
+                desc="runs",
+                file=sys.stderr,
+                disable=not progress,
+                ascii=True,
+                dynamic_ncols=False,
+                ncols=90,
+            )
+        )
+
+    previous = None
+    if threading.current_thread() is threading.main_thread():
+        previous = signal.signal(signal.SIGINT, lambda *_: stop.set())
     plan_done = threading.Event()
-    threading.Thread(target=_watch, args=(stop, plan_done), daemon=True).start()
+    threading.Thread(target=_watch, args=(stop, plan_done, clusters), daemon=True).start()
     try:
         for stage in plan_stages(runs):
             if stop.is_set():
                 break
-            if workers == 1 or len(stage) == 1:
-                for run in stage:
-                    if stop.is_set():
-                        break
-                    done(one(run))
+            # the cache key of a stage is computed when the stages before it have finished:
+            # the methodology note's inputs are the other runs' results
+            todo: list[tuple[Run, str, dict[str, str]]] = []
+            for run in stage:
+                params = run.effective_parameters(quick=quick)
+                inputs = declared_inputs(run, params)
+                key = cache_key(run, params, inputs, source, quick=quick)
+                if not force and _is_cached(run, key):
+                    done(RunOutcome(run.id, "cached", 0.0))
+                else:
+                    todo.append((run, key, inputs))
+            if not todo:
                 continue
-            with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="run") as pool:
-                pending = {pool.submit(one, run) for run in stage}
-                while pending:
-                    finished, pending = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
-                    for f in finished:
-                        done(f.result())
-                    if stop.is_set():
-                        for f in pending:
-                            f.cancel()
-                        finished, _ = wait(pending)
+            if not bars:
+                start_bar()
+            if scheduler and workers is None:
+                workers = cluster().threads
+            elif workers is None:
+                workers = os.cpu_count() or 1
+            env = {JOBS_ENV: str(jobs or kernel_jobs(workers))}
+            if scheduler:
+                env[SCHEDULER_ENV] = scheduler
+            with _kernel_env(env):
+                if workers == 1 or len(todo) == 1:
+                    for item in todo:
+                        if stop.is_set():
+                            break
+                        done(one(*item))
+                    continue
+                with ThreadPoolExecutor(
+                    max_workers=min(workers, len(todo)), thread_name_prefix="run"
+                ) as pool:
+                    pending = {pool.submit(one, *item) for item in todo}
+                    while pending:
+                        finished, pending = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
                         for f in finished:
-                            if not f.cancelled():
-                                done(f.result())
-                        pending = set()
+                            done(f.result())
+                        if stop.is_set():
+                            for f in pending:
+                                f.cancel()
+                            finished, _ = wait(pending)
+                            for f in finished:
+                                if not f.cancelled():
+                                    done(f.result())
+                            pending = set()
     finally:
         plan_done.set()
         if previous is not None:
             signal.signal(signal.SIGINT, previous)
-        bar.close()
+        for bar in bars:
+            bar.close()
+        for c in clusters:
+            c.close()
     if stop.is_set():
         raise KeyboardInterrupt(
             "plan interrupted: "
             + ", ".join(o.run_id for o in outcomes.values() if o.status == "interrupted")
         )
     return [outcomes[r.id] for r in runs if r.id in outcomes]
+
+
+def _record_failure(run_id: str, error: str) -> RunOutcome:
+    """Record a run as failed when its execution could not even be recorded (best effort)."""
+    with contextlib.suppress(OSError):
+        state = read_state(run_id) or {"run_id": run_id}
+        state.update({"status": "failed", "cache_key": None, "artefacts": None, "error": error})
+        write_state(run_id, state)
+    return RunOutcome(run_id, "failed", 0.0, error)
+
+
+DASK_MISSING = (
+    "--scheduler needs dask.distributed, the optional extra 'dask': "
+    "pip install -e '.[dask]' (pinned in requirements.lock)"
+)
+
+
+def _import_distributed() -> Any:
+    try:
+        import distributed
+    except ImportError as exc:
+        raise ImportError(DASK_MISSING) from exc
+    return distributed
+
+
+class _Cluster:
+    """The runs of a plan as tasks on a ``dask.distributed`` cluster (one task per run).
+
+    Each task (:func:`cluster_task`) executes ``python -m analysis run-task`` for one run on a
+    worker: the same :func:`execute` as a local run, writing the same state files on the shared
+    filesystem.  The reports-folder lock stays with the command that submitted the tasks.
+    """
+
+    def __init__(self, address: str, *, plan: Plan, quick: bool) -> None:
+        import uuid
+
+        distributed = _import_distributed()
+        self._client = distributed.Client(address, set_as_default=False, timeout="30s")
+        self._plan = plan
+        self._quick = quick
+        self._stop_name = f"analysis-stop-{uuid.uuid4().hex}"
+        self._stop = distributed.Event(self._stop_name, client=self._client)
+        self.threads = max(1, sum(self._client.nthreads().values()))
+
+    def execute(self, run: Run, *, stop: Any) -> RunOutcome:
+        """Run ``run`` on the cluster and read its outcome from its state file."""
+        spec = {
+            "root": str(paths.ROOT),
+            "reports": str(paths.REPORTS_DIR),
+            "plan": str(self._plan.source),
+            "run_id": run.id,
+            "quick": self._quick,
+            "stop_event": self._stop_name,
+            "env": {SCHEDULER_ENV: self._client.scheduler.address, **DETERMINISTIC_ENV},
+        }
+        t0 = time.monotonic()
+        future = self._client.submit(cluster_task, spec, key=f"run-{run.id}-{self._stop_name}")
+        try:
+            report = future.result()
+        except Exception as exc:  # noqa: BLE001 - a lost worker fails this run only
+            report = {"returncode": None, "stderr": _error_excerpt(exc)}
+        seconds = round(time.monotonic() - t0, 2)
+        state = read_state(run.id) or {}
+        status = state.get("status")
+        if status in ("success", "failed", "interrupted"):
+            return RunOutcome(run.id, status, state.get("seconds", seconds), state.get("error"))
+        if stop.is_set():
+            return _mark_interrupted(run.id, RunOutcome(run.id, "failed", seconds))
+        tail = (report.get("stderr") or "").strip()[-1500:]
+        return _record_failure(
+            run.id,
+            f"the cluster task ended without recording the run (exit {report.get('returncode')})"
+            + (f": {tail}" if tail else ""),
+        )
+
+    def interrupt(self) -> None:
+        """Tell every task of this plan to interrupt its run (Ctrl-C on the submitting side)."""
+        with contextlib.suppress(Exception):
+            self._stop.set()
+
+    def close(self) -> None:
+        """Disconnect from the scheduler (the cluster keeps running)."""
+        with contextlib.suppress(Exception):
+            self._client.close()
+
+
+def cluster_task(spec: dict[str, Any]) -> dict[str, Any]:
+    """Execute one run on a Dask worker: ``python -m analysis run-task`` in a subprocess.
+
+    A subprocess (rather than papermill inside the worker) because the worker may have imported
+    the package for another root, and a run must be stoppable: the task polls the plan's stop
+    event and forwards it to the run as SIGINT, which stops the kernel's cell.  The kernel
+    receives ``ANALYSIS_JOBS = max(1, cores // worker threads)`` of the worker's machine.
+    """
+    import signal
+    import subprocess
+
+    distributed = _import_distributed()
+    try:
+        threads = distributed.get_worker().state.nthreads
+    except (ValueError, AttributeError):  # not inside a worker (direct call)
+        threads = 1
+    env = {
+        **os.environ,
+        **spec["env"],
+        "ANALYSIS_ROOT": spec["root"],
+        "ANALYSIS_REPORTS_DIR": spec["reports"],
+    }
+    cmd = [sys.executable, "-m", "analysis", "run-task", "--plan", spec["plan"]]
+    cmd += ["--run", spec["run_id"], "--jobs", str(kernel_jobs(threads))]
+    if spec["quick"]:
+        cmd.append("--quick")
+    stop = distributed.Event(spec["stop_event"])
+    with subprocess.Popen(
+        cmd,
+        env=env,
+        cwd=spec["root"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    ) as proc:
+        signalled = False
+        while True:
+            try:
+                out, err = proc.communicate(timeout=0.5)
+                break
+            except subprocess.TimeoutExpired:
+                if not signalled and stop.is_set():
+                    proc.send_signal(signal.SIGINT)
+                    signalled = True
+    return {"returncode": proc.returncode, "stdout": out[-4000:], "stderr": err[-4000:]}
 
 
 def _interrupt_kernels() -> None:
@@ -446,12 +759,14 @@ def _interrupt_kernels() -> None:
             child.send_signal(signal.SIGINT)
 
 
-def _watch(stop: Any, finished: Any) -> None:
-    """Forward a Ctrl-C to the running kernels as soon as it arrives (until the plan ends)."""
+def _watch(stop: Any, finished: Any, clusters: list[_Cluster] = ()) -> None:  # type: ignore[assignment]
+    """Forward a Ctrl-C to the running kernels (local, or the cluster's) until the plan ends."""
     while not stop.wait(0.2):
         if finished.is_set():
             return
     _interrupt_kernels()
+    for cluster in clusters:
+        cluster.interrupt()
 
 
 def _mark_interrupted(run_id: str, outcome: RunOutcome) -> RunOutcome:

@@ -34,11 +34,11 @@ from pathlib import Path
 from typing import Any
 
 from analysis import paths
-from analysis._util import to_jsonable
 from analysis.errors import DataValidationError
 
 __all__ = [
     "atomic_write_text",
+    "check_json",
     "context_path",
     "dumps",
     "executed_path",
@@ -48,6 +48,7 @@ __all__ = [
     "page_path",
     "page_record_path",
     "promote",
+    "PromotionError",
     "pupil_ids_path",
     "read_state",
     "registered_pupil_ids",
@@ -55,23 +56,55 @@ __all__ = [
     "results_path",
     "staging_path",
     "state_path",
-    "to_jsonable",
     "write_state",
 ]
 
 
+def __getattr__(name: str) -> Any:
+    # ``to_jsonable`` is re-exported for the notebooks' writers, but imported lazily: it needs
+    # pandas, and a no-op ``report`` (which imports this module) must not pay for pandas.
+    if name == "to_jsonable":
+        from analysis._util import to_jsonable
+
+        return to_jsonable
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+class PromotionError(OSError):
+    """A finished artefact could not be written or failed its check; nothing was promoted."""
+
+
+def _fsync_dir(folder: Path) -> None:
+    """Make a rename in ``folder`` durable (best effort: some filesystems refuse it)."""
+    with contextlib.suppress(OSError):
+        fd = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
 def atomic_write_text(target: Path, text: str) -> None:
-    """Write ``text`` to ``target`` atomically (temporary file in the same folder + rename)."""
+    """Write ``text`` to ``target`` atomically (temporary file in the same folder + rename).
+
+    The bytes are flushed to disk (``fsync``) and their size checked before the rename, so a
+    full disk leaves the previous file (or none) in place, never a truncated one: the error
+    (``OSError``, ``errno.ENOSPC``) propagates and the temporary file is removed.
+    """
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
+    data = text.encode("utf-8")
     fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
+        if os.path.getsize(tmp) != len(data):
+            raise PromotionError(f"{paths.relative(target)}: short write ({tmp})")
         os.chmod(tmp, 0o644)  # mkstemp creates 0600; reports are meant to be read
         os.replace(tmp, target)
+        _fsync_dir(target.parent)
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
@@ -79,6 +112,8 @@ def atomic_write_text(target: Path, text: str) -> None:
 
 def dumps(payload: Mapping[str, Any]) -> str:
     """Serialise deterministically (sorted keys, fixed float formatting by ``json``)."""
+    from analysis._util import to_jsonable
+
     return (
         json.dumps(
             to_jsonable(payload), indent=1, sort_keys=True, ensure_ascii=False, allow_nan=False
@@ -112,10 +147,48 @@ def load_results(run_id: str) -> dict[str, Any] | None:
     return json.loads(p.read_text(encoding="utf-8"))
 
 
-def promote(staged: Path, target: Path) -> None:
-    """Move a finished artefact into place atomically (same filesystem: a rename)."""
-    Path(target).parent.mkdir(parents=True, exist_ok=True)
+def check_json(blob: bytes) -> None:
+    """Raise :class:`ValueError` unless ``blob`` is one complete JSON document (a promotion check).
+
+    Results JSON and executed notebooks are both JSON: a write cut short by a full disk leaves a
+    prefix that does not parse.
+    """
+    json.loads(blob.decode("utf-8"))
+
+
+def promote(staged: Path, target: Path, *, check: Any = check_json) -> str:
+    """Move a finished artefact into place: ``fsync`` it, check it, then rename it atomically.
+
+    ``staged`` was written by another writer (papermill, the notebook's ``report.save``), so its
+    bytes are flushed to disk here and read back: ``check`` (default :func:`check_json`) must
+    accept them.  The rename happens only then, so a truncated or corrupt artefact is never
+    promoted; it is removed instead and :class:`PromotionError` names the file.
+
+    Returns
+    -------
+    str
+        The SHA-256 of the promoted bytes (what the run's state records).
+    """
+    import hashlib
+
+    staged, target = Path(staged), Path(target)
+    try:
+        with open(staged, "rb") as fh:
+            os.fsync(fh.fileno())
+            blob = fh.read()
+        if check is not None:
+            check(blob)
+    except (OSError, ValueError) as exc:
+        staged.unlink(missing_ok=True)
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise PromotionError(
+            f"{paths.relative(target)} was not written: {type(exc).__name__}: {reason[:200]} "
+            "(disk full or the writer failed); nothing was promoted: free space and rerun"
+        ) from exc
+    target.parent.mkdir(parents=True, exist_ok=True)
     os.replace(staged, target)
+    _fsync_dir(target.parent)
+    return hashlib.sha256(blob).hexdigest()
 
 
 def context_path(run_id: str) -> Path:
