@@ -465,3 +465,63 @@ def test_randomization_options_unused_with_assign_are_refused():
             unit="g",
             reps=5,
         )
+
+
+# ------------------------------------------------------------------ parallel draws (issue 14)
+def _participant_gap(d: pd.DataFrame) -> float:
+    """Mean grade of treated pupil-years minus never-participants (a picklable statistic)."""
+    t = (d["cohort"] > 0) & (d["year"] >= d["cohort"])
+    return float(d.loc[t, "grade_avg"].mean() - d.loc[d["cohort"] == 0, "grade_avg"].mean())
+
+
+def _treated_gap(d: pd.DataFrame) -> float:
+    return float(d.loc[d["treat"] == 1, "y"].mean() - d.loc[d["treat"] == 0, "y"].mean())
+
+
+def test_randomization_inference_identical_for_one_and_two_workers():
+    df = _clustered(14, 6, 0.3, seed=2)
+    kw = dict(estimator=_treated_gap, permute="cluster", treatment="treat", cluster="school")
+    one = randomization_inference(df, reps=60, seed=4, n_jobs=1, **kw)
+    two = randomization_inference(df, reps=60, seed=4, n_jobs=2, **kw)
+    a, b = np.asarray(one.distribution), np.asarray(two.distribution)
+    assert a.tobytes() == b.tobytes() and one.p_value == two.p_value
+    assert len(np.unique(a)) > 10  # the draws differ from each other
+    with pytest.raises(ValueError, match="n_jobs"):
+        randomization_inference(df, reps=5, seed=4, n_jobs=0, **kw)
+
+
+def test_participation_randomization_identical_for_one_and_two_workers():
+    from analysis.inference import participation_randomization
+
+    frame = _register()
+    kw = dict(statistic=_participant_gap, **PARTICIPATION, columns=["grade_avg"], reps=24, seed=8)
+    one = participation_randomization(frame, n_jobs=1, **kw)
+    two = participation_randomization(frame, n_jobs=2, **kw)
+    a, b = np.asarray(one.distribution), np.asarray(two.distribution)
+    assert a.tobytes() == b.tobytes() and one.p_value == two.p_value
+    with pytest.raises(ValueError, match="n_jobs"):
+        participation_randomization(frame, n_jobs=-5, **kw)
+
+
+def test_participation_randomization_validates_and_prepares_once(monkeypatch):
+    from analysis import inference
+
+    frame = _register()
+    calls = {"check": 0, "prepare": 0}
+    check, prepare = inference._check_participation_frame, inference._Reassigner.__init__
+
+    def counted_check(*args, **kwargs):
+        calls["check"] += 1
+        return check(*args, **kwargs)
+
+    def counted_prepare(self, *args, **kwargs):
+        calls["prepare"] += 1
+        return prepare(self, *args, **kwargs)
+
+    monkeypatch.setattr(inference, "_check_participation_frame", counted_check)
+    monkeypatch.setattr(inference._Reassigner, "__init__", counted_prepare)
+    r = inference.participation_randomization(
+        frame, statistic=_participant_gap, **PARTICIPATION, columns=["grade_avg"], reps=9, seed=1
+    )
+    assert r.reps == 9
+    assert calls == {"check": 1, "prepare": 1}

@@ -19,8 +19,8 @@ over-reject.  Two remedies:
 from __future__ import annotations
 
 import contextlib
-import functools
 import math
+import typing
 import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -32,6 +32,7 @@ from scipy import stats
 
 from analysis.errors import DataValidationError, fail
 from analysis.estimate import Estimate
+from analysis.replicate import resolve_jobs, run_tasks
 
 __all__ = [
     "WEBB_BELOW_CLUSTERS",
@@ -583,6 +584,7 @@ def randomization_inference(
     reps: int = 999,
     exact: bool | Literal["auto"] = "auto",
     seed: int | None = None,
+    n_jobs: int | None = None,
 ) -> RandomizationResult:
     r"""Randomization inference for any estimator.
 
@@ -623,12 +625,21 @@ def randomization_inference(
         With ``permute``: enumerate every distinct assignment when their number is at most
         ``reps`` (``"auto"``) or whenever feasible (``True``, up to 200,000); ``False`` samples.
     seed
-        Seed (``np.random.default_rng``).
+        Seed (``np.random.default_rng``).  The re-assignments are drawn in sequence from this
+        one generator in the calling process (so the numbers do not depend on ``n_jobs``);
+        only the estimator runs in the workers.
+    n_jobs
+        Workers evaluating the estimator on the re-assignments
+        (:func:`analysis.replicate.run_tasks`; ``None``:
+        :func:`analysis.replicate.default_jobs`, env ``ANALYSIS_JOBS`` or 1).  The result is
+        identical for any value; ``estimator`` (and ``assign``) must be picklable when it is
+        above 1.
 
     Returns
     -------
     RandomizationResult
     """
+    jobs = resolve_jobs(n_jobs)
     if (assign is None) == (permute is None):
         raise fail(_SRC, "give exactly one of assign or permute", column="permute", rows=[permute])
     if assign is not None:
@@ -690,10 +701,8 @@ def randomization_inference(
         work = df.copy()
         if n_distinct <= cap:
             is_exact = True
-            for perm in _multiset_permutations(table):
-                for c_i, c in enumerate(tcols):
-                    work[c] = perm[groups, c_i]
-                stats_list.append(_call(estimator, work))
+            perms: Iterator[np.ndarray] = _multiset_permutations(table)
+            n_items = int(n_distinct)
         else:
             if exact is True:
                 warnings.warn(
@@ -701,25 +710,33 @@ def randomization_inference(
                     RuntimeWarning,
                     stacklevel=2,
                 )
-            for _ in range(int(reps)):
-                order = (
-                    rng.permutation(table.shape[0])
-                    if blocks is None
-                    else _permute_within(blocks, rng)
-                )
-                perm = table[order]
-                for c_i, c in enumerate(tcols):
-                    work[c] = perm[groups, c_i]
-                stats_list.append(_call(estimator, work))
+            perms = _sampled_permutations(table, blocks, int(reps), rng)
+            n_items = int(reps)
+        stats_list = run_tasks(
+            _permuted_statistic,
+            perms,
+            n_jobs=jobs,
+            n_items=n_items,
+            args=(estimator, work, groups, tuple(tcols)),
+        )
         method = f"treatment ({', '.join(tcols)}) permuted across {permute}s ({group_col})" + (
             f" within strata ({strata})" if strata else ""
         )
     else:
         observed = _observed(estimator, df)
-        for _ in range(int(reps)):
-            stats_list.append(_call(estimator, assign(df.copy(), rng)))
+        draw = typing.cast(Callable[[pd.DataFrame, np.random.Generator], pd.DataFrame], assign)
+        frames = (draw(df.copy(), rng) for _ in range(int(reps)))
+        stats_list = run_tasks(
+            _frame_statistic, frames, n_jobs=jobs, n_items=int(reps), args=(estimator,)
+        )
         method = "user-supplied re-assignment"
+    return _randomization_result(observed, stats_list, is_exact, method, seed)
 
+
+def _randomization_result(
+    observed: float, stats_list: Sequence[float], is_exact: bool, method: str, seed: int | None
+) -> RandomizationResult:
+    """The p-value and result of :func:`randomization_inference` from the statistics."""
     dist = np.asarray(stats_list, dtype=float)
     finite = np.isfinite(dist)
     n_failed = int((~finite).sum())
@@ -727,7 +744,7 @@ def randomization_inference(
         warnings.warn(
             f"{n_failed} re-assignments gave a non-finite estimate and are dropped",
             RuntimeWarning,
-            stacklevel=2,
+            stacklevel=3,
         )
     dist = dist[finite]
     if dist.size == 0:
@@ -760,6 +777,35 @@ def _observed(estimator: Callable[[pd.DataFrame], float], df: pd.DataFrame) -> f
 
 def _call(estimator: Callable[[pd.DataFrame], float], data: pd.DataFrame) -> float:
     return float(estimator(data))
+
+
+def _frame_statistic(frame: pd.DataFrame, estimator: Callable[[pd.DataFrame], float]) -> float:
+    return _call(estimator, frame)
+
+
+def _permuted_statistic(
+    perm: np.ndarray,
+    estimator: Callable[[pd.DataFrame], float],
+    work: pd.DataFrame,
+    groups: np.ndarray,
+    tcols: tuple[str, ...],
+) -> float:
+    """The estimator with the group-level treatment table ``perm`` written into ``work``.
+
+    ``work`` is the caller's working copy (one per worker), overwritten on every draw.
+    """
+    for c_i, c in enumerate(tcols):
+        work[c] = perm[groups, c_i]
+    return _call(estimator, work)
+
+
+def _sampled_permutations(
+    table: np.ndarray, blocks: list[np.ndarray] | None, reps: int, rng: np.random.Generator
+) -> Iterator[np.ndarray]:
+    """``reps`` re-arrangements of the group table, drawn in sequence from ``rng``."""
+    for _ in range(reps):
+        order = rng.permutation(table.shape[0]) if blocks is None else _permute_within(blocks, rng)
+        yield table[order]
 
 
 def _strata_of_groups(
@@ -915,9 +961,8 @@ def reassign_participation(
         A copy of ``df`` with the re-assigned ``cohort`` (same dtype) and the output columns.
     """
     _check_participation_frame(df, unit=unit, time=time, cohort=cohort, strata=strata, age=age)
-    return _reassign(
+    prepared = _Reassigner(
         df,
-        rng,
         unit=unit,
         time=time,
         cohort=cohort,
@@ -926,6 +971,7 @@ def reassign_participation(
         treated=treated,
         participant=participant,
     )
+    return prepared.frame(prepared.draw(rng))
 
 
 def participation_randomization(
@@ -942,6 +988,7 @@ def participation_randomization(
     seed: int | None = None,
     treated: str | None = "treated",
     participant: str | None = "participant",
+    n_jobs: int | None = None,
 ) -> RandomizationResult:
     r"""Randomization inference for a staggered programme (:func:`reassign_participation`).
 
@@ -950,7 +997,16 @@ def participation_randomization(
     ``reps`` placebo assignments that keep the numbers per stratum and edition.  The data are
     validated once and cut to the columns the re-assignment and the statistic need (the
     design columns plus ``columns``: outcome, covariates, cluster...), so each draw copies
-    only those.
+    only those.  What the re-assignment needs (units, first periods, eligible units and the
+    numbers to keep per stratum and edition) is also computed once; each draw only shuffles
+    the eligible units (arrays) and writes the new cohort into a copy of the slim frame.
+
+    Seeding: the re-assignments are drawn in sequence from ``np.random.default_rng(seed)`` in
+    the calling process, as :func:`randomization_inference` with ``assign`` =
+    :func:`reassign_participation` draws them, so the numbers do not depend on ``n_jobs``;
+    the statistic runs in ``n_jobs`` workers (``None``:
+    :func:`analysis.replicate.default_jobs`; ``statistic`` must then be picklable, e.g. a
+    :func:`functools.partial` of a module-level function).
 
     Returns
     -------
@@ -961,10 +1017,13 @@ def participation_randomization(
     missing = [c for c in columns if c and c not in df.columns]
     if missing:
         raise DataValidationError(_SRC, [_viol("column not found in the data", c) for c in missing])
+    jobs = resolve_jobs(n_jobs)
+    if int(reps) < 1:
+        raise fail(_SRC, "reps must be positive", column="reps", rows=[reps])
     keep = [unit, time, cohort, treated, participant, age, strata, *columns]
     slim = df[list(dict.fromkeys(c for c in keep if c and c in df.columns))]
-    assign = functools.partial(
-        _reassign,
+    prepared = _Reassigner(
+        slim,
         unit=unit,
         time=time,
         cohort=cohort,
@@ -973,7 +1032,23 @@ def participation_randomization(
         treated=treated,
         participant=participant,
     )
-    return randomization_inference(slim, estimator=statistic, assign=assign, reps=reps, seed=seed)
+    observed = _observed(statistic, slim)
+    rng = np.random.default_rng(seed)
+    draws = (prepared.draw(rng) for _ in range(int(reps)))
+    stats_list = run_tasks(
+        _reassigned_statistic,
+        draws,
+        n_jobs=jobs,
+        n_items=int(reps),
+        args=(prepared, statistic),
+    )
+    return _randomization_result(observed, stats_list, False, "user-supplied re-assignment", seed)
+
+
+def _reassigned_statistic(
+    new: np.ndarray, prepared: _Reassigner, statistic: Callable[[pd.DataFrame], float]
+) -> float:
+    return _call(statistic, prepared.frame(new))
 
 
 def _check_participation_frame(
@@ -1002,45 +1077,79 @@ def _check_participation_frame(
         raise fail(_SRC, "the cohort must be constant within unit", column=cohort, rows=rows)
 
 
-def _reassign(
-    d: pd.DataFrame,
-    rng: np.random.Generator,
-    *,
-    unit: str,
-    time: str,
-    cohort: str,
-    strata: str,
-    age: str | None,
-    treated: str | None,
-    participant: str | None,
-) -> pd.DataFrame:
-    """:func:`reassign_participation` without the input checks (called once per draw)."""
-    codes, uniq = pd.factorize(d[unit])
-    n = len(uniq)
-    first = np.full(n, np.iinfo(np.int64).max)
-    np.minimum.at(first, codes, d[time].to_numpy())
-    cohort_obs = np.zeros(n)
-    cohort_obs[codes] = d[cohort].to_numpy(float)
-    ages = d.loc[d[cohort] > 0, age] if age else None
-    amin, amax = (ages.min(), ages.max()) if ages is not None and len(ages) else (-np.inf, np.inf)
-    new = np.zeros(n)
-    for g in sorted(c for c in np.unique(cohort_obs) if c > 0):
-        rows = d[time].to_numpy() == g
-        p = codes[rows]
-        stratum = d[strata].to_numpy()[rows]
-        a = d[age].to_numpy()[rows] if age else np.zeros(rows.sum())
-        elig = (first[p] < g) & (new[p] == 0) & (a >= amin) & (a <= amax)
-        need = pd.Series(stratum[cohort_obs[p] == g]).value_counts()
-        cand_p, cand_s = p[elig], stratum[elig]
-        order = np.lexsort((rng.random(len(cand_p)), cand_s))
-        cand_p, cand_s = cand_p[order], cand_s[order]
-        rank = pd.Series(cand_s).groupby(cand_s).cumcount().to_numpy()
-        take = rank < pd.Series(cand_s).map(need).fillna(0).to_numpy()
-        new[cand_p[take]] = g
-    out = d.copy()
-    out[cohort] = new[codes].astype(d[cohort].dtype)
-    if treated:
-        out[treated] = ((out[cohort] > 0) & (out[time] >= out[cohort])).astype(int)
-    if participant:
-        out[participant] = (out[cohort] > 0).astype(int)
-    return out
+class _Reassigner:
+    """:func:`reassign_participation` prepared once for many draws (no input checks here).
+
+    Everything that does not depend on the draw is computed at construction: unit codes,
+    first periods, the observed cohorts, the age range of participants and, per edition, the
+    units present, their strata (as sorted integer codes), the draw-independent part of their
+    eligibility and the numbers per stratum to keep.  :meth:`draw` consumes the generator
+    exactly as the one-off re-assignment always did (one uniform per eligible unit and
+    edition, ties broken by stratum order), so a seed gives the same re-assignment.
+    """
+
+    def __init__(
+        self,
+        d: pd.DataFrame,
+        *,
+        unit: str,
+        time: str,
+        cohort: str,
+        strata: str,
+        age: str | None,
+        treated: str | None,
+        participant: str | None,
+    ) -> None:
+        self.d = d
+        self.time, self.cohort = time, cohort
+        self.treated, self.participant = treated, participant
+        codes, uniq = pd.factorize(d[unit])
+        self.codes, self.n = codes, len(uniq)
+        times = d[time].to_numpy()
+        first = np.full(self.n, np.iinfo(np.int64).max)
+        np.minimum.at(first, codes, times)
+        cohort_obs = np.zeros(self.n)
+        cohort_obs[codes] = d[cohort].to_numpy(float)
+        ages = d.loc[d[cohort] > 0, age] if age else None
+        amin, amax = (
+            (ages.min(), ages.max()) if ages is not None and len(ages) else (-np.inf, np.inf)
+        )
+        s_codes, s_uniq = pd.factorize(d[strata], sort=True)
+        self.editions: list[tuple[float, np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
+        for g in sorted(c for c in np.unique(cohort_obs) if c > 0):
+            rows = times == g
+            p = codes[rows]
+            stratum = s_codes[rows]
+            a = d[age].to_numpy()[rows] if age else np.zeros(rows.sum())
+            static = (first[p] < g) & (a >= amin) & (a <= amax)
+            need = np.bincount(stratum[cohort_obs[p] == g], minlength=len(s_uniq))
+            self.editions.append((float(g), p, stratum, static, need))
+
+    def draw(self, rng: np.random.Generator) -> np.ndarray:
+        """The re-assigned cohort of every unit (0: never), one draw from ``rng``."""
+        new = np.zeros(self.n)
+        for g, p, stratum, static, need in self.editions:
+            elig = static & (new[p] == 0)
+            cand_p, cand_s = p[elig], stratum[elig]
+            order = np.lexsort((rng.random(len(cand_p)), cand_s))
+            cand_p, cand_s = cand_p[order], cand_s[order]
+            # rank within stratum: candidates are sorted by stratum
+            starts = np.flatnonzero(np.r_[True, cand_s[1:] != cand_s[:-1]])
+            lengths = np.diff(np.r_[starts, len(cand_s)])
+            rank = np.arange(len(cand_s)) - np.repeat(starts, lengths)
+            take = rank < need[cand_s]
+            new[cand_p[take]] = g
+        return new
+
+    def frame(self, new: np.ndarray) -> pd.DataFrame:
+        """A copy of the data with the re-assigned cohort and the output columns."""
+        d = self.d
+        out = d.copy()
+        out[self.cohort] = new[self.codes].astype(d[self.cohort].dtype)
+        if self.treated:
+            out[self.treated] = (
+                (out[self.cohort] > 0) & (out[self.time] >= out[self.cohort])
+            ).astype(int)
+        if self.participant:
+            out[self.participant] = (out[self.cohort] > 0).astype(int)
+        return out

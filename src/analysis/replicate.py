@@ -26,14 +26,16 @@ Backends
 
 from __future__ import annotations
 
+import itertools
 import math
 import os
-from collections.abc import Callable, Sequence
+import warnings
+from collections.abc import Callable, Iterable, Iterator, Sequence, Sized
 from typing import Any, TypeVar
 
 import numpy as np
 
-__all__ = ["default_jobs", "run_replications", "spawn_seeds"]
+__all__ = ["default_jobs", "resolve_jobs", "run_replications", "run_tasks", "spawn_seeds"]
 
 T = TypeVar("T")
 
@@ -115,10 +117,17 @@ def spawn_seeds(seed: int | np.random.SeedSequence | None, n: int) -> list[np.ra
     return root.spawn(int(n))
 
 
-def _run_chunk(
-    func: Callable[..., T], seeds: Sequence[np.random.SeedSequence], args: tuple[Any, ...]
+def _run_chunk(func: Callable[..., T], items: Sequence[Any], args: tuple[Any, ...]) -> list[T]:
+    return [func(item, *args) for item in items]
+
+
+def _run_chunk_filtered(
+    func: Callable[..., T], items: Sequence[Any], args: tuple[Any, ...], filters: list[Any]
 ) -> list[T]:
-    return [func(s, *args) for s in seeds]
+    """:func:`_run_chunk` under the caller's warning filters (workers do not inherit them)."""
+    with warnings.catch_warnings():
+        warnings.filters[:] = filters
+        return _run_chunk(func, items, args)
 
 
 def _dask_backend_wanted() -> str | None:
@@ -183,12 +192,6 @@ def run_replications(
         raise ValueError(f"argument n: must be a non-negative integer, got {n!r}")
     n = int(n)
     jobs = resolve_jobs(n_jobs)
-    if batch_size is not None and (
-        isinstance(batch_size, bool)
-        or not isinstance(batch_size, int | np.integer)
-        or batch_size < 1
-    ):
-        raise ValueError(f"argument batch_size: must be a positive integer, got {batch_size!r}")
     if isinstance(seed, Sequence):
         seeds = list(seed)
         if len(seeds) != n or not all(isinstance(s, np.random.SeedSequence) for s in seeds):
@@ -198,28 +201,81 @@ def run_replications(
             )
     else:
         seeds = spawn_seeds(seed, n)
-    if n == 0:
-        return []
+    return run_tasks(func, seeds, n_jobs=jobs, batch_size=batch_size, args=args)
+
+
+def run_tasks(
+    func: Callable[..., T],
+    items: Iterable[Any],
+    *,
+    n_jobs: int | None = None,
+    batch_size: int | None = None,
+    n_items: int | None = None,
+    args: tuple[Any, ...] = (),
+) -> list[T]:
+    """Run ``func(item, *args)`` for every item, in parallel; results in the items' order.
+
+    The engine of :func:`run_replications`, for replications whose random draws are made in
+    the calling process (e.g. re-assignments drawn from one generator in sequence, as a
+    function's documented seeding requires) and only evaluated in the workers.  ``items`` may
+    be a lazy iterator: joblib consumes it in order, a few chunks ahead of the workers, so the
+    items of all replications are never held in memory at once.
+
+    Parameters
+    ----------
+    func
+        Called as ``func(item, *args)``; picklable when ``n_jobs > 1``.
+    items
+        The items (a sequence, or an iterator with ``n_items`` for the default chunking).
+    n_jobs
+        Workers (``None``: :func:`default_jobs`; ``-1``: all cores).
+    batch_size
+        Items per task (``None``: about ``n_items / (4 n_jobs)``; 16 when the number of items
+        is unknown).
+    n_items
+        Number of items when ``items`` has no length.
+    args
+        Further positional arguments of ``func``.
+
+    Returns
+    -------
+    list
+        ``[func(item, *args) for item in items]``.
+    """
+    jobs = resolve_jobs(n_jobs)
+    if batch_size is not None and (
+        isinstance(batch_size, bool)
+        or not isinstance(batch_size, int | np.integer)
+        or batch_size < 1
+    ):
+        raise ValueError(f"argument batch_size: must be a positive integer, got {batch_size!r}")
+    args = tuple(args)
     address = _dask_backend_wanted()
     if jobs == 1 and address is None and not _dask_configured():
-        return _run_chunk(func, seeds, tuple(args))
-    size = (
-        int(batch_size)
-        if batch_size is not None
-        else max(1, math.ceil(n / (jobs * _CHUNKS_PER_WORKER)))
-    )
-    chunks = [seeds[i : i + size] for i in range(0, n, size)]
+        return [func(item, *args) for item in items]
+    if n_items is None and isinstance(items, Sized):
+        n_items = len(items)
+    if batch_size is not None:
+        size = int(batch_size)
+    elif n_items is not None:
+        size = max(1, math.ceil(n_items / (jobs * _CHUNKS_PER_WORKER)))
+    else:
+        size = 16
     from joblib import Parallel, delayed, parallel_config
 
-    def run() -> list[list[T]]:
-        return Parallel(n_jobs=jobs)(delayed(_run_chunk)(func, c, tuple(args)) for c in chunks)
+    filters = list(warnings.filters)  # so that a caller's catch_warnings holds in the workers
+
+    def chunks() -> Iterator[Any]:
+        it = iter(items)
+        while chunk := list(itertools.islice(it, size)):
+            yield delayed(_run_chunk_filtered)(func, chunk, args, filters)
 
     if address is not None:
         _dask_client(address)
         with parallel_config(backend="dask"):
-            parts = run()
+            parts = Parallel(n_jobs=jobs)(chunks())
     else:
-        parts = run()
+        parts = Parallel(n_jobs=jobs)(chunks())
     return [r for part in parts for r in part]
 
 
