@@ -25,6 +25,16 @@ from analysis.siinc.agreement import (
     load_agreement,
     parse_agreement,
 )
+from analysis.siinc.dossier import (
+    Check,
+    DossierSpec,
+    ImpactInput,
+    dossier_spec,
+    read_impact_inputs,
+    shown_count,
+    validate_records,
+    verification_checks,
+)
 from analysis.siinc.engine import (
     PaymentCell,
     PaymentResult,
@@ -39,6 +49,14 @@ from analysis.siinc.sensitivity import sensitivity
 
 __all__ = [
     "Agreement",
+    "Check",
+    "DossierSpec",
+    "ImpactInput",
+    "dossier_spec",
+    "read_impact_inputs",
+    "shown_count",
+    "validate_records",
+    "verification_checks",
     "Baseline",
     "IllustrativeInputs",
     "Metric",

@@ -84,6 +84,9 @@ BASELINE_USES = ("point", "lower_ci", "upper_ci")
 #: comes near it; a value such as ``"1e999999999"`` (a typo or a corrupted file) would
 #: otherwise overflow the exact decimal arithmetic with an unhandled ``decimal.Overflow``.
 MAX_ABS = Decimal("1e15")
+#: Top-level blocks read by the verification dossier (:mod:`analysis.siinc.dossier`, which
+#: validates them): who signs, the populations counted, the checks' rules, the suppression rule.
+DOSSIER_BLOCKS = ("evaluator", "populations", "verification_rules", "suppression")
 
 
 # --------------------------------------------------------------------------------------
@@ -158,6 +161,7 @@ class ImpactBased:
     n: Decimal | None = None
     n_metric: str | None = None
     gates: tuple[str, ...] = ()
+    require_significance: bool = False
     type: ClassVar[str] = "impact_based"
 
     def describe(self, unit: str = "unit") -> str:
@@ -201,6 +205,8 @@ class Metric:
     cap_cents: int | None = None
     value_range: tuple[Decimal | None, Decimal | None] = (None, None)
     notes: str = ""
+    dossier: Mapping[str, Any] = field(default_factory=dict, repr=False)
+    texts_it: Mapping[str, Any] = field(default_factory=dict, repr=False)
 
     @property
     def pays(self) -> bool:
@@ -220,6 +226,7 @@ class Baseline:
     use: str | None = None
     scale_metric: str | None = None
     description: str = ""
+    texts_it: Mapping[str, Any] = field(default_factory=dict, repr=False)
 
     def describe(self) -> str:
         """Plain-words baseline."""
@@ -265,6 +272,8 @@ class DeclaredEstimate:
     id: str
     description: str
     units: str = ""
+    source: Mapping[str, Any] = field(default_factory=dict, repr=False)
+    texts_it: Mapping[str, Any] = field(default_factory=dict, repr=False)
 
 
 @dataclass(frozen=True)
@@ -294,6 +303,7 @@ class Agreement:
     caps: Caps
     metadata: Mapping[str, Any] = field(default_factory=dict, repr=False)
     illustrative_example: Mapping[str, Any] | None = field(default=None, repr=False)
+    dossier: Mapping[str, Any] = field(default_factory=dict, repr=False)
 
     @property
     def is_illustrative(self) -> bool:
@@ -610,6 +620,30 @@ class _Checker:
         return None if c is None else dict.fromkeys(period_ids, c)
 
 
+def _text_map(ck: _Checker, raw: Any, path: str, *, scalars: bool = False) -> dict[str, Any]:
+    """An optional mapping of texts (``dossier``, ``it``): string keys, string values.
+
+    ``scalars``: numbers and booleans are accepted as values too (an estimate's ``source``).
+    """
+    if raw is None:
+        return {}
+    if not isinstance(raw, Mapping):
+        ck.add(path, f"must be a mapping (key: text), got {type(raw).__name__}")
+        return {}
+    ok = (str, int, float, bool) if scalars else (str,)
+    out = {}
+    for k, v in raw.items():
+        if (
+            not isinstance(k, str)
+            or not isinstance(v, ok)
+            or (isinstance(v, str) and not v.strip())
+        ):
+            ck.add(f"{path}.{k}", f"must be a non-empty {'value' if scalars else 'text'}")
+            continue
+        out[k] = v
+    return out
+
+
 def _gates(ck: _Checker, rule: Mapping[str, Any], path: str) -> tuple[str, ...]:
     g = rule.get("gates")
     if g is None:
@@ -671,7 +705,7 @@ def _parse_rule(ck: _Checker, raw: Any, path: str, period_ids: Sequence[str]) ->
             raw,
             path,
             required=("type", "price", "estimate", "use"),
-            optional=("n", "n_metric", "gates"),
+            optional=("n", "n_metric", "gates", "require_significance"),
         )
         if r is None:
             return None
@@ -700,8 +734,18 @@ def _parse_rule(ck: _Checker, raw: Any, path: str, period_ids: Sequence[str]) ->
         gates = _gates(ck, r, path)
         if len(ck.violations) > n_bad or price is None or use is None or est is None:
             return None
+        req_sig = r.get("require_significance", False)
+        if not isinstance(req_sig, bool):
+            ck.add(f"{path}.require_significance", f"must be true or false, got {req_sig!r}")
+            return None
         return ImpactBased(
-            price_cents=price, estimate=est, use=use, n=n, n_metric=n_metric, gates=gates
+            price_cents=price,
+            estimate=est,
+            use=use,
+            n=n,
+            n_metric=n_metric,
+            gates=gates,
+            require_significance=req_sig,
         )
     r = ck.mapping(raw, path, required=("type",), optional=("gates",))
     if r is None:
@@ -729,7 +773,7 @@ def _parse_baseline(
 
     if btype in ("fixed", "historical"):
         req = (*idkey, "type", "value") + (("source",) if btype == "historical" else ())
-        b = ck.mapping(raw, path, required=req, optional=("description", "source", "id"))
+        b = ck.mapping(raw, path, required=req, optional=("description", "source", "id", "it"))
         if b is None:
             return None
         values = (
@@ -746,6 +790,7 @@ def _parse_baseline(
             values=values,
             source=src or "",
             description=str(b.get("description", "")),
+            texts_it=_text_map(ck, b.get("it"), f"{path}.it"),
         )
     b = ck.mapping(
         raw,
@@ -813,7 +858,13 @@ def parse_agreement(data: Any, *, source: str = "agreement mapping") -> Agreemen
         data,
         "",
         required=("metadata", "periods", "metrics", "caps"),
-        optional=("baselines", "quality_gates", "estimates", "illustrative_example"),
+        optional=(
+            "baselines",
+            "quality_gates",
+            "estimates",
+            "illustrative_example",
+            *DOSSIER_BLOCKS,
+        ),
     )
     ck.raise_if_any()
     assert top is not None
@@ -834,6 +885,7 @@ def parse_agreement(data: Any, *, source: str = "agreement mapping") -> Agreemen
                 "prepared_by",
                 "last_updated",
                 "notes",
+                "it",
             ),
         )
         or {}
@@ -891,14 +943,18 @@ def parse_agreement(data: Any, *, source: str = "agreement mapping") -> Agreemen
     _unique_ids(ck, raw_est, "estimates", "estimate")
     for i, raw in enumerate(raw_est):
         p = f"estimates[{i}]"
-        m = ck.mapping(raw, p, required=("id", "description", "units"), optional=("source",))
+        m = ck.mapping(raw, p, required=("id", "description", "units"), optional=("source", "it"))
         if m is None:
             continue
         eid = ck.ident(m, "id", p)
         desc = ck.text(m, "description", p)
         if eid and desc:
             estimates[eid] = DeclaredEstimate(
-                id=eid, description=desc, units=str(m.get("units", ""))
+                id=eid,
+                description=desc,
+                units=str(m.get("units", "")),
+                source=_text_map(ck, m.get("source"), f"{p}.source", scalars=True),
+                texts_it=_text_map(ck, m.get("it"), f"{p}.it"),
             )
 
     # -- baselines -----------------------------------------------------------------------
@@ -951,7 +1007,7 @@ def parse_agreement(data: Any, *, source: str = "agreement mapping") -> Agreemen
             raw,
             p,
             required=("id", "definition", "unit", "data_source", "eligible_cohort", "rule"),
-            optional=("cap", "periods", "range", "notes"),
+            optional=("cap", "periods", "range", "notes", "dossier", "it"),
         )
         if m is None:
             continue
@@ -1008,6 +1064,8 @@ def parse_agreement(data: Any, *, source: str = "agreement mapping") -> Agreemen
                 cap_cents=cap,
                 value_range=vrange,
                 notes=str(m.get("notes", "")),
+                dossier=_text_map(ck, m.get("dossier"), f"{p}.dossier"),
+                texts_it=_text_map(ck, m.get("it"), f"{p}.it"),
             )
         )
     metric_ids = {m.id for m in metrics}
@@ -1183,6 +1241,7 @@ def parse_agreement(data: Any, *, source: str = "agreement mapping") -> Agreemen
         caps=Caps(total_cents=total, per_period=per_period),
         metadata=dict(meta),
         illustrative_example=example,
+        dossier={k: top[k] for k in DOSSIER_BLOCKS if top.get(k) is not None},
     )
 
 

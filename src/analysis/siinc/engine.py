@@ -239,6 +239,7 @@ class _EstimateValues:
     estimate: Decimal
     ci_low: Decimal | None
     ci_high: Decimal | None
+    significance: str | None = None
 
 
 def _required_estimates(agreement: Agreement) -> dict[str, set[str]]:
@@ -294,6 +295,12 @@ def validate_estimates(
     need = _required_estimates(agreement)
     if not need:
         return {}
+    need_sig = {
+        eid
+        for m in agreement.metrics
+        if isinstance(m.rule, ImpactBased) and m.rule.require_significance
+        for eid in m.rule.estimate.values()
+    }
     estimates = estimates or {}
     if not isinstance(estimates, Mapping):
         raise DataValidationError(source, "must be a mapping {estimate id: Estimate}")
@@ -361,7 +368,20 @@ def validate_estimates(
                     column=eid,
                 )
             )
-        out[eid] = _EstimateValues(estimate=vals["estimate"], ci_low=lo, ci_high=hi)
+        level = getattr(e, "significance_level", None)
+        if eid in need_sig and level is None:
+            v.append(
+                KeyViolation(
+                    rule="a rule pays on this estimate only if it is distinguishable from zero "
+                    "(require_significance), but the estimate carries no significance call "
+                    "(analysis.significance.classify; see analysis.siinc.read_impact_inputs)",
+                    column=eid,
+                )
+            )
+            continue
+        out[eid] = _EstimateValues(
+            estimate=vals["estimate"], ci_low=lo, ci_high=hi, significance=level
+        )
     if v:
         raise DataValidationError(source, v)
     return out
@@ -394,6 +414,7 @@ class PaymentCell:
     cumulative_paid_cents: int
     remaining_headroom_cents: int | None
     source: str
+    significance: str | None = None  # impact-based: the call of the pre-specified rule
 
     @property
     def y_minus_b(self) -> Decimal | None:
@@ -549,6 +570,7 @@ class PaymentResult:
                 "cumulative_paid_cents": c.cumulative_paid_cents,
                 "remaining_headroom_cents": c.remaining_headroom_cents,
                 "source": c.source,
+                "significance": c.significance,
             }
 
         return {
@@ -685,7 +707,11 @@ def _eligible(
         effect = _pick(est[eid], r.use)
         n = r.n if r.n is not None else verified[(r.n_metric, t)].value
         y = n
-        units = n * max(_ZERO, effect)
+        called = est[eid].significance
+        paid_effect = (
+            _ZERO if r.require_significance and called != "distinguishable" else max(_ZERO, effect)
+        )
+        units = n * paid_effect
         price = r.price_cents
     else:  # pragma: no cover - non-paying metrics are skipped by the caller
         raise AssertionError(r)
@@ -710,6 +736,7 @@ def _eligible(
         "exact": exact,
         "eligible": cents,
         "source": "; ".join(srcs),
+        "significance": est[eid].significance if isinstance(r, ImpactBased) else None,
     }
 
 
@@ -794,6 +821,7 @@ def compute_payments(
                     cumulative_paid_cents=paid_metric[m.id],
                     remaining_headroom_cents=min(rooms),
                     source=c["source"],
+                    significance=c["significance"],
                 )
             )
         period_totals.append(

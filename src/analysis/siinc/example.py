@@ -25,6 +25,7 @@ class IllustrativeInputs:
     verified_metrics: pd.DataFrame
     estimates: Mapping[str, Estimate]
     alternatives: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    records: tuple[Mapping[str, Any], ...] = ()
 
 
 def illustrative_inputs(agreement: Agreement) -> IllustrativeInputs:
@@ -33,7 +34,11 @@ def illustrative_inputs(agreement: Agreement) -> IllustrativeInputs:
     ``verified_metrics`` is a list of ``{metric, period, value, source}``; ``estimates`` maps
     an id to ``{estimate, se}`` (a normal 95 % CI is built with
     :meth:`~analysis.estimate.Estimate.from_se`) or to ``{estimate, se, ci_low, ci_high}``;
-    ``alternatives`` is passed to :func:`~analysis.siinc.sensitivity` as is.
+    ``alternatives`` is passed to :func:`~analysis.siinc.sensitivity` as is;
+    ``verification_records`` (record counts per population and period, read by the checks of
+    :func:`analysis.siinc.dossier.verification_checks`) is returned as ``records``.  The shipped
+    agreement carries no ``estimates``: its impact estimate is a named result of the evaluation
+    (:func:`analysis.siinc.dossier.read_impact_inputs`), never a number typed into the file.
 
     Raises
     ------
@@ -84,9 +89,16 @@ def illustrative_inputs(agreement: Agreement) -> IllustrativeInputs:
         alts = {}
     if v:
         raise DataValidationError(src, v)
+    recs = ex.get("verification_records") or []
+    if not isinstance(recs, list) or not all(isinstance(r, Mapping) for r in recs):
+        raise DataValidationError(
+            src,
+            [KeyViolation(rule="must be a list of record counts", column="verification_records")],
+        )
     df = pd.DataFrame([dict(r) for r in rows], columns=["metric", "period", "value", "source"])
     return IllustrativeInputs(
         verified_metrics=df,
         estimates=estimates,
         alternatives={str(k): dict(s) for k, s in alts.items()},
+        records=tuple(dict(r) for r in recs),
     )
