@@ -114,6 +114,10 @@ def test_few_cluster_inference_for_the_hazard_effect():
     assert ri.reps == 9 and 0 < ri.p_value <= 1
     again = _quiet(dropout.dropout_randomization, frame, **kw, strata="school_id", reps=9, seed=4)
     assert again.distribution == ri.distribution
+    two = _quiet(
+        dropout.dropout_randomization, frame, **kw, strata="school_id", reps=9, seed=4, n_jobs=2
+    )
+    assert np.asarray(two.distribution).tobytes() == np.asarray(ri.distribution).tobytes()
 
 
 def test_hazard_mde_matches_power_module():

@@ -413,12 +413,18 @@ def dropout_randomization(
     cluster: str | None = None,
     reps: int = 499,
     seed: int | None = None,
+    n_jobs: int | None = None,
 ) -> inference.RandomizationResult:
     """Randomization inference for the dropout hazard effect.
 
     :func:`analysis.inference.participation_randomization` (participation re-drawn within
     ``strata`` and edition, among eligible units of a participant's age) with
-    :func:`hazard_statistic` as the statistic.
+    :func:`hazard_statistic` as the statistic.  The data are validated once per call.
+
+    ``n_jobs``: workers recomputing the statistic (``None``:
+    :func:`analysis.replicate.default_jobs`, env ``ANALYSIS_JOBS`` or 1).  The re-assignments
+    are drawn in sequence from ``np.random.default_rng(seed)`` in the calling process, so the
+    result is identical for any value.
     """
     covariates = list(covariates)
     _validate(
@@ -444,6 +450,7 @@ def dropout_randomization(
         columns=[outcome, *covariates, cluster],
         reps=reps,
         seed=seed,
+        n_jobs=n_jobs,
     )
 
 
