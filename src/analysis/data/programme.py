@@ -71,10 +71,12 @@ silently.  ``exclusions="report"`` drops them and returns a :class:`LoadedPanel`
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import csv
 import io
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, overload
@@ -82,6 +84,9 @@ from typing import Any, Literal, overload
 import numpy as np
 import pandas as pd
 import pandera.pandas as pa
+import pyarrow as pa_arrow
+import pyarrow.compute as pc
+import pyarrow.csv as pa_csv
 from pandera.errors import SchemaErrors
 
 from analysis.errors import DataValidationError, Violation
@@ -315,12 +320,23 @@ _CODICE_FISCALE = re.compile(r"^[A-Z]{6}\d{2}[A-EHLMPRST]\d{2}[A-Z]\d{3}[A-Z]$",
 _CODICE_FISCALE_ANYWHERE = re.compile(
     r"(?<![A-Z0-9])[A-Z]{6}\d{2}[A-EHLMPRST]\d{2}[A-Z]\d{3}[A-Z](?![A-Z0-9])", re.IGNORECASE
 )
+# The same two patterns without look-arounds or flags, for pyarrow's RE2 engine: pandas runs a
+# pattern with look-arounds or flags through Python's ``re`` one cell at a time (35 M calls on
+# a 1 M-pupil register), RE2 runs over the whole column (issue 14).
+_CODICE_FISCALE_RE2 = r"(?i)^[A-Z]{6}[0-9]{2}[A-EHLMPRST][0-9]{2}[A-Z][0-9]{3}[A-Z]$"
+_CODICE_FISCALE_ANYWHERE_RE2 = (
+    r"(?i)(?:^|[^A-Z0-9])[A-Z]{6}[0-9]{2}[A-EHLMPRST][0-9]{2}[A-Z][0-9]{3}[A-Z](?:[^A-Z0-9]|$)"
+)
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[A-Za-z]{2,}")
+_EMAIL_RE2 = r"[^@\s]+@[^@\s]+\.[A-Za-z]{2,}"
+_PLAIN_NUMBER_RE2 = r"^[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?$"
 _YEAR_TEXT = re.compile(r"^\d{4}$")
 
 #: Pupil ids the privacy scanner can find on a page without matching years, counts or words:
 #: 6–64 letters, digits, ``_`` or ``-``, at least one letter (e.g. ``P000123`` or an HMAC key).
 _PUPIL_ID = re.compile(r"^(?=[A-Za-z0-9_\-]*[A-Za-z])[A-Za-z0-9_\-]{6,64}$")
+# _PUPIL_ID as two RE2 patterns (no look-ahead): the characters and length, and a letter.
+_PUPIL_ID_CHARS_RE2, _PUPIL_ID_LETTER_RE2 = r"^[A-Za-z0-9_\-]{6,64}$", r"[A-Za-z]"
 PUPIL_ID_RULE = (
     "pupil_id must be a pseudonymous code of 6–64 letters, digits, '_' or '-' with at least one "
     "letter (purely numeric or short ids cannot be told apart from years and counts when "
@@ -417,6 +433,65 @@ def _has(df: pd.DataFrame, *cols: str) -> bool:
     return all(c in df.columns for c in cols)
 
 
+# Integer codes of ``pupil_id`` in sorted-id order (-1 = missing), computed once per frame while
+# the rules run: every rule used to group by the text column and re-factorise it (19 times per
+# load; 5 s on a 1 M-pupil register).  Keyed by the frame's identity, which the cache keeps
+# alive, and only inside :func:`_shared_codes`.
+_CODES: contextvars.ContextVar[dict[tuple[int, str], tuple[pd.DataFrame, np.ndarray]] | None] = (
+    contextvars.ContextVar("programme_pupil_codes", default=None)
+)
+
+
+@contextlib.contextmanager
+def _shared_codes() -> Iterator[None]:
+    if _CODES.get() is not None:  # already inside: share the outer cache
+        yield
+        return
+    token = _CODES.set({})
+    try:
+        yield
+    finally:
+        _CODES.reset(token)
+
+
+def _pupil_codes(df: pd.DataFrame) -> np.ndarray:
+    """``pupil_id`` as int64 codes ordered like the sorted ids; -1 where missing."""
+    return _cached(df, "codes", _factorize_pupils)
+
+
+def _factorize_pupils(df: pd.DataFrame) -> np.ndarray:
+    codes, _ = pd.factorize(df["pupil_id"], sort=True)
+    return codes.astype("int64", copy=False)
+
+
+def _cached(df: pd.DataFrame, name: str, fn: Callable[[pd.DataFrame], np.ndarray]) -> np.ndarray:
+    """``fn(df)``, computed once per frame inside :func:`_shared_codes`."""
+    cache = _CODES.get()
+    if cache is not None and (id(df), name) in cache:
+        return cache[(id(df), name)][1]
+    value = fn(df)
+    if cache is not None:
+        cache[(id(df), name)] = (df, value)
+    return value
+
+
+def _group_key(codes: np.ndarray) -> np.ndarray:
+    """Codes as floats with NaN for missing ids (pandas' groupby drops them, as for text)."""
+    key = codes.astype("float64")
+    key[codes < 0] = np.nan
+    return key
+
+
+def _pupil_year_order(df: pd.DataFrame) -> np.ndarray:
+    """Row order by pupil id then year (stable), as ``sort_values([pupil_id, year])``."""
+    codes = _pupil_codes(df)
+    year = df["year"].to_numpy(dtype="float64", na_value=np.nan)
+    # missing ids and years sort last, as in sort_values(na_position="last")
+    c = np.where(codes < 0, np.iinfo(np.int64).max, codes)
+    y = np.where(np.isnan(year), np.inf, year)
+    return np.lexsort((y, c))
+
+
 def _ok(df: pd.DataFrame) -> pd.Series:
     return pd.Series(True, index=df.index)
 
@@ -425,29 +500,47 @@ def _not_constant_within_pupil(col: str) -> Callable[[pd.DataFrame], pd.Series]:
     def check(df: pd.DataFrame) -> pd.Series:
         if not _has(df, "pupil_id", col):
             return _ok(df)
-        pupil, _ = pd.factorize(df["pupil_id"])
+        pupil = _pupil_codes(df)
         value, _ = pd.factorize(df[col])  # missing values get their own code (-1)
-        v = pd.Series(value, index=df.index)
-        g = v.groupby(pupil)
-        same = (g.transform("min") == g.transform("max")).to_numpy()
-        return pd.Series(same | (pupil < 0), index=df.index)
+        g = pd.Series(value).groupby(pupil, sort=False)
+        same = (g.transform("min").to_numpy() == g.transform("max").to_numpy()) | (pupil < 0)
+        return pd.Series(same, index=df.index)
 
     return check
+
+
+def _pupil_year_duplicated(df: pd.DataFrame) -> np.ndarray:
+    """Rows whose (pupil_id, year) occurs more than once, both known (one hash of two ints)."""
+    return _cached(df, "pupil_year_duplicated", _find_pupil_year_duplicates)
+
+
+def _find_pupil_year_duplicates(df: pd.DataFrame) -> np.ndarray:
+    codes = _pupil_codes(df)
+    year = df["year"].to_numpy(dtype="float64", na_value=np.nan)
+    known = (codes >= 0) & ~np.isnan(year)
+    out = np.zeros(len(df), dtype=bool)
+    if known.any():
+        pair = pd.DataFrame({"p": codes[known], "y": year[known]})
+        out[known] = pair.duplicated(keep=False).to_numpy()
+    return out
 
 
 def _duplicate_pupil_year(df: pd.DataFrame) -> pd.Series:
     if not _has(df, "pupil_id", "year"):
         return _ok(df)
-    return ~df.duplicated(["pupil_id", "year"], keep=False) | df[["pupil_id", "year"]].isna().any(
-        axis=1
-    )
+    return pd.Series(~_pupil_year_duplicated(df), index=df.index)
 
 
 def _two_schools_in_pupil_year(df: pd.DataFrame) -> pd.Series:
     if not _has(df, "pupil_id", "year", "school_id"):
         return _ok(df)
-    n = df.groupby(["pupil_id", "year"], dropna=True)["school_id"].transform("nunique")
-    return n.fillna(1) <= 1
+    dup = _pupil_year_duplicated(df)
+    ok = np.ones(len(df), dtype=bool)
+    if dup.any():  # only repeated pupil-years can have two schools
+        sub = df.loc[dup, ["pupil_id", "year", "school_id"]]
+        n = sub.groupby(["pupil_id", "year"], dropna=True)["school_id"].transform("nunique")
+        ok[dup] = (n.fillna(1) <= 1).to_numpy()
+    return pd.Series(ok, index=df.index)
 
 
 def _cohort_in_data_years(df: pd.DataFrame) -> pd.Series:
@@ -470,18 +563,18 @@ def _course_given_for_treated(df: pd.DataFrame) -> pd.Series:
     return ~((df["cohort"] > 0) & (df["course"].fillna("") == ""))
 
 
-def _sorted_within_pupil(df: pd.DataFrame) -> pd.DataFrame:
-    return df.sort_values(["pupil_id", "year"], kind="stable")
-
-
 def _treatment_reversal(df: pd.DataFrame) -> pd.Series:
     if not _has(df, "pupil_id", "year", "treated"):
         return _ok(df)
-    s = _sorted_within_pupil(df[["pupil_id", "year", "treated"]])
-    prev_max = s.groupby("pupil_id", dropna=True)["treated"].cummax()
-    prev_max = prev_max.groupby(s["pupil_id"]).shift(1)
-    bad = (prev_max == 1) & (s["treated"] == 0)
-    return ~bad.reindex(df.index, fill_value=False)
+    order = _pupil_year_order(df)
+    key = _group_key(_pupil_codes(df))[order]
+    treated = pd.Series(df["treated"].to_numpy(dtype="float64", na_value=np.nan)[order])
+    prev_max = treated.groupby(key, dropna=True, sort=False).cummax()
+    prev_max = prev_max.groupby(key, dropna=True, sort=False).shift(1)
+    bad_sorted = ((prev_max == 1) & (treated == 0)).to_numpy()
+    bad = np.zeros(len(df), dtype=bool)
+    bad[order] = bad_sorted
+    return pd.Series(~bad, index=df.index)
 
 
 def _treated_matches_cohort(df: pd.DataFrame) -> pd.Series:
@@ -496,8 +589,9 @@ def _rows_after_dropout(df: pd.DataFrame) -> pd.Series:
     if not _has(df, "pupil_id", "year", "dropped_out"):
         return _ok(df)
     drop_year = df["year"].where(df["dropped_out"] == 1)
-    first_drop = drop_year.groupby(df["pupil_id"]).transform("min")
-    return ~(df["year"] > first_drop)
+    key = _group_key(_pupil_codes(df))
+    first_drop = drop_year.groupby(key, dropna=True, sort=False).transform("min")
+    return ~(df["year"] > first_drop.to_numpy())
 
 
 def _outcome_missing_outside_dropout(col: str) -> Callable[[pd.DataFrame], pd.Series]:
@@ -667,13 +761,17 @@ def _column_checks(spec: ColumnSpec) -> list[pa.Check]:
     if spec.name == "pupil_id":
         checks.append(
             pa.Check(
-                lambda s: s.str.match(_PUPIL_ID) & ~_is_na_token(s),
+                lambda s: (
+                    s.str.match(_PUPIL_ID_CHARS_RE2)
+                    & s.str.contains(_PUPIL_ID_LETTER_RE2)
+                    & ~_is_na_token(s)
+                ),
                 error=PUPIL_ID_RULE,
             )
         )
         checks.append(
             pa.Check(
-                lambda s: ~s.str.match(_CODICE_FISCALE),
+                lambda s: ~s.str.match(_CODICE_FISCALE_RE2),
                 error="pupil_id looks like a codice fiscale: only pseudonymous "
                 "identifiers are allowed",
             )
@@ -681,7 +779,7 @@ def _column_checks(spec: ColumnSpec) -> list[pa.Check]:
     return checks
 
 
-def _build_schema(*, dtypes: bool) -> pa.DataFrameSchema:
+def _build_schema(*, dtypes: bool, rules: bool = True) -> pa.DataFrameSchema:
     columns = {}
     for spec in COLUMNS:
         dtype = spec.dtype if dtypes else None
@@ -697,6 +795,8 @@ def _build_schema(*, dtypes: bool) -> pa.DataFrameSchema:
     # one DataFrame-level check per cross-row rule; failure cases are limited because each
     # failing row is otherwise reported once per column (counts are recomputed from the rule)
     checks = [pa.Check(r.fn, error=r.key, name=r.key, n_failure_cases=1) for r in _RULES]
+    if not rules:  # the loader evaluates the cross-row rules itself, once each
+        checks = []
     return pa.DataFrameSchema(
         columns, checks=checks, strict=False, ordered=False, name="programme_panel"
     )
@@ -706,6 +806,11 @@ PANEL_SCHEMA: pa.DataFrameSchema = _build_schema(dtypes=True)
 """Pandera schema of a loaded (canonical) programme panel, dtypes included."""
 
 _INPUT_SCHEMA = _build_schema(dtypes=False)
+# Column checks only: _validate_frame evaluates _RULES directly (once each, on the shared pupil
+# codes) instead of through pandera, which hands every check a copy of the frame and whose
+# failure cases the loader recomputed anyway to count the rows.
+_PANEL_COLUMNS = _build_schema(dtypes=True, rules=False)
+_INPUT_COLUMNS = _build_schema(dtypes=False, rules=False)
 
 
 # --------------------------------------------------------------------------------------------
@@ -731,45 +836,28 @@ def _read(source: str | Path | pd.DataFrame) -> tuple[pd.DataFrame, str, bool]:
     # letting a pandas/pyarrow/codec exception escape (found by tests/test_fuzz_programme.py).
     try:
         if suffix == ".csv":
+            fast = _read_csv_fast(path, label)
+            if fast is not None:
+                return fast, label, True
             text = path.read_bytes().decode("utf-8")
             # pandas pads a line with too few fields with missing values and reads a first
             # line with too many as an index, shifting every value to the next column: check
-            # the field count of every line first.
-            lines = [r for r in csv.reader(io.StringIO(text)) if r]
-            header = [h.strip() for h in lines[0]] if lines else []
-            repeated = sorted({h for h in header if header.count(h) > 1})
-            if repeated:  # pandas would rename the second one "x.1" and keep the first
-                raise DataValidationError(
-                    label,
-                    [
-                        Violation(rule="column name appears more than once in the header", column=h)
-                        for h in repeated
-                    ],
-                )
-            if len(header) == 1 and ";" in header[0]:
-                raise DataValidationError(
-                    label,
-                    [
-                        Violation(
-                            rule="the file looks semicolon-separated (the Italian Excel default, "
-                            "often with decimal commas): this loader reads comma-separated files "
-                            "with '.' decimals: save it as 'CSV UTF-8 (comma-separated)'"
-                        )
-                    ],
-                )
-            ragged = [i for i, r in enumerate(lines[1:], start=2) if len(r) != len(lines[0])]
-            if ragged:
-                raise DataValidationError(
-                    label,
-                    [
-                        Violation(
-                            rule=f"line has another number of fields than the header "
-                            f"({len(lines[0])})",
-                            rows=tuple(f"line {i}" for i in ragged[:5]),
-                            n_rows=len(ragged),
-                        )
-                    ],
-                )
+            # the field count of every line first, streaming (holding every line as a list
+            # took 5 GB on a 1 M-pupil register).
+            width: int | None = None
+            ragged: list[int] = []
+            n_ragged = 0
+            records = (r for r in csv.reader(io.StringIO(text)) if r)
+            for i, r in enumerate(records, start=1):
+                if width is None:
+                    _check_header(r, label)
+                    width = len(r)
+                elif len(r) != width:
+                    n_ragged += 1
+                    if len(ragged) < 5:
+                        ragged.append(i)
+            if n_ragged:
+                raise DataValidationError(label, [_ragged_violation(width or 0, ragged, n_ragged)])
             df = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False)
             return df, label, True
         if suffix in (".parquet", ".pq"):
@@ -799,6 +887,87 @@ def _read(source: str | Path | pd.DataFrame) -> tuple[pd.DataFrame, str, bool]:
     )
 
 
+def _check_header(header: Sequence[str], label: str) -> None:
+    """Refuse a repeated column name or a semicolon-separated file (from the header line)."""
+    names = [h.strip() for h in header]
+    repeated = sorted({h for h in names if names.count(h) > 1})
+    if repeated:  # pandas would rename the second one "x.1" and keep the first
+        raise DataValidationError(
+            label,
+            [
+                Violation(rule="column name appears more than once in the header", column=h)
+                for h in repeated
+            ],
+        )
+    if len(names) == 1 and ";" in names[0]:
+        raise DataValidationError(
+            label,
+            [
+                Violation(
+                    rule="the file looks semicolon-separated (the Italian Excel default, "
+                    "often with decimal commas): this loader reads comma-separated files "
+                    "with '.' decimals: save it as 'CSV UTF-8 (comma-separated)'"
+                )
+            ],
+        )
+
+
+def _ragged_violation(width: int, lines: Sequence[int], n: int) -> Violation:
+    return Violation(
+        rule=f"line has another number of fields than the header ({width})",
+        rows=tuple(f"line {i}" for i in lines),
+        n_rows=n,
+    )
+
+
+def _read_csv_fast(path: Path, label: str) -> pd.DataFrame | None:
+    """Read a plain CSV with pyarrow's multi-threaded reader; None if it needs the careful path.
+
+    The fast path takes files without quotes, byte-order mark or ragged lines whose header
+    decodes as UTF-8 (a register exported by a database: the 1 M-pupil case).  Anything else —
+    quotes (a quoted line break must stay inside its cell), a line with another number of
+    fields, invalid UTF-8, an empty file — returns ``None``, and the csv-module path reads the
+    file and words every error as before, with its line numbers.
+    """
+    data = path.read_bytes()
+    if not data or data.startswith(b"\xef\xbb\xbf") or b'"' in data:
+        return None
+    if data.count(b"\r") != data.count(b"\r\n"):  # a lone carriage return
+        return None
+    first = data.split(b"\n", 1)[0].removesuffix(b"\r")
+    try:
+        header = first.decode("utf-8").split(",")
+    except UnicodeDecodeError:
+        return None
+    if not first.strip():
+        return None
+    _check_header(header, label)
+    invalid: list[int] = []
+
+    def on_invalid(row: Any) -> str:
+        invalid.append(1)
+        return "skip"
+
+    try:
+        table = pa_csv.read_csv(
+            pa_arrow.py_buffer(data),
+            read_options=pa_csv.ReadOptions(use_threads=True),
+            parse_options=pa_csv.ParseOptions(invalid_row_handler=on_invalid),
+            convert_options=pa_csv.ConvertOptions(
+                column_types={h: pa_arrow.string() for h in header},
+                strings_can_be_null=False,
+                quoted_strings_can_be_null=False,
+            ),
+        )
+    except (pa_arrow.ArrowInvalid, pa_arrow.ArrowNotImplementedError):
+        return None
+    if invalid or table.num_columns != len(header):
+        return None
+    del data
+    df = table.to_pandas(split_blocks=True, self_destruct=True)
+    return df
+
+
 def _is_na_token(s: pd.Series) -> pd.Series:
     if s.dtype.kind in "biufc":
         return s.isna()
@@ -811,6 +980,9 @@ def _to_float(s: pd.Series) -> tuple[pd.Series, pd.Series]:
         return s.astype("float64"), pd.Series(False, index=s.index)
     if s.dtype.kind in "iuf":
         return s.astype("float64"), pd.Series(False, index=s.index)
+    fast = _arrow_float(s)
+    if fast is not None:  # every cell a plain number or empty: one pass of pyarrow's parser
+        return pd.Series(fast, index=s.index), pd.Series(False, index=s.index)
     missing = _is_na_token(s)
     text = s.astype("str").str.strip().where(~missing)
     values = pd.to_numeric(text, errors="coerce").astype("float64")
@@ -832,7 +1004,7 @@ def _to_text(s: pd.Series) -> tuple[pd.Series, pd.Series]:
 
 def _coerce(df: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, pd.Series]]:
     """Coerce known columns for validation; return frame and unparseable-cell masks."""
-    out = df.copy()
+    out = df.copy(deep=False)  # copy-on-write: replacing columns never touches ``df``
     bad: dict[str, pd.Series] = {}
     for spec in COLUMNS:
         if spec.name not in out.columns:
@@ -861,7 +1033,8 @@ def _coerce(df: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, pd.Series]]:
 
 def _canonical(df: pd.DataFrame) -> pd.DataFrame:
     """Cast validated columns to canonical dtypes, derive ``treated``, sort, order columns."""
-    out = df.copy()
+    order = _pupil_year_order(df)  # = sort_values(["pupil_id", "year"], kind="stable")
+    out = df.copy(deep=False)
     if "treated" not in out.columns:
         out["treated"] = ((out["cohort"] > 0) & (out["year"] >= out["cohort"])).astype("int64")
     for spec in COLUMNS:
@@ -870,7 +1043,7 @@ def _canonical(df: pd.DataFrame) -> pd.DataFrame:
     known = [c.name for c in COLUMNS if c.name in out.columns]
     extra = [c for c in out.columns if c not in _SPECS]
     # keep the input's row labels (for messages); the caller resets the index
-    return out[known + extra].sort_values(["pupil_id", "year"], kind="stable")
+    return out[known + extra].take(order)
 
 
 # --------------------------------------------------------------------------------------------
@@ -923,15 +1096,39 @@ def _validate_frame(
     label: _RowLabeller,
     skip: Mapping[str, pd.Series] | None = None,
 ) -> list[Violation]:
-    """Run the pandera schema lazily and turn its failure cases into violations."""
+    """Run the pandera column checks lazily, then the cross-row rules; return the violations.
+
+    ``schema`` is :data:`_INPUT_COLUMNS` or :data:`_PANEL_COLUMNS` (column checks only); the
+    cross-row rules of :data:`_RULES` are evaluated here, once each, sharing the pupil codes.
+    """
+    violations: list[Violation] = []
+    skip = skip or {}
     try:
-        schema.validate(df, lazy=True)
+        # inplace: the column checks change nothing, and a copy of a 6 M-row frame costs 6 s
+        schema.validate(df, lazy=True, inplace=True)
     except SchemaErrors as exc:
         fc = exc.failure_cases
     else:
-        return []
+        fc = None
+    if fc is not None:
+        violations += _column_violations(fc, label, skip)
+    with _shared_codes():
+        for rule in _RULES:
+            mask = ~np.asarray(rule.fn(df), dtype=bool)
+            if rule.column in skip:
+                mask &= ~skip[rule.column].to_numpy()
+            if not mask.any():
+                continue
+            text = rule.rule(df) if callable(rule.rule) else rule.rule
+            violations.append(_violation(text, rule.column, mask, label))
+    return violations
+
+
+def _column_violations(
+    fc: pd.DataFrame, label: _RowLabeller, skip: Mapping[str, pd.Series]
+) -> list[Violation]:
+    """Violations from pandera's failure cases of the column checks."""
     violations: list[Violation] = []
-    skip = skip or {}
     column_level = fc[fc["schema_context"] != "DataFrameSchema"]
     for (column, check), group in column_level.groupby(
         ["column", "check"], sort=False, dropna=False
@@ -954,17 +1151,6 @@ def _validate_frame(
             violations.append(Violation(rule=rule, column=str(column)))
         else:
             violations.append(_violation(rule, str(column), idx, label))
-    failed_rules = set(fc.loc[fc["schema_context"] == "DataFrameSchema", "check"].astype(str))
-    for rule in _RULES:
-        if rule.key not in failed_rules:
-            continue
-        mask = ~rule.fn(df).astype(bool)
-        if rule.column in skip:
-            mask &= ~skip[rule.column]
-        if not mask.any():
-            continue
-        text = rule.rule(df) if callable(rule.rule) else rule.rule
-        violations.append(_violation(text, rule.column, mask, label))
     return violations
 
 
@@ -990,11 +1176,61 @@ def _identifier_values(s: pd.Series) -> str | None:
     text = s.dropna().astype("str")
     if text.empty:
         return None
-    if text.str.contains(_CODICE_FISCALE_ANYWHERE).any():
+    if _all_numbers(text):  # digits, signs, '.', 'e': neither a codice fiscale nor an e-mail
+        return None
+    if len(text) > 1000:  # low-cardinality text (school, course, sex): test each value once
+        uniq = pd.unique(text)
+        if len(uniq) < len(text) // 4:
+            text = pd.Series(uniq, dtype="str")
+    if text.str.contains(_CODICE_FISCALE_ANYWHERE_RE2).any():
         return "codice fiscale"
-    if text.str.contains(_EMAIL).any():
+    if text.str.contains("@", regex=False).any() and text.str.contains(_EMAIL_RE2).any():
         return "e-mail"
     return None
+
+
+def _arrow_strings(s: pd.Series) -> pa_arrow.Array | None:
+    """The column as one pyarrow string array (no copy for pandas' ``str`` dtype), or None."""
+    try:
+        arr = pa_arrow.array(s.array if str(s.dtype) == "str" else s, from_pandas=True)
+    except (pa_arrow.ArrowInvalid, pa_arrow.ArrowTypeError):
+        return None
+    if isinstance(arr, pa_arrow.ChunkedArray):
+        arr = arr.combine_chunks()
+    if not (pa_arrow.types.is_string(arr.type) or pa_arrow.types.is_large_string(arr.type)):
+        return None
+    return arr
+
+
+def _arrow_float(s: pd.Series) -> np.ndarray | None:
+    """Text cells as float64 when every non-empty cell is a plain finite number, else None.
+
+    pyarrow's parser over the whole column; ``""`` becomes missing.  ``None`` (so the caller
+    takes the careful cell-by-cell path and its messages) as soon as a cell is anything else:
+    a missing-value word, spaces, a NaN or infinity spelling, or text.
+    """
+    arr = _arrow_strings(s)
+    if arr is None:
+        return None
+    arr = pc.if_else(pc.equal(arr, ""), pa_arrow.scalar(None, arr.type), arr)
+    # a regular expression first: a failing cast costs seconds on millions of cells
+    head = arr.slice(0, 1000)
+    if pc.any(pc.invert(pc.match_substring_regex(head, _PLAIN_NUMBER_RE2))).as_py():
+        return None
+    if pc.any(pc.invert(pc.match_substring_regex(arr, _PLAIN_NUMBER_RE2))).as_py():
+        return None
+    try:
+        values = pc.cast(arr, pa_arrow.float64())
+    except (pa_arrow.ArrowInvalid, pa_arrow.ArrowNotImplementedError):
+        return None
+    out = values.to_numpy(zero_copy_only=False)
+    if not np.isfinite(out[~np.isnan(out)]).all() or values.null_count != int(np.isnan(out).sum()):
+        return None  # an infinity, or a NaN spelled out: the careful path decides
+    return out
+
+
+def _all_numbers(text: pd.Series) -> bool:
+    return _arrow_float(text) is not None
 
 
 def _structural_violations(df: pd.DataFrame) -> list[Violation]:
@@ -1047,7 +1283,7 @@ def validate_panel(df: pd.DataFrame, *, source: str = "DataFrame argument") -> p
     violations = _structural_violations(df)
     if not df.columns.duplicated().any():
         frame = df.reset_index(drop=True)
-        violations += _validate_frame(frame, PANEL_SCHEMA, _RowLabeller(frame, False))
+        violations += _validate_frame(frame, _PANEL_COLUMNS, _RowLabeller(frame, False))
     if violations:
         raise DataValidationError(source, violations)
     return df
@@ -1067,7 +1303,7 @@ EXCLUSION_RULES: Mapping[str, str] = {
 
 
 def _exclusion_masks(df: pd.DataFrame) -> dict[str, pd.Series]:
-    g = df.groupby("pupil_id")["year"]
+    g = df["year"].groupby(_group_key(_pupil_codes(df)), sort=False)
     first, last = g.transform("min"), g.transform("max")
     treated_pupil = df["cohort"] > 0
     return {
@@ -1276,7 +1512,20 @@ def load_panel(
         violations.append(Violation(rule="the panel has no rows"))
         raise DataValidationError(label, violations)
     raw = raw.reset_index(drop=True)
+    with _shared_codes():
+        return _load_frame(raw, label, csv_lines, violations, exclusions)
+
+
+def _load_frame(
+    raw: pd.DataFrame,
+    label: str,
+    csv_lines: bool,
+    violations: list[Violation],
+    exclusions: str,
+) -> pd.DataFrame | LoadedPanel:
+    """Coerce, validate, apply the exclusion rules and canonicalise (see :func:`load_panel`)."""
     frame, bad = _coerce(raw)
+    del raw
     labeller = _RowLabeller(frame, csv_lines)
     for col, mask in bad.items():
         kind = _SPECS[col].kind
@@ -1289,7 +1538,7 @@ def load_panel(
         violations.append(
             _violation(f"wrong type: value cannot be read as {expected}", col, mask, labeller)
         )
-    violations += _validate_frame(frame, _INPUT_SCHEMA, labeller, skip=bad)
+    violations += _validate_frame(frame, _INPUT_COLUMNS, labeller, skip=bad)
     if violations:
         raise DataValidationError(label, violations)
 
