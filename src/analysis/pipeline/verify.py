@@ -1,9 +1,21 @@
-"""``python -m analysis verify``: rerun every report and compare its numbers with the record.
+"""``python -m analysis verify``: rebuild everything from raw and compare it with the record.
 
-Each run is re-executed (``--force``) into a temporary reports folder by a separate process,
-with the same ``--quick`` setting it was recorded with (the ``quick`` flag of its results
-JSON; ``--quick`` reaches the notebook only as the run's ``quick`` overrides in the plan);
-then every number of its new results JSON is compared with ``reports/results/<id>.json``.
+Into a temporary repository root (a copy of ``config/``, ``notebooks/``, ``data/raw`` and
+``data/reference``, with an empty ``data/processed``), in separate processes:
+
+1. **processed data**: every panel is rebuilt from the raw files (``build-data --force``) and
+   compared, frame by frame (exact equality of values, dtypes, columns and index), with
+   ``data/processed/*.parquet`` — a modified processed panel is reported;
+2. **numbers**: each run is re-executed (``--force``) on the rebuilt data, with the same
+   ``--quick`` setting it was recorded with (the ``quick`` flag of its results JSON), and every
+   number of its new results JSON is compared with ``reports/results/<id>.json``;
+3. **pages and notebooks**: the rebuild is published into the temporary reports folder and
+   every page (``reports/**/*.html``, any layout) and executed notebook
+   (``reports/executed/*.ipynb``: cell sources and outputs) is compared with the record after
+   masking what legitimately differs between two builds (:func:`mask_volatile`: the provenance
+   block, the index footer, timestamps, durations, commit and file hashes, the two roots'
+   paths) — an edited page or executed notebook is reported.
+
 All randomness is seeded, so numbers are expected to agree to rounding (default
 ``rtol = 1e-9``); a run may declare looser tolerances for numbers that are legitimately
 stochastic across machines in ``config/plan.yaml``::
@@ -11,6 +23,9 @@ stochastic across machines in ``config/plan.yaml``::
     - id: design_power
       ...
       tolerances: {"results.simulated_power.*": 0.02}   # absolute, by glob on the JSON path
+
+A run whose numbers carry such tolerances may print them differently on another machine:
+its page differences are reported like any other, for a reader to judge.
 """
 
 from __future__ import annotations
@@ -19,10 +34,12 @@ import fnmatch
 import json
 import math
 import os
+import re
+import shutil
 import subprocess
 import sys
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -111,12 +128,215 @@ def compare(
     return out
 
 
-def verify(
-    plan: Plan, *, only: str | None = None, keep: Path | None = None
-) -> tuple[list[Mismatch], list[str]]:
-    """Rerun the selected runs and compare; return (mismatches, problems).
+VOLATILE = (
+    (re.compile(r'<div class="provenance">.*?</div>', re.DOTALL), '<div class="provenance"></div>'),
+    (re.compile(r"<footer\b.*?</footer>", re.DOTALL), "<footer></footer>"),
+    (
+        re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?"),
+        "<TIME>",
+    ),
+    (re.compile(r"\b\d+(?:\.\d+)?\s?(?:ms|s|sec|seconds|min|minutes)\b(?![\w-])"), "<DURATION>"),
+    (re.compile(r"\b(?=[0-9a-f]*[a-f])(?=[0-9a-f]*[0-9])[0-9a-f]{7,64}\b"), "<HASH>"),
+    (re.compile(r"analysis-verify-[\w-]+"), "<TMP>"),
+)
+"""What legitimately differs between two builds of the same page (pattern, replacement)."""
 
-    ``problems`` lists runs that could not be compared (never recorded, or failed on rerun).
+
+def mask_volatile(text: str, *, roots: Iterable[Path | str] = ()) -> str:
+    """Mask what differs between two builds of a page from the same inputs and seeds.
+
+    The provenance block (run time, commit, input hashes), the index footer (build date and
+    commit), ISO timestamps, durations, hexadecimal hashes and the given folder paths (the
+    repository root and the temporary root of the rebuild) are replaced by placeholders.
+    Everything else — text, tables, numbers, embedded figures — must be equal.
+    """
+    for r in sorted({str(r) for r in roots if str(r)}, key=len, reverse=True):
+        text = text.replace(r, "<ROOT>")
+    for pattern, repl in VOLATILE:
+        text = pattern.sub(repl, text)
+    return text
+
+
+def notebook_text(text: str, *, roots: Iterable[Path | str] = ()) -> str:
+    """The comparable content of an executed notebook: cell sources and outputs, masked.
+
+    Metadata, execution counts, cell ids and timings are left out (they differ between two
+    executions); outputs are kept whole (text, HTML, embedded images, errors).
+    """
+    try:
+        nb = json.loads(text)
+    except json.JSONDecodeError:
+        return mask_volatile(text, roots=roots)
+    parts: list[str] = []
+    for cell in nb.get("cells", []) if isinstance(nb, dict) else []:
+        src = cell.get("source", "")
+        parts.append(
+            f"--- {cell.get('cell_type')}\n" + ("".join(src) if isinstance(src, list) else str(src))
+        )
+        for out in cell.get("outputs", []) or []:
+            keep = {k: v for k, v in out.items() if k not in ("execution_count", "metadata")}
+            parts.append(json.dumps(keep, sort_keys=True, ensure_ascii=False))
+    return mask_volatile("\n".join(parts), roots=roots)
+
+
+def _first_difference(a: str, b: str, width: int = 60) -> tuple[str, str]:
+    i = next((j for j, (x, y) in enumerate(zip(a, b, strict=False)) if x != y), min(len(a), len(b)))
+    lo = max(0, i - 20)
+    return a[lo : i + width], b[lo : i + width]
+
+
+def compare_processed(recorded_dir: Path, rebuilt_dir: Path) -> list[Mismatch]:
+    """Compare every processed panel (``*.parquet``) of two folders frame by frame."""
+    import pandas as pd
+
+    out: list[Mismatch] = []
+    rec = {p.name: p for p in Path(recorded_dir).glob("*.parquet")}
+    new = {p.name: p for p in Path(rebuilt_dir).glob("*.parquet")}
+    for name in sorted(set(rec) | set(new)):
+        where = f"data/processed/{name}"
+        if name not in new or name not in rec:
+            out.append(
+                Mismatch(
+                    "data/processed",
+                    where,
+                    "present" if name in rec else "<absent>",
+                    "present" if name in new else "<absent>",
+                    "panel present in only one",
+                )
+            )
+            continue
+        try:
+            a, b = pd.read_parquet(rec[name]), pd.read_parquet(new[name])
+        except Exception as exc:  # noqa: BLE001 - a corrupt record is a mismatch, not a crash
+            out.append(Mismatch("data/processed", where, f"unreadable ({exc})", "rebuilt", "exact"))
+            continue
+        try:
+            pd.testing.assert_frame_equal(a, b, check_exact=True)
+        except AssertionError as exc:
+            first = str(exc).strip().splitlines()
+            out.append(
+                Mismatch(
+                    "data/processed",
+                    where,
+                    f"{len(a)} rows",
+                    f"{len(b)} rows rebuilt from raw",
+                    "frame equality: " + " ".join(first[:3])[:300],
+                )
+            )
+    return out
+
+
+def compare_pages(
+    recorded_dir: Path,
+    rebuilt_dir: Path,
+    *,
+    run_ids: Iterable[str],
+    include_unowned: bool,
+    roots: Iterable[Path | str] = (),
+) -> list[Mismatch]:
+    """Compare every page (``**/*.html``) and executed notebook of two reports folders.
+
+    Files are matched by their path relative to the folder.  A file belongs to a run when its
+    name starts with the run id or it sits in a folder named after it; files of other runs are
+    skipped, and files of no run (the indexes) only when ``include_unowned``.
+    """
+    from analysis.pipeline.publish_check import _owner
+
+    runs = set(run_ids)
+    rec_root, new_root = Path(recorded_dir), Path(rebuilt_dir)
+
+    def files(root: Path) -> dict[str, Path]:
+        found: dict[str, Path] = {}
+        for p in root.rglob("*"):
+            rel = p.relative_to(root)
+            if not p.is_file() or any(part.startswith(".") for part in rel.parts):
+                continue
+            if p.suffix == ".html" or (p.suffix == ".ipynb" and rel.parts[0] == "executed"):
+                owner = _owner(p, root, runs)
+                if owner is not None or include_unowned:
+                    found[rel.as_posix()] = p
+        return found
+
+    rec, new = files(rec_root), files(new_root)
+    out: list[Mismatch] = []
+    for rel in sorted(set(rec) | set(new)):
+        owner = _owner(rec.get(rel) or new[rel], rec_root if rel in rec else new_root, runs)
+        who = owner or "(index)"
+        if rel not in rec or rel not in new:
+            out.append(
+                Mismatch(
+                    who,
+                    rel,
+                    "present" if rel in rec else "<absent>",
+                    "present" if rel in new else "<absent>",
+                    "page present in only one",
+                )
+            )
+            continue
+        a = rec[rel].read_text(encoding="utf-8", errors="replace")
+        b = new[rel].read_text(encoding="utf-8", errors="replace")
+        if rel.endswith(".ipynb"):
+            a, b = notebook_text(a, roots=roots), notebook_text(b, roots=roots)
+            what = "executed notebook (sources and outputs, masked)"
+        else:
+            a, b = mask_volatile(a, roots=roots), mask_volatile(b, roots=roots)
+            what = "page text (masked)"
+        if a != b:
+            x, y = _first_difference(a, b)
+            out.append(Mismatch(who, rel, x, y, what))
+    return out
+
+
+def _temporary_root(tmp: Path, plan: Plan) -> tuple[Path, Path]:
+    """Copy what a rebuild needs under ``tmp/root``; return (root, plan file inside it)."""
+    root = tmp / "root"
+    (root / "data" / "processed").mkdir(parents=True)
+    (root / "data" / "private").mkdir(parents=True)
+    for sub in ("config", "notebooks", "data/raw", "data/reference"):
+        src = paths.ROOT / sub
+        if src.exists():
+            shutil.copytree(src, root / sub, symlinks=False)
+    if paths.LOCK_FILE.exists():
+        shutil.copy(paths.LOCK_FILE, root / paths.LOCK_FILE.name)
+    source = Path(plan.source).resolve()
+    try:
+        plan_file = root / source.relative_to(paths.ROOT)
+    except ValueError:
+        plan_file = source  # a plan outside the repository is read where it is
+    return root, plan_file
+
+
+def _env(root: Path, reports: Path) -> dict[str, str]:
+    return dict(os.environ, ANALYSIS_ROOT=str(root), ANALYSIS_REPORTS_DIR=str(reports))
+
+
+def verify(
+    plan: Plan,
+    *,
+    only: str | None = None,
+    keep: Path | None = None,
+    data: bool = True,
+    pages: bool = True,
+) -> tuple[list[Mismatch], list[str]]:
+    """Rebuild from raw into a temporary root and compare; return (mismatches, problems).
+
+    Parameters
+    ----------
+    plan
+        The plan whose runs are verified.
+    only
+        Verify only the runs this selects (:meth:`Plan.select`); the indexes are compared
+        only when every run is verified.
+    keep
+        A folder to rebuild into and keep (default: a temporary folder, removed).
+    data
+        Rebuild the processed panels from raw and compare them (step 1).  With
+        ``data=False`` the reruns read the repository's processed panels (copied).
+    pages
+        Publish the rebuild and compare pages and executed notebooks (step 3).
+
+    ``problems`` lists what could not be compared (runs never recorded, a failed rebuild,
+    rerun or publish).
     """
     runs = plan.select(only)
     problems: list[str] = []
@@ -131,13 +351,30 @@ def verify(
             continue
         recorded[run.id] = record
     mismatches: list[Mismatch] = []
-    with tempfile.TemporaryDirectory(prefix="analysis-verify-") as tmp:
-        out_dir = Path(keep or tmp)
+    with tempfile.TemporaryDirectory(prefix="analysis-verify-") as tmp_name:
+        tmp = Path(keep or tmp_name)
+        tmp.mkdir(parents=True, exist_ok=True)
+        root, plan_file = _temporary_root(tmp, plan)
+        out_dir = tmp / "reports"
+        env = _env(root, out_dir)
+        if data:
+            proc = subprocess.run(
+                [sys.executable, "-m", "analysis", "build-data", "--force"],
+                env=env,
+                capture_output=True,
+                text=True,
+            )
+            if proc.returncode != 0:
+                problems.append(f"data/processed: rebuild from raw failed: {proc.stderr[-400:]}")
+            else:
+                mismatches += compare_processed(paths.PROCESSED_DIR, root / "data" / "processed")
+        else:
+            for f in paths.PROCESSED_DIR.glob("*"):
+                if f.is_file():
+                    shutil.copy(f, root / "data" / "processed" / f.name)
+        failed: set[str] = set()
         for quick in (False, True):
             ids = [rid for rid, res in recorded.items() if bool(res.get("quick")) == quick]
-            if not ids:
-                continue
-            env = dict(os.environ, ANALYSIS_REPORTS_DIR=str(out_dir))
             for rid in ids:
                 cmd = [
                     sys.executable,
@@ -147,7 +384,7 @@ def verify(
                     "--force",
                     "--no-progress",
                     "--plan",
-                    str(plan.source),
+                    str(plan_file),
                     "--only",
                     rid,
                 ] + (["--quick"] if quick else [])
@@ -155,6 +392,7 @@ def verify(
                 new = results_path(rid, reports_dir=out_dir)
                 if proc.returncode != 0 or not new.exists():
                     problems.append(f"{rid}: rerun failed: {proc.stderr.strip()[-400:]}")
+                    failed.add(rid)
                     continue
                 run = plan.get(rid)
                 mismatches += compare(
@@ -162,5 +400,22 @@ def verify(
                     recorded[rid],
                     json.loads(new.read_text(encoding="utf-8")),
                     tolerances=run.tolerances,
+                )
+        if pages and set(recorded) - failed:
+            proc = subprocess.run(
+                [sys.executable, "-m", "analysis", "publish", "--plan", str(plan_file)],
+                env=env,
+                capture_output=True,
+                text=True,
+            )
+            if proc.returncode not in (0, 1):  # 1: a page withheld, compared as absent
+                problems.append(f"publish of the rebuild failed: {proc.stderr.strip()[-400:]}")
+            else:
+                mismatches += compare_pages(
+                    paths.REPORTS_DIR,
+                    out_dir,
+                    run_ids=[rid for rid in recorded if rid not in failed],
+                    include_unowned=only is None,
+                    roots=(paths.ROOT, root, paths.REPORTS_DIR, out_dir, tmp),
                 )
     return mismatches, problems
