@@ -1,17 +1,20 @@
-"""Tables, figures and words of the design and power report (notebook 04).
+"""Tables, figures and words of the design and power report (notebook 04), in every language.
 
-The report answers one question for the two beneficiary groups of the evaluation (background
-note §0, §3.4-3.5): *which outcomes can this design detect, and at what effect size?*  The
-group sizes are programme facts (``config/programme.yaml``, :func:`analysis.facts.programme_facts`).
+The report answers one evaluation question (``design`` in ``config/questions.yaml``) for the
+two beneficiary groups: *can the evaluation detect the effects it looks for, and at what
+effect size?*  The group sizes are programme facts (``config/programme.yaml``,
+:func:`analysis.facts.programme_facts`).  Every visible word is a message (:func:`analysis.i18n.t`,
+labels marked with :func:`~analysis.i18n.N_`), rendered in Italian and English by
+:mod:`analysis.display`; figures are drawn once per language (``lang=``).
 
 Analytic part (no data)
     :func:`comparisons` lists the treated-vs-control sample sizes considered;
     :func:`continuous_mde_table`, :func:`design_mde_table`, :func:`binary_mde_table`,
     :func:`sample_size_table` and :func:`detectability_table` evaluate
     :func:`analysis.power.mde` / :func:`~analysis.power.sample_size` on them;
-    :func:`note_reproduction` recomputes every number of the note's §3.5 tables and compares
-    it with the published value; :func:`power_curve_figure` and :func:`binary_mde_figure`
-    draw them; :func:`recommendation` turns them into plain words.
+    :func:`note_reproduction` recomputes every number of the evaluation plan's published
+    power tables and compares it with the published value; :func:`power_curve_figure` and
+    :func:`binary_mde_figure` draw them; :func:`recommendation` turns them into words.
 
 Simulation part (SIMULATED pupil panels)
     The method is in :mod:`analysis.power` (:func:`~analysis.power.calibrate_design`,
@@ -19,27 +22,32 @@ Simulation part (SIMULATED pupil panels)
     :func:`~analysis.power.cs_simple_se`).  :func:`simulate_groups` runs it for the report's
     groups on the run's random streams (pilot panels from ``"data"``, simulations from
     ``"power"``: :func:`analysis.power.design_seeds`); :func:`design_table`,
-    :func:`simulated_mde_table` and :func:`simulated_power_figure` show the results.
+    :func:`simulated_mde_table` and :func:`simulated_power_figure` show the results.  The
+    sentences about them are built here from the results' numbers, never from the texts of
+    :mod:`analysis.power` (which are English only).
 
 The page
     :class:`DesignAnalysis` builds every table once from the notebook's parameters; its
-    ``*_view`` methods return the arguments of ``display.show_table`` / ``show_figure``
-    (``{"df" | "fig": ..., "caption": ..., ...}``), with the captions written here.
+    ``*_view`` methods return the arguments of ``display.show_table`` / ``show_figure`` /
+    ``note`` (``{"df" | "fig": ..., "caption": ..., ...}``) with human, translatable headers,
+    and :meth:`DesignAnalysis.summary` the answer-first box.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
+from analysis import i18n
 from analysis import power as P
 from analysis.errors import fail
 from analysis.facts import programme_facts
+from analysis.i18n import N_, Text, integer, join, num, pct, pp, t, term, year
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -70,12 +78,21 @@ __all__ = [
 
 _SRC = "argument to analysis.reports.design"
 
-#: The two beneficiary groups (background note §0).
-COURSES = "STEAM courses"
-VOLARE = "Volare Alto"
+#: The two beneficiary groups (labels shown on the page: translated through the catalog).
+COURSES = N_("STEAM courses")
+VOLARE = N_("Volare Alto")
+
+#: Literature benchmarks drawn on the figures (SD units): the median effect of education RCTs
+#: (Kraft 2020) and the TOP tutoring RCT on academic performance (Italy).
+MEDIAN_RCT_SD = 0.10
+TOP_SD = 0.26
+#: Reference rates marked on the binary figure (%): annual abandonment in upper secondary
+#: school (MIM) and the ELET rate of Puglia (ISTAT), as quoted in the evaluation plan.
+ANNUAL_DROPOUT_PCT = 3.0
+PUGLIA_ELET_PCT = 13.0
 
 # --------------------------------------------------------------------------------------
-# The background note's §3.5 (alpha 0.05 two-sided, power 0.80), as published
+# The evaluation plan's published power tables (alpha 0.05 two-sided, power 0.80)
 # --------------------------------------------------------------------------------------
 
 NOTE_ALPHA = 0.05
@@ -107,7 +124,7 @@ NOTE_BINARY: Mapping[float, tuple[float, float, float]] = {
 }
 _NOTE_BINARY_ARMS = ((180, 180), (180, 720), (41, 123))
 
-#: "Required sample per arm" (arcsine approximation): (from, to, the note's figure).
+#: "Required sample per arm" (arcsine approximation): (from, to, the published figure).
 NOTE_SAMPLE_SIZES: tuple[tuple[float, float, int], ...] = (
     (0.211, 0.13, 167),
     (0.10, 0.05, 212),
@@ -115,9 +132,16 @@ NOTE_SAMPLE_SIZES: tuple[tuple[float, float, int], ...] = (
     (0.03, 0.015, 746),
 )
 
+#: Names of the reproduced tables (cells of the reproduction table, translated).
+_REPRO_TABLES = (
+    N_("continuous MDE (SD)"),
+    N_("binary MDE (pp)"),
+    N_("required sample (pupils)"),
+)
+
 
 # --------------------------------------------------------------------------------------
-# Analytic tables
+# Analytic tables (machine columns: the results JSON; the views give human headers)
 # --------------------------------------------------------------------------------------
 
 
@@ -146,7 +170,7 @@ def comparisons(
     -------
     pandas.DataFrame
         ``group, comparison, n_treated, n_control, control_ratio``; controls rounded to the
-        nearest unit.
+        nearest unit (``comparison`` is an English key such as ``"180 vs 720"``).
     """
     facts = programme_facts()
     if n_courses_treated is None:
@@ -210,6 +234,10 @@ def main_comparisons(comps: pd.DataFrame) -> dict[str, Comparison]:
     return out
 
 
+#: Machine names of the four variants of :func:`continuous_mde_table`.
+CONTINUOUS_VARIANTS = ("no_covariates", "covariates", "clustered", "clustered_covariates")
+
+
 def continuous_mde_table(
     comps: pd.DataFrame,
     *,
@@ -219,7 +247,7 @@ def continuous_mde_table(
     cluster_size: float = 20,
     icc: float = 0.10,
 ) -> pd.DataFrame:
-    """MDE in SD units of a continuous outcome, the four columns of the note's §3.5 table.
+    """MDE in SD units of a continuous outcome, the four variants of the published table.
 
     ``MDE = (z_{1-α/2} + z_power) · sqrt((1 − R²) · DEFF · (1/n_T + 1/n_C))`` with
     ``DEFF = 1 + (m − 1) ICC`` (post-period comparison of two groups, normal approximation).
@@ -227,20 +255,20 @@ def continuous_mde_table(
     Returns
     -------
     pandas.DataFrame
-        ``group, comparison`` and one column per variant (no covariates; R²; clustered;
-        clustered + R²), in SD units.
+        ``group, n_treated, n_control`` and the MDE of each of :data:`CONTINUOUS_VARIANTS`
+        (no covariates; covariates ``r2``; clustered ``cluster_size``/``icc``; both), in SD.
     """
-    variants = (
-        ("no covariates", 0.0, 1, 0.0),
-        (f"R² = {r2:g}", r2, 1, 0.0),
-        (f"clustered (m = {cluster_size:g}, ICC = {icc:g})", 0.0, cluster_size, icc),
-        (f"clustered + R² = {r2:g}", r2, cluster_size, icc),
+    variants = zip(
+        CONTINUOUS_VARIANTS,
+        ((0.0, 1, 0.0), (r2, 1, 0.0), (0.0, cluster_size, icc), (r2, cluster_size, icc)),
+        strict=True,
     )
+    variants = tuple(variants)
     rows = []
     for c in comps.itertuples():
-        row = {"group": c.group, "comparison": c.comparison}
-        for label, rr, m, ic in variants:
-            row[label] = P.mde(
+        row: dict[str, Any] = {"group": c.group, "n_treated": c.n_treated, "n_control": c.n_control}
+        for name, (rr, m, ic) in variants:
+            row[name] = P.mde(
                 n_treated=c.n_treated,
                 n_control=c.n_control,
                 alpha=alpha,
@@ -269,7 +297,7 @@ def design_mde_table(
     Returns
     -------
     pandas.DataFrame
-        ``group, comparison, autocorr`` and the three MDEs (SD units).
+        ``group, n_treated, n_control, autocorr, post, did, ancova`` (MDEs in SD units).
     """
     rows = []
     for c in comps.itertuples():
@@ -285,11 +313,12 @@ def design_mde_table(
             rows.append(
                 {
                     "group": c.group,
-                    "comparison": c.comparison,
+                    "n_treated": c.n_treated,
+                    "n_control": c.n_control,
                     "autocorr": float(rho),
-                    "post-period comparison": post,
-                    "DiD (1 pre, 1 post)": P.mde(design="did", **kw).value,
-                    "ANCOVA (1 pre, 1 post)": P.mde(design="ancova", **kw).value,
+                    "post": post,
+                    "did": P.mde(design="did", **kw).value,
+                    "ancova": P.mde(design="ancova", **kw).value,
                 }
             )
     return pd.DataFrame(rows)
@@ -302,22 +331,21 @@ def binary_mde_table(
     alpha: float = 0.05,
     power: float = 0.8,
 ) -> pd.DataFrame:
-    """MDE in percentage points of a binary outcome, per base rate and comparison.
+    """MDE in percentage points of a binary outcome, per comparison and base rate.
 
-    The note's formula (``binary_method="variance"``): ``100 · M · sqrt(p0 (1 − p0)
-    (1/n_T + 1/n_C))``. The last column lists the comparisons in which a *decrease* of the
-    MDE's size is impossible (MDE ≥ base rate): there the outcome cannot be shown to fall.
+    The published formula (``binary_method="variance"``): ``100 · M · sqrt(p0 (1 − p0)
+    (1/n_T + 1/n_C))``.  ``fall_detectable`` is false where the MDE is at least the base
+    rate: there the outcome cannot be shown to fall, even if the programme removed it.
 
     Returns
     -------
     pandas.DataFrame
-        ``base rate (%)``, one column per comparison (pp) and ``decrease undetectable in``.
+        One row per comparison and base rate: ``group, n_treated, n_control, base_rate_pct,
+        mde_pp, fall_detectable``.
     """
     rows = []
-    for p0 in base_rates:
-        row: dict[str, Any] = {"base rate (%)": 100 * float(p0)}
-        undetectable = []
-        for c in comps.itertuples():
+    for c in comps.itertuples():
+        for p0 in base_rates:
             res = P.mde(
                 n_treated=c.n_treated,
                 n_control=c.n_control,
@@ -326,12 +354,16 @@ def binary_mde_table(
                 alpha=alpha,
                 power=power,
             )
-            label = f"{c.group}: {c.comparison}"
-            row[label] = res.value
-            if res.exceeds_base_rate:
-                undetectable.append(c.comparison)
-        row["decrease undetectable in"] = ", ".join(undetectable) or "—"
-        rows.append(row)
+            rows.append(
+                {
+                    "group": c.group,
+                    "n_treated": c.n_treated,
+                    "n_control": c.n_control,
+                    "base_rate_pct": 100 * float(p0),
+                    "mde_pp": res.value,
+                    "fall_detectable": not res.exceeds_base_rate,
+                }
+            )
     return pd.DataFrame(rows)
 
 
@@ -345,23 +377,24 @@ def sample_size_table(
     """Units needed to detect a fall in a rate, one group vs a benchmark and two groups.
 
     Arcsine effect size ``h = 2 asin√p0 − 2 asin√p1`` (Cohen 1988; statsmodels'
-    ``proportion_effectsize``). The note's "required sample per arm" equals the **one-sample**
-    figure ``((z_{1-α/2} + z_power)/h)²``: one group compared with a *known* rate (an
-    official benchmark without sampling error). Comparing two groups needs twice as many per
-    arm at 1:1, or ``(1 + 1/k)/1`` times as many treated with ``k`` controls each.
+    ``proportion_effectsize``). The published "required sample per arm" equals the
+    **one-sample** figure ``((z_{1-α/2} + z_power)/h)²``: one group compared with a *known*
+    rate (an official benchmark without sampling error). Comparing two groups needs twice as
+    many per arm at 1:1, or ``(1 + 1/k)`` times as many treated with ``k`` controls each.
 
     Parameters
     ----------
     changes
-        ``(p0, p1)`` pairs (proportions); the note's four by default.
+        ``(p0, p1)`` pairs (proportions); the published four by default.
     control_ratio
         ``k`` controls per treated unit for the last two columns.
 
     Returns
     -------
     pandas.DataFrame
-        ``change, arcsine h, note's figure, one group vs known rate,
-        two groups 1:1 (per arm), two groups 1:k treated, two groups 1:k controls``.
+        ``from_pct, to_pct, arcsine_h, published, one_group, two_groups_per_arm,
+        unequal_treated, unequal_controls`` (the last two with ``control_ratio`` controls per
+        treated unit).
     """
     note = {(p0, p1): n for p0, p1, n in NOTE_SAMPLE_SIZES}
     pairs = [(p0, p1) for p0, p1, _ in NOTE_SAMPLE_SIZES] if changes is None else changes
@@ -382,41 +415,42 @@ def sample_size_table(
         h = abs(2 * math.asin(math.sqrt(p0)) - 2 * math.asin(math.sqrt(p1)))
         rows.append(
             {
-                "change": f"{100 * p0:g} % → {100 * p1:g} %",
-                "arcsine h": round(h, 3),
-                "note's figure": note.get((p0, p1), math.nan),
-                "one group vs known rate": one.n_treated,
-                "two groups 1:1 (per arm)": two.n_treated,
-                f"two groups 1:{k:g} treated": unequal.n_treated,
-                f"two groups 1:{k:g} controls": unequal.n_control,
+                "from_pct": 100 * float(p0),
+                "to_pct": 100 * float(p1),
+                "arcsine_h": round(h, 3),
+                "published": note.get((p0, p1), math.nan),
+                "one_group": one.n_treated,
+                "two_groups_per_arm": two.n_treated,
+                "unequal_treated": unequal.n_treated,
+                "unequal_controls": unequal.n_control,
             }
         )
     return pd.DataFrame(rows)
 
 
 def note_reproduction(*, tol_sd: float = 0.01, tol_pp: float = 0.1, tol_n: int = 2) -> pd.DataFrame:
-    """Recompute every number of the background note's §3.5 and compare it with the note.
+    """Recompute every number of the evaluation plan's power tables and compare it.
 
-    At the note's assumptions (two-sided α = 0.05, power 0.80, normal approximation).
+    At the published assumptions (two-sided α = 0.05, power 0.80, normal approximation).
     Sample sizes are compared as one group against a known rate (see
     :func:`sample_size_table`) and unrounded.
 
     Returns
     -------
     pandas.DataFrame
-        ``table, row, column, note, computed, difference, tolerance, ok``.
+        ``table, row, column, note, computed, difference, tolerance, ok`` (``table`` is one of
+        the translated table names; ``row``/``column`` are English keys for replicators).
     """
+    t_cont, t_bin, t_n = _REPRO_TABLES
     rows = []
     for (n_t, n_c), vals in NOTE_CONTINUOUS.items():
         for (label, r2, m, icc), ref in zip(_NOTE_VARIANTS, vals, strict=True):
             v = P.mde(n_treated=n_t, n_control=n_c, r2=r2, cluster_size=m, icc=icc).value
-            rows.append(("continuous MDE (SD)", f"{n_t} vs {n_c}", label, ref, v, tol_sd))
+            rows.append((t_cont, f"{n_t} vs {n_c}", label, ref, v, tol_sd))
     for p0, vals in NOTE_BINARY.items():
         for (n_t, n_c), ref in zip(_NOTE_BINARY_ARMS, vals, strict=True):
             v = P.mde(n_treated=n_t, n_control=n_c, outcome="binary", base_rate=p0).value
-            rows.append(
-                ("binary MDE (pp)", f"base rate {100 * p0:g}%", f"{n_t} vs {n_c}", ref, v, tol_pp)
-            )
+            rows.append((t_bin, f"base rate {100 * p0:g}%", f"{n_t} vs {n_c}", ref, v, tol_pp))
     for p0, p1, ref in NOTE_SAMPLE_SIZES:
         s = P.sample_size(
             outcome="binary",
@@ -427,7 +461,7 @@ def note_reproduction(*, tol_sd: float = 0.01, tol_pp: float = 0.1, tol_n: int =
         )
         rows.append(
             (
-                "required sample",
+                t_n,
                 f"{100 * p0:g}% → {100 * p1:g}%",
                 "one group vs known rate",
                 float(ref),
@@ -458,58 +492,66 @@ class _OutcomeSpec:
     role: str
 
 
-_GRADE_OUTCOME = "Grade average (1–10)"
+_GRADE_OUTCOME = N_("Grade average (1–10)")
+_REPETITION_OUTCOME = N_("Grade repetition (base rate 10%)")
+_DROPOUT_OUTCOME = N_("Dropout, enrolment not continued (annual, base rate 3%)")
+#: Campbell review (Wilson et al. 2011): mean odds ratio of dropout programmes.
+CAMPBELL_OR = 1.72
 
 
-def _outcome_specs(r2: float) -> tuple[_OutcomeSpec, ...]:
-    campbell = 100 * (0.03 - _odds_ratio_rate(0.03, 1.72))
+def _outcome_specs() -> tuple[_OutcomeSpec, ...]:
+    campbell = 100 * (0.03 - _odds_ratio_rate(0.03, CAMPBELL_OR))
     return (
         _OutcomeSpec(
-            "Absence rate (share of school hours)",
+            N_("Absence rate (share of school hours)"),
             "continuous",
             None,
             True,
             None,
-            "Fuoriclasse: −11 days/year in lower secondary (quasi-experimental, "
-            "§3.2); no SD conversion available",
-            "primary",
+            N_(
+                "Fuoriclasse: −11 days a year in lower secondary school (quasi-experimental); "
+                "no conversion to SD available"
+            ),
+            N_("primary"),
         ),
         _OutcomeSpec(
             _GRADE_OUTCOME,
             "continuous",
             None,
             True,
-            0.26,
-            "TOP: +0.26 SD academic performance (RCT, §3.2); median education RCT "
-            "0.10 SD (Kraft 2020)",
-            "primary",
+            TOP_SD,
+            N_(
+                "TOP: +0.26 SD academic performance (RCT); median education RCT 0.10 SD "
+                "(Kraft 2020)"
+            ),
+            N_("primary"),
         ),
         _OutcomeSpec(
-            "INVALSI scale score",
+            N_("INVALSI scale score"),
             "continuous",
             None,
             True,
             0.20,
-            "TOP: maths +0.20 to +0.23 SD (RCT, §3.2)",
-            "primary (tested grades 8 and 10 only: smaller n)",
+            N_("TOP: mathematics +0.20 to +0.23 SD (RCT)"),
+            N_("primary (tested in grades 8 and 10 only: smaller samples)"),
         ),
         _OutcomeSpec(
-            "Grade repetition / non-promotion (base 10 %)",
+            _REPETITION_OUTCOME,
             "binary",
             0.10,
             False,
             5.0,
-            "EOP: −5.0 pp for boys (RCT, §3.2)",
-            "primary",
+            N_("EOP: −5.0 pp for boys (RCT)"),
+            N_("primary"),
         ),
         _OutcomeSpec(
-            "Dropout / enrolment not continued (annual, base 3 %)",
+            _DROPOUT_OUTCOME,
             "binary",
             0.03,
             False,
             campbell,
-            f"Campbell mean OR 1.72 applied to 3 %: −{campbell:.1f} pp (§3.2)",
-            "descriptive; verified individually for SIINC",
+            N_("Campbell review (Wilson et al. 2011): mean odds ratio 1.72 applied to 3%"),
+            N_("descriptive; verified pupil by pupil for SIINC"),
         ),
     )
 
@@ -530,17 +572,18 @@ def detectability_table(
 
     Continuous outcomes (absence, grades, INVALSI) are in SD units with the prior-year value
     as covariate (``r2``); binary outcomes (repetition, dropout) in percentage points
-    without covariates (the note's table). "Clustered" applies the design effect of
+    without covariates (the published table). "Clustered" applies the design effect of
     courses of ``cluster_size`` pupils with intra-course correlation ``icc``.
 
     Returns
     -------
     pandas.DataFrame
-        ``outcome, units, MDE courses, MDE courses clustered, MDE Volare Alto, benchmark,
-        benchmark source, benchmark ≥ MDE courses, role``.
+        ``outcome, units, mde_courses, mde_courses_clustered, mde_volare, benchmark,
+        benchmark_source, benchmark_detectable, role`` (``benchmark_detectable``: whether
+        the benchmark is at least the unclustered courses' MDE; ``None`` without benchmark).
     """
     rows = []
-    for s in _outcome_specs(r2):
+    for s in _outcome_specs():
         kw: dict[str, Any] = {"alpha": alpha, "power": power}
         if s.kind == "binary":
             kw.update(outcome="binary", base_rate=s.base_rate)
@@ -551,17 +594,16 @@ def detectability_table(
             n_treated=n_treated, n_control=n_control, cluster_size=cluster_size, icc=icc, **kw
         ).value
         vol = P.mde(n_treated=n_volare, n_control=n_volare_control, **kw).value
-        verdict = "—" if s.benchmark is None else "yes" if s.benchmark >= ind else "no"
         rows.append(
             {
                 "outcome": s.outcome,
-                "units": "SD" if s.kind == "continuous" else "pp",
-                f"MDE courses ({n_treated} vs {n_control})": ind,
-                "MDE courses, clustered": clu,
-                f"MDE Volare Alto ({n_volare} vs {n_volare_control})": vol,
-                "benchmark effect": s.benchmark if s.benchmark is not None else math.nan,
-                "benchmark source": s.benchmark_text,
-                "benchmark ≥ MDE courses": verdict,
+                "units": N_("SD") if s.kind == "continuous" else N_("pp"),
+                "mde_courses": ind,
+                "mde_courses_clustered": clu,
+                "mde_volare": vol,
+                "benchmark": s.benchmark if s.benchmark is not None else math.nan,
+                "benchmark_source": s.benchmark_text,
+                "benchmark_detectable": None if s.benchmark is None else bool(s.benchmark >= ind),
                 "role": s.role,
             }
         )
@@ -569,8 +611,17 @@ def detectability_table(
 
 
 # --------------------------------------------------------------------------------------
-# Analytic figures
+# Figures: drawn once per language (``lang``), every word through the catalog
 # --------------------------------------------------------------------------------------
+
+
+def _comparison_label(group: str, n_t: int, n_c: int) -> i18n.Msg:
+    return t(
+        "{group}: {n_treated} vs {n_control}",
+        group=term(group),
+        n_treated=integer(n_t),
+        n_control=integer(n_c),
+    )
 
 
 def power_curve_figure(
@@ -580,18 +631,24 @@ def power_curve_figure(
     power: float = 0.8,
     r2: float = 0.5,
     max_effect: float = 1.0,
+    lang: str = i18n.SOURCE_LANGUAGE,
 ) -> Figure:
     """Analytic power against the true effect (SD), without and with covariates.
 
     Two panels (no covariates; ``R² = r2``), one curve per comparison, the target power as
-    a dashed line and two benchmarks as dotted verticals: the median education RCT (0.10 SD,
-    Kraft 2020) and TOP (0.26 SD).
+    a dashed line and two benchmarks as dotted verticals: the median education RCT
+    (:data:`MEDIAN_RCT_SD`, Kraft 2020) and TOP (:data:`TOP_SD`).  Labelled in ``lang``.
     """
     import matplotlib.pyplot as plt
 
+    tr = i18n.translator(lang)
     grid = np.linspace(0.0, max_effect, 101)
     fig, axes = plt.subplots(1, 2, figsize=(10, 4), sharey=True)
-    for ax, rr, title in ((axes[0], 0.0, "no covariates"), (axes[1], r2, f"R² = {r2:g}")):
+    panels = (
+        (axes[0], 0.0, t("No covariates")),
+        (axes[1], r2, t("Covariates explaining R² = {r2}", r2=num(r2, 2))),
+    )
+    for ax, rr, title in panels:
         for c in comps.itertuples():
             pw = [
                 P.power(
@@ -604,30 +661,39 @@ def power_curve_figure(
                 for e in grid
             ]
             style = "-" if c.group == COURSES else "--"
-            ax.plot(grid, pw, style, label=f"{c.group}: {c.comparison}")
+            ax.plot(grid, pw, style, label=tr(_comparison_label(c.group, c.n_treated, c.n_control)))
         ax.axhline(power, color="grey", linestyle="--", linewidth=1)
-        for x, lab in ((0.10, "median education RCT"), (0.26, "TOP")):
+        for x, lab in ((MEDIAN_RCT_SD, N_("median education RCT")), (TOP_SD, "TOP")):
             ax.axvline(x, color="grey", linestyle=":", linewidth=1)
-            ax.text(x, 0.02, f" {lab}", rotation=90, fontsize=7, color="grey", va="bottom")
-        ax.set_title(title)
-        ax.set_xlabel("true effect (SD of the outcome)")
+            ax.text(x, 0.02, f" {tr(lab)}", rotation=90, fontsize=7, color="grey", va="bottom")
+        ax.set_title(tr(title))
+        ax.set_xlabel(tr(t("True effect (SD of the outcome)")))
         ax.set_ylim(0, 1.02)
-    axes[0].set_ylabel(f"power (two-sided α = {alpha:g})")
+        ax.xaxis.set_major_formatter(i18n.tick_formatter(lang, 1))
+        ax.yaxis.set_major_formatter(i18n.tick_formatter(lang, 1))
+    axes[0].set_ylabel(tr(t("Power (two-sided α = {alpha})", alpha=num(alpha, 2))))
     axes[1].legend(loc="lower right", fontsize="small")
     fig.tight_layout()
     return fig
 
 
 def binary_mde_figure(
-    comps: pd.DataFrame, *, alpha: float = 0.05, power: float = 0.8, max_rate: float = 0.25
+    comps: pd.DataFrame,
+    *,
+    alpha: float = 0.05,
+    power: float = 0.8,
+    max_rate: float = 0.25,
+    lang: str = i18n.SOURCE_LANGUAGE,
 ) -> Figure:
     """MDE (pp) of a binary outcome against its base rate, with the line MDE = base rate.
 
     Below the line a fall of the MDE's size is possible; above it (rare outcomes) the outcome
-    could not be shown to fall even if the programme removed it completely.
+    could not be shown to fall even if the programme removed it completely.  Labelled in
+    ``lang``.
     """
     import matplotlib.pyplot as plt
 
+    tr = i18n.translator(lang)
     rates = np.linspace(0.005, max_rate, 100)
     fig, ax = plt.subplots(figsize=(6.5, 4.2))
     for c in comps.itertuples():
@@ -643,22 +709,30 @@ def binary_mde_figure(
             for p in rates
         ]
         style = "-" if c.group == COURSES else "--"
-        ax.plot(100 * rates, m, style, label=f"{c.group}: {c.comparison}")
+        ax.plot(
+            100 * rates, m, style, label=tr(_comparison_label(c.group, c.n_treated, c.n_control))
+        )
     ax.plot(
         100 * rates,
         100 * rates,
         color="black",
         linewidth=1.2,
-        label="MDE = base rate (a fall this large is impossible)",
+        label=tr(t("MDE = base rate (a fall this large is impossible)")),
     )
     ax.fill_between(100 * rates, 100 * rates, ax.get_ylim()[1], color="grey", alpha=0.12)
-    for x, lab in ((3, "annual dropout ≈ 3 %"), (13, "Puglia ELET ≈ 13 %")):
+    marks = (
+        (ANNUAL_DROPOUT_PCT, t("annual dropout ≈ {rate}", rate=pct(ANNUAL_DROPOUT_PCT, 0))),
+        (PUGLIA_ELET_PCT, t("ELET in Puglia ≈ {rate}", rate=pct(PUGLIA_ELET_PCT, 0))),
+    )
+    for x, lab in marks:
         ax.axvline(x, color="grey", linestyle=":", linewidth=1)
-        ax.text(x, 0.5, f" {lab}", rotation=90, fontsize=7, color="grey", va="bottom")
-    ax.set_xlabel("base rate in the comparison group (%)")
-    ax.set_ylabel("minimum detectable effect (percentage points)")
+        ax.text(x, 0.5, f" {tr(lab)}", rotation=90, fontsize=7, color="grey", va="bottom")
+    ax.set_xlabel(tr(t("Base rate in the comparison group (%)")))
+    ax.set_ylabel(tr(t("Minimum detectable effect (percentage points)")))
     ax.set_xlim(0, 100 * max_rate)
     ax.set_ylim(0, None)
+    ax.xaxis.set_major_formatter(i18n.tick_formatter(lang, 0))
+    ax.yaxis.set_major_formatter(i18n.tick_formatter(lang, 0))
     ax.legend(loc="upper left", fontsize="small")
     fig.tight_layout()
     return fig
@@ -730,6 +804,18 @@ def simulate_groups(
     return sims
 
 
+#: How the simulated outcomes read on the page: (name, natural units).
+_SIM_OUTCOME_WORDS = {
+    "grade_avg": (N_("the average grade"), N_("grade points")),
+    "absence_rate": (N_("the absence rate"), N_("share of school hours")),
+}
+
+
+def _years_text(values: Sequence[int]) -> str:
+    """Years listed as digits ("2022, 2023, 2024"): never grouped, the same in every language."""
+    return ", ".join(str(int(v)) for v in values)
+
+
 def design_table(simulations: Sequence[P.DiDPowerSimulation]) -> pd.DataFrame:
     """The simulated designs: sizes, outcome, years, editions, outcome SD and correlation."""
     return pd.DataFrame(
@@ -739,12 +825,12 @@ def design_table(simulations: Sequence[P.DiDPowerSimulation]) -> pd.DataFrame:
                 "participants": d.n_treated,
                 "controls": d.n_control,
                 "outcome": d.outcome,
-                "years": ", ".join(map(str, d.years)),
-                "editions (first year)": ", ".join(map(str, d.cohorts)),
-                "1 SD in outcome units": d.outcome_sd,
-                "year-to-year correlation": d.autocorr,
-                "analytic SE (SD)": d.analytic_se(),
-                "pupils drawn per panel": d.n_pupils,
+                "years": _years_text(d.years),
+                "editions": _years_text(d.cohorts),
+                "outcome_sd": d.outcome_sd,
+                "autocorr": d.autocorr,
+                "analytic_se_sd": d.analytic_se(),
+                "pupils_per_panel": d.n_pupils,
             }
             for d in (s.design for s in simulations)
         ]
@@ -752,37 +838,62 @@ def design_table(simulations: Sequence[P.DiDPowerSimulation]) -> pd.DataFrame:
 
 
 def simulated_mde_table(simulations: Sequence[P.DiDPowerSimulation]) -> pd.DataFrame:
-    """Simulated against analytic MDE, and the rejection rate at a zero effect, per design."""
-    return pd.DataFrame([s.mde_row() for s in simulations])
+    """Simulated against analytic MDE, and the rejection rate at a zero effect, per design.
+
+    Built from the numbers of each result (``simulated_mde``, ``analytic_mde``, ``size``);
+    ``simulated_mde_sd`` is NaN when no simulated effect reaches the target power.
+    """
+    return pd.DataFrame(
+        [
+            {
+                "group": s.design.label,
+                "n_treated": s.design.n_treated,
+                "n_control": s.design.n_control,
+                "simulated_mde_sd": s.simulated_mde(),
+                "analytic_mde_sd": s.analytic_mde(),
+                "size": s.size(),
+            }
+            for s in simulations
+        ]
+    )
 
 
 def simulated_power_figure(
-    results: Sequence[P.DiDPowerSimulation], *, target: float = 0.8
+    results: Sequence[P.DiDPowerSimulation],
+    *,
+    target: float = 0.8,
+    lang: str = i18n.SOURCE_LANGUAGE,
 ) -> Figure:
-    """Simulated power (points, ±1.96 MC SE) and analytic power (lines) per design."""
+    """Simulated power (points, ±1.96 MC SE) and analytic power (lines) per design, in ``lang``.
+
+    Drawn here rather than by :meth:`analysis.power.SimulatedPower.plot`, whose labels are
+    English only.
+    """
     import matplotlib.pyplot as plt
 
+    tr = i18n.translator(lang)
     fig, ax = plt.subplots(figsize=(7, 4.3))
     for i, r in enumerate(results):
-        t = r.tidy().sort_values("effect")
+        tab = r.tidy().sort_values("effect")
         colour = f"C{i}"
+        name = _comparison_label(r.design.label, r.design.n_treated, r.design.n_control)
         ax.errorbar(
-            t["effect"],
-            t["power"],
-            yerr=1.96 * t["mc_se"],
+            tab["effect"],
+            tab["power"],
+            yerr=1.96 * tab["mc_se"],
             fmt="o",
             capsize=3,
             color=colour,
-            label=f"{r.design.label} {t['comparison'].iloc[0]}: simulated",
+            label=tr(t("{comparison}: simulated", comparison=name)),
         )
-        grid = np.linspace(0, max(float(t["effect"].max()), 0.01), 100)
+        grid = np.linspace(0, max(float(tab["effect"].max()), 0.01), 100)
         ax.plot(
             grid,
             [r.design.analytic_power(float(e), alpha=r.sim.alpha) for e in grid],
             color=colour,
             linestyle="--",
             linewidth=1,
-            label=f"{r.design.label} {t['comparison'].iloc[0]}: analytic",
+            label=tr(t("{comparison}: analytic", comparison=name)),
         )
     if results:
         ax.axhline(
@@ -790,137 +901,190 @@ def simulated_power_figure(
             color="grey",
             linestyle=":",
             linewidth=1,
-            label=f"α = {results[0].sim.alpha:g}",
+            label=tr(t("α = {alpha}", alpha=num(results[0].sim.alpha, 2))),
         )
     ax.axhline(target, color="grey", linestyle="--", linewidth=1)
     ax.set_ylim(0, 1.02)
-    ax.set_xlabel("true effect (SD of the outcome)")
-    ax.set_ylabel("rejection rate")
-    ax.set_title("SIMULATED — power of the staggered DiD (Callaway–Sant'Anna)")
+    ax.xaxis.set_major_formatter(i18n.tick_formatter(lang, 1))
+    ax.yaxis.set_major_formatter(i18n.tick_formatter(lang, 1))
+    ax.set_xlabel(tr(t("True effect (SD of the outcome)")))
+    ax.set_ylabel(tr(t("Rejection rate")))
+    ax.set_title(tr(t("SIMULATED — power of the staggered DiD (Callaway–Sant'Anna)")))
     ax.legend(loc="lower right", fontsize="small")
     fig.tight_layout()
     return fig
 
 
 # --------------------------------------------------------------------------------------
-# Plain words
+# Words, built from the numbers
 # --------------------------------------------------------------------------------------
 
 
 def _reach(benchmark: float, individual: float, clustered: float) -> str:
     if benchmark >= clustered:
-        return "detectable even if outcomes are correlated within courses"
+        return N_("detectable even if outcomes are correlated within courses")
     if benchmark >= individual:
-        return "detectable only if outcomes are not correlated within courses (at the edge)"
-    return "not detectable"
+        return N_("detectable only if outcomes are not correlated within courses (at the edge)")
+    return N_("not detectable")
+
+
+def _test_words(alpha: float, power: float) -> i18n.Msg:
+    return t("two-sided α = {alpha}, power {power}", alpha=num(alpha, 2), power=pct(100 * power, 0))
+
+
+def _sd(x: float) -> i18n.Formatted:
+    return num(x, 2)
+
+
+def _row(detect: pd.DataFrame, outcome: str) -> pd.Series:
+    return detect.loc[detect["outcome"] == outcome].iloc[0]
+
+
+def _simulated_mde_words(r: P.DiDPowerSimulation) -> i18n.Msg:
+    name = _comparison_label(r.design.label, r.design.n_treated, r.design.n_control)
+    m = r.simulated_mde()
+    if math.isfinite(m):
+        return t(
+            "{comparison}, {mde} SD (analytic {analytic} SD)",
+            comparison=name,
+            mde=_sd(m),
+            analytic=_sd(r.analytic_mde()),
+        )
+    return t(
+        "{comparison}, more than the largest effect simulated, {largest} SD (analytic {analytic} SD)",
+        comparison=name,
+        largest=_sd(float(r.sim.tidy()["effect"].max())),
+        analytic=_sd(r.analytic_mde()),
+    )
 
 
 def recommendation(
     *,
     detect: pd.DataFrame,
     sample_sizes: pd.DataFrame,
+    courses: tuple[int, int],
+    volare: tuple[int, int],
     simulations: Sequence[P.DiDPowerSimulation] = (),
     alpha: float = 0.05,
     power: float = 0.8,
-) -> str:
-    """The report's closing recommendation, in plain words (markdown), from its own numbers.
+) -> i18n.Concat:
+    """The report's closing recommendation (Markdown, every language), from its own numbers.
 
     Parameters
     ----------
     detect
-        :func:`detectability_table` (its rows in the order that function writes them).
+        :func:`detectability_table`.
     sample_sizes
-        :func:`sample_size_table` (its first row is read as the 21.1 % → 13 % case).
+        :func:`sample_size_table` (its first row is quoted as the Campbell-size fall).
+    courses, volare
+        ``(participants, comparison pupils)`` of the main comparison of each group (the sizes
+        ``detect`` was computed for).
     simulations
         :func:`analysis.power.simulate_did_power` results (SIMULATED), quoted if given.
     alpha, power
         The test's level and the target power used for the tables.
     """
-    cols = list(detect.columns)
-    c_ind = next(c for c in cols if c.startswith("MDE courses ("))
-    c_clu = "MDE courses, clustered"
-    c_vol = next(c for c in cols if c.startswith("MDE Volare Alto"))
-    n_courses = c_ind[len("MDE courses (") : -1]
-    n_volare = c_vol[len("MDE Volare Alto (") : -1]
-    grade, rep, drop = detect.iloc[1], detect.iloc[3], detect.iloc[4]
-    top = _reach(0.20, grade[c_ind], grade[c_clu])
-    median = _reach(0.10, grade[c_ind], grade[c_clu])
-    eop = _reach(5.0, rep[c_ind], rep[c_clu])
-    s = sample_sizes.iloc[0]
-    note_n = int(s["note's figure"])
-    lines = [
-        f"**What the design can detect** (two-sided α = {alpha:g}, power {power:.0%}).",
-        "",
-        f"1. **Primary outcomes: absence rate, grade repetition/promotion, grades and INVALSI "
-        f"scores.** For the STEAM courses ({n_courses}) a continuous outcome with the "
-        f"prior-year value as covariate has an MDE of {grade[c_ind]:.2f} SD "
-        f"({grade[c_clu]:.2f} SD if outcomes are correlated within courses). TOP-type "
-        f"effects (0.20–0.26 SD) are {top}; the median effect of education RCTs (0.10 SD) is "
-        f"{median}. Grade repetition at a 10 % base rate has an MDE of {rep[c_ind]:.1f} pp; "
-        f"an EOP-size fall (−5 pp) is {eop}.",
-        f"2. **Dropout and enrolment continuation: report them descriptively and verify them "
-        f"pupil by pupil (for SIINC); do not test them for impact.** At a 3 % annual rate the "
-        f"MDE is {drop[c_ind]:.1f} pp, "
-        + ("larger than the rate itself. " if drop[c_ind] >= 3.0 else "close to the rate. ")
-        + f"A fall from 21.1 % to 13 % (the Campbell mean effect) needs "
-        f"{int(s['two groups 1:1 (per arm)'])} pupils per arm when two groups are compared; "
-        f"the note's {note_n} is the figure for one "
-        f"group against a fixed benchmark rate.",
-        f"3. **Volare Alto ({n_volare}): a feasibility / pilot evaluation.** The MDE is "
-        f"{grade[c_vol]:.2f} SD for a continuous outcome even with a strong covariate, "
-        f"and {drop[c_vol]:.1f} pp for a 3 % rate: only very large effects could be seen. "
-        f"Report participation, dosage, completion and verified outcomes with confidence "
-        f"intervals, not a test of impact.",
-    ]
-    if simulations:
-        bits = []
-        sizes = []
-        for r in simulations:
-            m = r.simulated_mde()
-            txt = f"{m:.2f} SD" if math.isfinite(m) else "more than the largest effect simulated"
-            bits.append(
-                f"{r.design.label} {r.design.n_treated} vs {r.design.n_control}: "
-                f"{txt} (analytic {r.analytic_mde():.2f} SD)"
-            )
-            if math.isfinite(r.size()):
-                sizes.append(f"{r.size():.2f}")
-        size_txt = (
-            f" Its rejection rate at a zero effect ({', '.join(sizes)}) should be "
-            f"close to α = {alpha:g}."
-            if sizes
-            else ""
-        )
-        lines.append(
-            "4. **The estimator itself (SIMULATED panels).** The staggered DiD reaches "
-            f"{power:.0%} power at about "
-            + "; ".join(bits)
-            + "."
-            + size_txt
-            + " The simulator has no course- or school-level shocks, so real MDEs are at "
-            "least this large."
-        )
-    lines.append(
-        f"{5 if simulations else 4}. **Pre-register** the primary outcomes above and keep "
-        "them few. State these MDEs in every impact report, and report confidence intervals "
-        "rather than significance alone. On these samples a non-significant result is not "
-        "evidence that the programme had no effect."
+    grade, rep, drop = (
+        _row(detect, o) for o in (_GRADE_OUTCOME, _REPETITION_OUTCOME, _DROPOUT_OUTCOME)
     )
-    return "\n".join(lines)
-
-
-# --------------------------------------------------------------------------------------
-# The page: every table once, with its caption
-# --------------------------------------------------------------------------------------
-
-#: How the simulated outcomes read in captions: (name, natural units).
-_SIM_OUTCOME_WORDS = {
-    "grade_avg": ("the average grade", "grade points"),
-    "absence_rate": ("the absence rate", "share of school hours"),
-}
+    ind, clu = "mde_courses", "mde_courses_clustered"
+    s = sample_sizes.iloc[0]
+    items: list[Any] = [
+        t(
+            "**What the design can detect** ({test}).",
+            test=_test_words(alpha, power),
+        ),
+        "",
+        t(
+            "1. **Primary outcomes: absence rate, grade repetition, grades and INVALSI scores.** "
+            "For the STEAM courses ({n_t} participants against {n_c} comparison pupils) a "
+            "continuous outcome with the prior-year value as covariate has an MDE of {mde} SD "
+            "({mde_clu} SD if outcomes are correlated within courses). TOP-type effects "
+            "(0.20–0.26 SD) are {top}; the median effect of education RCTs (0.10 SD) is "
+            "{median}. Grade repetition at a 10% base rate has an MDE of {rep}; an EOP-size "
+            "fall (−5 pp) is {eop}.",
+            n_t=integer(courses[0]),
+            n_c=integer(courses[1]),
+            mde=_sd(grade[ind]),
+            mde_clu=_sd(grade[clu]),
+            top=term(_reach(0.20, grade[ind], grade[clu])),
+            median=term(_reach(MEDIAN_RCT_SD, grade[ind], grade[clu])),
+            rep=pp(rep[ind], 1, sign=False),
+            eop=term(_reach(5.0, rep[ind], rep[clu])),
+        ),
+        t(
+            "2. **Dropout and enrolment continuation: report them descriptively and verify them "
+            "pupil by pupil (for SIINC); do not test them for impact.** At a 3% annual rate the "
+            "MDE is {mde}, {relation} A fall from {p0} to {p1} (the mean effect of the Campbell "
+            "review) needs {two} pupils per arm when two groups are compared; the published "
+            "{published} is the figure for one group against a fixed benchmark rate.",
+            mde=pp(drop[ind], 1, sign=False),
+            relation=t("larger than the rate itself.")
+            if drop[ind] >= 3.0
+            else t("close to the rate."),
+            p0=pct(s["from_pct"], 1),
+            p1=pct(s["to_pct"], 0),
+            two=integer(s["two_groups_per_arm"]),
+            published=integer(s["published"]) if pd.notna(s["published"]) else t("figure"),
+        ),
+        t(
+            "3. **Volare Alto ({n_t} youths against {n_c}): a feasibility or pilot evaluation.** "
+            "The MDE is {mde} SD for a continuous outcome even with a strong covariate, and "
+            "{drop} for a 3% rate: {reach} Report participation, dosage, completion and verified "
+            "outcomes with confidence intervals, not a test of impact.",
+            n_t=integer(volare[0]),
+            n_c=integer(volare[1]),
+            mde=_sd(grade["mde_volare"]),
+            drop=pp(drop["mde_volare"], 1, sign=False),
+            reach=t(
+                "only effects larger than those reported for comparable programmes could be seen."
+            )
+            if grade["mde_volare"] > grade["benchmark"]
+            else t("effects of the size reported for comparable programmes could be seen."),
+        ),
+    ]
+    n = 4
+    if simulations:
+        sizes = [num(r.size(), 2) for r in simulations if math.isfinite(r.size())]
+        parts: list[Any] = [
+            t(
+                "{n}. **The estimator itself (SIMULATED panels).** The staggered DiD reaches "
+                "{power} power at about {mdes}.",
+                n=n,
+                power=pct(100 * power, 0),
+                mdes=join([_simulated_mde_words(r) for r in simulations], "; "),
+            )
+        ]
+        if sizes:
+            parts.append(
+                t(
+                    "Its rejection rate at a zero effect ({rates}) should be close to α = {alpha}.",
+                    rates=join(sizes, ", "),
+                    alpha=num(alpha, 2),
+                )
+            )
+        parts.append(
+            t(
+                "The simulator has no course- or school-level shocks, so real MDEs are at least "
+                "this large."
+            )
+        )
+        items.append(join(parts, " "))
+        n += 1
+    items.append(
+        t(
+            "{n}. **Pre-register** the primary outcomes above and keep them few. State these MDEs "
+            "in every impact report, and report confidence intervals, not only whether an effect "
+            "is statistically distinguishable from zero. On these samples an effect that is not "
+            "distinguishable from zero is not evidence that the programme had no effect.",
+            n=n,
+        )
+    )
+    return join(items, "\n")
 
 
 def reproduction_summary(repro: pd.DataFrame) -> pd.DataFrame:
-    """Condense :func:`note_reproduction` to one row per table of the note.
+    """Condense :func:`note_reproduction` to one row per published table.
 
     Columns ``table, numbers, within_tolerance, max_abs_difference, tolerance``.
     """
@@ -937,13 +1101,33 @@ def reproduction_summary(repro: pd.DataFrame) -> pd.DataFrame:
     )
 
 
+def _human(df: pd.DataFrame, headers: Mapping[str, str]) -> pd.DataFrame:
+    """The columns of ``headers`` (machine name → human header, a catalog id), renamed."""
+    return df[list(headers)].rename(columns=dict(headers))
+
+
+_SIZES = {"n_treated": N_("Participants"), "n_control": N_("Comparison pupils")}
+_GROUP = {"group": N_("Group")}
+
+_SIM_OUTCOME_LABEL = {
+    "grade_avg": _GRADE_OUTCOME,
+    "absence_rate": N_("Absence rate (share of school hours)"),
+}
+
+
+# --------------------------------------------------------------------------------------
+# The page: every table once, with its caption
+# --------------------------------------------------------------------------------------
+
+
 @dataclass(frozen=True, eq=False)
 class DesignAnalysis:
     """The design report's numbers, built once from the notebook's parameters.
 
     Build it with :meth:`build`.  The ``*_view`` methods return the keyword arguments of
-    ``display.show_table`` (``df, caption, digits``), ``display.show_figure`` (``fig,
-    caption``) or ``display.note`` (``text, kind``).
+    ``display.show_table`` (``df, caption, digits, collapsed``), ``display.show_figure``
+    (``fig`` — a function of the language — and ``caption``) or ``display.note`` (``text,
+    kind``); :meth:`summary` those of ``display.summary_box``.
 
     Attributes
     ----------
@@ -998,7 +1182,7 @@ class DesignAnalysis:
         course_cohorts: Sequence[int] = (2023, 2024),
         volare_cohorts: Sequence[int] = (2023,),
     ) -> DesignAnalysis:
-        """Compute every table of the report (the simulation takes a few minutes).
+        """Compute every table of the report (the simulation takes most of the time).
 
         Parameters
         ----------
@@ -1021,6 +1205,12 @@ class DesignAnalysis:
         sim_outcome, sim_years, course_cohorts, volare_cohorts
             Simulated outcome, panel years and programme editions of the two groups.
         """
+        if sim_outcome not in _SIM_OUTCOME_LABEL:
+            raise fail(
+                _SRC,
+                f"must be one of {sorted(_SIM_OUTCOME_LABEL)}, got {sim_outcome!r}",
+                column="sim_outcome",
+            )
         comps = comparisons(
             course_control_ratios=course_control_ratios,
             volare_control_ratios=volare_control_ratios,
@@ -1073,237 +1263,641 @@ class DesignAnalysis:
 
     # -- words --------------------------------------------------------------------------------
     @property
-    def _test(self) -> str:
-        return f"two-sided α = {self.alpha:g}, power {self.power:.0%}"
+    def _test(self) -> i18n.Msg:
+        return _test_words(self.alpha, self.power)
 
-    def groups_text(self) -> str:
-        """Who the two beneficiary groups are (markdown), from the programme facts."""
+    def _grade(self) -> pd.Series:
+        return _row(self.detect, _GRADE_OUTCOME)
+
+    def _dropout(self) -> pd.Series:
+        return _row(self.detect, _DROPOUT_OUTCOME)
+
+    def groups_text(self) -> i18n.Msg:
+        """Who the two beneficiary groups are (Markdown), from the programme facts."""
         f = programme_facts()
         c, d = f.courses, f.day_centre
-        return (
-            f"**The two groups.** {c.name}: **{c.pupils} pupils** of {c.courses} STEAM courses "
-            f"({c.courses} × {c.pupils_per_course} pupils, {c.first_year}–{c.last_year}). "
-            f"{d.name}: **{d.youths} youths** aged {d.age_min}–{d.age_max} of the Volare Alto "
-            "day centre. Source: config/programme.yaml (background note §0)."
+        return t(
+            "**The two groups.** {course_name}: **{pupils} pupils** in {courses} STEAM courses "
+            "({courses} × {per_course} pupils, {first}–{last}). {centre_name}: **{youths} youths** "
+            "aged {age_min}–{age_max} at the Volare Alto day centre, alongside {organisations} "
+            "local organisations. Source: config/programme.yaml.",
+            course_name=c.name,
+            pupils=integer(c.pupils),
+            courses=integer(c.courses),
+            per_course=integer(c.pupils_per_course),
+            first=year(c.first_year),
+            last=year(c.last_year),
+            centre_name=d.name,
+            youths=integer(d.youths),
+            age_min=integer(d.age_min),
+            age_max=integer(d.age_max),
+            organisations=integer(d.organisations),
         )
 
-    def recommendation(self) -> str:
-        """The closing recommendation (markdown), see :func:`recommendation`."""
+    def recommendation(self) -> i18n.Concat:
+        """The closing recommendation (Markdown), see :func:`recommendation`."""
+        c, v = self.main[COURSES], self.main[VOLARE]
         return recommendation(
             detect=self.detect,
             sample_sizes=self.sizes,
+            courses=(c.n_treated, c.n_control),
+            volare=(v.n_treated, v.n_control),
             simulations=self.sims,
             alpha=self.alpha,
             power=self.power,
         )
 
-    # -- section 0-1: comparisons and the note's tables ---------------------------------------
-    def comparisons_view(self) -> dict[str, Any]:
-        """The comparisons considered (table)."""
-        f = programme_facts()
+    def summary(self) -> dict[str, Text]:
+        """The answer-first box (``display.summary_box`` arguments), from the run's numbers."""
+        c, v = self.main[COURSES], self.main[VOLARE]
+        grade, drop = self._grade(), self._dropout()
+        answer = t(
+            "For the STEAM courses ({n_t} participants against {n_c} "
+            "comparison pupils) the smallest true effect detectable with {power} power is "
+            "**{mde} standard deviations (SD)** on a continuous outcome such as the grade "
+            "average, with the prior-year value as covariate ({mde_clu} SD if outcomes are "
+            "correlated within courses), and **{drop}** on an annual dropout rate of {base}. "
+            "For Volare Alto ({v_t} youths against {v_c}) it is **{v_mde} SD** and **{v_drop}**.",
+            n_t=integer(c.n_treated),
+            n_c=integer(c.n_control),
+            power=pct(100 * self.power, 0),
+            mde=_sd(grade["mde_courses"]),
+            mde_clu=_sd(grade["mde_courses_clustered"]),
+            drop=pp(drop["mde_courses"], 1, sign=False),
+            base=pct(ANNUAL_DROPOUT_PCT, 0),
+            v_t=integer(v.n_treated),
+            v_c=integer(v.n_control),
+            v_mde=_sd(grade["mde_volare"]),
+            v_drop=pp(drop["mde_volare"], 1, sign=False),
+        )
+        if drop["mde_courses"] >= ANNUAL_DROPOUT_PCT:
+            answer = (
+                answer
+                + " "
+                + t(
+                    "A fall in annual dropout cannot be shown even if the programme removed it "
+                    "entirely."
+                )
+            )
         return {
-            "df": self.comps,
-            "caption": "Comparisons considered: participants (treated) against comparison pupils "
-            "drawn from the same schools (controls), for several numbers of controls per "
-            f"participant. Sizes: programme facts ({f.courses.courses} courses × "
-            f"{f.courses.pupils_per_course} pupils; {f.day_centre.youths} Volare Alto youths; "
-            "config/programme.yaml, background note §0).",
-            "digits": 0,
+            "question": t("Can the evaluation detect the effects it looks for?"),
+            "answer": answer,
+            "certainty": self._certainty(),
+            "would_change": self._would_change(),
+            "not_this": t(
+                "Not a result of the programme. These are properties of the design, computed from "
+                "the planned sample sizes (analytic) and from SIMULATED pupil panels with a known "
+                "true effect (section 4); they say nothing about whether the courses or the day "
+                "centre worked."
+            ),
+        }
+
+    def _certainty(self) -> i18n.Concat:
+        r = self.repro
+        parts: list[Any] = [
+            t(
+                "The formulas reproduce {ok} of the {n} numbers of the evaluation plan's published "
+                "power tables.",
+                ok=integer(int(r["ok"].sum())),
+                n=integer(len(r)),
+            )
+        ]
+        if self.sims:
+            s = self.sims[0]
+            m, a = s.simulated_mde(), s.analytic_mde()
+            if math.isfinite(m):
+                parts.append(
+                    t(
+                        "On SIMULATED pupil panels the staggered difference-in-differences "
+                        "reaches {power} power for the STEAM courses at {sim} SD, against {ana} SD "
+                        "from its closed-form variance ({n_sims} draws per effect).",
+                        power=pct(100 * self.power, 0),
+                        sim=_sd(m),
+                        ana=_sd(a),
+                        n_sims=integer(self.n_sims),
+                    )
+                )
+            else:
+                parts.append(
+                    t(
+                        "On SIMULATED pupil panels the staggered difference-in-differences does not "
+                        "reach {power} power within the effects simulated (up to {largest} SD; "
+                        "closed form: {ana} SD, {n_sims} draws per effect).",
+                        power=pct(100 * self.power, 0),
+                        largest=_sd(float(s.sim.tidy()["effect"].max())),
+                        ana=_sd(a),
+                        n_sims=integer(self.n_sims),
+                    )
+                )
+            size = s.size()
+            if math.isfinite(size):
+                mc = 1.96 * math.sqrt(self.alpha * (1 - self.alpha) / self.n_sims)
+                within = abs(size - self.alpha) <= mc
+                parts.append(self._size_words(size, within))
+        f = programme_facts()
+        parts.append(
+            t(
+                "Assumptions: covariates explain R² = {r2} of the outcome variance; outcomes are "
+                "correlated within courses of {m} pupils with ICC = {icc}, with {clusters} courses "
+                "as clusters; a year-to-year correlation of {rho} for the simulated outcome. With so few "
+                "clusters, clustered standard errors are imprecise.",
+                r2=num(self.r2, 2),
+                m=integer(self.cluster_size),
+                icc=num(self.icc, 2),
+                clusters=integer(f.courses.courses),
+                rho=num(self.sims[0].design.autocorr, 2) if self.sims else num(math.nan),
+            )
+        )
+        return join(parts, " ")
+
+    def _size_words(self, size: float, within: bool) -> i18n.Msg:
+        if within:
+            return t(
+                "With no effect it rejects in {size} of the draws (nominal {alpha}), within Monte "
+                "Carlo error.",
+                size=pct(100 * size, 1),
+                alpha=pct(100 * self.alpha, 0),
+            )
+        return t(
+            "With no effect it rejects in {size} of the draws (nominal {alpha}), outside Monte "
+            "Carlo error.",
+            size=pct(100 * size, 1),
+            alpha=pct(100 * self.alpha, 0),
+        )
+
+    def _would_change(self) -> i18n.Msg:
+        c = self.main[COURSES]
+        doubled = P.mde(
+            n_treated=2 * c.n_treated,
+            n_control=2 * c.n_control,
+            alpha=self.alpha,
+            power=self.power,
+            r2=self.r2,
+        ).value
+        icc2 = 2 * self.icc
+        clustered2 = P.mde(
+            n_treated=c.n_treated,
+            n_control=c.n_control,
+            alpha=self.alpha,
+            power=self.power,
+            r2=self.r2,
+            cluster_size=self.cluster_size,
+            icc=icc2,
+        ).value
+        return t(
+            "More pupils: with twice as many participants and comparison pupils the STEAM-course "
+            "MDE would fall from {mde} SD to {doubled} SD (it shrinks with the square root of the "
+            "sample). A stronger correlation within courses raises it: at ICC = {icc2} the "
+            "clustered MDE would be {clustered2} SD instead of {clustered} SD. Shocks shared by a "
+            "course or a school in a given year, which the simulator does not have, would also "
+            "raise it.",
+            mde=_sd(self._grade()["mde_courses"]),
+            doubled=_sd(doubled),
+            icc2=num(icc2, 2),
+            clustered2=_sd(clustered2),
+            clustered=_sd(self._grade()["mde_courses_clustered"]),
+        )
+
+    def headline_text(self) -> i18n.Msg:
+        """The headline the index shows: the two groups' MDEs on a continuous outcome."""
+        grade = self._grade()
+        return t(
+            "MDE {courses} SD (STEAM courses), {volare} SD (Volare Alto)",
+            courses=_sd(grade["mde_courses"]),
+            volare=_sd(grade["mde_volare"]),
+        )
+
+    # -- tables and figures -------------------------------------------------------------------
+    def comparisons_view(self) -> dict[str, Any]:
+        """The comparisons considered (table, annex)."""
+        f = programme_facts()
+        df = _human(
+            self.comps,
+            {**_GROUP, **_SIZES, "control_ratio": N_("Comparison pupils per participant")},
+        )
+        return {
+            "df": df,
+            "caption": t(
+                "Comparisons considered: participants against comparison pupils drawn from the "
+                "same schools, for several numbers of comparison pupils per participant. Group "
+                "sizes are programme facts ({courses} courses × {per_course} pupils; {youths} "
+                "Volare Alto youths; config/programme.yaml).",
+                courses=integer(f.courses.courses),
+                per_course=integer(f.courses.pupils_per_course),
+                youths=integer(f.day_centre.youths),
+            ),
+            "digits": 1,
+            "collapsed": True,
         }
 
     def reproduction_view(self) -> dict[str, Any]:
-        """How many numbers of the note's §3.5 are reproduced (table)."""
+        """How many numbers of the published power tables are reproduced (table, annex)."""
+        df = _human(
+            reproduction_summary(self.repro),
+            {
+                "table": N_("Published table"),
+                "numbers": N_("Numbers"),
+                "within_tolerance": N_("Reproduced within tolerance"),
+                "max_abs_difference": N_("Largest absolute difference"),
+                "tolerance": N_("Tolerance"),
+            },
+        )
         return {
-            "df": reproduction_summary(self.repro),
-            "caption": "Background note §3.5 against this code: how many published numbers are "
-            "reproduced within the tolerance (continuous MDE in SD, binary MDE in percentage "
-            "points, required sample in pupils; the note rounds to 0.01 SD, 0.1 pp and whole "
-            "pupils). Source: evaluation_background.md §3.5; analysis.power.",
+            "df": df,
+            "caption": t(
+                "The evaluation plan's published power tables against this code: how many "
+                "published numbers are reproduced within the tolerance (continuous MDE in SD, "
+                "binary MDE in percentage points, required sample in pupils; the published tables "
+                "round to 0.01 SD, 0.1 pp and whole pupils). Method: analysis.power."
+            ),
             "digits": 3,
+            "collapsed": True,
         }
 
-    def reproduction_note(self) -> dict[str, str]:
-        """Whether every number of the note is reproduced (note)."""
+    def reproduction_note(self) -> dict[str, Any]:
+        """Whether every published number is reproduced (note)."""
         r = self.repro
         if r["ok"].all():
             return {
-                "text": f"All {len(r)} numbers of the note's §3.5 are reproduced within rounding.",
+                "text": t(
+                    "All {n} numbers of the published power tables are reproduced within rounding.",
+                    n=integer(len(r)),
+                ),
                 "kind": "info",
             }
-        bad = ", ".join(
-            f"{x.table} {x.row} {x.column}: note {x.note}, computed {x.computed:.3f}"
-            for x in r[~r["ok"]].itertuples()
-        )
-        return {"text": f"Some numbers of §3.5 are not reproduced: {bad}", "kind": "warning"}
+        worst = r.assign(a=r["difference"].abs()).sort_values("a").iloc[-1]
+        return {
+            "text": t(
+                "{bad} of the {n} published numbers are not reproduced within rounding; the "
+                "largest difference is {diff} (table: {table}).",
+                bad=integer(int((~r["ok"]).sum())),
+                n=integer(len(r)),
+                diff=num(worst["difference"], 3, sign=True),
+                table=term(worst["table"]),
+            ),
+            "kind": "warning",
+        }
 
-    # -- sections 2-4: analytic MDEs and sample sizes ------------------------------------------
     def continuous_view(self) -> dict[str, Any]:
         """MDE of a continuous outcome, four variants (table)."""
+        df = _human(
+            self.cont,
+            {
+                **_GROUP,
+                **_SIZES,
+                "no_covariates": N_("No covariates"),
+                "covariates": N_("With covariates"),
+                "clustered": N_("Clustered"),
+                "clustered_covariates": N_("Clustered, with covariates"),
+            },
+        )
         return {
-            "df": self.cont,
-            "caption": f"Minimum detectable effect (SD units) of a continuous outcome, "
-            f"{self._test}, normal approximation. Covariates: R² = {self.r2:g}; clustering: "
-            f"courses of m = {self.cluster_size:g} pupils, ICC = {self.icc:g}. Analytic (no "
-            "data). Method: background note §3.5; analysis.power.mde.",
+            "df": df,
+            "caption": t(
+                "Minimum detectable effect (SD units) of a continuous outcome, {test}, normal "
+                "approximation. With covariates: R² = {r2}; clustered: courses of {m} pupils "
+                "with intra-class correlation ICC = {icc}. Analytic (no data). Method: "
+                "analysis.power.mde.",
+                test=self._test,
+                r2=num(self.r2, 2),
+                m=integer(self.cluster_size),
+                icc=num(self.icc, 2),
+            ),
         }
 
     def design_view(self) -> dict[str, Any]:
         """MDE of the post-period comparison, DiD and ANCOVA (table)."""
-        rhos = ", ".join(f"{r:g}" for r in self.autocorr_values)
+        df = _human(
+            self.des,
+            {
+                **_GROUP,
+                **_SIZES,
+                "autocorr": N_("Year-to-year correlation ρ"),
+                "post": N_("Post-programme comparison"),
+                "did": N_("DiD (1 pre-year, 1 post-year)"),
+                "ancova": N_("ANCOVA (1 pre-year, 1 post-year)"),
+            },
+        )
         return {
-            "df": self.des,
-            "caption": "MDE (SD units) by design with one pre- and one post-programme year, for "
-            f"year-to-year correlations ρ of the outcome of {rhos} (assumptions: no register "
-            f"data on ρ yet). {self._test[0].upper()}{self._test[1:]}. Analytic. Method: "
-            "McKenzie (2012); analysis.power.mde(design=...).",
+            "df": df,
+            "caption": t(
+                "MDE (SD units) by design with one pre-programme and one post-programme year, for "
+                "year-to-year correlations ρ of the outcome of {rhos} (assumed: no register data "
+                "on ρ yet); {test}. Analytic. Method: McKenzie (2012); analysis.power.mde.",
+                rhos=join([num(r, 2) for r in self.autocorr_values], ", "),
+                test=self._test,
+            ),
         }
 
     def power_curve_view(self) -> dict[str, Any]:
-        """Analytic power curves (figure)."""
+        """Analytic power curves (figure, per language)."""
+        fig: Callable[[str], Figure] = lambda lang: power_curve_figure(  # noqa: E731
+            self.comps, alpha=self.alpha, power=self.power, r2=self.r2, lang=lang
+        )
         return {
-            "fig": power_curve_figure(self.comps, alpha=self.alpha, power=self.power, r2=self.r2),
-            "caption": "Analytic power against the true effect in SD units, for each "
-            "comparison, without covariates (left) and with covariates explaining "
-            f"R² = {self.r2:g} of the outcome variance (right). Dashed horizontal line: target "
-            f"power {self.power:.0%}. Dotted lines: median education RCT effect (0.10 SD, "
-            "Kraft 2020) and the TOP tutoring RCT (0.26 SD, background note §3.2). Analytic, "
-            "no data.",
+            "fig": fig,
+            "caption": t(
+                "Analytic power against the true effect in SD units, for each comparison, "
+                "without covariates (left) and with covariates explaining R² = {r2} of the "
+                "outcome variance (right). Dashed horizontal line: target power {power}. Dotted "
+                "lines: median effect of education RCTs ({median} SD, Kraft 2020) and the TOP "
+                "tutoring RCT ({top} SD). Analytic, no data.",
+                r2=num(self.r2, 2),
+                power=pct(100 * self.power, 0),
+                median=num(MEDIAN_RCT_SD, 2),
+                top=num(TOP_SD, 2),
+            ),
         }
 
     def binary_view(self) -> dict[str, Any]:
-        """MDE of a binary outcome by base rate (table)."""
+        """MDE of a binary outcome by comparison and base rate (table)."""
+        df = _human(
+            self.binary,
+            {
+                **_GROUP,
+                **_SIZES,
+                "base_rate_pct": N_("Base rate (%)"),
+                "mde_pp": N_("MDE (pp)"),
+                "fall_detectable": N_("A fall of this size can be shown"),
+            },
+        )
         return {
-            "df": self.binary,
-            "caption": "Minimum detectable effect (percentage points) of a binary outcome by "
-            f"base rate and comparison, {self._test}, variance p₀(1−p₀) in both groups (the "
-            "note's formula), no covariates, no clustering. Last column: comparisons in which "
-            "the MDE is at least the base rate. Analytic. Method: background note §3.5; "
-            "analysis.power.mde.",
+            "df": df,
+            "caption": t(
+                "Minimum detectable effect (percentage points) of a binary outcome by comparison "
+                "and base rate, {test}, variance p₀(1−p₀) in both groups, no covariates, no "
+                "clustering. Last column: “No” where the MDE is at least the base rate, so the "
+                "outcome could not be shown to fall. Analytic. Method: analysis.power.mde.",
+                test=self._test,
+            ),
             "digits": 1,
         }
 
     def binary_figure_view(self) -> dict[str, Any]:
-        """MDE of a binary outcome against its base rate (figure)."""
+        """MDE of a binary outcome against its base rate (figure, per language)."""
+        above = sum(
+            P.mde(
+                n_treated=c.n_treated,
+                n_control=c.n_control,
+                outcome="binary",
+                base_rate=ANNUAL_DROPOUT_PCT / 100,
+                alpha=self.alpha,
+                power=self.power,
+            ).exceeds_base_rate
+            for c in self.comps.itertuples()
+        )
+        n = len(self.comps)
+        where = (
+            t(
+                "Annual dropout (≈ {rate}) lies there for every comparison.",
+                rate=pct(ANNUAL_DROPOUT_PCT, 0),
+            )
+            if above == n
+            else t(
+                "Annual dropout (≈ {rate}) lies there for {k} of the {n} comparisons.",
+                rate=pct(ANNUAL_DROPOUT_PCT, 0),
+                k=integer(above),
+                n=integer(n),
+            )
+        )
+        fig: Callable[[str], Figure] = lambda lang: binary_mde_figure(  # noqa: E731
+            self.comps, alpha=self.alpha, power=self.power, lang=lang
+        )
         return {
-            "fig": binary_mde_figure(self.comps, alpha=self.alpha, power=self.power),
-            "caption": "MDE of a binary outcome (percentage points) against its base rate, for "
-            f"each comparison ({self._test}). In the shaded area above the black line the MDE "
-            "exceeds the base rate, so a fall of that size is impossible. Annual dropout "
-            "(≈ 3 %, MIM) lies there for every comparison. Analytic, no data.",
+            "fig": fig,
+            "caption": t(
+                "MDE of a binary outcome (percentage points) against its base rate, for each "
+                "comparison ({test}). In the shaded area above the black line the MDE exceeds "
+                "the base rate, so a fall of that size is impossible. Analytic, no data.",
+                test=self._test,
+            )
+            + " "
+            + where,
         }
 
     def sample_size_view(self) -> dict[str, Any]:
         """Units needed to detect a fall in a rate (table)."""
         k = self.main[COURSES].control_ratio
+        df = _human(
+            self.sizes.assign(published=self.sizes["published"].astype("Int64")),
+            {
+                "from_pct": N_("Rate without the programme (%)"),
+                "to_pct": N_("Rate with the programme (%)"),
+                "published": N_("Published figure"),
+                "one_group": N_("One group vs a known rate"),
+                "two_groups_per_arm": N_("Two groups 1:1 (per arm)"),
+                "unequal_treated": N_("Two groups: participants"),
+                "unequal_controls": N_("Two groups: comparison pupils"),
+            },
+        )
         return {
-            "df": self.sizes,
-            "caption": f"Pupils needed to detect a fall in a rate with power {self.power:.0%} "
-            f"at two-sided α = {self.alpha:g} (arcsine approximation, Cohen's h). 'One group "
-            "vs known rate' reproduces the note's 'per arm' figures. 'Two groups 1:1' is the "
-            "number per arm when participants are compared with an equal-sized comparison "
-            f"group. The last two columns give participants and controls with {k:g} controls "
-            "per participant. Analytic. Source of the changes: background note §3.5.",
-            "digits": 3,
+            "df": df,
+            "caption": t(
+                "Pupils needed to detect a fall in a rate with power {power} at two-sided "
+                "α = {alpha} (arcsine approximation, Cohen's h). “One group vs a known rate” "
+                "reproduces the published “per arm” figures. “Two groups 1:1” is the number per "
+                "arm when participants are compared with an equal-sized comparison group. The "
+                "last two columns give participants and comparison pupils with {k} comparison "
+                "pupils per participant. Analytic.",
+                power=pct(100 * self.power, 0),
+                alpha=num(self.alpha, 2),
+                k=num(k, 1),
+            ),
+            "digits": 1,
         }
 
-    def sample_size_note(self) -> dict[str, str]:
+    def sample_size_note(self) -> dict[str, Any]:
         """The first change in words: one group against a benchmark vs two groups (note)."""
         s = self.sizes.iloc[0]
-        two = int(s["two groups 1:1 (per arm)"])
+        two = int(s["two_groups_per_arm"])
         return {
-            "text": f"For {s['change']}: {int(s['one group vs known rate'])} pupils if one group "
-            f"is compared with a fixed benchmark rate (the note's figure), but {two} per arm "
-            f"({2 * two} in total) when two groups are compared. The STEAM courses have "
-            f"{self.main[COURSES].n_treated} participants and Volare Alto has "
-            f"{self.main[VOLARE].n_treated}.",
+            "text": t(
+                "For a fall from {p0} to {p1}: {one} pupils if one group is compared with a fixed "
+                "benchmark rate (the published figure), but {two} per arm ({total} in total) when "
+                "two groups are compared. The STEAM courses have {n_courses} participants and "
+                "Volare Alto has {n_volare}.",
+                p0=pct(s["from_pct"], 1),
+                p1=pct(s["to_pct"], 0),
+                one=integer(s["one_group"]),
+                two=integer(two),
+                total=integer(2 * two),
+                n_courses=integer(self.main[COURSES].n_treated),
+                n_volare=integer(self.main[VOLARE].n_treated),
+            ),
             "kind": "info",
         }
 
-    # -- section 5: the simulated power of the estimator ----------------------------------------
+    # -- section 4: the simulated power of the estimator ----------------------------------------
     def simulation_design_view(self) -> dict[str, Any]:
-        """The simulated designs (table)."""
+        """The simulated designs (table, annex)."""
         pilot = self.sims[0].design.pilot_pupils if self.sims else None
+        table = design_table(self.sims)
+        table["outcome"] = table["outcome"].map(_SIM_OUTCOME_LABEL)
+        df = _human(
+            table,
+            {
+                **_GROUP,
+                "participants": N_("Participants"),
+                "controls": N_("Comparison pupils"),
+                "outcome": N_("Outcome"),
+                "years": N_("Panel years"),
+                "editions": N_("Editions (first year)"),
+                "outcome_sd": N_("1 SD in outcome units"),
+                "autocorr": N_("Year-to-year correlation"),
+                "analytic_se_sd": N_("Analytic SE (SD)"),
+                "pupils_per_panel": N_("Pupils drawn per panel"),
+            },
+        )
         return {
-            "df": design_table(self.sims),
-            "caption": "SIMULATED design of the power simulation. The outcome SD and its "
-            f"year-to-year correlation are measured on a pilot panel of {pilot:,} simulated "
-            "pupils without effects (never-participants observed in every year). Years are "
-            "school years (2023 = 2023/24). Pilot panels from the random stream 'data', "
-            f"simulations from the stream 'power' of seed {self.seed}.",
+            "df": df,
+            "caption": t(
+                "SIMULATED design of the power simulation. The outcome SD and its year-to-year "
+                "correlation are measured on a pilot panel of {pilot} simulated pupils without "
+                "effects (never-participants observed in every year). Years are school years "
+                "(2023 = 2023/24). Pilot panels from the random stream “data”, simulations from "
+                "the stream “power” of seed {seed}.",
+                pilot=integer(pilot),
+                seed=str(self.seed),
+            ),
             "digits": 3,
+            "collapsed": True,
         }
 
     def simulated_power_view(self) -> dict[str, Any]:
         """Simulated power per true effect, next to the analytic power (table)."""
-        _, units = _SIM_OUTCOME_WORDS.get(self.sim_outcome, (self.sim_outcome, "its own units"))
+        name, units = _SIM_OUTCOME_WORDS[self.sim_outcome]
         table = pd.concat([s.tidy() for s in self.sims], ignore_index=True)
+        df = _human(
+            table,
+            {
+                **_GROUP,
+                "effect": N_("True effect (SD)"),
+                "effect (natural units)": N_("True effect (outcome units)"),
+                "power": N_("Simulated power"),
+                "mc_se": N_("Monte Carlo SE"),
+                "analytic_power": N_("Analytic power"),
+                "mean_se": N_("Mean estimated SE"),
+                "analytic_se": N_("Analytic SE"),
+                "bias": N_("Bias"),
+                "coverage": N_("Coverage of 95% intervals"),
+                "n_invalid": N_("Failed draws"),
+            },
+        )
         return {
-            "df": table.drop(columns=["n_sims"]),
-            "caption": "SIMULATED power of the staggered DiD (Callaway–Sant'Anna, never-treated "
-            f"controls, simple aggregation) on simulated pupil panels, {self.n_sims} draws per "
-            f"true effect, seed {self.seed} (stream 'power'). effect: true effect in SD of the "
-            f"{self.sim_outcome} outcome (natural units: {units}). power: share of draws with "
-            f"p < {self.alpha:g}, with its Monte Carlo standard error mc_se. analytic_power and "
-            "analytic_se: closed form for this estimator. mean_se: mean estimated standard "
-            "error. coverage: share of 95 % CIs containing the true effect; n_invalid: draws "
-            "where the estimator failed. SIMULATED — NOT PROGRAMME RESULTS.",
+            "df": df,
+            "caption": t(
+                "SIMULATED power of the staggered DiD (Callaway–Sant'Anna, never-participants as "
+                "controls, simple aggregation) on simulated pupil panels, {n_sims} draws per true "
+                "effect, seed {seed} (stream “power”). True effect in SD of {outcome} (outcome "
+                "units: {units}). Simulated power: share of draws with p < {alpha}, with its Monte "
+                "Carlo standard error. Analytic power and SE: closed form for this estimator. "
+                "Coverage: share of 95% confidence intervals containing the true effect; failed "
+                "draws: draws where the estimator failed. SIMULATED — NOT PROGRAMME RESULTS.",
+                n_sims=integer(self.n_sims),
+                seed=str(self.seed),
+                outcome=term(name),
+                units=term(units),
+                alpha=num(self.alpha, 2),
+            ),
             "digits": 3,
         }
 
     def simulated_power_figure_view(self) -> dict[str, Any]:
-        """Simulated against analytic power (figure)."""
-        name, _ = _SIM_OUTCOME_WORDS.get(self.sim_outcome, (self.sim_outcome, ""))
+        """Simulated against analytic power (figure, per language)."""
+        name, _ = _SIM_OUTCOME_WORDS[self.sim_outcome]
+        fig: Callable[[str], Figure] = lambda lang: simulated_power_figure(  # noqa: E731
+            self.sims, target=self.power, lang=lang
+        )
         return {
-            "fig": simulated_power_figure(self.sims, target=self.power),
-            "caption": "SIMULATED — rejection rate of the staggered DiD against the true effect "
-            f"(SD of {name}), with ±1.96 Monte Carlo standard errors ({self.n_sims} draws per "
-            "point), and the analytic power of the same estimator (dashed). Dotted line: "
-            f"α = {self.alpha:g}; dashed grey line: target power {self.power:.0%}. Simulated "
-            "pupil panels (analysis.data.simulate.programme_panel); not programme results.",
+            "fig": fig,
+            "caption": t(
+                "SIMULATED — rejection rate of the staggered DiD against the true effect (SD of "
+                "{outcome}), with ±1.96 Monte Carlo standard errors ({n_sims} draws per point), "
+                "and the analytic power of the same estimator (dashed). Dotted line: α = {alpha}; "
+                "dashed grey line: target power {power}. Simulated pupil panels "
+                "(analysis.data.simulate.programme_panel); not programme results.",
+                outcome=term(name),
+                n_sims=integer(self.n_sims),
+                alpha=num(self.alpha, 2),
+                power=pct(100 * self.power, 0),
+            ),
         }
 
     def simulated_mde_view(self) -> dict[str, Any]:
         """Simulated and analytic MDE, and the size, per design (table)."""
+        df = _human(
+            simulated_mde_table(self.sims),
+            {
+                **_GROUP,
+                **_SIZES,
+                "simulated_mde_sd": N_("Simulated MDE (SD)"),
+                "analytic_mde_sd": N_("Analytic MDE (SD)"),
+                "size": N_("Rejection rate at zero effect"),
+            },
+        )
         return {
-            "df": simulated_mde_table(self.sims),
-            "caption": "SIMULATED: effect at which the simulated power curve reaches "
-            f"{self.power:.0%} (linear interpolation between simulated effects; empty if not "
-            "reached), against the analytic MDE of the same estimator, and the rejection rate "
-            f"when the true effect is zero (should be close to α = {self.alpha:g}, within "
-            "Monte Carlo error).",
+            "df": df,
+            "caption": t(
+                "SIMULATED: effect at which the simulated power curve reaches {power} (linear "
+                "interpolation between simulated effects; a dash if not reached), against the "
+                "analytic MDE of the same estimator, and the rejection rate when the true effect "
+                "is zero (it should be close to α = {alpha}, within Monte Carlo error).",
+                power=pct(100 * self.power, 0),
+                alpha=num(self.alpha, 2),
+            ),
             "digits": 3,
         }
 
-    # -- section 6: detectability ---------------------------------------------------------------
+    # -- section 5: detectability ---------------------------------------------------------------
     def detectability_view(self) -> dict[str, Any]:
         """MDE per outcome next to a literature benchmark (table)."""
+        c, v = self.main[COURSES], self.main[VOLARE]
+        df = _human(
+            self.detect,
+            {
+                "outcome": N_("Outcome"),
+                "units": N_("Units"),
+                "mde_courses": N_("MDE, STEAM courses"),
+                "mde_courses_clustered": N_("MDE, STEAM courses, clustered"),
+                "mde_volare": N_("MDE, Volare Alto"),
+                "benchmark": N_("Benchmark effect"),
+                "benchmark_source": N_("Benchmark source"),
+                "benchmark_detectable": N_("Benchmark ≥ MDE (courses)"),
+                "role": N_("Role"),
+            },
+        )
         return {
-            "df": self.detect,
-            "caption": "Minimum detectable effect per outcome (SD units for continuous outcomes "
-            f"with covariates R² = {self.r2:g}; percentage points for binary outcomes at the "
-            f"base rate shown), {self._test}. Clustered: courses of {self.cluster_size:g} "
-            f"pupils, ICC {self.icc:g}. Benchmarks: effects reported for comparable programmes "
-            "(background note §3.2), in the same units; 'benchmark ≥ MDE courses' compares "
-            "them with the unclustered MDE. Analytic.",
+            "df": df,
+            "caption": t(
+                "Minimum detectable effect per outcome (SD units for continuous outcomes, with "
+                "covariates R² = {r2}; percentage points for binary outcomes at the base rate "
+                "shown), {test}: STEAM courses {n_t} participants against {n_c} comparison "
+                "pupils, Volare Alto {v_t} against {v_c}. Clustered: courses of {m} pupils, "
+                "ICC = {icc}. Benchmarks: effects reported for comparable programmes, in the same "
+                "units; the column “Benchmark ≥ MDE” compares them with the unclustered MDE of the "
+                "courses. Analytic.",
+                r2=num(self.r2, 2),
+                test=self._test,
+                n_t=integer(c.n_treated),
+                n_c=integer(c.n_control),
+                v_t=integer(v.n_treated),
+                v_c=integer(v.n_control),
+                m=integer(self.cluster_size),
+                icc=num(self.icc, 2),
+            ),
         }
 
     # -- the run's numbers ----------------------------------------------------------------------
-    def _grade_mde(self, column: str) -> float:
-        row = self.detect[self.detect["outcome"] == _GRADE_OUTCOME]
-        return float(row[column].to_numpy()[0])
-
     def headline(self) -> dict[str, Any]:
-        """The few numbers of the reports index."""
+        """The few numbers of the reports index (compared by ``analysis verify``)."""
         course, volare = self.main[COURSES], self.main[VOLARE]
-        two = int(self.sizes.iloc[0]["two groups 1:1 (per arm)"])
+        grade = self._grade()
+        s = self.sizes.iloc[0]
+        change = f"{s['from_pct']:g} % → {s['to_pct']:g} %"
         return {
-            f"MDE courses {course.comparison}, R² {self.r2:g} (SD)": self._grade_mde(
-                f"MDE courses ({course.comparison})"
-            ),
-            f"MDE Volare Alto {volare.comparison}, R² {self.r2:g} (SD)": self._grade_mde(
-                f"MDE Volare Alto ({volare.comparison})"
-            ),
-            f"pupils per arm for {self.sizes.iloc[0]['change']} (two groups)": two,
+            f"MDE courses {course.comparison}, R² {self.r2:g} (SD)": float(grade["mde_courses"]),
+            f"MDE Volare Alto {volare.comparison}, R² {self.r2:g} (SD)": float(grade["mde_volare"]),
+            f"pupils per arm for {change} (two groups)": int(s["two_groups_per_arm"]),
             "SIMULATED DiD MDE, courses (SD)": self.sims[0].simulated_mde(),
         }
 
@@ -1319,5 +1913,5 @@ class DesignAnalysis:
             "detectability": self.detect,
             "simulated_power": {s.design.label: s for s in self.sims},
             "simulated_mde": simulated_mde_table(self.sims),
-            "recommendation": self.recommendation(),
+            "recommendation": str(self.recommendation()),
         }
