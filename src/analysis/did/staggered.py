@@ -93,6 +93,7 @@ function of the data (a randomization-inference statistic).
 
 from __future__ import annotations
 
+import functools
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
@@ -779,36 +780,58 @@ def _prepare(
         _checks.require_numeric(df, col)
     _checks.require_no_missing(df, unit)
     _checks.require_no_missing(df, time)
+    # One factorisation of the unit serves every check below; each check runs on integer
+    # codes and defers to its _checks twin (which words the error) only when it fails.
+    ucodes, _ = pd.factorize(df[unit], sort=True)
+    n_units = int(ucodes.max()) + 1 if len(ucodes) else 0
     if panel:
-        _checks.require_unique_unit_time(df, unit, time)
-    g = _checks.normalise_cohort(df, unit=unit, cohort=cohort)
+        tcodes, tuniq = pd.factorize(df[time])
+        key = ucodes.astype(np.int64) * max(len(tuniq), 1) + tcodes
+        if len(key) and np.bincount(key).max() > 1:
+            _checks.require_unique_unit_time(df, unit, time)
+    g = _normalise_cohort(df, unit=unit, cohort=cohort, codes=ucodes, n_units=n_units)
     if cluster is not None and cluster != unit:
         _checks.require_nested(df, unit=unit, cluster=cluster)
     if weights is not None:
         _check_weights(df, weights=weights, unit=unit, panel=panel)
     extra = [c for c in (cluster, weights) if c is not None and c != unit]
     cols = list(dict.fromkeys([unit, time, outcome, *covariates, *extra]))
-    d = df[cols].copy()
-    d["_cohort"] = g.to_numpy()
-    d = _checks.drop_missing_rows(d, [outcome, *covariates], notes)
-    if balance:
-        d = _checks.balance_panel(d, unit=unit, time=time, notes=notes)
+    # a new frame of the needed columns (copy-on-write: nothing here touches the caller's)
+    d = pd.DataFrame({c: df[c] for c in cols} | {"_cohort": g.to_numpy()}, index=df.index)
+    missing = np.zeros(len(d), dtype=bool)
+    for c in (outcome, *covariates):
+        missing |= d[c].isna().to_numpy()
+    if missing.any():
+        d = _checks.drop_missing_rows(d, [outcome, *covariates], notes)
+        ucodes = ucodes[~missing]
+    if balance and len(d):
+        per_unit = np.bincount(ucodes, minlength=n_units)
+        n_periods = d[time].nunique()
+        keep = per_unit[ucodes] == n_periods  # rows per unit = its periods (unique unit-time)
+        if not keep.all():
+            _checks.balance_panel(d, unit=unit, time=time, notes=notes)  # its note or error
+            d, ucodes = d.loc[keep], ucodes[keep]
     periods = np.sort(d[time].unique())
-    ucoh = d.groupby(unit)["_cohort"].first()
-    late = ucoh.index[ucoh > periods[-1]]
-    if len(late):
+    cohort_of = np.zeros(n_units)
+    cohort_of[ucodes] = d["_cohort"].to_numpy()  # constant within unit (checked above)
+    present = np.zeros(n_units, dtype=bool)
+    present[ucodes] = True
+    late_unit = present & (cohort_of > periods[-1])
+    if late_unit.any():
         notes.add(
-            f"{len(late)} unit(s) have a cohort after the last period ({periods[-1]:g}); "
-            "they are treated as never treated within the data window (R did's rule)"
+            f"{int(late_unit.sum())} unit(s) have a cohort after the last period "
+            f"({periods[-1]:g}); they are treated as never treated within the data window "
+            "(R did's rule)"
         )
-        d.loc[d[unit].isin(late), "_cohort"] = 0.0
-    early = ucoh.index[(ucoh > 0) & (ucoh - anticipation <= periods[0])]
-    if len(early):
+        d = d.assign(_cohort=np.where(late_unit[ucodes], 0.0, d["_cohort"].to_numpy()))
+        cohort_of[late_unit] = 0.0
+    early_unit = present & (cohort_of > 0) & (cohort_of - anticipation <= periods[0])
+    if early_unit.any():
         notes.add(
-            f"dropped {len(early)} unit(s) already treated (cohort - anticipation <= "
+            f"dropped {int(early_unit.sum())} unit(s) already treated (cohort - anticipation <= "
             f"first period {periods[0]:g}): no untreated period to compare (R did's rule)"
         )
-        d = d.loc[~d[unit].isin(early)]
+        d = d.loc[~early_unit[ucodes]]
     gvals = set(np.unique(d["_cohort"])) - {0.0}
     off_grid = sorted(x for x in gvals if x not in set(periods))
     if off_grid:
@@ -829,6 +852,31 @@ def _prepare(
     if d.empty:
         raise fail(_checks.SOURCE, "no rows left after removing missing values")
     return d
+
+
+def _normalise_cohort(
+    df: pd.DataFrame, *, unit: str, cohort: str, codes: np.ndarray, n_units: int
+) -> pd.Series:
+    """:func:`_checks.normalise_cohort` on the unit codes; its twin words every error."""
+    s = df[cohort]
+    if not (pd.api.types.is_numeric_dtype(s) or pd.api.types.is_bool_dtype(s)):
+        return _checks.normalise_cohort(df, unit=unit, cohort=cohort)  # raises
+    g = s.to_numpy(dtype="float64", na_value=np.nan)
+    g = np.where(np.isfinite(g), g, 0.0)  # NaN and ±inf: never treated
+    if (g < 0).any():
+        return _checks.normalise_cohort(df, unit=unit, cohort=cohort)  # raises
+    lo = np.full(n_units, np.inf)
+    hi = np.full(n_units, -np.inf)
+    np.minimum.at(lo, codes, g)
+    np.maximum.at(hi, codes, g)
+    if (lo != hi).any():
+        return _checks.normalise_cohort(df, unit=unit, cohort=cohort)  # raises
+    return pd.Series(g, index=df.index)
+
+
+@functools.cache
+def _backend_version() -> str:
+    return version("diff-diff")
 
 
 def staggered(
@@ -1063,13 +1111,13 @@ def _fit(
     book = kit.bookkeeping
     # diff-diff orders units as ``groupby(unit)`` does (sorted ids); the kit only keeps
     # positions, so rebuild the ids and check the alignment through the cohorts.
-    by_unit = d.groupby(unit)["_cohort"].first()
-    all_units = by_unit.index.to_numpy()
+    row_unit, uniq = pd.factorize(d[unit], sort=True)
+    all_units = np.asarray(uniq)
+    by_unit = np.zeros(len(all_units))
+    by_unit[row_unit] = d["_cohort"].to_numpy(float)  # constant within unit (checked)
     unit_cohort = np.asarray(book["unit_cohorts"], dtype=float)
     unit_cohort = np.where(np.isfinite(unit_cohort), unit_cohort, 0.0)
-    if len(unit_cohort) != len(all_units) or not np.array_equal(
-        unit_cohort, by_unit.to_numpy(float)
-    ):
+    if len(unit_cohort) != len(all_units) or not np.array_equal(unit_cohort, by_unit):
         raise RuntimeError("cannot align diff-diff's influence functions with the units")
 
     cells = sorted(res.group_time_effects)
@@ -1128,7 +1176,7 @@ def _fit(
         n_units=len(all_units),
         n_clusters=int(n_clusters),
         cluster=cluster,
-        backend=version("diff-diff")
+        backend=_backend_version()
         + (" (unbalanced, cell-wise)" if unbalanced else "")
         + ("" if panel else " (repeated cross-sections)")
         + (" (sampling weights)" if weights is not None else ""),
