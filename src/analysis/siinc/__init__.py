@@ -27,8 +27,10 @@ from analysis.siinc.agreement import (
 )
 from analysis.siinc.dossier import (
     Check,
+    Dossier,
     DossierSpec,
     ImpactInput,
+    assemble,
     dossier_spec,
     read_impact_inputs,
     shown_count,
@@ -50,8 +52,10 @@ from analysis.siinc.sensitivity import sensitivity
 __all__ = [
     "Agreement",
     "Check",
+    "Dossier",
     "DossierSpec",
     "ImpactInput",
+    "assemble",
     "dossier_spec",
     "read_impact_inputs",
     "shown_count",

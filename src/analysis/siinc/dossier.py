@@ -14,8 +14,8 @@ needs besides the payment arithmetic of :mod:`analysis.siinc.engine`:
   enrolled after the baseline date, exclusions, consistency of the counts with the metrics,
   the impact input), each ``passed``, ``failed`` or ``not applicable`` with the numbers it used.
 * :func:`shown_count` — the stated small-count rule (``suppression.k``): a count of youths,
-  pupils or organisations from 1 to k − 1, or whose complement in its population is, is shown
-  banded; the engine always computes the amounts from the exact counts.
+  pupils or organisations from 1 to k − 1 is shown banded ("fewer than k"); the engine always
+  computes the amounts from the exact counts.
 
 Why written here: these are the agreement's own verification rules and the project's reading of
 its results files; no library offers them. The numbers they combine come from the engine, the
@@ -38,7 +38,8 @@ from analysis import paths
 from analysis import significance as sig
 from analysis.errors import DataValidationError, Violation
 from analysis.siinc.agreement import Agreement, ImpactBased, KeyViolation
-from analysis.siinc.engine import validate_verified_metrics
+from analysis.siinc.engine import PaymentResult, compute_payments, validate_verified_metrics
+from analysis.siinc.sensitivity import sensitivity
 
 OUTCOMES = ("passed", "failed", "not applicable")
 RECORD_FIELDS = (
@@ -175,32 +176,26 @@ def dossier_spec(agreement: Agreement) -> DossierSpec:
 
 @dataclass(frozen=True)
 class ShownCount:
-    """A count as the page may show it: exact, or a band (``below`` k, or ``at_least`` n−k+1)."""
+    """A count as the page may show it: exact, or the band "fewer than k" (``below``)."""
 
-    kind: str  # "exact", "below", "at_least"
-    value: int  # the exact count ("exact"), k ("below") or n − k + 1 ("at_least")
+    kind: str  # "exact" or "below"
+    value: int  # the exact count ("exact") or k ("below")
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready (no exact small count)."""
         return {"shown": self.kind, "value": self.value}
 
 
-def shown_count(count: int, population: int | None, *, k: int) -> ShownCount:
-    """Apply the small-count rule to one count.
+def shown_count(count: int, *, k: int) -> ShownCount:
+    """Apply the small-count rule to one count of youths, pupils or organisations.
 
-    A count from 1 to k − 1 is shown as "fewer than k"; a count whose
-    complement in its population is from 1 to k − 1 is shown as "at least n − k + 1"; 0, the
-    whole population and every other count are shown exactly.
-
-    Populations under k: every count strictly between 0 and n is banded "fewer than k".
+    A count from 1 to k − 1 is shown as "fewer than k"; 0 and counts of at least k are shown
+    exactly. (Complements are not banded: a verified outcome such as 38 of 41 youths is what
+    the certificate must state, and the published amounts reveal it anyway; the page says so.)
     """
     c = int(count)
     if 0 < c < k:
         return ShownCount("below", k)
-    if population is not None:
-        n = int(population)
-        if 0 < n - c < k:  # the complement is small (here c >= k, so n - k + 1 >= 1)
-            return ShownCount("at_least", n - k + 1)
     return ShownCount("exact", c)
 
 
@@ -458,7 +453,7 @@ class Check:
     numbers: Mapping[str, Any] = field(default_factory=dict)
     limit: float | None = None
 
-    def to_dict(self, *, k: int, size: int | None) -> dict[str, Any]:
+    def to_dict(self, *, k: int) -> dict[str, Any]:
         """JSON-ready: small counts banded by the rule; shares and limits as numbers."""
         shown: dict[str, Any] = {}
         banded = False
@@ -466,7 +461,7 @@ class Check:
             if name.startswith("share") or not isinstance(val, int) or isinstance(val, bool):
                 shown[name] = val
             else:
-                shown[name] = shown_count(val, size, k=k).to_dict()
+                shown[name] = shown_count(val, k=k).to_dict()
                 banded = banded or shown[name]["shown"] != "exact"
         if banded and "share" in shown:  # share × population would give the count back
             shown["share"] = None
@@ -702,4 +697,79 @@ def attestation_status(checks: Sequence[Check], period: str) -> str:
         "not certifiable"
         if any(c.outcome == "failed" for c in checks if c.period == period)
         else "certifiable"
+    )
+
+
+# --------------------------------------------------------------------------------------
+# Everything a verification needs, computed once
+# --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Dossier:
+    """The inputs, payments, checks and sensitivity of one verification (see :func:`assemble`)."""
+
+    agreement: Agreement
+    verified_metrics: pd.DataFrame
+    impact: Mapping[str, ImpactInput]
+    result: PaymentResult
+    spec: DossierSpec
+    records: tuple[Mapping[str, Any], ...]
+    checks: tuple[Check, ...]
+    sensitivity: pd.DataFrame
+    alternatives: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+
+    def status(self, period: str) -> str:
+        """``certifiable`` or ``not certifiable`` (:func:`attestation_status`)."""
+        return attestation_status(self.checks, period)
+
+    def size(self, population: str | None, period: str) -> int | None:
+        """The population's size in ``period`` (None for checks without a population)."""
+        if population is None:
+            return None
+        verified = {
+            (r["metric"], r["period"]): r["value"] for r in self.verified_metrics.to_dict("records")
+        }
+        return population_size(self.spec, population, period, verified)
+
+
+def assemble(
+    agreement: Agreement,
+    verified_metrics: pd.DataFrame,
+    records: Any,
+    *,
+    alternatives: Mapping[str, Mapping[str, Any]] | None = None,
+    results_dir: str | Path | None = None,
+) -> Dossier:
+    """Read the named impact inputs, compute the payments, the checks and the sensitivity.
+
+    Parameters
+    ----------
+    agreement
+        The agreement (:func:`~analysis.siinc.load_agreement`).
+    verified_metrics
+        The verified metrics (:func:`~analysis.siinc.validate_verified_metrics`).
+    records
+        Record counts per population and period (:func:`validate_records`).
+    alternatives
+        Sensitivity scenarios (:func:`~analysis.siinc.sensitivity`).
+    results_dir
+        Where the evaluation's results JSON are read (default ``paths.RESULTS_DIR``).
+    """
+    spec = dossier_spec(agreement)
+    recs = validate_records(records, agreement, spec)
+    impact = read_impact_inputs(agreement, results_dir=results_dir)
+    result = compute_payments(agreement, verified_metrics, impact)
+    checks = verification_checks(agreement, verified_metrics, recs, impact, spec)
+    sens = sensitivity(agreement, verified_metrics, impact, alternatives=alternatives)
+    return Dossier(
+        agreement=agreement,
+        verified_metrics=verified_metrics,
+        impact=impact,
+        result=result,
+        spec=spec,
+        records=tuple(recs),
+        checks=tuple(checks),
+        sensitivity=sens,
+        alternatives=dict(alternatives or {}),
     )

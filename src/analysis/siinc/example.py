@@ -95,7 +95,10 @@ def illustrative_inputs(agreement: Agreement) -> IllustrativeInputs:
             src,
             [KeyViolation(rule="must be a list of record counts", column="verification_records")],
         )
-    df = pd.DataFrame([dict(r) for r in rows], columns=["metric", "period", "value", "source"])
+    cols = ["metric", "period", "value", "source"]
+    if any("source_it" in r for r in rows):  # the evidence in Italian, for the report
+        cols.append("source_it")
+    df = pd.DataFrame([dict(r) for r in rows], columns=cols)
     return IllustrativeInputs(
         verified_metrics=df,
         estimates=estimates,

@@ -13,6 +13,7 @@ from typing import Any
 import pandas as pd
 
 from analysis.errors import DataValidationError
+from analysis.i18n import N_
 from analysis.siinc.agreement import (
     BASELINE_USES,
     IMPACT_USES,
@@ -25,7 +26,7 @@ from analysis.siinc.agreement import (
 from analysis.siinc.engine import compute_payments
 from analysis.siinc.money import cents_to_euros
 
-_SCENARIO_KEYS = ("description", "baselines", "impact_use", "baseline_use", "estimates")
+_SCENARIO_KEYS = ("description", "baselines", "impact_use", "baseline_use", "estimates", "it")
 _SOURCE = "alternatives (argument to analysis.siinc.sensitivity)"
 
 
@@ -44,21 +45,26 @@ def _default_scenarios(agreement: Agreement) -> dict[str, dict[str, Any]]:
     if not (impact or cf):
         return {}
     return {
-        "estimates: point": {
-            "description": "every impact estimate and counterfactual baseline at its point "
-            "estimate",
+        N_("estimates: point"): {
+            "description": N_(
+                "every impact estimate and counterfactual baseline at its point estimate"
+            ),
             "impact_use": "point" if impact else None,
             "baseline_use": "point" if cf else None,
         },
-        "estimates: conservative CI bound": {
-            "description": "impact estimates at their lower CI bound, counterfactual "
-            "baselines at their upper CI bound (pays least)",
+        N_("estimates: conservative CI bound"): {
+            "description": N_(
+                "impact estimates at their lower CI bound, counterfactual baselines at their "
+                "upper CI bound (pays least)"
+            ),
             "impact_use": "lower_ci" if impact else None,
             "baseline_use": "upper_ci" if cf else None,
         },
-        "estimates: optimistic CI bound": {
-            "description": "impact estimates at their upper CI bound, counterfactual "
-            "baselines at their lower CI bound (pays most)",
+        N_("estimates: optimistic CI bound"): {
+            "description": N_(
+                "impact estimates at their upper CI bound, counterfactual baselines at their "
+                "lower CI bound (pays most)"
+            ),
             "impact_use": "upper_ci" if impact else None,
             "baseline_use": "lower_ci" if cf else None,
         },
@@ -94,6 +100,8 @@ def sensitivity(
             ``{estimate id: Estimate}`` replacing supplied estimates (e.g. another method).
         ``description``
             Free text for the table.
+        ``it``
+            ``{description: ...}``: the Italian of the description (shown by the report).
     include_estimate_bounds
         Add three scenarios when the agreement uses estimates: all at the point estimate,
         all at the conservative CI bound (impact lower bound, counterfactual upper bound),
@@ -108,7 +116,7 @@ def sensitivity(
         metric.
     """
     scenarios: dict[str, Mapping[str, Any]] = {
-        "agreement": {"description": "the agreement as written"}
+        N_("agreement"): {"description": N_("the agreement as written")}
     }
     if include_estimate_bounds:
         scenarios.update(_default_scenarios(agreement))
