@@ -55,6 +55,7 @@ from __future__ import annotations
 
 import difflib
 import math
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -63,22 +64,71 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter, MaxNLocator
 
-from analysis import synth
+from analysis import significance, synth
 from analysis._util import to_jsonable
 from analysis.data import geography, indicators, panels
 from analysis.data.geography import DONOR_POOLS, LEVELS
 from analysis.data.indicators import Indicator
 from analysis.errors import DataValidationError, Violation, fail
 from analysis.facts import programme_facts
+from analysis.i18n import (
+    N_,
+    Concat,
+    Msg,
+    Text,
+    integer,
+    join,
+    num,
+    pct,
+    pp,
+    t,
+    term,
+    tick_formatter,
+    translator,
+)
+from analysis.i18n import date as fdate
+from analysis.i18n import year as fyear
+from analysis.seeds import SeedStreams
 from analysis.synth import plots as synth_plots
-from analysis.synth.triangulation import ESTIMATORS
 from analysis.synth.triangulation import period_span as year_span
 
 #: Source named in the errors about the parameters.
 PARAMS = "territorial parameters"
 
-SEXES = {"T": "both sexes", "F": "women", "M": "men"}
+SEXES = {"T": N_("both sexes"), "F": N_("women"), "M": N_("men")}
+
+#: Territorial levels in words (singular and plural).
+LEVEL_WORDS = {"province": N_("province"), "region": N_("region")}
+LEVEL_PLURAL = {"province": N_("provinces"), "region": N_("regions")}
+
+#: Why a unit is not a donor (rules of :attr:`TerritorialPanel.excluded`), in words.
+RULE_WORDS = {
+    "contains_treated": N_("aggregate that contains the treated unit (never a donor)"),
+    "level": N_("another territorial level or an aggregate (never a donor)"),
+    "pool": N_("outside the donor pool"),
+    "aggregate": N_("aggregate of units that are candidate donors themselves (no double counting)"),
+    "abolished": N_("province abolished (its series stops)"),
+    "boundary": N_("territory changed inside the window"),
+    "missing": N_("missing values"),
+    "unreliable": N_("values flagged unreliable (u)"),
+}
+
+#: Kinds of seams in a series, and where they fall relative to the start.
+SEAM_WORDS = {
+    "splice": N_("edition splice"),
+    "break": N_("series break (Eurostat flag b)"),
+    "pre": N_("pre-period"),
+    "start": N_("start year: coincides with the start"),
+    "post": N_("post-period"),
+    "splice_cause": N_(
+        "ISTAT ed. 2025 values from this year; earlier years are ed. 2021 values shifted by "
+        "the mean overlap difference"
+    ),
+    "undocumented": N_("cause not documented in PROVENANCE.md"),
+    "all_units": N_("all units"),
+}
 
 #: Columns of the long series the panel is built from (see ``indicators.series``).
 SERIES_COLUMNS = (
@@ -112,11 +162,11 @@ class Design:
     exclude_unreliable: bool = True
 
     @property
-    def pool_label(self) -> str:
-        """Donor pool in words."""
+    def pool_label(self) -> Text:
+        """Donor pool in words (a message)."""
         if isinstance(self.donor_pool, str):
-            return f"{self.donor_pool}: {DONOR_POOLS[self.donor_pool].description}"
-        return "user list: " + ", ".join(self.donor_pool)
+            return term(DONOR_POOLS[self.donor_pool].description)
+        return t("a list of units supplied by the user ({units})", units=", ".join(self.donor_pool))
 
     def to_dict(self) -> dict[str, Any]:
         """Return a JSON-serialisable dict."""
@@ -170,7 +220,9 @@ class TerritorialPanel:
     excluded: pd.DataFrame
     pre_periods: tuple[int, ...]
     post_periods: tuple[int, ...]
-    notes: tuple[str, ...] = ()
+    notes: tuple[Text, ...] = ()
+    exclusion_details: tuple[tuple[str, str, str], ...] = ()
+    """``(unit, rule, years)`` for every reason a candidate donor was excluded."""
 
     # -- shortcuts ----------------------------------------------------------------------------
     @property
@@ -204,16 +256,20 @@ class TerritorialPanel:
         ex = self.excluded
         return tuple(int(y) for y in ex.loc[ex["rule"] == "year", "year"])
 
-    def missing_years_note(self) -> str:
+    def missing_years_note(self) -> Text:
         """Caption sentence on the years without data ("" when none)."""
         ex = self.excluded[self.excluded["rule"] == "year"]
         if ex.empty:
             return ""
         yrs = year_span(ex["year"])
-        return (
-            f"No value in {yrs} ({ex['reason'].iloc[0].split(';')[0]}): lines join the "
-            "neighbouring years."
-        )
+        gap = geography.known_gap(self.design.indicator, int(ex["year"].iloc[0]))
+        if gap:
+            return t(
+                "No value in {years} ({why}): lines join the neighbouring years.",
+                years=yrs,
+                why=term(gap),
+            )
+        return t("No value in {years}: lines join the neighbouring years.", years=yrs)
 
     def estimation_frame(self) -> pd.DataFrame:
         """Return ``unit, year, value`` for the estimators."""
@@ -226,6 +282,33 @@ class TerritorialPanel:
         cand = ex["rule"].isin(["aggregate", "abolished", "boundary", "missing", "unreliable"])
         return ex.loc[cand, ["unit", "reason"]].reset_index(drop=True)
 
+    def excluded_donors_table(self) -> pd.DataFrame:
+        """For the page: one row per excluded candidate donor and reason (human headers)."""
+        rows = [
+            {N_("Territory"): u, N_("Reason"): RULE_WORDS[r], N_("Years"): y or "–"}
+            for u, r, y in self.exclusion_details
+        ]
+        return pd.DataFrame(rows, columns=[N_("Territory"), N_("Reason"), N_("Years")])
+
+    def boundary_notes(self) -> list[Msg]:
+        """One sentence per boundary change that excluded a candidate donor."""
+        first = self.pre_periods[0]
+        units = [u for u, r, _ in self.exclusion_details if r == "boundary"]
+        seen: dict[int, Msg] = {}
+        for u in units:
+            for bc in geography.boundary_changes(u, first):
+                seen.setdefault(
+                    id(bc),
+                    t(
+                        "{note}. The window starts in {first}; a first pre-period year of "
+                        "{year} or later would keep these provinces.",
+                        note=term(bc.note),
+                        first=fyear(first),
+                        year=fyear(bc.first_year),
+                    ),
+                )
+        return list(seen.values())
+
     def not_used(self) -> pd.DataFrame:
         """Units of the source that are not candidates (other level, outside the pool).
 
@@ -233,16 +316,19 @@ class TerritorialPanel:
         """
         ex = self.excluded
         rows = []
-        labels = {
-            "contains_treated": f"aggregates that contain {self.treated_unit}: never donors",
-            "level": f"not a {self.design.level} (other levels and aggregates are never donors)",
-            "pool": f"{self.design.level}s outside the donor pool",
-        }
-        for rule, why in labels.items():
+        for rule in ("contains_treated", "level", "pool"):
             units = ex.loc[ex["rule"] == rule, "unit"].tolist()
             if units:
-                rows.append({"why": why, "n_units": len(units), "units": ", ".join(units)})
-        return pd.DataFrame(rows, columns=["why", "n_units", "units"])
+                rows.append(
+                    {
+                        N_("Why not a candidate"): RULE_WORDS[rule],
+                        N_("Number of units"): len(units),
+                        N_("Units"): ", ".join(units),
+                    }
+                )
+        return pd.DataFrame(
+            rows, columns=[N_("Why not a candidate"), N_("Number of units"), N_("Units")]
+        )
 
     def breaks(self) -> pd.DataFrame:
         """Series breaks and edition splices inside the window, and where they fall.
@@ -257,24 +343,19 @@ class TerritorialPanel:
         for year, grp in w[w["break"]].groupby("year"):
             year = int(year)
             if is_bes:
-                what = "edition splice"
-                cause = (
-                    "ISTAT ed. 2025 values from this year; earlier years are ed. 2021 "
-                    "values shifted by the mean overlap difference"
-                )
+                what = SEAM_WORDS["splice"]
+                cause = SEAM_WORDS["splice_cause"]
             else:
-                what = "series break (Eurostat flag b)"
-                cause = indicators.LFS_BREAK_NOTES.get(
-                    year, "cause not documented in PROVENANCE.md"
-                )
+                what = SEAM_WORDS["break"]
+                cause = indicators.LFS_BREAK_NOTES.get(year, SEAM_WORDS["undocumented"])
             if year < self.start:
-                pos = "pre-period"
+                pos = SEAM_WORDS["pre"]
             elif year == self.start:
-                pos = "start year: coincides with the start"
+                pos = SEAM_WORDS["start"]
             else:
-                pos = "post-period"
+                pos = SEAM_WORDS["post"]
             units = (
-                f"all {n_units} units"
+                SEAM_WORDS["all_units"]
                 if grp["unit"].nunique() == n_units
                 else ", ".join(sorted(grp["unit"].unique()))
             )
@@ -283,30 +364,43 @@ class TerritorialPanel:
             )
         return pd.DataFrame(rows, columns=["year", "what", "cause", "units", "position"])
 
-    def break_notes(self) -> list[str]:
+    def break_notes(self) -> list[Msg]:
         """Plain-words warnings about breaks and splices relative to the start year."""
         out = []
         d = self.design
         for r in self.breaks().itertuples():
             if r.year == d.start:
                 out.append(
-                    f"The {r.year} {r.what}, {r.cause}, coincides with the start: the first "
-                    "post-period year is also the first year of the new series, so a level "
-                    "shift caused by the new survey rules that differs between "
-                    f"{d.treated_unit} and its donors would be read as a gap. Breaks that hit "
-                    "every unit equally are absorbed by the comparison."
+                    t(
+                        "The {year} {what} ({cause}) coincides with the start: the first "
+                        "post-period year is also the first year of the new series, so a level "
+                        "shift caused by the new survey rules that differs between {unit} and "
+                        "its donors would be read as a gap. Breaks that hit every unit equally "
+                        "are absorbed by the comparison.",
+                        year=fyear(r.year),
+                        what=term(r.what),
+                        cause=term(r.cause),
+                        unit=d.treated_unit,
+                    )
                 )
             elif r.year < d.start and self.indicator.panel != "bes_spliced":
                 out.append(
-                    f"The {r.year} {r.what}, {r.cause}, falls inside the pre-period: the "
-                    "counterfactual is fitted across it."
+                    t(
+                        "The {year} {what} ({cause}) falls inside the pre-period: the "
+                        "counterfactual is fitted across it.",
+                        year=fyear(r.year),
+                        what=term(r.what),
+                        cause=term(r.cause),
+                    )
                 )
         if self.indicator.panel == "bes_spliced" and self._n22():
             out.append(
-                "ISTAT rebuilt this labour-force series from 2018 under the 2021 EU-LFS rules "
-                "(code suffix -N22, ed. 2025), so the 2021 survey break is bridged inside the "
-                "ed. 2025 values; the remaining seam is the 2018 splice with ed. 2021, in the "
-                "pre-period."
+                t(
+                    "ISTAT rebuilt this labour-force series from 2018 under the 2021 EU-LFS "
+                    "rules (code suffix -N22, ed. 2025), so the 2021 survey break is bridged "
+                    "inside the ed. 2025 values; the remaining seam is the 2018 splice with "
+                    "ed. 2021, in the pre-period."
+                )
             )
         return out
 
@@ -385,78 +479,130 @@ class TerritorialPanel:
             "unit", key=lambda s: s.map(lambda u: order.get(u, 1)), kind="stable"
         ).reset_index(drop=True)
 
-    def data_sheet(self) -> pd.DataFrame:
-        """What was used: indicator, source, window, splice, breaks, gaps, donors (key/value)."""
+    def data_sheet(self) -> list[tuple[str, Text]]:
+        """What was used: indicator, source, window, splice, breaks, gaps, donors (label, text)."""
         ind, d = self.indicator, self.design
         br = self.breaks()
         sp = self.splice()
-        rows = [
-            ("Indicator", f"{ind.label} ({ind.unit}), {SEXES[d.sex]}"),
-            ("Definition", ind.definition or "see source"),
-            ("Source", ind.source),
-            ("Treated unit", f"{d.treated_unit} ({d.level})"),
-            ("Pre-period", f"{year_span(self.pre_periods)} ({self.n_pre} years)"),
+        dropped = [
+            t("{year}: {why}", year=fyear(int(r.year)), why=self._year_reason(int(r.year)))
+            for r in self.excluded[self.excluded["rule"] == "year"].itertuples()
+        ]
+        n_excl = len(self.excluded_donors())
+        rows: list[tuple[str, Text]] = [
             (
-                "Post-period",
-                f"{year_span(self.post_periods)} ({self.n_post} years; start {d.start})",
+                N_("Indicator"),
+                t(
+                    "{label} ({unit}), {sex}",
+                    label=term(ind.label),
+                    unit=term(ind.unit),
+                    sex=term(SEXES[d.sex]),
+                ),
+            ),
+            (N_("Definition"), term(ind.definition) if ind.definition else t("see the source")),
+            (N_("Source"), term(ind.source)),
+            (
+                N_("Treated unit"),
+                t("{unit} ({level})", unit=d.treated_unit, level=term(LEVEL_WORDS[d.level])),
             ),
             (
-                "Years dropped",
-                "; ".join(
-                    f"{int(r.year)}: {r.reason}"
-                    for r in self.excluded[self.excluded["rule"] == "year"].itertuples()
-                )
-                or "none",
-            ),
-            ("Donor pool", d.pool_label),
-            (
-                "Donors used",
-                f"{len(self.donors)} of {len(self.donors) + len(self.excluded_donors())}"
-                f" candidates ({len(self.excluded_donors())} excluded, listed below)",
+                N_("Pre-period"),
+                t(
+                    "{span} ({n} years)",
+                    span=year_span(self.pre_periods),
+                    n=integer(self.n_pre),
+                ),
             ),
             (
-                "Unreliable observations",
-                "donors with a flagged observation in the window are excluded"
+                N_("Post-period"),
+                t(
+                    "{span} ({n} years; start {start})",
+                    span=year_span(self.post_periods),
+                    n=integer(self.n_post),
+                    start=fyear(d.start),
+                ),
+            ),
+            (N_("Years dropped"), join(dropped, "; ") if dropped else t("none")),
+            (N_("Donor pool"), d.pool_label),
+            (
+                N_("Donors used"),
+                t(
+                    "{n} of {total} candidates ({excl} excluded, listed in the annex)",
+                    n=integer(len(self.donors)),
+                    total=integer(len(self.donors) + n_excl),
+                    excl=integer(n_excl),
+                ),
+            ),
+            (
+                N_("Unreliable observations"),
+                t("donors with a flagged observation in the window are excluded")
                 if d.exclude_unreliable
-                else "kept (exclude_unreliable=False)",
+                else t("kept (flagged observations are not excluded in this run)"),
             ),
         ]
         if not sp.empty:
-            t = sp[sp["unit"] == self.treated_unit]
-            tr = t.iloc[0] if len(t) else None
+            tr_rows = sp[sp["unit"] == self.treated_unit]
             rows.append(
                 (
-                    "BES editions",
-                    "ed. 2025 as published from its first year; earlier "
-                    "years back-cast from ed. 2021 plus the mean ed.2025 - ed.2021 difference "
-                    "over the overlap years (analysis.data.splice)",
+                    N_("BES editions"),
+                    t(
+                        "ed. 2025 as published from its first year; earlier years back-cast "
+                        "from ed. 2021 plus the mean difference between the two editions over "
+                        "the overlap years"
+                    ),
                 )
             )
-            if tr is not None:
+            if len(tr_rows):
+                tr = tr_rows.iloc[0]
                 rows.append(
                     (
-                        f"Splice, {self.treated_unit}",
-                        f"ed. 2021 + {tr['shift']:+.2f} pp for {tr['years_ed2021_shifted']}; "
-                        f"ed. 2025 for {tr['years_ed2025']}",
+                        N_("Splice of the treated unit"),
+                        t(
+                            "{unit}: ed. 2021 {shift} for {old}; ed. 2025 for {new}",
+                            unit=self.treated_unit,
+                            shift=pp(float(tr["shift"]), 2),
+                            old=tr["years_ed2021_shifted"],
+                            new=tr["years_ed2025"],
+                        ),
                     )
                 )
             dn = sp[sp["unit"] != self.treated_unit]["shift"]
             if len(dn):
                 rows.append(
                     (
-                        "Splice shifts, donors",
-                        f"median {dn.median():+.2f} pp (range {dn.min():+.2f} to {dn.max():+.2f})",
+                        N_("Splice shifts of the donors"),
+                        t(
+                            "median {median} (range {lo} to {hi})",
+                            median=pp(float(dn.median()), 2),
+                            lo=pp(float(dn.min()), 2),
+                            hi=pp(float(dn.max()), 2),
+                        ),
                     )
                 )
-        rows.append(
-            (
-                "Breaks in the window",
-                "; ".join(f"{r.year} {r.what}, {r.cause} ({r.position})" for r in br.itertuples())
-                or "none flagged",
+        seams = [
+            t(
+                "{year} {what}, {cause} ({position})",
+                year=fyear(r.year),
+                what=term(r.what),
+                cause=term(r.cause),
+                position=term(r.position),
             )
+            for r in br.itertuples()
+        ]
+        rows.append((N_("Breaks in the window"), join(seams, "; ") if seams else t("none flagged")))
+        rows += [(N_("Note"), n) for n in self.notes]
+        return rows
+
+    def _year_reason(self, y: int) -> Text:
+        gap = geography.known_gap(self.design.indicator, y)
+        return term(gap) if gap else t("no value for the treated unit; year dropped for every unit")
+
+    def data_sheet_text(self) -> Concat:
+        """:meth:`data_sheet` as a Markdown list (label in bold, then the text)."""
+        return join(
+            [t("- **{label}:** {text}", label=term(k), text=v) for k, v in self.data_sheet()],
+            "\n",
         )
-        rows += [("Note", n) for n in self.notes]
-        return pd.DataFrame(rows, columns=["item", "value"])
 
     # -- conventions ---------------------------------------------------------------------------
     def tidy(self) -> pd.DataFrame:
@@ -491,7 +637,7 @@ class TerritorialPanel:
                 "breaks": self.breaks().to_dict(orient="records"),
                 "flags": self.flags().to_dict(orient="records"),
                 "splice": self.splice().to_dict(orient="records"),
-                "notes": list(self.notes),
+                "notes": [str(n) for n in self.notes],
             }
         )
 
@@ -647,7 +793,8 @@ def build_panel(
     else:
         raw = data.copy()
     raw = _check_series(raw, source)
-    notes: list[str] = []
+    notes: list[Text] = []
+    details: list[tuple[str, str, str]] = []
     raw["region"] = raw["region"].fillna("")
 
     # -- treated unit ---------------------------------------------------------------------------
@@ -815,15 +962,18 @@ def build_panel(
         reasons, rules = [], []
         parts = [p for p in geography.AGGREGATES.get(u, ()) if p in present]
         if parts:
+            details.append((u, "aggregate", ""))
             rules.append("aggregate")
             reasons.append(
                 f"aggregate of {' and '.join(parts)}, which are candidate donors "
                 "themselves (no double counting)"
             )
         if u in geography.ABOLISHED:
+            details.append((u, "abolished", ""))
             rules.append("abolished")
             reasons.append(geography.ABOLISHED[u])
         for bc in geography.boundary_changes(u, first):
+            details.append((u, "boundary", f"{first}-{bc.first_year - 1}"))
             rules.append("boundary")
             reasons.append(
                 f"territory changed: {bc.note}; the window starts in {first} "
@@ -832,11 +982,13 @@ def build_panel(
         miss = wide[u].isna().to_numpy()
         if miss.any():
             yrs = [y for y, m in zip(years_all, miss, strict=True) if m]
+            details.append((u, "missing", year_span(yrs)))
             rules.append("missing")
             reasons.append(f"missing value(s) in {year_span(yrs)}")
         if exclude_unreliable:
             uy = sorted(int(y) for y in unrel.loc[unrel["unit"] == u, "year"])
             if uy:
+                details.append((u, "unreliable", year_span(uy)))
                 rules.append("unreliable")
                 reasons.append(f"value(s) flagged unreliable (u) in {year_span(uy)}")
         if rules:
@@ -862,8 +1014,11 @@ def build_panel(
     tr_unrel = tr[tr["unreliable"].astype(bool) & tr["year"].isin(years_all)]
     if len(tr_unrel):
         notes.append(
-            f"{treated_unit} has values flagged unreliable in "
-            f"{year_span(tr_unrel['year'])}: kept, read them with care."
+            t(
+                "{unit} has values flagged unreliable in {years}: kept, read them with care.",
+                unit=treated_unit,
+                years=year_span(tr_unrel["year"]),
+            )
         )
     cols = ["unit", "region", "year", "value", "flag", "source", "break", "unreliable"]
     data_out = (
@@ -894,21 +1049,285 @@ def build_panel(
         pre_periods=pre,
         post_periods=post,
         notes=tuple(notes),
+        exclusion_details=tuple(details),
     )
 
 
 # --------------------------------------------------------------------------------------------
 # Estimation (analysis.synth) and the page built from it
 # --------------------------------------------------------------------------------------------
+# --------------------------------------------------------------------------------------------
+# Inference words: the permutation rule of this page
+# --------------------------------------------------------------------------------------------
+#: A treated post/pre MSPE ratio above this is taken as infinite (exact pre-period fit).
+RATIO_INFINITE = 1e8
+
+
+@dataclass(frozen=True)
+class PlaceboEvidence:
+    """How one territorial estimate is called under :func:`placebo_evidence` (read-only).
+
+    Attributes
+    ----------
+    level
+        One of :data:`analysis.significance.LEVELS`.
+    ci_low, ci_high
+        The placebo-SE interval.
+    p_permutation
+        The in-space permutation p-value, ``None`` when undefined (see ``undefined_because``).
+    rank, n_units
+        The treated unit's rank (1 = largest post/pre MSPE ratio) among ``n_units`` units.
+    undefined_because
+        ``"exact_fit"`` (the treated unit's pre-period fit is exact: its post/pre ratio is
+        infinite), ``"too_few_placebos"`` (``1 / n_units > alpha``: no rank can reach
+        ``alpha``) or ``None``.
+    alpha
+        The pre-specified level (``config/analysis_plan.yaml``).
+    """
+
+    level: str
+    ci_low: float
+    ci_high: float
+    p_permutation: float | None
+    rank: int
+    n_units: int
+    undefined_because: str | None
+    alpha: float
+
+    @property
+    def interval_includes_zero(self) -> bool | None:
+        """Whether the interval includes zero (``None`` when it is undefined)."""
+        if not (math.isfinite(self.ci_low) and math.isfinite(self.ci_high)):
+            return None
+        return bool(self.ci_low <= 0 <= self.ci_high)
+
+    def permutation_words(self) -> Msg:
+        """The permutation p-value in words (undefined ones are said to be undefined)."""
+        if self.undefined_because == "exact_fit":
+            return t(
+                "The permutation p-value is undefined: the pre-period fit is exact, so the "
+                "post/pre ratio of mean squared gaps is infinite and its rank means nothing."
+            )
+        if self.undefined_because == "too_few_placebos":
+            return t(
+                "The permutation p-value is undefined: with {n} units the smallest attainable "
+                "value is {pmin}, above {alpha}.",
+                n=integer(self.n_units),
+                pmin=num(1 / self.n_units, 2),
+                alpha=num(self.alpha, 2),
+            )
+        return t(
+            "Among {n} units its post/pre ratio ranks {rank} (1 = largest): permutation p = {p}.",
+            n=integer(self.n_units),
+            rank=integer(self.rank),
+            p=num(self.p_permutation, 2),
+        )
+
+    def permutation_short(self) -> Msg:
+        """The permutation test in a phrase (for the list of checks)."""
+        if self.undefined_because == "exact_fit":
+            return t("permutation p undefined (exact pre-period fit, infinite post/pre ratio)")
+        if self.undefined_because == "too_few_placebos":
+            return t(
+                "permutation p undefined (too few placebos: {n} units)", n=integer(self.n_units)
+            )
+        return t(
+            "rank {rank} of {n}, permutation p = {p}",
+            rank=integer(self.rank),
+            n=integer(self.n_units),
+            p=num(self.p_permutation, 2),
+        )
+
+    def words(self) -> Msg:
+        """The sentence the page prints about the estimate (the only place that calls it)."""
+        lvl = pct(100 * (1 - self.alpha), 0)
+        if self.level == "undefined":
+            return t(
+                "Whether it differs from zero cannot be said: the placebo interval is undefined."
+            )
+        if self.level == "not distinguishable":
+            return t(
+                "It is not statistically distinguishable from zero: the {level} placebo "
+                "interval includes zero.",
+                level=lvl,
+            )
+        if self.level == "borderline":
+            return t(
+                "It is borderline: the {level} placebo interval excludes zero, but the "
+                "permutation test does not confirm it (p above {alpha} or undefined), so it is "
+                "not called distinguishable from zero.",
+                level=lvl,
+                alpha=num(self.alpha, 2),
+            )
+        return t(
+            "It is statistically distinguishable from zero: the {level} placebo interval "
+            "excludes zero and the permutation p-value is at most {alpha}.",
+            level=lvl,
+            alpha=num(self.alpha, 2),
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready record (numbers as numbers; undefined p as ``null`` with its reason)."""
+        return {
+            "level": self.level,
+            "ci_low": self.ci_low,
+            "ci_high": self.ci_high,
+            "p_permutation": self.p_permutation,
+            "rank": self.rank,
+            "n_units": self.n_units,
+            "undefined_because": self.undefined_because,
+            "alpha": self.alpha,
+            "rule": "analysis.reports.territorial.placebo_evidence",
+        }
+
+
+def exact_pre_fit(result: synth.SynthResult) -> bool:
+    """Whether ``result`` reproduces the treated unit's pre-period exactly.
+
+    The criterion of :func:`analysis.synth.triangulate`'s note: pre-period RMSPE below
+    ``1e-6 * max(sd of the treated pre-period values, 1)``.
+    """
+    pre = result.effects.loc[~result.effects["post"], "observed"]
+    sd = float(np.std(pre, ddof=1)) if len(pre) > 1 else 0.0
+    return bool(result.pre_rmspe < 1e-6 * max(sd, 1.0))
+
+
+def placebo_evidence(
+    result: synth.SynthResult,
+    space: synth.PlaceboInSpace,
+    *,
+    alpha: float | None = None,
+) -> PlaceboEvidence:
+    """Call a one-treated-unit estimate by its placebo interval and its permutation test.
+
+    ``analysis.significance.classify`` is written for programme effects (a cluster-robust
+    interval and few-cluster checks); with one treated territory the inference is by placebos,
+    so this page states its own rule, with the same levels and the same ``alpha``:
+
+    - the permutation p-value (rank of the treated unit's post/pre MSPE ratio among all units,
+      ADH 2010) is **undefined** when the treated unit's pre-period fit is exact (the ratio is
+      infinite, :func:`exact_pre_fit` or a ratio above :data:`RATIO_INFINITE`) or when there
+      are too few placebos for any rank to reach ``alpha`` (``1 / n_units > alpha``);
+    - **undefined**: the placebo interval cannot be computed (standard error not finite);
+    - **not distinguishable**: the placebo interval includes zero;
+    - **distinguishable**: the interval excludes zero and the permutation p is defined and
+      at most ``alpha``;
+    - **borderline**: the interval excludes zero but the permutation p is above ``alpha`` or
+      undefined.
+
+    Parameters
+    ----------
+    result
+        The estimate (its interval at the run's level).
+    space
+        Its in-space placebo test (unfiltered).
+    alpha
+        Default: ``config/analysis_plan.yaml`` (:func:`analysis.significance.alpha`).
+    """
+    a = float(alpha) if alpha is not None else significance.alpha()
+    if not 0 < a < 0.5:
+        raise ValueError(f"alpha must be in (0, 0.5), got {alpha!r}")
+    ratio = space.treated_ratio
+    why: str | None = None
+    if exact_pre_fit(result) or not math.isfinite(ratio) or ratio > RATIO_INFINITE:
+        why = "exact_fit"
+    elif 1 / space.n_units > a:
+        why = "too_few_placebos"
+    p = None if why else float(space.p_value)
+    lo, hi = float(result.ci_low), float(result.ci_high)
+    if not (math.isfinite(lo) and math.isfinite(hi)):
+        level = "undefined"
+    elif lo <= 0 <= hi:
+        level = "not distinguishable"
+    elif p is not None and p <= a:
+        level = "distinguishable"
+    else:
+        level = "borderline"
+    return PlaceboEvidence(
+        level=level,
+        ci_low=lo,
+        ci_high=hi,
+        p_permutation=p,
+        rank=int(space.treated_rank),
+        n_units=int(space.n_units),
+        undefined_because=why,
+        alpha=a,
+    )
+
+
+def _same_call(a_lo: float, a_hi: float, b_lo: float, b_hi: float) -> bool:
+    """Whether two intervals say the same about zero (both include or exclude it alike)."""
+
+    def call(lo: float, hi: float) -> int:
+        return 0 if lo <= 0 <= hi else (1 if lo > 0 else -1)
+
+    return call(a_lo, a_hi) == call(b_lo, b_hi)
+
+
+# --------------------------------------------------------------------------------------------
+# Estimation (analysis.synth) and the page built from it
+# --------------------------------------------------------------------------------------------
+#: Estimator labels of :data:`analysis.synth.triangulation.ESTIMATORS`, marked for the catalog.
+ESTIMATOR_WORDS = {
+    "sc": N_("Synthetic control"),
+    "sdid": N_("Synthetic DiD"),
+    "did": N_("DiD (unit + year effects)"),
+}
+
+#: Donor pools in a few words (table cells).
+POOL_SHORT = {
+    "south_provinces": N_("provinces of the Mezzogiorno"),
+    "all_provinces": N_("all Italian provinces"),
+    "south_regions": N_("regions of the Mezzogiorno"),
+    "all_regions": N_("all Italian regions"),
+}
+
+#: Kinds of run in the robustness table.
+RUN_WORDS = {
+    "headline": N_("headline"),
+    "donor_pool": N_("alternative donor pool"),
+    "pre_window": N_("alternative pre-period window"),
+}
+
+#: The other named pool of the same level: the alternative-donor-pool robustness run.
+ALTERNATIVE_POOLS = {
+    "south_provinces": "all_provinces",
+    "all_provinces": "south_provinces",
+    "south_regions": "all_regions",
+    "all_regions": "south_regions",
+}
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One robustness run: the headline estimator on another donor pool or pre-period window.
+
+    ``key`` is ``"donor_pool:<name>"`` or ``"pre_window:<first pre-period year>"``; ``result``
+    and ``evidence`` are ``None`` when the variant could not be built (``reason`` says why).
+    """
+
+    key: str
+    kind: str
+    label: Text
+    panel: TerritorialPanel | None
+    result: synth.SynthResult | None
+    evidence: PlaceboEvidence | None
+    reason: str | None = None
+
+
 @dataclass(frozen=True, eq=False)
 class TerritorialAnalysis:
     """One territorial analysis: the panel, the three estimators on it, and the page's pieces.
 
     Built by :func:`analyse` (or :func:`triangulate` on a panel).  The estimation is
     :class:`analysis.synth.Triangulation` (:attr:`estimates`); this object adds what the page
-    needs: words that know the indicator and the programme, captions, and the arguments of
-    ``display.show_table`` / ``display.show_figure`` (the ``*_view`` methods return
-    ``{"df" | "fig": ..., "caption": ..., ...}``).
+    needs: messages (:mod:`analysis.i18n`) that know the indicator and the programme,
+    captions, per-language figures, and the arguments of ``display.show_table`` /
+    ``display.show_figure`` (the ``*_view`` methods return ``{"df" | "fig": ...,
+    "caption": ..., ...}``, ``fig`` being a function of the language).
+
+    The headline is the synthetic control (the outcome-matching estimator of the three);
+    synthetic DiD and DiD are shown beside it.
 
     Attributes
     ----------
@@ -916,10 +1335,14 @@ class TerritorialAnalysis:
         The estimation panel (:func:`build_panel`).
     estimates
         Synthetic control, synthetic DiD and DiD with placebos and leave-one-out.
+    variants
+        Robustness runs of the synthetic control on another donor pool and other pre-period
+        windows (:func:`robustness_variants`).
     """
 
     panel: TerritorialPanel
     estimates: synth.Triangulation
+    variants: tuple[Variant, ...] = ()
 
     # -- the estimation, as the page reads it ------------------------------------------------
     @property
@@ -953,14 +1376,63 @@ class TerritorialAnalysis:
         return self.estimates.max_pre_mspe_ratio
 
     @property
-    def notes(self) -> tuple[str, ...]:
-        """What the estimation noticed (library warnings, exact fits, placebos not run)."""
-        return self.estimates.notes
+    def sc(self) -> synth.SynthResult:
+        """Synthetic control result (the headline)."""
+        return self.estimates.sc
+
+    def evidence(self, key: str = "sc") -> PlaceboEvidence:
+        """:func:`placebo_evidence` of one estimator."""
+        return placebo_evidence(self.results[key], self.placebos[key])
 
     @property
-    def sc(self) -> synth.SynthResult:
-        """Synthetic control result."""
-        return self.estimates.sc
+    def notes(self) -> list[Msg]:
+        """What the estimation noticed, in words (exact fit, library warnings, placebos not run)."""
+        out = []
+        if exact_pre_fit(self.sc):
+            out.append(
+                t(
+                    "With {n_pre} pre-period years and {n_donors} donors the synthetic control "
+                    "reproduces the pre-period exactly (pre-period RMSPE about 0): an exact fit "
+                    "is not evidence of a good counterfactual, and the permutation p-value of "
+                    "the synthetic control is undefined.",
+                    n_pre=integer(self.sc.n_pre),
+                    n_donors=integer(len(self.sc.donors)),
+                )
+            )
+        raw = list(self.estimates.notes)
+        if any(n.startswith("Library warning") and "fit is poor" in n for n in raw):
+            out.append(
+                t(
+                    "The estimation library warned that the pre-period fit of a main estimate "
+                    "is poor (pre-period RMSPE above the standard deviation of the treated "
+                    "unit's pre-period values): read its counterfactual with care."
+                )
+            )
+        elif any(n.startswith("Library warning") for n in raw):
+            out.append(
+                t(
+                    "The estimation library issued a warning on a main fit (its text is in the "
+                    "results file)."
+                )
+            )
+        if self.fake_start is None:
+            out.append(
+                t(
+                    "No in-time placebo: only {n} pre-period years (3 needed).",
+                    n=integer(self.panel.n_pre),
+                )
+            )
+        else:
+            for key, label in ESTIMATOR_WORDS.items():
+                if self.in_time.get(key) is None:
+                    out.append(
+                        t(
+                            "The in-time placebo of the {estimator} could not be run on this "
+                            "window.",
+                            estimator=term(label),
+                        )
+                    )
+        return out
 
     def table(self) -> pd.DataFrame:
         """The triangulation table (:meth:`analysis.synth.Triangulation.table`)."""
@@ -988,91 +1460,215 @@ class TerritorialAnalysis:
 
     # -- words -----------------------------------------------------------------------------------
     @property
-    def who(self) -> str:
-        """Indicator and sex, for captions (``"NEET rate (15-29), both sexes"``)."""
-        return f"{self.panel.indicator.label}, {SEXES[self.panel.design.sex]}"
+    def rate(self) -> bool:
+        """Whether the indicator is a percentage (gaps in percentage points)."""
+        return self.panel.indicator.unit.startswith("%")
+
+    def gap(self, x: float, digits: int = 1) -> Any:
+        """A gap of the indicator, formatted (percentage points for rates)."""
+        if self.rate:
+            return pp(x, digits)
+        return t("{x} {unit}", x=num(x, digits, sign=True), unit=term(self.panel.indicator.unit))
+
+    def interval(self, est: float, lo: float, hi: float) -> Msg:
+        """``"−0,2 p.p. [−6,1; 5,6]"``: an estimate and its interval."""
+        return t("{est} [{lo}; {hi}]", est=self.gap(est), lo=self.gap(lo), hi=self.gap(hi))
 
     @property
-    def source(self) -> str:
+    def who(self) -> Msg:
+        """Indicator and sex, for captions."""
+        return t(
+            "{label}, {sex}",
+            label=term(self.panel.indicator.label),
+            sex=term(SEXES[self.panel.design.sex]),
+        )
+
+    @property
+    def source(self) -> Msg:
         """Caption ending: years without data and the source."""
         p = self.panel
-        return f"{p.missing_years_note()} Source: {p.indicator.source}.".strip()
+        note = p.missing_years_note()
+        src = t("Source: {source}.", source=term(p.indicator.source))
+        return join([note, src], " ") if note else src
 
-    def question(self) -> str:
+    def question(self) -> Msg:
         """The question and the identifying assumptions (markdown); see :func:`question`."""
         return question(self.panel)
 
-    def headline(self) -> dict[str, float]:
-        """The few numbers of the reports index."""
-        t = self.table().set_index("estimator")
-        u = "pp" if self.panel.gap_unit == "percentage points" else self.panel.gap_unit
+    def headline(self) -> dict[str, float | None]:
+        """The few numbers of the reports index (``None`` for an undefined p-value)."""
+        t_ = self.table().set_index("estimator")
+        u = "pp" if self.rate else self.panel.gap_unit
         return {
-            f"SC ATT ({u})": float(t.loc["Synthetic control", "att"]),
-            f"SDID ATT ({u})": float(t.loc["Synthetic DiD", "att"]),
-            f"DiD ATT ({u})": float(t.loc["DiD (unit + year effects)", "att"]),
-            "SC permutation p": float(t.loc["Synthetic control", "p_permutation"]),
+            f"SC ATT ({u})": float(t_.loc["Synthetic control", "att"]),
+            f"SDID ATT ({u})": float(t_.loc["Synthetic DiD", "att"]),
+            f"DiD ATT ({u})": float(t_.loc["DiD (unit + year effects)", "att"]),
+            "SC permutation p": self.evidence("sc").p_permutation,
         }
 
-    def conclusion(self) -> str:
-        """Plain-words conclusion: effect size, uncertainty, post-periods, attribution."""
-        return " ".join(self.conclusion_parts())
+    def headline_text(self) -> Msg:
+        """The headline as the index shows it: synthetic-control gap [interval]."""
+        return self.interval(self.sc.att, self.sc.ci_low, self.sc.ci_high)
 
-    def conclusion_parts(self) -> list[str]:
+    # -- robustness -------------------------------------------------------------------------
+    def in_time_passes(self) -> bool | None:
+        """Whether the synthetic-control in-time placebo finds no gap (its interval includes 0)."""
+        r = self.in_time.get("sc")
+        if r is None or not (math.isfinite(r.ci_low) and math.isfinite(r.ci_high)):
+            return None
+        return bool(r.ci_low <= 0 <= r.ci_high)
+
+    def loo_agrees(self) -> bool | None:
+        """Whether every leave-one-out synthetic control lies inside the headline interval."""
+        lo, hi = self.loo["sc"].att_range
+        if not (math.isfinite(lo) and math.isfinite(hi)):
+            return None
+        return bool(self.sc.ci_low <= lo and hi <= self.sc.ci_high)
+
+    def variant_agrees(self, v: Variant) -> bool | None:
+        """Whether a robustness variant says the same about zero as the headline."""
+        if v.result is None:
+            return None
+        return _same_call(self.sc.ci_low, self.sc.ci_high, v.result.ci_low, v.result.ci_high)
+
+    def robustness(self) -> dict[str, dict[str, Any]]:
+        """Every robustness check of the headline with its outcome (results JSON).
+
+        Keys ``placebo_in_space``, ``placebo_in_time``, ``leave_one_out``,
+        ``donor_pool:<name>`` and ``pre_window:<first pre-period year>`` (only those that
+        were run); each carries ``agrees_with_headline`` (``None`` when the check could not
+        say) and its numbers.
+        """
+        ev = self.evidence("sc")
+        out: dict[str, dict[str, Any]] = {
+            "placebo_in_space": {
+                "p_permutation": ev.p_permutation,
+                "rank": ev.rank,
+                "n_units": ev.n_units,
+                "undefined_because": ev.undefined_because,
+                "agrees_with_headline": None
+                if ev.p_permutation is None
+                else bool((ev.p_permutation <= ev.alpha) == (ev.interval_includes_zero is False)),
+            }
+        }
+        r = self.in_time.get("sc")
+        if r is not None:
+            out["placebo_in_time"] = {
+                "fake_start": self.fake_start,
+                "att": r.att,
+                "ci_low": r.ci_low,
+                "ci_high": r.ci_high,
+                "no_spurious_gap": self.in_time_passes(),
+                "agrees_with_headline": self.in_time_passes(),
+            }
+        lo, hi = self.loo["sc"].att_range
+        if math.isfinite(lo):
+            out["leave_one_out"] = {
+                "att_min": lo,
+                "att_max": hi,
+                "re_estimates": int(self.loo["sc"].table["att"].notna().sum()),
+                "agrees_with_headline": self.loo_agrees(),
+            }
+        for v in self.variants:
+            if v.result is None:
+                out[v.key] = {"run": False, "reason": v.reason, "agrees_with_headline": None}
+                continue
+            assert v.panel is not None and v.evidence is not None
+            out[v.key] = {
+                "run": True,
+                "att": v.result.att,
+                "ci_low": v.result.ci_low,
+                "ci_high": v.result.ci_high,
+                "p_permutation": v.evidence.p_permutation,
+                "n_donors": len(v.panel.donors),
+                "pre_periods": [int(y) for y in v.panel.pre_periods],
+                "same_sign": bool(np.sign(v.result.att) == np.sign(self.sc.att)),
+                "agrees_with_headline": self.variant_agrees(v),
+            }
+        return out
+
+    def robustness_table(self) -> pd.DataFrame:
+        """The donor-pool and pre-window variants next to the headline (human headers)."""
+        cols = [
+            N_("Run"),
+            N_("Donor pool"),
+            N_("Pre-period"),
+            N_("Donors"),
+            N_("ATT"),
+            N_("CI lower bound"),
+            N_("CI upper bound"),
+            N_("Same conclusion as the headline"),
+        ]
+
+        def row(kind: str, panel: TerritorialPanel | None, res: Any, agrees: Any) -> list:
+            pool = panel.design.donor_pool if panel is not None else None
+            return [
+                RUN_WORDS[kind],
+                POOL_SHORT.get(pool, N_("list supplied by the user"))
+                if isinstance(pool, str)
+                else (None if pool is None else N_("list supplied by the user")),
+                year_span(panel.pre_periods) if panel is not None else None,
+                len(panel.donors) if panel is not None else None,
+                None if res is None else res.att,
+                None if res is None else res.ci_low,
+                None if res is None else res.ci_high,
+                agrees,
+            ]
+
+        rows = [row("headline", self.panel, self.sc, None)]
+        rows += [row(v.kind, v.panel, v.result, self.variant_agrees(v)) for v in self.variants]
+        return pd.DataFrame(rows, columns=cols)
+
+    # -- conclusion -------------------------------------------------------------------------------
+    def conclusion(self) -> Concat:
+        """Plain-words conclusion: effect size, uncertainty, post-periods, attribution."""
+        return join(self.conclusion_parts(), " ")
+
+    def conclusion_parts(self) -> list[Text]:
         """The conclusion in three paragraphs: estimates, robustness, attribution."""
-        p, ind, d = self.panel, self.panel.indicator, self.panel.design
-        t = self.table()
-        unit = p.gap_unit
-        post = p.post_periods
-        span = f"{post[0]}" if len(post) == 1 else f"{post[0]}-{post[-1]}"
-        est = "; ".join(
-            f"{r.estimator} {r.att:+.1f} ({ci_label(self.sc.level)} {r.ci_low:+.1f} to "
-            f"{r.ci_high:+.1f}, permutation p = {r.p_permutation:.2f})"
-            for r in t.itertuples()
+        p, d = self.panel, self.panel.design
+        t_ = self.table()
+        lvl = pct(100 * self.sc.level, 0)
+        est = join(
+            [
+                t(
+                    "{estimator} {interval}",
+                    estimator=term(ESTIMATOR_WORDS[key]),
+                    interval=self.interval(
+                        self.results[key].att, self.results[key].ci_low, self.results[key].ci_high
+                    ),
+                )
+                for key in ESTIMATOR_WORDS
+            ],
+            "; ",
         )
-        first = (
-            f"Over the {p.n_post} post-period year(s) available ({span}), {ind.name} in "
-            f"{d.treated_unit} differed from its estimated counterfactual by, on average: "
-            f"{est} {unit}."
+        first = t(
+            "Over the {n} post-period years available ({span}), {name} in {unit} differed from "
+            "its estimated counterfactual by, on average (with {level} placebo intervals): "
+            "{estimates}.",
+            n=integer(p.n_post),
+            span=year_span(p.post_periods),
+            name=term(p.indicator.name),
+            unit=d.treated_unit,
+            level=lvl,
+            estimates=est,
         )
-        signs = set(np.sign(t["att"]).astype(int))
-        covers = ((t["ci_low"] <= 0) & (t["ci_high"] >= 0)).tolist()
-        lo, hi = float(t["att"].min()), float(t["att"].max())
-        if all(covers):
-            verdict = (
-                f"All three intervals include zero and the gaps range from {lo:+.1f} to "
-                f"{hi:+.1f} {unit}: the data do not distinguish {d.treated_unit}'s path "
-                "from that of comparable territories."
-            )
-        elif not any(covers):
-            verdict = (
-                f"All three intervals exclude zero (gaps {lo:+.1f} to {hi:+.1f} {unit}): "
-                f"{d.treated_unit} moved differently from comparable territories."
-            )
-        else:
-            out = t[[not c for c in covers]]
-            which = " and ".join(out["estimator"])
-            perm = ", ".join(f"{r.p_permutation:.2f}" for r in out.itertuples())
-            n_units = int(t["n_units"].iloc[0])
-            agree = (
-                "The estimators agree on the sign, but only " if len(signs - {0}) == 1 else "Only "
-            )
-            verdict = (
-                f"{agree}{which} has an interval excluding zero, with a permutation "
-                f"p-value of {perm} (the smallest possible with {n_units} units is "
-                f"{1 / n_units:.2f}): the evidence that {d.treated_unit} departed from "
-                f"comparable territories is weak (gaps {lo:+.1f} to {hi:+.1f} {unit})."
-            )
-        if len(signs - {0}) > 1:
-            verdict += (
-                " The point estimates straddle zero."
-                if all(covers)
-                else " The estimators also disagree on the sign."
-            )
+        parts: list[Text] = [
+            first,
+            t("Headline (synthetic control):"),
+            self.evidence("sc").words(),
+        ]
+        parts.append(self.evidence("sc").permutation_words())
+        signs = set(np.sign(t_["att"]).astype(int)) - {0}
+        if len(signs) > 1:
+            parts.append(t("The three estimators disagree on the sign of the gap."))
         if p.n_post <= 2:
-            verdict += (
-                f" With only {p.n_post} post-period year(s), one noisy survey year "
-                "weighs heavily on the average; the estimate will move as new years "
-                "are published."
+            parts.append(
+                t(
+                    "With only {n} post-period years, one noisy survey year weighs heavily on "
+                    "the average; the estimate will move as new years are published.",
+                    n=integer(p.n_post),
+                )
             )
 
         y = p.data[p.data["unit"] == d.treated_unit].set_index("year")["value"]
@@ -1081,112 +1677,360 @@ class TerritorialAnalysis:
             if p.n_pre > 2
             else float("nan")
         )
-        fit = (
-            f"Pre-period fit: root mean squared gap {self.sc.pre_rmspe:.1f} {unit} for the "
-            f"synthetic control, {self.results['sdid'].pre_rmspe:.1f} for synthetic DiD and "
-            f"{self.results['did'].pre_rmspe:.1f} for DiD"
-        )
+        robust: list[Text] = [
+            t(
+                "Pre-period fit (root mean squared gap): {sc} for the synthetic control, {sdid} "
+                "for synthetic DiD and {did} for DiD.",
+                sc=pp(self.sc.pre_rmspe, 2, sign=False) if self.rate else num(self.sc.pre_rmspe, 2),
+                sdid=pp(self.results["sdid"].pre_rmspe, 2, sign=False)
+                if self.rate
+                else num(self.results["sdid"].pre_rmspe, 2),
+                did=pp(self.results["did"].pre_rmspe, 2, sign=False)
+                if self.rate
+                else num(self.results["did"].pre_rmspe, 2),
+            )
+        ]
         if math.isfinite(noise):
-            fit += (
-                f"; before {d.start} the indicator moved by about {noise:.1f} {unit} "
-                "from one year to the next (standard deviation of yearly changes)"
-            )
-        robust = [fit + "."]
-        robust += [n for n in self.notes if "reproduces the pre-period exactly" in n]
-        if self.in_time.get("sc") is not None:
-            r = self.in_time["sc"]
-            size = "at least as large as" if abs(r.att) >= abs(self.sc.att) else "smaller than"
             robust.append(
-                f"The in-time placebo (data cut at {d.start}, fake start "
-                f"{self.fake_start}) gives a synthetic-control gap of {r.att:+.1f} "
-                f"{unit}, {size} the real one."
+                t(
+                    "Before {start} the indicator moved by about {noise} from one year to the "
+                    "next (standard deviation of yearly changes).",
+                    start=fyear(d.start),
+                    noise=pp(noise, 1, sign=False) if self.rate else num(noise, 1),
+                )
             )
-        at_start = [r for r in p.breaks().itertuples() if r.year == d.start]
-        for r in at_start:
+        robust += [n for n in self.notes[:1] if exact_pre_fit(self.sc)]
+        r = self.in_time.get("sc")
+        if r is not None:
             robust.append(
-                f"The {r.year} {r.what.split(' (')[0]} ({r.cause}) coincides with the "
-                "start, so "
-                "part of any gap may come from the new survey rules (section 2)."
+                t(
+                    "The in-time placebo (data cut at {start}, fake start {fake}) gives a "
+                    "synthetic-control gap of {gap}, {size} the real one.",
+                    start=fyear(d.start),
+                    fake=fyear(self.fake_start),
+                    gap=self.interval(r.att, r.ci_low, r.ci_high),
+                    size=t("at least as large as")
+                    if abs(r.att) >= abs(self.sc.att)
+                    else t("smaller than"),
+                )
             )
+        for b in p.breaks().itertuples():
+            if b.year == d.start:
+                robust.append(
+                    t(
+                        "The {year} series break ({cause}) coincides with the start, so part of "
+                        "any gap may come from the new survey rules (section 2).",
+                        year=fyear(b.year),
+                        cause=term(b.cause),
+                    )
+                )
         lo_sc, hi_sc = self.loo["sc"].att_range
         if math.isfinite(lo_sc):
             robust.append(
-                f"Dropping one weighted donor at a time moves the synthetic-control "
-                f"gap between {lo_sc:+.1f} and {hi_sc:+.1f} {unit}."
+                t(
+                    "Dropping one weighted donor at a time moves the synthetic-control gap "
+                    "between {lo} and {hi}.",
+                    lo=self.gap(lo_sc),
+                    hi=self.gap(hi_sc),
+                )
             )
+        robust += self._variant_sentences()
+        return [join(parts, " "), join(robust, " "), self.not_this()]
 
-        facts = programme_facts()
-        reach = facts.reach_by_start().get(d.start, "the programme reaches a few hundred people")
-        size = facts.territory_size(d.treated_unit) or f"a {d.level}"
-        group = geography.population(d.indicator) or "people the indicator covers"
-        attribution = (
-            f"Whatever its size, this gap is context, not the programme's effect: {reach}, "
-            f"while {d.treated_unit} is {size}. One point of {ind.name} is one in a hundred of "
-            f"all the {d.level}'s {group}, and other policies and shocks act on the whole "
-            "territory at the same time. The programme's effect must be estimated on its "
-            "participants (pupil-level design), not read from a territorial rate."
+    def _variant_sentences(self) -> list[Msg]:
+        out = []
+        for v in self.variants:
+            if v.result is None:
+                out.append(t("The robustness run {run} could not be built.", run=v.label))
+                continue
+            out.append(
+                t(
+                    "{run}: {interval}, {agree}.",
+                    run=v.label,
+                    interval=self.interval(v.result.att, v.result.ci_low, v.result.ci_high),
+                    agree=t("the same conclusion about zero as the headline")
+                    if self.variant_agrees(v)
+                    else t("a different conclusion about zero from the headline"),
+                )
+            )
+        return out
+
+    def not_this(self) -> Msg:
+        """What the estimate is not: the scale of the programme against the territory's."""
+        p, d = self.panel, self.panel.design
+        return t(
+            "Whatever its size, this gap is a territory-level counterfactual, context and not "
+            "the programme's effect: {reach}, while {unit} is {size}. One percentage point of "
+            "{name} is one in a hundred of all the {level}'s {group}, and other policies and "
+            "shocks act on the whole territory at the same time. The programme's effect must be "
+            "estimated on its participants (pupil-level design), not read from a territorial "
+            "rate.",
+            reach=reach_words(d.start),
+            unit=d.treated_unit,
+            size=size_words(d.treated_unit, d.level),
+            name=term(p.indicator.name),
+            level=term(LEVEL_WORDS[d.level]),
+            group=term(geography.population(d.indicator) or N_("people the indicator covers")),
         )
-        return [f"{first} {verdict}", " ".join(robust), attribution]
 
-    # -- the page: arguments of display.show_table / show_figure, and notes ---------------------
-    def data_sheet_view(self) -> dict[str, Any]:
-        """What the estimates rest on (key/value table)."""
+    # -- the answer first ------------------------------------------------------------------------
+    def summary_box(self) -> dict[str, Text]:
+        """The fields of ``display.summary_box``, generated from this run's results."""
+        p, d = self.panel, self.panel.design
+        ev = self.evidence("sc")
+        question_ = t(
+            "From {start}, did {name} ({sex}) in {unit} evolve differently from the path that "
+            "comparable {units} predict?",
+            start=fyear(d.start),
+            name=term(p.indicator.name),
+            sex=term(SEXES[d.sex]),
+            unit=d.treated_unit,
+            units=term(LEVEL_PLURAL[d.level]),
+        )
+        answer = join(
+            [
+                t(
+                    "Over {span} the synthetic control puts {unit} {gap} from its counterfactual "
+                    "(average gap; {level} placebo interval {lo} to {hi}).",
+                    span=year_span(p.post_periods),
+                    unit=d.treated_unit,
+                    gap=self.gap(self.sc.att),
+                    level=pct(100 * self.sc.level, 0),
+                    lo=self.gap(self.sc.ci_low),
+                    hi=self.gap(self.sc.ci_high),
+                ),
+                ev.words(),
+            ],
+            " ",
+        )
+        checks = self.checks()
+        agree = [c for c in checks if c[1] is True]
+        certainty = join(
+            [
+                t(
+                    "{agree} of {n} checks agree with the answer.",
+                    agree=integer(len(agree)),
+                    n=integer(len([c for c in checks if c[1] is not None])),
+                ),
+                join([t("**{check}:** {outcome}.", check=c[0], outcome=c[2]) for c in checks], " "),
+            ],
+            " ",
+        )
         return {
-            "df": self.panel.data_sheet(),
-            "caption": f"What the estimates rest on: {self.who}. {self.source}",
+            "question": question_,
+            "answer": answer,
+            "certainty": certainty,
+            "would_change": self.would_change(),
+            "not_this": self.not_this(),
         }
 
-    def data_notes(self) -> list[tuple[str, str]]:
+    def checks(self) -> list[tuple[Msg, bool | None, Text]]:
+        """``(name, agrees, outcome in words)`` of every robustness check of the headline."""
+        ev = self.evidence("sc")
+        rob = self.robustness()
+        out: list[tuple[Msg, bool | None, Text]] = [
+            (
+                t("placebo in space"),
+                rob["placebo_in_space"]["agrees_with_headline"],
+                ev.permutation_short(),
+            )
+        ]
+        r = self.in_time.get("sc")
+        if r is not None:
+            out.append(
+                (
+                    t("placebo in time"),
+                    self.in_time_passes(),
+                    t(
+                        "a fake start in {fake} gives {interval}, {verdict}",
+                        fake=fyear(self.fake_start),
+                        interval=self.interval(r.att, r.ci_low, r.ci_high),
+                        verdict=t("no spurious gap")
+                        if self.in_time_passes()
+                        else t("a spurious gap: the counterfactual drifts without any programme"),
+                    ),
+                )
+            )
+        lo, hi = self.loo["sc"].att_range
+        if math.isfinite(lo):
+            out.append(
+                (
+                    t("leave-one-out"),
+                    self.loo_agrees(),
+                    t(
+                        "dropping one donor at a time gives {lo} to {hi}, {verdict}",
+                        lo=self.gap(lo),
+                        hi=self.gap(hi),
+                        verdict=t("inside the headline interval")
+                        if self.loo_agrees()
+                        else t("partly outside the headline interval"),
+                    ),
+                )
+            )
+        for v in self.variants:
+            if v.result is None:
+                out.append((v.label, None, t("could not be run")))
+                continue
+            out.append(
+                (
+                    v.label,
+                    self.variant_agrees(v),
+                    t(
+                        "{interval}, {verdict}",
+                        interval=self.interval(v.result.att, v.result.ci_low, v.result.ci_high),
+                        verdict=t("same conclusion")
+                        if self.variant_agrees(v)
+                        else t("different conclusion"),
+                    ),
+                )
+            )
+        return out
+
+    def would_change(self) -> Text:
+        """What would change the answer, from this run's numbers."""
+        p = self.panel
+        parts: list[Text] = [
+            t(
+                "Each newly published year enters the average gap, which now rests on {n} "
+                "post-period years ({span}).",
+                n=integer(p.n_post),
+                span=year_span(p.post_periods),
+            )
+        ]
+        loo = self.leave_one_out_table().set_index("estimator")
+        if "Synthetic control" in loo.index and pd.notna(
+            loo.loc["Synthetic control", "most_influential_donor"]
+        ):
+            row = loo.loc["Synthetic control"]
+            parts.append(
+                t(
+                    "Without {donor}, the most influential donor, the gap would be {gap} instead of "
+                    "the headline's.",
+                    donor=str(row["most_influential_donor"]),
+                    gap=self.gap(float(row["att_without_it"])),
+                )
+            )
+        differ = [v for v in self.variants if v.result is not None and not self.variant_agrees(v)]
+        if differ:
+            parts.append(
+                t(
+                    "The conclusion already changes with: {runs}.",
+                    runs=join([v.label for v in differ], "; "),
+                )
+            )
+        if exact_pre_fit(self.sc):
+            parts.append(
+                t(
+                    "More pre-period years (or fewer donors) would make the synthetic control's "
+                    "fit testable: today it is exact."
+                )
+            )
+        return join(parts, " ")
+
+    # -- the page: arguments of display.show_table / show_figure, and notes ---------------------
+    def data_sheet_text(self) -> Concat:
+        """What the estimates rest on (Markdown list)."""
+        return self.panel.data_sheet_text()
+
+    def data_notes(self) -> list[tuple[Text, str]]:
         """``(text, kind)``: breaks and splices, and what a clean window looks like."""
         p = self.panel
-        out = [(t, "warning" if "coincides" in t else "info") for t in p.break_notes()]
+        out: list[tuple[Text, str]] = [
+            (
+                m,
+                "warning"
+                if m.msgid.startswith("The {year} {what} ({cause}) coincides")
+                else "info",
+            )
+            for m in p.break_notes()
+        ]
         if p.flags_summary().empty:
             out.append(
                 (
-                    "No observation of the treated unit or of the candidate donors carries a "
-                    "flag (unreliable estimate, provisional value) in the estimation window.",
+                    t(
+                        "No observation of the treated unit or of the candidate donors carries "
+                        "a flag (unreliable estimate, provisional value) in the estimation "
+                        "window."
+                    ),
                     "info",
                 )
             )
         if p.excluded_donors().empty:
             out.append(
                 (
-                    f"No candidate donor was excluded: all {len(p.donors)} have complete, "
-                    "unflagged values in the window.",
+                    t(
+                        "No candidate donor was excluded: all {n} have complete, unflagged "
+                        "values in the window.",
+                        n=integer(len(p.donors)),
+                    ),
                     "info",
                 )
             )
+        out += [(m, "info") for m in p.boundary_notes()]
         return out
 
     def exclusion_views(self) -> list[dict[str, Any]]:
-        """Flagged observations and excluded donors (when any), and units never candidates."""
+        """Flagged observations and excluded donors (when any), and units never candidates.
+
+        Unit lists: shown collapsed (an annex).
+        """
         p = self.panel
         out = []
         flags = p.flags_summary()
         if not flags.empty:
             out.append(
                 {
-                    "df": flags,
-                    "caption": "Units with flagged observations in the window (u = low "
-                    "reliability, Eurostat; .. = below ISTAT's reliability threshold; "
-                    "missing_values = flagged years without a value; used = the unit is in the "
-                    f"estimation panel). {self.source}",
+                    "df": flags.rename(
+                        columns={
+                            "unit": N_("Territory"),
+                            "flags": N_("Flags"),
+                            "years": N_("Years"),
+                            "missing_values": N_("Flagged years without a value"),
+                            "used": N_("In the estimation panel"),
+                        }
+                    ),
+                    "caption": join(
+                        [
+                            t(
+                                "Units with flagged observations in the window (u = low "
+                                "reliability, Eurostat; .. = below ISTAT's reliability "
+                                "threshold)."
+                            ),
+                            self.source,
+                        ],
+                        " ",
+                    ),
+                    "collapsed": True,
                 }
             )
-        excl = p.excluded_donors()
+        excl = p.excluded_donors_table()
         if not excl.empty:
             out.append(
                 {
                     "df": excl,
-                    "caption": f"Candidate donors excluded ({len(excl)}) and why; "
-                    f"{len(p.donors)} donors remain: {', '.join(p.donors)}.",
+                    "caption": t(
+                        "Candidate donors excluded ({n}) and why; {kept} donors remain.",
+                        n=integer(len(p.excluded_donors())),
+                        kept=integer(len(p.donors)),
+                    ),
+                    "collapsed": True,
                 }
             )
         out.append(
             {
+                "df": pd.DataFrame({N_("Donor"): list(p.donors)}),
+                "caption": t("Donors used ({n}).", n=integer(len(p.donors))),
+                "collapsed": True,
+            }
+        )
+        out.append(
+            {
                 "df": p.not_used(),
-                "caption": "Units of the source that are never candidates: other territorial "
-                "levels, aggregates, and units outside the donor pool.",
+                "caption": t(
+                    "Units of the source that are never candidates: other territorial levels, "
+                    "aggregates, and units outside the donor pool."
+                ),
+                "collapsed": True,
             }
         )
         return out
@@ -1195,69 +2039,148 @@ class TerritorialAnalysis:
         """Observed path and the three counterfactuals (figure)."""
         p, d = self.panel, self.panel.design
         return {
-            "fig": plot_paths(self),
-            "caption": f"{self.who}: {d.treated_unit} (black) and its counterfactuals from "
-            f"{len(p.donors)} donor {d.level}s. Unit: {p.indicator.unit}. Shaded: years from "
-            f"{d.start}. {self.source}",
+            "fig": lambda lang: plot_paths(self, lang=lang),
+            "caption": join(
+                [
+                    t(
+                        "{who}: {unit} (black) and its counterfactuals from {n} donor {units}. "
+                        "Unit: {measure}. Shaded: years from {start}.",
+                        who=self.who,
+                        unit=d.treated_unit,
+                        n=integer(len(p.donors)),
+                        units=term(LEVEL_PLURAL[d.level]),
+                        measure=term(p.indicator.unit),
+                        start=fyear(d.start),
+                    ),
+                    self.source,
+                ],
+                " ",
+            ),
         }
 
     def gap_by_year_view(self) -> dict[str, Any]:
         """Observed value, counterfactuals and gaps by year (table)."""
         return {
             "df": for_display(self.gap_by_year()),
-            "caption": "Observed value, counterfactual and gap (observed minus counterfactual) "
-            f"by year and estimator ({self.panel.gap_unit}). {self.source}",
+            "caption": join(
+                [
+                    t(
+                        "Observed value, counterfactual and gap (observed minus "
+                        "counterfactual) by year and estimator; gaps in {unit}.",
+                        unit=self._gap_unit_words(),
+                    ),
+                    self.source,
+                ],
+                " ",
+            ),
             "digits": 2,
         }
+
+    def _gap_unit_words(self) -> Msg:
+        return t("percentage points") if self.rate else term(self.panel.indicator.unit)
 
     def gaps_view(self) -> dict[str, Any]:
         """Synthetic-control gap of the treated unit and of every placebo (figure)."""
         d = self.panel.design
         return {
-            "fig": plot_gaps(self),
-            "caption": f"{self.who}: gap between {d.treated_unit} and its synthetic control "
-            "(black) and the same gap for every donor used as a placebo (grey), "
-            f"{self.panel.gap_unit}. Shaded: years from {d.start}. {self.source}",
+            "fig": lambda lang: plot_gaps(self, lang=lang),
+            "caption": join(
+                [
+                    t(
+                        "{who}: gap between {unit} and its synthetic control (black) and the "
+                        "same gap for every donor used as a placebo (grey), in {gap_unit}. "
+                        "Shaded: years from {start}.",
+                        who=self.who,
+                        unit=d.treated_unit,
+                        gap_unit=self._gap_unit_words(),
+                        start=fyear(d.start),
+                    ),
+                    self.source,
+                ],
+                " ",
+            ),
         }
 
     def weights_view(self) -> dict[str, Any]:
         """Donor and year weights (figure)."""
         return {
-            "fig": plot_weights(self),
-            "caption": "Donor weights of the synthetic control and of synthetic DiD (largest 12, "
-            "positive only) and synthetic-DiD weights of the pre-period years. Weights sum to "
-            f"one. {self.source}",
+            "fig": lambda lang: plot_weights(self, lang=lang),
+            "caption": join(
+                [
+                    t(
+                        "Donor weights of the synthetic control and of synthetic DiD (largest "
+                        "12, positive only) and synthetic-DiD weights of the pre-period years. "
+                        "Weights sum to one."
+                    ),
+                    self.source,
+                ],
+                " ",
+            ),
         }
 
     def weights_table_view(self) -> dict[str, Any]:
-        """Largest donor weights (table)."""
+        """Largest donor weights (table, collapsed: a unit list)."""
         return {
             "df": for_display(self.weights_table()),
-            "caption": "Largest donor weights (synthetic control, synthetic DiD).",
+            "caption": t("Largest donor weights (synthetic control, synthetic DiD)."),
             "digits": 3,
+            "collapsed": True,
         }
 
     def estimates_view(self) -> dict[str, Any]:
         """The three estimators side by side (table)."""
         p, d = self.panel, self.panel.design
+        df = self.table()
+        # an undefined permutation p-value is shown as undefined, never as a number
+        for i, key in enumerate(ESTIMATOR_WORDS):
+            if self.evidence(key).p_permutation is None:
+                df.loc[i, "p_permutation"] = float("inf")
         return {
-            "df": for_display(self.table(), level=self.sc.level),
-            "caption": f"{self.who}, {d.treated_unit}, start {d.start}: average gap over "
-            f"{p.n_post} post-period years ({year_span(p.post_periods)}) and {p.n_pre} "
-            f"pre-period years ({year_span(p.pre_periods)}); ATT, SE, CI and pre-RMSPE in "
-            f"{p.gap_unit}. {self.sc.replications} placebo draws from the random stream "
-            f"'placebo' of seed {self.estimates.seed}. {self.source}",
+            "df": for_display(df),
+            "caption": join(
+                [
+                    t(
+                        "{who}, {unit}, start {start}: average gap over {n_post} post-period "
+                        "years ({post}) and {n_pre} pre-period years ({pre}); ATT, standard "
+                        "error, {level} confidence interval and pre-period RMSPE in {gap_unit}. "
+                        "{reps} placebo draws from the random stream 'placebo' of seed {seed}.",
+                        who=self.who,
+                        unit=d.treated_unit,
+                        start=fyear(d.start),
+                        n_post=integer(p.n_post),
+                        post=year_span(p.post_periods),
+                        n_pre=integer(p.n_pre),
+                        pre=year_span(p.pre_periods),
+                        level=pct(100 * self.sc.level, 0),
+                        gap_unit=self._gap_unit_words(),
+                        reps=integer(self.sc.replications),
+                        seed=str(self.estimates.seed),
+                    ),
+                    self.source,
+                ],
+                " ",
+            ),
             "digits": 3,
         }
 
     def placebo_view(self) -> dict[str, Any]:
         """In-space placebo ranks (table)."""
+        df = self.placebo_table()
+        df["placebos"] = [N_("all"), N_("good pre-period fit only")] * len(ESTIMATOR_WORDS)
+        for i, key in enumerate(ESTIMATOR_WORDS):
+            if self.evidence(key).undefined_because == "exact_fit":
+                df.loc[[2 * i, 2 * i + 1], "p_permutation"] = float("inf")
+                df.loc[[2 * i, 2 * i + 1], "treated_ratio"] = float("inf")
         return {
-            "df": for_display(self.placebo_table()),
-            "caption": f"In-space placebo tests: rank of {self.panel.treated_unit}'s post/pre "
-            "mean squared gap ratio (1 = largest) among all units, and among units whose "
-            f"pre-period fit is no worse than {self.max_pre_mspe_ratio:g} times the treated "
-            "unit's.",
+            "df": for_display(df),
+            "caption": t(
+                "In-space placebo tests: rank of {unit}'s post/pre mean squared gap ratio "
+                "(1 = largest) among all units, and among units whose pre-period fit is no "
+                "worse than {k} times the treated unit's (good pre-period fit only). An "
+                "infinite ratio (exact pre-period fit) makes the p-value undefined.",
+                unit=self.panel.treated_unit,
+                k=num(self.max_pre_mspe_ratio, 0),
+            ),
             "digits": 3,
         }
 
@@ -1266,12 +2189,23 @@ class TerritorialAnalysis:
         it = self.placebo_in_time_table()
         if it.empty:
             return []
+        it["fake_start"] = it["fake_start"].map(lambda y: str(int(y)))
         return [
             {
                 "df": for_display(it),
-                "caption": f"In-time placebo: data cut at {self.panel.start}, fake start "
-                f"{self.fake_start} (middle of the pre-period); placebo ATT next to the real "
-                f"one ({self.panel.gap_unit}). {self.source}",
+                "caption": join(
+                    [
+                        t(
+                            "In-time placebo: data cut at {start}, fake start {fake} (middle of "
+                            "the pre-period); placebo ATT next to the real one, in {gap_unit}.",
+                            start=fyear(self.panel.start),
+                            fake=fyear(self.fake_start),
+                            gap_unit=self._gap_unit_words(),
+                        ),
+                        self.source,
+                    ],
+                    " ",
+                ),
                 "digits": 2,
             }
         ]
@@ -1280,8 +2214,11 @@ class TerritorialAnalysis:
         """Leave-one-out summary (table)."""
         return {
             "df": for_display(self.leave_one_out_table()),
-            "caption": "Leave-one-out: ATT re-estimated without each donor of positive weight in "
-            f"turn ({self.panel.gap_unit}).",
+            "caption": t(
+                "Leave-one-out: ATT re-estimated without each donor of positive weight in turn, "
+                "in {gap_unit}.",
+                gap_unit=self._gap_unit_words(),
+            ),
             "digits": 2,
         }
 
@@ -1289,10 +2226,37 @@ class TerritorialAnalysis:
         """Leave-one-out synthetic controls (figure)."""
         p, d = self.panel, self.panel.design
         return {
-            "fig": plot_leave_one_out(self),
-            "caption": f"{self.who}: synthetic control of {d.treated_unit} with all donors "
-            "(blue) and without each weighted donor in turn (grey). Unit: "
-            f"{p.indicator.unit}. Shaded: years from {d.start}. {self.source}",
+            "fig": lambda lang: plot_leave_one_out(self, lang=lang),
+            "caption": join(
+                [
+                    t(
+                        "{who}: synthetic control of {unit} with all donors (blue) and without "
+                        "each weighted donor in turn (grey). Unit: {measure}. Shaded: years "
+                        "from {start}.",
+                        who=self.who,
+                        unit=d.treated_unit,
+                        measure=term(p.indicator.unit),
+                        start=fyear(d.start),
+                    ),
+                    self.source,
+                ],
+                " ",
+            ),
+        }
+
+    def robustness_view(self) -> dict[str, Any]:
+        """Donor-pool and pre-window variants of the synthetic control (table)."""
+        return {
+            "df": self.robustness_table(),
+            "caption": t(
+                "Robustness of the synthetic control: the same estimate on another donor pool "
+                "and on other pre-period windows ({level} placebo intervals, in {gap_unit}). "
+                "Same conclusion: both intervals include zero, or both exclude it on the same "
+                "side.",
+                level=pct(100 * self.sc.level, 0),
+                gap_unit=self._gap_unit_words(),
+            ),
+            "digits": 2,
         }
 
     # -- conventions ---------------------------------------------------------------------------
@@ -1305,15 +2269,107 @@ class TerritorialAnalysis:
         return f"{self.panel.summary()}\n{self.estimates.summary()}"
 
     def to_dict(self) -> dict[str, Any]:
-        """Return a JSON-serialisable dict: the panel, every table and the estimator results."""
+        """Return a JSON-serialisable dict: panel, tables, results, significance, robustness."""
         return to_jsonable(
             {
                 "panel": self.panel.to_dict(),
                 **self.estimates.to_dict(),
                 "n_pre": self.panel.n_pre,
                 "n_post": self.panel.n_post,
+                "significance": {k: self.evidence(k).to_dict() for k in ESTIMATOR_WORDS},
+                "robustness": self.robustness(),
             }
         )
+
+
+def robustness_variants(
+    panel: TerritorialPanel,
+    *,
+    replications: int,
+    seed: int,
+    level: float = 0.95,
+) -> tuple[Variant, ...]:
+    """Re-run the headline synthetic control on another donor pool and other pre-windows.
+
+    The variants (existing estimator :func:`analysis.synth.synthetic_control`, same seed
+    stream and level; panels from :func:`build_panel` with one parameter changed):
+
+    - ``donor_pool:<name>``: the other named pool of the same level
+      (:data:`ALTERNATIVE_POOLS`), when the run uses a named pool;
+    - ``pre_window:<year>``: a later first pre-period year (the second half of the retained
+      pre-period) when at least four pre-period years are retained;
+    - ``pre_window:<year>``: every year with data (``pre_years=None``) when the run starts its
+      window later than the data.
+
+    A variant that cannot be built (e.g. no donor left) is kept with its reason.
+    """
+    d = panel.design
+    base = dict(
+        indicator=d.indicator,
+        level=d.level,
+        treated_unit=d.treated_unit,
+        start=d.start,
+        donor_pool=d.donor_pool,
+        sex=d.sex,
+        pre_years=d.pre_years,
+        exclude_unreliable=d.exclude_unreliable,
+    )
+    specs: list[tuple[str, str, Text, dict[str, Any]]] = []
+    if isinstance(d.donor_pool, str) and d.donor_pool in ALTERNATIVE_POOLS:
+        alt = ALTERNATIVE_POOLS[d.donor_pool]
+        specs.append(
+            (
+                f"donor_pool:{alt}",
+                "donor_pool",
+                t("donor pool: {pool}", pool=term(DONOR_POOLS[alt].description)),
+                {**base, "donor_pool": alt},
+            )
+        )
+    if panel.n_pre >= 4:
+        later = int(panel.pre_periods[panel.n_pre // 2])
+        specs.append(
+            (
+                f"pre_window:{later}",
+                "pre_window",
+                t("pre-period from {year}", year=fyear(later)),
+                {**base, "pre_years": later},
+            )
+        )
+    if d.pre_years is not None:
+        specs.append(
+            ("pre_window:all", "pre_window", t("all years with data"), {**base, "pre_years": None})
+        )
+    seed_placebo = SeedStreams(seed).seed_for(synth.triangulation.STREAM)
+    out = []
+    for key, kind, label, kw in specs:
+        try:
+            vp = build_panel(**kw)
+        except DataValidationError as exc:
+            out.append(Variant(key, kind, label, None, None, None, reason=str(exc)))
+            continue
+        if key == "pre_window:all":
+            if vp.pre_periods == panel.pre_periods:
+                continue  # no earlier data: the same window
+            first = int(vp.pre_periods[0])
+            key = f"pre_window:{first}"
+            label = t("pre-period from {year}", year=fyear(first))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # the variant's fit is judged by its numbers
+            res = synth.synthetic_control(
+                vp.estimation_frame(),
+                outcome="value",
+                unit="unit",
+                time="year",
+                treated_unit=vp.treated_unit,
+                start=vp.start,
+                donors=list(vp.donors),
+                replications=replications,
+                seed=seed_placebo,
+                level=level,
+            )
+        ev = placebo_evidence(res, res.placebo_in_space())
+        out.append(Variant(key, kind, label, vp, res, ev))
+    return tuple(out)
 
 
 def triangulate(
@@ -1324,6 +2380,7 @@ def triangulate(
     level: float = 0.95,
     fake_start: int | None = None,
     max_pre_mspe_ratio: float = 5.0,
+    robustness: bool = True,
 ) -> TerritorialAnalysis:
     """Run :func:`analysis.synth.triangulate` on the panel (three estimators, placebos, LOO).
 
@@ -1342,6 +2399,8 @@ def triangulate(
         :func:`analysis.synth.default_fake_start` of the pre-period.
     max_pre_mspe_ratio
         ``k`` of the filtered permutation p-value (ADH 2010 use 20, 5, 2).
+    robustness
+        Also run the donor-pool and pre-window variants (:func:`robustness_variants`).
 
     Returns
     -------
@@ -1364,7 +2423,12 @@ def triangulate(
     for key, r in est.results.items():  # the panel is complete: the estimators must drop nothing
         if not r.excluded.empty:
             raise RuntimeError(f"{key} dropped data from a complete panel: {r.excluded}")
-    return TerritorialAnalysis(panel=panel, estimates=est)
+    variants = (
+        robustness_variants(panel, replications=replications, seed=seed, level=level)
+        if robustness
+        else ()
+    )
+    return TerritorialAnalysis(panel=panel, estimates=est, variants=variants)
 
 
 def analyse(
@@ -1379,6 +2443,7 @@ def analyse(
     exclude_unreliable: bool = True,
     replications: int = 200,
     seed: int,
+    robustness: bool = True,
 ) -> TerritorialAnalysis:
     """Build the panel (:func:`build_panel`) and run the three estimators on it (:func:`triangulate`).
 
@@ -1395,73 +2460,70 @@ def analyse(
         pre_years=pre_years,
         exclude_unreliable=exclude_unreliable,
     )
-    return triangulate(panel, replications=replications, seed=seed)
+    return triangulate(panel, replications=replications, seed=seed, robustness=robustness)
 
 
-def ci_label(level: float) -> str:
-    """``"95% CI"`` for ``level=0.95``: the label of an interval at confidence ``level``."""
-    return f"{round(100 * float(level), 6):g}% CI"
-
-
-def display_labels(level: float = 0.95) -> dict[str, str]:
-    """Column labels for display, with the CI columns labelled at confidence ``level``."""
-    ci = ci_label(level)
-    return {**DISPLAY_LABELS, "ci_low": f"{ci} low", "ci_high": f"{ci} high"}
-
-
-#: Column labels for display (the JSON keeps the snake_case names); the CI labels are those
-#: of the default level 0.95 (:func:`display_labels` builds them for another level).
+#: Human column headers for display (the JSON keeps the snake_case names); the level of the
+#: intervals is stated in each table's caption.
 DISPLAY_LABELS = {
-    "att": "ATT",
-    "se": "SE (placebo)",
-    "ci_low": "95% CI low",
-    "ci_high": "95% CI high",
-    "p_normal": "p (normal)",
-    "p_permutation": "p (permutation)",
-    "rank": "rank",
-    "n_units": "units",
-    "pre_rmspe": "pre-RMSPE",
-    "donors_weighted": "donors with weight",
-    "units_compared": "units compared",
-    "treated_ratio": "treated post/pre MSPE ratio",
-    "fake_start": "fake start",
-    "fake_pre": "fake pre-period",
-    "fake_post": "fake post-period",
-    "placebo_att": "placebo ATT",
-    "real_att": "real ATT",
-    "att_all_donors": "ATT, all donors",
-    "re_estimates": "re-estimates",
-    "att_min": "lowest ATT",
-    "att_max": "highest ATT",
-    "most_influential_donor": "most influential donor",
-    "att_without_it": "ATT without it",
-    "sc_weight": "synthetic control",
-    "sdid_weight": "synthetic DiD",
-    "sc_counterfactual": "SC counterfactual",
-    "sc_gap": "SC gap",
-    "sdid_counterfactual": "SDID counterfactual",
-    "sdid_gap": "SDID gap",
-    "did_counterfactual": "DiD counterfactual",
-    "did_gap": "DiD gap",
-    "delta_att": "change in ATT",
+    "estimator": N_("Estimator"),
+    "year": N_("Year"),
+    "observed": N_("Observed"),
+    "period": N_("Period"),
+    "donor": N_("Donor"),
+    "placebos": N_("Placebos"),
+    "att": N_("ATT"),
+    "se": N_("Placebo SE"),
+    "ci_low": N_("CI lower bound"),
+    "ci_high": N_("CI upper bound"),
+    "p_normal": N_("p (normal)"),
+    "p_permutation": N_("Permutation p"),
+    "rank": N_("Rank"),
+    "n_units": N_("Units"),
+    "pre_rmspe": N_("Pre-period RMSPE"),
+    "donors_weighted": N_("Donors with weight"),
+    "units_compared": N_("Units compared"),
+    "treated_ratio": N_("Post/pre MSPE ratio"),
+    "fake_start": N_("Fake start"),
+    "fake_pre": N_("Fake pre-period"),
+    "fake_post": N_("Fake post-period"),
+    "placebo_att": N_("Placebo ATT"),
+    "real_att": N_("Real ATT"),
+    "att_all_donors": N_("ATT, all donors"),
+    "re_estimates": N_("Re-estimates"),
+    "att_min": N_("Lowest ATT"),
+    "att_max": N_("Highest ATT"),
+    "most_influential_donor": N_("Most influential donor"),
+    "att_without_it": N_("ATT without it"),
+    "sc_weight": N_("Synthetic control weight"),
+    "sdid_weight": N_("Synthetic DiD weight"),
+    "sc_counterfactual": N_("SC counterfactual"),
+    "sc_gap": N_("SC gap"),
+    "sdid_counterfactual": N_("SDID counterfactual"),
+    "sdid_gap": N_("SDID gap"),
+    "did_counterfactual": N_("DiD counterfactual"),
+    "did_gap": N_("DiD gap"),
+    "delta_att": N_("Change in ATT"),
 }
 
+#: Period words of the gap-by-year table.
+PERIOD_WORDS = {True: N_("after the start"), False: N_("before the start")}
 
-def for_display(df: pd.DataFrame, *, level: float = 0.95) -> pd.DataFrame:
-    """Return ``df`` with readable column labels (and ``post`` as "pre"/"post").
 
-    ``level`` is the confidence level of the ``ci_low``/``ci_high`` columns, used in their
-    labels.
-    """
+def for_display(df: pd.DataFrame) -> pd.DataFrame:
+    """Return ``df`` with human column headers (and ``post`` as the period in words)."""
     out = df.copy()
     if "post" in out.columns and out["post"].dtype == bool:
-        out["post"] = np.where(out["post"], "post", "pre")
+        out["post"] = out["post"].map(PERIOD_WORDS)
         out = out.rename(columns={"post": "period"})
-    return out.rename(columns=display_labels(level))
+    unknown = [c for c in out.columns if c not in DISPLAY_LABELS]
+    if unknown:
+        raise KeyError(f"no display header for column(s) {unknown}")
+    return out.rename(columns=DISPLAY_LABELS)
 
 
 # --------------------------------------------------------------------------------------------
-# Figures
+# Figures: one per language (titles, axes and legends through the catalog)
 # --------------------------------------------------------------------------------------------
 _COLORS = {"sc": "tab:blue", "sdid": "tab:orange", "did": "tab:green"}
 
@@ -1473,30 +2535,37 @@ def _figure(figsize: tuple[float, float]) -> tuple[Figure, Any]:
     return fig, fig.add_subplot()
 
 
-def _ylabel(panel: TerritorialPanel) -> str:
-    return panel.indicator.unit
-
-
 def _mark_start(ax: Any, panel: TerritorialPanel) -> None:
     first, last = panel.pre_periods[0], panel.post_periods[-1]
     ax.axvspan(panel.start - 0.5, last + 0.5, color="#f2d7a6", alpha=0.35, zorder=0)
     ax.set_xlim(first - 0.5, last + 0.5)
 
 
-def plot_paths(tri: TerritorialAnalysis, *, figsize: tuple[float, float] = (8.0, 4.5)) -> Figure:
-    """Observed path of the treated unit and the three counterfactuals."""
+def _year_axis(ax: Any, lang: str, y_digits: int = 1) -> None:
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _p: f"{int(round(x))}"))
+    ax.yaxis.set_major_formatter(tick_formatter(lang, y_digits))
+
+
+def plot_paths(
+    tri: TerritorialAnalysis, *, lang: str = "en", figsize: tuple[float, float] = (8.0, 4.5)
+) -> Figure:
+    """Observed path of the treated unit and the three counterfactuals (labels in ``lang``)."""
+    tr = translator(lang)
     p = tri.panel
     fig, ax = _figure(figsize)
-    sc = tri.results["sc"]
     synth_plots.plot_paths(
-        sc,
-        ylabel=_ylabel(p),
-        xlabel="year",
+        tri.results["sc"],
+        ylabel=tr(term(p.indicator.unit)),
+        xlabel=tr(N_("Year")),
         ax=ax,
-        counterfactual_label="synthetic control",
-        title=f"{p.treated_unit}: observed and counterfactual paths",
+        counterfactual_label=tr(N_("synthetic control")),
+        title=tr(t("{unit}: observed and counterfactual paths", unit=p.treated_unit)),
     )
-    for key, label in ESTIMATORS[1:]:
+    for key, label in (
+        ("sdid", N_("synthetic DiD counterfactual")),
+        ("did", N_("DiD counterfactual")),
+    ):
         e = tri.results[key].effects
         ax.plot(
             e["time"],
@@ -1504,43 +2573,73 @@ def plot_paths(tri: TerritorialAnalysis, *, figsize: tuple[float, float] = (8.0,
             color=_COLORS[key],
             linestyle=":",
             linewidth=1.8,
-            label=f"{label} counterfactual",
+            label=tr(label),
         )
     _mark_start(ax, p)
     for y in p.missing_years:
         ax.axvline(y, color="0.6", linestyle=(0, (1, 3)), linewidth=1)
+    _year_axis(ax, lang)
     ax.legend(frameon=False, fontsize=8)
     ax.grid(alpha=0.3)
     return fig
 
 
-def plot_gaps(tri: TerritorialAnalysis, *, figsize: tuple[float, float] = (8.0, 4.5)) -> Figure:
+def plot_gaps(
+    tri: TerritorialAnalysis, *, lang: str = "en", figsize: tuple[float, float] = (8.0, 4.5)
+) -> Figure:
     """Synthetic-control gap of the treated unit (black) and of every placebo unit (grey)."""
+    tr = translator(lang)
     p = tri.panel
     fig, ax = _figure(figsize)
     synth_plots.plot_gaps(
-        tri.sc, tri.placebos["sc"], ylabel=f"gap ({p.gap_unit})", xlabel="year", ax=ax
+        tri.sc,
+        tri.placebos["sc"],
+        ylabel=tr(t("gap ({unit})", unit=tri._gap_unit_words())),
+        xlabel=tr(N_("Year")),
+        title=tr(
+            t(
+                "Gap between {unit} and its synthetic control, and placebo gaps",
+                unit=p.treated_unit,
+            )
+        ),
+        ax=ax,
     )
+    for line in ax.get_lines():  # the methods layer's legend word, in this language
+        if line.get_label() == "placebo units":
+            line.set_label(tr(N_("placebo units")))
+    ax.legend(frameon=False)
     _mark_start(ax, p)
+    _year_axis(ax, lang)
     ax.grid(alpha=0.3)
     return fig
 
 
 def plot_weights(
-    tri: TerritorialAnalysis, *, top: int = 12, figsize: tuple[float, float] = (11.0, 4.2)
+    tri: TerritorialAnalysis,
+    *,
+    lang: str = "en",
+    top: int = 12,
+    figsize: tuple[float, float] = (11.0, 4.2),
 ) -> Figure:
     """Donor weights (synthetic control, synthetic DiD) and SDID pre-period weights."""
+    tr = translator(lang)
     fig = plt.figure(figsize=figsize, layout="constrained")
     axes = fig.subplots(1, 3)
+    weight = tr(N_("weight"))
     synth_plots.plot_weights(
-        tri.results["sc"], top=top, ax=axes[0], title="Synthetic control: donor weights"
+        tri.results["sc"],
+        top=top,
+        ax=axes[0],
+        xlabel=weight,
+        title=tr(N_("Synthetic control: donor weights")),
     )
     synth_plots.plot_weights(
         tri.results["sdid"],
         top=top,
         ax=axes[1],
         color="tab:orange",
-        title="Synthetic DiD: donor weights",
+        xlabel=weight,
+        title=tr(N_("Synthetic DiD: donor weights")),
     )
     synth_plots.plot_weights(
         tri.results["sdid"],
@@ -1548,17 +2647,20 @@ def plot_weights(
         top=None,
         ax=axes[2],
         color="tab:orange",
-        title="Synthetic DiD: year weights",
+        xlabel=weight,
+        title=tr(N_("Synthetic DiD: year weights")),
     )
     for ax in axes:
         ax.tick_params(axis="y", labelsize=8)
+        ax.xaxis.set_major_formatter(tick_formatter(lang, 2))
     return fig
 
 
 def plot_leave_one_out(
-    tri: TerritorialAnalysis, *, figsize: tuple[float, float] = (8.0, 4.5)
+    tri: TerritorialAnalysis, *, lang: str = "en", figsize: tuple[float, float] = (8.0, 4.5)
 ) -> Figure:
     """Synthetic-control counterfactual without each weighted donor (grey), and with all."""
+    tr = translator(lang)
     p = tri.panel
     paths = tri.loo["sc"].paths
     fig, ax = _figure(figsize)
@@ -1569,7 +2671,7 @@ def plot_leave_one_out(
             paths[c],
             color="0.7",
             linewidth=1,
-            label="without one donor" if i == 0 else None,
+            label=tr(N_("without one donor")) if i == 0 else None,
         )
     ax.plot(
         paths.index,
@@ -1577,13 +2679,16 @@ def plot_leave_one_out(
         color="tab:blue",
         linestyle="--",
         linewidth=2,
-        label="synthetic control, all donors",
+        label=tr(N_("synthetic control, all donors")),
     )
     ax.plot(paths.index, paths["observed"], color="black", linewidth=2, label=p.treated_unit)
     _mark_start(ax, p)
-    ax.set_xlabel("year")
-    ax.set_ylabel(_ylabel(p))
-    ax.set_title(f"Leave-one-out synthetic controls ({len(others)} re-estimates)")
+    ax.set_xlabel(tr(N_("Year")))
+    ax.set_ylabel(tr(term(p.indicator.unit)))
+    ax.set_title(
+        tr(t("Leave-one-out synthetic controls ({n} re-estimates)", n=integer(len(others))))
+    )
+    _year_axis(ax, lang)
     ax.legend(frameon=False, fontsize=8)
     ax.grid(alpha=0.3)
     return fig
@@ -1592,52 +2697,110 @@ def plot_leave_one_out(
 # --------------------------------------------------------------------------------------------
 # Text
 # --------------------------------------------------------------------------------------------
-def question(panel: TerritorialPanel) -> str:
+def reach_words(start: int) -> Msg:
+    """Who the programme that starts acting in ``start`` reaches, from the programme facts."""
+    f = programme_facts()
+    c, dc = f.courses, f.day_centre
+    if start == c.first_year:
+        return t(
+            "{name} ({funder}, {first}–{last}) reaches about {pupils} pupils and {parents} "
+            "parents ({courses} courses)",
+            name=c.name,
+            funder=c.funder,
+            first=fyear(c.first_year),
+            last=fyear(c.last_year),
+            pupils=integer(c.pupils),
+            parents=integer(c.parents),
+            courses=integer(c.courses),
+        )
+    if start == dc.start.year:
+        return t(
+            "the {name} experimentation (from {date}) reached {youths} young people aged "
+            "{age_min}–{age_max} at one day centre in Lecce and {orgs} local organisations",
+            name=dc.name,
+            date=fdate(dc.start),
+            youths=integer(dc.youths),
+            age_min=integer(dc.age_min),
+            age_max=integer(dc.age_max),
+            orgs=integer(dc.organisations),
+        )
+    return t("no programme of this evaluation starts that year")
+
+
+def size_words(unit: str, level: str) -> Msg:
+    """``"a province of about 780,000 inhabitants"`` from the programme facts."""
+    entry = programme_facts().inhabitants.get(unit)
+    if entry is None:
+        return t("a province") if level == "province" else t("a region")
+    kind, n = entry
+    if kind == "region":
+        return t("a region of about {n} inhabitants", n=integer(n))
+    return t("a province of about {n} inhabitants", n=integer(n))
+
+
+def question(panel: TerritorialPanel) -> Msg:
     """The question and the identifying assumptions, in markdown."""
     d, ind = panel.design, panel.indicator
-    facts = programme_facts()
-    reach = facts.reach_by_start().get(d.start, "no programme of this evaluation starts that year")
-    courses = facts.courses
-    pre_note = ""
+    courses = programme_facts().courses
+    pre_note: Text = ""
     if courses.first_year < d.start <= courses.last_year:
-        pre_note = (
-            f" The pre-period includes {year_span(range(courses.first_year, d.start))}, when "
-            f"{courses.name} was already active in Lecce; if it had any effect on the "
-            "indicator, this run treats it as part of the baseline."
+        pre_note = t(
+            " The pre-period includes {years}, when {name} was already active in Lecce; if it "
+            "had any effect on the indicator, this run treats it as part of the baseline.",
+            years=year_span(range(courses.first_year, d.start)),
+            name=courses.name,
         )
-    return (
-        f"**Question.** From {d.start}, did {ind.name} ({SEXES[d.sex]}) in {d.treated_unit} "
-        f"evolve differently from the path predicted by comparable {d.level}s? {d.start} is "
-        f"when the programme starts acting: {reach}. Donor pool: {d.pool_label}.\n\n"
-        "**Assumptions.** (1) *No anticipation*: the indicator did not react before "
-        f"{d.start}.{pre_note} (2) *Donors unaffected*: the programme did not change the "
-        f"indicator in the donor {d.level}s, and no other shock hit {d.treated_unit} alone "
-        "after the start (common shocks are fine). (3) *Pre-period fit*: a weighted "
-        f"combination of donors reproduces {d.treated_unit}'s path before {d.start} "
-        "(synthetic control), or its changes (synthetic DiD, DiD); the pre-period gaps "
-        "below show how well.\n\n"
-        "**Scale.** The programme reaches a few hundred people; a provincial or regional rate "
-        "summarises thousands to hundreds "
-        "of thousands of people (and, for labour-force indicators, is a sample-survey "
-        "estimate): this analysis describes the territory's context; it cannot measure the "
-        "programme's effect."
+    return t(
+        "**Question.** From {start}, did {name} ({sex}) in {unit} evolve differently from the "
+        "path predicted by comparable {units}? {start} is when the programme starts acting: "
+        "{reach}. Donor pool: {pool}.\n\n"
+        "**Assumptions.** (1) *No anticipation*: the indicator did not react before {start}."
+        "{pre_note} (2) *Donors unaffected*: the programme did not change the indicator in the "
+        "donor {units}, and no other shock hit {unit} alone after the start (common shocks are "
+        "fine). (3) *Pre-period fit*: a weighted combination of donors reproduces {unit}'s "
+        "path before {start} (synthetic control), or its changes (synthetic DiD, DiD); the "
+        "pre-period gaps below show how well.\n\n"
+        "**Scale.** {scale}",
+        start=fyear(d.start),
+        name=term(ind.name),
+        sex=term(SEXES[d.sex]),
+        unit=d.treated_unit,
+        units=term(LEVEL_PLURAL[d.level]),
+        reach=reach_words(d.start),
+        pool=d.pool_label,
+        pre_note=pre_note,
+        scale=t(
+            "{reach}, while {unit} is {size}; {name} is a rate over the whole territory "
+            "(for labour-force indicators, a sample-survey estimate): this analysis describes "
+            "the territory's context; it cannot measure the programme's effect.",
+            reach=reach_words(d.start),
+            unit=d.treated_unit,
+            size=size_words(d.treated_unit, d.level),
+            name=term(ind.name),
+        ),
     )
 
 
 __all__ = [
+    "ALTERNATIVE_POOLS",
     "Design",
+    "PlaceboEvidence",
     "TerritorialAnalysis",
     "TerritorialPanel",
+    "Variant",
     "analyse",
     "build_panel",
-    "ci_label",
-    "display_labels",
+    "exact_pre_fit",
     "for_display",
+    "placebo_evidence",
     "plot_gaps",
     "plot_leave_one_out",
     "plot_paths",
     "plot_weights",
     "question",
+    "reach_words",
+    "robustness_variants",
+    "size_words",
     "triangulate",
     "year_span",
 ]
