@@ -580,9 +580,9 @@ def impact_text(d: Dossier, inp: ImpactInput) -> Msg:
             run=inp.run,
             file=inp.file,
             sha=inp.sha256,
-            estimand=inp.estimand,
+            estimand=_text(inp.estimand, decl.texts_it, "estimand"),
             outcome=inp.outcome,
-            unit=inp.source_unit,
+            unit=_text(inp.source_unit, decl.texts_it, "source_unit"),
             est=num(raw["estimate"], 4),
             lo=num(raw["ci_low"], 4),
             hi=num(raw["ci_high"], 4),
@@ -590,7 +590,7 @@ def impact_text(d: Dossier, inp: ImpactInput) -> Msg:
         t(
             "**Conversion into the agreement's unit ({unit}):** × {scale}, so {est} [{lo}; {hi}]. "
             "{why}",
-            unit=inp.unit,
+            unit=_text(inp.unit, decl.texts_it, "units"),
             scale=num(inp.scale, 0),
             est=num(inp.estimate, 2),
             lo=num(inp.ci_low, 2),
@@ -650,9 +650,9 @@ def audit_terms_table(d: Dossier) -> pd.DataFrame:
             {
                 N_("Metric"): c.metric,
                 N_("Period"): c.period,
-                "Y": y,
-                "B": None if c.b is None else float(c.b),
-                "Y − B": ymb,
+                N_("Y"): y,
+                N_("B"): None if c.b is None else float(c.b),
+                N_("Y − B"): ymb,
                 N_("Gate Q"): float(c.gate),
                 N_("Units paid"): units,
                 N_("Price (€)"): c.price_cents / 100,
@@ -916,9 +916,9 @@ def indicator_sheet(d: Dossier, m: Metric, number: str) -> Msg:
             price=_eur(getattr(m.rule, "price_cents", None))
             if hasattr(m.rule, "price_cents")
             else na,
-            cap=_eur(m.cap_cents) if m.cap_cents is not None else t("none"),
+            cap=_eur(m.cap_cents) if m.cap_cents is not None else t("no cap"),
         ),
-        t("- **Quality gates:** {text}", text=gate_text(a, m) or t("none")),
+        t("- **Quality gates:** {text}", text=gate_text(a, m) or t("no quality gate")),
         t("- **Privacy rule:** {text}", text=_privacy_text(d, m)),
         t("- **Values by period:** {text}", text=_values_by_period(d, m)),
         t("- **Amount payable:** {text}", text=_payable_by_period(d, m)),
@@ -1120,7 +1120,7 @@ def attestation_text(d: Dossier, period: str, *, inputs: Mapping[str, str]) -> M
         )
         if status == "certifiable"
         else t(
-            "**Outcome:** {n} check(s) failed; the amounts above are NOT certifiable until "
+            "**Outcome:** checks failed: {n}; the amounts above are NOT certifiable until "
             "they are resolved.",
             n=integer(len(failed)),
         ),
@@ -1438,7 +1438,7 @@ def summary_fields(d: Dossier) -> dict[str, Any]:
     rng = sensitivity_range(d.sensitivity)
     answer = t(
         "Under the {status} agreement, {total} is payable over {n} verification periods "
-        "({per}), {share} of the {ceiling} ceiling.",
+        "({per}): {share} of the total ceiling of {ceiling}.",
         status=_status(a),
         total=_eur(r.total_payable_cents),
         n=integer(len(r.periods)),
@@ -1455,7 +1455,7 @@ def summary_fields(d: Dossier) -> dict[str, Any]:
             "; ",
         )
         certainty = t(
-            "{passed} checks passed and {na} do not apply; {n} failed: {names}. Periods "
+            "Checks passed: {passed}; not applicable: {na}; failed: {n} ({names}). Periods "
             "certifiable as they stand: {ok}.",
             passed=integer(passed),
             na=integer(na),
@@ -1526,7 +1526,7 @@ def auditor_paragraph(d: Dossier) -> Msg:
         t(
             "Applying the agreement's rules to the verified metrics gives {eligible} of "
             "eligible amounts and {total} payable over {n} verification periods ({per}). That "
-            "is {share} of the {ceiling} ceiling. Every amount is computed in whole euro cents, "
+            "is {share} of the total ceiling of {ceiling}. Every amount is computed in whole euro cents, "
             "rounded once per metric and period ({rounding}); the payment table shows each "
             "term, so every total can be recomputed by hand.",
             eligible=_eur(eligible),
