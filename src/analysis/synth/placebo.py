@@ -35,6 +35,7 @@ import numpy as np
 import pandas as pd
 
 from analysis._util import to_jsonable
+from analysis.replicate import run_tasks
 from analysis.synth._fit import PointFit, Spec
 from analysis.synth._panel import PanelData
 
@@ -208,8 +209,16 @@ def _rank(
     )
 
 
-def placebo_in_space(res: SynthResult, max_pre_rmspe_ratio: float | None = None) -> PlaceboInSpace:
-    """Run the estimator with each donor as the treated unit (see module docstring)."""
+def placebo_in_space(
+    res: SynthResult, max_pre_rmspe_ratio: float | None = None, *, n_jobs: int | None = None
+) -> PlaceboInSpace:
+    """Run the estimator with each donor as the treated unit (see module docstring).
+
+    ``n_jobs``: workers re-fitting the donors (:func:`analysis.replicate.run_tasks`;
+    ``None``: :func:`analysis.replicate.default_jobs`, env ``ANALYSIS_JOBS`` or 1).  The fits
+    involve no random numbers and come back in donor order, so the result is identical for
+    any value.
+    """
     panel: PanelData = res._panel
     spec: Spec = res._spec
     rows: list[dict[str, Any]] = []
@@ -217,7 +226,7 @@ def placebo_in_space(res: SynthResult, max_pre_rmspe_ratio: float | None = None)
     treated_gap = panel.y_treated - res._fit.counterfactual
     for unit, gap, att, status, warned in [
         (panel.treated, treated_gap, res.att, "ok", ""),
-        *_placebo_runs(panel, spec),
+        *_placebo_runs(panel, spec, n_jobs=n_jobs),
     ]:
         pre = _mspe(gap[: panel.n_pre]) if gap is not None else np.nan
         post = _mspe(gap[panel.n_pre :]) if gap is not None else np.nan
@@ -256,15 +265,28 @@ def _refit(spec: Spec, panel: PanelData) -> tuple[PointFit | None, str, str]:
     return fit, status, " | ".join(msgs)
 
 
-def _placebo_runs(panel: PanelData, spec: Spec):
-    for donor in panel.donors:
-        if panel.n_donors < 2:
-            yield donor, None, np.nan, "failed: no other donor to build a counterfactual", ""
-            continue
-        sub = panel.as_treated(donor)
-        fit, status, warned = _refit(spec, sub)
-        gap = None if fit is None else sub.y_treated - fit.counterfactual
-        yield donor, gap, (np.nan if fit is None else fit.att), status, warned
+def _placebo_runs(
+    panel: PanelData, spec: Spec, *, n_jobs: int | None = None
+) -> list[tuple[Hashable, np.ndarray | None, float, str, str]]:
+    return run_tasks(_placebo_run, list(panel.donors), n_jobs=n_jobs, args=(panel, spec))
+
+
+def _placebo_run(
+    donor: Hashable, panel: PanelData, spec: Spec
+) -> tuple[Hashable, np.ndarray | None, float, str, str]:
+    """The in-space placebo of one donor: (unit, gap, att, status, warnings)."""
+    if panel.n_donors < 2:
+        return donor, None, np.nan, "failed: no other donor to build a counterfactual", ""
+    sub = panel.as_treated(donor)
+    fit, status, warned = _refit(spec, sub)
+    gap = None if fit is None else sub.y_treated - fit.counterfactual
+    return donor, gap, (np.nan if fit is None else fit.att), status, warned
+
+
+def _without_donor_fit(
+    donor: Hashable, panel: PanelData, spec: Spec
+) -> tuple[PointFit | None, str, str]:
+    return _refit(spec, panel.without_donor(donor))
 
 
 def placebo_draws(space: PlaceboInSpace, *, replications: int, seed: int) -> np.ndarray:
@@ -339,15 +361,24 @@ class LeaveOneOut:
         )
 
 
-def leave_one_out(res: SynthResult) -> LeaveOneOut:
-    """Re-estimate without each donor of weight > ``POSITIVE_WEIGHT`` (same estimator)."""
+def leave_one_out(res: SynthResult, *, n_jobs: int | None = None) -> LeaveOneOut:
+    """Re-estimate without each donor of weight > ``POSITIVE_WEIGHT`` (same estimator).
+
+    ``n_jobs``: workers of the re-fits (as :func:`placebo_in_space`; identical results).
+    """
     panel: PanelData = res._panel
     spec: Spec = res._spec
     w = res._fit.weights
     rows, paths = [], {"observed": panel.y_treated, "full": res._fit.counterfactual}
-    for j in np.argsort(-w, kind="stable"):
-        if w[j] <= POSITIVE_WEIGHT:
-            continue
+    order = [j for j in np.argsort(-w, kind="stable") if w[j] > POSITIVE_WEIGHT]
+    refits = (
+        run_tasks(
+            _without_donor_fit, [panel.donors[j] for j in order], n_jobs=n_jobs, args=(panel, spec)
+        )
+        if panel.n_donors >= 2
+        else [None] * len(order)
+    )
+    for j, refit in zip(order, refits, strict=True):
         donor = panel.donors[j]
         row = {"unit": donor, "weight": float(w[j])}
         if panel.n_donors < 2:
@@ -362,7 +393,7 @@ def leave_one_out(res: SynthResult) -> LeaveOneOut:
                 }
             )
             continue
-        fit, status, warned = _refit(spec, panel.without_donor(donor))
+        fit, status, warned = refit
         if fit is None:
             rows.append(
                 {

@@ -30,6 +30,7 @@ from scipy import stats
 
 from analysis._util import to_jsonable
 from analysis.estimate import Estimate
+from analysis.replicate import resolve_jobs
 from analysis.synth import placebo as _placebo
 from analysis.synth._fit import PointFit, Spec, placebo_se
 from analysis.synth._panel import PanelData
@@ -228,7 +229,9 @@ class SynthResult:
         return float(stats.norm.ppf(0.5 + self.level / 2))
 
     # -- inference methods -----------------------------------------------------------------
-    def placebo_in_space(self, max_pre_rmspe_ratio: float | None = None) -> _placebo.PlaceboInSpace:
+    def placebo_in_space(
+        self, max_pre_rmspe_ratio: float | None = None, *, n_jobs: int | None = None
+    ) -> _placebo.PlaceboInSpace:
         """In-space placebo test (ADH 2010): every donor in turn as the treated unit.
 
         Parameters
@@ -236,6 +239,11 @@ class SynthResult:
         max_pre_rmspe_ratio
             ``k``: leave out placebos whose pre-period **MSPE** exceeds ``k`` times the
             treated unit's (the ADH 2010 convention, k = 20, 5, 2).  ``None`` keeps all.
+        n_jobs
+            Workers of the donor re-fits when they are not computed yet (they are computed
+            once per result and shared with the placebo standard error;
+            :func:`analysis.synth.placebo.placebo_in_space`).  ``None``:
+            :func:`analysis.replicate.default_jobs`.  The result is identical for any value.
 
         Returns
         -------
@@ -243,15 +251,22 @@ class SynthResult:
             Table (unit, pre/post MSPE and RMSPE, ratio = post/pre MSPE, rank), the treated
             unit's rank, the permutation p-value ``rank / n_units`` and the gap series.
         """
+        resolve_jobs(n_jobs)  # refused when bad, even if the placebos are already computed
+        if "_space" not in self.__dict__:
+            self.__dict__["_space"] = _placebo.placebo_in_space(self, n_jobs=n_jobs)
         return self._space.filtered(max_pre_rmspe_ratio)
 
     def placebo_in_time(self, fake_start: Any) -> SynthResult:
         """Re-run the estimator on data cut at the real start, treated from ``fake_start``."""
         return _placebo.placebo_in_time(self, fake_start)
 
-    def leave_one_out(self) -> _placebo.LeaveOneOut:
-        """Re-estimate dropping each donor with weight > 1e-6 in turn."""
-        return _placebo.leave_one_out(self)
+    def leave_one_out(self, *, n_jobs: int | None = None) -> _placebo.LeaveOneOut:
+        """Re-estimate dropping each donor with weight > 1e-6 in turn.
+
+        ``n_jobs``: workers of the re-fits (``None``: :func:`analysis.replicate.default_jobs`);
+        the result is identical for any value.
+        """
+        return _placebo.leave_one_out(self, n_jobs=n_jobs)
 
     def to_estimate(self) -> Estimate:
         """Return the ATT as :class:`~analysis.estimate.Estimate` (see module docstring)."""
