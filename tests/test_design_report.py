@@ -51,7 +51,7 @@ def test_note_reproduction_every_number_within_rounding():
     r = dr.note_reproduction()
     assert len(r) == 20 + 15 + 4
     assert r["ok"].all(), r[~r["ok"]]
-    # spot checks against the note's text: 180 vs 180 -> 0.30 SD; base 3 %, 180 vs 180 -> 5.0 pp
+    # spot checks against the published tables: 180 vs 180 -> 0.30 SD; base 3 %, 180 vs 180 -> 5.0 pp
     row = r[(r["row"] == "180 vs 180") & (r["column"] == "no covariates")].iloc[0]
     assert row["computed"] == pytest.approx(0.30, abs=0.01)
     row = r[(r["row"] == "base rate 3%") & (r["column"] == "180 vs 180")].iloc[0]
@@ -66,64 +66,74 @@ def test_note_reproduction_can_fail():
 def test_continuous_table_reproduces_note_columns():
     t = dr.continuous_mde_table(dr.comparisons())
     for row in t.itertuples(index=False):
-        n_t, n_c = (int(x) for x in row.comparison.split(" vs "))
-        ref = dr.NOTE_CONTINUOUS[(n_t, n_c)]
-        np.testing.assert_allclose(row[2:], ref, atol=0.01)
+        ref = dr.NOTE_CONTINUOUS[(row.n_treated, row.n_control)]
+        np.testing.assert_allclose(
+            [getattr(row, c) for c in dr.CONTINUOUS_VARIANTS], ref, atol=0.01
+        )
 
 
 def test_design_table_did_and_ancova_factors():
     t = dr.design_mde_table(dr.comparisons(), autocorr_values=[0.7])
-    r = t[t["comparison"] == "180 vs 720"].iloc[0]
+    r = t[(t["n_treated"] == 180) & (t["n_control"] == 720)].iloc[0]
     # DiD factor 2(1 - 0.7) = 0.6, ANCOVA 1 - 0.49 = 0.51 (McKenzie 2012), M = 2.8016
     base = 2.8016 * math.sqrt(1 / 180 + 1 / 720)
-    assert r["post-period comparison"] == pytest.approx(base, rel=1e-3)
-    assert r["DiD (1 pre, 1 post)"] == pytest.approx(base * math.sqrt(0.6), rel=1e-3)
-    assert r["ANCOVA (1 pre, 1 post)"] == pytest.approx(base * math.sqrt(0.51), rel=1e-3)
+    assert r["post"] == pytest.approx(base, rel=1e-3)
+    assert r["did"] == pytest.approx(base * math.sqrt(0.6), rel=1e-3)
+    assert r["ancova"] == pytest.approx(base * math.sqrt(0.51), rel=1e-3)
 
 
 def test_binary_table_flags_rates_below_the_mde():
     t = dr.binary_mde_table(dr.comparisons())
-    assert t.iloc[0]["STEAM courses: 180 vs 720"] == pytest.approx(4.0, abs=0.1)
+    at = t.set_index(["n_treated", "n_control", "base_rate_pct"])
+    assert at.loc[(180, 720, 3.0), "mde_pp"] == pytest.approx(4.0, abs=0.1)
     # 3 %: every comparison's MDE exceeds the base rate; 10 %: only Volare Alto's
-    assert t.iloc[0]["decrease undetectable in"].count(" vs ") == 5
-    assert t.iloc[2]["decrease undetectable in"] == "41 vs 41, 41 vs 123"
+    assert not t[t["base_rate_pct"] == 3.0]["fall_detectable"].any()
+    ten = t[t["base_rate_pct"] == 10.0]
+    assert ten.loc[~ten["fall_detectable"], "n_treated"].tolist() == [41, 41]
 
 
 def test_sample_sizes_one_group_vs_two_groups_statsmodels():
     t = dr.sample_size_table(control_ratio=4)
     r = t.iloc[0]
-    assert r["change"] == "21.1 % → 13 %"
-    assert r["note's figure"] == 167
-    assert r["one group vs known rate"] == 167
+    assert (r["from_pct"], r["to_pct"]) == pytest.approx((21.1, 13.0))
+    assert r["published"] == 167
+    assert r["one_group"] == 167
     h = proportion_effectsize(0.211, 0.13)
     sm = NormalIndPower()
     assert (
-        r["two groups 1:1 (per arm)"]
+        r["two_groups_per_arm"]
         == math.ceil(sm.solve_power(effect_size=h, alpha=0.05, power=0.8, ratio=1))
         == 334
     )
     n1 = sm.solve_power(effect_size=h, alpha=0.05, power=0.8, ratio=4)
-    assert r["two groups 1:4 treated"] == math.ceil(n1) == 209
-    assert r["two groups 1:4 controls"] == math.ceil(4 * n1 - 1e-9)
-    assert t["one group vs known rate"].tolist() == [167, 212, 441, 746]
+    assert r["unequal_treated"] == math.ceil(n1) == 209
+    assert r["unequal_controls"] == math.ceil(4 * n1 - 1e-9)
+    assert t["one_group"].tolist() == [167, 212, 441, 746]
+
+
+def _detect():
+    return dr.detectability_table(n_treated=180, n_control=720, n_volare=41, n_volare_control=123)
 
 
 def test_detectability_table_values():
-    t = dr.detectability_table(n_treated=180, n_control=720, n_volare=41, n_volare_control=123)
+    t = _detect()
     grade = t.iloc[1]
-    assert grade["MDE courses (180 vs 720)"] == pytest.approx(0.17, abs=0.01)  # note §3.5
-    assert grade["MDE Volare Alto (41 vs 123)"] == pytest.approx(0.36, abs=0.01)
+    assert grade["mde_courses"] == pytest.approx(0.17, abs=0.01)  # published table
+    assert grade["mde_volare"] == pytest.approx(0.36, abs=0.01)
     drop = t.iloc[4]
-    assert drop["MDE courses (180 vs 720)"] == pytest.approx(4.0, abs=0.1)
+    assert drop["mde_courses"] == pytest.approx(4.0, abs=0.1)
     # Campbell OR 1.72 at 3 %: odds 0.03/0.97 / 1.72 -> 1.766 %, a fall of 1.23 pp
-    assert drop["benchmark effect"] == pytest.approx(1.234, abs=0.002)
-    assert drop["benchmark ≥ MDE courses"] == "no"
-    assert t.iloc[0]["benchmark ≥ MDE courses"] == "—"
+    assert drop["benchmark"] == pytest.approx(1.234, abs=0.002)
+    assert drop["benchmark_detectable"] is False
+    assert t.iloc[0]["benchmark_detectable"] is None
 
 
 def test_recommendation_quotes_the_numbers():
-    det = dr.detectability_table(n_treated=180, n_control=720, n_volare=41, n_volare_control=123)
-    text = dr.recommendation(detect=det, sample_sizes=dr.sample_size_table())
+    det = _detect()
+    msg = dr.recommendation(
+        detect=det, sample_sizes=dr.sample_size_table(), courses=(180, 720), volare=(41, 123)
+    )
+    text = msg.render("en")
     for s in (
         "0.17 SD",
         "0.28 SD",
@@ -131,18 +141,27 @@ def test_recommendation_quotes_the_numbers():
         "4.0 pp",
         "334 pupils per arm",
         "167",
-        "feasibility / pilot",
+        "feasibility or pilot",
         "descriptively",
     ):
         assert s in text, s
     assert "SIMULATED" not in text
+    italian = msg.render("it")
+    for s in ("0,17 DS", "0,28 DS", "4,0 p.p.", "334 alunni per braccio", "fattibilità"):
+        assert s in italian, s
 
 
-def test_analytic_figures_return_figures():
+def test_analytic_figures_return_figures_in_each_language():
     c = dr.comparisons()
-    for fig in (dr.power_curve_figure(c), dr.binary_mde_figure(c)):
-        assert isinstance(fig, Figure)
-        matplotlib.pyplot.close(fig)
+    for lang in ("it", "en"):
+        for fig in (dr.power_curve_figure(c, lang=lang), dr.binary_mde_figure(c, lang=lang)):
+            assert isinstance(fig, Figure)
+            matplotlib.pyplot.close(fig)
+    fig = dr.binary_mde_figure(c, lang="it")
+    ax = fig.axes[0]
+    assert ax.get_ylabel() == "Effetto minimo rilevabile (punti percentuali)"
+    assert "corsi STEAM: 180 contro 720" in [t.get_text() for t in ax.get_legend().get_texts()]
+    matplotlib.pyplot.close(fig)
 
 
 # --------------------------------------------------------------------------------------
@@ -164,7 +183,7 @@ def test_main_comparisons_and_facts(study):
     assert main["STEAM courses"].n_treated == facts.courses.pupils
     assert main["Volare Alto"].n_treated == facts.day_centre.youths
     assert main["Volare Alto"].comparison == "41 vs 123"
-    text = study.groups_text()
+    text = str(study.groups_text())
     assert f"{facts.courses.pupils} pupils" in text and f"{facts.day_centre.youths} youths" in text
 
 
@@ -183,25 +202,34 @@ def test_views_carry_tables_figures_and_captions(study):
     ]
     for view in tables:
         assert isinstance(view["df"], pd.DataFrame) and not view["df"].empty
-        assert len(view["caption"]) > 40
+        assert len(str(view["caption"])) > 40
+        # human headers only: every header is a catalog id (no machine names)
+        assert all("_" not in c for c in view["df"].columns), view["df"].columns
     for view in (
         study.power_curve_view(),
         study.binary_figure_view(),
         study.simulated_power_figure_view(),
     ):
-        assert isinstance(view["fig"], Figure) and view["caption"]
-        matplotlib.pyplot.close(view["fig"])
-    assert "9 courses × 20 pupils; 41 Volare Alto youths" in study.comparisons_view()["caption"]
-    assert study.reproduction_note() == {
-        "text": "All 39 numbers of the note's §3.5 are reproduced within rounding.",
-        "kind": "info",
-    }
-    note = study.sample_size_note()["text"]
+        for lang in ("it", "en"):
+            fig = view["fig"](lang)
+            assert isinstance(fig, Figure)
+            matplotlib.pyplot.close(fig)
+        assert str(view["caption"])
+    assert "9 courses × 20 pupils; 41 Volare Alto youths" in str(
+        study.comparisons_view()["caption"]
+    )
+    assert study.comparisons_view()["collapsed"] and study.simulation_design_view()["collapsed"]
+    note = study.reproduction_note()
+    assert str(note["text"]) == (
+        "All 39 numbers of the published power tables are reproduced within rounding."
+    )
+    assert note["kind"] == "info"
+    note = str(study.sample_size_note()["text"])
     assert "167 pupils" in note and "334 per arm (668 in total)" in note
-    assert "20,000 simulated pupils" in study.simulation_design_view()["caption"]
-    assert "stream 'power' of seed 5" in study.simulation_design_view()["caption"]
+    caption = str(study.simulation_design_view()["caption"])
+    assert "20,000 simulated pupils" in caption and "“power” of seed 5" in caption
     summary = study.reproduction_view()["df"]
-    assert summary["numbers"].tolist() == [20, 15, 4]
+    assert summary["Numbers"].tolist() == [20, 15, 4]
 
 
 def test_simulation_uses_the_run_streams(study):
@@ -221,11 +249,26 @@ def test_headline_and_results(study):
     assert head["MDE courses 180 vs 720, R² 0.5 (SD)"] == pytest.approx(0.165, abs=0.001)
     assert head["MDE Volare Alto 41 vs 123, R² 0.5 (SD)"] == pytest.approx(0.357, abs=0.001)
     assert head["pupils per arm for 21.1 % → 13 % (two groups)"] == 334
+    assert study.headline_text().render("it") == "MDE 0,17 DS (corsi STEAM), 0,36 DS (Volare Alto)"
     res = study.results()
     assert set(res["simulated_power"]) == {"STEAM courses", "Volare Alto"}
     assert "SIMULATED" in res["recommendation"]
     assert len(res["simulated_mde"]) == 2
     json.dumps(to_jsonable(res), allow_nan=False)
+
+
+def test_summary_box_answers_first_from_the_numbers(study):
+    box = study.summary()
+    assert set(box) == {"question", "answer", "certainty", "would_change", "not_this"}
+    answer = str(box["answer"])
+    assert "0.17 standard deviations (SD)" in answer and "4.0 pp" in answer
+    assert "0.36 SD" in answer and "8.6 pp" in answer
+    assert "cannot be shown" in answer  # 4.0 pp MDE >= 3 % annual dropout
+    certainty = str(box["certainty"])
+    assert "39 of the 39" in certainty and "ICC = 0.10" in certainty
+    assert "9 courses as clusters" in certainty
+    assert "SIMULATED" in str(box["not_this"])
+    assert "0.12 SD" in str(box["would_change"])  # twice the sample: 0.165 / sqrt(2)
 
 
 # --------------------------------------------------------------------------------------

@@ -663,9 +663,9 @@ def power_curve_figure(
             style = "-" if c.group == COURSES else "--"
             ax.plot(grid, pw, style, label=tr(_comparison_label(c.group, c.n_treated, c.n_control)))
         ax.axhline(power, color="grey", linestyle="--", linewidth=1)
-        for x, lab in ((MEDIAN_RCT_SD, N_("median education RCT")), (TOP_SD, "TOP")):
+        for x, lab in ((MEDIAN_RCT_SD, tr(t("median education RCT"))), (TOP_SD, "TOP")):
             ax.axvline(x, color="grey", linestyle=":", linewidth=1)
-            ax.text(x, 0.02, f" {tr(lab)}", rotation=90, fontsize=7, color="grey", va="bottom")
+            ax.text(x, 0.02, f" {lab}", rotation=90, fontsize=7, color="grey", va="bottom")
         ax.set_title(tr(title))
         ax.set_xlabel(tr(t("True effect (SD of the outcome)")))
         ax.set_ylim(0, 1.02)
@@ -905,7 +905,7 @@ def simulated_power_figure(
         )
     ax.axhline(target, color="grey", linestyle="--", linewidth=1)
     ax.set_ylim(0, 1.02)
-    ax.xaxis.set_major_formatter(i18n.tick_formatter(lang, 1))
+    ax.xaxis.set_major_formatter(i18n.tick_formatter(lang, 2))
     ax.yaxis.set_major_formatter(i18n.tick_formatter(lang, 1))
     ax.set_xlabel(tr(t("True effect (SD of the outcome)")))
     ax.set_ylabel(tr(t("Rejection rate")))
@@ -941,20 +941,24 @@ def _row(detect: pd.DataFrame, outcome: str) -> pd.Series:
 
 
 def _simulated_mde_words(r: P.DiDPowerSimulation) -> i18n.Msg:
+    """One sentence per simulated design: where it reaches the target power, and its size."""
     name = _comparison_label(r.design.label, r.design.n_treated, r.design.n_control)
-    m = r.simulated_mde()
+    m, size = r.simulated_mde(), r.size()
     if math.isfinite(m):
         return t(
-            "{comparison}, {mde} SD (analytic {analytic} SD)",
+            "{comparison}: {mde} SD (analytic {analytic} SD); rejection rate with no effect {size}.",
             comparison=name,
             mde=_sd(m),
             analytic=_sd(r.analytic_mde()),
+            size=num(size, 2),
         )
     return t(
-        "{comparison}, more than the largest effect simulated, {largest} SD (analytic {analytic} SD)",
+        "{comparison}: more than the largest effect simulated, {largest} SD (analytic {analytic} "
+        "SD); rejection rate with no effect {size}.",
         comparison=name,
         largest=_sd(float(r.sim.tidy()["effect"].max())),
         analytic=_sd(r.analytic_mde()),
+        size=num(size, 2),
     )
 
 
@@ -1045,24 +1049,19 @@ def recommendation(
     ]
     n = 4
     if simulations:
-        sizes = [num(r.size(), 2) for r in simulations if math.isfinite(r.size())]
         parts: list[Any] = [
             t(
-                "{n}. **The estimator itself (SIMULATED panels).** The staggered DiD reaches "
-                "{power} power at about {mdes}.",
+                "{n}. **The estimator itself (SIMULATED panels).** True effect at which the "
+                "staggered DiD reaches {power} power, by group:",
                 n=n,
                 power=pct(100 * power, 0),
-                mdes=join([_simulated_mde_words(r) for r in simulations], "; "),
-            )
+            ),
+            *(_simulated_mde_words(r) for r in simulations),
+            t(
+                "With no effect the rejection rate should be close to α = {alpha}.",
+                alpha=num(alpha, 2),
+            ),
         ]
-        if sizes:
-            parts.append(
-                t(
-                    "Its rejection rate at a zero effect ({rates}) should be close to α = {alpha}.",
-                    rates=join(sizes, ", "),
-                    alpha=num(alpha, 2),
-                )
-            )
         parts.append(
             t(
                 "The simulator has no course- or school-level shocks, so real MDEs are at least "
@@ -1314,10 +1313,10 @@ class DesignAnalysis:
         answer = t(
             "For the STEAM courses ({n_t} participants against {n_c} "
             "comparison pupils) the smallest true effect detectable with {power} power is "
-            "**{mde} standard deviations (SD)** on a continuous outcome such as the grade "
+            "{mde} standard deviations (SD) on a continuous outcome such as the grade "
             "average, with the prior-year value as covariate ({mde_clu} SD if outcomes are "
-            "correlated within courses), and **{drop}** on an annual dropout rate of {base}. "
-            "For Volare Alto ({v_t} youths against {v_c}) it is **{v_mde} SD** and **{v_drop}**.",
+            "correlated within courses), and {drop} on an annual dropout rate of {base}. "
+            "For Volare Alto ({v_t} youths against {v_c}) it is {v_mde} SD and {v_drop}.",
             n_t=integer(c.n_treated),
             n_c=integer(c.n_control),
             power=pct(100 * self.power, 0),
@@ -1331,14 +1330,10 @@ class DesignAnalysis:
             v_drop=pp(drop["mde_volare"], 1, sign=False),
         )
         if drop["mde_courses"] >= ANNUAL_DROPOUT_PCT:
-            answer = (
-                answer
-                + " "
-                + t(
-                    "A fall in annual dropout cannot be shown even if the programme removed it "
-                    "entirely."
-                )
+            cannot = t(
+                "A fall in annual dropout cannot be shown even if the programme removed it entirely."
             )
+            answer = join([answer, cannot], " ")
         return {
             "question": t("Can the evaluation detect the effects it looks for?"),
             "answer": answer,
@@ -1582,9 +1577,8 @@ class DesignAnalysis:
             "df": df,
             "caption": t(
                 "MDE (SD units) by design with one pre-programme and one post-programme year, for "
-                "year-to-year correlations ρ of the outcome of {rhos} (assumed: no register data "
+                "the year-to-year correlations ρ of the outcome shown (assumed: no register data "
                 "on ρ yet); {test}. Analytic. Method: McKenzie (2012); analysis.power.mde.",
-                rhos=join([num(r, 2) for r in self.autocorr_values], ", "),
                 test=self._test,
             ),
         }
@@ -1665,14 +1659,19 @@ class DesignAnalysis:
         )
         return {
             "fig": fig,
-            "caption": t(
-                "MDE of a binary outcome (percentage points) against its base rate, for each "
-                "comparison ({test}). In the shaded area above the black line the MDE exceeds "
-                "the base rate, so a fall of that size is impossible. Analytic, no data.",
-                test=self._test,
-            )
-            + " "
-            + where,
+            "caption": join(
+                [
+                    t(
+                        "MDE of a binary outcome (percentage points) against its base rate, for "
+                        "each comparison ({test}). In the shaded area above the black line the MDE "
+                        "exceeds the base rate, so a fall of that size is impossible. Analytic, "
+                        "no data.",
+                        test=self._test,
+                    ),
+                    where,
+                ],
+                " ",
+            ),
         }
 
     def sample_size_view(self) -> dict[str, Any]:
