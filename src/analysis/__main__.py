@@ -123,14 +123,11 @@ def _cmd_report(args: argparse.Namespace) -> int:
 def _cmd_run_task(args: argparse.Namespace) -> int:
     """One run on a Dask worker (internal: the submitting command holds the reports lock)."""
     from analysis.pipeline.plan import load_plan
-    from analysis.pipeline.runner import run_plan
+    from analysis.pipeline.runner import run_task
 
     plan = load_plan(args.plan)
-    run = plan.get(args.run)
     try:
-        (outcome,) = run_plan(
-            plan, only=run.id, force=True, quick=args.quick, progress=False, jobs=args.jobs
-        )
+        outcome = run_task(plan, args.run, key=args.key, quick=args.quick, jobs=args.jobs)
     except KeyboardInterrupt:
         return 130
     print(f"{outcome.status} {outcome.seconds:.1f}s {outcome.run_id}")
@@ -281,6 +278,7 @@ def main(argv: list[str] | None = None) -> int:
     rt = sub.add_parser("run-task")  # internal: one run on a Dask worker (no help: hidden)
     rt.add_argument("--plan", required=True)
     rt.add_argument("--run", required=True)
+    rt.add_argument("--key", required=True)
     rt.add_argument("--jobs", type=_positive, required=True)
     rt.add_argument("--quick", action="store_true")
     rt.set_defaults(func=_cmd_run_task)

@@ -498,7 +498,7 @@ def run_plan(
         if stop.is_set():
             return RunOutcome(run.id, "not run", 0.0, "interrupted before it started")
         if scheduler:
-            outcome = cluster().execute(run, stop=stop)
+            outcome = cluster().execute(run, key=key, stop=stop)
         else:
             if not git_cache:
                 git_cache.append(provenance.git_state())
@@ -613,6 +613,48 @@ def run_plan(
     return [outcomes[r.id] for r in runs if r.id in outcomes]
 
 
+def run_task(plan: Plan, run_id: str, *, key: str, quick: bool, jobs: int) -> RunOutcome:
+    """Execute one run with the cache key its submitter decided on (a cluster task's body).
+
+    The submitting command checked the cache and holds the reports lock; this records ``key``
+    on success, so the submitter's next cache check finds it.  SIGINT stops the kernel's cell and
+    records the run as ``interrupted`` (then :class:`KeyboardInterrupt` is raised).
+    """
+    import signal
+    import threading
+
+    run = plan.get(run_id)
+    deterministic_environment()
+    params = run.effective_parameters(quick=quick)
+    stop = threading.Event()
+    previous = None
+    if threading.current_thread() is threading.main_thread():
+        previous = signal.signal(signal.SIGINT, lambda *_: stop.set())
+    finished = threading.Event()
+    threading.Thread(target=_watch, args=(stop, finished), daemon=True).start()
+    try:
+        with _kernel_env({JOBS_ENV: str(jobs)}):
+            outcome = execute(
+                run,
+                quick=quick,
+                key=key,
+                inputs=declared_inputs(run, params),
+                git=provenance.git_state(),
+                timeout=plan.settings.get("cell_timeout", 1800),
+                plan_file=plan.source,
+            )
+    except OSError as exc:
+        outcome = _record_failure(run.id, f"{type(exc).__name__}: {exc}")
+    finally:
+        finished.set()
+        if previous is not None:
+            signal.signal(signal.SIGINT, previous)
+    if stop.is_set():
+        _mark_interrupted(run.id, outcome)
+        raise KeyboardInterrupt(run.id)
+    return outcome
+
+
 def _record_failure(run_id: str, error: str) -> RunOutcome:
     """Record a run as failed when its execution could not even be recorded (best effort)."""
     with contextlib.suppress(OSError):
@@ -655,13 +697,14 @@ class _Cluster:
         self._stop = distributed.Event(self._stop_name, client=self._client)
         self.threads = max(1, sum(self._client.nthreads().values()))
 
-    def execute(self, run: Run, *, stop: Any) -> RunOutcome:
+    def execute(self, run: Run, *, key: str, stop: Any) -> RunOutcome:
         """Run ``run`` on the cluster and read its outcome from its state file."""
         spec = {
             "root": str(paths.ROOT),
             "reports": str(paths.REPORTS_DIR),
             "plan": str(self._plan.source),
             "run_id": run.id,
+            "key": key,
             "quick": self._quick,
             "stop_event": self._stop_name,
             "env": {SCHEDULER_ENV: self._client.scheduler.address, **DETERMINISTIC_ENV},
@@ -720,7 +763,7 @@ def cluster_task(spec: dict[str, Any]) -> dict[str, Any]:
         "ANALYSIS_REPORTS_DIR": spec["reports"],
     }
     cmd = [sys.executable, "-m", "analysis", "run-task", "--plan", spec["plan"]]
-    cmd += ["--run", spec["run_id"], "--jobs", str(kernel_jobs(threads))]
+    cmd += ["--run", spec["run_id"], "--key", spec["key"], "--jobs", str(kernel_jobs(threads))]
     if spec["quick"]:
         cmd.append("--quick")
     stop = distributed.Event(spec["stop_event"])
