@@ -556,8 +556,8 @@ def design_table(inp: ImpactInput) -> pd.DataFrame:
 def design_caption(inp: ImpactInput) -> Msg:
     """Caption of :func:`design_table`."""
     return t(
-        "Design of the result read (run `{run}`) against the headline design of "
-        "config/analysis_plan.yaml for the outcome `{outcome}`.",
+        "Design of the result read (run {run}) against the headline design of "
+        "config/analysis_plan.yaml for the outcome {outcome}.",
         run=inp.run,
         outcome=inp.outcome,
     )
@@ -623,22 +623,25 @@ def impact_text(d: Dossier, inp: ImpactInput) -> Msg:
 # --------------------------------------------------------------------------------------
 
 
+def _cellnum(x: Decimal | None) -> int | float | None:
+    """A number for a table cell: whole numbers as int (no decimals shown), others as float."""
+    if x is None:
+        return None
+    return int(x) if x == x.to_integral_value() else float(x)
+
+
 def _cell_counts(d: Dossier, c: PaymentCell) -> tuple[Any, Any, Any]:
     """Y, Y − B and units paid as the page shows them (banded with a banded count Y)."""
     m = d.agreement.metric(c.metric)
     if isinstance(m.rule, ImpactBased):
         nm = d.agreement.metric(m.rule.n_metric) if m.rule.n_metric else None
         sc = _value_shown(d, nm, c.period, c.y) if nm is not None else None
-        y = _shown(sc) if sc is not None else (None if c.y is None else float(c.y))
-        return y, None, float(c.units_paid) if sc is None or sc.kind == "exact" else "–"
+        y = _shown(sc) if sc is not None else _cellnum(c.y)
+        return y, None, _cellnum(c.units_paid) if sc is None or sc.kind == "exact" else "–"
     sc = _value_shown(d, m, c.period, c.y)
     if sc is not None and sc.kind != "exact":
         return _shown(sc), "–", "–"
-    return (
-        None if c.y is None else float(c.y),
-        None if c.y_minus_b is None else float(c.y_minus_b),
-        float(c.units_paid),
-    )
+    return _cellnum(c.y), _cellnum(c.y_minus_b), _cellnum(c.units_paid)
 
 
 def audit_terms_table(d: Dossier) -> pd.DataFrame:
@@ -651,7 +654,7 @@ def audit_terms_table(d: Dossier) -> pd.DataFrame:
                 N_("Metric"): c.metric,
                 N_("Period"): c.period,
                 N_("Y"): y,
-                N_("B"): None if c.b is None else float(c.b),
+                N_("B"): _cellnum(c.b),
                 N_("Y − B"): ymb,
                 N_("Gate Q"): float(c.gate),
                 N_("Units paid"): units,
@@ -691,6 +694,16 @@ def audit_caption(agreement: Agreement) -> Msg:
         "{source}; analysis.siinc.compute_payments.",
         status=_status(agreement),
         source=agreement.source,
+    )
+
+
+def audit_amounts_caption(agreement: Agreement) -> Msg:
+    """Caption of :func:`audit_amounts_table`."""
+    return t(
+        "Amounts per metric and period: eligible amount, the cap that reduced it (metric cap "
+        "over all periods, period cap, total ceiling), payable amount, what the metric has "
+        "received to date and what it can still receive. {status}: not payment amounts.",
+        status=_status(agreement),
     )
 
 
@@ -1294,7 +1307,7 @@ def payable_vs_cap_figure(result: PaymentResult, *, lang: str = "en") -> Figure:
     a = result.agreement
     periods = list(a.period_ids)
     x = np.arange(len(periods))
-    fig, (ax, ax2) = plt.subplots(1, 2, figsize=(11, 4.3), gridspec_kw={"width_ratios": [3, 2]})
+    fig, (ax, ax2) = plt.subplots(1, 2, figsize=(12, 4.5), gridspec_kw={"width_ratios": [3, 2]})
     bottom = np.zeros(len(periods))
     metrics = [m.id for m in a.metrics if m.pays]
     for i, mid in enumerate(metrics):
@@ -1327,7 +1340,7 @@ def payable_vs_cap_figure(result: PaymentResult, *, lang: str = "en") -> Figure:
     ax.set_xticks(x, periods)
     ax.set_xlabel(tr(N_("verification period")))
     ax.set_ylabel(tr(N_("euro")))
-    ax.set_title(tr(N_("Payable by metric against the period cap")))
+    ax.set_title(tr(N_("Payable by metric against the period cap")), fontsize=10)
     top = max([*(c / 100 for c in caps if c is not None), *elig, 1.0])
     ax.set_ylim(0, top * 1.45)
     ax.legend(fontsize="x-small", loc="upper left", ncol=2)
@@ -1343,7 +1356,7 @@ def payable_vs_cap_figure(result: PaymentResult, *, lang: str = "en") -> Figure:
     ax2.set_xticks(x, periods)
     ax2.set_ylim(0, a.caps.total_cents / 100 * 1.1)
     ax2.set_xlabel(tr(N_("verification period")))
-    ax2.set_title(tr(N_("Cumulative payable against the total ceiling")))
+    ax2.set_title(tr(N_("Cumulative payable against the total ceiling")), fontsize=10)
     ax2.legend(fontsize="x-small", loc="lower right")
     ax2.yaxis.set_major_formatter(_money_formatter(lang))
     if a.status != "SIGNED":
@@ -1508,7 +1521,7 @@ def headline_text(d: Dossier) -> Msg:
     """The index's headline: total payable and the range across scenarios."""
     rng = sensitivity_range(d.sensitivity)
     return t(
-        "{total} [{lo}; {hi}]",
+        "{total} (scenarios {lo} – {hi})",
         total=_eur(d.result.total_payable_cents),
         lo=money(rng["min"]),
         hi=money(rng["max"]),

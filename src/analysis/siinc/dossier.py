@@ -413,7 +413,7 @@ def read_impact_inputs(
             id=eid,
             run=str(src["run"]),
             key=str(src["key"]),
-            file=paths.relative(file),
+            file=f"reports/results/{src['run']}.json",  # as the plan names it
             sha256=hashlib.sha256(blob).hexdigest(),
             outcome=str(src["outcome"]),
             estimand=str(src.get("estimand", "")),
