@@ -77,3 +77,40 @@ def test_environment_default_gives_the_same_results(monkeypatch: pytest.MonkeyPa
     env = run_replications(_draw, 9, seed=3, args=(2,))
     one = run_replications(_draw, 9, seed=3, n_jobs=1, args=(2,))
     assert np.stack(env).tobytes() == np.stack(one).tobytes()
+
+
+def _where(ss: np.random.SeedSequence) -> str:
+    """The dask worker running this replication ("local" outside a dask worker)."""
+    from dask.distributed import get_worker
+
+    try:
+        return str(get_worker().address)
+    except ValueError:
+        return "local"
+
+
+def test_dask_backend_gives_the_same_results(monkeypatch: pytest.MonkeyPatch) -> None:
+    """joblib's Dask backend, chosen by the caller or by DASK_SCHEDULER_ADDRESS."""
+    distributed = pytest.importorskip("dask.distributed")
+    from joblib import parallel_config
+
+    from analysis import replicate
+
+    serial = np.stack(run_replications(_draw, 11, seed=6, n_jobs=1, args=(3,)))
+    with distributed.LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None
+    ) as cluster:
+        with distributed.Client(cluster), parallel_config(backend="dask"):
+            by_config = np.stack(run_replications(_draw, 11, seed=6, n_jobs=2, args=(3,)))
+            where = set(run_replications(_where, 6, seed=1, n_jobs=2))
+        assert "local" not in where  # every replication ran on a dask worker
+        monkeypatch.setenv("DASK_SCHEDULER_ADDRESS", cluster.scheduler_address)
+        monkeypatch.setattr(replicate, "_DASK_CLIENTS", {})
+        try:
+            by_env = np.stack(run_replications(_draw, 11, seed=6, n_jobs=1, args=(3,)))
+            assert "local" not in set(run_replications(_where, 4, seed=1, n_jobs=1))
+            assert list(replicate._DASK_CLIENTS) == [cluster.scheduler_address]
+        finally:
+            for client in replicate._DASK_CLIENTS.values():
+                client.close()
+    assert serial.tobytes() == by_config.tobytes() == by_env.tobytes()
