@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from analysis import i18n
 from analysis.data import geography, indicators
 from analysis.errors import DataValidationError
 from analysis.facts import programme_facts
@@ -53,6 +54,11 @@ def elet_panel() -> T.TerritorialPanel:
 @pytest.fixture(scope="module")
 def neet_tri(neet_panel) -> T.TerritorialAnalysis:
     return T.triangulate(neet_panel, replications=50, seed=1)
+
+
+def en(text) -> str:
+    """A message rendered in English (the source language)."""
+    return i18n.render(text, "en")
 
 
 # -- donor pools and exclusions ------------------------------------------------------------------
@@ -131,7 +137,7 @@ def test_elet_regions_exclusions_and_breaks(elet_panel):
     br = elet_panel.breaks().set_index("year")
     assert {2014, 2021} <= set(br.index)
     assert br.loc[2021, "position"].startswith("start year")
-    assert any("coincides with the start" in n for n in elet_panel.break_notes())
+    assert any("coincides with the start" in str(n) for n in elet_panel.break_notes())
     flagged = elet_panel.flags()
     assert not flagged["used"].any()  # all flagged observations belong to excluded donors
 
@@ -191,7 +197,7 @@ def test_bes_splice_is_described(neet_panel):
     assert sp.loc["Lecce", "years_ed2021_shifted"] == "2010-2017"
     assert sp.loc["Lecce", "years_ed2025"] == "2018-2024"
     assert sp.loc["Lecce", "shift"] == pytest.approx(0.1667, abs=1e-3)
-    assert any("-N22" in n for n in neet_panel.break_notes())
+    assert any("-N22" in str(n) for n in neet_panel.break_notes())
 
 
 # -- bad parameters --------------------------------------------------------------------------------
@@ -287,30 +293,36 @@ def test_triangulation_numbers_on_lecce_neet(neet_panel, neet_tri):
 
 
 def test_conclusion_and_results_json(neet_tri):
-    text = neet_tri.conclusion()
-    assert "4 post-period year(s) available (2021-2024)" in text
+    text = en(neet_tri.conclusion())
+    assert "4 post-period years available (2021-2024)" in text
     assert "not the programme's effect" in text and "780,000" in text
     facts = programme_facts()
-    assert facts.courses.reach() in text  # programme reach from config/programme.yaml
-    assert f"about {facts.courses.pupils} pupils" in text
+    # programme reach from config/programme.yaml, never typed
+    assert f"about {facts.courses.pupils} pupils and {facts.courses.parents} parents" in text
     assert "residents aged 15-29" in text  # whom one point counts (analysis.data.geography)
+    assert "not statistically distinguishable from zero" in text  # placebo_evidence words
     head = neet_tri.headline()
     assert set(head) == {"SC ATT (pp)", "SDID ATT (pp)", "DiD ATT (pp)", "SC permutation p"}
+    assert en(neet_tri.headline_text()).count("pp") == 3
     payload = json.loads(dumps({"r": neet_tri.to_dict()}))
     assert payload["r"]["n_post"] == 4
     assert len(payload["r"]["triangulation"]) == 3
     assert payload["r"]["panel"]["design"]["pre_years"] == 2010
+    assert payload["r"]["significance"]["sc"]["level"] == "not distinguishable"
+    assert "donor_pool:all_provinces" in payload["r"]["robustness"]
 
 
-def test_figures_are_built(neet_tri):
+def test_figures_are_built_per_language(neet_tri):
     for f in (T.plot_paths, T.plot_gaps, T.plot_weights, T.plot_leave_one_out):
-        fig = f(neet_tri)
-        assert fig.axes and fig.axes[0].lines or fig.axes[0].patches
+        for lang in ("en", "it"):
+            fig = f(neet_tri, lang=lang)
+            assert fig.axes and fig.axes[0].lines or fig.axes[0].patches
+    it_fig = T.plot_paths(neet_tri, lang="it")
+    assert it_fig.axes[0].get_xlabel() == "Anno"
 
 
 def test_page_pieces_carry_captions(neet_tri):
     tables = [
-        neet_tri.data_sheet_view(),
         *neet_tri.exclusion_views(),
         neet_tri.gap_by_year_view(),
         neet_tri.weights_table_view(),
@@ -318,27 +330,32 @@ def test_page_pieces_carry_captions(neet_tri):
         neet_tri.placebo_view(),
         *neet_tri.in_time_views(),
         neet_tri.leave_one_out_view(),
+        neet_tri.robustness_view(),
     ]
     for view in tables:
-        assert isinstance(view["df"], pd.DataFrame) and len(view["caption"]) > 20
+        assert isinstance(view["df"], pd.DataFrame) and len(en(view["caption"])) > 10
+        # human headers: no snake_case column reaches the page
+        assert not any("_" in str(c) for c in view["df"].columns)
     # NEET by province: no flagged observation (a note instead of a table); nine Sardinian
-    # provinces excluded (a table)
+    # provinces excluded; unit lists collapsed into the annex
     views = neet_tri.exclusion_views()
-    assert len(views) == 2
-    assert "Candidate donors excluded (9)" in views[0]["caption"]
-    assert any("carries a flag" in t for t, _ in neet_tri.data_notes())
+    assert len(views) == 3 and all(v["collapsed"] for v in views)
+    assert "Candidate donors excluded (9)" in en(views[0]["caption"])
+    assert any("carries a flag" in en(t) for t, _ in neet_tri.data_notes())
     est = neet_tri.estimates_view()
-    assert "50 placebo draws from the random stream 'placebo' of seed 1" in est["caption"]
-    assert list(est["df"].columns[:3]) == ["estimator", "ATT", "SE (placebo)"]
+    assert "50 placebo draws from the random stream 'placebo' of seed 1" in en(est["caption"])
+    assert list(est["df"].columns[:3]) == ["Estimator", "ATT", "Placebo SE"]
     for view in (neet_tri.paths_view(), neet_tri.gaps_view(), neet_tri.weights_view()):
-        assert view["fig"].axes and "Source:" in view["caption"]
+        assert callable(view["fig"]) and "Source:" in en(view["caption"])
     assert len(neet_tri.conclusion_parts()) == 3
-    assert any("-N22" in t for t, _ in neet_tri.data_notes())
+    assert any("-N22" in en(t) for t, _ in neet_tri.data_notes())
+    sheet = en(neet_tri.data_sheet_text())
+    assert "**Donors used:** 32 of 41 candidates" in sheet
 
 
 def test_question_reads_the_programme_facts(neet_panel):
-    q = T.question(neet_panel)
-    assert programme_facts().reach_by_start()[2021] in q
+    q = en(T.question(neet_panel))
+    assert en(T.reach_words(2021)) in q
     assert "The pre-period includes" not in q  # 2021: nothing of the programme ran before
     later = T.build_panel(
         indicator="neet",
@@ -348,9 +365,9 @@ def test_question_reads_the_programme_facts(neet_panel):
         donor_pool="south_provinces",
         pre_years=2010,
     )
-    q = T.question(later)
+    q = en(T.question(later))
     assert "The pre-period includes 2021-2022, when Pro Officine Mezzogiorno was already" in q
-    assert programme_facts().day_centre.reach() in q
+    assert f"reached {programme_facts().day_centre.youths} young people" in q
 
 
 # -- options used or refused -----------------------------------------------------------------------
@@ -389,13 +406,13 @@ def test_sex_refused_with_data_without_a_sex_column():
     assert T.build_panel(**ELET, data=plain).donors
 
 
-def test_ci_labels_follow_the_level(neet_panel, neet_tri):
+def test_ci_level_is_stated_in_the_captions(neet_panel, neet_tri):
     df = pd.DataFrame({"att": [1.0], "ci_low": [0.0], "ci_high": [2.0]})
-    assert list(T.for_display(df).columns) == ["ATT", "95% CI low", "95% CI high"]
-    assert list(T.for_display(df, level=0.9).columns) == ["ATT", "90% CI low", "90% CI high"]
-    assert T.ci_label(0.975) == "97.5% CI"
-    assert "95% CI low" in neet_tri.estimates_view()["df"].columns
-    tri90 = T.triangulate(neet_panel, replications=10, seed=1, level=0.9)
-    cols = tri90.estimates_view()["df"].columns
-    assert "90% CI low" in cols and "95% CI low" not in cols
-    assert "90% CI" in tri90.conclusion()
+    assert list(T.for_display(df).columns) == ["ATT", "CI lower bound", "CI upper bound"]
+    with pytest.raises(KeyError, match="no display header"):
+        T.for_display(pd.DataFrame({"unknown_column": [1]}))
+    assert "95% confidence interval" in en(neet_tri.estimates_view()["caption"])
+    tri90 = T.triangulate(neet_panel, replications=10, seed=1, level=0.9, robustness=False)
+    assert "90% confidence interval" in en(tri90.estimates_view()["caption"])
+    assert "90% placebo intervals" in en(tri90.conclusion())
+    assert tri90.variants == ()

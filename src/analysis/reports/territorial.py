@@ -600,7 +600,8 @@ class TerritorialPanel:
     def data_sheet_text(self) -> Concat:
         """:meth:`data_sheet` as a Markdown list (label in bold, then the text)."""
         return join(
-            [t("- **{label}:** {text}", label=term(k), text=v) for k, v in self.data_sheet()],
+            # a Concat is never passed as a t() value (format_value renders it in English)
+            [join([t("- **{label}:**", label=term(k)), v], " ") for k, v in self.data_sheet()],
             "\n",
         )
 
@@ -1642,17 +1643,16 @@ class TerritorialAnalysis:
             ],
             "; ",
         )
-        first = t(
+        intro = t(
             "Over the {n} post-period years available ({span}), {name} in {unit} differed from "
-            "its estimated counterfactual by, on average (with {level} placebo intervals): "
-            "{estimates}.",
+            "its estimated counterfactual by, on average (with {level} placebo intervals):",
             n=integer(p.n_post),
             span=year_span(p.post_periods),
             name=term(p.indicator.name),
             unit=d.treated_unit,
             level=lvl,
-            estimates=est,
         )
+        first = Concat((intro, " ", est, "."))
         parts: list[Text] = [
             first,
             t("Headline (synthetic control):"),
@@ -1913,9 +1913,13 @@ class TerritorialAnalysis:
         differ = [v for v in self.variants if v.result is not None and not self.variant_agrees(v)]
         if differ:
             parts.append(
-                t(
-                    "The conclusion already changes with: {runs}.",
-                    runs=join([v.label for v in differ], "; "),
+                Concat(
+                    (
+                        t("The conclusion already changes with:"),
+                        " ",
+                        join([v.label for v in differ], "; "),
+                        ".",
+                    )
                 )
             )
         if exact_pre_fit(self.sc):
