@@ -114,3 +114,15 @@ def test_dask_backend_gives_the_same_results(monkeypatch: pytest.MonkeyPatch) ->
             for client in replicate._DASK_CLIENTS.values():
                 client.close()
     assert serial.tobytes() == by_config.tobytes() == by_env.tobytes()
+
+
+def _nested_jobs(ss: np.random.SeedSequence) -> int:
+    from analysis.replicate import default_jobs
+
+    return default_jobs()
+
+
+def test_a_nested_loop_in_a_worker_defaults_to_one_worker(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ANALYSIS_JOBS", "2")
+    assert default_jobs() == 2
+    assert set(run_replications(_nested_jobs, 4, seed=1, n_jobs=2)) == {1}

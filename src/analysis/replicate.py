@@ -29,6 +29,7 @@ from __future__ import annotations
 import itertools
 import math
 import os
+import threading
 import warnings
 from collections.abc import Callable, Iterable, Iterator, Sequence, Sized
 from typing import Any, TypeVar
@@ -49,6 +50,9 @@ DASK_ENV = "DASK_SCHEDULER_ADDRESS"
 _CHUNKS_PER_WORKER = 4
 
 _DASK_CLIENTS: dict[str, Any] = {}
+
+#: Set while a worker runs a chunk: nested loops then default to one worker (no pool in a pool).
+_IN_WORKER = threading.local()
 
 
 def _check_jobs(n_jobs: object, source: str) -> int:
@@ -72,7 +76,8 @@ def default_jobs() -> int:
     """Workers of a replication loop when a function is called with ``n_jobs=None``.
 
     Read from the environment variable ``ANALYSIS_JOBS`` (the plan runner sets it for each
-    kernel to ``cores // workers``); 1 when it is unset or empty.
+    kernel to ``cores // workers``); 1 when it is unset or empty, and 1 inside a replication
+    that already runs in a worker (a nested loop does not start a pool of its own).
 
     Raises
     ------
@@ -80,7 +85,7 @@ def default_jobs() -> int:
         ``ANALYSIS_JOBS`` is not a positive integer or -1.
     """
     raw = os.environ.get(JOBS_ENV, "").strip()
-    if not raw:
+    if not raw or getattr(_IN_WORKER, "active", False):
         return 1
     try:
         value = int(raw)
@@ -127,7 +132,11 @@ def _run_chunk_filtered(
     """:func:`_run_chunk` under the caller's warning filters (workers do not inherit them)."""
     with warnings.catch_warnings():
         warnings.filters[:] = filters
-        return _run_chunk(func, items, args)
+        _IN_WORKER.active = True
+        try:
+            return _run_chunk(func, items, args)
+        finally:
+            _IN_WORKER.active = False
 
 
 def _dask_backend_wanted() -> str | None:
