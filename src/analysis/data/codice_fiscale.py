@@ -17,10 +17,15 @@ from __future__ import annotations
 import re
 import string
 
+import numpy as np
+import pandas as pd
+
 __all__ = [
     "born_abroad",
     "check_character",
     "is_valid",
+    "is_valid_array",
+    "normalise_array",
     "mask",
     "normalise",
     "synthetic_code",
@@ -90,6 +95,39 @@ def is_valid(code: object) -> bool:
     """Whether ``code`` (after :func:`normalise`) has the format and the right check character."""
     c = normalise(code)
     return bool(_FORMAT.match(c)) and check_character(c[:15]) == c[15]
+
+
+def normalise_array(codes: pd.Series) -> pd.Series:
+    """:func:`normalise` of a whole column (missing cells stay missing)."""
+    text = codes.astype("str").where(codes.notna())
+    return text.str.replace(r"[\s.\-]", "", regex=True).str.upper()
+
+
+# check-character tables indexed by the byte of an upper-case letter or digit
+_ODD_TABLE = np.zeros(256, dtype=np.int64)
+_EVEN_TABLE = np.zeros(256, dtype=np.int64)
+for _c, _v in _ODD.items():
+    _ODD_TABLE[ord(_c)] = _v
+for _c, _v in _EVEN.items():
+    _EVEN_TABLE[ord(_c)] = _v
+
+
+def is_valid_array(codes: pd.Series) -> np.ndarray:
+    """:func:`is_valid` of a whole column at once (numpy over the 16 bytes of each code).
+
+    Missing cells are invalid.  Same answer as ``codes.map(is_valid)`` (tested on many
+    generated codes), without a Python call per cell.
+    """
+    norm = normalise_array(codes)
+    ok = norm.str.match(_FORMAT.pattern).fillna(False).to_numpy(dtype=bool)
+    out = np.zeros(len(norm), dtype=bool)
+    if not ok.any():
+        return out
+    text = norm[ok].to_numpy(dtype=object).astype("S16")  # ASCII: the format guarantees it
+    b = np.frombuffer(text.tobytes(), dtype=np.uint8).reshape(-1, 16)
+    total = _ODD_TABLE[b[:, 0:15:2]].sum(axis=1) + _EVEN_TABLE[b[:, 1:15:2]].sum(axis=1)
+    out[ok] = (total % 26 + ord("A")) == b[:, 15]
+    return out
 
 
 def mask(code: object) -> str:

@@ -513,10 +513,68 @@ def _number(v: Any) -> float | None:
         return None
 
 
-def _records(
+def _per_unique(values: pd.Series, fn: Any) -> np.ndarray:
+    """``fn`` of every cell, called once per distinct value (an object array).
+
+    The scalar rules (dates, numbers, codes, spellings) stay written once, as functions of one
+    cell; a register of 6 M rows has a few thousand distinct dates, grades and hours.  Values
+    that Python calls equal but that ``str`` writes differently (``1`` and ``1.0``) are kept
+    apart by their type.
+    """
+    n = len(values)
+    if n == 0:
+        return np.empty(0, dtype=object)
+    obj = values.astype(object)
+    key, _ = pd.factorize(obj, use_na_sentinel=False)
+    if pd.api.types.infer_dtype(obj, skipna=True) not in ("string", "empty"):
+        tcodes, _ = pd.factorize(obj.map(type).astype(str))
+        key, _ = pd.factorize(key.astype(np.int64) * (int(tcodes.max()) + 1) + tcodes)
+    first = np.full(int(key.max()) + 1, -1, dtype=np.int64)
+    first[key[::-1]] = np.arange(n - 1, -1, -1)  # first row of every distinct value
+    arr = obj.to_numpy()
+    results = np.empty(len(first), dtype=object)
+    for k, i in enumerate(first):
+        results[k] = fn(arr[i])
+    return results[key]
+
+
+def _empty_cells(frame: pd.DataFrame) -> np.ndarray:
+    """:func:`_empty` of every cell (n × columns booleans), column by column."""
+    out = np.zeros(frame.shape, dtype=bool)
+    for j in range(frame.shape[1]):
+        col = frame.iloc[:, j]
+        na = col.isna().to_numpy()
+        text = col.astype(object).where(~na, "").astype("str").str.strip()
+        out[:, j] = na | (text == "").to_numpy()
+    return out
+
+
+_TOTALS_RE2 = r"(?i)^\s*(?:tot|somma|media classe)"  # a superset of _TOTALS, for RE2
+
+
+def _totals_rows(frame: pd.DataFrame, empty: np.ndarray) -> np.ndarray:
+    """Rows with a non-empty cell matching :data:`_TOTALS` (RE2 prefilter, then ``re``)."""
+    out = np.zeros(len(frame), dtype=bool)
+    for j in range(frame.shape[1]):
+        text = frame.iloc[:, j].astype(object).astype("str")
+        cand = text.str.contains(_TOTALS_RE2).to_numpy(dtype=bool) & ~empty[:, j]
+        if cand.any():
+            idx = np.flatnonzero(cand)
+            hit = np.array([bool(_TOTALS.match(v)) for v in text.to_numpy()[idx]], dtype=bool)
+            out[idx[hit]] = True
+    return out
+
+
+def _records_frame(
     src: SourceFile, fields: Mapping[str, tuple[str, ...]], log: _Log
-) -> list[dict[str, Any]]:
-    """The data rows of one file as ``{field: value, "_line": n, "_sheet": s}``."""
+) -> pd.DataFrame:
+    """The data rows of one file: one column per mapped field, plus ``_line`` and ``_sheet``.
+
+    Whole-column operations; the row rules are those of the original row-by-row reader:
+    a CSV line with another number of fields than the header is rejected, blank rows are
+    counted (the first blank row after data ends the table), totals rows are counted, short
+    text below the table is counted as notes, a row without any pupil identifier is rejected.
+    """
     rows, sheet = _read_rows(src.path, src.sheet)
     h, mapping, unmapped = _find_header(rows, fields, src.aliases)
     label = paths.relative(src.path)
@@ -531,42 +589,74 @@ def _records(
                 )
             ],
         )
-    out, blank, totals, notes = [], 0, 0, 0
-    ended = False
     width = len(rows[h])
-    for i, row in enumerate(rows[h + 1 :], start=h + 2):
-        if sheet == "(csv)" and len(row) != width and not all(_empty(v) for v in row):
-            cells = {f: (row[j] if j < len(row) else None) for j, f in mapping.items()}
+    body = rows[h + 1 :]
+    n = len(body)
+    lengths = np.fromiter((len(r) for r in body), dtype=np.int64, count=n)
+    ncol = max(int(lengths.max()) if n else 0, max(mapping, default=-1) + 1, 1)
+    # dtype=object: cells keep their Python types (an int class stays 1, not 1.0); cells
+    # past the end of a short row are None, as the row reader gave them
+    frame = pd.DataFrame(body, dtype=object) if n else pd.DataFrame(dtype=object)
+    frame = frame.reindex(columns=range(ncol)).astype(object)
+    frame = frame.where(frame.notna(), None) if n else frame
+    frame.index = np.arange(n)
+    empty = _empty_cells(frame) if n else np.zeros((0, ncol), dtype=bool)
+    blank = empty.all(axis=1)
+    ragged = (lengths != width) & ~blank if sheet == "(csv)" else np.zeros(n, dtype=bool)
+    totals = _totals_rows(frame, empty) if n else np.zeros(0, dtype=bool)
+    n_filled = (~empty).sum(axis=1)
+    cols = list(mapping)
+    ident_cols = [j for j, f in mapping.items() if f in IDENTIFYING]
+    no_ident = empty[:, ident_cols].all(axis=1) if ident_cols else np.ones(n, dtype=bool)
+    any_mapped = (~empty[:, cols]).any(axis=1) if cols else np.zeros(n, dtype=bool)
+
+    def fates(ended: np.ndarray) -> np.ndarray:
+        # 0 accept, 1 ragged (rejected), 2 blank, 3 totals, 4 notes, 5 no identifier (rejected)
+        fate = np.zeros(n, dtype=np.int8)
+        no_id_fate = np.where(ended | ~any_mapped, 4, 5)
+        for mask, value in (
+            (no_ident, no_id_fate),
+            (ended & (n_filled <= 2), 4),
+            (totals, 3),
+            (blank, 2),
+            (ragged, 1),
+        ):  # in reverse order of precedence: the earlier rule wins
+            fate = np.where(mask, value, fate)
+        return fate
+
+    # ``ended`` is set at the first blank row after the first accepted row
+    fate = fates(np.zeros(n, dtype=bool))
+    accepted = np.flatnonzero(fate == 0)
+    if len(accepted):
+        later_blank = np.flatnonzero(blank & (np.arange(n) > accepted[0]))
+        if len(later_blank):
+            fate = fates(np.arange(n) > later_blank[0])
+    lines = np.arange(h + 2, h + 2 + n)
+    fields_frame = frame[cols].set_axis([mapping[j] for j in cols], axis=1)
+    for i in np.flatnonzero((fate == 1) | (fate == 5)):
+        cells = {f: fields_frame.iat[i, k] for k, f in enumerate(fields_frame.columns)}
+        if fate[i] == 1:
             log.reject(
                 src,
                 sheet,
-                i,
+                int(lines[i]),
                 "(line)",
-                f"line has {len(row)} fields, the header {width} (a broken or merged line)",
+                f"line has {int(lengths[i])} fields, the header {width} (a broken or merged line)",
                 cells,
             )
-            continue
-        cells = {f: (row[j] if j < len(row) else None) for j, f in mapping.items()}
-        if all(_empty(v) for v in row):
-            blank += 1
-            ended = bool(out)
-            continue
-        if any(_TOTALS.match(str(v)) for v in row if not _empty(v)):
-            totals += 1
-            continue
-        if ended and sum(not _empty(v) for v in row) <= 2:
-            notes += 1  # text below the table, after a blank row
-            continue
-        if all(_empty(cells.get(f)) for f in IDENTIFYING if f in cells):
-            if ended or not any(not _empty(cells.get(f)) for f in mapping.values()):
-                notes += 1  # text below the table
-            else:
-                log.reject(
-                    src, sheet, i, "codice_fiscale", "row without any pupil identifier", cells
-                )
-            continue
-        cells["_line"], cells["_sheet"] = i, sheet
-        out.append(cells)
+        else:
+            log.reject(
+                src,
+                sheet,
+                int(lines[i]),
+                "codice_fiscale",
+                "row without any pupil identifier",
+                cells,
+            )
+    keep = fate == 0
+    out = fields_frame.loc[keep].reset_index(drop=True)
+    out["_line"] = lines[keep]
+    out["_sheet"] = sheet
     log.files.append(
         {
             "file": label,
@@ -574,15 +664,25 @@ def _records(
             "kind": src.kind,
             "school_id": src.school_id,
             "header_line": h + 1,
-            "rows_read": len(out),
+            "rows_read": int(keep.sum()),
             "columns_mapped": ", ".join(sorted(set(mapping.values()))),
             "columns_unmapped": ", ".join(unmapped),
-            "blank_rows": blank,
-            "totals_rows": totals,
-            "notes_rows": notes,
+            "blank_rows": int((fate == 2).sum()),
+            "totals_rows": int((fate == 3).sum()),
+            "notes_rows": int((fate == 4).sum()),
         }
     )
     return out
+
+
+def _records(
+    src: SourceFile, fields: Mapping[str, tuple[str, ...]], log: _Log
+) -> list[dict[str, Any]]:
+    """The data rows of one file as ``{field: value, "_line": n, "_sheet": s}``."""
+    frame = _records_frame(src, fields, log)
+    return [
+        {k: (int(v) if k == "_line" else v) for k, v in r.items()} for r in frame.to_dict("records")
+    ]
 
 
 # --------------------------------------------------------------------------------------------
@@ -609,96 +709,218 @@ def _school_year(d: dt.date) -> int:
     return d.year if d.month >= 9 else d.year - 1
 
 
-def _pupil_rows(src: SourceFile, cfg: IntakeConfig, key: bytes, log: _Log) -> list[dict[str, Any]]:
-    out = []
-    for r in _records(src, SCHOOL_FIELDS, log):
-        line, sheet = r["_line"], r["_sheet"]
-        r["data_nascita"] = (
-            _date(r.get("data_nascita")) if not _empty(r.get("data_nascita")) else None
-        )
-        ident, how = _identity(r)
-        if ident is None:
-            log.reject(src, sheet, line, "codice_fiscale", how, r)
-            continue
-        if how == "name_dob":
-            log.recodings[
-                (
-                    paths.relative(src.path),
-                    "codice_fiscale",
-                    "invalid or missing",
-                    "linked by surname, name and date of birth",
-                )
-            ] += 1
-        problems = []
-        hours, total = _number(r.get("ore_assenza")), _number(r.get("monte_ore"))
-        esito_raw = _plain(r.get("esito", "")) if not _empty(r.get("esito")) else ""
-        mapped = src.value_maps.get("esito", {}).get(esito_raw)
-        if mapped is not None:
-            log.recodings[
-                (paths.relative(src.path), "esito", esito_raw, f"{mapped} (school value map)")
-            ] += 1
-            esito_raw = mapped
-        esito = cfg.esito.get(_plain(esito_raw))
-        if esito is None:
-            problems.append(
-                ("esito", f"unmapped Esito code {esito_raw!r}: add it to esito: in the config")
+_PUPIL_COLUMNS = [
+    "pupil_id",
+    "school_id",
+    "year",
+    "grade_level",
+    "sex",
+    "birth_year",
+    "foreign_born",
+    "absence_rate",
+    "grade_avg",
+    "repeated_grade",
+    "dropped_out",
+    "_transferred",
+    "_file",
+    "_line",
+    "_masked",
+]
+
+
+def _col(r: pd.DataFrame, name: str, default: Any = None) -> pd.Series:
+    """A field's cells, or ``default`` everywhere when the file has no such column."""
+    if name in r.columns:
+        return r[name]
+    return pd.Series([default] * len(r), index=r.index, dtype=object)
+
+
+def _identities(r: pd.DataFrame, key: bytes) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per row: the pseudonym (or None), how it was built (cf / name_dob / reason), valid cf.
+
+    :func:`_identity` over whole columns: the codice fiscale is checked with
+    :func:`codice_fiscale.is_valid_array`, the fallback identity is built from
+    :func:`_plain` of each distinct surname and name, and the keyed HMAC is computed once per
+    distinct identity.
+    """
+    n = len(r)
+    code = _col(r, "codice_fiscale")
+    valid = cf.is_valid_array(code) if n else np.zeros(0, dtype=bool)
+    norm = cf.normalise_array(code).to_numpy(dtype=object) if n else np.empty(0, dtype=object)
+    surname, name, dob = _col(r, "cognome"), _col(r, "nome"), _col(r, "data_nascita")
+    truthy = _per_unique(surname, bool).astype(bool) & _per_unique(name, bool).astype(bool)
+    is_date = np.array([isinstance(d, dt.date) for d in dob.to_numpy()], dtype=bool)
+    ndn = truthy & is_date & ~valid
+    ident = np.full(n, None, dtype=object)
+    ident[valid] = "CF:" + norm[valid].astype(str).astype(object)
+    if ndn.any():
+        ps, pn = _per_unique(surname, _plain), _per_unique(name, _plain)
+        iso = np.array([d.isoformat() if isinstance(d, dt.date) else "" for d in dob.to_numpy()])
+        ident[ndn] = [
+            f"NDN:{a}|{b}|{c}" for a, b, c in zip(ps[ndn], pn[ndn], iso[ndn], strict=True)
+        ]
+    how = np.where(valid, "cf", np.where(ndn, "name_dob", ""))
+    missing = ~valid & ~ndn
+    if missing.any():
+        has_code = _per_unique(code, bool).astype(bool)
+        how = how.astype(object)
+        how[missing] = np.where(has_code[missing], "invalid codice fiscale", "no codice fiscale")
+        how[missing] = how[missing] + " and no surname, name and date of birth to link by"
+    pid = np.full(n, None, dtype=object)
+    have = ident != None  # noqa: E711 - elementwise
+    if have.any():
+        pid[have] = _per_unique(pd.Series(ident[have], dtype=object), lambda x: pseudonym(key, x))
+    return pid, how, valid
+
+
+def _pupil_rows(src: SourceFile, cfg: IntakeConfig, key: bytes, log: _Log) -> pd.DataFrame:
+    """The pupil-years of one school file (whole-column operations; rules as documented)."""
+    r = _records_frame(src, SCHOOL_FIELDS, log)
+    file = paths.relative(src.path)
+    n = len(r)
+    if n == 0:
+        return pd.DataFrame(columns=_PUPIL_COLUMNS)
+    sheet = r["_sheet"].iloc[0]
+    lines = r["_line"].to_numpy()
+    raw_dob = _col(r, "data_nascita")
+    r["data_nascita"] = _per_unique(raw_dob, lambda v: None if _empty(v) else _date(v))
+    pid, how, valid = _identities(r, key)
+    code = _col(r, "codice_fiscale")
+    masked = _per_unique(code, lambda c: cf.mask(c) if c else "")
+    rejections: list[tuple[int, int, str, str]] = []  # (row, order, column, rule)
+    no_id = pid == None  # noqa: E711 - elementwise
+    for i in np.flatnonzero(no_id):
+        rejections.append((i, 0, "codice_fiscale", str(how[i])))
+    ok = ~no_id
+    n_ndn = int(((how == "name_dob") & ok).sum())
+    if n_ndn:
+        log.recodings[
+            (
+                file,
+                "codice_fiscale",
+                "invalid or missing",
+                "linked by surname, name and date of birth",
             )
-        else:
-            log.recodings[(paths.relative(src.path), "esito", esito_raw, str(esito))] += 1
-        classe = _number(re.sub(r"[^0-9]", "", str(r.get("classe", ""))) or None)
-        if classe is None or not 1 <= classe <= 5:
-            problems.append(("classe", "class year must be 1–5"))
-        sex = str(r.get("sesso", "")).strip().upper()[:1]
-        if sex not in ("M", "F"):
-            problems.append(("sesso", "Sesso must be M or F"))
-        dob = r.get("data_nascita")
-        code = r.get("codice_fiscale")
-        birth_year = dob.year if dob else (None if not (code and cf.is_valid(code)) else None)
-        if birth_year is None:
-            problems.append(("data_nascita", "date of birth missing or not GG/MM/AAAA"))
-        transferred = bool(esito and esito.get("transferred"))
-        dropped = int(bool(esito and esito.get("dropped_out")))
-        if not transferred and not dropped:
-            if hours is None or total is None or total <= 0 or not 0 <= hours <= total:
-                problems.append(
-                    (
-                        "ore_assenza",
-                        "absence hours and annual hours must be numbers with 0 ≤ hours ≤ annual hours",
-                    )
-                )
-            avg = _number(r.get("media_voti"))
-            if avg is None or not 1 <= avg <= 10:
-                problems.append(("media_voti", "Media voti must be a number from 1 to 10"))
-        if problems:
-            for col, rule in problems:
-                log.reject(src, sheet, line, col, rule, r)
-            continue
-        grade = int(classe) + (8 if src.order == "upper" else 5)
-        out.append(
-            {
-                "pupil_id": pseudonym(key, ident),
-                "school_id": src.school_id,
-                "year": int(src.year),
-                "grade_level": grade,
-                "sex": sex,
-                "birth_year": int(birth_year),
-                "foreign_born": int(cf.born_abroad(code))
-                if code and cf.is_valid(code)
-                else int(
-                    _plain(r.get("cittadinanza", "italiana"))
-                    not in ("italiana", "italiano", "italia", "")
-                ),
-                "absence_rate": (hours / total) if hours is not None and total else np.nan,
-                "grade_avg": _number(r.get("media_voti")) if not dropped else np.nan,
-                "repeated_grade": float(esito.get("repeated_grade", 0)) if not dropped else np.nan,
-                "dropped_out": dropped,
-                "_transferred": transferred,
-                "_file": paths.relative(src.path),
-                "_line": line,
-                "_masked": cf.mask(code) if code else "",
-            }
+        ] += n_ndn
+    # Esito: the school's value map, then the config's recoding
+    value_map = src.value_maps.get("esito", {})
+
+    def esito_of(v: Any) -> tuple[str, Any, Any]:
+        raw = _plain(v) if not _empty(v) else ""
+        mapped = value_map.get(raw)
+        raw_after = mapped if mapped is not None else raw
+        return raw, mapped, cfg.esito.get(_plain(raw_after))
+
+    esito_raw_col = r["esito"] if "esito" in r.columns else pd.Series("", index=r.index)
+    triples = _per_unique(esito_raw_col, esito_of)
+    e_raw = np.array([t[0] for t in triples], dtype=object)
+    e_mapped = np.array([t[1] for t in triples], dtype=object)
+    esito = np.array([t[2] for t in triples], dtype=object)
+    has_map = np.array([m is not None for m in e_mapped], dtype=bool) & ok
+    for (raw, mapped), k in Counter(zip(e_raw[has_map], e_mapped[has_map], strict=True)).items():
+        log.recodings[(file, "esito", raw, f"{mapped} (school value map)")] += k
+    e_after = np.where([m is not None for m in e_mapped], e_mapped, e_raw)
+    known = np.array([e is not None for e in esito], dtype=bool)
+    for (raw, e), k in Counter(
+        zip(e_after[known & ok], [str(x) for x in esito[known & ok]], strict=True)
+    ).items():
+        log.recodings[(file, "esito", raw, e)] += k
+    for i in np.flatnonzero(~known & ok):
+        rejections.append(
+            (i, 1, "esito", f"unmapped Esito code {e_after[i]!r}: add it to esito: in the config")
         )
-    return out
+    classe = _per_unique(
+        _col(r, "classe", ""), lambda v: _number(re.sub(r"[^0-9]", "", str(v)) or None)
+    )
+    bad_classe = np.array([c is None or not 1 <= c <= 5 for c in classe], dtype=bool)
+    sex = _per_unique(_col(r, "sesso", ""), lambda v: str(v).strip().upper()[:1])
+    bad_sex = ~np.isin(sex.astype(str), ["M", "F"])
+    dob = r["data_nascita"].to_numpy()
+    birth_year = np.array([d.year if d else None for d in dob], dtype=object)
+    no_dob = np.array([b is None for b in birth_year], dtype=bool)
+    transferred = np.array([bool(e and e.get("transferred")) for e in esito], dtype=bool)
+    dropped = np.array([int(bool(e and e.get("dropped_out"))) for e in esito], dtype=np.int64)
+    hours = _per_unique(_col(r, "ore_assenza"), _number)
+    total = _per_unique(_col(r, "monte_ore"), _number)
+    avg = _per_unique(_col(r, "media_voti"), _number)
+    active = ~transferred & (dropped == 0)
+    bad_hours = active & np.array(
+        [
+            h is None or t is None or t <= 0 or not 0 <= h <= t
+            for h, t in zip(hours, total, strict=True)
+        ],
+        dtype=bool,
+    )
+    bad_avg = active & np.array([a is None or not 1 <= a <= 10 for a in avg], dtype=bool)
+    for mask, order, column, rule in (
+        (bad_classe, 2, "classe", "class year must be 1–5"),
+        (bad_sex, 3, "sesso", "Sesso must be M or F"),
+        (no_dob, 4, "data_nascita", "date of birth missing or not GG/MM/AAAA"),
+        (
+            bad_hours,
+            5,
+            "ore_assenza",
+            "absence hours and annual hours must be numbers with 0 ≤ hours ≤ annual hours",
+        ),
+        (bad_avg, 6, "media_voti", "Media voti must be a number from 1 to 10"),
+    ):
+        for i in np.flatnonzero(mask & ok):
+            rejections.append((i, order, column, rule))
+    for i, _order, column, rule in sorted(rejections):
+        log.reject(src, sheet, int(lines[i]), column, rule, {"codice_fiscale": code.iat[i]})
+    rejected = np.zeros(n, dtype=bool)
+    rejected[[i for i, *_ in rejections]] = True
+    keep = ~rejected
+    # foreign_born: from a valid codice fiscale, else from Cittadinanza
+    citizen = _per_unique(
+        _col(r, "cittadinanza", "italiana"),
+        lambda v: int(_plain(v) not in ("italiana", "italiano", "italia", "")),
+    )
+    abroad = np.array(
+        [c[11:12] == "Z" if isinstance(c, str) else False for c in cf.normalise_array(code)],
+        dtype=bool,
+    )
+    foreign = np.where(valid, abroad.astype(int), citizen.astype(int))
+    h = np.array([np.nan if x is None else x for x in hours], dtype=float)
+    t = np.array([np.nan if x is None else x for x in total], dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        absence = np.where(~np.isnan(h) & ~np.isnan(t) & (t != 0), h / t, np.nan)
+    grade_avg = np.where(
+        dropped == 1, np.nan, np.array([np.nan if a is None else a for a in avg], dtype=float)
+    )
+    repeated = np.array(
+        [
+            np.nan if d else float(e.get("repeated_grade", 0)) if e is not None else np.nan
+            for d, e in zip(dropped, esito, strict=True)
+        ],
+        dtype=float,
+    )
+    grade = np.array([int(c) if c is not None else 0 for c in classe]) + (
+        8 if src.order == "upper" else 5
+    )
+    out = pd.DataFrame(
+        {
+            "pupil_id": pid,
+            "school_id": src.school_id,
+            "year": int(src.year),
+            "grade_level": grade,
+            "sex": sex,
+            "birth_year": birth_year,
+            "foreign_born": foreign,
+            "absence_rate": absence,
+            "grade_avg": grade_avg,
+            "repeated_grade": repeated,
+            "dropped_out": dropped,
+            "_transferred": transferred,
+            "_file": file,
+            "_line": lines,
+            "_masked": masked,
+        }
+    )[keep]
+    out["birth_year"] = out["birth_year"].astype("int64")
+    out["grade_level"] = out["grade_level"].astype("int64")
+    out["foreign_born"] = out["foreign_born"].astype("int64")
+    return out.reset_index(drop=True)
 
 
 def _attendance(src: SourceFile, key: bytes, log: _Log) -> list[dict[str, Any]]:
@@ -774,23 +996,36 @@ def run_intake(config: Path | None = None, *, key: bytes | None = None) -> Intak
     cfg = load_config(config)
     key = key if key is not None else load_key()
     log = _Log()
-    pupils: list[dict[str, Any]] = []
+    pupils: list[pd.DataFrame] = []
     attendance: list[dict[str, Any]] = []
     status: dict[tuple[str, int], str] = {}
     for src in cfg.sources:
         if src.kind == "school":
-            pupils += _pupil_rows(src, cfg, key, log)
+            pupils.append(_pupil_rows(src, cfg, key, log))
         elif src.kind == "attendance":
             attendance += _attendance(src, key, log)
         else:
             status |= _registry(src, key, log)
-    frame = pd.DataFrame(pupils)
+    frame = (
+        pd.concat([p for p in pupils if len(p)], ignore_index=True)
+        if any(len(p) for p in pupils)
+        else pd.DataFrame(columns=_PUPIL_COLUMNS)
+    )
     if frame.empty:
         raise DataValidationError(
             cfg.source, "no usable pupil row in any school file (see the rejections)"
         )
     # the national student registry: "abbandono"/"ritirato" marks the dropout year
-    left = frame.apply(lambda r: status.get((r["pupil_id"], int(r["year"]))) in _LEFT, axis=1)
+    if status:
+        left_keys = pd.MultiIndex.from_tuples([k for k, v in status.items() if v in _LEFT])
+        left = pd.Series(
+            pd.MultiIndex.from_arrays([frame["pupil_id"], frame["year"].astype(int)]).isin(
+                left_keys
+            ),
+            index=frame.index,
+        )
+    else:
+        left = pd.Series(False, index=frame.index)
     newly = left & (frame["dropped_out"] == 0)
     log.recodings[("registry", "stato", "abbandono/ritirato", "dropped_out = 1 that year")] += int(
         newly.sum()
@@ -830,11 +1065,11 @@ def run_intake(config: Path | None = None, *, key: bytes | None = None) -> Intak
             }
         )
     frame = frame[keep]
-    moved = frame["_transferred"]
-    for r in frame[moved].to_dict("records"):
+    moved = frame["_transferred"].astype(bool)
+    for file, k in frame.loc[moved, "_file"].value_counts(sort=False).items():
         log.recodings[
-            (r["_file"], "esito", "trasferito", "pupil-year left out (no end-of-year outcomes)")
-        ] += 1
+            (file, "esito", "trasferito", "pupil-year left out (no end-of-year outcomes)")
+        ] += int(k)
     frame = frame[~moved]
     # baseline: the first school year of each pupil gives baseline_absence and is not a panel row
     frame = frame.sort_values(["pupil_id", "year"], kind="stable")
