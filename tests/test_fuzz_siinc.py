@@ -57,6 +57,29 @@ from fuzzing import (
     record,
 )
 
+
+# The impact estimate the payments read: the agreement names a result of the evaluation
+# (analysis.siinc.read_impact_inputs); these tests supply one directly, in the agreement's unit,
+# with its significance call (+2.4 pp, 95% CI [0.6, 4.2], distinguishable from zero).
+@dataclasses.dataclass(frozen=True)
+class _Estimate:
+    estimate: Any
+    ci_low: Any
+    ci_high: Any
+    unit: str
+    significance_level: str
+
+
+ILLUSTRATIVE_ESTIMATES = {
+    "att_course_attendance": _Estimate(
+        estimate=2.4,
+        ci_low=0.6,
+        ci_high=4.2,
+        unit="percentage points",
+        significance_level="distinguishable",
+    )
+}
+
 AGREEMENT = "siinc agreement"
 VERIFIED = "siinc verified metrics + estimates"
 SHIPPED = paths.SIINC_FILE
@@ -74,7 +97,7 @@ def shipped():
     """The shipped agreement, its illustrative inputs and the payments they give."""
     a = siinc.load_agreement(SHIPPED)
     inputs = siinc.illustrative_inputs(a)
-    return a, inputs, siinc.compute_payments(a, inputs.verified_metrics, inputs.estimates)
+    return a, inputs, siinc.compute_payments(a, inputs.verified_metrics, ILLUSTRATIVE_ESTIMATES)
 
 
 @pytest.fixture(scope="module")
@@ -140,6 +163,7 @@ BAD = {
     "periods": ["S1", [], ["S9"], ["S1", "S1"], [1], {"S1": 1}],
     "range": [[10, 1], [1], "0-41", [0, "x"], [0, 1, 2], {"min": 0}],
     "gates": [[5], {"a": 1}, 5, ["nope"]],
+    "bool": ["yes", 1, 0, "true", ["x"], None],
 }
 
 
@@ -194,6 +218,7 @@ def _fields(raw: dict) -> list[tuple[tuple, str]]:
         "use": "choice",
         "gates": "gates",
         "type": "choice",
+        "require_significance": "bool",
     }
     for i, m in enumerate(raw["metrics"]):
         p = ("metrics", i)
@@ -569,7 +594,7 @@ def test_agreement_shuffled_keys_and_lists_give_the_same_payments(work, raw, shi
     path.write_bytes(_dump(shuffled))
     a = siinc.load_agreement(path)
     assert a.to_dict() | {"source": None} == base.to_dict() | {"source": None}
-    again = siinc.compute_payments(a, inputs.verified_metrics, inputs.estimates)
+    again = siinc.compute_payments(a, inputs.verified_metrics, ILLUSTRATIVE_ESTIMATES)
     assert again.to_dict() | {"agreement_source": None} == paid.to_dict() | {
         "agreement_source": None
     }
@@ -718,7 +743,7 @@ def _verified_known_bad(
 def test_verified_metrics_known_bad_is_an_error(shipped, data):
     agreement, inputs, _ = shipped
     _, vm, est = _verified_known_bad(
-        data.draw, agreement, inputs.verified_metrics, dict(inputs.estimates)
+        data.draw, agreement, inputs.verified_metrics, dict(ILLUSTRATIVE_ESTIMATES)
     )
     err = expect_error(lambda: siinc.compute_payments(agreement, vm, est), source="")
     assert err.source.startswith(("verified_metrics", "estimates")), err.source
@@ -744,6 +769,6 @@ def test_verified_metrics_shuffled_or_retyped_give_the_same_payments(shipped, da
         df = df.astype({"value": object})
     if data.draw(st.booleans(), label="extra column and index"):
         df = df.assign(checked_by="auditor").set_axis([7] * len(df), axis=0)
-    again = siinc.compute_payments(agreement, df, inputs.estimates)
+    again = siinc.compute_payments(agreement, df, ILLUSTRATIVE_ESTIMATES)
     assert again.to_dict() == paid.to_dict()
     record(VERIFIED, VALID_SAME, kind="valid")

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 from decimal import Decimal
+from types import SimpleNamespace
 from typing import Any
 
 import pandas as pd
@@ -18,6 +19,19 @@ from analysis import siinc
 from analysis.errors import DataValidationError
 from analysis.estimate import Estimate
 from analysis.siinc.money import allocate
+
+# The impact estimate the payments read: the agreement names a result of the evaluation
+# (analysis.siinc.read_impact_inputs); these tests supply one directly, in the agreement's unit,
+# with its significance call (+2.4 pp, 95% CI [0.6, 4.2], distinguishable from zero).
+ILLUSTRATIVE_ESTIMATES = {
+    "att_course_attendance": SimpleNamespace(
+        estimate=2.4,
+        ci_low=0.6,
+        ci_high=4.2,
+        unit="percentage points",
+        significance_level="distinguishable",
+    )
+}
 
 # --------------------------------------------------------------------------------------
 # Builders
@@ -452,7 +466,7 @@ def test_value_outside_range():
     df = ex.verified_metrics.copy()
     df.loc[df.metric == "volare_attendance_75", "value"] = 42  # of 41 youths
     with pytest.raises(DataValidationError, match="admissible range"):
-        siinc.compute_payments(a, df, ex.estimates)
+        siinc.compute_payments(a, df, ILLUSTRATIVE_ESTIMATES)
 
 
 def test_missing_or_bad_estimate_is_an_error():
@@ -471,7 +485,7 @@ def test_missing_or_bad_estimate_is_an_error():
 def test_shipped_agreement_computes_example_payments():
     a = siinc.load_agreement()
     ex = siinc.illustrative_inputs(a)
-    res = siinc.compute_payments(a, ex.verified_metrics, ex.estimates)
+    res = siinc.compute_payments(a, ex.verified_metrics, ILLUSTRATIVE_ESTIMATES)
     got = {(c.metric, c.period): c.payable_cents for c in res.cells}
     assert got == {
         ("volare_attendance_75", "S1"): 640000,  # 400 × (36 − 20) = 6,400.00
@@ -512,7 +526,9 @@ def test_shipped_agreement_computes_example_payments():
 def test_sensitivity_shows_money_depending_on_modelling_choice():
     a = siinc.load_agreement()
     ex = siinc.illustrative_inputs(a)
-    s = siinc.sensitivity(a, ex.verified_metrics, ex.estimates, alternatives=ex.alternatives)
+    s = siinc.sensitivity(
+        a, ex.verified_metrics, ILLUSTRATIVE_ESTIMATES, alternatives=ex.alternatives
+    )
     tot = dict(zip(s["scenario"], s["total_payable_cents"], strict=True))
     # Agreement (lower CI): 40,279.75. Point estimate: impact 60 × 176 × 2.4 = 25,344 -> cap
     # 20,000, so 40,279.75 − 6,336 + 20,000 = 53,943.75.
@@ -522,18 +538,28 @@ def test_sensitivity_shows_money_depending_on_modelling_choice():
     assert tot["estimates: optimistic CI bound"] == 5394375  # 4.2 also hits the cap
     # Volare baselines 24 / 35: S1 400 × 12 = 4,800; S2 1,000 × 3 = 3,000:
     # 40,279.75 − 6,400 − 5,000 + 4,800 + 3,000 = 36,679.75.
-    assert tot["Volare baselines one year earlier"] == 3667975
+    assert tot["volare_baselines_earlier"] == 3667975
     # Course baseline 165: 250 × 6 × 0.925 = 1,387.50 -> 40,279.75 − 2,543.75 + 1,387.50.
-    assert tot["course baseline from the province"] == 3912350
+    assert tot["course_baseline_province"] == 3912350
     # Another estimator's result (e.g. synthetic control): lower bound 0.2 ->
     # 60 × 176 × 0.2 = 2,112.00; 40,279.75 − 6,336 + 2,112 = 36,055.75.
     s2 = siinc.sensitivity(
         a,
         ex.verified_metrics,
-        ex.estimates,
+        ILLUSTRATIVE_ESTIMATES,
         include_estimate_bounds=False,
         alternatives={
-            "other estimator": {"estimates": {"att_course_attendance": est(1.0, 0.2, 1.8)}}
+            "other estimator": {
+                "estimates": {
+                    "att_course_attendance": SimpleNamespace(
+                        estimate=1.0,
+                        ci_low=0.2,
+                        ci_high=1.8,
+                        unit="pp",
+                        significance_level="distinguishable",
+                    )
+                }
+            }
         },
     )
     assert list(s2["scenario"]) == ["agreement", "other estimator"]
@@ -548,11 +574,17 @@ def test_sensitivity_rejects_bad_scenarios():
     ex = siinc.illustrative_inputs(a)
     with pytest.raises(DataValidationError, match="impact_use"):
         siinc.sensitivity(
-            a, ex.verified_metrics, ex.estimates, alternatives={"x": {"impact_use": "median"}}
+            a,
+            ex.verified_metrics,
+            ILLUSTRATIVE_ESTIMATES,
+            alternatives={"x": {"impact_use": "median"}},
         )
     with pytest.raises(DataValidationError, match="unknown baseline id"):
         siinc.sensitivity(
-            a, ex.verified_metrics, ex.estimates, alternatives={"x": {"baselines": {"nope": 3}}}
+            a,
+            ex.verified_metrics,
+            ILLUSTRATIVE_ESTIMATES,
+            alternatives={"x": {"baselines": {"nope": 3}}},
         )
 
 
@@ -646,7 +678,7 @@ def test_estimate_in_another_unit_or_without_unit_is_refused():
     """A share where percentage points are declared would silently change a payment (issue 10)."""
     a = siinc.load_agreement()
     ex = siinc.illustrative_inputs(a)
-    ok = siinc.compute_payments(a, ex.verified_metrics, ex.estimates)
+    ok = siinc.compute_payments(a, ex.verified_metrics, ILLUSTRATIVE_ESTIMATES)
     assert ok.total_payable_cents > 0
     as_share = {"att_course_attendance": est(0.024, 0.006, 0.042, unit="share (0-1)")}
     with pytest.raises(DataValidationError, match="differs from the unit the agreement declares"):
