@@ -207,7 +207,7 @@ def format_value(v: Any, lang: str) -> str:
     """Format one value for ``lang`` (see the module docstring for the rules)."""
     import numpy as np
 
-    if isinstance(v, Msg):
+    if isinstance(v, Msg | Concat):
         return v.render(lang)
     if isinstance(v, Formatted):
         x = v.value
