@@ -9,6 +9,7 @@ PY          := $(VENV)/bin/python
 STAMP       := $(VENV)/.installed
 PYTEST_ARGS ?=
 RUN_ARGS    ?=
+BENCH_ARGS  ?=
 
 ## help: list the targets
 help:
@@ -26,15 +27,17 @@ $(STAMP): requirements.lock pyproject.toml
 ## env: create .venv and install the locked environment (done automatically by other targets)
 env: $(STAMP)
 
-## report: build every report in config/plan.yaml (run + publish) into reports/ (publishes even if a run failed, then exits non-zero)
+## report: build every report in config/plan.yaml (run + publish, one process) into reports/ (publishes even if a run failed, then exits non-zero; nothing changed: no work beyond hashing)
 report: $(STAMP)
-	@rc=0; $(PY) -m analysis run $(RUN_ARGS) || rc=$$?; \
-	  $(PY) -m analysis publish || rc=$$((rc ? rc : $$?)); exit $$rc
+	@$(PY) -m analysis report $(RUN_ARGS)
 
 ## report-quick: the whole plan with shrunk simulation/bootstrap sizes (as CI does)
 report-quick: $(STAMP)
-	@rc=0; $(PY) -m analysis run --quick $(RUN_ARGS) || rc=$$?; \
-	  $(PY) -m analysis publish || rc=$$((rc ? rc : $$?)); exit $$rc
+	@$(PY) -m analysis report --quick $(RUN_ARGS)
+
+## report-dask: the plan on a Dask LocalCluster (2 workers, 1 thread each), as on a cluster (extra 'dask')
+report-dask: $(STAMP)
+	@$(PY) -m analysis report --local-cluster 2 $(RUN_ARGS)
 
 ## data: build the tidy panels in data/processed/ from data/raw/
 data: $(STAMP)
@@ -67,8 +70,16 @@ fuzz-local: $(STAMP)
 verify: $(STAMP)
 	$(PY) -m analysis verify
 
-## bench: speed benchmarks (pytest-benchmark), not part of make test
+## bench: the plan at 1 and 2 workers, the no-op rerun, replications and registers -> benchmarks/RESULTS.md (~10 min; a quiet machine)
 bench: $(STAMP)
+	$(PY) benchmarks/run_bench.py $(BENCH_ARGS)
+
+## bench-quick: the same benchmark at small sizes (checks the benchmark itself, ~1 min)
+bench-quick: $(STAMP)
+	$(PY) benchmarks/run_bench.py --quick --out benchmarks/RESULTS-quick.md $(BENCH_ARGS)
+
+## bench-micro: micro-benchmarks of functions (pytest-benchmark), not part of make test
+bench-micro: $(STAMP)
 	$(PY) -m pytest benchmarks --benchmark-only -p no:cacheprovider
 
 ## lint: ruff (check + format) and the import-linter layer contracts
@@ -95,4 +106,4 @@ clean:
 distclean: clean
 	rm -rf $(VENV)
 
-.PHONY: help env intake data-request report report-quick data test test-slow fuzz-local verify bench lint lab lock clean distclean
+.PHONY: help env intake data-request report report-quick report-dask data test test-slow fuzz-local verify bench bench-quick bench-micro lint lab lock clean distclean
