@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
@@ -19,6 +20,19 @@ from analysis import paths, siinc
 from analysis.facts import programme_facts
 from analysis.reports import context, data_build, methodology
 from analysis.reports import siinc as sr
+
+# The impact estimate the payments read: the agreement names a result of the evaluation
+# (analysis.siinc.read_impact_inputs); these tests supply one directly, in the agreement's unit,
+# with its significance call (+2.4 pp, 95% CI [0.6, 4.2], distinguishable from zero).
+ILLUSTRATIVE_ESTIMATES = {
+    "att_course_attendance": SimpleNamespace(
+        estimate=2.4,
+        ci_low=0.6,
+        ci_high=4.2,
+        unit="percentage points",
+        significance_level="distinguishable",
+    )
+}
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -58,8 +72,8 @@ def test_data_build_inventory_counts_rows_units_years_and_missing():
 
 def test_data_build_tables_and_numbers_from_the_built_panels(built_panels):
     hashes = data_build.verify_raw_files()
-    assert data_build.raw_files_caption(hashes).startswith(f"{len(hashes)} raw files")
-    assert list(data_build.raw_files_table(hashes).columns) == ["file", "sha256"]
+    assert str(data_build.raw_files_caption(hashes)).startswith(f"The {len(hashes)} raw files")
+    assert list(data_build.raw_files_table(hashes).columns) == ["File", "SHA-256"]
     head = data_build.headline(built_panels, hashes)
     assert head["Puglia ELET 2025 (%)"] == 8.6  # Eurostat edat_lfse_16, ITF4, both sexes
     assert head["panels built"] == len(built_panels)
@@ -67,13 +81,17 @@ def test_data_build_tables_and_numbers_from_the_built_panels(built_panels):
     assert "neet" in set(summary["indicator"])
     assert (summary["min_diff"] <= summary["mean_diff"]).all()
     assert (summary["mean_diff"] <= summary["max_diff"]).all()
+    shown = data_build.splice_table(built_panels)
+    assert "Mean difference (pp)" in shown and "neet" not in set(shown["Indicator"])
     res = data_build.results(built_panels, hashes)
     assert isinstance(res["neet_splice_shift_lecce"], float)
-    assert data_build.eurostat_flags(built_panels)["cells"].sum() == len(
+    assert data_build.eurostat_flags(built_panels)["Cells"].sum() == len(
         built_panels["elet_regions"]
     )
     signs = data_build.bes_signs(built_panels)
-    assert signs["cells"].sum() == len(built_panels["bes_provinces"])
+    assert signs["Cells"].sum() == len(built_panels["bes_provinces"])
+    inv = data_build.inventory_table(built_panels)
+    assert str(inv["Rows"].dtype) == "int64" and str(inv["First year"].dtype) == "Int64"
 
 
 # --- 01_context -------------------------------------------------------------------------------
@@ -87,81 +105,128 @@ def test_context_words_tables_and_headline():
     assert head["Lecce 2024"] == 20.0  # ISTAT Bes dei territori ed. 2025
     assert set(head) == {"Lecce 2024", "Italia 2024", "Lecce change since 2020 (pp)"}
     facts = programme_facts()
-    words = context.summary_text(table, cs, baseline_year=2020)
-    assert f"about {facts.courses.pupils} course pupils" in words
-    assert f"{facts.day_centre.youths} day-centre youths" in words
-    assert "Lecce is a province of about 780,000 inhabitants" in context.scale_text(cs)
-    assert "**Source:** ISTAT" in context.indicator_text(cs)
-    assert "Shaded: years from 2021." in context.trajectory_caption(cs, start_year=2021)
+    box = context.summary(table, cs, baseline_year=2020, start_year=2021)
+    assert f"reaches about {facts.courses.pupils} pupils" in str(box["not_this"])
+    assert f"reached {facts.day_centre.youths} young people" in str(box["not_this"])
+    assert "Lecce is a province of about 780,000 inhabitants." in str(box["not_this"])
+    assert "**Source:** ISTAT" in str(context.indicator_text(cs))
+    assert "Shaded: years from 2021." in str(context.trajectory_caption(cs, start_year=2021))
+    assert str(context.headline_text(table, cs, baseline_year=2020)) == (
+        "Lecce 2024: 20.0% (−10.0 pp since 2020)"
+    )
+    shown = context.levels_table(table, baseline_year=2020)
+    assert list(shown.columns[:3]) == ["Territory", "First year", "First value"]
+    assert "Change since baseline" in shown and "value_2020" not in shown
     flagged = context.flagged_observations(cs)
-    assert list(flagged.columns) == ["unit", "year", "value", "flag", "source", "break"]
+    assert list(flagged.columns) == ["Year", "Territories", "What it marks"]  # no flag, no cause
+    assert list(flagged["Year"]) == [2018]  # the first year of the ISTAT 2025 edition
     assert set(context.results(table, cs)) == {"indicator", "levels_and_changes", "series"}
 
 
 def test_context_quotes_programme_facts_from_the_config(sandbox):
     _edit_programme_facts(sandbox)
     cs = context.load("neet", focus_unit="Lecce", comparison_units=["Puglia", "Italia"])
-    assert "province of about 812,000 inhabitants" in context.scale_text(cs)
-    assert "about 225 pupils" in context.scale_text(cs)
     table = context.levels_and_changes(cs.data, units=cs.units, baseline_year=2020)
-    words = context.summary_text(table, cs, baseline_year=2020)
-    assert "about 225 course pupils and 52 day-centre youths" in words
+    not_this = str(context.summary(table, cs, baseline_year=2020, start_year=2021)["not_this"])
+    assert "Lecce is a province of about 812,000 inhabitants." in not_this
+    assert "about 225 pupils" in not_this and "reached 52 young people" in not_this
     region = context.load("elet", focus_unit="Puglia", comparison_units=["Italia"])
-    assert "Puglia is a region of about 3.9 million inhabitants" in context.scale_text(region)
+    table = context.levels_and_changes(region.data, units=region.units, baseline_year=2020)
+    words = str(context.summary(table, region, baseline_year=2020, start_year=2021)["not_this"])
+    assert "Puglia is a region of about 3.9 million inhabitants." in words
 
 
 # --- 05_siinc ---------------------------------------------------------------------------------
 
 
+def _programme_results(folder):
+    """The keys of a programme run's results that the SIINC agreement reads (+2.4 pp)."""
+    (folder / "programme_did_absence.json").write_text(
+        json.dumps(
+            {
+                "parameters": {"control": "never", "covariates": []},
+                "results": {
+                    "headline_estimate": {
+                        "estimate": -0.024,
+                        "ci_low": -0.042,
+                        "ci_high": -0.006,
+                        "method": "Callaway-Sant'Anna (dr, never controls), simple",
+                        "extra": {"base_period": "universal", "anticipation": 0},
+                    },
+                    "few_clusters": [
+                        {"inference": "wild cluster bootstrap", "p_value": 0.01},
+                        {"inference": "randomization inference", "p_value": 0.01},
+                    ],
+                },
+            }
+        ),
+        encoding="utf-8",
+    )
+    return folder
+
+
 @pytest.fixture(scope="module")
-def payment():
+def payment(tmp_path_factory):
     agr = sr.load_for_report("config/siinc.yaml")
     inputs = siinc.illustrative_inputs(agr)
-    result = siinc.compute_payments(agr, inputs.verified_metrics, inputs.estimates)
-    sens = siinc.sensitivity(
-        agr, inputs.verified_metrics, inputs.estimates, alternatives=inputs.alternatives
+    return siinc.assemble(
+        agr,
+        inputs.verified_metrics,
+        inputs.records,
+        alternatives=inputs.alternatives,
+        results_dir=_programme_results(tmp_path_factory.mktemp("results")),
     )
-    return agr, inputs, result, sens
 
 
 def test_siinc_opening_notes_name_a_rounding_override():
     agr = sr.load_for_report("config/siinc.yaml")
     notes = sr.opening_notes(agr, path="config/siinc.yaml")
-    assert notes == [(agr.status_line(), "warning")]  # the shipped agreement is illustrative
+    assert [k for _, k in notes] == ["warning"]  # the shipped agreement is illustrative
+    assert str(notes[0][0]).startswith("ILLUSTRATIVE agreement: every parameter is an assumption")
     over = sr.load_for_report("config/siinc.yaml", rounding="half_up")
     notes = sr.opening_notes(over, path="config/siinc.yaml", rounding="half_up")
     assert len(notes) == 2 and notes[1][1] == "warning"
-    assert f"half_up (the agreement says {agr.rounding})" in notes[1][0]
-    text = sr.agreement_text(agr)
+    assert "half up (the agreement says half to even)" in str(notes[1][0])
+    assert "arrotondamento modificata" in notes[1][0].render("it")
+    text = str(sr.agreement_text(agr))
     assert agr.title in text and f"status **{agr.status}**" in text
+    assert "pagamenti sui risultati SIINC" in sr.agreement_text(agr).render("it")
 
 
 def test_siinc_captions_words_and_saved_numbers(payment):
-    agr, inputs, result, sens = payment
+    d = payment
+    agr = d.agreement
     for caption in (
-        sr.recap_what_caption(agr),
-        sr.recap_rules_caption(agr),
+        sr.recap_caption(agr),
         sr.calendar_caption(agr),
         sr.audit_caption(agr),
         sr.payable_figure_caption(agr),
     ):
-        assert agr.source in caption and agr.status in caption
-    assert sr.verified_caption(agr).startswith("Verified metrics per period")
-    assert "ILLUSTRATIVE" in sr.estimates_caption()
-    assert siinc.money.format_eur(agr.caps.total_cents) in sr.totals_caption(agr)
-    rng = sr.sensitivity_range(sens)
-    assert f"€{rng['min']:,.2f}–€{rng['max']:,.2f}" in sr.sensitivity_figure_caption(agr, sens)
-    what, rules = sr.recap_parts(agr)
-    assert list(what["metric"]) == list(rules["metric"]) == [m.id for m in agr.metrics]
-    text = sr.arithmetic_text(result)
+        assert agr.source in str(caption) and agr.status in str(caption)
+    assert str(sr.verified_caption(d)).startswith("Verified metrics per period")
+    assert "€60,000.00" in str(sr.totals_caption(agr))
+    assert "60.000,00\xa0€" in sr.totals_caption(agr).render("it")
+    rng = sr.sensitivity_range(d.sensitivity)
+    cap = str(sr.sensitivity_figure_caption(agr, d.sensitivity))
+    assert f"€{rng['min']:,.2f} – €{rng['max']:,.2f}" in cap
+    assert list(sr.recap_table(agr)["Metric"]) == [m.id for m in agr.metrics]
+    text = str(sr.arithmetic_text(d))
     assert text.startswith("**The arithmetic, line by line**")
-    assert text.count("\n- ") == len(result.cells)
-    head = sr.headline(result, sens)
-    assert head[f"total payable ({agr.status}, €)"] == float(result.total_payable)
+    assert text.count("\n- ") == len(d.result.cells)
+    head = sr.headline(d)
+    assert head["total payable (€)"] == float(d.result.total_payable) == 40279.75
     assert head["lowest total across scenarios (€)"] == rng["min"]
-    res = sr.results(agr, inputs, result, sens)
-    assert res["total_payable_cents"] == result.total_payable_cents
+    res = sr.results(d, inputs={"config/siinc.yaml": "0" * 64})
+    assert res["total_payable_cents"] == d.result.total_payable_cents
     assert res["sensitivity_range"] == rng
+    assert [p["period"] for p in res["dossier"]] == ["S1", "S2", "S3"]
+    assert res["dossier"][0]["inputs_sha256"]["config/siinc.yaml"] == "0" * 64
+    assert str(sr.headline_text(d)) == "€40,279.75 (scenarios €36,679.75 – €53,943.75)"
+    box = sr.summary_fields(d)
+    assert set(box) == {"question", "answer", "certainty", "would_change", "not_this"}
+    assert "€40,279.75 is payable over 3 verification periods" in str(box["answer"])
+    assert str(box["certainty"]).startswith("All 30 applicable checks passed")
+    assert "ILLUSTRATIVE" in str(box["not_this"]) and "SIMULATED" not in str(box["not_this"])
 
 
 # --- 06_methodology ---------------------------------------------------------------------------

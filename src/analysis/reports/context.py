@@ -356,7 +356,8 @@ def flagged_observations(cs: ContextSeries) -> pd.DataFrame:
     -------
     pandas.DataFrame
         Human headers: year, the territories concerned, the source's flag, what it marks and,
-        for Eurostat breaks, the cause where known (:data:`indicators.LFS_BREAK_NOTES`).
+        for Eurostat breaks, the cause where known (:data:`indicators.LFS_BREAK_NOTES`); the
+        flag and cause columns only when some row has one.
     """
     df = cs.data
     flagged = df[(df["flag"] != "") | df["break"]].copy()
@@ -374,7 +375,9 @@ def flagged_observations(cs: ContextSeries) -> pd.DataFrame:
         if cause is not None and cause.startswith("break"):  # a note that names no cause
             cause = None
         rows.append([int(yr), ", ".join(units), flag or None, FLAG_MEANINGS[kind], cause])
-    return pd.DataFrame(rows, columns=cols)
+    out = pd.DataFrame(rows, columns=cols)
+    empty = [c for c in (N_("Flag"), N_("Cause")) if out[c].isna().all()]
+    return out.drop(columns=empty)  # no column of dashes (e.g. the BES splice has no flag)
 
 
 def flagged_caption(cs: ContextSeries) -> Text:
@@ -382,7 +385,7 @@ def flagged_caption(cs: ContextSeries) -> Text:
     if cs.spliced:
         return t(
             "Observations of these series with a conventional sign or at the edition splice "
-            "(ISTAT Bes dei territori). Flag: the source's sign (– none)."
+            "(ISTAT Bes dei territori)."
         )
     return t(
         "Observations of these series with a Eurostat flag, one row per year and flag; the "
@@ -818,7 +821,7 @@ def comparison_text(table: pd.DataFrame, cs: ContextSeries, *, baseline_year: in
         for u in cs.units
         if u in by_unit and not np.isnan(by_unit[u])
     ]
-    listing = join([join(["- ", i], "") for i in items], "\n")
+    listing = join(["", *items], "\n- ")  # a Markdown list (empty first part: no id lookup)
     parts: list[Text] = []
     others = by_unit.reindex(list(cs.comparison_units)).dropna()
     own = by_unit.get(cs.focus_unit, np.nan)
