@@ -122,7 +122,9 @@ class Report:
             numbers = suppress_results(numbers)
         page = {
             "question": question,
-            "verdict": None if verdict is None else {lg: render(verdict, lg) for lg in LANGUAGES},
+            "verdict": None
+            if verdict is None
+            else {lg: plain_text(render(verdict, lg)) for lg in LANGUAGES},
             "headline": None
             if headline_text is None
             else {lg: render(headline_text, lg) for lg in LANGUAGES},
@@ -268,13 +270,28 @@ def _kv_table(rows: Mapping[str, Any], lang: str) -> str:
 def _fmt(v: Any, lang: str) -> str:
     if isinstance(v, Msg | Concat | Formatted):
         return render(v, lang)
-    if isinstance(v, bool):
-        return format_value(v, lang)
+    if isinstance(v, bool | int | float):
+        if isinstance(v, int) and not isinstance(v, bool) and 1900 <= v <= 2100:
+            return str(v)  # a year
+        return (
+            format_value(v, lang)
+            if not isinstance(v, float)
+            else format_value(num(v, _digits(v)), lang)
+        )
     if isinstance(v, list | tuple):
-        return ", ".join(map(str, v))
+        return "; ".join(_fmt(x, lang) for x in v)  # a comma is the Italian decimal mark
     if isinstance(v, dict):
-        return json.dumps(v, ensure_ascii=False, sort_keys=True)
+        return "; ".join(f"{k}: {_fmt(x, lang)}" for k, x in sorted(v.items()))
     return str(v)
+
+
+def _digits(x: float) -> int:
+    """Decimals needed to show a parameter as written (0.05 → 2, 1e-6 → 6, 2.0 → 0)."""
+    text = repr(float(x))
+    if "e" in text or "E" in text:
+        return min(10, int(text.lower().split("e-")[-1]) if "e-" in text.lower() else 0)
+    frac = text.split(".")[1] if "." in text else ""
+    return 0 if frac == "0" else min(len(frac), 10)
 
 
 def _streams_html(streams: SeedStreams | None, lang: str) -> str:
@@ -712,6 +729,14 @@ def render_markdown(text: str) -> str:
     from markdown_it import MarkdownIt
 
     return sanitise_html(MarkdownIt("commonmark").enable("table").render(text))
+
+
+def plain_text(markdown_text: str) -> str:
+    """Markdown to plain text (for the index's one-line verdicts)."""
+    import re
+
+    rendered = render_markdown(markdown_text)
+    return html.unescape(re.sub(r"<[^>]+>", "", rendered)).strip()
 
 
 def markdown(text: Text) -> None:

@@ -366,7 +366,8 @@ def render(text: Any, lang: str) -> str:
     if isinstance(text, Formatted):
         return text.render(lang)
     if isinstance(text, str):
-        return gettext(text, lang) if text else text
+        # spacing and punctuation between messages are not ids
+        return gettext(text, lang) if any(c.isalpha() for c in text) else text
     return format_value(text, lang)
 
 

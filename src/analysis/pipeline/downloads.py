@@ -64,7 +64,17 @@ def frame_of(payload: Mapping[str, Any], lang: str) -> pd.DataFrame:
     for h in headers:
         seen[h] = seen.get(h, 0) + 1
         unique.append(h if seen[h] == 1 else f"{h} ({seen[h]})")
-    return pd.DataFrame(payload["data"], columns=unique)
+    frame = pd.DataFrame(payload["data"], columns=unique)
+    for col in frame.columns:  # text cells in the file's language where the catalog has them
+        if frame[col].dtype == object:
+            frame[col] = frame[col].map(
+                lambda v: (
+                    i18n.gettext(v, lang)
+                    if isinstance(v, str) and i18n.has_translation(v, lang)
+                    else v
+                )
+            )
+    return frame
 
 
 def _csv_bytes(df: pd.DataFrame) -> bytes:
