@@ -276,71 +276,128 @@ def test_summary_box_answers_first_from_the_numbers(study):
 # --------------------------------------------------------------------------------------
 
 
+def _programme_results(folder):
+    """The keys of a programme run's results that the SIINC agreement reads (+2.4 pp)."""
+    (folder / "programme_did_absence.json").write_text(
+        json.dumps(
+            {
+                "parameters": {"control": "never", "covariates": []},
+                "results": {
+                    "headline_estimate": {
+                        "estimate": -0.024,
+                        "ci_low": -0.042,
+                        "ci_high": -0.006,
+                        "method": "Callaway-Sant'Anna (dr, never controls), simple",
+                        "extra": {"base_period": "universal", "anticipation": 0},
+                    },
+                    "few_clusters": [
+                        {"inference": "wild cluster bootstrap", "p_value": 0.01},
+                        {"inference": "randomization inference", "p_value": 0.01},
+                    ],
+                },
+            }
+        ),
+        encoding="utf-8",
+    )
+    return folder
+
+
 @pytest.fixture(scope="module")
-def payments():
+def payments(tmp_path_factory):
     a = sr.load_for_report("config/siinc.yaml")
     inp = siinc.illustrative_inputs(a)
-    res = siinc.compute_payments(a, inp.verified_metrics, inp.estimates)
-    sens = siinc.sensitivity(a, inp.verified_metrics, inp.estimates, alternatives=inp.alternatives)
-    return a, inp, res, sens
+    return siinc.assemble(
+        a,
+        inp.verified_metrics,
+        inp.records,
+        alternatives=inp.alternatives,
+        results_dir=_programme_results(tmp_path_factory.mktemp("results")),
+    )
 
 
-def test_audit_table_sums_to_hand_computed_total(payments):
-    _, _, res, _ = payments
-    t = sr.audit_table(res)
+def test_audit_tables_sum_to_hand_computed_total(payments):
+    t = sr.audit_amounts_table(payments)
     # 16 x 400 + 5 x 1000 + 176 x 0.6 x 60 + 11 x 250 x 0.925 + 0.75 x 20000 + 5000
     hand = 6400 + 5000 + 6336 + 2543.75 + 15000 + 5000
-    assert t["payable (€)"].sum() == pytest.approx(hand, abs=1e-9) == 40279.75
-    assert list(t.columns[:7]) == ["metric", "period", "Y", "B", "Y − B", "gate Q", "price (€)"]
-    tot = sr.totals_table(res)
-    assert tot.iloc[-1]["payable (€)"] == pytest.approx(40279.75)
+    assert t["Payable (€)"].sum() == pytest.approx(hand, abs=1e-9) == 40279.75
+    terms = sr.audit_terms_table(payments)
+    assert list(terms.columns[:5]) == ["Metric", "Period", "Y", "B", "Y − B"]
+    row = terms.set_index("Metric").loc["volare_attendance_75"]
+    assert (row["Y"], row["B"], row["Y − B"]) == (36, 20, 16)
+    tot = sr.totals_table(payments.result)
+    assert tot.iloc[-1]["Payable (€)"] == pytest.approx(40279.75)
+    assert tot.iloc[-1]["Period"] == "total"
 
 
 def test_sensitivity_range_hand_computed(payments):
-    _, _, _, sens = payments
-    r = sr.sensitivity_range(sens)
+    r = sr.sensitivity_range(payments.sensitivity)
     # earlier Volare baselines (24, 35): -(4 x 400) - (2 x 1000) = -3,600
-    assert r["min"] == pytest.approx(36679.75) and "Volare" in r["min_scenario"]
+    assert r["min"] == pytest.approx(36679.75) and r["min_scenario"] == "volare_baselines_earlier"
     # point estimate 2.4: 176 x 2.4 x 60 = 25,344 capped at the metric cap 20,000: +13,664
     assert r["max"] == pytest.approx(53943.75) and r["max_scenario"] == "estimates: point"
     assert r["spread"] == pytest.approx(17264.0)
-    t = sr.sensitivity_table(sens)
-    assert t.iloc[0]["scenario"] == "agreement"
+    t = sr.sensitivity_table(payments.sensitivity)
+    assert t.iloc[0]["Scenario"] == "agreement"
 
 
-def test_recap_verified_and_estimate_tables(payments):
-    a, inp, _, _ = payments
-    recap = sr.recap_table(a).set_index("metric")
+def test_recap_verified_and_design_tables(payments):
+    a = payments.agreement
+    recap = sr.recap_table(a).set_index("Metric")
     assert len(recap) == 9
-    assert recap.loc["course_attendance_impact", "price"] == "€60.00 per unit"
-    assert "lower 95 % bound" in recap.loc["course_attendance_impact", "baseline / threshold"]
-    assert pd.isna(recap.loc["volare_completion_rate", "price"])
-    v = sr.verified_table(a, inp.verified_metrics).set_index("metric")
-    assert v.loc["volare_completion_rate", "role"] == "quality gate of volare_enrolled_12m"
-    assert v.loc["course_participants", "role"] == "N of course_attendance_impact"
-    e = sr.estimates_table(a, inp.estimates).iloc[0]
-    assert (e["point"], e["ci_low"], e["ci_high"]) == (2.4, 0.6, 4.2)
+    assert recap.loc["course_attendance_impact", "Price, amount or bonus (€)"] == 60.0
+    assert recap.loc["course_attendance_impact", "Payment rule"] == "impact-based"
+    assert recap.loc["course_attendance_impact", "Role"] == "primary"
+    assert pd.isna(recap.loc["volare_completion_rate", "Price, amount or bonus (€)"])
+    v = sr.verified_table(payments).set_index("Metric")
+    assert v.loc["volare_completion_rate", "Role in the payment"] == "quality gate"
+    assert v.loc["course_participants", "Role in the payment"] == "N of an impact-based rule"
+    design = sr.design_table(payments.impact["att_course_attendance"])
+    assert design["Same"].all() and len(design) == 5
 
 
-def test_plain_words_and_figures(payments):
-    a, _, res, sens = payments
-    lines = sr.arithmetic_lines(res)
+def test_plain_words_sheets_and_figures(payments):
+    lines = [str(x) for x in sr.arithmetic_lines(payments)]
     assert len(lines) == 6
     assert lines[0].startswith(
-        "volare_attendance_75 (S1): verified 36 youths against a "
-        "baseline of 20: 16 above baseline × €400.00 = €6,400.00"
+        "`volare_attendance_75` (S1): verified 36 against a baseline of 20: 16 above the "
+        "baseline × €400.00 = €6,400.00 eligible"
     )
-    assert "quality gate 0.925" in lines[3]
-    text = sr.auditor_paragraph(res, sens)
-    for s in ("ILLUSTRATIVE", "€40,279.75", "€36,679.75", "€53,943.75", "€13,664.00"):
+    assert "quality gate 0.9250" in lines[3]
+    assert "verified < 10" in lines[4]  # 8 of 10 organisations: banded, amount exact
+    text = str(sr.auditor_paragraph(payments))
+    for s in ("ILLUSTRATIVE", "€40,279.75", "€36,679.75", "€53,943.75", "€17,264.00"):
         assert s in text, s
-    for fig in (sr.payable_vs_cap_figure(res), sr.sensitivity_figure(sens)):
-        assert isinstance(fig, Figure)
-        matplotlib.pyplot.close(fig)
+    sheet = str(sr.indicator_sheet(payments, payments.agreement.metric("orgs_active_12m"), "4.8"))
+    for field in (
+        "Role",
+        "Definition",
+        "Formula",
+        "Unit and population",
+        "owner",
+        "extraction date",
+        "Periodicity",
+        "Baseline, comparison or threshold",
+        "Target",
+        "Payment rule",
+        "Price and cap",
+        "Quality gates",
+        "Privacy rule",
+        "Values by period",
+        "Amount payable",
+    ):
+        assert field in sheet, field
+    assert "S3: €15,000.00" in sheet and "fewer than 10" in sheet
+    for lang in ("it", "en"):
+        for fig in (
+            sr.payable_vs_cap_figure(payments.result, lang=lang),
+            sr.sensitivity_figure(payments.sensitivity, lang=lang),
+        ):
+            assert isinstance(fig, Figure)
+            matplotlib.pyplot.close(fig)
 
 
 def test_load_for_report_rounding(payments):
     a = sr.load_for_report("config/siinc.yaml", rounding="half_up")
-    assert a.rounding == "half_up" and payments[0].rounding == "half_even"
+    assert a.rounding == "half_up" and payments.agreement.rounding == "half_even"
     with pytest.raises(DataValidationError, match="rounding"):
         sr.load_for_report("config/siinc.yaml", rounding="up")

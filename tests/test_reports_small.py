@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
-from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
@@ -20,19 +19,6 @@ from analysis import paths, siinc
 from analysis.facts import programme_facts
 from analysis.reports import context, data_build, methodology
 from analysis.reports import siinc as sr
-
-# The impact estimate the payments read: the agreement names a result of the evaluation
-# (analysis.siinc.read_impact_inputs); these tests supply one directly, in the agreement's unit,
-# with its significance call (+2.4 pp, 95% CI [0.6, 4.2], distinguishable from zero).
-ILLUSTRATIVE_ESTIMATES = {
-    "att_course_attendance": SimpleNamespace(
-        estimate=2.4,
-        ci_low=0.6,
-        ci_high=4.2,
-        unit="percentage points",
-        significance_level="distinguishable",
-    )
-}
 
 REPO = Path(__file__).resolve().parents[1]
 
