@@ -99,6 +99,7 @@ def test_compare_processed_catches_a_modified_panel(tmp_path):
     df.assign(neet=[20.1, 18.5]).to_parquet(rec / "bes.parquet")  # one value edited
     found = compare_processed(rec, new)
     assert [m.path for m in found] == ["data/processed/bes.parquet"]
+    df.to_parquet(new / "built_later.parquet")  # never built in the record: not a mismatch
     (rec / "extra.parquet").write_bytes(b"not parquet")
     assert {m.path for m in compare_processed(rec, new)} == {
         "data/processed/bes.parquet",
@@ -162,7 +163,11 @@ def test_verify_rebuilds_processed_data_from_raw(probe):
     publish(plan)
     mismatches, problems = verify(plan)
     assert problems == [] and mismatches == [], [str(m) for m in mismatches]
-    panel = sorted(paths.PROCESSED_DIR.glob("*.parquet"))[0]
+    from analysis.data import panels
+
+    name = sorted(panels.PANELS)[0]
+    panels.build(name)  # a fresh clone has no processed panels yet
+    panel = paths.processed(name)
     df = pd.read_parquet(panel)
     num = df.select_dtypes("number").columns[0]
     df.loc[df.index[0], num] = df[num].iloc[0] + 1

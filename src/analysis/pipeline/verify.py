@@ -186,13 +186,17 @@ def _first_difference(a: str, b: str, width: int = 60) -> tuple[str, str]:
 
 
 def compare_processed(recorded_dir: Path, rebuilt_dir: Path) -> list[Mismatch]:
-    """Compare every processed panel (``*.parquet``) of two folders frame by frame."""
+    """Compare every processed panel (``*.parquet``) of two folders frame by frame.
+
+    Every recorded panel must equal its rebuild; a panel the record does not have (never
+    built there: panels are built on first use) is not a mismatch.
+    """
     import pandas as pd
 
     out: list[Mismatch] = []
     rec = {p.name: p for p in Path(recorded_dir).glob("*.parquet")}
     new = {p.name: p for p in Path(rebuilt_dir).glob("*.parquet")}
-    for name in sorted(set(rec) | set(new)):
+    for name in sorted(rec):
         where = f"data/processed/{name}"
         if name not in new or name not in rec:
             out.append(
@@ -236,7 +240,9 @@ def compare_pages(
 ) -> list[Mismatch]:
     """Compare every page (``**/*.html``) and executed notebook of two reports folders.
 
-    Files are matched by their path relative to the folder.  A file belongs to a run when its
+    Files are matched by their path relative to the folder; every recorded file must have an
+    equal rebuild (a rebuilt page the record lacks — never published — is not a mismatch; a
+    recorded page the rebuild withholds is).  A file belongs to a run when its
     name starts with the run id or it sits in a folder named after it; files of other runs are
     skipped, and files of no run (the indexes) only when ``include_unowned``.
     """
@@ -259,19 +265,11 @@ def compare_pages(
 
     rec, new = files(rec_root), files(new_root)
     out: list[Mismatch] = []
-    for rel in sorted(set(rec) | set(new)):
-        owner = _owner(rec.get(rel) or new[rel], rec_root if rel in rec else new_root, runs)
+    for rel in sorted(rec):
+        owner = _owner(rec[rel], rec_root, runs)
         who = owner or "(index)"
-        if rel not in rec or rel not in new:
-            out.append(
-                Mismatch(
-                    who,
-                    rel,
-                    "present" if rel in rec else "<absent>",
-                    "present" if rel in new else "<absent>",
-                    "page present in only one",
-                )
-            )
+        if rel not in new:
+            out.append(Mismatch(who, rel, "present", "<absent>", "page not rebuilt"))
             continue
         a = rec[rel].read_text(encoding="utf-8", errors="replace")
         b = new[rel].read_text(encoding="utf-8", errors="replace")
