@@ -199,6 +199,7 @@ def main(argv: list[str] | None = None) -> int:
         for _ in range(repeats):
             for jobs in (1, 2):  # alternate, so that a busy spell hits both alike
                 runs[jobs].append(_measure(task, jobs, args.quick))
+                print(f"  {label} workers={jobs}: {runs[jobs][-1]['seconds']:.2f} s", flush=True)
         for jobs, rs in runs.items():
             seconds = statistics.median(r["seconds"] for r in rs)
             figures.append(
