@@ -134,16 +134,25 @@ def _cmd_run_task(args: argparse.Namespace) -> int:
     return 0 if outcome.status == "success" else 1
 
 
-def _publish(plan) -> int:  # noqa: ANN001 - Plan, imported lazily
-    """Publish the pages and the index (the caller holds the reports lock)."""
+def _publish(plan, *, pdf: bool = True) -> int:  # noqa: ANN001 - Plan, imported lazily
+    """Publish the pages, downloads, indexes and PDFs (the caller holds the reports lock)."""
     from analysis import paths
     from analysis.pipeline.publish import publish
     from analysis.pipeline.state import index_path
 
     written, findings = publish(plan)
-    pages = [w for w in written if w != index_path()]
+    pages = [w for w in written if w.suffix == ".html" and w.name != "index.html"]
     index_state = "rewritten" if index_path() in written else "unchanged"
     print(f"published {len(pages)} page(s); {paths.relative(index_path())} {index_state}")
+    if pdf:
+        from analysis.pipeline import pdf as pdfs
+
+        try:
+            made = pdfs.build(plan)
+        except Exception as exc:  # pages stay published; the PDFs say what went wrong
+            print(f"PDF: could not build the PDFs: {type(exc).__name__}: {exc}", file=sys.stderr)
+            return 1
+        print(f"PDF: {len(made)} file(s) written")
     for f in findings:
         print(f"PRIVACY {f}", file=sys.stderr)
     if findings:
@@ -161,7 +170,7 @@ def _cmd_publish(args: argparse.Namespace) -> int:
     from analysis.pipeline.state import reports_lock
 
     with reports_lock("python -m analysis publish"):
-        return _publish(load_plan(args.plan))
+        return _publish(load_plan(args.plan), pdf=not args.no_pdf)
 
 
 def _cmd_check_publish(args: argparse.Namespace) -> int:
@@ -282,8 +291,12 @@ def main(argv: list[str] | None = None) -> int:
     rt.add_argument("--jobs", type=_positive, required=True)
     rt.add_argument("--quick", action="store_true")
     rt.set_defaults(func=_cmd_run_task)
-    pub = sub.add_parser("publish", help="convert executed notebooks to HTML + index")
+    pub = sub.add_parser(
+        "publish",
+        help="pages in Italian and English (reports/it, reports/en), downloads, indexes, PDFs",
+    )
     pub.add_argument("--plan", default=None)
+    pub.add_argument("--no-pdf", action="store_true", help="skip the PDFs (faster)")
     pub.set_defaults(func=_cmd_publish)
     cp = sub.add_parser("check-publish", help="scan reports/ for pupil ids and small cells")
     cp.add_argument("--plan", default=None)

@@ -34,9 +34,11 @@ from analysis.pipeline.state import (
     executed_path,
     index_path,
     load_results,
+    page_path,
     page_record_path,
     read_state,
     registered_pupil_ids,
+    root_index_path,
 )
 
 TEMPLATES = paths.PACKAGE_DIR / "templates"
@@ -175,16 +177,6 @@ def add_contents(page: str, lang: str) -> str:
 
 
 CONTENTS = N_("Contents")
-
-
-def page_path(run_id: str, lang: str) -> Path:
-    """The published page of a run in ``lang``: ``reports/<lang>/<run_id>.html``."""
-    return paths.REPORTS_DIR / lang / f"{run_id}.html"
-
-
-def language_index_path(lang: str) -> Path:
-    """The index of ``lang``: ``reports/<lang>/index.html``."""
-    return paths.REPORTS_DIR / lang / "index.html"
 
 
 def _record_path(run_id: str, lang: str) -> Path:
@@ -399,13 +391,11 @@ def publish(plan: Plan) -> tuple[list[Path], list[Finding]]:
             )
     build = _build_info(plan)
     for lg in i18n.LANGUAGES:
-        written += _write_if_changed(
-            language_index_path(lg), render_index(rows[lg], lang=lg, build=build)
-        )
+        written += _write_if_changed(index_path(lg), render_index(rows[lg], lang=lg, build=build))
         written += downloads.write_archive(lg)
-    written += _write_if_changed(index_path(), render_root_index())
+    written += _write_if_changed(root_index_path(), render_root_index())
     for stale in paths.REPORTS_DIR.glob("*.html"):
-        if stale != index_path():  # pages of the one-language layout
+        if stale != root_index_path():  # pages of the one-language layout
             stale.unlink()
     return written, findings
 

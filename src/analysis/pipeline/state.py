@@ -46,6 +46,7 @@ __all__ = [
     "index_path",
     "load_results",
     "page_path",
+    "root_index_path",
     "page_record_path",
     "promote",
     "PromotionError",
@@ -228,13 +229,25 @@ def executed_staging_path(run_id: str) -> Path:
     return out.with_name(f".{out.stem}.tmp.ipynb")
 
 
-def page_path(run_id: str) -> Path:
-    """The published HTML page of a run."""
-    return paths.REPORTS_DIR / f"{run_id}.html"
+def page_path(run_id: str, lang: str | None = None) -> Path:
+    """The published HTML page of a run in ``lang`` (default: the first language, Italian).
+
+    ``reports/<lang>/<run_id>.html``; every language has its own folder.
+    """
+    from analysis.i18n import DEFAULT_LANGUAGE
+
+    return paths.REPORTS_DIR / (lang or DEFAULT_LANGUAGE) / f"{run_id}.html"
 
 
-def index_path() -> Path:
-    """The index page listing every run of the plan (``reports/index.html``)."""
+def index_path(lang: str | None = None) -> Path:
+    """The index of ``lang`` listing every run of the plan (``reports/<lang>/index.html``)."""
+    from analysis.i18n import DEFAULT_LANGUAGE
+
+    return paths.REPORTS_DIR / (lang or DEFAULT_LANGUAGE) / "index.html"
+
+
+def root_index_path() -> Path:
+    """``reports/index.html``: opens the index of the first language."""
     return paths.REPORTS_DIR / "index.html"
 
 
