@@ -11,7 +11,7 @@ words only, so that their downloads stay plain data.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from decimal import Decimal
 from pathlib import Path
@@ -59,12 +59,14 @@ __all__ = [
     "load_for_report",
     "opening_notes",
     "payable_figure_caption",
+    "payable_figures",
     "payable_vs_cap_figure",
     "recap_caption",
     "recap_table",
     "results",
     "sensitivity_caption",
     "sensitivity_figure",
+    "sensitivity_figures",
     "sensitivity_figure_caption",
     "sensitivity_range",
     "sensitivity_table",
@@ -1676,3 +1678,13 @@ def attestation_heading(d: Dossier, period: str, number: str) -> Msg:
         start=date(p.start),
         end=date(p.end),
     )
+
+
+def payable_figures(result: PaymentResult) -> Callable[[str], Figure]:
+    """:func:`payable_vs_cap_figure` as a function of the language (for ``show_figure``)."""
+    return lambda lang: payable_vs_cap_figure(result, lang=lang)
+
+
+def sensitivity_figures(sens: pd.DataFrame, *, status: str) -> Callable[[str], Figure]:
+    """:func:`sensitivity_figure` as a function of the language (for ``show_figure``)."""
+    return lambda lang: sensitivity_figure(sens, status=status, lang=lang)
