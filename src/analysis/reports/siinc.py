@@ -1290,9 +1290,8 @@ def sensitivity_figure_caption(agreement: Agreement, sens: pd.DataFrame) -> Msg:
 
 
 def _money_formatter(lang: str) -> Any:
-    from matplotlib.ticker import FuncFormatter
-
-    return FuncFormatter(lambda v, _pos: i18n.format_value(money(v, 0), lang))
+    """Whole euros with the grouping of ``lang`` (the axis label says "euro")."""
+    return i18n.tick_formatter(lang, 0)
 
 
 def payable_vs_cap_figure(result: PaymentResult, *, lang: str = "en") -> Figure:
