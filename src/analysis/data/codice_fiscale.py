@@ -19,6 +19,8 @@ import string
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 __all__ = [
     "born_abroad",
@@ -100,7 +102,9 @@ def is_valid(code: object) -> bool:
 def normalise_array(codes: pd.Series) -> pd.Series:
     """:func:`normalise` of a whole column (missing cells stay missing)."""
     text = codes.astype("str").where(codes.notna())
-    return text.str.replace(r"[\s.\-]", "", regex=True).str.upper()
+    arr = pa.array(text.to_numpy(dtype=object), type=pa.string(), from_pandas=True)
+    arr = pc.utf8_upper(pc.replace_substring_regex(arr, r"[\s.\-]", ""))  # RE2, whole column
+    return pd.Series(arr.to_numpy(zero_copy_only=False), index=codes.index, dtype="str")
 
 
 # check-character tables indexed by the byte of an upper-case letter or digit

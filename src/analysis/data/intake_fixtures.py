@@ -523,3 +523,171 @@ def register_panel(
     for c in ("pupil_id", "school_id", "course", "sex"):
         frame[c] = frame[c].astype("str")
     return frame
+
+
+_CF_LETTERS = np.array(list("ABCDEFGHIJKLMNOPQRSTUVWXYZ"))
+
+
+def _synthetic_codes(
+    n: int,
+    rng: np.random.Generator,
+    birth_year: np.ndarray,
+    female: np.ndarray,
+    foreign: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """``n`` distinct well-formed codes for fictitious people, with their letters and birth days."""
+    letters = _CF_LETTERS[rng.integers(0, 26, (n, 6))]
+    month = rng.integers(1, 13, n)
+    day = rng.integers(1, 29, n)
+    surname = np.char.add(np.char.add(letters[:, 0], letters[:, 1]), letters[:, 2])
+    name = np.char.add(np.char.add(letters[:, 3], letters[:, 4]), letters[:, 5])
+    dd = day + np.where(female, 40, 0)
+    first15 = (
+        pd.Series(surname)
+        + pd.Series(name)
+        + pd.Series(birth_year % 100).astype(str).str.zfill(2)
+        + pd.Series(np.array(list(cf._MONTHS))[month - 1])
+        + pd.Series(dd).astype(str).str.zfill(2)
+        + pd.Series(np.where(foreign, _FOREIGN_PLACE, _ITALIAN_PLACE))
+    )
+    b = np.frombuffer(first15.to_numpy(dtype=object).astype("S15").tobytes(), np.uint8).reshape(
+        -1, 15
+    )
+    total = cf._ODD_TABLE[b[:, 0::2]].sum(axis=1) + cf._EVEN_TABLE[b[:, 1::2]].sum(axis=1)
+    codes = (first15 + pd.Series(_CF_LETTERS[total % 26])).to_numpy(dtype=object)
+    return codes, surname, name, np.stack([day, month], axis=1)
+
+
+def write_register_files(
+    root: Path, n_pupils: int, *, fmt: str = "csv", n_schools: int = 100, seed: int = 0
+) -> Path:
+    """Write a regional register as the schools send it; return the intake config's path.
+
+    SIMULATED, fictitious people, for benchmarks (issue 13, "Scale").  ``n_pupils`` pupils are
+    followed for 6 school years (the first is the baseline year the intake keeps as
+    ``baseline_absence``) in ``n_schools`` schools; each school sends one file per school year
+    and order (lower secondary classes 1–3, upper secondary 1–5): ``fmt="csv"`` — ``;``
+    separated, decimal commas, Windows-1252 — or ``fmt="xlsx"`` (openpyxl, write-only).
+    10 % of the pupils are in the attendance registers of three editions.  Built from
+    :func:`register_panel` with whole-array operations.
+    """
+    if fmt not in ("csv", "xlsx"):
+        raise ValueError("fmt must be 'csv' or 'xlsx'")
+    panel = register_panel(n_pupils, seed=seed, first_year=2018, n_schools=n_schools)
+    rng = np.random.default_rng(seed + 1)
+    pupils = panel.drop_duplicates("pupil_id").set_index("pupil_id")
+    codes, surname, name, dm = _synthetic_codes(
+        len(pupils),
+        rng,
+        pupils["birth_year"].to_numpy(),
+        (pupils["sex"] == "F").to_numpy(),
+        pupils["foreign_born"].to_numpy() == 1,
+    )
+    person = pd.DataFrame(
+        {
+            "cf": codes,
+            "surname": surname,
+            "name": name,
+            "dob": [
+                f"{d:02d}/{m:02d}/{y}" for (d, m), y in zip(dm, pupils["birth_year"], strict=True)
+            ],
+        },
+        index=pupils.index,
+    )
+    monte = 1000.0
+    dropped = panel["dropped_out"] == 1
+    esito = np.where(
+        dropped, "ritirato", np.where(panel["repeated_grade"] == 1, "non ammesso", "ammesso")
+    )
+    comma = fmt == "csv"
+    fmt_num = (
+        (lambda x: np.char.replace(np.char.mod("%.6g", x), ".", ",")) if comma else (lambda x: x)
+    )
+    hours = np.where(dropped, np.nan, panel["absence_rate"].to_numpy() * monte)
+    rows = pd.DataFrame(
+        {
+            "Codice Fiscale": person["cf"].reindex(panel["pupil_id"]).to_numpy(),
+            "Cognome": person["surname"].reindex(panel["pupil_id"]).to_numpy(),
+            "Nome": person["name"].reindex(panel["pupil_id"]).to_numpy(),
+            "Data di nascita": person["dob"].reindex(panel["pupil_id"]).to_numpy(),
+            "Sesso": panel["sex"].to_numpy(),
+            "Cittadinanza": np.where(panel["foreign_born"] == 1, "ALBANESE", "ITALIANA"),
+            "Classe": np.where(
+                panel["grade_level"] <= 8, panel["grade_level"] - 5, panel["grade_level"] - 8
+            ),
+            "Sezione": "A",
+            "Ore di assenza": fmt_num(hours) if comma else hours,
+            "Monte ore annuo": fmt_num(np.full(len(panel), monte)) if comma else monte,
+            "Media voti": fmt_num(panel["grade_avg"].to_numpy())
+            if comma
+            else panel["grade_avg"].to_numpy(),
+            "Esito": esito,
+        }
+    )
+    if comma:
+        for c in ("Ore di assenza", "Media voti"):
+            rows.loc[rows[c] == "nan", c] = ""
+    order = np.where(panel["grade_level"] <= 8, "lower", "upper")
+    folder = root / "data" / "raw" / "programme" / f"register_{fmt}"
+    folder.mkdir(parents=True, exist_ok=True)
+    schools: dict[str, list[dict[str, object]]] = {}
+    keys = pd.DataFrame({"s": panel["school_id"], "y": panel["year"], "o": order})
+    for (school, year, o), idx in keys.groupby(["s", "y", "o"], sort=True).indices.items():
+        part = rows.iloc[idx]
+        name_ = f"{school}_{o}_{year}"
+        if fmt == "csv":
+            path = folder / f"{name_}.csv"
+            path.write_bytes(part.to_csv(index=False, sep=";").encode("cp1252"))
+        else:
+            from openpyxl import Workbook
+
+            path = folder / f"{name_}.xlsx"
+            wb = Workbook(write_only=True)
+            ws = wb.create_sheet("Scrutini")
+            ws.append([f"Istituto {school}"])
+            ws.append(list(part.columns))
+            for r in part.itertuples(index=False):
+                ws.append([None if isinstance(v, float) and np.isnan(v) else v for v in r])
+            ws.append([])
+            ws.append(["Totale alunni", len(part)])
+            wb.save(path)
+        schools.setdefault(str(school), []).append(
+            {"path": path.relative_to(root).as_posix(), "year": int(year), "order": str(o)}
+        )
+    parts = pupils[pupils["cohort"] > 0]
+    att_files = []
+    for cohort, grp in parts.groupby("cohort"):
+        p = person.loc[grp.index]
+        att = pd.DataFrame(
+            {
+                "Codice fiscale": p["cf"].to_numpy(),
+                "Cognome": p["surname"].to_numpy(),
+                "Nome": p["name"].to_numpy(),
+                "Data di nascita": p["dob"].to_numpy(),
+                "Corso": grp["course"].to_numpy(),
+                "Edizione": f"{cohort}/{str(cohort + 1)[-2:]}",
+                "Data inizio": f"10/10/{cohort}",
+                "Data fine": f"20/05/{cohort + 1}",
+                "Ore frequentate": rng.integers(8, 41, len(grp)),
+            }
+        )
+        path = folder / f"presenze_{cohort}.csv"
+        path.write_bytes(att.to_csv(index=False, sep=";").encode("cp1252"))
+        att_files.append({"path": path.relative_to(root).as_posix()})
+    import yaml
+
+    config = root / "config" / f"intake_register_{fmt}.yaml"
+    config.parent.mkdir(parents=True, exist_ok=True)
+    config.write_text(
+        yaml.safe_dump(
+            {
+                "output": f"data/processed/programme/register_{fmt}.parquet",
+                "report_dir": f"data/intake/register_{fmt}",
+                "schools": [{"school_id": s, "files": f} for s, f in schools.items()],
+                "attendance": att_files,
+            },
+            sort_keys=False,
+        ),
+        encoding="utf-8",
+    )
+    return config
