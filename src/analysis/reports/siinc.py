@@ -124,6 +124,17 @@ class _Joined(Msg):
         )
 
 
+@dataclass(frozen=True)
+class _Code(Msg):
+    """A scenario id: translated when the catalogs have it (built-in ids), else shown as is."""
+
+    def render(self, lang: str) -> str:
+        """The id in ``lang`` if translated, else the id."""
+        return (
+            i18n.gettext(self.msgid, lang) if i18n.has_translation(self.msgid, lang) else self.msgid
+        )
+
+
 def _join(parts: Any, sep: str = " ") -> _Joined:
     return _Joined("", {}, tuple(parts), sep)
 
@@ -1245,7 +1256,9 @@ def sensitivity_text(d: Dossier) -> Msg:
     for r in d.sensitivity.to_dict("records"):
         spec = d.alternatives.get(r["scenario"], {})
         desc = _text(str(r["description"]), spec.get("it") or {}, "description")
-        lines.append(t("- `{scenario}`: {description}", scenario=r["scenario"], description=desc))
+        lines.append(
+            t("- `{scenario}`: {description}", scenario=_Code(r["scenario"]), description=desc)
+        )
     return _join(lines, "\n")
 
 
@@ -1562,9 +1575,9 @@ def auditor_paragraph(d: Dossier) -> Msg:
                 "and the evaluator must document how each was derived.",
                 n=integer(len(sens)),
                 lo=money(rng["min"]),
-                lo_name=rng["min_scenario"],
+                lo_name=_Code(rng["min_scenario"]),
                 hi=money(rng["max"]),
-                hi_name=rng["max_scenario"],
+                hi_name=_Code(rng["max_scenario"]),
                 spread=money(rng["spread"]),
             )
         )
