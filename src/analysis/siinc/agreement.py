@@ -32,8 +32,19 @@ nothing it computes. Top-level keys:
     ``total`` (the ceiling, EUR, required) and optional ``per_period`` (a scalar for every
     period or ``{period id: EUR}``).
 ``illustrative_example``
-    Optional example inputs (verified metrics, estimates, sensitivity alternatives) used by
-    notebooks and tests; see :func:`analysis.siinc.illustrative_inputs`.
+    Optional example inputs (verified metrics, record counts, sensitivity alternatives) used
+    by notebooks and tests; see :func:`analysis.siinc.illustrative_inputs`.
+``evaluator``, ``populations``, ``verification_rules``, ``suppression``
+    The verification dossier's blocks (who signs; the populations whose records the checks
+    read; the checks' limits; the small-count rule ``k``), validated by
+    :func:`analysis.siinc.dossier.dossier_spec`.
+
+Texts for the dossier: a metric's optional ``dossier`` (``name``, ``role`` primary/secondary,
+``formula``, ``population``, ``data_owner``, ``extraction_date``, ``periodicity``) and, on
+metrics, baselines, estimates and ``metadata``, an optional ``it`` mapping with the Italian of
+their texts. An estimate's ``source`` names the result of the evaluation it is read from
+(``run``, ``key``, ``outcome``, ``unit``, ``scale``, ``conversion``;
+:func:`analysis.siinc.dossier.read_impact_inputs`): impact numbers are never typed here.
 
 Rules (the ``rule`` of a metric; ``gates`` is an optional list of quality-gate ids whose
 multipliers ``Q`` are applied to every rule):
@@ -44,7 +55,9 @@ multipliers ``Q`` are applied to every rule):
 ``step``                     ``bonus × 1{Y ≥ τ} × Q`` (``target`` τ, ``bonus``)
 ``impact_based``             ``price × N × max(0, effect) × Q`` (``price``, ``estimate``,
                              ``use``: ``point``/``lower_ci`` (``upper_ci`` is accepted for
-                             sensitivity analyses), and ``n`` or ``n_metric`` for ``N``)
+                             sensitivity analyses), and ``n`` or ``n_metric`` for ``N``;
+                             ``require_significance: true``: the effect counts only when the
+                             pre-specified rule calls it distinguishable from zero)
 ``none``                     verified but not paid (a quality-gate metric or a count ``N``)
 
 Validation is hand-written (not pandera or a JSON-schema library) because its messages must
