@@ -389,3 +389,48 @@ def test_report_without_exclusions_and_tables(panel):
     pupils = loaded.pupils()
     assert len(pupils) == panel["pupil_id"].nunique()
     assert {"baseline_school", "first_year", "n_years"} <= set(pupils.columns)
+
+
+# ---------------------------------------------------------------- registers at scale (issue 14)
+
+
+def test_register_panel_from_csv_equals_the_panel_from_parquet(tmp_path):
+    """The pyarrow CSV path and parquet give the same canonical panel (a small register)."""
+    import pyarrow as pa
+    import pyarrow.csv as pa_csv
+
+    from analysis.data.intake_fixtures import register_panel
+
+    panel = register_panel(3000, seed=4, n_schools=20)
+    panel.to_parquet(tmp_path / "r.parquet", index=False)
+    pa_csv.write_csv(pa.Table.from_pandas(panel, preserve_index=False), tmp_path / "r.csv")
+    a = load_panel(tmp_path / "r.parquet", exclusions="report")
+    b = load_panel(tmp_path / "r.csv", exclusions="report")
+    pd.testing.assert_frame_equal(a.data, b.data)
+    pd.testing.assert_frame_equal(a.exclusions, b.exclusions)
+    assert list(a.data["pupil_id"]) == sorted(a.data["pupil_id"])  # sorted by id, then year
+
+
+def test_fast_and_careful_csv_paths_agree(tmp_path):
+    """A file the pyarrow path takes and the same file with quotes (csv-module path) agree."""
+    from analysis.data.intake_fixtures import register_panel
+
+    panel = register_panel(500, seed=2, n_schools=5)
+    plain = tmp_path / "plain.csv"
+    quoted = tmp_path / "quoted.csv"
+    panel.to_csv(plain, index=False)
+    panel.to_csv(quoted, index=False, quoting=1)  # csv.QUOTE_ALL
+    pd.testing.assert_frame_equal(
+        load_panel(plain, exclusions="report").data, load_panel(quoted, exclusions="report").data
+    )
+
+
+def test_ragged_line_numbers_on_the_streaming_path(tmp_path):
+    text = "pupil_id,year\nP000001,2021\nP000002,2021,9\n\nP000003\n"
+    path = tmp_path / "ragged.csv"
+    path.write_text(text)
+    with pytest.raises(DataValidationError) as e:
+        load_panel(path)
+    msg = str(e.value)
+    assert "line 3" in msg and "line 4" in msg and "another number of fields" in msg
+    assert "P000002" not in msg
