@@ -1,256 +1,147 @@
 """Content of the evaluator's methodology note (notebook ``06_methodology``).
 
-The note is generated from the plan that ran (``config/plan.yaml`` unless the runner was given
-another), ``config/siinc.yaml``, the programme facts (``config/programme.yaml``), the raw
-data's ``PROVENANCE.md`` files and the results JSON of the other runs, so it cannot drift from
-the analysis: every number it quotes is read from a results file or the programme facts, and
-every report it lists is a run of the plan.
+The note is assembled from results, never from claims typed here:
+
+- **the plan that ran** (:func:`plan_that_ran`: the plan file the runner recorded in the run
+  context, ``--plan`` included) and the **state of every run** when the note was built
+  (:func:`run_states`: succeeded, failed, interrupted, not run, results missing), so it never
+  silently describes reports that are not there;
+- **the check registry** (:data:`CHECKS`): every design element, diagnostic and robustness
+  check the note may list, each naming the notebook whose runs back it and the key of the
+  results JSON that holds its outcome.  :func:`evaluate_checks` reads the results of the plan's
+  runs and reports each check as *backed* (with run, key and outcome) or *pre-specified, not
+  yet run*; a check no run backs is never claimed;
+- **the pre-specified analysis plan** (``config/analysis_plan.yaml``: the headline design per
+  outcome and the significance rule, :mod:`analysis.significance`);
+- **the findings to date** (:func:`findings`): each run's one-line verdict (``page.verdict``),
+  grouped by the evaluation questions of ``config/questions.yaml``;
+- **the document** (:func:`document`): version, status, place, the evaluator's name and role
+  from ``config/evaluation.yaml``, and a signature block.
+
+Internal references ("see section N") are generated from section ids (:data:`SECTIONS`,
+:func:`ref`); the notebook's headings are checked against them by the tests.
+
+Every visible text is a message of the ``methodology`` domain (:mod:`analysis.i18n`).
 """
 
 from __future__ import annotations
 
+import fnmatch
 import html
-from collections.abc import Mapping
+import json
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from analysis import paths
-from analysis._util import fmt_number
+from analysis import i18n, paths, significance
 from analysis.facts import programme_facts
-from analysis.pipeline.plan import Plan, load_plan
-from analysis.pipeline.state import load_results, page_path, read_state
+from analysis.i18n import N_, Concat, Msg, Text, integer, join, num, t, term
+from analysis.pipeline.plan import Plan, Run, load_plan
+from analysis.pipeline.state import load_results, read_state
+from analysis.yamlfile import read_yaml
 
 __all__ = [
     "ASSUMPTIONS",
+    "CHECKS",
     "DEFINITIONS",
     "QUESTIONS",
-    "ROBUSTNESS",
-    "assumptions_caption",
+    "SECTIONS",
+    "Backing",
+    "Check",
+    "CheckResult",
+    "Document",
+    "Evidence",
+    "assumptions_table",
+    "checks_caption",
+    "checks_table",
     "data_sources",
     "data_sources_caption",
     "definitions_caption",
+    "definitions_table",
+    "design_caption",
+    "design_table",
+    "document",
+    "document_text",
+    "evaluate_checks",
+    "evidence_caption",
+    "evidence_table",
+    "findings",
+    "findings_html",
     "headline",
-    "headline_numbers",
-    "limitations",
+    "headline_text",
+    "heading",
+    "intro_text",
     "limitations_text",
-    "links_html",
+    "notebook_findings",
     "outcomes",
     "outcomes_caption",
     "plan_that_ran",
-    "power_caption",
+    "plan_text",
     "power_missing_note",
     "questions_caption",
-    "reports_table",
+    "questions_table",
+    "ref",
+    "reports_html",
     "results",
-    "robustness_text",
+    "run_states",
+    "signature_text",
+    "significance_text",
     "siinc_caption",
     "siinc_headline_caption",
     "siinc_recap",
     "siinc_status_note",
+    "state_note",
+    "summary",
+    "unlisted_checks",
+    "verdicts_html",
 ]
 
-QUESTIONS = pd.DataFrame(
-    [
-        {
-            "question": "Where do Lecce and Puglia stand on youth inclusion and early school leaving?",
-            "estimand": "levels and changes of official indicators (no causal estimand)",
-            "design": "descriptive benchmarking against region, South, Italy (EU27)",
-            "notebook": "01_context",
-        },
-        {
-            "question": "Did Lecce/Puglia depart from what comparable territories predict after 2021/2023?",
-            "estimand": "ATT for the treated territory: mean post-period gap to its counterfactual",
-            "design": "synthetic control, synthetic DiD, DiD with unit and year effects (triangulated)",
-            "notebook": "02_territorial",
-        },
-        {
-            "question": "Did participating pupils have fewer absences, less repetition and better "
-            "grades than non-participants of the same schools?",
-            "estimand": "ATT of participating (group-time ATT(g,t) aggregated: simple, dynamic)",
-            "design": "staggered DiD (Callaway–Sant'Anna, doubly robust, never-participants as "
-            "comparison); 2×2, TWFE, Sun–Abraham and two-stage DiD for triangulation",
-            "notebook": "03_programme",
-        },
-        {
-            "question": "Did participants drop out less than comparable pupils at risk in the same "
-            "school years?",
-            "estimand": "difference in the annual dropout hazard from the edition year on",
-            "design": "risk-set comparison (linear probability model with baseline covariates, "
-            "school and year × edition effects); selection on observables, not a DiD",
-            "notebook": "07_dropout",
-        },
-        {
-            "question": "Did the partner school's daytime enrolment move away from that of comparable "
-            "school sites after 2021/22?",
-            "estimand": "mean post-period gap of the school's enrolment index to its counterfactual",
-            "design": "synthetic control, synthetic DiD and DiD on school-site counts (MIM), with "
-            "placebo-in-space ranks and leave-one-out",
-            "notebook": "08_school",
-        },
-        {
-            "question": "What effects can this design detect?",
-            "estimand": "minimum detectable effect (80 % power, 5 % two-sided) and required samples",
-            "design": "analytic power formulas and simulation of the actual estimator",
-            "notebook": "04_design",
-        },
-        {
-            "question": "How much is payable under the SIINC agreement, and how much depends on the "
-            "modelling choice?",
-            "estimand": "payable amount per metric × period under the agreement's rules and caps",
-            "design": "deterministic payment engine (euro cents) with sensitivity to baselines and "
-            "to the impact estimate's lower confidence bound",
-            "notebook": "05_siinc",
-        },
-    ]
-)
+# --------------------------------------------------------------------------------------------
+# sections and generated references
 
-ASSUMPTIONS = pd.DataFrame(
-    [
-        {
-            "assumption": "Parallel trends (conditional on covariates) between participants and "
-            "comparison pupils",
-            "used by": "03 programme DiD",
-            "how it is checked": "pre-trend Wald test; event-study pre-period coefficients with uniform bands; HonestDiD "
-            "relative-magnitude and smoothness sensitivity (breakdown value)",
-        },
-        {
-            "assumption": "No anticipation (pupils do not change before their first course)",
-            "used by": "02, 03",
-            "how it is checked": "event-study coefficients at e = −1, −2; placebo-in-time for territories",
-        },
-        {
-            "assumption": "Overlap: comparable non-participants exist for every participant profile",
-            "used by": "03",
-            "how it is checked": "propensity-score overlap plot; balance table with standardised mean differences "
-            "(|SMD| < 0.1 after weighting)",
-        },
-        {
-            "assumption": "Donor territories unaffected by the programme; a convex combination of "
-            "donors reproduces the treated unit's pre-period path",
-            "used by": "02",
-            "how it is checked": "pre-period RMSPE; placebo-in-space ranks; leave-one-out donors",
-        },
-        {
-            "assumption": "Few clusters (schools) do not invalidate inference",
-            "used by": "03",
-            "how it is checked": "wild cluster bootstrap by school and randomization inference next to analytic SEs",
-        },
-    ]
-)
-
-DEFINITIONS = pd.DataFrame(
-    [
-        {
-            "indicator": "ELET (early leavers from education and training)",
-            "definition": "18–24 year-olds with at most lower-secondary education, not in education "
-            "or training in the last 4 weeks",
-            "source": "EU-LFS (Eurostat/ISTAT)",
-            "level": "region (no province figures)",
-        },
-        {
-            "indicator": "MIM 'abbandono' (school dropout)",
-            "definition": "pupils leaving school during or between school years (5 components, lower "
-            "and upper secondary)",
-            "source": "Anagrafe Nazionale Studenti (school registers)",
-            "level": "school records; the programme's pupil outcome",
-        },
-        {
-            "indicator": "NEET 15–29",
-            "definition": "15–29 year-olds neither employed nor in education or training",
-            "source": "LFS (ISTAT BES)",
-            "level": "province (Bes dei territori)",
-        },
-        {
-            "indicator": "Dispersione implicita",
-            "definition": "grade-13 students below the target level in all INVALSI tests",
-            "source": "INVALSI",
-            "level": "region; not usable for 11–17 year-olds",
-        },
-    ]
+#: The note's sections in order: (id, title).  The notebook's ``## n. Title`` headings follow
+#: this list (tested); references to a section are generated from its id (:func:`ref`).
+SECTIONS: tuple[tuple[str, str], ...] = (
+    ("about", N_("Independence and what this note is")),
+    ("findings", N_("Findings to date")),
+    ("questions", N_("Evaluation questions, estimands and designs")),
+    ("checks", N_("Design elements, diagnostics and robustness checks, with their results")),
+    ("assumptions", N_("Identifying assumptions and how each is checked")),
+    ("data", N_("Data sources and definitions")),
+    ("power", N_("Design and minimum detectable effects")),
+    ("outcomes", N_("Pre-specified outcomes")),
+    ("siinc", N_("SIINC payment rules and verification")),
+    ("limitations", N_("Limitations")),
+    ("reports", N_("Every report of this evaluation")),
+    ("reproducibility", N_("Reproducibility: how to rerun")),
+    ("signature", N_("Sign-off")),
 )
 
 
-def outcomes() -> pd.DataFrame:
-    """Primary, secondary and context outcomes, and why (participants from the programme facts)."""
-    pupils = programme_facts().courses.pupils
-    return pd.DataFrame(
-        [
-            {
-                "outcome": "absence rate (share of school hours missed)",
-                "role": "primary",
-                "why": "frequent, administrative, sensitive to engagement; detectable at plausible effects",
-            },
-            {
-                "outcome": "grade repetition / non-promotion",
-                "role": "primary",
-                "why": "administrative; EOP (Carlana et al. 2022) found −5 pp",
-            },
-            {
-                "outcome": "grade average (1–10) and INVALSI scale scores",
-                "role": "primary",
-                "why": "continuous outcomes with baseline covariates (R² ≈ 0.5) give the smallest MDE",
-            },
-            {
-                "outcome": "dropout (MIM definition) and continuation of enrolment",
-                "role": "secondary, descriptive",
-                "why": "annual rates of 1–4 % give an MDE larger than the base rate with "
-                f"{pupils} participants; "
-                "verified individually for SIINC, not used as a causal primary outcome",
-            },
-            {
-                "outcome": "territorial NEET, youth non-participation, ELET, INVALSI by province",
-                "role": "context",
-                "why": "a programme of a few hundred pupils cannot move them detectably",
-            },
-        ]
-    )
+def _section(section_id: str) -> tuple[int, str]:
+    for i, (sid, title) in enumerate(SECTIONS, start=1):
+        if sid == section_id:
+            return i, title
+    raise KeyError(f"no section {section_id!r}; sections: {[s for s, _ in SECTIONS]}")
 
 
-ROBUSTNESS = [
-    "not-yet-treated instead of never-treated comparison pupils; doubly robust vs IPW vs outcome "
-    "regression",
-    "base period varying vs universal; anticipation of one period",
-    "TWFE, Sun–Abraham, imputation (Borusyak–Jaravel–Spiess) and 2×2 estimates side by side, "
-    "with the Bacon decomposition explaining any TWFE gap",
-    "HonestDiD bounds under violations of parallel trends up to the breakdown value",
-    "wild cluster bootstrap (schools) and randomization inference",
-    "territorial: alternative donor pools (southern vs all provinces), start 2021 vs 2023, "
-    "pre-period windows avoiding series breaks, leave-one-out donors, placebo-in-time",
-    "SIINC: payments under alternative baselines and under the lower 95 % bound of the impact",
-]
+def heading(section_id: str) -> str:
+    """The notebook heading of a section (``## n. Title``, English: the cell's message id)."""
+    n, title = _section(section_id)
+    return f"## {n}. {title}"
 
 
-def limitations() -> list[str]:
-    """The limitations of the evaluation (sample sizes from the programme facts)."""
-    facts = programme_facts()
-    return [
-        f"Small N: about {facts.courses.pupils} course participants and "
-        f"{facts.day_centre.youths} Volare Alto youths; effects below roughly 0.2–0.3 SD on "
-        "continuous outcomes and dropout effects of a few points are not detectable.",
-        "Short horizon: FIS timelines leave one or two post-periods; long-run outcomes "
-        "(completion, employment) are out of reach.",
-        "Selection: participation is voluntary; identification rests on conditional parallel "
-        "trends, checked but not guaranteed.",
-        "Pupil records: until the schools' records are obtained, the programme reports run on "
-        "simulated data and are labelled SIMULATED; their numbers are not programme results.",
-        "Territorial analyses are context: provincial LFS estimates move by several points a year "
-        "from sampling noise alone, and common shocks (2021 LFS regulation, post-pandemic labour "
-        "market) affect every territory.",
-        "SIINC parameters: the signed agreement's metrics, prices and caps are not public; the "
-        "shipped agreement is ILLUSTRATIVE.",
-    ]
+def ref(section_id: str) -> Msg:
+    """A reference to a section, generated from its id (number and title in every language)."""
+    n, title = _section(section_id)
+    return t("section {number} ({title})", number=str(n), title=term(title))
 
 
-def limitations_text() -> str:
-    """Markdown: the limitations as a bullet list."""
-    return "\n".join(f"- {x}" for x in limitations())
-
-
-def robustness_text() -> str:
-    """Markdown: the robustness checks reported, as a bullet list."""
-    return "**Robustness checks reported:**\n\n" + "\n".join(f"- {r}" for r in ROBUSTNESS)
+# --------------------------------------------------------------------------------------------
+# the plan and the state of its runs
 
 
 def plan_that_ran(context: Mapping[str, Any]) -> Plan:
@@ -259,8 +150,9 @@ def plan_that_ran(context: Mapping[str, Any]) -> Plan:
     Parameters
     ----------
     context
-        The run context (``report.context``); its ``plan`` entry is the plan file, relative
-        to the repository root unless absolute.  Run interactively there is none.
+        The run context (``report.context``); its ``plan`` entry is the plan file given to
+        ``python -m analysis run --plan`` (default ``config/plan.yaml``), relative to the
+        repository root unless absolute.  Run interactively there is none.
     """
     recorded = context.get("plan")
     if not recorded:
@@ -269,38 +161,892 @@ def plan_that_ran(context: Mapping[str, Any]) -> Plan:
     return load_plan(p if p.is_absolute() else paths.ROOT / p)
 
 
-def reports_table(plan: Plan, *, exclude: str) -> pd.DataFrame:
-    """One row per run of the plan: link, notebook, status, headline numbers."""
+def _results(run_id: str) -> dict[str, Any] | None:
+    """A run's results JSON, ``None`` when absent or unreadable (the state table says which)."""
+    try:
+        res = load_results(run_id)
+    except (json.JSONDecodeError, UnicodeDecodeError, OSError):
+        return None
+    return res if isinstance(res, dict) else None
+
+
+#: How a run stood when the note was built (``status`` of :func:`run_states`).
+STATUS_WORDS = {
+    "success": N_("succeeded"),
+    "failed": N_("failed"),
+    "interrupted": N_("interrupted"),
+    "not run": N_("not run"),
+    "results missing": N_("results missing"),
+}
+
+
+def run_states(plan: Plan, *, exclude: str) -> pd.DataFrame:
+    """One row per run of the plan (but ``exclude``): id, title, notebook, status, banners.
+
+    ``status`` is ``success`` only when the run's state says so *and* its results JSON is
+    there and readable; a run whose state still says ``running`` when this note runs (it runs
+    last) was cut short and is ``interrupted``.
+    """
     rows = []
     for run in plan.runs:
         if run.id == exclude:
             continue
-        res = load_results(run.id) or {}
         state = read_state(run.id) or {}
-        head = "; ".join(f"{k}: {fmt_number(v)}" for k, v in (res.get("headline") or {}).items())
+        res = _results(run.id)
+        recorded = state.get("status")
+        if recorded in ("running", "interrupted"):
+            status = "interrupted"
+        elif recorded == "failed":
+            status = "failed"
+        elif res is not None:
+            status = "success"
+        elif recorded == "success":
+            status = "results missing"
+        else:
+            status = "not run"
         rows.append(
             {
-                "report": run.title,
-                "link": page_path(run.id).name,
+                "run": run.id,
+                "title": run.title,
                 "notebook": run.notebook,
-                "status": state.get("status", "not run"),
-                "flags": ", ".join(res.get("banners", [])),
-                "headline numbers": head,
+                "status": status,
+                "banners": tuple((res or {}).get("banners", []) if status == "success" else ()),
+            }
+        )
+    return pd.DataFrame(rows, columns=["run", "title", "notebook", "status", "banners"])
+
+
+def state_note(states: pd.DataFrame) -> Msg | None:
+    """The warning naming the runs that were missing, failed or interrupted (None: all there)."""
+    bad = states[states["status"] != "success"]
+    if bad.empty:
+        return None
+    listed = join(
+        [
+            t("{run} ({status})", run=r.run, status=term(STATUS_WORDS[r.status]))
+            for r in bad.itertuples()
+        ],
+        "; ",
+    )
+    return t(
+        "When this note was built, {n} of the {total} other reports of the plan had no current "
+        "results: {runs}. What the note says about them, and every check they would back, is "
+        "reported as not run; rerun them and then this note.",
+        n=integer(len(bad)),
+        total=integer(len(states)),
+        runs=listed,
+    )
+
+
+def plan_text(plan: Plan, states: pd.DataFrame) -> Msg:
+    """Which plan the note describes and how many of its reports are current."""
+    ok = int((states["status"] == "success").sum())
+    return t(
+        "This note describes the plan `{plan}`: {total} reports besides this note, of which "
+        "{ok} had current results when it was built.",
+        plan=paths.relative(plan.source),
+        total=integer(len(states)),
+        ok=integer(ok),
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# the check registry
+
+
+@dataclass(frozen=True)
+class Backing:
+    """Where a check's outcome is recorded: the runs of ``notebook``, at ``key``.
+
+    ``key`` is a dotted path into the results JSON (``results.robustness.placebo_in_space``);
+    its last part may be a glob (``results.robustness.donor_pool:*``), every match being one
+    piece of evidence.  ``where``: the value must be a mapping holding these items (e.g.
+    ``{"method": "smoothness"}``).
+    """
+
+    notebook: str
+    key: str
+    where: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Check:
+    """A design element, diagnostic or robustness check the note may list."""
+
+    id: str
+    kind: str
+    label: str
+    backing: tuple[Backing, ...]
+
+
+KIND_WORDS = {
+    "design": N_("design element"),
+    "diagnostic": N_("diagnostic"),
+    "robustness": N_("robustness check"),
+}
+
+_TERR, _PROG, _DROP, _SCHOOL = "02_territorial", "03_programme", "07_dropout", "08_school"
+_ROB = "results.robustness."
+
+
+def _b(notebook: str, *keys: str, **where: Any) -> tuple[Backing, ...]:
+    return tuple(Backing(notebook, k, dict(where)) for k in keys)
+
+
+#: Every check the note may list, with the results keys that back it (``CHECKS`` is the
+#: pre-specified set; a check whose keys no run of the plan records is reported "not run").
+CHECKS: tuple[Check, ...] = (
+    # design elements
+    Check("benchmarking", "design", N_("Descriptive benchmarking of official indicators"),
+          _b("01_context", "results.levels_and_changes")),
+    Check("synthetic_control", "design", N_("Synthetic control"),
+          _b(_TERR, "results.triangulation.estimates.sc")
+          + _b(_SCHOOL, "results.triangulation.estimates.sc")),
+    Check("synthetic_did", "design", N_("Synthetic difference in differences"),
+          _b(_TERR, "results.triangulation.estimates.sdid")
+          + _b(_SCHOOL, "results.triangulation.estimates.sdid")),
+    Check("twfe_did_territories", "design", N_("Difference in differences with unit and year effects"),
+          _b(_TERR, "results.triangulation.estimates.did")
+          + _b(_SCHOOL, "results.triangulation.estimates.did")),
+    Check("callaway_santanna", "design", N_("Staggered DiD (Callaway–Sant'Anna): the programme headline"),
+          _b(_PROG, "results.headline_estimate")),
+    Check("event_study", "design", N_("Event study with uniform bands"),
+          _b(_PROG, "results.event_study")),
+    Check("sun_abraham", "design", N_("Sun–Abraham event study"),
+          _b(_PROG, "results.sun_abraham_event_study")),
+    Check("two_stage", "design", N_("Two-stage (imputation) DiD event study"),
+          _b(_PROG, "results.did2s_event_study")),
+    Check("estimators_side_by_side", "design", N_("Other estimators side by side with the headline"),
+          _b(_PROG, "results.triangulation") + _b(_DROP, "results.triangulation")),
+    Check("bacon", "design", N_("Goodman-Bacon decomposition of the TWFE estimate"),
+          _b(_PROG, "results.bacon")),
+    Check("risk_sets", "design", N_("Risk-set comparison of the annual dropout hazard"),
+          _b(_DROP, "results.dropout")),
+    Check("analytic_mde", "design", N_("Analytic minimum detectable effects"),
+          _b("04_design", "results.design_mde")),
+    Check("simulated_power", "design", N_("Simulated power of the estimator used"),
+          _b("04_design", "results.simulated_power")),
+    Check("payment_engine", "design", N_("Payment engine of the SIINC agreement (euro cents)"),
+          _b("05_siinc", "results.payments")),
+    # diagnostics
+    Check("pretrend_test", "diagnostic", N_("Pre-trend test on the pre-period effects"),
+          _b(_PROG, "results.pretrend")),
+    Check("balance", "diagnostic", N_("Balance of baseline characteristics (standardised differences)"),
+          _b(_PROG, "results.balance") + _b(_DROP, "results.balance")),
+    Check("overlap", "diagnostic", N_("Propensity-score overlap"),
+          _b(_PROG, "results.overlap") + _b(_DROP, "results.overlap")),
+    Check("pre_fit", "diagnostic", N_("Pre-period fit of the synthetic control (RMSPE)"),
+          _b(_TERR, "results.triangulation.estimates.sc.extra.pre_rmspe")
+          + _b(_SCHOOL, "results.triangulation.estimates.sc.extra.pre_rmspe")),
+    Check("wild_cluster_bootstrap", "diagnostic", N_("Wild cluster bootstrap by school"),
+          _b(_PROG, "results.wild_bootstrap") + _b(_DROP, "results.wild_bootstrap")),
+    Check("randomization_inference", "diagnostic", N_("Randomization inference (participation re-assigned)"),
+          _b(_PROG, "results.randomization") + _b(_DROP, "results.randomization")),
+    Check("significance_rule", "diagnostic", N_("The pre-specified significance rule applied to the headline"),
+          _b(_PROG, "results.significance") + _b(_DROP, "results.significance")),
+    Check("realised_mde", "diagnostic", N_("Minimum detectable effect of the realised design"),
+          _b(_PROG, "results.mde") + _b(_DROP, "results.mde")),
+    # robustness
+    Check("placebo_in_space", "robustness", N_("Placebo in space (every donor as if treated)"),
+          _b(_TERR, _ROB + "placebo_in_space")
+          + _b(_SCHOOL, _ROB + "placebo_in_space", "results.triangulation.placebo_in_space")),
+    Check("placebo_in_time", "robustness", N_("Placebo in time (a fake start before the programme)"),
+          _b(_TERR, _ROB + "placebo_in_time")
+          + _b(_SCHOOL, _ROB + "placebo_in_time", "results.triangulation.placebo_in_time")),
+    Check("leave_one_out", "robustness", N_("Leave-one-out donors"),
+          _b(_TERR, _ROB + "leave_one_out")
+          + _b(_SCHOOL, _ROB + "leave_one_out", "results.triangulation.leave_one_out")),
+    Check("donor_pool", "robustness", N_("Alternative donor pool"),
+          _b(_TERR, _ROB + "donor_pool:*") + _b(_SCHOOL, _ROB + "donor_pool:*")),
+    Check("pre_window", "robustness", N_("Alternative pre-period window"),
+          _b(_TERR, _ROB + "pre_window:*") + _b(_SCHOOL, _ROB + "pre_window:*")),
+    Check("not_yet_treated", "robustness", N_("Not-yet-treated instead of never-treated comparison pupils"),
+          _b(_PROG, _ROB + "*not_yet*", _ROB + "*notyet*")),
+    Check("ipw", "robustness", N_("Inverse probability weighting instead of doubly robust"),
+          _b(_PROG, _ROB + "*ipw*")),
+    Check("outcome_regression", "robustness", N_("Outcome regression instead of doubly robust"),
+          _b(_PROG, _ROB + "*outcome_regression*", _ROB + "*:reg")),
+    Check("base_period", "robustness", N_("Varying instead of universal base period"),
+          _b(_PROG, _ROB + "*base_period*", _ROB + "*varying*")),
+    Check("anticipation", "robustness", N_("Anticipation of one period"),
+          _b(_PROG, _ROB + "*anticipation*")),
+    Check("covariates", "robustness", N_("Baseline covariates added to the headline design"),
+          _b(_PROG, _ROB + "*covariate*")),
+    Check("honest_relative_magnitude", "robustness", N_("HonestDiD: relative magnitudes of trend violations"),
+          _b(_PROG, _ROB + "*relative_magnitude*")
+          + _b(_PROG, "results.honest_did", method="relative_magnitude")),
+    Check("honest_smoothness", "robustness", N_("HonestDiD: smoothness of trend violations"),
+          _b(_PROG, _ROB + "*smoothness*")
+          + _b(_PROG, "results.honest_did", method="smoothness")),
+    Check("payment_sensitivity", "robustness", N_("Payments under alternative baselines and the impact's lower bound"),
+          _b("05_siinc", "results.sensitivity")),
+)  # fmt: skip
+
+
+def _lookup(tree: Any, key: str) -> list[tuple[str, Any]]:
+    """``(full key, value)`` of every match of a dotted ``key`` (last part may be a glob)."""
+    *head, last = key.split(".")
+    node = tree
+    for part in head:
+        if not isinstance(node, Mapping) or part not in node:
+            return []
+        node = node[part]
+    if not isinstance(node, Mapping):
+        return []
+    prefix = ".".join(head)
+    return [
+        (f"{prefix}.{k}" if prefix else str(k), node[k])
+        for k in sorted(node)
+        if fnmatch.fnmatchcase(str(k), last)
+    ]
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """One run's record of a check: the key that holds it and its outcome."""
+
+    run: str
+    key: str
+    outcome: str
+    p_value: float | None = None
+
+    @property
+    def ran(self) -> bool:
+        """Whether the check was run in this report (a record saying it was not is not evidence)."""
+        return self.outcome != "not run"
+
+
+OUTCOME_WORDS = {
+    "agrees": N_("agrees with the headline"),
+    "disagrees": N_("does not agree with the headline"),
+    "undetermined": N_("could not be assessed"),
+    "reported": N_("reported"),
+    "not run": N_("not run in this report"),
+    "distinguishable": N_("distinguishable from zero"),
+    "borderline": N_("borderline"),
+    "not distinguishable": N_("not distinguishable from zero"),
+    "undefined": N_("undefined"),
+}
+
+
+def _outcome(value: Any) -> tuple[str, float | None]:
+    """The outcome code of a recorded check (and its p-value when it is reported with one)."""
+    if isinstance(value, Mapping):
+        if value.get("run") is False:
+            return "not run", None
+        if "agrees_with_headline" in value:
+            a = value["agrees_with_headline"]
+            return ("agrees" if a is True else "disagrees" if a is False else "undetermined"), None
+        if value.get("level") in significance.LEVELS:
+            return str(value["level"]), None
+        p = value.get("p_value")
+        if isinstance(p, int | float) and not isinstance(p, bool) and p == p:
+            return "reported", float(p)
+    return "reported", None
+
+
+def outcome_text(ev: Evidence) -> Msg:
+    """The outcome of one piece of evidence in words."""
+    if ev.p_value is not None:
+        return t("reported (p = {p})", p=num(ev.p_value, 3))
+    return term(OUTCOME_WORDS[ev.outcome])
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """A check with the evidence the plan's runs hold for it."""
+
+    check: Check
+    evidence: tuple[Evidence, ...]
+
+    @property
+    def backed(self) -> bool:
+        """Whether at least one run ran the check and recorded its outcome."""
+        return any(e.ran for e in self.evidence)
+
+    @property
+    def runs(self) -> tuple[str, ...]:
+        """The runs that ran the check (plan order)."""
+        return tuple(dict.fromkeys(e.run for e in self.evidence if e.ran))
+
+
+def evaluate_checks(
+    plan: Plan,
+    *,
+    exclude: str,
+    checks: Sequence[Check] = CHECKS,
+    results_of: Mapping[str, Mapping[str, Any] | None] | None = None,
+) -> list[CheckResult]:
+    """Read the results of the plan's runs and find the evidence of every check.
+
+    Parameters
+    ----------
+    plan
+        The plan that ran; only its runs (but ``exclude``) are read.
+    exclude
+        This note's run id.
+    checks
+        The registry (default :data:`CHECKS`).
+    results_of
+        Results per run id (default: each run's results JSON).  A run that failed, was
+        interrupted or never ran has none, so it backs nothing.
+    """
+    res = _results_map(plan, exclude=exclude, results_of=results_of)
+    out = []
+    for check in checks:
+        evidence = []
+        for run in plan.runs:
+            if run.id not in res:
+                continue
+            for b in check.backing:
+                if b.notebook != run.notebook:
+                    continue
+                for key, value in _lookup(res[run.id], b.key):
+                    if b.where and not (
+                        isinstance(value, Mapping)
+                        and all(value.get(k) == v for k, v in b.where.items())
+                    ):
+                        continue
+                    outcome, p = _outcome(value)
+                    evidence.append(Evidence(run.id, key, outcome, p))
+        out.append(CheckResult(check, tuple(dict.fromkeys(evidence))))
+    return out
+
+
+def _results_map(
+    plan: Plan, *, exclude: str, results_of: Mapping[str, Mapping[str, Any] | None] | None
+) -> dict[str, Mapping[str, Any]]:
+    out = {}
+    for run in plan.runs:
+        if run.id == exclude:
+            continue
+        r = results_of.get(run.id) if results_of is not None else _results(run.id)
+        if r:
+            out[run.id] = r
+    return out
+
+
+def unlisted_checks(
+    plan: Plan,
+    checked: Sequence[CheckResult],
+    *,
+    exclude: str,
+    results_of: Mapping[str, Mapping[str, Any] | None] | None = None,
+) -> list[Evidence]:
+    """Robustness records of the runs (``results.robustness.*``) that no listed check covers.
+
+    They are run and shown as such, so no result is left out of the note because the registry
+    does not name it yet.
+    """
+    covered = {(e.run, e.key) for c in checked for e in c.evidence}
+    res = _results_map(plan, exclude=exclude, results_of=results_of)
+    extra = []
+    for run in plan.runs:
+        for key, value in _lookup(res.get(run.id, {}), _ROB + "*"):
+            if (run.id, key) not in covered:
+                outcome, p = _outcome(value)
+                extra.append(Evidence(run.id, key, outcome, p))
+    return extra
+
+
+def _check_label(c: CheckResult) -> Msg:
+    return term(c.check.label)
+
+
+def checks_table(checked: Sequence[CheckResult]) -> pd.DataFrame:
+    """One row per listed check: kind, backed or not run, in how many runs, outcomes in words."""
+    rows = []
+    for c in checked:
+        ran = [e for e in c.evidence if e.ran]
+        if ran:
+            counts: dict[str, int] = {}
+            for e in ran:
+                counts[e.outcome] = counts.get(e.outcome, 0) + 1
+            outcomes = join(
+                [
+                    t("{outcome}: {n}", outcome=term(OUTCOME_WORDS[k]), n=integer(v))
+                    for k, v in counts.items()
+                ],
+                "; ",
+            )
+            status: Text = t("backed by {n} report(s)", n=integer(len(c.runs)))
+        else:
+            outcomes = "–"
+            status = t("pre-specified, not yet run")
+        rows.append(
+            {
+                N_("Check"): _check_label(c),
+                N_("Kind"): term(KIND_WORDS[c.check.kind]),
+                N_("Status"): status,
+                N_("Outcomes (records)"): outcomes,
             }
         )
     return pd.DataFrame(rows)
 
 
-def headline_numbers(plan: Plan, notebook: str) -> pd.DataFrame:
-    """Headline numbers of every run of one notebook (label, value, run)."""
+def evidence_table(checked: Sequence[CheckResult], extra: Sequence[Evidence] = ()) -> pd.DataFrame:
+    """The annex: one row per record (check, run, results key, outcome)."""
+    rows = [
+        {
+            N_("Check"): _check_label(c),
+            N_("Report"): e.run,
+            N_("Results key"): e.key,
+            N_("Outcome"): outcome_text(e),
+        }
+        for c in checked
+        for e in c.evidence
+    ]
+    rows += [
+        {
+            N_("Check"): t("other robustness record"),
+            N_("Report"): e.run,
+            N_("Results key"): e.key,
+            N_("Outcome"): outcome_text(e),
+        }
+        for e in extra
+    ]
+    return pd.DataFrame(rows, columns=[N_("Check"), N_("Report"), N_("Results key"), N_("Outcome")])
+
+
+def checks_caption(checked: Sequence[CheckResult]) -> Msg:
+    """Caption of :func:`checks_table` (counts generated)."""
+    backed = sum(c.backed for c in checked)
+    return t(
+        "The {total} design elements, diagnostics and robustness checks of the pre-specified "
+        "list: {backed} backed by at least one report's results, {not_run} pre-specified but "
+        "not yet run (never claimed). Each record is listed, with its report and results key, "
+        "in the annex below.",
+        total=integer(len(checked)),
+        backed=integer(backed),
+        not_run=integer(len(checked) - backed),
+    )
+
+
+def evidence_caption() -> Msg:
+    """Caption of :func:`evidence_table`."""
+    return t(
+        "Annex: every record backing a check — the report, the key of its results JSON and "
+        "the outcome recorded there."
+    )
+
+
+def _status_list(checked: Sequence[CheckResult], ids: Sequence[str]) -> Text:
+    by_id = {c.check.id: c for c in checked}
+    parts = []
+    for cid in ids:
+        c = by_id[cid]
+        if c.backed:
+            parts.append(_check_label(c))
+        else:
+            parts.append(t("{check} (not yet run)", check=_check_label(c)))
+    return join(parts, "; ")
+
+
+# --------------------------------------------------------------------------------------------
+# questions, designs, assumptions
+
+#: The questions each notebook answers, the estimand, and the design elements it uses (ids of
+#: :data:`CHECKS`: shown with their status, never as a bare claim).
+QUESTIONS: tuple[dict[str, Any], ...] = (
+    {
+        "notebook": "01_context",
+        "question": N_("Where do Lecce and Puglia stand on youth inclusion and early school leaving?"),
+        "estimand": N_("levels and changes of official indicators (no causal estimand)"),
+        "design": ("benchmarking",),
+    },
+    {
+        "notebook": "02_territorial",
+        "question": N_("Did Lecce or Puglia depart from what comparable territories predict after the programme started?"),
+        "estimand": N_("mean post-period gap of the treated territory to its counterfactual"),
+        "design": ("synthetic_control", "synthetic_did", "twfe_did_territories"),
+    },
+    {
+        "notebook": "03_programme",
+        "question": N_("Did participating pupils have fewer absences, less repetition and better grades than non-participants of the same schools?"),
+        "estimand": N_("effect on the treated (ATT) of participating, group-time effects aggregated"),
+        "design": ("callaway_santanna", "event_study", "sun_abraham", "two_stage", "estimators_side_by_side", "bacon"),
+    },
+    {
+        "notebook": "07_dropout",
+        "question": N_("Did participants drop out less than comparable pupils at risk in the same school years?"),
+        "estimand": N_("difference in the annual dropout hazard from the edition year on"),
+        "design": ("risk_sets", "estimators_side_by_side"),
+    },
+    {
+        "notebook": "08_school",
+        "question": N_("Did the partner school's daytime enrolment move away from that of comparable school sites?"),
+        "estimand": N_("mean post-period gap of the school's enrolment index to its counterfactual"),
+        "design": ("synthetic_control", "synthetic_did", "twfe_did_territories"),
+    },
+    {
+        "notebook": "04_design",
+        "question": N_("What effects can this design detect?"),
+        "estimand": N_("minimum detectable effect and required samples"),
+        "design": ("analytic_mde", "simulated_power"),
+    },
+    {
+        "notebook": "05_siinc",
+        "question": N_("How much is payable under the SIINC agreement, and how much depends on modelling choices?"),
+        "estimand": N_("payable amount per metric and period under the agreement's rules and caps"),
+        "design": ("payment_engine",),
+    },
+)  # fmt: skip
+
+#: Identifying assumptions, the notebooks relying on them, and the checks (ids of CHECKS).
+ASSUMPTIONS: tuple[dict[str, Any], ...] = (
+    {
+        "assumption": N_("Parallel trends between participants and comparison pupils"),
+        "used_by": ("03_programme",),
+        "checks": ("pretrend_test", "event_study", "honest_relative_magnitude", "honest_smoothness"),
+    },
+    {
+        "assumption": N_("No anticipation: pupils and territories do not change before the start"),
+        "used_by": ("02_territorial", "03_programme"),
+        "checks": ("event_study", "anticipation", "placebo_in_time"),
+    },
+    {
+        "assumption": N_("Overlap: comparable non-participants exist for every participant profile"),
+        "used_by": ("03_programme", "07_dropout"),
+        "checks": ("balance", "overlap"),
+    },
+    {
+        "assumption": N_("Donors unaffected by the programme; a weighted combination of donors reproduces the treated unit's pre-period path"),
+        "used_by": ("02_territorial", "08_school"),
+        "checks": ("pre_fit", "placebo_in_space", "leave_one_out", "donor_pool", "pre_window"),
+    },
+    {
+        "assumption": N_("Few clusters (schools) do not invalidate inference"),
+        "used_by": ("03_programme", "07_dropout"),
+        "checks": ("wild_cluster_bootstrap", "randomization_inference", "significance_rule"),
+    },
+)  # fmt: skip
+
+
+def questions_table(checked: Sequence[CheckResult], plan: Plan) -> pd.DataFrame:
+    """Question, estimand and design elements of each notebook the plan runs."""
+    notebooks = {r.notebook for r in plan.runs}
+    return pd.DataFrame(
+        [
+            {
+                N_("Question"): term(q["question"]),
+                N_("Estimand"): term(q["estimand"]),
+                N_("Design elements"): _status_list(checked, q["design"]),
+                N_("Notebook"): q["notebook"],
+            }
+            for q in QUESTIONS
+            if q["notebook"] in notebooks
+        ]
+    )
+
+
+def questions_caption() -> Msg:
+    """Caption of :func:`questions_table`."""
+    return t(
+        "What each notebook of the plan asks, the quantity it estimates (estimand) and its "
+        "design elements; an element no report has run yet says so."
+    )
+
+
+def assumptions_table(checked: Sequence[CheckResult]) -> pd.DataFrame:
+    """Assumptions, who relies on them, and their checks with their status."""
+    return pd.DataFrame(
+        [
+            {
+                N_("Assumption"): term(a["assumption"]),
+                N_("Used by"): ", ".join(a["used_by"]),
+                N_("How it is checked"): _status_list(checked, a["checks"]),
+            }
+            for a in ASSUMPTIONS
+        ]
+    )
+
+
+def assumptions_caption() -> Msg:
+    """Caption of :func:`assumptions_table`."""
+    return t(
+        "Identifying assumptions, the notebooks that rely on them, and the checks of the "
+        "pre-specified list that test them; the outcome of each is in {section}.",
+        section=ref("checks"),
+    )
+
+
+#: Words for the codes of config/analysis_plan.yaml (a code without words is shown as it is).
+DESIGN_WORDS = {
+    "callaway_santanna": N_("Callaway–Sant'Anna (doubly robust)"),
+    "cohort_comparison": N_("comparison within cohorts (risk sets)"),
+    "never_treated": N_("never-participants"),
+    "not_yet_treated": N_("not-yet participants"),
+    "universal": N_("universal (the year before the start)"),
+    "varying": N_("varying"),
+    "absence_rate": N_("absence rate"),
+    "repeated_grade": N_("grade repetition"),
+    "grade_average": N_("grade average"),
+    "grade_avg": N_("grade average"),
+    "dropped_out": N_("dropout"),
+}
+
+#: The ``why`` texts and the primary inference of config/analysis_plan.yaml are shown in the
+#: page's language; these are their message ids (``analysis.pipeline.catalogs`` does not
+#: extract that file yet).  A test checks that every text of the file is here.
+PLAN_TEXTS = (
+    N_("cluster-robust interval (school-clustered, Callaway-Sant'Anna)"),
+    N_(
+        "Participation starts in a known school year per cohort; never-participants of the "
+        "same schools are the comparison group; no covariates (see above)."
+    ),
+    N_("As for absence; grade repetition is a yearly binary outcome (linear probability)."),
+    N_("As for absence; the average mark is observed every year."),
+    N_(
+        "Dropout is absorbing (once out, no later years), so it is compared within cohorts, "
+        "not with a two-way DiD."
+    ),
+)
+
+#: The plan's ``control`` parameter of the programme notebooks, in the analysis plan's codes.
+_CONTROL_CODES = {"never": "never_treated", "notyet": "not_yet_treated"}
+
+
+def _verbatim(code: str) -> i18n.Formatted:
+    """A code (a run id) inside a joined text: shown as given, never looked up as a message."""
+    return i18n.year(code)
+
+
+def _word(code: Any) -> Text:
+    if isinstance(code, str) and code in DESIGN_WORDS:
+        return term(DESIGN_WORDS[code])
+    if isinstance(code, str) and code in PLAN_TEXTS:
+        return term(code)
+    return str(code)
+
+
+def _plan_outcome(run: Run) -> str | None:
+    if run.notebook == _PROG:
+        return str(run.parameters.get("outcome"))
+    if run.notebook == _DROP:
+        return "dropped_out"
+    return None
+
+
+def _deviations(run: Run, design: Mapping[str, Any]) -> list[Text]:
+    out: list[Text] = []
+    covs = run.parameters.get("covariates")
+    if covs is not None and list(covs) != list(design.get("covariates", [])):
+        out.append(t("covariates"))
+    control = run.parameters.get("control")
+    if control is not None and _CONTROL_CODES.get(control, control) != design.get("control_group"):
+        out.append(t("comparison group"))
+    return out
+
+
+def design_table(plan: Plan) -> pd.DataFrame:
+    """The pre-specified headline design per outcome, and the plan's runs that follow it.
+
+    A run of an outcome the analysis plan does not name, or whose parameters differ from the
+    pre-specified design (covariates, comparison group), is named as a deviation.
+    """
+    designs = significance.analysis_plan().get("headline_designs", {}) or {}
     rows = []
-    for run in plan.runs:
-        if run.notebook != notebook:
-            continue
-        res = load_results(run.id) or {}
-        for label, value in (res.get("headline") or {}).items():
-            rows.append({"run": run.id, "number": label, "value": value})
-    return pd.DataFrame(rows, columns=["run", "number", "value"])
+    for outcome, d in designs.items():
+        runs = [r for r in plan.runs if _plan_outcome(r) == outcome]
+        uses: list[Text] = []
+        for r in runs:
+            dev = _deviations(r, d)
+            uses.append(
+                t("{run} (deviates: {what})", run=r.id, what=join(dev, ", "))
+                if dev
+                else _verbatim(r.id)
+            )
+        covs = d.get("covariates") or []
+        rows.append(
+            {
+                N_("Outcome"): _word(outcome),
+                N_("Estimator"): _word(d.get("estimator")),
+                N_("Comparison group"): _word(d.get("control_group")),
+                N_("Covariates"): t("none") if not covs else ", ".join(map(str, covs)),
+                N_("Why"): _word(d.get("why", "")),
+                N_("Runs of the plan"): join(uses, ", ") if uses else t("no run of this plan"),
+            }
+        )
+    named = set(designs)
+    for r in plan.runs:
+        o = _plan_outcome(r)
+        if o is not None and o not in named:
+            rows.append(
+                {
+                    N_("Outcome"): _word(o),
+                    N_("Estimator"): "–",
+                    N_("Comparison group"): "–",
+                    N_("Covariates"): "–",
+                    N_("Why"): t("no headline design is pre-specified for this outcome"),
+                    N_("Runs of the plan"): r.id,
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+def design_caption() -> Msg:
+    """Caption of :func:`design_table`."""
+    return t(
+        "The headline design pre-specified for each outcome (config/analysis_plan.yaml): the "
+        "programme pages, the index, this note and the SIINC impact input use it alike; other "
+        "choices are robustness checks ({section})."
+    , section=ref("checks"))  # fmt: skip
+
+
+def significance_text() -> Msg:
+    """The one significance rule, from config/analysis_plan.yaml."""
+    sig = significance.analysis_plan()["significance"]
+    checks = join(
+        [term(significance.CHECK_NAMES[c]) for c in sig.get("few_cluster_checks", [])], ", "
+    )
+    return t(
+        "**One significance rule** (pre-specified): an effect is called distinguishable from "
+        "zero only when the primary inference — {primary} — rejects zero at the {alpha} level "
+        "and every few-cluster check that was run ({checks}) agrees. When the primary "
+        "inference rejects zero but a few-cluster check does not, the effect is called "
+        "borderline and the check is named; otherwise it is not distinguishable from zero. A "
+        "statistic that cannot be computed is reported as undefined, never as a number.",
+        primary=_word(sig.get("primary", "")),
+        alpha=num(float(sig["alpha"]), 2),
+        checks=checks,
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# data, outcomes, limitations
+
+DEFINITIONS = pd.DataFrame(
+    [
+        {
+            N_("Indicator"): N_("ELET (early leavers from education and training)"),
+            N_("Definition"): N_(
+                "18–24 year-olds with at most lower-secondary education, not in education or "
+                "training in the last 4 weeks"
+            ),
+            N_("Source"): "EU-LFS (Eurostat/ISTAT)",
+            N_("Level"): N_("region (no province figures)"),
+        },
+        {
+            N_("Indicator"): N_("MIM school dropout (abbandono)"),
+            N_("Definition"): N_(
+                "pupils leaving school during or between school years (lower and upper secondary)"
+            ),
+            N_("Source"): "Anagrafe Nazionale Studenti",
+            N_("Level"): N_("school records; the programme's pupil outcome"),
+        },
+        {
+            N_("Indicator"): "NEET 15–29",
+            N_("Definition"): N_("15–29 year-olds neither employed nor in education or training"),
+            N_("Source"): "ISTAT BES",
+            N_("Level"): N_("province (BES of the territories)"),
+        },
+        {
+            N_("Indicator"): N_("Implicit dropout (dispersione implicita)"),
+            N_("Definition"): N_("grade-13 students below the target level in all INVALSI tests"),
+            N_("Source"): "INVALSI",
+            N_("Level"): N_("region; not usable for 11–17 year-olds"),
+        },
+    ]
+)
+
+
+def definitions_table() -> pd.DataFrame:
+    """The definitions of the dropout and inclusion indicators (:data:`DEFINITIONS`)."""
+    return DEFINITIONS
+
+
+def definitions_caption() -> Msg:
+    """Caption of the definitions table."""
+    return t(
+        "Definitions of the dropout and inclusion indicators used in Italy: different ages, "
+        "sources and concepts, never compared as one indicator."
+    )
+
+
+def outcomes() -> pd.DataFrame:
+    """Primary, secondary and context outcomes, and why (participants from the programme facts)."""
+    pupils = programme_facts().courses.pupils
+    rows = [
+        (
+            N_("absence rate (share of school hours missed)"),
+            N_("primary"),
+            t("frequent, administrative, sensitive to engagement"),
+        ),
+        (
+            N_("grade repetition"),
+            N_("primary"),
+            t("administrative, observed every year"),
+        ),
+        (
+            N_("grade average (1–10)"),
+            N_("primary"),
+            t("a continuous outcome, with the smallest minimum detectable effect"),
+        ),
+        (
+            N_("dropout (MIM definition)"),
+            N_("secondary, descriptive"),
+            t(
+                "annual rates of a few per cent give a minimum detectable effect larger than the "
+                "base rate with {pupils} participants; verified individually for SIINC",
+                pupils=integer(pupils),
+            ),
+        ),
+        (
+            N_("territorial NEET, youth non-participation, ELET, INVALSI"),
+            N_("context"),
+            t("a programme of a few hundred pupils cannot move them detectably"),
+        ),
+    ]
+    return pd.DataFrame(
+        [{N_("Outcome"): term(o), N_("Role"): term(r), N_("Why"): w} for o, r, w in rows]
+    )
+
+
+def outcomes_caption() -> Msg:
+    """Caption of :func:`outcomes`."""
+    return t("Primary, secondary and context outcomes, and why.")
+
+
+def limitations() -> list[Msg]:
+    """The limitations of the evaluation (sample sizes from the programme facts)."""
+    facts = programme_facts()
+    return [
+        t(
+            "Small numbers: about {pupils} course participants and {youths} Volare Alto youths; "
+            "small effects on continuous outcomes and dropout effects of a few points are not "
+            "detectable ({section}).",
+            pupils=integer(facts.courses.pupils),
+            youths=integer(facts.day_centre.youths),
+            section=ref("power"),
+        ),
+        t(
+            "Short horizon: one or two post-periods; long-run outcomes (completion, "
+            "employment) are out of reach."
+        ),
+        t(
+            "Selection: participation is voluntary; identification rests on parallel trends, "
+            "checked but not guaranteed ({section}).",
+            section=ref("assumptions"),
+        ),
+        t(
+            "Pupil records: until the schools' records are obtained, the programme reports run "
+            "on simulated data and are labelled SIMULATED; their numbers are not programme "
+            "results."
+        ),
+        t(
+            "Territorial analyses are context: provincial survey estimates move by several "
+            "points a year from sampling noise alone, and common shocks affect every territory."
+        ),
+        t(
+            "SIINC parameters: the signed agreement's metrics, prices and caps are not public; "
+            "the agreement used here is ILLUSTRATIVE."
+        ),
+    ]
+
+
+def limitations_text() -> Concat:
+    """Markdown: the limitations as a bullet list."""
+    return join([join(["- ", m], "") for m in limitations()], "\n")
 
 
 def data_sources() -> pd.DataFrame:
@@ -316,8 +1062,27 @@ def data_sources() -> pd.DataFrame:
             for f in sorted(folder.iterdir())
             if f.name not in ("PROVENANCE.md", "SHA256SUMS")
         ]
-        rows.append({"folder": paths.relative(folder), "source": title, "files": ", ".join(files)})
+        rows.append(
+            {
+                N_("Folder"): paths.relative(folder),
+                N_("Source"): title,
+                N_("Files"): integer(len(files)),
+            }
+        )
     return pd.DataFrame(rows)
+
+
+def data_sources_caption() -> Msg:
+    """Caption of :func:`data_sources`."""
+    return t(
+        "Public raw data used: byte-identical copies with PROVENANCE.md and SHA256SUMS in "
+        "data/raw/ (Eurostat and ISTAT data under CC BY 4.0)."
+    )
+
+
+def power_missing_note() -> Msg:
+    """The note shown when the design-power report has no current results."""
+    return t("The design-power report has no current results: no detectable effect is quoted.")
 
 
 def siinc_recap(agreement_path: str | None = None) -> tuple[str, pd.DataFrame]:
@@ -327,108 +1092,393 @@ def siinc_recap(agreement_path: str | None = None) -> tuple[str, pd.DataFrame]:
     ag = load_agreement(paths.ROOT / agreement_path if agreement_path else None)
     rows = [
         {
-            "metric": m.id,
-            "definition": m.definition,
-            "unit": m.unit,
-            "data source": m.data_source,
-            "eligible cohort": m.eligible_cohort,
-            "rule": m.rule.type,
-            "periods": ", ".join(m.periods),
-            "cap (EUR)": None if m.cap_cents is None else m.cap_cents / 100,
+            N_("Metric"): m.id,
+            N_("Unit"): m.unit,
+            N_("Rule"): m.rule.type,
+            N_("Periods"): ", ".join(m.periods),
+            N_("Cap"): None if m.cap_cents is None else i18n.money(m.cap_cents / 100),
         }
         for m in ag.metrics
     ]
     return str(ag.status), pd.DataFrame(rows)
 
 
-def questions_caption() -> str:
-    """Caption of the evaluation-questions table (:data:`QUESTIONS`)."""
-    return (
-        "Evaluation questions, the quantity estimated (estimand), the design, and the notebook "
-        "that answers each."
-    )
-
-
-def assumptions_caption() -> str:
-    """Caption of the assumptions table (:data:`ASSUMPTIONS`)."""
-    return "Identifying assumptions, the analyses that rely on them, and the checks reported."
-
-
-def definitions_caption() -> str:
-    """Caption of the definitions table (:data:`DEFINITIONS`)."""
-    return "Definitions of the dropout and inclusion indicators used in Italy (background note §4)."
-
-
-def data_sources_caption() -> str:
-    """Caption of :func:`data_sources`."""
-    return (
-        "Public raw data used (byte-identical copies with PROVENANCE.md and SHA256SUMS in "
-        "data/raw/). Licences: Eurostat and ISTAT CC BY 4.0."
-    )
-
-
-def power_caption() -> str:
-    """Caption of the design-power headline numbers."""
-    return "Headline numbers of the design-power report (MDE at 80 % power, 5 % two-sided)."
-
-
-def power_missing_note() -> str:
-    """The note shown when the design-power report has not been run."""
-    return "The design-power report has not been run yet."
-
-
-def outcomes_caption() -> str:
-    """Caption of :func:`outcomes`."""
-    return "Primary, secondary and context outcomes, and why."
-
-
-def siinc_headline_caption() -> str:
-    """Caption of the SIINC payment report's headline numbers."""
-    return "Headline numbers of the SIINC payment report (EUR)."
-
-
-def siinc_status_note(status: str) -> str:
+def siinc_status_note(status: str) -> Msg:
     """The warning shown when the agreement file is not the signed contract."""
-    return (
-        f"The agreement file is {status}: its parameters are not those of the signed SIINC "
-        "contract, which are not public. Payment figures below illustrate the mechanism only."
+    return t(
+        "The agreement file is {status}: its parameters are not those of the signed SIINC "
+        "contract, which are not public. Payment figures illustrate the mechanism only.",
+        status=status,
     )
 
 
-def siinc_caption(agreement_path: str, status: str) -> str:
+def siinc_caption(agreement_path: str, status: str) -> Msg:
     """Caption of the SIINC metrics table."""
-    return f"SIINC metrics and rules ({agreement_path}, status {status})."
-
-
-def links_html(table: pd.DataFrame) -> str:
-    """The reports table as HTML with working relative links (every value escaped)."""
-    rows = "".join(
-        f'<tr><td><a href="{html.escape(r["link"])}">{html.escape(r["report"])}</a></td>'
-        f"<td><code>{html.escape(r['notebook'])}</code></td><td>{html.escape(r['status'])}</td>"
-        f"<td>{html.escape(r['flags'])}</td><td>{html.escape(r['headline numbers'])}</td></tr>"
-        for r in table.to_dict(orient="records")
+    return t(
+        "SIINC metrics and rules ({path}, status {status}); definitions and data sources are "
+        "in the SIINC report.",
+        path=agreement_path,
+        status=status,
     )
+
+
+def siinc_headline_caption() -> Msg:
+    """Caption of the SIINC payment report's headline numbers."""
+    return t("Headline numbers of the SIINC payment report.")
+
+
+# --------------------------------------------------------------------------------------------
+# findings to date
+
+
+def _questions() -> list[dict[str, str]]:
+    qfile = paths.ROOT / "config" / "questions.yaml"
+    if not qfile.exists():
+        return []
+    return [dict(q) for q in read_yaml(qfile).get("questions", []) or []]
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One report's verdict, as its page wrote it (``page.verdict``/``page.headline``)."""
+
+    run: str
+    title: str
+    verdict: Mapping[str, str]
+    headline: Mapping[str, str]
+    banners: tuple[str, ...]
+
+
+def findings(
+    plan: Plan,
+    *,
+    exclude: str,
+    results_of: Mapping[str, Mapping[str, Any] | None] | None = None,
+) -> list[tuple[str, str, list[Finding]]]:
+    """The findings to date, grouped by evaluation question (``config/questions.yaml`` order).
+
+    Returns ``(question id, question title, findings)``; a report whose results name no
+    question of the file is grouped under the id it names (or ``""``).
+    """
+    res = _results_map(plan, exclude=exclude, results_of=results_of)
+    groups: dict[str, list[Finding]] = {}
+    for run in plan.runs:
+        r = res.get(run.id)
+        if not r:
+            continue
+        page = r.get("page") or {}
+        verdict = page.get("verdict") or {}
+        if not verdict:
+            continue
+        groups.setdefault(str(page.get("question") or ""), []).append(
+            Finding(
+                run.id,
+                run.title,
+                dict(verdict),
+                dict(page.get("headline") or {}),
+                tuple(r.get("banners") or ()),
+            )
+        )
+    out = [(q["id"], q["title"], groups.pop(q["id"], [])) for q in _questions()]
+    out += [(qid, "", fs) for qid, fs in groups.items()]
+    return out
+
+
+def _items_html(items: Sequence[Finding], lang: str) -> str:
+    g = i18n.translator(lang)
+    lis = []
+    for f in items:
+        flags = "".join(f" <strong>[{html.escape(g(term(b)))}]</strong>" for b in f.banners)
+        head = f.headline.get(lang)
+        head_html = f" <code>{html.escape(head)}</code>" if head else ""
+        verdict = f.verdict.get(lang) or g(t("no verdict recorded in this language"))
+        lis.append(
+            f'<li><a href="{html.escape(f.run)}.html">{html.escape(g(term(f.title)))}</a>'
+            f"{flags}{head_html}: {html.escape(verdict)}</li>"
+        )
+    return f"<ul>{''.join(lis)}</ul>"
+
+
+def findings_html(found: Sequence[tuple[str, str, list[Finding]]]) -> Callable[[str], str]:
+    """The findings as HTML, a function of the language (every value escaped).
+
+    Each evaluation question, then one line per report: its title (a link), its banners
+    (SIMULATED, ILLUSTRATIVE), its headline and its verdict, as its own page wrote them.
+    """
+
+    def build(lang: str) -> str:
+        g = i18n.translator(lang)
+        parts = []
+        for _qid, title, items in found:
+            head = g(term(title)) if title else g(t("Other reports"))
+            parts.append(f"<h3>{html.escape(head)}</h3>")
+            if items:
+                parts.append(_items_html(items, lang))
+            else:
+                none = g(t("No report of this plan has answered it yet."))
+                parts.append(f"<p>{html.escape(none)}</p>")
+        return "".join(parts)
+
+    return build
+
+
+def notebook_findings(
+    plan: Plan,
+    notebook: str,
+    *,
+    exclude: str,
+    results_of: Mapping[str, Mapping[str, Any] | None] | None = None,
+) -> list[Finding]:
+    """The verdicts of the runs of one notebook (e.g. the design-power report)."""
+    runs = {r.id for r in plan.runs if r.notebook == notebook}
+    return [
+        f
+        for _q, _title, items in findings(plan, exclude=exclude, results_of=results_of)
+        for f in items
+        if f.run in runs
+    ]
+
+
+def verdicts_html(items: Sequence[Finding]) -> Callable[[str], str]:
+    """Some reports' verdicts as HTML, a function of the language."""
+    return lambda lang: _items_html(items, lang)
+
+
+# --------------------------------------------------------------------------------------------
+# the reports of the plan
+
+
+def reports_html(states: pd.DataFrame) -> Callable[[str], str]:
+    """Every report of the plan with its status and headline, a function of the language."""
+    return lambda lang: _reports_html(states, lang)
+
+
+def _reports_html(states: pd.DataFrame, lang: str) -> str:
+    g = i18n.translator(lang)
+    heads = (N_("Report"), N_("Notebook"), N_("Status"), N_("Headline"))
+    rows = []
+    for r in states.itertuples():
+        res = _results(r.run) if r.status == "success" else None
+        head = ((res or {}).get("page") or {}).get("headline") or {}
+        rows.append(
+            f'<tr><td><a href="{html.escape(r.run)}.html">{html.escape(g(term(r.title)))}</a></td>'
+            f"<td><code>{html.escape(r.notebook)}</code></td>"
+            f"<td>{html.escape(g(term(STATUS_WORDS[r.status])))}</td>"
+            f"<td>{html.escape(head.get(lang, '–'))}</td></tr>"
+        )
+    head_row = "".join(f"<th>{html.escape(g(h))}</th>" for h in heads)
     return (
-        '<table class="result-table"><thead><tr><th>report</th><th>notebook</th>'
-        "<th>status</th><th>flags</th><th>headline numbers</th></tr></thead>"
-        f"<tbody>{rows}</tbody></table>"
+        f'<table class="result-table"><thead><tr>{head_row}</tr></thead>'
+        f"<tbody>{''.join(rows)}</tbody></table>"
     )
 
 
-def headline(reports: pd.DataFrame, siinc_status: str) -> dict[str, Any]:
-    """The index's numbers: reports described and succeeded, the SIINC agreement's status."""
+# --------------------------------------------------------------------------------------------
+# the document: version, status, evaluator, signature
+
+
+@dataclass(frozen=True)
+class Document:
+    """The note as a document (``config/evaluation.yaml``)."""
+
+    evaluator: str
+    role: str
+    organisation: str
+    version: str
+    status: str
+    place: str
+
+
+def document(path: Path | None = None) -> Document:
+    """Read ``config/evaluation.yaml`` (evaluator's name and role, version, status, place)."""
+    p = path or paths.ROOT / "config" / "evaluation.yaml"
+    doc = read_yaml(p) if p.exists() else {}
+    ev = doc.get("evaluator") or {}
+    meta = doc.get("document") or {}
+    status = str(meta.get("status", "draft"))
+    if status not in ("draft", "final"):
+        from analysis.errors import DataValidationError, Violation
+
+        raise DataValidationError(
+            paths.relative(p), [Violation(column="document.status", rule="draft or final")]
+        )
+    return Document(
+        evaluator=str(ev.get("name", "")),
+        role=str(ev.get("role", "")),
+        organisation=str(ev.get("organisation", "")),
+        version=str(meta.get("version", "")),
+        status=status,
+        place=str(meta.get("place", "")),
+    )
+
+
+STATUS_DOC = {"draft": N_("draft"), "final": N_("final")}
+
+
+def _name(text: str) -> Text:
+    """A configured name or role: its translation when the catalogs have one, else as written."""
+    return term(text) if text and i18n.has_translation(text, "it") else text
+
+
+def _built(context: Mapping[str, Any]) -> Any:
+    started = str(context.get("started_utc") or "")
+    return i18n.date(started[:10]) if started else "–"
+
+
+def document_text(doc: Document, context: Mapping[str, Any]) -> Msg:
+    """Version, date, status and evaluator, shown under the summary box."""
+    return t(
+        "**Version** {version} · **date** {date} · **status** {status} · **evaluator** "
+        "{name}, {role} ({organisation})",
+        version=doc.version,
+        date=_built(context),
+        status=term(STATUS_DOC[doc.status]),
+        name=_name(doc.evaluator),
+        role=_name(doc.role),
+        organisation=_name(doc.organisation),
+    )
+
+
+def signature_text(doc: Document, context: Mapping[str, Any]) -> Text:
+    """The signature block (place, date, name and role, a line to sign on)."""
+    parts: list[Text] = [
+        t("Place and date: {place}, {date}", place=doc.place, date=_built(context)),
+        t("The evaluator: {name} — {role}", name=_name(doc.evaluator), role=_name(doc.role)),
+        t("Signature: ........................................"),
+    ]
+    if doc.status != "final":
+        parts.append(
+            t(
+                "*This is a draft (version {version}): it is not to be signed until its status "
+                "is final.*",
+                version=doc.version,
+            )
+        )
+    return join(parts, "\n\n")
+
+
+def intro_text() -> Msg:
+    """What the note is, with generated references to its sections."""
+    return t(
+        "The evaluator (*soggetto valutatore*) is independent of the implementer, the local "
+        "partner and the outcome payer; it verifies outcomes, clears SIINC payments and "
+        "evaluates impact. This note is generated from the plan that ran, the pre-specified "
+        "analysis plan and the results of every other report: a check is listed as done only "
+        "when a report's results record it ({checks}); the findings ({findings}) are the "
+        "reports' own verdicts; every report and its status is in {reports}; how to rerun it "
+        "all is in {rerun}.",
+        checks=ref("checks"),
+        findings=ref("findings"),
+        reports=ref("reports"),
+        rerun=ref("reproducibility"),
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# answer first, index, results
+
+
+def summary(states: pd.DataFrame, checked: Sequence[CheckResult], doc: Document) -> dict[str, Text]:
+    """The fields of the answer-first box, generated from the run states and the checks."""
+    ok = int((states["status"] == "success").sum())
+    backed = sum(c.backed for c in checked)
+    designs = sum(1 for c in checked if c.check.kind == "design" and c.backed)
+    missing = len(states) - ok
+    certainty: Text = t(
+        "Every check listed names the report and the results key that back it; {not_run} "
+        "pre-specified checks that no report has run are listed as not yet run, never claimed.",
+        not_run=integer(len(checked) - backed),
+    )
+    if missing:
+        certainty = join(
+            [
+                certainty,
+                t(
+                    "{n} reports had no current results when the note was built, so the checks "
+                    "they would back are counted as not run.",
+                    n=integer(missing),
+                ),
+            ]
+        )
     return {
-        "reports described": len(reports),
-        "reports succeeded": int((reports["status"] == "success").sum()),
+        "question": t("How is the evaluation estimated and checked?"),
+        "answer": t(
+            "{ok} of {total} reports have current results; {designs} design elements are in "
+            "use, and {backed} of the {listed} pre-specified checks are backed by a report's "
+            "results ({not_run} not yet run).",
+            ok=integer(ok),
+            total=integer(len(states)),
+            designs=integer(designs),
+            backed=integer(backed),
+            listed=integer(len(checked)),
+            not_run=integer(len(checked) - backed),
+        ),
+        "certainty": certainty,
+        "would_change": t(
+            "Running the reports without current results and the checks not yet run; any "
+            "change to config/analysis_plan.yaml after outcomes are seen, recorded as a "
+            "deviation."
+        ),
+        "not_this": t(
+            "Not a finding of its own: the findings are those of the reports it lists. This "
+            "version is {status}.",
+            status=term(STATUS_DOC[doc.status]),
+        ),
+    }
+
+
+def headline(
+    states: pd.DataFrame, checked: Sequence[CheckResult], siinc_status: str
+) -> dict[str, Any]:
+    """The index's numbers: reports described and current, checks backed, SIINC status."""
+    return {
+        "reports described": len(states),
+        "reports succeeded": int((states["status"] == "success").sum()),
+        "checks listed": len(checked),
+        "checks backed": int(sum(c.backed for c in checked)),
         "SIINC agreement status": siinc_status,
     }
 
 
-def results(reports: pd.DataFrame, siinc_status: str) -> dict[str, Any]:
-    """Everything ``analysis verify`` compares: the reports, the SIINC status, the design."""
+def headline_text(states: pd.DataFrame, checked: Sequence[CheckResult]) -> Msg:
+    """The headline as the index shows it."""
+    return t(
+        "{backed} of {listed} checks backed; {ok} of {total} reports current",
+        backed=integer(sum(c.backed for c in checked)),
+        listed=integer(len(checked)),
+        ok=integer(int((states["status"] == "success").sum())),
+        total=integer(len(states)),
+    )
+
+
+def results(
+    plan: Plan,
+    states: pd.DataFrame,
+    checked: Sequence[CheckResult],
+    extra: Sequence[Evidence],
+    siinc_status: str,
+) -> dict[str, Any]:
+    """Everything ``analysis verify`` compares: plan, run states, checks with their evidence."""
     return {
-        "reports": reports[["link", "notebook", "status"]],
+        "plan": paths.relative(plan.source),
+        "reports": [
+            {"run": r.run, "notebook": r.notebook, "status": r.status} for r in states.itertuples()
+        ],
+        "checks": [
+            {
+                "id": c.check.id,
+                "kind": c.check.kind,
+                "status": "backed" if c.backed else "not run",
+                "evidence": [
+                    {"run": e.run, "key": e.key, "outcome": e.outcome, "p_value": e.p_value}
+                    for e in c.evidence
+                ],
+            }
+            for c in checked
+        ],
+        "other_robustness_records": [
+            {"run": e.run, "key": e.key, "outcome": e.outcome} for e in extra
+        ],
         "siinc_status": siinc_status,
-        "questions": QUESTIONS,
-        "outcomes": outcomes(),
+        "sections": [sid for sid, _ in SECTIONS],
     }
