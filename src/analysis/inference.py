@@ -14,6 +14,11 @@ over-reject.  Two remedies:
   of a programme with staggered editions: within each stratum (school) and edition, as many
   eligible units as actually took part are drawn at random, and randomization inference runs
   any statistic over such re-assignments.
+
+Both randomization procedures take ``n_jobs``: the re-assignments are drawn in sequence from
+the one documented generator in the calling process and the statistic is recomputed in
+parallel (:func:`analysis.replicate.run_tasks`), so the results do not depend on the number of
+workers.  The wild cluster bootstrap is vectorised over replications (no loop to spread).
 """
 
 from __future__ import annotations

@@ -185,7 +185,9 @@ design ``k`` of the run its pilot-panel root ``SeedStreams(seed).sequence("data"
 and its simulation root ``SeedStreams(seed).sequence("power").spawn(n)[k]``.  Inside a
 simulation, :func:`draw_panel` seeds the simulated panel from a child spawned off the
 simulation's own seed sequence (never from numbers drawn by the generator), so no two
-panels, designs or procedures share random numbers and no seed arithmetic is needed.
+panels, designs or procedures share random numbers and no seed arithmetic is needed.  The
+simulations run in parallel through :func:`analysis.replicate.run_replications` (``n_jobs``);
+because each has its own seed sequence, the results are identical for any number of workers.
 
 References
 ----------
