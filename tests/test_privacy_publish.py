@@ -79,16 +79,18 @@ def test_leaking_reports_are_withheld_and_named(leak_plan, capsys):
         f.file == "results/leak_json_id.json" and "pupil identifier" in f.rule for f in findings
     )
     for rid in ("leak_rows", "leak_small_cell", "leak_json_id"):
-        assert not (paths.REPORTS_DIR / f"{rid}.html").exists()
-    safe = (paths.REPORTS_DIR / "leak_safe.html").read_text()
+        for lang in ("it", "en"):
+            assert not (paths.REPORTS_DIR / lang / f"{rid}.html").exists()
+    safe = (paths.REPORTS_DIR / "en" / "leak_safe.html").read_text()
     assert "&lt; 10" in safe and "SIMULATED" in safe
-    index = (paths.REPORTS_DIR / "index.html").read_text()
+    assert "SIMULATO" in (paths.REPORTS_DIR / "it" / "leak_safe.html").read_text()
+    index = (paths.REPORTS_DIR / "en" / "index.html").read_text()
     assert index.count("withheld: privacy check failed") == 3
     # the CLI fails and names the offending report and cell
     assert main(["publish", "--plan", str(leak_plan)]) == 1
     err = capsys.readouterr().err
     assert re.search(
-        r"PRIVACY leak_small_cell: leak_small_cell\.html: table \d+, column 'n_pupils', "
+        r"PRIVACY leak_small_cell: (it/|en/)?leak_small_cell\.html: table \d+, column 'n_pupils', "
         r"row 1 = 4: a cell counts fewer than k = 10 pupils",
         err,
     )

@@ -87,13 +87,13 @@ def test_verify_reruns_and_flags_a_tampered_number(repro):
     plan = load_plan(repro)
     assert run_plan(plan, only="repro_a", progress=False)[0].status == "success"
     before = results_path("repro_a").read_bytes()
-    mismatches, problems = verify(plan, only="repro_a")
+    mismatches, problems = verify(plan, only="repro_a", data=False)
     assert mismatches == [] and problems == []
     assert results_path("repro_a").read_bytes() == before  # record untouched
     rec = json.loads(before)
     rec["results"]["sd"] += 1e-3
     results_path("repro_a").write_text(json.dumps(rec))
-    mismatches, _ = verify(plan, only="repro_a")
+    mismatches, _ = verify(plan, only="repro_a", data=False)
     assert [m.path for m in mismatches] == ["results.sd"]
 
 
@@ -105,7 +105,7 @@ def test_verify_reruns_a_quick_record_with_quick(repro):
     rec = json.loads(results_path("repro_slow").read_text())
     assert rec["quick"] is True and rec["parameters"]["sleep"] == 0.0
     t0 = time.monotonic()
-    mismatches, problems = verify(plan, only="repro_slow")
+    mismatches, problems = verify(plan, only="repro_slow", data=False, pages=False)
     assert mismatches == [] and problems == []
     assert time.monotonic() - t0 < 55  # the full run sleeps 60 s: the rerun was quick
 
@@ -173,7 +173,7 @@ def test_interrupted_run_leaves_nothing_that_passes_for_current(repro):
     assert leftovers == [] or all(n.startswith(".") for n in leftovers)
     publish(plan)
     assert not page_path("repro_slow").exists()
-    index = index_path().read_text()
+    index = index_path("en").read_text()
     assert "interrupted (incomplete: rerun it)" in index
     assert verify_raw() == raw_before  # raw data untouched
     # the next run starts clean and succeeds

@@ -199,7 +199,9 @@ def test_publish_hides_code_and_loads_nothing_external(probe):
     run_plan(plan, progress=False)
     written, findings = publish(plan)
     assert findings == []
-    html = page_path("probe_a").read_text()
+    html = page_path("probe_a", "en").read_text()
+    assert '<html lang="en">' in html
+    assert '<html lang="it">' in page_path("probe_a", "it").read_text()
     assert "deliberate failure" not in html
     assert "report.save" not in html and "display.start" not in html  # code hidden
     assert "Provenance" in html and "917f9ff7df70" in html  # input hash shown
@@ -209,7 +211,7 @@ def test_publish_hides_code_and_loads_nothing_external(probe):
         external = re.findall(r"""(?:src|href)\s*=\s*["']?(https?:)?//""", text)
         assert not external, (page, external[:3])
         assert not re.search(r"@import\s+url\(\s*['\"]?https?:", text)
-    index = index_path().read_text()
+    index = index_path("en").read_text()
     assert "probe_a.html" in index and "value x 2" in index and "failed" in index
     assert "RuntimeError: deliberate failure for the test" in index  # the error, in its row
 
@@ -219,7 +221,12 @@ def _row(title="Probe", status="success", published=True, **results):
         id="probe", notebook="99_probe", title=title, parameters={"label": "<b>", "n": [1, 2]}
     )
     return index_row(
-        run, status=status, error="ValueError: x < 0 & y", results=results, published=published
+        run,
+        status=status,
+        error="ValueError: x < 0 & y",
+        results=results,
+        published=published,
+        lang="en",
     )
 
 
@@ -233,7 +240,8 @@ def test_index_template_escapes_and_formats():
             ),
             _row(title="Broken", status="failed", published=False),
             _row(title="Not run", status="not run", published=False),
-        ]
+        ],
+        lang="en",
     )
     assert page.startswith("<!DOCTYPE html>") and page.endswith("</html>\n")
     assert "<script>" not in page and "&lt;script&gt;alert(1)&lt;/script&gt; &amp; co" in page
@@ -243,8 +251,9 @@ def test_index_template_escapes_and_formats():
     assert 'class="banner banner-sim"' in page and 'class="banner banner-quick"' in page
     # the error of a failed run is shown (escaped); a run that did not fail shows none
     assert page.count("ValueError: x &lt; 0 &amp; y") == 1
-    assert "<td>Broken</td>" in page.replace("<tr><td>", "<td>")  # no link without a page
-    assert page.count("<td>–</td>") == 2  # no headline numbers: a dash
+    assert '<td class="report">Broken<details' in page  # no link without a page
+    # no verdict in any row (3 dashes), no headline numbers in the two runs without a page (2)
+    assert page.count("<td>–</td>") == 5
 
 
 # --- parallel plan (issue 14) --------------------------------------------------------------

@@ -120,6 +120,7 @@ class Report:
             from analysis.privacy import suppress_results
 
             numbers = suppress_results(numbers)
+            headline = suppress_results(dict(headline))
         page = {
             "question": question,
             "verdict": None

@@ -124,7 +124,8 @@ def require_constant_within(df: pd.DataFrame, unit: str, column: str, rule: str)
     bad_units = n_values.index[n_values > 1]
     if len(bad_units):
         rows = df.index[df[unit].isin(bad_units)]
-        raise fail(SOURCE, f"{rule} (units {list(bad_units[:5])})", column=column, rows=list(rows))
+        # a count, not the units: in a pupil panel the units are pupils (issue 10)
+        raise fail(SOURCE, f"{rule} ({len(bad_units)} unit(s))", column=column, rows=list(rows))
 
 
 def normalise_cohort(df: pd.DataFrame, *, unit: str, cohort: str) -> pd.Series:

@@ -145,7 +145,8 @@ def notebook_to_html(
             },
         },
     )
-    return add_contents(body.replace("<html>", f'<html lang="{lang}">', 1), lang)
+    body = re.sub(r"<html[^>]*>", f'<html lang="{lang}">', body, count=1)
+    return add_contents(body, lang)
 
 
 _H2 = re.compile(r'<h2 id="([^"]+)"[^>]*>(.*?)</h2>', re.DOTALL)
@@ -283,7 +284,7 @@ def render_index(
     rest = [r for r in rows if r["question"] not in known]
     if rest:
         groups.append({"title": i18n.gettext("Other reports", lang), "rows": rest})
-    build = dict(build or {})
+    build = {"date": "–", "commit": "–", **dict(build or {})}
     if build.get("date", "–") != "–":
         build["date"] = i18n.format_value(i18n.date(build["date"]), lang)
     css = (TEMPLATES / "report.css").read_text(encoding="utf-8")
@@ -323,7 +324,9 @@ def _build_info(plan: Plan) -> dict[str, str]:
                 ctx = json.loads(cpath.read_text(encoding="utf-8"))
             except ValueError:
                 continue
-            commits.add(str((ctx.get("git") or {}).get("commit", ""))[:12])
+            commit = str((ctx.get("git") or {}).get("commit", ""))
+            if re.fullmatch(r"[0-9a-f]{7,40}", commit):
+                commits.add(commit[:12])
             dates.add(str(ctx.get("started_utc", ""))[:10])
     return {
         "commit": ", ".join(sorted(c for c in commits if c)) or "–",
