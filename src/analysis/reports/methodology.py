@@ -90,7 +90,6 @@ __all__ = [
     "signature_text",
     "significance_text",
     "siinc_caption",
-    "siinc_headline_caption",
     "siinc_recap",
     "siinc_status_note",
     "state_note",
@@ -1120,11 +1119,6 @@ def siinc_caption(agreement_path: str, status: str) -> Msg:
         path=agreement_path,
         status=status,
     )
-
-
-def siinc_headline_caption() -> Msg:
-    """Caption of the SIINC payment report's headline numbers."""
-    return t("Headline numbers of the SIINC payment report.")
 
 
 # --------------------------------------------------------------------------------------------
