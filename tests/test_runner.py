@@ -380,3 +380,24 @@ def test_publish_does_nothing_when_nothing_changed(probe):
     nbformat.write(nb, executed_path("probe_a"))
     publish(plan)
     assert not page_path("probe_a").exists()
+
+
+def test_stages_put_a_run_after_the_named_results_it_reads():
+    from analysis.pipeline.runner import plan_stages
+
+    def run(rid: str, notebook: str = "99_probe", inputs: tuple[str, ...] = ()) -> Run:
+        return Run(id=rid, notebook=notebook, title=rid, parameters={}, inputs=inputs)
+
+    runs = [
+        run("note", inputs=("reports/results/*.json",)),
+        run("pay", inputs=("reports/results/effect.json",)),
+        run("effect"),
+        run("build", notebook="00_data_build"),
+        run("context"),
+    ]
+    stages = [[r.id for r in s] for s in plan_stages(runs)]
+    assert stages == [["build"], ["effect", "context"], ["pay"], ["note"]]
+    # the real plan: SIINC reads the programme's headline, the note reads everything
+    real = [[r.id for r in s] for s in plan_stages(load_plan().runs)]
+    assert real[-1] == ["methodology"] and real[-2] == ["siinc_payments"]
+    assert "programme_did_absence" in real[-3]

@@ -417,16 +417,46 @@ def plan_stages(runs: list[Run]) -> list[list[Run]]:
 
     1. the data build (notebook ``00_data_build``): it builds the processed panels every other
        run reads, so two runs never rebuild the same panel at once;
-    2. every run that reads neither the data build's output alone nor other runs' results;
-    3. runs whose declared inputs include other runs' results (``reports/results/…``: the
-       methodology note), last.
+    2. every run that reads no other run's results;
+    3. then, level by level, runs that read named results (``reports/results/<id>.json``: the
+       SIINC payments read the programme's headline) after the runs they read;
+    4. runs that read every result (``reports/results/*.json``: the methodology note), last.
 
     Stages run one after the other; the runs of a stage may run at the same time.
     """
     first = [r for r in runs if r.notebook == "00_data_build"]
-    last = [r for r in runs if r not in first and any(i.startswith("reports/") for i in r.inputs)]
-    middle = [r for r in runs if r not in first and r not in last]
-    return [s for s in (first, middle, last) if s]
+    ids = {r.id for r in runs}
+
+    def reads_all(r: Run) -> bool:
+        return any(i.startswith("reports/") and "*" in i for i in r.inputs)
+
+    def named(r: Run) -> set[str]:
+        out = set()
+        for i in r.inputs:
+            if i.startswith("reports/results/") and "*" not in i:
+                rid = i.removeprefix("reports/results/").removesuffix(".json")
+                if rid in ids and rid != r.id:
+                    out.add(rid)
+        return out
+
+    level: dict[str, int] = {r.id: 0 for r in first}
+    pending = [r for r in runs if r not in first and not reads_all(r)]
+    while pending:
+        ready = [r for r in pending if all(d in level for d in named(r))]
+        if not ready:  # a cycle: run the rest together, in plan order
+            ready = pending
+        for r in ready:
+            level[r.id] = 1 + max((level.get(d, 0) for d in named(r)), default=0)
+        pending = [r for r in pending if r not in ready]
+    top = max(level.values(), default=0)
+    for r in runs:
+        if r.id not in level:
+            level[r.id] = top + 1
+    return [
+        stage
+        for n in sorted(set(level.values()))
+        if (stage := [r for r in runs if level[r.id] == n])
+    ]
 
 
 def run_plan(
