@@ -77,11 +77,15 @@ def quick_plan(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
         from analysis import paths
 
         first_rc = main(["run", "--quick", "--no-progress"])
-        publish_rc = main(["publish"])
+        publish_rc = main(["publish", "--no-pdf"])
         first = {p.name: p.read_bytes() for p in paths.RESULTS_DIR.glob("*.json")}
-        first_html = {p.name: p.read_text() for p in paths.REPORTS_DIR.glob("*.html")}
+        first_html = {
+            p.relative_to(paths.REPORTS_DIR).as_posix(): p.read_text()
+            for p in paths.REPORTS_DIR.rglob("*.html")
+            if p.name != "index.html"
+        }
         second_rc = main(["run", "--quick", "--force", "--no-progress"])
-        main(["publish"])
+        main(["publish"])  # with the PDFs
         yield {
             "root": root,
             "rc": (first_rc, publish_rc, second_rc),

@@ -4,29 +4,110 @@ is reproducible byte for byte, and renders offline in a real browser."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
 from analysis import paths
+from analysis.i18n import LANGUAGES
 from analysis.pipeline.plan import load_plan
 from analysis.pipeline.publish import strip_volatile
-from analysis.pipeline.state import index_path, page_path, results_path
+from analysis.pipeline.state import index_path, page_path, results_path, root_index_path
 
 pytestmark = pytest.mark.notebooks
 
 
-def test_every_run_succeeds_and_is_published(quick_plan):
+BANNERS = {
+    "en": ("QUICK RUN", "SIMULATED", "Provenance"),
+    "it": ("ESECUZIONE RAPIDA", "SIMULATO", "Provenienza"),
+}
+
+
+def test_every_run_succeeds_and_is_published_in_both_languages(quick_plan):
     assert quick_plan["rc"] == (0, 0, 0)
-    index = index_path().read_text()
-    for run in load_plan().runs:
-        html = page_path(run.id).read_text()
-        assert "QUICK RUN" in html.split("Provenance")[0], f"{run.id}: quick banner on first screen"
-        assert "<img" in html or run.notebook.startswith(("00_", "06_")), f"{run.id}: figures"
-        assert f"{run.id}.html" in index
-        res = json.loads(results_path(run.id).read_text())
-        assert res["headline"], run.id
-        if res.get("pupil_data"):
-            assert "SIMULATED" in html.split("Provenance")[0] or not res["banners"]
+    assert "url=it/index.html" in root_index_path().read_text()  # reports/index.html opens Italian
+    for lang in LANGUAGES:
+        quick, simulated, provenance = BANNERS[lang]
+        index = index_path(lang).read_text()
+        assert f'<html lang="{lang}">' in index
+        for run in load_plan().runs:
+            html = page_path(run.id, lang).read_text()
+            assert f'<html lang="{lang}">' in html, f"{lang}/{run.id}: lang attribute"
+            first_screen = html.split(f"<h4>{provenance}</h4>")[0]
+            assert quick in first_screen, f"{lang}/{run.id}: quick banner before the provenance"
+            assert "<img" in html or run.notebook.startswith(("00_", "06_")), f"{run.id}: figures"
+            assert f'href="{run.id}.html"' in index
+            res = json.loads(results_path(run.id).read_text())
+            assert res["headline"], run.id
+            assert res["page"]["untranslated"] == [], f"{run.id}: untranslated ids"
+            if res.get("pupil_data"):
+                assert simulated in first_screen or not res["banners"]
+
+
+def _local_links(page: Path) -> list[str]:
+    import re
+
+    hrefs = re.findall(r'href="([^"#][^"]*)"', page.read_text())
+    return [h for h in hrefs if "://" not in h and not h.startswith(("mailto:", "data:"))]
+
+
+def test_every_switch_download_and_results_link_resolves(quick_plan):
+    pages = [index_path(lang) for lang in LANGUAGES]
+    pages += [page_path(r.id, lang) for r in load_plan().runs for lang in LANGUAGES]
+    broken = [
+        f"{p.relative_to(paths.REPORTS_DIR)} -> {h}"
+        for p in pages
+        for h in _local_links(p)
+        if not (p.parent / h.split("#")[0]).exists()
+    ]
+    assert broken == [], broken[:10]
+    for lang in LANGUAGES:  # the switch on every page goes to the same page in the other language
+        other = next(lg for lg in LANGUAGES if lg != lang)
+        for r in load_plan().runs:
+            assert f'href="../{other}/{r.id}.html"' in page_path(r.id, lang).read_text()
+
+
+def test_every_table_has_downloads_and_a_data_package(quick_plan):
+    import csv
+    import re
+    import zipfile
+
+    n_tables = 0
+    for lang in LANGUAGES:
+        for r in load_plan().runs:
+            html = page_path(r.id, lang).read_text()
+            tables = html.count('<figure class="table">')
+            links = re.findall(rf'href="(downloads/{r.id}/table-\d+)\.csv"', html)
+            assert len(links) == tables, f"{lang}/{r.id}: {tables} tables, {len(links)} CSV links"
+            n_tables += tables
+            if not tables:
+                continue
+            pkg = json.loads(
+                (page_path(r.id, lang).parent / "downloads" / r.id / "datapackage.json").read_text()
+            )
+            assert pkg["profile"] == "tabular-data-package" and pkg["resources"]
+            for res in pkg["resources"]:
+                f = page_path(r.id, lang).parent / "downloads" / r.id / res["path"]
+                with f.open(encoding="utf-8") as fh:
+                    header = next(csv.reader(fh))
+                assert header == [fld["name"] for fld in res["schema"]["fields"]], f
+                assert f.with_suffix(".xlsx").exists()
+        archive = paths.REPORTS_DIR / lang / "downloads" / "all-tables.zip"
+        assert zipfile.ZipFile(archive).testzip() is None
+    assert n_tables > 40
+
+
+def test_pdfs_are_built_and_their_first_pages_are_not_blank(quick_plan, tmp_path):
+    from analysis.pipeline import pdf
+
+    for lang in LANGUAGES:
+        report = pdf.pdf_dir(lang) / pdf.REPORT_FILE[lang]
+        assert pdf.page_count(report) >= 10, f"{report.name}: too few pages"
+        for i in range(3):
+            png = pdf.render_page_png(report, i, tmp_path / f"{lang}_{i}.png", scale=0.5)
+            assert pdf.ink_fraction(png) > 0.002, f"{report.name} page {i + 1} is blank"
+        for r in load_plan().runs:
+            assert (pdf.pdf_dir(lang) / f"{r.id}.pdf").exists(), f"{lang}/{r.id}.pdf"
 
 
 def test_known_published_values_reach_the_reports(quick_plan):
@@ -57,6 +138,7 @@ def test_two_runs_give_byte_identical_results_and_html(quick_plan):
         for name, text in quick_plan["html"].items()
         if strip_volatile((paths.REPORTS_DIR / name).read_text()) != strip_volatile(text)
     ]
+    assert len(quick_plan["html"]) > 40, "both languages' pages compared"
     assert html_differ == [], f"HTML differs outside the provenance block: {html_differ}"
 
 
@@ -91,7 +173,8 @@ document.getElementById('f').onload = function () {{
   var broken = imgs.filter(function (i) {{ return !(i.complete && i.naturalWidth > 0); }}).length;
   var h1 = d.querySelector('h1');
   document.title = JSON.stringify({{images: imgs.length, broken: broken,
-    h1: h1 ? h1.textContent : '', chars: d.body.innerText.length}});
+    h1: h1 ? h1.textContent : '', chars: d.body.innerText.length,
+    lang: d.documentElement.lang, text: d.body.innerText}});
 }};
 </script></body></html>"""
 
@@ -183,16 +266,28 @@ def page_requests(netlog) -> list[str]:
     )
 
 
-def test_reports_render_offline_in_a_real_browser(quick_plan, chromium, tmp_path):
-    pages = [index_path(), *sorted(paths.REPORTS_DIR.glob("*.html"))]
-    pages = list(dict.fromkeys(pages))
-    for page in pages:
-        info, external = _browse(chromium, page, tmp_path, page.stem)
-        assert external == [], f"{page.name} made network requests: {external[:5]}"
-        assert info["broken"] == 0, f"{page.name}: {info['broken']} figure(s) failed to load"
-        assert info["chars"] > 200 and info["h1"], f"{page.name} rendered no content"
-        if page.name != "index.html" and not page.stem.startswith(("data_build", "methodology")):
-            assert info["images"] >= 1, f"{page.name}: no figure"
+def test_reports_render_offline_in_a_real_browser_in_both_languages(quick_plan, chromium, tmp_path):
+    from analysis.pipeline.language import english_sentences
+
+    english_on_italian = {}
+    for lang in LANGUAGES:
+        pages = [index_path(lang), *sorted((paths.REPORTS_DIR / lang).glob("*.html"))]
+        for page in list(dict.fromkeys(pages)):
+            info, external = _browse(chromium, page, tmp_path, f"{lang}_{page.stem}")
+            name = f"{lang}/{page.name}"
+            assert external == [], f"{name} made network requests: {external[:5]}"
+            assert info["broken"] == 0, f"{name}: {info['broken']} figure(s) failed to load"
+            assert info["chars"] > 200 and info["h1"], f"{name} rendered no content"
+            assert info["lang"] == lang, f"{name}: <html lang> is {info['lang']!r}"
+            if page.name != "index.html" and not page.stem.startswith(
+                ("data_build", "methodology")
+            ):
+                assert info["images"] >= 1, f"{name}: no figure"
+            if lang == "it":
+                found = english_sentences(info["text"])
+                if found:
+                    english_on_italian[page.name] = found[:3]
+    assert english_on_italian == {}, english_on_italian
 
 
 def test_index_screenshot_is_not_blank(quick_plan, chromium, tmp_path):
