@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis import did
+from analysis import did, i18n
 from analysis._util import to_jsonable
 from analysis.data.programme import load_panel
 from analysis.data.simulate import programme_panel
@@ -131,26 +131,29 @@ def test_random_streams_are_the_runs_and_independent(grades, data):
 
 
 def test_sections_words_and_captions(grades):
+    en = i18n.translator("en")
     flow = grades.sample_flow()
-    assert flow.table.iloc[-1]["step"] == "analysis panel" and "Source: test" in flow.caption
+    assert flow.table.iloc[-1]["Step"] == "analysis panel" and "Source: test" in en(flow.caption)
+    assert list(flow.table.columns)[0] == "Step"
     bal = grades.balance()
-    assert list(bal.table.columns)[0] == "covariate" and bal.figure.axes
+    assert list(bal.table.columns)[0] == "Characteristic" and bal.figure("en").axes
     gt = grades.group_time()
-    assert gt.pretrend is not None and "Hotelling" in gt.pretrend["test"].iloc[1]
-    assert "99 multiplier-bootstrap draws" in gt.caption
-    assert gt.estimator_notes.startswith("Estimator notes: ")
+    assert gt.pretrend is not None and "Hotelling" in gt.pretrend["Test"].iloc[1]
+    assert "99 multiplier-bootstrap draws" in en(gt.caption)
+    assert en(gt.estimator_notes).startswith("**Estimator notes.**")
     es = grades.event_study()
-    assert f"{grades.window[0]} to {grades.window[1]}" in es.caption
+    assert f"event times {grades.window[0]} to +{grades.window[1]}" in en(es.caption)
     hd = grades.honest()
-    assert hd.table is not None and hd.kind == "info" and "Mbar" in hd.text
+    assert hd.table is not None and hd.kind == "info" and "Mbar" in en(hd.text)
     tri = grades.triangulation()
-    assert "true_effect" in tri.table.columns and tri.bacon is not None
-    assert "TWFE gives" in tri.bacon_text
+    assert "True effect (SIMULATED)" in tri.table.columns and tri.bacon is not None
+    assert "TWFE gives" in en(tri.bacon_text)
     few = grades.few_clusters()
-    assert set(few.table["p_value"]).isdisjoint({None}) and "run seed 1" in few.caption
-    question = grades.question()
+    assert few.table["p-value"].notna().all() and "run seed 1" in en(few.caption)
+    question = en(grades.question())
     assert "**Programme.**" in question and "180 pupils" in question
-    text = grades.conclusion()
+    assert "**Headline design.**" in question and "config/analysis_plan.yaml" in question
+    text = en(grades.conclusion())
     assert text.startswith("**SIMULATED")
     assert "pre-trend test p =" in text and "HonestDiD" in text and "covers" in text
     assert set(grades.headline()) == {
@@ -170,7 +173,12 @@ def test_results_json_keeps_its_keys(grades):
         "data",
         "sample_flow",
         "balance",
+        "headline_design",
         "headline_estimate",
+        "headline_unit",
+        "significance",
+        "n_schools",
+        "one_school",
         "mde",
         "mde_natural_units",
         "mde_realised",
@@ -178,6 +186,7 @@ def test_results_json_keeps_its_keys(grades):
         "randomization",
         "wild_bootstrap",
         "triangulation",
+        "robustness",
         "true_effect",
         "group_time",
         "pretrend",
@@ -185,6 +194,7 @@ def test_results_json_keeps_its_keys(grades):
         "sun_abraham_event_study",
         "did2s_event_study",
         "honest_did",
+        "honest_did_smoothness",
         "bacon",
         "effect_horizon",
         "cs_group",
@@ -199,8 +209,29 @@ def test_results_json_keeps_its_keys(grades):
         "by_type",
         "twfe",
         "cs",
-        "notes",
+        "dropped_editions",
+        "min_pupils_per_edition",
     }
+    # the SIINC dossier reads the design and the significance call from here
+    assert out["headline_estimate"]["extra"]["base_period"] == "universal"
+    assert out["headline_design"]["plan_key"] == "grade_average"
+    assert out["significance"]["level"] in ("distinguishable", "borderline", "not distinguishable")
+    assert {r["inference"].split(" (")[0] for r in out["few_clusters"]} >= {
+        "wild cluster bootstrap",
+        "randomization inference",
+    }
+
+
+def test_headline_design_comes_from_the_analysis_plan(data):
+    d = pr.headline_design_of("absence_rate")
+    assert (d.control, d.covariates, d.base_period, d.anticipation) == ("never", (), "universal", 0)
+    assert d.prespecified and d.why in pr.DESIGN_WHY
+    assert pr.headline_design_of("grade_avg").key == "grade_average"
+    assert not pr.headline_design_of("invalsi_score").prespecified
+    with pytest.raises(DataValidationError, match="pre-specified"):
+        pr.ProgrammeAnalysis.build(data=data, outcome="grade_avg", seed=1, control="notyet")
+    with pytest.raises(DataValidationError, match="pre-specified"):
+        pr.headline_design_of("absence_rate", covariates=["ses_index"])
 
 
 def test_dropout_is_refused_on_the_did_page(data):
@@ -213,50 +244,64 @@ def test_dropout_is_refused_on_the_did_page(data):
 # ------------------------------------------------------------------ the dropout page
 def test_dropout_analysis_agrees_with_the_method(drop, data, frame, sim):
     covs = list(pr.BALANCE_COVARIATES)
-    direct = did.dropout.dropout_effect(
+    design = dr.significance.headline_design("dropped_out")
+    head = did.dropout.dropout_effect(
+        frame,
+        covariates=list(design["covariates"]),
+        **pr.COLS,
+        age="age",
+        cluster="baseline_school",
+    )
+    adjusted = did.dropout.dropout_effect(
         frame, covariates=covs, **pr.COLS, age="age", cluster="baseline_school"
     )
-    assert drop.result.estimate.estimate == pytest.approx(direct.estimate.estimate, abs=1e-12)
+    # the headline is the pre-specified design; the covariate-adjusted fit is robustness
+    assert drop.result.estimate.estimate == pytest.approx(head.estimate.estimate, abs=1e-12)
+    assert drop.adjusted.estimate.estimate == pytest.approx(adjusted.estimate.estimate, abs=1e-12)
     assert drop.truth == sim.truth["dropped_out"]
     assert isinstance(data, dr.PupilData)  # ProgrammeData is read through the protocol
     tab = drop.estimates().table
-    assert list(tab["estimator"]) == ["risk set, adjusted (headline)", "risk set, unadjusted"]
-    assert tab["true_effect"].iloc[0] == pytest.approx(100 * drop.truth)
-    assert list(drop.few["inference"].str.split(" ").str[0]) == [
-        "analytic",
-        "wild",
-        "randomization",
+    assert list(tab["Specification"]) == [
+        dr.SPECS[k] for k in ("headline", "adjusted", "unadjusted")
     ]
+    assert tab["True effect, SIMULATED (pp)"].iloc[0] == pytest.approx(100 * drop.truth)
+    assert list(drop.few["inference"]) == ["analytic", "wild", "randomization"]
     assert drop.wild_bootstrap.extra["seed"] == SeedStreams(1).seed_for("bootstrap")
 
 
 def test_dropout_hazards_and_figure_show_only_large_cells(drop):
     h = drop.hazards()
-    assert list(h.table.columns) == ["group", "years_since", "pupils", "hazard_pct"]
-    assert set(h.table["group"]) == {"participants", "never-participants at risk"}
+    assert list(h.table.columns) == [dr.H_GROUP, dr.H_YEARS, dr.H_PUPILS, dr.H_HAZARD]
+    assert set(h.table[dr.H_GROUP]) == set(dr.GROUPS.values())
     shown = h.table.copy()
-    shown.loc[0, "pupils"] = K_MIN - 1  # a cell that show_pupil_table would suppress
-    fig = dr.hazard_figure(shown)
+    shown.loc[0, dr.H_PUPILS] = K_MIN - 1  # a cell that show_pupil_table would suppress
+    fig = dr.hazard_figure(shown, lang="it")
     n_points = sum(len(line.get_xdata()) for line in fig.axes[0].lines)
-    assert n_points == int((shown["pupils"] >= K_MIN).sum())
+    drawable = (shown[dr.H_PUPILS] >= K_MIN) & shown[dr.H_HAZARD].notna()
+    assert n_points == int(drawable.sum())
     import matplotlib.pyplot as plt
 
     plt.close(fig)
 
 
 def test_dropout_words_and_json(drop):
-    q = drop.question()
+    q = drop.question().render("en")
     assert "risk set" in q and "selection on observables" in q
-    assert "parallel trends" not in q.lower()
-    text = drop.conclusion()
-    assert "SIMULATED" in text and "descriptively" in text and "180 pupils in 9 courses" in text
+    assert "parallel trends" not in q.lower() and "difference-in-differences" not in q
+    text = drop.conclusion().render("en")
+    assert (
+        "SIMULATED" in text and "descriptively" in text and "180 participants in 9 courses" in text
+    )
+    assert drop.significance().words().render("en") in text
     shown = drop.hazards().table.assign(suppressed=False, suppression="")
     out = json.loads(json.dumps(to_jsonable(drop.to_dict(hazards=shown))))
     assert set(out) == {
         "data",
         "sample_flow",
         "balance",
+        "headline_design",
         "headline_estimate",
+        "significance",
         "mde",
         "mde_natural_units",
         "mde_realised",
@@ -266,9 +311,11 @@ def test_dropout_words_and_json(drop):
         "triangulation",
         "true_effect",
         "dropout",
+        "adjusted",
         "hazards",
     }
-    assert "suppressed" not in out["hazards"][0]
+    assert out["significance"]["rule"] == "config/analysis_plan.yaml#significance"
+    assert set(out["hazards"][0]) == {"group", "years_since", "pupils", "hazard_pct"}
     assert set(drop.headline()) == {
         "ATT (percentage points)",
         "95% CI low",
@@ -297,14 +344,14 @@ def test_sample_flow_suppresses_small_exclusions(sim, n_excluded):
     d.loc[sel, "cohort"] = firsts[sel]  # participants with no pre-participation year
     d.loc[sel, "course"] = "STEAMcamp x"
     panel = load_panel(d, exclusions="report")
-    flow = pr.sample_flow_table(panel)
+    flow = pr.sample_flow_table(panel).rename(columns={v: k for k, v in pr.FLOW_COLUMNS.items()})
     assert _small_counts(flow) == []
     if n_excluded < K_MIN:
         assert flow.iloc[1]["pupils"] == f"< {K_MIN}"
         assert flow.iloc[0]["pupils"] == "withheld"
     else:
-        assert flow.iloc[1:-1]["pupils"].str.replace(",", "").astype(int).sum() == n_excluded
-        assert flow.iloc[0]["pupils"] == f"{sim.data['pupil_id'].nunique():,}"
+        assert flow.iloc[1:-1]["pupils"].astype(int).sum() == n_excluded
+        assert flow.iloc[0]["pupils"] == sim.data["pupil_id"].nunique()
 
 
 def test_overlap_figure_bars_represent_at_least_k_pupils(grades):
@@ -333,14 +380,14 @@ def test_load_refuses_panels_too_small_to_publish():
 def test_conclusion_words_for_a_non_significant_estimate():
     spec = pr.OUTCOMES["repeated_grade"]
     est = Estimate.from_se(-0.01, 0.012)
-    text = pr.effect_sentence(spec=spec, estimate=est, simulated=True)
+    text = str(pr.effect_sentence(spec=spec, estimate=est, simulated=True))
     assert "SIMULATED" in text and "not statistically distinguishable" in text
-    assert "winner's curse" in pr.mde_sentence(
-        spec=spec, estimate=est, mde=0.028, mde_realised=0.034
+    assert "winner's curse" in str(
+        pr.mde_sentence(spec=spec, estimate=est, mde=0.028, mde_realised=0.034)
     )
-    assert "covers" in pr.truth_sentence(spec=spec, estimate=est, truth=-0.0095)
-    assert "does not cover" in pr.truth_sentence(spec=spec, estimate=est, truth=0.5)
-    few = pd.DataFrame(
-        [{"estimate_of": "x", "inference": "analytic (20 clusters)", "p_value": 0.0004}]
+    assert "covers" in str(pr.truth_sentence(spec=spec, estimate=est, truth=-0.0095))
+    assert "does not cover" in str(pr.truth_sentence(spec=spec, estimate=est, truth=0.5))
+    few = pd.DataFrame([{"target": "cs", "check": "analytic_cluster", "p_value": 0.0004}])
+    assert str(pr.few_cluster_sentence(few)).endswith(
+        "Callaway–Sant'Anna ATT, analytic, clustered by school: p < 0.001."
     )
-    assert pr.few_cluster_sentence(few).endswith("x, analytic: p < 0.001.")

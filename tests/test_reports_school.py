@@ -1,12 +1,13 @@
-"""The school-level comparison page (issue 15): words generated from the numbers."""
+"""The school-level comparison page (issues 15, 11, 12): words generated from the numbers."""
 
 from __future__ import annotations
 
+import pandas as pd
 import pytest
 
 from analysis.data import panels, schools
 from analysis.errors import DataValidationError
-from analysis.reports.school import compare_school
+from analysis.reports.school import compare_school, school_evidence
 
 SITES = ["LETL04201D", "LETD042013", "LERI04201C", "LERC04201Q"]
 
@@ -25,8 +26,8 @@ def school():
 
 def test_treated_unit_is_the_sum_of_the_daytime_sites(school):
     t = school.sites_table().set_index("site")
-    assert t.loc["total", "2020/21"] == 921 and t.loc["total", "2024/25"] == 730
-    assert (t.drop(index="total").sum() == t.loc["total"]).all()
+    assert t.loc["Total", "2020/21"] == 921 and t.loc["Total", "2024/25"] == 730
+    assert (t.drop(index="Total").sum() == t.loc["Total"]).all()
     d = school.panel.data
     treated = d[d["unit"] == school.panel.treated_unit].set_index("year")
     assert treated.loc[2020, "value"] == pytest.approx(100.0)
@@ -39,18 +40,22 @@ def test_donors_exclude_the_school_evening_codes_and_incomplete_series(school):
     assert not set(SITES) & set(school.panel.donors)
     assert not schools.is_evening(list(school.panel.donors)).any()
     assert len(school.panel.donors) == 15
+    shown = school.excluded_table()
+    assert list(shown.columns) == ["Site", "Reason"] and len(shown) == len(ex)
 
 
 def test_summary_words_follow_the_numbers(school):
-    text = school.summary_text()
-    v = school.verdict()
-    assert "921 pupils in 2020/21 to 730 in 2024/25 (-20.7%)" in text
-    assert f"{v['att']:+.1f}" in text and f"{v['ci_low']:+.1f}" in text
-    if v["distinguishable"]:
-        assert "not distinguishable" not in text
-    else:
-        assert "not distinguishable from zero" in text
-    assert "not dropout" in text  # what enrolment cannot say
+    box = {k: v.render("en") for k, v in school.summary_box().items()}
+    ev = school.evidence(1)
+    assert "921 pupils in 2020/21 to 730 in 2024/25 (−20.7%)" in box["answer"]
+    assert f"{ev.att:+.1f}".replace("-", "−") in box["answer"]
+    assert ev.words().render("en") in box["answer"]
+    assert (
+        "Enrolment, not dropout" in box["not_this"] and "Not an effect on pupils" in box["not_this"]
+    )
+    assert "Real data" in box["not_this"]
+    assert ev.rule().render("en") in box["certainty"]  # the rule is stated where it is used
+    assert "school_partner_puglia.html" in box["would_change"]
 
 
 def test_verdict_rule_needs_interval_and_permutation(school):
@@ -58,20 +63,72 @@ def test_verdict_rule_needs_interval_and_permutation(school):
     excludes = v["ci_low"] > 0 or v["ci_high"] < 0
     perm = v["p_permutation"] is not None and v["p_permutation"] <= 0.05
     assert v["distinguishable"] == (excludes and perm)
+    assert v["level"] == ("not distinguishable" if not excludes else v["level"])
+
+
+def _row(**kw):
+    base = {
+        "att": -20.0,
+        "ci_low": -30.0,
+        "ci_high": -10.0,
+        "p_permutation": 0.01,
+        "rank": 1,
+        "n_units": 120,
+        "pre_rmspe": 1.0,
+    }
+    return pd.Series({**base, **kw})
+
+
+def test_school_evidence_levels_and_words():
+    assert school_evidence(_row()).level == "distinguishable"
+    assert school_evidence(_row(p_permutation=0.2)).level == "borderline"
+    assert school_evidence(_row(ci_high=5.0)).level == "not distinguishable"
+    assert school_evidence(_row(ci_low=float("nan"))).level == "undefined"
+    exact = school_evidence(_row(pre_rmspe=0.0))
+    assert exact.level == "borderline" and exact.p_permutation is None
+    assert "undefined" in exact.permutation_words().render("en")
+    few = school_evidence(_row(n_units=16, p_permutation=0.0625))
+    assert "cannot confirm" in few.permutation_words().render("en")
+    for lvl, row in (("borderline", _row(p_permutation=0.2)), ("not", _row(ci_high=5.0))):
+        words = school_evidence(row).words().render("en")
+        assert (lvl in words) if lvl == "borderline" else ("not statistically" in words)
 
 
 def test_exact_pre_fit_leaves_the_permutation_p_undefined(school):
     t = school.estimates_table().set_index("Estimator")
     sc = t.loc["Synthetic control"]
-    if sc["Pre-period RMSPE"] <= 1e-9:
-        assert sc.isna()["p (permutation)"]
+    assert sc["Pre-period RMSPE"] <= 1e-9  # this panel: the synthetic control fits exactly
+    assert sc["Permutation p-value"] == float("inf")  # rendered "undefined", not a number
+    assert school.evidence(0).p_permutation is None
+    pl = school.placebo_table()
+    assert (
+        pl.loc[pl["Estimator"] == "Synthetic control", "Permutation p-value"] == float("inf")
+    ).all()
+    assert school.to_dict()["significance"]["synthetic_control"]["p_permutation"] is None
 
 
-def test_grade_profile_shares_sum_to_one(school):
+def test_grade_profile_shares_sum_to_one_hundred(school):
     g = school.grade_profile_table()
     assert list(g["Year of upper secondary"]) == ["1", "2", "3", "4", "5"]
-    assert g["Share of the school's pupils"].sum() == pytest.approx(1.0)
-    assert g["Share in the donor sites"].sum() == pytest.approx(1.0)
+    assert g["Share of the school's pupils (%)"].sum() == pytest.approx(100.0)
+    assert g["Share in the donor sites (%)"].sum() == pytest.approx(100.0)
+
+
+def test_tables_have_translated_headers_and_no_raw_years(school):
+    from analysis.i18n import has_translation
+
+    for df in (
+        school.estimates_table(),
+        school.placebo_table(),
+        school.leave_one_out_table(),
+        school.in_time_table(),
+        school.weights_table(),
+        school.grade_profile_table(),
+        school.splice_table(),
+        school.excluded_table(),
+    ):
+        assert all(has_translation(str(c), "it") for c in df.columns), list(df.columns)
+    assert set(school.in_time_table()["Fake start"]) == {"2020/21"}
 
 
 def test_bad_parameters_are_clear_errors():

@@ -1,4 +1,4 @@
-"""The school-level comparison for the partner school (notebook ``08_school``).
+"""The school-level comparison for the partner school (notebook ``08_school``), in every language.
 
 Question: *did the daytime enrolment of the partner school of Pro Officine Mezzogiorno, IISS
 "Galilei-Costa-Scarambone" of Lecce, move away from that of comparable school sites after the
@@ -7,9 +7,13 @@ programme started (2021/22)?*
 The panel (:func:`analysis.data.schools.comparison_panel`) sums the school's daytime sites into
 one unit and compares it with a donor pool of other sites; the three estimators with their
 placebo inference and leave-one-out re-estimates are :func:`analysis.synth.triangulate`'s.
-This module only words, tabulates and draws what those results say.  Enrolment is not
-dropout: it mixes intake (new first-year pupils), transfers in and out, and retention; the
-page says so next to every number.
+This module only words, tabulates and draws what those results say, as messages
+(:mod:`analysis.i18n`, domain ``school``).  The data are real school-level pupil counts (MIM
+open data); enrolment is not dropout: it mixes intake (new first-year pupils), transfers in
+and out, and retention, and the page says so.
+
+The page's rule for calling the gap is stated once, by :func:`school_evidence` (one treated
+school: inference by placebos, not by the programme pages' few-cluster checks).
 """
 
 from __future__ import annotations
@@ -23,50 +27,283 @@ import pandas as pd
 import seaborn as sns
 from matplotlib.figure import Figure
 
-from analysis import synth
-from analysis._util import fmt_number, to_jsonable
+from analysis import i18n, significance, synth
+from analysis._util import to_jsonable
 from analysis.data import panels, schools
-from analysis.data.schools import DONOR_POOLS, OUTCOMES, ComparisonPanel, comparison_panel
+from analysis.data.schools import ComparisonPanel, comparison_panel
 from analysis.facts import programme_facts
+from analysis.i18n import N_, Concat, Msg, Text, integer, join, num, pct, t, term
 
-__all__ = ["SchoolComparison", "compare_school"]
+__all__ = ["SchoolComparison", "SchoolEvidence", "compare_school", "school_evidence"]
 
-SOURCE = (
-    "MIM open data ALUCORSOETASTA/PAR 2018/19–2020/21 (via ondata) and MIM 'alunni frequentanti "
-    "totali' 2021/22–2024/25 (accesso civico, via UAAR); grade profile and registry 2022/23: MIM "
-    "via SchoolDataIT"
+EXACT_FIT = 1e-9
+"""Pre-period RMSPE at or below which the fit is exact (post/pre ratio infinite)."""
+
+#: Donor pools and outcomes of :mod:`analysis.data.schools` in words (keys are theirs).
+POOL_WORDS = {
+    "lecce_upper_secondary": N_("upper-secondary daytime sites in the municipality of Lecce"),
+    "puglia_technical_vocational": N_(
+        "technical and vocational upper-secondary daytime sites in Puglia"
+    ),
+}
+OTHER_POOL_RUN = {
+    "lecce_upper_secondary": "school_partner_puglia",
+    "puglia_technical_vocational": "school_partner_lecce",
+}
+OUTCOME_WORDS = {
+    "index": N_("daytime pupils, index (base year = 100)"),
+    "pupils": N_("daytime pupils (number)"),
+}
+UNIT_WORDS = {"index": N_("index points"), "pupils": N_("pupils")}
+ESTIMATOR_ROWS = (N_("Synthetic control"), N_("Synthetic DiD"), N_("DiD (unit + year effects)"))
+PLACEBO_WORDS = {"all": N_("all"), "filtered": N_("good pre-period fit only")}
+EXCLUSION_WORDS = {
+    "evening": N_("evening-course code (not in the MIM totals from 2021/22)"),
+    "incomplete": N_("no complete daytime series 2018/19–2024/25 (missing, or 3 pupils or fewer)"),
+}
+SPLICE_WORDS = (
+    N_("UAAR 2020/21 file against ondata 2020/21 (same MIM base): share of sites equal"),
+    N_("MIM 2022/23 totals against the grade file of 2022/23: ratio of totals"),
+    N_("Median year-on-year change across the splice (2020/21 to 2021/22)"),
 )
-ALPHA = 0.05
 
 _HEADERS = {
-    "estimator": "Estimator",
-    "placebos": "Placebo units",
-    "units_compared": "Units compared",
-    "treated_ratio": "School's post/pre RMSPE ratio",
-    "rank": "Rank",
-    "p_permutation": "p (permutation)",
-    "att_all_donors": "Gap, all donors",
-    "re_estimates": "Re-estimates",
-    "att_min": "Lowest gap",
-    "att_max": "Highest gap",
-    "most_influential_donor": "Most influential donor",
-    "att_without_it": "Gap without it",
-    "fake_start": "Fake start",
-    "fake_pre": "Fake pre-period",
-    "fake_post": "Fake post-period",
-    "placebo_att": "Placebo gap",
-    "ci_low": "95% CI low",
-    "ci_high": "95% CI high",
-    "pre_rmspe": "Pre-period RMSPE",
-    "real_att": "Gap at the real start",
-    "donor": "Donor site",
-    "sc_weight": "Synthetic control weight",
-    "sdid_weight": "Synthetic DiD weight",
+    "estimator": N_("Estimator"),
+    "att": N_("Average gap"),
+    "se": N_("Standard error (placebo)"),
+    "ci_low": N_("CI lower bound"),
+    "ci_high": N_("CI upper bound"),
+    "p_permutation": N_("Permutation p-value"),
+    "rank": N_("Rank among placebos"),
+    "n_units": N_("Units"),
+    "pre_rmspe": N_("Pre-period RMSPE"),
+    "donors_weighted": N_("Donors with weight"),
+    "placebos": N_("Placebos"),
+    "units_compared": N_("Units compared"),
+    "treated_ratio": N_("School's post/pre RMSPE ratio"),
+    "att_all_donors": N_("Gap, all donors"),
+    "re_estimates": N_("Re-estimates"),
+    "att_min": N_("Lowest gap"),
+    "att_max": N_("Highest gap"),
+    "most_influential_donor": N_("Most influential donor"),
+    "att_without_it": N_("Gap without it"),
+    "fake_start": N_("Fake start"),
+    "fake_pre": N_("Fake pre-period"),
+    "fake_post": N_("Fake post-period"),
+    "placebo_att": N_("Placebo gap"),
+    "real_att": N_("Gap at the real start"),
+    "donor": N_("Donor site"),
+    "sc_weight": N_("Synthetic control weight"),
+    "sdid_weight": N_("Synthetic DiD weight"),
+    "site": N_("Site"),
+    "unit": N_("Site"),
+    "reason": N_("Reason"),
+    "check": N_("Check"),
+    "n": N_("Sites compared"),
+    "value": N_("Value"),
 }
 
 
-def _year_label(y: int) -> str:
-    return f"{y}/{str(y + 1)[-2:]}"
+def _school_year(y: int) -> str:
+    """``2021`` → ``"2021/22"`` (a school year, never grouped)."""
+    return f"{int(y)}/{str(int(y) + 1)[-2:]}"
+
+
+def _sy(y: int) -> i18n.Formatted:
+    return i18n.year(_school_year(y))
+
+
+def _as_is(label: str) -> Concat:
+    """A column label shown as it is in every language (a school year): no catalog lookup."""
+    return join([i18n.year(label)], "")
+
+
+def _source() -> Msg:
+    return t(
+        "Source: MIM open data ALUCORSOETASTA/PAR 2018/19–2020/21 (via ondata) and MIM 'alunni "
+        "frequentanti totali' 2021/22–2024/25 (accesso civico, via UAAR); grade profile and "
+        "registry 2022/23: MIM via SchoolDataIT."
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# The page's rule for calling the gap
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SchoolEvidence:
+    """How the school's synthetic-DiD gap is called under :func:`school_evidence` (read-only).
+
+    Attributes
+    ----------
+    level
+        One of :data:`analysis.significance.LEVELS`.
+    att, ci_low, ci_high
+        The gap and its placebo-SE interval.
+    p_permutation
+        The permutation p-value over all placebo units, ``None`` when undefined (exact
+        pre-period fit: infinite post/pre ratio).
+    rank, n_units
+        The school's rank (1 = largest post/pre ratio) among ``n_units`` units.
+    alpha
+        The pre-specified level (``config/analysis_plan.yaml``).
+    """
+
+    level: str
+    att: float
+    ci_low: float
+    ci_high: float
+    p_permutation: float | None
+    rank: int
+    n_units: int
+    alpha: float
+
+    @property
+    def distinguishable(self) -> bool:
+        """True only for the level ``distinguishable``."""
+        return self.level == "distinguishable"
+
+    @property
+    def smallest_p(self) -> float:
+        """The smallest permutation p-value ``n_units`` units allow (1 / units)."""
+        return 1.0 / self.n_units if self.n_units else math.nan
+
+    def rule(self) -> Msg:
+        """The rule itself, in words (stated once on the page)."""
+        return t(
+            "Rule (pre-specified for this page): the gap is called distinguishable from zero "
+            "only when its {level} placebo interval excludes zero and the permutation p-value "
+            "over all placebo sites is defined and at most {alpha}; when the interval excludes "
+            "zero but the permutation test does not confirm it, the gap is borderline.",
+            level=pct(100 * (1 - self.alpha), 0),
+            alpha=num(self.alpha, 2),
+        )
+
+    def permutation_words(self) -> Msg:
+        """The permutation p-value in words (an undefined one is said to be undefined)."""
+        if self.p_permutation is None:
+            return t(
+                "The permutation p-value is undefined: the pre-period fit is exact, so the "
+                "post/pre ratio is infinite and its rank means nothing."
+            )
+        if self.smallest_p > self.alpha:
+            return t(
+                "Among {n} units the school ranks {rank} (1 = largest post/pre ratio): "
+                "permutation p = {p}. With {n} units no rank can give p below {pmin}, above "
+                "{alpha}: the permutation test cannot confirm any gap.",
+                n=integer(self.n_units),
+                rank=integer(self.rank),
+                p=num(self.p_permutation, 3),
+                pmin=num(self.smallest_p, 3),
+                alpha=num(self.alpha, 2),
+            )
+        return t(
+            "Among {n} units the school ranks {rank} (1 = largest post/pre ratio): permutation "
+            "p = {p}.",
+            n=integer(self.n_units),
+            rank=integer(self.rank),
+            p=num(self.p_permutation, 3),
+        )
+
+    def words(self) -> Msg:
+        """The sentence the page prints about the gap (the only place that calls it)."""
+        lvl = pct(100 * (1 - self.alpha), 0)
+        if self.level == "undefined":
+            return t(
+                "Whether it differs from zero cannot be said: the placebo interval is undefined."
+            )
+        if self.level == "not distinguishable":
+            return t(
+                "It is not statistically distinguishable from zero: the {level} placebo "
+                "interval includes zero.",
+                level=lvl,
+            )
+        if self.level == "borderline":
+            return t(
+                "It is borderline: the {level} placebo interval excludes zero, but the "
+                "permutation test does not confirm it (p above {alpha} or undefined), so it is "
+                "not called distinguishable from zero.",
+                level=lvl,
+                alpha=num(self.alpha, 2),
+            )
+        return t(
+            "It is statistically distinguishable from zero: the {level} placebo interval "
+            "excludes zero and the permutation p-value is at most {alpha}.",
+            level=lvl,
+            alpha=num(self.alpha, 2),
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready record (results JSON): the call and what it rests on."""
+        return {
+            "level": self.level,
+            "att": self.att,
+            "ci_low": self.ci_low,
+            "ci_high": self.ci_high,
+            "p_permutation": self.p_permutation,
+            "p_permutation_defined": self.p_permutation is not None,
+            "rank": self.rank,
+            "n_units": self.n_units,
+            "alpha": self.alpha,
+            "rule": "analysis.reports.school.school_evidence",
+        }
+
+
+def school_evidence(row: pd.Series, *, alpha: float | None = None) -> SchoolEvidence:
+    """Call one estimator's gap by its placebo interval and its permutation test.
+
+    The page's pre-specified rule (the levels and ``alpha`` of
+    :mod:`analysis.significance`; one treated school, so inference is by placebos):
+
+    - the permutation p-value (rank of the school's post/pre RMSPE ratio among all units) is
+      **undefined** when the school's pre-period fit is exact (RMSPE at most
+      :data:`EXACT_FIT`, or not finite): the ratio is then infinite;
+    - **undefined**: the placebo interval cannot be computed;
+    - **not distinguishable**: the interval includes zero;
+    - **distinguishable**: the interval excludes zero and the permutation p is defined and at
+      most ``alpha``;
+    - **borderline**: the interval excludes zero but the permutation p is above ``alpha`` or
+      undefined.
+
+    Parameters
+    ----------
+    row
+        A row of :meth:`analysis.synth.Triangulation.table` (``att``, ``ci_low``,
+        ``ci_high``, ``p_permutation``, ``rank``, ``n_units``, ``pre_rmspe``).
+    alpha
+        Default: ``config/analysis_plan.yaml`` (:func:`analysis.significance.alpha`).
+    """
+    a = float(alpha) if alpha is not None else significance.alpha()
+    if not 0 < a < 0.5:
+        raise ValueError(f"alpha must be in (0, 0.5), got {alpha!r}")
+    rmspe = float(row["pre_rmspe"])
+    p = float(row["p_permutation"])
+    defined = math.isfinite(rmspe) and rmspe > EXACT_FIT and math.isfinite(p)
+    lo, hi = float(row["ci_low"]), float(row["ci_high"])
+    if not (math.isfinite(lo) and math.isfinite(hi)):
+        level = "undefined"
+    elif lo <= 0 <= hi:
+        level = "not distinguishable"
+    elif defined and p <= a:
+        level = "distinguishable"
+    else:
+        level = "borderline"
+    return SchoolEvidence(
+        level=level,
+        att=float(row["att"]),
+        ci_low=lo,
+        ci_high=hi,
+        p_permutation=p if defined else None,
+        rank=int(row["rank"]),
+        n_units=int(row["n_units"]),
+        alpha=a,
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# The comparison and the page built from it
+# --------------------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -83,159 +320,306 @@ class SchoolComparison:
     # ------------------------------------------------------------------ numbers
     def _enrolment(self) -> tuple[int, int, int, int]:
         """Pupils in the year before the start and in the last year, and those years."""
-        t = self.panel.treated_sites.sum()
+        t_ = self.panel.treated_sites.sum()
         last = self.panel.years[-1]
-        return int(t[self.start - 1]), int(t[last]), self.start - 1, last
+        return int(t_[self.start - 1]), int(t_[last]), self.start - 1, last
+
+    def _row(self, i: int) -> pd.Series:
+        return self.triangulation.table().iloc[i]
+
+    def evidence(self, i: int = 1) -> SchoolEvidence:
+        """The call of estimator ``i`` (0 synthetic control, 1 synthetic DiD, 2 DiD)."""
+        return school_evidence(self._row(i))
 
     def verdict(self) -> dict[str, Any]:
-        """The headline estimate (synthetic DiD) and whether it is distinguishable from zero.
-
-        Rule (pre-specified here): distinguishable only when the 95 % interval excludes zero
-        *and* the permutation p-value over all placebo units is defined and ≤ 0.05.
-        """
-        row = self.triangulation.table().set_index("estimator").iloc[1]  # synthetic DiD
-        p_perm = float(row["p_permutation"])
-        defined = math.isfinite(p_perm) and math.isfinite(float(row["pre_rmspe"]))
-        excludes = float(row["ci_low"]) > 0 or float(row["ci_high"]) < 0
-        distinguishable = bool(excludes and defined and p_perm <= ALPHA)
+        """The headline estimate (synthetic DiD) and its call under :func:`school_evidence`."""
+        ev = self.evidence(1)
         return {
             "estimator": "synthetic DiD",
-            "att": float(row["att"]),
-            "ci_low": float(row["ci_low"]),
-            "ci_high": float(row["ci_high"]),
-            "p_permutation": p_perm if defined else None,
-            "distinguishable": distinguishable,
+            "att": ev.att,
+            "ci_low": ev.ci_low,
+            "ci_high": ev.ci_high,
+            "p_permutation": ev.p_permutation,
+            "level": ev.level,
+            "distinguishable": ev.distinguishable,
         }
 
+    def _unit(self) -> Msg:
+        return term(UNIT_WORDS[self.panel.outcome])
+
+    def _gap(self, x: float) -> Msg:
+        return t("{x} {unit}", x=num(x, 1, sign=True), unit=self._unit())
+
+    def _school(self) -> Msg:
+        """The treated unit in words (its institute code and "daytime sites")."""
+        code = self.panel.treated_unit.removesuffix(" (daytime sites)")
+        return t("{code} (daytime sites)", code=code)
+
+    def _pool(self) -> Msg:
+        return term(POOL_WORDS[self.panel.donor_pool])
+
     # ------------------------------------------------------------------ words
-    def summary_text(self) -> str:
-        """The answer first: what happened to enrolment, the estimate, how sure, what it is not."""
+    def summary_box(self) -> dict[str, Text]:
+        """The fields of ``display.summary_box``, generated from this run's results."""
         before, after, y0, y1 = self._enrolment()
-        change = (after - before) / before
-        v = self.verdict()
-        unit = "index points" if self.panel.outcome == "index" else "pupils"
-        n_donors = len(self.panel.donors)
-        sure = (
-            "The interval excludes zero and the school ranks among the most extreme of the placebo "
-            "sites, so the gap is distinguishable from zero."
-            if v["distinguishable"]
-            else (
-                "The interval includes zero"
-                if v["ci_low"] <= 0 <= v["ci_high"]
-                else "Placebo sites show gaps as large"
-            )
-            + (
-                f" (although the school ranks among the most extreme placebo sites, permutation "
-                f"p {v['p_permutation']:.3f})"
-                if v["p_permutation"] is not None and v["p_permutation"] <= ALPHA
-                else ""
-            )
-            + ", so the gap is **not distinguishable from zero**."
+        ev = self.evidence(1)
+        answer = join(
+            [
+                t(
+                    "The daytime enrolment of {school} went from {before} pupils in {y0} to "
+                    "{after} in {y1} ({change}). Against {n} {pool}, the synthetic DiD puts the "
+                    "average gap from {start} at {gap} ({level} placebo interval {lo} to {hi}).",
+                    school=self._school(),
+                    before=integer(before),
+                    y0=_sy(y0),
+                    after=integer(after),
+                    y1=_sy(y1),
+                    change=pct(100 * (after - before) / before, 1, sign=True),
+                    n=integer(len(self.panel.donors)),
+                    pool=self._pool(),
+                    start=_sy(self.start),
+                    gap=self._gap(ev.att),
+                    level=pct(100 * (1 - ev.alpha), 0),
+                    lo=num(ev.ci_low, 1, sign=True),
+                    hi=num(ev.ci_high, 1, sign=True),
+                ),
+                ev.words(),
+            ]
         )
-        loo = self.triangulation.leave_one_out_table().set_index("estimator").iloc[1]
-        return (
-            f"**Answer.** The daytime enrolment of {self.panel.treated_unit} went from "
-            f"{fmt_number(before)} pupils in {_year_label(y0)} to {fmt_number(after)} in "
-            f"{_year_label(y1)} ({change:+.1%}). Against {n_donors} {DONOR_POOLS[self.panel.donor_pool]}, "
-            f"the synthetic DiD puts the average gap from {_year_label(self.start)} at "
-            f"{v['att']:+.1f} {unit} (95 % CI {v['ci_low']:+.1f} to {v['ci_high']:+.1f}; "
-            f"{self.replications} placebo draws). {sure} Dropping one donor at a time moves it "
-            f"between {float(loo['att_min']):+.1f} and {float(loo['att_max']):+.1f}.\n\n"
-            "**What it is not.** Enrolment counts are not dropout: they mix the intake of new "
-            "first-year pupils, transfers between schools and retention. A falling enrolment can "
-            "come from fewer pupils choosing the school at 14, and a stable one can hide dropout "
-            "offset by transfers in. With three pre-programme years the counterfactual rests on a "
-            "short history, and other changes in the school after 2021 (courses, sites, "
-            "demography) are not separated from the programme."
+        return {
+            "question": self.question_text(),
+            "answer": answer,
+            "certainty": self._certainty(),
+            "would_change": self._would_change(),
+            "not_this": self._not_this(),
+        }
+
+    def _certainty(self) -> Text:
+        ev = self.evidence(1)
+        loo = self.triangulation.leave_one_out_table().iloc[1]
+        calls = [self.evidence(i) for i in range(3)]
+        same = sum(c.level == ev.level for c in calls)
+        parts: list[Text] = [
+            ev.rule(),
+            t("**Placebo in space:** {words}", words=ev.permutation_words()),
+            t(
+                "**Three estimators:** {same} of 3 give the same call (synthetic control "
+                "{sc}, synthetic DiD {sdid}, DiD {did}).",
+                same=integer(same),
+                sc=self._gap(calls[0].att),
+                sdid=self._gap(calls[1].att),
+                did=self._gap(calls[2].att),
+            ),
+        ]
+        if int(loo["re_estimates"]) > 0:
+            parts.append(
+                t(
+                    "**Leave-one-out:** dropping one donor at a time moves the synthetic DiD gap "
+                    "between {lo} and {hi}.",
+                    lo=self._gap(float(loo["att_min"])),
+                    hi=self._gap(float(loo["att_max"])),
+                )
+            )
+        it = self.triangulation.placebo_in_time_table()
+        if len(it):
+            r = it.iloc[1]
+            passes = float(r["ci_low"]) <= 0 <= float(r["ci_high"])
+            parts.append(
+                t(
+                    "**Placebo in time:** a fake start in {fake} gives {gap}, {verdict}.",
+                    fake=_sy(int(r["fake_start"])),
+                    gap=self._gap(float(r["placebo_att"])),
+                    verdict=t("no spurious gap") if passes else t("a spurious gap"),
+                )
+            )
+        return join(parts)
+
+    def _would_change(self) -> Text:
+        other = OTHER_POOL_RUN[self.panel.donor_pool]
+        return join(
+            [
+                t(
+                    "Each new school year of counts enters the average gap, which now rests on "
+                    "{n} school years from {start}.",
+                    n=integer(len([y for y in self.panel.years if y >= self.start])),
+                    start=_sy(self.start),
+                ),
+                t(
+                    "Another donor pool: the [same comparison against the other pool]({run}.html) "
+                    "tests whether the answer depends on the comparison sites.",
+                    run=other,
+                ),
+                t(
+                    "Other changes in the school after {start} (courses, sites, demography) are "
+                    "not separated from the programme: evidence of them would change the reading.",
+                    start=_sy(self.start),
+                ),
+            ]
         )
 
-    def question_text(self) -> str:
+    def _not_this(self) -> Text:
+        return t(
+            "**Real data, school level**: daytime pupil counts of the school's sites from the "
+            "ministry's open data, not records of individual pupils. **Not an effect on "
+            "pupils**: a school of about {school} pupils against a programme of about {pupils} "
+            "participants. **Enrolment, not dropout**: the counts mix the intake of new "
+            "first-year pupils, transfers between schools and retention; a falling enrolment "
+            "can come from fewer pupils choosing the school at 14, and a stable one can hide "
+            "dropout offset by transfers in.",
+            school=integer(self._enrolment()[1]),
+            pupils=integer(programme_facts().courses.pupils),
+        )
+
+    def question_text(self) -> Msg:
         """What the page asks, with the programme facts from ``config/programme.yaml``."""
         c = programme_facts().courses
-        return (
-            f"Did the daytime enrolment of the partner school of {c.name} ({c.first_year}–"
-            f"{c.last_year}, {c.courses} courses for about {c.pupils} pupils) move away from that "
-            f"of comparable school sites after {_year_label(self.start)}? Outcome: "
-            f"{OUTCOMES[self.panel.outcome]}"
-            + (
-                f", base {_year_label(self.panel.base_year)}"
-                if self.panel.outcome == "index"
-                else ""
+        outcome = (
+            t(
+                "{outcome}, base {base}",
+                outcome=term(OUTCOME_WORDS["index"]),
+                base=_sy(self.panel.base_year),
             )
-            + "."
+            if self.panel.outcome == "index"
+            else term(OUTCOME_WORDS[self.panel.outcome])
+        )
+        return t(
+            "Did the daytime enrolment of the partner school of {name} ({first}–{last}, "
+            "{courses} courses for about {pupils} pupils) move away from that of comparable "
+            "school sites after {start}? Outcome: {outcome}.",
+            name=c.name,
+            first=i18n.year(c.first_year),
+            last=i18n.year(c.last_year),
+            courses=integer(c.courses),
+            pupils=integer(c.pupils),
+            start=_sy(self.start),
+            outcome=outcome,
         )
 
     # ------------------------------------------------------------------ tables
     def sites_table(self) -> pd.DataFrame:
-        """Pupils of each daytime site of the school, by school year, and the total."""
-        t = self.panel.treated_sites.copy()
-        t.loc["total"] = t.sum()
-        t.columns = [_year_label(int(y)) for y in t.columns]
-        return t.rename_axis("site").reset_index()
+        """Pupils of each daytime site of the school, by school year, and the total.
+
+        Columns: ``site`` then one per school year (``"2018/19"``, …); the last row is the
+        total (``"Total"``).
+        """
+        t_ = self.panel.treated_sites.copy()
+        t_.loc[N_("Total")] = t_.sum()
+        t_.columns = [_school_year(int(y)) for y in t_.columns]
+        return t_.astype(int).rename_axis("site").reset_index()
+
+    def sites_view(self, institute: str) -> dict[str, Any]:
+        """The sites table as shown (human headers; school years as they are)."""
+        df = self.sites_table()
+        df = df.rename(columns={c: _as_is(c) for c in df.columns if c != "site"})
+        return {
+            "df": df.rename(columns={"site": _HEADERS["site"]}),
+            "caption": join(
+                [
+                    t(
+                        "Daytime pupils of each site of {institute} by school year (evening "
+                        "courses excluded).",
+                        institute=institute,
+                    ),
+                    _source(),
+                ]
+            ),
+            "digits": 0,
+        }
+
+    @staticmethod
+    def _estimator_words(df: pd.DataFrame) -> pd.DataFrame:
+        """Check that the estimator labels are the catalog's (:data:`ESTIMATOR_ROWS`)."""
+        unknown = sorted(set(df["estimator"]) - set(ESTIMATOR_ROWS))
+        if unknown:
+            raise ValueError(f"estimator labels without a translation: {unknown}")
+        return df
 
     def estimates_table(self) -> pd.DataFrame:
-        """The three estimators' average gap after the start, with CIs and placebo ranks."""
-        t = self.triangulation.table().copy()
-        finite = t["pre_rmspe"] > 1e-9
-        t["p_permutation"] = t["p_permutation"].where(finite)  # exact pre-fit: undefined
-        return t.rename(
-            columns={
-                "estimator": "Estimator",
-                "att": "Average gap",
-                "se": "SE (placebo)",
-                "ci_low": "95% CI low",
-                "ci_high": "95% CI high",
-                "p_normal": "p (normal)",
-                "p_permutation": "p (permutation)",
-                "rank": "Rank among placebos",
-                "n_units": "Units",
-                "pre_rmspe": "Pre-period RMSPE",
-                "donors_weighted": "Donors with weight",
-            }
-        )
+        """The three estimators' average gap after the start (an undefined p is infinite)."""
+        t_ = self.triangulation.table().copy()
+        for i in range(len(t_)):
+            if self.evidence(i).p_permutation is None:
+                t_.loc[i, "p_permutation"] = math.inf  # rendered "undefined"
+        t_ = t_.drop(columns=["p_normal"])
+        return self._estimator_words(t_).rename(columns=_HEADERS)
 
     def placebo_table(self) -> pd.DataFrame:
-        """Placebo-in-space ranks with human headers (an infinite ratio reads "exact pre-fit")."""
-        t = self.triangulation.placebo_table().copy()
-        t["treated_ratio"] = [
-            "exact pre-fit" if not math.isfinite(float(x)) else fmt_number(float(x))
-            for x in t["treated_ratio"]
+        """Placebo-in-space ranks (an exact pre-fit makes the ratio and the p undefined)."""
+        t_ = self.triangulation.placebo_table().copy()
+        t_["placebos"] = [
+            PLACEBO_WORDS["all"] if str(p) == "all" else PLACEBO_WORDS["filtered"]
+            for p in t_["placebos"]
         ]
-        return t.rename(columns=_HEADERS)
+        bad = ~t_["treated_ratio"].astype(float).map(math.isfinite)
+        t_.loc[bad, ["treated_ratio", "p_permutation"]] = math.inf
+        return self._estimator_words(t_).rename(columns=_HEADERS)
 
     def leave_one_out_table(self) -> pd.DataFrame:
         """Leave-one-out re-estimates with human headers."""
-        return self.triangulation.leave_one_out_table().rename(columns=_HEADERS)
+        t_ = self.triangulation.leave_one_out_table().copy()
+        return self._estimator_words(t_).rename(columns=_HEADERS)
 
     def in_time_table(self) -> pd.DataFrame:
-        """Placebo-in-time estimates with human headers."""
-        return self.triangulation.placebo_in_time_table().rename(columns=_HEADERS)
+        """Placebo-in-time estimates with human headers (school years as text)."""
+        t_ = self.triangulation.placebo_in_time_table().copy()
+        if len(t_):
+            t_["fake_start"] = [_school_year(int(y)) for y in t_["fake_start"]]
+        return self._estimator_words(t_).rename(columns=_HEADERS)
 
     def weights_table(self) -> pd.DataFrame:
         """Donor weights with human headers."""
         return self.triangulation.weights_table().rename(columns=_HEADERS)
 
     def grade_profile_table(self) -> pd.DataFrame:
-        """2022/23 pupils and classes by grade: the school's sites and the donors' average share."""
+        """2022/23 pupils and classes by grade: the school's sites and the donors' share (%)."""
         g = self.grades
         school = g[g["school_code"].isin(self.panel.treated_sites.index)]
         donors = g[g["school_code"].isin(self.panel.donors) & g["grade"].between(9, 13)]
         s = school.groupby("grade")[["pupils", "classes"]].sum()
         d_share = donors.groupby("grade")["pupils"].sum() / donors["pupils"].sum()
-        out = pd.DataFrame(
+        return pd.DataFrame(
             {
-                "Year of upper secondary": [f"{int(k) - 8}" for k in s.index],
-                "Pupils (school)": s["pupils"].astype(int).to_numpy(),
-                "Classes (school)": s["classes"].astype(int).to_numpy(),
-                "Share of the school's pupils": (s["pupils"] / s["pupils"].sum()).to_numpy(),
-                "Share in the donor sites": d_share.reindex(s.index).to_numpy(),
+                N_("Year of upper secondary"): [f"{int(k) - 8}" for k in s.index],
+                N_("Pupils (school)"): s["pupils"].astype(int).to_numpy(),
+                N_("Classes (school)"): s["classes"].astype(int).to_numpy(),
+                N_("Share of the school's pupils (%)"): (
+                    100 * s["pupils"] / s["pupils"].sum()
+                ).to_numpy(),
+                N_("Share in the donor sites (%)"): (100 * d_share.reindex(s.index)).to_numpy(),
             }
         )
-        return out
+
+    def splice_table(self) -> pd.DataFrame:
+        """The splice checks with their descriptions in words (values as numbers)."""
+        sp = self.splice.reset_index(drop=True)
+        if len(sp) != len(SPLICE_WORDS):
+            raise ValueError(
+                f"splice checks: expected {len(SPLICE_WORDS)} rows from "
+                f"analysis.data.schools.splice_checks, got {len(sp)}"
+            )
+        return pd.DataFrame(
+            {
+                _HEADERS["check"]: list(SPLICE_WORDS),
+                _HEADERS["n"]: sp["n"].astype(int).to_numpy(),
+                _HEADERS["value"]: sp["value"].astype(float).to_numpy(),
+            }
+        )
+
+    def excluded_table(self) -> pd.DataFrame:
+        """Candidate donor sites left out, with the reason in words."""
+        ex = self.panel.excluded
+        reasons: list[Text] = []
+        for r in ex["rule"]:
+            if r == "same_school":
+                reasons.append(N_("a site of the treated school"))
+            else:
+                reasons.append(EXCLUSION_WORDS[str(r)])
+        return pd.DataFrame({_HEADERS["unit"]: ex["unit"].to_numpy(), _HEADERS["reason"]: reasons})
 
     # ------------------------------------------------------------------ figures
-    def paths_figure(self) -> Figure:
+    def paths_figure(self, lang: str = "en") -> Figure:
         """The school's outcome, its synthetic DiD counterfactual and the donors' spread."""
+        tr = i18n.translator(lang)
         gy = self.triangulation.gap_by_year()
         d = self.panel.data
         donors = d[d["unit"] != self.panel.treated_unit]
@@ -248,110 +632,129 @@ class SchoolComparison:
             errorbar=("pi", 50),
             color="0.6",
             ax=ax,
-            label="donor sites: median and middle half",
+            label=tr(t("donor sites: median and middle half")),
         )
-        ax.plot(
-            gy["year"], gy["observed"], color="black", marker="o", label=self.panel.treated_unit
-        )
+        ax.plot(gy["year"], gy["observed"], color="black", marker="o", label=tr(self._school()))
         ax.plot(
             gy["year"],
             gy["sdid_counterfactual"],
             color="tab:orange",
             linestyle="--",
-            label="synthetic DiD counterfactual",
+            label=tr(t("synthetic DiD counterfactual")),
         )
         ax.axvline(self.start - 0.5, color="0.3", linewidth=0.8)
-        ax.set_xlabel("school year (first calendar year)")
-        ax.set_ylabel(OUTCOMES[self.panel.outcome])
+        years = sorted(int(y) for y in d["year"].unique())
+        ax.set_xticks(years, [_school_year(y) for y in years])
+        ax.set_xlabel(tr(t("school year")))
+        ax.set_ylabel(tr(OUTCOME_WORDS[self.panel.outcome]))
+        ax.yaxis.set_major_formatter(i18n.tick_formatter(lang, 0))
         ax.legend(frameon=False, fontsize=8)
         sns.despine(fig)
+        fig.tight_layout()
         return fig
 
-    def paths_caption(self) -> str:
+    def paths_caption(self) -> Text:
         """Caption and alt text of :meth:`paths_figure`."""
-        return (
-            f"{OUTCOMES[self.panel.outcome]} of {self.panel.treated_unit} (black) and its "
-            f"synthetic DiD counterfactual (dashed) against {len(self.panel.donors)} "
-            f"{DONOR_POOLS[self.panel.donor_pool]} (grey: median and middle half). Vertical line: "
-            f"start of Pro Officine Mezzogiorno ({_year_label(self.start)}). Source: {SOURCE}."
+        return join(
+            [
+                t(
+                    "{outcome} of {school} (black) and its synthetic DiD counterfactual (dashed) "
+                    "against {n} {pool} (grey: median and middle half). Vertical line: start of "
+                    "{name} ({start}).",
+                    outcome=term(OUTCOME_WORDS[self.panel.outcome]),
+                    school=self._school(),
+                    n=integer(len(self.panel.donors)),
+                    pool=self._pool(),
+                    name=programme_facts().courses.name,
+                    start=_sy(self.start),
+                ),
+                _source(),
+            ]
         )
 
     # ------------------------------------------------------------------ captions
-    def panel_source(self) -> str:
-        """The sources of the counts (for captions)."""
-        return SOURCE
-
-    def _unit(self) -> str:
-        return "index points" if self.panel.outcome == "index" else "pupils"
-
-    def estimates_caption(self) -> str:
+    def estimates_caption(self) -> Text:
         """Caption of :meth:`estimates_table`."""
-        return (
-            f"Average gap between the school and its counterfactual over the school years from "
-            f"{_year_label(self.start)}, in {self._unit()}; standard errors from "
-            f"{self.replications} placebo draws (Arkhangelsky et al. 2021, Algorithm 4), 95% "
-            "normal intervals; permutation p-value: share of units (placebos and the school) "
-            "whose post/pre RMSPE ratio is at least the school's. A p-value is left blank "
-            "(undefined) where the pre-period fit is exact, since the ratio is then infinite. "
-            f"Source: {SOURCE}."
+        return join(
+            [
+                t(
+                    "Average gap between the school and its counterfactual over the school "
+                    "years from {start}, in {unit}; standard errors from {reps} placebo draws "
+                    "(Arkhangelsky et al. 2021, Algorithm 4), {level} normal intervals; "
+                    "permutation p-value: share of units (placebos and the school) whose "
+                    "post/pre RMSPE ratio is at least the school's, undefined where the "
+                    "pre-period fit is exact (the ratio is then infinite).",
+                    start=_sy(self.start),
+                    unit=self._unit(),
+                    reps=integer(self.replications),
+                    level=pct(100 * (1 - significance.alpha()), 0),
+                ),
+                _source(),
+            ]
         )
 
-    def placebo_caption(self) -> str:
+    def placebo_caption(self) -> Text:
         """Caption of the placebo-in-space table."""
-        return (
+        return t(
             "Placebo in space: each donor site in turn treated as if it had had the programme; "
-            "rank of the school's post/pre RMSPE ratio among all units, and among the units whose "
-            f"pre-period fit is at most 5 times worse than the school's. Source: {SOURCE}."
+            "rank of the school's post/pre RMSPE ratio among all units (1 = largest), and among "
+            "the units whose pre-period fit is at most 5 times worse than the school's. An "
+            "exact pre-period fit makes the ratio infinite and the p-value undefined."
         )
 
-    def leave_one_out_caption(self) -> str:
+    def leave_one_out_caption(self) -> Text:
         """Caption of the leave-one-out table."""
-        return (
-            f"Leave-one-out: each estimate re-computed without one donor site at a time "
-            f"({self._unit()}); the most influential donor and the estimate without it. "
-            f"Source: {SOURCE}."
+        return t(
+            "Leave-one-out: each estimate re-computed without one donor site at a time, in "
+            "{unit}; the most influential donor and the estimate without it.",
+            unit=self._unit(),
         )
 
-    def in_time_caption(self) -> str:
+    def in_time_caption(self) -> Text:
         """Caption of the placebo-in-time table."""
-        return (
+        pre = [y for y in self.panel.years if y < self.start]
+        return t(
             "Placebo in time: the same estimators with a fake start inside the pre-programme "
-            "years; a gap there would speak against the design. With three pre-programme school "
-            f"years the fake pre-period is two years long. Source: {SOURCE}."
+            "school years; a gap there would speak against the design. With {n} pre-programme "
+            "school years the fake pre-period is {m} years long.",
+            n=integer(len(pre)),
+            m=integer(max(len(pre) - 1, 0)),
         )
 
-    def weights_caption(self) -> str:
+    def weights_caption(self) -> Text:
         """Caption of the donor-weights table."""
-        return (
-            "Donor sites with the largest weights in the synthetic control and the synthetic "
-            f"DiD (site codes; weights sum to 1 for each estimator). Source: {SOURCE}."
+        return t(
+            "Donor sites and their weights in the synthetic control and the synthetic DiD (site "
+            "codes; the weights of each estimator sum to 1)."
         )
 
-    def grade_profile_caption(self) -> str:
+    def grade_profile_caption(self) -> Text:
         """Caption of :meth:`grade_profile_table`."""
-        return (
+        return t(
             "Pupils and classes of the school's daytime sites by year of upper secondary "
             "(1st–5th) in 2022/23, and the share of each year among the school's pupils and "
             "among the donor sites' pupils (state schools only; grade detail exists for 2022/23 "
             "only). Source: MIM ALUCORSOINDCLASTA 2022/23 via SchoolDataIT."
         )
 
-    def splice_caption(self) -> str:
+    def splice_caption(self) -> Text:
         """Caption of the splice checks."""
-        return (
-            "Checks of the splice of the two count sources: (1) UAAR's 2020/21 file against "
-            "ondata's (the same MIM base), (2) MIM 2022/23 totals against the grade file of the "
-            "same year for the upper-secondary sites of Puglia, (3) the median year-on-year change "
-            "across the splice against the changes within each source (sites with complete series)."
+        return t(
+            "Checks of the splice of the two count sources, on the upper-secondary sites of "
+            "Puglia: (1) the share of sites whose UAAR 2020/21 count equals ondata's (the same "
+            "MIM base), (2) the ratio of the MIM 2022/23 totals to the grade file of the same "
+            "year, (3) the median year-on-year change across the splice (sites with complete "
+            "series), to be read against the changes within each source."
         )
 
-    def excluded_caption(self) -> str:
+    def excluded_caption(self) -> Text:
         """Caption of the excluded-donors table."""
-        return (
-            f"Candidate donor sites ({DONOR_POOLS[self.panel.donor_pool]}) left out, and why: "
-            "sites of the school itself, evening-course codes (not in the MIM totals from "
-            "2021/22), and sites without a complete daytime series 2018/19–2024/25 (new, merged "
-            "or renamed sites, or counts of 3 or fewer suppressed by the MIM)."
+        return t(
+            "Candidate donor sites ({pool}) left out, and why: sites of the school itself, "
+            "evening-course codes (not in the MIM totals from 2021/22), and sites without a "
+            "complete daytime series (new, merged or renamed sites, or counts of 3 or fewer "
+            "suppressed by the MIM).",
+            pool=self._pool(),
         )
 
     # ------------------------------------------------------------------ results
@@ -367,11 +770,26 @@ class SchoolComparison:
             "Change since the year before the start (%)": 100 * (after - before) / before,
         }
 
+    def headline_text(self) -> Msg:
+        """The headline as the index shows it: synthetic-DiD gap [interval] and its unit."""
+        ev = self.evidence(1)
+        return t(
+            "{est} [{lo}; {hi}] {unit}",
+            est=num(ev.att, 1, sign=True),
+            lo=num(ev.ci_low, 1, sign=True),
+            hi=num(ev.ci_high, 1, sign=True),
+            unit=self._unit(),
+        )
+
     def to_dict(self) -> dict[str, Any]:
         """Every number of the page, for the results JSON and ``verify``."""
         return to_jsonable(
             {
                 "verdict": self.verdict(),
+                "significance": {
+                    key: self.evidence(i).to_dict()
+                    for i, key in enumerate(("synthetic_control", "synthetic_did", "did"))
+                },
                 "panel": {
                     "treated_unit": self.panel.treated_unit,
                     "treated_sites": list(self.panel.treated_sites.index),
