@@ -63,6 +63,8 @@ __all__ = [
     "definitions_table",
     "design_caption",
     "design_table",
+    "design_use_caption",
+    "design_use_table",
     "document",
     "document_text",
     "evaluate_checks",
@@ -136,7 +138,7 @@ def heading(section_id: str) -> str:
 def ref(section_id: str) -> Msg:
     """A reference to a section, generated from its id (number and title in every language)."""
     n, title = _section(section_id)
-    return t("section {number} ({title})", number=str(n), title=term(title))
+    return t("section {number}, “{title}”", number=str(n), title=term(title))
 
 
 # --------------------------------------------------------------------------------------------
@@ -220,20 +222,25 @@ def state_note(states: pd.DataFrame) -> Msg | None:
     bad = states[states["status"] != "success"]
     if bad.empty:
         return None
-    listed = join(
+    groups = join(
         [
-            t("{run} ({status})", run=r.run, status=term(STATUS_WORDS[r.status]))
-            for r in bad.itertuples()
+            t(
+                "{status}: {runs}",
+                status=term(STATUS_WORDS[status]),
+                runs=", ".join(bad.loc[bad["status"] == status, "run"]),
+            )
+            for status in STATUS_WORDS
+            if (bad["status"] == status).any()
         ],
         "; ",
     )
     return t(
         "When this note was built, {n} of the {total} other reports of the plan had no current "
-        "results: {runs}. What the note says about them, and every check they would back, is "
+        "results ({runs}). What the note says about them, and every check they would back, is "
         "reported as not run; rerun them and then this note.",
         n=integer(len(bad)),
         total=integer(len(states)),
-        runs=listed,
+        runs=groups,
     )
 
 
@@ -553,58 +560,40 @@ def _check_label(c: CheckResult) -> Msg:
 
 
 def checks_table(checked: Sequence[CheckResult]) -> pd.DataFrame:
-    """One row per listed check: kind, backed or not run, in how many runs, outcomes in words."""
+    """One row per listed check: kind, status, reports that ran it, records per outcome.
+
+    Cells are message ids or numbers (translated on the page and in the downloads).
+    """
     rows = []
     for c in checked:
         ran = [e for e in c.evidence if e.ran]
-        if ran:
-            counts: dict[str, int] = {}
-            for e in ran:
-                counts[e.outcome] = counts.get(e.outcome, 0) + 1
-            outcomes = join(
-                [
-                    t("{outcome}: {n}", outcome=term(OUTCOME_WORDS[k]), n=integer(v))
-                    for k, v in counts.items()
-                ],
-                "; ",
-            )
-            status: Text = t("backed by {n} report(s)", n=integer(len(c.runs)))
-        else:
-            outcomes = "–"
-            status = t("pre-specified, not yet run")
+        count = {
+            k: sum(e.outcome == k for e in ran) for k in ("agrees", "disagrees", "undetermined")
+        }
         rows.append(
             {
-                N_("Check"): _check_label(c),
-                N_("Kind"): term(KIND_WORDS[c.check.kind]),
-                N_("Status"): status,
-                N_("Outcomes (records)"): outcomes,
+                N_("Check"): c.check.label,
+                N_("Kind"): KIND_WORDS[c.check.kind],
+                N_("Status"): CHECK_STATUS["backed" if ran else "not run"],
+                N_("Reports"): len(c.runs),
+                N_("Agree with the headline"): count["agrees"],
+                N_("Do not agree"): count["disagrees"],
+                N_("Could not be assessed"): count["undetermined"],
+                N_("Other records"): len(ran) - sum(count.values()),
             }
         )
     return pd.DataFrame(rows)
 
 
 def evidence_table(checked: Sequence[CheckResult], extra: Sequence[Evidence] = ()) -> pd.DataFrame:
-    """The annex: one row per record (check, run, results key, outcome)."""
-    rows = [
-        {
-            N_("Check"): _check_label(c),
-            N_("Report"): e.run,
-            N_("Results key"): e.key,
-            N_("Outcome"): outcome_text(e),
-        }
-        for c in checked
-        for e in c.evidence
-    ]
-    rows += [
-        {
-            N_("Check"): t("other robustness record"),
-            N_("Report"): e.run,
-            N_("Results key"): e.key,
-            N_("Outcome"): outcome_text(e),
-        }
-        for e in extra
-    ]
-    return pd.DataFrame(rows, columns=[N_("Check"), N_("Report"), N_("Results key"), N_("Outcome")])
+    """The annex: one row per record (check, report, results key, outcome, p-value if any)."""
+    pairs = [(c.check.label, e) for c in checked for e in c.evidence]
+    pairs += [(N_("other robustness record"), e) for e in extra]
+    cols = [N_("Check"), N_("Report"), N_("Results key"), N_("Outcome"), N_("p-value")]
+    return pd.DataFrame(
+        [[label, e.run, e.key, OUTCOME_WORDS[e.outcome], e.p_value] for label, e in pairs],
+        columns=cols,
+    )
 
 
 def checks_caption(checked: Sequence[CheckResult]) -> Msg:
@@ -629,16 +618,17 @@ def evidence_caption() -> Msg:
     )
 
 
-def _status_list(checked: Sequence[CheckResult], ids: Sequence[str]) -> Text:
+def _long(checked: Sequence[CheckResult], ids: Sequence[str]) -> list[tuple[str, str]]:
+    """``(check label, status word)`` of the checks ``ids`` (message ids)."""
     by_id = {c.check.id: c for c in checked}
-    parts = []
-    for cid in ids:
-        c = by_id[cid]
-        if c.backed:
-            parts.append(_check_label(c))
-        else:
-            parts.append(t("{check} (not yet run)", check=_check_label(c)))
-    return join(parts, "; ")
+    return [
+        (by_id[i].check.label, CHECK_STATUS["backed" if by_id[i].backed else "not run"])
+        for i in ids
+    ]
+
+
+#: Status of a check in the tables.
+CHECK_STATUS = {"backed": N_("backed by results"), "not run": N_("pre-specified, not yet run")}
 
 
 # --------------------------------------------------------------------------------------------
@@ -721,15 +711,14 @@ ASSUMPTIONS: tuple[dict[str, Any], ...] = (
 )  # fmt: skip
 
 
-def questions_table(checked: Sequence[CheckResult], plan: Plan) -> pd.DataFrame:
-    """Question, estimand and design elements of each notebook the plan runs."""
+def questions_table(plan: Plan) -> pd.DataFrame:
+    """The question and estimand of each notebook the plan runs (message ids)."""
     notebooks = {r.notebook for r in plan.runs}
     return pd.DataFrame(
         [
             {
-                N_("Question"): term(q["question"]),
-                N_("Estimand"): term(q["estimand"]),
-                N_("Design elements"): _status_list(checked, q["design"]),
+                N_("Question"): q["question"],
+                N_("Estimand"): q["estimand"],
                 N_("Notebook"): q["notebook"],
             }
             for q in QUESTIONS
@@ -741,21 +730,24 @@ def questions_table(checked: Sequence[CheckResult], plan: Plan) -> pd.DataFrame:
 def questions_caption() -> Msg:
     """Caption of :func:`questions_table`."""
     return t(
-        "What each notebook of the plan asks, the quantity it estimates (estimand) and its "
-        "design elements; an element no report has run yet says so."
+        "What each notebook of the plan asks and the quantity it estimates (estimand); its "
+        "design elements, and whether a report has run them, are in {section}.",
+        section=ref("checks"),
     )
 
 
 def assumptions_table(checked: Sequence[CheckResult]) -> pd.DataFrame:
-    """Assumptions, who relies on them, and their checks with their status."""
+    """One row per (assumption, check): who relies on it, the check and its status."""
     return pd.DataFrame(
         [
             {
-                N_("Assumption"): term(a["assumption"]),
+                N_("Assumption"): a["assumption"],
                 N_("Used by"): ", ".join(a["used_by"]),
-                N_("How it is checked"): _status_list(checked, a["checks"]),
+                N_("Check"): label,
+                N_("Status"): status,
             }
             for a in ASSUMPTIONS
+            for label, status in _long(checked, a["checks"])
         ]
     )
 
@@ -784,103 +776,95 @@ DESIGN_WORDS = {
     "dropped_out": N_("dropout"),
 }
 
-#: The ``why`` texts and the primary inference of config/analysis_plan.yaml are shown in the
-#: page's language; these are their message ids (``analysis.pipeline.catalogs`` does not
-#: extract that file yet).  A test checks that every text of the file is here.
+#: Texts of config/analysis_plan.yaml shown in the page's language, marked for the catalog
+#: (the extractor does not read that file).  The ``why`` of the programme outcomes is marked in
+#: :mod:`analysis.reports.programme` (``DESIGN_WHY``, domain ``programme``).
 PLAN_TEXTS = (
     N_("cluster-robust interval (school-clustered, Callaway-Sant'Anna)"),
-    N_(
-        "Participation starts in a known school year per cohort; never-participants of the "
-        "same schools are the comparison group; no covariates (see above)."
-    ),
-    N_("As for absence; grade repetition is a yearly binary outcome (linear probability)."),
-    N_("As for absence; the average mark is observed every year."),
     N_(
         "Dropout is absorbing (once out, no later years), so it is compared within cohorts, "
         "not with a two-way DiD."
     ),
 )
 
+#: Outcome column of the plan's runs -> its key in config/analysis_plan.yaml (as
+#: ``analysis.reports.programme.DESIGN_OUTCOME``; report modules do not import each other).
+_OUTCOME_KEYS = {"grade_avg": "grade_average"}
+
 #: The plan's ``control`` parameter of the programme notebooks, in the analysis plan's codes.
 _CONTROL_CODES = {"never": "never_treated", "notyet": "not_yet_treated"}
 
 
-def _verbatim(code: str) -> i18n.Formatted:
-    """A code (a run id) inside a joined text: shown as given, never looked up as a message."""
-    return i18n.year(code)
-
-
-def _word(code: Any) -> Text:
+def _word(code: Any) -> str:
+    """The message id of a code of the analysis plan (the code itself when it has none)."""
     if isinstance(code, str) and code in DESIGN_WORDS:
-        return term(DESIGN_WORDS[code])
-    if isinstance(code, str) and code in PLAN_TEXTS:
-        return term(code)
+        return DESIGN_WORDS[code]
     return str(code)
 
 
 def _plan_outcome(run: Run) -> str | None:
     if run.notebook == _PROG:
-        return str(run.parameters.get("outcome"))
+        outcome = str(run.parameters.get("outcome"))
+        return _OUTCOME_KEYS.get(outcome, outcome)
     if run.notebook == _DROP:
         return "dropped_out"
     return None
 
 
-def _deviations(run: Run, design: Mapping[str, Any]) -> list[Text]:
-    out: list[Text] = []
+def _deviations(run: Run, design: Mapping[str, Any]) -> tuple[bool, bool]:
+    """Whether ``run`` departs from ``design`` in its covariates, and in its comparison group."""
     covs = run.parameters.get("covariates")
-    if covs is not None and list(covs) != list(design.get("covariates", [])):
-        out.append(t("covariates"))
     control = run.parameters.get("control")
-    if control is not None and _CONTROL_CODES.get(control, control) != design.get("control_group"):
-        out.append(t("comparison group"))
-    return out
+    return (
+        covs is not None and list(covs) != list(design.get("covariates", [])),
+        control is not None and _CONTROL_CODES.get(control, control) != design.get("control_group"),
+    )
 
 
-def design_table(plan: Plan) -> pd.DataFrame:
-    """The pre-specified headline design per outcome, and the plan's runs that follow it.
+#: How a run of the plan stands against the pre-specified design of its outcome.
+USE_WORDS = {
+    (False, False): N_("follows the pre-specified design"),
+    (True, False): N_("deviates: covariates"),
+    (False, True): N_("deviates: comparison group"),
+    (True, True): N_("deviates: covariates and comparison group"),
+    None: N_("no headline design is pre-specified for this outcome"),
+}
 
-    A run of an outcome the analysis plan does not name, or whose parameters differ from the
-    pre-specified design (covariates, comparison group), is named as a deviation.
-    """
+
+def design_table() -> pd.DataFrame:
+    """The pre-specified headline design per outcome (``config/analysis_plan.yaml``)."""
     designs = significance.analysis_plan().get("headline_designs", {}) or {}
-    rows = []
-    for outcome, d in designs.items():
-        runs = [r for r in plan.runs if _plan_outcome(r) == outcome]
-        uses: list[Text] = []
-        for r in runs:
-            dev = _deviations(r, d)
-            uses.append(
-                t("{run} (deviates: {what})", run=r.id, what=join(dev, ", "))
-                if dev
-                else _verbatim(r.id)
-            )
-        covs = d.get("covariates") or []
-        rows.append(
+    return pd.DataFrame(
+        [
             {
                 N_("Outcome"): _word(outcome),
                 N_("Estimator"): _word(d.get("estimator")),
                 N_("Comparison group"): _word(d.get("control_group")),
-                N_("Covariates"): t("none") if not covs else ", ".join(map(str, covs)),
-                N_("Why"): _word(d.get("why", "")),
-                N_("Runs of the plan"): join(uses, ", ") if uses else t("no run of this plan"),
+                N_("Covariates"): ", ".join(map(str, d.get("covariates") or [])) or N_("none"),
+                N_("Why"): str(d.get("why", "")),
             }
-        )
-    named = set(designs)
+            for outcome, d in designs.items()
+        ]
+    )
+
+
+def design_use_table(plan: Plan) -> pd.DataFrame:
+    """Each programme run of the plan against the pre-specified design of its outcome.
+
+    A run of an outcome the analysis plan does not name, or whose parameters differ from the
+    design (covariates, comparison group), is named as a deviation.
+    """
+    designs = significance.analysis_plan().get("headline_designs", {}) or {}
+    rows = []
     for r in plan.runs:
-        o = _plan_outcome(r)
-        if o is not None and o not in named:
-            rows.append(
-                {
-                    N_("Outcome"): _word(o),
-                    N_("Estimator"): "–",
-                    N_("Comparison group"): "–",
-                    N_("Covariates"): "–",
-                    N_("Why"): t("no headline design is pre-specified for this outcome"),
-                    N_("Runs of the plan"): r.id,
-                }
-            )
-    return pd.DataFrame(rows)
+        outcome = _plan_outcome(r)
+        if outcome is None:
+            continue
+        use = _deviations(r, designs[outcome]) if outcome in designs else None
+        rows.append(
+            {N_("Report"): r.id, N_("Outcome"): _word(outcome), N_("Design"): USE_WORDS[use]}
+        )
+    return pd.DataFrame(rows, columns=[N_("Report"), N_("Outcome"), N_("Design")])
 
 
 def design_caption() -> Msg:
@@ -888,8 +872,18 @@ def design_caption() -> Msg:
     return t(
         "The headline design pre-specified for each outcome (config/analysis_plan.yaml): the "
         "programme pages, the index, this note and the SIINC impact input use it alike; other "
-        "choices are robustness checks ({section})."
-    , section=ref("checks"))  # fmt: skip
+        "choices are robustness checks ({section}).",
+        section=ref("checks"),
+    )
+
+
+def design_use_caption() -> Msg:
+    """Caption of :func:`design_use_table`."""
+    return t(
+        "The programme reports of this plan against the pre-specified design of their "
+        "outcome: a report whose parameters differ from it, or whose outcome has no "
+        "pre-specified design, is named as a deviation."
+    )
 
 
 def significance_text() -> Msg:
@@ -905,7 +899,7 @@ def significance_text() -> Msg:
         "inference rejects zero but a few-cluster check does not, the effect is called "
         "borderline and the check is named; otherwise it is not distinguishable from zero. A "
         "statistic that cannot be computed is reported as undefined, never as a number.",
-        primary=_word(sig.get("primary", "")),
+        primary=_name(str(sig.get("primary", ""))),
         alpha=num(float(sig["alpha"]), 2),
         checks=checks,
     )
@@ -963,42 +957,20 @@ def definitions_caption() -> Msg:
 
 
 def outcomes() -> pd.DataFrame:
-    """Primary, secondary and context outcomes, and why (participants from the programme facts)."""
-    pupils = programme_facts().courses.pupils
+    """Primary, secondary and context outcomes, and why (message ids)."""
     rows = [
-        (
-            N_("absence rate (share of school hours missed)"),
-            N_("primary"),
-            t("frequent, administrative, sensitive to engagement"),
-        ),
-        (
-            N_("grade repetition"),
-            N_("primary"),
-            t("administrative, observed every year"),
-        ),
-        (
-            N_("grade average (1–10)"),
-            N_("primary"),
-            t("a continuous outcome, with the smallest minimum detectable effect"),
-        ),
-        (
-            N_("dropout (MIM definition)"),
-            N_("secondary, descriptive"),
-            t(
-                "annual rates of a few per cent give a minimum detectable effect larger than the "
-                "base rate with {pupils} participants; verified individually for SIINC",
-                pupils=integer(pupils),
-            ),
-        ),
-        (
-            N_("territorial NEET, youth non-participation, ELET, INVALSI"),
-            N_("context"),
-            t("a programme of a few hundred pupils cannot move them detectably"),
-        ),
-    ]
-    return pd.DataFrame(
-        [{N_("Outcome"): term(o), N_("Role"): term(r), N_("Why"): w} for o, r, w in rows]
-    )
+        (N_("absence rate (share of school hours missed)"), N_("primary"),
+         N_("frequent, administrative, sensitive to engagement")),
+        (N_("grade repetition"), N_("primary"), N_("administrative, observed every year")),
+        (N_("grade average (1–10)"), N_("primary"),
+         N_("a continuous outcome, with the smallest minimum detectable effect")),
+        (N_("dropout (MIM definition)"), N_("secondary, descriptive"),
+         N_("annual rates of a few per cent give a minimum detectable effect larger than the "
+            "base rate with the programme's participants; verified individually for SIINC")),
+        (N_("territorial NEET, youth non-participation, ELET, INVALSI"), N_("context"),
+         N_("a programme of a few hundred pupils cannot move them detectably")),
+    ]  # fmt: skip
+    return pd.DataFrame([{N_("Outcome"): o, N_("Role"): r, N_("Why"): w} for o, r, w in rows])
 
 
 def outcomes_caption() -> Msg:
@@ -1065,7 +1037,7 @@ def data_sources() -> pd.DataFrame:
             {
                 N_("Folder"): paths.relative(folder),
                 N_("Source"): title,
-                N_("Files"): integer(len(files)),
+                N_("Files"): len(files),
             }
         )
     return pd.DataFrame(rows)
@@ -1092,10 +1064,9 @@ def siinc_recap(agreement_path: str | None = None) -> tuple[str, pd.DataFrame]:
     rows = [
         {
             N_("Metric"): m.id,
-            N_("Unit"): m.unit,
             N_("Rule"): m.rule.type,
             N_("Periods"): ", ".join(m.periods),
-            N_("Cap"): None if m.cap_cents is None else i18n.money(m.cap_cents / 100),
+            N_("Cap (€)"): None if m.cap_cents is None else m.cap_cents / 100,
         }
         for m in ag.metrics
     ]
@@ -1107,7 +1078,7 @@ def siinc_status_note(status: str) -> Msg:
     return t(
         "The agreement file is {status}: its parameters are not those of the signed SIINC "
         "contract, which are not public. Payment figures illustrate the mechanism only.",
-        status=status,
+        status=_name(status),
     )
 
 
@@ -1117,7 +1088,7 @@ def siinc_caption(agreement_path: str, status: str) -> Msg:
         "SIINC metrics and rules ({path}, status {status}); definitions and data sources are "
         "in the SIINC report.",
         path=agreement_path,
-        status=status,
+        status=_name(status),
     )
 
 
@@ -1249,22 +1220,17 @@ def reports_html(states: pd.DataFrame) -> Callable[[str], str]:
 
 def _reports_html(states: pd.DataFrame, lang: str) -> str:
     g = i18n.translator(lang)
-    heads = (N_("Report"), N_("Notebook"), N_("Status"), N_("Headline"))
-    rows = []
+    items = []
     for r in states.itertuples():
         res = _results(r.run) if r.status == "success" else None
-        head = ((res or {}).get("page") or {}).get("headline") or {}
-        rows.append(
-            f'<tr><td><a href="{html.escape(r.run)}.html">{html.escape(g(term(r.title)))}</a></td>'
-            f"<td><code>{html.escape(r.notebook)}</code></td>"
-            f"<td>{html.escape(g(term(STATUS_WORDS[r.status])))}</td>"
-            f"<td>{html.escape(head.get(lang, '–'))}</td></tr>"
+        head = (((res or {}).get("page") or {}).get("headline") or {}).get(lang)
+        head_html = f" — <code>{html.escape(head)}</code>" if head else ""
+        items.append(
+            f'<li><a href="{html.escape(r.run)}.html">{html.escape(g(term(r.title)))}</a> '
+            f"(<code>{html.escape(r.notebook)}</code>): "
+            f"<strong>{html.escape(g(term(STATUS_WORDS[r.status])))}</strong>{head_html}</li>"
         )
-    head_row = "".join(f"<th>{html.escape(g(h))}</th>" for h in heads)
-    return (
-        f'<table class="result-table"><thead><tr>{head_row}</tr></thead>'
-        f"<tbody>{''.join(rows)}</tbody></table>"
-    )
+    return f"<ul>{''.join(items)}</ul>"
 
 
 # --------------------------------------------------------------------------------------------
