@@ -175,7 +175,8 @@ def _ci_label(level: float) -> str:
 
 def _names(items: Sequence[str]) -> Text:
     """Column names as a comma list in every language (``none`` when empty)."""
-    return join([t("`{name}`", name=c) for c in items], ", ") if items else t("none")
+    # a column name is shown as given in every language (a year-kind value: no catalog lookup)
+    return join([i18n.year(c) for c in items], ", ") if items else t("none")
 
 
 def title() -> str:
@@ -208,7 +209,8 @@ def hazard_figure(table: pd.DataFrame, *, k: int = K_MIN, lang: str = "en") -> F
     ax.set_xlabel(tr(t("Years since the edition's school year (0 = year of participation)")))
     ax.set_ylabel(tr(H_HAZARD))
     ax.yaxis.set_major_formatter(i18n.tick_formatter(lang, 1))
-    ax.set_ylim(bottom=0)
+    top = float(shown[H_HAZARD].max()) if len(shown) else 1.0
+    ax.set_ylim(0, 1.15 * top if top > 0 else 1.0)
     if ax.get_legend_handles_labels()[0]:
         ax.legend(frameon=False)
     fig.tight_layout()
