@@ -233,3 +233,22 @@ def test_scan_numerators_and_rows_directly():
     assert scan("r", html=page.replace("400", "40"), pupil_data=False) == []
     k_rows = _page(_table([(K_MIN, 100.0)], ("pupils", "share (%)")))  # all 10: not a leak
     assert scan("r", html=k_rows, pupil_data=True) == []
+
+
+def test_italian_pages_are_read_in_italian():
+    """2.000 is two thousand on an Italian page (not 2); translated headers still count pupils."""
+    from analysis import i18n
+    from analysis.pipeline.publish_check import scan
+
+    header = next(
+        (it for en, it in i18n.catalog("it").items() if en in ("Pupils", "pupils", "n_pupils")),
+        "n_pupils",
+    )
+    page = (
+        '<html lang="it"><body><table><thead><tr><th>{h}</th><th>Quota</th></tr></thead>'
+        "<tbody><tr><td>2.000</td><td>1,5</td></tr><tr><td>{small}</td><td>2,0</td></tr>"
+        "</tbody></table></body></html>"
+    )
+    assert scan("r", html=page.format(h=header, small="2.500"), pupil_data=True) == []
+    found = scan("r", html=page.format(h=header, small="4"), pupil_data=True)
+    assert [f.cell.split(" = ")[-1] for f in found] == ["4"]

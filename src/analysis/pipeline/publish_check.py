@@ -103,16 +103,19 @@ def _id_findings(report: str, file: str, text: str, ids: Iterable[str]) -> list[
     ]
 
 
-def _float(v: Any) -> float | None:
+def _float(v: Any, lang: str = "en") -> float | None:
+    """A cell as a number, read in the page's language (Italian: 1.234,5; English: 1,234.5)."""
+    text = str(v).replace("%", "").replace("−", "-").replace("\xa0", "").strip()
+    text = text.replace(".", "").replace(",", ".") if lang == "it" else text.replace(",", "")
     try:
-        f = float(str(v).replace(",", "").replace("%", "").strip())
+        f = float(text)
     except ValueError:
         return None
     return f if f == f and abs(f) != float("inf") else None
 
 
-def _small(v: Any, k: int) -> bool:
-    f = _float(v)
+def _small(v: Any, k: int, lang: str = "en") -> bool:
+    f = _float(v, lang)
     return f is not None and 1 <= f < k and f == int(f)
 
 
@@ -178,14 +181,29 @@ def _row_position_findings(
     return unique[:limit]
 
 
-def _table_findings(report: str, file: str, table: pd.DataFrame, t_i: int, k: int) -> list[Finding]:
+def _english_header(name: str, lang: str) -> str:
+    """A translated column header back to its English id (the rules are written in English)."""
+    if lang == "en":
+        return name
+    from analysis import i18n
+
+    reverse = {v: k for k, v in i18n.catalog(lang).items()}
+    return reverse.get(name.strip(), name)
+
+
+def _table_findings(
+    report: str, file: str, table: pd.DataFrame, t_i: int, k: int, lang: str = "en"
+) -> list[Finding]:
     """Small counts and derivable small numerators in one table (HTML or CSV)."""
     out: list[Finding] = []
-    cols = [" ".join(map(str, c)) if isinstance(c, tuple) else str(c) for c in table.columns]
+    cols = [
+        _english_header(" ".join(map(str, c)) if isinstance(c, tuple) else str(c), lang)
+        for c in table.columns
+    ]
     count_cols = [i for i, name in enumerate(cols) if COUNT_NAME.match(name.strip())]
     for c_i in count_cols:
         for r_i, v in enumerate(table.iloc[:, c_i]):
-            if _small(v, k):
+            if _small(v, k, lang):
                 out.append(
                     Finding(
                         report,
@@ -202,10 +220,10 @@ def _table_findings(report: str, file: str, table: pd.DataFrame, t_i: int, k: in
     named = [i for i in count_cols if cols[i].strip().lower() in DENOMINATORS]
     n_col = (named or count_cols)[0]
     for c_i in rate_cols:
-        rates = [_float(v) for v in table.iloc[:, c_i]]
+        rates = [_float(v, lang) for v in table.iloc[:, c_i]]
         percent = _percent(cols[c_i], [r for r in rates if r is not None])
         for r_i, (rate, n) in enumerate(zip(rates, table.iloc[:, n_col], strict=True)):
-            nf = _float(n)
+            nf = _float(n, lang)
             if rate is None or nf is None:
                 continue
             if _small_numerator(rate, nf, percent=percent, k=k):
@@ -225,12 +243,17 @@ def _html_table_findings(report: str, file: str, text: str, k: int) -> list[Find
     out: list[Finding] = []
     if "<table" not in text:
         return out
+    m = re.search(r'<html[^>]*\blang="([a-z]{2})"', text[:2000])
+    lang = m.group(1) if m else "en"
     try:
-        tables = pd.read_html(io.StringIO(text))
+        if lang == "it":  # Italian pages: 2.000 is two thousand, 2,5 two and a half
+            tables = pd.read_html(io.StringIO(text), thousands=".", decimal=",")
+        else:
+            tables = pd.read_html(io.StringIO(text))
     except ValueError:
         return out
     for t_i, table in enumerate(tables):
-        out += _table_findings(report, file, table, t_i, k)
+        out += _table_findings(report, file, table, t_i, k, lang)
     for m in re.finditer(r'<tr[^>]*data-privacy="unchecked"', text):
         out.append(
             Finding(
