@@ -30,6 +30,8 @@ from analysis.pipeline import catalogs
         (None, "–", "–"),
         (math.nan, "–", "–"),
         (math.inf, "non definito", "undefined"),
+        (0.0001234, "0,000123", "0.000123"),  # small numbers keep three significant digits
+        (0.123456, "0,12", "0.12"),
     ],
 )
 def test_locale_formats(value, it, en):

@@ -248,9 +248,11 @@ def format_value(v: Any, lang: str) -> str:
     if isinstance(v, int | np.integer):
         return _decimal(int(v), 0, lang)
     if isinstance(v, float | np.floating):
-        if math.isinf(float(v)):
+        xf = float(v)
+        if math.isinf(xf):
             return gettext("undefined", lang)
-        return _decimal(float(v), 2, lang)
+        small = 0 < abs(xf) < 0.01  # keep three significant digits of small numbers
+        return _decimal(xf, max(2, 2 - math.floor(math.log10(abs(xf)))) if small else 2, lang)
     if isinstance(v, _dt.date):
         return format_value(date(v), lang)
     if isinstance(v, list | tuple):
