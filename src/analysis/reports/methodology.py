@@ -195,7 +195,7 @@ def run_states(plan: Plan, *, exclude: str) -> pd.DataFrame:
         state = read_state(run.id) or {}
         res = _results(run.id)
         recorded = state.get("status")
-        if recorded in ("running", "interrupted"):
+        if recorded in ("running", "interrupted"):  # see _NOT_CURRENT
             status = "interrupted"
         elif recorded == "failed":
             status = "failed"
@@ -519,6 +519,9 @@ def evaluate_checks(
     return out
 
 
+_NOT_CURRENT = ("failed", "running", "interrupted")
+
+
 def _results_map(
     plan: Plan, *, exclude: str, results_of: Mapping[str, Mapping[str, Any] | None] | None
 ) -> dict[str, Mapping[str, Any]]:
@@ -526,7 +529,12 @@ def _results_map(
     for run in plan.runs:
         if run.id == exclude:
             continue
-        r = results_of.get(run.id) if results_of is not None else _results(run.id)
+        if results_of is not None:
+            r = results_of.get(run.id)
+        elif (read_state(run.id) or {}).get("status") in _NOT_CURRENT:
+            r = None  # a failed or interrupted run backs nothing, whatever file is left
+        else:
+            r = _results(run.id)
         if r:
             out[run.id] = r
     return out
