@@ -118,12 +118,13 @@ def test_random_streams_are_the_runs_and_independent(grades, data):
     bands = streams.sequence("bands").spawn(4)
     shown = set(zip(grades.gt["cohort"], grades.gt["time"], strict=True))
     cells = [
-        (int(g), int(t)) in shown for g, t in zip(grades.cs.cohort, grades.cs.time, strict=True)
+        (int(g), int(t)) in shown
+        for g, t in zip(grades.cs_cells.cohort, grades.cs_cells.time, strict=True)
     ]
     assert 0 < sum(cells) < len(cells)  # the band covers the shown cells only
-    crit = grades.cs.uniform_band(np.array(cells), n_boot=99, seed=bands[0])
+    crit = grades.cs_cells.uniform_band(np.array(cells), n_boot=99, seed=bands[0])
     assert grades.gt.attrs["crit_value"] == pytest.approx(crit, rel=1e-12)
-    assert grades.cs.uniform_band(np.array(cells), n_boot=99, seed=bands[1]) != crit
+    assert grades.cs_cells.uniform_band(np.array(cells), n_boot=99, seed=bands[1]) != crit
     # the simulated panel comes from the "data" stream of the run seed
     loaded = pr.load("simulated", seed=1, n_pupils=400, n_schools=6)
     assert loaded.sim.params["seed"] == SeedStreams(1).seed_for("data")
@@ -142,7 +143,8 @@ def test_sections_words_and_captions(grades):
     assert "99 multiplier-bootstrap draws" in en(gt.caption)
     assert en(gt.estimator_notes).startswith("**Estimator notes.**")
     es = grades.event_study()
-    assert f"event times {grades.window[0]} to +{grades.window[1]}" in en(es.caption)
+    lo, hi = grades.window
+    assert f"event times −{-lo} to +{hi}" in en(es.caption)
     hd = grades.honest()
     assert hd.table is not None and hd.kind == "info" and "Mbar" in en(hd.text)
     tri = grades.triangulation()
@@ -391,3 +393,44 @@ def test_conclusion_words_for_a_non_significant_estimate():
     assert str(pr.few_cluster_sentence(few)).endswith(
         "Callaway–Sant'Anna ATT, analytic, clustered by school: p < 0.001."
     )
+
+
+# ------------------------------------------------------------------ one school (issue 10)
+def test_one_school_degrades_every_section_with_a_clear_message():
+    """A panel with a single school has no cluster-robust inference: every section still
+    renders (figures in both languages) and says why the few-cluster checks are missing."""
+    import matplotlib.pyplot as plt
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        a = pr.ProgrammeAnalysis.build(
+            data="simulated",
+            outcome="absence_rate",
+            seed=1,
+            n_schools=1,
+            n_pupils=400,
+            bootstrap_reps=19,
+            ri_reps=3,
+            band_draws=19,
+        )
+    assert a.one_school and a.cluster is None
+    assert a.randomization is None and a.wild_bootstrap is None
+    assert a.call.level == "undefined"
+    assert list(a.few["check"]) == ["analytic_pupil"]
+    en = i18n.translator("en")
+    assert any("One school only" in en(text) for text, _ in a.notes())
+    few = a.few_clusters()
+    assert few.note is not None and "undefined with one school" in en(few.caption)
+    for view in (a.group_time(), a.event_study(), a.balance()):
+        for lang in ("it", "en"):
+            view.figure(lang)
+    for lang in ("it", "en"):
+        a.dose_figure(lang)
+    plt.close("all")
+    box = a.summary_box()
+    assert "cannot be said" in en(box["answer"])
+    assert "more than one school" in en(box["would_change"])
+    out = json.loads(json.dumps(to_jsonable(a.to_dict())))
+    assert out["one_school"] is True and out["significance"]["level"] == "undefined"
+    assert all(r.get("significance") in (None, "undefined") for r in out["robustness"].values())
+    assert all(r["agrees_with_headline"] is None for r in out["robustness"].values())

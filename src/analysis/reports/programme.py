@@ -1674,6 +1674,7 @@ class ProgrammeAnalysis:
     window: tuple[int, int]
     baseline: Balance
     cs: StaggeredResult
+    cs_cells: StaggeredResult
     cs_alt: StaggeredResult | None
     cell_counts: pd.DataFrame = field(repr=False)
     gt: pd.DataFrame = field(repr=False)
@@ -1782,8 +1783,24 @@ class ProgrammeAnalysis:
                 frame, **kw, **head_kw, covariates=covs, cluster=cl, allow_unbalanced=True
             )
             counts = did.treated_cell_counts(frame, **kw)
-            gt = group_time_table(cs, counts, n_boot=band_draws, seed=seeds["bands"][0])
-            pre = did.pretrend_tests(cs, sizes=counts, min_treated=MIN_CELL)
+            # ATT(g,t) cells and the pre-trend test: each pre-participation cell against the
+            # year before it (varying base period, as R did's pre-test; the cell counts are of
+            # that layout).  Post-participation cells, hence the headline, are the same under
+            # both base periods.
+            cs_cells = (
+                cs
+                if design.base_period == "varying"
+                else did.staggered(
+                    frame,
+                    **kw,
+                    **{**head_kw, "base_period": "varying"},
+                    covariates=covs,
+                    cluster=cl,
+                    allow_unbalanced=True,
+                )
+            )
+            gt = group_time_table(cs_cells, counts, n_boot=band_draws, seed=seeds["bands"][0])
+            pre = did.pretrend_tests(cs_cells, sizes=counts, min_treated=MIN_CELL)
             es_kw = {**kw, "window": window, "cluster": cl or UNIT}
             es_cs = did.event_study(
                 frame,
@@ -1871,6 +1888,7 @@ class ProgrammeAnalysis:
             window=window,
             baseline=baseline,
             cs=cs,
+            cs_cells=cs_cells,
             cs_alt=cs_alt,
             cell_counts=counts,
             gt=gt,
@@ -2058,8 +2076,10 @@ class ProgrammeAnalysis:
                     "ATT(g,t) on the {outcome} ({unit}) by edition and school year, with "
                     "pointwise 95% confidence intervals and the uniform 95% band (shaded; {draws} "
                     "multiplier-bootstrap draws), Callaway–Sant'Anna ({method}), {se}. Dashed "
-                    "line: start of the edition. Cells with fewer than {k} participants are not "
-                    "shown ({hidden}).",
+                    "line: start of the edition. Each pre-participation cell is compared with "
+                    "the year before it (varying base period); cells from the edition on, and "
+                    "so the headline, are the same under the headline's universal base period. "
+                    "Cells with fewer than {k} participants are not shown ({hidden}).",
                     outcome=term(spec.label),
                     unit=term(spec.unit),
                     draws=integer(self.band_draws),
