@@ -225,15 +225,16 @@ def test_methodology_types_no_programme_fact():
 
 def test_methodology_quotes_programme_facts_from_the_config(sandbox):
     _edit_programme_facts(sandbox)
-    assert "about 225 course participants and 52 Volare Alto youths" in methodology.limitations()[0]
-    why = methodology.outcomes().set_index("role").loc["secondary, descriptive", "why"]
-    assert "with 225 participants" in why
-    assert methodology.limitations_text().count("\n- ") == len(methodology.limitations()) - 1
+    first = methodology.limitations()[0].render("en")
+    assert "about 225 course participants and 52 Volare Alto youths" in first
+    assert methodology.limitations_text().render("en").count("\n- ") == (
+        len(methodology.limitations()) - 1
+    )
 
 
 def test_methodology_questions_name_existing_notebooks():
     notebooks = {p.stem for p in (REPO / "notebooks").glob("*.ipynb")}
-    assert set(methodology.QUESTIONS["notebook"]) <= notebooks
+    assert {q["notebook"] for q in methodology.QUESTIONS} <= notebooks
 
 
 def test_methodology_describes_the_plan_that_ran(sandbox):
@@ -253,19 +254,12 @@ def test_methodology_describes_the_plan_that_ran(sandbox):
     for recorded in ("config/other_plan.yaml", str(other)):  # as the runner records it, or absolute
         plan = methodology.plan_that_ran({"plan": recorded})
         assert [r.id for r in plan.runs] == ["data_build", "methodology"]
-    table = methodology.reports_table(
-        methodology.plan_that_ran({"plan": "config/other_plan.yaml"}), exclude="methodology"
-    )
-    assert table.to_dict(orient="records") == [
-        {
-            "report": "Data",
-            "link": "data_build.html",
-            "notebook": "00_data_build",
-            "status": "not run",
-            "flags": "",
-            "headline numbers": "",
-        }
+    plan = methodology.plan_that_ran({"plan": "config/other_plan.yaml"})
+    states = methodology.run_states(plan, exclude="methodology")
+    assert states[["run", "notebook", "status"]].to_dict(orient="records") == [
+        {"run": "data_build", "notebook": "00_data_build", "status": "not run"}
     ]
+    assert "`config/other_plan.yaml`" in methodology.plan_text(plan, states).render("en")
 
 
 def test_methodology_reads_results_and_states_and_escapes_links(sandbox):
@@ -275,24 +269,37 @@ def test_methodology_reads_results_and_states_and_escapes_links(sandbox):
     plan = load_plan()
     atomic_write_text(
         results_path("design_power"),
-        json.dumps({"headline": {"MDE <courses>": 0.25, "n": 12000}, "banners": ["QUICK"]}),
+        json.dumps(
+            {
+                "headline": {"MDE": 0.25},
+                "banners": ["QUICK <b>"],
+                "page": {
+                    "question": "design",
+                    "verdict": {"en": "MDE <courses> 0.25", "it": "MDE <corsi> 0,25"},
+                    "headline": {"en": "0.25 <sd>", "it": "0,25 <sd>"},
+                },
+            }
+        ),
     )
     write_state("design_power", {"status": "success"})
-    power = methodology.headline_numbers(plan, "04_design")
-    assert power.to_dict(orient="records") == [
-        {"run": "design_power", "number": "MDE <courses>", "value": 0.25},
-        {"run": "design_power", "number": "n", "value": 12000},
-    ]
-    table = methodology.reports_table(plan, exclude="methodology")
-    row = table.set_index("link").loc["design_power.html"]
-    assert row["status"] == "success" and row["flags"] == "QUICK"
-    assert row["headline numbers"] == "MDE <courses>: 0.25; n: 12,000"
-    links = methodology.links_html(table)
-    assert '<a href="design_power.html">' in links and "MDE &lt;courses&gt;: 0.25" in links
-    assert "<courses>" not in links
-    head = methodology.headline(table, "ILLUSTRATIVE")
+    atomic_write_text(results_path("siinc_payments"), "{not json")  # corrupt: not current
+    write_state("siinc_payments", {"status": "success"})
+    states = methodology.run_states(plan, exclude="methodology").set_index("run")
+    assert states.loc["design_power", "status"] == "success"
+    assert states.loc["siinc_payments", "status"] == "results missing"
+    power = methodology.notebook_findings(plan, "04_design", exclude="methodology")
+    assert [f.run for f in power] == ["design_power"]
+    html_en = methodology.verdicts_html(power)("en")
+    assert '<a href="design_power.html">' in html_en and "MDE &lt;courses&gt; 0.25" in html_en
+    assert "<courses>" not in html_en and "<b>" not in html_en
+    listing = methodology.reports_html(states.reset_index())("it")
+    assert "0,25 &lt;sd&gt;" in listing and "<sd>" not in listing
+    checked = methodology.evaluate_checks(plan, exclude="methodology")
+    head = methodology.headline(states.reset_index(), checked, "ILLUSTRATIVE")
     assert head == {
         "reports described": len(plan.runs) - 1,
         "reports succeeded": 1,
+        "checks listed": len(methodology.CHECKS),
+        "checks backed": 0,  # the results above record no check
         "SIINC agreement status": "ILLUSTRATIVE",
     }
