@@ -129,7 +129,8 @@ def test_programme_page_has_a_dose_section_on_simulated_data():
     c = a.dose.result.curve()
     covered = ((c["att_band_low"] <= a.truth) & (a.truth <= c["att_band_high"])).mean()
     assert covered >= 0.8  # flat simulated truth inside the uniform band almost everywhere
-    assert "SIMULATED" in a.dose_text() and "strong* parallel trends" in a.dose_text()
+    text = str(a.dose_text())
+    assert "SIMULATED" in text and "strong* parallel trends" in text
     assert a.to_dict()["dose_response"]["edition"] == a.dose.edition
 
 
