@@ -4,7 +4,10 @@ Reports, the methodology note and the simulator's calibration never type a progr
 (participants, courses, editions, dates, territory sizes); they read :func:`programme_facts`.
 The file is validated on the way in: each fact has the type it must have, and the facts that
 determine each other agree (courses by type sum to the courses; pupils = courses × pupils per
-course).
+course).  Each section's ``source`` names where its facts come from and the section of the
+references document that summarises it, so a replicator can follow it: the day centre in
+docs/references.md §0.1, the courses in docs/references.md §0.2, the territory sizes in
+docs/references.md §0.5.
 """
 
 from __future__ import annotations
