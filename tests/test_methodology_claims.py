@@ -74,7 +74,7 @@ PROG = {
         "wild_bootstrap": {"p_value": 0.31},
         "honest_did": {"method": "relative_magnitude", "breakdown": 0.5},
         "significance": {"level": "borderline", "checks": {}},
-        "robustness": {"control:not_yet_treated": {"agrees_with_headline": True}},
+        "robustness": {"control_group:not_yet_treated": {"agrees_with_headline": True}},
     },
 }
 
