@@ -212,6 +212,9 @@ class OutcomeSpec:
         Whether the outcome is 0/1.
     better
         ``"lower"`` or ``"higher"``: which direction is an improvement.
+    the_label
+        The label with its article, for sentences where the outcome is subject or object (an
+        ``N_`` message id; Italian needs the article in the label).
     """
 
     name: str
@@ -220,6 +223,7 @@ class OutcomeSpec:
     scale: float
     binary: bool
     better: str
+    the_label: str = ""
 
     def value(self, x: float | None, *, signed: bool = True, digits: int = 2) -> Msg:
         """A natural-scale effect in display units, in words (e.g. ``−1,90 punti percentuali``)."""
@@ -240,6 +244,7 @@ OUTCOMES: Mapping[str, OutcomeSpec] = {
         100.0,
         False,
         "lower",
+        N_("the absence rate (share of school hours)"),
     ),
     "repeated_grade": OutcomeSpec(
         "repeated_grade",
@@ -248,6 +253,7 @@ OUTCOMES: Mapping[str, OutcomeSpec] = {
         100.0,
         True,
         "lower",
+        N_("grade repetition (not admitted)"),
     ),
     "grade_avg": OutcomeSpec(
         "grade_avg",
@@ -256,9 +262,16 @@ OUTCOMES: Mapping[str, OutcomeSpec] = {
         1.0,
         False,
         "higher",
+        N_("the average final grade (1–10 scale)"),
     ),
     "invalsi_score": OutcomeSpec(
-        "invalsi_score", N_("INVALSI score"), N_("scale points"), 1.0, False, "higher"
+        "invalsi_score",
+        N_("INVALSI score"),
+        N_("scale points"),
+        1.0,
+        False,
+        "higher",
+        N_("the INVALSI score"),
     ),
 }
 """The outcomes of the difference-in-differences page (see :mod:`analysis.data.programme`)."""
@@ -1350,9 +1363,9 @@ def effect_sentence(
     e = estimate
     call = call or significance.classify(ci_low=e.ci_low, ci_high=e.ci_high)
     sentence = t(
-        "Taking part is estimated to change the {outcome} by **{est}** ({level} confidence "
+        "Taking part is estimated to change {outcome} by **{est}** ({level} confidence "
         "interval from {lo} to {hi}).",
-        outcome=term(spec.label),
+        outcome=term(spec.the_label),
         est=spec.value(e.estimate),
         level=pct(100 * e.level, 0),
         lo=spec.number(e.ci_low),
@@ -1979,10 +1992,10 @@ class ProgrammeAnalysis:
         return join(
             [
                 t(
-                    "**Question.** Did taking part in a programme edition change the "
-                    "**{outcome}** of the pupils who took part, compared with what would have "
-                    "happened to them without the programme?",
-                    outcome=term(spec.label),
+                    "**Question.** Did taking part in a programme edition change {outcome} "
+                    "among the pupils who took part, compared with what would have happened to "
+                    "them without the programme?",
+                    outcome=term(spec.the_label),
                 ),
                 programme_sentence(),
                 t(
@@ -2548,22 +2561,22 @@ class ProgrammeAnalysis:
         spec, e = self.spec, self.main
         question_ = (
             t(
-                "Did taking part in the courses lower the {outcome} of the pupils who took part?",
-                outcome=term(spec.label),
+                "Did taking part in the courses lower {outcome} among the pupils who took part?",
+                outcome=term(spec.the_label),
             )
             if spec.better == "lower"
             else t(
-                "Did taking part in the courses raise the {outcome} of the pupils who took part?",
-                outcome=term(spec.label),
+                "Did taking part in the courses raise {outcome} among the pupils who took part?",
+                outcome=term(spec.the_label),
             )
         )
         answer = join(
             [
                 t(
-                    "Taking part is estimated to change the {outcome} by {est} (95% confidence "
+                    "Taking part is estimated to change {outcome} by {est} (95% confidence "
                     "interval from {lo} to {hi}), on average over participants and their first "
                     "{years} school year(s) of participation.",
-                    outcome=term(spec.label),
+                    outcome=term(spec.the_label),
                     est=spec.value(e.estimate),
                     lo=spec.number(e.ci_low),
                     hi=spec.number(e.ci_high),
