@@ -1,7 +1,7 @@
 """Benchmarks of registers at scale (issues 13 and 14): a plain script, not a timed test.
 
 ``python benchmarks/bench_registers.py --out PATH [--quick]`` measures, each in a fresh
-subprocess (peak RSS: the child's ``resource.getrusage(RUSAGE_SELF)``): (a) loading and validating
+subprocess (peak RSS polled with psutil): (a) loading and validating
 1,000,000 pupils × 6 school years from CSV, (b) from parquet, (c) Callaway–Sant'Anna with
 ``allow_unbalanced=True`` on the loaded panel, (d) the intake of the register as per-school CSV
 files, (e) as per-school XLSX files (measured at 1/20 of the size and reported as measured);
@@ -13,6 +13,7 @@ Writes a JSON list of records ``{name, seconds, peak_rss_mb, n_rows, ...}``.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import subprocess
@@ -47,7 +48,6 @@ elif task.startswith("intake_"):
     out["n_rows"] = len(res.panel)
     out["rejections"] = len(res.rejections)
 out["seconds"] = time.perf_counter() - t
-out["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
 print(json.dumps(out))
 """
 
@@ -57,17 +57,31 @@ def _child(task: str, data: Path, n: int) -> dict:
     if task.startswith("intake_"):
         root = data / ("repo_" + task[7:])
         env |= {"ANALYSIS_ROOT": str(root), "ANALYSIS_REPORTS_DIR": str(root / "reports")}
-    proc = subprocess.run(
-        [sys.executable, "-c", _CHILD, task, str(data), str(n)],
-        capture_output=True,
-        text=True,
-        check=False,
-        env=env,
-    )
+    import psutil
+
+    # peak RSS polled every 50 ms: the child's own ru_maxrss would include the parent's
+    # memory copied at fork
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        proc = subprocess.Popen(
+            [sys.executable, "-c", _CHILD, task, str(data), str(n)],
+            stdout=out,
+            stderr=err,
+            text=True,
+            env=env,
+        )
+        ps, peak = psutil.Process(proc.pid), 0
+        while proc.poll() is None:
+            with contextlib.suppress(psutil.Error):
+                peak = max(peak, ps.memory_info().rss)
+            time.sleep(0.05)
+        out.seek(0)
+        err.seek(0)
+        stdout, stderr = out.read(), err.read()
     if proc.returncode != 0:
-        return {"name": task, "error": proc.stderr.strip().splitlines()[-1:]}
-    # peak_rss_mb: the child's own getrusage(RUSAGE_SELF) peak, reported by the child
-    return {"name": task, **json.loads(proc.stdout.strip().splitlines()[-1])}
+        return {"name": task, "error": stderr.strip().splitlines()[-1:]}
+    rec = json.loads(stdout.strip().splitlines()[-1])
+    rec["peak_rss_mb"] = round(peak / 2**20, 1)
+    return {"name": task, **rec}
 
 
 def _wrapper_ratio(n_units: int | None, reps: int) -> dict:
@@ -136,7 +150,9 @@ def main(argv: list[str] | None = None) -> int:
 
         panel = register_panel(n, seed=0)
         panel.to_parquet(data / "register.parquet", index=False)
-        pa_csv.write_csv(pa.Table.from_pandas(panel, preserve_index=False), data / "register.csv")
+        pa_csv.write_csv(  # quoted strings, as R's write.csv and many exports write them
+            pa.Table.from_pandas(panel, preserve_index=False), data / "register.csv"
+        )
         del panel
         for task in ("load_csv", "load_parquet", "staggered"):
             records.append({**_child(task, data, n), "n_pupils": n})

@@ -923,21 +923,22 @@ def _ragged_violation(width: int, lines: Sequence[int], n: int) -> Violation:
 def _read_csv_fast(path: Path, label: str) -> pd.DataFrame | None:
     """Read a plain CSV with pyarrow's multi-threaded reader; None if it needs the careful path.
 
-    The fast path takes files without quotes, byte-order mark or ragged lines whose header
-    decodes as UTF-8 (a register exported by a database: the 1 M-pupil case).  Anything else —
-    quotes (a quoted line break must stay inside its cell), a line with another number of
-    fields, invalid UTF-8, an empty file — returns ``None``, and the csv-module path reads the
-    file and words every error as before, with its line numbers.
+    The fast path takes files without byte-order mark or ragged lines whose header decodes as
+    UTF-8 (a register exported by a database or by R: the 1 M-pupil case).  pyarrow reads
+    line breaks as row ends, so a quoted line break splits its row into two with the wrong
+    number of fields, which sends the file to the careful path.  Anything else — a line with
+    another number of fields, invalid UTF-8, an empty file — returns ``None``, and the
+    csv-module path reads the file and words every error as before, with its line numbers.
     """
     data = path.read_bytes()
-    if not data or data.startswith(b"\xef\xbb\xbf") or b'"' in data:
+    if not data or data.startswith(b"\xef\xbb\xbf"):
         return None
     if data.count(b"\r") != data.count(b"\r\n"):  # a lone carriage return
         return None
     first = data.split(b"\n", 1)[0].removesuffix(b"\r")
     try:
-        header = first.decode("utf-8").split(",")
-    except UnicodeDecodeError:
+        header = next(csv.reader([first.decode("utf-8")]))
+    except (UnicodeDecodeError, StopIteration, csv.Error):
         return None
     if not first.strip():
         return None
