@@ -924,9 +924,9 @@ def _read_csv_fast(path: Path, label: str) -> pd.DataFrame | None:
     """Read a plain CSV with pyarrow's multi-threaded reader; None if it needs the careful path.
 
     The fast path takes files without byte-order mark or ragged lines whose header decodes as
-    UTF-8 (a register exported by a database or by R: the 1 M-pupil case).  pyarrow reads
-    line breaks as row ends, so a quoted line break splits its row into two with the wrong
-    number of fields, which sends the file to the careful path.  Anything else — a line with
+    UTF-8 (a register exported by a database or by R: the 1 M-pupil case).  pyarrow splits
+    its blocks at line breaks, so a file with a quoted line break in any cell goes to the
+    careful path (which reads it as one cell, as before).  Anything else — a line with
     another number of fields, invalid UTF-8, an empty file — returns ``None``, and the
     csv-module path reads the file and words every error as before, with its line numbers.
     """
@@ -964,6 +964,9 @@ def _read_csv_fast(path: Path, label: str) -> pd.DataFrame | None:
         return None
     if invalid or table.num_columns != len(header):
         return None
+    for column in table.columns:  # a quoted line break: the csv module reads it, as before
+        if pc.any(pc.match_substring_regex(column, r"[\r\n]")).as_py():
+            return None
     del data
     df = table.to_pandas(split_blocks=True, self_destruct=True)
     return df
