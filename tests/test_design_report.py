@@ -1,6 +1,6 @@
 """Helpers of the design/power report (notebook 04) and the SIINC payment report (notebook 05).
 
-Reference numbers: the background note's §3.5 (published tables), statsmodels' power classes
+Reference numbers: the docs/references.md §3.5 (published tables), statsmodels' power classes
 (an independent implementation), hand-computed payments of the illustrative agreement
 (config/siinc.yaml).  The simulated power of the DiD (method) is tested in
 tests/test_power_simulation.py.

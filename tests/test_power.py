@@ -1,4 +1,4 @@
-"""Power / MDE: the background note's §3.5 tables, statsmodels and diff-diff agreement, and
+"""Power / MDE: the docs/references.md §3.5 tables, statsmodels and diff-diff agreement, and
 simulation-based power against analytic power."""
 
 from __future__ import annotations

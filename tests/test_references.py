@@ -86,7 +86,13 @@ def _scanned_files() -> list[Path]:
     files = []
     for d in SCANNED_DIRS:
         for p in sorted((ROOT / d).rglob("*")):
-            if p.is_file() and p.suffix in TEXT_SUFFIXES and ".ipynb_checkpoints" not in p.parts:
+            # catalogs (.po) repeat the ids of the sources scanned here, wrapped over lines
+            if (
+                p.is_file()
+                and p.suffix in TEXT_SUFFIXES
+                and ".ipynb_checkpoints" not in p.parts
+                and "locale" not in p.parts
+            ):
                 files.append(p)
     return files
 

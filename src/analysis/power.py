@@ -47,7 +47,7 @@ With one pre- and one post-period the DiD factor is :math:`2(1-\rho)`, the ANCOV
 
 The MDE is :math:`M\cdot\mathrm{SE}` with :math:`M = z_{1-\alpha/2} + z_{1-\beta}`
 (:math:`z_{1-\alpha}` one-sided; Bloom 1995). For :math:`\alpha = 0.05`, power 0.8,
-:math:`M = 2.80`, which gives the background note's formula
+:math:`M = 2.80`, which gives the formula of docs/references.md §3.5
 :math:`\mathrm{MDE} = 2.80\sqrt{(1-R^2)\,\mathrm{DEFF}\,(1/n_T + 1/n_C)}` in SD units.
 With ``dist="t"`` the critical values come from Student's t with ``df`` degrees of freedom and
 power from the noncentral t (the convention of ``statsmodels.stats.power.TTestIndPower``);
@@ -125,7 +125,7 @@ Effects and MDEs are in **percentage points** (pp); ``base_rate`` is a proportio
 ``binary_method="variance"`` (default)
     :math:`\sigma^2 = p_0(1-p_0)` in both arms, so
     :math:`\mathrm{MDE_{pp}} = 100\,M\sqrt{p_0(1-p_0)(1-R^2)\,\mathrm{DEFF}\,(1/n_T + 1/n_C)}`.
-    This is the formula behind the background note's binary MDE table (§3.5), reproduced
+    This is the formula behind the binary MDE table of docs/references.md §3.5, reproduced
     to 0.1 pp. It is symmetric (same MDE for an increase or a decrease), which is a poor
     approximation for rare outcomes.
 ``binary_method="arcsine"``
@@ -136,7 +136,7 @@ Effects and MDEs are in **percentage points** (pp); ``base_rate`` is a proportio
     ``statsmodels.stats.proportion.proportion_effectsize`` with ``NormalIndPower``. It is
     asymmetric: :func:`mde` needs ``direction`` ("decrease" by default, the dropout case).
 
-The background note's "required sample per arm" figures (21.1 % → 13 %: 167; 10 → 5 %: 212;
+The "required sample per arm" figures of docs/references.md §3.5, namely (21.1 % → 13 %: 167; 10 → 5 %: 212;
 5 → 2.5 %: 441; 3 → 1.5 %: 746) equal :math:`((z_{1-\alpha/2}+z_{1-\beta})/h)^2`, which is the
 arcsine sample size for **one group compared with a known rate** (``design="one_sample"``).
 For two groups of equal size each arm needs twice that (334, 424, 882, 1,492 per arm),
@@ -978,7 +978,7 @@ def mde(
         setting either where it has no effect raises
         :class:`~analysis.errors.DataValidationError`.
     binary_method
-        ``"variance"`` (default; ``p0(1-p0)``; reproduces the background note) or
+        ``"variance"`` (default; ``p0(1-p0)``; reproduces docs/references.md §3.5) or
         ``"arcsine"``. Binary outcomes only: setting it for a continuous outcome is refused.
     direction
         For the arcsine method: MDE for a ``"decrease"`` (default) or an ``"increase"``.

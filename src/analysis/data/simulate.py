@@ -56,7 +56,7 @@ low-risk pupils, which ``truth`` accounts for.  For ``dropped_out`` the effect i
 ``dropped_out`` is not a valid estimator of it (the event ends the pupil's rows).
 
 Participation (selection on observables): in each edition year ``c``, a pupil present, aged
-11–17 (``c − birth_year``, §0 of the background note), observed in an earlier year and not yet
+11–17 (``c − birth_year``, docs/references.md §0.1), observed in an earlier year and not yet
 treated, takes part with probability ``expit(a_c + β_abs·std(logit baseline_absence) +
 β_ses·std(ses_i) + β_school·u_s)``, times ``selection`` for the slopes, with ``a_c`` set so
 that the mean probability among the eligible equals ``share_treated``.  Eligibility is by age,
@@ -135,7 +135,7 @@ def load_calibration(path: str | Path | None = None) -> dict[str, dict[str, Any]
     ------
     ValueError
         If an entry has no ``value`` or no ``source``, or a source neither cites a section of
-        the background note (``§``) nor starts with ``ASSUMPTION``.
+        docs/references.md (``references.md §``) nor starts with ``ASSUMPTION``.
     """
     path = paths.CALIBRATION_FILE if path is None else Path(path)
     text = path.read_text("utf-8")
@@ -147,7 +147,10 @@ def load_calibration(path: str | Path | None = None) -> dict[str, dict[str, Any]
             if isinstance(entry, dict) and "fact" in entry and "value" not in entry:
                 try:
                     entry["value"] = _programme_fact(str(entry["fact"]))
-                    entry.setdefault("source", f"§0 via config/programme.yaml ({entry['fact']})")
+                    entry.setdefault(
+                        "source",
+                        f"docs/references.md §0.1 via config/programme.yaml ({entry['fact']})",
+                    )
                 except (AttributeError, KeyError) as err:
                     bad.append(
                         f"{section}.{name}: unknown programme fact {entry['fact']!r} ({err})"
@@ -156,9 +159,9 @@ def load_calibration(path: str | Path | None = None) -> dict[str, dict[str, Any]
             src = entry.get("source", "") if isinstance(entry, dict) else ""
             if not isinstance(entry, dict) or "value" not in entry or not src:
                 bad.append(f"{section}.{name}: needs 'value' and 'source'")
-            elif not (src.startswith("ASSUMPTION") or "§" in src):
+            elif not (src.startswith("ASSUMPTION") or "references.md §" in src):
                 bad.append(
-                    f"{section}.{name}: source must cite a § of the background note "
+                    f"{section}.{name}: source must cite docs/references.md §<section> "
                     "or start with ASSUMPTION"
                 )
     if bad:

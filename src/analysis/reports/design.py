@@ -12,8 +12,8 @@ Analytic part (no data)
     :func:`continuous_mde_table`, :func:`design_mde_table`, :func:`binary_mde_table`,
     :func:`sample_size_table` and :func:`detectability_table` evaluate
     :func:`analysis.power.mde` / :func:`~analysis.power.sample_size` on them;
-    :func:`note_reproduction` recomputes every number of the evaluation plan's published
-    power tables and compares it with the published value; :func:`power_curve_figure` and
+    :func:`note_reproduction` recomputes every number of the published power tables
+    (docs/references.md §3.5) and compares it with the published value; :func:`power_curve_figure` and
     :func:`binary_mde_figure` draw them; :func:`recommendation` turns them into words.
 
 Simulation part (SIMULATED pupil panels)
@@ -86,13 +86,25 @@ VOLARE = N_("Volare Alto")
 #: (Kraft 2020) and the TOP tutoring RCT on academic performance (Italy).
 MEDIAN_RCT_SD = 0.10
 TOP_SD = 0.26
-#: Reference rates marked on the binary figure (%): annual abandonment in upper secondary
-#: school (MIM) and the ELET rate of Puglia (ISTAT), as quoted in the evaluation plan.
+#: Reference rate marked on the binary figure (%): annual abandonment in upper secondary
+#: school, about 3–4 % (MIUR 2016/17 → 2017/18: 3.82 %; docs/references.md §4.2).  The Puglia
+#: ELET rate marked beside it is read from the Eurostat panel (:func:`puglia_elet_latest`), never
+#: typed: levels quoted on a page come from the data.
 ANNUAL_DROPOUT_PCT = 3.0
-PUGLIA_ELET_PCT = 13.0
+
+
+def puglia_elet_latest() -> tuple[float, int]:
+    """The latest Puglia ELET rate (%, both sexes) and its year, from the Eurostat panel."""
+    from analysis.data import panels
+
+    df = panels.load("elet_regions")
+    rows = df[(df["region_name"] == "Puglia") & (df["sex"] == "T")].dropna(subset=["value"])
+    last = rows.sort_values("year").iloc[-1]
+    return float(last["value"]), int(last["year"])
+
 
 # --------------------------------------------------------------------------------------
-# The evaluation plan's published power tables (alpha 0.05 two-sided, power 0.80)
+# The published power tables (docs/references.md §3.5; alpha 0.05 two-sided, power 0.80)
 # --------------------------------------------------------------------------------------
 
 NOTE_ALPHA = 0.05
@@ -429,7 +441,7 @@ def sample_size_table(
 
 
 def note_reproduction(*, tol_sd: float = 0.01, tol_pp: float = 0.1, tol_n: int = 2) -> pd.DataFrame:
-    """Recompute every number of the evaluation plan's power tables and compare it.
+    """Recompute every number of the published power tables (docs/references.md §3.5).
 
     At the published assumptions (two-sided α = 0.05, power 0.80, normal approximation).
     Sample sizes are compared as one group against a known rate (see
@@ -720,9 +732,10 @@ def binary_mde_figure(
         label=tr(t("MDE = base rate (a fall this large is impossible)")),
     )
     ax.fill_between(100 * rates, 100 * rates, ax.get_ylim()[1], color="grey", alpha=0.12)
+    elet, elet_year = puglia_elet_latest()
     marks = (
         (ANNUAL_DROPOUT_PCT, t("annual dropout ≈ {rate}", rate=pct(ANNUAL_DROPOUT_PCT, 0))),
-        (PUGLIA_ELET_PCT, t("ELET in Puglia ≈ {rate}", rate=pct(PUGLIA_ELET_PCT, 0))),
+        (elet, t("ELET in Puglia, {year}: {rate}", year=year(elet_year), rate=pct(elet, 1))),
     )
     for x, lab in marks:
         ax.axvline(x, color="grey", linestyle=":", linewidth=1)
@@ -1351,8 +1364,7 @@ class DesignAnalysis:
         r = self.repro
         parts: list[Any] = [
             t(
-                "The formulas reproduce {ok} of the {n} numbers of the evaluation plan's published "
-                "power tables.",
+                "The formulas reproduce {ok} of the {n} numbers of the published power tables.",
                 ok=integer(int(r["ok"].sum())),
                 n=integer(len(r)),
             )
@@ -1500,7 +1512,7 @@ class DesignAnalysis:
         return {
             "df": df,
             "caption": t(
-                "The evaluation plan's published power tables against this code: how many "
+                "The published power tables (docs/references.md §3.5) against this code: how many "
                 "published numbers are reproduced within the tolerance (continuous MDE in SD, "
                 "binary MDE in percentage points, required sample in pupils; the published tables "
                 "round to 0.01 SD, 0.1 pp and whole pupils). Method: analysis.power."

@@ -1,7 +1,7 @@
 """SIINC (Social Impact Incentives) outcome payments: agreement, engine, sensitivity.
 
 The evaluator's first job under FIS Intervento II is outcome verification for payment
-(background note §2.2): audit each verified metric, apply the agreement's definitions,
+(docs/references.md §2.2): audit each verified metric, apply the agreement's definitions,
 baselines, quality gates and caps, and certify the payable amount. This package does the
 arithmetic, reproducibly and to the cent:
 

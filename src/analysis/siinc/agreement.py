@@ -346,7 +346,7 @@ class Agreement:
         )
 
     def tidy(self) -> pd.DataFrame:
-        """One row per metric: the contract recap a report shows (§5.2 item 1)."""
+        """One row per metric: the contract recap a report shows (docs/references.md §5.2, item 1)."""
         rows = []
         for m in self.metrics:
             r = m.rule

@@ -1,6 +1,6 @@
 r"""The SIINC payment engine: verified metrics in, an auditable payment table out.
 
-For metric :math:`k` and period :math:`t` (background note §1.4):
+For metric :math:`k` and period :math:`t` (docs/references.md §1.4):
 
 .. math::
 
@@ -467,7 +467,7 @@ class PaymentResult:
         return cents_to_euros(self.total_payable_cents)
 
     def table(self) -> pd.DataFrame:
-        """Return the audit table, one row per metric × period (background note §5.2 item 4).
+        """Return the audit table, one row per metric × period (docs/references.md §5.2, item 4).
 
         Columns: metric, period, rule, Y, B (the baseline; θ for ``linear_band``, τ for
         ``step``), Y_minus_B, effect (impact-based: the estimate used) and estimate_id,

@@ -2,7 +2,7 @@
 
 :func:`sensitivity` recomputes the payments under alternative baselines and under different
 bounds of the impact estimates, and reports the total payable in each scenario next to the
-agreement as written (background note §1.4, last note; Social Finance & CIFF 2016).
+agreement as written (docs/references.md §1.4, counterfactual risk; Social Finance & CIFF 2016).
 """
 
 from __future__ import annotations
