@@ -159,3 +159,25 @@ def test_translations_use_the_glossary_terms():
             if re.search(rf"\b{re.escape(en)}", low) and not any(x in it_low for x in its):
                 wrong.append(f"{en!r}: {msgid[:60]!r} -> {text[:60]!r}")
     assert wrong == [], "\n".join(wrong[:20])
+
+
+def test_table_cells_that_are_messages_download_in_each_language():
+    import pandas as pd
+
+    from analysis import display
+    from analysis.pipeline.downloads import frame_of
+
+    df = pd.DataFrame({"Answer": [t("Yes"), t("No")], "value": [1.5, 2.0]})
+    payload = display._download_payload(df, caption=t("Question"), index=False)
+    assert frame_of(payload, "it").iloc[:, 0].tolist() == ["Sì", "No"]
+    assert frame_of(payload, "en").iloc[:, 0].tolist() == ["Yes", "No"]
+    assert list(frame_of(payload, "it").columns) == ["Risposta", "value"]
+
+
+def test_sanitiser_keeps_table_classes_and_privacy_marks():
+    from analysis.display import sanitise_html
+
+    out = sanitise_html(
+        '<table class="result-table"><tr data-privacy="checked"><td>1</td></tr></table>'
+    )
+    assert 'class="result-table"' in out and 'data-privacy="checked"' in out

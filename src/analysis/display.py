@@ -474,8 +474,24 @@ def _download_payload(df: pd.DataFrame, *, caption: Text, index: bool) -> dict[s
     columns = [
         str(c) if not isinstance(c, tuple) else " · ".join(map(str, c)) for c in frame.columns
     ]
-    data = json.loads(frame.to_json(orient="values", date_format="iso", double_precision=15))
+    texts = frame.map(lambda v: isinstance(v, Msg | Concat | Formatted)).to_numpy().any()
+    if texts:  # cells that are messages: the data in each language (the files are per language)
+        data_by_lang = {
+            lang: json.loads(
+                frame.map(
+                    lambda v, lg=lang: (
+                        render(v, lg) if isinstance(v, Msg | Concat | Formatted) else v
+                    )
+                ).to_json(orient="values", date_format="iso", double_precision=15)
+            )
+            for lang in LANGUAGES
+        }
+        data = data_by_lang[SOURCE_LANGUAGE]
+    else:
+        data_by_lang = None
+        data = json.loads(frame.to_json(orient="values", date_format="iso", double_precision=15))
     return {
+        "data_by_lang": data_by_lang,
         "name": name,
         "run_id": _CURRENT["run_id"],
         "columns": columns,
@@ -704,7 +720,16 @@ _SAFE_TAGS = {
     "details",
     "summary",
 }
-_SAFE_ATTRIBUTES = {"a": {"href", "title"}, "span": {"class"}, "div": {"class"}, "td": {"class"}}
+_SAFE_ATTRIBUTES = {
+    "a": {"href", "title"},
+    "span": {"class"},
+    "div": {"class"},
+    "td": {"class"},
+    "th": {"class"},
+    "table": {"class"},
+    "tr": {"class", "data-privacy"},
+    "details": {"class"},
+}
 
 
 def sanitise_html(fragment: str) -> str:

@@ -64,7 +64,8 @@ def frame_of(payload: Mapping[str, Any], lang: str) -> pd.DataFrame:
     for h in headers:
         seen[h] = seen.get(h, 0) + 1
         unique.append(h if seen[h] == 1 else f"{h} ({seen[h]})")
-    frame = pd.DataFrame(payload["data"], columns=unique)
+    rows = (payload.get("data_by_lang") or {}).get(lang) or payload["data"]
+    frame = pd.DataFrame(rows, columns=unique)
     for col in frame.columns:  # text cells in the file's language where the catalog has them
         if frame[col].dtype == object:
             frame[col] = frame[col].map(
