@@ -2455,8 +2455,15 @@ class ProgrammeAnalysis:
             text=self.robustness_text(),
         )
 
+    def robustness_summary(self) -> Text:
+        """How many robustness variants agree with the headline, and which do not."""
+        return join([p for p in self._robustness_parts()[:2] if p], " ")
+
     def robustness_text(self) -> Text:
-        """The robustness set in words: how many variants agree, which do not, and HonestDiD."""
+        """The robustness set in words: agreement, variants not run, what the variants mean."""
+        return join([p for p in self._robustness_parts() if p], " ")
+
+    def _robustness_parts(self) -> list[Text]:
         rob = self.robustness()
         est = [(v, rob[v.key]) for v in self.variants]
         run = [(v, r) for v, r in est if r["run"] and r["agrees_with_headline"] is not None]
@@ -2469,13 +2476,14 @@ class ProgrammeAnalysis:
                 n=integer(len(run)),
             )
         ]
-        if disagree:
-            parts.append(
-                t(
-                    "The conclusion changes under: {variants}.",
-                    variants=join([term(v.label) for v in disagree], "; "),
-                )
+        parts.append(
+            t(
+                "The conclusion changes under: {variants}.",
+                variants=join([term(v.label) for v in disagree], "; "),
             )
+            if disagree
+            else ""
+        )
         not_run = [v for v, r in est if not r["run"]]
         if not_run:
             parts.append(
@@ -2499,7 +2507,7 @@ class ProgrammeAnalysis:
                     "average also includes that year."
                 )
             )
-        return join(parts, " ")
+        return parts
 
     def anticipation_differs(self) -> bool:
         """Whether an anticipation variant was run and reaches another conclusion."""
@@ -2622,7 +2630,7 @@ class ProgrammeAnalysis:
         for r in (self.honest_result, self.honest_smooth):
             if r is not None:
                 items.append(_honest_short(r, self.spec))
-        items.append(self.robustness_text())
+        items.append(self.robustness_summary())
         return join(items, " ")
 
     def would_change(self) -> Text:
@@ -3320,6 +3328,13 @@ def _honest_short(result: HonestDiDResult, spec: OutcomeSpec) -> Msg:
             "{bound}, the end of the grid.",
             restriction=name,
             bound=_bound(result, max(result.grid), spec),
+        )
+    if bd == min(result.grid):
+        return t(
+            "**HonestDiD ({restriction}):** the first-year interval includes zero as soon as "
+            "{bound}, the benchmark without violations.",
+            restriction=name,
+            bound=_bound(result, bd, spec),
         )
     return t(
         "**HonestDiD ({restriction}):** breakdown value {bound}.",
