@@ -1326,9 +1326,12 @@ def few_cluster_display(few: pd.DataFrame, spec: OutcomeSpec) -> pd.DataFrame:
     out["target"] = [ESTIMATE_OF_WORDS[x] for x in out["target"]]
     out["check"] = [INFERENCE_WORDS[x] for x in out["check"]]
     for c in ("clusters", "draws"):
-        out[c] = [None if v is None or not np.isfinite(v) else int(v) for v in out[c].astype(float)]
-    out = out[list(FEW_COLUMNS)].astype({"clusters": object, "draws": object})
-    return out.rename(columns=FEW_COLUMNS)
+        out[c] = pd.Series(
+            [None if v is None or not np.isfinite(v) else int(v) for v in out[c].astype(float)],
+            index=out.index,
+            dtype=object,
+        )
+    return out[list(FEW_COLUMNS)].rename(columns=FEW_COLUMNS)
 
 
 def _p_words(p: float | None) -> Msg:
@@ -3353,6 +3356,14 @@ def _honest_conclusion(result: HonestDiDResult, spec: OutcomeSpec) -> Msg:
             "HonestDiD ({restriction}): the first-year effect's interval includes zero even "
             "under exact parallel trends, so there is no breakdown value to report.",
             restriction=name,
+        )
+    if bd == min(result.grid):
+        return t(
+            "HonestDiD ({restriction}): the first-year interval includes zero already at "
+            "{bound}, the benchmark without violations: the conclusion about the first year "
+            "does not survive this restriction.",
+            restriction=name,
+            bound=_bound(result, bd, spec),
         )
     if np.isfinite(bd):
         return t(
