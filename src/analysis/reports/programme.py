@@ -253,7 +253,7 @@ OUTCOMES: Mapping[str, OutcomeSpec] = {
         100.0,
         True,
         "lower",
-        N_("grade repetition (not admitted)"),
+        N_("the rate of grade repetition (not admitted)"),
     ),
     "grade_avg": OutcomeSpec(
         "grade_avg",
