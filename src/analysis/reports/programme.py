@@ -833,8 +833,11 @@ def sample_flow_table(panel: LoadedPanel, *, k: int = K_MIN) -> pd.DataFrame:
             first[c] = WITHHELD
     rows = [{"step": STEP_WORDS["input"], **first}, *excl_rows]
     rows.append({"step": STEP_WORDS["analysis"], **{c: _count(ana[c]) for c in cols[1:]}})
-    out = pd.DataFrame(rows, columns=cols).astype(object)
-    out = out.where(out.notna(), "").rename(columns=FLOW_COLUMNS)
+    out = pd.DataFrame(
+        [[r.get(c) if r.get(c) is not None else "" for c in cols] for r in rows],
+        columns=cols,
+        dtype=object,
+    ).rename(columns=FLOW_COLUMNS)
     out.attrs["suppression"] = {"k": k, "input_withheld": hide_input}
     return out
 
@@ -2706,7 +2709,9 @@ class ProgrammeAnalysis:
         """The numbers ``report.save`` records (results JSON)."""
         return {
             "data": self.data.to_dict(),
-            "sample_flow": self.data.sample_flow(),
+            "sample_flow": self.data.sample_flow().rename(
+                columns={v: k for k, v in FLOW_COLUMNS.items()}
+            ),
             "balance": safe_balance(self.baseline),
             "headline_design": self.design.to_dict(),
             "headline_estimate": self.main,
