@@ -138,7 +138,11 @@ GLOSSARY_CHECKS = {
     "standard error": ("errore standard", "errori standard"),
     "statistical power": ("potenza statistica",),
     "percentage points": ("punti percentuali", "p.p."),
-    "parallel trends": ("andamenti paralleli", "andamento parallelo"),
+    "parallel trends": (
+        "andamenti paralleli",
+        "andamento parallelo",
+        "andamenti esattamente paralleli",
+    ),
     "donor pool": ("insieme dei donatori", "donor pool", "insiemi dei donatori"),
 }
 

@@ -269,3 +269,91 @@ def test_simulate_did_power_identical_for_one_and_two_workers(small_design):
     assert list(one.columns) == list(two.columns)
     for col in one.columns:
         assert one[col].to_numpy().tobytes() == two[col].to_numpy().tobytes(), col
+
+
+# --------------------------------------------------------------------------------------
+# draw_panel's fast path (panel_arrays) draws the panels of programme_panel (issue 14)
+# --------------------------------------------------------------------------------------
+
+
+def _reference_draw(design, effect_sd, rng, max_tries=4):
+    """draw_panel as it was before the fast path: the full panel, then pandas."""
+    from analysis.data.simulate import programme_panel
+
+    n_pupils = design.n_pupils
+    for panel_seed in rng.bit_generator.seed_seq.spawn(max_tries):
+        data = programme_panel(
+            seed=P._int_seed(panel_seed),
+            n_pupils=n_pupils,
+            n_schools=design.n_schools,
+            years=design.years,
+            cohorts=design.cohorts,
+            share_treated=design.share_treated,
+            effects={design.outcome: effect_sd * design.outcome_sd},
+        ).data
+        usable = P._usable(data, outcome=design.outcome, n_years=len(design.years))
+        per = usable.groupby("pupil_id")["cohort"].first()  # in pupil_id order
+        treated, never = per.index[per > 0].to_numpy(), per.index[per == 0].to_numpy()
+        if len(treated) >= design.n_treated and len(never) >= design.n_control:
+            chosen = np.concatenate(
+                [
+                    rng.choice(treated, design.n_treated, replace=False),
+                    rng.choice(never, design.n_control, replace=False),
+                ]
+            )
+            rows = data["pupil_id"].isin(chosen) & data[design.outcome].notna()
+            cols = ["pupil_id", "school_id", "year", "cohort", design.outcome]
+            return data.loc[rows, cols].reset_index(drop=True)
+        n_pupils *= 2
+    raise AssertionError("reference draw failed")
+
+
+@pytest.fixture(scope="module")
+def one_cohort_design():
+    return P.calibrate_design(
+        "one", n_treated=12, n_control=40, seed=7, pilot_pupils=4000, cohorts=(2023,)
+    )
+
+
+@pytest.mark.parametrize("seed", [0, 5, 99])
+@pytest.mark.parametrize("which", ["small_design", "one_cohort_design"])
+def test_draw_panel_is_the_full_panel_sample_byte_for_byte(request, which, seed):
+    design = request.getfixturevalue(which)
+    fast = P.draw_panel(design, 0.3, np.random.default_rng(seed))
+    ref = _reference_draw(design, 0.3, np.random.default_rng(seed))
+    pd.testing.assert_frame_equal(fast, ref, check_exact=True)
+    values = design.outcome
+    assert fast[values].to_numpy().tobytes() == ref[values].to_numpy().tobytes()
+
+
+def test_draw_panel_doubles_a_panel_that_is_too_small_as_before(small_design):
+    from dataclasses import replace
+
+    tiny = replace(small_design, n_pupils=200)  # too few usable participants at first
+    fast = P.draw_panel(tiny, 0.0, np.random.default_rng(3))
+    pd.testing.assert_frame_equal(
+        fast, _reference_draw(tiny, 0.0, np.random.default_rng(3)), check_exact=True
+    )
+    assert fast["pupil_id"].nunique() == tiny.n_treated + tiny.n_control
+
+
+def test_simulated_power_unchanged_by_the_fast_path(small_design):
+    kw = dict(effects=[0.0, 0.3], n_sims=3, seed=7, progress=False, n_jobs=1)
+    est = P.simulate_did_power(small_design, **kw).sim.estimates
+    # the same simulations with the pre-fast-path draw
+    ref = P.simulate_power(
+        draw=lambda effect, rng: _reference_draw(small_design, effect, rng),
+        estimate=lambda df: P.cs_simple_balanced(
+            df, outcome="grade_avg", scale=small_design.outcome_sd
+        ),
+        **kw,
+    ).estimates
+    for col in est.columns:
+        assert est[col].to_numpy().tobytes() == ref[col].to_numpy().tobytes(), col
+    # numbers of the code before panel_arrays existed (commit 7c1897c)
+    before_est = [-0.01749705139341172, 0.03319253035625523, -0.032217456330232756]
+    before_est += [0.29989722499795174, 0.24777537178837733, 0.3647119470545121]
+    before_se = [0.13044528602006847, 0.14050661478527454, 0.1347779315072884]
+    before_se += [0.13259643548217254, 0.13765542133981962, 0.14783255814694052]
+    np.testing.assert_allclose(est["estimate"], before_est, rtol=1e-12, atol=0)
+    np.testing.assert_allclose(est["se"], before_se, rtol=1e-12, atol=0)

@@ -216,7 +216,7 @@ def test_results_json_keeps_its_keys(grades):
     }
     # the SIINC dossier reads the design and the significance call from here
     assert out["headline_estimate"]["extra"]["base_period"] == "universal"
-    assert out["headline_design"]["plan_key"] == "grade_average"
+    assert out["headline_design"]["plan_key"] == "grade_avg"
     assert out["significance"]["level"] in ("distinguishable", "borderline", "not distinguishable")
     assert {r["inference"].split(" (")[0] for r in out["few_clusters"]} >= {
         "wild cluster bootstrap",
@@ -228,7 +228,7 @@ def test_headline_design_comes_from_the_analysis_plan(data):
     d = pr.headline_design_of("absence_rate")
     assert (d.control, d.covariates, d.base_period, d.anticipation) == ("never", (), "universal", 0)
     assert d.prespecified and d.why in pr.DESIGN_WHY
-    assert pr.headline_design_of("grade_avg").key == "grade_average"
+    assert pr.headline_design_of("grade_avg").key == "grade_avg"
     assert not pr.headline_design_of("invalsi_score").prespecified
     with pytest.raises(DataValidationError, match="pre-specified"):
         pr.ProgrammeAnalysis.build(data=data, outcome="grade_avg", seed=1, control="notyet")

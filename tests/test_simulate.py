@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import time
 import warnings
 
@@ -13,7 +14,9 @@ from analysis.data.programme import load_panel, validate_panel
 from analysis.data.simulate import (
     DEFAULT_EFFECTS,
     SIMULATED_BANNER,
+    PanelArrays,
     load_calibration,
+    panel_arrays,
     programme_panel,
 )
 
@@ -290,3 +293,107 @@ def test_calibration_override_and_no_programme():
     none = programme_panel(seed=1, n_schools=4, n_pupils=300, cohorts=())
     assert (none.data["cohort"] == 0).all() and none.truth_gt.empty
     validate_panel(none.data)
+
+
+# ---- fast path for replications: panel_arrays ------------------------------------------
+
+_CONFIGS = [
+    {"seed": 5, "n_schools": 8, "n_pupils": 600},
+    {
+        "seed": 3,
+        "n_schools": 6,
+        "n_pupils": 500,
+        "outcome_dependent_exit": True,
+        "years": (2020, 2021, 2022, 2023),
+        "cohorts": (2021, 2022),
+        "effects": {"absence_rate": (-0.01, -0.02), "grade_avg": 0.3},
+    },
+    {
+        "seed": 17,
+        "n_schools": 20,
+        "n_pupils": 4426,
+        "years": (2022, 2023, 2024),
+        "cohorts": (2023, 2024),
+        "share_treated": 0.2,
+        "effects": {"grade_avg": 0.25},
+    },
+    {"seed": 2, "n_schools": 3, "n_pupils": 200, "selection": 0.0, "year_effects": False},
+    {"seed": 9, "n_schools": 4, "n_pupils": 300, "cohorts": ()},
+]
+
+
+def _digest(df: pd.DataFrame) -> str:
+    """SHA-256 of every column's bytes (floats, integers) or text (strings)."""
+    h = hashlib.sha256()
+    for c in df.columns:
+        v = df[c]
+        h.update(c.encode())
+        if v.dtype.kind in "fiub":
+            h.update(v.to_numpy().tobytes())
+        else:
+            h.update("\x1f".join(v.astype(str)).encode())
+    return h.hexdigest()[:16]
+
+
+def _assert_bytes_equal(a: pd.DataFrame, b: pd.DataFrame) -> None:
+    pd.testing.assert_frame_equal(a, b, check_exact=True)
+    for c in a.columns:
+        if a[c].dtype.kind == "f":  # NaN where NaN, and every bit of every number
+            assert a[c].to_numpy().tobytes() == b[c].to_numpy().tobytes(), c
+
+
+@pytest.mark.parametrize(
+    "kwargs, digest",
+    [(_CONFIGS[0], "aa80023f1594a9c8"), (_CONFIGS[1], "985bbb6efe46e566")],
+)
+def test_panel_is_byte_identical_to_before_the_fast_path(kwargs, digest):
+    # digests of programme_panel(...).data computed with the code before panel_arrays existed
+    # (commit 7c1897c): splitting the simulator changed no random draw and no number
+    assert _digest(programme_panel(**kwargs).data) == digest
+
+
+@pytest.mark.parametrize("kwargs", _CONFIGS)
+@pytest.mark.parametrize(
+    "outcomes",
+    [
+        ("dropped_out", "absence_rate", "repeated_grade", "grade_avg", "invalsi_score"),
+        ("grade_avg",),
+        ("invalsi_score", "absence_rate"),
+    ],
+)
+def test_panel_arrays_are_the_panel_byte_for_byte(kwargs, outcomes):
+    full = programme_panel(**kwargs)
+    fast = panel_arrays(outcomes=outcomes, **kwargs)
+    assert isinstance(fast, PanelArrays) and fast.banner == SIMULATED_BANNER
+    assert list(fast.outcomes) == list(outcomes)
+    assert fast.params["year_effects"] == full.params["year_effects"]
+    # every column, every row
+    cols = [c for c in full.data.columns if c not in set(DEFAULT_EFFECTS) - set(outcomes)]
+    _assert_bytes_equal(fast.frame(), full.data[cols])
+    # a sample of rows and the columns a power replication keeps, in its order
+    rows = np.random.default_rng(0).random(len(full.data)) < 0.3
+    keep = ["pupil_id", "school_id", "year", "cohort", outcomes[0]]
+    _assert_bytes_equal(
+        fast.frame(rows=rows, columns=keep), full.data.loc[rows, keep].reset_index(drop=True)
+    )
+    assert fast.frame(rows=np.zeros(len(rows), dtype=bool), columns=keep).shape == (0, 5)
+
+
+def test_panel_arrays_refuse_what_they_do_not_build():
+    fast = panel_arrays(seed=1, n_schools=4, n_pupils=300, outcomes=["grade_avg"])
+    with pytest.raises(AttributeError, match="no truth.*programme_panel"):
+        _ = fast.truth
+    with pytest.raises(ValueError, match=r"\['absence_rate'\].*panel_arrays\(outcomes"):
+        fast.frame(columns=["pupil_id", "absence_rate"])
+    with pytest.raises(ValueError, match="not panel columns"):
+        fast.frame(columns=["pupil_id", "height"])
+    for bad in ([], ["grade_avg", "grade_avg"], ["grade_avg", "height"]):
+        with pytest.raises(ValueError, match="outcomes must be distinct names"):
+            panel_arrays(seed=1, n_schools=4, n_pupils=300, outcomes=bad)
+    with pytest.raises(ValueError, match="read-only"):
+        fast.outcomes["grade_avg"][0] = 1.0
+    with pytest.raises(TypeError):
+        fast.outcomes["absence_rate"] = fast.outcomes["grade_avg"]  # type: ignore[index]
+    # arguments are checked as programme_panel checks them
+    with pytest.raises(ValueError, match="cohort 2019"):
+        panel_arrays(seed=1, outcomes=["grade_avg"], cohorts=(2019,), years=(2019, 2020))

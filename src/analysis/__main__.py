@@ -144,6 +144,16 @@ def _publish(plan, *, pdf: bool = True) -> int:  # noqa: ANN001 - Plan, imported
     pages = [w for w in written if w.suffix == ".html" and w.name != "index.html"]
     index_state = "rewritten" if index_path() in written else "unchanged"
     print(f"published {len(pages)} page(s); {paths.relative(index_path())} {index_state}")
+    for f in findings:  # the privacy findings first: a PDF failure never hides them
+        print(f"PRIVACY {f}", file=sys.stderr)
+    rc = 0
+    if findings:
+        withheld = sorted({f.report for f in findings})
+        print(
+            f"withheld {len(withheld)} report(s) that failed the privacy check: {withheld}",
+            file=sys.stderr,
+        )
+        rc = 1
     if pdf:
         from analysis.pipeline import pdf as pdfs
 
@@ -153,16 +163,7 @@ def _publish(plan, *, pdf: bool = True) -> int:  # noqa: ANN001 - Plan, imported
             print(f"PDF: could not build the PDFs: {type(exc).__name__}: {exc}", file=sys.stderr)
             return 1
         print(f"PDF: {len(made)} file(s) written")
-    for f in findings:
-        print(f"PRIVACY {f}", file=sys.stderr)
-    if findings:
-        withheld = sorted({f.report for f in findings})
-        print(
-            f"withheld {len(withheld)} report(s) that failed the privacy check: {withheld}",
-            file=sys.stderr,
-        )
-        return 1
-    return 0
+    return rc
 
 
 def _cmd_publish(args: argparse.Namespace) -> int:

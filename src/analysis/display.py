@@ -208,6 +208,10 @@ def start(
     display
         Render the banners and provenance block in the notebook output.
     """
+    import re
+
+    if not re.fullmatch(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}", str(run_id)):
+        raise ValueError(f"run_id must be letters, digits, '_', '-' or '.', got {run_id!r}")
     cpath = context_path(run_id)
     if cpath.exists():
         ctx = json.loads(cpath.read_text(encoding="utf-8"))
@@ -466,11 +470,26 @@ def _header(col: Any, lang: str) -> str:
     return render(str(col), lang)
 
 
-def _download_payload(df: pd.DataFrame, *, caption: Text, index: bool) -> dict[str, Any]:
-    """The table as data for the CSV/XLSX downloads (written by ``publish``)."""
+def _download_payload(
+    df: pd.DataFrame, *, caption: Text, index: bool, digits: int | None = None
+) -> dict[str, Any]:
+    """The table as data for the CSV/XLSX downloads (written by ``publish``).
+
+    Numbers are rounded to the ``digits`` the page shows (a download never carries more
+    precision than the page: a rate to 15 digits times its count would give back a small
+    numerator the rounded page hides).  Duplicate column names are refused.
+    """
+    if df.columns.duplicated().any():
+        dup = sorted({str(c) for c in df.columns[df.columns.duplicated()]})
+        raise ValueError(f"show_table: the table has duplicate column names {dup}; rename them")
     _CURRENT["tables"] += 1
     name = f"table-{_CURRENT['tables']:02d}"
     frame = df.reset_index() if index else df
+    if digits is not None:
+        floats = frame.select_dtypes(include="float").columns
+        if len(floats):
+            frame = frame.copy()
+            frame[floats] = frame[floats].round(digits)
     columns = [
         str(c) if not isinstance(c, tuple) else " · ".join(map(str, c)) for c in frame.columns
     ]
@@ -531,7 +550,7 @@ def show_table(
     formatted per locale with ``digits`` decimals, counts grouped, years as they are.
     ``collapsed``: shown folded under its caption (unit lists and bookkeeping in an annex).
     """
-    payload = _download_payload(df, caption=caption, index=index)
+    payload = _download_payload(df, caption=caption, index=index, digits=digits)
 
     def build(lang: str) -> str:
         body = _table_html(df, lang, digits=digits, index=index)
@@ -570,7 +589,7 @@ def show_pupil_table(
     safe = suppress_small_cells(df, count_col=count_col, k=k, keys=keys, totals_by=totals_by)
     shown = safe.drop(columns=["suppressed", "suppression"])
     n_sup = int(safe["suppressed"].sum())
-    payload = _download_payload(shown, caption=caption, index=index)
+    payload = _download_payload(shown, caption=caption, index=index, digits=digits)
 
     def build(lang: str) -> str:
         body = _table_html(

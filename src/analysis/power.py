@@ -2333,27 +2333,25 @@ def _usable(
     return d.loc[counts == n_years]
 
 
-def _usable_arrays(
-    df: pd.DataFrame, outcome: str, n_years: int
+def _usable_rows(
+    pupil: np.ndarray, values: np.ndarray, cohort: np.ndarray, n_years: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """:func:`_usable` on arrays, for a simulator panel (one row per pupil and year).
+    """:func:`_usable` on the arrays of a simulator panel (one row per pupil and year).
 
-    Returns the position among usable pupils of every row's pupil (``-1`` for a row of an
-    unusable pupil) and the positions of the usable participants and never-participants, in
-    ``pupil_id`` order (the
-    order of ``groupby("pupil_id")``, which :func:`draw_panel` samples from, so a draw is the
-    same as with the DataFrame version).
+    ``pupil``: every row's pupil number (rows by pupil, as
+    :func:`~analysis.data.simulate.panel_arrays` gives them); ``values``: the outcome of every
+    row; ``cohort``: every pupil's cohort.  Returns the position among usable pupils of every
+    row's pupil (``-1`` for a row of an unusable pupil or without the outcome) and the positions
+    of the usable participants and never-participants, in pupil order (the order of
+    ``pupil_id``, zero-padded numbers, so of ``groupby("pupil_id")``, which :func:`draw_panel`
+    samples from: a draw is the same as with the DataFrame version).
     """
-    codes, _ = pd.factorize(df["pupil_id"], sort=True)
-    observed = df[outcome].notna().to_numpy()
-    n_obs = np.bincount(codes, weights=observed, minlength=codes.max() + 1)
+    observed = ~np.isnan(values)
+    n_obs = np.bincount(pupil, weights=observed, minlength=len(cohort))
     usable = n_obs == n_years
-    cohort = np.zeros(len(usable), dtype=np.int64)
-    cohort[codes] = df["cohort"].to_numpy()
-    rows = np.where(usable[codes] & observed, codes, -1)
     # positions among usable pupils, so that ``keep[rows]`` selects rows of the chosen pupils
     rank = np.cumsum(usable) - 1
-    rows = np.where(rows >= 0, rank[np.maximum(rows, 0)], -1)
+    rows = np.where(usable[pupil] & observed, rank[pupil], -1)
     treated = rank[usable & (cohort > 0)]
     never = rank[usable & (cohort == 0)]
     return rows, treated, never
@@ -2490,7 +2488,7 @@ def draw_panel(
     pandas.DataFrame
         ``pupil_id, school_id, year, cohort, <outcome>``, balanced.
     """
-    from analysis.data.simulate import programme_panel
+    from analysis.data.simulate import panel_arrays
 
     seq = rng.bit_generator.seed_seq
     if not isinstance(seq, np.random.SeedSequence):
@@ -2502,8 +2500,9 @@ def draw_panel(
     panel_seeds = seq.spawn(max_tries)  # like Generator.spawn: new children on every call
     n_pupils = design.n_pupils
     for panel_seed in panel_seeds:
-        sim = programme_panel(
+        sim = panel_arrays(  # the rows of programme_panel(...).data, without its truth
             seed=_int_seed(panel_seed),
+            outcomes=(design.outcome,),
             n_pupils=n_pupils,
             n_schools=design.n_schools,
             years=design.years,
@@ -2511,13 +2510,15 @@ def draw_panel(
             share_treated=design.share_treated,
             effects={design.outcome: effect_sd * design.outcome_sd},
         )
-        rows, treated, never = _usable_arrays(sim.data, design.outcome, len(design.years))
+        rows, treated, never = _usable_rows(
+            sim.pupil, sim.outcomes[design.outcome], sim.cohort, len(design.years)
+        )
         if len(treated) >= design.n_treated and len(never) >= design.n_control:
             keep = np.zeros(len(treated) + len(never) + 1, dtype=bool)  # last: unusable rows
             keep[rng.choice(treated, design.n_treated, replace=False)] = True
             keep[rng.choice(never, design.n_control, replace=False)] = True
             cols = ["pupil_id", "school_id", "year", "cohort", design.outcome]
-            return sim.data.loc[keep[rows], cols].reset_index(drop=True)
+            return sim.frame(rows=keep[rows], columns=cols)
         n_pupils *= 2
     raise fail(
         _SIM_SRC,

@@ -135,8 +135,8 @@ class Significance:
             names = join([Msg(CHECK_NAMES[c]) for c in self.failing], ", ")
             return t(
                 "It is borderline: the cluster-robust interval excludes zero, but the "
-                "few-cluster check(s) ({checks}) give p above {alpha}, so it is not called "
-                "distinguishable from zero.",
+                "few-cluster check(s) ({checks}) give p above {alpha} or no p-value, so it is "
+                "not called distinguishable from zero.",
                 checks=names,
                 alpha=a,
             )
@@ -167,7 +167,13 @@ class Significance:
 
 
 def _nan(x: float | None) -> bool:
-    return x is None or (isinstance(x, float) and math.isnan(x))
+    """None, or a NaN of any numeric type (Python, numpy)."""
+    if x is None:
+        return True
+    try:
+        return math.isnan(float(x))
+    except (TypeError, ValueError):
+        return True
 
 
 def classify(
@@ -190,8 +196,9 @@ def classify(
         The primary p-value.
     wild_cluster_bootstrap, randomization_inference
         The few-cluster checks' p-values; ``None`` when that check was not run for this
-        estimate, ``nan`` when it was run but is undefined (which makes the call borderline at
-        best: an undefined check cannot agree).
+        estimate (the rule asks the checks *that were run* to agree; a page says which ran),
+        ``nan`` when it was run but is undefined (which makes the call borderline at best: an
+        undefined check cannot agree).  The interval must be at level ``1 - alpha``.
     alpha
         Default: ``config/analysis_plan.yaml``.
     """
@@ -203,11 +210,16 @@ def classify(
         "randomization_inference": randomization_inference,
     }
     if ci_low is not None or ci_high is not None:
+        if (ci_low is None) != (ci_high is None):
+            raise ValueError("classify() needs both ends of the interval (ci_low and ci_high)")
         if _nan(ci_low) or _nan(ci_high):
             return Significance("undefined", None, checks, (), level_alpha)
-        if math.isinf(ci_low) or math.isinf(ci_high):  # type: ignore[arg-type]
+        lo, hi = float(ci_low), float(ci_high)  # type: ignore[arg-type]
+        if math.isinf(lo) or math.isinf(hi):
             return Significance("undefined", None, checks, (), level_alpha)
-        rejects = bool(ci_low > 0 or ci_high < 0)  # type: ignore[operator]
+        if lo > hi:
+            raise ValueError(f"the interval is inverted: ci_low {lo} > ci_high {hi}")
+        rejects = bool(lo > 0 or hi < 0)
     elif p_value is not None:
         if _nan(p_value):
             return Significance("undefined", None, checks, (), level_alpha)

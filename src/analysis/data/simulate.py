@@ -90,7 +90,9 @@ __all__ = [
     "SIMULATED_BANNER",
     "simulated_dose",
     "SimulatedPanel",
+    "PanelArrays",
     "load_calibration",
+    "panel_arrays",
     "programme_panel",
 ]
 
@@ -100,6 +102,21 @@ SIMULATED_BANNER = "SIMULATED — NOT PROGRAMME RESULTS"
 CALIBRATION_FILE = paths.CALIBRATION_FILE
 
 _OUTCOMES = ("dropped_out", "absence_rate", "repeated_grade", "grade_avg", "invalsi_score")
+_COLUMNS = (
+    "pupil_id",
+    "school_id",
+    "year",
+    "cohort",
+    "course",
+    *_OUTCOMES,
+    "sex",
+    "birth_year",
+    "grade_level",
+    "foreign_born",
+    "baseline_absence",
+    "ses_index",
+    "treated",
+)
 _LOWER = (6, 8)
 _UPPER = (9, 13)
 
@@ -264,6 +281,160 @@ class SimulatedPanel:
         }
 
 
+@dataclass(frozen=True, eq=False)
+class PanelArrays:
+    """A simulated panel as arrays, without its truth (:func:`panel_arrays`).  SIMULATED.
+
+    Row arrays (one entry per pupil-year, in the row order of ``programme_panel(...).data``:
+    by pupil, then year) and pupil arrays (one entry per pupil ``0 … n_pupils − 1``).  All
+    arrays are read-only.
+
+    Attributes
+    ----------
+    pupil, year, grade_level
+        Row arrays: the pupil's number, the school year, the grade.
+    outcomes
+        ``{outcome: row array}`` for the outcomes asked for (NaN where not observed).
+    school, cohort, female, foreign_born, birth_year, baseline_absence, ses
+        Pupil arrays: school number, participation cohort (0: never), sex, foreign born,
+        birth year, baseline absence, socio-economic index.
+    n_schools
+        Number of schools.
+    course_label
+        Prefix of the ``course`` column.
+    params
+        Every parameter used, as ``programme_panel(...).params``.
+    banner
+        :data:`SIMULATED_BANNER`.
+    """
+
+    pupil: np.ndarray
+    year: np.ndarray
+    grade_level: np.ndarray
+    outcomes: Mapping[str, np.ndarray]
+    school: np.ndarray
+    cohort: np.ndarray
+    female: np.ndarray
+    foreign_born: np.ndarray
+    birth_year: np.ndarray
+    baseline_absence: np.ndarray
+    ses: np.ndarray
+    n_schools: int
+    course_label: str
+    params: Mapping[str, Any]
+    banner: str = field(default=SIMULATED_BANNER)
+
+    def __post_init__(self) -> None:
+        for arr in (
+            self.pupil,
+            self.year,
+            self.grade_level,
+            *self.outcomes.values(),
+            self.school,
+            self.cohort,
+            self.female,
+            self.foreign_born,
+            self.birth_year,
+            self.baseline_absence,
+            self.ses,
+        ):
+            arr.flags.writeable = False
+
+    @property
+    def truth(self) -> Mapping[str, float]:
+        """Not available: :func:`panel_arrays` skips the true effects."""
+        raise AttributeError(
+            "PanelArrays has no truth (panel_arrays skips it); "
+            "use programme_panel for the true effects"
+        )
+
+    @property
+    def n_pupils(self) -> int:
+        """Number of pupils."""
+        return len(self.school)
+
+    def frame(
+        self,
+        *,
+        rows: np.ndarray | None = None,
+        columns: Sequence[str] | None = None,
+    ) -> pd.DataFrame:
+        """Build columns of ``programme_panel(...).data`` for some rows.
+
+        Parameters
+        ----------
+        rows
+            Boolean mask or positions of the row arrays (``None``: every row).
+        columns
+            Columns, in this order (``None``: every column of the panel, with only the outcomes
+            built).  The values and dtypes are those of ``programme_panel(...).data``.
+
+        Raises
+        ------
+        ValueError
+            A column that is not a panel column, or an outcome that was not built.
+        """
+        if columns is None:
+            columns = [c for c in _COLUMNS if c not in _OUTCOMES or c in self.outcomes]
+        bad = [
+            c for c in columns if c not in _COLUMNS or (c in _OUTCOMES and c not in self.outcomes)
+        ]
+        if bad:
+            raise ValueError(
+                f"columns {bad} are not panel columns or outcomes built "
+                f"({list(self.outcomes)}); draw them with panel_arrays(outcomes=...)"
+            )
+        sel = slice(None) if rows is None else rows
+        pid = self.pupil[sel]
+        year = self.year[sel]
+        cohort = self.cohort[pid]
+
+        def course() -> np.ndarray:
+            cohorts = tuple(self.params["cohorts"])
+            names = [f"{self.course_label} {c}/{(c + 1) % 100:02d}" for c in cohorts]
+            table = np.array(["", *names], dtype=object)
+            return table[np.searchsorted(np.array([0, *cohorts]), cohort)]
+
+        def pupil_ids() -> np.ndarray:  # formatted once per pupil, not once per row
+            unique, inverse = np.unique(pid, return_inverse=True)
+            return _pupil_ids(unique, self.n_pupils)[inverse]
+
+        build = {
+            "pupil_id": lambda: pd.array(pupil_ids(), dtype="str"),
+            "school_id": lambda: pd.array(
+                _school_ids(np.arange(self.n_schools))[self.school[pid]], dtype="str"
+            ),
+            "year": lambda: year,
+            "cohort": lambda: cohort,
+            "course": lambda: pd.array(course(), dtype="str"),
+            "sex": lambda: pd.array(np.where(self.female[pid], "F", "M"), dtype="str"),
+            "birth_year": lambda: self.birth_year[pid],
+            "grade_level": lambda: self.grade_level[sel],
+            "foreign_born": lambda: self.foreign_born[pid].astype(np.int64),
+            "baseline_absence": lambda: self.baseline_absence[pid],
+            "ses_index": lambda: self.ses[pid],
+            "treated": lambda: ((cohort > 0) & (year >= cohort)).astype(np.int64),
+        }
+        return pd.DataFrame(
+            {c: self.outcomes[c][sel] if c in _OUTCOMES else build[c]() for c in columns}
+        )
+
+
+def _pupil_ids(pupil: np.ndarray, n_pupils: int) -> np.ndarray:
+    """``P`` and the pupil's number, zero-padded to the width of ``n_pupils`` (at least 6)."""
+    width = max(6, len(str(n_pupils)))
+    if not len(pupil):  # np.char.zfill fails on an empty array
+        return np.empty(0, dtype=f"<U{width + 1}")
+    return np.char.add("P", np.char.zfill(pupil.astype(str), width))
+
+
+def _school_ids(school: np.ndarray) -> np.ndarray:
+    """``SCH`` and the school's number, zero-padded to 3 digits."""
+    if not len(school):  # np.char.zfill fails on an empty array
+        return np.empty(0, dtype="<U6")
+    return np.char.add("SCH", np.char.zfill(school.astype(str), 3))
+
+
 # --------------------------------------------------------------------------------------------
 # Simulator
 # --------------------------------------------------------------------------------------------
@@ -374,6 +545,126 @@ def programme_panel(
     SimulatedPanel
         ``.data`` (the panel), ``.truth`` (true ATT per outcome), ``.truth_gt`` (true
         ``ATT(g, t)``), ``.params``.
+    """
+    arrays, truth, truth_gt = _simulate(
+        seed=seed,
+        n_schools=n_schools,
+        n_pupils=n_pupils,
+        cohorts=cohorts,
+        effects=effects,
+        years=years,
+        icc=icc,
+        share_treated=share_treated,
+        selection=selection,
+        year_effects=year_effects,
+        outcome_dependent_exit=outcome_dependent_exit,
+        calibration=calibration,
+        outcomes=_OUTCOMES,
+        truth=True,
+    )
+    assert truth is not None and truth_gt is not None  # truth=True builds them
+    return SimulatedPanel(
+        data=arrays.frame(),
+        truth=MappingProxyType(truth),
+        truth_gt=truth_gt,
+        params=arrays.params,
+    )
+
+
+def panel_arrays(
+    *,
+    seed: int,
+    outcomes: Sequence[str],
+    n_schools: int = 20,
+    n_pupils: int = 2000,
+    cohorts: Sequence[int] = (2021, 2022, 2023),
+    effects: Mapping[str, float | Sequence[float]] | None = None,
+    years: Sequence[int] | None = None,
+    icc: float | None = None,
+    share_treated: float | None = None,
+    selection: float = 1.0,
+    year_effects: bool = True,
+    outcome_dependent_exit: bool = False,
+    calibration: str | Path | Mapping[str, Any] | None = None,
+) -> PanelArrays:
+    """Draw the panel of :func:`programme_panel` as arrays, without its truth (fast path).
+
+    For Monte Carlo replications (:func:`analysis.power.draw_panel`) that use a few columns of
+    many panels.  Every random number is drawn in the same order as by
+    :func:`programme_panel`, so for the same arguments the rows, and every column built from
+    them (:meth:`PanelArrays.frame`), are identical to ``programme_panel(...).data``; what is
+    skipped is the work a replication does not use: the outcomes not in ``outcomes``, the true
+    effects (``truth``, ``truth_gt``) and the DataFrame with its string columns.
+    SIMULATED — NOT PROGRAMME RESULTS.
+
+    Parameters
+    ----------
+    seed
+        As :func:`programme_panel`.
+    outcomes
+        The outcome columns to build (a non-empty subset of ``dropped_out, absence_rate,
+        repeated_grade, grade_avg, invalsi_score``).  The others are still drawn (so that the
+        random stream, dropout and repetition are unchanged) but not kept.
+    n_schools, n_pupils, cohorts, effects, years, icc, share_treated, selection, year_effects,
+    outcome_dependent_exit, calibration
+        As :func:`programme_panel`.
+
+    Returns
+    -------
+    PanelArrays
+        No ``truth``: use :func:`programme_panel` for the true effects.
+
+    Raises
+    ------
+    ValueError
+        Unknown, repeated or no ``outcomes``; bad arguments as :func:`programme_panel`.
+    """
+    outcomes = tuple(outcomes) if not isinstance(outcomes, str) else (outcomes,)
+    unknown = sorted(set(outcomes) - set(_OUTCOMES))
+    if unknown or not outcomes or len(set(outcomes)) != len(outcomes):
+        raise ValueError(
+            f"outcomes must be distinct names among {list(_OUTCOMES)}, got {list(outcomes)}"
+        )
+    return _simulate(
+        seed=seed,
+        n_schools=n_schools,
+        n_pupils=n_pupils,
+        cohorts=cohorts,
+        effects=effects,
+        years=years,
+        icc=icc,
+        share_treated=share_treated,
+        selection=selection,
+        year_effects=year_effects,
+        outcome_dependent_exit=outcome_dependent_exit,
+        calibration=calibration,
+        outcomes=outcomes,
+        truth=False,
+    )[0]
+
+
+def _simulate(
+    *,
+    seed: int,
+    n_schools: int,
+    n_pupils: int,
+    cohorts: Sequence[int],
+    effects: Mapping[str, float | Sequence[float]] | None,
+    years: Sequence[int] | None,
+    icc: float | None,
+    share_treated: float | None,
+    selection: float,
+    year_effects: bool,
+    outcome_dependent_exit: bool,
+    calibration: str | Path | Mapping[str, Any] | None,
+    outcomes: tuple[str, ...],
+    truth: bool,
+) -> tuple[PanelArrays, dict[str, float] | None, pd.DataFrame | None]:
+    """The simulator behind :func:`programme_panel` and :func:`panel_arrays`.
+
+    Draws every random number whatever ``outcomes`` and ``truth`` are; builds only the outcome
+    columns in ``outcomes``, and the true effects (``truth``, ``truth_gt``) only if ``truth``
+    (``None, None`` otherwise).
     """
     cal = _values(load_calibration(calibration if isinstance(calibration, (str, Path)) else None))
     if isinstance(calibration, Mapping):
@@ -503,9 +794,8 @@ def programme_panel(
     cohort = np.zeros(n, dtype=np.int64)
     gr = cal["grades"]
     inv = cal["invalsi"]
-    rec: dict[str, list[np.ndarray]] = {
-        k: [] for k in ("pupil", "t", "grade", *_OUTCOMES, *(f"fx_{o}" for o in _OUTCOMES))
-    }
+    kept = (*outcomes, *((f"fx_{o}" for o in _OUTCOMES) if truth else ()))
+    rec: dict[str, list[np.ndarray]] = {k: [] for k in ("pupil", "t", "grade", *kept)}
     for ti, year in enumerate(years):
         active = (entry_idx <= ti) & ~exited
         if year in cohorts:
@@ -536,28 +826,38 @@ def programme_panel(
         a1 = np.clip(a0 + fx("absence_rate"), 1e-4, 1 - 1e-4)
         am = np.where(d, a1, a0)
         absence = rng.beta(am * phi, (1 - am) * phi)
-        # grades and INVALSI (latent Gaussian scale)
-        x_g = level[idx] + noise_sd * rng.standard_normal(m)
-        grade_avg = np.clip(gr["mean"] - gr["sd"] * x_g + g_grade[ti] + fx("grade_avg"), 1, 10)
-        x_i = level[idx] + noise_sd * rng.standard_normal(m)
+        # grades and INVALSI (latent Gaussian scale); drawn even when not kept (same stream)
+        n_g = rng.standard_normal(m)
+        n_i = rng.standard_normal(m)
         tested = np.isin(grade[idx], inv_grades)
-        invalsi = np.clip(inv["mean"] - inv["sd"] * x_i + g_inv[ti] + fx("invalsi_score"), 50, 400)
 
         nan = np.nan
         rec["pupil"].append(idx)
         rec["t"].append(np.full(m, ti))
         rec["grade"].append(grade[idx].copy())
-        rec["dropped_out"].append(dropped.astype(float))
-        rec["absence_rate"].append(np.where(dropped, nan, absence))
-        rec["repeated_grade"].append(np.where(dropped, nan, repeated.astype(float)))
-        rec["grade_avg"].append(np.where(dropped, nan, grade_avg))
-        rec["invalsi_score"].append(np.where(dropped | ~tested, nan, invalsi))
-        obs = d & ~dropped
-        rec["fx_dropped_out"].append(np.where(d, p1 - p0, nan))
-        rec["fx_absence_rate"].append(np.where(obs, a1 - a0, nan))
-        rec["fx_repeated_grade"].append(np.where(obs, q1 - q0, nan))
-        rec["fx_grade_avg"].append(np.where(obs, fx("grade_avg"), nan))
-        rec["fx_invalsi_score"].append(np.where(obs & tested, fx("invalsi_score"), nan))
+        if "dropped_out" in rec:
+            rec["dropped_out"].append(dropped.astype(float))
+        if "absence_rate" in rec:
+            rec["absence_rate"].append(np.where(dropped, nan, absence))
+        if "repeated_grade" in rec:
+            rec["repeated_grade"].append(np.where(dropped, nan, repeated.astype(float)))
+        if "grade_avg" in rec:
+            x_g = level[idx] + noise_sd * n_g
+            grade_avg = np.clip(gr["mean"] - gr["sd"] * x_g + g_grade[ti] + fx("grade_avg"), 1, 10)
+            rec["grade_avg"].append(np.where(dropped, nan, grade_avg))
+        if "invalsi_score" in rec:
+            x_i = level[idx] + noise_sd * n_i
+            invalsi = np.clip(
+                inv["mean"] - inv["sd"] * x_i + g_inv[ti] + fx("invalsi_score"), 50, 400
+            )
+            rec["invalsi_score"].append(np.where(dropped | ~tested, nan, invalsi))
+        if truth:
+            obs = d & ~dropped
+            rec["fx_dropped_out"].append(np.where(d, p1 - p0, nan))
+            rec["fx_absence_rate"].append(np.where(obs, a1 - a0, nan))
+            rec["fx_repeated_grade"].append(np.where(obs, q1 - q0, nan))
+            rec["fx_grade_avg"].append(np.where(obs, fx("grade_avg"), nan))
+            rec["fx_invalsi_score"].append(np.where(obs & tested, fx("invalsi_score"), nan))
 
         # transitions
         exited[idx[dropped]] = True
@@ -572,55 +872,7 @@ def programme_panel(
     cat = {k: np.concatenate(v) for k, v in rec.items()}
     pid = cat["pupil"]
     year_arr = np.asarray(years, dtype=np.int64)[cat["t"]]
-    width = max(6, len(str(n)))
-    ids = np.char.add("P", np.char.zfill(np.arange(n).astype(str), width))
-    school_ids = np.char.add("SCH", np.char.zfill(np.arange(n_schools).astype(str), 3))
-    label = str(pa["course_label"])
-    course_of = {c: f"{label} {c}/{(c + 1) % 100:02d}" for c in cohorts}
-    course = np.array([""] + [course_of[c] for c in cohorts], dtype=object)[
-        np.searchsorted(np.array([0, *cohorts]), cohort)
-    ]
-    data = pd.DataFrame(
-        {
-            "pupil_id": pd.array(ids[pid], dtype="str"),
-            "school_id": pd.array(school_ids[school[pid]], dtype="str"),
-            "year": year_arr,
-            "cohort": cohort[pid],
-            "course": pd.array(course[pid], dtype="str"),
-            "dropped_out": cat["dropped_out"],
-            "absence_rate": cat["absence_rate"],
-            "repeated_grade": cat["repeated_grade"],
-            "grade_avg": cat["grade_avg"],
-            "invalsi_score": cat["invalsi_score"],
-            "sex": pd.array(np.where(female, "F", "M")[pid], dtype="str"),
-            "birth_year": birth_year[pid].astype(np.int64),
-            "grade_level": cat["grade"].astype(np.int64),
-            "foreign_born": foreign[pid].astype(np.int64),
-            "baseline_absence": baseline_absence[pid],
-            "ses_index": ses[pid],
-            "treated": ((cohort[pid] > 0) & (year_arr >= cohort[pid])).astype(np.int64),
-        }
-    )
-    order = np.lexsort((year_arr, pid))
-    data = data.iloc[order].reset_index(drop=True)
-
-    # ---- truth ---------------------------------------------------------------------------
-    treated_rows = (cohort[pid] > 0) & (year_arr >= cohort[pid])
-    frames = []
-    truth = {}
-    for k in _OUTCOMES:
-        v = cat[f"fx_{k}"]
-        keep = treated_rows & ~np.isnan(v)
-        truth[k] = float(v[keep].mean()) if keep.any() else float("nan")
-        tdf = pd.DataFrame({"cohort": cohort[pid][keep], "year": year_arr[keep], "fx": v[keep]})
-        agg = tdf.groupby(["cohort", "year"], as_index=False).agg(
-            att=("fx", "mean"), n_rows=("fx", "size")
-        )
-        agg.insert(0, "outcome", k)
-        frames.append(agg)
-    truth_gt = pd.concat(frames, ignore_index=True)
-    truth_gt.insert(3, "event_time", truth_gt["year"] - truth_gt["cohort"])
-    truth_gt["n_rows"] = truth_gt["n_rows"].astype(np.int64)
+    order = np.lexsort((year_arr, pid))  # rows by pupil, then year
 
     params = {
         "seed": seed,
@@ -644,9 +896,43 @@ def programme_panel(
         "calibration": cal,
         "banner": SIMULATED_BANNER,
     }
-    return SimulatedPanel(
-        data=data, truth=MappingProxyType(truth), truth_gt=truth_gt, params=MappingProxyType(params)
+    arrays = PanelArrays(
+        pupil=pid[order],
+        year=year_arr[order],
+        grade_level=cat["grade"][order].astype(np.int64),
+        outcomes=MappingProxyType({k: cat[k][order] for k in outcomes}),
+        school=school,
+        cohort=cohort,
+        female=female,
+        foreign_born=foreign,
+        birth_year=birth_year.astype(np.int64),
+        baseline_absence=baseline_absence,
+        ses=ses,
+        n_schools=n_schools,
+        course_label=str(pa["course_label"]),
+        params=MappingProxyType(params),
     )
+    if not truth:
+        return arrays, None, None
+
+    # ---- truth (on the rows in drawing order, as it always was) -------------------------
+    treated_rows = (cohort[pid] > 0) & (year_arr >= cohort[pid])
+    frames = []
+    att = {}
+    for k in _OUTCOMES:
+        v = cat[f"fx_{k}"]
+        keep = treated_rows & ~np.isnan(v)
+        att[k] = float(v[keep].mean()) if keep.any() else float("nan")
+        tdf = pd.DataFrame({"cohort": cohort[pid][keep], "year": year_arr[keep], "fx": v[keep]})
+        agg = tdf.groupby(["cohort", "year"], as_index=False).agg(
+            att=("fx", "mean"), n_rows=("fx", "size")
+        )
+        agg.insert(0, "outcome", k)
+        frames.append(agg)
+    truth_gt = pd.concat(frames, ignore_index=True)
+    truth_gt.insert(3, "event_time", truth_gt["year"] - truth_gt["cohort"])
+    truth_gt["n_rows"] = truth_gt["n_rows"].astype(np.int64)
+    return arrays, att, truth_gt
 
 
 def simulated_dose(

@@ -63,7 +63,7 @@ def frame_of(payload: Mapping[str, Any], lang: str) -> pd.DataFrame:
     unique = []
     for h in headers:
         seen[h] = seen.get(h, 0) + 1
-        unique.append(h if seen[h] == 1 else f"{h} ({seen[h]})")
+        unique.append(h if seen[h] == 1 else f"{h} [{seen[h]}]")
     rows = (payload.get("data_by_lang") or {}).get(lang) or payload["data"]
     frame = pd.DataFrame(rows, columns=unique)
     for col in frame.columns:  # text cells in the file's language where the catalog has them
@@ -75,14 +75,34 @@ def frame_of(payload: Mapping[str, Any], lang: str) -> pd.DataFrame:
                     else v
                 )
             )
+    for col in frame.columns:  # whole numbers stay integers (suppressed cells made them floats)
+        values = frame[col]
+        if values.dtype.kind == "f" and values.notna().any():
+            finite = values.dropna()
+            if ((finite % 1) == 0).all() and finite.abs().max() < 2**53:
+                frame[col] = values.astype("Int64")
     return frame
 
 
+_FORMULA_START = ("=", "+", "@", "\t", "\r")
+
+
+def _inert(v: object) -> object:
+    """A text cell a spreadsheet would run as a formula gets a leading apostrophe (CSV)."""
+    if isinstance(v, str) and (
+        v.startswith(_FORMULA_START) or (v[:1] == "-" and not v[1:2].isdigit())
+    ):
+        return "'" + v
+    return v
+
+
 def _csv_bytes(df: pd.DataFrame) -> bytes:
-    return df.to_csv(index=False, lineterminator="\n").encode("utf-8")
+    safe = df.map(_inert) if len(df) else df
+    return safe.to_csv(index=False, lineterminator="\n").encode("utf-8")
 
 
 def _xlsx_bytes(df: pd.DataFrame, *, sheet: str, caption: str) -> bytes:
+    import pandas as pd
     from openpyxl import Workbook
     from openpyxl.styles import Font
 
@@ -95,7 +115,11 @@ def _xlsx_bytes(df: pd.DataFrame, *, sheet: str, caption: str) -> bytes:
     for c in ws[2]:
         c.font = Font(bold=True)
     for row in df.itertuples(index=False, name=None):
-        ws.append([None if (isinstance(v, float) and v != v) else v for v in row])
+        ws.append([None if (v is pd.NA or (isinstance(v, float) and v != v)) else v for v in row])
+    for cells in ws.iter_rows():
+        for cell in cells:  # text is text: a cell starting with "=" is never a live formula
+            if isinstance(cell.value, str):
+                cell.data_type = "s"
     wb.properties.creator = "analysis"
     buf = io.BytesIO()
     wb.save(buf)
@@ -122,7 +146,7 @@ def _normalise_zip(data: bytes) -> bytes:
 def _field(name: str, dtype: str) -> dict[str, Any]:
     kind = (
         "integer"
-        if dtype.startswith(("int", "Int", "uint"))
+        if dtype.startswith(("int", "Int", "uint", "UInt"))
         else "number"
         if dtype.startswith(("float", "Float"))
         else "boolean"
@@ -144,17 +168,14 @@ def datapackage(run_id: str, title: str, tables: list[dict[str, Any]], lang: str
         resources.append(
             {
                 "name": f"{run_id}-{p['name']}".lower().replace("_", "-"),
+                "profile": "tabular-data-resource",
                 "path": f"{p['name']}.csv",
                 "title": p["caption"].get(lang, ""),
                 "format": "csv",
                 "mediatype": "text/csv",
                 "encoding": "utf-8",
                 "dialect": {"delimiter": ",", "decimalChar": "."},
-                "schema": {
-                    "fields": [
-                        _field(str(c), str(d)) for c, d in zip(df.columns, p["dtypes"], strict=True)
-                    ]
-                },
+                "schema": {"fields": [_field(str(c), str(df[c].dtype)) for c in df.columns]},
             }
         )
     return {
@@ -168,7 +189,7 @@ def datapackage(run_id: str, title: str, tables: list[dict[str, Any]], lang: str
 
 
 def write_run(run: Any, nb: Any, lang: str, *, results: Mapping[str, Any]) -> list[Path]:
-    """Write one run's downloads in ``lang``; returns the files written (changed ones only)."""
+    """Write one run's downloads in ``lang`` (replacing the old ones); returns the files."""
     tables = tables_of(nb)
     target = downloads_dir(lang, run.id)
     remove(run.id, lang)

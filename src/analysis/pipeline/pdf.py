@@ -29,7 +29,7 @@ from typing import Any
 from analysis import i18n, paths
 from analysis.i18n import N_
 from analysis.pipeline.plan import Plan
-from analysis.pipeline.state import atomic_write_text, context_path, load_results, read_state
+from analysis.pipeline.state import atomic_write_text, context_path, load_results
 
 REPORT_FILE = {"it": "rapporto-di-valutazione.pdf", "en": "evaluation-report.pdf"}
 EVALUATION_FILE = paths.ROOT / "config" / "evaluation.yaml"
@@ -90,13 +90,53 @@ def pdf_dir(lang: str) -> Path:
     return paths.REPORTS_DIR / lang / "pdf"
 
 
+def _fetch_embedded_only(url: str, timeout: int = 10, ssl_context: object = None) -> dict:
+    """WeasyPrint URL fetcher that loads nothing but ``data:`` URLs (figures are embedded).
+
+    A page cannot make the PDF renderer read a local file (an attachment link to a pupil-id
+    list) or the network.
+    """
+    import weasyprint
+
+    if not url.startswith("data:"):
+        raise ValueError(f"the PDF renderer loads only embedded data, not {url[:40]!r}")
+    return weasyprint.default_url_fetcher(url, timeout=timeout, ssl_context=ssl_context)
+
+
+_HREF_ANY = re.compile(r'\shref="([^"]*)"')
+_REL = re.compile(r'\srel="[^"]*"')
+
+
+def pdf_links(page: str, *, run_ids: set[str], consolidated: bool) -> str:
+    """Links as a PDF can follow them.
+
+    A link to another report becomes a link inside the consolidated PDF (``#run-<id>``) or to
+    that report's PDF; in-page anchors stay; every other relative link (downloads, results,
+    the other language) is dropped, so no local ``file://`` path ends up in the PDF.
+    """
+
+    def fix(m: re.Match[str]) -> str:
+        href = m.group(1)
+        if href.startswith(("#", "http://", "https://", "mailto:")):
+            return m.group(0)
+        stem = href.split("#")[0]
+        if stem.endswith(".html") and "/" not in stem and stem[:-5] in run_ids:
+            target = f"#run-{stem[:-5]}" if consolidated else f"{stem[:-5]}.pdf"
+            return f' href="{target}"'
+        return ""
+
+    return _REL.sub("", _HREF_ANY.sub(fix, page))
+
+
 def html_to_pdf(page: str, *, base_url: Path | None = None, extra_css: str | None = None) -> bytes:
-    """Lay out one HTML document as A4 PDF (WeasyPrint)."""
+    """Lay out one HTML document as A4 PDF (WeasyPrint; nothing is fetched but embedded data)."""
     import weasyprint
 
     css = [weasyprint.CSS(string=extra_css)] if extra_css else None
     base = str(base_url) if base_url else str(paths.REPORTS_DIR)
-    return weasyprint.HTML(string=page, base_url=base).write_pdf(stylesheets=css)
+    return weasyprint.HTML(string=page, base_url=base, url_fetcher=_fetch_embedded_only).write_pdf(
+        stylesheets=css
+    )
 
 
 def _key(data: str) -> str:
@@ -120,7 +160,9 @@ def build_page_pdfs(plan: Plan, lang: str) -> list[Path]:
         if target.exists() and record.exists() and record.read_text() == key:
             continue
         out.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(html_to_pdf(text, base_url=page.parent))
+        ids = {r.id for r in plan.runs}
+        printable = pdf_links(text, run_ids=ids, consolidated=False)
+        target.write_bytes(html_to_pdf(printable, base_url=page.parent))
         atomic_write_text(record, key)
         written.append(target)
     return written
@@ -129,7 +171,7 @@ def build_page_pdfs(plan: Plan, lang: str) -> list[Path]:
 _BODY = re.compile(r"<main>(.*)</main>", re.DOTALL)
 _STYLE = re.compile(r"<style[^>]*>.*?</style>", re.DOTALL)
 _ID = re.compile(r'(\sid=")([^"]+)(")')
-_HREF = re.compile(r'(\shref="#)([^"]+)(")')
+_HREF = re.compile(r'(\shref="#)(?!run-)([^"]+)(")')
 
 
 def _section(run_id: str, page: str) -> str:
@@ -207,11 +249,15 @@ def consolidated_html(plan: Plan, lang: str, *, build_date: str) -> str:
     )
     contents = f'<div class="contents"><h2>{html.escape(g("Contents"))}</h2><ul>{"".join(toc_items)}</ul></div>'
     summary = f'<section id="summary"><h2>{html.escape(g("Executive summary"))}</h2>{"".join(summary_rows)}</section>'
-    sections = "".join(_section(r.id, pages[r.id]) for r in ordered if r.id in pages)
+    ids = {r.id for r in runs}
+    sections = "".join(
+        _section(r.id, pdf_links(pages[r.id], run_ids=ids, consolidated=True))
+        for r in ordered
+        if r.id in pages
+    )
     annex_rows = []
     for r in runs:
         cpath = context_path(r.id)
-        state = read_state(r.id) or {}
         ctx = json.loads(cpath.read_text(encoding="utf-8")) if cpath.exists() else {}
         inputs = "<br>".join(
             f"{html.escape(p)}: {h[:16]}…" for p, h in sorted((ctx.get("inputs") or {}).items())
@@ -219,7 +265,8 @@ def consolidated_html(plan: Plan, lang: str, *, build_date: str) -> str:
         annex_rows.append(
             f"<tr><td>{html.escape(r.id)}</td><td>{html.escape(r.notebook)}</td>"
             f"<td>{html.escape(str((ctx.get('git') or {}).get('commit', '–'))[:12])}</td>"
-            f"<td>{html.escape(g(str(state.get('status', 'not run'))))}</td><td>{inputs or '–'}</td></tr>"
+            f"<td>{html.escape(g('success') if r.id in pages else g(N_('This report was not published')))}"
+            f"</td><td>{inputs or '–'}</td></tr>"
         )
     annex = (
         f'<section class="report annex" id="annex"><h1>{html.escape(g("Technical annex: provenance of every run"))}</h1>'

@@ -111,7 +111,9 @@ def for_language(nb: nbformat.NotebookNode, lang: str) -> nbformat.NotebookNode:
                 if isinstance(cell.source, list)
                 else cell.source.strip()
             )
-            cell.source = i18n.gettext(text, lang) if text else text
+            # translated, then sanitised: a notebook or catalog cannot put active markup (or a
+            # link the PDF renderer would follow to a local file) on a page
+            cell.source = _sanitise_markdown(i18n.gettext(text, lang)) if text else text
         elif cell.cell_type == "code":
             cell.outputs = [
                 out
@@ -121,12 +123,29 @@ def for_language(nb: nbformat.NotebookNode, lang: str) -> nbformat.NotebookNode:
     return nb
 
 
+def _sanitise_markdown(text: str) -> str:
+    """Keep Markdown, drop unsafe inline HTML (nh3: no scripts, handlers, rel, local links)."""
+    import nh3
+
+    from analysis.display import _SAFE_ATTRIBUTES, _SAFE_TAGS
+
+    if "<" not in text:
+        return text
+    return nh3.clean(
+        text,
+        tags=_SAFE_TAGS,
+        attributes=_SAFE_ATTRIBUTES,
+        url_schemes={"http", "https", "mailto"},
+        link_rel=None,
+    )
+
+
 def notebook_to_html(
     executed: Path, *, title: str, lang: str = i18n.DEFAULT_LANGUAGE, run_id: str = ""
 ) -> str:
     """Convert one executed notebook to the published HTML of ``lang`` (code hidden, offline)."""
     nb = nbformat.read(executed, as_version=4)
-    nb = for_language(normalise(nb, title=title), lang)
+    nb = for_language(normalise(nb, title=i18n.gettext(title, lang)), lang)
     css = (TEMPLATES / "report.css").read_text(encoding="utf-8")
     other = [lg for lg in i18n.LANGUAGES if lg != lang]
     body, _ = _exporter().from_notebook_node(
@@ -381,13 +400,14 @@ def publish(plan: Plan) -> tuple[list[Path], list[Finding]]:
                 status, published, found = "failed", False, []
                 state = {**state, "error": f"could not publish: {type(exc).__name__}: {exc}"}
             findings += found
+        shown = results if published else {}  # a withheld page's numbers stay off the index
         for lg in i18n.LANGUAGES:
             rows[lg].append(
                 index_row(
                     run,
                     status=status,
                     error=state.get("error"),
-                    results=results,
+                    results=shown,
                     published=published,
                     lang=lg,
                 )
@@ -400,7 +420,22 @@ def publish(plan: Plan) -> tuple[list[Path], list[Finding]]:
     for stale in paths.REPORTS_DIR.glob("*.html"):
         if stale != root_index_path():  # pages of the one-language layout
             stale.unlink()
+    _remove_runs_not_in(plan)
     return written, findings
+
+
+def _remove_runs_not_in(plan: Plan) -> None:
+    """Pages, downloads and PDFs of runs no longer in the plan are removed (not left current)."""
+    ids = {r.id for r in plan.runs}
+    for lg in i18n.LANGUAGES:
+        folder = paths.REPORTS_DIR / lg
+        for page in folder.glob("*.html") if folder.exists() else []:
+            if page.name != "index.html" and page.stem not in ids:
+                _withdraw(page.stem)
+        dl = downloads.downloads_dir(lg)
+        for sub in dl.iterdir() if dl.exists() else []:
+            if sub.is_dir() and sub.name not in ids:
+                downloads.remove(sub.name, lg)
 
 
 def _write_if_changed(target: Path, text: str) -> list[Path]:
@@ -412,10 +447,22 @@ def _write_if_changed(target: Path, text: str) -> list[Path]:
 
 
 def _withdraw(run_id: str) -> None:
+    """Remove everything published of a run: pages, downloads and PDFs.
+
+    The consolidated PDF may contain its page: it is removed too, and rebuilt from the pages
+    still published.
+    """
+    from analysis.pipeline import pdf
+
     for lg in i18n.LANGUAGES:
         page_path(run_id, lg).unlink(missing_ok=True)
         _record_path(run_id, lg).unlink(missing_ok=True)
         downloads.remove(run_id, lg)
+        for f in (pdf.pdf_dir(lg) / f"{run_id}.pdf", pdf.pdf_dir(lg) / f".{run_id}.sha256"):
+            if f.exists():
+                f.unlink()
+                report = pdf.pdf_dir(lg) / pdf.REPORT_FILE[lg]
+                report.unlink(missing_ok=True)
 
 
 def _publish_run(
@@ -449,10 +496,21 @@ def _publish_run(
             executed=text if lg == i18n.DEFAULT_LANGUAGE else None,
             pupil_ids=ids,
         )
+    nb = nbformat.read(executed, as_version=4)
+    if results.get("pupil_data") or ids:  # the downloads are held to the page's rules too
+        from analysis.pipeline.publish_check import scan_table
+
+        for lg in i18n.LANGUAGES:
+            for table in downloads.tables_of(nb):
+                found += scan_table(
+                    run.id,
+                    f"{lg}/downloads/{run.id}/{table['name']}.csv",
+                    downloads.frame_of(table, lg),
+                    lang=lg,
+                )
     if found:
         _withdraw(run.id)
         return False, "withheld: privacy check failed", found
-    nb = nbformat.read(executed, as_version=4)
     for lg, page in pages.items():
         written += downloads.write_run(run, nb, lg, results=results)
         target = page_path(run.id, lg)
@@ -464,12 +522,21 @@ def _publish_run(
 
 
 def _templates_fingerprint() -> str:
-    """Hash of the page and index templates (a changed template rebuilds every page)."""
+    """Hash of what every page is rendered with: templates, catalogs, the publishing code.
+
+    A changed template or translation (Markdown cells are translated when publishing), or a
+    changed scanner or downloads writer, rebuilds every page.
+    """
     h = hashlib.sha256()
-    for f in sorted(TEMPLATES.rglob("*")):
-        if f.is_file():
-            h.update(f.relative_to(TEMPLATES).as_posix().encode())
-            h.update(f.read_bytes())
+    here = Path(__file__).parent
+    files = [
+        *sorted(f for f in TEMPLATES.rglob("*") if f.is_file()),
+        *sorted(f for f in i18n.LOCALE_DIR.rglob("*.po")),
+        *(here / n for n in ("publish.py", "publish_check.py", "downloads.py")),
+    ]
+    for f in files:
+        h.update(f.name.encode())
+        h.update(f.read_bytes())
     return h.hexdigest()
 
 

@@ -104,7 +104,15 @@ def _id_findings(report: str, file: str, text: str, ids: Iterable[str]) -> list[
 
 
 def _float(v: Any, lang: str = "en") -> float | None:
-    """A cell as a number, read in the page's language (Italian: 1.234,5; English: 1,234.5)."""
+    """A cell as a number, read in the page's language (Italian: 1.234,5; English: 1,234.5).
+
+    A value the HTML/CSV reader already parsed as a number is taken as it is.
+    """
+    import numbers
+
+    if isinstance(v, numbers.Number) and not isinstance(v, bool):
+        f = float(v)
+        return f if f == f and abs(f) != float("inf") else None
     text = str(v).replace("%", "").replace("−", "-").replace("\xa0", "").strip()
     text = text.replace(".", "").replace(",", ".") if lang == "it" else text.replace(",", "")
     try:
@@ -200,7 +208,16 @@ def _table_findings(
         _english_header(" ".join(map(str, c)) if isinstance(c, tuple) else str(c), lang)
         for c in table.columns
     ]
-    count_cols = [i for i, name in enumerate(cols) if COUNT_NAME.match(name.strip())]
+
+    def parts(name: str) -> list[str]:  # two-level headers: "n · 2021" (any level counts)
+        pieces = [name, *name.split(" · ")]
+        return [_english_header(p.strip(), lang) for p in pieces]
+
+    count_cols = [
+        i
+        for i, name in enumerate(cols)
+        if any(COUNT_NAME.match(part.strip()) for part in parts(name))
+    ]
     for c_i in count_cols:
         for r_i, v in enumerate(table.iloc[:, c_i]):
             if _small(v, k, lang):
@@ -237,6 +254,13 @@ def _table_findings(
                     )
                 )
     return out
+
+
+def scan_table(
+    report: str, file: str, table: pd.DataFrame, *, lang: str = "en", k: int = K_MIN
+) -> list[Finding]:
+    """The small-cell and small-numerator rules on one table (a download before it is written)."""
+    return _table_findings(report, file, table, 0, k, lang)
 
 
 def _html_table_findings(report: str, file: str, text: str, k: int) -> list[Finding]:
@@ -446,7 +470,8 @@ def _scan_file(
         out += _row_position_findings(report, rel, text, lists=False)
     elif suffix == ".csv":
         with contextlib.suppress(ValueError, pd.errors.ParserError):
-            out += _table_findings(report, rel, pd.read_csv(io.StringIO(text)), 0, k)
+            lang = "it" if rel.split("/")[0] == "it" else "en"
+            out += _table_findings(report, rel, pd.read_csv(io.StringIO(text)), 0, k, lang)
         out += _row_position_findings(report, rel, text, lists=False)
     else:
         out += _row_position_findings(report, rel, text, lists=False)

@@ -801,7 +801,7 @@ PLAN_TEXTS = (
 
 #: Outcome column of the plan's runs -> its key in config/analysis_plan.yaml (as
 #: ``analysis.reports.programme.DESIGN_OUTCOME``; report modules do not import each other).
-_OUTCOME_KEYS = {"grade_avg": "grade_average"}
+_OUTCOME_KEYS: dict[str, str] = {}  # the plan's keys are the outcome columns
 
 #: The plan's ``control`` parameter of the programme notebooks, in the analysis plan's codes.
 _CONTROL_CODES = {"never": "never_treated", "notyet": "not_yet_treated"}

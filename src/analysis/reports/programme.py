@@ -305,16 +305,18 @@ def title(outcome: str) -> str:
 DESIGN_OUTCOME: Mapping[str, str] = {
     "absence_rate": "absence_rate",
     "repeated_grade": "repeated_grade",
-    "grade_avg": "grade_average",
+    "grade_avg": "grade_avg",
 }
-"""Outcome column → its key in ``config/analysis_plan.yaml`` (``headline_designs``)."""
+"""Outcome column → its key in ``config/analysis_plan.yaml`` (``headline_designs``): the same."""
 
 #: The ``why`` of each headline design in config/analysis_plan.yaml, marked for the catalog
 #: (the extractor does not read the plan file; the page shows them with ``term``).
 DESIGN_WHY = (
     N_(
         "Participation starts in a known school year per cohort; never-participants of the "
-        "same schools are the comparison group; no covariates (see above)."
+        "same schools are the comparison group; no covariates in the headline, because with "
+        "20 schools the doubly robust estimator with covariates is unstable and places were not "
+        "allocated by covariates (covariate-adjusted estimates are a robustness check)."
     ),
     N_("As for absence; grade repetition is a yearly binary outcome (linear probability)."),
     N_("As for absence; the average mark is observed every year."),
