@@ -401,3 +401,22 @@ def test_stages_put_a_run_after_the_named_results_it_reads():
     real = [[r.id for r in s] for s in plan_stages(load_plan().runs)]
     assert real[-1] == ["methodology"] and real[-2] == ["siinc_payments"]
     assert "programme_did_absence" in real[-3]
+
+
+def test_stages_respect_a_run_that_reads_the_methodology_note_and_refuse_cycles():
+    from analysis.pipeline.runner import plan_stages
+
+    def run(rid: str, inputs: tuple[str, ...] = ()) -> Run:
+        return Run(id=rid, notebook="99_probe", title=rid, parameters={}, inputs=inputs)
+
+    runs = [
+        run("dossier", ("reports/results/meth.json",)),
+        run("meth", ("reports/results/*.json",)),
+        run("prog"),
+    ]
+    # the note reads every run that does not read the note: the dossier waits for it
+    assert [[r.id for r in s] for s in plan_stages(runs)] == [["prog"], ["meth"], ["dossier"]] or (
+        pytest.fail("a run reading the note ran before it")
+    )
+    with pytest.raises(ValueError, match="cycle"):
+        plan_stages([run("a", ("reports/results/b.json",)), run("b", ("reports/results/a.json",))])

@@ -135,12 +135,19 @@ def _cmd_run_task(args: argparse.Namespace) -> int:
 
 
 def _publish(plan, *, pdf: bool = True) -> int:  # noqa: ANN001 - Plan, imported lazily
-    """Publish the pages, downloads, indexes and PDFs (the caller holds the reports lock)."""
+    """Publish the pages, downloads, PDFs and indexes (the caller holds the reports lock)."""
     from analysis import paths
-    from analysis.pipeline.publish import publish
+    from analysis.pipeline.publish import PdfBuildError, publish
     from analysis.pipeline.state import index_path
 
-    written, findings = publish(plan)
+    pdf_failed = None
+    try:
+        written, findings = publish(plan, pdf=pdf)
+    except PdfBuildError as exc:  # pages, downloads and indexes were published
+        pdf_failed, written, findings = exc, [], []
+        from analysis.pipeline.publish_check import check_published
+
+        findings = check_published([r.id for r in plan.runs])
     pages = [w for w in written if w.suffix == ".html" and w.name != "index.html"]
     index_state = "rewritten" if index_path() in written else "unchanged"
     print(f"published {len(pages)} page(s); {paths.relative(index_path())} {index_state}")
@@ -154,15 +161,11 @@ def _publish(plan, *, pdf: bool = True) -> int:  # noqa: ANN001 - Plan, imported
             file=sys.stderr,
         )
         rc = 1
+    if pdf_failed is not None:
+        print(f"PDF: could not build the PDFs: {pdf_failed}", file=sys.stderr)
+        return 1
     if pdf:
-        from analysis.pipeline import pdf as pdfs
-
-        try:
-            made = pdfs.build(plan)
-        except Exception as exc:  # pages stay published; the PDFs say what went wrong
-            print(f"PDF: could not build the PDFs: {type(exc).__name__}: {exc}", file=sys.stderr)
-            return 1
-        print(f"PDF: {len(made)} file(s) written")
+        print(f"PDF: {sum(1 for w in written if w.suffix == '.pdf')} file(s) written")
     return rc
 
 

@@ -456,10 +456,9 @@ def _table_html(
 
 
 def _missing(v: Any) -> bool:
-    try:
-        return v is None or v is pd.NA or (isinstance(v, float) and v != v)
-    except TypeError:  # pragma: no cover
-        return False
+    from analysis.i18n import _is_missing
+
+    return _is_missing(v)
 
 
 def _header(col: Any, lang: str) -> str:

@@ -13,9 +13,10 @@ Catalogs
     that each can be edited on its own) plus ``common.po`` for shared words.  English is the
     source language: the message ids are the English text, so English needs no catalog.  All
     domains of a language are merged; the same id translated two ways is an error
-    (:func:`check_catalogs`).  ``python -m analysis.i18n extract`` collects every id (``t``/
-    ``N_`` calls in ``src/analysis``, Markdown cells of ``notebooks/``, plan titles, the index
-    template) into ``locale/messages.pot`` and lists the ids a language lacks.
+    (:class:`CatalogError`).  ``python -m analysis.pipeline.catalogs check`` collects every id
+    (``t``/``N_`` calls in ``src/analysis``, Markdown cells of ``notebooks/``, plan titles,
+    questions, the templates) and lists the ids Italian lacks; ``update``/``todo``/``fill``
+    add and fill a domain's entries.
 
 Formats
     Values passed to :func:`t` are formatted per locale with Babel when rendered: ``int`` with
@@ -182,10 +183,20 @@ def date(x: Any) -> Formatted:
 
 
 def _is_missing(x: Any) -> bool:
+    """None, NaN of any float type, pandas NA/NaT."""
     if x is None:
         return True
     try:
-        return isinstance(x, float) and math.isnan(x)
+        import pandas as pd
+
+        if x is pd.NA or x is pd.NaT:
+            return True
+    except ImportError:  # pragma: no cover
+        pass
+    try:
+        import numpy as np
+
+        return isinstance(x, float | np.floating) and math.isnan(x)
     except TypeError:  # pragma: no cover - defensive
         return False
 
@@ -232,7 +243,7 @@ def format_value(v: Any, lang: str) -> str:
         if v.kind == "num":
             return _decimal(xf, v.digits, lang, sign=v.sign)
         if v.kind == "pct":
-            return _decimal(xf, v.digits, lang, sign=v.sign) + ("%" if lang != "fr" else " %")
+            return _decimal(xf, v.digits, lang, sign=v.sign) + "%"
         if v.kind == "pp":
             unit = gettext("pp", lang)
             return f"{_decimal(xf, v.digits, lang, sign=v.sign)} {unit}"
@@ -241,10 +252,10 @@ def format_value(v: Any, lang: str) -> str:
 
             return format_currency(xf, "EUR", locale=lang, format_type="standard").replace("-", "−")
         raise ValueError(f"unknown format kind {v.kind!r}")
-    if isinstance(v, bool | np.bool_):
-        return gettext("Yes", lang) if v else gettext("No", lang)
     if _is_missing(v):
         return DASH
+    if isinstance(v, bool | np.bool_):
+        return gettext("Yes", lang) if v else gettext("No", lang)
     if isinstance(v, int | np.integer):
         return _decimal(int(v), 0, lang)
     if isinstance(v, float | np.floating):
@@ -255,8 +266,10 @@ def format_value(v: Any, lang: str) -> str:
         return _decimal(xf, max(2, 2 - math.floor(math.log10(abs(xf)))) if small else 2, lang)
     if isinstance(v, _dt.date):
         return format_value(date(v), lang)
-    if isinstance(v, list | tuple):
-        return ", ".join(format_value(x, lang) for x in v)
+    if isinstance(v, list | tuple):  # semicolons: the comma is the Italian decimal mark
+        return "; ".join(format_value(x, lang) for x in v)
+    if isinstance(v, dict):
+        return "; ".join(f"{k}: {format_value(x, lang)}" for k, x in v.items())
     return str(v)
 
 

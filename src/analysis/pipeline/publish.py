@@ -310,8 +310,20 @@ def render_index(
     switch = [
         (lg, i18n.LANGUAGE_NAMES[lg], f"../{lg}/index.html") for lg in i18n.LANGUAGES if lg != lang
     ]
+    from analysis.pipeline.pdf import REPORT_FILE, pdf_dir
+
+    archive = (downloads.downloads_dir(lang) / "all-tables.zip").exists()
+    report_pdf = (
+        f"pdf/{REPORT_FILE[lang]}" if (pdf_dir(lang) / REPORT_FILE[lang]).exists() else None
+    )
     return env.get_template(INDEX_TEMPLATE).render(
-        groups=groups, css=css, lang=lang, switch=switch, build=build
+        groups=groups,
+        css=css,
+        lang=lang,
+        switch=switch,
+        build=build,
+        archive=archive,
+        report_pdf=report_pdf,
     )
 
 
@@ -353,7 +365,11 @@ def _build_info(plan: Plan) -> dict[str, str]:
     }
 
 
-def publish(plan: Plan) -> tuple[list[Path], list[Finding]]:
+class PdfBuildError(RuntimeError):
+    """The PDFs could not be built (the pages, downloads and indexes were published)."""
+
+
+def publish(plan: Plan, *, pdf: bool = False) -> tuple[list[Path], list[Finding]]:
     """Write every executed run's page in each language, its downloads, and the indexes.
 
     Pages: ``reports/<lang>/<id>.html``; downloads: ``reports/<lang>/downloads/<id>/``;
@@ -412,15 +428,25 @@ def publish(plan: Plan) -> tuple[list[Path], list[Finding]]:
                     lang=lg,
                 )
             )
+    pdf_error: Exception | None = None
+    if pdf:  # before the indexes, which link the consolidated report
+        from analysis.pipeline import pdf as pdfs
+
+        try:
+            written += pdfs.build(plan)
+        except Exception as exc:  # the pages and indexes are still published
+            pdf_error = exc
     build = _build_info(plan)
     for lg in i18n.LANGUAGES:
-        written += _write_if_changed(index_path(lg), render_index(rows[lg], lang=lg, build=build))
         written += downloads.write_archive(lg)
+        written += _write_if_changed(index_path(lg), render_index(rows[lg], lang=lg, build=build))
     written += _write_if_changed(root_index_path(), render_root_index())
     for stale in paths.REPORTS_DIR.glob("*.html"):
         if stale != root_index_path():  # pages of the one-language layout
             stale.unlink()
     _remove_runs_not_in(plan)
+    if pdf_error is not None:
+        raise PdfBuildError(f"{type(pdf_error).__name__}: {pdf_error}") from pdf_error
     return written, findings
 
 

@@ -430,28 +430,43 @@ def plan_stages(runs: list[Run]) -> list[list[Run]]:
     def reads_all(r: Run) -> bool:
         return any(i.startswith("reports/") and "*" in i for i in r.inputs)
 
-    def named(r: Run) -> set[str]:
-        out = set()
+    def deps(r: Run) -> set[str]:
+        if r in first:
+            return set()
+        out = {f.id for f in first}
         for i in r.inputs:
             if i.startswith("reports/results/") and "*" not in i:
                 rid = i.removeprefix("reports/results/").removesuffix(".json")
                 if rid in ids and rid != r.id:
                     out.add(rid)
+        if reads_all(r):  # every run that neither reads every result nor reads such a run's
+            out |= {
+                o.id
+                for o in runs
+                if o is not r
+                and o not in first
+                and not reads_all(o)
+                and not (named(o) & {a.id for a in runs if reads_all(a)})
+            }
         return out
 
-    level: dict[str, int] = {r.id: 0 for r in first}
-    pending = [r for r in runs if r not in first and not reads_all(r)]
+    def named(r: Run) -> set[str]:
+        return {
+            i.removeprefix("reports/results/").removesuffix(".json")
+            for i in r.inputs
+            if i.startswith("reports/results/") and "*" not in i
+        }
+
+    level: dict[str, int] = {}
+    pending = list(runs)
     while pending:
-        ready = [r for r in pending if all(d in level for d in named(r))]
-        if not ready:  # a cycle: run the rest together, in plan order
-            ready = pending
+        ready = [r for r in pending if deps(r) <= set(level)]
+        if not ready:
+            cycle = ", ".join(r.id for r in pending)
+            raise ValueError(f"the plan's runs read each other's results in a cycle: {cycle}")
         for r in ready:
-            level[r.id] = 1 + max((level.get(d, 0) for d in named(r)), default=0)
+            level[r.id] = 1 + max((level[d] for d in deps(r)), default=-1)
         pending = [r for r in pending if r not in ready]
-    top = max(level.values(), default=0)
-    for r in runs:
-        if r.id not in level:
-            level[r.id] = top + 1
     return [
         stage
         for n in sorted(set(level.values()))

@@ -11,8 +11,9 @@ state (status, cache key)  ``reports/.state/<id>.json``                 runner
 executed notebook          ``reports/executed/<id>.ipynb``              runner (promoted)
 notebook being executed    ``reports/executed/.<id>.tmp.ipynb``         papermill (staged)
 results JSON               ``reports/results/<id>.json``                runner (promoted)
-page                       ``reports/<id>.html``                        publish
-index of every run         ``reports/index.html``                       publish
+page, per language         ``reports/<lang>/<id>.html``                 publish
+index, per language        ``reports/<lang>/index.html``                publish
+entry page (opens Italian) ``reports/index.html``                       publish
 pupil ids                  ``data/private/pupil_ids/<id>.txt``          the notebook
 =========================  ===========================================  ====================
 
