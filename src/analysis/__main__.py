@@ -144,10 +144,7 @@ def _publish(plan, *, pdf: bool = True) -> int:  # noqa: ANN001 - Plan, imported
     try:
         written, findings = publish(plan, pdf=pdf)
     except PdfBuildError as exc:  # pages, downloads and indexes were published
-        pdf_failed, written, findings = exc, [], []
-        from analysis.pipeline.publish_check import check_published
-
-        findings = check_published([r.id for r in plan.runs])
+        pdf_failed, written, findings = exc, exc.written, exc.findings
     pages = [w for w in written if w.suffix == ".html" and w.name != "index.html"]
     index_state = "rewritten" if index_path() in written else "unchanged"
     print(f"published {len(pages)} page(s); {paths.relative(index_path())} {index_state}")

@@ -90,17 +90,15 @@ def pdf_dir(lang: str) -> Path:
     return paths.REPORTS_DIR / lang / "pdf"
 
 
-def _fetch_embedded_only(url: str, timeout: int = 10, ssl_context: object = None) -> dict:
-    """WeasyPrint URL fetcher that loads nothing but ``data:`` URLs (figures are embedded).
+def _embedded_only_fetcher():  # noqa: ANN202 - a weasyprint.urls.URLFetcher
+    """A WeasyPrint fetcher that loads nothing but ``data:`` URLs (figures are embedded).
 
     A page cannot make the PDF renderer read a local file (an attachment link to a pupil-id
-    list) or the network.
+    list) or the network: WeasyPrint's own fetcher, restricted to the ``data`` protocol.
     """
-    import weasyprint
+    from weasyprint.urls import URLFetcher
 
-    if not url.startswith("data:"):
-        raise ValueError(f"the PDF renderer loads only embedded data, not {url[:40]!r}")
-    return weasyprint.default_url_fetcher(url, timeout=timeout, ssl_context=ssl_context)
+    return URLFetcher(allowed_protocols={"data"})
 
 
 _HREF_ANY = re.compile(r'\shref="([^"]*)"')
@@ -134,9 +132,9 @@ def html_to_pdf(page: str, *, base_url: Path | None = None, extra_css: str | Non
 
     css = [weasyprint.CSS(string=extra_css)] if extra_css else None
     base = str(base_url) if base_url else str(paths.REPORTS_DIR)
-    return weasyprint.HTML(string=page, base_url=base, url_fetcher=_fetch_embedded_only).write_pdf(
-        stylesheets=css
-    )
+    return weasyprint.HTML(
+        string=page, base_url=base, url_fetcher=_embedded_only_fetcher()
+    ).write_pdf(stylesheets=css)
 
 
 def _key(data: str) -> str:

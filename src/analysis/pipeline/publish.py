@@ -366,7 +366,15 @@ def _build_info(plan: Plan) -> dict[str, str]:
 
 
 class PdfBuildError(RuntimeError):
-    """The PDFs could not be built (the pages, downloads and indexes were published)."""
+    """The PDFs could not be built (the pages, downloads and indexes were published).
+
+    ``written`` and ``findings`` are what :func:`publish` would have returned.
+    """
+
+    def __init__(self, message: str, *, written: list[Path], findings: list[Finding]):
+        super().__init__(message)
+        self.written = written
+        self.findings = findings
 
 
 def publish(plan: Plan, *, pdf: bool = False) -> tuple[list[Path], list[Finding]]:
@@ -446,7 +454,9 @@ def publish(plan: Plan, *, pdf: bool = False) -> tuple[list[Path], list[Finding]
             stale.unlink()
     _remove_runs_not_in(plan)
     if pdf_error is not None:
-        raise PdfBuildError(f"{type(pdf_error).__name__}: {pdf_error}") from pdf_error
+        raise PdfBuildError(
+            f"{type(pdf_error).__name__}: {pdf_error}", written=written, findings=findings
+        ) from pdf_error
     return written, findings
 
 
