@@ -434,3 +434,93 @@ def test_ragged_line_numbers_on_the_streaming_path(tmp_path):
     msg = str(e.value)
     assert "line 3" in msg and "line 4" in msg and "another number of fields" in msg
     assert "P000002" not in msg
+
+
+# ---- equality of the quick paths with the patterns they replace (issue 14) ----------------
+
+
+def _old_arrow_float_accepts(cells: list[str]) -> bool:
+    """The earlier rule: every non-empty cell matches _PLAIN_NUMBER_RE2 and casts finite."""
+    import math
+    import re
+
+    from analysis.data.programme import _PLAIN_NUMBER_RE2
+
+    plain = re.compile(_PLAIN_NUMBER_RE2)
+    return all(c == "" or (plain.match(c) and math.isfinite(float(c))) for c in cells)
+
+
+def test_number_fast_path_accepts_exactly_the_plain_numbers():
+    """Byte check + pyarrow cast accept the same cells as the regular expression did."""
+    import itertools
+
+    from analysis.data.programme import _arrow_float
+
+    alphabet = "10.+-eE"
+    cells = ["".join(t) for k in range(1, 6) for t in itertools.product(alphabet, repeat=k)]
+    rng = np.random.default_rng(3)
+    chars = list("0123456789.+-eE x,an")
+    cells += ["".join(rng.choice(chars, size=rng.integers(6, 25))) for _ in range(3000)]
+    cells += ["1e400", "-1E999", "nan", "inf", " 1", "1 ", "+.5", "5.", "٣"]
+    disagree = []
+    for c in cells:
+        fast = _arrow_float(pd.Series([c, "0.5"], dtype="str"))
+        if (fast is not None) != _old_arrow_float_accepts([c, "0.5"]):
+            disagree.append(c)
+        elif fast is not None and c != "":
+            assert fast[0] == float(c)
+    assert disagree == []
+
+
+def _old_identifier_values(s: pd.Series) -> str | None:
+    """The identifier scan without the byte pre-check: every cell through the patterns."""
+    from analysis.data.programme import _CODICE_FISCALE_ANYWHERE_RE2, _EMAIL_RE2
+
+    text = s.dropna().astype("str")
+    if text.str.contains(_CODICE_FISCALE_ANYWHERE_RE2).any():
+        return "codice fiscale"
+    if text.str.contains(_EMAIL_RE2).any():
+        return "e-mail"
+    return None
+
+
+@pytest.mark.parametrize(
+    "cells",
+    [
+        ["0.1", "2.5e-05", "", "7"],
+        ["S0001", "S0002"],
+        ["RSSMRA80A01H501U", "x"],
+        ["note: rssmra80a01h501u."],
+        ["RSSMRA80A01H501U2"],  # followed by a digit: not a codice fiscale
+        ["\u212assMRA80A01H501U"],  # Kelvin sign: case-insensitive [A-Z] matches it
+        ["ab" * 10, "xyz"],
+        ["EEEEEE12E12E123E"],
+        ["mario@example.it"],
+        ["a@b", "x.it"],
+        ["café au lait", "ſſſſſſ12A12A123A"],
+        [],
+    ],
+)
+def test_identifier_byte_check_agrees_with_the_patterns(cells):
+    from analysis.data.programme import _identifier_values
+
+    s = pd.Series(cells, dtype="str")
+    assert _identifier_values(s) == _old_identifier_values(s)
+    big = pd.Series(cells * 400 + [f"{i / 7:.6f}" for i in range(2000)], dtype="str")
+    assert _identifier_values(big) == _old_identifier_values(big)
+
+
+def test_multi_line_cell_still_goes_to_the_csv_module(tmp_path):
+    """A quoted line break (and a blank line) still reach the careful path, as before."""
+    from analysis.data.intake_fixtures import register_panel
+    from analysis.data.programme import _read_csv_fast
+
+    panel = register_panel(50, seed=1, n_schools=2)
+    path = tmp_path / "r.csv"
+    panel.to_csv(path, index=False)
+    assert _read_csv_fast(path, "r.csv") is not None
+    panel.loc[3, "course"] = "a\nb"
+    panel.to_csv(path, index=False)
+    assert _read_csv_fast(path, "r.csv") is None
+    with pytest.raises(DataValidationError):
+        load_panel(path)

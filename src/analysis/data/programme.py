@@ -964,9 +964,14 @@ def _read_csv_fast(path: Path, label: str) -> pd.DataFrame | None:
         return None
     if invalid or table.num_columns != len(header):
         return None
-    for column in table.columns:  # a quoted line break: the csv module reads it, as before
-        if pc.any(pc.match_substring_regex(column, r"[\r\n]")).as_py():
-            return None
+    # A quoted line break sends the file to the csv module, which reads it as before.  When
+    # the file has exactly one line per record (and the header), no cell holds one: the
+    # per-cell scan (0.5 s a column at 1 M pupils) runs only when the counts differ.
+    lines = data.count(b"\n") + (0 if data.endswith(b"\n") else 1)
+    if lines != table.num_rows + 1:
+        for column in table.columns:
+            if pc.any(pc.match_substring_regex(column, r"[\r\n]")).as_py():
+                return None
     del data
     df = table.to_pandas(split_blocks=True, self_destruct=True)
     return df
@@ -1177,6 +1182,8 @@ def _identifier_values(s: pd.Series) -> str | None:
     """``"codice fiscale"`` / ``"e-mail"`` when a text column holds such values, else ``None``."""
     if s.dtype.kind not in "OSU" and str(s.dtype) not in ("string", "str"):
         return None
+    if _cannot_hold_identifier(s):
+        return None
     text = s.dropna().astype("str")
     if text.empty:
         return None
@@ -1216,13 +1223,20 @@ def _arrow_float(s: pd.Series) -> np.ndarray | None:
     arr = _arrow_strings(s)
     if arr is None:
         return None
-    arr = pc.if_else(pc.equal(arr, ""), pa_arrow.scalar(None, arr.type), arr)
-    # a regular expression first: a failing cast costs seconds on millions of cells
+    # the regular expression on the first cells: a text column leaves at once
     head = arr.slice(0, 1000)
+    head = pc.if_else(pc.equal(head, ""), pa_arrow.scalar(None, head.type), head)
     if pc.any(pc.invert(pc.match_substring_regex(head, _PLAIN_NUMBER_RE2))).as_py():
         return None
-    if pc.any(pc.invert(pc.match_substring_regex(arr, _PLAIN_NUMBER_RE2))).as_py():
+    # Every cell: only the characters of a plain number (one pass over the bytes instead of
+    # the regular expression over 6 M cells, issue 14).  Over these characters pyarrow's cast
+    # accepts exactly the cells _PLAIN_NUMBER_RE2 matches, overflows to infinity aside, which
+    # the check below refuses (tests/test_programme.py compares the two on every string
+    # of up to 6 characters and on random longer ones).
+    if _string_bytes(arr).translate(None, _PLAIN_NUMBER_BYTES):
         return None
+    if pc.any(pc.equal(arr, "")).as_py():
+        arr = pc.if_else(pc.equal(arr, ""), pa_arrow.scalar(None, arr.type), arr)
     try:
         values = pc.cast(arr, pa_arrow.float64())
     except (pa_arrow.ArrowInvalid, pa_arrow.ArrowNotImplementedError):
@@ -1235,6 +1249,42 @@ def _arrow_float(s: pd.Series) -> np.ndarray | None:
 
 def _all_numbers(text: pd.Series) -> bool:
     return _arrow_float(text) is not None
+
+
+_PLAIN_NUMBER_BYTES = b"0123456789.+-eE"
+# Bytes that may be part of a letter matched by the identifier patterns: ASCII letters, and
+# every byte of a non-ASCII character (RE2's and Python's case-insensitive [A-Z] also match
+# letters such as the Kelvin sign K or the long s).
+_LETTERISH = bytes(
+    ord("L") if (chr(i).isascii() and chr(i).isalpha()) or i >= 0x80 else ord(".")
+    for i in range(256)
+)
+
+
+def _string_bytes(arr: pa_arrow.Array) -> bytes:
+    """The characters of every cell of a pyarrow string array, concatenated (nulls: none)."""
+    offsets_type = np.int64 if pa_arrow.types.is_large_string(arr.type) else np.int32
+    offsets = np.frombuffer(arr.buffers()[1], dtype=offsets_type)
+    first, last = int(offsets[arr.offset]), int(offsets[arr.offset + len(arr)])
+    data = arr.buffers()[2]
+    if data is None or last <= first:
+        return b""
+    return memoryview(data)[first:last].tobytes()
+
+
+def _cannot_hold_identifier(s: pd.Series) -> bool:
+    """True when no cell can match the codice-fiscale or e-mail patterns (one pass over bytes).
+
+    A codice fiscale needs six letters in a row and an e-mail an ``@``: a column whose
+    concatenated cells hold neither (a run across two cells counts too, which only sends the
+    column to the patterns) cannot match them.  Exact, and about 20 times quicker than the
+    patterns over millions of numeric cells (issue 14).
+    """
+    arr = _arrow_strings(s)
+    if arr is None:
+        return False
+    raw = _string_bytes(arr)
+    return b"@" not in raw and b"LLLLLL" not in raw.translate(_LETTERISH)
 
 
 def _structural_violations(df: pd.DataFrame) -> list[Violation]:
