@@ -317,3 +317,80 @@ def test_register_intake_rebuilds_the_register(tmp_path, monkeypatch):
 
         monkeypatch.undo()
         importlib.reload(analysis.paths)
+
+
+# ---- quick paths equal the code they replace (issue 13) ------------------------------------
+
+
+def _mixed_frame() -> pd.DataFrame:
+    import datetime as dt
+
+    cells = [
+        "RSSMRA80A01H501U",
+        "  ",
+        "",
+        None,
+        float("nan"),
+        3,
+        2.5,
+        "Totale",
+        "  tot. classe",
+        "Media classe 3A",
+        "somma",
+        "\u00a0",
+        dt.date(2020, 1, 2),
+        "x\ty",
+        "totalmente",
+    ]
+    rng = np.random.default_rng(0)
+    return pd.DataFrame(rng.choice(np.array(cells, dtype=object), size=(300, 4)), dtype=object)
+
+
+def test_empty_and_totals_scans_share_one_conversion_and_agree_with_the_old_scans():
+    from analysis.data import intake
+
+    frame = _mixed_frame()
+    frame = frame.where(frame.notna(), None)
+    old_empty = np.zeros(frame.shape, dtype=bool)
+    for j in range(frame.shape[1]):
+        col = frame.iloc[:, j]
+        na = col.isna().to_numpy()
+        text = col.astype(object).where(~na, "").astype("str").str.strip()
+        old_empty[:, j] = na | (text == "").to_numpy()
+    old_totals = np.zeros(len(frame), dtype=bool)
+    for j in range(frame.shape[1]):
+        text = frame.iloc[:, j].astype(object).astype("str").to_numpy()
+        for i, v in enumerate(text):
+            if not old_empty[i, j] and isinstance(v, str) and intake._TOTALS.match(v):
+                old_totals[i] = True
+    empty = intake._empty_cells(frame)
+    np.testing.assert_array_equal(empty, old_empty)
+    assert old_empty.any() and not old_empty.all()  # the test can fail both ways
+    texts = intake._cell_texts(frame)
+    np.testing.assert_array_equal(intake._empty_cells(frame, texts), old_empty)
+    np.testing.assert_array_equal(intake._totals_rows(frame, empty, texts), old_totals)
+    assert old_totals.any() and not old_totals.all()
+
+
+def test_pseudonym_memo_across_files_gives_the_same_ids():
+    import datetime as dt
+
+    from analysis.data import intake
+
+    r = pd.DataFrame(
+        {
+            "codice_fiscale": ["RSSMRA80A01H501U", "bad", None, "RSSMRA80A01H501U"],
+            "cognome": ["Rossi", "Bianchi", "Verdi", "Rossi"],
+            "nome": ["Mario", "Anna", "Luca", "Mario"],
+            "data_nascita": [dt.date(1980, 1, 1), dt.date(2008, 5, 6), None, dt.date(1980, 1, 1)],
+        },
+        dtype=object,
+    )
+    plain = intake._identities(r, KEY)
+    memo: dict[str, str] = {}
+    first = intake._identities(r, KEY, memo)
+    again = intake._identities(r.iloc[::-1].reset_index(drop=True), KEY, memo)
+    for a, b in zip(plain, first, strict=True):
+        np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(again[0], plain[0][::-1])
+    assert len(memo) == 2 and plain[0][2] is None

@@ -377,6 +377,18 @@ class _Log:
     recodings: Counter = field(default_factory=Counter)
     conflicts: list[dict[str, Any]] = field(default_factory=list)
     unmatched: list[dict[str, Any]] = field(default_factory=list)
+    # Per-run memos (issue 13: a pupil is in six yearly files, a file has thousands of rows):
+    # file paths as the report names them, pseudonyms and masked codes by their input.
+    # Never written anywhere; they live as long as the run.
+    _files: dict[Path, str] = field(default_factory=dict, repr=False)
+    pseudonyms: dict[str, str] = field(default_factory=dict, repr=False)
+    masks: dict[Any, str] = field(default_factory=dict, repr=False)
+
+    def file(self, path: Path) -> str:
+        """``paths.relative(path)``, resolved once per file."""
+        if path not in self._files:
+            self._files[path] = paths.relative(path)
+        return self._files[path]
 
     def reject(
         self, src: SourceFile, sheet: str, line: int, column: str, rule: str, row: Mapping[str, Any]
@@ -384,7 +396,7 @@ class _Log:
         code = row.get("codice_fiscale")
         self.rejections.append(
             {
-                "file": paths.relative(src.path),
+                "file": self.file(src.path),
                 "sheet": sheet,
                 "line": line,
                 "column": column,
@@ -561,25 +573,33 @@ def _numbers(values: pd.Series) -> np.ndarray:
     return _per_unique(values, _number)
 
 
-def _empty_cells(frame: pd.DataFrame) -> np.ndarray:
+def _cell_texts(frame: pd.DataFrame) -> list[pd.Series]:
+    """Every column as ``str`` (missing cells stay missing), converted once for both scans."""
+    return [frame.iloc[:, j].astype(object).astype("str") for j in range(frame.shape[1])]
+
+
+def _empty_cells(frame: pd.DataFrame, texts: list[pd.Series] | None = None) -> np.ndarray:
     """:func:`_empty` of every cell (n × columns booleans), column by column."""
+    texts = _cell_texts(frame) if texts is None else texts
     out = np.zeros(frame.shape, dtype=bool)
     for j in range(frame.shape[1]):
-        col = frame.iloc[:, j]
-        na = col.isna().to_numpy()
-        text = col.astype(object).where(~na, "").astype("str").str.strip()
-        out[:, j] = na | (text == "").to_numpy()
+        na = frame.iloc[:, j].isna().to_numpy()
+        # a missing cell is empty whatever its text; the others: empty after strip
+        out[:, j] = na | (texts[j].str.strip() == "").fillna(True).to_numpy(dtype=bool)
     return out
 
 
 _TOTALS_RE2 = r"^\s*(?:tot|somma|media classe)"  # a superset of _TOTALS, for RE2
 
 
-def _totals_rows(frame: pd.DataFrame, empty: np.ndarray) -> np.ndarray:
+def _totals_rows(
+    frame: pd.DataFrame, empty: np.ndarray, texts: list[pd.Series] | None = None
+) -> np.ndarray:
     """Rows with a non-empty cell matching :data:`_TOTALS` (RE2 prefilter, then ``re``)."""
+    texts = _cell_texts(frame) if texts is None else texts
     out = np.zeros(len(frame), dtype=bool)
     for j in range(frame.shape[1]):
-        text = frame.iloc[:, j].astype(object).astype("str")
+        text = texts[j]
         arr = pa.array(text.to_numpy(dtype=object), type=pa.string(), from_pandas=True)
         hit_re2 = pc.match_substring_regex(arr, _TOTALS_RE2, ignore_case=True)
         cand = hit_re2.to_numpy(zero_copy_only=False).astype(bool) & ~empty[:, j]
@@ -625,10 +645,12 @@ def _records_frame(
     frame = frame.reindex(columns=range(ncol)).astype(object)
     frame = frame.where(frame.notna(), None) if n else frame
     frame.index = np.arange(n)
-    empty = _empty_cells(frame) if n else np.zeros((0, ncol), dtype=bool)
+    texts = _cell_texts(frame) if n else []
+    empty = _empty_cells(frame, texts) if n else np.zeros((0, ncol), dtype=bool)
     blank = empty.all(axis=1)
     ragged = (lengths != width) & ~blank if sheet == "(csv)" else np.zeros(n, dtype=bool)
-    totals = _totals_rows(frame, empty) if n else np.zeros(0, dtype=bool)
+    totals = _totals_rows(frame, empty, texts) if n else np.zeros(0, dtype=bool)
+    del texts
     n_filled = (~empty).sum(axis=1)
     cols = list(mapping)
     ident_cols = [j for j, f in mapping.items() if f in IDENTIFYING]
@@ -760,13 +782,15 @@ def _col(r: pd.DataFrame, name: str, default: Any = None) -> pd.Series:
     return pd.Series([default] * len(r), index=r.index, dtype=object)
 
 
-def _identities(r: pd.DataFrame, key: bytes) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _identities(
+    r: pd.DataFrame, key: bytes, memo: dict[str, str] | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per row: the pseudonym (or None), how it was built (cf / name_dob / reason), valid cf.
 
     :func:`_identity` over whole columns: the codice fiscale is checked with
     :func:`codice_fiscale.is_valid_array`, the fallback identity is built from
     :func:`_plain` of each distinct surname and name, and the keyed HMAC is computed once per
-    distinct identity.
+    distinct identity (once per run with ``memo``, a dict the caller keeps across files).
     """
     n = len(r)
     code = _col(r, "codice_fiscale")
@@ -794,14 +818,22 @@ def _identities(r: pd.DataFrame, key: bytes) -> tuple[np.ndarray, np.ndarray, np
     pid = np.full(n, None, dtype=object)
     have = ident != None  # noqa: E711 - elementwise
     if have.any():
-        pid[have] = _per_unique(pd.Series(ident[have], dtype=object), lambda x: pseudonym(key, x))
+        memo = {} if memo is None else memo
+
+        def pseudonym_of(x: str) -> str:
+            out = memo.get(x)
+            if out is None:
+                out = memo[x] = pseudonym(key, x)
+            return out
+
+        pid[have] = _per_unique(pd.Series(ident[have], dtype=object), pseudonym_of)
     return pid, how, valid
 
 
 def _pupil_rows(src: SourceFile, cfg: IntakeConfig, key: bytes, log: _Log) -> pd.DataFrame:
     """The pupil-years of one school file (whole-column operations; rules as documented)."""
     r = _records_frame(src, SCHOOL_FIELDS, log)
-    file = paths.relative(src.path)
+    file = log.file(src.path)
     n = len(r)
     if n == 0:
         return pd.DataFrame(columns=_PUPIL_COLUMNS)
@@ -809,9 +841,19 @@ def _pupil_rows(src: SourceFile, cfg: IntakeConfig, key: bytes, log: _Log) -> pd
     lines = r["_line"].to_numpy()
     raw_dob = _col(r, "data_nascita")
     r["data_nascita"] = _per_unique(raw_dob, lambda v: None if _empty(v) else _date(v))
-    pid, how, valid = _identities(r, key)
+    pid, how, valid = _identities(r, key, log.pseudonyms)
     code = _col(r, "codice_fiscale")
-    masked = _per_unique(code, lambda c: cf.mask(c) if c else "")
+
+    def mask_of(c: Any) -> str:
+        if not c:
+            return ""
+        memo_key = (type(c), c)  # as _per_unique: 1 and 1.0 are written differently
+        out = log.masks.get(memo_key)
+        if out is None:
+            out = log.masks[memo_key] = cf.mask(c)
+        return out
+
+    masked = _per_unique(code, mask_of)
     rejections: list[tuple[int, int, str, str]] = []  # (row, order, column, rule)
     no_id = pid == None  # noqa: E711 - elementwise
     for i in np.flatnonzero(no_id):
@@ -950,6 +992,7 @@ def _pupil_rows(src: SourceFile, cfg: IntakeConfig, key: bytes, log: _Log) -> pd
 
 def _attendance(src: SourceFile, key: bytes, log: _Log) -> list[dict[str, Any]]:
     out = []
+    file = log.file(src.path)
     for r in _records(src, ATTENDANCE_FIELDS, log):
         r["data_nascita"] = (
             _date(r.get("data_nascita")) if not _empty(r.get("data_nascita")) else None
@@ -979,7 +1022,7 @@ def _attendance(src: SourceFile, key: bytes, log: _Log) -> list[dict[str, Any]]:
                 "edition": edition or course,
                 "cohort": _school_year(start),
                 "hours": hours,
-                "_file": paths.relative(src.path),
+                "_file": file,
                 "_line": r["_line"],
                 "_masked": cf.mask(r.get("codice_fiscale")) if r.get("codice_fiscale") else "",
             }
@@ -1116,7 +1159,7 @@ def run_intake(config: Path | None = None, *, key: bytes | None = None) -> Intak
         attendance,
         columns=["pupil_id", "course", "edition", "cohort", "hours", "_file", "_line", "_masked"],
     )
-    known = set(frame["pupil_id"])
+    known = pd.Index(pd.unique(frame["pupil_id"]))  # isin on an Index hashes once, in C
     link_rows = []
     for edition, grp in att.groupby("edition", sort=True):
         found = grp["pupil_id"].isin(known)
