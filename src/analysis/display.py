@@ -470,7 +470,12 @@ def _header(col: Any, lang: str) -> str:
 
 
 def _download_payload(
-    df: pd.DataFrame, *, caption: Text, index: bool, digits: int | None = None
+    df: pd.DataFrame,
+    *,
+    caption: Text,
+    index: bool,
+    digits: int | None = None,
+    pupil: bool = False,
 ) -> dict[str, Any]:
     """The table as data for the CSV/XLSX downloads (written by ``publish``).
 
@@ -509,6 +514,7 @@ def _download_payload(
         data_by_lang = None
         data = json.loads(frame.to_json(orient="values", date_format="iso", double_precision=15))
     return {
+        "pupil": pupil,
         "data_by_lang": data_by_lang,
         "name": name,
         "run_id": _CURRENT["run_id"],
@@ -588,7 +594,7 @@ def show_pupil_table(
     safe = suppress_small_cells(df, count_col=count_col, k=k, keys=keys, totals_by=totals_by)
     shown = safe.drop(columns=["suppressed", "suppression"])
     n_sup = int(safe["suppressed"].sum())
-    payload = _download_payload(shown, caption=caption, index=index, digits=digits)
+    payload = _download_payload(shown, caption=caption, index=index, digits=digits, pupil=True)
 
     def build(lang: str) -> str:
         body = _table_html(

@@ -533,11 +533,11 @@ def _publish_run(
             pupil_ids=ids,
         )
     nb = nbformat.read(executed, as_version=4)
-    if results.get("pupil_data") or ids:  # the downloads are held to the page's rules too
+    if results.get("pupil_data") or ids:  # pupil tables' downloads obey the page's rules too
         from analysis.pipeline.publish_check import scan_table
 
         for lg in i18n.LANGUAGES:
-            for table in downloads.tables_of(nb):
+            for table in (t for t in downloads.tables_of(nb) if t.get("pupil")):
                 found += scan_table(
                     run.id,
                     f"{lg}/downloads/{run.id}/{table['name']}.csv",
