@@ -38,7 +38,7 @@ from __future__ import annotations
 
 import math
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
@@ -182,6 +182,11 @@ def _names(items: Sequence[str]) -> Text:
 def title() -> str:
     """Title of the page when run interactively (the plan's title wins under the runner)."""
     return N_("Programme evaluation (SIMULATED): dropout, risk-set hazard comparison")
+
+
+def hazard_figure_of(table: pd.DataFrame) -> Callable[[str], Figure]:
+    """:func:`hazard_figure` of ``table`` as a function of the language (``display.show_figure``)."""
+    return lambda lang: hazard_figure(table, lang=lang)
 
 
 def hazard_figure(table: pd.DataFrame, *, k: int = K_MIN, lang: str = "en") -> Figure:
