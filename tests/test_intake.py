@@ -394,3 +394,21 @@ def test_pseudonym_memo_across_files_gives_the_same_ids():
         np.testing.assert_array_equal(a, b)
     np.testing.assert_array_equal(again[0], plain[0][::-1])
     assert len(memo) == 2 and plain[0][2] is None
+
+
+@pytest.mark.parametrize(
+    "cells",
+    [
+        ["12", "3,5", "", " 7 ", None],
+        ["1.234,5", "abc", "nan", "", None, "12"],
+        [3, 2.5, None, "4,0", float("nan")],
+        [None, None],
+        [],
+    ],
+)
+def test_float_columns_equal_the_numbers_with_none_as_nan(cells):
+    from analysis.data import intake
+
+    s = pd.Series(cells, dtype=object)
+    old = np.array([np.nan if x is None else x for x in intake._numbers(s)], dtype=float)
+    np.testing.assert_array_equal(intake._floats(s), old)

@@ -560,6 +560,22 @@ def _numbers(values: pd.Series) -> np.ndarray:
     Text cells that are all plain integers or comma decimals (or empty) are parsed by pyarrow
     in one pass; anything else goes through :func:`_number` once per distinct value.
     """
+    fast = _plain_numbers(values)
+    if fast is not None:
+        return np.array(fast.to_pylist(), dtype=object)
+    return _per_unique(values, _number)
+
+
+def _floats(values: pd.Series) -> np.ndarray:
+    """:func:`_numbers` as float64, ``None`` as NaN (what the row rules compare)."""
+    fast = _plain_numbers(values)
+    if fast is not None:
+        return fast.to_numpy(zero_copy_only=False).astype("float64", copy=False)
+    return np.array([np.nan if x is None else x for x in _numbers(values)], dtype="float64")
+
+
+def _plain_numbers(values: pd.Series) -> pa.Array | None:
+    """The pyarrow pass of :func:`_numbers` (nulls for empty cells), or None for other cells."""
     if len(values) and pd.api.types.infer_dtype(values, skipna=False) == "string":
         arr = pa.array(values.to_numpy(dtype=object), type=pa.string())
         stripped = pc.utf8_trim_whitespace(arr)
@@ -567,10 +583,8 @@ def _numbers(values: pd.Series) -> np.ndarray:
         plain = pc.match_substring_regex(stripped, _PLAIN_DECIMAL)
         if pc.all(pc.or_(pc.invert(filled), plain)).as_py():
             text = pc.if_else(filled, pc.replace_substring(stripped, ",", "."), None)
-            num = pc.cast(text, pa.float64())
-            out = np.array(num.to_pylist(), dtype=object)
-            return out
-    return _per_unique(values, _number)
+            return pc.cast(text, pa.float64())
+    return None
 
 
 def _cell_texts(frame: pd.DataFrame) -> list[pd.Series]:
@@ -907,18 +921,11 @@ def _pupil_rows(src: SourceFile, cfg: IntakeConfig, key: bytes, log: _Log) -> pd
     no_dob = np.array([b is None for b in birth_year], dtype=bool)
     transferred = np.array([bool(e and e.get("transferred")) for e in esito], dtype=bool)
     dropped = np.array([int(bool(e and e.get("dropped_out"))) for e in esito], dtype=np.int64)
-    hours = _numbers(_col(r, "ore_assenza"))
-    total = _numbers(_col(r, "monte_ore"))
-    avg = _numbers(_col(r, "media_voti"))
+    # missing or unreadable numbers are NaN, which fails every comparison below
+    h, t, a = (_floats(_col(r, c)) for c in ("ore_assenza", "monte_ore", "media_voti"))
     active = ~transferred & (dropped == 0)
-    bad_hours = active & np.array(
-        [
-            h is None or t is None or t <= 0 or not 0 <= h <= t
-            for h, t in zip(hours, total, strict=True)
-        ],
-        dtype=bool,
-    )
-    bad_avg = active & np.array([a is None or not 1 <= a <= 10 for a in avg], dtype=bool)
+    bad_hours = active & ~((t > 0) & (h >= 0) & (h <= t))
+    bad_avg = active & ~((a >= 1) & (a <= 10))
     for mask, order, column, rule in (
         (bad_classe, 2, "classe", "class year must be 1–5"),
         (bad_sex, 3, "sesso", "Sesso must be M or F"),
@@ -943,18 +950,11 @@ def _pupil_rows(src: SourceFile, cfg: IntakeConfig, key: bytes, log: _Log) -> pd
         _col(r, "cittadinanza", "italiana"),
         lambda v: int(_plain(v) not in ("italiana", "italiano", "italia", "")),
     )
-    abroad = np.array(
-        [c[11:12] == "Z" if isinstance(c, str) else False for c in cf.normalise_array(code)],
-        dtype=bool,
-    )
+    abroad = (cf.normalise_array(code).str.slice(11, 12) == "Z").fillna(False).to_numpy(dtype=bool)
     foreign = np.where(valid, abroad.astype(int), citizen.astype(int))
-    h = np.array([np.nan if x is None else x for x in hours], dtype=float)
-    t = np.array([np.nan if x is None else x for x in total], dtype=float)
     with np.errstate(divide="ignore", invalid="ignore"):
         absence = np.where(~np.isnan(h) & ~np.isnan(t) & (t != 0), h / t, np.nan)
-    grade_avg = np.where(
-        dropped == 1, np.nan, np.array([np.nan if a is None else a for a in avg], dtype=float)
-    )
+    grade_avg = np.where(dropped == 1, np.nan, a)
     repeated = np.array(
         [
             np.nan if d else float(e.get("repeated_grade", 0)) if e is not None else np.nan
@@ -1159,10 +1159,15 @@ def run_intake(config: Path | None = None, *, key: bytes | None = None) -> Intak
         attendance,
         columns=["pupil_id", "course", "edition", "cohort", "hours", "_file", "_line", "_masked"],
     )
-    known = pd.Index(pd.unique(frame["pupil_id"]))  # isin on an Index hashes once, in C
+    # membership in pyarrow: pandas' isin on ``str`` builds a Python scalar per known id
+    known = pa.array(pd.unique(frame["pupil_id"].to_numpy(dtype=object)), type=pa.string())
     link_rows = []
     for edition, grp in att.groupby("edition", sort=True):
-        found = grp["pupil_id"].isin(known)
+        ids = pa.array(grp["pupil_id"].to_numpy(dtype=object), type=pa.string())
+        found = pd.Series(
+            pc.is_in(ids, value_set=known).to_numpy(zero_copy_only=False).astype(bool),
+            index=grp.index,
+        )
         link_rows.append(
             {
                 "edition": edition,
