@@ -207,11 +207,13 @@ def consolidated_html(plan: Plan, lang: str, *, build_date: str) -> str:
     order = [q["id"] for q in questions()]
     qtitle = {q["id"]: q["title"] for q in questions()}
     # methodology first, then the questions in config order
+    # the method question first (the methodology note opens it), then the questions in order
     ordered = sorted(
         runs,
         key=lambda r: (
-            0 if r.id.startswith("methodology") else 1,
+            0 if q_of(r.id) == "method" else 1,
             order.index(q_of(r.id)) if q_of(r.id) in order else len(order),
+            0 if r.id.startswith("methodology") else 1,
         ),
     )
     cover = (
