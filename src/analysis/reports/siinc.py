@@ -21,6 +21,7 @@ import pandas as pd
 
 from analysis import i18n, paths
 from analysis.errors import DataValidationError
+from analysis.facts import programme_facts
 from analysis.i18n import N_, Msg, date, integer, money, num, pct, t, term
 from analysis.siinc.agreement import (
     Agreement,
@@ -1220,11 +1221,13 @@ def suppression_text(d: Dossier) -> Msg:
                 "exact counts. Amounts payable are shown in full, as a payment certificate must "
                 "state them; with the published price and baseline an amount can reveal the "
                 "count behind it, and a verified outcome of at least {k} leaves its complement "
-                "in the population derivable (for example the youths of the 41 not enrolled). "
+                "in the population derivable (for example, among the {youths} youths of the "
+                "day centre, those not enrolled). "
                 "For the organisations (legal entities, public registry data) this is accepted; "
                 "for counts of persons the signed agreement must accept it or restrict the "
                 "certificate to the parties.",
                 k=integer(k),
+                youths=integer(programme_facts().day_centre.youths),
             ),
             t("**Populations covered:**"),
             _join([_join(["-", p], " ") for p in pops], "\n"),
