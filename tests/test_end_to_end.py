@@ -4,6 +4,7 @@ is reproducible byte for byte, and renders offline in a real browser."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -270,6 +271,7 @@ def test_reports_render_offline_in_a_real_browser_in_both_languages(quick_plan, 
     from analysis.pipeline.language import english_sentences
 
     english_on_italian = {}
+    raw_values = {}
     for lang in LANGUAGES:
         pages = [index_path(lang), *sorted((paths.REPORTS_DIR / lang).glob("*.html"))]
         for page in list(dict.fromkeys(pages)):
@@ -287,7 +289,23 @@ def test_reports_render_offline_in_a_real_browser_in_both_languages(quick_plan, 
                 found = english_sentences(info["text"])
                 if found:
                     english_on_italian[page.name] = found[:3]
+            raw = RAW_ITALIAN if lang == "it" else RAW_ENGLISH
+            hits = [m.group(0) for m in raw.finditer(_without_parameters(info["text"]))]
+            if hits:
+                raw_values[name] = hits[:5]
     assert english_on_italian == {}, english_on_italian
+    assert raw_values == {}, f"raw Python values in visible text: {raw_values}"
+
+
+# Python values that must never reach a page's visible text (issue 11): None/True/False and
+# nan/inf reprs, list and dict reprs.  (In English, "None of", "True effect" are words.)
+RAW_ENGLISH = re.compile(r"\b(nan|NaN|inf|-inf)\b|\[\d+(?:, \d+)+\]|\{'")
+RAW_ITALIAN = re.compile(r"\b(None|True|False|nan|NaN|inf|-inf)\b|\[\d+(?:, \d+)+\]|\{'")
+
+
+def _without_parameters(text: str) -> str:
+    """The index folds each run's parameters (as JSON) away; they are not prose."""
+    return re.sub(r"(Parameters|Parametri)\n.*?(?=\n\n|$)", "", text, flags=re.S)
 
 
 def test_index_screenshot_is_not_blank(quick_plan, chromium, tmp_path):

@@ -185,7 +185,7 @@ PANELS: dict[str, PanelSpec] = {
                 "Pupils per school site (plesso), daytime courses, every Italian school, "
                 "2018/19–2020/21 (MIM open data via ondata) spliced with 2021/22–2024/25 (MIM "
                 "'alunni frequentanti totali', accesso civico via UAAR); counts of 3 or fewer "
-                "suppressed by the MIM are missing with suppressed = True"
+                "suppressed by the MIM are kept as missing and flagged as suppressed"
             ),
             ONDATA + MIM,
             _school_sites,
