@@ -8,7 +8,9 @@ def test_english_sentence_is_found_and_italian_passes():
         "<p>Si stima che il tasso di assenza sia diminuito di 2,4 p.p. rispetto al 2020.</p>"
         "<p>The rate is lower than the region and it fell after the start.</p>"
     )
-    assert english_sentences(page) == ["The rate is lower than the region and it fell after the start."]
+    assert english_sentences(page) == [
+        "The rate is lower than the region and it fell after the start."
+    ]
 
 
 def test_names_loanwords_code_and_provenance_are_not_prose():
