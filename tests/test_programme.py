@@ -524,3 +524,29 @@ def test_multi_line_cell_still_goes_to_the_csv_module(tmp_path):
     assert _read_csv_fast(path, "r.csv") is None
     with pytest.raises(DataValidationError):
         load_panel(path)
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        np.repeat(np.arange(1000), 5)[::-1],
+        np.array([5, 3, 3, 9, -2, 5], dtype=np.int64),
+        np.array([-100, 100, 0, -100], dtype=np.int8),
+        np.array([7, 1, 255, 1], dtype=np.uint8),
+        np.array([2**63 + 5, 2**63 + 1, 2**63 + 5], dtype=np.uint64),
+        np.array([1, 10**12, 1], dtype=np.int64),  # sparse: the hash path
+        np.array(["b", "a", "b"], dtype=object),
+        np.array([2.5, 1.0, 2.5]),
+        np.array([], dtype=np.int64),
+    ],
+)
+def test_staggered_unit_codes_equal_pandas_factorize(values):
+    """The wrapper's integer-id ranking (issue 14) gives pandas' sorted codes and uniques."""
+    from analysis.did.staggered import _sorted_codes
+
+    s = pd.Series(values)
+    codes, uniq = _sorted_codes(s)
+    want_codes, want_uniq = pd.factorize(s, sort=True)
+    np.testing.assert_array_equal(codes, want_codes)
+    np.testing.assert_array_equal(uniq, np.asarray(want_uniq))
+    assert np.asarray(uniq).dtype == np.asarray(want_uniq).dtype

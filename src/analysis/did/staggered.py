@@ -782,7 +782,7 @@ def _prepare(
     _checks.require_no_missing(df, time)
     # One factorisation of the unit serves every check below; each check runs on integer
     # codes and defers to its _checks twin (which words the error) only when it fails.
-    ucodes, _ = pd.factorize(df[unit], sort=True)
+    ucodes, _ = _sorted_codes(df[unit])
     n_units = int(ucodes.max()) + 1 if len(ucodes) else 0
     if panel:
         tcodes, tuniq = pd.factorize(df[time])
@@ -852,6 +852,30 @@ def _prepare(
     if d.empty:
         raise fail(_checks.SOURCE, "no rows left after removing missing values")
     return d
+
+
+def _sorted_codes(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """``pd.factorize(values, sort=True)``; for integer ids of a compact range without hashing.
+
+    A unit id column of integers (the counties of mpdta, numbered pupils) is ranked with a
+    presence table over its range instead of a hash table and a sort: 1.4 ms instead of
+    19 ms on 500k rows, twice per call (issue 14: the wrapper's own work on a 100k-unit
+    panel).  Same codes and uniques (tests/test_programme.py compares them).
+    """
+    v = values.to_numpy() if isinstance(values.dtype, np.dtype) else None
+    if v is None or v.dtype.kind not in "iu" or len(v) == 0:
+        codes, uniq = pd.factorize(values, sort=True)
+        return codes, np.asarray(uniq)
+    lo, hi = int(v.min()), int(v.max())
+    if hi - lo > 4 * len(v) + 16 or hi >= 2**63:  # sparse ids: a table larger than the data
+        codes, uniq = pd.factorize(values, sort=True)
+        return codes, np.asarray(uniq)
+    offset = v.astype(np.int64) - lo  # in int64: int8 ids from -100 to 100 would wrap
+    present = np.zeros(hi - lo + 1, dtype=bool)
+    present[offset] = True
+    rank = np.cumsum(present) - 1
+    uniq = (np.flatnonzero(present) + lo).astype(v.dtype)
+    return rank[offset].astype(np.intp, copy=False), uniq
 
 
 def _normalise_cohort(
@@ -1111,8 +1135,7 @@ def _fit(
     book = kit.bookkeeping
     # diff-diff orders units as ``groupby(unit)`` does (sorted ids); the kit only keeps
     # positions, so rebuild the ids and check the alignment through the cohorts.
-    row_unit, uniq = pd.factorize(d[unit], sort=True)
-    all_units = np.asarray(uniq)
+    row_unit, all_units = _sorted_codes(d[unit])
     by_unit = np.zeros(len(all_units))
     by_unit[row_unit] = d["_cohort"].to_numpy(float)  # constant within unit (checked)
     unit_cohort = np.asarray(book["unit_cohorts"], dtype=float)
