@@ -154,17 +154,22 @@ def main(argv: list[str] | None = None) -> int:
             pa.Table.from_pandas(panel, preserve_index=False), data / "register.csv"
         )
         del panel
+
+        def keep(record: dict) -> None:  # written as it comes: a late failure keeps the rest
+            records.append(record)
+            args.out.write_text(json.dumps(records, indent=2) + "\n", encoding="utf-8")
+
         for task in ("load_csv", "load_parquet", "staggered"):
-            records.append({**_child(task, data, n), "n_pupils": n})
+            keep({**_child(task, data, n), "n_pupils": n})
         from analysis.data.intake_fixtures import write_register_files
 
         for fmt, size in (("csv", n), ("xlsx", max(n // 20, 2_000))):
             root = data / f"repo_{fmt}"
             (root / "config").mkdir(parents=True)
             write_register_files(root, size, fmt=fmt, n_schools=max(2, size // 10_000))
-            records.append({**_child(f"intake_{fmt}", data, size), "n_pupils": size})
-        records.append(_wrapper_ratio(None, 30))
-        records.append(_wrapper_ratio(100_000, 5))
+            keep({**_child(f"intake_{fmt}", data, size), "n_pupils": size})
+        keep(_wrapper_ratio(None, 30))
+        keep(_wrapper_ratio(100_000, 5))
     args.out.write_text(json.dumps(records, indent=2) + "\n", encoding="utf-8")
     print(json.dumps(records, indent=2))
     return 0

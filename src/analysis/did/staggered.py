@@ -832,7 +832,7 @@ def _prepare(
             f"first period {periods[0]:g}): no untreated period to compare (R did's rule)"
         )
         d = d.loc[~early_unit[ucodes]]
-    gvals = set(np.unique(d["_cohort"])) - {0.0}
+    gvals = set(pd.unique(d["_cohort"].to_numpy())) - {0.0}  # a hash: no sort of every row
     off_grid = sorted(x for x in gvals if x not in set(periods))
     if off_grid:
         notes.add(
