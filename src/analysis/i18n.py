@@ -299,7 +299,8 @@ class Msg:
             return template
         rendered = {k: format_value(v, lang) for k, v in self.values.items()}
         try:
-            return template.format(**rendered)
+            # an abbreviation that ends a sentence keeps one period ("p.p." + ".")
+            return template.format(**rendered).replace("p.p..", "p.p.")
         except (KeyError, IndexError, ValueError) as exc:
             raise CatalogError(
                 f"message {self.msgid[:60]!r} in {lang!r}: placeholder problem ({exc}); "

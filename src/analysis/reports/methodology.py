@@ -1357,8 +1357,9 @@ def summary(states: pd.DataFrame, checked: Sequence[CheckResult], doc: Document)
     designs = sum(1 for c in checked if c.check.kind == "design" and c.backed)
     missing = len(states) - ok
     certainty: Text = t(
-        "Every check listed names the report and the results key that back it; {not_run} "
-        "pre-specified checks that no report has run are listed as not yet run, never claimed.",
+        "Every check listed names the report and the results key that back it; pre-specified "
+        "checks that no report has run (number: {not_run}) are listed as not yet run, never "
+        "claimed.",
         not_run=integer(len(checked) - backed),
     )
     if missing:
@@ -1366,7 +1367,7 @@ def summary(states: pd.DataFrame, checked: Sequence[CheckResult], doc: Document)
             [
                 certainty,
                 t(
-                    "{n} reports had no current results when the note was built, so the checks "
+                    "Reports without current results when the note was built: {n}; the checks "
                     "they would back are counted as not run.",
                     n=integer(missing),
                 ),
@@ -1377,7 +1378,7 @@ def summary(states: pd.DataFrame, checked: Sequence[CheckResult], doc: Document)
         "answer": t(
             "{ok} of {total} reports have current results; {designs} design elements are in "
             "use, and {backed} of the {listed} pre-specified checks are backed by a report's "
-            "results ({not_run} not yet run).",
+            "results (not yet run: {not_run}).",
             ok=integer(ok),
             total=integer(len(states)),
             designs=integer(designs),
