@@ -236,7 +236,7 @@ def test_summary_counts_come_from_the_results(note):
     assert "2 of 6 reports have current results" in answer
     assert f"{backed} of the {len(m.CHECKS)} pre-specified checks" in answer
     assert f"(not yet run: {len(m.CHECKS) - backed})" in answer
-    assert "4 reports had no current results" in box["certainty"].render("en")
+    assert "without current results when the note was built: 4" in box["certainty"].render("en")
     head = m.headline(note["states"], note["checked"], "ILLUSTRATIVE")
     assert head["checks backed"] == backed and head["reports succeeded"] == 2
 
