@@ -134,10 +134,12 @@ def plan_benchmarks(*, quick: bool, rounds: int) -> list[dict[str, Any]]:
     return records
 
 
-def other_benchmarks(*, quick: bool) -> list[dict[str, Any]]:
-    """Run the other helpers' scripts when present and collect their JSON records."""
+def other_benchmarks(
+    *, quick: bool, scripts: tuple[str, ...] = OTHER_SCRIPTS
+) -> list[dict[str, Any]]:
+    """Run the other benchmark scripts when present and collect their JSON records."""
     records: list[dict[str, Any]] = []
-    for name in OTHER_SCRIPTS:
+    for name in scripts:
         script = HERE / name
         if not script.exists():
             print(f"skipped {name}: not present", file=sys.stderr)
@@ -203,10 +205,17 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--rounds", type=int, default=1, help="alternations of 1 and 2 workers")
     p.add_argument("--out", default=str(HERE / "RESULTS.md"))
     p.add_argument("--skip-plan", action="store_true", help="only the other scripts")
+    p.add_argument(
+        "--scripts",
+        nargs="*",
+        default=list(OTHER_SCRIPTS),
+        choices=list(OTHER_SCRIPTS),
+        help="which other benchmark scripts to run (default: all)",
+    )
     args = p.parse_args(argv)
     info = machine()
     records = [] if args.skip_plan else plan_benchmarks(quick=args.quick, rounds=args.rounds)
-    records += other_benchmarks(quick=args.quick)
+    records += other_benchmarks(quick=args.quick, scripts=tuple(args.scripts))
     Path(args.out).write_text(markdown(info, records, quick=args.quick), encoding="utf-8")
     print(f"wrote {args.out}")
     return 0
