@@ -412,3 +412,14 @@ def test_float_columns_equal_the_numbers_with_none_as_nan(cells):
     s = pd.Series(cells, dtype=object)
     old = np.array([np.nan if x is None else x for x in intake._numbers(s)], dtype=float)
     np.testing.assert_array_equal(intake._floats(s), old)
+
+
+def test_per_unique_codes_spread_to_the_per_cell_results():
+    from analysis.data import intake
+
+    s = pd.Series(["Ammesso", "ammesso", None, 1, 1.0, "Ammesso", ""], dtype=object)
+    results, key = intake._per_unique_codes(s, lambda v: (type(v).__name__, str(v)))
+    per_cell = [(type(v).__name__, str(v)) for v in s]
+    assert list(results[key]) == per_cell
+    assert len(results) == 6  # 1 and 1.0 apart, "Ammesso" once
+    assert list(intake._per_unique(s, str)) == [str(v) for v in s]

@@ -534,9 +534,19 @@ def _per_unique(values: pd.Series, fn: Any) -> np.ndarray:
     that Python calls equal but that ``str`` writes differently (``1`` and ``1.0``) are kept
     apart by their type.
     """
+    results, key = _per_unique_codes(values, fn)
+    return results[key]
+
+
+def _per_unique_codes(values: pd.Series, fn: Any) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`_per_unique` as (``fn`` of each distinct value, code of every cell).
+
+    What is derived from the results can then be derived once per distinct value too and
+    spread with ``derived[key]`` (issue 13: no Python loop over millions of rows).
+    """
     n = len(values)
     if n == 0:
-        return np.empty(0, dtype=object)
+        return np.empty(0, dtype=object), np.zeros(0, dtype=np.intp)
     obj = values.astype(object)
     key, _ = pd.factorize(obj, use_na_sentinel=False)
     if pd.api.types.infer_dtype(obj, skipna=True) not in ("string", "empty"):
@@ -548,7 +558,7 @@ def _per_unique(values: pd.Series, fn: Any) -> np.ndarray:
     results = np.empty(len(first), dtype=object)
     for k, i in enumerate(first):
         results[k] = fn(arr[i])
-    return results[key]
+    return results, key
 
 
 _PLAIN_DECIMAL = r"^-?[0-9]+(?:,[0-9]+)?$"  # 12 or 12,5: what _number reads as 12.0 / 12.5
@@ -854,7 +864,8 @@ def _pupil_rows(src: SourceFile, cfg: IntakeConfig, key: bytes, log: _Log) -> pd
     sheet = r["_sheet"].iloc[0]
     lines = r["_line"].to_numpy()
     raw_dob = _col(r, "data_nascita")
-    r["data_nascita"] = _per_unique(raw_dob, lambda v: None if _empty(v) else _date(v))
+    dates_u, dkey = _per_unique_codes(raw_dob, lambda v: None if _empty(v) else _date(v))
+    r["data_nascita"] = dates_u[dkey]
     pid, how, valid = _identities(r, key, log.pseudonyms)
     code = _col(r, "codice_fiscale")
 
@@ -893,34 +904,42 @@ def _pupil_rows(src: SourceFile, cfg: IntakeConfig, key: bytes, log: _Log) -> pd
         return raw, mapped, cfg.esito.get(_plain(raw_after))
 
     esito_raw_col = r["esito"] if "esito" in r.columns else pd.Series("", index=r.index)
-    triples = _per_unique(esito_raw_col, esito_of)
-    e_raw = np.array([t[0] for t in triples], dtype=object)
-    e_mapped = np.array([t[1] for t in triples], dtype=object)
-    esito = np.array([t[2] for t in triples], dtype=object)
-    has_map = np.array([m is not None for m in e_mapped], dtype=bool) & ok
-    for (raw, mapped), k in Counter(zip(e_raw[has_map], e_mapped[has_map], strict=True)).items():
-        log.recodings[(file, "esito", raw, f"{mapped} (school value map)")] += k
-    e_after = np.where([m is not None for m in e_mapped], e_mapped, e_raw)
-    known = np.array([e is not None for e in esito], dtype=bool)
-    for (raw, e), k in Counter(
-        zip(e_after[known & ok], [str(x) for x in esito[known & ok]], strict=True)
-    ).items():
-        log.recodings[(file, "esito", raw, e)] += k
+    # every rule of the Esito is a function of its distinct values: derived once per value
+    # (``_u``), spread to the rows with ``[ekey]``, counted with ``bincount``
+    triples, ekey = _per_unique_codes(esito_raw_col, esito_of)
+    raw_u = np.array([t[0] for t in triples], dtype=object)
+    mapped_u = np.array([t[1] for t in triples], dtype=object)
+    esito_u = np.array([t[2] for t in triples], dtype=object)
+    has_map_u = np.array([m is not None for m in mapped_u], dtype=bool)
+    n_u = len(triples)
+    counts = np.bincount(ekey[has_map_u[ekey] & ok], minlength=n_u)
+    for u in np.flatnonzero(counts):
+        log.recodings[(file, "esito", raw_u[u], f"{mapped_u[u]} (school value map)")] += int(
+            counts[u]
+        )
+    e_after_u = np.where(has_map_u, mapped_u, raw_u)
+    e_after = e_after_u[ekey]
+    known_u = np.array([e is not None for e in esito_u], dtype=bool)
+    known = known_u[ekey]
+    counts = np.bincount(ekey[known & ok], minlength=n_u)
+    for u in np.flatnonzero(counts):
+        log.recodings[(file, "esito", e_after_u[u], str(esito_u[u]))] += int(counts[u])
     for i in np.flatnonzero(~known & ok):
         rejections.append(
             (i, 1, "esito", f"unmapped Esito code {e_after[i]!r}: add it to esito: in the config")
         )
-    classe = _per_unique(
+    classe_u, ckey = _per_unique_codes(
         _col(r, "classe", ""), lambda v: _number(re.sub(r"[^0-9]", "", str(v)) or None)
     )
-    bad_classe = np.array([c is None or not 1 <= c <= 5 for c in classe], dtype=bool)
+    bad_classe = np.array([c is None or not 1 <= c <= 5 for c in classe_u], dtype=bool)[ckey]
     sex = _per_unique(_col(r, "sesso", ""), lambda v: str(v).strip().upper()[:1])
     bad_sex = ~np.isin(sex.astype(str), ["M", "F"])
-    dob = r["data_nascita"].to_numpy()
-    birth_year = np.array([d.year if d else None for d in dob], dtype=object)
-    no_dob = np.array([b is None for b in birth_year], dtype=bool)
-    transferred = np.array([bool(e and e.get("transferred")) for e in esito], dtype=bool)
-    dropped = np.array([int(bool(e and e.get("dropped_out"))) for e in esito], dtype=np.int64)
+    birth_u = np.array([d.year if d else None for d in dates_u], dtype=object)
+    birth_year = birth_u[dkey]
+    no_dob = np.array([b is None for b in birth_u], dtype=bool)[dkey]
+    transferred_u = np.array([bool(e and e.get("transferred")) for e in esito_u], dtype=bool)
+    dropped_u = np.array([int(bool(e and e.get("dropped_out"))) for e in esito_u], dtype=np.int64)
+    transferred, dropped = transferred_u[ekey], dropped_u[ekey]
     # missing or unreadable numbers are NaN, which fails every comparison below
     h, t, a = (_floats(_col(r, c)) for c in ("ore_assenza", "monte_ore", "media_voti"))
     active = ~transferred & (dropped == 0)
@@ -958,11 +977,11 @@ def _pupil_rows(src: SourceFile, cfg: IntakeConfig, key: bytes, log: _Log) -> pd
     repeated = np.array(
         [
             np.nan if d else float(e.get("repeated_grade", 0)) if e is not None else np.nan
-            for d, e in zip(dropped, esito, strict=True)
+            for d, e in zip(dropped_u, esito_u, strict=True)
         ],
         dtype=float,
-    )
-    grade = np.array([int(c) if c is not None else 0 for c in classe]) + (
+    )[ekey]
+    grade = np.array([int(c) if c is not None else 0 for c in classe_u])[ckey] + (
         8 if src.order == "upper" else 5
     )
     out = pd.DataFrame(
