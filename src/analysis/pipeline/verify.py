@@ -131,6 +131,8 @@ def compare(
 VOLATILE = (
     (re.compile(r'<div class="provenance">.*?</div>', re.DOTALL), '<div class="provenance"></div>'),
     (re.compile(r"<footer\b.*?</footer>", re.DOTALL), "<footer></footer>"),
+    # the index links the consolidated PDF only when it was built (verify builds no PDFs)
+    (re.compile(r'\s*·\s*<a href="pdf/[^"]+\.pdf">[^<]*</a>'), ""),
     (
         re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?"),
         "<TIME>",
