@@ -423,3 +423,27 @@ def test_per_unique_codes_spread_to_the_per_cell_results():
     assert list(results[key]) == per_cell
     assert len(results) == 6  # 1 and 1.0 apart, "Ammesso" once
     assert list(intake._per_unique(s, str)) == [str(v) for v in s]
+
+
+@pytest.mark.parametrize(
+    "cells",
+    [
+        ["RSSMRA80A01H501U", "rss mra 80a01-h501u", "", None, "AB", "ABCDE", " ", "x.y"],
+        ["RSSMRA80A01H501U", "\u00dfMRA80A01H501U"],  # non-ASCII: the scalar path
+        ["RSSMRA80A01H501U", float("nan")],  # a NaN is truthy: the scalar path
+        [None, None],
+        ["A\x0bB\x1cCDEFG"],  # spaces Python and RE2 disagree on
+    ],
+)
+def test_whole_column_masks_equal_the_scalar_masks(cells):
+    from analysis.data import codice_fiscale as cf
+
+    s = pd.Series(cells, dtype=object)
+    want = [cf.mask(c) if c else "" for c in cells]
+    got = cf.mask_array(s)
+    if got is None:  # the caller masks cell by cell: only for the cells the docstring names
+        assert any(not isinstance(c, str) and c is not None for c in cells) or any(
+            not (c or "").isascii() or any(ch in c for ch in "\x0b\x1c") for c in cells if c
+        )
+    else:
+        assert list(got) == want

@@ -170,3 +170,38 @@ def synthetic_code(
         + place
     )
     return first15 + check_character(first15)
+
+
+# printable ASCII and the spaces Python's \s and RE2's \s agree on: there the whole-column
+# normalisation (RE2, pyarrow's upper case) equals :func:`normalise` cell by cell
+_SAFE_TEXT_RE2 = r"^[\x20-\x7e\t\n\f\r]*$"
+
+
+def mask_array(codes: pd.Series) -> np.ndarray | None:
+    """``mask(c) if c else ""`` of every cell of a text column, or None when it cannot tell.
+
+    Whole-column (pyarrow) for cells that are text or ``None`` in printable ASCII; ``None``
+    (the caller masks cell by cell) for any other cell — a number, a NaN, a non-ASCII letter
+    whose upper case Python and pyarrow write differently.  Same strings as the scalar rule
+    (tests/test_intake.py compares them).
+    """
+    obj = codes.to_numpy(dtype=object)
+    if len(obj) == 0 or pd.api.types.infer_dtype(obj, skipna=True) not in ("string", "empty"):
+        return None
+    na = pd.isna(obj)
+    if na.any() and not all(v is None for v in obj[na]):
+        return None  # a NaN is truthy: mask("nan"), as the scalar rule writes it
+    arr = pa.array(obj, type=pa.string(), from_pandas=True)
+    if pc.any(pc.invert(pc.match_substring_regex(arr, _SAFE_TEXT_RE2))).as_py():
+        return None
+    norm = pc.utf8_upper(pc.replace_substring_regex(arr, r"[\s.\-]", ""))
+    length = pc.utf8_length(norm)
+    middle = pc.binary_repeat("•", pc.max_element_wise(pc.subtract(length, 4), 0))
+    long = pc.binary_join_element_wise(
+        pc.utf8_slice_codeunits(norm, 0, 3), middle, pc.utf8_slice_codeunits(norm, -1), ""
+    )
+    short = pc.binary_repeat("•", length)
+    out = pc.if_else(pc.less(length, 5), short, long)
+    # falsy cells (None, "") give "" as the scalar rule's ``if c`` does
+    out = pc.if_else(pc.or_kleene(pc.is_null(arr), pc.equal(arr, "")), "", out)
+    return np.asarray(out.to_numpy(zero_copy_only=False), dtype=object)

@@ -878,7 +878,9 @@ def _pupil_rows(src: SourceFile, cfg: IntakeConfig, key: bytes, log: _Log) -> pd
             out = log.masks[memo_key] = cf.mask(c)
         return out
 
-    masked = _per_unique(code, mask_of)
+    masked = cf.mask_array(code)  # whole column; cell by cell for unusual cells
+    if masked is None:
+        masked = _per_unique(code, mask_of)
     rejections: list[tuple[int, int, str, str]] = []  # (row, order, column, rule)
     no_id = pid == None  # noqa: E711 - elementwise
     for i in np.flatnonzero(no_id):
