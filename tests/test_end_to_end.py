@@ -118,9 +118,18 @@ def test_known_published_values_reach_the_reports(quick_plan):
     assert neet["headline"]["Lecce 2024"] == 20.0
     note = json.loads(results_path("methodology").read_text())
     assert note["results"]["reports"], "the methodology note lists the plan's runs"
-    assert {r["notebook"] for r in note["results"]["questions"]} <= {
-        r.notebook for r in load_plan().runs
-    }, "every evaluation question names a notebook of the plan"
+    assert {r["run"] for r in note["results"]["reports"]} == {
+        r.id for r in load_plan().runs if r.id != "methodology"
+    }, "the note describes the plan it ran with"
+    claimed = [c for c in note["results"]["checks"] if c["status"] == "backed"]
+    assert claimed and all(c["evidence"] for c in claimed), "every claimed check has evidence"
+    for c in claimed:  # each piece of evidence is a key of that run's results
+        for ev in c["evidence"]:
+            res = json.loads(results_path(ev["run"]).read_text())
+            node = res
+            for part in ev["key"].split(".")[: 2 if ev["key"].startswith("results.") else 1]:
+                node = node[part] if isinstance(node, dict) and part in node else None
+            assert node is not None, f"{c['id']}: {ev['run']} has no {ev['key']}"
 
 
 def test_two_runs_give_byte_identical_results_and_html(quick_plan):

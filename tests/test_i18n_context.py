@@ -157,7 +157,7 @@ def test_context_not_this_quotes_programme_facts(sandbox):
     table = context.levels_and_changes(cs.data, units=cs.units, baseline_year=2020)
     not_this = context.summary(table, cs, baseline_year=2020, start_year=2021)["not_this"]
     assert "reached 52 young people" in str(not_this)
-    assert "Lecce è una provincia di circa 812.000 abitanti." in i18n.render(not_this, "it")
+    assert "Lecce: provincia di circa 812.000 abitanti." in i18n.render(not_this, "it")
 
 
 def test_data_build_texts_render_in_italian_and_answer_from_the_data(built_panels):

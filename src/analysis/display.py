@@ -237,6 +237,10 @@ def start(
         show=display,
     )
     _CURRENT.update(run_id=run_id, tables=0, verdict=None)
+    import logging
+
+    # libraries' INFO chatter (matplotlib's category units) is not page text
+    logging.getLogger("matplotlib").setLevel(logging.WARNING)
     if display:
         from IPython.display import HTML
         from IPython.display import display as ipy_display
