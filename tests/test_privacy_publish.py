@@ -84,6 +84,11 @@ def test_leaking_reports_are_withheld_and_named(leak_plan, capsys):
     safe = (paths.REPORTS_DIR / "en" / "leak_safe.html").read_text()
     assert "&lt; 10" in safe and "SIMULATED" in safe
     assert "SIMULATO" in (paths.REPORTS_DIR / "it" / "leak_safe.html").read_text()
+    for rid in ("leak_rows", "leak_small_cell", "leak_json_id"):  # nothing of theirs in reports/
+        assert not (paths.RESULTS_DIR / f"{rid}.json").exists(), rid
+        assert not (paths.EXECUTED_DIR / f"{rid}.ipynb").exists(), rid
+        assert not list((paths.REPORTS_DIR / "it").rglob(f"{rid}*")), rid
+        assert (paths.PRIVATE_DIR / "withheld" / rid / f"{rid}.json").exists()
     index = (paths.REPORTS_DIR / "en" / "index.html").read_text()
     assert index.count("withheld: privacy check failed") == 3
     # the CLI fails and names the offending report and cell

@@ -413,6 +413,8 @@ def publish(plan: Plan, *, pdf: bool = False) -> tuple[list[Path], list[Finding]
             results = {}
         if status in ("running", "interrupted"):
             status = "interrupted (incomplete: rerun it)"
+        if status == "withheld":
+            status = "withheld: privacy check failed"
         published = False
         if status != "success" or not executed.exists():
             _withdraw(run.id)  # never show a stale page for a run not completed
@@ -546,6 +548,7 @@ def _publish_run(
                 )
     if found:
         _withdraw(run.id)
+        _quarantine(run.id)
         return False, "withheld: privacy check failed", found
     for lg, page in pages.items():
         written += downloads.write_run(run, nb, lg, results=results)
@@ -555,6 +558,39 @@ def _publish_run(
         atomic_write_text(_record_path(run.id, lg), key)
         written.append(target)
     return True, "success", []
+
+
+def withheld_dir(run_id: str) -> Path:
+    """Where a withheld run's results JSON and executed notebook go: outside ``reports/``."""
+    return paths.PRIVATE_DIR / "withheld" / run_id
+
+
+def _quarantine(run_id: str) -> None:
+    """Move a withheld run's results JSON and executed notebook out of ``reports/``.
+
+    They carry what the privacy check found, so nothing of the run stays where pages,
+    downloads and replicators read; the run's state says so, and the next ``run`` reruns it.
+    """
+    import os
+
+    from analysis.pipeline.state import results_path, write_state
+
+    target = withheld_dir(run_id)
+    target.mkdir(parents=True, exist_ok=True)
+    for src in (executed_path(run_id), results_path(run_id)):
+        if src.exists():
+            os.replace(src, target / src.name)
+    state = read_state(run_id) or {}
+    write_state(
+        run_id,
+        {
+            **state,
+            "status": "withheld",
+            "cache_key": None,
+            "error": "withheld by the privacy check: its results and executed notebook were "
+            f"moved to {paths.relative(target)} (never published); fix the report and rerun it",
+        },
+    )
 
 
 def _templates_fingerprint() -> str:
