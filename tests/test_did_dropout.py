@@ -168,7 +168,11 @@ def test_report_ci_labels_follow_the_level():
         e = SimpleNamespace(estimate=-0.01, ci_low=-0.03, ci_high=0.01, level=level)
         return SimpleNamespace(result=SimpleNamespace(estimate=e), truth=None, mde=0.02)
 
-    assert set(DropoutAnalysis.headline(page(0.95))) >= {"95% CI low", "95% CI high"}
+    assert set(DropoutAnalysis.headline(page(0.95))) >= {
+        "95% CI low (percentage points)",
+        "95% CI high (percentage points)",
+    }
     h90 = DropoutAnalysis.headline(page(0.9))
-    assert {"90% CI low", "90% CI high"} <= set(h90) and "95% CI low" not in h90
-    assert h90["90% CI low"] == pytest.approx(-3.0)
+    assert {"90% CI low (percentage points)", "90% CI high (percentage points)"} <= set(h90)
+    assert "95% CI low (percentage points)" not in h90
+    assert h90["90% CI low (percentage points)"] == pytest.approx(-3.0)

@@ -158,11 +158,11 @@ def test_sections_words_and_captions(grades):
     text = en(grades.conclusion())
     assert text.startswith("**SIMULATED")
     assert "pre-trend test p =" in text and "HonestDiD" in text and "covers" in text
-    assert set(grades.headline()) == {
+    assert set(grades.headline()) == {  # every number states its unit (issue 11)
         "ATT (grade points)",
-        "95% CI low",
-        "95% CI high",
-        "true effect, SIMULATED",
+        "95% CI low (grade points)",
+        "95% CI high (grade points)",
+        "true effect, SIMULATED (grade points)",
     }
     import matplotlib.pyplot as plt
 
@@ -320,9 +320,9 @@ def test_dropout_words_and_json(drop):
     assert set(out["hazards"][0]) == {"group", "years_since", "pupils", "hazard_pct"}
     assert set(drop.headline()) == {
         "ATT (percentage points)",
-        "95% CI low",
-        "95% CI high",
-        "true effect, SIMULATED",
+        "95% CI low (percentage points)",
+        "95% CI high (percentage points)",
+        "true effect, SIMULATED (percentage points)",
     }
 
 

@@ -301,5 +301,5 @@ def test_methodology_reads_results_and_states_and_escapes_links(sandbox):
         "reports succeeded": 1,
         "checks listed": len(methodology.CHECKS),
         "checks backed": 0,  # the results above record no check
-        "SIINC agreement status": "ILLUSTRATIVE",
+        "SIINC agreement illustrative (1 = yes)": 1,
     }

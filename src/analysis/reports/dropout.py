@@ -777,11 +777,11 @@ class DropoutAnalysis:
         e = self.result.estimate
         out: dict[str, float | None] = {
             "ATT (percentage points)": 100 * e.estimate,
-            f"{_ci_label(e.level)} low": 100 * e.ci_low,
-            f"{_ci_label(e.level)} high": 100 * e.ci_high,
+            f"{_ci_label(e.level)} low (percentage points)": 100 * e.ci_low,
+            f"{_ci_label(e.level)} high (percentage points)": 100 * e.ci_high,
         }
         if self.truth is not None:
-            out["true effect, SIMULATED"] = 100 * self.truth
+            out["true effect, SIMULATED (percentage points)"] = 100 * self.truth
         else:
             out["MDE (percentage points)"] = 100 * self.mde
         return out

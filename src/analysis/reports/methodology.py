@@ -1403,13 +1403,16 @@ def summary(states: pd.DataFrame, checked: Sequence[CheckResult], doc: Document)
 def headline(
     states: pd.DataFrame, checked: Sequence[CheckResult], siinc_status: str
 ) -> dict[str, Any]:
-    """The index's numbers: reports described and current, checks backed, SIINC status."""
+    """The index's numbers (counts only: numbers as numbers; the SIINC status is a word).
+
+    ``siinc_status`` becomes ``SIINC agreement illustrative`` (1 or 0).
+    """
     return {
         "reports described": len(states),
         "reports succeeded": int((states["status"] == "success").sum()),
         "checks listed": len(checked),
         "checks backed": int(sum(c.backed for c in checked)),
-        "SIINC agreement status": siinc_status,
+        "SIINC agreement illustrative (1 = yes)": int(siinc_status == "ILLUSTRATIVE"),
     }
 
 

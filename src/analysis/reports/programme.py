@@ -1487,11 +1487,11 @@ def headline_numbers(
     s = spec.scale
     out = {
         f"ATT ({spec.unit})": estimate.estimate * s,
-        "95% CI low": estimate.ci_low * s,
-        "95% CI high": estimate.ci_high * s,
+        f"95% CI low ({spec.unit})": estimate.ci_low * s,
+        f"95% CI high ({spec.unit})": estimate.ci_high * s,
     }
     if truth is not None:
-        out["true effect, SIMULATED"] = truth * s
+        out[f"true effect, SIMULATED ({spec.unit})"] = truth * s
     else:
         out[f"MDE ({spec.unit})"] = mde * s
     return out
