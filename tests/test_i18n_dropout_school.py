@@ -180,6 +180,7 @@ def test_school_words_come_from_the_stated_rule(school):
     box = school.summary_box()
     for lang in ("en", "it"):
         assert ev.words().render(lang) in render(box["answer"], lang)
-        assert ev.rule().render(lang) in render(box["certainty"], lang)
+        assert sc.rule_words(ev).render(lang) in render(box["certainty"], lang)
+        assert sc.permutation_words(ev).render(lang) in render(box["certainty"], lang)
     assert school.to_dict()["significance"]["synthetic_did"]["level"] == ev.level
     assert school.verdict()["level"] == ev.level

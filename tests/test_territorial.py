@@ -300,7 +300,7 @@ def test_conclusion_and_results_json(neet_tri):
     # programme reach from config/programme.yaml, never typed
     assert f"about {facts.courses.pupils} pupils and {facts.courses.parents} parents" in text
     assert "residents aged 15-29" in text  # whom one point counts (analysis.data.geography)
-    assert "not statistically distinguishable from zero" in text  # placebo_evidence words
+    assert "not statistically distinguishable from zero" in text  # classify_placebo words
     head = neet_tri.headline()
     assert set(head) == {"SC ATT (pp)", "SDID ATT (pp)", "DiD ATT (pp)", "SC permutation p"}
     assert en(neet_tri.headline_text()).count("pp") == 3

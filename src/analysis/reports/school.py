@@ -12,8 +12,9 @@ This module only words, tabulates and draws what those results say, as messages
 open data); enrolment is not dropout: it mixes intake (new first-year pupils), transfers in
 and out, and retention, and the page says so.
 
-The page's rule for calling the gap is stated once, by :func:`school_evidence` (one treated
-school: inference by placebos, not by the programme pages' few-cluster checks).
+The gap is called by :func:`analysis.significance.classify_placebo` (one treated school:
+inference by placebos, not by the programme pages' few-cluster checks); :func:`rule_words`
+states that rule on the page.
 """
 
 from __future__ import annotations
@@ -34,10 +35,7 @@ from analysis.data.schools import ComparisonPanel, comparison_panel
 from analysis.facts import programme_facts
 from analysis.i18n import N_, Concat, Msg, Text, integer, join, num, pct, t, term
 
-__all__ = ["SchoolComparison", "SchoolEvidence", "compare_school", "school_evidence"]
-
-EXACT_FIT = 1e-9
-"""Pre-period RMSPE at or below which the fit is exact (post/pre ratio infinite)."""
+__all__ = ["SchoolComparison", "compare_school", "permutation_words", "rule_words"]
 
 #: Donor pools and outcomes of :mod:`analysis.data.schools` in words (keys are theirs).
 POOL_WORDS = {
@@ -131,173 +129,42 @@ def _source() -> Msg:
 # --------------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class SchoolEvidence:
-    """How the school's synthetic-DiD gap is called under :func:`school_evidence` (read-only).
+def rule_words(ev: significance.PlaceboSignificance) -> Msg:
+    """The rule of :func:`analysis.significance.classify_placebo` in words (stated once)."""
+    return t(
+        "Rule (pre-specified for this page): the gap is called distinguishable from zero "
+        "only when its {level} placebo interval excludes zero and the permutation p-value "
+        "over all placebo sites is defined and at most {alpha}; when the interval excludes "
+        "zero but the permutation test does not confirm it, the gap is borderline.",
+        level=pct(100 * (1 - ev.alpha), 0),
+        alpha=num(ev.alpha, 2),
+    )
 
-    Attributes
-    ----------
-    level
-        One of :data:`analysis.significance.LEVELS`.
-    att, ci_low, ci_high
-        The gap and its placebo-SE interval.
-    p_permutation
-        The permutation p-value over all placebo units, ``None`` when undefined (exact
-        pre-period fit: infinite post/pre ratio).
-    rank, n_units
-        The school's rank (1 = largest post/pre ratio) among ``n_units`` units.
-    alpha
-        The pre-specified level (``config/analysis_plan.yaml``).
-    """
 
-    level: str
-    att: float
-    ci_low: float
-    ci_high: float
-    p_permutation: float | None
-    rank: int
-    n_units: int
-    alpha: float
-
-    @property
-    def distinguishable(self) -> bool:
-        """True only for the level ``distinguishable``."""
-        return self.level == "distinguishable"
-
-    @property
-    def smallest_p(self) -> float:
-        """The smallest permutation p-value ``n_units`` units allow (1 / units)."""
-        return 1.0 / self.n_units if self.n_units else math.nan
-
-    def rule(self) -> Msg:
-        """The rule itself, in words (stated once on the page)."""
+def permutation_words(ev: significance.PlaceboSignificance) -> Msg:
+    """The school's permutation test in words (an undefined p is said to be undefined)."""
+    if ev.undefined_because == "exact_fit":
         return t(
-            "Rule (pre-specified for this page): the gap is called distinguishable from zero "
-            "only when its {level} placebo interval excludes zero and the permutation p-value "
-            "over all placebo sites is defined and at most {alpha}; when the interval excludes "
-            "zero but the permutation test does not confirm it, the gap is borderline.",
-            level=pct(100 * (1 - self.alpha), 0),
-            alpha=num(self.alpha, 2),
+            "The permutation p-value is undefined: the pre-period fit is exact, so the "
+            "post/pre ratio is infinite and its rank means nothing."
         )
-
-    def permutation_words(self) -> Msg:
-        """The permutation p-value in words (an undefined one is said to be undefined)."""
-        if self.p_permutation is None:
-            return t(
-                "The permutation p-value is undefined: the pre-period fit is exact, so the "
-                "post/pre ratio is infinite and its rank means nothing."
-            )
-        if self.smallest_p > self.alpha:
-            return t(
-                "Among {n} units the school ranks {rank} (1 = largest post/pre ratio): "
-                "permutation p = {p}. With {n} units no rank can give p below {pmin}, above "
-                "{alpha}: the permutation test cannot confirm any gap.",
-                n=integer(self.n_units),
-                rank=integer(self.rank),
-                p=num(self.p_permutation, 3),
-                pmin=num(self.smallest_p, 3),
-                alpha=num(self.alpha, 2),
-            )
+    if ev.undefined_because == "too_few_placebos":
         return t(
-            "Among {n} units the school ranks {rank} (1 = largest post/pre ratio): permutation "
-            "p = {p}.",
-            n=integer(self.n_units),
-            rank=integer(self.rank),
-            p=num(self.p_permutation, 3),
+            "Among {n} units the school ranks {rank} (1 = largest post/pre ratio): "
+            "permutation p = {p}. With {n} units no rank can give p below {pmin}, above "
+            "{alpha}: the permutation test cannot confirm any gap.",
+            n=integer(ev.n_units),
+            rank=integer(ev.rank),
+            p=num(ev.p_rank, 3),
+            pmin=num(ev.smallest_p, 3),
+            alpha=num(ev.alpha, 2),
         )
-
-    def words(self) -> Msg:
-        """The sentence the page prints about the gap (the only place that calls it)."""
-        lvl = pct(100 * (1 - self.alpha), 0)
-        if self.level == "undefined":
-            return t(
-                "Whether it differs from zero cannot be said: the placebo interval is undefined."
-            )
-        if self.level == "not distinguishable":
-            return t(
-                "It is not statistically distinguishable from zero: the {level} placebo "
-                "interval includes zero.",
-                level=lvl,
-            )
-        if self.level == "borderline":
-            return t(
-                "It is borderline: the {level} placebo interval excludes zero, but the "
-                "permutation test does not confirm it (p above {alpha} or undefined), so it is "
-                "not called distinguishable from zero.",
-                level=lvl,
-                alpha=num(self.alpha, 2),
-            )
-        return t(
-            "It is statistically distinguishable from zero: the {level} placebo interval "
-            "excludes zero and the permutation p-value is at most {alpha}.",
-            level=lvl,
-            alpha=num(self.alpha, 2),
-        )
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready record (results JSON): the call and what it rests on."""
-        return {
-            "level": self.level,
-            "att": self.att,
-            "ci_low": self.ci_low,
-            "ci_high": self.ci_high,
-            "p_permutation": self.p_permutation,
-            "p_permutation_defined": self.p_permutation is not None,
-            "rank": self.rank,
-            "n_units": self.n_units,
-            "alpha": self.alpha,
-            "rule": "analysis.reports.school.school_evidence",
-        }
-
-
-def school_evidence(row: pd.Series, *, alpha: float | None = None) -> SchoolEvidence:
-    """Call one estimator's gap by its placebo interval and its permutation test.
-
-    The page's pre-specified rule (the levels and ``alpha`` of
-    :mod:`analysis.significance`; one treated school, so inference is by placebos):
-
-    - the permutation p-value (rank of the school's post/pre RMSPE ratio among all units) is
-      **undefined** when the school's pre-period fit is exact (RMSPE at most
-      :data:`EXACT_FIT`, or not finite): the ratio is then infinite;
-    - **undefined**: the placebo interval cannot be computed;
-    - **not distinguishable**: the interval includes zero;
-    - **distinguishable**: the interval excludes zero and the permutation p is defined and at
-      most ``alpha``;
-    - **borderline**: the interval excludes zero but the permutation p is above ``alpha`` or
-      undefined.
-
-    Parameters
-    ----------
-    row
-        A row of :meth:`analysis.synth.Triangulation.table` (``att``, ``ci_low``,
-        ``ci_high``, ``p_permutation``, ``rank``, ``n_units``, ``pre_rmspe``).
-    alpha
-        Default: ``config/analysis_plan.yaml`` (:func:`analysis.significance.alpha`).
-    """
-    a = float(alpha) if alpha is not None else significance.alpha()
-    if not 0 < a < 0.5:
-        raise ValueError(f"alpha must be in (0, 0.5), got {alpha!r}")
-    rmspe = float(row["pre_rmspe"])
-    p = float(row["p_permutation"])
-    defined = math.isfinite(rmspe) and rmspe > EXACT_FIT and math.isfinite(p)
-    lo, hi = float(row["ci_low"]), float(row["ci_high"])
-    if not (math.isfinite(lo) and math.isfinite(hi)):
-        level = "undefined"
-    elif lo <= 0 <= hi:
-        level = "not distinguishable"
-    elif defined and p <= a:
-        level = "distinguishable"
-    else:
-        level = "borderline"
-    return SchoolEvidence(
-        level=level,
-        att=float(row["att"]),
-        ci_low=lo,
-        ci_high=hi,
-        p_permutation=p if defined else None,
-        rank=int(row["rank"]),
-        n_units=int(row["n_units"]),
-        alpha=a,
+    return t(
+        "Among {n} units the school ranks {rank} (1 = largest post/pre ratio): permutation "
+        "p = {p}.",
+        n=integer(ev.n_units),
+        rank=integer(ev.rank),
+        p=num(ev.p_permutation, 3),
     )
 
 
@@ -327,12 +194,30 @@ class SchoolComparison:
     def _row(self, i: int) -> pd.Series:
         return self.triangulation.table().iloc[i]
 
-    def evidence(self, i: int = 1) -> SchoolEvidence:
-        """The call of estimator ``i`` (0 synthetic control, 1 synthetic DiD, 2 DiD)."""
-        return school_evidence(self._row(i))
+    def _pre_scale(self) -> float:
+        """Standard deviation of the school's pre-period values (scale of an exact fit)."""
+        d = self.panel.data
+        pre = d.loc[(d["unit"] == self.panel.treated_unit) & (d["year"] < self.start), "value"]
+        return float(pre.std(ddof=1)) if len(pre) > 1 else 0.0
+
+    def evidence(self, i: int = 1) -> significance.PlaceboSignificance:
+        """The call of estimator ``i`` (0 synthetic control, 1 synthetic DiD, 2 DiD).
+
+        :func:`analysis.significance.classify_placebo` of the triangulation's row ``i``.
+        """
+        row = self._row(i)
+        return significance.classify_placebo(
+            att=float(row["att"]),
+            ci_low=float(row["ci_low"]),
+            ci_high=float(row["ci_high"]),
+            rank=int(row["rank"]),
+            n_units=int(row["n_units"]),
+            pre_rmspe=float(row["pre_rmspe"]),
+            pre_scale=self._pre_scale(),
+        )
 
     def verdict(self) -> dict[str, Any]:
-        """The headline estimate (synthetic DiD) and its call under :func:`school_evidence`."""
+        """The headline estimate (synthetic DiD) and its call (:meth:`evidence`)."""
         ev = self.evidence(1)
         return {
             "estimator": "synthetic DiD",
@@ -400,8 +285,8 @@ class SchoolComparison:
         calls = [self.evidence(i) for i in range(3)]
         same = sum(c.level == ev.level for c in calls)
         parts: list[Text] = [
-            ev.rule(),
-            t("**Placebo in space:** {words}", words=ev.permutation_words()),
+            rule_words(ev),
+            t("**Placebo in space:** {words}", words=permutation_words(ev)),
             t(
                 "**Three estimators:** {same} of 3 give the same call (synthetic control "
                 "{sc}, synthetic DiD {sdid}, DiD {did}).",
@@ -538,8 +423,8 @@ class SchoolComparison:
         """The three estimators' average gap after the start (an undefined p is infinite)."""
         t_ = self.triangulation.table().copy()
         for i in range(len(t_)):
-            if self.evidence(i).p_permutation is None:
-                t_.loc[i, "p_permutation"] = math.inf  # rendered "undefined"
+            if self.evidence(i).undefined_because == "exact_fit":
+                t_.loc[i, "p_permutation"] = math.inf  # rendered "undefined": rank means nothing
         t_ = t_.drop(columns=["p_normal"])
         return self._estimator_words(t_).rename(columns=_HEADERS)
 

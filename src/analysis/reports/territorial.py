@@ -1055,204 +1055,36 @@ def build_panel(
 
 
 # --------------------------------------------------------------------------------------------
-# Estimation (analysis.synth) and the page built from it
+# Inference: the placebo rule of analysis.significance, applied to a synthetic-control result
 # --------------------------------------------------------------------------------------------
-# --------------------------------------------------------------------------------------------
-# Inference words: the permutation rule of this page
-# --------------------------------------------------------------------------------------------
-#: A treated post/pre MSPE ratio above this is taken as infinite (exact pre-period fit).
-RATIO_INFINITE = 1e8
-
-
-@dataclass(frozen=True)
-class PlaceboEvidence:
-    """How one territorial estimate is called under :func:`placebo_evidence` (read-only).
-
-    Attributes
-    ----------
-    level
-        One of :data:`analysis.significance.LEVELS`.
-    ci_low, ci_high
-        The placebo-SE interval.
-    p_permutation
-        The in-space permutation p-value, ``None`` when undefined (see ``undefined_because``).
-    rank, n_units
-        The treated unit's rank (1 = largest post/pre MSPE ratio) among ``n_units`` units.
-    undefined_because
-        ``"exact_fit"`` (the treated unit's pre-period fit is exact: its post/pre ratio is
-        infinite), ``"too_few_placebos"`` (``1 / n_units > alpha``: no rank can reach
-        ``alpha``) or ``None``.
-    alpha
-        The pre-specified level (``config/analysis_plan.yaml``).
-    """
-
-    level: str
-    ci_low: float
-    ci_high: float
-    p_permutation: float | None
-    rank: int
-    n_units: int
-    undefined_because: str | None
-    alpha: float
-
-    @property
-    def interval_includes_zero(self) -> bool | None:
-        """Whether the interval includes zero (``None`` when it is undefined)."""
-        if not (math.isfinite(self.ci_low) and math.isfinite(self.ci_high)):
-            return None
-        return bool(self.ci_low <= 0 <= self.ci_high)
-
-    def permutation_words(self) -> Msg:
-        """The permutation p-value in words (undefined ones are said to be undefined)."""
-        if self.undefined_because == "exact_fit":
-            return t(
-                "The permutation p-value is undefined: the pre-period fit is exact, so the "
-                "post/pre ratio of mean squared gaps is infinite and its rank means nothing."
-            )
-        if self.undefined_because == "too_few_placebos":
-            return t(
-                "The permutation p-value is undefined: with {n} units the smallest attainable "
-                "value is {pmin}, above {alpha}.",
-                n=integer(self.n_units),
-                pmin=num(1 / self.n_units, 2),
-                alpha=num(self.alpha, 2),
-            )
-        return t(
-            "Among {n} units its post/pre ratio ranks {rank} (1 = largest): permutation p = {p}.",
-            n=integer(self.n_units),
-            rank=integer(self.rank),
-            p=num(self.p_permutation, 2),
-        )
-
-    def permutation_short(self) -> Msg:
-        """The permutation test in a phrase (for the list of checks)."""
-        if self.undefined_because == "exact_fit":
-            return t("permutation p undefined (exact pre-period fit, infinite post/pre ratio)")
-        if self.undefined_because == "too_few_placebos":
-            return t(
-                "permutation p undefined (too few placebos: {n} units)", n=integer(self.n_units)
-            )
-        return t(
-            "rank {rank} of {n}, permutation p = {p}",
-            rank=integer(self.rank),
-            n=integer(self.n_units),
-            p=num(self.p_permutation, 2),
-        )
-
-    def words(self) -> Msg:
-        """The sentence the page prints about the estimate (the only place that calls it)."""
-        lvl = pct(100 * (1 - self.alpha), 0)
-        if self.level == "undefined":
-            return t(
-                "Whether it differs from zero cannot be said: the placebo interval is undefined."
-            )
-        if self.level == "not distinguishable":
-            return t(
-                "It is not statistically distinguishable from zero: the {level} placebo "
-                "interval includes zero.",
-                level=lvl,
-            )
-        if self.level == "borderline":
-            return t(
-                "It is borderline: the {level} placebo interval excludes zero, but the "
-                "permutation test does not confirm it (p above {alpha} or undefined), so it is "
-                "not called distinguishable from zero.",
-                level=lvl,
-                alpha=num(self.alpha, 2),
-            )
-        return t(
-            "It is statistically distinguishable from zero: the {level} placebo interval "
-            "excludes zero and the permutation p-value is at most {alpha}.",
-            level=lvl,
-            alpha=num(self.alpha, 2),
-        )
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready record (numbers as numbers; undefined p as ``null`` with its reason)."""
-        return {
-            "level": self.level,
-            "ci_low": self.ci_low,
-            "ci_high": self.ci_high,
-            "p_permutation": self.p_permutation,
-            "rank": self.rank,
-            "n_units": self.n_units,
-            "undefined_because": self.undefined_because,
-            "alpha": self.alpha,
-            "rule": "analysis.reports.territorial.placebo_evidence",
-        }
+def _pre_scale(result: synth.SynthResult) -> float:
+    """Standard deviation of the treated unit's pre-period values (scale of an exact fit)."""
+    pre = result.effects.loc[~result.effects["post"], "observed"]
+    return float(np.std(pre, ddof=1)) if len(pre) > 1 else 0.0
 
 
 def exact_pre_fit(result: synth.SynthResult) -> bool:
     """Whether ``result`` reproduces the treated unit's pre-period exactly.
 
-    The criterion of :func:`analysis.synth.triangulate`'s note: pre-period RMSPE below
-    ``1e-6 * max(sd of the treated pre-period values, 1)``.
+    :func:`analysis.significance.is_exact_fit` with the standard deviation of the treated
+    pre-period values as the scale (the criterion of :func:`analysis.synth.triangulate`'s note).
     """
-    pre = result.effects.loc[~result.effects["post"], "observed"]
-    sd = float(np.std(pre, ddof=1)) if len(pre) > 1 else 0.0
-    return bool(result.pre_rmspe < 1e-6 * max(sd, 1.0))
+    return significance.is_exact_fit(result.pre_rmspe, pre_scale=_pre_scale(result))
 
 
-def placebo_evidence(
-    result: synth.SynthResult,
-    space: synth.PlaceboInSpace,
-    *,
-    alpha: float | None = None,
-) -> PlaceboEvidence:
-    """Call a one-treated-unit estimate by its placebo interval and its permutation test.
-
-    ``analysis.significance.classify`` is written for programme effects (a cluster-robust
-    interval and few-cluster checks); with one treated territory the inference is by placebos,
-    so this page states its own rule, with the same levels and the same ``alpha``:
-
-    - the permutation p-value (rank of the treated unit's post/pre MSPE ratio among all units,
-      ADH 2010) is **undefined** when the treated unit's pre-period fit is exact (the ratio is
-      infinite, :func:`exact_pre_fit` or a ratio above :data:`RATIO_INFINITE`) or when there
-      are too few placebos for any rank to reach ``alpha`` (``1 / n_units > alpha``);
-    - **undefined**: the placebo interval cannot be computed (standard error not finite);
-    - **not distinguishable**: the placebo interval includes zero;
-    - **distinguishable**: the interval excludes zero and the permutation p is defined and
-      at most ``alpha``;
-    - **borderline**: the interval excludes zero but the permutation p is above ``alpha`` or
-      undefined.
-
-    Parameters
-    ----------
-    result
-        The estimate (its interval at the run's level).
-    space
-        Its in-space placebo test (unfiltered).
-    alpha
-        Default: ``config/analysis_plan.yaml`` (:func:`analysis.significance.alpha`).
-    """
-    a = float(alpha) if alpha is not None else significance.alpha()
-    if not 0 < a < 0.5:
-        raise ValueError(f"alpha must be in (0, 0.5), got {alpha!r}")
-    ratio = space.treated_ratio
-    why: str | None = None
-    if exact_pre_fit(result) or not math.isfinite(ratio) or ratio > RATIO_INFINITE:
-        why = "exact_fit"
-    elif 1 / space.n_units > a:
-        why = "too_few_placebos"
-    p = None if why else float(space.p_value)
-    lo, hi = float(result.ci_low), float(result.ci_high)
-    if not (math.isfinite(lo) and math.isfinite(hi)):
-        level = "undefined"
-    elif lo <= 0 <= hi:
-        level = "not distinguishable"
-    elif p is not None and p <= a:
-        level = "distinguishable"
-    else:
-        level = "borderline"
-    return PlaceboEvidence(
-        level=level,
-        ci_low=lo,
-        ci_high=hi,
-        p_permutation=p,
-        rank=int(space.treated_rank),
-        n_units=int(space.n_units),
-        undefined_because=why,
-        alpha=a,
+def _placebo_call(
+    result: synth.SynthResult, space: synth.PlaceboInSpace
+) -> significance.PlaceboSignificance:
+    """:func:`analysis.significance.classify_placebo` of ``result`` and its in-space placebos."""
+    return significance.classify_placebo(
+        att=result.att,
+        ci_low=result.ci_low,
+        ci_high=result.ci_high,
+        rank=space.treated_rank,
+        n_units=space.n_units,
+        pre_rmspe=result.pre_rmspe,
+        pre_scale=_pre_scale(result),
+        treated_ratio=space.treated_ratio,
     )
 
 
@@ -1312,7 +1144,7 @@ class Variant:
     label: Text
     panel: TerritorialPanel | None
     result: synth.SynthResult | None
-    evidence: PlaceboEvidence | None
+    evidence: significance.PlaceboSignificance | None
     reason: str | None = None
 
 
@@ -1381,9 +1213,9 @@ class TerritorialAnalysis:
         """Synthetic control result (the headline)."""
         return self.estimates.sc
 
-    def evidence(self, key: str = "sc") -> PlaceboEvidence:
-        """:func:`placebo_evidence` of one estimator."""
-        return placebo_evidence(self.results[key], self.placebos[key])
+    def evidence(self, key: str = "sc") -> significance.PlaceboSignificance:
+        """:func:`analysis.significance.classify_placebo` of one estimator."""
+        return _placebo_call(self.results[key], self.placebos[key])
 
     @property
     def notes(self) -> list[Msg]:
@@ -2371,7 +2203,7 @@ def robustness_variants(
                 seed=seed_placebo,
                 level=level,
             )
-        ev = placebo_evidence(res, res.placebo_in_space())
+        ev = _placebo_call(res, res.placebo_in_space())
         out.append(Variant(key, kind, label, vp, res, ev))
     return tuple(out)
 
@@ -2788,7 +2620,6 @@ def question(panel: TerritorialPanel) -> Msg:
 __all__ = [
     "ALTERNATIVE_POOLS",
     "Design",
-    "PlaceboEvidence",
     "TerritorialAnalysis",
     "TerritorialPanel",
     "Variant",
@@ -2796,7 +2627,6 @@ __all__ = [
     "build_panel",
     "exact_pre_fit",
     "for_display",
-    "placebo_evidence",
     "plot_gaps",
     "plot_leave_one_out",
     "plot_paths",
