@@ -22,7 +22,21 @@ $(STAMP): requirements.lock pyproject.toml
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements.lock
 	$(PY) -m pip install --quiet --no-deps -e .
+	@$(MAKE) --no-print-directory pdf-libs
 	@touch $(STAMP)
+
+# WeasyPrint (the PDFs) needs the Pango text-layout library from the system; install it with
+# the system's package manager when it is missing (Debian/Ubuntu, as root), else say what to do.
+pdf-libs:
+	@if ! ldconfig -p 2>/dev/null | grep -q 'libpango-1.0.so'; then \
+	  if [ "$$(id -u)" = "0" ] && command -v apt-get >/dev/null; then \
+	    echo ">> installing Pango for the PDFs (apt-get install libpango-1.0-0 libpangoft2-1.0-0)"; \
+	    apt-get install -y -qq libpango-1.0-0 libpangoft2-1.0-0 >/dev/null \
+	      || (apt-get update -qq && apt-get install -y -qq libpango-1.0-0 libpangoft2-1.0-0 >/dev/null); \
+	  else \
+	    echo ">> the PDFs need Pango: install libpango-1.0-0 and libpangoft2-1.0-0 (or brew install pango)"; \
+	  fi; \
+	fi
 
 ## env: create .venv and install the locked environment (done automatically by other targets)
 env: $(STAMP)
@@ -106,4 +120,6 @@ clean:
 distclean: clean
 	rm -rf $(VENV)
 
+
+.PHONY: pdf-libs
 .PHONY: help env intake data-request report report-quick report-dask data test test-slow fuzz-local verify bench bench-quick bench-micro lint lab lock clean distclean
