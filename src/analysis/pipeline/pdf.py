@@ -73,6 +73,7 @@ section.report { page-break-before: always; }
 section.report h1 { font-size: 15pt; }
 .jp-InputArea, .report-nav, p.downloads, nav.toc { display: none !important; }
 details > summary { font-style: italic; }
+details.annex > summary { display: none; }
 table { font-size: 8pt; max-width: 100%; word-break: break-word; }
 img { max-width: 100%; }
 .annex table td { font-size: 7pt; word-break: break-all; }
