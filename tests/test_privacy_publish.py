@@ -91,8 +91,14 @@ def test_leaking_reports_are_withheld_and_named(leak_plan, capsys):
         assert (paths.PRIVATE_DIR / "withheld" / rid / f"{rid}.json").exists()
     index = (paths.REPORTS_DIR / "en" / "index.html").read_text()
     assert index.count("withheld: privacy check failed") == 3
-    # the CLI fails and names the offending report and cell
-    assert main(["publish", "--plan", str(leak_plan)]) == 1
+    # a withheld run stays withheld: publishing again fails and says so
+    capsys.readouterr()
+    assert main(["publish", "--plan", str(leak_plan), "--no-pdf"]) == 1
+    assert "leak_rows" in capsys.readouterr().err
+    # the next run reruns the withheld reports; the CLI withholds them again, naming the cell
+    again = {o.run_id: o.status for o in run_plan(plan, progress=False)}
+    assert again["leak_rows"] == "success" and again["leak_safe"] == "cached"
+    assert main(["publish", "--plan", str(leak_plan), "--no-pdf"]) == 1
     err = capsys.readouterr().err
     assert re.search(
         r"PRIVACY leak_small_cell: (it/|en/)?leak_small_cell\.html: table \d+, column 'n_pupils', "

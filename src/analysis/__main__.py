@@ -158,6 +158,16 @@ def _publish(plan, *, pdf: bool = True) -> int:  # noqa: ANN001 - Plan, imported
             file=sys.stderr,
         )
         rc = 1
+    from analysis.pipeline.state import read_state
+
+    still = sorted(r.id for r in plan.runs if (read_state(r.id) or {}).get("status") == "withheld")
+    if still and not findings:  # withheld earlier, not rerun since
+        print(
+            f"{len(still)} report(s) withheld by the privacy check and not rerun since: {still} "
+            "(fix them and run again)",
+            file=sys.stderr,
+        )
+        rc = 1
     if pdf_failed is not None:
         print(f"PDF: could not build the PDFs: {pdf_failed}", file=sys.stderr)
         return 1
