@@ -130,21 +130,27 @@ def problems(lang: str = "it") -> list[str]:
     return out
 
 
+def _open_domain(domain: str, lang: str):  # noqa: ANN202 - (Path, babel Catalog)
+    """A domain's ``.po`` path and its catalog (a new empty one when the file does not exist)."""
+    from babel.messages.catalog import Catalog
+    from babel.messages.pofile import read_po
+
+    po = i18n.LOCALE_DIR / lang / "LC_MESSAGES" / f"{domain}.po"
+    if po.exists():
+        with po.open("rb") as fh:
+            return po, read_po(fh, locale=lang)
+    po.parent.mkdir(parents=True, exist_ok=True)
+    return po, Catalog(locale=lang, project="officine-mezzogiorno-evaluation", domain=domain)
+
+
 def update(domain: str, sources: list[Path], lang: str = "it") -> tuple[Path, int]:
     """Add to ``<lang>/LC_MESSAGES/<domain>.po`` the ids of ``sources`` that no catalog has.
 
     Existing entries are kept as they are; new ones get an empty translation to fill in.
     """
-    from babel.messages.catalog import Catalog
-    from babel.messages.pofile import read_po, write_po
+    from babel.messages.pofile import write_po
 
-    po = i18n.LOCALE_DIR / lang / "LC_MESSAGES" / f"{domain}.po"
-    if po.exists():
-        with po.open("rb") as fh:
-            cat = read_po(fh, locale=lang)
-    else:
-        po.parent.mkdir(parents=True, exist_ok=True)
-        cat = Catalog(locale=lang, project="officine-mezzogiorno-evaluation", domain=domain)
+    po, cat = _open_domain(domain, lang)
     i18n.catalog.cache_clear()
     known = i18n.catalog(lang)
     ids: list[tuple[str, str]] = []
@@ -172,16 +178,9 @@ def fill(domain: str, translations: dict[str, str], lang: str = "it") -> tuple[P
 
     Ids the domain does not have yet are added.  Returns the file and the entries set.
     """
-    from babel.messages.catalog import Catalog
-    from babel.messages.pofile import read_po, write_po
+    from babel.messages.pofile import write_po
 
-    po = i18n.LOCALE_DIR / lang / "LC_MESSAGES" / f"{domain}.po"
-    if po.exists():
-        with po.open("rb") as fh:
-            cat = read_po(fh, locale=lang)
-    else:
-        po.parent.mkdir(parents=True, exist_ok=True)
-        cat = Catalog(locale=lang, project="officine-mezzogiorno-evaluation", domain=domain)
+    po, cat = _open_domain(domain, lang)
     n = 0
     for msgid, text in translations.items():
         if not isinstance(msgid, str) or not isinstance(text, str):

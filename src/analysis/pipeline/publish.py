@@ -124,20 +124,10 @@ def for_language(nb: nbformat.NotebookNode, lang: str) -> nbformat.NotebookNode:
 
 
 def _sanitise_markdown(text: str) -> str:
-    """Keep Markdown, drop unsafe inline HTML (nh3: no scripts, handlers, rel, local links)."""
-    import nh3
+    """Keep Markdown, drop unsafe inline HTML (the pages' own sanitiser, :func:`sanitise_html`)."""
+    from analysis.display import sanitise_html
 
-    from analysis.display import _SAFE_ATTRIBUTES, _SAFE_TAGS
-
-    if "<" not in text:
-        return text
-    return nh3.clean(
-        text,
-        tags=_SAFE_TAGS,
-        attributes=_SAFE_ATTRIBUTES,
-        url_schemes={"http", "https", "mailto"},
-        link_rel=None,
-    )
+    return sanitise_html(text) if "<" in text else text
 
 
 def notebook_to_html(

@@ -29,6 +29,7 @@ refuses to write a report with findings and the command exits non-zero.
 from __future__ import annotations
 
 import contextlib
+import functools
 import io
 import json
 import re
@@ -193,10 +194,15 @@ def _english_header(name: str, lang: str) -> str:
     """A translated column header back to its English id (the rules are written in English)."""
     if lang == "en":
         return name
+    return _reverse_catalog(lang).get(name.strip(), name)
+
+
+@functools.lru_cache(maxsize=4)
+def _reverse_catalog(lang: str) -> dict[str, str]:
+    """Translation → English id for ``lang`` (built once, not once per header)."""
     from analysis import i18n
 
-    reverse = {v: k for k, v in i18n.catalog(lang).items()}
-    return reverse.get(name.strip(), name)
+    return {v: k for k, v in i18n.catalog(lang).items()}
 
 
 def _table_findings(
