@@ -4,22 +4,29 @@
 and writes, for fictitious people with well-formed synthetic codici fiscali, the files the
 intake reads: per school and school year one register export (xlsx with title rows, a merged
 "Assenze" header, a totals row and notes below; csv with ``;`` separators, decimal commas and
-Windows-1252; csv with ``,`` and a UTF-8 BOM), a lower- and an upper-secondary file per school,
+Windows-1252; csv with ``,`` and a UTF-8 BOM; legacy Excel 97-2003 ``.xls`` with merged title
+cells, a blank row under the header, numbers and dates stored as Excel numbers and dates — some
+dates typed as text —, two totals rows and notes below), a lower- and an upper-secondary file
+per school,
 header spellings that differ from school to school, the attendance registers per course
 edition, and ``config/intake.yaml`` declaring them.  It injects known problems and returns them
 (:class:`FixtureManifest`), so a test can check that each one appears in the intake report and
 that the panel the intake builds equals the simulated one (up to the pseudonymous ids).
 
 No real person is described: names come from short lists, codes are computed from them.
-Old ``.xls`` files are read by the intake (calamine) but cannot be written by any maintained
-library, so the fixtures use ``.xlsx`` and ``.csv``.
+
+The ``.xls`` (BIFF8) files are written with xlwt, the one Python writer of that format (pure
+Python; no longer developed since 1.3.0, 2017, but stable; pandas dropped it as an engine in 2.0,
+so it is called directly).  It is a test/dev dependency only: the intake reads ``.xls`` with
+calamine, and nothing outside the fixtures writes ``.xls``.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -112,7 +119,29 @@ _LAYOUTS = [
             "esito": "Risultato",
         },
     ),
+    (
+        "xls",  # legacy Excel 97-2003 (BIFF8); "Ore" sits under a merged "Assenze" cell
+        {
+            "codice_fiscale": "C.F.",
+            "cognome": "Cognome",
+            "nome": "Nome",
+            "data_nascita": "Data nasc.",
+            "sesso": "Sesso",
+            "cittadinanza": "Cittadinanza",
+            "classe": "Cl.",
+            "sezione": "Sez.",
+            "ore_assenza": "Ore",
+            "monte_ore": "Monte ore personalizzato",
+            "media_voti": "Media voti",
+            "esito": "Esito scrutinio",
+        },
+    ),
 ]
+#: the .xls registers also carry a running number, a column the intake does not map
+_XLS_NUMBER_COLUMN = "N."
+#: every 4th date of birth in an .xls register is typed as text (GG/MM/AAAA), the rest are
+#: Excel dates, as in registers filled partly by hand
+_XLS_TEXT_DATE_EVERY = 4
 _ESITO_SPELLING = {0: "ammesso", 1: "Promosso", 2: "AMMESSO"}  # school 1 uses a declared map
 
 
@@ -124,6 +153,11 @@ class FixtureManifest:
     files: tuple[Path, ...]
     expected: pd.DataFrame  # the simulated panel as the intake must rebuild it (original ids)
     injected: dict[str, str]  # problem -> what the intake report must show
+    # school file (as written in the config) -> the counts its row of the intake report's files
+    # sheet must show: header_line, rows_read, blank_rows, totals_rows, notes_rows
+    file_counts: dict[str, dict[str, int]] = field(default_factory=dict)
+    # school file (as written in the config) -> its format: "xlsx", "csv;", "csv," or "xls"
+    formats: dict[str, str] = field(default_factory=dict)
 
 
 def _people(panel: pd.DataFrame, rng: np.random.Generator) -> pd.DataFrame:
@@ -179,6 +213,10 @@ def _fmt(x: float, comma: bool) -> str:
 def write_fixture_files(panel: pd.DataFrame, root: Path, *, seed: int = 0) -> FixtureManifest:
     """Write the messy source files of ``panel`` under ``root/data/raw/programme/fixtures``.
 
+    School ``k`` (in sorted order) gets layout ``k mod 4``: xlsx, csv with ``;``, csv with
+    ``,``, xls — a panel of four or more schools is needed for ``.xls`` files.  The manifest
+    records each school file's format and the counts the intake report must show for it.
+
     Parameters
     ----------
     panel
@@ -211,6 +249,8 @@ def write_fixture_files(panel: pd.DataFrame, root: Path, *, seed: int = 0) -> Fi
     files: list[Path] = []
     cfg_schools = []
     injected: dict[str, str] = {}
+    file_counts: dict[str, dict[str, int]] = {}
+    formats: dict[str, str] = {}
     for k, school in enumerate(schools):
         fmt, headers = _LAYOUTS[k % len(_LAYOUTS)]
         sfiles = []
@@ -228,6 +268,30 @@ def write_fixture_files(panel: pd.DataFrame, root: Path, *, seed: int = 0) -> Fi
                         else ("non ammesso" if r.repeated_grade == 1 else _ESITO_SPELLING[k % 3])
                     )
                     comma = fmt == "csv;"
+                    if fmt == "xls":  # Excel numbers and dates, not text
+                        recs.append(
+                            {
+                                "codice_fiscale": person["cf"],
+                                "cognome": person["surname"],
+                                "nome": person["name"],
+                                "data_nascita": person["dob"].strftime("%d/%m/%Y")
+                                if len(recs) % _XLS_TEXT_DATE_EVERY == _XLS_TEXT_DATE_EVERY - 1
+                                else person["dob"],
+                                "sesso": r.sex,
+                                "cittadinanza": "ALBANESE"
+                                if person["foreign_born"]
+                                else "ITALIANA",
+                                "classe": classe,
+                                "sezione": "A",
+                                "ore_assenza": None
+                                if pd.isna(r.absence_rate)
+                                else float(r.absence_rate) * monte,
+                                "monte_ore": monte,
+                                "media_voti": None if pd.isna(r.grade_avg) else float(r.grade_avg),
+                                "esito": esito,
+                            }
+                        )
+                        continue
                     recs.append(
                         {
                             "codice_fiscale": person["cf"],
@@ -250,14 +314,20 @@ def write_fixture_files(panel: pd.DataFrame, root: Path, *, seed: int = 0) -> Fi
                 name = f"{school}_{order}_{year}-{str(year + 1)[-2:]}"
                 path = _write(df.rename(columns=headers), folder, name, fmt, school, year)
                 files.append(path)
-                sfiles.append(
-                    {"path": path.relative_to(root).as_posix(), "year": int(year), "order": order}
-                )
+                rel = path.relative_to(root).as_posix()
+                sfiles.append({"path": rel, "year": int(year), "order": order})
+                formats[rel] = fmt
+                file_counts[rel] = {"rows_read": len(df), **_LAYOUT_COUNTS[fmt]}
         entry = {"school_id": school, "files": sfiles}
         if k % 3 == 1:
             entry["value_maps"] = {"esito": {"promosso": "ammesso"}}
         cfg_schools.append(entry)
     injected["header spellings"] = "files sheet: columns mapped for every layout"
+    if "xls" in formats.values():
+        injected["legacy .xls (BIFF8) registers"] = (
+            "files sheet: read (sheet Scrutini), header found under merged title cells, "
+            "N. unmapped, blank, totals and notes rows counted; dates as Excel dates or text"
+        )
     injected["school-specific Esito spelling"] = "recodings: Promosso → ammesso"
     injected["mistyped codice fiscale, linked by name and date of birth"] = (
         "recodings: linked by surname, name and date of birth"
@@ -411,7 +481,23 @@ def write_fixture_files(panel: pd.DataFrame, root: Path, *, seed: int = 0) -> Fi
         columns=[c for c in ("invalsi_score", "ses_index", "treated") if c in panel]
     ).copy()
     expected["dose"] = expected["pupil_id"].map(hours).fillna(0.0)
-    return FixtureManifest(config=config, files=tuple(files), expected=expected, injected=injected)
+    return FixtureManifest(
+        config=config,
+        files=tuple(files),
+        expected=expected,
+        injected=injected,
+        file_counts=file_counts,
+        formats=formats,
+    )
+
+
+#: what the intake report's files sheet counts in each layout's school files (see ``_write``)
+_LAYOUT_COUNTS = {
+    "xlsx": {"header_line": 4, "blank_rows": 2, "totals_rows": 1, "notes_rows": 1},
+    "csv;": {"header_line": 1, "blank_rows": 0, "totals_rows": 0, "notes_rows": 0},
+    "csv,": {"header_line": 1, "blank_rows": 0, "totals_rows": 0, "notes_rows": 0},
+    "xls": {"header_line": 4, "blank_rows": 3, "totals_rows": 2, "notes_rows": 2},
+}
 
 
 def _write(df: pd.DataFrame, folder: Path, name: str, fmt: str, school: str, year: int) -> Path:
@@ -424,6 +510,8 @@ def _write(df: pd.DataFrame, folder: Path, name: str, fmt: str, school: str, yea
         path = folder / f"{name}.csv"
         path.write_bytes(("\ufeff" + df.to_csv(index=False)).encode("utf-8"))
         return path
+    if fmt == "xls":
+        return _write_xls(df, folder / f"{name}.xls", school, year)
     from openpyxl import Workbook
 
     path = folder / f"{name}.xlsx"
@@ -446,6 +534,68 @@ def _write(df: pd.DataFrame, folder: Path, name: str, fmt: str, school: str, yea
     ws.append([])
     ws.append(["Fonte: registro elettronico, estrazione del 30/06"])
     wb.save(path)
+    return path
+
+
+def _xlwt() -> Any:
+    """The xlwt module, or an error saying how to install it (it is in the 'dev' extra)."""
+    try:
+        import xlwt
+    except ImportError as exc:  # pragma: no cover - xlwt is pinned in requirements.lock
+        raise ImportError(
+            "writing .xls fixtures needs xlwt (the 'dev' extra: pip install -r requirements.lock)"
+        ) from exc
+    return xlwt
+
+
+_XLS_MAX_ROWS = 65_536  # rows in a BIFF8 sheet
+
+
+def _write_xls(df: pd.DataFrame, path: Path, school: str, year: int) -> Path:
+    """One school's register as an Excel 97-2003 (.xls, BIFF8) sheet, laid out as exported.
+
+    Two title rows merged across the table, "Assenze" merged over "Ore" and the annual hours,
+    the header, a blank row, one row per pupil with a running number (``N.``, unmapped),
+    numbers as Excel numbers, dates of birth as Excel dates formatted GG/MM/AAAA (or text where
+    the frame holds text), then a blank row, "Totale alunni" and "Media classe", a blank row and
+    two notes.  Missing values are empty cells.
+    """
+    if len(df) + 11 > _XLS_MAX_ROWS:
+        raise ValueError(f"{path.name}: {len(df)} rows do not fit in one .xls sheet")
+    xlwt = _xlwt()
+    title = xlwt.easyxf("font: bold on; align: horiz centre")
+    head = xlwt.easyxf("font: bold on; align: horiz centre, wrap on")
+    date = xlwt.easyxf(num_format_str="DD/MM/YYYY")
+    cols = [_XLS_NUMBER_COLUMN, *df.columns]
+    last = len(cols) - 1
+    wb = xlwt.Workbook(encoding="utf-8")
+    ws = wb.add_sheet("Scrutini")
+    ws.write_merge(0, 0, 0, last, f"Istituto {school} — Registro generale dei voti", title)
+    ws.write_merge(1, 1, 0, last, f"Scrutini finali a.s. {year}/{str(year + 1)[-2:]}", title)
+    i = cols.index("Ore")
+    ws.write_merge(2, 2, i, i + 1, "Assenze", head)  # over "Ore" and the annual hours
+    for j, c in enumerate(cols):
+        ws.write(3, j, c, head)
+    row = 5  # row 4 stays blank
+    for n, rec in enumerate(df.itertuples(index=False), start=1):
+        ws.write(row, 0, n)
+        for j, v in enumerate(rec, start=1):
+            if v is None or (isinstance(v, float) and np.isnan(v)):
+                continue
+            if isinstance(v, dt.date):
+                ws.write(row, j, v, date)
+            else:
+                ws.write(row, j, v.item() if isinstance(v, np.generic) else v)
+        row += 1
+    grades = pd.to_numeric(df["Media voti"], errors="coerce")
+    ws.write(row + 1, 0, "Totale alunni")
+    ws.write(row + 1, 1, len(df))
+    ws.write(row + 2, 0, "Media classe")
+    if grades.notna().any():
+        ws.write(row + 2, cols.index("Media voti"), round(float(grades.mean()), 2))
+    ws.write(row + 4, 0, "Fonte: registro elettronico, estrazione del 30/06")
+    ws.write(row + 5, 0, "Ore di assenza al netto delle deroghe deliberate dal collegio")
+    wb.save(str(path))
     return path
 
 
@@ -525,6 +675,29 @@ def register_panel(
     return frame
 
 
+def _write_register_xls(part: pd.DataFrame, path: Path, school: str) -> Path:
+    """One register file as an .xls sheet: title, header, rows, blank row, totals (xlwt)."""
+    if len(part) + 4 > _XLS_MAX_ROWS:
+        raise ValueError(
+            f"{path.name}: {len(part)} rows do not fit in one .xls sheet (use more schools)"
+        )
+    xlwt = _xlwt()
+    wb = xlwt.Workbook(encoding="utf-8")
+    ws = wb.add_sheet("Scrutini")
+    ws.write(0, 0, f"Istituto {school}")
+    for j, c in enumerate(part.columns):
+        ws.write(1, j, c)
+    for i, r in enumerate(part.itertuples(index=False), start=2):
+        for j, v in enumerate(r):
+            if isinstance(v, float) and np.isnan(v):
+                continue
+            ws.write(i, j, v.item() if isinstance(v, np.generic) else v)
+    ws.write(len(part) + 3, 0, "Totale alunni")
+    ws.write(len(part) + 3, 1, len(part))
+    wb.save(str(path))
+    return path
+
+
 _CF_LETTERS = np.array(list("ABCDEFGHIJKLMNOPQRSTUVWXYZ"))
 
 
@@ -567,12 +740,14 @@ def write_register_files(
     followed for 6 school years (the first is the baseline year the intake keeps as
     ``baseline_absence``) in ``n_schools`` schools; each school sends one file per school year
     and order (lower secondary classes 1–3, upper secondary 1–5): ``fmt="csv"`` — ``;``
-    separated, decimal commas, Windows-1252 — or ``fmt="xlsx"`` (openpyxl, write-only).
+    separated, decimal commas, Windows-1252 —, ``fmt="xlsx"`` (openpyxl, write-only) or
+    ``fmt="xls"`` (Excel 97-2003 with xlwt; a BIFF8 sheet holds at most 65,536 rows, so a
+    school file of more pupils is refused: use more schools).
     10 % of the pupils are in the attendance registers of three editions.  Built from
     :func:`register_panel` with whole-array operations.
     """
-    if fmt not in ("csv", "xlsx"):
-        raise ValueError("fmt must be 'csv' or 'xlsx'")
+    if fmt not in ("csv", "xlsx", "xls"):
+        raise ValueError("fmt must be 'csv', 'xlsx' or 'xls'")
     panel = register_panel(n_pupils, seed=seed, first_year=2018, n_schools=n_schools)
     rng = np.random.default_rng(seed + 1)
     pupils = panel.drop_duplicates("pupil_id").set_index("pupil_id")
@@ -638,6 +813,8 @@ def write_register_files(
         if fmt == "csv":
             path = folder / f"{name_}.csv"
             path.write_bytes(part.to_csv(index=False, sep=";").encode("cp1252"))
+        elif fmt == "xls":
+            path = _write_register_xls(part, folder / f"{name_}.xls", str(school))
         else:
             from openpyxl import Workbook
 
