@@ -109,7 +109,7 @@ lab: $(STAMP)
 ## lock: regenerate requirements.lock from pyproject.toml (needs network access to PyPI)
 lock: $(STAMP)
 	$(PY) -m pip install --quiet uv
-	$(VENV)/bin/uv pip compile pyproject.toml --extra dev --universal --python-version 3.11 --no-emit-index-url -o requirements.lock
+	$(VENV)/bin/uv pip compile pyproject.toml --extra dev --extra dask --universal --python-version 3.11 --no-emit-index-url -o requirements.lock
 
 ## clean: remove generated reports and processed data (keeps .venv)
 clean:
