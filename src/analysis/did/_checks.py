@@ -185,15 +185,20 @@ def drop_missing_rows(df: pd.DataFrame, columns: Sequence[str], notes: Notes) ->
     """Drop rows with a missing value in ``columns`` (recorded in ``notes``)."""
     mask = df[list(columns)].isna().any(axis=1)
     if mask.any():
-        # a count, never row positions: notes reach the pages, and rows of a pupil file
-        # point at pupils (issue 11)
         missing = [c for c in columns if df[c].isna().any()]
-        notes.add(
-            f"dropped {int(mask.sum())} row(s) with missing values in "
-            f"{', '.join(map(str, missing))}"
-        )
+        record_missing_rows(int(mask.sum()), missing, notes)
         return df.loc[~mask]
     return df
+
+
+def record_missing_rows(n_rows: int, columns: Sequence[str], notes: Notes) -> None:
+    """Record (and warn) that ``n_rows`` rows with a missing value in ``columns`` were dropped.
+
+    The wording of :func:`drop_missing_rows`, for estimators that find the rows on arrays.
+    """
+    # a count, never row positions: notes reach the pages, and rows of a pupil file
+    # point at pupils (issue 11)
+    notes.add(f"dropped {n_rows} row(s) with missing values in {', '.join(map(str, columns))}")
 
 
 def balance_panel(df: pd.DataFrame, *, unit: str, time: str, notes: Notes) -> pd.DataFrame:
@@ -203,21 +208,37 @@ def balance_panel(df: pd.DataFrame, *, unit: str, time: str, notes: Notes) -> pd
     keep = counts == n_periods
     if not keep.all():
         dropped = df.loc[~keep, unit].unique()
-        if keep.sum() == 0:
-            raise fail(
-                SOURCE,
-                f"no unit is observed in all {n_periods} periods, so the "
-                "balanced-panel rule (R did's default) leaves no data; use "
-                "allow_unbalanced=True (e.g. pupil registers)",
-                column=unit,
-            )
-        # counts only: unit ids could be pupil ids, which must never reach a report
-        notes.add(
-            f"unbalanced panel: dropped {len(dropped)} unit(s) not observed in all "
-            f"{n_periods} periods (R did's default)"
+        record_balancing(
+            n_dropped=len(dropped),
+            n_periods=n_periods,
+            nothing_left=bool(keep.sum() == 0),
+            unit=unit,
+            notes=notes,
         )
         df = df.loc[keep]
     return df
+
+
+def record_balancing(
+    *, n_dropped: int, n_periods: int, nothing_left: bool, unit: str, notes: Notes
+) -> None:
+    """Record the balancing of :func:`balance_panel` (or raise when it leaves no data).
+
+    The wording of :func:`balance_panel`, for estimators that count the units on arrays.
+    """
+    if nothing_left:
+        raise fail(
+            SOURCE,
+            f"no unit is observed in all {n_periods} periods, so the "
+            "balanced-panel rule (R did's default) leaves no data; use "
+            "allow_unbalanced=True (e.g. pupil registers)",
+            column=unit,
+        )
+    # counts only: unit ids could be pupil ids, which must never reach a report
+    notes.add(
+        f"unbalanced panel: dropped {n_dropped} unit(s) not observed in all "
+        f"{n_periods} periods (R did's default)"
+    )
 
 
 def require_nested(df: pd.DataFrame, *, unit: str, cluster: str) -> None:
