@@ -64,9 +64,30 @@ def require_columns(df: pd.DataFrame, columns: Iterable[str | None]) -> None:
         )
 
 
+def _numpy_kind(s: pd.Series) -> str:
+    """The numpy dtype kind of a column (``""`` for an extension dtype)."""
+    return s.dtype.kind if isinstance(s.dtype, np.dtype) else ""
+
+
+def isna(s: pd.Series) -> np.ndarray | None:
+    """Missing-value mask of a column; ``None`` when its dtype cannot hold a missing value.
+
+    ``s.isna()`` without the Series it builds: the checks run on every estimator call, and
+    for the numpy dtypes of most panels this is a no-op (integers) or one ``np.isnan``.
+    """
+    kind = _numpy_kind(s)
+    if kind in ("i", "u", "b"):
+        return None
+    if kind in ("f", "c"):
+        return np.isnan(s.to_numpy())
+    return s.isna().to_numpy()
+
+
 def require_numeric(df: pd.DataFrame, column: str) -> None:
     """Check that ``column`` holds numbers (booleans count as 0/1)."""
     s = df[column]
+    if _numpy_kind(s) in ("i", "u", "f", "c", "b"):
+        return
     if ptypes.is_numeric_dtype(s) or ptypes.is_bool_dtype(s):
         return
     coerced = pd.to_numeric(s, errors="coerce")
@@ -81,7 +102,10 @@ def require_numeric(df: pd.DataFrame, column: str) -> None:
 
 def require_no_missing(df: pd.DataFrame, column: str) -> None:
     """Check that ``column`` has no missing values."""
-    bad = df.index[df[column].isna()]
+    na = isna(df[column])
+    if na is None or not na.any():
+        return
+    bad = df.index[na]
     if len(bad):
         raise fail(
             SOURCE,
@@ -95,14 +119,19 @@ def require_binary(df: pd.DataFrame, column: str) -> None:
     """Check that ``column`` is a complete 0/1 (or boolean) indicator."""
     require_numeric(df, column)
     require_no_missing(df, column)
-    vals = df[column].astype(float)
-    bad = df.index[~vals.isin([0.0, 1.0])]
+    vals = df[column].to_numpy(dtype=float)
+    ok = (vals == 0.0) | (vals == 1.0)
+    if ok.all():
+        return
+    bad = df.index[~ok]
     if len(bad):
         raise fail(SOURCE, "must be a 0/1 indicator", column=column, rows=list(bad))
 
 
 def require_unique_unit_time(df: pd.DataFrame, unit: str, time: str) -> None:
     """Check that each (unit, time) pair appears at most once."""
+    if not _has_duplicated_pairs(df[unit], df[time]):
+        return
     dup = df.index[df.duplicated([unit, time], keep=False)]
     if len(dup):
         raise fail(
@@ -111,6 +140,55 @@ def require_unique_unit_time(df: pd.DataFrame, unit: str, time: str) -> None:
             column=unit,
             rows=list(dup),
         )
+
+
+def sorted_codes(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """``pd.factorize(values, sort=True)``; for integer ids of a compact range without hashing.
+
+    A unit id column of integers (the counties of mpdta, numbered pupils) is ranked with a
+    presence table over its range instead of a hash table and a sort: 1.4 ms instead of
+    19 ms on 500k rows, twice per call (issue 14: the wrapper's own work on a 100k-unit
+    panel).  Same codes and uniques (tests/test_programme.py compares them through
+    :mod:`.staggered`, which imports it as ``_sorted_codes``).
+    """
+    v = values.to_numpy() if isinstance(values.dtype, np.dtype) else None
+    if v is None or v.dtype.kind not in "iu" or len(v) == 0:
+        codes, uniq = pd.factorize(values, sort=True)
+        return codes, np.asarray(uniq)
+    lo, hi = int(v.min()), int(v.max())
+    if hi - lo > 4 * len(v) + 16 or hi >= 2**63:  # sparse ids: a table larger than the data
+        codes, uniq = pd.factorize(values, sort=True)
+        return codes, np.asarray(uniq)
+    # in int64 (int8 ids from -100 to 100 would wrap); no copy of int64 ids before the offset
+    offset = v.astype(np.int64, copy=False) - lo
+    present = np.zeros(hi - lo + 1, dtype=bool)
+    present[offset] = True
+    uniq = (np.flatnonzero(present) + lo).astype(v.dtype)
+    if len(uniq) == len(present):  # every id of the range: the offset is the rank
+        return offset.astype(np.intp, copy=False), uniq
+    rank = np.cumsum(present) - 1
+    return rank[offset].astype(np.intp, copy=False), uniq
+
+
+def _has_duplicated_pairs(a: pd.Series, b: pd.Series) -> bool:
+    """Whether some (a, b) pair appears twice: codes of each column and a presence table.
+
+    A pre-check for :func:`require_unique_unit_time` (which finds and words the rows only
+    when there are some): 0.13 ms instead of pandas' ``duplicated`` 0.19 ms on mpdta, 3.7 ms
+    instead of 26 ms on 500k rows with integer ids (minimum of 30, a busy 2-core machine).
+    Missing values (code -1) and sparse grids defer to pandas.
+    """
+    ca, ua = sorted_codes(a)
+    cb, ub = sorted_codes(b)
+    if len(ca) and (ca.min() < 0 or cb.min() < 0):
+        return bool(pd.DataFrame({"a": a, "b": b}).duplicated().any())
+    key = np.multiply(ca, max(len(ub), 1), dtype=np.int64)
+    key += cb
+    if len(ua) * max(len(ub), 1) > 8 * len(key) + 2**20:  # a sparse grid: hash the keys
+        return bool(pd.Series(key).duplicated().any())
+    seen = np.zeros(len(ua) * max(len(ub), 1), dtype=bool)
+    seen[key] = True
+    return bool(np.count_nonzero(seen) < len(key))
 
 
 def require_constant_within(df: pd.DataFrame, unit: str, column: str, rule: str) -> None:
@@ -181,11 +259,38 @@ def cohort_from_indicator(df: pd.DataFrame, *, unit: str, time: str, treated: st
     return df[unit].map(first).fillna(0.0).astype(float)
 
 
+def require_absorbing(df: pd.DataFrame, *, unit: str, time: str, treated: str) -> None:
+    """Check that ``treated`` is a 0/1 indicator that never goes from 1 back to 0 in a unit.
+
+    The check of :func:`cohort_from_indicator` without building the cohorts (no sort, no
+    groupby: the first treated period of every unit on integer codes); that function words
+    the error when the check fails.  Expects unique unit-time rows without a missing unit or
+    time (:func:`prepare_panel` checks both).
+    """
+    require_binary(df, treated)
+    codes, units = sorted_codes(df[unit])
+    t = df[time].to_numpy(dtype=float)
+    on = df[treated].to_numpy(dtype=float) == 1.0
+    if len(codes) and codes.min() < 0:  # a missing unit: the general path
+        cohort_from_indicator(df, unit=unit, time=time, treated=treated)
+        return
+    first = np.full(len(units), np.inf)
+    np.minimum.at(first, codes[on], t[on])
+    if np.any(~on & (t > first[codes])):  # untreated after the unit's first treated period
+        cohort_from_indicator(df, unit=unit, time=time, treated=treated)  # raises
+        raise RuntimeError("cohort_from_indicator found no reversal where its check did")
+
+
 def drop_missing_rows(df: pd.DataFrame, columns: Sequence[str], notes: Notes) -> pd.DataFrame:
     """Drop rows with a missing value in ``columns`` (recorded in ``notes``)."""
-    mask = df[list(columns)].isna().any(axis=1)
-    if mask.any():
-        missing = [c for c in columns if df[c].isna().any()]
+    mask: np.ndarray | None = None
+    missing = []
+    for c in columns:
+        na = isna(df[c])
+        if na is not None and na.any():
+            mask = na if mask is None else mask | na
+            missing.append(c)
+    if mask is not None:
         record_missing_rows(int(mask.sum()), missing, notes)
         return df.loc[~mask]
     return df
@@ -273,7 +378,10 @@ def prepare_panel(
     require_no_missing(df, time)
     require_unique_unit_time(df, unit, time)
     cols = list(dict.fromkeys([unit, time, outcome, *[c for c in columns if c]]))
-    return drop_missing_rows(df[cols].copy(), [outcome, *numeric], notes)
+    # a new frame of the columns (a quarter of the time of ``df[cols].copy()``)
+    return drop_missing_rows(
+        pd.DataFrame({c: df[c] for c in cols}, index=df.index), [outcome, *numeric], notes
+    )
 
 
 def prepare_cohort_panel(

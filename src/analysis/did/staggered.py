@@ -105,6 +105,7 @@ from scipy import stats
 
 from analysis._util import readonly, version
 from analysis.did import _checks
+from analysis.did._checks import sorted_codes as _sorted_codes
 from analysis.did._inference import SeedLike, multiplier_sup_t_crit, quiet_backend, z_crit
 from analysis.errors import fail
 from analysis.estimate import Estimate
@@ -959,33 +960,6 @@ def _prepare(
         n_incomplete=n_incomplete,
         duplicated=duplicated,
     )
-
-
-def _sorted_codes(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
-    """``pd.factorize(values, sort=True)``; for integer ids of a compact range without hashing.
-
-    A unit id column of integers (the counties of mpdta, numbered pupils) is ranked with a
-    presence table over its range instead of a hash table and a sort: 1.4 ms instead of
-    19 ms on 500k rows, twice per call (issue 14: the wrapper's own work on a 100k-unit
-    panel).  Same codes and uniques (tests/test_programme.py compares them).
-    """
-    v = values.to_numpy() if isinstance(values.dtype, np.dtype) else None
-    if v is None or v.dtype.kind not in "iu" or len(v) == 0:
-        codes, uniq = pd.factorize(values, sort=True)
-        return codes, np.asarray(uniq)
-    lo, hi = int(v.min()), int(v.max())
-    if hi - lo > 4 * len(v) + 16 or hi >= 2**63:  # sparse ids: a table larger than the data
-        codes, uniq = pd.factorize(values, sort=True)
-        return codes, np.asarray(uniq)
-    # in int64 (int8 ids from -100 to 100 would wrap); no copy of int64 ids before the offset
-    offset = v.astype(np.int64, copy=False) - lo
-    present = np.zeros(hi - lo + 1, dtype=bool)
-    present[offset] = True
-    uniq = (np.flatnonzero(present) + lo).astype(v.dtype)
-    if len(uniq) == len(present):  # every id of the range: the offset is the rank
-        return offset.astype(np.intp, copy=False), uniq
-    rank = np.cumsum(present) - 1
-    return rank[offset].astype(np.intp, copy=False), uniq
 
 
 def _normalise_cohort(

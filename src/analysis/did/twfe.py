@@ -15,6 +15,7 @@ convention).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 
 import pandas as pd
@@ -34,6 +35,12 @@ def fit_feols(formula: str, data: pd.DataFrame, cluster: str):
 
     with quiet_backend():
         return pf.feols(formula, data=data, vcov={"CRV1": cluster})
+
+
+@functools.cache
+def _backend_version() -> str:
+    """``pyfixest <version>``, read once (``version`` parses the package metadata)."""
+    return version("pyfixest")
 
 
 def twfe(
@@ -82,7 +89,7 @@ def twfe(
         numeric=covariates,
         notes=notes,
     )
-    _checks.cohort_from_indicator(d, unit=unit, time=time, treated=treated)
+    _checks.require_absorbing(d, unit=unit, time=time, treated=treated)
     if d[treated].nunique() < 2:
         raise _checks.fail(_checks.SOURCE, "treated indicator has no variation", column=treated)
     cl = cluster or unit
@@ -92,16 +99,17 @@ def twfe(
     formula = f"_y ~ {rhs} | _unit + _time"
     fit = fit_feols(formula, data, cl_name)
     n_clusters = int(data[cl_name].nunique())
+    n_units = n_clusters if cl_name == "_unit" else int(data["_unit"].nunique())
     return Estimate.from_se(
         float(fit.coef()["_d"]),
         float(fit.se()["_d"]),
         df=n_clusters - 1,
         level=level,
         n_obs=int(fit._N),
-        n_units=int(data["_unit"].nunique()),
+        n_units=n_units,
         n_clusters=n_clusters,
         method="TWFE (unit + time fixed effects)",
-        backend=version("pyfixest"),
+        backend=_backend_version(),
         extra={
             "formula": f"{outcome} ~ {' + '.join([treated, *covariates])} | {unit} + {time}",
             "cluster": cl,

@@ -17,6 +17,7 @@ two observations overstates the standard error of a positive within-unit correla
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 
 import numpy as np
@@ -25,6 +26,12 @@ import pandas as pd
 from analysis._util import version
 from analysis.did import _checks
 from analysis.estimate import Estimate
+
+
+@functools.cache
+def _backend_version() -> str:
+    """``statsmodels <version>``, read once (``version`` parses the package metadata)."""
+    return version("statsmodels")
 
 
 def did_2x2(
@@ -74,7 +81,9 @@ def did_2x2(
     cols = list(
         dict.fromkeys([outcome, treated, post, *covariates] + ([cluster] if cluster else []))
     )
-    d = _checks.drop_missing_rows(df[cols].copy(), [outcome, *covariates], notes)
+    d = _checks.drop_missing_rows(
+        pd.DataFrame({c: df[c] for c in cols}, index=df.index), [outcome, *covariates], notes
+    )
     if cluster:
         _checks.require_no_missing(d, cluster)
     tr = d[treated].astype(float).to_numpy()
@@ -91,9 +100,9 @@ def did_2x2(
     names = ["const", treated, post, f"{treated}:{post}", *covariates]
     model = sm.OLS(d[outcome].to_numpy(float), pd.DataFrame(x, columns=names))
     if cluster:
-        groups = pd.factorize(d[cluster])[0]
+        groups, uniq = pd.factorize(d[cluster])
         fit = model.fit(cov_type="cluster", cov_kwds={"groups": groups})
-        n_clusters = int(groups.max() + 1)
+        n_clusters = len(uniq)  # groups.max() + 1 and nunique(): no missing cluster (checked)
         dof = n_clusters - 1
     else:
         fit = model.fit(cov_type="HC1")
@@ -111,10 +120,10 @@ def did_2x2(
         df=dof,
         level=level,
         n_obs=len(d),
-        n_units=int(d[cluster].nunique()) if cluster else None,
+        n_units=n_clusters,
         n_clusters=n_clusters,
         method="2x2 DiD (OLS, treated x post)",
-        backend=version("statsmodels"),
+        backend=_backend_version(),
         extra={
             "cell_means": means,
             "cell_sizes": {f"treated={a},post={b}": n for (a, b), n in cells.items()},
