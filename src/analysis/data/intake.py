@@ -43,6 +43,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.csv as pa_csv
 
 from analysis import paths
 from analysis.data import codice_fiscale as cf
@@ -393,18 +394,58 @@ class _Log:
     def reject(
         self, src: SourceFile, sheet: str, line: int, column: str, rule: str, row: Mapping[str, Any]
     ) -> None:
-        code = row.get("codice_fiscale")
         self.rejections.append(
-            {
-                "file": self.file(src.path),
-                "sheet": sheet,
-                "line": line,
-                "column": column,
-                "rule": rule,
-                "school_id": src.school_id,
-                "identifier (masked)": cf.mask(code) if code else "",
-            }
+            self.rejection(src, sheet, line, column, rule, row.get("codice_fiscale"))
         )
+
+    def rejection(
+        self, src: SourceFile, sheet: str, line: int, column: str, rule: str, code: Any
+    ) -> dict[str, Any]:
+        """A line of the rejections table (the identifier masked)."""
+        return {
+            "file": self.file(src.path),
+            "sheet": sheet,
+            "line": line,
+            "column": column,
+            "rule": rule,
+            "school_id": src.school_id,
+            "identifier (masked)": cf.mask(code) if code else "",
+        }
+
+
+def _decode_csv(path: Path, label: str) -> tuple[str, str]:
+    """The text of a CSV file (UTF-8 with or without BOM, else Windows-1252) and its separator."""
+    data = path.read_bytes()
+    for enc in ("utf-8-sig", "cp1252"):
+        try:
+            text = data.decode(enc)
+            break
+        except UnicodeDecodeError:
+            continue
+    else:  # pragma: no cover - cp1252 decodes nearly every byte
+        raise DataValidationError(label, "file is neither UTF-8 nor Windows-1252 text")
+    sample = "\n".join(_first_lines(text, 20))
+    try:
+        dialect = csv.Sniffer().sniff(sample, delimiters=";,\t")
+        sep = dialect.delimiter
+    except csv.Error:
+        sep = ";" if sample.count(";") > sample.count(",") else ","
+    return text, sep
+
+
+def _first_lines(text: str, k: int) -> list[str]:
+    """``text.splitlines()[:k]`` without splitting a whole file of thousands of lines.
+
+    A prefix holding more than ``k`` lines holds the first ``k`` complete, with the same line
+    breaks (a carriage return ending the prefix leaves at most ``k`` lines in it).
+    """
+    size = 1 << 16
+    while size < len(text):
+        lines = text[:size].splitlines()
+        if len(lines) > k:
+            return lines[:k]
+        size *= 4
+    return text.splitlines()[:k]
 
 
 def _read_rows(path: Path, sheet: str | None) -> tuple[list[list[Any]], str]:
@@ -414,21 +455,7 @@ def _read_rows(path: Path, sheet: str | None) -> tuple[list[list[Any]], str]:
     if not path.is_file():
         raise DataValidationError(label, "file not found")
     if suffix == ".csv":
-        data = path.read_bytes()
-        for enc in ("utf-8-sig", "cp1252"):
-            try:
-                text = data.decode(enc)
-                break
-            except UnicodeDecodeError:
-                continue
-        else:  # pragma: no cover - cp1252 decodes nearly every byte
-            raise DataValidationError(label, "file is neither UTF-8 nor Windows-1252 text")
-        sample = "\n".join(text.splitlines()[:20])
-        try:
-            dialect = csv.Sniffer().sniff(sample, delimiters=";,\t")
-            sep = dialect.delimiter
-        except csv.Error:
-            sep = ";" if sample.count(";") > sample.count(",") else ","
+        text, sep = _decode_csv(path, label)
         return [r for r in csv.reader(io.StringIO(text), delimiter=sep)], "(csv)"
     if suffix in (".xlsx", ".xls", ".xlsm", ".ods"):
         try:
@@ -455,6 +482,122 @@ def _read_rows(path: Path, sheet: str | None) -> tuple[list[list[Any]], str]:
         ]
         return rows, str(name)
     raise DataValidationError(label, f"unsupported file type {suffix!r}: .csv, .xlsx, .xls or .ods")
+
+
+#: Read CSV files column-wise with pyarrow wherever that gives exactly the rows the row reader
+#: (:mod:`csv`) gives; tests switch it off to compare the two paths.
+_COLUMNAR_CSV = True
+#: pyarrow's block size when parsing CSV (tests make it small so that files span blocks).
+_CSV_BLOCK_BYTES = 1 << 22
+
+
+@dataclass
+class _CsvBody:
+    """A CSV file read column-wise: the header found on its first rows, the table below it.
+
+    ``table`` holds the records pyarrow parsed with the header's width (every cell text);
+    ``odd`` the records of another width (ragged lines), at their position among the records
+    ``n``, with their cells as the row reader gives them.
+    """
+
+    head: list[list[str]]
+    header: int
+    mapping: dict[int, str]
+    unmapped: list[str]
+    table: pa.Table
+    odd: dict[int, list[str]]
+
+    @property
+    def width(self) -> int:
+        return len(self.head[self.header])
+
+    @property
+    def n(self) -> int:
+        return self.table.num_rows + len(self.odd)
+
+
+def _csv_body(
+    text: str, sep: str, fields: Mapping[str, tuple[str, ...]], extra: Mapping[str, str]
+) -> _CsvBody | None:
+    """The columnar reading of a CSV file, or None where it might differ from the row reader.
+
+    The rows above and including the header (at most 15) are read with :mod:`csv`, as the
+    row reader reads them; the records below are parsed by ``pyarrow.csv`` (a maintained
+    C++ reader: text only, no type inference, the same quoting as :mod:`csv`'s default
+    dialect, empty lines kept).  Records of another width than the header are set aside by
+    pyarrow with their physical line number and re-read with :mod:`csv`; that placement is
+    trusted only when every record is one physical line.  None — the caller uses the row
+    reader — for a lone carriage return (the row reader's own error), a header the first
+    15 rows do not give, and any record pyarrow and :mod:`csv` would split differently.
+    """
+    if "\r" in text and text.count("\r") != text.count("\r\n"):
+        return None
+    reader = csv.reader(io.StringIO(text), delimiter=sep)
+    head: list[list[str]] = []
+    ends: list[int] = []
+    try:
+        for row in reader:
+            head.append(row)
+            ends.append(reader.line_num)
+            if len(head) == 15:
+                break
+    except csv.Error:
+        return None
+    h, mapping, unmapped = _find_header(head, fields, extra)
+    if h < 0 or not head[h]:
+        return None
+    width = len(head[h])
+    pos = 0  # the body starts after the physical line that ends the header record
+    for _ in range(ends[h]):
+        pos = text.find("\n", pos) + 1
+        if pos == 0:
+            pos = len(text)
+            break
+    body = text[pos:]
+    names = [str(j) for j in range(width)]
+    odd_rows: list[tuple[int | None, str]] = []
+
+    def set_aside(row: Any) -> str:
+        odd_rows.append((row.number, row.text))
+        return "skip"
+
+    if body:
+        try:
+            table = pa_csv.read_csv(
+                io.BytesIO(body.encode("utf-8")),
+                read_options=pa_csv.ReadOptions(
+                    column_names=names, use_threads=False, block_size=_CSV_BLOCK_BYTES
+                ),
+                parse_options=pa_csv.ParseOptions(
+                    delimiter=sep,
+                    quote_char='"',
+                    double_quote=True,
+                    escape_char=False,
+                    newlines_in_values=True,
+                    ignore_empty_lines=False,
+                    invalid_row_handler=set_aside,
+                ),
+                convert_options=pa_csv.ConvertOptions(
+                    column_types=dict.fromkeys(names, pa.string()),
+                    strings_can_be_null=False,
+                    quoted_strings_can_be_null=False,
+                ),
+            )
+        except pa.ArrowInvalid:
+            return None
+    else:
+        table = pa.table({c: pa.array([], type=pa.string()) for c in names})
+    odd: dict[int, list[str]] = {}
+    if odd_rows:
+        physical = body.count("\n") + (0 if body.endswith("\n") else 1)
+        if table.num_rows + len(odd_rows) != physical:
+            return None  # a record spans lines: positions by line number would be wrong
+        for number, line in odd_rows:
+            cells = list(csv.reader([line], delimiter=sep))
+            if number is None or len(cells) != 1 or len(cells[0]) == width:
+                return None
+            odd[number - 1] = cells[0]
+    return _CsvBody(head, h, mapping, unmapped, table, odd)
 
 
 def _empty(v: Any) -> bool:
@@ -544,6 +687,16 @@ def _per_unique_codes(values: pd.Series, fn: Any) -> tuple[np.ndarray, np.ndarra
     What is derived from the results can then be derived once per distinct value too and
     spread with ``derived[key]`` (issue 13: no Python loop over millions of rows).
     """
+    uniques, key = _distinct(values)
+    return _apply(fn, uniques), key
+
+
+def _distinct(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct cells of a column (first occurrences, an object array) and every cell's code.
+
+    Values that Python calls equal but that ``str`` writes differently (``1`` and ``1.0``)
+    are kept apart by their type.
+    """
     n = len(values)
     if n == 0:
         return np.empty(0, dtype=object), np.zeros(0, dtype=np.intp)
@@ -554,11 +707,7 @@ def _per_unique_codes(values: pd.Series, fn: Any) -> tuple[np.ndarray, np.ndarra
         key, _ = pd.factorize(key.astype(np.int64) * (int(tcodes.max()) + 1) + tcodes)
     first = np.full(int(key.max()) + 1, -1, dtype=np.int64)
     first[key[::-1]] = np.arange(n - 1, -1, -1)  # first row of every distinct value
-    arr = obj.to_numpy()
-    results = np.empty(len(first), dtype=object)
-    for k, i in enumerate(first):
-        results[k] = fn(arr[i])
-    return results, key
+    return obj.to_numpy()[first], key
 
 
 _PLAIN_DECIMAL = r"^-?[0-9]+(?:,[0-9]+)?$"  # 12 or 12,5: what _number reads as 12.0 / 12.5
@@ -634,47 +783,63 @@ def _totals_rows(
     return out
 
 
-def _records_frame(
-    src: SourceFile, fields: Mapping[str, tuple[str, ...]], log: _Log
-) -> pd.DataFrame:
-    """The data rows of one file: one column per mapped field, plus ``_line`` and ``_sheet``.
+@dataclass
+class _Records:
+    """The data rows of one file: each mapped field's cells, their lines, the sheet.
 
-    Whole-column operations; the row rules are those of the original row-by-row reader:
-    a CSV line with another number of fields than the header is rejected, blank rows are
-    counted (the first blank row after data ends the table), totals rows are counted, short
-    text below the table is counted as notes, a row without any pupil identifier is rejected.
+    A field's cells are a pyarrow text column (every cell a string: CSV files) or an object
+    array (cells as the spreadsheet gives them: strings, numbers, dates, None).
     """
-    rows, sheet = _read_rows(src.path, src.sheet)
-    h, mapping, unmapped = _find_header(rows, fields, src.aliases)
-    label = paths.relative(src.path)
-    needed = {"codice_fiscale", "cognome"} & set(fields)
-    if h < 0 or not needed & set(mapping.values()):
-        raise DataValidationError(
-            label,
-            [
-                Violation(
-                    rule="no header row naming the pupil (Codice fiscale, or Cognome and Nome) in the first 15 rows",
-                    column=sheet,
-                )
-            ],
+
+    columns: dict[str, pa.ChunkedArray | np.ndarray]
+    lines: np.ndarray
+    sheet: str
+
+    def __len__(self) -> int:
+        return len(self.lines)
+
+    def frame(self) -> pd.DataFrame:
+        """One object column per field (in the file's order), plus ``_line`` and ``_sheet``."""
+        out = pd.DataFrame(
+            {
+                f: c.to_numpy() if isinstance(c, pa.ChunkedArray) else c
+                for f, c in self.columns.items()
+            },
+            index=np.arange(len(self)),
+            dtype=object,
         )
-    width = len(rows[h])
-    body = rows[h + 1 :]
-    n = len(body)
-    lengths = np.fromiter((len(r) for r in body), dtype=np.int64, count=n)
-    ncol = max(int(lengths.max()) if n else 0, max(mapping, default=-1) + 1, 1)
-    # dtype=object: cells keep their Python types (an int class stays 1, not 1.0); cells
-    # past the end of a short row are None, as the row reader gave them
-    frame = pd.DataFrame(body, dtype=object) if n else pd.DataFrame(dtype=object)
-    frame = frame.reindex(columns=range(ncol)).astype(object)
-    frame = frame.where(frame.notna(), None) if n else frame
-    frame.index = np.arange(n)
-    texts = _cell_texts(frame) if n else []
-    empty = _empty_cells(frame, texts) if n else np.zeros((0, ncol), dtype=bool)
+        out["_line"] = self.lines
+        out["_sheet"] = self.sheet
+        return out
+
+
+def _classify(
+    src: SourceFile,
+    log: _Log,
+    *,
+    label: str,
+    sheet: str,
+    header: int,
+    mapping: dict[int, str],
+    unmapped: list[str],
+    width: int,
+    lengths: np.ndarray,
+    empty: np.ndarray,
+    totals: np.ndarray,
+    cells_of: Any,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The fate of every row below the header (both readers): rows kept, and every row's line.
+
+    The row rules of the original row-by-row reader: a CSV line with another number of
+    fields than the header is rejected, blank rows are counted (the first blank row after
+    data ends the table), totals rows are counted, short text below the table is counted as
+    notes, a row without any pupil identifier is rejected.  ``empty`` is the n × columns
+    emptiness of the cells, ``cells_of(i)`` the mapped fields of row ``i`` (for the masked
+    identifier of a rejection).  Writes the file's line of the intake report.
+    """
+    n = len(lengths)
     blank = empty.all(axis=1)
     ragged = (lengths != width) & ~blank if sheet == "(csv)" else np.zeros(n, dtype=bool)
-    totals = _totals_rows(frame, empty, texts) if n else np.zeros(0, dtype=bool)
-    del texts
     n_filled = (~empty).sum(axis=1)
     cols = list(mapping)
     ident_cols = [j for j, f in mapping.items() if f in IDENTIFYING]
@@ -702,10 +867,8 @@ def _records_frame(
         later_blank = np.flatnonzero(blank & (np.arange(n) > accepted[0]))
         if len(later_blank):
             fate = fates(np.arange(n) > later_blank[0])
-    lines = np.arange(h + 2, h + 2 + n)
-    fields_frame = frame[cols].set_axis([mapping[j] for j in cols], axis=1)
+    lines = np.arange(header + 2, header + 2 + n)
     for i in np.flatnonzero((fate == 1) | (fate == 5)):
-        cells = {f: fields_frame.iat[i, k] for k, f in enumerate(fields_frame.columns)}
         if fate[i] == 1:
             log.reject(
                 src,
@@ -713,7 +876,7 @@ def _records_frame(
                 int(lines[i]),
                 "(line)",
                 f"line has {int(lengths[i])} fields, the header {width} (a broken or merged line)",
-                cells,
+                cells_of(i),
             )
         else:
             log.reject(
@@ -722,19 +885,16 @@ def _records_frame(
                 int(lines[i]),
                 "codice_fiscale",
                 "row without any pupil identifier",
-                cells,
+                cells_of(i),
             )
     keep = fate == 0
-    out = fields_frame.loc[keep].reset_index(drop=True)
-    out["_line"] = lines[keep]
-    out["_sheet"] = sheet
     log.files.append(
         {
             "file": label,
             "sheet": sheet,
             "kind": src.kind,
             "school_id": src.school_id,
-            "header_line": h + 1,
+            "header_line": header + 1,
             "rows_read": int(keep.sum()),
             "columns_mapped": ", ".join(sorted(set(mapping.values()))),
             "columns_unmapped": ", ".join(unmapped),
@@ -743,7 +903,163 @@ def _records_frame(
             "notes_rows": int((fate == 4).sum()),
         }
     )
-    return out
+    return keep, lines
+
+
+def _no_header(label: str, sheet: str) -> DataValidationError:
+    return DataValidationError(
+        label,
+        [
+            Violation(
+                rule="no header row naming the pupil (Codice fiscale, or Cognome and Nome) in the first 15 rows",
+                column=sheet,
+            )
+        ],
+    )
+
+
+def _read_records(src: SourceFile, fields: Mapping[str, tuple[str, ...]], log: _Log) -> _Records:
+    """The data rows of one file.
+
+    The columnar CSV reader where it reads the file exactly as the row reader would
+    (:func:`_csv_body`), the row reader otherwise.
+    """
+    label = paths.relative(src.path)
+    needed = {"codice_fiscale", "cognome"} & set(fields)
+    if _COLUMNAR_CSV and src.path.suffix.lower() == ".csv" and src.path.is_file():
+        text, sep = _decode_csv(src.path, label)
+        body = _csv_body(text, sep, fields, src.aliases)
+        if body is not None and needed & set(body.mapping.values()):
+            return _columnar_records(src, body, log, label)
+        rows, sheet = [r for r in csv.reader(io.StringIO(text), delimiter=sep)], "(csv)"
+    else:
+        rows, sheet = _read_rows(src.path, src.sheet)
+    return _row_records(src, fields, log, rows, sheet, label)
+
+
+def _row_records(
+    src: SourceFile,
+    fields: Mapping[str, tuple[str, ...]],
+    log: _Log,
+    rows: list[list[Any]],
+    sheet: str,
+    label: str,
+) -> _Records:
+    """The row reader: rows of cells as :mod:`csv` or calamine give them."""
+    h, mapping, unmapped = _find_header(rows, fields, src.aliases)
+    needed = {"codice_fiscale", "cognome"} & set(fields)
+    if h < 0 or not needed & set(mapping.values()):
+        raise _no_header(label, sheet)
+    width = len(rows[h])
+    body = rows[h + 1 :]
+    n = len(body)
+    lengths = np.fromiter((len(r) for r in body), dtype=np.int64, count=n)
+    ncol = max(int(lengths.max()) if n else 0, max(mapping, default=-1) + 1, 1)
+    # dtype=object: cells keep their Python types (an int class stays 1, not 1.0); cells
+    # past the end of a short row are None, as the row reader gave them
+    frame = pd.DataFrame(body, dtype=object) if n else pd.DataFrame(dtype=object)
+    frame = frame.reindex(columns=range(ncol)).astype(object)
+    frame = frame.where(frame.notna(), None) if n else frame
+    frame.index = np.arange(n)
+    texts = _cell_texts(frame) if n else []
+    empty = _empty_cells(frame, texts) if n else np.zeros((0, ncol), dtype=bool)
+    totals = _totals_rows(frame, empty, texts) if n else np.zeros(0, dtype=bool)
+    del texts
+    cols = list(mapping)
+    fields_frame = frame[cols].set_axis([mapping[j] for j in cols], axis=1)
+    keep, lines = _classify(
+        src,
+        log,
+        label=label,
+        sheet=sheet,
+        header=h,
+        mapping=mapping,
+        unmapped=unmapped,
+        width=width,
+        lengths=lengths,
+        empty=empty,
+        totals=totals,
+        cells_of=lambda i: {f: fields_frame.iat[i, k] for k, f in enumerate(fields_frame.columns)},
+    )
+    columns: dict[str, pa.ChunkedArray | np.ndarray] = {}
+    for f in fields_frame.columns:
+        cells = fields_frame[f].to_numpy(dtype=object)[keep]
+        # kept CSV cells are all text: as a text column they join the columnar files' batch
+        if sheet == "(csv)" and pd.api.types.infer_dtype(cells, skipna=False) in (
+            "string",
+            "empty",
+        ):
+            columns[f] = pa.chunked_array([pa.array(cells, type=pa.string())])
+        else:
+            columns[f] = cells
+    return _Records(columns, lines[keep], sheet)
+
+
+def _columnar_records(src: SourceFile, body: _CsvBody, log: _Log, label: str) -> _Records:
+    """The columnar reader: the row rules over pyarrow columns (see :func:`_csv_body`)."""
+    n, width, mapping, table = body.n, body.width, body.mapping, body.table
+    odd_pos = np.array(sorted(body.odd), dtype=np.intp)
+    is_odd = np.zeros(n, dtype=bool)
+    is_odd[odd_pos] = True
+    valid_pos = np.flatnonzero(~is_odd)  # row of each record of ``table``
+    ncol = max([width, max(mapping, default=-1) + 1, 1] + [len(c) for c in body.odd.values()])
+    empty = np.ones((n, ncol), dtype=bool)  # cells past the end of a row are empty
+    totals = np.zeros(n, dtype=bool)
+    lengths = np.full(n, width, dtype=np.int64)
+    for j in range(width):
+        col = table.column(j)
+        # as _empty_cells / _totals_rows on text: pandas' str.strip is utf8_trim_whitespace
+        blank_cell = pc.equal(pc.utf8_trim_whitespace(col), "")
+        empty[valid_pos, j] = blank_cell.to_numpy()
+        cand = pc.and_(
+            pc.match_substring_regex(col, _TOTALS_RE2, ignore_case=True), pc.invert(blank_cell)
+        )
+        if pc.any(cand).as_py():
+            idx = np.flatnonzero(cand.to_numpy())
+            hit = [bool(_TOTALS.match(v)) for v in col.take(idx).to_pylist()]
+            totals[valid_pos[idx[np.array(hit, dtype=bool)]]] = True
+    if len(odd_pos):  # the ragged lines, as the row reader scans them
+        small = pd.DataFrame([body.odd[i] for i in odd_pos], dtype=object)
+        small = small.reindex(columns=range(ncol)).astype(object)
+        small = small.where(small.notna(), None)
+        texts = _cell_texts(small)
+        empty[odd_pos] = _empty_cells(small, texts)
+        totals[odd_pos] = _totals_rows(small, empty[odd_pos], texts)
+        lengths[odd_pos] = [len(body.odd[i]) for i in odd_pos]
+
+    def cells_of(i: int) -> dict[str, Any]:
+        if is_odd[i]:
+            cells = body.odd[i]
+            return {f: cells[j] if j < len(cells) else None for j, f in mapping.items()}
+        r = int(np.searchsorted(valid_pos, i))
+        return {f: table.column(j)[r].as_py() for j, f in mapping.items()}
+
+    keep, lines = _classify(
+        src,
+        log,
+        label=label,
+        sheet="(csv)",
+        header=body.header,
+        mapping=mapping,
+        unmapped=body.unmapped,
+        width=width,
+        lengths=lengths,
+        empty=empty,
+        totals=totals,
+        cells_of=cells_of,
+    )
+    if (keep & is_odd).any():  # pragma: no cover - a ragged line is rejected or blank
+        raise AssertionError("a line of another width was kept")
+    mask = pa.array(keep[valid_pos])
+    columns = {f: pc.filter(table.column(j), mask) for j, f in mapping.items()}
+    return _Records(columns, lines[keep], "(csv)")
+
+
+def _records_frame(
+    src: SourceFile, fields: Mapping[str, tuple[str, ...]], log: _Log
+) -> pd.DataFrame:
+    """The data rows of one file: one column per mapped field, plus ``_line`` and ``_sheet``."""
+    return _read_records(src, fields, log).frame()
 
 
 def _records(
@@ -799,6 +1115,10 @@ _PUPIL_COLUMNS = [
 ]
 
 
+#: What a school file without a field gives for it (as its rules read a missing column).
+_DEFAULTS: dict[str, Any] = {"classe": "", "sesso": "", "esito": "", "cittadinanza": "italiana"}
+
+
 def _col(r: pd.DataFrame, name: str, default: Any = None) -> pd.Series:
     """A field's cells, or ``default`` everywhere when the file has no such column."""
     if name in r.columns:
@@ -806,144 +1126,277 @@ def _col(r: pd.DataFrame, name: str, default: Any = None) -> pd.Series:
     return pd.Series([default] * len(r), index=r.index, dtype=object)
 
 
+def _apply(fn: Any, uniques: np.ndarray) -> np.ndarray:
+    """``fn`` of every distinct value (an object array)."""
+    out = np.empty(len(uniques), dtype=object)
+    for k, v in enumerate(uniques):
+        out[k] = fn(v)
+    return out
+
+
+def _coded(
+    columns: list[pa.ChunkedArray | np.ndarray | None], sizes: np.ndarray, default: Any
+) -> tuple[np.ndarray, np.ndarray]:
+    """One field of several files as (distinct values, code of every row), files in order.
+
+    Text columns (CSV files) are coded together by pyarrow's ``dictionary_encode``: equal
+    strings are the same cell wherever they come from.  Cells of a spreadsheet are coded per
+    file as before (:func:`_distinct`: values Python calls equal but writes differently stay
+    apart within a file and are never pooled across files).  A file without the field gives
+    ``default`` on every row.
+    """
+    n = int(sizes.sum())
+    codes = np.empty(n, dtype=np.intp)
+    uniques: list[np.ndarray] = []
+    offset = 0
+    chunks: list[pa.Array] = []
+    text_rows = np.zeros(n, dtype=bool)
+    start = 0
+    for col, size in zip(columns, sizes, strict=True):
+        stop = start + int(size)
+        if size == 0:
+            pass
+        elif isinstance(col, pa.ChunkedArray):
+            chunks.extend(col.chunks)
+            text_rows[start:stop] = True
+        elif col is None:
+            uniques.append(np.array([default], dtype=object))
+            codes[start:stop] = offset
+            offset += 1
+        else:
+            u, k = _distinct(pd.Series(col, dtype=object))
+            uniques.append(u)
+            codes[start:stop] = k + offset
+            offset += len(u)
+        start = stop
+    if chunks:
+        enc = pc.dictionary_encode(pa.chunked_array(chunks, type=pa.string()))
+        # one memo table for all chunks: the last chunk's dictionary holds every value
+        values = enc.chunk(enc.num_chunks - 1).dictionary
+        idx = np.concatenate([c.indices.to_numpy(zero_copy_only=False) for c in enc.chunks]).astype(
+            np.intp
+        )
+        codes[text_rows] = idx + offset
+        uniques.append(np.asarray(values.to_numpy(zero_copy_only=False), dtype=object))
+    return (
+        np.concatenate(uniques) if uniques else np.empty(0, dtype=object),
+        codes,
+    )
+
+
+def _identities_coded(
+    code: tuple[np.ndarray, np.ndarray],
+    surname: tuple[np.ndarray, np.ndarray],
+    name: tuple[np.ndarray, np.ndarray],
+    dates: tuple[np.ndarray, np.ndarray],
+    key: bytes,
+    memo: dict[str, str],
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, pd.Series]:
+    """:func:`_identity` of every row, from coded columns (``dates``: parsed dates or None).
+
+    Returns the pseudonym (None where none can be built), whether the codice fiscale is
+    valid, whether the row is linked by surname, name and date of birth, whether it has a
+    code at all (for the rule of rows with no identity), and the normalised distinct codes.
+    The code is checked with :func:`codice_fiscale.is_valid_array` once per distinct code;
+    the keyed HMAC is computed once per distinct identity and run (``memo``).
+    """
+    code_u, code_k = code
+    code_s = pd.Series(code_u, dtype=object)
+    valid_u = cf.is_valid_array(code_s) if len(code_u) else np.zeros(0, dtype=bool)
+    norm_s = cf.normalise_array(code_s) if len(code_u) else pd.Series([], dtype="str")
+    valid = valid_u[code_k]
+    (sur_u, sur_k), (nam_u, nam_k), (dates_u, dob_k) = surname, name, dates
+    truthy = _apply(bool, sur_u).astype(bool)[sur_k] & _apply(bool, nam_u).astype(bool)[nam_k]
+    is_date_u = np.array([isinstance(d, dt.date) for d in dates_u], dtype=bool)
+    ndn = truthy & is_date_u[dob_k] & ~valid
+
+    def pseudonym_of(x: str) -> str:
+        out = memo.get(x)
+        if out is None:
+            out = memo[x] = pseudonym(key, x)
+        return out
+
+    norm_u = norm_s.to_numpy(dtype=object)
+    pid_u = np.full(len(code_u), None, dtype=object)
+    for u in np.flatnonzero(valid_u):
+        pid_u[u] = pseudonym_of("CF:" + str(norm_u[u]))
+    pid = pid_u[code_k]
+    if ndn.any():
+        ps_u, pn_u = _apply(_plain, sur_u), _apply(_plain, nam_u)
+        iso_u = [d.isoformat() if isinstance(d, dt.date) else "" for d in dates_u]
+        idx = np.flatnonzero(ndn)
+        pid[idx] = [
+            pseudonym_of(f"NDN:{ps_u[a]}|{pn_u[b]}|{iso_u[c]}")
+            for a, b, c in zip(sur_k[idx], nam_k[idx], dob_k[idx], strict=True)
+        ]
+    has_code = _apply(bool, code_u).astype(bool)[code_k]
+    return pid, valid, ndn, has_code, norm_s
+
+
+def _no_identity_rule(has_code: bool) -> str:
+    return ("invalid codice fiscale" if has_code else "no codice fiscale") + (
+        " and no surname, name and date of birth to link by"
+    )
+
+
 def _identities(
     r: pd.DataFrame, key: bytes, memo: dict[str, str] | None = None
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per row: the pseudonym (or None), how it was built (cf / name_dob / reason), valid cf.
+    """Per row of one file: the pseudonym (or None), how it was built, valid codice fiscale.
 
-    :func:`_identity` over whole columns: the codice fiscale is checked with
-    :func:`codice_fiscale.is_valid_array`, the fallback identity is built from
-    :func:`_plain` of each distinct surname and name, and the keyed HMAC is computed once per
-    distinct identity (once per run with ``memo``, a dict the caller keeps across files).
+    ``how`` is ``"cf"``, ``"name_dob"`` or the reason no identity could be built;
+    ``r["data_nascita"]`` holds parsed dates.  :func:`_identities_coded` on ``r``'s columns.
     """
     n = len(r)
-    code = _col(r, "codice_fiscale")
-    valid = cf.is_valid_array(code) if n else np.zeros(0, dtype=bool)
-    norm = cf.normalise_array(code).to_numpy(dtype=object) if n else np.empty(0, dtype=object)
-    surname, name, dob = _col(r, "cognome"), _col(r, "nome"), _col(r, "data_nascita")
-    truthy = _per_unique(surname, bool).astype(bool) & _per_unique(name, bool).astype(bool)
-    is_date = np.array([isinstance(d, dt.date) for d in dob.to_numpy()], dtype=bool)
-    ndn = truthy & is_date & ~valid
-    ident = np.full(n, None, dtype=object)
-    ident[valid] = "CF:" + norm[valid].astype(str).astype(object)
-    if ndn.any():
-        ps, pn = _per_unique(surname, _plain), _per_unique(name, _plain)
-        iso = np.array([d.isoformat() if isinstance(d, dt.date) else "" for d in dob.to_numpy()])
-        ident[ndn] = [
-            f"NDN:{a}|{b}|{c}" for a, b, c in zip(ps[ndn], pn[ndn], iso[ndn], strict=True)
-        ]
-    how = np.where(valid, "cf", np.where(ndn, "name_dob", ""))
-    missing = ~valid & ~ndn
-    if missing.any():
-        has_code = _per_unique(code, bool).astype(bool)
-        how = how.astype(object)
-        how[missing] = np.where(has_code[missing], "invalid codice fiscale", "no codice fiscale")
-        how[missing] = how[missing] + " and no surname, name and date of birth to link by"
-    pid = np.full(n, None, dtype=object)
-    have = ident != None  # noqa: E711 - elementwise
-    if have.any():
-        memo = {} if memo is None else memo
 
-        def pseudonym_of(x: str) -> str:
-            out = memo.get(x)
-            if out is None:
-                out = memo[x] = pseudonym(key, x)
-            return out
+    def coded(name: str) -> tuple[np.ndarray, np.ndarray]:
+        return _distinct(_col(r, name)) if n else (np.empty(0, dtype=object), np.zeros(0, int))
 
-        pid[have] = _per_unique(pd.Series(ident[have], dtype=object), pseudonym_of)
+    pid, valid, ndn, has_code, _ = _identities_coded(
+        coded("codice_fiscale"),
+        coded("cognome"),
+        coded("nome"),
+        coded("data_nascita"),
+        key,
+        {} if memo is None else memo,
+    )
+    how = np.array(
+        [
+            "cf" if v else "name_dob" if d else _no_identity_rule(bool(c))
+            for v, d, c in zip(valid, ndn, has_code, strict=True)
+        ],
+        dtype=object,
+    )
     return pid, how, valid
 
 
-def _pupil_rows(src: SourceFile, cfg: IntakeConfig, key: bytes, log: _Log) -> pd.DataFrame:
-    """The pupil-years of one school file (whole-column operations; rules as documented)."""
-    r = _records_frame(src, SCHOOL_FIELDS, log)
-    file = log.file(src.path)
-    n = len(r)
+def _pupil_rows(
+    parts: list[tuple[SourceFile, _Records]], cfg: IntakeConfig, key: bytes, log: _Log
+) -> tuple[pd.DataFrame, list[list[dict[str, Any]]]]:
+    """The pupil-years of the school files ``parts`` (in order), and each file's rejections.
+
+    Whole-column operations over all files at once (issue 13: a regional register is a
+    thousand files or more; per-file pandas work dominated small files).  Every rule is a
+    function of one cell, derived once per distinct value (:func:`_coded`) and spread to the
+    rows; what belongs to a file (school, year, order, value map, file name) is spread from
+    per-file arrays.  Recodings are counted per file; rejections come back per file, sorted
+    by row and rule, as the per-file rules wrote them.
+    """
+    sizes = np.array([len(rec) for _, rec in parts], dtype=np.int64)
+    n = int(sizes.sum())
+    later: list[list[dict[str, Any]]] = [[] for _ in parts]
     if n == 0:
-        return pd.DataFrame(columns=_PUPIL_COLUMNS)
-    sheet = r["_sheet"].iloc[0]
-    lines = r["_line"].to_numpy()
-    raw_dob = _col(r, "data_nascita")
-    dates_u, dkey = _per_unique_codes(raw_dob, lambda v: None if _empty(v) else _date(v))
-    r["data_nascita"] = dates_u[dkey]
-    pid, how, valid = _identities(r, key, log.pseudonyms)
-    code = _col(r, "codice_fiscale")
+        return pd.DataFrame(columns=_PUPIL_COLUMNS), later
+    part = np.repeat(np.arange(len(parts)), sizes)
+    lines = np.concatenate([rec.lines for _, rec in parts]).astype(np.int64)
+    files = [log.file(src.path) for src, _ in parts]
+
+    def coded(name: str) -> tuple[np.ndarray, np.ndarray]:
+        return _coded([rec.columns.get(name) for _, rec in parts], sizes, _DEFAULTS.get(name))
+
+    dob_u, dob_k = coded("data_nascita")
+    dates_u = _apply(lambda v: None if _empty(v) else _date(v), dob_u)
+    code_u, code_k = coded("codice_fiscale")
+    pid, valid, ndn, has_code, norm_s = _identities_coded(
+        (code_u, code_k), coded("cognome"), coded("nome"), (dates_u, dob_k), key, log.pseudonyms
+    )
 
     def mask_of(c: Any) -> str:
         if not c:
             return ""
-        memo_key = (type(c), c)  # as _per_unique: 1 and 1.0 are written differently
+        memo_key = (type(c), c)  # as _distinct: 1 and 1.0 are written differently
         out = log.masks.get(memo_key)
         if out is None:
             out = log.masks[memo_key] = cf.mask(c)
         return out
 
-    masked = cf.mask_array(code)  # whole column; cell by cell for unusual cells
-    if masked is None:
-        masked = _per_unique(code, mask_of)
-    rejections: list[tuple[int, int, str, str]] = []  # (row, order, column, rule)
+    masked_u = cf.mask_array(pd.Series(code_u, dtype=object))  # cell by cell if unusual
+    if masked_u is None:
+        masked_u = _apply(mask_of, code_u)
+    masked = masked_u[code_k]
+    # rejections: (rows, order of the rule within a row, column, rule or rule per row)
+    found: list[tuple[np.ndarray, int, str, Any]] = []
     no_id = pid == None  # noqa: E711 - elementwise
-    for i in np.flatnonzero(no_id):
-        rejections.append((i, 0, "codice_fiscale", str(how[i])))
+    rows = np.flatnonzero(no_id)
+    found.append((rows, 0, "codice_fiscale", [_no_identity_rule(h) for h in has_code[rows]]))
     ok = ~no_id
-    n_ndn = int(((how == "name_dob") & ok).sum())
-    if n_ndn:
+    linked = np.bincount(part[ndn & ok], minlength=len(parts))
+    for p in np.flatnonzero(linked):
         log.recodings[
             (
-                file,
+                files[p],
                 "codice_fiscale",
                 "invalid or missing",
                 "linked by surname, name and date of birth",
             )
-        ] += n_ndn
-    # Esito: the school's value map, then the config's recoding
-    value_map = src.value_maps.get("esito", {})
+        ] += int(linked[p])
+    # Esito: the school's value map, then the config's recoding; once per distinct pair of
+    # (value map, value)
+    es_u, es_k = coded("esito")
+    map_ids: dict[str, int] = {}
+    maps: list[Mapping[str, Any]] = []
+    map_of_part = np.empty(len(parts), dtype=np.int64)
+    for p, (src, _) in enumerate(parts):
+        vm = src.value_maps.get("esito", {})
+        ident = repr(sorted(vm.items()))
+        if ident not in map_ids:
+            map_ids[ident] = len(maps)
+            maps.append(vm)
+        map_of_part[p] = map_ids[ident]
+    pair, comb_k = np.unique(map_of_part[part] * len(es_u) + es_k, return_inverse=True)
+    comb_k = comb_k.reshape(-1)
 
-    def esito_of(v: Any) -> tuple[str, Any, Any]:
+    def esito_of(v: Any, value_map: Mapping[str, Any]) -> tuple[str, Any, Any]:
         raw = _plain(v) if not _empty(v) else ""
         mapped = value_map.get(raw)
         raw_after = mapped if mapped is not None else raw
         return raw, mapped, cfg.esito.get(_plain(raw_after))
 
-    esito_raw_col = r["esito"] if "esito" in r.columns else pd.Series("", index=r.index)
-    # every rule of the Esito is a function of its distinct values: derived once per value
-    # (``_u``), spread to the rows with ``[ekey]``, counted with ``bincount``
-    triples, ekey = _per_unique_codes(esito_raw_col, esito_of)
+    triples = [esito_of(es_u[c % len(es_u)], maps[c // len(es_u)]) for c in pair]
     raw_u = np.array([t[0] for t in triples], dtype=object)
     mapped_u = np.array([t[1] for t in triples], dtype=object)
     esito_u = np.array([t[2] for t in triples], dtype=object)
     has_map_u = np.array([m is not None for m in mapped_u], dtype=bool)
-    n_u = len(triples)
-    counts = np.bincount(ekey[has_map_u[ekey] & ok], minlength=n_u)
-    for u in np.flatnonzero(counts):
-        log.recodings[(file, "esito", raw_u[u], f"{mapped_u[u]} (school value map)")] += int(
-            counts[u]
-        )
+    sel = has_map_u[comb_k] & ok
+    for (p, c), k in _pair_counts(part[sel], comb_k[sel]).items():
+        log.recodings[(files[p], "esito", raw_u[c], f"{mapped_u[c]} (school value map)")] += k
     e_after_u = np.where(has_map_u, mapped_u, raw_u)
-    e_after = e_after_u[ekey]
     known_u = np.array([e is not None for e in esito_u], dtype=bool)
-    known = known_u[ekey]
-    counts = np.bincount(ekey[known & ok], minlength=n_u)
-    for u in np.flatnonzero(counts):
-        log.recodings[(file, "esito", e_after_u[u], str(esito_u[u]))] += int(counts[u])
-    for i in np.flatnonzero(~known & ok):
-        rejections.append(
-            (i, 1, "esito", f"unmapped Esito code {e_after[i]!r}: add it to esito: in the config")
+    known = known_u[comb_k]
+    for (p, c), k in _pair_counts(part[known & ok], comb_k[known & ok]).items():
+        log.recodings[(files[p], "esito", e_after_u[c], str(esito_u[c]))] += k
+    rows = np.flatnonzero(~known & ok)
+    found.append(
+        (
+            rows,
+            1,
+            "esito",
+            [
+                f"unmapped Esito code {e_after_u[c]!r}: add it to esito: in the config"
+                for c in comb_k[rows]
+            ],
         )
-    classe_u, ckey = _per_unique_codes(
-        _col(r, "classe", ""), lambda v: _number(re.sub(r"[^0-9]", "", str(v)) or None)
     )
-    bad_classe = np.array([c is None or not 1 <= c <= 5 for c in classe_u], dtype=bool)[ckey]
-    sex = _per_unique(_col(r, "sesso", ""), lambda v: str(v).strip().upper()[:1])
-    bad_sex = ~np.isin(sex.astype(str), ["M", "F"])
+    cl_u, cl_k = coded("classe")
+    classe_u = _apply(lambda v: _number(re.sub(r"[^0-9]", "", str(v)) or None), cl_u)
+    bad_classe = np.array([c is None or not 1 <= c <= 5 for c in classe_u], dtype=bool)[cl_k]
+    sx_u, sx_k = coded("sesso")
+    sex_u = _apply(lambda v: str(v).strip().upper()[:1], sx_u)
+    sex = sex_u[sx_k]
+    bad_sex = ~np.isin(sex_u.astype(str), ["M", "F"])[sx_k]
     birth_u = np.array([d.year if d else None for d in dates_u], dtype=object)
-    birth_year = birth_u[dkey]
-    no_dob = np.array([b is None for b in birth_u], dtype=bool)[dkey]
+    birth_year = birth_u[dob_k]
+    no_dob = np.array([b is None for b in birth_u], dtype=bool)[dob_k]
     transferred_u = np.array([bool(e and e.get("transferred")) for e in esito_u], dtype=bool)
     dropped_u = np.array([int(bool(e and e.get("dropped_out"))) for e in esito_u], dtype=np.int64)
-    transferred, dropped = transferred_u[ekey], dropped_u[ekey]
-    # missing or unreadable numbers are NaN, which fails every comparison below
-    h, t, a = (_floats(_col(r, c)) for c in ("ore_assenza", "monte_ore", "media_voti"))
+    transferred, dropped = transferred_u[comb_k], dropped_u[comb_k]
+
+    def floats(name: str) -> np.ndarray:
+        # missing or unreadable numbers are NaN, which fails every comparison below
+        u, k = coded(name)
+        return _floats(pd.Series(u, dtype=object))[k]
+
+    h, t, a = floats("ore_assenza"), floats("monte_ore"), floats("media_voti")
     active = ~transferred & (dropped == 0)
     bad_hours = active & ~((t > 0) & (h >= 0) & (h <= t))
     bad_avg = active & ~((a >= 1) & (a <= 10))
@@ -959,19 +1412,34 @@ def _pupil_rows(src: SourceFile, cfg: IntakeConfig, key: bytes, log: _Log) -> pd
         ),
         (bad_avg, 6, "media_voti", "Media voti must be a number from 1 to 10"),
     ):
-        for i in np.flatnonzero(mask & ok):
-            rejections.append((i, order, column, rule))
-    for i, _order, column, rule in sorted(rejections):
-        log.reject(src, sheet, int(lines[i]), column, rule, {"codice_fiscale": code.iat[i]})
+        found.append((np.flatnonzero(mask & ok), order, column, rule))
     rejected = np.zeros(n, dtype=bool)
-    rejected[[i for i, *_ in rejections]] = True
+    all_rows = np.concatenate([f[0] for f in found])
+    all_orders = np.concatenate([np.full(len(f[0]), f[1]) for f in found])
+    all_rules = [r for f in found for r in (f[3] if isinstance(f[3], list) else [f[3]] * len(f[0]))]
+    all_columns = [f[2] for f in found for _ in f[0]]
+    for i in np.lexsort((all_orders, all_rows)):
+        row = int(all_rows[i])
+        src = parts[part[row]][0]
+        later[part[row]].append(
+            log.rejection(
+                src,
+                parts[part[row]][1].sheet,
+                int(lines[row]),
+                all_columns[i],
+                all_rules[i],
+                code_u[code_k[row]],
+            )
+        )
+    rejected[all_rows] = True
     keep = ~rejected
     # foreign_born: from a valid codice fiscale, else from Cittadinanza
-    citizen = _per_unique(
-        _col(r, "cittadinanza", "italiana"),
-        lambda v: int(_plain(v) not in ("italiana", "italiano", "italia", "")),
-    )
-    abroad = (cf.normalise_array(code).str.slice(11, 12) == "Z").fillna(False).to_numpy(dtype=bool)
+    ci_u, ci_k = coded("cittadinanza")
+    citizen = _apply(lambda v: int(_plain(v) not in ("italiana", "italiano", "italia", "")), ci_u)[
+        ci_k
+    ]
+    abroad_u = (norm_s.str.slice(11, 12) == "Z").fillna(False).to_numpy(dtype=bool)
+    abroad = abroad_u[code_k]
     foreign = np.where(valid, abroad.astype(int), citizen.astype(int))
     with np.errstate(divide="ignore", invalid="ignore"):
         absence = np.where(~np.isnan(h) & ~np.isnan(t) & (t != 0), h / t, np.nan)
@@ -982,15 +1450,14 @@ def _pupil_rows(src: SourceFile, cfg: IntakeConfig, key: bytes, log: _Log) -> pd
             for d, e in zip(dropped_u, esito_u, strict=True)
         ],
         dtype=float,
-    )[ekey]
-    grade = np.array([int(c) if c is not None else 0 for c in classe_u])[ckey] + (
-        8 if src.order == "upper" else 5
-    )
+    )[comb_k]
+    first_grade = np.array([8 if src.order == "upper" else 5 for src, _ in parts])
+    grade = np.array([int(c) if c is not None else 0 for c in classe_u])[cl_k] + first_grade[part]
     out = pd.DataFrame(
         {
             "pupil_id": pid,
-            "school_id": src.school_id,
-            "year": int(src.year),
+            "school_id": np.array([src.school_id for src, _ in parts], dtype=object)[part],
+            "year": np.array([int(src.year) for src, _ in parts], dtype=np.int64)[part],
             "grade_level": grade,
             "sex": sex,
             "birth_year": birth_year,
@@ -1000,7 +1467,7 @@ def _pupil_rows(src: SourceFile, cfg: IntakeConfig, key: bytes, log: _Log) -> pd
             "repeated_grade": repeated,
             "dropped_out": dropped,
             "_transferred": transferred,
-            "_file": file,
+            "_file": np.array(files, dtype=object)[part],
             "_line": lines,
             "_masked": masked,
         }
@@ -1008,7 +1475,16 @@ def _pupil_rows(src: SourceFile, cfg: IntakeConfig, key: bytes, log: _Log) -> pd
     out["birth_year"] = out["birth_year"].astype("int64")
     out["grade_level"] = out["grade_level"].astype("int64")
     out["foreign_born"] = out["foreign_born"].astype("int64")
-    return out.reset_index(drop=True)
+    return out.reset_index(drop=True), later
+
+
+def _pair_counts(a: np.ndarray, b: np.ndarray) -> dict[tuple[int, int], int]:
+    """How many rows have each pair ``(a[i], b[i])`` (non-negative integers)."""
+    if len(a) == 0:
+        return {}
+    width = int(b.max()) + 1
+    pairs, counts = np.unique(a.astype(np.int64) * width + b, return_counts=True)
+    return {(int(p // width), int(p % width)): int(k) for p, k in zip(pairs, counts, strict=True)}
 
 
 def _attendance(src: SourceFile, key: bytes, log: _Log) -> list[dict[str, Any]]:
@@ -1085,21 +1561,27 @@ def run_intake(config: Path | None = None, *, key: bytes | None = None) -> Intak
     cfg = load_config(config)
     key = key if key is not None else load_key()
     log = _Log()
-    pupils: list[pd.DataFrame] = []
     attendance: list[dict[str, Any]] = []
     status: dict[tuple[str, int], str] = {}
+    # the school files (the config lists them first) are read one by one, then their rows
+    # go through the rules together; each file's rejections are the reader's, then the rules'
+    parts: list[tuple[SourceFile, _Records]] = []
+    spans: list[tuple[int, int]] = []
     for src in cfg.sources:
         if src.kind == "school":
-            pupils.append(_pupil_rows(src, cfg, key, log))
-        elif src.kind == "attendance":
+            start = len(log.rejections)
+            parts.append((src, _read_records(src, SCHOOL_FIELDS, log)))
+            spans.append((start, len(log.rejections)))
+    frame, later = _pupil_rows(parts, cfg, key, log)
+    del parts
+    log.rejections[spans[0][0] if spans else len(log.rejections) :] = [
+        r for (a, b), more in zip(spans, later, strict=True) for r in log.rejections[a:b] + more
+    ]
+    for src in cfg.sources:
+        if src.kind == "attendance":
             attendance += _attendance(src, key, log)
-        else:
+        elif src.kind == "registry":
             status |= _registry(src, key, log)
-    frame = (
-        pd.concat([p for p in pupils if len(p)], ignore_index=True)
-        if any(len(p) for p in pupils)
-        else pd.DataFrame(columns=_PUPIL_COLUMNS)
-    )
     if frame.empty:
         raise DataValidationError(
             cfg.source, "no usable pupil row in any school file (see the rejections)"
