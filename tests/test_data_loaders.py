@@ -305,6 +305,121 @@ def test_bes_out_of_range_percentage(tmp_path, small_bes25):
         istat_bes.read_bes_workbook(f, sheet="Indicatori_per_provincia_sesso", edition="2025")
 
 
+def _melted_reference(raw: pd.DataFrame, *, edition: str) -> pd.DataFrame:
+    """The long table as the reader built it before it worked by position (melt, then
+    parse every cell and clean every id column once per year): the new path must equal it."""
+    from analysis.data._io import _NUMBER, ISTAT_SIGNS
+
+    years = istat_bes._year_columns(raw.columns)
+    raw = raw.reset_index(drop=True)
+    raw["row"] = raw.index + 2
+    long = raw.melt(
+        id_vars=[*istat_bes.ID_COLUMNS, "row"] + (["W_GEO"] if "W_GEO" in raw else []),
+        value_vars=list(years),
+        var_name="year_col",
+        value_name="cell",
+    )
+    s = long["cell"].astype(object)
+    is_num = s.map(lambda v: isinstance(v, int | float) and not isinstance(v, bool))
+    value = pd.Series(float("nan"), index=s.index, dtype=float)
+    flag = pd.Series("", index=s.index, dtype=object)
+    value[is_num] = s[is_num].astype(float)
+    txt = s[~is_num]
+    txt = txt[~txt.isna()].astype(str).str.strip()
+    parts = txt.str.extract(_NUMBER)
+    num_txt = parts["num"].notna()
+    conv = parts.loc[num_txt, "num"]
+    if edition == "2025" or conv.str.contains(",").any():
+        conv = conv.str.replace(",", ".", regex=False)
+    value[conv.index] = conv.astype(float)
+    notes = parts.loc[num_txt, "note"].dropna()
+    flag[notes.index] = notes
+    signs = txt[~num_txt]
+    known = signs.isin(list(ISTAT_SIGNS)) | (signs == "")
+    flag[signs[known].index] = signs[known]
+    return pd.DataFrame(
+        {
+            "domain": long["DOMINIO"].astype(str),
+            "indicator_code": long["CODICE"].astype(str).str.strip(),
+            "indicator_name": long["INDICATORE"].astype(str).str.strip(),
+            "unit": long["UNITA_MISURA"].astype(str),
+            "territory": long["TERRITORIO"].astype(str).str.strip(),
+            "sex": long["SESSO"].map(istat_bes.SEX),
+            "w_geo": long["W_GEO"].astype(str) if "W_GEO" in long else "",
+            "year": long["year_col"].map(years).astype(int),
+            "value": value.astype(float),
+            "flag": flag.astype(str),
+            "edition": edition,
+            "row": long["row"].astype(int),
+        }
+    )
+
+
+def test_bes_reader_equals_the_melted_reference_and_openpyxl_cells(small_bes25):
+    sheet = "Indicatori_per_provincia_sesso"
+    by_openpyxl = pd.read_excel(small_bes25, sheet_name=sheet, dtype=object, engine="openpyxl")
+    by_calamine = pd.read_excel(small_bes25, sheet_name=sheet, dtype=object, engine="calamine")
+    # calamine gives the cells openpyxl gave: same values and Python types
+    assert list(by_calamine.columns) == list(by_openpyxl.columns)
+    for col in by_openpyxl.columns:
+        a, b = by_openpyxl[col].tolist(), by_calamine[col].tolist()
+        assert [type(v) for v in a] == [type(v) for v in b], col
+        assert [str(v) for v in a] == [str(v) for v in b], col
+    # comma decimals, footnote markers, conventional signs and empty cells, parsed per cell
+    edited = by_openpyxl.copy()
+    edited.loc[3, "V2010"] = " 12,5 (a)"
+    edited.loc[4, "V2010"] = "...."
+    edited.loc[5, "V2011"] = None
+    edited.loc[6, "V2011"] = 7
+    edited.loc[7, "V2012"] = "-"
+    for edition in ("2025", "2021"):
+        got = istat_bes.parse_bes_sheet(edited.copy(), source="s.xlsx", edition=edition)
+        pd.testing.assert_frame_equal(got, _melted_reference(edited.copy(), edition=edition))
+    assert istat_bes.read_bes_workbook(small_bes25, sheet=sheet, edition="2025").equals(
+        _melted_reference(by_openpyxl, edition="2025")
+    )
+
+
+def test_load_reads_a_panel_file_once_and_returns_copies(built_panels, monkeypatch):
+    import os
+
+    from analysis.data import panels
+
+    reads = []
+    read_parquet = pd.read_parquet
+    monkeypatch.setattr(
+        pd, "read_parquet", lambda *a, **k: reads.append(a) or read_parquet(*a, **k)
+    )
+    panels._LOADED.clear()
+    first = panels.load("elet_regions")
+    first["value"] = -1.0  # a caller may modify what it received
+    second = panels.load("elet_regions")
+    assert len(reads) == 1
+    pd.testing.assert_frame_equal(second, read_parquet(paths.processed("elet_regions")))
+    # a rewritten file is read again
+    target = paths.processed("elet_regions")
+    stat = target.stat()
+    os.utime(target, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000))
+    panels.load("elet_regions")
+    assert len(reads) == 2
+
+
+def test_the_splice_panels_come_from_one_splice(built_panels, monkeypatch):
+    from analysis.data import panels
+
+    calls = []
+    splice_editions = splice.splice_editions
+    monkeypatch.setattr(
+        splice, "splice_editions", lambda bes: calls.append(1) or splice_editions(bes)
+    )
+    panels._SPLICE.clear()
+    spliced, overlap = panels.build("bes_spliced"), panels.build("bes_overlap")
+    assert len(calls) == 1
+    fresh = splice_editions(panels.load("bes_provinces"))
+    pd.testing.assert_frame_equal(spliced, fresh[0])
+    pd.testing.assert_frame_equal(overlap, fresh[1])
+
+
 def test_bes_not_a_workbook(tmp_path):
     f = tmp_path / "fake.xlsx"
     f.write_text("not a workbook")

@@ -41,7 +41,12 @@ def parse_number_cells(
     ISTAT conventional signs become ``NaN`` with the sign kept as a flag.
     """
     s = values.astype(object)
-    is_num = s.map(lambda v: isinstance(v, int | float) and not isinstance(v, bool))
+    cells = s.to_numpy()
+    is_num = np.fromiter(
+        (isinstance(v, int | float) and not isinstance(v, bool) for v in cells),
+        dtype=bool,
+        count=len(cells),
+    )
     out = pd.Series(np.nan, index=s.index, dtype=float)
     flag = pd.Series("", index=s.index, dtype=object)
     bad = pd.Series(False, index=s.index)
@@ -49,18 +54,26 @@ def parse_number_cells(
     txt = s[~is_num]
     missing = txt.isna()
     txt = txt[~missing].astype(str).str.strip()
-    parts = txt.str.extract(_NUMBER)
+    # a sheet repeats few distinct texts ("....", "12,5"): each is parsed once
+    codes, distinct = pd.factorize(txt)
+    distinct = pd.Series(distinct)
+    parts = distinct.str.extract(_NUMBER)
     num_txt = parts["num"].notna()
     conv = parts.loc[num_txt, "num"]
     if decimal_comma or conv.str.contains(",").any():
         conv = conv.str.replace(",", ".", regex=False)
-    out[conv.index] = conv.astype(float)
-    notes = parts.loc[num_txt, "note"].dropna()
-    flag[notes.index] = notes  # a footnote marker such as "(a)" printed next to the value
-    signs = txt[~num_txt]
-    known = signs.isin(list(ISTAT_SIGNS)) | (signs == "")
-    flag[signs[known].index] = signs[known]
-    bad[signs[~known].index] = True
+    number = np.full(len(distinct), np.nan)
+    number[num_txt.to_numpy()] = conv.astype(float).to_numpy()
+    note = parts["note"].where(num_txt)  # a footnote marker such as "(a)" next to the value
+    sign = distinct.where(~num_txt)
+    known = sign.isin(list(ISTAT_SIGNS)) | (sign == "")
+    text_flag = note.where(num_txt & note.notna(), sign.where(~num_txt & known))
+    has_flag = text_flag.notna().to_numpy()[codes]
+    at = txt.index
+    is_number = num_txt.to_numpy()[codes]
+    out.loc[at[is_number]] = number[codes][is_number]
+    flag.loc[at[has_flag]] = text_flag.to_numpy()[codes][has_flag]
+    bad.loc[at[(~num_txt & ~known).to_numpy()[codes]]] = True
     return out, flag.astype(str), bad
 
 

@@ -231,8 +231,8 @@ def series(key: str, *, units: list[str] | None = None, sex: str = "T") -> pd.Da
                 "source": df["source"],
             }
         )
-        first_new = out[out["source"] == "ed.2025"].groupby("unit")["year"].min()
-        has_back = out[out["source"] == "ed.2021+shift"]["unit"].unique()
+        first_new = out[out["source"] == "ed.2025"].groupby("unit")["year"].min().to_dict()
+        has_back = set(out[out["source"] == "ed.2021+shift"]["unit"].unique())
         out["break"] = np.array(
             [
                 (u in has_back) and (y == first_new.get(u))

@@ -15,16 +15,18 @@ import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
-import pandera.errors
-import pandera.pandas as pa
 
 from analysis import paths
-from analysis.data import eurostat, istat_bes, other_sources, schemas, schools, splice
+from analysis.data import eurostat, istat_bes, other_sources, schools, splice
 from analysis.data.integrity import sha256
 from analysis.errors import DataValidationError, violations_from_pandera
 from analysis.i18n import N_
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pandera.pandas as pa
 
 ELET = (
     "eurostat_edat_lfse_16/edat_lfse_16_italy_nuts2.tsv",
@@ -61,7 +63,7 @@ class PanelSpec:
     description: str
     inputs: tuple[str, ...]
     build: Callable[[], pd.DataFrame]
-    schema: pa.DataFrameSchema
+    schema: Callable[[], pa.DataFrameSchema]
     keys: tuple[str, ...]
 
 
@@ -69,12 +71,29 @@ def _raw(files: tuple[str, ...]) -> list[Path]:
     return [paths.raw(f) for f in files]
 
 
+#: The last splice computed, keyed by the ``bes_provinces`` file it was computed from: the
+#: ``bes_spliced`` and ``bes_overlap`` panels are the two halves of one splice, built one after
+#: the other.
+_SPLICE: dict[tuple[str, int, int], tuple[pd.DataFrame, pd.DataFrame]] = {}
+
+
+def _splice() -> tuple[pd.DataFrame, pd.DataFrame]:
+    bes = load("bes_provinces")
+    stat = paths.processed("bes_provinces").stat()
+    key = (_meta_path("bes_provinces").read_text(encoding="utf-8"), stat.st_mtime_ns, stat.st_size)
+    if key not in _SPLICE:
+        _SPLICE.clear()
+        _SPLICE[key] = splice.splice_editions(bes)
+    spliced, overlap = _SPLICE[key]
+    return spliced.copy(), overlap.copy()
+
+
 def _spliced() -> pd.DataFrame:
-    return splice.splice_editions(load("bes_provinces"))[0]
+    return _splice()[0]
 
 
 def _overlap() -> pd.DataFrame:
-    return splice.splice_editions(load("bes_provinces"))[1]
+    return _splice()[1]
 
 
 def _school_sites() -> pd.DataFrame:
@@ -82,6 +101,27 @@ def _school_sites() -> pd.DataFrame:
         schools.read_ondata_counts(_raw(ONDATA)[0]), schools.read_mim_counts(_raw(MIM))
     )
     return out.astype({"school_code": str, "province": str, "source": str})
+
+
+def _schema(name: str) -> Callable[[], pa.DataFrameSchema]:
+    """The schema ``name`` of :mod:`analysis.data.schemas`, imported when a panel is built.
+
+    pandera takes a fifth of a second to import: a report that only reads current panels
+    does not import it.
+    """
+
+    def schema() -> pa.DataFrameSchema:
+        from analysis.data import schemas
+
+        return getattr(schemas, name)
+
+    return schema
+
+
+def _overlap_schema() -> pa.DataFrameSchema:
+    import pandera.pandas as pa
+
+    return pa.DataFrameSchema({"series_code": pa.Column(str), "n_overlap": pa.Column(int)})
 
 
 def _str_columns(df: pd.DataFrame, cols: tuple[str, ...]) -> pd.DataFrame:
@@ -99,7 +139,7 @@ PANELS: dict[str, PanelSpec] = {
             ),
             ELET,
             lambda: eurostat.read_elet(_raw(ELET)),
-            schemas.REGIONAL_PERCENT,
+            _schema("REGIONAL_PERCENT"),
             ("geo", "sex", "year"),
         ),
         PanelSpec(
@@ -110,7 +150,7 @@ PANELS: dict[str, PanelSpec] = {
             ),
             AROPE,
             lambda: eurostat.read_arope(_raw(AROPE)[0]),
-            schemas.REGIONAL_PERCENT,
+            _schema("REGIONAL_PERCENT"),
             ("geo", "sex", "year"),
         ),
         PanelSpec(
@@ -121,7 +161,7 @@ PANELS: dict[str, PanelSpec] = {
             ),
             BES_T,
             lambda: istat_bes.read_bes_provinces(*_raw(BES_T)),
-            schemas.BES_PROVINCES,
+            _schema("BES_PROVINCES"),
             ("indicator_code", "edition", "province_code", "sex", "year"),
         ),
         PanelSpec(
@@ -132,7 +172,7 @@ PANELS: dict[str, PanelSpec] = {
             ),
             BES_T,
             _spliced,
-            schemas.BES_SPLICED,
+            _schema("BES_SPLICED"),
             ("series_code", "province_code", "sex", "year"),
         ),
         PanelSpec(
@@ -143,7 +183,7 @@ PANELS: dict[str, PanelSpec] = {
             ),
             BES_T,
             _overlap,
-            pa.DataFrameSchema({"series_code": pa.Column(str), "n_overlap": pa.Column(int)}),
+            _overlap_schema,
             ("series_code", "province_code", "sex"),
         ),
         PanelSpec(
@@ -154,7 +194,7 @@ PANELS: dict[str, PanelSpec] = {
             ),
             BES_R,
             lambda: istat_bes.read_bes_regions(_raw(BES_R)[0]),
-            schemas.BES_REGIONS,
+            _schema("BES_REGIONS"),
             ("indicator_code", "region_name", "sex", "year"),
         ),
         PanelSpec(
@@ -165,7 +205,7 @@ PANELS: dict[str, PanelSpec] = {
             ),
             UNEMP,
             lambda: other_sources.read_unemployment(_raw(UNEMP)[0]),
-            schemas.UNEMPLOYMENT,
+            _schema("UNEMPLOYMENT"),
             ("prov", "year"),
         ),
         PanelSpec(
@@ -176,7 +216,7 @@ PANELS: dict[str, PanelSpec] = {
             ),
             INVALSI,
             lambda: other_sources.read_invalsi(_raw(INVALSI)[0]),
-            schemas.INVALSI,
+            _schema("INVALSI"),
             ("grade", "subject", "province_code"),
         ),
         PanelSpec(
@@ -189,7 +229,7 @@ PANELS: dict[str, PanelSpec] = {
             ),
             ONDATA + MIM,
             _school_sites,
-            schemas.SCHOOL_SITES,
+            _schema("SCHOOL_SITES"),
             ("school_code", "year"),
         ),
         PanelSpec(
@@ -202,7 +242,7 @@ PANELS: dict[str, PanelSpec] = {
             lambda: _str_columns(
                 schools.read_grade_profile(_raw(GRADES)[0]), ("school_code", "order")
             ),
-            schemas.SCHOOL_GRADES,
+            _schema("SCHOOL_GRADES"),
             ("school_code", "grade"),
         ),
         PanelSpec(
@@ -223,7 +263,7 @@ PANELS: dict[str, PanelSpec] = {
                     "cadastral_code",
                 ),
             ),
-            schemas.SCHOOL_REGISTRY,
+            _schema("SCHOOL_REGISTRY"),
             ("school_code",),
         ),
     ]
@@ -256,9 +296,11 @@ def build(name: str) -> pd.DataFrame:
     if name not in PANELS:
         raise KeyError(f"unknown panel {name!r}; known: {sorted(PANELS)}")
     spec = PANELS[name]
+    import pandera.errors
+
     df = spec.build()
     try:
-        spec.schema.validate(df, lazy=True)
+        spec.schema().validate(df, lazy=True)
     except pandera.errors.SchemaErrors as exc:
         # name the raw files too: the person who must fix something needs the file
         raise DataValidationError(
@@ -303,13 +345,27 @@ def is_current(name: str) -> bool:
     )
 
 
+#: Panels already read by this process, with the identity of the file read (path, modification
+#: time, size): a report reads the same panel several times (the indicator, its splice, its
+#: editions), and a parquet read costs more than a copy.
+_LOADED: dict[str, tuple[tuple[str, int, int], pd.DataFrame]] = {}
+
+
 def load(name: str) -> pd.DataFrame:
-    """Return a processed panel, (re)building it when missing or stale."""
+    """Return a processed panel, (re)building it when missing or stale.
+
+    Each call returns a new frame (a copy of the one read, which a caller may modify).
+    """
     if name not in PANELS:
         raise KeyError(f"unknown panel {name!r}; known: {sorted(PANELS)}")
     if not is_current(name):
         return build(name)
-    return pd.read_parquet(paths.processed(name))
+    target = paths.processed(name)
+    stat = target.stat()
+    key = (str(target), stat.st_mtime_ns, stat.st_size)
+    if name not in _LOADED or _LOADED[name][0] != key:
+        _LOADED[name] = (key, pd.read_parquet(target))
+    return _LOADED[name][1].copy()
 
 
 def build_all(*, force: bool = False) -> dict[str, pd.DataFrame]:
