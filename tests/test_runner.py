@@ -391,16 +391,18 @@ def test_stages_put_a_run_after_the_named_results_it_reads():
     runs = [
         run("note", inputs=("reports/results/*.json",)),
         run("pay", inputs=("reports/results/effect.json",)),
-        run("effect"),
+        run("effect", inputs=("data/raw/eurostat_edat_lfse_16/*",)),
         run("build", notebook="00_data_build"),
-        run("context"),
+        run("context", inputs=("data/raw/istat_bes_territori/*",)),
     ]
     stages = [[r.id for r in s] for s in plan_stages(runs)]
     assert stages == [["build"], ["effect", "context"], ["pay"], ["note"]]
     # the real plan: SIINC reads the programme's headline, the note reads everything
     real = [[r.id for r in s] for s in plan_stages(load_plan().runs)]
-    assert real[-1] == ["methodology"] and real[-2] == ["siinc_payments"]
-    assert "programme_did_absence" in real[-3]
+    level = {rid: n for n, stage in enumerate(real) for rid in stage}
+    assert real[-1] == ["methodology"]
+    assert level["siinc_payments"] > level["programme_did_absence"]
+    assert level["context_neet_lecce"] > level["data_build"]  # reads the processed panels
 
 
 def test_stages_respect_a_run_that_reads_the_methodology_note_and_refuse_cycles():
@@ -420,3 +422,53 @@ def test_stages_respect_a_run_that_reads_the_methodology_note_and_refuse_cycles(
     )
     with pytest.raises(ValueError, match="cycle"):
         plan_stages([run("a", ("reports/results/b.json",)), run("b", ("reports/results/a.json",))])
+
+
+def test_only_runs_that_read_raw_data_wait_for_the_data_build():
+    from analysis.pipeline.runner import run_dependencies
+
+    def run(rid: str, notebook: str = "99_probe", inputs: tuple[str, ...] = ()) -> Run:
+        return Run(id=rid, notebook=notebook, title=rid, parameters={}, inputs=inputs)
+
+    runs = [
+        run("build", notebook="00_data_build", inputs=("data/raw/*/*",)),
+        run("panel", inputs=("data/raw/istat_bes_territori/*", "config/programme.yaml")),
+        run("pupils", inputs=("config/programme.yaml",)),
+        run("pay", inputs=("reports/results/pupils.json",)),
+        run("note", inputs=("reports/results/*.json",)),
+    ]
+    deps = run_dependencies(runs)
+    assert deps["build"] == set() and deps["panel"] == {"build"}
+    assert deps["pupils"] == set()  # simulated or registered pupils: starts with the build
+    assert deps["pay"] == {"pupils"}
+    assert deps["note"] == {"build", "panel", "pupils", "pay"}
+
+
+def test_run_order_starts_the_longest_chains_first_and_keeps_plan_order_on_ties():
+    from analysis.pipeline.runner import run_dependencies, run_order
+
+    def run(rid: str, inputs: tuple[str, ...] = ()) -> Run:
+        return Run(id=rid, notebook="99_probe", title=rid, parameters={}, inputs=inputs)
+
+    runs = [
+        run("short"),
+        run("long"),
+        run("feeder"),
+        run("reader", ("reports/results/feeder.json",)),
+        run("unknown"),
+        run("tie"),
+    ]
+    deps = run_dependencies(runs)
+    seconds = {"short": 1.0, "long": 10.0, "feeder": 4.0, "reader": 8.0, "tie": 1.0}
+    order = [r.id for r in run_order(runs, deps, seconds)]
+    # feeder opens a 12 s chain (itself + the run reading its results), long 10 s; a run never
+    # executed counts as the mean of the known durations (4.8 s); short and tie in plan order
+    assert order == ["feeder", "long", "reader", "unknown", "short", "tie"]
+    assert [r.id for r in run_order(runs, deps, {})] == [
+        "feeder",
+        "short",
+        "long",
+        "reader",
+        "unknown",
+        "tie",
+    ]

@@ -32,7 +32,7 @@ import os
 import sys
 import time
 import traceback
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -412,66 +412,128 @@ def execute(
     return RunOutcome(run.id, status, seconds, error)
 
 
-def plan_stages(runs: list[Run]) -> list[list[Run]]:
-    """Order runs into stages whose runs are independent of each other.
+def _reads_all(run: Run) -> bool:
+    return any(i.startswith("reports/") and "*" in i for i in run.inputs)
 
-    1. the data build (notebook ``00_data_build``): it builds the processed panels every other
-       run reads, so two runs never rebuild the same panel at once;
-    2. every run that reads no other run's results;
-    3. then, level by level, runs that read named results (``reports/results/<id>.json``: the
-       SIINC payments read the programme's headline) after the runs they read;
-    4. runs that read every result (``reports/results/*.json``: the methodology note), last.
 
-    Stages run one after the other; the runs of a stage may run at the same time.
+def _named_results(run: Run) -> set[str]:
+    return {
+        i.removeprefix("reports/results/").removesuffix(".json")
+        for i in run.inputs
+        if i.startswith("reports/results/") and "*" not in i
+    }
+
+
+def run_dependencies(runs: Sequence[Run]) -> dict[str, set[str]]:
+    """The runs each run must wait for (ids among ``runs``), from what it reads.
+
+    1. the data build (notebook ``00_data_build``) builds the processed panels from the raw
+       data: a run that declares raw data among its inputs (``data/...``) waits for it, so that
+       two runs never rebuild the same panel at once.  A run that reads no raw data (the
+       programme reports on their pupil panels) does not wait for it;
+    2. a run that reads named results (``reports/results/<id>.json``: the SIINC payments read
+       the programme's headline) waits for those runs;
+    3. a run that reads every result (``reports/results/*.json``: the methodology note) waits
+       for every run that neither reads every result nor reads such a run's results.
+
+    Raises
+    ------
+    ValueError
+        When runs read each other's results in a cycle.
     """
-    first = [r for r in runs if r.notebook == "00_data_build"]
+    builds = {r.id for r in runs if r.notebook == "00_data_build"}
     ids = {r.id for r in runs}
+    all_readers = {r.id for r in runs if _reads_all(r)}
+    deps: dict[str, set[str]] = {}
+    for r in runs:
+        out: set[str] = set()
+        if r.id not in builds:
+            if any(i.startswith("data/") for i in r.inputs) or _reads_all(r):
+                out |= builds
+            out |= {rid for rid in _named_results(r) if rid in ids and rid != r.id}
+            if _reads_all(r):
+                out |= {
+                    o.id
+                    for o in runs
+                    if o is not r
+                    and o.id not in builds
+                    and not _reads_all(o)
+                    and not (_named_results(o) & all_readers)
+                }
+        deps[r.id] = out
+    _levels(runs, deps)  # refuses cycles
+    return deps
 
-    def reads_all(r: Run) -> bool:
-        return any(i.startswith("reports/") and "*" in i for i in r.inputs)
 
-    def deps(r: Run) -> set[str]:
-        if r in first:
-            return set()
-        out = {f.id for f in first}
-        for i in r.inputs:
-            if i.startswith("reports/results/") and "*" not in i:
-                rid = i.removeprefix("reports/results/").removesuffix(".json")
-                if rid in ids and rid != r.id:
-                    out.add(rid)
-        if reads_all(r):  # every run that neither reads every result nor reads such a run's
-            out |= {
-                o.id
-                for o in runs
-                if o is not r
-                and o not in first
-                and not reads_all(o)
-                and not (named(o) & {a.id for a in runs if reads_all(a)})
-            }
-        return out
-
-    def named(r: Run) -> set[str]:
-        return {
-            i.removeprefix("reports/results/").removesuffix(".json")
-            for i in r.inputs
-            if i.startswith("reports/results/") and "*" not in i
-        }
-
+def _levels(runs: Sequence[Run], deps: Mapping[str, set[str]]) -> dict[str, int]:
     level: dict[str, int] = {}
     pending = list(runs)
     while pending:
-        ready = [r for r in pending if deps(r) <= set(level)]
+        ready = [r for r in pending if deps[r.id] <= set(level)]
         if not ready:
             cycle = ", ".join(r.id for r in pending)
             raise ValueError(f"the plan's runs read each other's results in a cycle: {cycle}")
         for r in ready:
-            level[r.id] = 1 + max((level[d] for d in deps(r)), default=-1)
+            level[r.id] = 1 + max((level[d] for d in deps[r.id]), default=-1)
         pending = [r for r in pending if r not in ready]
+    return level
+
+
+def plan_stages(runs: list[Run]) -> list[list[Run]]:
+    """Order runs into stages: each run comes after every run it waits for.
+
+    Stage ``n`` holds the runs whose longest chain of :func:`run_dependencies` has ``n`` links,
+    in plan order.  A serial plan (one worker) runs the stages one after the other; a parallel
+    plan starts each run as soon as the runs it waits for have finished (:func:`run_order`).
+    """
+    level = _levels(runs, run_dependencies(runs))
     return [
         stage
         for n in sorted(set(level.values()))
         if (stage := [r for r in runs if level[r.id] == n])
     ]
+
+
+def run_order(
+    runs: Sequence[Run], deps: Mapping[str, set[str]], seconds: Mapping[str, float]
+) -> list[Run]:
+    """The order in which a parallel plan starts the runs that are ready (most urgent first).
+
+    Runs are ranked by the longest chain of work they open: their own duration plus the
+    longest such chain among the runs waiting for them (the "upward rank" of list scheduling,
+    which for independent runs is longest-first).  Starting long runs and the runs others wait
+    for first keeps every worker busy until the end of the plan instead of leaving one long
+    run alone at the tail.  ``seconds`` are the durations of the last executions (state files);
+    a run never executed counts as the mean of the known ones.  Ties keep the plan order.
+    The order changes only when runs start, never what they compute.
+    """
+    known = [v for v in seconds.values() if v and v > 0]
+    default = sum(known) / len(known) if known else 1.0
+    waiting_on: dict[str, list[str]] = {r.id: [] for r in runs}
+    for rid, ds in deps.items():
+        for d in ds:
+            waiting_on[d].append(rid)
+    rank: dict[str, float] = {}
+
+    def upward(rid: str) -> float:
+        if rid not in rank:
+            own = seconds.get(rid) or default
+            rank[rid] = own + max((upward(w) for w in waiting_on[rid]), default=0.0)
+        return rank[rid]
+
+    position = {r.id: i for i, r in enumerate(runs)}
+    return sorted(runs, key=lambda r: (-upward(r.id), position[r.id]))
+
+
+def last_seconds(runs: Sequence[Run]) -> dict[str, float]:
+    """The duration of each run's last execution, from its state file (missing: not known)."""
+    out = {}
+    for r in runs:
+        with contextlib.suppress(OSError, ValueError):
+            seconds = (read_state(r.id) or {}).get("seconds")
+            if isinstance(seconds, int | float) and seconds > 0:
+                out[r.id] = float(seconds)
+    return out
 
 
 def run_plan(
@@ -588,61 +650,89 @@ def run_plan(
             )
         )
 
+    deps = run_dependencies(runs)
+    order = run_order(runs, deps, last_seconds(runs))
+    rank = {r.id: i for i, r in enumerate(order)}
+    finished: set[str] = set()
+    waiting = list(order)
+    running: dict[Any, str] = {}  # future -> run id
+    pools: list[ThreadPoolExecutor] = []
+    env_set = contextlib.ExitStack()
+
+    def ready_runs() -> list[tuple[Run, str, dict[str, str]]]:
+        """Check the cache of every run whose dependencies have finished; return those to run.
+
+        A run's cache key is computed when the runs it waits for have finished: the methodology
+        note's inputs are the other runs' results.
+        """
+        todo = []
+        progressed = True
+        while progressed:
+            progressed = False
+            for run in [r for r in waiting if deps[r.id] <= finished]:
+                waiting.remove(run)
+                params = run.effective_parameters(quick=quick)
+                inputs = declared_inputs(run, params)
+                key = cache_key(run, params, inputs, source, quick=quick)
+                if not force and _is_cached(run, key):
+                    done(RunOutcome(run.id, "cached", 0.0))
+                    finished.add(run.id)
+                    progressed = True
+                else:
+                    todo.append((run, key, inputs))
+        return todo
+
+    def start_executing() -> int:
+        nonlocal workers
+        if not bars:
+            start_bar()
+        if scheduler and workers is None:
+            workers = cluster().threads
+        elif workers is None:
+            workers = os.cpu_count() or 1
+        env = {JOBS_ENV: str(jobs or kernel_jobs(workers))}
+        if scheduler:
+            env[SCHEDULER_ENV] = scheduler
+        env_set.enter_context(_kernel_env(env))
+        return workers
+
     previous = None
     if threading.current_thread() is threading.main_thread():
         previous = signal.signal(signal.SIGINT, lambda *_: stop.set())
     plan_done = threading.Event()
     threading.Thread(target=_watch, args=(stop, plan_done, clusters), daemon=True).start()
     try:
-        for stage in plan_stages(runs):
-            if stop.is_set():
-                break
-            # the cache key of a stage is computed when the stages before it have finished:
-            # the methodology note's inputs are the other runs' results
-            todo: list[tuple[Run, str, dict[str, str]]] = []
-            for run in stage:
-                params = run.effective_parameters(quick=quick)
-                inputs = declared_inputs(run, params)
-                key = cache_key(run, params, inputs, source, quick=quick)
-                if not force and _is_cached(run, key):
-                    done(RunOutcome(run.id, "cached", 0.0))
-                else:
-                    todo.append((run, key, inputs))
-            if not todo:
+        queue: list[tuple[Run, str, dict[str, str]]] = []
+        while not stop.is_set():
+            queue += ready_runs()
+            queue.sort(key=lambda item: rank[item[0].id])
+            if not queue and not running:
+                break  # every run done (the dependencies cannot cycle: checked above)
+            if queue and not bars:
+                start_executing()
+            if workers == 1:  # one run at a time, in this thread
+                run, key, inputs = queue.pop(0)
+                done(one(run, key, inputs))
+                finished.add(run.id)
                 continue
-            if not bars:
-                start_bar()
-            if scheduler and workers is None:
-                workers = cluster().threads
-            elif workers is None:
-                workers = os.cpu_count() or 1
-            env = {JOBS_ENV: str(jobs or kernel_jobs(workers))}
-            if scheduler:
-                env[SCHEDULER_ENV] = scheduler
-            with _kernel_env(env):
-                if workers == 1 or len(todo) == 1:
-                    for item in todo:
-                        if stop.is_set():
-                            break
-                        done(one(*item))
-                    continue
-                with ThreadPoolExecutor(
-                    max_workers=min(workers, len(todo)), thread_name_prefix="run"
-                ) as pool:
-                    pending = {pool.submit(one, *item) for item in todo}
-                    while pending:
-                        finished, pending = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
-                        for f in finished:
-                            done(f.result())
-                        if stop.is_set():
-                            for f in pending:
-                                f.cancel()
-                            finished, _ = wait(pending)
-                            for f in finished:
-                                if not f.cancelled():
-                                    done(f.result())
-                            pending = set()
+            if not pools:
+                pools.append(ThreadPoolExecutor(max_workers=workers, thread_name_prefix="run"))
+            while queue and len(running) < workers:
+                item = queue.pop(0)
+                running[pools[0].submit(one, *item)] = item[0].id
+            completed, _ = wait(list(running), timeout=0.2, return_when=FIRST_COMPLETED)
+            for f in completed:
+                done(f.result())
+                finished.add(running.pop(f))
+        if running:  # Ctrl-C: the kernels were interrupted; record how their runs ended
+            completed, _ = wait(list(running))
+            for f in completed:
+                done(f.result())
+            running.clear()
     finally:
+        for pool in pools:
+            pool.shutdown(wait=True, cancel_futures=True)
+        env_set.close()
         plan_done.set()
         if previous is not None:
             signal.signal(signal.SIGINT, previous)
