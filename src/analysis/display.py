@@ -23,9 +23,8 @@ import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import matplotlib.pyplot as plt
 import pandas as pd
 
 from analysis.i18n import (
@@ -57,6 +56,9 @@ from analysis.pipeline.state import (
     staging_path,
 )
 from analysis.seeds import SeedStreams
+
+if TYPE_CHECKING:  # pragma: no cover
+    from matplotlib.figure import Figure
 
 SIMULATED_BANNER = N_("SIMULATED — NOT PROGRAMME RESULTS")
 QUICK_BANNER = N_("QUICK RUN — reduced simulation/bootstrap sizes; numbers are for checking only")
@@ -632,8 +634,10 @@ def show_pupil_table(
     return safe
 
 
-def _png(fig: plt.Figure) -> bytes:
+def _png(fig: Figure) -> bytes:
     import io
+
+    import matplotlib.pyplot as plt  # here: a page without figures does not import pyplot
 
     # no Software/date metadata, so the bytes are reproducible
     buf = io.BytesIO()
@@ -642,7 +646,7 @@ def _png(fig: plt.Figure) -> bytes:
     return buf.getvalue()
 
 
-def show_figure(fig: plt.Figure | Callable[[str], plt.Figure], *, caption: Text) -> None:
+def show_figure(fig: Figure | Callable[[str], Figure], *, caption: Text) -> None:
     """Display a figure per language (embedded PNG) with its caption, which is also its alt text.
 
     ``fig`` is a function of the language (``lambda lang: make_figure(..., lang=lang)``) so that
