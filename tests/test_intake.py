@@ -447,3 +447,380 @@ def test_whole_column_masks_equal_the_scalar_masks(cells):
         )
     else:
         assert list(got) == want
+
+
+# ---- the columnar CSV reader reads what the row reader reads (issue 13) --------------------
+
+_TABLES = ("panel", "files", "rejections", "recodings", "conflicts", "linkage", "unmatched")
+
+
+def write_irregular_files(root: Path) -> Path:
+    """School, attendance and registry CSV files with every irregularity the readers handle.
+
+    Fictitious people.  Returns the intake config.  School A: ``;``, Windows-1252, CRLF,
+    accented names, title rows and a merged "Assenze" group above the header on row 4, a
+    short and a long ragged line in the middle, decimal commas and thousands separators, a
+    blank line of separators and an empty line, totals rows, notes below the table with
+    fewer and with as many fields as the header.  School B: ``,``, UTF-8 with BOM, quoted
+    fields with separators and quotes, a code linked by name and date of birth, rows
+    rejected by every row rule, a pupil twice, a pupil also in school A (transferred out /
+    not).  School C: a quoted note spanning two lines next to a ragged line (the row
+    reader's case).  Also an attendance register and a registry file.
+    """
+    from analysis.data import codice_fiscale as cf
+
+    folder = root / "data" / "raw" / "programme" / "irregular"
+    folder.mkdir(parents=True, exist_ok=True)
+    people = [
+        ("Rossi", "Nicolò", 2008, 3, 4, False),
+        ("Lucà", "Anna", 2008, 5, 6, True),
+        ("D'Amico", "Maria", 2007, 7, 8, True),
+        ("Greco", "Luca", 2008, 9, 10, False),
+        ("Conte", "Sofia", 2007, 11, 12, True),
+        ("Gallo", "Mattia", 2008, 1, 13, False),
+    ]
+    code = {
+        p[0]: cf.synthetic_code(p[0], p[1], p[2], p[3], p[4], female=p[5], place="E506")
+        for p in people
+    }
+    dob = {p[0]: f"{p[4]:02d}/{p[3]:02d}/{p[2]}" for p in people}
+    sex = {p[0]: "F" if p[5] else "M" for p in people}
+    name = {p[0]: p[1] for p in people}
+
+    def pupil(s: str, classe: str, hours: str) -> list[str]:  # the first 10 of 12 fields
+        return [code[s], s, name[s], dob[s], sex[s], "ITALIANA", classe, "A", hours, "1.000,0"]
+
+    header_a = "Codice fiscale;Cognome;Nome;Data di nascita;Sesso;Cittadinanza;Classe;Sezione;Ore;Monte ore;Media voti;Esito"
+    files = {}
+    for year in (2020, 2021):
+        k = year - 2019
+        body = [
+            ";".join([*pupil("Rossi", str(k), "12,5"), "7,25", "ammesso"]),
+            ";".join([*pupil("Lucà", str(k), "30"), "6,5", "Promosso"]),
+            ";".join([code["Greco"], "Greco", "Luca", dob["Greco"], "M"]),  # short ragged
+            ";".join([*pupil("D'Amico", str(k), "0"), "8", "non ammesso", "x", "y"]),  # long
+            ";".join([*pupil("Conte", str(k), "45,75"), "6", "ammesso"]),
+            ";".join([*pupil("Gallo", str(k), ""), "", "ritirato"]),
+            ";" * 11,
+            "",
+            ";".join([*pupil("Greco", str(k), "3"), "9", "ammesso"]),
+            "Totale alunni;6" + ";" * 10,
+            "Media classe" + ";" * 10 + "7,1;",
+            "Fonte: registro elettronico",
+            ";Il dirigente scolastico" + ";" * 10,
+        ]
+        text = "\r\n".join(
+            [
+                "Istituto Comprensivo Lecce Città;;;",
+                f"Scrutini finali a.s. {year}/{year - 1999}",
+                ";;;;;;;;Assenze;;;",
+                header_a,
+                *body,
+            ]
+        )
+        files[f"A_{year}.csv"] = (text + "\r\n").encode("cp1252")
+    rows_b = [
+        "CF,COGNOME,NOME,Data nascita,Genere,Cittadinanza,Classe,Tot. ore assenza,Ore annue,Media finale,Risultato",
+        f'{code["Conte"]},Conte,Sofia,{dob["Conte"]},F,ITALIANA,2,"10,5",1000,"7,5",trasferito',
+        f"{code['Gallo']},Gallo,Mattia,{dob['Gallo']},M,ITALIANA,2,5,1000,6,ammesso",
+        f'{code["Rossi"][:15]}X,Rossi,Nicolò,{dob["Rossi"]},M,ITALIANA,2,4,1000,"6,0",ammesso',
+        "XXXYYY00A00Z000Q,Neri,Paolo,,M,ITALIANA,2,10,1000,6,ammesso",
+        ",,,,,,3,10,1000,6,ammesso",
+        f'{code["Lucà"]},"Lucà, detta ""Nina""",Anna,{dob["Lucà"]},F,ITALIANA,6,2000,1000,11,boh',
+        *[
+            f"{cf.synthetic_code('Verdi', 'Ugo', 2008, 2, 2, female=False, place='Z100')},Verdi,Ugo,02/02/2008,X,ALBANESE,2,1,1000,6,ammesso"
+        ]
+        * 2,
+    ]
+    files["B_2021.csv"] = ("\ufeff" + "\n".join(rows_b) + "\n").encode("utf-8")
+    rows_c = [
+        "Codice fiscale;Cognome;Nome;Data di nascita;Sesso;Classe;Ore di assenza;Monte ore annuo;Media voti;Esito",
+        f"{code['Greco']};Greco;Luca;{dob['Greco']};M;2;4;1000;6;ammesso",
+        '"Nota: alunno con\nPDP";;;;;;;;;',
+        f"{code['Greco']};Greco",
+    ]
+    files["C_2020.csv"] = ("\n".join(rows_c) + "\n").encode("utf-8")
+    att = [
+        "Codice fiscale;Cognome;Nome;Data di nascita;Corso;Edizione;Data inizio;Data fine;Ore frequentate",
+        f"{code['Rossi']};Rossi;Nicolò;{dob['Rossi']};Coding;2020/21;10/10/2020;20/05/2021;30",
+        f";Lucà;Anna;{dob['Lucà']};Coding;2020/21;10/10/2020;20/05/2021;12,5",
+        "XXXYYY00A00Z000Q;Neri;Paolo;;Coding;2020/21;10/10/2020;20/05/2021;10",
+        f"{code['Conte']};Conte;Sofia;{dob['Conte']};Coding;2020/21;;20/05/2021;10",
+        f"{code['Gallo']};Gallo;Mattia;{dob['Gallo']};Teatro;2020/21;10/10/2020;20/05/2021;-3",
+        f"{cf.synthetic_code('Fabbri', 'Marco', 2009, 9, 9, female=False, place='E506')};Fabbri;Marco;09/09/2009;Teatro;2020/21;10/10/2020;20/05/2021;8",
+        "Totale;;;;;;;;",
+    ]
+    files["presenze.csv"] = ("\n".join(att) + "\n").encode("cp1252")
+    reg = [
+        "Codice fiscale;Anno scolastico;Stato",
+        f"{code['Greco']};2021/22;abbandono",
+        f"{code['Rossi']};2021;frequentante",
+        ";2021;ritirato",
+    ]
+    files["anagrafe.csv"] = ("\n".join(reg) + "\n").encode("utf-8")
+    for f, data in files.items():
+        (folder / f).write_bytes(data)
+    rel = folder.relative_to(root).as_posix()
+    cfg = root / "config" / "intake_irregular.yaml"
+    cfg.parent.mkdir(parents=True, exist_ok=True)
+    cfg.write_text(
+        "schools:\n"
+        "  - school_id: A\n    order: lower\n    value_maps: {esito: {promosso: ammesso}}\n"
+        f"    files:\n      - {{path: {rel}/A_2020.csv, year: 2020}}\n"
+        f"      - {{path: {rel}/A_2021.csv, year: 2021}}\n"
+        f"  - school_id: B\n    order: lower\n    files:\n      - {{path: {rel}/B_2021.csv, year: 2021}}\n"
+        f"  - school_id: C\n    files:\n      - {{path: {rel}/C_2020.csv, year: 2020}}\n"
+        f"attendance:\n  - {{path: {rel}/presenze.csv}}\n"
+        f"registry:\n  - {{path: {rel}/anagrafe.csv}}\n"
+        "output: data/processed/programme/irregular.parquet\n"
+        "report_dir: data/intake/irregular\n",
+        encoding="utf-8",
+    )
+    return cfg
+
+
+def _intake_both_ways(cfg: Path, monkeypatch) -> tuple:
+    """The intake with the columnar CSV reader and with the row reader (where each was used)."""
+    from analysis.data import intake
+
+    used: list[bool] = []
+    real = intake._csv_body
+
+    def spy(*args, **kwargs):
+        body = real(*args, **kwargs)
+        used.append(body is not None)
+        return body
+
+    monkeypatch.setattr(intake, "_csv_body", spy)
+    results = []
+    for columnar in (True, False):
+        monkeypatch.setattr(intake, "_COLUMNAR_CSV", columnar)
+        results.append(intake.run_intake(cfg, key=KEY))
+    return results[0], results[1], used
+
+
+def _assert_same_intake(a, b) -> None:
+    for name in _TABLES:
+        pd.testing.assert_frame_equal(getattr(a, name), getattr(b, name), check_exact=True)
+
+
+def test_columnar_and_row_readers_give_the_same_intake_on_irregular_files(tmp_path, monkeypatch):
+    from conftest import point_paths_at
+
+    root = tmp_path / "repo"
+    point_paths_at(monkeypatch, root)
+    try:
+        cfg = write_irregular_files(root)
+        col, rows, used = _intake_both_ways(cfg, monkeypatch)
+        _assert_same_intake(col, rows)
+        # every file but C (a quoted note over two lines next to a ragged line) read column-wise
+        assert used == [True, True, True, False, True, True]
+        files = col.files.set_index("file").rename(index=lambda f: f.rsplit("/", 1)[-1])
+        a = files.loc["A_2020.csv"]
+        assert (a["header_line"], a["rows_read"], a["blank_rows"]) == (4, 5, 2)
+        assert (a["totals_rows"], a["notes_rows"]) == (2, 1)
+        assert "ore_assenza" in a["columns_mapped"]  # "Ore" under the merged "Assenze"
+        rules = col.rejections.groupby("rule").size()
+        assert rules["line has 5 fields, the header 12 (a broken or merged line)"] == 2
+        assert rules["line has 14 fields, the header 12 (a broken or merged line)"] == 2
+        assert rules["line has 1 fields, the header 12 (a broken or merged line)"] == 2  # note
+        assert rules["row without any pupil identifier"] == 2
+        assert {"Sesso must be M or F", "class year must be 1–5"} <= set(rules.index)
+        assert len(col.conflicts) == 3 and len(col.unmatched) == 2
+        # decimal commas, thousands separators and cp1252 accents read the same way
+        assert sorted(col.panel["grade_avg"]) == [6.0, 6.5, 7.25]
+        assert sorted(col.panel["absence_rate"]) == [0.0125, 0.03, 0.04575]
+    finally:
+        import analysis.paths
+
+        monkeypatch.undo()
+        importlib.reload(analysis.paths)
+
+
+def test_columnar_and_row_readers_give_the_same_intake_on_the_fixture_files(
+    intake_run, monkeypatch
+):
+    root, _, manifest, _ = intake_run
+    from conftest import point_paths_at
+
+    point_paths_at(monkeypatch, root)
+    col, rows, used = _intake_both_ways(manifest.config, monkeypatch)
+    _assert_same_intake(col, rows)
+    n_csv = sum(p.suffix == ".csv" for p in manifest.files)
+    assert used.count(True) == n_csv and len(used) == n_csv
+
+
+def test_a_lone_carriage_return_is_an_error_naming_the_file_in_both_readers(tmp_path, monkeypatch):
+    from analysis.data import intake
+
+    p = tmp_path / "cr.csv"
+    p.write_bytes(b"Codice fiscale;Cognome;Nome\rRSSMRA80A01H501U;Rossi;Mario\r")
+    src = intake.SourceFile(path=p, kind="school", school_id="S", year=2020)
+    errors = []
+    for columnar in (True, False):
+        monkeypatch.setattr(intake, "_COLUMNAR_CSV", columnar)
+        with pytest.raises(DataValidationError, match="not readable as CSV") as info:
+            intake._read_records(src, intake.SCHOOL_FIELDS, intake._Log())
+        errors.append(str(info.value))
+    assert errors[0] == errors[1] and "cr.csv" in errors[0]
+
+
+def _read_both_ways(path: Path, monkeypatch) -> list:
+    from analysis.data import intake
+
+    src = intake.SourceFile(path=path, kind="school", school_id="S", year=2020)
+    out = []
+    for columnar in (True, False):
+        monkeypatch.setattr(intake, "_COLUMNAR_CSV", columnar)
+        log = intake._Log()
+        try:
+            rec = intake._read_records(src, intake.SCHOOL_FIELDS, log)
+        except DataValidationError as err:
+            out.append(("error", str(err)))
+            continue
+        cols = {
+            f: c.to_pylist() if hasattr(c, "to_pylist") else list(c) for f, c in rec.columns.items()
+        }
+        out.append((cols, rec.lines.tolist(), rec.sheet, log.files, log.rejections))
+    return out
+
+
+def test_ragged_lines_are_placed_right_across_pyarrow_blocks(tmp_path, monkeypatch):
+    """Ragged lines set aside by pyarrow come back at their line, wherever the blocks end."""
+    from analysis.data import codice_fiscale as cf
+    from analysis.data import intake
+
+    head = "Codice fiscale;Cognome;Nome;Data di nascita;Sesso;Classe;Ore di assenza;Monte ore annuo;Media voti;Esito"
+    lines = [head]
+    for i in range(600):
+        code = cf.synthetic_code(
+            "Rossi", "Anna", 2008, 1 + i % 12, 1 + i % 28, female=True, place="E506"
+        )
+        row = f"{code};Rossi;Anna;01/01/2008;F;2;{i % 50},5;1000;7;ammesso"
+        if i % 37 == 5:
+            row = row.rsplit(";", 3)[0]  # short
+        elif i % 53 == 7:
+            row += ";;extra"  # long
+        elif i % 71 == 3:
+            row = ""
+        lines.append(row)
+    path = tmp_path / "big.csv"
+    path.write_text("\r\n".join(lines) + "\r\n", encoding="utf-8")
+    monkeypatch.setattr(intake, "_CSV_BLOCK_BYTES", 2048)  # ~30 blocks
+    text, sep = intake._decode_csv(path, "big.csv")
+    body = intake._csv_body(text, sep, intake.SCHOOL_FIELDS, {})
+    assert body is not None and len(body.odd) > 20  # the columnar path, with ragged lines
+    col, rows = _read_both_ways(path, monkeypatch)
+    assert col == rows
+    assert len(col[4]) == len(body.odd)  # every ragged line rejected, none lost
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        'Cognome;Nome\n"Rossi\nMaria";Anna\nVerdi\n',  # a record over two lines, a ragged line
+        'Cognome;Nome\n"unterminated;Anna\nVerdi;Ugo\n',
+        "Cognome;Nome\n\n\nRossi;Anna",  # empty lines, no final line break
+        'x\ny\n"Cognome";"Nome"\n"Ros""si";"An;na"\n"a"b;c\n',  # header on row 3, quotes
+        "Cognome;Nome\r\nRossi;Anna\r\n;\r\n\r\nTotale;1;2\r\n",
+        "Cognome;Nome\n",
+    ],
+)
+def test_columnar_and_row_readers_agree_on_odd_csv(text, tmp_path, monkeypatch):
+    path = tmp_path / "odd.csv"
+    path.write_text(text, encoding="utf-8")
+    col, rows = _read_both_ways(path, monkeypatch)
+    assert col == rows
+
+
+def test_first_lines_equal_splitlines():
+    from analysis.data import intake
+
+    rng = np.random.default_rng(3)
+    for _ in range(40):
+        pieces = rng.choice(["a;b", "x" * 5000, "\r", "\n", "\r\n", "\x0c", "\u2028", ""], 60)
+        text = "".join(pieces)
+        for k in (1, 20, 100):
+            assert intake._first_lines(text, k) == text.splitlines()[:k]
+
+
+def test_pyarrow_and_python_strip_the_same_whitespace():
+    """Every code point: pyarrow's utf8_trim_whitespace empties it iff str.strip does, and
+    utf8_is_space calls it a space iff ``str.isspace`` does."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    chars = [chr(c) for c in range(0x110000) if not 0xD800 <= c <= 0xDFFF]
+    arr = pa.array(chars)
+    arrow = pc.equal(pc.utf8_trim_whitespace(arr), "").to_numpy(zero_copy_only=False)
+    python = np.array([c.strip() == "" for c in chars])
+    assert python.sum() > 20  # the test can fail both ways
+    np.testing.assert_array_equal(arrow, python)
+    # and utf8_is_space (the columnar reader's test of empty cells) agrees with both
+    np.testing.assert_array_equal(pc.utf8_is_space(arr).to_numpy(zero_copy_only=False), python)
+
+
+@pytest.mark.parametrize(
+    "cells",
+    [
+        ["12", "3,5", "", " 7 ", "1.234,5", "abc", "1e-05", "\u00a012\u2003", None, 4, 2.5],
+        ["-0", "0,0", "12,", ",5", "0012"],
+        [None],
+    ],
+)
+def test_floats_of_distinct_cells_equal_the_floats_of_the_column(cells):
+    from analysis.data import intake
+
+    values = np.array(cells, dtype=object)
+    got = intake._floats_distinct(values)
+    want = np.array([intake._floats(pd.Series([v], dtype=object))[0] for v in cells])
+    np.testing.assert_array_equal(got, want)
+    assert np.array_equal(np.signbit(got), np.signbit(want))
+
+
+def test_coded_columns_of_several_files_spread_to_their_cells():
+    import pyarrow as pa
+
+    from analysis.data import intake
+
+    parts = [
+        pa.chunked_array([["a", "b"], ["a"]]),
+        None,
+        np.array([1, 1.0, "a", None], dtype=object),
+        pa.chunked_array([["b", "c"]]),
+        np.array([], dtype=object),
+    ]
+    sizes = np.array([3, 2, 4, 2, 0])
+    uniques, codes = intake._coded(parts, sizes, "default")
+    cells = list(uniques[codes])
+    assert cells == ["a", "b", "a", "default", "default", 1, 1.0, "a", None, "b", "c"]
+    assert [type(c) for c in cells[5:7]] == [int, float]  # 1 and 1.0 kept apart
+    assert len(uniques) == 1 + 4 + 3  # text pooled across files, spreadsheet cells per file
+
+
+def test_a_registry_without_leavers_is_read(tmp_path, monkeypatch):
+    """Statuses that mark no dropout leave every row as it is (the previous version raised
+    a TypeError building an empty index of leavers)."""
+    from conftest import point_paths_at
+
+    root = tmp_path / "repo"
+    point_paths_at(monkeypatch, root)
+    try:
+        from analysis.data import intake
+
+        cfg = write_irregular_files(root)
+        registry = root / "data" / "raw" / "programme" / "irregular" / "anagrafe.csv"
+        rows = registry.read_text(encoding="utf-8").splitlines()
+        registry.write_text(
+            "\n".join(r.replace("abbandono", "frequentante") for r in rows) + "\n",
+            encoding="utf-8",
+        )
+        res = intake.run_intake(cfg, key=KEY)
+        rec = res.recodings.set_index(["file", "column"])["rows"]
+        assert rec[("registry", "stato")] == 0
+        assert len(res.panel) == 3
+    finally:
+        import analysis.paths
+
+        monkeypatch.undo()
+        importlib.reload(analysis.paths)

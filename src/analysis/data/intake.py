@@ -448,6 +448,14 @@ def _first_lines(text: str, k: int) -> list[str]:
     return text.splitlines()[:k]
 
 
+def _csv_rows(text: str, sep: str, label: str) -> list[list[str]]:
+    """The records of a CSV text as :mod:`csv` reads them (its error named, with the file)."""
+    try:
+        return [r for r in csv.reader(io.StringIO(text), delimiter=sep)]
+    except csv.Error as exc:  # e.g. lines ended by a lone carriage return
+        raise DataValidationError(label, f"not readable as CSV ({exc})") from exc
+
+
 def _read_rows(path: Path, sheet: str | None) -> tuple[list[list[Any]], str]:
     """All cells of the file as rows (strings, numbers, dates), and the sheet name used."""
     label = paths.relative(path)
@@ -456,32 +464,44 @@ def _read_rows(path: Path, sheet: str | None) -> tuple[list[list[Any]], str]:
         raise DataValidationError(label, "file not found")
     if suffix == ".csv":
         text, sep = _decode_csv(path, label)
-        return [r for r in csv.reader(io.StringIO(text), delimiter=sep)], "(csv)"
-    if suffix in (".xlsx", ".xls", ".xlsm", ".ods"):
-        try:
-            book = pd.read_excel(
-                path,
-                sheet_name=None,
-                header=None,
-                dtype=object,
-                engine="calamine",
-                keep_default_na=False,
-                na_values=[""],
-            )
-        except Exception as exc:
-            raise DataValidationError(
-                label, f"not a readable spreadsheet ({type(exc).__name__}: {exc})"
-            ) from exc
-        name = sheet if sheet is not None else next(iter(book))
-        if name not in book:
-            raise DataValidationError(label, f"no sheet {name!r} (sheets: {list(book)})")
-        frame = book[name]
-        rows = [
-            [None if (isinstance(v, float) and np.isnan(v)) else v for v in r]
-            for r in frame.itertuples(index=False)
-        ]
-        return rows, str(name)
-    raise DataValidationError(label, f"unsupported file type {suffix!r}: .csv, .xlsx, .xls or .ods")
+        return _csv_rows(text, sep, label), "(csv)"
+    frame, name = _read_sheet(path, sheet, label)
+    return _sheet_rows(frame), name
+
+
+def _read_sheet(path: Path, sheet: str | None, label: str) -> tuple[pd.DataFrame, str]:
+    """A spreadsheet's sheet as read by calamine through pandas (object cells, NaN if empty)."""
+    suffix = path.suffix.lower()
+    if suffix not in (".xlsx", ".xls", ".xlsm", ".ods"):
+        raise DataValidationError(
+            label, f"unsupported file type {suffix!r}: .csv, .xlsx, .xls or .ods"
+        )
+    try:
+        book = pd.read_excel(
+            path,
+            sheet_name=None,
+            header=None,
+            dtype=object,
+            engine="calamine",
+            keep_default_na=False,
+            na_values=[""],
+        )
+    except Exception as exc:
+        raise DataValidationError(
+            label, f"not a readable spreadsheet ({type(exc).__name__}: {exc})"
+        ) from exc
+    name = sheet if sheet is not None else next(iter(book))
+    if name not in book:
+        raise DataValidationError(label, f"no sheet {name!r} (sheets: {list(book)})")
+    return book[name], str(name)
+
+
+def _sheet_rows(frame: pd.DataFrame) -> list[list[Any]]:
+    """The rows of a sheet as lists (an empty cell is None)."""
+    return [
+        [None if (isinstance(v, float) and np.isnan(v)) else v for v in r]
+        for r in frame.itertuples(index=False)
+    ]
 
 
 #: Read CSV files column-wise with pyarrow wherever that gives exactly the rows the row reader
@@ -746,6 +766,38 @@ def _plain_numbers(values: pd.Series) -> pa.Array | None:
     return None
 
 
+def _floats_distinct(values: np.ndarray) -> np.ndarray:
+    """:func:`_floats` of distinct cells (float64, NaN for missing or unreadable).
+
+    Text cells that are plain integers or comma decimals (or blank) are parsed by pyarrow, the
+    others by :func:`_number`.  Per cell the two agree: pyarrow's ``utf8_trim_whitespace``
+    and ``str.strip`` remove the same characters (every code point compared in
+    tests/test_intake.py) and both parse decimals correctly rounded; so mixing them cell by
+    cell gives what :func:`_floats` gives column by column.
+    """
+    out = np.full(len(values), np.nan)
+    text = np.array([isinstance(v, str) for v in values], dtype=bool)
+    fast = np.zeros(len(values), dtype=bool)
+    if text.any():
+        idx = np.flatnonzero(text)
+        stripped = pc.utf8_trim_whitespace(pa.array(values[idx], type=pa.string()))
+        filled = pc.not_equal(stripped, "")
+        plain = pc.match_substring_regex(stripped, _PLAIN_DECIMAL)
+        ok = pc.or_(pc.invert(filled), plain).to_numpy(zero_copy_only=False)
+        sel = pa.array(ok)
+        numbers = pc.if_else(
+            pc.filter(filled, sel),
+            pc.replace_substring(pc.filter(stripped, sel), ",", "."),
+            None,
+        )
+        out[idx[ok]] = pc.cast(numbers, pa.float64()).to_numpy(zero_copy_only=False)
+        fast[idx[ok]] = True
+    for i in np.flatnonzero(~fast):
+        x = _number(values[i])
+        out[i] = np.nan if x is None else x
+    return out
+
+
 def _cell_texts(frame: pd.DataFrame) -> list[pd.Series]:
     """Every column as ``str`` (missing cells stay missing), converted once for both scans."""
     return [frame.iloc[:, j].astype(object).astype("str") for j in range(frame.shape[1])]
@@ -931,33 +983,49 @@ def _read_records(src: SourceFile, fields: Mapping[str, tuple[str, ...]], log: _
         body = _csv_body(text, sep, fields, src.aliases)
         if body is not None and needed & set(body.mapping.values()):
             return _columnar_records(src, body, log, label)
-        rows, sheet = [r for r in csv.reader(io.StringIO(text), delimiter=sep)], "(csv)"
-    else:
+        return _row_records(src, fields, log, _csv_rows(text, sep, label), "(csv)", label)
+    if src.path.suffix.lower() == ".csv" or not src.path.is_file():
         rows, sheet = _read_rows(src.path, src.sheet)
-    return _row_records(src, fields, log, rows, sheet, label)
+        return _row_records(src, fields, log, rows, sheet, label)
+    frame, sheet = _read_sheet(src.path, src.sheet, label)
+    return _row_records(src, fields, log, frame, sheet, label)
 
 
 def _row_records(
     src: SourceFile,
     fields: Mapping[str, tuple[str, ...]],
     log: _Log,
-    rows: list[list[Any]],
+    rows: list[list[Any]] | pd.DataFrame,
     sheet: str,
     label: str,
 ) -> _Records:
-    """The row reader: rows of cells as :mod:`csv` or calamine give them."""
-    h, mapping, unmapped = _find_header(rows, fields, src.aliases)
+    """The row reader: rows of cells as :mod:`csv` gives them, or a sheet as calamine does.
+
+    A sheet is taken as the rows it holds (every row as wide as the sheet, empty cells
+    None) without building them one by one.
+    """
+    head = _sheet_rows(rows.iloc[:15]) if isinstance(rows, pd.DataFrame) else rows[:15]
+    h, mapping, unmapped = _find_header(head, fields, src.aliases)
     needed = {"codice_fiscale", "cognome"} & set(fields)
     if h < 0 or not needed & set(mapping.values()):
         raise _no_header(label, sheet)
-    width = len(rows[h])
-    body = rows[h + 1 :]
-    n = len(body)
-    lengths = np.fromiter((len(r) for r in body), dtype=np.int64, count=n)
+    width = len(head[h])
+    if isinstance(rows, pd.DataFrame):
+        n = len(rows) - h - 1
+        lengths = np.full(n, rows.shape[1], dtype=np.int64)
+    else:
+        body = rows[h + 1 :]
+        n = len(body)
+        lengths = np.fromiter((len(r) for r in body), dtype=np.int64, count=n)
     ncol = max(int(lengths.max()) if n else 0, max(mapping, default=-1) + 1, 1)
     # dtype=object: cells keep their Python types (an int class stays 1, not 1.0); cells
     # past the end of a short row are None, as the row reader gave them
-    frame = pd.DataFrame(body, dtype=object) if n else pd.DataFrame(dtype=object)
+    if isinstance(rows, pd.DataFrame):
+        frame = rows.iloc[h + 1 :].set_axis(range(rows.shape[1]), axis=1).astype(object)
+    elif n:  # rows padded to ``ncol`` (pandas will stop padding short rows itself)
+        frame = pd.DataFrame([r + [None] * (ncol - len(r)) for r in body], dtype=object)
+    else:
+        frame = pd.DataFrame(dtype=object)
     frame = frame.reindex(columns=range(ncol)).astype(object)
     frame = frame.where(frame.notna(), None) if n else frame
     frame.index = np.arange(n)
@@ -1008,19 +1076,20 @@ def _columnar_records(src: SourceFile, body: _CsvBody, log: _Log, label: str) ->
     lengths = np.full(n, width, dtype=np.int64)
     for j in range(width):
         col = table.column(j)
-        # as _empty_cells / _totals_rows on text: pandas' str.strip is utf8_trim_whitespace
-        blank_cell = pc.equal(pc.utf8_trim_whitespace(col), "")
+        # as _empty_cells on text (pandas' str.strip is utf8_trim_whitespace): a cell is
+        # empty iff it has no character or only spaces, which utf8_is_space tells without
+        # building the stripped strings (the same spaces: tests/test_intake.py)
+        blank_cell = pc.or_(pc.utf8_is_space(col), pc.equal(pc.binary_length(col), 0))
         empty[valid_pos, j] = blank_cell.to_numpy()
-        cand = pc.and_(
-            pc.match_substring_regex(col, _TOTALS_RE2, ignore_case=True), pc.invert(blank_cell)
-        )
-        if pc.any(cand).as_py():
-            idx = np.flatnonzero(cand.to_numpy())
+        hit_re2 = pc.match_substring_regex(col, _TOTALS_RE2, ignore_case=True)
+        if pc.any(hit_re2).as_py():  # then as _totals_rows: non-empty, and ``re`` agrees
+            idx = np.flatnonzero(pc.and_(hit_re2, pc.invert(blank_cell)).to_numpy())
             hit = [bool(_TOTALS.match(v)) for v in col.take(idx).to_pylist()]
             totals[valid_pos[idx[np.array(hit, dtype=bool)]]] = True
     if len(odd_pos):  # the ragged lines, as the row reader scans them
-        small = pd.DataFrame([body.odd[i] for i in odd_pos], dtype=object)
-        small = small.reindex(columns=range(ncol)).astype(object)
+        small = pd.DataFrame(
+            [body.odd[i] + [None] * (ncol - len(body.odd[i])) for i in odd_pos], dtype=object
+        )
         small = small.where(small.notna(), None)
         texts = _cell_texts(small)
         empty[odd_pos] = _empty_cells(small, texts)
@@ -1119,6 +1188,9 @@ _PUPIL_COLUMNS = [
 _DEFAULTS: dict[str, Any] = {"classe": "", "sesso": "", "esito": "", "cittadinanza": "italiana"}
 
 
+_TEXT_COLUMNS = ("pupil_id", "school_id", "sex", "_file", "_masked")
+
+
 def _col(r: pd.DataFrame, name: str, default: Any = None) -> pd.Series:
     """A field's cells, or ``default`` everywhere when the file has no such column."""
     if name in r.columns:
@@ -1191,12 +1263,13 @@ def _identities_coded(
     dates: tuple[np.ndarray, np.ndarray],
     key: bytes,
     memo: dict[str, str],
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, pd.Series]:
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, pd.Series]:
     """:func:`_identity` of every row, from coded columns (``dates``: parsed dates or None).
 
-    Returns the pseudonym (None where none can be built), whether the codice fiscale is
-    valid, whether the row is linked by surname, name and date of birth, whether it has a
-    code at all (for the rule of rows with no identity), and the normalised distinct codes.
+    Returns the pseudonyms and every row's index into them (-1 where none can be built),
+    whether the codice fiscale is valid, whether the row is linked by surname, name and date
+    of birth, whether it has a code at all (for the rule of rows with no identity), and the
+    normalised distinct codes.
     The code is checked with :func:`codice_fiscale.is_valid_array` once per distinct code;
     the keyed HMAC is computed once per distinct identity and run (``memo``).
     """
@@ -1217,20 +1290,22 @@ def _identities_coded(
         return out
 
     norm_u = norm_s.to_numpy(dtype=object)
-    pid_u = np.full(len(code_u), None, dtype=object)
+    # pseudonyms: one per distinct valid code, then one per row linked by name and birth
+    values: list[str | None] = [None] * len(code_u)
     for u in np.flatnonzero(valid_u):
-        pid_u[u] = pseudonym_of("CF:" + str(norm_u[u]))
-    pid = pid_u[code_k]
+        values[u] = pseudonym_of("CF:" + str(norm_u[u]))
+    index = np.where(valid, code_k, -1)
     if ndn.any():
         ps_u, pn_u = _apply(_plain, sur_u), _apply(_plain, nam_u)
         iso_u = [d.isoformat() if isinstance(d, dt.date) else "" for d in dates_u]
         idx = np.flatnonzero(ndn)
-        pid[idx] = [
+        index[idx] = len(values) + np.arange(len(idx))
+        values += [
             pseudonym_of(f"NDN:{ps_u[a]}|{pn_u[b]}|{iso_u[c]}")
             for a, b, c in zip(sur_k[idx], nam_k[idx], dob_k[idx], strict=True)
         ]
     has_code = _apply(bool, code_u).astype(bool)[code_k]
-    return pid, valid, ndn, has_code, norm_s
+    return np.array(values, dtype=object), index, valid, ndn, has_code, norm_s
 
 
 def _no_identity_rule(has_code: bool) -> str:
@@ -1252,7 +1327,7 @@ def _identities(
     def coded(name: str) -> tuple[np.ndarray, np.ndarray]:
         return _distinct(_col(r, name)) if n else (np.empty(0, dtype=object), np.zeros(0, int))
 
-    pid, valid, ndn, has_code, _ = _identities_coded(
+    values, index, valid, ndn, has_code, _ = _identities_coded(
         coded("codice_fiscale"),
         coded("cognome"),
         coded("nome"),
@@ -1260,6 +1335,7 @@ def _identities(
         key,
         {} if memo is None else memo,
     )
+    pid = np.where(index >= 0, values[np.maximum(index, 0)] if len(values) else None, None)
     how = np.array(
         [
             "cf" if v else "name_dob" if d else _no_identity_rule(bool(c))
@@ -1270,9 +1346,38 @@ def _identities(
     return pid, how, valid
 
 
+@dataclass
+class _Rows:
+    """Pupil-years column by column: numbers as arrays, text as codes into ``values[name]``.
+
+    Pupils are coded in the order of their pseudonyms, so that sorting by code sorts by
+    ``pupil_id``; the text of the panel is written once, at the end (issue 13: millions of
+    rows of Python strings were most of the time and memory of the last steps).
+    """
+
+    cols: dict[str, np.ndarray]
+    values: dict[str, np.ndarray]
+
+    def __len__(self) -> int:
+        return len(self.cols["year"])
+
+    def take(self, rows: np.ndarray) -> _Rows:
+        """The rows ``rows`` (positions or a mask)."""
+        return _Rows({k: v[rows] for k, v in self.cols.items()}, self.values)
+
+    def text(self, name: str, rows: Any = slice(None)) -> np.ndarray:
+        """The text of a coded column (an object array)."""
+        return self.values[name][self.cols[name][rows]]
+
+    def text_column(self, name: str) -> pd.Series:
+        """A coded column as pandas text (``str``), built by pyarrow from the codes."""
+        values = pa.array(self.values[name], type=pa.string())
+        return pd.Series(values.take(pa.array(self.cols[name])), dtype="str")
+
+
 def _pupil_rows(
     parts: list[tuple[SourceFile, _Records]], cfg: IntakeConfig, key: bytes, log: _Log
-) -> tuple[pd.DataFrame, list[list[dict[str, Any]]]]:
+) -> tuple[_Rows, list[list[dict[str, Any]]]]:
     """The pupil-years of the school files ``parts`` (in order), and each file's rejections.
 
     Whole-column operations over all files at once (issue 13: a regional register is a
@@ -1286,7 +1391,8 @@ def _pupil_rows(
     n = int(sizes.sum())
     later: list[list[dict[str, Any]]] = [[] for _ in parts]
     if n == 0:
-        return pd.DataFrame(columns=_PUPIL_COLUMNS), later
+        empty = {c: np.zeros(0, dtype=np.int64) for c in _PUPIL_COLUMNS}
+        return _Rows(empty, {c: np.empty(0, dtype=object) for c in _TEXT_COLUMNS}), later
     part = np.repeat(np.arange(len(parts)), sizes)
     lines = np.concatenate([rec.lines for _, rec in parts]).astype(np.int64)
     files = [log.file(src.path) for src, _ in parts]
@@ -1297,7 +1403,7 @@ def _pupil_rows(
     dob_u, dob_k = coded("data_nascita")
     dates_u = _apply(lambda v: None if _empty(v) else _date(v), dob_u)
     code_u, code_k = coded("codice_fiscale")
-    pid, valid, ndn, has_code, norm_s = _identities_coded(
+    pid_v, pid_i, valid, ndn, has_code, norm_s = _identities_coded(
         (code_u, code_k), coded("cognome"), coded("nome"), (dates_u, dob_k), key, log.pseudonyms
     )
 
@@ -1313,10 +1419,9 @@ def _pupil_rows(
     masked_u = cf.mask_array(pd.Series(code_u, dtype=object))  # cell by cell if unusual
     if masked_u is None:
         masked_u = _apply(mask_of, code_u)
-    masked = masked_u[code_k]
     # rejections: (rows, order of the rule within a row, column, rule or rule per row)
     found: list[tuple[np.ndarray, int, str, Any]] = []
-    no_id = pid == None  # noqa: E711 - elementwise
+    no_id = pid_i < 0
     rows = np.flatnonzero(no_id)
     found.append((rows, 0, "codice_fiscale", [_no_identity_rule(h) for h in has_code[rows]]))
     ok = ~no_id
@@ -1343,8 +1448,10 @@ def _pupil_rows(
             map_ids[ident] = len(maps)
             maps.append(vm)
         map_of_part[p] = map_ids[ident]
-    pair, comb_k = np.unique(map_of_part[part] * len(es_u) + es_k, return_inverse=True)
-    comb_k = comb_k.reshape(-1)
+    if len(maps) == 1:
+        pair, comb_k = np.arange(len(es_u)), es_k
+    else:
+        comb_k, pair = pd.factorize(map_of_part[part] * len(es_u) + es_k)
 
     def esito_of(v: Any, value_map: Mapping[str, Any]) -> tuple[str, Any, Any]:
         raw = _plain(v) if not _empty(v) else ""
@@ -1382,7 +1489,6 @@ def _pupil_rows(
     bad_classe = np.array([c is None or not 1 <= c <= 5 for c in classe_u], dtype=bool)[cl_k]
     sx_u, sx_k = coded("sesso")
     sex_u = _apply(lambda v: str(v).strip().upper()[:1], sx_u)
-    sex = sex_u[sx_k]
     bad_sex = ~np.isin(sex_u.astype(str), ["M", "F"])[sx_k]
     birth_u = np.array([d.year if d else None for d in dates_u], dtype=object)
     birth_year = birth_u[dob_k]
@@ -1394,7 +1500,7 @@ def _pupil_rows(
     def floats(name: str) -> np.ndarray:
         # missing or unreadable numbers are NaN, which fails every comparison below
         u, k = coded(name)
-        return _floats(pd.Series(u, dtype=object))[k]
+        return _floats_distinct(u)[k]
 
     h, t, a = floats("ore_assenza"), floats("monte_ore"), floats("media_voti")
     active = ~transferred & (dropped == 0)
@@ -1453,29 +1559,40 @@ def _pupil_rows(
     )[comb_k]
     first_grade = np.array([8 if src.order == "upper" else 5 for src, _ in parts])
     grade = np.array([int(c) if c is not None else 0 for c in classe_u])[cl_k] + first_grade[part]
-    out = pd.DataFrame(
+    kept = np.flatnonzero(keep)
+    # pupils coded in the order of their pseudonyms (sorting by code sorts by pupil_id)
+    fac, names = pd.factorize(pid_v)  # the None of invalid codes is -1, never kept
+    by_name = pc.array_sort_indices(pa.array(names, type=pa.string())).to_numpy()
+    rank = np.empty(len(names), dtype=np.int64)
+    rank[by_name] = np.arange(len(names))
+    school_k, school_v = pd.factorize(np.array([src.school_id for src, _ in parts], dtype=object))
+    file_k, file_v = pd.factorize(np.array(files, dtype=object))
+    return _Rows(
         {
-            "pupil_id": pid,
-            "school_id": np.array([src.school_id for src, _ in parts], dtype=object)[part],
-            "year": np.array([int(src.year) for src, _ in parts], dtype=np.int64)[part],
-            "grade_level": grade,
-            "sex": sex,
-            "birth_year": birth_year,
-            "foreign_born": foreign,
-            "absence_rate": absence,
-            "grade_avg": grade_avg,
-            "repeated_grade": repeated,
-            "dropped_out": dropped,
-            "_transferred": transferred,
-            "_file": np.array(files, dtype=object)[part],
-            "_line": lines,
-            "_masked": masked,
-        }
-    )[keep]
-    out["birth_year"] = out["birth_year"].astype("int64")
-    out["grade_level"] = out["grade_level"].astype("int64")
-    out["foreign_born"] = out["foreign_born"].astype("int64")
-    return out.reset_index(drop=True), later
+            "pupil_id": rank[fac[pid_i[kept]]],
+            "school_id": school_k[part[kept]],
+            "year": np.array([int(src.year) for src, _ in parts], dtype=np.int64)[part[kept]],
+            "grade_level": grade[kept].astype(np.int64),
+            "sex": sx_k[kept],
+            "birth_year": birth_year[kept].astype(np.int64),
+            "foreign_born": foreign[kept].astype(np.int64),
+            "absence_rate": absence[kept],
+            "grade_avg": grade_avg[kept],
+            "repeated_grade": repeated[kept],
+            "dropped_out": dropped[kept],
+            "_transferred": transferred[kept],
+            "_file": file_k[part[kept]],
+            "_line": lines[kept],
+            "_masked": code_k[kept],
+        },
+        {
+            "pupil_id": np.asarray(names, dtype=object)[by_name],
+            "school_id": np.asarray(school_v, dtype=object),
+            "sex": sex_u,
+            "_file": np.asarray(file_v, dtype=object),
+            "_masked": masked_u,
+        },
+    ), later
 
 
 def _pair_counts(a: np.ndarray, b: np.ndarray) -> dict[tuple[int, int], int]:
@@ -1483,45 +1600,82 @@ def _pair_counts(a: np.ndarray, b: np.ndarray) -> dict[tuple[int, int], int]:
     if len(a) == 0:
         return {}
     width = int(b.max()) + 1
-    pairs, counts = np.unique(a.astype(np.int64) * width + b, return_counts=True)
-    return {(int(p // width), int(p % width)): int(k) for p, k in zip(pairs, counts, strict=True)}
+    counts = np.bincount(a.astype(np.int64) * width + b)
+    return {(int(p // width), int(p % width)): int(counts[p]) for p in np.flatnonzero(counts)}
 
 
 def _attendance(src: SourceFile, key: bytes, log: _Log) -> list[dict[str, Any]]:
-    out = []
+    """The participations of one attendance register (rules of :func:`_identity` per row).
+
+    Every rule is a function of one cell, derived once per distinct value and looked up per
+    row; the pseudonyms come from the run's memo (a participant is usually a pupil already
+    keyed from the school files).
+    """
+    out: list[dict[str, Any]] = []
     file = log.file(src.path)
-    for r in _records(src, ATTENDANCE_FIELDS, log):
-        r["data_nascita"] = (
-            _date(r.get("data_nascita")) if not _empty(r.get("data_nascita")) else None
-        )
-        ident, how = _identity(r)
+    rec = _read_records(src, ATTENDANCE_FIELDS, log)
+    n = len(rec)
+    if n == 0:
+        return out
+
+    def coded(name: str, fn: Any) -> np.ndarray:
+        """``fn`` of every row's cell (None where the file has no such column)."""
+        u, k = _coded([rec.columns.get(name)], np.array([n]), None)
+        return _apply(fn, u)[k]
+
+    def by_code(c: Any) -> str | None:
+        if c is not None and str(c).strip() and cf.is_valid(c):
+            return "CF:" + cf.normalise(c)
+        return None
+
+    raw_code = coded("codice_fiscale", lambda v: v)
+    by_cf = coded("codice_fiscale", by_code)
+    surname, name = coded("cognome", lambda v: v), coded("nome", lambda v: v)
+    dob = coded("data_nascita", lambda v: _date(v) if not _empty(v) else None)
+    start = coded("data_inizio", _date)
+    hours = coded("ore_frequentate", _number)
+    course = coded("corso", lambda v: str(v or src.course).strip())
+    edition = coded("edizione", lambda v: str(v or src.edition).strip())
+    masks: dict[Any, str] = {}
+    for i in range(n):
+        code, line = raw_code[i], int(rec.lines[i])
+        ident = by_cf[i]
         if ident is None:
-            log.reject(src, r["_sheet"], r["_line"], "codice_fiscale", how, r)
-            continue
-        start = _date(r.get("data_inizio"))
-        hours = _number(r.get("ore_frequentate"))
-        course = str(r.get("corso") or src.course).strip()
-        edition = str(r.get("edizione") or src.edition).strip()
-        if start is None or hours is None or hours < 0 or not course:
+            s, nm, d = surname[i], name[i], dob[i]
+            if s and nm and isinstance(d, dt.date):
+                ident = f"NDN:{_plain(s)}|{_plain(nm)}|{d.isoformat()}"
+            else:
+                rule = ("invalid codice fiscale" if code else "no codice fiscale") + (
+                    " and no surname, name and date of birth to link by"
+                )
+                log.reject(src, rec.sheet, line, "codice_fiscale", rule, {"codice_fiscale": code})
+                continue
+        h = hours[i]
+        if start[i] is None or h is None or h < 0 or not course[i]:
             log.reject(
                 src,
-                r["_sheet"],
-                r["_line"],
+                rec.sheet,
+                line,
                 "data_inizio/ore_frequentate/corso",
                 "needs the edition's start date (GG/MM/AAAA), hours attended ≥ 0 and the course",
-                r,
+                {"codice_fiscale": code},
             )
             continue
+        pid = log.pseudonyms.get(ident)
+        if pid is None:
+            pid = log.pseudonyms[ident] = pseudonym(key, ident)
+        if code and (type(code), code) not in masks:
+            masks[(type(code), code)] = cf.mask(code)
         out.append(
             {
-                "pupil_id": pseudonym(key, ident),
-                "course": course,
-                "edition": edition or course,
-                "cohort": _school_year(start),
-                "hours": hours,
+                "pupil_id": pid,
+                "course": course[i],
+                "edition": edition[i] or course[i],
+                "cohort": _school_year(start[i]),
+                "hours": h,
                 "_file": file,
-                "_line": r["_line"],
-                "_masked": cf.mask(r.get("codice_fiscale")) if r.get("codice_fiscale") else "",
+                "_line": line,
+                "_masked": masks[(type(code), code)] if code else "",
             }
         )
     return out
@@ -1550,6 +1704,18 @@ def _registry(src: SourceFile, key: bytes, log: _Log) -> dict[tuple[str, int], s
     return out
 
 
+def _starts(codes: np.ndarray) -> np.ndarray:
+    """Where a run of equal values starts in a sorted array."""
+    out = np.ones(len(codes), dtype=bool)
+    out[1:] = codes[1:] != codes[:-1]
+    return out
+
+
+def _duplicated(*keys: np.ndarray) -> np.ndarray:
+    """Rows whose combination of integer ``keys`` occurs more than once (all of them)."""
+    return pd.DataFrame(dict(enumerate(keys))).duplicated(keep=False).to_numpy()
+
+
 def run_intake(config: Path | None = None, *, key: bytes | None = None) -> IntakeResult:
     """Run the whole intake: read, map, pseudonymise, link, write the panel and the report.
 
@@ -1572,7 +1738,7 @@ def run_intake(config: Path | None = None, *, key: bytes | None = None) -> Intak
             start = len(log.rejections)
             parts.append((src, _read_records(src, SCHOOL_FIELDS, log)))
             spans.append((start, len(log.rejections)))
-    frame, later = _pupil_rows(parts, cfg, key, log)
+    rows, later = _pupil_rows(parts, cfg, key, log)
     del parts
     log.rejections[spans[0][0] if spans else len(log.rejections) :] = [
         r for (a, b), more in zip(spans, later, strict=True) for r in log.rejections[a:b] + more
@@ -1582,45 +1748,59 @@ def run_intake(config: Path | None = None, *, key: bytes | None = None) -> Intak
             attendance += _attendance(src, key, log)
         elif src.kind == "registry":
             status |= _registry(src, key, log)
-    if frame.empty:
+    if len(rows) == 0:
         raise DataValidationError(
             cfg.source, "no usable pupil row in any school file (see the rejections)"
         )
+    c = rows.cols
     # the national student registry: "abbandono"/"ritirato" marks the dropout year
-    if status:
-        left_keys = pd.MultiIndex.from_tuples([k for k, v in status.items() if v in _LEFT])
-        left = pd.Series(
-            pd.MultiIndex.from_arrays([frame["pupil_id"], frame["year"].astype(int)]).isin(
-                left_keys
-            ),
-            index=frame.index,
+    left = np.zeros(len(rows), dtype=bool)
+    gone = [k for k, v in status.items() if v in _LEFT]
+    if gone:
+        who = pd.Index(rows.values["pupil_id"]).get_indexer([p for p, _ in gone])
+        known_left = pd.MultiIndex.from_arrays(
+            [who[who >= 0], np.array([y for _, y in gone], dtype=np.int64)[who >= 0]]
         )
-    else:
-        left = pd.Series(False, index=frame.index)
-    newly = left & (frame["dropped_out"] == 0)
+        left = pd.MultiIndex.from_arrays([c["pupil_id"], c["year"]]).isin(known_left)
+    newly = left & (c["dropped_out"] == 0)
     log.recodings[("registry", "stato", "abbandono/ritirato", "dropped_out = 1 that year")] += int(
         newly.sum()
     )
-    frame.loc[newly, ["dropped_out", "grade_avg", "repeated_grade"]] = [1, np.nan, np.nan]
+    c["dropped_out"][newly] = 1
+    c["grade_avg"][newly] = np.nan
+    c["repeated_grade"][newly] = np.nan
     # duplicates within a school and year: both rejected (the school must say which is right)
-    dup = frame.duplicated(["pupil_id", "year", "school_id"], keep=False)
-    for r in frame[dup].to_dict("records"):
+    dup = _duplicated(c["pupil_id"], c["year"], c["school_id"])
+    for i in np.flatnonzero(dup):
         log.rejections.append(
             {
-                "file": r["_file"],
+                "file": rows.values["_file"][c["_file"][i]],
                 "sheet": "",
-                "line": r["_line"],
+                "line": int(c["_line"][i]),
                 "column": "codice_fiscale",
                 "rule": "the same pupil twice in one school and year",
-                "school_id": r["school_id"],
-                "identifier (masked)": r["_masked"],
+                "school_id": rows.values["school_id"][c["school_id"][i]],
+                "identifier (masked)": rows.values["_masked"][c["_masked"][i]],
             }
         )
-    frame = frame[~dup]
+    # the rows still in: positions into ``rows`` (the columns are taken once, at the end)
+    idx = np.flatnonzero(~dup)
     # a pupil in two schools the same year
-    two = frame.duplicated(["pupil_id", "year"], keep=False)
-    keep = ~two
-    for (_pid, year), grp in frame[two].groupby(["pupil_id", "year"]):
+    two = _duplicated(c["pupil_id"][idx], c["year"][idx])
+    keep = np.zeros(len(rows), dtype=bool)
+    keep[idx[~two]] = True
+    at = idx[two]
+    both = pd.DataFrame(
+        {
+            "pupil_id": rows.text("pupil_id", at),
+            "year": c["year"][at],
+            "school_id": rows.text("school_id", at),
+            "_transferred": c["_transferred"][at],
+            "_masked": rows.text("_masked", at),
+        },
+        index=at,
+    )
+    for (_pid, year), grp in both.groupby(["pupil_id", "year"]):
         stay = grp[~grp["_transferred"]]
         if cfg.two_schools_same_year == "keep_not_transferred" and len(stay) == 1:
             keep[stay.index] = True
@@ -1635,20 +1815,26 @@ def run_intake(config: Path | None = None, *, key: bytes | None = None) -> Intak
                 "resolution": resolution,
             }
         )
-    frame = frame[keep]
-    moved = frame["_transferred"].astype(bool)
-    for file, k in frame.loc[moved, "_file"].value_counts(sort=False).items():
+    idx = np.flatnonzero(keep)
+    moved = c["_transferred"][idx].astype(bool)
+    per_file = np.bincount(c["_file"][idx[moved]], minlength=len(rows.values["_file"]))
+    for f in np.flatnonzero(per_file):
         log.recodings[
-            (file, "esito", "trasferito", "pupil-year left out (no end-of-year outcomes)")
-        ] += int(k)
-    frame = frame[~moved]
-    # baseline: the first school year of each pupil gives baseline_absence and is not a panel row
-    frame = frame.sort_values(["pupil_id", "year"], kind="stable")
-    first = frame.groupby("pupil_id")["year"].transform("min")
-    base = frame[frame["year"] == first].set_index("pupil_id")["absence_rate"]
-    panel = frame[frame["year"] > first].copy()
-    panel["baseline_absence"] = panel["pupil_id"].map(base)
-    n_base = int((frame["year"] == first).sum())
+            (
+                rows.values["_file"][f],
+                "esito",
+                "trasferito",
+                "pupil-year left out (no end-of-year outcomes)",
+            )
+        ] += int(per_file[f])
+    idx = idx[~moved]
+    # baseline: the first school year of each pupil gives baseline_absence and is not a panel
+    # row ((pupil, year) is unique here: sorted by pupil and year, the first row of a pupil)
+    rows = rows.take(idx[np.lexsort((c["year"][idx], c["pupil_id"][idx]))])
+    c = rows.cols
+    first = _starts(c["pupil_id"])
+    group = np.cumsum(first) - 1
+    baseline = c["absence_rate"][first][group]
     log.recodings[
         (
             "(all schools)",
@@ -1656,14 +1842,14 @@ def run_intake(config: Path | None = None, *, key: bytes | None = None) -> Intak
             "first school year of each pupil",
             "baseline_absence, not a panel row",
         )
-    ] += n_base
+    ] += int(first.sum())
     # participation
     att = pd.DataFrame(
         attendance,
         columns=["pupil_id", "course", "edition", "cohort", "hours", "_file", "_line", "_masked"],
     )
     # membership in pyarrow: pandas' isin on ``str`` builds a Python scalar per known id
-    known = pa.array(pd.unique(frame["pupil_id"].to_numpy(dtype=object)), type=pa.string())
+    known = pa.array(rows.values["pupil_id"][c["pupil_id"][first]], type=pa.string())
     link_rows = []
     for edition, grp in att.groupby("edition", sort=True):
         ids = pa.array(grp["pupil_id"].to_numpy(dtype=object), type=pa.string())
@@ -1692,11 +1878,41 @@ def run_intake(config: Path | None = None, *, key: bytes | None = None) -> Intak
             )
     first_part = att.sort_values(["cohort", "edition"]).groupby("pupil_id").first()
     dose = att.groupby("pupil_id")["hours"].sum()
-    panel["cohort"] = panel["pupil_id"].map(first_part["cohort"]).fillna(0).astype(int)
-    panel["course"] = panel["pupil_id"].map(first_part["course"]).fillna("")
-    panel["dose"] = panel["pupil_id"].map(dose).fillna(0.0)
-    panel = panel.drop(columns=[c for c in panel.columns if c.startswith("_")])
-    panel = panel.sort_values(["pupil_id", "year"], kind="stable").reset_index(drop=True)
+    rows = rows.take(~first)
+    baseline = baseline[~first]
+    # participation of each panel pupil, looked up once per pupil and spread to the rows
+    starts = _starts(rows.cols["pupil_id"])
+    who, row_pupil = rows.cols["pupil_id"][starts], np.cumsum(starts) - 1  # sorted by pupil
+    pupils = pd.Series(rows.values["pupil_id"][who], dtype="str")
+    panel = pd.DataFrame(
+        {
+            "pupil_id": rows.text_column("pupil_id"),
+            "school_id": rows.text_column("school_id"),
+            "year": rows.cols["year"],
+            "grade_level": rows.cols["grade_level"],
+            "sex": rows.text_column("sex"),
+            **{
+                k: rows.cols[k]
+                for k in (
+                    "birth_year",
+                    "foreign_born",
+                    "absence_rate",
+                    "grade_avg",
+                    "repeated_grade",
+                    "dropped_out",
+                )
+            },
+            "baseline_absence": baseline,
+        }
+    )
+    if panel.empty:  # typed as mapping an empty column types it (as the previous version did)
+        panel["baseline_absence"] = panel["pupil_id"].map(pd.Series([], dtype=float))
+    for column, values in (
+        ("cohort", pupils.map(first_part["cohort"]).fillna(0).astype(int)),
+        ("course", pupils.map(first_part["course"]).fillna("")),
+        ("dose", pupils.map(dose).fillna(0.0)),
+    ):
+        panel[column] = values.take(row_pupil).reset_index(drop=True)
     cfg.output.parent.mkdir(parents=True, exist_ok=True)
     panel.to_parquet(cfg.output, index=False)
     result = IntakeResult(
