@@ -539,12 +539,7 @@ def honest_did_from_moments(
             )
         ci_method = "C-LF"
     else:
-        from diff_diff.honest_did import _compute_optimal_flci
-
-        for m in grid_arr:
-            lo, hi = _compute_optimal_flci(
-                beta[:n_pre], beta[n_pre:], sig, lv, n_pre, n_post, float(m), alpha
-            )
+        for lo, hi in _flci_grid(beta, sig, lv, n_pre, n_post, grid_arr, alpha):
             lows.append(float(lo))
             highs.append(float(hi))
         opens = [False] * len(grid_arr)
@@ -565,6 +560,161 @@ def honest_did_from_moments(
         open_ended=tuple(opens),
         settings=settings,
     )
+
+
+# --------------------------------------------------------------------------------------------
+# Smoothness: the optimal FLCI over a grid of M
+# --------------------------------------------------------------------------------------------
+
+
+def _flci_grid(
+    beta: np.ndarray,
+    sig: np.ndarray,
+    lv: np.ndarray,
+    n_pre: int,
+    n_post: int,
+    grid: np.ndarray,
+    alpha: float,
+) -> list[tuple[float, float]]:
+    """diff-diff's optimal FLCI (``_compute_optimal_flci``) for every ``M`` of ``grid``.
+
+    Why transcribed: the numbers are diff-diff's (it reproduces R's FLCI), but calling it once
+    per ``M`` took 3-5 s of every programme page (issue 14).  Its inner solves
+    (``_flci_min_bias_given_h``, SLSQP) and bounds are called here as diff-diff calls them;
+    what changes is only the bookkeeping: the precomputation, the bracket ``[hmin, h0]`` and
+    the first, coarse level of the grid zoom over the estimator's standard deviation ``h``
+    do not depend on ``M`` and are done once for the whole grid instead of once per ``M``
+    (the same deterministic solves in the same order, so the same numbers), and the folded
+    normal quantile (:func:`_cv_alpha`) is computed with ``scipy.special`` instead of
+    ``scipy.stats.norm`` (whose generic machinery cost 80 % of the time).  Same
+    interval, bit for bit (``tests/test_honest_did_reference.py``).
+    """
+    from diff_diff.honest_did import (
+        _flci_h_bounds,
+        _flci_min_bias_given_h,
+        _flci_precompute,
+        _flci_var,
+        _flci_w_min,
+        _w_to_v,
+    )
+
+    P = _flci_precompute(sig, lv, n_pre, n_post)  # noqa: N806 - diff-diff's name
+    levels = (40, 120, 120)  # diff-diff's _flci_optimal_h defaults
+    out: list[tuple[float, float]] = []
+    coarse: list[tuple[float, float | None]] | None = None  # (h, bias) of the first level
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        hmin, h0, _ = _flci_h_bounds(P)
+        for m in (float(v) for v in grid):
+            if m < 0:
+                raise ValueError(f"M must be non-negative, got M={m}")
+            if m == 0.0:
+                w_opt = _flci_w_min(P)
+                hstar = float(np.sqrt(max(_flci_var(w_opt, P), 0.0)))
+                if hstar <= 0.0:
+                    out.append((np.nan, np.nan))
+                    continue
+                chi = _cv_alpha(0.0, alpha) * hstar
+            else:
+                if h0 - hmin < 1e-12:
+                    hstar = h0
+                else:
+                    if coarse is None:
+                        coarse = _flci_level(P, np.linspace(hmin, h0, levels[0]))
+                    hstar = _flci_zoom(P, hmin, h0, m, alpha, levels, coarse)
+                if not np.isfinite(hstar) or hstar <= 0.0:
+                    out.append((np.nan, np.nan))
+                    continue
+                w_opt, bias_unit, feasible = _flci_min_bias_given_h(P, hstar)
+                if not feasible:
+                    out.append((np.nan, np.nan))
+                    continue
+                chi = _cv_alpha(m * bias_unit / hstar, alpha) * hstar
+            theta_hat = float(_w_to_v(w_opt, lv, n_pre) @ beta)
+            out.append(
+                (np.nan, np.nan) if not np.isfinite(chi) else (theta_hat - chi, theta_hat + chi)
+            )
+    return out
+
+
+def _flci_level(P: dict, grid: np.ndarray) -> list[tuple[float, float | None]]:  # noqa: N803
+    """One level of diff-diff's grid zoom: the worst-case bias at each ``h`` (``None``: none).
+
+    As ``_flci_optimal_h``: each level restarts from the minimum-variance weights and warm
+    starts every solve from the last feasible one.
+    """
+    from diff_diff.honest_did import _flci_min_bias_given_h, _flci_w_min
+
+    seed = _flci_w_min(P)
+    out: list[tuple[float, float | None]] = []
+    for h in grid:
+        if h <= 0.0:
+            out.append((float(h), None))
+            continue
+        w, bias_unit, ok = _flci_min_bias_given_h(P, h, x0_w=seed)
+        if ok and np.isfinite(bias_unit):
+            out.append((float(h), float(bias_unit)))
+            seed = w
+        else:
+            out.append((float(h), None))
+    return out
+
+
+def _flci_zoom(
+    P: dict,  # noqa: N803
+    hmin: float,
+    h0: float,
+    m: float,
+    alpha: float,
+    levels: tuple[int, ...],
+    coarse: list[tuple[float, float | None]],
+) -> float:
+    """diff-diff's ``_flci_optimal_h`` (grid zoom over ``h``), its first level precomputed."""
+    lo, hi = hmin, h0
+    gi, grid = 0, np.array([hmin])
+    for level, npts in enumerate(levels):
+        grid = np.linspace(lo, hi, npts)
+        biases = coarse if level == 0 else _flci_level(P, grid)
+        vals = np.full(npts, np.inf)
+        for i, (h, bias_unit) in enumerate(biases):
+            if bias_unit is not None:
+                vals[i] = _cv_alpha(m * bias_unit / h, alpha) * h
+        gi = int(np.argmin(vals))
+        if not np.isfinite(vals[gi]):
+            return float("nan")
+        step = (hi - lo) / (npts - 1)
+        lo = max(grid[gi] - 2 * step, hmin)
+        hi = min(grid[gi] + 2 * step, h0)
+    return float(grid[gi])
+
+
+_NORM_PDF_C = np.sqrt(2 * np.pi)  # scipy.stats' normal density constant
+
+
+def _cv_alpha(t: float, alpha: float) -> float:
+    """The ``1 - alpha`` quantile of :math:`|N(t, 1)|` (diff-diff's ``_cv_alpha``, normal case).
+
+    The same Newton iteration on the same numbers, with ``scipy.special.ndtr`` and the
+    density written as scipy.stats writes it (``norm.cdf``, ``norm.pdf`` and ``norm.ppf`` are
+    these expressions behind argument checks), so the result is bit-identical.
+    """
+    target = 1 - alpha
+    t = abs(t)
+    x = special.ndtri(1 - alpha / 2) + t
+    for _ in range(20):
+        f = special.ndtr(x - t) - special.ndtr(-x - t) - target
+        fprime = _norm_pdf(x - t) + _norm_pdf(-x - t)
+        if fprime < 1e-15:
+            break
+        x_new = max(x - f / fprime, 0.0)
+        if abs(x_new - x) < 1e-12:
+            break
+        x = x_new
+    return x
+
+
+def _norm_pdf(x: float) -> float:
+    v = np.asarray(x, dtype=float)
+    return float(np.exp(-(v**2) / 2.0) / _NORM_PDF_C)
 
 
 # --------------------------------------------------------------------------------------------

@@ -205,25 +205,36 @@ def wild_cluster_bootstrap(
 
     if impose_null:
         import diff_diff
-        from diff_diff.utils import wild_bootstrap_se
 
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", message="Only .* clusters detected")
-            res = wild_bootstrap_se(
-                design.x,
-                design.y,
-                np.zeros(n),
-                codes,
-                j,
-                n_bootstrap=int(reps),
-                weight_type=weights_type,
-                null_hypothesis=float(null),
-                alpha=1 - level,
-                seed=seed,
+        if n * g <= WCR_OBSERVATION_LEVEL_MAX:
+            from diff_diff.utils import wild_bootstrap_se
+
+            with warnings.catch_warnings():
+                warnings.filterwarnings("ignore", message="Only .* clusters detected")
+                res = wild_bootstrap_se(
+                    design.x,
+                    design.y,
+                    np.zeros(n),
+                    codes,
+                    j,
+                    n_bootstrap=int(reps),
+                    weight_type=weights_type,
+                    null_hypothesis=float(null),
+                    alpha=1 - level,
+                    seed=seed,
+                )
+            p_value, ci_low, ci_high = res.p_value, res.ci_lower, res.ci_upper
+            b_used = res.n_bootstrap
+            backend = f"diff-diff {diff_diff.__version__} (utils.wild_bootstrap_se)"
+        else:
+            p_value, ci_low, ci_high, b_used = _wcr_cluster_level(
+                design.x, design.y, codes, g, j, int(reps), weights_type, float(null), level, seed
             )
-        p_value, ci_low, ci_high, b_used = res.p_value, res.ci_lower, res.ci_upper, res.n_bootstrap
+            backend = (
+                f"analysis.inference (WCR on cluster sums; diff-diff {diff_diff.__version__} "
+                "weights and test inversion)"
+            )
         method = f"Wild cluster bootstrap (WCR, {weights_type})"
-        backend = f"diff-diff {diff_diff.__version__} (utils.wild_bootstrap_se)"
         ci_method = "test inversion"
     else:
         p_value, ci_low, ci_high, b_used = _wcu(
@@ -270,6 +281,159 @@ def wild_cluster_bootstrap(
             **analytic,
         },
     )
+
+
+#: Observations × clusters above which :func:`wild_cluster_bootstrap` (WCR) works on
+#: cluster sums (:func:`_wcr_cluster_level`) instead of diff-diff's observation-level
+#: ``wild_bootstrap_se`` (a dense clusters × observations indicator and draws × observations
+#: products: 8 GB and hours for a million-pupil register with 500 schools).
+WCR_OBSERVATION_LEVEL_MAX = 20_000_000
+
+
+def _wcr_cluster_level(
+    x: np.ndarray,
+    y: np.ndarray,
+    codes: np.ndarray,
+    g: int,
+    j: int,
+    reps: int,
+    weights_type: str,
+    null: float,
+    level: float,
+    seed: int | None,
+) -> tuple[float, float, float, int]:
+    r"""Restricted wild cluster bootstrap as diff-diff's ``wild_bootstrap_se``, on cluster sums.
+
+    Why hand-written: diff-diff 3.13's ``wild_bootstrap_se`` (the WCR of R's ``boottest``,
+    with its test-inversion interval) builds each draw at the observation level, with a dense
+    clusters × observations indicator; on a million-pupil register that is 8 GB and
+    :math:`B \cdot n \cdot G` operations.  The WCR statistic is linear in the cluster weights
+    :math:`v` (Roodman, MacKinnon, Nielsen & Webb 2019, "fast and wild"): with
+    :math:`a = X(X'X)^{-1}e_j`, restricted residuals :math:`	ilde u` (``m_y``) and the
+    partialled regressor :math:`	ilde x_j` (``m_xj``), per cluster :math:`h`
+
+    .. math:: s_h = \sum_{i \in h} a_i 	ilde u_i,\quad
+              D_h = \sum_{i \in h} a_i x_i,\quad
+              E_h = (X'X)^{-1} \sum_{i \in h} x_i 	ilde u_i
+
+    (and the same with :math:`	ilde x_j`), the bootstrap coefficient is
+    :math:`lpha_b = a'(y - 	ilde u) + v_b' s` and the bootstrap cluster scores are
+    :math:`S_{bh} = v_{bh} s_h - \sum_g (D_h'E_g) v_{bg}` plus the (numerically zero) scores
+    of the restricted fit: :math:`O(n k)` once and :math:`O(B G^2)` for all draws.  The
+    weights (diff-diff's ``_wild_weight_matrix``, same generator and order), the quadratic form
+    :math:`se^*(r)^2 \propto q_a + r q_b + r^2 q_c` in the tested value :math:`r`, the
+    p-value rule and the bisection of the interval are diff-diff's, transcribed; only
+    :math:`lpha, eta, q_a, q_b, q_c` are summed in another order, so p-values and
+    interval ends agree with ``wild_bootstrap_se`` (its own precompute differs from its
+    per-draw form by the same rounding and, as it notes, leaves the discrete outputs
+    unchanged).  ``tests/test_inference.py`` compares both on small and medium problems.
+
+    Returns
+    -------
+    (p_value, ci_low, ci_high, draws)
+    """
+    from diff_diff.linalg import solve_ols
+    from diff_diff.utils import _wild_weight_matrix
+
+    n = x.shape[0]
+    alpha = 1 - level
+    rng = np.random.default_rng(seed)
+    beta_hat, _, _ = solve_ols(x, y, return_vcov=False)
+    coef = float(beta_hat[j])
+    kept = np.isfinite(beta_hat)
+    if not np.isfinite(coef) or not bool(kept[j]):
+        return float("nan"), float("nan"), float("nan"), reps
+    x_eff = x[:, kept]
+    j_eff = int(np.sum(kept[:j]))
+    k_eff = x_eff.shape[1]
+    if n <= k_eff:
+        return float("nan"), float("nan"), float("nan"), reps
+    _, _, vcov = solve_ols(x, y, cluster_ids=codes, return_vcov=True)
+    se_a = float(np.sqrt(vcov[j, j])) if vcov is not None else float("nan")
+    if not np.isfinite(se_a) or se_a <= 0:
+        return float("nan"), float("nan"), float("nan"), reps
+    xtx_inv = np.linalg.inv(x_eff.T @ x_eff)
+    a = x_eff @ xtx_inv[:, j_eff]
+    xj = x_eff[:, j_eff]
+    x_red = np.delete(x_eff, j_eff, axis=1)
+    if x_red.shape[1] == 0:
+        fit_y, fit_xj = np.zeros(n), np.zeros(n)
+    else:
+        fit_y = solve_ols(x_red, y, return_vcov=False, return_fitted=True)[2]
+        fit_xj = solve_ols(x_red, xj, return_vcov=False, return_fitted=True)[2]
+    m_y, m_xj = y - fit_y, xj - fit_xj
+    corr = (g / (g - 1)) * ((n - 1) / (n - k_eff))
+
+    def csum(v: np.ndarray) -> np.ndarray:  # per-cluster sums of the rows of v
+        out = np.zeros((g,) + v.shape[1:])
+        np.add.at(out, codes, v)
+        return out
+
+    def residual(v: np.ndarray) -> np.ndarray:  # (I - H) v
+        return v - x_eff @ (xtx_inv @ (x_eff.T @ v))
+
+    d_mat = csum(a[:, None] * x_eff)  # (G, k): D_h
+    s_y, s_x = csum(a * m_y), csum(a * m_xj)
+    e_y = csum(x_eff * m_y[:, None]) @ xtx_inv  # (G, k): E_g'
+    e_x = csum(x_eff * m_xj[:, None]) @ xtx_inv
+    c_y = csum(a * residual(y - m_y))  # scores of the restricted fit (rounding only)
+    c_x = csum(a * residual(m_xj))
+    w = _wild_weight_matrix(g, reps, weights_type, rng)
+    b_eff = int(w.shape[0])
+    # y*(r) = A + r B with A = y - m_y (1 - w), B = m_xj (1 - w), per cluster
+    alpha1 = float(a @ (y - m_y)) + w @ s_y
+    beta1 = float(a @ m_xj) - w @ s_x
+    score_a = c_y[None, :] + w * s_y[None, :] - w @ (d_mat @ e_y.T).T
+    score_b = c_x[None, :] - w * s_x[None, :] + w @ (d_mat @ e_x.T).T
+    qa = np.sum(score_a * score_a, axis=1)
+    qb = 2.0 * np.sum(score_a * score_b, axis=1)
+    qc = np.sum(score_b * score_b, axis=1)
+
+    def t_star(r: float) -> np.ndarray:
+        se_star = np.sqrt(corr * np.maximum(qa + r * qb + r * r * qc, 0.0))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            t = (alpha1 + r * beta1 - r) / se_star
+        t[~(se_star > 0)] = np.nan
+        return t
+
+    def frac_gt(vals: np.ndarray, thresh: float) -> float:
+        return float(np.mean(vals > thresh + 1e-9 * max(1.0, abs(thresh))))
+
+    ts = t_star(null)
+    ts = ts[np.isfinite(ts)]
+    if ts.size < 2:
+        return float("nan"), float("nan"), float("nan"), b_eff
+    floor = 1.0 / (ts.size + 1)
+    raw_p = frac_gt(np.abs(ts), abs((coef - null) / se_a))
+    p_value = float(min(1.0, max(raw_p, floor) if floor < alpha else raw_p))
+
+    def reject(r: float) -> float:
+        t = t_star(r)
+        t = t[np.isfinite(t)]
+        return 0.0 if t.size < 2 else frac_gt(np.abs(t), abs((coef - r) / se_a))
+
+    def bisect(direction: int) -> float:
+        step = se_a
+        hi = coef + direction * step
+        for _ in range(64):
+            if reject(hi) < alpha:
+                break
+            step *= 2.0
+            hi = coef + direction * step
+        else:
+            return float(direction) * np.inf
+        lo = coef
+        for _ in range(100):
+            mid = 0.5 * (lo + hi)
+            if reject(mid) >= alpha:
+                lo = mid
+            else:
+                hi = mid
+            if abs(hi - lo) <= 1e-10 * max(1.0, abs(coef)):
+                break
+        return 0.5 * (lo + hi)
+
+    return p_value, float(bisect(-1)), float(bisect(+1)), b_eff
 
 
 def _build_design(
@@ -1013,6 +1177,12 @@ def participation_randomization(
     :func:`analysis.replicate.default_jobs`; ``statistic`` must then be picklable, e.g. a
     :func:`functools.partial` of a module-level function).
 
+    Array path: a statistic that also defines ``for_cohorts(frame, *, codes, n_units)`` (e.g.
+    :class:`analysis.did._inference.SimpleATT`, the Callaway-Sant'Anna simple ATT) is
+    recomputed on each draw from the units' cohorts alone, without writing a frame, when that
+    function reproduces the frame statistic exactly on the observed assignment; draws it
+    declines (returns ``None``) and every draw after a disagreement go through the frame.
+
     Returns
     -------
     RandomizationResult
@@ -1040,19 +1210,50 @@ def participation_randomization(
     observed = _observed(statistic, slim)
     rng = np.random.default_rng(seed)
     draws = (prepared.draw(rng) for _ in range(int(reps)))
+    fast = _cohort_path(statistic, slim, prepared, observed)
     stats_list = run_tasks(
         _reassigned_statistic,
         draws,
         n_jobs=jobs,
         n_items=int(reps),
-        args=(prepared, statistic),
+        args=(prepared, statistic, fast),
     )
     return _randomization_result(observed, stats_list, False, "user-supplied re-assignment", seed)
 
 
+def _cohort_path(
+    statistic: Callable[[pd.DataFrame], float],
+    slim: pd.DataFrame,
+    prepared: _Reassigner,
+    observed: float,
+) -> Callable[[np.ndarray], float | None] | None:
+    """The statistic as a function of the units' cohorts, when it offers one and agrees.
+
+    A statistic may define ``for_cohorts(frame, *, codes, n_units)`` returning a function of
+    the cohort of every unit (:class:`analysis.did._inference.SimpleATT` does): the draws then
+    skip writing a frame and refitting it.  It is used only when it returns exactly the frame
+    path's value on the observed assignment; otherwise every draw goes through the frame.
+    """
+    make = getattr(statistic, "for_cohorts", None)
+    if make is None:
+        return None
+    fast = make(slim, codes=prepared.codes, n_units=prepared.n)
+    if fast is None or fast(prepared.observed) != observed:
+        return None
+    return typing.cast(Callable[[np.ndarray], "float | None"], fast)
+
+
 def _reassigned_statistic(
-    new: np.ndarray, prepared: _Reassigner, statistic: Callable[[pd.DataFrame], float]
+    new: np.ndarray,
+    prepared: _Reassigner,
+    statistic: Callable[[pd.DataFrame], float],
+    fast: Callable[[np.ndarray], float | None] | None = None,
 ) -> float:
+    """The statistic of one re-assignment: on the cohorts when possible, else on a frame."""
+    if fast is not None:
+        value = fast(new)
+        if value is not None:
+            return float(value)
     return _call(statistic, prepared.frame(new))
 
 
@@ -1115,6 +1316,7 @@ class _Reassigner:
         np.minimum.at(first, codes, times)
         cohort_obs = np.zeros(self.n)
         cohort_obs[codes] = d[cohort].to_numpy(float)
+        self.observed = cohort_obs  # the actual cohort of every unit
         ages = d.loc[d[cohort] > 0, age] if age else None
         amin, amax = (
             (ages.min(), ages.max()) if ages is not None and len(ages) else (-np.inf, np.inf)
@@ -1136,13 +1338,7 @@ class _Reassigner:
         for g, p, stratum, static, need in self.editions:
             elig = static & (new[p] == 0)
             cand_p, cand_s = p[elig], stratum[elig]
-            order = np.lexsort((rng.random(len(cand_p)), cand_s))
-            cand_p, cand_s = cand_p[order], cand_s[order]
-            # rank within stratum: candidates are sorted by stratum
-            starts = np.flatnonzero(np.r_[True, cand_s[1:] != cand_s[:-1]])
-            lengths = np.diff(np.r_[starts, len(cand_s)])
-            rank = np.arange(len(cand_s)) - np.repeat(starts, lengths)
-            take = rank < need[cand_s]
+            take = _smallest_per_stratum(rng.random(len(cand_p)), cand_s, need)
             new[cand_p[take]] = g
         return new
 
@@ -1158,3 +1354,32 @@ class _Reassigner:
         if self.participant:
             out[self.participant] = (out[self.cohort] > 0).astype(int)
         return out
+
+
+def _smallest_per_stratum(u: np.ndarray, s: np.ndarray, need: np.ndarray) -> np.ndarray:
+    """Positions of the ``need[s]`` smallest ``u`` within each stratum ``s``.
+
+    The same selection as ranking every candidate by ``numpy.lexsort((u, s))`` (ties in ``u``
+    broken by position) and taking the first ``need[s]`` of each stratum, which the
+    re-assignment always did; only the candidates that can be among them are sorted.  A
+    candidate is kept when its ``u`` is below a stratum threshold set so that about
+    ``need + 4 sqrt(need) + 8`` are expected under it; a stratum where fewer than ``need``
+    fall below keeps all its candidates.  Every candidate above a threshold has a larger
+    ``u`` than every kept one of its stratum, so the selection is exact; the sort shrinks
+    from every eligible pupil (600,000 in a million-pupil register) to a few per
+    participant (issue 14).
+    """
+    n_strata = len(need)
+    size = np.bincount(s, minlength=n_strata)
+    share = np.minimum(1.0, (need + 4.0 * np.sqrt(need) + 8.0) / np.maximum(size, 1))
+    kept = u < share[s]
+    short = np.bincount(s[kept], minlength=n_strata) < np.minimum(need, size)
+    if short.any():
+        kept |= short[s]
+    idx = np.flatnonzero(kept)
+    idx = idx[np.lexsort((u[idx], s[idx]))]
+    ss = s[idx]
+    # rank within stratum: candidates are sorted by stratum
+    starts = np.flatnonzero(np.r_[True, ss[1:] != ss[:-1]])
+    rank = np.arange(len(ss)) - np.repeat(starts, np.diff(np.r_[starts, len(ss)]))
+    return idx[rank < need[ss]]

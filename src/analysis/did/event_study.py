@@ -55,6 +55,8 @@ units (the horizon of a headline average whose analytic standard error can be tr
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -358,13 +360,163 @@ def _sun_abraham(
     }
 
 
+#: Elements of the two-stage DiD's stage-1 design (rows × fixed-effect columns) above which
+#: its GMM variance sums the stage-1 scores by cluster with one sparse product
+#: (:func:`_scalable_gmm_variance`); at or below it diff-diff computes them itself.
+GMM_SPARSE_ABOVE = 50_000_000
+
+
+@contextmanager
+def _scalable_gmm_variance() -> Iterator[None]:
+    r"""Let diff-diff's two-stage DiD compute its GMM variance on large panels.
+
+    Why hand-written: diff-diff 3.13's ``_compute_gmm_variance`` (Butts & Gardner 2022 GMM
+    sandwich) sums the stage-1 scores :math:`c_g = \sum_{i \in g} x_{10i}\varepsilon_{10i}`
+    by cluster one fixed-effect column at a time, each column densified to all rows: work
+    rows × (units + periods), 112 s on 50,000 pupils × 6 years and days on a million (issue
+    14).  While this context is open (one ``fit`` and its ``aggregate``), panels above
+    :data:`GMM_SPARSE_ABOVE` elements get the same sandwich with :math:`c_g` from one sparse
+    product (cluster indicator × scores, summed in row order like diff-diff's loop) and
+    :math:`\hat\gamma' c_g` from a sparse-dense product; every other step calls diff-diff's
+    own helpers (design, exact residuals, the rank-guarded bread).  The two can differ by float
+    rounding only (``tests/test_programme_report.py`` compares them; on the panels tried they
+    were identical), and the published runs, far below the threshold, keep diff-diff's own
+    computation.  Survey-weighted or zero-padded designs always take diff-diff's path.
+    """
+    import inspect
+
+    from diff_diff.two_stage_aggregation import _TwoStageAggregationMixin as Mixin
+
+    original = Mixin._compute_gmm_variance
+    signature = inspect.signature(original)
+
+    def variance(self: Any, *args: Any, **kwargs: Any) -> np.ndarray:
+        a = signature.bind(self, *args, **kwargs)
+        a.apply_defaults()
+        v = a.arguments
+        df, unit, time = v["df"], v["unit"], v["time"]
+        n_cols = df[unit].nunique() + df[time].nunique() + len(v["covariates"] or [])
+        plain = (
+            v["survey_weights"] is None
+            and v["resolved_survey"] is None
+            and v["score_pad_mask"] is None
+        )
+        if not plain or len(df) * n_cols <= GMM_SPARSE_ABOVE:
+            return original(*a.args, **a.kwargs)
+        return _gmm_variance_sparse(self, **{k: v[k] for k in list(v)[1:]})
+
+    Mixin._compute_gmm_variance = variance
+    try:
+        yield
+    finally:
+        Mixin._compute_gmm_variance = original
+
+
+def _gmm_variance_sparse(
+    host: Any,
+    *,
+    df: pd.DataFrame,
+    unit: str,
+    time: str,
+    covariates: list[str] | None,
+    omega_0_mask: pd.Series,
+    unit_fe: dict,
+    time_fe: dict,
+    delta_hat: np.ndarray | None,
+    kept_cov_mask: np.ndarray | None,
+    X_2: np.ndarray,  # noqa: N803 - diff-diff's keyword
+    cluster_ids: np.ndarray,
+    **_unweighted: Any,
+) -> np.ndarray:
+    r"""diff-diff's ``_compute_gmm_variance`` without survey weights, cluster sums sparse.
+
+    Steps and helpers as diff-diff 3.13 (``two_stage_aggregation.py``), in its order: FE
+    design, the exact stage-1 solve, exact residuals, per-cluster scores, meat, rank-guarded
+    bread.  Only the per-cluster stage-1 scores and their product with :math:`\hat\gamma`
+    are computed sparse (see :func:`_scalable_gmm_variance`).
+    """
+    import warnings
+
+    from diff_diff.linalg import _rank_guarded_inv
+    from diff_diff.two_stage_aggregation import _lsmr_certified_normal_solve
+    from scipy import sparse
+    from scipy.sparse.linalg import factorized
+
+    n, k = len(df), X_2.shape[1]
+    cov_list = covariates
+    if covariates and kept_cov_mask is not None and not np.all(kept_cov_mask):
+        cov_list = [c for c, k_ in zip(covariates, kept_cov_mask, strict=True) if k_]
+    x1, x10, _, _ = host._build_fe_design(df, unit, time, cov_list, omega_0_mask)
+    alpha_i = df[unit].map(unit_fe).values
+    beta_t = df[time].map(time_fe).values
+    identified = np.isfinite(np.asarray(alpha_i, dtype=float)) & np.isfinite(
+        np.asarray(beta_t, dtype=float)
+    )
+    alpha_i = np.where(pd.isna(alpha_i), 0.0, alpha_i).astype(float)
+    beta_t = np.where(pd.isna(beta_t), 0.0, beta_t).astype(float)
+    fitted_1 = alpha_i + beta_t
+    if delta_hat is not None and cov_list:
+        dh = delta_hat[kept_cov_mask] if kept_cov_mask is not None else delta_hat
+        fitted_1 = fitted_1 + np.dot(df[cov_list].values, dh)
+    y_tilde = df["_y_tilde"].values
+    y_clean = np.nan_to_num(y_tilde + fitted_1, nan=0.0)
+    omega_0 = omega_0_mask.values
+    xtx_10 = x10.T @ x10
+    xt1_x2 = x1.T @ X_2
+    rhs = x10.T @ y_clean
+    try:
+        solve = factorized(xtx_10.tocsc())
+        gamma = np.column_stack([solve(xt1_x2[:, j]) for j in range(xt1_x2.shape[1])])
+        theta = np.asarray(solve(np.asarray(rhs).ravel())).ravel()
+    except RuntimeError as exc:
+        warnings.warn(
+            "TwoStageDiD GMM sandwich: sparse factorization of (X'_10 X_10) failed "
+            f"({type(exc).__name__}); falling back to sparse LSMR (as diff-diff does).",
+            UserWarning,
+            stacklevel=2,
+        )
+        gamma = _lsmr_certified_normal_solve(xtx_10.tocsc(), xt1_x2)
+        theta = _lsmr_certified_normal_solve(xtx_10.tocsc(), np.asarray(rhs).ravel()).ravel()
+    eps_10, eps_2 = host._exact_gmm_residuals(
+        x1, theta, y_clean, identified, omega_0, y_tilde, X_2, None
+    )
+    _, cluster_idx = np.unique(cluster_ids, return_inverse=True)
+    g = int(cluster_idx.max()) + 1
+    indicator = sparse.csr_matrix((np.ones(n), (cluster_idx, np.arange(n))), shape=(g, n))
+    c_by_cluster = indicator @ sparse.csr_matrix(x10.multiply(eps_10[:, None]))
+    weighted_x2 = X_2 * eps_2[:, None]
+    s2_by_cluster = np.zeros((g, k))
+    for j in range(k):
+        np.add.at(s2_by_cluster[:, j], cluster_idx, weighted_x2[:, j])
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+        correction = np.asarray(c_by_cluster @ gamma)
+    np.nan_to_num(correction, copy=False, nan=0.0, posinf=0.0, neginf=0.0)
+    scores = correction - s2_by_cluster
+    with np.errstate(invalid="ignore", over="ignore"):
+        meat = scores.T @ scores
+    with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
+        bread, n_dropped, _, dropped = _rank_guarded_inv(X_2.T @ X_2, return_dropped=True)
+    if n_dropped:
+        warnings.warn(
+            "Rank-deficient second-stage design matrix X_2'X_2 in TwoStageDiD variance; "
+            f"{n_dropped} redundant direction(s) dropped (as diff-diff does).",
+            UserWarning,
+            stacklevel=2,
+        )
+    v = bread @ meat @ bread
+    if dropped.any():
+        v[dropped, :] = np.nan
+        v[:, dropped] = np.nan
+    return v
+
+
 def _bjs_or_gardner(
     kind: str, d: pd.DataFrame, *, outcome: str, unit: str, time: str, cl: str, level: float
 ) -> dict:
     import diff_diff
 
     cls = diff_diff.ImputationDiD if kind == "imputation" else diff_diff.TwoStageDiD
-    with quiet_backend():
+    with quiet_backend(), _scalable_gmm_variance():
         res = cls(cluster=cl, alpha=1 - level, pretrends=True).fit(
             d, outcome=outcome, unit=unit, time=time, first_treat="_cohort"
         )
@@ -518,22 +670,7 @@ def event_study(
             level=level,
             allow_unbalanced=allow_unbalanced,
         )
-        lo, hi = window if window is not None else (-np.inf, np.inf)
-        agg = res.aggregate("dynamic", min_e=lo, max_e=hi, cband=cband, n_boot=n_boot, seed=seed)
-        e = np.asarray(agg.labels, dtype=int)
-        keep = e != reference
-        out = {
-            "rel": e[keep],
-            "coef": agg.att[keep],
-            "vcov": agg.vcov[np.ix_(keep, keep)],
-            "overall": agg.overall,
-            "backend": res.backend,
-            "n_obs": res.n_obs,
-            "n_clusters": res.n_clusters,
-            "crit": agg.crit_value,
-        }
-        notes.extend(res.notes)
-        n_units = res.n_units
+        return cs_event_study(res, window=window, cband=cband, n_boot=n_boot, seed=seed)
     else:
         d = _checks.prepare_cohort_panel(
             df,
@@ -574,6 +711,93 @@ def event_study(
         if estimator != "twfe":
             m = _window_mask(out["rel"], window)
             out.update(rel=out["rel"][m], coef=out["coef"][m], vcov=out["vcov"][np.ix_(m, m)])
+    return _event_study(
+        out,
+        estimator=estimator,
+        reference=reference,
+        level=level,
+        cband=cband,
+        seed=seed,
+        n_units=n_units,
+        notes=notes,
+    )
+
+
+def cs_event_study(
+    result: Any,
+    *,
+    window: tuple[int, int] | None = None,
+    cband: bool = True,
+    n_boot: int = 999,
+    seed: SeedLike = 0,
+) -> EventStudy:
+    """The ``estimator="cs"`` event study of a Callaway-Sant'Anna fit already made.
+
+    :func:`event_study` with ``estimator="cs"`` fits :func:`analysis.did.staggered` with
+    ``base_period="universal"`` and aggregates it by event time; this does the second step
+    for a ``result`` of that fit (e.g. a report's headline fit, so that it is not fitted
+    twice).  The same numbers as :func:`event_study` with the fit's options.
+
+    Parameters
+    ----------
+    result
+        A :class:`~analysis.did.StaggeredResult` with ``base_period="universal"`` (every
+        coefficient relative to :math:`e = -1`, as HonestDiD needs); refused otherwise.
+    window, cband, n_boot, seed
+        As in :func:`event_study` (reference period -1, the fit's confidence level).
+    """
+    if getattr(result, "base_period", None) != "universal":
+        raise fail(
+            _checks.SOURCE,
+            "the Callaway-Sant'Anna event study needs a fit with base_period='universal' "
+            "(every coefficient relative to e = -1)",
+            column="base_period",
+        )
+    reference = -1
+    if window is not None:
+        lo, hi = (int(window[0]), int(window[1]))
+        if not lo <= reference <= hi or lo > hi:
+            raise ValueError(f"window {window} must contain the reference {reference}")
+    lo, hi = window if window is not None else (-np.inf, np.inf)
+    agg = result.aggregate("dynamic", min_e=lo, max_e=hi, cband=cband, n_boot=n_boot, seed=seed)
+    e = np.asarray(agg.labels, dtype=int)
+    keep = e != reference
+    out = {
+        "rel": e[keep],
+        "coef": agg.att[keep],
+        "vcov": agg.vcov[np.ix_(keep, keep)],
+        "overall": agg.overall,
+        "backend": result.backend,
+        "n_obs": result.n_obs,
+        "n_clusters": result.n_clusters,
+        "crit": agg.crit_value,
+    }
+    notes = _checks.Notes()
+    notes.extend(result.notes)
+    return _event_study(
+        out,
+        estimator="cs",
+        reference=reference,
+        level=result.level,
+        cband=cband,
+        seed=seed,
+        n_units=result.n_units,
+        notes=notes,
+    )
+
+
+def _event_study(
+    out: dict,
+    *,
+    estimator: str,
+    reference: int,
+    level: float,
+    cband: bool,
+    seed: SeedLike,
+    n_units: int,
+    notes: _checks.Notes,
+) -> EventStudy:
+    """The :class:`EventStudy` of an estimator's coefficients (sorted by event time)."""
     order = np.argsort(out["rel"])
     rel = out["rel"][order]
     coef = out["coef"][order]

@@ -75,7 +75,6 @@ built on fewer than :data:`analysis.privacy.K_MIN` pupils are not shown.
 
 from __future__ import annotations
 
-import functools
 import math
 import warnings
 from collections.abc import Callable, Mapping, Sequence
@@ -91,6 +90,8 @@ from analysis._util import to_jsonable
 from analysis.data.programme import EXCLUSION_RULES, LoadedPanel, load_panel
 from analysis.diagnostics import BaconSummary, Balance
 from analysis.did import EventStudy, PretrendSummary, StaggeredResult
+from analysis.did._inference import SimpleATT
+from analysis.did.event_study import cs_event_study
 from analysis.errors import DataValidationError, fail
 from analysis.estimate import Estimate
 from analysis.facts import programme_facts
@@ -1800,51 +1801,58 @@ class ProgrammeAnalysis:
                 "base_period": design.base_period,
                 "anticipation": design.anticipation,
             }
-            cs = did.staggered(
-                frame, **kw, **head_kw, covariates=covs, cluster=cl, allow_unbalanced=True
-            )
+            # every Callaway-Sant'Anna fit of the page, by its options: a robustness variant
+            # that is another section's fit (the varying base period of the cells, the
+            # covariate fit of the triangulation) is taken from here, not fitted again
+            fits: dict[tuple, StaggeredResult] = {}
+            head = {**kw, **head_kw, "covariates": covs, "cluster": cl, "allow_unbalanced": True}
+            cs = fits[_fit_key(head)] = did.staggered(frame, **head)
             counts = did.treated_cell_counts(frame, **kw)
             # ATT(g,t) cells and the pre-trend test: each pre-participation cell against the
             # year before it (varying base period, as R did's pre-test; the cell counts are of
             # that layout).  Post-participation cells, hence the headline, are the same under
             # both base periods.
-            cs_cells = (
-                cs
-                if design.base_period == "varying"
-                else did.staggered(
-                    frame,
-                    **kw,
-                    **{**head_kw, "base_period": "varying"},
-                    covariates=covs,
-                    cluster=cl,
-                    allow_unbalanced=True,
-                )
-            )
+            cells_spec = {**head, "base_period": "varying"}
+            if _fit_key(cells_spec) not in fits:
+                fits[_fit_key(cells_spec)] = did.staggered(frame, **cells_spec)
+            cs_cells = fits[_fit_key(cells_spec)]
             gt = group_time_table(cs_cells, counts, n_boot=band_draws, seed=seeds["bands"][0])
             pre = did.pretrend_tests(cs_cells, sizes=counts, min_treated=MIN_CELL)
             es_kw = {**kw, "window": window, "cluster": cl or UNIT}
-            es_cs = did.event_study(
-                frame,
-                **kw,
-                estimator="cs",
-                window=window,
-                control=design.control,
-                method=method,
-                covariates=covs,
-                cluster=cl,
-                seed=seeds["bands"][1],
-                n_boot=band_draws,
-                allow_unbalanced=True,
-            )
+            if cs.base_period == "universal" and cs.anticipation == 0:
+                # the event study of the headline fit (event_study(estimator="cs") would
+                # refit exactly this)
+                es_cs = cs_event_study(cs, window=window, seed=seeds["bands"][1], n_boot=band_draws)
+            else:
+                es_cs = did.event_study(
+                    frame,
+                    **kw,
+                    estimator="cs",
+                    window=window,
+                    control=design.control,
+                    method=method,
+                    covariates=covs,
+                    cluster=cl,
+                    seed=seeds["bands"][1],
+                    n_boot=band_draws,
+                    allow_unbalanced=True,
+                )
             es_sa = did.event_study(frame, **es_kw, estimator="sun_abraham", seed=seeds["bands"][2])
             es_2s = did.event_study(frame, **es_kw, estimator="did2s", seed=seeds["bands"][3])
             hd = _honest(es_cs, "relative_magnitude")
             hd_sd = _honest(es_cs, "smoothness")
             cs_alt = _alternative_fit(
-                frame, outcome=outcome, cs=cs, covariates=bal_covs, cluster=cl
+                frame, outcome=outcome, cs=cs, covariates=bal_covs, cluster=cl, fits=fits
             )
             tri, ests = _triangulation(
-                frame, outcome=outcome, cs=cs, cs_alt=cs_alt, cluster=cl, data=prog, max_e=horizon
+                frame,
+                outcome=outcome,
+                cs=cs,
+                cs_alt=cs_alt,
+                sun_abraham=es_sa,
+                cluster=cl,
+                data=prog,
+                max_e=horizon,
             )
             bacon = diagnostics.bacon_on_balanced_subpanel(frame, **kw, cluster=cl)
             few, ri, wcb = _few_clusters(
@@ -1868,6 +1876,7 @@ class ProgrammeAnalysis:
                 cluster=cl,
                 max_e=horizon,
                 estimates=ests,
+                fits=fits,
             )
         main = cs.aggregate("simple", max_e=horizon).overall
         if one_school:
@@ -2924,6 +2933,13 @@ def _dose_section(
     return DoseSection(result=res, edition=g, simulated=simulated, source=source)
 
 
+def _fit_key(spec: Mapping[str, Any]) -> tuple:
+    """A hashable key of the options of a :func:`analysis.did.staggered` call."""
+    return tuple(
+        sorted((k, tuple(v) if isinstance(v, list | tuple) else v) for k, v in spec.items())
+    )
+
+
 def _alternative_fit(
     frame: pd.DataFrame,
     *,
@@ -2931,13 +2947,15 @@ def _alternative_fit(
     cs: StaggeredResult,
     covariates: Sequence[str],
     cluster: str | None,
+    fits: dict[tuple, StaggeredResult] | None = None,
 ) -> StaggeredResult | None:
     """The covariate variant of the headline CS fit shown in the triangulation table.
 
     Headline without covariates: outcome regression (``method="reg"``) on ``covariates``
     (parallel trends conditional on them; the regression avoids the propensity models that
     separate in small cells).  Headline with covariates: the same estimator without them.
-    ``None`` when there is no alternative (no covariates anywhere).
+    ``None`` when there is no alternative (no covariates anywhere).  ``fits``: the page's fits
+    by :func:`_fit_key`; the new fit is added to it.
     """
     if cs.covariates:
         alt_cov: list[str] = []
@@ -2947,18 +2965,21 @@ def _alternative_fit(
         method = "reg"
         if not alt_cov:
             return None
-    return did.staggered(
-        frame,
-        outcome=outcome,
+    spec = {
+        "outcome": outcome,
         **COLS,
-        control=cs.control,
-        method=method,
-        covariates=alt_cov,
-        cluster=cluster,
-        base_period=cs.base_period,
-        anticipation=cs.anticipation,
-        allow_unbalanced=True,
-    )
+        "control": cs.control,
+        "method": method,
+        "covariates": alt_cov,
+        "cluster": cluster,
+        "base_period": cs.base_period,
+        "anticipation": cs.anticipation,
+        "allow_unbalanced": True,
+    }
+    fits = {} if fits is None else fits
+    if _fit_key(spec) not in fits:
+        fits[_fit_key(spec)] = did.staggered(frame, **spec)
+    return fits[_fit_key(spec)]
 
 
 def _row(name: str, estimand: str, e: Estimate, truth: float | None) -> dict[str, Any]:
@@ -3006,6 +3027,7 @@ def _triangulation(
     cluster: str | None,
     data: ProgrammeData,
     max_e: float,
+    sun_abraham: EventStudy | None = None,
 ) -> tuple[pd.DataFrame, dict[str, Estimate]]:
     """The five estimators of the same ATT side by side (one row each).
 
@@ -3015,7 +3037,9 @@ def _triangulation(
     imputation (Borusyak-Jaravel-Spiess); standard errors clustered by ``cluster`` (pupil when
     ``None``).  ``true_effect`` (SIMULATED panels) is each estimator's own estimand: the
     first-year effect for the 2×2, the cohort-share-weighted cells for CS, the mean over
-    treated pupil-years otherwise.
+    treated pupil-years otherwise.  ``sun_abraham``: the page's Sun-Abraham event study with
+    the same data and clusters, whose overall effect is this row (its window and band do not
+    change it); ``None`` fits it here.
     """
     cl = cluster or UNIT
     kw = {"outcome": outcome, "unit": UNIT, "time": TIME}
@@ -3029,7 +3053,7 @@ def _triangulation(
         truth_first = float(te["att"].iloc[0]) if len(te) else None
     two = did.stacked_first_year(frame, **kw, cohort=COHORT, cluster=cluster)
     tw = did.twfe(frame, **kw, treated="treated", cluster=cl)
-    sa = did.event_study(
+    sa = sun_abraham or did.event_study(
         frame, **kw, cohort=COHORT, estimator="sun_abraham", cluster=cl, cband=False
     )
     imp = did.imputation(frame, **kw, cohort=COHORT, cluster=cl)
@@ -3082,7 +3106,8 @@ def _few_clusters(
     influence functions, pupil-level and clustered (no small-sample factor, normal critical
     values, as R ``did``); randomization inference
     (:func:`analysis.inference.participation_randomization`, ``ri_reps`` re-assignments within
-    school and edition; statistic :func:`analysis.did.simple_att`).  Stacked first-year 2×2
+    school and edition; statistic :func:`analysis.did.simple_att` as
+    :class:`analysis.did._inference.SimpleATT`, whose draws run on arrays).  Stacked first-year 2×2
     (``two``): analytic CR1 (t with G−1 df) and the restricted wild cluster bootstrap
     (:func:`analysis.did.stacked_first_year_bootstrap`, ``reps`` draws; Webb weights below 12
     clusters), which tests :math:`H_0`: no first-year effect.  ``one_school``: only the
@@ -3114,15 +3139,15 @@ def _few_clusters(
                 check="analytic_cluster",
             )
         )
-    statistic = functools.partial(
-        did.simple_att,
+    statistic = SimpleATT(
         outcome=outcome,
         **COLS,
         control=cs.control,
         method=cs.method,
-        covariates=list(cs.covariates),
+        covariates=tuple(cs.covariates),
         max_e=max_e,
         allow_unbalanced=True,
+        validate=False,  # the headline fit checked this frame
     )
     ri = inference.participation_randomization(
         frame,
@@ -3188,6 +3213,7 @@ def _robustness_runs(
     cluster: str | None,
     max_e: float,
     estimates: Mapping[str, Estimate],
+    fits: Mapping[tuple, StaggeredResult] | None = None,
 ) -> list[RobustnessRun]:
     """The pre-specified robustness variants of the headline, one design element each.
 
@@ -3196,6 +3222,8 @@ def _robustness_runs(
     with the baseline ``covariates`` (doubly robust, IPW, outcome regression: without
     covariates the three coincide); Sun-Abraham and imputation from the triangulation
     (``estimates``).  A variant whose fit is refused by the method is returned with the reason.
+    A variant that is one of the page's ``fits`` (by :func:`_fit_key`: the varying base period
+    of the ATT(g,t) section, the covariate fit of the triangulation) is not fitted again.
     """
     base = {
         "outcome": outcome,
@@ -3243,8 +3271,9 @@ def _robustness_runs(
         if change is None:
             out.append(RobustnessRun(key, label, None, "no baseline covariate in the data"))
             continue
+        spec = {**base, **change}
         try:
-            res = did.staggered(frame, **{**base, **change})
+            res = (fits or {}).get(_fit_key(spec)) or did.staggered(frame, **spec)
             est = res.aggregate("simple", max_e=max_e).overall
         except (DataValidationError, ValueError, np.linalg.LinAlgError) as exc:
             out.append(
