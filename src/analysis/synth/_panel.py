@@ -43,7 +43,7 @@ Y, UNIT, TIME = "_y", "_unit", "_time"
 
 
 def _empty_excluded() -> pd.DataFrame:
-    return pd.DataFrame({c: pd.Series(dtype=object) for c in EXCLUDED_COLUMNS})
+    return pd.DataFrame({c: np.empty(0, dtype=object) for c in EXCLUDED_COLUMNS})
 
 
 def _fmt_periods(periods: Sequence[Any], max_shown: int = 6) -> str:
@@ -260,21 +260,35 @@ class PanelData:
             excluded=concat_excluded(self.excluded, row),
         )
 
-    def long_frame(self, *, with_covariates: bool = False) -> pd.DataFrame:
-        """Return the panel in long form with canonical columns ``_unit, _time, _y``."""
+    def long_frame(
+        self,
+        *,
+        with_covariates: bool = False,
+        indicator: tuple[str, bool, type] | None = None,
+    ) -> pd.DataFrame:
+        """Return the panel in long form with canonical columns ``_unit, _time, _y``.
+
+        Rows run period by period, the treated unit first.  ``indicator=(name, post_only,
+        dtype)`` adds the treatment indicator the libraries take: 1 on the treated unit's
+        rows (its post-period rows only when ``post_only``), built from the row layout rather
+        than by comparing the unit column (a column added at construction, not inserted).
+        """
         units = (self.treated, *self.donors)
         y = np.column_stack([self.y_treated, self.y_donors])  # (T, J+1)
-        out = pd.DataFrame(
-            {
-                UNIT: np.tile(np.array(units, dtype=object), self.n_periods),
-                TIME: np.repeat(self.times, len(units)),
-                Y: y.ravel(),
-            }
-        )
+        columns = {
+            UNIT: np.tile(np.array(units, dtype=object), self.n_periods),
+            TIME: np.repeat(self.times, len(units)),
+            Y: y.ravel(),
+        }
         if with_covariates:
             for name, m in self.covariates.items():
-                out[name] = m.ravel()
-        return out
+                columns[name] = m.ravel()
+        if indicator is not None:
+            name, post_only, dtype = indicator
+            on = np.zeros((self.n_periods, len(units)), dtype=bool)
+            on[self.n_pre if post_only else 0 :, 0] = True
+            columns[name] = on.ravel().astype(dtype)
+        return pd.DataFrame(columns)
 
 
 def concat_excluded(a: pd.DataFrame, b: pd.DataFrame) -> pd.DataFrame:
@@ -286,8 +300,18 @@ def concat_excluded(a: pd.DataFrame, b: pd.DataFrame) -> pd.DataFrame:
     return pd.concat([a, b], ignore_index=True)
 
 
+def _numpy_kind(s: pd.Series) -> str:
+    """The numpy dtype kind of a column (``""`` for an extension dtype)."""
+    return s.dtype.kind if isinstance(s.dtype, np.dtype) else ""
+
+
 def _check_numeric(df: pd.DataFrame, col: str) -> None:
     s = df[col]
+    kind = _numpy_kind(s)
+    if kind in ("i", "u"):  # numeric, and integers are finite
+        return
+    if kind == "f" and not np.isinf(s.to_numpy()).any():
+        return
     if pd.api.types.is_bool_dtype(s) or not pd.api.types.is_numeric_dtype(s):
         coerced = pd.to_numeric(s, errors="coerce")
         bad = s.index[coerced.isna() & s.notna()].tolist()
@@ -360,15 +384,27 @@ def build_panel(
     if df.empty:
         raise DataValidationError(SOURCE, "the DataFrame has no rows")
     for col in (unit, time):
-        na = df.index[df[col].isna()].tolist()
-        if na:
+        if _numpy_kind(df[col]) in ("i", "u", "b"):  # cannot hold a missing value
+            continue
+        isna = df[col].isna()
+        if isna.any():
+            na = df.index[isna].tolist()
             raise fail(SOURCE, "identifier must not be missing", column=col, rows=na)
     for col in (outcome, *covariates):
         _check_numeric(df, col)
-    dup = df.duplicated(subset=[unit, time], keep=False)
-    if dup.any():
+    # one factorisation of each identifier serves the duplicate check and the reshaping
+    ucodes, ulabels = pd.factorize(df[unit])  # in order of appearance, as pd.unique
+    tcodes, tlabels = pd.factorize(df[time], sort=True)
+    n_t = max(len(tlabels), 1)
+    cell = np.multiply(ucodes, n_t, dtype=np.int64)
+    cell += tcodes
+    seen = np.zeros(len(ulabels) * n_t, dtype=bool)
+    seen[cell] = True
+    if np.count_nonzero(seen) < len(cell):  # a (unit, time) pair twice: find and word it
+        dup = df.duplicated(subset=[unit, time], keep=False)
         rows = df.index[dup].tolist()
-        first = df.loc[rows[0], [unit, time]].tolist()
+        # by position: with repeated index labels .loc[label] is a frame, not a row
+        first = df[[unit, time]].iloc[int(np.argmax(dup.to_numpy()))].tolist()
         raise fail(
             SOURCE,
             f"duplicated unit-time rows: each ({unit}, {time}) pair must appear "
@@ -421,15 +457,29 @@ def build_panel(
             column=unit,
         )
 
-    sub = df.loc[df[unit].isin([treated_unit, *donor_list]), [unit, time, outcome, *covariates]]
-    all_times = np.sort(pd.unique(sub[time]))
+    # rows of the treated unit and the donors, on the codes (pandas' isin and pivot did the
+    # same for 3-10 times the time; the matrices below are the pivot's, values and layout)
+    if donors is None:  # every unit, the treated one first (codes follow pd.unique's order)
+        t_code = ulabels.get_loc(treated_unit)
+        chosen = np.r_[t_code, np.delete(np.arange(len(ulabels)), t_code)]
+    else:
+        chosen = ulabels.get_indexer([treated_unit, *donor_list])
+    col_of = np.full(len(ulabels), -1)
+    col_of[chosen] = np.arange(len(chosen))
+    sel = col_of[ucodes] >= 0
+    t_in = np.zeros(len(tlabels), dtype=bool)
+    t_in[tcodes[sel]] = True
+    if _numpy_kind(df[time]) in ("i", "u", "f"):
+        all_times = np.asarray(tlabels)[t_in]  # sorted, as np.sort(pd.unique(...))
+    else:
+        all_times = np.sort(pd.unique(df[time][sel]))
     try:
         n_before = int(np.sum(all_times < start))
     except TypeError as exc:
         raise fail(
             SOURCE,
             f"start={start!r} cannot be compared with the values of {time!r} "
-            f"(dtype {sub[time].dtype})",
+            f"(dtype {df[time].dtype})",
             column=time,
         ) from exc
     if n_before == 0 or n_before == len(all_times):
@@ -440,12 +490,20 @@ def build_panel(
             "period and not after the last",
             column=time,
         )
+    row_of = pd.Index(all_times).get_indexer(np.asarray(tlabels))
+    rows, cols = row_of[tcodes[sel]], col_of[ucodes[sel]]
 
-    wide = sub.pivot(index=time, columns=unit, values=outcome).reindex(index=all_times)
+    def wide(column: str) -> np.ndarray:
+        """Periods x (treated, *donors) matrix of ``column`` (NaN where not observed)."""
+        out = np.full((len(all_times), len(chosen)), np.nan)
+        out[rows, cols] = df[column].to_numpy(dtype=float, na_value=np.nan)[sel]
+        return out
+
+    y_all = wide(outcome)
     is_pre = all_times < start
 
     # 1. periods in which the treated unit has no outcome -> dropped for every unit
-    y1 = wide[treated_unit].to_numpy(dtype=float)
+    y1 = y_all[:, 0]
     keep_t = ~np.isnan(y1)
     for t, pre in zip(all_times[~keep_t], is_pre[~keep_t], strict=True):
         phase = "pre" if pre else "post"
@@ -476,18 +534,17 @@ def build_panel(
             column=outcome,
         )
     times = all_times[keep_t]
-    wide = wide.loc[times]
+    y_all = y_all[keep_t]
 
-    # 2. covariates: carried with their gaps (averaged over observed years later)
-    cov_wide = {
-        c: sub.pivot(index=time, columns=unit, values=c).reindex(index=times) for c in covariates
-    }
-
-    # 3. donors with missing outcome values -> excluded with reason
-    kept_donors = []
-    for d in donor_list:
-        col = wide[d].to_numpy(dtype=float)
-        miss = np.isnan(col)
+    # 2. donors with missing outcome values -> excluded with reason
+    missing_y = np.isnan(y_all[:, 1:])
+    kept_donors, kept_cols = [], [0]
+    for j, d in enumerate(donor_list):
+        if not missing_y[:, j].any():
+            kept_donors.append(d)
+            kept_cols.append(j + 1)
+            continue
+        miss = missing_y[:, j]
         reasons = []
         if miss[:n_pre].any():
             reasons.append(
@@ -499,17 +556,14 @@ def build_panel(
                 f"missing {outcome!r} in post-period(s) "
                 f"{_fmt_periods(list(times[n_pre:][miss[n_pre:]]))}"
             )
-        if reasons:
-            excluded_rows.append(
-                {
-                    "level": "unit",
-                    "unit": d,
-                    "time": None,
-                    "reason": "donor excluded: " + "; ".join(reasons),
-                }
-            )
-        else:
-            kept_donors.append(d)
+        excluded_rows.append(
+            {
+                "level": "unit",
+                "unit": d,
+                "time": None,
+                "reason": "donor excluded: " + "; ".join(reasons),
+            }
+        )
     if not kept_donors:
         why = [r["reason"] for r in excluded_rows if r["level"] == "unit"][:3]
         raise fail(
@@ -525,12 +579,10 @@ def build_panel(
         if excluded_rows
         else _empty_excluded()
     )
-    cov = {
-        c: np.column_stack(
-            [cw[treated_unit].to_numpy(dtype=float), cw[kept_donors].to_numpy(dtype=float)]
-        )
-        for c, cw in cov_wide.items()
-    }
+    # 3. covariates: carried with their gaps (averaged over observed years later)
+    # C order, as before (np.column_stack, DataFrame.to_numpy): the fits' BLAS calls see the
+    # same layout
+    cov = {c: np.ascontiguousarray(wide(c)[keep_t][:, kept_cols]) for c in covariates}
     return PanelData(
         outcome=outcome,
         unit=unit,
@@ -538,8 +590,8 @@ def build_panel(
         treated=treated_unit,
         start=start,
         times=np.asarray(times),
-        y_treated=wide[treated_unit].to_numpy(dtype=float),
-        y_donors=wide[kept_donors].to_numpy(dtype=float),
+        y_treated=y_all[:, 0],  # a column view, as the pivot's column was
+        y_donors=np.ascontiguousarray(y_all[:, kept_cols[1:]]),
         donors=tuple(kept_donors),
         n_pre=n_pre,
         excluded=excluded,

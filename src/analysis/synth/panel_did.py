@@ -81,9 +81,7 @@ class DiDSpec(EstimatorSpec):
         """Two-way fixed-effects regression with pyfixest; path from the closed form."""
         import pyfixest as pf
 
-        long = panel.long_frame()
-        treated_row = (long[UNIT] == panel.treated).to_numpy()
-        long[_D] = (treated_row & np.repeat(panel.post, panel.n_donors + 1)).astype(float)
+        long = panel.long_frame(indicator=(_D, True, float))
         with warnings.catch_warnings():
             # pandas-4 deprecation notices raised inside pyfixest, not about the data
             warnings.simplefilter("ignore", category=DeprecationWarning)

@@ -60,6 +60,7 @@ in-time placebo every window is cut at the fake start.
 
 from __future__ import annotations
 
+import functools
 import warnings
 from collections.abc import Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -329,10 +330,7 @@ class SCSpec(EstimatorSpec):
         from diff_diff import SyntheticControl
 
         lags = self._lags(panel)
-        long = panel.long_frame()
-        treated_row = (long[UNIT] == panel.treated).to_numpy()
-        post_row = np.repeat(panel.post, panel.n_donors + 1)
-        long[_D] = (treated_row & post_row).astype(int)
+        long = panel.long_frame(indicator=(_D, True, int))
         est = SyntheticControl(v_method="custom", custom_v=np.ones(len(lags)), standardize="none")
         res = est.fit(
             long,
@@ -371,10 +369,7 @@ def _dd_fit(
     """
     from diff_diff import SyntheticControl
 
-    long = panel.long_frame()
-    treated_row = (long[UNIT] == panel.treated).to_numpy()
-    post_row = np.repeat(panel.post, panel.n_donors + 1)
-    long[_D] = (treated_row & post_row).astype(int)
+    long = panel.long_frame(indicator=(_D, True, int))
     names = [f"_x{h}" for h in range(x.shape[0])]
     for name, row in zip(names, x, strict=True):
         long[name] = np.tile(row, panel.n_periods)
@@ -584,7 +579,11 @@ def synthetic_control(
         donors=donors,
         covariates=[c for c in dict.fromkeys(columns) if c != outcome],
     )
-    all_pre = pd.Index(np.sort(pd.unique(df.loc[df[time] < start, time])))
+
+    @functools.cache
+    def all_pre() -> pd.Index:
+        """Every period of the data before ``start`` (only options naming periods need it)."""
+        return pd.Index(np.sort(pd.unique(df.loc[df[time] < start, time])))
 
     def periods(value: Any, what: str) -> tuple[Any, ...] | None:
         if value is None:
@@ -592,7 +591,7 @@ def synthetic_control(
         per = as_periods(value)
         if not per:
             raise fail(SOURCE, f"{what}: the window is empty", column=time)
-        pos = all_pre.get_indexer(list(per))
+        pos = all_pre().get_indexer(list(per))
         bad = [p for p, i in zip(per, pos, strict=True) if i < 0]
         if bad:
             raise fail(
@@ -601,7 +600,7 @@ def synthetic_control(
                 column=time,
                 rows=bad,
             )
-        return tuple(all_pre[np.sort(pos)])
+        return tuple(all_pre()[np.sort(pos)])
 
     def specials(value: Special | None, what: str) -> Special | None:
         if value is None:
@@ -632,7 +631,7 @@ def synthetic_control(
     )
     if spec.pre_periods is not None:
         pre_periods = spec.pre_periods
-        bad = [p for p in pre_periods if p not in set(all_pre)]
+        bad = [p for p in pre_periods if p not in set(all_pre())]
         if bad:
             raise fail(
                 SOURCE,

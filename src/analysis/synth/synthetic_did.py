@@ -134,8 +134,7 @@ class SDIDSpec(EstimatorSpec):
         """Full fit with ``diff_diff.SyntheticDiD`` (weights, ATT, placebo standard error)."""
         from diff_diff import SyntheticDiD
 
-        long = panel.long_frame()
-        long[_D] = (long[UNIT] == panel.treated).astype(int)
+        long = panel.long_frame(indicator=(_D, False, int))
         est = SyntheticDiD(
             variance_method="placebo",
             n_bootstrap=self.replications,
