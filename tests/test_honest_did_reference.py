@@ -562,3 +562,29 @@ def test_clf_defaults_unchanged(medicaid):
     assert r.settings["lf_sims"] == 1000
     assert r.settings["seed"] == 0
     assert r == honest_did_from_moments(**kw, theta_grid_points=1000, lf_sims=1000, seed=0)
+
+
+def test_flci_grid_is_diff_diffs_flci_bit_for_bit():
+    """The smoothness grid (shared first zoom level, scipy.special quantile) = diff-diff's."""
+    from diff_diff.honest_did import _compute_optimal_flci, _cv_alpha
+
+    from analysis import honest
+
+    rng = np.random.default_rng(4)
+    for t in np.r_[rng.normal(0, 3, 200), 0.0, 40.0]:
+        for a in (0.05, 0.1):
+            assert honest._cv_alpha(float(t), a) == _cv_alpha(float(t), a)
+    for n_pre, n_post in ((2, 1), (3, 2)):
+        k = n_pre + n_post
+        a = rng.normal(size=(k, k))
+        sig = a @ a.T * 0.01 + np.eye(k) * 0.001
+        beta = rng.normal(0, 0.1, k)
+        lv = np.zeros(n_post)
+        lv[0] = 1.0
+        grid = np.linspace(0, 0.15, 4)
+        got = honest._flci_grid(beta, sig, lv, n_pre, n_post, grid, 0.05)
+        want = [
+            _compute_optimal_flci(beta[:n_pre], beta[n_pre:], sig, lv, n_pre, n_post, m, 0.05)
+            for m in grid
+        ]
+        assert [tuple(map(float, g)) for g in got] == [tuple(map(float, w)) for w in want]

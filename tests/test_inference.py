@@ -525,3 +525,100 @@ def test_participation_randomization_validates_and_prepares_once(monkeypatch):
     )
     assert r.reps == 9
     assert calls == {"check": 1, "prepare": 1}
+
+
+# ------------------------------------------------------------------ scale (issue 14)
+def test_smallest_per_stratum_is_the_lexsort_selection():
+    """The thresholded selection takes exactly what ranking every candidate took."""
+    from analysis.inference import _smallest_per_stratum
+
+    rng = np.random.default_rng(11)
+    for trial in range(200):
+        n_strata = int(rng.integers(1, 30))
+        n = int(rng.integers(0, 3000))
+        s = np.sort(rng.integers(0, n_strata, n)) if trial % 2 else rng.integers(0, n_strata, n)
+        size = np.bincount(s, minlength=n_strata)
+        need = rng.integers(0, np.maximum(size, 1) + 3)  # some strata need more than they have
+        u = rng.random(n)
+        if trial % 3 == 0 and n:  # ties in u, broken by position
+            u = np.round(u, 2)
+        order = np.lexsort((u, s))
+        ss = s[order]
+        starts = np.flatnonzero(np.r_[True, ss[1:] != ss[:-1]])
+        rank = np.arange(n) - np.repeat(starts, np.diff(np.r_[starts, n]))
+        expected = np.sort(order[rank < need[ss]])
+        np.testing.assert_array_equal(np.sort(_smallest_per_stratum(u, s, need)), expected)
+
+
+@pytest.mark.parametrize("fixed_effects", [[], ["fe", "cl"]])
+@pytest.mark.parametrize("weights_type", ["rademacher", "webb"])
+def test_wcr_on_cluster_sums_equals_diff_diff(monkeypatch, fixed_effects, weights_type):
+    """Above the size limit the WCR runs on cluster sums: the same p-value and interval."""
+    from analysis import inference
+
+    rng = np.random.default_rng(len(fixed_effects) * 10 + len(weights_type))
+    for trial in range(6):
+        n, g = int(rng.integers(60, 500)), int(rng.integers(4, 40))
+        df = pd.DataFrame(
+            {
+                "cl": rng.integers(0, g, n),
+                "x1": rng.normal(size=n),
+                "x2": rng.normal(size=n),
+                "fe": rng.integers(0, 4, n),
+            }
+        )
+        df["y"] = 0.3 * df["x1"] + rng.normal(size=n) + rng.normal(size=g)[df["cl"]]
+        kw = dict(
+            outcome="y",
+            regressors=["x1", "x2"],
+            fixed_effects=fixed_effects,
+            param="x1",
+            cluster="cl",
+            reps=int(rng.choice([99, 199, 999])),
+            weights_type=weights_type,
+            seed=trial,
+        )
+        monkeypatch.setattr(inference, "WCR_OBSERVATION_LEVEL_MAX", 10**18)
+        ref = wild_cluster_bootstrap(df, **kw)
+        monkeypatch.setattr(inference, "WCR_OBSERVATION_LEVEL_MAX", 0)
+        own = wild_cluster_bootstrap(df, **kw)
+        assert "utils.wild_bootstrap_se" in ref.backend
+        assert "cluster sums" in own.backend
+        assert (own.p_value, own.ci_low, own.ci_high) == (ref.p_value, ref.ci_low, ref.ci_high)
+        assert own.extra["reps"] == ref.extra["reps"] and own.estimate == ref.estimate
+
+
+class _GapWithArrays:
+    """:func:`_participant_gap` with an array path (``for_cohorts``), optionally wrong."""
+
+    def __init__(self, wrong: bool = False) -> None:
+        self.wrong, self.frames = wrong, 0
+
+    def __call__(self, d: pd.DataFrame) -> float:
+        self.frames += 1
+        return _participant_gap(d)
+
+    def for_cohorts(self, d: pd.DataFrame, *, codes: np.ndarray, n_units: int):
+        year, y = d["year"].to_numpy(), d["grade_avg"]
+
+        def gap(cohort_by_unit: np.ndarray) -> float:
+            g = cohort_by_unit[codes]
+            t = (g > 0) & (year >= g)  # pandas' means, as the frame statistic (NaN skipped)
+            return float(y[t].mean() - y[g == 0].mean()) + (1e-9 if self.wrong else 0.0)
+
+        return gap
+
+
+@pytest.mark.parametrize("wrong", [False, True])
+def test_participation_randomization_array_path(wrong):
+    """A statistic's array path gives the frame path's draws; a wrong one is not used."""
+    from analysis.inference import participation_randomization
+
+    frame = _register()
+    kw = dict(**PARTICIPATION, columns=["grade_avg"], reps=25, seed=8, n_jobs=1)
+    plain = participation_randomization(frame, statistic=_participant_gap, **kw)
+    stat = _GapWithArrays(wrong=wrong)
+    fast = participation_randomization(frame, statistic=stat, **kw)
+    assert fast.distribution == plain.distribution and fast.p_value == plain.p_value
+    # the observed value always on the frame; the draws on arrays unless the check failed
+    assert stat.frames == (1 + 25 if wrong else 1)

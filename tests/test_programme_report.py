@@ -9,6 +9,7 @@ seed streams, the words and the results JSON.
 
 from __future__ import annotations
 
+import importlib
 import json
 import re
 import warnings
@@ -109,6 +110,128 @@ def test_analysis_tables_agree_with_direct_method_calls(grades, frame):
     assert few.iloc[3]["estimate"] == tri.iloc[0]["estimate"]
     assert grades.randomization.reps == 3
     assert grades.randomization.statistic == pytest.approx(grades.main.estimate, abs=1e-12)
+
+
+# ------------------------------------------------------------------ speed and scale (issue 14)
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"control": "never", "method": "dr", "allow_unbalanced": True, "max_e": 2},
+        {"control": "notyet", "method": "reg", "allow_unbalanced": True, "max_e": np.inf},
+        {"control": "never", "method": "reg", "allow_unbalanced": False, "max_e": 1},
+    ],
+)
+def test_simple_att_on_cohorts_is_the_frame_statistic_bit_for_bit(frame, options):
+    """Randomization inference's array path gives exactly did.simple_att of the new frame."""
+    from analysis.did._inference import SimpleATT
+    from analysis.inference import _Reassigner
+
+    cols = ["pupil_id", "year", "cohort", "treated", "participant", "age", "school_id"]
+    slim = frame[[*cols, "grade_avg"]]
+    if not options["allow_unbalanced"]:  # three years, so that some pupils have all of them
+        slim = slim[slim["year"].between(2020, 2022)].reset_index(drop=True)
+    stat = SimpleATT(outcome="grade_avg", **pr.COLS, **options)
+    prepared = _Reassigner(
+        slim,
+        **pr.COLS,
+        strata="school_id",
+        age="age",
+        treated="treated",
+        participant="participant",
+    )
+    fast = stat.for_cohorts(slim, codes=prepared.codes, n_units=prepared.n)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        assert fast(prepared.observed) == stat(slim)
+        rng = np.random.default_rng(2)
+        for _ in range(4):
+            new = prepared.draw(rng)
+            assert fast(new) == stat(prepared.frame(new))
+    assert (
+        stat.for_cohorts(
+            slim.assign(grade_avg=slim["grade_avg"].astype("float32")),
+            codes=prepared.codes,
+            n_units=prepared.n,
+        )
+        is None
+    )
+    with_cov = SimpleATT(outcome="grade_avg", **pr.COLS, covariates=("age",))
+    assert with_cov.for_cohorts(slim, codes=prepared.codes, n_units=prepared.n) is None
+
+
+def test_did2s_sparse_gmm_variance_equals_diff_diffs(monkeypatch, frame):
+    """Above the size limit the two-stage GMM variance sums by cluster sparsely: same numbers."""
+    es_mod = importlib.import_module("analysis.did.event_study")  # did.event_study: the function
+
+    kw = dict(outcome="grade_avg", **pr.COLS, estimator="did2s", cluster="baseline_school")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        monkeypatch.setattr(es_mod, "GMM_SPARSE_ABOVE", 10**18)
+        ref = did.event_study(frame, **kw)
+        monkeypatch.setattr(es_mod, "GMM_SPARSE_ABOVE", 0)
+        own = did.event_study(frame, **kw)
+    np.testing.assert_array_equal(own.coef, ref.coef)
+    np.testing.assert_allclose(own.vcov, ref.vcov, rtol=1e-10, atol=0)
+    assert own.overall.se == pytest.approx(ref.overall.se, rel=1e-10)
+    from diff_diff.two_stage_aggregation import _TwoStageAggregationMixin
+
+    assert _TwoStageAggregationMixin._compute_gmm_variance.__name__ == "_compute_gmm_variance"
+
+
+def test_page_fits_each_estimator_once_and_reuses_it(monkeypatch, data, grades):
+    """No Callaway-Sant'Anna or Sun-Abraham fit of the page is made twice with the same
+    options; the reused fits give the numbers a refit gives."""
+    calls: list[tuple] = []
+    staggered, event_study = did.staggered, did.event_study
+
+    def counted(df, **kw):
+        calls.append(("cs", pr._fit_key(kw)))
+        return staggered(df, **kw)
+
+    def counted_es(df, **kw):
+        calls.append(("es", kw.get("estimator"), kw.get("cluster")))
+        return event_study(df, **kw)
+
+    monkeypatch.setattr(did, "staggered", counted)
+    monkeypatch.setattr(did, "event_study", counted_es)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        again = pr.ProgrammeAnalysis.build(
+            data=data, outcome="grade_avg", seed=1, band_draws=99, **SMALL
+        )
+    assert len(calls) == len(set(calls))
+    assert [c[1] for c in calls if c[0] == "es"] == ["sun_abraham", "did2s"]
+    assert json.dumps(to_jsonable(again.to_dict())) == json.dumps(to_jsonable(grades.to_dict()))
+    frame = data.frame()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        refit = did.event_study(
+            frame,
+            outcome="grade_avg",
+            **pr.COLS,
+            estimator="cs",
+            window=grades.window,
+            cluster="baseline_school",
+            seed=SeedStreams(1).sequence("bands").spawn(4)[1],
+            n_boot=99,
+            allow_unbalanced=True,
+        )
+        sa = did.event_study(
+            frame,
+            outcome="grade_avg",
+            **pr.COLS,
+            estimator="sun_abraham",
+            cluster="baseline_school",
+            cband=False,
+        )
+    assert refit.to_dict() == grades.es_cs.to_dict()
+    assert grades.estimates["sun_abraham"] == sa.overall
+    robust = {r.key: r.estimate for r in grades.variants}
+    assert (
+        robust["base_period:varying"]
+        == grades.cs_cells.aggregate("simple", max_e=grades.horizon).overall
+    )
+    assert robust["estimator:reg_covariates"] == grades.estimates["cs_alt"]
 
 
 def test_random_streams_are_the_runs_and_independent(grades, data):
