@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from fuzzing import (
     BAD_NUMBERS,
     ERROR,
+    SAME,
     byte_corruption,
     fuzz_settings,
     outcome_of,
@@ -102,3 +103,100 @@ def test_corrupted_school_file_is_an_error_or_counted(fixtures, data):
     lost = len(baseline.panel) - len(res.panel)
     assert lost <= 0 or counted(res) > counted(baseline), f"{lost} pupil-years lost uncounted"
     record("intake (school csv)", "accepted: losses counted" if lost > 0 else "accepted: same size")
+
+
+# ---- the columnar CSV reader reads every file as the row reader does -----------------------
+
+_HEADERS = [
+    "Codice fiscale",
+    "Cognome",
+    "Nome",
+    "Data di nascita",
+    "Sesso",
+    "Classe",
+    "Ore di assenza",
+    "Monte ore annuo",
+    "Media voti",
+    "Esito",
+    "Note",
+]
+_CELLS = [
+    "RSSNNA08B43E506U",
+    "rssnna08b43e506u",
+    "Rossi",
+    "Nicolò",
+    "03/02/2008",
+    "F",
+    "2",
+    "12,5",
+    "1.000",
+    "ammesso",
+    "",
+    " ",
+    "\u00a0",
+    "Totale",
+    "tot. classe",
+    "Media classe",
+    "somma",
+    "Fonte: registro",
+    '"a;b"',
+    '"a,b"',
+    'a"b',
+    '"x""y"',
+    '"ab"c',
+    ' "a"',
+    "\t",
+]
+_NASTY = ['"Rossi\nMaria"', '"p\r\nq"', '"unterminated', "x\ry"]
+
+
+@st.composite
+def _csv_files(draw):
+    sep = draw(st.sampled_from([";", ",", "\t"]))
+    nl = draw(st.sampled_from(["\n", "\r\n"]))
+    cell = st.sampled_from(_CELLS + _NASTY) if draw(st.booleans()) else st.sampled_from(_CELLS)
+    titles = draw(
+        st.lists(st.lists(st.sampled_from(["Istituto X", "", "Assenze"]), max_size=4), max_size=3)
+    )
+    head = draw(st.lists(st.sampled_from(_HEADERS), min_size=2, max_size=11, unique=True))
+    width = len(head)
+    lines = [sep.join(t) for t in titles] + [sep.join(head)]
+    for _ in range(draw(st.integers(0, 25))):
+        k = draw(st.sampled_from([width] * 8 + [0, 1, width - 1, width + 1]))
+        lines.append(sep.join(draw(st.lists(cell, min_size=k, max_size=k))))
+    text = nl.join(lines) + draw(st.sampled_from(["", nl, nl * 2]))
+    encoding = draw(st.sampled_from(["utf-8", "utf-8-sig", "cp1252"]))
+    return text.encode(encoding, errors="replace")
+
+
+@fuzz_settings(0.5)
+@given(blob=_csv_files())
+def test_columnar_and_row_readers_read_every_csv_alike(tmp_path_factory, blob):
+    import pyarrow as pa
+
+    from analysis.data import intake
+    from analysis.errors import DataValidationError
+
+    path = tmp_path_factory.mktemp("csv") / "school.csv"
+    path.write_bytes(blob)
+    src = intake.SourceFile(path=path, kind="school", school_id="S", year=2020)
+    seen = []
+    real = intake._COLUMNAR_CSV
+    try:
+        for columnar in (True, False):
+            intake._COLUMNAR_CSV = columnar
+            log = intake._Log()
+            try:
+                rec = intake._read_records(src, intake.SCHOOL_FIELDS, log)
+            except DataValidationError as err:
+                seen.append(("error", str(err)))
+                continue
+            cols = {
+                f: c.to_pylist() if isinstance(c, pa.ChunkedArray) else list(c)
+                for f, c in rec.columns.items()
+            }
+            seen.append((cols, list(rec.columns), rec.lines.tolist(), log.files, log.rejections))
+    finally:
+        intake._COLUMNAR_CSV = real
+    assert seen[0] == seen[1]
+    record("intake (columnar = row reader)", ERROR if seen[0][0] == "error" else SAME)

@@ -824,3 +824,29 @@ def test_a_registry_without_leavers_is_read(tmp_path, monkeypatch):
 
         monkeypatch.undo()
         importlib.reload(analysis.paths)
+
+
+def test_a_code_valid_column_wise_is_valid_and_normalised_alike_cell_by_cell():
+    """The attendance reader trusts the whole-column check where it says valid."""
+    from analysis.data import codice_fiscale as cf
+
+    good = cf.synthetic_code("Rossi", "Anna", 2008, 2, 3, female=True, place="E506")
+    odd = [
+        good,
+        good.lower(),
+        f" {good[:3]}.{good[3:8]}-{good[8:]}\t",
+        good[:6] + "\u00a0" + good[6:],  # no-break space: Python's \\s, not RE2's
+        good[:6] + "\x0b" + good[6:],
+        good.replace("S", "ß", 1),
+        good[:15] + "Z",
+        "",
+        None,
+        12345,
+    ]
+    codes = pd.Series(odd, dtype=object)
+    fast = cf.is_valid_array(codes)
+    norm = cf.normalise_array(codes)
+    assert fast.sum() >= 3 and not fast.all()
+    for c, ok, n in zip(odd, fast, norm, strict=True):
+        if ok:
+            assert cf.is_valid(c) and cf.normalise(c) == n

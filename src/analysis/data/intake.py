@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import functools
 import hmac
 import io
 import os
@@ -129,8 +130,18 @@ _TOTALS = re.compile(r"^\s*(tot(ale|ali)?\b|tot\.|somma|media classe)", re.IGNOR
 
 def _plain(text: object) -> str:
     """Lower case, no accents, punctuation as spaces, single spaces (for matching headers)."""
-    s = unicodedata.normalize("NFKD", str(text)).encode("ascii", "ignore").decode().lower()
-    return " ".join(re.sub(r"[^a-z0-9]+", " ", s).split())
+    if type(text) is str:  # headers and codes recur in every file: remembered (by text only)
+        return _plain_text(text)
+    return _plain_text.__wrapped__(str(text))
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _plain_text(text: str) -> str:
+    s = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode().lower()
+    return " ".join(_NOT_ALNUM.sub(" ", s).split())
+
+
+_NOT_ALNUM = re.compile(r"[^a-z0-9]+")
 
 
 # --------------------------------------------------------------------------------------------
@@ -776,7 +787,10 @@ def _floats_distinct(values: np.ndarray) -> np.ndarray:
     cell gives what :func:`_floats` gives column by column.
     """
     out = np.full(len(values), np.nan)
-    text = np.array([isinstance(v, str) for v in values], dtype=bool)
+    if pd.api.types.infer_dtype(values, skipna=False) == "string":
+        text = np.ones(len(values), dtype=bool)
+    else:
+        text = np.array([isinstance(v, str) for v in values], dtype=bool)
     fast = np.zeros(len(values), dtype=bool)
     if text.any():
         idx = np.flatnonzero(text)
@@ -1292,8 +1306,10 @@ def _identities_coded(
     norm_u = norm_s.to_numpy(dtype=object)
     # pseudonyms: one per distinct valid code, then one per row linked by name and birth
     values: list[str | None] = [None] * len(code_u)
-    for u in np.flatnonzero(valid_u):
-        values[u] = pseudonym_of("CF:" + str(norm_u[u]))
+    for u in np.flatnonzero(valid_u):  # a million codes: the memo inlined
+        ident = "CF:" + str(norm_u[u])
+        out = memo.get(ident)
+        values[u] = out if out is not None else memo.setdefault(ident, pseudonym(key, ident))
     index = np.where(valid, code_k, -1)
     if ndn.any():
         ps_u, pn_u = _apply(_plain, sur_u), _apply(_plain, nam_u)
@@ -1628,8 +1644,17 @@ def _attendance(src: SourceFile, key: bytes, log: _Log) -> list[dict[str, Any]]:
             return "CF:" + cf.normalise(c)
         return None
 
-    raw_code = coded("codice_fiscale", lambda v: v)
-    by_cf = coded("codice_fiscale", by_code)
+    code_u, code_k = _coded([rec.columns.get("codice_fiscale")], np.array([n]), None)
+    # a code the whole-column check finds valid is valid cell by cell and normalised alike
+    # (pyarrow removes a subset of the spaces Python removes, and no letter that matters);
+    # the scalar rule decides the others
+    fast = cf.is_valid_array(pd.Series(code_u, dtype=object))
+    norm = cf.normalise_array(pd.Series(code_u, dtype=object)).to_numpy(dtype=object)
+    by_cf_u = np.array(
+        [("CF:" + norm[u]) if fast[u] else by_code(code_u[u]) for u in range(len(code_u))],
+        dtype=object,
+    )
+    raw_code, by_cf = code_u[code_k], by_cf_u[code_k]
     surname, name = coded("cognome", lambda v: v), coded("nome", lambda v: v)
     dob = coded("data_nascita", lambda v: _date(v) if not _empty(v) else None)
     start = coded("data_inizio", _date)
