@@ -98,3 +98,24 @@ def test_binary_check_equals_isin():
     with pytest.raises(DataValidationError, match="0/1 indicator") as info:
         _checks.require_binary(bad, "d")
     assert list(info.value.violations[0].rows) == [2, 3]
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_normalise_cohort_equals_the_pandas_rule(seed):
+    """Never treated = 0 from 0, NaN or ±inf; negative or changing cohorts are errors."""
+    rng = np.random.default_rng(seed)
+    units = np.repeat(rng.permutation(40) * 7, 4)
+    g = np.repeat(rng.choice([0.0, 2004.0, 2006.0, np.nan, np.inf], 40), 4)
+    df = pd.DataFrame({"u": units, "g": g}).sample(frac=1, random_state=seed)
+    if seed % 4 == 1:
+        df.iloc[3, 1] = -1.0  # negative
+    if seed % 4 == 2:
+        df.iloc[5, 1] = 1999.0  # changes within a unit
+    want = df["g"].where(np.isfinite(df["g"]), np.nan).fillna(0.0)
+    broken = (want < 0).any() or (want.groupby(df["u"]).nunique() > 1).any()
+    if broken:
+        with pytest.raises(DataValidationError):
+            _checks.normalise_cohort(df, unit="u", cohort="g")
+    else:
+        got = _checks.normalise_cohort(df, unit="u", cohort="g")
+        pd.testing.assert_series_equal(got, want.rename("g"))

@@ -213,7 +213,17 @@ def normalise_cohort(df: pd.DataFrame, *, unit: str, cohort: str) -> pd.Series:
     a unit whose cohort changes over time is a treatment reversal / inconsistent record.
     """
     require_numeric(df, cohort)
-    g = df[cohort].astype(float)
+    s = df[cohort]
+    if _numpy_kind(s) in ("i", "u", "f", "b"):  # on arrays; pandas below words a failure
+        v = s.to_numpy(dtype=float)
+        g = np.where(np.isfinite(v), v, 0.0)  # NaN and ±inf: never treated
+        codes, units = sorted_codes(df[unit])
+        if not (g < 0).any() and (len(codes) == 0 or codes.min() >= 0):
+            of_unit = np.zeros(len(units))
+            of_unit[codes] = g
+            if np.array_equal(of_unit[codes], g):
+                return pd.Series(g, index=df.index, name=s.name)
+    g = s.astype(float)
     g = g.where(np.isfinite(g) | g.isna(), np.nan)  # +inf -> NaN (never treated)
     neg = df.index[g < 0]
     if len(neg):
@@ -418,25 +428,29 @@ def prepare_cohort_panel(
         numeric=numeric,
         notes=notes,
     )
-    d["_cohort"] = g.loc[d.index].to_numpy()
+    # every row kept (the usual case): the rows of d are those of df, in order
+    d["_cohort"] = g.to_numpy() if len(d) == len(df) else g.loc[d.index].to_numpy()
     periods = np.sort(d[time].unique())
-    late = d[unit][d["_cohort"] > periods[-1]].unique()
-    if len(late):
+    c = d["_cohort"].to_numpy()
+    if (c > periods[-1]).any():  # the units counted only when there are some
+        late = d[unit][c > periods[-1]].unique()
         notes.add(
             f"{len(late)} unit(s) have a cohort after the last period ({periods[-1]:g}); "
             "they are treated as never treated within the data window"
         )
         d.loc[d["_cohort"] > periods[-1], "_cohort"] = 0.0
-    early = d[unit][(d["_cohort"] > 0) & (d["_cohort"] <= periods[0])].unique()
-    if len(early):
+        c = d["_cohort"].to_numpy()
+    if ((c > 0) & (c <= periods[0])).any():
+        early = d[unit][(c > 0) & (c <= periods[0])].unique()
         notes.add(
             f"dropped {len(early)} unit(s) treated in or before the first period "
             f"({periods[0]:g}): no untreated observation"
         )
         d = d.loc[~d[unit].isin(early)]
-    if not (d["_cohort"] > 0).any():
+        c = d["_cohort"].to_numpy()
+    if not (c > 0).any():
         raise fail(SOURCE, "no treated cohort within the data window", column=cohort)
-    if require_never_treated and not (d["_cohort"] == 0).any():
+    if require_never_treated and not (c == 0).any():
         raise fail(
             SOURCE,
             "this estimator needs never-treated units (cohort 0 or missing) and there are none",
