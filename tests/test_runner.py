@@ -472,3 +472,58 @@ def test_run_order_starts_the_longest_chains_first_and_keeps_plan_order_on_ties(
         "unknown",
         "tie",
     ]
+
+
+FORK_PROBE = """
+import os, sys
+from analysis import display
+report = display.start(run_id, title="fork probe")
+print(f"PARENT={os.getppid()} PRELOADED={'seaborn' in sys.modules} CWD={os.getcwd()}")
+print(f"HASHSEED={os.environ.get('PYTHONHASHSEED')} MAIN={sys.modules['__main__'].__name__}")
+import pandas as pd
+report.save(headline={"sum": value}, results={"frame": pd.DataFrame({"x": [value, 2.5]}).sum().tolist()})
+"""
+
+
+def test_kernels_forked_by_the_server_give_the_results_of_new_interpreters(sandbox):
+    import psutil
+
+    from analysis.pipeline.runner import KernelServer, deterministic_environment, execute
+
+    nb = new_notebook()
+    nb.metadata = {
+        "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}
+    }
+    params = new_code_cell('run_id = "interactive"\nvalue = 1')
+    params.metadata["tags"] = ["parameters"]
+    nb.cells = [params, new_code_cell(FORK_PROBE)]
+    nbformat.write(nb, sandbox / "notebooks" / "98_fork.ipynb")
+    plan = _write_plan(sandbox, [])
+    text = plan.read_text().replace("runs: []", "runs: [{id: fork, notebook: 98_fork, title: F}]")
+    plan.write_text(text.replace("99_probe:", "98_fork:"))
+    run = load_plan(plan).get("fork")
+    deterministic_environment()
+
+    def once(server):
+        outcome = execute(
+            run, quick=False, key="k", inputs={}, git={}, timeout=120, kernel_server=server
+        )
+        assert outcome.status == "success", outcome.error
+        cells = nbformat.read(executed_path("fork"), as_version=4).cells
+        printed = "".join(o.get("text", "") for o in cells[-1].outputs)
+        return results_path("fork").read_bytes(), printed
+
+    server = KernelServer()
+    try:
+        forked, printed = once(server)
+        assert f"PARENT={server.pid} PRELOADED=True" in printed
+        kernels = psutil.Process(server.pid).children()
+    finally:
+        server.close()
+    assert not psutil.pid_exists(server.pid) or psutil.Process(server.pid).status() == "zombie"
+    assert all(not k.is_running() or k.status() == "zombie" for k in kernels)
+    plain, printed_plain = once(None)
+    assert "PRELOADED=False" in printed_plain
+    assert forked == plain  # same results, byte for byte
+    # same working directory, hash seed and main module as a kernel started as a new process
+    assert printed.split("PRELOADED=True")[1] == printed_plain.split("PRELOADED=False")[1]

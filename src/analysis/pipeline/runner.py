@@ -9,7 +9,9 @@ For each selected run the runner
 3. writes the run context (parameters, input hashes, git state, environment, the plan file)
    that the notebook's provenance block shows;
 4. executes the notebook with the project's own ``python3`` kernel into
-   ``reports/executed/<id>.ipynb`` (written via a temporary file);
+   ``reports/executed/<id>.ipynb`` (written via a temporary file); locally the kernel is a
+   fork of a warm interpreter that has imported the common libraries once for the whole plan
+   (:class:`KernelServer`);
 5. on success promotes the notebook's staged results to ``reports/results/<id>.json``; on
    failure records the error and removes any previous results of that run, so the index can
    never show stale numbers as current.
@@ -30,6 +32,7 @@ import hashlib
 import json
 import os
 import sys
+import threading
 import time
 import traceback
 from collections.abc import Iterable, Mapping, Sequence
@@ -116,8 +119,12 @@ def _kernel_env(values: dict[str, str | None]) -> Any:
                 os.environ[k] = v
 
 
-def kernel_manager_class() -> type:
+def kernel_manager_class(server: KernelServer | None = None) -> type:
     """The kernel manager papermill starts each run's kernel with (quiet, encrypted transport).
+
+    With ``server``, the kernel is a fork of the server's warm interpreter
+    (:class:`KernelServer`) instead of a new interpreter; when the server cannot start one, the
+    kernel starts as a new interpreter.
 
     Two log lines that every run used to print, removed at their cause:
 
@@ -145,7 +152,305 @@ def kernel_manager_class() -> type:
                 return
             await super()._async_interrupt_kernel()
 
+        async def _async_launch_kernel(self, kernel_cmd: list[str], **kw: Any) -> None:
+            pid = None
+            if server is not None:
+                pid = server.launch(
+                    kernel_cmd, env=kw.get("env") or dict(os.environ), cwd=kw.get("cwd")
+                )
+            if pid is None:
+                await super()._async_launch_kernel(kernel_cmd, **kw)
+                return
+            # what LocalProvisioner.launch_kernel records of the process it starts
+            provisioner = self.provisioner
+            provisioner.process = ForkedKernel(pid)
+            provisioner.pid = provisioner.pgid = pid  # the kernel leads its own session
+            provisioner.cwd = kw.get("cwd")
+            self._reconcile_connection_info(provisioner.connection_info)
+
     return QuietKernelManager
+
+
+#: Modules that the kernels of a plan import and that the kernel server imports once for all
+#: of them (:class:`KernelServer`): the kernel itself, the data and plotting stack every page
+#: uses, scipy.stats (seaborn, diff_diff and the methods import it), the synthetic-control
+#: backend, the pupil-register schemas and the replication pool.  Only modules that start no
+#: thread of their own at import are listed (a fork keeps only the forking thread; pyarrow's
+#: allocator thread is restarted by jemalloc in the child): pyfixest and statsmodels, which
+#: start polars' threads, are left to the kernels.
+KERNEL_PRELOAD = (
+    "ipykernel.kernelapp",
+    "numpy",
+    "pandas",
+    "pyarrow.parquet",
+    "scipy.stats",
+    "matplotlib.pyplot",
+    "seaborn",
+    "diff_diff",
+    "pandera.pandas",
+    "joblib",
+)
+
+
+class ForkedKernel:
+    """The process handle of a kernel forked by the :class:`KernelServer`.
+
+    What jupyter_client's ``LocalProvisioner`` uses of a ``subprocess.Popen``: ``pid``,
+    ``poll``, ``wait``, ``send_signal``, ``kill``, ``terminate`` and the (absent) pipes.  The
+    kernel is a child of the server, which reaps it; this process sees it end through psutil.
+    """
+
+    stdin = stdout = stderr = None
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+        self.returncode: int | None = None
+
+    def poll(self) -> int | None:
+        """``None`` while the kernel runs, then 0 (its exit status is the server's to read)."""
+        import psutil
+
+        if self.returncode is None:
+            try:
+                if psutil.Process(self.pid).status() != psutil.STATUS_ZOMBIE:
+                    return None
+            except psutil.NoSuchProcess:
+                pass
+            self.returncode = 0
+        return self.returncode
+
+    def wait(self, timeout: float | None = None) -> int:
+        """Wait until the kernel has ended."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while self.poll() is None:
+            if deadline is not None and time.monotonic() > deadline:
+                import subprocess
+
+                raise subprocess.TimeoutExpired(f"kernel {self.pid}", timeout)
+            time.sleep(0.02)
+        return 0
+
+    def send_signal(self, signum: int) -> None:
+        """Send ``signum`` to the kernel (nothing when it has ended)."""
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(self.pid, signum)
+
+    def kill(self) -> None:
+        """SIGKILL."""
+        import signal
+
+        self.send_signal(signal.SIGKILL)
+
+    def terminate(self) -> None:
+        """SIGTERM."""
+        import signal
+
+        self.send_signal(signal.SIGTERM)
+
+
+class KernelServer:
+    """Start a plan's kernels as forks of one interpreter that has imported their libraries.
+
+    Every run executes in a new kernel.  Started as a new interpreter (jupyter_client's way),
+    each kernel imports ipykernel, pandas, matplotlib, scipy.stats and seaborn again: 1-2 s of
+    CPU per run, a fifth of the plan.  The server is a Python process, started with the
+    plan's environment, that imports :data:`KERNEL_PRELOAD` once and then, for each kernel,
+    forks: the child leads its own session (as jupyter_client's kernels do), takes the
+    kernel's environment and working directory, drops any module of this package (the kernel
+    imports it from its own environment) and runs the kernel command's module
+    (``python -m ipykernel_launcher -f <connection file>``) as ``__main__``.  The kernel is
+    the same program with the same environment; only the import of the listed libraries is
+    shared (copy-on-write).  Jupyter has no provisioner that forks a warm interpreter, hence
+    this class; the transport is the standard library's (``multiprocessing.connection`` on a
+    Unix socket in a private temporary folder).
+
+    The server ignores SIGINT (a Ctrl-C reaches the kernels through
+    :func:`_interrupt_kernels`), reaps its kernels, and exits when :meth:`close` terminates it
+    or when the process that started it ends.  A kernel command that is not
+    ``<this python> -m <module> ...``, or a server that could not start, makes
+    :meth:`launch` return ``None``: the kernel then starts as a new interpreter.
+    """
+
+    def __init__(self, preload: Sequence[str] = KERNEL_PRELOAD) -> None:
+        import pickle
+        import subprocess
+        import tempfile
+
+        self._dir = tempfile.mkdtemp(prefix="analysis-kernels-")  # mode 0700: ours only
+        self.address = os.path.join(self._dir, "server")
+        read_fd, write_fd = os.pipe()
+        self._ready_fd: int | None = read_fd
+        self._failed = False
+        self._lock = threading.Lock()
+        self._proc = subprocess.Popen(
+            [sys.executable, "-c", "from analysis.pipeline.runner import _serve; _serve()"],
+            stdin=subprocess.PIPE,
+            pass_fds=(write_fd,),
+            cwd=self._dir,
+        )
+        os.close(write_fd)
+        config = {"address": self.address, "ready_fd": write_fd, "preload": list(preload)}
+        self._proc.stdin.write(pickle.dumps(config))
+        self._proc.stdin.close()
+
+    @property
+    def pid(self) -> int:
+        """The server's process id (the parent of its kernels)."""
+        return self._proc.pid
+
+    def _wait_ready(self, timeout: float = 120.0) -> bool:
+        import select
+
+        with self._lock:  # the plan's threads launch kernels at the same time
+            if self._ready_fd is not None:
+                ready, _, _ = select.select([self._ready_fd], [], [], timeout)
+                ok = bool(ready) and os.read(self._ready_fd, 1) == b"1"
+                os.close(self._ready_fd)
+                self._ready_fd = None
+                if not ok:
+                    self._fail("it did not start")
+            return not self._failed
+
+    def _fail(self, why: str) -> None:
+        if not self._failed:
+            self._failed = True
+            print(
+                f"analysis: the kernel server failed ({why}); kernels start as new interpreters",
+                file=sys.stderr,
+            )
+
+    def launch(self, cmd: Sequence[str], *, env: Mapping[str, str], cwd: Any) -> int | None:
+        """Fork a kernel running ``cmd``; return its pid (``None``: start it the usual way)."""
+        from multiprocessing.connection import Client
+
+        if (
+            len(cmd) < 3
+            or cmd[1] != "-m"
+            or os.path.realpath(cmd[0]) != os.path.realpath(sys.executable)
+        ):
+            return None
+        if not self._wait_ready():
+            return None
+        request = {"cmd": list(cmd), "env": dict(env), "cwd": str(cwd or os.getcwd())}
+        try:
+            with Client(self.address, family="AF_UNIX") as conn:
+                conn.send(request)
+                reply = conn.recv()
+        except (OSError, EOFError) as exc:
+            self._fail(f"{type(exc).__name__}: {exc}")
+            return None
+        if not isinstance(reply, int):
+            self._fail(str(reply))
+            return None
+        return reply
+
+    def close(self) -> None:
+        """Stop the server (its kernels, already shut down by their runs, are not waited for)."""
+        import shutil
+        import subprocess
+
+        with self._lock:
+            if self._ready_fd is not None:
+                os.close(self._ready_fd)
+                self._ready_fd = None
+        self._proc.terminate()
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self._proc.wait(timeout=10)
+        if self._proc.poll() is None:
+            self._proc.kill()
+            self._proc.wait()
+        shutil.rmtree(self._dir, ignore_errors=True)
+
+
+def _serve() -> None:
+    """The body of the :class:`KernelServer` process (configuration read from stdin)."""
+    import importlib
+    import pickle
+    import signal
+    import socket
+    from multiprocessing.connection import Connection
+
+    config = pickle.loads(sys.stdin.buffer.read())
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # The environment the kernels will have, for what modules read from it at import:
+    # ipykernel's parent process (jupyter_client sets it; the kernels' parent is this process)
+    # and the backend ipykernel chooses when a kernel starts, before matplotlib reads it.
+    os.environ["JPY_PARENT_PID"] = str(os.getpid())
+    if not os.environ.get("MPLBACKEND"):
+        os.environ["MPLBACKEND"] = "module://matplotlib_inline.backend_inline"
+    for name in config["preload"]:
+        with contextlib.suppress(ImportError):
+            importlib.import_module(name)
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(config["address"])
+    listener.listen()
+    listener.settimeout(0.5)
+    os.write(config["ready_fd"], b"1")
+    os.close(config["ready_fd"])
+    parent = os.getppid()
+    while os.getppid() == parent:
+        with contextlib.suppress(ChildProcessError):
+            while os.waitpid(-1, os.WNOHANG)[0]:
+                pass
+        try:
+            sock, _ = listener.accept()
+        except TimeoutError:
+            continue
+        sock.setblocking(True)
+        conn = Connection(sock.detach())
+        try:
+            request = conn.recv()
+            pid = os.fork()
+            if pid == 0:
+                _kernel_child(request, listener, conn)
+            conn.send(pid)
+        except Exception as exc:  # noqa: BLE001 - the requester falls back and says why
+            with contextlib.suppress(OSError):
+                conn.send(f"{type(exc).__name__}: {exc}")
+        finally:
+            conn.close()
+
+
+def _kernel_child(request: dict[str, Any], listener: Any, conn: Any) -> None:
+    """In a forked child of the server: become the kernel ``request`` describes; never return."""
+    import atexit
+    import runpy
+    import signal
+    import traceback
+
+    code = 1
+    try:
+        listener.close()
+        conn.close()
+        os.setsid()
+        for sig in (signal.SIGTERM, signal.SIGCHLD):
+            signal.signal(sig, signal.SIG_DFL)
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        os.chdir(request["cwd"])
+        os.environ.clear()
+        os.environ.update(request["env"])
+        os.environ["JPY_PARENT_PID"] = str(os.getppid())  # the kernel watches its parent
+        null = os.open(os.devnull, os.O_RDONLY)
+        os.dup2(null, 0)
+        os.close(null)
+        for name in [m for m in sys.modules if m == "analysis" or m.startswith("analysis.")]:
+            del sys.modules[name]
+        sys.path[0] = os.getcwd()  # as `python -m` sets it
+        cmd = request["cmd"]
+        sys.argv = [cmd[2], *cmd[3:]]
+        runpy.run_module(cmd[2], run_name="__main__", alter_sys=True)
+        code = 0
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    except BaseException:  # noqa: BLE001 - reported on stderr as an interpreter would
+        traceback.print_exc()
+    finally:
+        with contextlib.suppress(Exception):
+            sys.stdout.flush()
+            sys.stderr.flush()
+        with contextlib.suppress(Exception):
+            atexit._run_exitfuncs()
+        os._exit(code)
 
 
 @dataclass(frozen=True)
@@ -306,11 +611,13 @@ def execute(
     git: dict[str, Any],
     timeout: int | None,
     plan_file: Path | None = None,
+    kernel_server: KernelServer | None = None,
 ) -> RunOutcome:
     """Execute one run (no cache check); record its state; never raise for notebook errors.
 
     ``plan_file`` is the plan the run belongs to; the context records it so that a notebook
-    that describes the plan (the methodology note) reads the one that ran.
+    that describes the plan (the methodology note) reads the one that ran.  ``kernel_server``
+    forks the run's kernel (:class:`KernelServer`); without it the kernel is a new interpreter.
     """
     import papermill
 
@@ -359,7 +666,7 @@ def execute(
             log_output=False,
             request_save_on_cell_execute=False,
             execution_timeout=timeout,
-            kernel_manager_class=kernel_manager_class(),
+            kernel_manager_class=kernel_manager_class(kernel_server),
         )
         if not staged.exists():
             raise RuntimeError(
@@ -576,7 +883,6 @@ def run_plan(
         With ``scheduler``, when the optional extra ``dask`` is not installed.
     """
     import signal
-    import threading
     from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 
     if workers is not None and (
@@ -618,6 +924,7 @@ def run_plan(
                     git=git_cache[0],
                     timeout=timeout,
                     plan_file=plan.source,
+                    kernel_server=servers[0] if servers else None,
                 )
             except OSError as exc:  # the state itself could not be written (disk full)
                 outcome = _record_failure(run.id, f"{type(exc).__name__}: {exc}")
@@ -657,6 +964,7 @@ def run_plan(
     waiting = list(order)
     running: dict[Any, str] = {}  # future -> run id
     pools: list[ThreadPoolExecutor] = []
+    servers: list[KernelServer] = []  # local kernels fork from it (started with the first run)
     env_set = contextlib.ExitStack()
 
     def ready_runs() -> list[tuple[Run, str, dict[str, str]]]:
@@ -694,6 +1002,8 @@ def run_plan(
         if scheduler:
             env[SCHEDULER_ENV] = scheduler
         env_set.enter_context(_kernel_env(env))
+        if not scheduler:  # started with the kernels' environment
+            servers.append(KernelServer())
         return workers
 
     previous = None
@@ -732,6 +1042,8 @@ def run_plan(
     finally:
         for pool in pools:
             pool.shutdown(wait=True, cancel_futures=True)
+        for server in servers:
+            server.close()
         env_set.close()
         plan_done.set()
         if previous is not None:
@@ -756,7 +1068,6 @@ def run_task(plan: Plan, run_id: str, *, key: str, quick: bool, jobs: int) -> Ru
     records the run as ``interrupted`` (then :class:`KeyboardInterrupt` is raised).
     """
     import signal
-    import threading
 
     run = plan.get(run_id)
     deterministic_environment()
