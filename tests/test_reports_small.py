@@ -83,6 +83,25 @@ def test_data_build_tables_and_numbers_from_the_built_panels(built_panels):
 # --- 01_context -------------------------------------------------------------------------------
 
 
+def test_pages_import_only_what_they_use():
+    """Kernel start-up is paid by every run: a page without figures does not import pyplot,
+    and reading current panels does not import pandera (imported when a panel is built)."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from analysis import display\n"
+        "from analysis.reports import data_build, methodology\n"
+        "from analysis.data import indicators, panels\n"
+        "print(sorted(m for m in ('matplotlib.pyplot', 'pandera') if m in sys.modules))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
+    assert out.strip() == "[]"
+
+
 def test_context_words_tables_and_headline():
     cs = context.load("neet", focus_unit="Lecce", comparison_units=["Puglia", "Italia"])
     assert cs.units == ["Lecce", "Puglia", "Italia"] and cs.reference_unit == "Italia"
