@@ -88,6 +88,7 @@ for name in ("load", "analysis_frame", "group_time_table", "_honest", "_alternat
 P.ProgrammeData.frame = timed("ProgrammeData.frame", P.ProgrammeData.frame)
 
 out = {"import_seconds": t_import}
+c0 = time.process_time()
 t0 = time.perf_counter()
 data = P.load(path, seed=20240901)  # "simulated": the plan's panel (2,000 pupils)
 t1 = time.perf_counter()
@@ -121,6 +122,7 @@ out |= {
     "figures_seconds": t4 - t3,
     "results_seconds": t5 - t4,
     "seconds": t5 - t0,
+    "cpu_seconds": time.process_time() - c0,  # this process (replication workers not counted)
     "headline": a.headline(),
     "ri_p_value": None if a.randomization is None else a.randomization.p_value,
     "wcb_p_value": None if a.wild_bootstrap is None else a.wild_bootstrap.p_value,

@@ -510,6 +510,24 @@ def _gmm_variance_sparse(
     return v
 
 
+def integer_ids(d: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
+    """``d`` with the text id ``columns`` (unit, cluster) replaced by integer codes.
+
+    Why: diff-diff's estimators sort, hash and map unit and cluster ids row by row in Python
+    (``np.unique`` on objects, ``dict`` look-ups per row); on a register of text pupil ids
+    that was most of a two-stage or Sun-Abraham fit (issue 14).  The codes are ranked as the
+    ids sort (``pandas.factorize(sort=True)``), so every sorted order, first-appearance order
+    and grouping is the same and the estimates are too (``tests/test_programme_report.py``).
+    Numeric columns are left as they are.
+    """
+    recode = {
+        c: pd.factorize(d[c], sort=True)[0].astype(np.int64)
+        for c in dict.fromkeys(columns)
+        if not pd.api.types.is_numeric_dtype(d[c])
+    }
+    return d.assign(**recode) if recode else d
+
+
 def _bjs_or_gardner(
     kind: str, d: pd.DataFrame, *, outcome: str, unit: str, time: str, cl: str, level: float
 ) -> dict:
@@ -685,6 +703,7 @@ def event_study(
         cl = cluster or unit
         if cl != unit:
             _checks.require_nested(d, unit=unit, cluster=cl)
+        d = integer_ids(d, [unit, cl])
         n_units = int(d[unit].nunique())
         if estimator == "twfe":
             out = _twfe(

@@ -39,6 +39,7 @@ import pandas as pd
 from analysis._util import version
 from analysis.did import _checks
 from analysis.did._inference import quiet_backend
+from analysis.did.event_study import _scalable_gmm_variance, integer_ids
 from analysis.estimate import Estimate
 
 
@@ -63,9 +64,9 @@ def _fit(
     if cl != unit:
         _checks.require_nested(d, unit=unit, cluster=cl)
     cls = diff_diff.ImputationDiD if kind == "imputation" else diff_diff.TwoStageDiD
-    with quiet_backend():
+    with quiet_backend(), _scalable_gmm_variance():
         res = cls(cluster=cl, alpha=1 - level).fit(
-            d, outcome=outcome, unit=unit, time=time, first_treat="_cohort"
+            integer_ids(d, [unit, cl]), outcome=outcome, unit=unit, time=time, first_treat="_cohort"
         )
     return res, d, cl, notes
 
