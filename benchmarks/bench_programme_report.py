@@ -57,16 +57,17 @@ def timed(name, fn):
     @functools.wraps(fn)
     def wrapper(*a, **k):
         path_.append(name + (f"[{k['estimator']}]" if "estimator" in k else ""))
-        rec = stages.setdefault(tuple(path_), [0.0, 0, time.perf_counter()])
-        t = time.perf_counter()
+        rec = stages.setdefault(tuple(path_), [0.0, 0, time.perf_counter(), 0.0])
+        t, c = time.perf_counter(), time.process_time()
         try:
             return fn(*a, **k)
         finally:
             path_.pop()
             rec[0] += time.perf_counter() - t
             rec[1] += 1
-            print("  " * len(path_) + f"{name} {time.perf_counter() - t:.2f} s", file=sys.stderr,
-                  flush=True)
+            rec[3] += time.process_time() - c
+            print("  " * len(path_) + f"{name} {time.perf_counter() - t:.2f} s "
+                  f"(cpu {time.process_time() - c:.2f} s)", file=sys.stderr, flush=True)
     return wrapper
 
 class Timed(types.ModuleType):
@@ -127,8 +128,9 @@ out |= {
     "ri_p_value": None if a.randomization is None else a.randomization.p_value,
     "wcb_p_value": None if a.wild_bootstrap is None else a.wild_bootstrap.p_value,
     "stages": [
-        {"name": p[-1], "depth": len(p) - 1, "seconds": round(s, 4), "calls": c}
-        for p, (s, c, _) in sorted(stages.items(), key=lambda kv: kv[1][2])
+        {"name": p[-1], "depth": len(p) - 1, "seconds": round(s, 4), "cpu_seconds": round(u, 4),
+         "calls": c}
+        for p, (s, c, _, u) in sorted(stages.items(), key=lambda kv: kv[1][2])
     ],
 }
 print(json.dumps(out, default=float))

@@ -357,3 +357,34 @@ def test_simulated_power_unchanged_by_the_fast_path(small_design):
     before_se += [0.13259643548217254, 0.13765542133981962, 0.14783255814694052]
     np.testing.assert_allclose(est["estimate"], before_est, rtol=1e-12, atol=0)
     np.testing.assert_allclose(est["se"], before_se, rtol=1e-12, atol=0)
+
+
+def test_normal_estimate_is_estimate_from_se_bit_for_bit():
+    """cs_simple_balanced's Estimate without a frozen scipy distribution: the same numbers."""
+    from analysis.estimate import Estimate
+
+    rng = np.random.default_rng(3)
+    for est, se in zip(rng.normal(0, 2, 300), np.abs(rng.normal(0, 1, 300)), strict=True):
+        for level in (0.95, 0.9):
+            a = P._normal_estimate(float(est), float(se), level=level, method="m")
+            b = Estimate.from_se(float(est), float(se), level=level, method="m")
+            assert a == b
+    assert math.isnan(P._normal_estimate(1.0, 0.0).p_value)
+
+
+def test_simulator_reads_the_calibration_once_per_content(tmp_path, monkeypatch):
+    """The simulator's calibration values equal load_calibration's and follow an edited file."""
+    from analysis import paths
+    from analysis.data import simulate
+
+    assert simulate._calibration_values(None) == simulate._values(simulate.load_calibration())
+    cal = tmp_path / "calibration.yaml"
+    text = paths.CALIBRATION_FILE.read_text("utf-8")
+    cal.write_text(text, encoding="utf-8")
+    first = simulate._calibration_values(cal)
+    first["clustering"]["icc"] = -1.0  # a copy: the cache is not touched
+    assert simulate._calibration_values(cal)["clustering"]["icc"] != -1.0
+    edited = text.replace("  icc:\n    value: 0.10", "  icc:\n    value: 0.2", 1)
+    assert edited != text
+    cal.write_text(edited, encoding="utf-8")
+    assert simulate._calibration_values(cal)["clustering"]["icc"] == 0.2

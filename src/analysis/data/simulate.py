@@ -199,6 +199,26 @@ def _values(cal: Mapping[str, Mapping[str, Any]]) -> dict[str, dict[str, Any]]:
     return {s: {k: v["value"] for k, v in entries.items()} for s, entries in cal.items()}
 
 
+def _calibration_values(path: str | Path | None) -> dict[str, dict[str, Any]]:
+    """``_values(load_calibration(path))``, a copy of what was computed for this file content.
+
+    :func:`load_calibration` copies the parsed file and checks every source on each call; the
+    simulator calls it once per panel, and a power study draws thousands (issue 14).  The
+    values are kept per file, file content and version of ``config/programme.yaml`` (whose
+    facts some entries read), so an edited file is read and checked again.
+    """
+    p = paths.CALIBRATION_FILE if path is None else Path(path)
+    facts = paths.PROGRAMME_FILE
+    version = facts.stat().st_mtime_ns if facts.is_file() else None
+    return copy.deepcopy(_cached_values(str(p), p.read_text("utf-8"), version))
+
+
+@functools.lru_cache(maxsize=8)
+def _cached_values(path: str, text: str, facts_version: int | None) -> dict[str, dict[str, Any]]:
+    del text, facts_version  # cache keys only
+    return _values(load_calibration(path))
+
+
 DEFAULT_EFFECTS: Mapping[str, float] = MappingProxyType(
     {k: float(v) for k, v in _values(load_calibration())["effects"].items()}
 )
@@ -666,7 +686,7 @@ def _simulate(
     columns in ``outcomes``, and the true effects (``truth``, ``truth_gt``) only if ``truth``
     (``None, None`` otherwise).
     """
-    cal = _values(load_calibration(calibration if isinstance(calibration, (str, Path)) else None))
+    cal = _calibration_values(calibration if isinstance(calibration, (str, Path)) else None)
     if isinstance(calibration, Mapping):
         for section, entries in calibration.items():
             if section not in cal:
