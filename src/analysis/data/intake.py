@@ -860,6 +860,9 @@ class _Records:
     columns: dict[str, pa.ChunkedArray | np.ndarray]
     lines: np.ndarray
     sheet: str
+    #: the file's line of the intake report, and the rows the reader rejected
+    entry: dict[str, Any] = field(default_factory=dict)
+    rejections: list[dict[str, Any]] = field(default_factory=list)
 
     def __len__(self) -> int:
         return len(self.lines)
@@ -893,15 +896,18 @@ def _classify(
     empty: np.ndarray,
     totals: np.ndarray,
     cells_of: Any,
-) -> tuple[np.ndarray, np.ndarray]:
-    """The fate of every row below the header (both readers): rows kept, and every row's line.
+) -> tuple[np.ndarray, np.ndarray, dict[str, Any], list[dict[str, Any]]]:
+    """The fate of every row below the header (both readers).
+
+    Returns the rows kept, every row's line, the file's line of the intake report and the
+    rows rejected (written to the log by the caller, in the order of the files).
 
     The row rules of the original row-by-row reader: a CSV line with another number of
     fields than the header is rejected, blank rows are counted (the first blank row after
     data ends the table), totals rows are counted, short text below the table is counted as
     notes, a row without any pupil identifier is rejected.  ``empty`` is the n × columns
     emptiness of the cells, ``cells_of(i)`` the mapped fields of row ``i`` (for the masked
-    identifier of a rejection).  Writes the file's line of the intake report.
+    identifier of a rejection).
     """
     n = len(lengths)
     blank = empty.all(axis=1)
@@ -934,27 +940,21 @@ def _classify(
         if len(later_blank):
             fate = fates(np.arange(n) > later_blank[0])
     lines = np.arange(header + 2, header + 2 + n)
+    rejected = []
     for i in np.flatnonzero((fate == 1) | (fate == 5)):
         if fate[i] == 1:
-            log.reject(
-                src,
-                sheet,
-                int(lines[i]),
-                "(line)",
-                f"line has {int(lengths[i])} fields, the header {width} (a broken or merged line)",
-                cells_of(i),
+            column = "(line)"
+            rule = (
+                f"line has {int(lengths[i])} fields, the header {width} (a broken or merged line)"
             )
         else:
-            log.reject(
-                src,
-                sheet,
-                int(lines[i]),
-                "codice_fiscale",
-                "row without any pupil identifier",
-                cells_of(i),
-            )
+            column, rule = "codice_fiscale", "row without any pupil identifier"
+        code = cells_of(i).get("codice_fiscale")
+        rejected.append(log.rejection(src, sheet, int(lines[i]), column, rule, code))
     keep = fate == 0
-    log.files.append(
+    return (
+        keep,
+        lines,
         {
             "file": label,
             "sheet": sheet,
@@ -967,9 +967,9 @@ def _classify(
             "blank_rows": int((fate == 2).sum()),
             "totals_rows": int((fate == 3).sum()),
             "notes_rows": int((fate == 4).sum()),
-        }
+        },
+        rejected,
     )
-    return keep, lines
 
 
 def _no_header(label: str, sheet: str) -> DataValidationError:
@@ -985,24 +985,96 @@ def _no_header(label: str, sheet: str) -> DataValidationError:
 
 
 def _read_records(src: SourceFile, fields: Mapping[str, tuple[str, ...]], log: _Log) -> _Records:
-    """The data rows of one file.
+    """The data rows of one file (its report line and rejections written to the log)."""
+    rec = _read_files([src], fields, log)[0]
+    log.rejections += rec.rejections
+    return rec
 
-    The columnar CSV reader where it reads the file exactly as the row reader would
-    (:func:`_csv_body`), the row reader otherwise.
+
+def _read_files(
+    sources: list[SourceFile], fields: Mapping[str, tuple[str, ...]], log: _Log
+) -> list[_Records]:
+    """The data rows of several files, in order; their report lines written to the log.
+
+    The columnar CSV reader where it reads a file exactly as the row reader would
+    (:func:`_csv_body`), the row reader otherwise.  Files are opened in order (every error a
+    file can raise is raised then, naming the first file that has one), the cells of all
+    the columnar files are scanned together (one pyarrow pass over every cell: issue 13, a
+    register of thousands of small files), then the rows of each file get their fate.  The
+    rejections of each file are in ``_Records.rejections`` for the caller to log.
     """
+    opened: list[_Records | tuple[SourceFile, str, _CsvBody]] = []
+    for src in sources:
+        opened.append(_open_file(src, fields, log))
+    bodies = [o[2] for o in opened if isinstance(o, tuple)]
+    scans = iter(_scan_cells(bodies))
+    out = []
+    for o in opened:
+        rec = o if isinstance(o, _Records) else _columnar_records(*o, next(scans), log)
+        log.files.append(rec.entry)
+        out.append(rec)
+    return out
+
+
+def _open_file(
+    src: SourceFile, fields: Mapping[str, tuple[str, ...]], log: _Log
+) -> _Records | tuple[SourceFile, str, _CsvBody]:
+    """A file read: a CSV body for the columnar reader, or the row reader's records."""
     label = paths.relative(src.path)
     needed = {"codice_fiscale", "cognome"} & set(fields)
     if _COLUMNAR_CSV and src.path.suffix.lower() == ".csv" and src.path.is_file():
         text, sep = _decode_csv(src.path, label)
         body = _csv_body(text, sep, fields, src.aliases)
         if body is not None and needed & set(body.mapping.values()):
-            return _columnar_records(src, body, log, label)
+            return src, label, body
         return _row_records(src, fields, log, _csv_rows(text, sep, label), "(csv)", label)
     if src.path.suffix.lower() == ".csv" or not src.path.is_file():
         rows, sheet = _read_rows(src.path, src.sheet)
         return _row_records(src, fields, log, rows, sheet, label)
     frame, sheet = _read_sheet(src.path, src.sheet, label)
     return _row_records(src, fields, log, frame, sheet, label)
+
+
+def _scan_cells(bodies: list[_CsvBody]) -> list[tuple[list[np.ndarray], np.ndarray]]:
+    """Per body: which cells of each column are empty, which rows are totals rows.
+
+    As :func:`_empty_cells` and :func:`_totals_rows` say, for the records of the table.  One
+    pass of pyarrow over the cells of every column of every body.  Empty: no character
+    or only spaces, which ``utf8_is_space`` tells without building stripped strings
+    (pandas' ``str.strip`` is ``utf8_trim_whitespace``: the same spaces, every code point
+    compared in tests/test_intake.py).  Totals: a non-empty cell that RE2 and then ``re``
+    match.
+    """
+    chunks: list[pa.Array] = []
+    sizes: list[int] = []  # cells per (body, column)
+    for body in bodies:
+        for j in range(body.width):
+            col = body.table.column(j)
+            chunks.extend(col.chunks)
+            sizes.append(len(col))
+    out = []
+    if not chunks:
+        return [([], np.zeros(b.table.num_rows, dtype=bool)) for b in bodies]
+    cells = pa.chunked_array(chunks, type=pa.string())
+    blank = pc.or_(pc.utf8_is_space(cells), pc.equal(pc.binary_length(cells), 0))
+    hit_re2 = pc.match_substring_regex(cells, _TOTALS_RE2, ignore_case=True)
+    cand = np.flatnonzero(pc.and_(hit_re2, pc.invert(blank)).to_numpy())
+    totals_cell = np.zeros(len(cells), dtype=bool)
+    if len(cand):
+        hit = [bool(_TOTALS.match(v)) for v in cells.take(cand).to_pylist()]
+        totals_cell[cand[np.array(hit, dtype=bool)]] = True
+    blank_np = blank.to_numpy()
+    start = k = 0
+    for body in bodies:
+        n = body.table.num_rows
+        empty_cols, totals = [], np.zeros(n, dtype=bool)
+        for _ in range(body.width):
+            empty_cols.append(blank_np[start : start + sizes[k]])
+            totals |= totals_cell[start : start + sizes[k]]
+            start += sizes[k]
+            k += 1
+        out.append((empty_cols, totals))
+    return out
 
 
 def _row_records(
@@ -1049,7 +1121,7 @@ def _row_records(
     del texts
     cols = list(mapping)
     fields_frame = frame[cols].set_axis([mapping[j] for j in cols], axis=1)
-    keep, lines = _classify(
+    keep, lines, entry, rejected = _classify(
         src,
         log,
         label=label,
@@ -1074,11 +1146,20 @@ def _row_records(
             columns[f] = pa.chunked_array([pa.array(cells, type=pa.string())])
         else:
             columns[f] = cells
-    return _Records(columns, lines[keep], sheet)
+    return _Records(columns, lines[keep], sheet, entry, rejected)
 
 
-def _columnar_records(src: SourceFile, body: _CsvBody, log: _Log, label: str) -> _Records:
-    """The columnar reader: the row rules over pyarrow columns (see :func:`_csv_body`)."""
+def _columnar_records(
+    src: SourceFile,
+    label: str,
+    body: _CsvBody,
+    scan: tuple[list[np.ndarray], np.ndarray],
+    log: _Log,
+) -> _Records:
+    """The columnar reader: the row rules over pyarrow columns (see :func:`_csv_body`).
+
+    ``scan`` is what :func:`_scan_cells` found in the body's cells.
+    """
     n, width, mapping, table = body.n, body.width, body.mapping, body.table
     odd_pos = np.array(sorted(body.odd), dtype=np.intp)
     is_odd = np.zeros(n, dtype=bool)
@@ -1088,18 +1169,9 @@ def _columnar_records(src: SourceFile, body: _CsvBody, log: _Log, label: str) ->
     empty = np.ones((n, ncol), dtype=bool)  # cells past the end of a row are empty
     totals = np.zeros(n, dtype=bool)
     lengths = np.full(n, width, dtype=np.int64)
-    for j in range(width):
-        col = table.column(j)
-        # as _empty_cells on text (pandas' str.strip is utf8_trim_whitespace): a cell is
-        # empty iff it has no character or only spaces, which utf8_is_space tells without
-        # building the stripped strings (the same spaces: tests/test_intake.py)
-        blank_cell = pc.or_(pc.utf8_is_space(col), pc.equal(pc.binary_length(col), 0))
-        empty[valid_pos, j] = blank_cell.to_numpy()
-        hit_re2 = pc.match_substring_regex(col, _TOTALS_RE2, ignore_case=True)
-        if pc.any(hit_re2).as_py():  # then as _totals_rows: non-empty, and ``re`` agrees
-            idx = np.flatnonzero(pc.and_(hit_re2, pc.invert(blank_cell)).to_numpy())
-            hit = [bool(_TOTALS.match(v)) for v in col.take(idx).to_pylist()]
-            totals[valid_pos[idx[np.array(hit, dtype=bool)]]] = True
+    empty_cols, totals[valid_pos] = scan
+    for j, e in enumerate(empty_cols):
+        empty[valid_pos, j] = e
     if len(odd_pos):  # the ragged lines, as the row reader scans them
         small = pd.DataFrame(
             [body.odd[i] + [None] * (ncol - len(body.odd[i])) for i in odd_pos], dtype=object
@@ -1117,7 +1189,7 @@ def _columnar_records(src: SourceFile, body: _CsvBody, log: _Log, label: str) ->
         r = int(np.searchsorted(valid_pos, i))
         return {f: table.column(j)[r].as_py() for j, f in mapping.items()}
 
-    keep, lines = _classify(
+    keep, lines, entry, rejected = _classify(
         src,
         log,
         label=label,
@@ -1135,7 +1207,7 @@ def _columnar_records(src: SourceFile, body: _CsvBody, log: _Log, label: str) ->
         raise AssertionError("a line of another width was kept")
     mask = pa.array(keep[valid_pos])
     columns = {f: pc.filter(table.column(j), mask) for j, f in mapping.items()}
-    return _Records(columns, lines[keep], "(csv)")
+    return _Records(columns, lines[keep], "(csv)", entry, rejected)
 
 
 def _records_frame(
@@ -1203,6 +1275,19 @@ _DEFAULTS: dict[str, Any] = {"classe": "", "sesso": "", "esito": "", "cittadinan
 
 
 _TEXT_COLUMNS = ("pupil_id", "school_id", "sex", "_file", "_masked")
+_PANEL_COLUMNS = (
+    "pupil_id",
+    "school_id",
+    "year",
+    "grade_level",
+    "sex",
+    "birth_year",
+    "foreign_born",
+    "absence_rate",
+    "grade_avg",
+    "repeated_grade",
+    "dropped_out",
+)
 
 
 def _col(r: pd.DataFrame, name: str, default: Any = None) -> pd.Series:
@@ -1377,9 +1462,10 @@ class _Rows:
     def __len__(self) -> int:
         return len(self.cols["year"])
 
-    def take(self, rows: np.ndarray) -> _Rows:
-        """The rows ``rows`` (positions or a mask)."""
-        return _Rows({k: v[rows] for k, v in self.cols.items()}, self.values)
+    def take(self, rows: np.ndarray, columns: tuple[str, ...] | None = None) -> _Rows:
+        """The rows ``rows`` (positions or a mask) of every column or of ``columns``."""
+        keep = self.cols if columns is None else columns
+        return _Rows({k: self.cols[k][rows] for k in keep}, self.values)
 
     def text(self, name: str, rows: Any = slice(None)) -> np.ndarray:
         """The text of a coded column (an object array)."""
@@ -1738,7 +1824,22 @@ def _starts(codes: np.ndarray) -> np.ndarray:
 
 def _duplicated(*keys: np.ndarray) -> np.ndarray:
     """Rows whose combination of integer ``keys`` occurs more than once (all of them)."""
-    return pd.DataFrame(dict(enumerate(keys))).duplicated(keep=False).to_numpy()
+    return pd.Series(_combined(*keys)).duplicated(keep=False).to_numpy()
+
+
+def _combined(*keys: np.ndarray) -> np.ndarray:
+    """One int64 per row that orders and identifies rows as the tuple of integer ``keys``."""
+    out = np.zeros(len(keys[0]), dtype=np.int64)
+    span = 1
+    for k in keys:
+        if not len(k):
+            return out
+        lo, hi = int(k.min()), int(k.max())
+        span *= hi - lo + 1
+        if span >= 1 << 62:  # pragma: no cover - a million pupils use about 2**33
+            raise OverflowError("too many distinct keys to combine")
+        out = out * (hi - lo + 1) + (k - lo)
+    return out
 
 
 def run_intake(config: Path | None = None, *, key: bytes | None = None) -> IntakeResult:
@@ -1756,18 +1857,12 @@ def run_intake(config: Path | None = None, *, key: bytes | None = None) -> Intak
     status: dict[tuple[str, int], str] = {}
     # the school files (the config lists them first) are read one by one, then their rows
     # go through the rules together; each file's rejections are the reader's, then the rules'
-    parts: list[tuple[SourceFile, _Records]] = []
-    spans: list[tuple[int, int]] = []
-    for src in cfg.sources:
-        if src.kind == "school":
-            start = len(log.rejections)
-            parts.append((src, _read_records(src, SCHOOL_FIELDS, log)))
-            spans.append((start, len(log.rejections)))
+    schools = [src for src in cfg.sources if src.kind == "school"]
+    parts = list(zip(schools, _read_files(schools, SCHOOL_FIELDS, log), strict=True))
     rows, later = _pupil_rows(parts, cfg, key, log)
+    for (_, rec), more in zip(parts, later, strict=True):
+        log.rejections += rec.rejections + more
     del parts
-    log.rejections[spans[0][0] if spans else len(log.rejections) :] = [
-        r for (a, b), more in zip(spans, later, strict=True) for r in log.rejections[a:b] + more
-    ]
     for src in cfg.sources:
         if src.kind == "attendance":
             attendance += _attendance(src, key, log)
@@ -1855,11 +1950,10 @@ def run_intake(config: Path | None = None, *, key: bytes | None = None) -> Intak
     idx = idx[~moved]
     # baseline: the first school year of each pupil gives baseline_absence and is not a panel
     # row ((pupil, year) is unique here: sorted by pupil and year, the first row of a pupil)
-    rows = rows.take(idx[np.lexsort((c["year"][idx], c["pupil_id"][idx]))])
-    c = rows.cols
-    first = _starts(c["pupil_id"])
-    group = np.cumsum(first) - 1
-    baseline = c["absence_rate"][first][group]
+    order = idx[np.argsort(_combined(c["pupil_id"][idx], c["year"][idx]))]
+    pupil = c["pupil_id"][order]
+    first = _starts(pupil)
+    baseline = c["absence_rate"][order[first]][np.cumsum(first) - 1]
     log.recodings[
         (
             "(all schools)",
@@ -1874,7 +1968,7 @@ def run_intake(config: Path | None = None, *, key: bytes | None = None) -> Intak
         columns=["pupil_id", "course", "edition", "cohort", "hours", "_file", "_line", "_masked"],
     )
     # membership in pyarrow: pandas' isin on ``str`` builds a Python scalar per known id
-    known = pa.array(rows.values["pupil_id"][c["pupil_id"][first]], type=pa.string())
+    known = pa.array(rows.values["pupil_id"][pupil[first]], type=pa.string())
     link_rows = []
     for edition, grp in att.groupby("edition", sort=True):
         ids = pa.array(grp["pupil_id"].to_numpy(dtype=object), type=pa.string())
@@ -1903,7 +1997,7 @@ def run_intake(config: Path | None = None, *, key: bytes | None = None) -> Intak
             )
     first_part = att.sort_values(["cohort", "edition"]).groupby("pupil_id").first()
     dose = att.groupby("pupil_id")["hours"].sum()
-    rows = rows.take(~first)
+    rows = rows.take(order[~first], _PANEL_COLUMNS)
     baseline = baseline[~first]
     # participation of each panel pupil, looked up once per pupil and spread to the rows
     starts = _starts(rows.cols["pupil_id"])
