@@ -234,6 +234,25 @@ def test_page_fits_each_estimator_once_and_reuses_it(monkeypatch, data, grades):
     assert robust["estimator:reg_covariates"] == grades.estimates["cs_alt"]
 
 
+def test_event_time_counts_equal_a_count_pupil_by_pupil(frame):
+    """The array count of treated pupils per event time = the pupil-by-pupil definition."""
+    from analysis.did.event_study import event_time_counts
+
+    for outcome in ("grade_avg", "invalsi_score"):
+        obs = frame.loc[frame[outcome].notna() & (frame["cohort"] > 0)]
+        seen = set(zip(obs["pupil_id"], obs["year"], strict=True))
+        first = obs.drop_duplicates("pupil_id")
+        counts = event_time_counts(frame, outcome=outcome, **pr.COLS)
+        assert counts and set(counts) == {
+            int(t - g) for g in first["cohort"].unique() for t in frame["year"].unique()
+        } - {-1}
+        for e, n in counts.items():
+            assert n == sum(
+                (i, g - 1) in seen and (i, g + e) in seen
+                for i, g in zip(first["pupil_id"], first["cohort"], strict=True)
+            )
+
+
 def test_random_streams_are_the_runs_and_independent(grades, data):
     streams = SeedStreams(1)
     assert grades.wild_bootstrap.extra["seed"] == streams.seed_for("bootstrap")

@@ -860,18 +860,26 @@ def event_time_counts(
     _checks.require_frame(df)
     _checks.require_columns(df, [outcome, unit, time, cohort])
     obs = df.loc[df[outcome].notna() & (df[cohort] > 0), [unit, time, cohort]]
-    present = set(zip(obs[unit], obs[time], strict=True))
-    first = obs.drop_duplicates(unit)
     years = df[time].unique()
-    ids, gs = first[unit].to_numpy(), first[cohort].to_numpy()
+    # presence of each treated unit (rows) in each observed period (columns); a unit's cohort
+    # is the one of its first row
+    codes, n_units = pd.factorize(obs[unit])[0], obs[unit].nunique()
+    periods, pcol = np.unique(obs[time].to_numpy(), return_inverse=True)
+    present = np.zeros((n_units, len(periods) + 1), dtype=bool)  # last column: not observed
+    present[codes, pcol] = True
+    gs = np.zeros(n_units)
+    first_row = np.unique(codes, return_index=True)[1]
+    gs[codes[first_row]] = obs[cohort].to_numpy(float)[first_row]
+
+    def column(t: np.ndarray) -> np.ndarray:  # column of period t, or the "not observed" one
+        pos = np.searchsorted(periods, t)
+        hit = (pos < len(periods)) & (periods[np.minimum(pos, len(periods) - 1)] == t)
+        return np.where(hit, pos, len(periods))
+
+    rows = np.arange(n_units)
+    base = present[rows, column(gs - 1)]
     events = sorted({int(t - g) for g in np.unique(gs) for t in years} - {-1})
-    return {
-        e: sum(
-            ((i, g - 1) in present) and ((i, g + e) in present)
-            for i, g in zip(ids, gs, strict=True)
-        )
-        for e in events
-    }
+    return {e: int(np.sum(base & present[rows, column(gs + e)])) for e in events}
 
 
 def event_window(
