@@ -850,3 +850,42 @@ def test_a_code_valid_column_wise_is_valid_and_normalised_alike_cell_by_cell():
     for c, ok, n in zip(odd, fast, norm, strict=True):
         if ok:
             assert cf.is_valid(c) and cf.normalise(c) == n
+
+
+def test_the_delimiter_is_the_one_csv_sniffer_finds():
+    """Quote-free samples are sniffed by a copy of the Sniffer's rule for three candidates."""
+    import csv
+
+    from analysis.data import intake
+
+    rng = np.random.default_rng(11)
+    alphabet = np.array(list(";;;,,,\t\taAb1 .:|") + ["\n"] * 3 + ['"', "'"])
+    found = set()
+    for i in range(2000):
+        size = int(rng.integers(0, 400))
+        p = np.ones(len(alphabet))
+        if i % 2:  # half the samples without quotes: the copied rule
+            p[-2:] = 0
+        sample = "".join(rng.choice(alphabet, size, p=p / p.sum()))
+        try:
+            want = csv.Sniffer().sniff(sample, delimiters=";,\t").delimiter
+        except csv.Error:
+            want = None
+        assert intake._sniff_delimiter(sample) == want, repr(sample)
+        found.add(want)
+    for _ in range(1500):  # tables: a delimiter per file, decimal commas, ragged and empty lines
+        sep = str(rng.choice([";", ",", "\t"]))
+        width = int(rng.integers(1, 8))
+        lines = []
+        for _ in range(int(rng.integers(0, 21))):
+            k = width + int(rng.choice([0, 0, 0, 0, -1, 1]))
+            cells = rng.choice(["12,5", "a", "7", "", "x;y", "b\tc", "ab,cd,e"], max(k, 0))
+            lines.append(sep.join(cells) if rng.random() > 0.05 else "")
+        sample = "\n".join(lines)
+        try:
+            want = csv.Sniffer().sniff(sample, delimiters=";,\t").delimiter
+        except csv.Error:
+            want = None
+        assert intake._sniff_delimiter(sample) == want, repr(sample)
+        found.add(want)
+    assert found == {";", ",", "\t", None}  # the test can fail every way
