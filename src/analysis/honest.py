@@ -955,6 +955,8 @@ class _DualLP:
     def __init__(self, sd: np.ndarray, x: np.ndarray) -> None:
         self.sd = sd
         self.x = x
+        # conditional-test matrices by active set (_basis_terms); sigma is fixed per programme
+        self.basis_cache: dict[bytes, Any] = {}
         m, k = x.shape
         w = np.column_stack([sd, x])
         p = k + 1
@@ -1145,12 +1147,9 @@ def _arp_lf_reject(
     if eta > lf_cv:
         return True
     mod_size = (alpha - kappa) / (1 - kappa)
-    k = x.shape[1]
     b_idx = lam > 1e-6
-    degenerate = int(b_idx.sum()) != k + 1
-    x_b = x[b_idx]
-    full_rank = np.linalg.matrix_rank(x_b) == min(x_b.shape) if x_b.size else False
-    if degenerate or not full_rank:
+    basis = _basis_terms(lp, b_idx, x, sigma, len(y))
+    if basis is None:  # degenerate or rank-deficient basis
         sigma_b = math.sqrt(max(float(lam @ sigma @ lam), 0.0))
         if sigma_b < 1e-10:
             return eta > 0
@@ -1159,16 +1158,7 @@ def _arp_lf_reject(
         zlo = vlo / sigma_b
         zup = min(vup, lf_cv) / sigma_b
     else:
-        sd = lp.sd
-        bc_idx = ~b_idx
-        wb_inv = np.linalg.inv(np.column_stack([sd[b_idx], x_b]))
-        s_b = np.eye(len(y))[b_idx]
-        s_bc = np.eye(len(y))[bc_idx]
-        gamma_b = np.column_stack([sd[bc_idx], x[bc_idx]]) @ wb_inv @ s_b - s_bc
-        v_b = wb_inv[0] @ s_b
-        sigma2_b = float(v_b @ sigma @ v_b)
-        sigma_b = math.sqrt(sigma2_b)
-        rho = gamma_b @ sigma @ v_b / sigma2_b
+        gamma_b, v_b, sigma_b, rho = basis
         with np.errstate(divide="ignore", invalid="ignore"):
             mm = (-gamma_b @ y) / rho + float(v_b @ y)
         vlo = float(mm[rho > 0].max()) if np.any(rho > 0) else -np.inf
@@ -1180,6 +1170,38 @@ def _arp_lf_reject(
         return False
     cval = max(0.0, _truncnorm_ppf(1 - mod_size, zlo, zup))
     return bool(maxstat > cval)
+
+
+def _basis_terms(
+    lp: _DualLP, b_idx: np.ndarray, x: np.ndarray, sigma: np.ndarray, m: int
+) -> tuple[np.ndarray, np.ndarray, float, np.ndarray] | None:
+    """The matrices of the conditional test for the active set ``b_idx`` (``None``: degenerate).
+
+    They depend on the active set only (the same for every tested value whose programme has
+    the same optimal dual vertex), so they are computed once per active set and kept on
+    ``lp`` (the theta grid of one Mbar visits a handful of vertices a thousand times).
+    """
+    key = b_idx.tobytes()
+    cache = lp.basis_cache
+    if key not in cache:
+        k = x.shape[1]
+        degenerate = int(b_idx.sum()) != k + 1
+        x_b = x[b_idx]
+        full_rank = np.linalg.matrix_rank(x_b) == min(x_b.shape) if x_b.size else False
+        if degenerate or not full_rank:
+            cache[key] = None
+        else:
+            sd = lp.sd
+            bc_idx = ~b_idx
+            wb_inv = np.linalg.inv(np.column_stack([sd[b_idx], x_b]))
+            s_b = np.eye(m)[b_idx]
+            s_bc = np.eye(m)[bc_idx]
+            gamma_b = np.column_stack([sd[bc_idx], x[bc_idx]]) @ wb_inv @ s_b - s_bc
+            v_b = wb_inv[0] @ s_b
+            sigma2_b = float(v_b @ sigma @ v_b)
+            rho = gamma_b @ sigma @ v_b / sigma2_b
+            cache[key] = (gamma_b, v_b, math.sqrt(sigma2_b), rho)
+    return cache[key]
 
 
 def _no_nuisance_lf_reject(
