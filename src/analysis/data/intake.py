@@ -2090,12 +2090,20 @@ def run_intake(config: Path | None = None, *, key: bytes | None = None) -> Intak
     )
     if panel.empty:  # typed as mapping an empty column types it (as the previous version did)
         panel["baseline_absence"] = panel["pupil_id"].map(pd.Series([], dtype=float))
-    for column, values in (
-        ("cohort", pupils.map(first_part["cohort"]).fillna(0).astype(int)),
-        ("course", pupils.map(first_part["course"]).fillna("")),
-        ("dose", pupils.map(dose).fillna(0.0)),
-    ):
-        panel[column] = values.take(row_pupil).reset_index(drop=True)
+    columns = (("cohort", first_part["cohort"], 0), ("course", first_part["course"], ""))
+    if len(att) and len(panel) and dose.index.equals(first_part.index):
+        # as Series.map does (positions in the mapping's index, missing ones filled with
+        # NA), the positions looked up once for the three columns
+        where = first_part.index.get_indexer(pupils)
+        for column, mapping, fill in (*columns, ("dose", dose, 0.0)):
+            values = pd.Series(pd.api.extensions.take(mapping.array, where, allow_fill=True))
+            values = values.fillna(fill).astype(int) if column == "cohort" else values.fillna(fill)
+            panel[column] = values.take(row_pupil).reset_index(drop=True)
+    else:  # nobody took part, or no panel row: typed as Series.map types it
+        for column, mapping, fill in (*columns, ("dose", dose, 0.0)):
+            values = pupils.map(mapping).fillna(fill)
+            values = values.astype(int) if column == "cohort" else values
+            panel[column] = values.take(row_pupil).reset_index(drop=True)
     cfg.output.parent.mkdir(parents=True, exist_ok=True)
     panel.to_parquet(cfg.output, index=False)
     result = IntakeResult(
