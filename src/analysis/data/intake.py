@@ -19,9 +19,13 @@ national student registry — maps each one's columns and codes onto the panel c
 Nothing is dropped without being counted in that report, and names, full dates of birth and
 codici fiscali never leave ``data/raw/programme/``: not in the panel, the report, logs or errors.
 
-Reading: pandas (``read_excel`` with the calamine engine for .xlsx/.xls, ``read_csv`` after
-sniffing the separator with :mod:`csv`); what is written by hand here is the mapping of school-
-specific layouts onto the contract, which no library knows.
+Reading: pandas (``read_excel`` with the calamine engine) for .xlsx/.xls; for CSV the separator
+is sniffed with :mod:`csv`, the header found on the first rows read by :mod:`csv`, and the
+table below it parsed column-wise by ``pyarrow.csv`` wherever that gives exactly the records
+:mod:`csv` gives (:func:`_csv_body`; the :mod:`csv` row reader otherwise).  The rules then run
+on whole columns of all school files at once, once per distinct value.  What is written by
+hand here is the mapping of school-specific layouts onto the contract, which no library
+knows, and the placement of ragged lines pyarrow sets aside.
 """
 
 from __future__ import annotations
