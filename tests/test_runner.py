@@ -527,3 +527,21 @@ def test_kernels_forked_by_the_server_give_the_results_of_new_interpreters(sandb
     assert forked == plain  # same results, byte for byte
     # same working directory, hash seed and main module as a kernel started as a new process
     assert printed.split("PRELOADED=True")[1] == printed_plain.split("PRELOADED=False")[1]
+
+
+def test_papermill_is_imported_without_the_iri_grammar_and_the_import_system_is_restored():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from analysis.pipeline.runner import _import_papermill\n"
+        "papermill = _import_papermill()\n"
+        "import jsonschema, nbformat\n"
+        "print('rfc3987_syntax' in sys.modules, 'iri' in jsonschema.FormatChecker.checkers)\n"
+        "nbformat.validate(nbformat.v4.new_notebook())\n"
+        "import rfc3987_syntax\n"  # still importable by whoever needs it
+        "print(rfc3987_syntax.is_valid_syntax('iri', 'http://example.org/a'))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["False", "False", "True"]

@@ -458,6 +458,27 @@ def _kernel_child(request: dict[str, Any], listener: Any, conn: Any) -> None:
         os._exit(code)
 
 
+def _import_papermill() -> Any:
+    """Import papermill without jsonschema's IRI format checker.
+
+    papermill validates notebooks with nbformat, which imports jsonschema; jsonschema's format
+    checkers import ``rfc3987_syntax`` when it is installed (here through jupyter-events'
+    ``format-nongpl`` extra), and that module builds a parser for the IRI grammar at import:
+    1.2 s on a quiet machine, twice the rest of papermill, paid by every command that runs the
+    plan before its first kernel starts, for a format that no notebook schema uses.  The module
+    is hidden while jsonschema is first imported, then the import system is left as it was.
+    """
+    hide = "jsonschema" not in sys.modules and "rfc3987_syntax" not in sys.modules
+    if hide:
+        sys.modules["rfc3987_syntax"] = None  # type: ignore[assignment]  # ImportError
+    try:
+        import papermill
+    finally:
+        if hide and sys.modules.get("rfc3987_syntax", 0) is None:
+            del sys.modules["rfc3987_syntax"]
+    return papermill
+
+
 @dataclass(frozen=True)
 class RunOutcome:
     """What happened to one run."""
@@ -624,8 +645,7 @@ def execute(
     that describes the plan (the methodology note) reads the one that ran.  ``kernel_server``
     forks the run's kernel (:class:`KernelServer`); without it the kernel is a new interpreter.
     """
-    import papermill
-
+    papermill = _import_papermill()
     params = run.effective_parameters(quick=quick)
     t0 = time.monotonic()
     context = {
