@@ -234,6 +234,17 @@ def test_page_fits_each_estimator_once_and_reuses_it(monkeypatch, data, grades):
     assert robust["estimator:reg_covariates"] == grades.estimates["cs_alt"]
 
 
+def test_analysis_frame_codes_pupils_in_the_order_of_their_ids(data, frame):
+    """The frame's pupil codes rank as the ids sort: the same groups and orders as the ids."""
+    ids = data.panel.data.sort_values(["pupil_id", "year"], kind="stable")["pupil_id"]
+    assert frame["pupil_id"].dtype == np.int64
+    np.testing.assert_array_equal(
+        frame["pupil_id"].to_numpy(), pd.factorize(ids.to_numpy(), sort=True)[0]
+    )
+    assert frame["pupil_id"].is_monotonic_increasing
+    assert len(data.pupil_ids) >= frame["pupil_id"].nunique()  # the ids stay on the data
+
+
 def test_event_time_counts_equal_a_count_pupil_by_pupil(frame):
     """The array count of treated pupils per event time = the pupil-by-pupil definition."""
     from analysis.did.event_study import event_time_counts

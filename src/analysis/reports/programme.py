@@ -669,9 +669,12 @@ def analysis_frame(panel_data: pd.DataFrame) -> pd.DataFrame:
     Adds ``female`` (1 if ``sex == "F"``), ``age`` (``year − birth_year``), ``participant``
     (1 if the pupil ever takes part) and ``baseline_school`` (the school of the pupil's first
     row, the cluster of a pupil who changes school, as :mod:`analysis.data.programme`
-    recommends).
+    recommends).  ``pupil_id`` becomes an integer code ranked as the ids sort (the estimators
+    only group and order pupils, and every backend sorted, hashed and mapped text ids again
+    on each fit: issue 14); the ids themselves stay in :attr:`ProgrammeData.pupil_ids`.
     """
     d = panel_data.sort_values([UNIT, TIME], kind="stable").reset_index(drop=True).copy()
+    d[UNIT] = pd.factorize(d[UNIT], sort=True)[0].astype(np.int64)
     d["female"] = (d["sex"] == "F").astype(float)
     d["age"] = (d[TIME] - d["birth_year"]).astype(float)
     d["participant"] = (d[COHORT] > 0).astype(int)
