@@ -766,6 +766,8 @@ def test_pyarrow_and_python_strip_the_same_whitespace():
         ["12", "3,5", "", " 7 ", "1.234,5", "abc", "1e-05", "\u00a012\u2003", None, 4, 2.5],
         ["-0", "0,0", "12,", ",5", "0012"],
         [None],
+        [3, 2.5, float("nan"), -0.0, 10**20, np.int64(4), float("inf")],  # spreadsheet numbers
+        [True, 2, 1.5],
     ],
 )
 def test_floats_of_distinct_cells_equal_the_floats_of_the_column(cells):

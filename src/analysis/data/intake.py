@@ -874,7 +874,15 @@ def _floats_distinct(values: np.ndarray) -> np.ndarray:
         )
         out[idx[ok]] = pc.cast(numbers, pa.float64()).to_numpy(zero_copy_only=False)
         fast[idx[ok]] = True
-    for i in np.flatnonzero(~fast):
+    rest = np.flatnonzero(~fast)
+    if len(rest) and pd.api.types.infer_dtype(values[rest], skipna=False) in (
+        "integer",
+        "floating",
+        "mixed-integer-float",
+    ):  # spreadsheet numbers: _number is float() of them (NaN for NaN)
+        out[rest] = np.asarray(list(values[rest]), dtype=float)
+        return out
+    for i in rest:
         x = _number(values[i])
         out[i] = np.nan if x is None else x
     return out
