@@ -548,6 +548,10 @@ def test_smallest_per_stratum_is_the_lexsort_selection():
         rank = np.arange(n) - np.repeat(starts, np.diff(np.r_[starts, n]))
         expected = np.sort(order[rank < need[ss]])
         np.testing.assert_array_equal(np.sort(_smallest_per_stratum(u, s, need)), expected)
+        # any thresholds give the same selection (they only decide what is sorted)
+        threshold = rng.random(n_strata)[s] if trial % 2 else np.zeros(n)
+        got = _smallest_per_stratum(u, s, need, threshold)
+        np.testing.assert_array_equal(np.sort(got), expected)
 
 
 @pytest.mark.parametrize("fixed_effects", [[], ["fe", "cl"]])

@@ -1330,16 +1330,22 @@ class _Reassigner:
             a = d[age].to_numpy()[rows] if age else np.zeros(rows.sum())
             static = (first[p] < g) & (a >= amin) & (a <= amax)
             need = np.bincount(stratum[cohort_obs[p] == g], minlength=len(s_uniq))
-            self.editions.append((float(g), p, stratum, static, need))
+            # the candidates before earlier editions take some, in row order, and the
+            # thresholds of _smallest_per_stratum from their numbers per stratum
+            cand, cand_s = p[static], stratum[static]
+            size = np.bincount(cand_s, minlength=len(s_uniq))
+            self.editions.append((float(g), cand, cand_s, _thresholds(need, size)[cand_s], need))
 
     def draw(self, rng: np.random.Generator) -> np.ndarray:
         """The re-assigned cohort of every unit (0: never), one draw from ``rng``."""
         new = np.zeros(self.n)
-        for g, p, stratum, static, need in self.editions:
-            elig = static & (new[p] == 0)
-            cand_p, cand_s = p[elig], stratum[elig]
-            take = _smallest_per_stratum(rng.random(len(cand_p)), cand_s, need)
-            new[cand_p[take]] = g
+        for g, cand, cand_s, threshold, need in self.editions:
+            free = new[cand] == 0  # not taken by an earlier edition of this draw
+            if not free.all():
+                pos = np.flatnonzero(free)
+                cand, cand_s, threshold = cand[pos], cand_s[pos], threshold[pos]
+            take = _smallest_per_stratum(rng.random(len(cand)), cand_s, need, threshold)
+            new[cand[take]] = g
         return new
 
     def frame(self, new: np.ndarray) -> pd.DataFrame:
@@ -1356,27 +1362,34 @@ class _Reassigner:
         return out
 
 
-def _smallest_per_stratum(u: np.ndarray, s: np.ndarray, need: np.ndarray) -> np.ndarray:
+def _thresholds(need: np.ndarray, size: np.ndarray) -> np.ndarray:
+    """Per stratum, a share of candidates under which about ``need + 4 sqrt(need) + 8`` fall."""
+    return np.minimum(1.0, (need + 4.0 * np.sqrt(need) + 8.0) / np.maximum(size, 1))
+
+
+def _smallest_per_stratum(
+    u: np.ndarray, s: np.ndarray, need: np.ndarray, threshold: np.ndarray | None = None
+) -> np.ndarray:
     """Positions of the ``need[s]`` smallest ``u`` within each stratum ``s``.
 
     The same selection as ranking every candidate by ``numpy.lexsort((u, s))`` (ties in ``u``
     broken by position) and taking the first ``need[s]`` of each stratum, which the
     re-assignment always did; only the candidates that can be among them are sorted.  A
-    candidate is kept when its ``u`` is below a stratum threshold set so that about
-    ``need + 4 sqrt(need) + 8`` are expected under it; a stratum where fewer than ``need``
-    fall below keeps all its candidates.  Every candidate above a threshold has a larger
-    ``u`` than every kept one of its stratum, so the selection is exact; the sort shrinks
-    from every eligible pupil (600,000 in a million-pupil register) to a few per
-    participant (issue 14).
+    candidate is kept when its ``u`` is below its stratum's ``threshold`` (per candidate;
+    ``None``: :func:`_thresholds` of the candidates' numbers); a stratum where fewer than
+    ``need`` fall below keeps all its candidates.  Every candidate above a threshold has a
+    larger ``u`` than every kept one of its stratum, so the selection is exact whatever the
+    thresholds; they only make the sort shrink from every eligible pupil (600,000 in a
+    million-pupil register) to a few per participant (issue 14).
     """
     n_strata = len(need)
-    size = np.bincount(s, minlength=n_strata)
-    share = np.minimum(1.0, (need + 4.0 * np.sqrt(need) + 8.0) / np.maximum(size, 1))
-    kept = u < share[s]
-    short = np.bincount(s[kept], minlength=n_strata) < np.minimum(need, size)
-    if short.any():
-        kept |= short[s]
+    if threshold is None:
+        threshold = _thresholds(need, np.bincount(s, minlength=n_strata))[s]
+    kept = u < threshold
     idx = np.flatnonzero(kept)
+    short = np.bincount(s[idx], minlength=n_strata) < need
+    if short.any():
+        idx = np.flatnonzero(kept | short[s])
     idx = idx[np.lexsort((u[idx], s[idx]))]
     ss = s[idx]
     # rank within stratum: candidates are sorted by stratum
