@@ -309,65 +309,63 @@ def _wcr_cluster_level(
     clusters × observations indicator; on a million-pupil register that is 8 GB and
     :math:`B \cdot n \cdot G` operations.  The WCR statistic is linear in the cluster weights
     :math:`v` (Roodman, MacKinnon, Nielsen & Webb 2019, "fast and wild"): with
-    :math:`a = X(X'X)^{-1}e_j`, restricted residuals :math:`	ilde u` (``m_y``) and the
-    partialled regressor :math:`	ilde x_j` (``m_xj``), per cluster :math:`h`
+    :math:`a = X(X'X)^{-1}e_j`, restricted residuals :math:`\tilde u` (``m_y``) and the
+    partialled regressor :math:`\tilde x_j` (``m_xj``), per cluster :math:`h`
 
-    .. math:: s_h = \sum_{i \in h} a_i 	ilde u_i,\quad
+    .. math:: s_h = \sum_{i \in h} a_i \tilde u_i,\quad
               D_h = \sum_{i \in h} a_i x_i,\quad
-              E_h = (X'X)^{-1} \sum_{i \in h} x_i 	ilde u_i
+              E_h = (X'X)^{-1} \sum_{i \in h} x_i \tilde u_i
 
-    (and the same with :math:`	ilde x_j`), the bootstrap coefficient is
-    :math:`lpha_b = a'(y - 	ilde u) + v_b' s` and the bootstrap cluster scores are
+    (and the same with :math:`\tilde x_j`), the bootstrap coefficient is
+    :math:`\alpha_b = a'(y - \tilde u) + v_b' s` and the bootstrap cluster scores are
     :math:`S_{bh} = v_{bh} s_h - \sum_g (D_h'E_g) v_{bg}` plus the (numerically zero) scores
     of the restricted fit: :math:`O(n k)` once and :math:`O(B G^2)` for all draws.  The
     weights (diff-diff's ``_wild_weight_matrix``, same generator and order), the quadratic form
     :math:`se^*(r)^2 \propto q_a + r q_b + r^2 q_c` in the tested value :math:`r`, the
     p-value rule and the bisection of the interval are diff-diff's, transcribed; only
-    :math:`lpha, eta, q_a, q_b, q_c` are summed in another order, so p-values and
-    interval ends agree with ``wild_bootstrap_se`` (its own precompute differs from its
-    per-draw form by the same rounding and, as it notes, leaves the discrete outputs
-    unchanged).  ``tests/test_inference.py`` compares both on small and medium problems.
+    :math:`\alpha, \beta, q_a, q_b, q_c` are summed in another order and the least squares
+    are numpy's (diff-diff's ``solve_ols`` took most of the time on a million rows), so
+    p-values agree with ``wild_bootstrap_se`` and interval ends up to rounding of the tested
+    values (its own precompute differs from its per-draw form by the same kind of rounding
+    and, as it notes, leaves the discrete outputs unchanged).  ``tests/test_inference.py``
+    compares both on small and medium problems.
 
     Returns
     -------
     (p_value, ci_low, ci_high, draws)
     """
-    from diff_diff.linalg import solve_ols
     from diff_diff.utils import _wild_weight_matrix
 
-    n = x.shape[0]
+    n, k_eff = x.shape  # full column rank: wild_cluster_bootstrap refuses collinear regressors
     alpha = 1 - level
     rng = np.random.default_rng(seed)
-    beta_hat, _, _ = solve_ols(x, y, return_vcov=False)
-    coef = float(beta_hat[j])
-    kept = np.isfinite(beta_hat)
-    if not np.isfinite(coef) or not bool(kept[j]):
-        return float("nan"), float("nan"), float("nan"), reps
-    x_eff = x[:, kept]
-    j_eff = int(np.sum(kept[:j]))
-    k_eff = x_eff.shape[1]
     if n <= k_eff:
         return float("nan"), float("nan"), float("nan"), reps
-    _, _, vcov = solve_ols(x, y, cluster_ids=codes, return_vcov=True)
-    se_a = float(np.sqrt(vcov[j, j])) if vcov is not None else float("nan")
-    if not np.isfinite(se_a) or se_a <= 0:
-        return float("nan"), float("nan"), float("nan"), reps
+
+    def csum(v: np.ndarray) -> np.ndarray:  # per-cluster sums of the rows of v
+        if v.ndim == 1:
+            return np.bincount(codes, weights=v, minlength=g)
+        return np.column_stack([np.bincount(codes, weights=c, minlength=g) for c in v.T])
+
+    # least squares by numpy's SVD solver (diff-diff's solve_ols took 90 % of this function on
+    # a million rows); the studentizing CR1 error with diff-diff's small-sample factor
+    x_eff, j_eff = x, j
     xtx_inv = np.linalg.inv(x_eff.T @ x_eff)
+    beta_hat = np.linalg.lstsq(x_eff, y, rcond=None)[0]
+    coef = float(beta_hat[j])
     a = x_eff @ xtx_inv[:, j_eff]
+    corr = (g / (g - 1)) * ((n - 1) / (n - k_eff))
+    se_a = float(np.sqrt(corr * np.sum(csum(a * (y - x_eff @ beta_hat)) ** 2)))
+    if not (np.isfinite(coef) and np.isfinite(se_a) and se_a > 0):
+        return float("nan"), float("nan"), float("nan"), reps
     xj = x_eff[:, j_eff]
     x_red = np.delete(x_eff, j_eff, axis=1)
     if x_red.shape[1] == 0:
         fit_y, fit_xj = np.zeros(n), np.zeros(n)
     else:
-        fit_y = solve_ols(x_red, y, return_vcov=False, return_fitted=True)[2]
-        fit_xj = solve_ols(x_red, xj, return_vcov=False, return_fitted=True)[2]
+        both = np.linalg.lstsq(x_red, np.column_stack([y, xj]), rcond=None)[0]
+        fit_y, fit_xj = x_red @ both[:, 0], x_red @ both[:, 1]
     m_y, m_xj = y - fit_y, xj - fit_xj
-    corr = (g / (g - 1)) * ((n - 1) / (n - k_eff))
-
-    def csum(v: np.ndarray) -> np.ndarray:  # per-cluster sums of the rows of v
-        out = np.zeros((g,) + v.shape[1:])
-        np.add.at(out, codes, v)
-        return out
 
     def residual(v: np.ndarray) -> np.ndarray:  # (I - H) v
         return v - x_eff @ (xtx_inv @ (x_eff.T @ v))
