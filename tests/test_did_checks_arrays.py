@@ -119,3 +119,28 @@ def test_normalise_cohort_equals_the_pandas_rule(seed):
     else:
         got = _checks.normalise_cohort(df, unit="u", cohort="g")
         pd.testing.assert_series_equal(got, want.rename("g"))
+
+
+@pytest.mark.parametrize("seed", range(10))
+@pytest.mark.parametrize("kind", ["float", "str", "Int64"])
+def test_constant_within_decision_equals_groupby(seed, kind):
+    rng = np.random.default_rng(seed)
+    n_units = 25
+    unit = np.repeat(np.arange(n_units) * 3, 3)
+    per_unit = rng.choice([1.0, 2.0, np.nan], n_units)
+    v = pd.Series(per_unit[unit // 3])
+    if seed % 3:  # a unit with two values (missing counts as one)
+        v.iloc[int(rng.integers(len(v)))] = 7.0 if seed % 3 == 1 else np.nan
+    if kind == "str":
+        v = v.map(lambda x: None if pd.isna(x) else f"s{x:g}").astype("str")
+    elif kind == "Int64":
+        v = v.astype("Int64")
+    df = pd.DataFrame({"u": unit, "v": v}).sample(frac=1, random_state=seed)
+    key = df["v"].astype(float).fillna(-np.inf) if kind != "str" else df["v"].astype(str)
+    constant = bool((key.groupby(df["u"]).nunique() <= 1).all())
+    assert _checks._constant_within(df["u"], df["v"]) == constant
+    if constant:
+        _checks.require_constant_within(df, "u", "v", "rule")
+    else:
+        with pytest.raises(DataValidationError, match="rule"):
+            _checks.require_constant_within(df, "u", "v", "rule")

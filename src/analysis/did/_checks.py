@@ -193,6 +193,8 @@ def _has_duplicated_pairs(a: pd.Series, b: pd.Series) -> bool:
 
 def require_constant_within(df: pd.DataFrame, unit: str, column: str, rule: str) -> None:
     """Check that ``column`` takes one value per unit (missing values count as a value)."""
+    if _constant_within(df[unit], df[column]):
+        return
     key = (
         df[column].astype(float).fillna(-np.inf)
         if ptypes.is_numeric_dtype(df[column])
@@ -204,6 +206,28 @@ def require_constant_within(df: pd.DataFrame, unit: str, column: str, rule: str)
         rows = df.index[df[unit].isin(bad_units)]
         # a count, not the units: in a pupil panel the units are pupils (issue 10)
         raise fail(SOURCE, f"{rule} ({len(bad_units)} unit(s))", column=column, rows=list(rows))
+
+
+def _constant_within(unit: pd.Series, values: pd.Series) -> bool:
+    """Whether ``values`` is constant within ``unit`` (a pre-check on codes, no groupby).
+
+    The rule of :func:`require_constant_within` (numeric: missing = one more value; other
+    columns compared as text, where pandas' ``nunique`` skips a missing value): each unit's
+    value written at its code, read back for every row.  ``False`` also when a unit id is
+    missing, so that pandas decides and words it.
+    """
+    ucodes, units = sorted_codes(unit)
+    if len(ucodes) and ucodes.min() < 0:
+        return False
+    if ptypes.is_numeric_dtype(values):
+        v = values.to_numpy(dtype=float, na_value=np.nan)
+        v = np.where(np.isnan(v), -np.inf, v)
+    else:
+        v = pd.factorize(values.astype(str))[0]  # -1: missing, skipped
+        ucodes, v = ucodes[v >= 0], v[v >= 0]
+    of_unit = np.empty(len(units), dtype=v.dtype)
+    of_unit[ucodes] = v
+    return bool(np.array_equal(of_unit[ucodes], v))
 
 
 def normalise_cohort(df: pd.DataFrame, *, unit: str, cohort: str) -> pd.Series:
