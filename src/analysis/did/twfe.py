@@ -102,9 +102,10 @@ def twfe(
     fit = fit_feols(formula, data, cl_name)
     n_clusters = int(data[cl_name].nunique())
     n_units = n_clusters if cl_name == "_unit" else int(data["_unit"].nunique())
+    tab = fit.tidy()  # one table: coef() and se() would each rebuild it (and its inference)
     return Estimate.from_se(
-        float(fit.coef()["_d"]),
-        float(fit.se()["_d"]),
+        float(tab.loc["_d", "Estimate"]),
+        float(tab.loc["_d", "Std. Error"]),
         df=n_clusters - 1,
         level=level,
         n_obs=int(fit._N),
