@@ -173,9 +173,22 @@ def test_did2s_sparse_gmm_variance_equals_diff_diffs(monkeypatch, frame):
     np.testing.assert_array_equal(own.coef, ref.coef)
     np.testing.assert_allclose(own.vcov, ref.vcov, rtol=1e-10, atol=0)
     assert own.overall.se == pytest.approx(ref.overall.se, rel=1e-10)
+    from diff_diff import TwoStageDiD
     from diff_diff.two_stage_aggregation import _TwoStageAggregationMixin
 
     assert _TwoStageAggregationMixin._compute_gmm_variance.__name__ == "_compute_gmm_variance"
+    # the fixed-effect design of the sparse path is diff-diff's, entry for entry
+    rng = np.random.default_rng(0)
+    d = frame.dropna(subset=["grade_avg"])
+    untreated = pd.Series(rng.random(len(d)) < 0.8, index=d.index)
+    for covariates in (None, ["ses_index"]):
+        ref = TwoStageDiD()._build_fe_design(d, "pupil_id", "year", covariates, untreated)[:2]
+        got = es_mod._fe_design(d, "pupil_id", "year", covariates, untreated)
+        for a, b in zip(ref, got, strict=True):
+            assert a.shape == b.shape
+            np.testing.assert_array_equal(a.indptr, b.indptr)
+            np.testing.assert_array_equal(a.indices, b.indices)
+            np.testing.assert_array_equal(a.data, b.data)
 
 
 def test_page_fits_each_estimator_once_and_reuses_it(monkeypatch, data, grades):

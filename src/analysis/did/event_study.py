@@ -446,7 +446,7 @@ def _gmm_variance_sparse(
     cov_list = covariates
     if covariates and kept_cov_mask is not None and not np.all(kept_cov_mask):
         cov_list = [c for c, k_ in zip(covariates, kept_cov_mask, strict=True) if k_]
-    x1, x10, _, _ = host._build_fe_design(df, unit, time, cov_list, omega_0_mask)
+    x1, x10 = _fe_design(df, unit, time, cov_list, omega_0_mask)
     alpha_i = df[unit].map(unit_fe).values
     beta_t = df[time].map(time_fe).values
     identified = np.isfinite(np.asarray(alpha_i, dtype=float)) & np.isfinite(
@@ -526,6 +526,48 @@ def integer_ids(d: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
         if not pd.api.types.is_numeric_dtype(d[c])
     }
     return d.assign(**recode) if recode else d
+
+
+def _fe_design(
+    df: pd.DataFrame,
+    unit: str,
+    time: str,
+    covariates: list[str] | None,
+    omega_0_mask: pd.Series,
+) -> tuple[Any, Any]:
+    """diff-diff's ``_build_fe_design`` (X_1 and X_10) with the row indices from ``np.unique``.
+
+    The same matrices entry for entry and in the same order (intercept, units but the first,
+    periods but the first, covariates; untreated rows only in X_10): diff-diff looks the unit
+    and period of every row up in a dict, a Python loop over millions of rows.
+    """
+    from scipy import sparse
+
+    n = len(df)
+    omega_0 = omega_0_mask.values
+    all_units, u_idx = np.unique(df[unit].values, return_inverse=True)
+    all_times, t_idx = np.unique(df[time].values, return_inverse=True)
+    n_units, n_times = len(all_units), len(all_times)
+    n_fe_cols = 1 + (n_units - 1) + (n_times - 1)
+    all_rows = np.arange(n)
+
+    def build(mask: np.ndarray | None) -> Any:
+        i_rows = all_rows if mask is None else all_rows[mask]
+        u_mask = u_idx > 0 if mask is None else (u_idx > 0) & mask
+        t_mask = t_idx > 0 if mask is None else (t_idx > 0) & mask
+        rows = np.concatenate([i_rows, all_rows[u_mask], all_rows[t_mask]])
+        cols = np.concatenate(
+            [np.zeros(len(i_rows), dtype=int), u_idx[u_mask], n_units + t_idx[t_mask] - 1]
+        )
+        a = sparse.csr_matrix((np.ones(len(rows)), (rows, cols)), shape=(n, n_fe_cols))
+        if covariates:
+            cov = df[covariates].values.copy()
+            if mask is not None:
+                cov[~mask] = 0.0
+            a = sparse.hstack([a, sparse.csr_matrix(cov)], format="csr")
+        return a
+
+    return build(None), build(omega_0)
 
 
 def _bjs_or_gardner(
