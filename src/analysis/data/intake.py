@@ -1214,11 +1214,10 @@ def _row_records(
     columns: dict[str, pa.ChunkedArray | np.ndarray] = {}
     for f in fields_frame.columns:
         cells = fields_frame[f].to_numpy(dtype=object)[keep]
-        # kept CSV cells are all text: as a text column they join the columnar files' batch
-        if sheet == "(csv)" and pd.api.types.infer_dtype(cells, skipna=False) in (
-            "string",
-            "empty",
-        ):
+        # a column of text only (every kept CSV cell; codes, names and outcomes in most
+        # sheets) joins the text columns of the other files: equal strings are the same
+        # cell wherever they come from, and pyarrow holds them in a fraction of the memory
+        if pd.api.types.infer_dtype(cells, skipna=False) in ("string", "empty"):
             columns[f] = pa.chunked_array([pa.array(cells, type=pa.string())])
         else:
             columns[f] = cells
