@@ -88,7 +88,7 @@ def _write(folder: Path, name: str, data: bytes | str) -> Path:
 def _as_panel(panel: str, df: pd.DataFrame, source: str) -> pd.DataFrame:
     """Apply the processed-panel schema as :func:`panels.build` does."""
     try:
-        panels.PANELS[panel].schema.validate(df, lazy=True)
+        panels.PANELS[panel].schema().validate(df, lazy=True)
     except pandera.errors.SchemaErrors as exc:
         raise DataValidationError(
             f"processed panel {panel!r} built from {source}", violations_from_pandera(exc)
