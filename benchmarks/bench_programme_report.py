@@ -1,6 +1,9 @@
 """Benchmark of the programme report on a large register (issue 14): a plain script, not a test.
 
     python benchmarks/bench_programme_report.py --out results.json [--pupils N | --quick]
+        [--outcome absence_rate] [--ri-reps 499] [--bootstrap-reps 999] [--band-draws 999]
+        [--jobs 1]
+    python benchmarks/bench_programme_report.py --out results.json --simulated [--outcome ...]
 
 Builds a SIMULATED register of ``N`` pupils × 6 school years (default 1,000,000; ``--quick``:
 100,000) with :func:`analysis.data.intake_fixtures.register_panel` (the register benchmark's
@@ -11,16 +14,19 @@ the repository's) and, in a fresh Python process, runs what notebook ``03_progra
 plan's inference (999 wild cluster bootstrap draws, 499 randomization-inference
 re-assignments, 999 band draws; ``--ri-reps`` etc. change them), every section method, the
 figures in both languages (PNG, as ``display.show_figure`` renders them) and the results
-JSON (``to_dict``).
+JSON (``to_dict``).  ``--simulated`` runs the same on the ``programme_did_*`` runs' SIMULATED
+panel (2,000 pupils) instead, to profile a run of the plan; ``--jobs`` sets the replication
+workers (``ANALYSIS_JOBS``, as the plan runner does).
 
 Time per stage: the functions ``build`` calls (the module-level helpers of
 :mod:`analysis.reports.programme` and the methods it calls through ``did``, ``diagnostics``,
 ``inference`` and ``honest``) are wrapped with timers for the run; nested calls are reported
-under their caller with its depth (``stages``: ``[{name, seconds, calls, depth}]`` in
-order of first call; a stage's time includes its children's).  Peak RSS is polled every 50 ms from this process
-(psutil), as the register benchmark does.  Writes a JSON record ``{name, seconds,
-peak_rss_mb, n_pupils, n_rows, stages, ...}`` (a list of one record, as the other
-benchmark scripts).
+under their caller with its depth (``stages``: ``[{name, seconds, cpu_seconds, calls,
+depth}]`` in order of first call; a stage's time includes its children's; CPU seconds are the
+process's, without replication workers).  The child's progress goes to ``<out>.log``.  Peak
+RSS is polled every 50 ms from this process (psutil), as the register benchmark does.
+Writes a JSON list of one record ``{name, seconds, cpu_seconds, peak_rss_mb, n_pupils,
+n_rows, stages, headline, ...}``, as the other benchmark scripts.
 """
 
 from __future__ import annotations
@@ -145,6 +151,7 @@ def _run_child(path: Path, root: Path, args: argparse.Namespace) -> dict:
     import psutil
 
     env = dict(os.environ) | {"ANALYSIS_ROOT": str(root), "MPLBACKEND": "Agg"}
+    env["ANALYSIS_JOBS"] = str(args.jobs)  # replication workers, as the plan runner sets them
     log = args.out.with_suffix(".log")
     argv = [str(path), args.outcome, str(args.ri_reps), str(args.bootstrap_reps)]
     argv.append(str(args.band_draws))
@@ -182,10 +189,21 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--ri-reps", type=int, default=499)
     ap.add_argument("--bootstrap-reps", type=int, default=999)
     ap.add_argument("--band-draws", type=int, default=999)
+    ap.add_argument(
+        "--jobs",
+        type=int,
+        default=1,
+        help="replication workers (ANALYSIS_JOBS; the plan runner gives a single run 2 here)",
+    )
     args = ap.parse_args(argv)
     if args.simulated:
         rec = _run_child(Path("simulated"), REPO, args)
-        record = {"name": "programme_report_simulated_run", "outcome": args.outcome, **rec}
+        record = {
+            "name": "programme_report_simulated_run",
+            "outcome": args.outcome,
+            "jobs": args.jobs,
+            **rec,
+        }
         args.out.write_text(json.dumps([record], indent=2) + "\n", encoding="utf-8")
         print(json.dumps([record], indent=2))
         return 0 if "error" not in rec else 1
@@ -213,6 +231,7 @@ def main(argv: list[str] | None = None) -> int:
         "ri_reps": args.ri_reps,
         "bootstrap_reps": args.bootstrap_reps,
         "band_draws": args.band_draws,
+        "jobs": args.jobs,
         **rec,
     }
     args.out.write_text(json.dumps([record], indent=2) + "\n", encoding="utf-8")
