@@ -1274,13 +1274,22 @@ def _interrupt_kernels() -> None:
 
 
 def _watch(stop: Any, finished: Any, clusters: list[_Cluster] = ()) -> None:  # type: ignore[assignment]
-    """Forward a Ctrl-C to the running kernels (local, or the cluster's) until the plan ends."""
+    """Forward a Ctrl-C to the running kernels (local, or the cluster's) until the plan ends.
+
+    The local kernels get SIGINT every second until the plan has stopped, so that a kernel
+    that was still starting when Ctrl-C came (and so ignored it) is interrupted once it runs.
+    """
     while not stop.wait(0.2):
         if finished.is_set():
             return
-    _interrupt_kernels()
     for cluster in clusters:
         cluster.interrupt()
+    # Repeated until the plan has stopped: a kernel still starting (ipykernel ignores SIGINT
+    # until it executes a cell) would otherwise miss a single signal and run its cell to the end.
+    while True:
+        _interrupt_kernels()
+        if finished.wait(1.0):
+            return
 
 
 def _mark_interrupted(run_id: str, outcome: RunOutcome) -> RunOutcome:
