@@ -359,17 +359,24 @@ def test_simulated_power_unchanged_by_the_fast_path(small_design):
     np.testing.assert_allclose(est["se"], before_se, rtol=1e-12, atol=0)
 
 
-def test_normal_estimate_is_estimate_from_se_bit_for_bit():
-    """cs_simple_balanced's Estimate without a frozen scipy distribution: the same numbers."""
+def test_estimate_from_se_equals_the_frozen_scipy_distributions_bit_for_bit():
+    """Estimate.from_se computes with scipy.special / unfrozen stats.t (no frozen distribution
+    per call): the same numbers as ``stats.norm()`` and ``stats.t(df)``, to the last bit."""
+    from scipy import stats
+
     from analysis.estimate import Estimate
 
     rng = np.random.default_rng(3)
     for est, se in zip(rng.normal(0, 2, 300), np.abs(rng.normal(0, 1, 300)), strict=True):
         for level in (0.95, 0.9):
-            a = P._normal_estimate(float(est), float(se), level=level, method="m")
-            b = Estimate.from_se(float(est), float(se), level=level, method="m")
-            assert a == b
-    assert math.isnan(P._normal_estimate(1.0, 0.0).p_value)
+            for df in (None, 7, 19.5):
+                dist = stats.norm() if df is None else stats.t(df)
+                crit = float(dist.ppf(0.5 + level / 2))
+                e = Estimate.from_se(float(est), float(se), df=df, level=level, method="m")
+                assert e.ci_low == float(est - crit * se) and e.ci_high == float(est + crit * se)
+                assert e.p_value == float(2 * dist.sf(abs(est / se)))
+    assert P._normal_estimate(1.5, 0.5, method="m") == Estimate.from_se(1.5, 0.5, method="m")
+    assert math.isnan(Estimate.from_se(1.0, 0.0).p_value)
 
 
 def test_simulator_reads_the_calibration_once_per_content(tmp_path, monkeypatch):
