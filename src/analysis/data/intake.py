@@ -1350,19 +1350,8 @@ _DEFAULTS: dict[str, Any] = {"classe": "", "sesso": "", "esito": "", "cittadinan
 
 
 _TEXT_COLUMNS = ("pupil_id", "school_id", "sex", "_file", "_masked")
-_PANEL_COLUMNS = (
-    "pupil_id",
-    "school_id",
-    "year",
-    "grade_level",
-    "sex",
-    "birth_year",
-    "foreign_born",
-    "absence_rate",
-    "grade_avg",
-    "repeated_grade",
-    "dropped_out",
-)
+#: The contract panel's columns: the pupil-year columns without the bookkeeping ones (``_…``).
+_PANEL_COLUMNS = tuple(c for c in _PUPIL_COLUMNS if not c.startswith("_"))
 
 
 def _col(r: pd.DataFrame, name: str, default: Any = None) -> pd.Series:
