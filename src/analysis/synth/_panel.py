@@ -52,6 +52,13 @@ def _fmt_periods(periods: Sequence[Any], max_shown: int = 6) -> str:
     return shown + more
 
 
+def _frozen_array(arr: np.ndarray) -> np.ndarray:
+    """``arr`` C-contiguous (copied only if it is not) and read-only."""
+    out = np.ascontiguousarray(arr)
+    out.flags.writeable = False
+    return out
+
+
 @dataclass(frozen=True, eq=False)
 class PanelData:
     """A validated, balanced and complete panel: one treated unit and ``J`` donors.
@@ -96,8 +103,14 @@ class PanelData:
     covariates: Mapping[str, np.ndarray] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        for arr in (self.times, self.y_treated, self.y_donors, *self.covariates.values()):
-            arr.flags.writeable = False
+        # Every array is stored C-contiguous: a worker receives the panel pickled, and pickling
+        # makes a strided view contiguous; BLAS sums a strided vector in another order (one ulp
+        # in the leave-one-out ATTs), so a view here made results depend on the worker count.
+        for name in ("times", "y_treated", "y_donors"):
+            object.__setattr__(self, name, _frozen_array(getattr(self, name)))
+        object.__setattr__(
+            self, "covariates", {k: _frozen_array(v) for k, v in self.covariates.items()}
+        )
 
     # -- shapes ---------------------------------------------------------------------------
     @property
@@ -590,7 +603,7 @@ def build_panel(
         treated=treated_unit,
         start=start,
         times=np.asarray(times),
-        y_treated=y_all[:, 0],  # a column view, as the pivot's column was
+        y_treated=y_all[:, 0],  # copied C-contiguous by PanelData
         y_donors=np.ascontiguousarray(y_all[:, kept_cols[1:]]),
         donors=tuple(kept_donors),
         n_pre=n_pre,
