@@ -10,6 +10,7 @@ STAMP       := $(VENV)/.installed
 PYTEST_ARGS ?=
 RUN_ARGS    ?=
 BENCH_ARGS  ?=
+BEFORE      ?=
 
 ## help: list the targets
 help:
@@ -84,13 +85,13 @@ fuzz-local: $(STAMP)
 verify: $(STAMP)
 	$(PY) -m analysis verify
 
-## bench: the plan at 1 and 2 workers, the no-op rerun, replications and registers -> benchmarks/RESULTS.md (~10 min; a quiet machine)
+## bench: the plan at 1 and 2 workers, the no-op rerun, replications, registers, wrappers -> benchmarks/RESULTS.md (~15 min; a quiet machine; BEFORE=<commit> adds the previous implementation)
 bench: $(STAMP)
-	$(PY) benchmarks/run_bench.py $(BENCH_ARGS)
+	$(PY) benchmarks/run_bench.py $(if $(BEFORE),--before $(BEFORE)) $(BENCH_ARGS)
 
 ## bench-quick: the same benchmark at small sizes (checks the benchmark itself, ~1 min)
 bench-quick: $(STAMP)
-	$(PY) benchmarks/run_bench.py --quick --out benchmarks/RESULTS-quick.md $(BENCH_ARGS)
+	$(PY) benchmarks/run_bench.py --quick --out benchmarks/RESULTS-quick.md $(if $(BEFORE),--before $(BEFORE)) $(BENCH_ARGS)
 
 ## bench-micro: micro-benchmarks of functions (pytest-benchmark), not part of make test
 bench-micro: $(STAMP)

@@ -12,6 +12,15 @@ touched):
 ``--quick`` (``make bench-quick``) runs the plan with ``--quick`` on the context runs only and
 passes ``--quick`` to the other scripts, to check the benchmark itself in a minute.
 
+``--before COMMIT`` (``make bench BEFORE=<commit>``) measures the previous implementation side by
+side: a ``git worktree`` of ``COMMIT`` runs the same plan (its own notebooks, config and
+``src`` through ``PYTHONPATH``) alternately with the current one, and the other scripts that
+exist at ``COMMIT``; the table gets a "before" column.
+
+The generated table replaces only the part of ``RESULTS.md`` between the markers
+``<!-- make bench: start -->`` and ``<!-- make bench: end -->``; the measurements written by
+hand below it (before/after figures of earlier rounds) are kept.
+
 Written by hand: a few subprocess timings and a Markdown table; hyperfine (not in the lock)
 cannot alternate two commands that each need a fresh copy of the reports folder.
 """
@@ -35,7 +44,9 @@ from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 HERE = Path(__file__).resolve().parent
-OTHER_SCRIPTS = ("bench_replications.py", "bench_registers.py")
+OTHER_SCRIPTS = ("bench_replications.py", "bench_registers.py", "bench_wrappers.py")
+#: Markers of the generated part of RESULTS.md.
+START, END = "<!-- make bench: start -->", "<!-- make bench: end -->"
 
 
 def machine() -> dict[str, str]:
@@ -69,10 +80,14 @@ def machine() -> dict[str, str]:
     }
 
 
-def sandbox(root: Path) -> Path:
-    """Copy what the plan needs (as tests/conftest.make_sandbox) under ``root``."""
+def sandbox(root: Path, code: Path = REPO) -> Path:
+    """Copy what the plan needs (as tests/conftest.make_sandbox) under ``root``.
+
+    ``code``: the checkout whose notebooks and config are copied (the data come from this
+    repository).
+    """
     for sub in ("config", "notebooks"):
-        shutil.copytree(REPO / sub, root / sub)
+        shutil.copytree(code / sub, root / sub)
     shutil.copytree(REPO / "data" / "raw", root / "data" / "raw")
     shutil.copytree(REPO / "data" / "processed", root / "data" / "processed")
     shutil.copy(REPO / "requirements.lock", root / "requirements.lock")
@@ -88,78 +103,121 @@ def timed(cmd: list[str], env: dict[str, str]) -> tuple[float, int]:
     return time.monotonic() - t0, rc
 
 
-def plan_benchmarks(*, quick: bool, rounds: int) -> list[dict[str, Any]]:
-    """The plan at 1 and 2 workers (alternated) and the no-op report, in a temporary root."""
+def plan_benchmarks(
+    *, quick: bool, rounds: int, before: Path | None = None
+) -> list[dict[str, Any]]:
+    """The plan at 1 and 2 workers (alternated) and the no-op report, in a temporary root.
+
+    With ``before`` (a checkout of the previous implementation), each measurement of the
+    current code is followed by the same measurement of ``before``, in its own root.
+    """
     records: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory(prefix="bench-plan-") as tmp:
-        root = sandbox(Path(tmp) / "repo")
-        env = {
-            **os.environ,
-            "ANALYSIS_ROOT": str(root),
-            "ANALYSIS_REPORTS_DIR": str(root / "reports"),
-        }
+        versions = {"after": (REPO, sandbox(Path(tmp) / "repo"))}
+        if before is not None:
+            versions["before"] = (before, sandbox(Path(tmp) / "before", before))
+        envs = {}
+        for name, (code, root) in versions.items():
+            env = {
+                **os.environ,
+                "ANALYSIS_ROOT": str(root),
+                "ANALYSIS_REPORTS_DIR": str(root / "reports"),
+            }
+            if code != REPO:
+                env["PYTHONPATH"] = str(code / "src")
+            envs[name] = env
         run = [sys.executable, "-m", "analysis", "run", "--force", "--no-progress"]
         if quick:
             run += ["--quick", "--only", "context_*"]
-        times: dict[int, list[float]] = {1: [], 2: []}
+        times: dict[tuple[str, int], list[float]] = {(v, w): [] for v in envs for w in (1, 2)}
         for _ in range(rounds):
             for workers in (1, 2):
-                seconds, rc = timed([*run, "--workers", str(workers)], env)
-                if rc != 0:
-                    print(f"warning: the plan at {workers} worker(s) exited {rc}", file=sys.stderr)
-                times[workers].append(seconds)
-                print(f"plan, {workers} worker(s): {seconds:.1f} s", file=sys.stderr)
+                for version, env in envs.items():
+                    seconds, rc = timed([*run, "--workers", str(workers)], env)
+                    if rc != 0:
+                        print(
+                            f"warning: the plan ({version}) at {workers} worker(s) exited {rc}",
+                            file=sys.stderr,
+                        )
+                    times[version, workers].append(seconds)
+                    print(
+                        f"plan ({version}), {workers} worker(s): {seconds:.1f} s", file=sys.stderr
+                    )
         peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
         label = "context runs, --quick" if quick else "full default plan"
         for workers in (1, 2):
-            records.append(
-                {
-                    "name": f"{label}, {workers} worker(s)",
-                    "seconds": statistics.median(times[workers]),
-                    "runs": times[workers],
-                    "workers": workers,
-                    "peak_rss_mb": round(peak),
-                }
-            )
+            rec: dict[str, Any] = {
+                "name": f"{label}, {workers} worker(s)",
+                "seconds": statistics.median(times["after", workers]),
+                "runs": times["after", workers],
+                "workers": workers,
+                "peak_rss_mb": round(peak),
+            }
+            if "before" in envs:
+                rec["before_seconds"] = statistics.median(times["before", workers])
+                rec["before_runs"] = times["before", workers]
+            records.append(rec)
         records[-1]["ratio"] = records[-1]["seconds"] / records[0]["seconds"]
         report = [sys.executable, "-m", "analysis", "report", "--no-progress"]
         if quick:
             report += ["--quick", "--only", "context_*"]
-        timed(report, env)  # publish once and record the build
-        noop = [timed(report, env)[0] for _ in range(3)]
-        print(f"no-op report: {', '.join(f'{s:.2f}' for s in noop)} s", file=sys.stderr)
-        records.append(
-            {"name": "no-op `analysis report`", "seconds": min(noop), "runs": noop, "workers": 1}
-        )
+        noop: dict[str, list[float]] = {}
+        for env in envs.values():
+            timed(report, env)  # publish once and record the build
+        for _ in range(3):
+            for version, env in envs.items():
+                noop.setdefault(version, []).append(timed(report, env)[0])
+        print(f"no-op report: {', '.join(f'{s:.2f}' for s in noop['after'])} s", file=sys.stderr)
+        rec = {
+            "name": "no-op `analysis report`",
+            "seconds": min(noop["after"]),
+            "runs": noop["after"],
+            "workers": 1,
+        }
+        if "before" in noop:
+            rec["before_seconds"] = min(noop["before"])
+        records.append(rec)
     return records
 
 
 def other_benchmarks(
-    *, quick: bool, scripts: tuple[str, ...] = OTHER_SCRIPTS
+    *, quick: bool, scripts: tuple[str, ...] = OTHER_SCRIPTS, before: Path | None = None
 ) -> list[dict[str, Any]]:
-    """Run the other benchmark scripts when present and collect their JSON records."""
+    """Run the other benchmark scripts when present and collect their JSON records.
+
+    With ``before``, each script that also exists in that checkout is run there too (its own
+    ``src`` through ``PYTHONPATH``) and its records are marked ``"implementation": "before"``.
+    """
     records: list[dict[str, Any]] = []
     for name in scripts:
-        script = HERE / name
-        if not script.exists():
-            print(f"skipped {name}: not present", file=sys.stderr)
-            continue
-        with tempfile.TemporaryDirectory() as tmp:
-            out = Path(tmp) / "out.json"
-            cmd = [sys.executable, str(script), "--out", str(out)]
-            helptext = subprocess.run(
-                [sys.executable, str(script), "--help"], capture_output=True, text=True
-            ).stdout
-            if quick and "--quick" in helptext:
-                cmd.append("--quick")
-            proc = subprocess.run(cmd, cwd=REPO)
-            if proc.returncode != 0 or not out.exists():
-                records.append({"name": name, "error": f"exit {proc.returncode}"})
+        for version, code in (("after", REPO), ("before", before)):
+            if code is None:
                 continue
-            data = json.loads(out.read_text())
-            if isinstance(data, dict):
-                data = data.get("records", [data])
-            records += [{"script": name, **r} for r in data]
+            script = (HERE if code == REPO else code / "benchmarks") / name
+            if not script.exists():
+                print(f"skipped {name} ({version}): not present", file=sys.stderr)
+                continue
+            env = {**os.environ}
+            if code != REPO:
+                env["PYTHONPATH"] = str(code / "src")
+            with tempfile.TemporaryDirectory() as tmp:
+                out = Path(tmp) / "out.json"
+                helptext = subprocess.run(
+                    [sys.executable, str(script), "--help"], capture_output=True, text=True, env=env
+                ).stdout
+                flag = "--out" if "--out" in helptext else "--json"
+                cmd = [sys.executable, str(script), flag, str(out)]
+                if quick and "--quick" in helptext:
+                    cmd.append("--quick")
+                proc = subprocess.run(cmd, cwd=code, env=env)
+                if proc.returncode != 0 or not out.exists():
+                    records.append({"name": name, "error": f"exit {proc.returncode}"})
+                    continue
+                data = json.loads(out.read_text())
+                if isinstance(data, dict):
+                    data = data.get("records", [data])
+                tag = {} if version == "after" else {"implementation": "before"}
+                records += [{"script": name, **r, **tag} for r in data]
     return records
 
 
@@ -168,8 +226,9 @@ def _cell(value: Any, fmt: str = "{}") -> str:
 
 
 def markdown(info: dict[str, str], records: list[dict[str, Any]], *, quick: bool) -> str:
-    """RESULTS.md: the machine, then one table row per record."""
+    """The generated part of RESULTS.md: the machine, then one table row per record."""
     lines = [
+        START,
         "# Benchmarks"
         + (" (quick sizes: a check of the benchmark, not a result)" if quick else ""),
         "",
@@ -178,24 +237,46 @@ def markdown(info: dict[str, str], records: list[dict[str, Any]], *, quick: bool
     lines += [
         "",
         "Written by `make bench` (`benchmarks/run_bench.py`). The plan at 1 and 2 workers is",
-        "measured alternately in one session; wall times are medians over the rounds.",
+        "measured alternately in one session; wall times are medians over the rounds. "
+        '"before" is the previous implementation (`make bench BEFORE=<commit>`), measured '
+        "alternately with the current one.",
         "",
-        "| benchmark | workers | wall (s) | ratio | peak RSS (MB) | notes |",
-        "|---|---|---|---|---|---|",
+        "| benchmark | workers | wall (s) | before (s) | ratio | peak RSS (MB) | notes |",
+        "|---|---|---|---|---|---|---|",
     ]
+    skip = {"name", "workers", "seconds", "ratio", "peak_rss_mb", "script", "before_seconds"}
     for r in records:
-        notes = {
-            k: v
-            for k, v in r.items()
-            if k not in {"name", "workers", "seconds", "ratio", "peak_rss_mb", "script"}
-        }
+        notes = {k: v for k, v in r.items() if k not in skip}
         lines.append(
             f"| {r.get('name', '')} | {_cell(r.get('workers'))} | "
-            f"{_cell(r.get('seconds'), '{:.2f}')} | {_cell(r.get('ratio'), '{:.2f}')} | "
+            f"{_cell(r.get('seconds'), '{:.2f}')} | {_cell(r.get('before_seconds'), '{:.2f}')} | "
+            f"{_cell(r.get('ratio'), '{:.2f}')} | "
             f"{_cell(r.get('peak_rss_mb'), '{:.0f}')} | "
             f"{json.dumps(notes, default=str) if notes else ''} |"
         )
+    lines.append(END)
     return "\n".join(lines) + "\n"
+
+
+def write_results(path: Path, generated: str) -> None:
+    """Replace the generated part of ``path`` (between the markers), keeping the rest.
+
+    A file without the markers gets the generated part on top and its old text below.
+    """
+    old = path.read_text(encoding="utf-8") if path.exists() else ""
+    if START in old and END in old:
+        head, rest = old.split(START, 1)
+        tail = rest.split(END, 1)[1]
+        text = head + generated.rstrip("\n") + tail
+    else:
+        text = generated + ("\n" + old if old else "")
+    path.write_text(text, encoding="utf-8")
+
+
+def checkout(commit: str, where: Path) -> Path:
+    """A detached ``git worktree`` of ``commit`` at ``where`` (the previous implementation)."""
+    subprocess.run(["git", "worktree", "add", "--detach", str(where), commit], cwd=REPO, check=True)
+    return where
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -212,11 +293,33 @@ def main(argv: list[str] | None = None) -> int:
         choices=list(OTHER_SCRIPTS),
         help="which other benchmark scripts to run (default: all)",
     )
+    p.add_argument(
+        "--before",
+        metavar="COMMIT",
+        help="also measure the previous implementation at COMMIT (a git worktree), alternately",
+    )
     args = p.parse_args(argv)
     info = machine()
-    records = [] if args.skip_plan else plan_benchmarks(quick=args.quick, rounds=args.rounds)
-    records += other_benchmarks(quick=args.quick, scripts=tuple(args.scripts))
-    Path(args.out).write_text(markdown(info, records, quick=args.quick), encoding="utf-8")
+    with tempfile.TemporaryDirectory(prefix="bench-before-") as tmp:
+        before = None
+        if args.before:
+            before = checkout(args.before, Path(tmp) / "checkout")
+            info["before"] = args.before
+        try:
+            records = (
+                []
+                if args.skip_plan
+                else plan_benchmarks(quick=args.quick, rounds=args.rounds, before=before)
+            )
+            records += other_benchmarks(
+                quick=args.quick, scripts=tuple(args.scripts), before=before
+            )
+        finally:
+            if before is not None:
+                subprocess.run(
+                    ["git", "worktree", "remove", "--force", str(before)], cwd=REPO, check=False
+                )
+    write_results(Path(args.out), markdown(info, records, quick=args.quick))
     print(f"wrote {args.out}")
     return 0
 
