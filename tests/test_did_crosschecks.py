@@ -484,3 +484,22 @@ def test_simple_estimand_and_simple_att():
     assert cs.simple_estimand(absence, max_e=1) != cs.simple_estimand(absence)
     stat = _quiet(did.simple_att, frame, outcome="grade_avg", **PK, max_e=1, allow_unbalanced=True)
     assert stat == pytest.approx(cs.aggregate("simple", max_e=1).overall.estimate, abs=1e-12)
+
+
+def test_estimate_from_se_student_t_equals_scipy_stats_bit_for_bit():
+    """``Estimate.from_se(df=...)`` uses scipy.special; the numbers are scipy.stats.t's."""
+    from analysis.estimate import Estimate
+
+    rng = np.random.default_rng(14)
+    cases = [(float(rng.integers(1, 3000)), rng.normal(0, 3), abs(rng.normal(1, 0.5)) + 1e-3)]
+    cases += [(df, 0.7, 0.3) for df in (1, 2, 9, 1e6, np.inf, np.int64(49), 0, -2, np.nan)]
+    cases += [(float(rng.integers(1, 500)), rng.normal(0, 2), 0.5) for _ in range(300)]
+    for df, est, se in cases:
+        for level in (0.8, 0.9, 0.95, 0.99):
+            got = Estimate.from_se(est, se, df=df, level=level)
+            q = 0.5 + level / 2
+            crit = float(stats.t.ppf(q, df))
+            p = float(2 * stats.t.sf(abs(est / se), df))
+            np.testing.assert_array_equal(
+                [got.ci_low, got.ci_high, got.p_value], [est - crit * se, est + crit * se, p]
+            )

@@ -395,3 +395,65 @@ def test_simulator_reads_the_calibration_once_per_content(tmp_path, monkeypatch)
     assert edited != text
     cal.write_text(edited, encoding="utf-8")
     assert simulate._calibration_values(cal)["clustering"]["icc"] == 0.2
+
+
+# --------------------------------------------------------------------------------------
+# The power loop on arrays, and validation once per simulation (issue 14)
+# --------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("seed", [2, 8, 11])
+def test_sample_arrays_give_the_frame_estimate_bit_for_bit(small_design, seed):
+    # the loop's draw (arrays) and its estimate equal draw_panel + cs_simple_balanced exactly
+    frame = P.draw_panel(small_design, 0.3, np.random.default_rng(seed))
+    ref = P.cs_simple_balanced(frame, outcome="grade_avg", scale=small_design.outcome_sd)
+    sample = P._draw_sample(small_design, 0.3, np.random.default_rng(seed))
+    got = P._estimate_sample(sample, scale=small_design.outcome_sd)
+    assert len(sample.pupil) == len(frame)
+    np.testing.assert_array_equal(sample.values, frame["grade_avg"].to_numpy())
+    assert got == ref  # every field, floats compared exactly
+    with pytest.raises(DataValidationError, match="scale"):
+        P._estimate_sample(sample, scale=0.0)
+
+
+def test_clustered_power_validates_once_with_unchanged_numbers(small_design, monkeypatch):
+    from analysis.did import _checks
+
+    calls = []
+    nested = _checks.require_nested
+    monkeypatch.setattr(
+        _checks, "require_nested", lambda *a, **k: calls.append(1) or nested(*a, **k)
+    )
+    effects, n_sims, seed = [0.0, 0.4], 3, 5
+    res = P.simulate_did_power(
+        small_design,
+        effects=effects,
+        n_sims=n_sims,
+        seed=seed,
+        cluster="school_id",
+        progress=False,
+    )
+    assert len(calls) == 1  # the first simulation's panel, not each of the 6 draws
+    # the same numbers as validating (and estimating) every draw
+    calls.clear()
+    expected = []
+    for j, child in enumerate(np.random.SeedSequence(seed).spawn(len(effects))):
+        for ss in child.spawn(n_sims):
+            df = P.draw_panel(small_design, effects[j], np.random.default_rng(ss))
+            expected.append(
+                P.did_estimate(
+                    df, outcome="grade_avg", scale=small_design.outcome_sd, cluster="school_id"
+                ).estimate
+            )
+    assert len(calls) == len(expected) == 6
+    np.testing.assert_array_equal(res.sim.estimates["estimate"].to_numpy(), expected)
+    # a bad first panel is caught by that one validation
+    with pytest.raises(DataValidationError):
+        P.simulate_did_power(
+            small_design,
+            effects=effects,
+            n_sims=1,
+            seed=seed,
+            cluster="no_such_column",
+            progress=False,
+        )

@@ -11,6 +11,7 @@ Written by hand because each is a few lines of glue around numpy, pandas and
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Mapping
 from importlib import metadata
@@ -33,8 +34,13 @@ def readonly(a: Any, dtype: Any = None) -> np.ndarray:
     return out
 
 
+@functools.cache
 def version(package: str) -> str:
-    """Return ``"<package> <version>"`` for the ``backend`` field of results."""
+    """Return ``"<package> <version>"`` for the ``backend`` field of results.
+
+    Cached: the installed version cannot change within a process, and
+    :func:`importlib.metadata.version` scans the environment's distributions on every call.
+    """
     try:
         return f"{package} {metadata.version(package)}"
     except metadata.PackageNotFoundError:  # pragma: no cover - every backend is pinned

@@ -2008,8 +2008,8 @@ class SimulatedPower:
 
 def simulate_power(
     *,
-    draw: Callable[[float, np.random.Generator], pd.DataFrame],
-    estimate: Callable[[pd.DataFrame], Estimate],
+    draw: Callable[[float, np.random.Generator], Any],
+    estimate: Callable[[Any], Estimate],
     effects: Sequence[float],
     n_sims: int,
     alpha: float = 0.05,
@@ -2032,9 +2032,10 @@ def simulate_power(
     Parameters
     ----------
     draw
-        ``draw(effect, rng) -> DataFrame``; must use only ``rng`` for randomness.
+        ``draw(effect, rng) -> data`` (a DataFrame, or any value ``estimate`` takes); must use
+        only ``rng`` for randomness.
     estimate
-        ``estimate(df) -> Estimate``.
+        ``estimate(data) -> Estimate``.
     effects
         True effects to simulate (in the units ``draw`` understands).
     n_sims
@@ -2106,8 +2107,8 @@ def simulate_power(
 def _one_simulation(
     ss: np.random.SeedSequence,
     *,
-    draw: Callable[[float, np.random.Generator], pd.DataFrame],
-    estimate: Callable[[pd.DataFrame], Estimate],
+    draw: Callable[[float, np.random.Generator], Any],
+    estimate: Callable[[Any], Estimate],
     effect: float,
 ) -> tuple[float, float, float, float, float | None]:
     """One simulation of :func:`simulate_power`: draw with its own generator and estimate."""
@@ -2488,6 +2489,14 @@ def draw_panel(
     pandas.DataFrame
         ``pupil_id, school_id, year, cohort, <outcome>``, balanced.
     """
+    sim, sel = _draw_rows(design, effect_sd, rng, max_tries=max_tries)
+    return sim.frame(rows=sel, columns=["pupil_id", "school_id", "year", "cohort", design.outcome])
+
+
+def _draw_rows(
+    design: PanelDesign, effect_sd: float, rng: np.random.Generator, *, max_tries: int
+) -> tuple[Any, np.ndarray]:
+    """The draw of :func:`draw_panel`: the simulator's arrays and the mask of the rows kept."""
     from analysis.data.simulate import panel_arrays
 
     seq = rng.bit_generator.seed_seq
@@ -2517,8 +2526,7 @@ def draw_panel(
             keep = np.zeros(len(treated) + len(never) + 1, dtype=bool)  # last: unusable rows
             keep[rng.choice(treated, design.n_treated, replace=False)] = True
             keep[rng.choice(never, design.n_control, replace=False)] = True
-            cols = ["pupil_id", "school_id", "year", "cohort", design.outcome]
-            return sim.frame(rows=keep[rows], columns=cols)
+            return sim, keep[rows]
         n_pupils *= 2
     raise fail(
         _SIM_SRC,
@@ -2526,6 +2534,60 @@ def draw_panel(
         f"{design.n_control} never-participants in {max_tries} tries (last panel: "
         f"{n_pupils // 2} pupils)",
         column="n_pupils",
+    )
+
+
+@dataclass(frozen=True)
+class _Sample:
+    """A drawn sample as arrays (one entry per row): what :func:`draw_panel` puts in a frame.
+
+    ``pupil``: the simulator's pupil numbers (their order is that of the zero-padded
+    ``pupil_id`` strings); ``year``, ``cohort`` and ``values`` (the outcome) of every row.
+    """
+
+    pupil: np.ndarray
+    year: np.ndarray
+    cohort: np.ndarray
+    values: np.ndarray
+    outcome: str
+
+
+def _draw_sample(design: PanelDesign, effect: float, rng: np.random.Generator) -> _Sample:
+    """:func:`draw_panel` without the frame: the same rows, as arrays (the power loop's draw).
+
+    Why: building the frame (pupil and school ids as strings) and factorising the ids again in
+    :func:`cs_simple_balanced` were a third of a replication of the design report; the
+    numbers are the same (``tests/test_power_simulation.py``).
+    """
+    sim, sel = _draw_rows(design, effect, rng, max_tries=4)
+    pupil = sim.pupil[sel]
+    return _Sample(
+        pupil=pupil,
+        year=sim.year[sel],
+        cohort=sim.cohort[pupil],
+        values=sim.outcomes[design.outcome][sel],
+        outcome=design.outcome,
+    )
+
+
+def _estimate_sample(sample: _Sample, *, scale: float) -> Estimate:
+    """:func:`cs_simple_balanced` of the frame of ``sample`` (same numbers, bit for bit)."""
+    if not (math.isfinite(scale) and scale > 0):
+        raise fail(_SIM_SRC, f"must be a positive number, got {scale!r}", column="scale")
+    # the order of pupil numbers is that of their zero-padded ids, as factorize(sort=True)
+    units, codes = np.unique(sample.pupil, return_inverse=True)
+    years, tcodes = np.unique(sample.year, return_inverse=True)
+    return _cs_simple(
+        codes,
+        len(units),
+        tcodes,
+        years,
+        np.asarray(sample.values, dtype=float),
+        np.asarray(sample.cohort, dtype=float),
+        scale=scale,
+        unit="pupil_id",
+        outcome=sample.outcome,
+        cohort="cohort",
     )
 
 
@@ -2538,6 +2600,7 @@ def did_estimate(
     cohort: str = "cohort",
     cluster: str | None = None,
     scale: float = 1.0,
+    validate: bool = True,
 ) -> Estimate:
     r"""Callaway-Sant'Anna DiD (never-treated controls, simple aggregation) in SD units.
 
@@ -2546,7 +2609,9 @@ def did_estimate(
     ``scale`` (the outcome's SD), so that effects are in SD units:
     :math:`\hat\theta / \sigma_Y` with :math:`\hat\theta = \sum_{g,t \ge g} w_{gt}
     \widehat{ATT}(g, t)` (cohort-size weights).  The column names default to those of the
-    simulator (:func:`draw_panel`).
+    simulator (:func:`draw_panel`).  ``validate=False`` is passed on to
+    :func:`analysis.did.staggered` (its checks skipped): for the draws of a power simulation,
+    whose first panel was checked once (:func:`simulate_did_power`).
 
     Raises
     ------
@@ -2567,6 +2632,7 @@ def did_estimate(
             cohort=cohort,
             control="never",
             cluster=cluster,
+            validate=validate,
         )
         o = res.aggregate("simple").overall
     return Estimate(
@@ -2618,15 +2684,49 @@ def cs_simple_balanced(
         raise fail(_SIM_SRC, f"must be a positive number, got {scale!r}", column="scale")
     codes, units = pd.factorize(df[unit], sort=True)
     tcodes, years = pd.factorize(df[time], sort=True)
-    n, t = len(units), len(years)
-    if len(df) != n * t or len(np.unique(codes * t + tcodes)) != len(df):
+    return _cs_simple(
+        codes,
+        len(units),
+        tcodes,
+        years,
+        df[outcome].to_numpy(float),
+        df[cohort].to_numpy(float),
+        scale=scale,
+        unit=unit,
+        outcome=outcome,
+        cohort=cohort,
+    )
+
+
+def _cs_simple(
+    codes: np.ndarray,
+    n: int,
+    tcodes: np.ndarray,
+    years: Any,
+    values: np.ndarray,
+    cohort_rows: np.ndarray,
+    *,
+    scale: float,
+    unit: str,
+    outcome: str,
+    cohort: str,
+) -> Estimate:
+    """The computation of :func:`cs_simple_balanced` from the rows' unit and year codes.
+
+    ``codes``/``tcodes``: every row's unit and year rank (``n`` units, ``years`` sorted);
+    ``values`` and ``cohort_rows``: every row's outcome and cohort (floats); the names are
+    those of the columns, for the errors.
+    """
+    t = len(years)
+    n_rows = len(codes)
+    if n_rows != n * t or len(np.unique(codes * t + tcodes)) != n_rows:
         raise fail(_SIM_SRC, "the panel must have exactly one row per unit and year", column=unit)
     y = np.full((n, t), np.nan)
-    y[codes, tcodes] = df[outcome].to_numpy(float)
+    y[codes, tcodes] = values
     if np.isnan(y).any():
         raise fail(_SIM_SRC, "the panel must have the outcome in every row", column=outcome)
     g_unit = np.zeros(n)
-    g_unit[codes] = df[cohort].to_numpy(float)
+    g_unit[codes] = cohort_rows
     year_list = [float(v) for v in years]
     never = g_unit == 0
     n_c = int(never.sum())
@@ -2661,7 +2761,7 @@ def cs_simple_balanced(
     return _normal_estimate(
         est / scale,
         se / scale,
-        n_obs=len(df),
+        n_obs=n_rows,
         n_units=n,
         n_clusters=n,
         method="Callaway-Sant'Anna (dr, never controls, balanced panel on arrays), simple "
@@ -2821,8 +2921,9 @@ def simulate_did_power(
 
     For each true effect (SD units) and each of ``n_sims`` simulations, draws a sample with
     :func:`draw_panel` and estimates it with :func:`did_estimate` (with ``cluster=None``, by
-    its array form :func:`cs_simple_balanced`, which gives the same numbers); rejection when
-    ``p < alpha``.  Reproducible from ``seed`` (an integer or a
+    its array form :func:`cs_simple_balanced` on the drawn arrays, which gives the same
+    numbers; with a ``cluster``, the first simulation's panel is validated once and the draws
+    are estimated with ``validate=False``); rejection when ``p < alpha``.  Reproducible from ``seed`` (an integer or a
     :class:`numpy.random.SeedSequence`; in a report run, the design's child of the
     ``"power"`` stream, :func:`design_seeds`), see :func:`simulate_power`.
 
@@ -2854,15 +2955,34 @@ def simulate_did_power(
     """
     if not 0 < target < 1:
         raise fail(_SIM_SRC, f"must lie in (0, 1), got {target}", column="target")
-    sim = simulate_power(
-        draw=partial(_draw_for, design),
-        estimate=(
-            partial(cs_simple_balanced, outcome=design.outcome, scale=design.outcome_sd)
-            if cluster is None
-            else partial(
-                did_estimate, outcome=design.outcome, scale=design.outcome_sd, cluster=cluster
+    draw: Callable[[float, np.random.Generator], Any]
+    estimate: Callable[[Any], Estimate]
+    if cluster is None:
+        # the frame of draw_panel and cs_simple_balanced on it, as arrays: the same numbers
+        draw = partial(_draw_sample, design)
+        estimate = partial(_estimate_sample, scale=design.outcome_sd)
+    else:
+        # the input is validated once, on the first simulation's panel (the simulator's
+        # panels differ only in their random draws), not once per draw
+        effects = list(effects)
+        if effects:
+            first = _root(seed).spawn(1)[0].spawn(1)[0]  # simulation 0 of the first effect
+            did_estimate(
+                draw_panel(design, float(effects[0]), np.random.default_rng(first)),
+                outcome=design.outcome,
+                cluster=cluster,
             )
-        ),
+        draw = partial(_draw_for, design)
+        estimate = partial(
+            did_estimate,
+            outcome=design.outcome,
+            scale=design.outcome_sd,
+            cluster=cluster,
+            validate=False,
+        )
+    sim = simulate_power(
+        draw=draw,
+        estimate=estimate,
         effects=effects,
         n_sims=n_sims,
         alpha=alpha,
