@@ -163,3 +163,37 @@ def test_dose_response_is_reproducible_with_the_same_seed():
     a, b = dose_response(sub, seed=5, **kw), dose_response(sub, seed=5, **kw)
     assert a.overall_att_se == b.overall_att_se and (a.att_d_se == b.att_d_se).all()
     assert np.random.default_rng.__module__.startswith("numpy")  # restored afterwards
+
+
+def test_dose_response_does_not_import_dask_and_restores_the_backend_check():
+    """The backend's Dask check is answered for pandas input without importing dask.dataframe."""
+    import subprocess
+    import sys
+    import textwrap
+
+    code = textwrap.dedent(
+        """
+        import sys
+        import pandas as pd
+        from moderndid.dask import _utils
+        from analysis.did.dose import _pandas_input, dose_response
+        from analysis import paths
+        original = _utils.is_dask_collection
+        df2 = pd.read_csv(paths.REFERENCE_DIR / "contdid_cck" / "contdid_readme_df2.csv")
+        r = dose_response(df2, outcome="Y", unit="id", time="time_period", cohort="G",
+                          dose="D", method="cck", control="notyet", biters=9, seed=1)
+        assert r.overall_att == r.overall_att
+        assert "dask.dataframe" not in sys.modules, "dask.dataframe imported"
+        assert _utils.is_dask_collection is original, "check not restored"
+        seen = []
+        _utils.is_dask_collection = lambda data: seen.append(data) or False
+        with _pandas_input():
+            assert _utils.is_dask_collection(pd.DataFrame()) is False
+            assert _utils.is_dask_collection("other") is False
+        assert seen == ["other"], seen
+        print("ok")
+        """
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip() == "ok"

@@ -105,3 +105,23 @@ def test_stacked_bad_input():
     with pytest.raises(DataValidationError, match="duplicated"):
         did.first_year_stack(dup, outcome="grade_avg", **PK)
     assert np.isfinite(did.stacked_first_year(d, outcome="grade_avg", **PK).se)
+
+
+def test_a_stack_built_once_gives_the_same_fit_and_bootstrap():
+    """stacked_fit / stacked_bootstrap on a built stack: the numbers of the two functions."""
+    kw = {"outcome": "absence_rate", **PK, "cluster": "baseline_school"}
+    st = did.first_year_stack(frame(), **kw)
+    # the stack depends only on the columns it is made of
+    cols = ["absence_rate", *PK.values(), "baseline_school"]
+    pd.testing.assert_frame_equal(st, did.first_year_stack(frame()[cols], **kw))
+    two = _quiet(did.stacked_first_year, frame(), **kw)
+    assert _quiet(did.stacked_fit, st).to_dict() == two.to_dict()
+    boot = {"reps": 99, "seed": 4}
+    wcb = _quiet(did.stacked_first_year_bootstrap, frame(), **kw, **boot)
+    again = _quiet(did.stacked_bootstrap, st, **boot)
+    assert again.to_dict() == wcb.to_dict()
+    assert _quiet(did.stacked_bootstrap, st, reps=99, seed=5).to_dict() != wcb.to_dict()
+    with pytest.raises(DataValidationError, match="'treat_post'"):
+        did.stacked_fit(st.drop(columns="treat_post"))
+    with pytest.raises(DataValidationError, match="first_year_stack"):
+        did.stacked_bootstrap(frame(), reps=9, seed=1)

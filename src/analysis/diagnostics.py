@@ -197,31 +197,44 @@ def balanced_subpanel(
     _checks.require_unique_unit_time(df, unit, time)
     obs = df.loc[df[outcome].notna()]
     years = np.sort(obs[time].unique())
+    # Each window is judged on arrays (no copy of the rows per window: at a million pupils
+    # the ten candidate windows copied the whole frame ten times); only the chosen one is
+    # built as a frame, with the same operations as before.  A unit's rows in a window are
+    # its distinct periods there (unique unit-period rows, checked above).
+    t = obs[time].to_numpy(dtype=float, na_value=np.nan)
+    codes, _ = pd.factorize(obs[unit])
+    known = codes >= 0
+    n_units = int(codes.max()) + 1 if len(codes) else 0
+    coh = obs[cohort]
     best, best_key = None, None
     for i in range(len(years)):
         for j in range(i + min_years - 1, len(years)):
             win = years[i : j + 1]
             if not np.array_equal(win, np.arange(win[0], win[-1] + 1)):
                 continue
-            sub = obs[obs[time].between(win[0], win[-1])]
-            n = sub.groupby(unit)[time].transform("nunique")
-            sub = sub[n == len(win)].copy()
-            sub = sub[~((sub[cohort] > 0) & (sub[cohort] <= win[0]))]
-            sub.loc[sub[cohort] > win[-1], cohort] = 0
-            sizes = sub.drop_duplicates(unit)[cohort].value_counts()
+            in_win = known & (t >= win[0]) & (t <= win[-1])
+            seen = np.bincount(codes[in_win], minlength=n_units)
+            keep = in_win & (seen[np.where(known, codes, 0)] == len(win))
+            keep &= (~((coh > 0) & (coh <= win[0]))).to_numpy(dtype=bool, na_value=False)
+            recoded = coh[keep].mask((coh[keep] > win[-1]).to_numpy(dtype=bool, na_value=False), 0)
+            first = ~pd.Series(codes[keep]).duplicated().to_numpy()
+            sizes = recoded[first].value_counts()
             small = sizes.index[sizes < min_group]
-            sub = sub[~sub[cohort].isin(small)]
             sizes = sizes[sizes >= min_group]
             n_groups = int((sizes.index > 0).sum())
             if n_groups == 0 or 0 not in sizes.index:
                 continue
             key = (min(n_groups, 2), int(sizes[sizes.index > 0].sum()), int(sizes.sum()))
             if best_key is None or key > best_key:
-                best = (sub, (int(win[0]), int(win[-1])), tuple(int(x) for x in small))
+                best = (keep, win, small)
                 best_key = key
     if best is None:
         return None
-    sub, win, dropped = best
+    keep, win_, small = best
+    sub = obs[keep].copy()
+    sub.loc[sub[cohort] > win_[-1], cohort] = 0
+    sub = sub[~sub[cohort].isin(small)]
+    win, dropped = (int(win_[0]), int(win_[-1])), tuple(int(x) for x in small)
     sub = sub.copy()
     sub["treated"] = ((sub[cohort] > 0) & (sub[time] >= sub[cohort])).astype(int)
     return Subpanel(data=sub.reset_index(drop=True), window=win, dropped_cohorts=dropped)
@@ -309,8 +322,13 @@ def bacon_on_balanced_subpanel(
     BaconSummary or None
         ``None`` when no window qualifies.
     """
+    # only the columns the three fits use: the sub-panel is built from a copy of the rows
+    # (at a million pupils the other columns of the analysis frame were most of the copying)
+    _checks.require_frame(df)
+    used = list(dict.fromkeys(c for c in (outcome, unit, time, cohort, cluster) if c is not None))
+    _checks.require_columns(df, used)
     found = balanced_subpanel(
-        df,
+        df[used],
         outcome=outcome,
         unit=unit,
         time=time,

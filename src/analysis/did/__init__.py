@@ -11,7 +11,11 @@
 * :func:`imputation`, :func:`two_stage`, :func:`etwfe` — static ATT from the imputation
   family (Borusyak-Jaravel-Spiess, Gardner, Wooldridge / fixest ``sunab(att=TRUE)``);
 * :func:`stacked_first_year` — the 2×2 of each cohort's first treated period, stacked
-  (:mod:`analysis.did.stacked`);
+  (:mod:`analysis.did.stacked`); :func:`first_year_stack` builds the stack once for
+  :func:`stacked_fit` and :func:`stacked_bootstrap`;
+* :class:`SimpleATT` — the simple-aggregation ATT as a statistic for randomization inference
+  (draws on arrays); :func:`cs_event_study` — the event study of a fitted
+  :class:`StaggeredResult`;
 * :mod:`analysis.did.dropout` — an absorbing exit (dropout) is not a DiD outcome: risk-set
   comparison of hazards.
 
@@ -20,9 +24,11 @@ Every function takes a long DataFrame and keyword-only column names, validates i
 """
 
 from analysis.did import datasets, dropout
+from analysis.did._inference import SimpleATT
 from analysis.did.dose import DoseResponseResult, dose_response, first_year_dose_panel
 from analysis.did.event_study import (
     EventStudy,
+    cs_event_study,
     effect_horizon,
     event_study,
     event_time_counts,
@@ -31,8 +37,10 @@ from analysis.did.event_study import (
 from analysis.did.imputation import etwfe, imputation, two_stage
 from analysis.did.stacked import (
     first_year_stack,
+    stacked_bootstrap,
     stacked_first_year,
     stacked_first_year_bootstrap,
+    stacked_fit,
 )
 from analysis.did.staggered import (
     Aggregation,
@@ -55,7 +63,9 @@ __all__ = [
     "EventStudy",
     "PretrendSummary",
     "PretrendTest",
+    "SimpleATT",
     "StaggeredResult",
+    "cs_event_study",
     "datasets",
     "did_2x2",
     "dropout",
@@ -68,8 +78,10 @@ __all__ = [
     "imputation",
     "pretrend_tests",
     "simple_att",
+    "stacked_bootstrap",
     "stacked_first_year",
     "stacked_first_year_bootstrap",
+    "stacked_fit",
     "staggered",
     "treated_cell_counts",
     "twfe",

@@ -194,7 +194,11 @@ def dose_response(
     # the backend wants numeric ids (pupil ids are pseudonymous strings)
     data[unit] = pd.factorize(data[unit])[0] + 1
     notes: list[str] = []
-    with warnings.catch_warnings(record=True) as caught, _seeded_default_rng(int(seed)):
+    with (
+        warnings.catch_warnings(record=True) as caught,
+        _seeded_default_rng(int(seed)),
+        _pandas_input(),
+    ):
         warnings.simplefilter("always")
         r = moderndid.cont_did(
             data=data,
@@ -234,6 +238,38 @@ def dose_response(
         backend=f"{version('moderndid')} (cont_did)",
         notes=tuple(notes),
     )
+
+
+@contextlib.contextmanager
+def _pandas_input() -> Iterator[None]:
+    """Answer the backend's "is this a Dask collection?" for a pandas frame without Dask.
+
+    moderndid's ``cont_did`` first asks ``moderndid.dask._utils.is_dask_collection`` whether
+    its input is a Dask DataFrame, which imports ``dask.dataframe`` to check (0.5 s on a quiet
+    machine, 1.2 s on a busy one: a tenth of a programme run, for a question whose answer is
+    known here: :func:`dose_response` always passes a pandas DataFrame, and no pandas
+    DataFrame is a Dask one).  Inside this context the check answers ``False`` for a pandas
+    DataFrame and asks the backend's own check for anything else; without that helper (another
+    moderndid) nothing is changed.
+    """
+    try:
+        from moderndid.dask import _utils as dask_utils
+    except ImportError:  # pragma: no cover - another moderndid layout
+        yield
+        return
+    original = getattr(dask_utils, "is_dask_collection", None)
+    if original is None:  # pragma: no cover - another moderndid layout
+        yield
+        return
+
+    def is_dask_collection(data: Any) -> bool:
+        return False if isinstance(data, pd.DataFrame) else bool(original(data))
+
+    dask_utils.is_dask_collection = is_dask_collection
+    try:
+        yield
+    finally:
+        dask_utils.is_dask_collection = original
 
 
 @contextlib.contextmanager

@@ -34,9 +34,14 @@ from analysis.estimate import Estimate
 __all__ = [
     "first_year_stack",
     "stack_controls",
+    "stacked_bootstrap",
     "stacked_first_year",
     "stacked_first_year_bootstrap",
+    "stacked_fit",
 ]
+
+#: The columns every stack of :func:`first_year_stack` has (besides the stack dummies).
+STACK_COLUMNS = ("y", "treat", "post", "treat_post", "stack", "pair", "_cl")
 
 
 def first_year_stack(
@@ -98,8 +103,9 @@ def _stack(
     cluster: str | None,
 ) -> pd.DataFrame:
     ok = df[outcome].notna()
-    obs, coh = df.loc[ok], g_all.loc[ok]
     cl = cluster or unit
+    # only the columns the stack is made of (a register's other columns were most of the copying)
+    obs, coh = df.loc[ok, list(dict.fromkeys([outcome, unit, time, cl]))], g_all.loc[ok]
     parts = []
     for g in sorted(c for c in coh.unique() if c > 0):
         sel = obs[time].isin([g - 1, g]) & coh.isin([0, g])
@@ -161,6 +167,34 @@ def stacked_first_year(
     analysis.estimate.Estimate
     """
     st = first_year_stack(df, outcome=outcome, unit=unit, time=time, cohort=cohort, cluster=cluster)
+    return stacked_fit(st)
+
+
+def _require_stack(stack: pd.DataFrame) -> None:
+    _checks.require_frame(stack)
+    missing = [c for c in STACK_COLUMNS if c not in stack.columns]
+    if missing:
+        raise fail(
+            "stacked 2×2 input",
+            "not a stack of first_year_stack (build it with analysis.did.first_year_stack)",
+            column=missing[0],
+        )
+
+
+def stacked_fit(stack: pd.DataFrame) -> Estimate:
+    r""":func:`stacked_first_year` on a stack already built by :func:`first_year_stack`.
+
+    For a caller that also bootstraps the same regression (:func:`stacked_bootstrap`): the
+    stack is built once (at a million pupils building it takes longer than the fit).  Same
+    numbers as :func:`stacked_first_year` of the data the stack was built from.
+
+    Raises
+    ------
+    DataValidationError
+        ``stack`` lacks a column of :func:`first_year_stack`'s result.
+    """
+    _require_stack(stack)
+    st = stack
     est = did_2x2(
         st, outcome="y", treated="treat", post="post", cluster="_cl", covariates=stack_controls(st)
     )
@@ -197,6 +231,28 @@ def stacked_first_year_bootstrap(
         ``estimate`` and ``se`` (CR1) as :func:`stacked_first_year`; bootstrap p-value and CI.
     """
     st = first_year_stack(df, outcome=outcome, unit=unit, time=time, cohort=cohort, cluster=cluster)
+    return stacked_bootstrap(st, reps=reps, seed=seed, weights_type=weights_type)
+
+
+def stacked_bootstrap(
+    stack: pd.DataFrame,
+    *,
+    reps: int = 999,
+    seed: int | None = None,
+    weights_type: Literal["rademacher", "webb", "auto"] = "auto",
+) -> Estimate:
+    r""":func:`stacked_first_year_bootstrap` on a stack already built by :func:`first_year_stack`.
+
+    The stack of :func:`stacked_fit` reused (built once per page); same numbers as
+    :func:`stacked_first_year_bootstrap` of the data the stack was built from.
+
+    Raises
+    ------
+    DataValidationError
+        ``stack`` lacks a column of :func:`first_year_stack`'s result.
+    """
+    _require_stack(stack)
+    st = stack
     return inference.wild_cluster_bootstrap(
         st,
         outcome="y",

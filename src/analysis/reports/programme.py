@@ -89,9 +89,7 @@ from analysis import diagnostics, did, honest, inference, paths, significance
 from analysis._util import to_jsonable
 from analysis.data.programme import EXCLUSION_RULES, LoadedPanel, load_panel
 from analysis.diagnostics import BaconSummary, Balance
-from analysis.did import EventStudy, PretrendSummary, StaggeredResult
-from analysis.did._inference import SimpleATT
-from analysis.did.event_study import cs_event_study
+from analysis.did import EventStudy, PretrendSummary, SimpleATT, StaggeredResult, cs_event_study
 from analysis.errors import DataValidationError, fail
 from analysis.estimate import Estimate
 from analysis.facts import programme_facts
@@ -1847,6 +1845,8 @@ class ProgrammeAnalysis:
             cs_alt = _alternative_fit(
                 frame, outcome=outcome, cs=cs, covariates=bal_covs, cluster=cl, fits=fits
             )
+            # the stacked first-year 2×2 of the triangulation and its wild bootstrap: one stack
+            stack = did.first_year_stack(frame, **kw, cluster=cl)
             tri, ests = _triangulation(
                 frame,
                 outcome=outcome,
@@ -1856,6 +1856,7 @@ class ProgrammeAnalysis:
                 cluster=cl,
                 data=prog,
                 max_e=horizon,
+                stack=stack,
             )
             bacon = diagnostics.bacon_on_balanced_subpanel(frame, **kw, cluster=cl)
             few, ri, wcb = _few_clusters(
@@ -1869,6 +1870,7 @@ class ProgrammeAnalysis:
                 seeds=seeds,
                 max_e=horizon,
                 one_school=one_school,
+                stack=stack,
             )
             variants = _robustness_runs(
                 frame,
@@ -3031,6 +3033,7 @@ def _triangulation(
     data: ProgrammeData,
     max_e: float,
     sun_abraham: EventStudy | None = None,
+    stack: pd.DataFrame | None = None,
 ) -> tuple[pd.DataFrame, dict[str, Estimate]]:
     """The five estimators of the same ATT side by side (one row each).
 
@@ -3042,7 +3045,9 @@ def _triangulation(
     first-year effect for the 2×2, the cohort-share-weighted cells for CS, the mean over
     treated pupil-years otherwise.  ``sun_abraham``: the page's Sun-Abraham event study with
     the same data and clusters, whose overall effect is this row (its window and band do not
-    change it); ``None`` fits it here.
+    change it); ``None`` fits it here.  ``stack``: :func:`analysis.did.first_year_stack` of
+    ``frame`` with these columns and ``cluster``, built once for this table and the wild
+    bootstrap of :func:`_few_clusters`; ``None`` builds it here.
     """
     cl = cluster or UNIT
     kw = {"outcome": outcome, "unit": UNIT, "time": TIME}
@@ -3054,7 +3059,9 @@ def _triangulation(
         te = sim.truth_event()
         te = te[(te["outcome"] == outcome) & (te["event_time"] == 0)]
         truth_first = float(te["att"].iloc[0]) if len(te) else None
-    two = did.stacked_first_year(frame, **kw, cohort=COHORT, cluster=cluster)
+    if stack is None:
+        stack = did.first_year_stack(frame, **kw, cohort=COHORT, cluster=cluster)
+    two = did.stacked_fit(stack)
     tw = did.twfe(frame, **kw, treated="treated", cluster=cl)
     sa = sun_abraham or did.event_study(
         frame, **kw, cohort=COHORT, estimator="sun_abraham", cluster=cl, cband=False
@@ -3102,6 +3109,7 @@ def _few_clusters(
     seeds: Mapping[str, Any],
     max_e: float,
     one_school: bool = False,
+    stack: pd.DataFrame | None = None,
 ) -> tuple[pd.DataFrame, inference.RandomizationResult | None, Estimate | None]:
     """Analytic standard errors next to few-cluster inference, for the same estimates.
 
@@ -3110,12 +3118,13 @@ def _few_clusters(
     values, as R ``did``); randomization inference
     (:func:`analysis.inference.participation_randomization`, ``ri_reps`` re-assignments within
     school and edition; statistic :func:`analysis.did.simple_att` as
-    :class:`analysis.did._inference.SimpleATT`, whose draws run on arrays).  Stacked first-year 2×2
+    :class:`analysis.did.SimpleATT`, whose draws run on arrays).  Stacked first-year 2×2
     (``two``): analytic CR1 (t with G−1 df) and the restricted wild cluster bootstrap
     (:func:`analysis.did.stacked_first_year_bootstrap`, ``reps`` draws; Webb weights below 12
     clusters), which tests :math:`H_0`: no first-year effect.  ``one_school``: only the
     pupil-level rows (the few-cluster checks are undefined; randomization and bootstrap are
-    returned as ``None``).
+    returned as ``None``).  ``stack``: the :func:`analysis.did.first_year_stack` of ``frame``
+    that ``two`` was fitted on (``None``: built here).
     """
     o_pu = cs.unit_level().aggregate("simple", max_e=max_e).overall
     rows = [
@@ -3173,14 +3182,9 @@ def _few_clusters(
             draws=ri.reps,
         )
     )
-    wcb = did.stacked_first_year_bootstrap(
-        frame,
-        outcome=outcome,
-        **COLS,
-        cluster=cluster,
-        reps=reps,
-        seed=seeds["bootstrap"],
-    )
+    if stack is None:
+        stack = did.first_year_stack(frame, outcome=outcome, **COLS, cluster=cluster)
+    wcb = did.stacked_bootstrap(stack, reps=reps, seed=seeds["bootstrap"])
     g = wcb.n_clusters
     lbl = "clustered by school" if cluster else "clustered by pupil"
     rows.append(
