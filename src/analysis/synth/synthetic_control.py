@@ -64,7 +64,7 @@ import functools
 import warnings
 from collections.abc import Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Protocol
 
 import numpy as np
 import pandas as pd
@@ -257,14 +257,31 @@ class SCSpec(EstimatorSpec):
     # -- fit -----------------------------------------------------------------------------
     def fit(self, panel: PanelData) -> PointFit:
         """Fit with ``diff_diff.SyntheticControl`` (exact simplex least squares)."""
+        return self._point(panel, _library_fit)
+
+    def refit(self, panel: PanelData) -> PointFit:
+        """The same fit on arrays (:func:`sc_point`), for placebo and leave-one-out loops."""
+        return sc_point(panel, self)
+
+    def _point(self, panel: PanelData, solve: _Solver) -> PointFit:
+        """The fit, with ``solve`` doing each diff-diff fit (the library's or :func:`_array_fit`)."""
         if not self.has_predictors:
-            return self._fit_outcome_only(panel)
+            lags = self._lags(panel)
+            s = solve(
+                panel, None, v_method="custom", custom_v=np.ones(len(lags)), seed=None, lags=lags
+            )
+            return PointFit(
+                att=s.att,
+                weights=s.weights,
+                counterfactual=panel.y_treated - s.gap,
+                extra={"pre_period_outcomes_used": len(lags)},
+            )
         rows = self.rows(panel)
         x = self._matrix(panel, rows)
         extra: dict[str, Any] = {"pre_period_outcomes_used": len(self._lags(panel))}
         if self.v_method == "cv":
-            v, extra["cross_validation"] = self._cv_v(panel)
-            res = _dd_fit(panel, x, v_method="custom", custom_v=v, seed=self.seed)
+            v, extra["cross_validation"] = self._cv_v(panel, solve)
+            s = solve(panel, x, v_method="custom", custom_v=v, seed=self.seed)
         elif self.v_method == "custom":
             assert self.v is not None
             if len(self.v) != len(rows):
@@ -272,14 +289,12 @@ class SCSpec(EstimatorSpec):
                     f"v has {len(self.v)} entries but there are {len(rows)} predictor rows "
                     f"({[r.label for r in rows]})"
                 )
-            res = _dd_fit(panel, x, v_method="custom", custom_v=np.asarray(self.v), seed=self.seed)
+            s = solve(panel, x, v_method="custom", custom_v=np.asarray(self.v), seed=self.seed)
         else:
             assert self.v_method is not None
-            res = _dd_fit(panel, x, v_method=self.v_method, seed=self.seed)
-        gap = np.array([res.gap_path[t] for t in panel.times], dtype=float)
-        w = np.array([res.donor_weights.get(d, 0.0) for d in panel.donors], dtype=float)
-        v_used = list(res.v_weights.values())
-        extra["v_weights"] = {r.label: float(val) for r, val in zip(rows, v_used, strict=True)}
+            s = solve(panel, x, v_method=self.v_method, seed=self.seed)
+        w = s.weights
+        extra["v_weights"] = {r.label: float(val) for r, val in zip(rows, s.v, strict=True)}
         extra["predictor_balance"] = {
             r.label: {
                 "treated": float(x[h, 0]),
@@ -288,11 +303,9 @@ class SCSpec(EstimatorSpec):
             }
             for h, r in enumerate(rows)
         }
-        return PointFit(
-            att=float(res.att), weights=w, counterfactual=panel.y_treated - gap, extra=extra
-        )
+        return PointFit(att=s.att, weights=w, counterfactual=panel.y_treated - s.gap, extra=extra)
 
-    def _cv_v(self, panel: PanelData) -> tuple[np.ndarray, dict[str, Any]]:
+    def _cv_v(self, panel: PanelData, solve: _Solver) -> tuple[np.ndarray, dict[str, Any]]:
         """Stage 1 of ADH (2015): ``V`` of the training fit scored on the validation window."""
         assert self.validation is not None
         trows = self.training_rows()
@@ -308,7 +321,7 @@ class SCSpec(EstimatorSpec):
             )
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            res = _dd_fit(panel, xt, v_method="nested", seed=self.seed, loss=loss)
+            s = solve(panel, xt, v_method="nested", seed=self.seed, loss=loss)
         for m in caught:
             warnings.warn(
                 f"cross-validation training fit (V chosen on the validation window "
@@ -316,23 +329,95 @@ class SCSpec(EstimatorSpec):
                 m.category,
                 stacklevel=3,
             )
-        v = np.array(list(res.v_weights.values()), dtype=float)
-        w = {str(d): float(res.donor_weights.get(d, 0.0)) for d in panel.donors}
         info = {
             "training_v_rows": [r.label for r in trows],
             "validation_periods": [py(p) for p in loss],
-            "validation_mspe": None if res.mspe_v is None else float(res.mspe_v),
-            "training_weights": {k: val for k, val in w.items() if val > 0},
+            "validation_mspe": s.mspe_v,
+            "training_weights": {
+                str(d): float(val)
+                for d, val in zip(panel.donors, s.weights, strict=True)
+                if val > 0
+            },
         }
-        return v, info
+        return s.v, info
 
-    def _fit_outcome_only(self, panel: PanelData) -> PointFit:
-        from diff_diff import SyntheticControl
 
-        lags = self._lags(panel)
-        long = panel.long_frame(indicator=(_D, True, int))
-        est = SyntheticControl(v_method="custom", custom_v=np.ones(len(lags)), standardize="none")
-        res = est.fit(
+@dataclass(frozen=True, eq=False)
+class _Solved:
+    """What the fit reads from one diff-diff fit (in the panel's donor order).
+
+    ``weights``: donor weights as diff-diff reports them (below ``1e-6`` dropped, i.e. 0);
+    ``gap``: ``y_1t - sum_j w_j y_jt`` over the fitted periods (the full weights); ``v``: the
+    diagonal of ``V``; ``mspe_v``: the nested search's pre-period MSPE (else ``None``).
+    """
+
+    att: float
+    weights: np.ndarray
+    gap: np.ndarray
+    v: np.ndarray
+    mspe_v: float | None
+
+
+class _Solver(Protocol):
+    def __call__(
+        self,
+        panel: PanelData,
+        x: np.ndarray | None,
+        *,
+        v_method: str,
+        seed: int | None,
+        custom_v: np.ndarray | None = None,
+        loss: list[Any] | None = None,
+        lags: list[Any] | None = None,
+    ) -> _Solved: ...
+
+
+def _library_fit(
+    panel: PanelData,
+    x: np.ndarray | None,
+    *,
+    v_method: str,
+    seed: int | None,
+    custom_v: np.ndarray | None = None,
+    loss: list[Any] | None = None,
+    lags: list[Any] | None = None,
+) -> _Solved:
+    """One ``diff_diff.SyntheticControl.fit`` (``x=None``: the outcome-only fit on ``lags``)."""
+    res = _dd_fit(panel, x, v_method=v_method, seed=seed, custom_v=custom_v, loss=loss, lags=lags)
+    times = panel.times if loss is None else [*loss, *panel.post_times]
+    return _Solved(
+        att=float(res.att),
+        weights=np.array([res.donor_weights.get(d, 0.0) for d in panel.donors], dtype=float),
+        gap=np.array([res.gap_path[t] for t in times], dtype=float),
+        v=np.array(list(res.v_weights.values()), dtype=float),
+        mspe_v=None if res.mspe_v is None else float(res.mspe_v),
+    )
+
+
+def _dd_fit(
+    panel: PanelData,
+    x: np.ndarray | None,
+    *,
+    v_method: str,
+    seed: int | None,
+    custom_v: np.ndarray | None = None,
+    loss: list[Any] | None = None,
+    lags: list[Any] | None = None,
+) -> Any:
+    """One ``diff_diff.SyntheticControl`` fit on the ready-made predictor matrix ``x``.
+
+    Row ``h`` of ``x`` (shape ``(k, J + 1)``) becomes a column constant over time, handed to
+    diff-diff as a one-period special predictor, so diff-diff's ``X`` is exactly ``x``.
+    ``loss``: pre-periods whose outcomes the nested search fits (default: all retained
+    pre-periods); the frame is cut to them and the post-periods.  ``x=None``: the
+    outcome-only fit, ``X`` = the outcomes of the pre-periods ``lags``, unstandardised.
+    """
+    from diff_diff import SyntheticControl
+
+    long = panel.long_frame(indicator=(_D, True, int))
+    if x is None:
+        est = SyntheticControl(v_method=v_method, custom_v=custom_v, standardize="none", seed=seed)
+        return est.fit(
             long,
             outcome=Y,
             treatment=_D,
@@ -341,35 +426,6 @@ class SCSpec(EstimatorSpec):
             post_periods=list(panel.post_times),
             pre_period_outcomes=lags,
         )
-        gap = np.array([res.gap_path[t] for t in panel.times], dtype=float)
-        w = np.array([res.donor_weights.get(d, 0.0) for d in panel.donors], dtype=float)
-        return PointFit(
-            att=float(res.att),
-            weights=w,
-            counterfactual=panel.y_treated - gap,
-            extra={"pre_period_outcomes_used": len(lags)},
-        )
-
-
-def _dd_fit(
-    panel: PanelData,
-    x: np.ndarray,
-    *,
-    v_method: str,
-    seed: int,
-    custom_v: np.ndarray | None = None,
-    loss: list[Any] | None = None,
-) -> Any:
-    """One ``diff_diff.SyntheticControl`` fit on the ready-made predictor matrix ``x``.
-
-    Row ``h`` of ``x`` (shape ``(k, J + 1)``) becomes a column constant over time, handed to
-    diff-diff as a one-period special predictor, so diff-diff's ``X`` is exactly ``x``.
-    ``loss``: pre-periods whose outcomes the nested search fits (default: all retained
-    pre-periods); the frame is cut to them and the post-periods.
-    """
-    from diff_diff import SyntheticControl
-
-    long = panel.long_frame(indicator=(_D, True, int))
     names = [f"_x{h}" for h in range(x.shape[0])]
     for name, row in zip(names, x, strict=True):
         long[name] = np.tile(row, panel.n_periods)
@@ -387,6 +443,176 @@ def _dd_fit(
         time=TIME,
         post_periods=list(panel.post_times),
         special_predictors=[(name, [first], "mean") for name in names],
+    )
+
+
+#: Donor weights diff-diff reports (``SyntheticControl``'s ``_MIN_REPORT_WEIGHT``).
+_MIN_REPORT_WEIGHT = 1e-6
+#: Random starts of diff-diff's nested search for ``V`` (``SyntheticControl(n_starts=4)``).
+_N_STARTS = 4
+
+
+def sc_point(panel: PanelData, spec: SCSpec) -> PointFit:
+    r"""Synthetic-control point fit on arrays: the same numbers as ``spec.fit`` (diff-diff).
+
+    Replicates, for the panel's matrices, what ``diff_diff.SyntheticControl.fit`` does after
+    it has pivoted its long frame: the predictor matrix (outcome lags in period order, or
+    the window means of :mod:`analysis.synth._predictors`), the donors in the library's
+    order (its pivot's sorted unit order, which the active-set solve's tie-breaking and the
+    order of the sums depend on), the outcome matrices in the memory layout pandas gives
+    the library (BLAS sums a row- and a column-major product in different orders; see
+    :func:`_library_order`), then
+    diff-diff's own solvers (``_standardize``, ``_inner_solve_W``, ``_inverse_variance_v``,
+    ``_outer_solve_V``) with the options of :meth:`SCSpec.fit`, the same ``V`` choice,
+    normalisation and warnings (single donor, poor pre-period fit, solver not converged).
+
+    Written here, rather than calling ``SyntheticControl.fit``, only to skip the DataFrame
+    bookkeeping (long frame, validation, pivots, result object: about 20 ms of the 21 ms of
+    a fit) inside the placebo and leave-one-out loops, which re-fit a few hundred times per
+    analysis; the reported fit stays diff-diff's.  ``tests/test_synth_refit.py`` checks that
+    the two agree to the last bit (ATT, weights, counterfactual path, ``V``, recorded
+    warnings and failures) on Proposition 99 and on simulated panels, with and without
+    predictors.  Panels the library would refuse (non-finite values, repeated lags) go to
+    ``spec.fit``, so that its error is the one recorded.
+    """
+    y = np.column_stack([panel.y_treated, panel.y_donors])
+    if not np.all(np.isfinite(y)):
+        return spec.fit(panel)
+    if not spec.has_predictors:
+        lags = spec._lags(panel)
+        if len(set(lags)) != len(lags):
+            return spec.fit(panel)
+    return spec._point(panel, _array_fit)
+
+
+def _library_order(panel: PanelData) -> tuple[np.ndarray, str]:
+    """Positions of ``panel.donors`` in diff-diff's donor order, and its matrices' layout.
+
+    diff-diff pivots the long frame (columns: the units, sorted) and takes the donors'
+    columns with ``Y.loc[periods, donor_ids]``: pandas returns a column-major matrix when
+    those columns are one slice of the pivot (the treated unit sorts first or last), a
+    row-major copy otherwise.  ``"F"`` or ``"C"`` accordingly.
+    """
+    units = np.array((panel.treated, *panel.donors), dtype=object)
+    cats = pd.Categorical(units).categories  # the levels ``pivot`` (via unstack) sorts by
+    pos = cats.get_indexer(units)
+    order = np.argsort(pos[1:], kind="stable")
+    return order, "F" if pos[0] in (0, len(units) - 1) else "C"
+
+
+def _array_fit(
+    panel: PanelData,
+    x: np.ndarray | None,
+    *,
+    v_method: str,
+    seed: int | None,
+    custom_v: np.ndarray | None = None,
+    loss: list[Any] | None = None,
+    lags: list[Any] | None = None,
+) -> _Solved:
+    """:func:`_library_fit` on arrays: diff-diff's solvers without its DataFrame steps."""
+    from diff_diff.synthetic_control import (
+        _inner_solve_W,
+        _inverse_variance_v,
+        _outer_solve_V,
+        _standardize,
+    )
+
+    order, layout = _library_order(panel)
+    n_pre = panel.n_pre
+    rows = np.arange(panel.n_periods)
+    if loss is not None:
+        at = pd.Index(panel.pre_times).get_indexer(loss)
+        rows = np.r_[np.sort(at), np.arange(n_pre, panel.n_periods)]
+        n_pre = len(at)
+    y1 = panel.y_treated[rows]
+    y0 = np.asarray(panel.y_donors[np.ix_(rows, order)], order=layout)
+    z1, z0 = y1[:n_pre], np.asarray(y0[:n_pre], order=layout)
+    if x is None:
+        assert lags is not None
+        lag_rows = np.sort(pd.Index(panel.pre_times).get_indexer(lags))
+        x1 = y1[lag_rows].copy()
+        x0 = np.ascontiguousarray(y0[lag_rows])
+        standardize = "none"
+    else:
+        x1 = x[:, 0].copy()
+        x0 = np.ascontiguousarray(x[:, 1:][:, order])
+        standardize = "std"
+    k, n_donors = x0.shape
+    if v_method == "nested" and n_pre == 1:
+        warnings.warn(
+            "Only one pre-treatment period: data-driven V selection (v_method='nested') "
+            "is unreliable with a single pre period (the outer MSPE degenerates to one "
+            "term). Consider v_method='custom' or more pre periods.",
+            UserWarning,
+            stacklevel=2,
+        )
+    if v_method in ("inverse_variance", "cv"):
+        x1s, x0s = x1, x0
+    else:
+        x1s, x0s, _ = _standardize(x1, x0, standardize)
+    mspe_v: float | None = None
+    if v_method == "custom":
+        v = np.asarray(custom_v, dtype=float).ravel()
+        if v.shape[0] != k:
+            raise ValueError(
+                f"custom_v has length {v.shape[0]} but there are {k} predictors. "
+                "custom_v must have exactly one entry per predictor row."
+            )
+        v = v / v.sum()
+        w, converged = _inner_solve_W(x1s, x0s, v)
+    elif n_donors == 1:
+        warnings.warn(
+            "Only one donor unit is available; the synthetic control is that "
+            "single donor (w = 1) and the V search is skipped (V is unidentified with "
+            "one donor), so v_weights is uniform regardless of v_method. SCM is "
+            "degenerate with a single donor.",
+            UserWarning,
+            stacklevel=2,
+        )
+        v = np.ones(k) / k
+        w = np.array([1.0])
+        converged = True
+    elif v_method == "inverse_variance":
+        v = _inverse_variance_v(x1, x0)
+        w, converged = _inner_solve_W(x1, x0, v)
+    elif v_method == "nested":
+        v, w, converged, mspe_v, _ = _outer_solve_V(x1, x0, x1s, x0s, z1, z0, _N_STARTS, seed, None)
+    else:  # pragma: no cover - SCSpec hands diff-diff no other method
+        raise ValueError(f"v_method {v_method!r} is not fitted on arrays")
+    gap = y1 - y0 @ w
+    pre_rmspe = float(np.sqrt(np.mean(gap[:n_pre] ** 2)))
+    att = float(np.mean(gap[n_pre:]))
+    pre_sd = float(np.std(z1, ddof=1)) if z1.size > 1 else 0.0
+    fit_tol = 1e-8 * max(float(np.max(np.abs(z1))) if z1.size else 0.0, 1.0)
+    if pre_rmspe > pre_sd and pre_rmspe > fit_tol:
+        warnings.warn(
+            f"Pre-treatment fit is poor: RMSPE ({pre_rmspe:.4f}) exceeds the "
+            f"standard deviation of treated pre-treatment outcomes ({pre_sd:.4f}). "
+            f"The synthetic control may not adequately reproduce the treated unit's "
+            f"pre-treatment trajectory; consider a different donor pool or predictors.",
+            UserWarning,
+            stacklevel=2,
+        )
+    if not converged:
+        warnings.warn(
+            "Synthetic control inner weight solver did not converge: the active set "
+            "exhausted its step guard, or the predictor data left the float64 range "
+            "(a column norm or its reciprocal overflowed, or a non-finite intermediate). "
+            "The reported weights are a feasible fallback, not the optimum, and the "
+            "diagnostics that need a converged fit will be skipped.",
+            UserWarning,
+            stacklevel=2,
+        )
+    w = np.asarray(w, dtype=float)
+    weights = np.zeros(panel.n_donors)
+    weights[order] = np.where(w > _MIN_REPORT_WEIGHT, w, 0.0)
+    return _Solved(
+        att=att,
+        weights=weights,
+        gap=gap,
+        v=np.array([float(val) for val in v], dtype=float),
+        mspe_v=mspe_v,
     )
 
 
