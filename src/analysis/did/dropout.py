@@ -406,7 +406,11 @@ class _HazardStatistic:
         first = np.full(n_units, np.iinfo(np.int64).max)
         np.minimum.at(first, codes, year)
         first_row = first[codes]
-        year_text = d[self.time].astype(str).to_numpy()
+        # the edition × period labels are "<edition>_<period as text>", in sorted text order:
+        # built per draw only for the few (edition, period) pairs present, from integer keys
+        # (sorting a text label per row took a third of each draw)
+        yt_labels, yt_code = np.unique(d[self.time].astype(str).to_numpy(), return_inverse=True)
+        n_yt = len(yt_labels)
         if self.cluster:
             cl_code = np.unique(d[self.cluster].astype(str).to_numpy(), return_inverse=True)[1]
         else:
@@ -430,8 +434,12 @@ class _HazardStatistic:
                 return None  # the frame path words the error
             rows = np.concatenate([b[1] for b in blocks])
             stack = np.concatenate([np.full(len(b[1]), b[0]) for b in blocks])
-            stack_year = np.char.add(np.char.add(stack.astype(str), "_"), year_text[rows])
-            sy_labels, sy_code = np.unique(stack_year, return_inverse=True)
+            keys, key_code = np.unique(stack * n_yt + yt_code[rows], return_inverse=True)
+            pair_text = np.array([f"{k // n_yt}_{yt_labels[k % n_yt]}" for k in keys.tolist()])
+            order = np.argsort(pair_text, kind="stable")
+            rank = np.empty(len(keys), dtype=np.intp)
+            rank[order] = np.arange(len(keys))
+            sy_labels, sy_code = pair_text[order], rank[key_code]
             k_base = 2 + base.shape[1]
             n_cl = 0
             if self.cluster:
