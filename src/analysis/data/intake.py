@@ -19,7 +19,8 @@ national student registry — maps each one's columns and codes onto the panel c
 Nothing is dropped without being counted in that report, and names, full dates of birth and
 codici fiscali never leave ``data/raw/programme/``: not in the panel, the report, logs or errors.
 
-Reading: pandas (``read_excel`` with the calamine engine) for .xlsx/.xls; for CSV the separator
+Reading: calamine for .xlsx/.xls/.ods (:func:`analysis.data._io.read_workbook`: the cells of
+``pandas.read_excel`` with the calamine engine, converted per type); for CSV the separator
 is sniffed with :mod:`csv`, the header found on the first rows read by :mod:`csv`, and the
 table below it parsed column-wise by ``pyarrow.csv`` wherever that gives exactly the records
 :mod:`csv` gives (:func:`_csv_body`; the :mod:`csv` row reader otherwise).  The rules then run
@@ -52,6 +53,7 @@ import pyarrow.csv as pa_csv
 
 from analysis import paths
 from analysis.data import codice_fiscale as cf
+from analysis.data._io import read_workbook
 from analysis.errors import DataValidationError, Violation
 from analysis.yamlfile import read_yaml
 
@@ -544,30 +546,15 @@ def _read_rows(path: Path, sheet: str | None) -> tuple[list[list[Any]], str]:
 
 
 def _read_sheet(path: Path, sheet: str | None, label: str) -> tuple[pd.DataFrame, str]:
-    """A spreadsheet's sheet as read by calamine through pandas (object cells, NaN if empty)."""
+    """A spreadsheet's sheet as read by calamine (object cells, NaN if empty; ``read_workbook``)."""
     suffix = path.suffix.lower()
     if suffix not in (".xlsx", ".xls", ".xlsm", ".ods"):
         raise DataValidationError(
             label, f"unsupported file type {suffix!r}: .csv, .xlsx, .xls or .ods"
         )
-    try:
-        book = pd.read_excel(
-            path,
-            sheet_name=None,
-            header=None,
-            dtype=object,
-            engine="calamine",
-            keep_default_na=False,
-            na_values=[""],
-        )
-    except Exception as exc:
-        raise DataValidationError(
-            label, f"not a readable spreadsheet ({type(exc).__name__}: {exc})"
-        ) from exc
-    name = sheet if sheet is not None else next(iter(book))
-    if name not in book:
-        raise DataValidationError(label, f"no sheet {name!r} (sheets: {list(book)})")
-    return book[name], str(name)
+    book = read_workbook(path, sheets="first" if sheet is None else [sheet], label=label)
+    name, frame = next(iter(book.items()))
+    return frame, str(name)
 
 
 def _sheet_rows(frame: pd.DataFrame) -> list[list[Any]]:

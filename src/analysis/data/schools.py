@@ -27,8 +27,8 @@ Codes: a plesso code has 10 characters (``LETD042013``); the 8th character ``5``
 evening-course code (``LERI04251T``), which :func:`is_evening` recognises and the panel excludes
 (the MIM totals from 2021/22 exclude evening courses, so keeping them before 2021 would make a
 jump that is not in the schools).  Readers are written here because every file has its own
-layout and privacy markers; parsing is pandas' (``read_csv``, ``read_excel`` with the calamine
-engine) and pyreadr's.
+layout and privacy markers; parsing is pandas' (``read_csv``), calamine's
+(:func:`analysis.data._io.read_workbook`) and pyreadr's.
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from analysis.data._io import repeated_header_violations, source_name
+from analysis.data._io import read_workbook, repeated_header_violations, source_name
 from analysis.errors import DataValidationError, Violation
 
 __all__ = [
@@ -283,24 +283,8 @@ def read_mim_counts(files: Sequence[Path]) -> pd.DataFrame:
     """
     frames = []
     for path in files:
-        src = source_name(path)
-        try:
-            # "NA" is Napoli's province initials, not a missing value
-            sheets = pd.read_excel(
-                path,
-                sheet_name=None,
-                header=None,
-                dtype=object,
-                engine="calamine",
-                keep_default_na=False,
-                na_values=[""],
-            )
-        except FileNotFoundError as exc:
-            raise DataValidationError(src, "file not found") from exc
-        except Exception as exc:  # calamine raises its own types for a non-xlsx file
-            raise DataValidationError(
-                src, f"not a readable .xlsx workbook ({type(exc).__name__}: {exc})"
-            ) from exc
+        # "NA" is Napoli's province initials, not a missing value
+        sheets = read_workbook(Path(path), missing="empty")
         frames += [_read_mim_sheet(Path(path), name, raw) for name, raw in sheets.items()]
     out = pd.concat(frames, ignore_index=True)
     dup = out.duplicated(["school_code", "year"], keep=False)
