@@ -588,3 +588,29 @@ def test_flci_grid_is_diff_diffs_flci_bit_for_bit():
             for m in grid
         ]
         assert [tuple(map(float, g)) for g in got] == [tuple(map(float, w)) for w in want]
+
+
+def test_flci_grid_reuses_a_zoom_level_and_stays_bit_for_bit(monkeypatch):
+    """Neighbouring M zoom into the same grid: solved once, the same intervals as diff-diff."""
+    from diff_diff.honest_did import _compute_optimal_flci
+
+    from analysis import honest
+
+    rng = np.random.default_rng(9)
+    n_pre, n_post = 3, 2
+    k = n_pre + n_post
+    a = rng.normal(size=(k, k))
+    sig = a @ a.T * 0.01 + np.eye(k) * 0.001
+    beta = rng.normal(0, 0.1, k)
+    lv = np.array([1.0, 0.0])
+    grid = np.r_[np.linspace(0.02, 0.021, 5), 0.1]
+    calls = []
+    level = honest._flci_level
+    monkeypatch.setattr(honest, "_flci_level", lambda p, g: calls.append(1) or level(p, g))
+    got = honest._flci_grid(beta, sig, lv, n_pre, n_post, grid, 0.05)
+    want = [
+        _compute_optimal_flci(beta[:n_pre], beta[n_pre:], sig, lv, n_pre, n_post, m, 0.05)
+        for m in grid
+    ]
+    assert [tuple(map(float, g)) for g in got] == [tuple(map(float, w)) for w in want]
+    assert 1 + 2 <= len(calls) < 1 + 2 * len(grid)  # coarse once; some finer levels shared

@@ -584,7 +584,10 @@ def _flci_grid(
     what changes is only the bookkeeping: the precomputation, the bracket ``[hmin, h0]`` and
     the first, coarse level of the grid zoom over the estimator's standard deviation ``h``
     do not depend on ``M`` and are done once for the whole grid instead of once per ``M``
-    (the same deterministic solves in the same order, so the same numbers), and the folded
+    (the same deterministic solves in the same order, so the same numbers); a finer level
+    whose grid another ``M`` already zoomed into (the same ``[lo, hi]``: neighbouring ``M``
+    often pick the same coarse point) is taken from that ``M`` instead of solved again (a
+    level is a function of its grid alone: 8 of the 19 levels of a programme page), and the folded
     normal quantile (:func:`_cv_alpha`) is computed with ``scipy.special`` instead of
     ``scipy.stats.norm`` (whose generic machinery cost 80 % of the time).  Same
     interval, bit for bit (``tests/test_honest_did_reference.py``).
@@ -602,6 +605,7 @@ def _flci_grid(
     levels = (40, 120, 120)  # diff-diff's _flci_optimal_h defaults
     out: list[tuple[float, float]] = []
     coarse: list[tuple[float, float | None]] | None = None  # (h, bias) of the first level
+    finer: dict[bytes, list[tuple[float, float | None]]] = {}  # later levels, by their grid
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         hmin, h0, _ = _flci_h_bounds(P)
         for m in (float(v) for v in grid):
@@ -620,7 +624,7 @@ def _flci_grid(
                 else:
                     if coarse is None:
                         coarse = _flci_level(P, np.linspace(hmin, h0, levels[0]))
-                    hstar = _flci_zoom(P, hmin, h0, m, alpha, levels, coarse)
+                    hstar = _flci_zoom(P, hmin, h0, m, alpha, levels, coarse, finer)
                 if not np.isfinite(hstar) or hstar <= 0.0:
                     out.append((np.nan, np.nan))
                     continue
@@ -667,13 +671,25 @@ def _flci_zoom(
     alpha: float,
     levels: tuple[int, ...],
     coarse: list[tuple[float, float | None]],
+    finer: dict[bytes, list[tuple[float, float | None]]] | None = None,
 ) -> float:
-    """diff-diff's ``_flci_optimal_h`` (grid zoom over ``h``), its first level precomputed."""
+    """diff-diff's ``_flci_optimal_h`` (grid zoom over ``h``), its first level precomputed.
+
+    ``finer``: the later levels already solved for other ``M``, by their grid (read and
+    added to).
+    """
+    finer = {} if finer is None else finer
     lo, hi = hmin, h0
     gi, grid = 0, np.array([hmin])
     for level, npts in enumerate(levels):
         grid = np.linspace(lo, hi, npts)
-        biases = coarse if level == 0 else _flci_level(P, grid)
+        if level == 0:
+            biases = coarse
+        else:
+            key = grid.tobytes()
+            if key not in finer:
+                finer[key] = _flci_level(P, grid)
+            biases = finer[key]
         vals = np.full(npts, np.inf)
         for i, (h, bias_unit) in enumerate(biases):
             if bias_unit is not None:
