@@ -32,14 +32,14 @@ n_rows, stages, headline, ...}``, as the other benchmark scripts.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import os
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from _measure import run_measured
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -148,29 +148,17 @@ def _run_child(path: Path, root: Path, args: argparse.Namespace) -> dict:
 
     The child's progress (each timed stage as it ends) and errors go to ``<out>.log``.
     """
-    import psutil
-
     env = dict(os.environ) | {"ANALYSIS_ROOT": str(root), "MPLBACKEND": "Agg"}
     env["ANALYSIS_JOBS"] = str(args.jobs)  # replication workers, as the plan runner sets them
-    log = args.out.with_suffix(".log")
     argv = [str(path), args.outcome, str(args.ri_reps), str(args.bootstrap_reps)]
     argv.append(str(args.band_draws))
-    with tempfile.TemporaryFile("w+") as out, open(log, "w+", encoding="utf-8") as err:
-        proc = subprocess.Popen(
-            [sys.executable, "-c", _CHILD, *argv], stdout=out, stderr=err, text=True, env=env
-        )
-        ps, peak = psutil.Process(proc.pid), 0
-        while proc.poll() is None:
-            with contextlib.suppress(psutil.Error):
-                peak = max(peak, ps.memory_info().rss)
-            time.sleep(0.05)
-        out.seek(0)
-        err.seek(0)
-        stdout, stderr = out.read(), err.read()
-    if proc.returncode != 0:
-        return {"error": stderr.strip().splitlines()[-20:]}
-    rec = json.loads(stdout.strip().splitlines()[-1])
-    rec["peak_rss_mb"] = round(peak / 2**20, 1)
+    run = run_measured(
+        [sys.executable, "-c", _CHILD, *argv], env=env, log=args.out.with_suffix(".log")
+    )
+    if run.returncode != 0:
+        return {"error": run.stderr.strip().splitlines()[-20:]}
+    rec = json.loads(run.last_json_line())
+    rec["peak_rss_mb"] = run.peak_rss_mb
     return rec
 
 

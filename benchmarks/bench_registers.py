@@ -26,11 +26,12 @@ import contextlib
 import json
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from _measure import run_measured
 
 _CHILD = r"""
 import json, sys, time, resource, warnings
@@ -69,30 +70,12 @@ def _child(task: str, data: Path, n: int) -> dict:
     if task.startswith("intake_"):
         root = data / ("repo_" + task[7:])
         env |= {"ANALYSIS_ROOT": str(root), "ANALYSIS_REPORTS_DIR": str(root / "reports")}
-    import psutil
-
-    # peak RSS polled every 50 ms: the child's own ru_maxrss would include the parent's
-    # memory copied at fork
-    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
-        proc = subprocess.Popen(
-            [sys.executable, "-c", _CHILD, task, str(data), str(n)],
-            stdout=out,
-            stderr=err,
-            text=True,
-            env=env,
-        )
-        ps, peak = psutil.Process(proc.pid), 0
-        while proc.poll() is None:
-            with contextlib.suppress(psutil.Error):
-                peak = max(peak, ps.memory_info().rss)
-            time.sleep(0.05)
-        out.seek(0)
-        err.seek(0)
-        stdout, stderr = out.read(), err.read()
-    if proc.returncode != 0:
-        return {"name": task, "error": stderr.strip().splitlines()[-1:]}
-    rec = json.loads(stdout.strip().splitlines()[-1])
-    rec["peak_rss_mb"] = round(peak / 2**20, 1)
+    # peak RSS polled every 50 ms from here (benchmarks/_measure.py)
+    run = run_measured([sys.executable, "-c", _CHILD, task, str(data), str(n)], env=env)
+    if run.returncode != 0:
+        return {"name": task, "error": run.stderr.strip().splitlines()[-1:]}
+    rec = json.loads(run.last_json_line())
+    rec["peak_rss_mb"] = run.peak_rss_mb
     return {"name": task, **rec}
 
 
