@@ -152,3 +152,44 @@ def test_the_backend_frame_shares_the_callers_columns_and_never_writes_them():
         did.staggered(df, **KW)
     assert np.shares_memory(p.data["lemp"].to_numpy(), df["lemp"].to_numpy())  # no copy
     pd.testing.assert_frame_equal(df, before)
+
+
+def test_shared_propensity_scores_serve_the_same_logits_bit_for_bit(monkeypatch):
+    """DR then IPW with the same covariates: each cell's logit fitted once, the same fits."""
+    import diff_diff.staggered as backend
+
+    df = _messy(5)
+    kw = {**KW, "covariates": ["lpop"], "allow_unbalanced": True, "base_period": "universal"}
+
+    def fits():
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return [did.staggered(df, **kw, method=m) for m in ("dr", "ipw")]
+
+    alone = fits()
+    calls = []
+    solve = backend.solve_logit
+    monkeypatch.setattr(backend, "solve_logit", lambda *a, **k: calls.append(1) or solve(*a, **k))
+    fits()
+    n_alone = len(calls)
+    calls.clear()
+    with did.shared_propensity_scores():
+        shared = fits()
+        assert 0 < len(calls) <= n_alone // 2  # the IPW fit's logits came from the DR fit's
+    assert backend.solve_logit is not solve  # the counter (this test's patch) is back in place
+    for a, b in zip(alone, shared, strict=True):
+        np.testing.assert_array_equal(a.att, b.att)
+        np.testing.assert_array_equal(a.se, b.se)
+        assert a.aggregate("simple").overall.to_dict() == b.aggregate("simple").overall.to_dict()
+
+    # balanced fits keep the backend's warnings: the memo is not used there
+    def balanced(shared: bool) -> int:
+        calls.clear()
+        context = did.shared_propensity_scores() if shared else warnings.catch_warnings()
+        with context, warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            for m in ("dr", "ipw"):
+                did.staggered(df, **{**kw, "allow_unbalanced": False}, method=m)
+        return len(calls)
+
+    assert balanced(True) == balanced(False) > 0

@@ -5,6 +5,7 @@
 * :func:`staggered` — Callaway & Sant'Anna group-time effects and their aggregations
   (diff-diff + R ``aggte`` aggregation), on balanced or (``allow_unbalanced=True``) unbalanced
   panels; :func:`treated_cell_counts`, :func:`pretrend_tests` and :func:`simple_att` around it;
+  :func:`shared_propensity_scores` lets several fits of the same cells share their logits;
 * :func:`event_study` — dynamic effects with TWFE, Sun-Abraham, Callaway-Sant'Anna,
   imputation or two-stage estimators; :func:`event_window` and :func:`effect_horizon` choose
   the event times with enough treated units;
@@ -48,6 +49,7 @@ from analysis.did.staggered import (
     PretrendTest,
     StaggeredResult,
     pretrend_tests,
+    shared_propensity_scores,
     simple_att,
     staggered,
     treated_cell_counts,
@@ -77,6 +79,7 @@ __all__ = [
     "first_year_stack",
     "imputation",
     "pretrend_tests",
+    "shared_propensity_scores",
     "simple_att",
     "stacked_bootstrap",
     "stacked_first_year",

@@ -1872,17 +1872,18 @@ class ProgrammeAnalysis:
                 one_school=one_school,
                 stack=stack,
             )
-            variants = _robustness_runs(
-                frame,
-                outcome=outcome,
-                cs=cs,
-                design=design,
-                covariates=bal_covs,
-                cluster=cl,
-                max_e=horizon,
-                estimates=ests,
-                fits=fits,
-            )
+            with did.shared_propensity_scores():  # the DR and IPW variants: the same logits
+                variants = _robustness_runs(
+                    frame,
+                    outcome=outcome,
+                    cs=cs,
+                    design=design,
+                    covariates=bal_covs,
+                    cluster=cl,
+                    max_e=horizon,
+                    estimates=ests,
+                    fits=fits,
+                )
         main = cs.aggregate("simple", max_e=horizon).overall
         if one_school:
             # the pre-specified primary inference (cluster-robust) is undefined with one school
