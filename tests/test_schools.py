@@ -45,6 +45,63 @@ def test_partner_sites_known_values(sites):
     assert list(wide.columns) == list(range(2018, 2025))
 
 
+def test_mim_reader_equals_a_plain_cell_by_cell_reading(sources):
+    """Every (site, year) of read_mim_counts against pandas.read_excel's cells read row by row.
+
+    The plain reading takes the year from the sheet name (``Alu_Rel_Catt_2021-22``), not from
+    the header text the reader uses, and parses each total cell on its own.
+    """
+    expected = {}
+    for path in sorted(MIM_DIR.glob("*.xlsx")):
+        book = pd.read_excel(
+            path,
+            sheet_name=None,
+            header=None,
+            dtype=object,
+            engine="calamine",
+            keep_default_na=False,
+            na_values=[""],
+        )
+        for sheet, raw in book.items():
+            rows = raw.to_numpy().tolist()
+            names = ("Codice Scuola", "Codice Sede scolastica")
+            h = next(i for i, r in enumerate(rows) if any(str(v).strip() in names for v in r))
+            header = [str(v).strip() for v in rows[h]]
+            code = next(j for j, name in enumerate(header) if name in names)
+            total = next(
+                j
+                for j, name in enumerate(header)
+                if name.startswith("Alunni frequentanti totali") or name == "n° Alunni"
+            )
+            year = int(sheet.rsplit("_", 1)[1][:4])
+            for r in rows[h + 1 :]:
+                if isinstance(r[code], str) and r[code].strip():
+                    cell = r[total]
+                    suppressed = str(cell).strip() == schools.SUPPRESSED_MARK
+                    expected[(r[code].strip(), year)] = (
+                        None if suppressed else int(cell),
+                        suppressed,
+                    )
+    mim = sources["mim"]
+    got = {
+        (c, y): (None if pd.isna(p) else int(p), bool(s))
+        for c, y, p, s in zip(
+            mim["school_code"], mim["year"], mim["pupils"], mim["suppressed"], strict=True
+        )
+    }
+    assert len(got) == len(mim) == len(expected) == 207906
+    assert got == expected
+    # no evening-course code: the school_sites panel keeps every MIM row (puglia_splice_checks)
+    assert not schools.is_evening(mim["school_code"]).any()
+    assert mim.dtypes.astype(str).to_dict() == {
+        "school_code": "str",
+        "year": "int64",
+        "pupils": "Int64",
+        "suppressed": "bool",
+        "source": "str",
+    }
+
+
 def test_mim_privacy_marks_are_missing_and_flagged_never_guessed(sources):
     mim = sources["mim"]
     assert mim["suppressed"].sum() == 37 + 43 + 35 + 40
@@ -189,3 +246,36 @@ def test_comparison_panel_base_year_used_or_refused(sources, sites):
     i20 = schools.comparison_panel(*args, outcome="index", **kw).data
     assert (i19.loc[i19["year"] == 2019, "value"] == 100).all()
     assert not i19["value"].equals(i20["value"])
+
+
+def test_count_errors_list_the_bad_cells_only():
+    """Whole numbers, texts and the privacy mark in one column; the bad cells named by line."""
+    values = pd.Series([12, "<=3", " 7 ", "x", 3.5, -1, None, True, 2**70], dtype=object)
+    lines = pd.Series(range(2, 11))
+    with pytest.raises(DataValidationError) as info:
+        schools._counts(values, "x.xlsx", "n° Alunni", lines)
+    v = info.value.violations[0]
+    assert v.rows == (5, 6, 7, 8, 9) and v.n_rows == 6  # not line 3, the privacy mark
+    num, sup = schools._counts(values[:3], "x.xlsx", "n° Alunni", lines[:3])
+    assert num.tolist() == [12, pd.NA, 7] and str(num.dtype) == "Int64"
+    assert sup.tolist() == [False, True, False]
+
+
+def test_puglia_splice_checks_from_the_panel_equal_those_from_the_workbooks(sources):
+    """The MIM rows of the school_sites panel give the splice checks the workbooks give."""
+    grades, registry = sources["grades"], sources["registry"]
+    puglia = set(registry.loc[registry["region"] == "Puglia", "school_code"])
+    upper = grades[grades["grade"].between(9, 13) & grades["school_code"].isin(puglia)]
+    from_raw = schools.splice_checks(
+        sources["ondata"],
+        sources["mim"],
+        sources["uaar"],
+        grades,
+        sites=pd.Series(sorted(upper["school_code"].unique())),
+    )
+    got = schools.puglia_splice_checks(grades=grades, registry=registry)
+    pd.testing.assert_frame_equal(got, from_raw, check_exact=True)
+    assert got["n"].tolist() == [29654, 387, 260]
+    no_mim = panels.load("school_sites").query("year < 2021")
+    with pytest.raises(DataValidationError, match="no rows with source"):
+        schools.puglia_splice_checks(grades=grades, registry=registry, sites=no_mim)
