@@ -503,3 +503,18 @@ def test_estimate_from_se_student_t_equals_scipy_stats_bit_for_bit():
             np.testing.assert_array_equal(
                 [got.ci_low, got.ci_high, got.p_value], [est - crit * se, est + crit * se, p]
             )
+
+
+def test_twfe_coefficient_reads_the_numbers_of_pyfixest_tidy():
+    from analysis.did.twfe import coefficient
+
+    df = mpdta()
+    fit = pf.feols("lemp ~ D + lpop | countyreal + year", data=df, vcov={"CRV1": "state"})
+    tab = fit.tidy()
+    for name in ("D",):
+        assert coefficient(fit, name) == (tab.loc[name, "Estimate"], tab.loc[name, "Std. Error"])
+    est = did.twfe(df, **KW, treated="D", cluster="state")
+    ref = pf.feols("lemp ~ D | countyreal + year", data=df, vcov={"CRV1": "state"}).tidy()
+    assert (est.estimate, est.se) == (ref.loc["D", "Estimate"], ref.loc["D", "Std. Error"])
+    with pytest.raises(ValueError):
+        coefficient(fit, "not_a_term")

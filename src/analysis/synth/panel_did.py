@@ -86,7 +86,9 @@ class DiDSpec(EstimatorSpec):
             # pandas-4 deprecation notices raised inside pyfixest, not about the data
             warnings.simplefilter("ignore", category=DeprecationWarning)
             fit = pf.feols(f"{Y} ~ {_D} | {UNIT} + {TIME}", data=long)
-        att = float(fit.coef()[_D])
+        # fit.coef()[_D] read from the fit's arrays: coef() redoes the inference and builds a
+        # table (0.7 ms of a 15 ms fit; see analysis.did.twfe.coefficient); the same number
+        att = float(fit._beta_hat[list(fit._coefnames).index(_D)])
         closed = did_point(panel)
         return PointFit(
             att=att,
