@@ -459,3 +459,69 @@ def test_manifest_mismatch_names_the_file(sandbox):
     target.write_text(target.read_text().replace("34.8", "34.9"))
     with pytest.raises(DataValidationError, match="ilc_peps11_italy_nuts2.tsv.*SHA-256 differs"):
         verify_raw()
+
+
+def _provinces_reference(file_2021: Path, file_2025: Path) -> pd.DataFrame:
+    """The provincial panel the plain way: stack the two long tables, join, sort (stable)."""
+    b25 = istat_bes.read_bes_workbook(file_2025, sheet=istat_bes.SHEET_PROVINCES, edition="2025")
+    b21 = istat_bes.read_bes_workbook(file_2021, sheet=istat_bes.SHEET_PROVINCES, edition="2021")
+    terr = istat_bes.territory_table(b25)
+    both = pd.concat([b25.drop(columns="w_geo"), b21.drop(columns="w_geo")], ignore_index=True)
+    both = both.merge(terr, on="territory", how="left", validate="many_to_one")
+    both["series_code"] = istat_bes.series_codes(both["indicator_code"])
+    out = both.rename(columns={"w_geo": "province_code", "territory": "province_name"})
+    cols = [
+        "province_code",
+        "province_name",
+        "region",
+        "macro_area",
+        "level",
+        "indicator_code",
+        "series_code",
+        "indicator_name",
+        "unit",
+        "sex",
+        "year",
+        "value",
+        "flag",
+        "edition",
+    ]
+    keys = ["series_code", "edition", "province_code", "sex", "year"]
+    return out[cols].sort_values(keys, kind="stable").reset_index(drop=True)
+
+
+def test_bes_provinces_equal_the_stacked_joined_and_sorted_long_tables(tmp_path, small_bes25):
+    """read_bes_provinces orders sheet rows, not cells: the same panel, ties included.
+
+    Sheet rows whose codes share a series code (``X`` and ``X-N22``: one series) tie on the
+    sort keys; their cells keep the order of a stable sort of the long tables (by year, then
+    file order), which the copies below make happen in both editions.
+    """
+
+    def with_ties(ws):
+        rows = list(ws.iter_rows(min_row=2, max_row=21, values_only=True))
+        for r in rows:  # the same indicator again as its "-N22" series, other values
+            ws.append([f"{r[0]}-N22" if c == 1 else v for c, v in enumerate(r)])
+        for r in rows[:5]:  # and once more before the original rows' code
+            ws.append([f"{r[0]}-N21" if c == 1 else v for c, v in enumerate(r)])
+
+    f25 = _edit_xlsx(small_bes25, tmp_path / "b25.xlsx", with_ties)
+    territories = set(
+        istat_bes.read_bes_workbook(f25, sheet="Indicatori_per_provincia_sesso", edition="2025")[
+            "territory"
+        ]
+    )
+    src = openpyxl.load_workbook(BES21, read_only=True)["Indicatori_per_provincia_sesso"]
+    out = openpyxl.Workbook()
+    ws = out.active
+    ws.title = "Indicatori_per_provincia_sesso"
+    for i, row in enumerate(src.iter_rows(values_only=True)):
+        if i == 0 or (row[4] in territories and ws.max_row < 200):
+            ws.append(row)
+    out.save(tmp_path / "b21.xlsx")
+    f21 = _edit_xlsx(tmp_path / "b21.xlsx", tmp_path / "b21t.xlsx", with_ties)
+    got = istat_bes.read_bes_provinces(f21, f25)
+    ref = _provinces_reference(f21, f25)
+    pd.testing.assert_frame_equal(got, ref, check_exact=True)
+    tied = got.duplicated(["series_code", "edition", "province_code", "sex", "year"], keep=False)
+    assert tied.sum() > 100 and set(got["edition"]) == {"2021", "2025"}

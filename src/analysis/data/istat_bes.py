@@ -12,6 +12,7 @@ available, ``..`` below the reliability threshold, ``-`` phenomenon absent); sig
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -91,12 +92,16 @@ def read_bes_workbook(path: Path, *, sheet: str, edition: str) -> pd.DataFrame:
         ``domain``, ``territory``, ``sex`` as F/M/T), ``w_geo`` (ed. 2025 territorial code or
         empty), ``year``, ``value``, ``flag``, ``edition``, ``row`` (the Excel row number).
     """
+    return _read_sheet(path, sheet=sheet, edition=edition).long()
+
+
+def _read_sheet(path: Path, *, sheet: str, edition: str) -> _Sheet:
     src = source_name(path)
     # calamine (Rust) reads these workbooks 6-7x faster than openpyxl and gives the same cells
     # (same values and Python types under dtype=object; checked on the three ISTAT workbooks
     # by tests/test_data_loaders.py); read_workbook gives pandas.read_excel's frame
     raw = read_workbook(path, sheets=[sheet], header=True, missing="pandas", label=src)[sheet]
-    return parse_bes_sheet(raw, source=src, edition=edition)
+    return _parse_sheet(raw, source=src, edition=edition)
 
 
 def parse_bes_sheet(raw: pd.DataFrame, *, source: str, edition: str) -> pd.DataFrame:
@@ -107,6 +112,54 @@ def parse_bes_sheet(raw: pd.DataFrame, *, source: str, edition: str) -> pd.DataF
     malformed sheets without writing a workbook for each.  Parameters and result as in
     :func:`read_bes_workbook` (``source`` names the file in messages).
     """
+    return _parse_sheet(raw, source=source, edition=edition).long()
+
+
+@dataclass(frozen=True)
+class _Sheet:
+    """A validated BES sheet: its id columns once per sheet row, its cells once per row × year.
+
+    The long table (:meth:`long`) repeats the id columns for every year; the provincial panel
+    is built from the parts instead (:func:`read_bes_provinces`), so that each text column is
+    laid out once, in the panel's order.
+    """
+
+    ids: pd.DataFrame  # per sheet row: the cleaned id columns of the long table
+    has_w_geo: bool
+    pos: np.ndarray  # per cell: its sheet row (0-based), cells in DataFrame.melt order
+    year: pd.Series
+    value: pd.Series
+    flag: pd.Series
+    row: np.ndarray  # per cell: its Excel row
+    edition: str
+
+    def long(self) -> pd.DataFrame:
+        """The long table of :func:`read_bes_workbook`."""
+
+        def per_row(column: pd.Series) -> pd.Series:  # a wide column repeated for every year
+            return column.take(self.pos).reset_index(drop=True)
+
+        ids = self.ids
+        return pd.DataFrame(
+            {
+                "domain": per_row(ids["domain"]),
+                "indicator_code": per_row(ids["indicator_code"]),
+                "indicator_name": per_row(ids["indicator_name"]),
+                "unit": per_row(ids["unit"]),
+                "territory": per_row(ids["territory"]),
+                "sex": per_row(ids["sex"]),
+                "w_geo": per_row(ids["w_geo"]) if self.has_w_geo else "",
+                "year": self.year,
+                "value": self.value,
+                "flag": self.flag,
+                "edition": self.edition,
+                "row": pd.Series(self.row).astype(int),
+            }
+        )
+
+
+def _parse_sheet(raw: pd.DataFrame, *, source: str, edition: str) -> _Sheet:
+    """The checks of :func:`parse_bes_sheet`, and the sheet's parts."""
     src = source
     require_columns(raw, ID_COLUMNS, src)
     years = _year_columns(raw.columns)
@@ -224,26 +277,27 @@ def parse_bes_sheet(raw: pd.DataFrame, *, source: str, edition: str) -> pd.DataF
             [Violation(rule="infinite value", column="(year columns)", rows=row[inf].tolist())],
         )
 
-    def per_row(column: pd.Series) -> pd.Series:  # a wide column repeated for every year
-        return column.take(pos).reset_index(drop=True)
-
-    out = pd.DataFrame(
+    ids = pd.DataFrame(
         {
-            "domain": per_row(raw["DOMINIO"].astype(str)),
-            "indicator_code": per_row(raw["CODICE"].astype(str).str.strip()),
-            "indicator_name": per_row(raw["INDICATORE"].astype(str).str.strip()),
-            "unit": per_row(raw["UNITA_MISURA"].astype(str)),
-            "territory": per_row(raw["TERRITORIO"].astype(str).str.strip()),
-            "sex": per_row(raw["SESSO"].map(SEX)),
-            "w_geo": per_row(raw["W_GEO"].astype(str)) if "W_GEO" in raw else "",
-            "year": year_col.map(years).astype(int),
-            "value": value.astype(float),
-            "flag": flag,
-            "edition": edition,
-            "row": pd.Series(row).astype(int),
+            "domain": raw["DOMINIO"].astype(str),
+            "indicator_code": raw["CODICE"].astype(str).str.strip(),
+            "indicator_name": raw["INDICATORE"].astype(str).str.strip(),
+            "unit": raw["UNITA_MISURA"].astype(str),
+            "territory": raw["TERRITORIO"].astype(str).str.strip(),
+            "sex": raw["SESSO"].map(SEX),
+            "w_geo": raw["W_GEO"].astype(str) if "W_GEO" in raw else "",
         }
     )
-    return out
+    return _Sheet(
+        ids=ids,
+        has_w_geo="W_GEO" in raw,
+        pos=pos,
+        year=year_col.map(years).astype(int),
+        value=value.astype(float),
+        flag=flag,
+        row=row,
+        edition=edition,
+    )
 
 
 def territory_table(bes2025: pd.DataFrame) -> pd.DataFrame:
@@ -295,12 +349,13 @@ def read_bes_provinces(file_2021: Path, file_2025: Path) -> pd.DataFrame:
         ``series_code`` (edition-independent, used for the splice), ``indicator_name``, ``unit``,
         ``sex``, ``year``, ``value``, ``flag``, ``edition``.
     """
-    b25 = read_bes_workbook(file_2025, sheet=SHEET_PROVINCES, edition="2025")
-    b21 = read_bes_workbook(file_2021, sheet=SHEET_PROVINCES, edition="2021")
-    terr = territory_table(b25)
-    unknown = sorted(set(b21["territory"].unique()) - set(terr["territory"]))
+    p25 = _read_sheet(file_2025, sheet=SHEET_PROVINCES, edition="2025")
+    p21 = _read_sheet(file_2021, sheet=SHEET_PROVINCES, edition="2021")
+    terr = territory_table(p25.ids)  # the territories of the sheet rows, as of the long table
+    unknown = sorted(set(p21.ids["territory"].unique()) - set(terr["territory"]))
     if unknown:
-        rows = b21.loc[b21["territory"].isin(unknown), "row"].unique().tolist()
+        excel_row = p21.row[: len(p21.ids)]  # the first year's cells: one per sheet row
+        rows = excel_row[p21.ids["territory"].isin(unknown).to_numpy()].tolist()
         raise DataValidationError(
             source_name(file_2021),
             [
@@ -311,31 +366,48 @@ def read_bes_provinces(file_2021: Path, file_2025: Path) -> pd.DataFrame:
                 )
             ],
         )
-    both = pd.concat([b25.drop(columns="w_geo"), b21.drop(columns="w_geo")], ignore_index=True)
-    both = both.merge(terr, on="territory", how="left", validate="many_to_one")
-    both["series_code"] = series_codes(both["indicator_code"])
-    out = both.rename(columns={"w_geo": "province_code", "territory": "province_name"})
-    cols = [
-        "province_code",
-        "province_name",
-        "region",
-        "macro_area",
-        "level",
-        "indicator_code",
-        "series_code",
-        "indicator_name",
-        "unit",
-        "sex",
-        "year",
-        "value",
-        "flag",
-        "edition",
-    ]
-    return (
-        out[cols]
-        .sort_values(["series_code", "edition", "province_code", "sex", "year"], kind="stable")
-        .reset_index(drop=True)
-    )
+    # The id columns of both sheets, one row per sheet row (ed. 2025 first, as the cells): the
+    # territory classification and series codes are joined here, and the panel's order (by
+    # series, edition, territory, sex and year; cells of tied sheet rows in their file order,
+    # as a stable sort of the long tables gives) is computed on these rows, so that each text
+    # column is laid out once for the ~520,000 cells.
+    n25 = len(p25.ids)
+    ids = pd.concat([p25.ids.drop(columns="w_geo"), p21.ids.drop(columns="w_geo")])
+    ids = ids.reset_index(drop=True)
+    ids["edition"] = np.repeat(["2025", "2021"], [n25, len(p21.ids)])
+    ids = ids.merge(terr, on="territory", how="left", validate="many_to_one")
+    ids["series_code"] = series_codes(ids["indicator_code"])
+    keys = ["series_code", "edition", "w_geo", "sex"]
+    by_key = ids[keys].sort_values(keys, kind="stable")
+    starts = (by_key != by_key.shift()).any(axis=1).to_numpy()
+    group = np.empty(len(ids), dtype=np.int64)
+    group[by_key.index.to_numpy()] = np.cumsum(starts)
+    at = np.concatenate([p25.pos, n25 + p21.pos])  # the sheet row of every cell
+    year = np.concatenate([p25.year.to_numpy(), p21.year.to_numpy()])
+    order = np.lexsort((at, year, group[at]))
+    at = at[order]
+
+    def per_cell(column: str) -> pd.Series:
+        return ids[column].take(at).reset_index(drop=True)
+
+    return pd.DataFrame(
+        {
+            "province_code": per_cell("w_geo"),
+            "province_name": per_cell("territory"),
+            "region": per_cell("region"),
+            "macro_area": per_cell("macro_area"),
+            "level": per_cell("level"),
+            "indicator_code": per_cell("indicator_code"),
+            "series_code": per_cell("series_code"),
+            "indicator_name": per_cell("indicator_name"),
+            "unit": per_cell("unit"),
+            "sex": per_cell("sex"),
+            "year": year[order],
+            "value": np.concatenate([p25.value.to_numpy(), p21.value.to_numpy()])[order],
+            "flag": pd.concat([p25.flag, p21.flag]).take(order).reset_index(drop=True),
+            "edition": per_cell("edition"),
+        }
+    ).reset_index(drop=True)
 
 
 def read_bes_regions(path: Path) -> pd.DataFrame:
