@@ -277,3 +277,32 @@ def test_refit_is_the_array_path(prop99, monkeypatch):
     monkeypatch.setattr(diff_diff.SyntheticControl, "fit", refuse)
     fit = sc_point(res._panel, _spec(res))
     assert fit.att == res.att
+
+
+def test_cheap_loops_stay_in_process_unless_n_jobs_is_given(prop99, monkeypatch):
+    """Re-fits of milliseconds: no worker pool by default (ANALYSIS_JOBS=2), same tables."""
+    from analysis import replicate
+
+    monkeypatch.setenv("ANALYSIS_JOBS", "2")
+    calls: list[tuple[int | None, int]] = []
+    real = replicate.run_tasks
+
+    def spy(func: Any, items: Any, **k: Any) -> Any:
+        calls.append((k.get("n_jobs"), len(items)))
+        return real(func, items, **{**k, "n_jobs": 1})
+
+    monkeypatch.setattr(placebo, "run_tasks", spy)
+    monkeypatch.setattr(placebo, "SERIAL_BELOW", 1e9)  # a quick loop, however busy the machine
+    res = synthetic_control(prop99, **PROP99)
+    default = res.placebo_in_space(), res.leave_one_out()
+    assert calls == []
+    again = synthetic_control(prop99, **PROP99)
+    explicit = again.placebo_in_space(n_jobs=2), again.leave_one_out(n_jobs=2)
+    assert calls == [(2, 38), (2, len(explicit[1].table))]
+    pd.testing.assert_frame_equal(default[0].table, explicit[0].table, check_exact=True)
+    pd.testing.assert_frame_equal(default[1].table, explicit[1].table, check_exact=True)
+    calls.clear()
+    monkeypatch.setattr(placebo, "SERIAL_BELOW", 0.0)  # a slow loop: the rest go to workers
+    slow = synthetic_control(prop99, **PROP99)
+    pd.testing.assert_frame_equal(slow.placebo_in_space().table, default[0].table, check_exact=True)
+    assert calls == [(None, 37)]

@@ -164,11 +164,23 @@ class PanelData:
             covariates=cov,
         )
 
-    def without_donor(self, donor: Hashable) -> PanelData:
-        """Return the panel with ``donor`` removed from the donor pool."""
+    def without_donor(self, donor: Hashable, *, record: bool = True) -> PanelData:
+        """Return the panel with ``donor`` removed from the donor pool.
+
+        ``record=False``: without the row of :attr:`excluded` saying so (the leave-one-out
+        loop re-fits such panels only for their estimates, and building that one-row table is
+        most of the cost of this method).
+        """
         j = self.donors.index(donor)
         keep = [k for k in range(self.n_donors) if k != j]
         cov = {name: m[:, [0] + [1 + k for k in keep]] for name, m in self.covariates.items()}
+        if not record:
+            return replace(
+                self,
+                y_donors=self.y_donors[:, keep].copy(),
+                donors=tuple(self.donors[k] for k in keep),
+                covariates=cov,
+            )
         row = pd.DataFrame(
             [
                 {

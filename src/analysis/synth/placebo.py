@@ -26,10 +26,11 @@ r"""Placebo and robustness analyses shared by the three estimators.
 
 from __future__ import annotations
 
+import time
 import warnings
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -46,6 +47,12 @@ if TYPE_CHECKING:  # pragma: no cover
 POSITIVE_WEIGHT = 1e-6
 
 _FAIL = (ValueError, ArithmeticError, np.linalg.LinAlgError)
+
+T = TypeVar("T")
+
+#: Seconds under which a placebo or leave-one-out loop without ``n_jobs`` runs in this process
+#: (its duration estimated from its first re-fit; see :func:`_map`).
+SERIAL_BELOW = 1.0
 
 
 def _mspe(gap: np.ndarray) -> float:
@@ -215,9 +222,10 @@ def placebo_in_space(
     """Run the estimator with each donor as the treated unit (see module docstring).
 
     ``n_jobs``: workers re-fitting the donors (:func:`analysis.replicate.run_tasks`;
-    ``None``: :func:`analysis.replicate.default_jobs`, env ``ANALYSIS_JOBS`` or 1).  The fits
-    involve no random numbers and come back in donor order, so the result is identical for
-    any value.
+    ``None``: :func:`analysis.replicate.default_jobs`, env ``ANALYSIS_JOBS`` or 1; a loop that
+    would take less than :data:`SERIAL_BELOW` seconds runs in this process, see :func:`_map`).
+    The fits involve no random numbers and come back in donor order, so the result is
+    identical for any value.
     """
     panel: PanelData = res._panel
     spec: Spec = res._spec
@@ -265,10 +273,36 @@ def _refit(spec: Spec, panel: PanelData) -> tuple[PointFit | None, str, str]:
     return fit, status, " | ".join(msgs)
 
 
+def _map(
+    func: Callable[[Hashable, PanelData, Spec], T],
+    donors: list[Hashable],
+    panel: PanelData,
+    spec: Spec,
+    n_jobs: int | None,
+) -> list[T]:
+    """``func(donor, panel, spec)`` for each donor, in donor order.
+
+    ``n_jobs`` given: :func:`analysis.replicate.run_tasks` with it.  ``None``: the first donor
+    is re-fitted here and timed; when the loop would take less than :data:`SERIAL_BELOW`
+    seconds at that pace, the others are too, else they go to ``run_tasks`` (default
+    workers).  A pool of worker processes takes seconds to start (each worker imports the
+    package), far more than the whole loop of an estimator that re-fits in milliseconds.
+    The results are the same either way (the re-fits are deterministic and come back in
+    order; ``tests/test_synth_simulated.py`` checks 1 against 2 workers to the last bit).
+    """
+    if n_jobs is not None or not donors:
+        return run_tasks(func, donors, n_jobs=n_jobs, args=(panel, spec))
+    start = time.perf_counter()
+    first = func(donors[0], panel, spec)
+    if (time.perf_counter() - start) * len(donors) < SERIAL_BELOW:
+        return [first, *(func(d, panel, spec) for d in donors[1:])]
+    return [first, *run_tasks(func, donors[1:], n_jobs=None, args=(panel, spec))]
+
+
 def _placebo_runs(
     panel: PanelData, spec: Spec, *, n_jobs: int | None = None
 ) -> list[tuple[Hashable, np.ndarray | None, float, str, str]]:
-    return run_tasks(_placebo_run, list(panel.donors), n_jobs=n_jobs, args=(panel, spec))
+    return _map(_placebo_run, list(panel.donors), panel, spec, n_jobs)
 
 
 def _placebo_run(
@@ -286,7 +320,7 @@ def _placebo_run(
 def _without_donor_fit(
     donor: Hashable, panel: PanelData, spec: Spec
 ) -> tuple[PointFit | None, str, str]:
-    return _refit(spec, panel.without_donor(donor))
+    return _refit(spec, panel.without_donor(donor, record=False))
 
 
 def placebo_draws(space: PlaceboInSpace, *, replications: int, seed: int) -> np.ndarray:
@@ -372,9 +406,7 @@ def leave_one_out(res: SynthResult, *, n_jobs: int | None = None) -> LeaveOneOut
     rows, paths = [], {"observed": panel.y_treated, "full": res._fit.counterfactual}
     order = [j for j in np.argsort(-w, kind="stable") if w[j] > POSITIVE_WEIGHT]
     refits = (
-        run_tasks(
-            _without_donor_fit, [panel.donors[j] for j in order], n_jobs=n_jobs, args=(panel, spec)
-        )
+        _map(_without_donor_fit, [panel.donors[j] for j in order], panel, spec, n_jobs)
         if panel.n_donors >= 2
         else [None] * len(order)
     )
