@@ -244,6 +244,11 @@ def test_cs_simple_balanced_refuses_what_it_cannot_estimate(small_design):
     df = P.draw_panel(small_design, 0.0, np.random.default_rng(1))
     with pytest.raises(DataValidationError, match="one row per unit and year"):
         P.cs_simple_balanced(df.iloc[1:], outcome="grade_avg")
+    dup = df.copy()  # as many rows as units x years, one pair twice (the presence table)
+    dup.loc[dup.index[0], "year"] = dup.loc[dup.index[1], "year"]
+    assert dup.loc[dup.index[0], "pupil_id"] == dup.loc[dup.index[1], "pupil_id"]
+    with pytest.raises(DataValidationError, match="one row per unit and year"):
+        P.cs_simple_balanced(dup, outcome="grade_avg")
     with pytest.raises(DataValidationError, match="in every row"):
         P.cs_simple_balanced(df.assign(grade_avg=np.nan), outcome="grade_avg")
     with pytest.raises(DataValidationError, match="never-treated"):
@@ -412,6 +417,16 @@ def test_sample_arrays_give_the_frame_estimate_bit_for_bit(small_design, seed):
     assert len(sample.pupil) == len(frame)
     np.testing.assert_array_equal(sample.values, frame["grade_avg"].to_numpy())
     assert got == ref  # every field, floats compared exactly
+    assert np.all(np.diff(sample.pupil) >= 0)  # drawn by pupil: the ranks from the runs
+    perm = np.random.default_rng(0).permutation(len(sample.pupil))  # any order: np.unique
+    shuffled = P._Sample(
+        pupil=sample.pupil[perm],
+        year=sample.year[perm],
+        cohort=sample.cohort[perm],
+        values=sample.values[perm],
+        outcome=sample.outcome,
+    )
+    assert P._estimate_sample(shuffled, scale=small_design.outcome_sd) == ref
     with pytest.raises(DataValidationError, match="scale"):
         P._estimate_sample(sample, scale=0.0)
 

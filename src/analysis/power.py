@@ -2575,11 +2575,20 @@ def _estimate_sample(sample: _Sample, *, scale: float) -> Estimate:
     if not (math.isfinite(scale) and scale > 0):
         raise fail(_SIM_SRC, f"must be a positive number, got {scale!r}", column="scale")
     # the order of pupil numbers is that of their zero-padded ids, as factorize(sort=True)
-    units, codes = np.unique(sample.pupil, return_inverse=True)
+    pupil = sample.pupil
+    if len(pupil) and np.all(pupil[1:] >= pupil[:-1]):  # rows by pupil, as drawn: rank runs
+        new = np.empty(len(pupil), dtype=bool)
+        new[0] = True
+        np.not_equal(pupil[1:], pupil[:-1], out=new[1:])
+        codes = np.cumsum(new) - 1
+        n_units = int(codes[-1]) + 1
+    else:
+        units, codes = np.unique(pupil, return_inverse=True)
+        n_units = len(units)
     years, tcodes = np.unique(sample.year, return_inverse=True)
     return _cs_simple(
         codes,
-        len(units),
+        n_units,
         tcodes,
         years,
         np.asarray(sample.values, dtype=float),
@@ -2719,7 +2728,14 @@ def _cs_simple(
     """
     t = len(years)
     n_rows = len(codes)
-    if n_rows != n * t or len(np.unique(codes * t + tcodes)) != n_rows:
+    key = codes * t + tcodes
+    if n_rows == n * t and n_rows and key.min() >= 0:  # a presence table, not a sort
+        seen = np.zeros(n_rows, dtype=bool)
+        seen[key] = True
+        repeated = np.count_nonzero(seen) != n_rows
+    else:
+        repeated = len(np.unique(key)) != n_rows
+    if n_rows != n * t or repeated:
         raise fail(_SIM_SRC, "the panel must have exactly one row per unit and year", column=unit)
     y = np.full((n, t), np.nan)
     y[codes, tcodes] = values
