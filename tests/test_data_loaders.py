@@ -525,3 +525,27 @@ def test_bes_provinces_equal_the_stacked_joined_and_sorted_long_tables(tmp_path,
     pd.testing.assert_frame_equal(got, ref, check_exact=True)
     tied = got.duplicated(["series_code", "edition", "province_code", "sex", "year"], keep=False)
     assert tied.sum() > 100 and set(got["edition"]) == {"2021", "2025"}
+
+
+def test_a_built_panel_is_what_its_file_reads_back_and_is_served_without_reading(
+    tmp_path, monkeypatch
+):
+    """build() keeps the frame it wrote for later loads in the process (the BES splice loads
+    bes_provinces right after building it): that frame must be the one the file reads back."""
+    from analysis.data import panels
+
+    monkeypatch.setattr(paths, "PROCESSED_DIR", tmp_path)
+    monkeypatch.setattr(panels, "_LOADED", {})
+    strict = {"check_exact": True, "check_index_type": True, "check_column_type": True}
+    for name in ("bes_provinces", "elet_regions"):
+        built = panels.build(name)
+        back = pd.read_parquet(paths.processed(name))
+        pd.testing.assert_frame_equal(built, back, **strict)
+        assert type(built.index) is type(back.index)
+        with monkeypatch.context() as m:
+            m.setattr(pd, "read_parquet", lambda *a, **k: pytest.fail("panel read again"))
+            loaded = panels.load(name)
+            pd.testing.assert_frame_equal(loaded, back, **strict)
+            loaded.loc[0, "year"] = -1  # a caller's change stays in its copy
+            built.loc[0, "year"] = -1
+            assert panels.load(name).loc[0, "year"] == back.loc[0, "year"]
