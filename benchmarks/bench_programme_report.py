@@ -22,8 +22,9 @@ Time per stage: the functions ``build`` calls (the module-level helpers of
 :mod:`analysis.reports.programme` and the methods it calls through ``did``, ``diagnostics``,
 ``inference`` and ``honest``) are wrapped with timers for the run; nested calls are reported
 under their caller with its depth (``stages``: ``[{name, seconds, cpu_seconds, calls,
-depth}]`` in order of first call; a stage's time includes its children's; CPU seconds are the
-process's, without replication workers).  The child's progress goes to ``<out>.log``.  Peak
+depth, max_rss_mb, raised_peak_mb}]`` in order of first call; a stage's time includes its
+children's; CPU seconds are the process's, without replication workers; ``max_rss_mb`` is the
+child's peak RSS when the stage ended and ``raised_peak_mb`` how much the stage raised it).  The child's progress goes to ``<out>.log``.  Peak
 RSS is polled every 50 ms from this process (psutil), as the register benchmark does.
 Writes a JSON list of one record ``{name, seconds, cpu_seconds, peak_rss_mb, n_pupils,
 n_rows, stages, headline, ...}``, as the other benchmark scripts.
@@ -44,7 +45,7 @@ from _measure import run_measured
 REPO = Path(__file__).resolve().parents[1]
 
 _CHILD = r"""
-import functools, io, json, sys, time, types, warnings
+import functools, io, json, resource, sys, time, types, warnings
 warnings.simplefilter("ignore")
 path, outcome, ri_reps, boot_reps, band_draws = sys.argv[1], sys.argv[2], *map(int, sys.argv[3:6])
 t_start = time.perf_counter()
@@ -63,7 +64,8 @@ def timed(name, fn):
     @functools.wraps(fn)
     def wrapper(*a, **k):
         path_.append(name + (f"[{k['estimator']}]" if "estimator" in k else ""))
-        rec = stages.setdefault(tuple(path_), [0.0, 0, time.perf_counter(), 0.0])
+        rec = stages.setdefault(tuple(path_), [0.0, 0, time.perf_counter(), 0.0, 0.0, 0.0])
+        rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         t, c = time.perf_counter(), time.process_time()
         try:
             return fn(*a, **k)
@@ -72,8 +74,12 @@ def timed(name, fn):
             rec[0] += time.perf_counter() - t
             rec[1] += 1
             rec[3] += time.process_time() - c
+            # the process's peak so far (MiB): a stage that raises it shows where the peak is
+            rec[4] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+            rec[5] = max(rec[5], rec[4] - rss0)
             print("  " * len(path_) + f"{name} {time.perf_counter() - t:.2f} s "
-                  f"(cpu {time.process_time() - c:.2f} s)", file=sys.stderr, flush=True)
+                  f"(cpu {time.process_time() - c:.2f} s, peak {rec[4]:.0f} MiB)", file=sys.stderr,
+                  flush=True)
     return wrapper
 
 class Timed(types.ModuleType):
@@ -135,8 +141,8 @@ out |= {
     "wcb_p_value": None if a.wild_bootstrap is None else a.wild_bootstrap.p_value,
     "stages": [
         {"name": p[-1], "depth": len(p) - 1, "seconds": round(s, 4), "cpu_seconds": round(u, 4),
-         "calls": c}
-        for p, (s, c, _, u) in sorted(stages.items(), key=lambda kv: kv[1][2])
+         "calls": c, "max_rss_mb": round(m, 1), "raised_peak_mb": round(r, 1)}
+        for p, (s, c, _, u, m, r) in sorted(stages.items(), key=lambda kv: kv[1][2])
     ],
 }
 print(json.dumps(out, default=float))
