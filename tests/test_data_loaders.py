@@ -549,3 +549,35 @@ def test_a_built_panel_is_what_its_file_reads_back_and_is_served_without_reading
             loaded.loc[0, "year"] = -1  # a caller's change stays in its copy
             built.loc[0, "year"] = -1
             assert panels.load(name).loc[0, "year"] == back.loc[0, "year"]
+
+
+def test_build_all_keeps_the_panel_order_and_raises_the_first_error_in_it(monkeypatch):
+    """The school panels are built in a second thread; the result and the error raised are
+    those of building the panels one after the other."""
+    import threading
+
+    from analysis.data import panels
+
+    failing: set[str] = set()
+    threads: dict[str, str] = {}
+
+    def fake_build(name: str) -> pd.DataFrame:
+        threads[name] = threading.current_thread().name
+        if name in failing:
+            raise DataValidationError(name, "broken on purpose")
+        return pd.DataFrame({"panel": [name]})
+
+    monkeypatch.setattr(panels, "build", fake_build)
+    out = panels.build_all(force=True)
+    assert list(out) == list(panels.PANELS)
+    assert all(df["panel"].iloc[0] == name for name, df in out.items())
+    assert {n for n, t in threads.items() if t.startswith("panels")} == set(panels.SECOND_THREAD)
+    names = list(panels.PANELS)
+    assert names.index("bes_regions") < names.index("school_sites")
+    failing.update({"school_sites", "bes_regions"})
+    with pytest.raises(DataValidationError, match="bes_regions"):
+        panels.build_all(force=True)
+    failing.clear()
+    failing.add("school_registry_2022")
+    with pytest.raises(DataValidationError, match="school_registry_2022"):
+        panels.build_all(force=True)
