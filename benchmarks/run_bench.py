@@ -209,6 +209,8 @@ def other_benchmarks(
                 cmd = [sys.executable, str(script), flag, str(out)]
                 if quick and "--quick" in helptext:
                     cmd.append("--quick")
+                elif quick and "--rounds" in helptext:
+                    cmd += ["--rounds", "2"]
                 proc = subprocess.run(cmd, cwd=code, env=env)
                 if proc.returncode != 0 or not out.exists():
                     records.append({"name": name, "error": f"exit {proc.returncode}"})
