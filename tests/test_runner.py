@@ -479,7 +479,8 @@ import os, sys
 from analysis import display
 report = display.start(run_id, title="fork probe")
 print(f"PARENT={os.getppid()} PRELOADED={'seaborn' in sys.modules} CWD={os.getcwd()}")
-print(f"HASHSEED={os.environ.get('PYTHONHASHSEED')} MAIN={sys.modules['__main__'].__name__}")
+print(f"HASHSEED={os.environ.get('PYTHONHASHSEED')} HASH={hash('probe')}")
+print(f"MAIN={sys.modules['__main__'].__name__}")
 import pandas as pd
 report.save(headline={"sum": value}, results={"frame": pd.DataFrame({"x": [value, 2.5]}).sum().tolist()})
 """

@@ -192,6 +192,25 @@ KERNEL_PRELOAD = (
 )
 
 
+def fork_sensitive_differences(server: Mapping[str, str], kernel: Mapping[str, str]) -> str:
+    """The variables read at interpreter start or library import whose values differ (names).
+
+    A kernel forked by the :class:`KernelServer` has what the server read of its environment
+    when it started and imported :data:`KERNEL_PRELOAD`: the string-hash seed (``PYTHONHASHSEED``
+    acts only at interpreter start), the interpreter's other ``PYTHON*`` settings, the thread
+    counts of :data:`DETERMINISTIC_ENV` (OpenBLAS sizes its pool when numpy is imported), the
+    locale and matplotlib's configuration folder.  Only a kernel whose environment agrees on all
+    of these may be forked; the names (never the values) of those that differ are returned,
+    comma-separated ("" when none).
+    """
+    names = set(DETERMINISTIC_ENV) | set(_FORK_SENSITIVE)
+    names |= {k for k in (*server, *kernel) if k.startswith("PYTHON")}
+    return ", ".join(sorted(k for k in names if server.get(k) != kernel.get(k)))
+
+
+_FORK_SENSITIVE = ("LANG", "LC_ALL", "LC_CTYPE", "LD_PRELOAD", "LD_LIBRARY_PATH", "MPLCONFIGDIR")
+
+
 class ForkedKernel:
     """The process handle of a kernel forked by the :class:`KernelServer`.
 
@@ -282,11 +301,14 @@ class KernelServer:
         self._ready_fd: int | None = read_fd
         self._failed = False
         self._lock = threading.Lock()
+        # what the server starts with is what every forked kernel has of its start-up
+        self._env = dict(os.environ)
         self._proc = subprocess.Popen(
             [sys.executable, "-c", "from analysis.pipeline.runner import _serve; _serve()"],
             stdin=subprocess.PIPE,
             pass_fds=(write_fd,),
             cwd=self._dir,
+            env=self._env,
         )
         os.close(write_fd)
         config = {"address": self.address, "ready_fd": write_fd, "preload": list(preload)}
@@ -329,6 +351,12 @@ class KernelServer:
             or os.path.realpath(cmd[0]) != os.path.realpath(sys.executable)
         ):
             return None
+        differ = fork_sensitive_differences(self._env, env)
+        if differ:
+            # a fork keeps the server's hash seed and the thread pools its libraries sized at
+            # import: a kernel asking for other values must start as a new interpreter
+            self._fail(f"the kernel's environment differs from the server's in {differ}")
+            return None
         if not self._wait_ready():
             return None
         request = {"cmd": list(cmd), "env": dict(env), "cwd": str(cwd or os.getcwd())}
@@ -369,7 +397,6 @@ def _serve() -> None:
     import pickle
     import signal
     import socket
-    from multiprocessing.connection import Connection
 
     config = pickle.loads(sys.stdin.buffer.read())
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -393,6 +420,18 @@ def _serve() -> None:
     os.write(config["ready_fd"], b"1")
     os.close(config["ready_fd"])
     parent = os.getppid()
+    try:
+        _accept_loop(listener, parent)
+    finally:  # the process that started the server ended without closing it (killed)
+        import shutil
+
+        shutil.rmtree(os.path.dirname(config["address"]), ignore_errors=True)
+
+
+def _accept_loop(listener: Any, parent: int) -> None:
+    """Fork a kernel for each request until the process that started the server has ended."""
+    from multiprocessing.connection import Connection
+
     while os.getppid() == parent:
         with contextlib.suppress(ChildProcessError):
             while os.waitpid(-1, os.WNOHANG)[0]:
@@ -450,11 +489,18 @@ def _kernel_child(request: dict[str, Any], listener: Any, conn: Any) -> None:
     except BaseException:  # noqa: BLE001 - reported on stderr as an interpreter would
         traceback.print_exc()
     finally:
-        with contextlib.suppress(Exception):
+        # what the interpreter does at exit, in its order: wait for the threads that are not
+        # daemons after calling the hooks registered for that moment (loky's executor stops its
+        # replication workers there; skipped, the kernel hung at exit in multiprocessing's join
+        # of a worker never told to stop, or a worker still starting found its semaphores
+        # unlinked), then the atexit functions; os._exit so that nothing of the server runs
+        with contextlib.suppress(BaseException):
+            threading._shutdown()  # type: ignore[attr-defined]  # Py_FinalizeEx's first step
+        with contextlib.suppress(BaseException):
+            atexit._run_exitfuncs()
+        with contextlib.suppress(BaseException):
             sys.stdout.flush()
             sys.stderr.flush()
-        with contextlib.suppress(Exception):
-            atexit._run_exitfuncs()
         os._exit(code)
 
 
