@@ -397,3 +397,80 @@ def test_panel_arrays_refuse_what_they_do_not_build():
     # arguments are checked as programme_panel checks them
     with pytest.raises(ValueError, match="cohort 2019"):
         panel_arrays(seed=1, outcomes=["grade_avg"], cohorts=(2019,), years=(2019, 2020))
+
+
+# --------------------------------------------------------------------------------------
+# The shortcuts of the simulator (issue 14) give the numbers of the plain computation
+# --------------------------------------------------------------------------------------
+
+
+def _plain_intercept(lin: np.ndarray, share: float) -> float:
+    """The bisection as it was before issue 14: all 60 steps computed."""
+    from scipy.special import expit
+
+    lo, hi = -30.0, 30.0
+    for _ in range(60):
+        mid = 0.5 * (lo + hi)
+        if expit(mid + lin).mean() < share:
+            lo = mid
+        else:
+            hi = mid
+    return 0.5 * (lo + hi)
+
+
+def test_intercept_is_the_plain_bisection_bit_for_bit():
+    from analysis.data import simulate
+
+    rng = np.random.default_rng(14)
+    cases = [
+        (np.zeros(10), 1e-15),
+        (np.zeros(10), 1 - 1e-15),
+        (np.full(5, 40.0), 0.5),
+        (rng.standard_normal(100) * 50, 0.2),
+        (np.array([-np.inf, 0.0]), 0.3),
+        (np.zeros(3, dtype=np.float32), 0.123),
+    ]
+    for n in (1, 2, 7, 300, 3000):
+        for _ in range(25):
+            lin = rng.standard_normal(n) * rng.choice([0.0, 0.3, 1.0, 3.0]) + rng.normal(0, 2)
+            cases.append((lin, float(rng.choice([1e-4, 0.05, 0.1, 0.3, 0.9, rng.random()]))))
+    for lin, share in cases:
+        with np.errstate(all="ignore"):
+            got, want = simulate._intercept_for_share(lin, share), _plain_intercept(lin, share)
+        assert np.float64(got).tobytes() == np.float64(want).tobytes(), (len(lin), share)
+
+
+def test_calibration_copy_is_deep_and_equal():
+    import copy
+
+    from analysis.data import simulate
+
+    first = simulate._calibration_values(None)
+    assert first == copy.deepcopy(first) == simulate._values(load_calibration())
+    second = simulate._calibration_values(None)
+    for section, entries in first.items():
+        assert entries is not second[section]
+        for k, v in entries.items():
+            if isinstance(v, list):
+                assert v is not second[section][k]
+                v.append(-1)  # the cache is not touched
+    assert simulate._calibration_values(None) == second
+
+
+@pytest.mark.parametrize("kwargs", _CONFIGS[:4])
+def test_panels_equal_those_of_the_plain_computation(kwargs, monkeypatch):
+    import copy
+
+    from analysis.data import simulate
+
+    fast = programme_panel(**kwargs)
+    fast_arrays = panel_arrays(outcomes=["grade_avg"], **kwargs)
+    monkeypatch.setattr(simulate, "_intercept_for_share", _plain_intercept)
+    monkeypatch.setattr(simulate, "_copy_values", copy.deepcopy)
+    plain = programme_panel(**kwargs)
+    _assert_bytes_equal(fast.data, plain.data)
+    pd.testing.assert_frame_equal(fast.truth_gt, plain.truth_gt, check_exact=True)
+    assert dict(fast.truth) == dict(plain.truth)
+    assert fast.params == plain.params
+    _assert_bytes_equal(fast_arrays.frame(), panel_arrays(outcomes=["grade_avg"], **kwargs).frame())
+    assert fast.data["cohort"].gt(0).any() or not kwargs.get("cohorts", True)

@@ -210,7 +210,23 @@ def _calibration_values(path: str | Path | None) -> dict[str, dict[str, Any]]:
     p = paths.CALIBRATION_FILE if path is None else Path(path)
     facts = paths.PROGRAMME_FILE
     version = facts.stat().st_mtime_ns if facts.is_file() else None
-    return copy.deepcopy(_cached_values(str(p), p.read_text("utf-8"), version))
+    return _copy_values(_cached_values(str(p), p.read_text("utf-8"), version))
+
+
+def _copy_values(obj: Any) -> Any:
+    """A deep copy of parsed YAML values: new dicts and lists, the same immutable scalars.
+
+    :func:`copy.deepcopy` gives the same result but was a tenth of a power study's simulator
+    time (its memo and dispatch per object, issue 14); anything but a dict, a list or an
+    immutable scalar still goes through it.
+    """
+    if isinstance(obj, dict):
+        return {k: _copy_values(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_copy_values(v) for v in obj]
+    if obj is None or isinstance(obj, (str, int, float, bool)):
+        return obj
+    return copy.deepcopy(obj)
 
 
 @functools.lru_cache(maxsize=8)
@@ -487,12 +503,62 @@ def _at(schedule: tuple[float, ...], event_time: np.ndarray) -> np.ndarray:
     return arr[np.minimum(event_time, len(arr) - 1)]
 
 
+_SURE = 1e-12
+"""Gap between a computed mean and the share beyond which its rounding cannot matter."""
+
+
 def _intercept_for_share(lin: np.ndarray, share: float) -> float:
-    """Return ``a`` such that ``mean(expit(a + lin)) == share`` (bisection)."""
+    """Return ``a`` such that ``mean(expit(a + lin)) == share`` (bisection).
+
+    The result is that of 60 bisection steps on ``[-30, 30]``, each comparing the computed
+    ``mean(expit(mid + lin))`` with ``share``.  Most steps are decided without computing the
+    mean (issue 14: the bisection was a quarter of a power study's simulator time): a few
+    Newton steps find points ``below`` and ``above`` the root where the computed mean is less
+    than ``share − _SURE`` and more than ``share + _SURE``.  The mean is non-decreasing in
+    ``a`` (so is the rounded sum ``mid + lin``) and its rounding error is below 1e-14, far
+    under ``_SURE``; so at any ``mid ≤ below`` the computed mean is less than ``share`` and
+    at any ``mid ≥ above`` it is not, and those steps go the way the computation would.
+    Only the steps between the two points are computed, so the result is bit-identical to
+    the plain bisection (``tests/test_simulate.py`` checks it).  No library root finder
+    reproduces these 60 steps, hence the hand-written loop.
+    """
+
+    def mean_at(a: float) -> float:
+        return expit(a + lin).mean()
+
+    below, above = -np.inf, np.inf
+
+    def note(a: float, m: float) -> None:
+        nonlocal below, above
+        if m < share - _SURE:
+            below = max(below, a)
+        elif m > share + _SURE:
+            above = min(above, a)
+
+    if lin.dtype == np.float64 and len(lin) and 0 < share < 1 and np.isfinite(lin).all():
+        a = float(np.clip(logit(share) - lin.mean(), -30.0, 30.0))
+        slope = 0.0
+        for _ in range(8):  # Newton steps towards the root
+            p = expit(a + lin)
+            m = p.mean()
+            note(a, m)
+            slope = float((p * (1 - p)).mean())
+            if not (slope > 0 and np.isfinite(m)) or abs(m - share) < _SURE / 8:
+                break
+            a = float(np.clip(a - (m - share) / slope, -30.0, 30.0))
+        if slope > 0:
+            step = 8 * _SURE / slope
+            note(a - step, mean_at(a - step))
+            note(a + step, mean_at(a + step))
+
     lo, hi = -30.0, 30.0
     for _ in range(60):
         mid = 0.5 * (lo + hi)
-        if expit(mid + lin).mean() < share:
+        if mid <= below:
+            lo = mid
+        elif mid >= above:
+            hi = mid
+        elif mean_at(mid) < share:
             lo = mid
         else:
             hi = mid
