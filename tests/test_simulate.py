@@ -438,6 +438,9 @@ def test_intercept_is_the_plain_bisection_bit_for_bit():
         with np.errstate(all="ignore"):
             got, want = simulate._intercept_for_share(lin, share), _plain_intercept(lin, share)
         assert np.float64(got).tobytes() == np.float64(want).tobytes(), (len(lin), share)
+        if np.isfinite(lin).all():
+            p = 1 / (1 + np.exp(-lin))
+            assert np.asarray(simulate._mean(p)).tobytes() == np.asarray(p.mean()).tobytes()
 
 
 def test_calibration_copy_is_deep_and_equal():

@@ -524,7 +524,7 @@ def _intercept_for_share(lin: np.ndarray, share: float) -> float:
     """
 
     def mean_at(a: float) -> float:
-        return expit(a + lin).mean()
+        return _mean(expit(a + lin))
 
     below, above = -np.inf, np.inf
 
@@ -540,9 +540,9 @@ def _intercept_for_share(lin: np.ndarray, share: float) -> float:
         slope = 0.0
         for _ in range(8):  # Newton steps towards the root
             p = expit(a + lin)
-            m = p.mean()
+            m = _mean(p)
             note(a, m)
-            slope = float((p * (1 - p)).mean())
+            slope = float(_mean(p * (1 - p)))
             if not (slope > 0 and np.isfinite(m)) or abs(m - share) < _SURE / 8:
                 break
             a = float(np.clip(a - (m - share) / slope, -30.0, 30.0))
@@ -563,6 +563,13 @@ def _intercept_for_share(lin: np.ndarray, share: float) -> float:
         else:
             hi = mid
     return 0.5 * (lo + hi)
+
+
+def _mean(x: np.ndarray) -> float:
+    """``x.mean()`` of a float64 array without its Python overhead (same sum, same division)."""
+    if x.dtype != np.float64:  # np.mean divides other types in another precision
+        return x.mean()
+    return np.add.reduce(x) / x.size
 
 
 def _standardise(x: np.ndarray) -> np.ndarray:
