@@ -95,7 +95,6 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
-import functools
 import hashlib
 import warnings
 from collections.abc import Callable, Iterator, Sequence
@@ -1008,11 +1007,6 @@ def _twin_raises(check: Callable[..., object], *args: Any, **kwargs: Any) -> NoR
     raise RuntimeError(f"{check.__name__} passed where its array version failed")  # a bug
 
 
-@functools.cache
-def _backend_version() -> str:
-    return version("diff-diff")
-
-
 def staggered(
     df: pd.DataFrame,
     *,
@@ -1411,7 +1405,7 @@ def _fit(
         n_units=len(all_units),
         n_clusters=int(n_clusters),
         cluster=cluster,
-        backend=_backend_version()
+        backend=version("diff-diff")
         + (" (unbalanced, cell-wise)" if unbalanced else "")
         + ("" if panel else " (repeated cross-sections)")
         + (" (sampling weights)" if weights is not None else ""),

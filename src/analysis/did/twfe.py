@@ -15,12 +15,11 @@ convention).
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Sequence
-from typing import Any
 
 import pandas as pd
 
+from analysis._util import pyfixest_coefficient as coefficient
 from analysis._util import version
 from analysis.did import _checks
 from analysis.did._inference import quiet_backend
@@ -36,24 +35,6 @@ def fit_feols(formula: str, data: pd.DataFrame, cluster: str):
 
     with quiet_backend():
         return pf.feols(formula, data=data, vcov={"CRV1": cluster})
-
-
-def coefficient(fit: Any, name: str) -> tuple[float, float]:
-    """Coefficient ``name`` of a pyfixest fit and its standard error.
-
-    The numbers of ``fit.tidy()`` (``Estimate``, ``Std. Error``), read from the arrays the fit
-    computed (``_coefnames``, ``_beta_hat``, ``_se``): ``tidy()``, ``coef()`` and ``se()``
-    each redo the inference and build a table (0.7 ms, 2-5 % of a fit on mpdta or prop99;
-    issue 14).  Equal bit for bit (``tests/test_did_crosschecks.py``).
-    """
-    k = list(fit._coefnames).index(name)
-    return float(fit._beta_hat[k]), float(fit._se[k])
-
-
-@functools.cache
-def _backend_version() -> str:
-    """``pyfixest <version>``, read once (``version`` parses the package metadata)."""
-    return version("pyfixest")
 
 
 def twfe(
@@ -125,7 +106,7 @@ def twfe(
         n_units=n_units,
         n_clusters=n_clusters,
         method="TWFE (unit + time fixed effects)",
-        backend=_backend_version(),
+        backend=version("pyfixest"),
         extra={
             "formula": f"{outcome} ~ {' + '.join([treated, *covariates])} | {unit} + {time}",
             "cluster": cl,

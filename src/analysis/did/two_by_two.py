@@ -17,7 +17,6 @@ two observations overstates the standard error of a positive within-unit correla
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Sequence
 
 import numpy as np
@@ -26,12 +25,6 @@ import pandas as pd
 from analysis._util import version
 from analysis.did import _checks
 from analysis.estimate import Estimate
-
-
-@functools.cache
-def _backend_version() -> str:
-    """``statsmodels <version>``, read once (``version`` parses the package metadata)."""
-    return version("statsmodels")
 
 
 def did_2x2(
@@ -148,7 +141,7 @@ def did_2x2(
         n_units=n_clusters,
         n_clusters=n_clusters,
         method="2x2 DiD (OLS, treated x post)",
-        backend=_backend_version(),
+        backend=version("statsmodels"),
         extra={
             "cell_means": means,
             "cell_sizes": {f"treated={a},post={b}": n for (a, b), n in cells.items()},
